@@ -1,0 +1,157 @@
+/*
+ * kmc_engine.h - rejection-free kinetic Monte Carlo of ions hopping on a
+ * network of sites. The only public header of the C core.
+ *
+ * Plain C99: no Python, no globals, no I/O, no printing, no signals. All
+ * memory is allocated in kmc_engine_create; a step allocates nothing.
+ *
+ * Model (units: Angstrom, eV, K, e, s, Hz):
+ *   - n_sites sites, each empty or holding one ion; n_ions ions with identity.
+ *   - directed hops i -> j stored CSR by source (hop_ptr), each with a real
+ *     displacement vector (Angstrom), a hop type and a KRA barrier E_kra (eV).
+ *     Every hop has its reverse (index hop_rev), which makes detailed balance exact.
+ *   - site energies E_s (eV), optional pair energies J between occupied sites,
+ *     optional uniform electric field F (V/Angstrom) acting on charge q (e).
+ *   - a hop i -> j of an ion is allowed when j is empty; its rate is
+ *         k = nu * exp(-Ea / kB T),  Ea = max(E_kra + dE/2, 0, dE),
+ *     dE = E_j - E_i + (interaction energy change) - q F . d.
+ *   - residence-time (BKL) algorithm: dt = -ln(1-u)/R_total, event chosen with
+ *     probability k/R_total through a sum tree over per-site rate sums (O(log N)).
+ *     After a move only the affected sites are recomputed. Without pair
+ *     interactions every hop rate is precomputed once at creation.
+ *
+ * Return codes: 0 (KMC_OK) on success, a negative kmc_status on error; the
+ * engine's last error message is kmc_engine_errmsg(e), a generic text for a
+ * code is kmc_strerror(code).
+ */
+#ifndef KMC_ENGINE_H
+#define KMC_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KMC_MAX_DEGREE 64 /* at most this many hops start at one site */
+
+typedef enum {
+    KMC_OK = 0,
+    KMC_ERR_NOMEM = -1,   /* allocation failed */
+    KMC_ERR_INVALID = -2, /* invalid input (array contents or parameters) */
+    KMC_ERR_STATE = -3,   /* internal state inconsistent (a bug, or a corrupt state) */
+} kmc_status;
+
+/* Why kmc_engine_run returned. */
+typedef enum {
+    KMC_STOP_STEPS = 0,  /* max_steps events were executed */
+    KMC_STOP_TIME = 1,   /* the next event would have come after t_stop; time set to t_stop */
+    KMC_STOP_FROZEN = 2, /* total rate is 0: no event is possible; nothing changed */
+} kmc_stop_reason;
+
+/*
+ * The network. All arrays are caller-owned and only read during
+ * kmc_engine_create, which copies what it needs.
+ */
+typedef struct {
+    int32_t n_sites;           /* >= 1 */
+    int32_t n_hops;            /* >= 0 */
+    int32_t n_hop_types;       /* >= 1 */
+    const int32_t *hop_ptr;    /* [n_sites+1] CSR offsets, hop_ptr[0] = 0, hop_ptr[n_sites] = n_hops */
+    const int32_t *hop_dst;    /* [n_hops] destination site, != source */
+    const int32_t *hop_rev;    /* [n_hops] index of the reverse hop (dst -> src, vector negated) */
+    const int32_t *hop_type;   /* [n_hops] in 0..n_hop_types-1 */
+    const double *hop_vec;     /* [n_hops*3] displacement, Angstrom */
+    const double *hop_ekra;    /* [n_hops] KRA barrier, eV (same for a hop and its reverse) */
+    const double *site_energy; /* [n_sites] eV */
+    /* pair interactions, symmetric neighbour lists (both directions stored); int_ptr may be NULL */
+    const int32_t *int_ptr;    /* [n_sites+1] or NULL */
+    const int32_t *int_nbr;    /* [int_ptr[n_sites]] */
+    const double *int_J;       /* [int_ptr[n_sites]] eV, J(i,j) = J(j,i) */
+    const double *hop_J;       /* [n_hops] J between source and destination of the hop (0 if none); NULL if no interactions */
+} kmc_network;
+
+typedef struct {
+    double temperature_K;        /* > 0 */
+    double attempt_frequency_Hz; /* > 0, nu */
+    double charge_e;             /* q, ion charge in e */
+    double field_V_per_A[3];     /* uniform field, V/Angstrom */
+} kmc_params;
+
+/* Snapshot of the dynamic state, for checkpoints and observables. Every pointer
+ * is caller-owned with the length given; get fills them, set reads them. */
+typedef struct {
+    int32_t *ion_site;        /* [n_ions] site of each ion */
+    double *displacement;     /* [n_ions*3] unwrapped displacement since creation, Angstrom */
+    double *jump_sq;          /* [n_ions] sum over the ion's hops of |jump|^2, Angstrom^2 */
+    uint64_t *ion_hops;       /* [n_ions] hops made by each ion */
+    uint64_t *type_counts;    /* [n_hop_types] hops executed per hop type */
+    double time_s;            /* simulated time, s */
+    uint64_t steps;           /* events executed */
+    double total_displacement[3]; /* sum over all ions of their displacement, Angstrom */
+    uint64_t rng[4];          /* xoshiro256** state */
+} kmc_state;
+
+typedef struct kmc_engine kmc_engine;
+
+/*
+ * Create an engine.
+ * @param net        the network (validated: ranges, CSR, reverse hops, degree <= KMC_MAX_DEGREE)
+ * @param p          physical parameters (validated: finite, T > 0, nu > 0)
+ * @param n_ions     number of ions, 0 <= n_ions <= n_sites
+ * @param ion_site   [n_ions] distinct initial sites of the ions
+ * @param seed       64-bit RNG seed
+ * @param status     receives KMC_OK or an error code (NOMEM, INVALID)
+ * @param errmsg     if not NULL, receives a message of at most errmsg_len bytes on error
+ * @return the engine, or NULL on error
+ */
+kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32_t n_ions,
+                              const int32_t *ion_site, uint64_t seed, int *status, char *errmsg,
+                              size_t errmsg_len);
+
+/* Free an engine (NULL is allowed). */
+void kmc_engine_free(kmc_engine *e);
+
+/*
+ * Run at most max_steps events, stopping before the first event that would
+ * occur after t_stop (seconds; pass INFINITY for no limit): then time = t_stop
+ * and that draw is discarded (exact by the memorylessness of the process).
+ * @param steps_done receives the number of events executed
+ * @param reason     receives a kmc_stop_reason
+ * @return KMC_OK, or KMC_ERR_STATE if an inconsistency is detected
+ */
+int kmc_engine_run(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *steps_done,
+                   int *reason);
+
+/* Copy the dynamic state into the caller's buffers (see kmc_state). */
+int kmc_engine_get_state(const kmc_engine *e, kmc_state *s);
+
+/* Restore a state from kmc_engine_get_state; all rates and the tree are rebuilt.
+ * Returns KMC_ERR_INVALID (engine unchanged) if sites are out of range or repeated. */
+int kmc_engine_set_state(kmc_engine *e, const kmc_state *s);
+
+/* Copy only the per-ion displacements [n_ions*3] and jump_sq [n_ions] (cheap observables). */
+void kmc_engine_get_displacements(const kmc_engine *e, double *displacement, double *jump_sq);
+
+/* Recompute all derived data from the occupancy and compare (tests): masks, rates,
+ * tree nodes and interaction fields. Returns KMC_OK or KMC_ERR_STATE with a message. */
+int kmc_engine_check(kmc_engine *e);
+
+int32_t kmc_engine_n_sites(const kmc_engine *e);
+int32_t kmc_engine_n_ions(const kmc_engine *e);
+int32_t kmc_engine_n_hop_types(const kmc_engine *e);
+double kmc_engine_time(const kmc_engine *e);
+uint64_t kmc_engine_steps(const kmc_engine *e);
+double kmc_engine_total_rate(const kmc_engine *e); /* current R_total, Hz */
+size_t kmc_engine_memory_bytes(const kmc_engine *e);  /* bytes allocated by the engine */
+const char *kmc_engine_errmsg(const kmc_engine *e);
+const char *kmc_strerror(int code);
+
+/* Boltzmann constant in eV/K (CODATA 2018). */
+#define KMC_KB_EV_PER_K 8.617333262e-5
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KMC_ENGINE_H */

@@ -1,0 +1,141 @@
+/* kmc_sumtree.c - d-ary sum tree, see kmc_sumtree.h. */
+#include "kmc_sumtree.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define A KMC_TREE_ARITY
+
+static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+/* Level sizes for n leaves; returns the number of levels and total doubles. */
+static int plan(int64_t n_leaves, int64_t *offset, int64_t *size, int64_t *total)
+{
+    int levels = 0;
+    int64_t n = n_leaves, off = 0;
+    for (;;) {
+        int64_t padded = (n == 1) ? 1 : round_up(n, A);
+        offset[levels] = off;
+        size[levels] = padded;
+        off += round_up(padded, A); /* keep every level 64-byte aligned */
+        levels++;
+        if (n == 1 || levels == KMC_TREE_MAX_LEVELS) break;
+        n = padded / A;
+    }
+    *total = off;
+    return levels;
+}
+
+size_t kmc_sumtree_bytes(int64_t n_leaves)
+{
+    int64_t offset[KMC_TREE_MAX_LEVELS], size[KMC_TREE_MAX_LEVELS], total;
+    plan(n_leaves, offset, size, &total);
+    return (size_t)total * sizeof(double) + 64;
+}
+
+int kmc_sumtree_init(kmc_sumtree *t, int64_t n_leaves)
+{
+    int64_t total;
+    uintptr_t p;
+    memset(t, 0, sizeof(*t));
+    if (n_leaves < 1) return -1;
+    t->n_leaves = n_leaves;
+    t->n_levels = plan(n_leaves, t->offset, t->size, &total);
+    t->raw = calloc((size_t)total * sizeof(double) + 64, 1);
+    if (!t->raw) return -1;
+    p = ((uintptr_t)t->raw + 63) & ~(uintptr_t)63;
+    t->data = (double *)p;
+    return 0;
+}
+
+void kmc_sumtree_free(kmc_sumtree *t)
+{
+    free(t->raw);
+    t->raw = NULL;
+    t->data = NULL;
+}
+
+/* Sum of the A children of a node, pairwise in a fixed order (short dependency chain). */
+static inline double child_sum(const double *c)
+{
+#if KMC_TREE_ARITY == 8
+    return ((c[0] + c[1]) + (c[2] + c[3])) + ((c[4] + c[5]) + (c[6] + c[7]));
+#elif KMC_TREE_ARITY == 4
+    return (c[0] + c[1]) + (c[2] + c[3]);
+#elif KMC_TREE_ARITY == 2
+    return c[0] + c[1];
+#else
+    double s = c[0];
+    int k;
+    for (k = 1; k < A; k++) s += c[k];
+    return s;
+#endif
+}
+
+double kmc_sumtree_child_sum(const double *c) { return child_sum(c); }
+
+void kmc_sumtree_rebuild(kmc_sumtree *t)
+{
+    int l;
+    int64_t k;
+    for (l = 1; l < t->n_levels; l++) {
+        const double *below = t->data + t->offset[l - 1];
+        double *here = t->data + t->offset[l];
+        int64_t n = t->size[l - 1] / A;
+        for (k = 0; k < n; k++) here[k] = child_sum(below + A * k);
+    }
+}
+
+void kmc_sumtree_update(kmc_sumtree *t, int64_t *idx, int n)
+{
+    int l, a, m;
+    /* Sort the (few) dirty leaves once; parents of a sorted list are sorted, so
+     * every level drops its repeats by comparing neighbours only. */
+    for (a = 1; a < n; a++) {
+        const int64_t v = idx[a];
+        int b = a - 1;
+        while (b >= 0 && idx[b] > v) {
+            idx[b + 1] = idx[b];
+            b--;
+        }
+        idx[b + 1] = v;
+    }
+    for (l = 1; l < t->n_levels && n > 0; l++) {
+        const double *below = t->data + t->offset[l - 1];
+        double *here = t->data + t->offset[l];
+        m = 0;
+        for (a = 0; a < n; a++) {
+            const int64_t p = (int64_t)((uint64_t)idx[a] / A);
+            if (m == 0 || idx[m - 1] != p) idx[m++] = p;
+        }
+        for (a = 0; a < m; a++) here[idx[a]] = child_sum(below + A * idx[a]);
+        n = m;
+    }
+}
+
+int64_t kmc_sumtree_select(const kmc_sumtree *t, double *x)
+{
+    int l, c;
+    int64_t k = 0;
+    double r = *x;
+    if (!(kmc_sumtree_total(t) > 0.0)) return -1;
+    for (l = t->n_levels - 2; l >= 0; l--) {
+        const double *child = t->data + t->offset[l] + A * k;
+        int last = -1;
+        for (c = 0; c < A; c++) {
+            double w = child[c];
+            if (w > 0.0) {
+                if (r < w) break;
+                r -= w;
+                last = c;
+            }
+        }
+        if (c == A) { /* rounding pushed r past the end: take the last non-empty child */
+            c = last;
+            r = child[c] * 0.5;
+        }
+        k = A * k + c;
+    }
+    *x = r;
+    return k;
+}

@@ -1,0 +1,71 @@
+# Extern declarations of csrc/kmc_engine.h (1:1).
+from libc.stdint cimport int32_t, uint64_t
+
+
+cdef extern from "kmc_engine.h" nogil:
+    enum: KMC_MAX_DEGREE
+    ctypedef enum kmc_status:
+        KMC_OK
+        KMC_ERR_NOMEM
+        KMC_ERR_INVALID
+        KMC_ERR_STATE
+    ctypedef enum kmc_stop_reason:
+        KMC_STOP_STEPS
+        KMC_STOP_TIME
+        KMC_STOP_FROZEN
+
+    ctypedef struct kmc_network:
+        int32_t n_sites
+        int32_t n_hops
+        int32_t n_hop_types
+        const int32_t *hop_ptr
+        const int32_t *hop_dst
+        const int32_t *hop_rev
+        const int32_t *hop_type
+        const double *hop_vec
+        const double *hop_ekra
+        const double *site_energy
+        const int32_t *int_ptr
+        const int32_t *int_nbr
+        const double *int_J
+        const double *hop_J
+
+    ctypedef struct kmc_params:
+        double temperature_K
+        double attempt_frequency_Hz
+        double charge_e
+        double field_V_per_A[3]
+
+    ctypedef struct kmc_state:
+        int32_t *ion_site
+        double *displacement
+        double *jump_sq
+        uint64_t *ion_hops
+        uint64_t *type_counts
+        double time_s
+        uint64_t steps
+        double total_displacement[3]
+        uint64_t rng[4]
+
+    ctypedef struct kmc_engine:
+        pass
+
+    kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32_t n_ions,
+                                  const int32_t *ion_site, uint64_t seed, int *status,
+                                  char *errmsg, size_t errmsg_len)
+    void kmc_engine_free(kmc_engine *e)
+    int kmc_engine_run(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *steps_done,
+                       int *reason)
+    int kmc_engine_get_state(const kmc_engine *e, kmc_state *s)
+    int kmc_engine_set_state(kmc_engine *e, const kmc_state *s)
+    void kmc_engine_get_displacements(const kmc_engine *e, double *displacement, double *jump_sq)
+    int kmc_engine_check(kmc_engine *e)
+    int32_t kmc_engine_n_sites(const kmc_engine *e)
+    int32_t kmc_engine_n_ions(const kmc_engine *e)
+    int32_t kmc_engine_n_hop_types(const kmc_engine *e)
+    double kmc_engine_time(const kmc_engine *e)
+    uint64_t kmc_engine_steps(const kmc_engine *e)
+    double kmc_engine_total_rate(const kmc_engine *e)
+    size_t kmc_engine_memory_bytes(const kmc_engine *e)
+    const char *kmc_engine_errmsg(const kmc_engine *e)
+    const char *kmc_strerror(int code)

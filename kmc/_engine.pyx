@@ -1,0 +1,307 @@
+# cython: boundscheck=False, wraparound=False, initializedcheck=False
+"""Thin wrapper over the C engine (csrc/kmc_engine.h): checks and converts arrays,
+owns the C state, maps C error codes to Python exceptions. No physics here."""
+
+from libc.math cimport INFINITY
+from libc.stdint cimport int32_t, uint64_t
+
+import numpy as np
+
+from kmc._cengine cimport (
+    KMC_ERR_INVALID, KMC_ERR_NOMEM, KMC_OK, kmc_engine, kmc_engine_check, kmc_engine_create,
+    kmc_engine_errmsg, kmc_engine_free, kmc_engine_get_displacements, kmc_engine_get_state,
+    kmc_engine_memory_bytes, kmc_engine_n_hop_types, kmc_engine_n_ions, kmc_engine_n_sites,
+    kmc_engine_run, kmc_engine_set_state, kmc_engine_steps, kmc_engine_time,
+    kmc_engine_total_rate, kmc_network, kmc_params, kmc_state, kmc_strerror,
+)
+
+from kmc.errors import ConfigError, KMCError
+
+STOP_REASONS = ("steps", "time", "frozen")
+MAX_DEGREE = 64
+_UINT64_MAX = 2**64 - 1
+
+
+cdef _raise(int rc, msg):
+    if isinstance(msg, bytes):
+        msg = msg.decode("utf-8", "replace")
+    text = msg or kmc_strerror(rc).decode()
+    if rc == KMC_ERR_NOMEM:
+        raise MemoryError(text)
+    if rc == KMC_ERR_INVALID:
+        raise ConfigError(text)
+    raise KMCError(f"{kmc_strerror(rc).decode()}: {text}")
+
+
+def _array(value, name, dtype, shape):
+    """Convert to a C-contiguous array of dtype and check its shape (-1: any length)."""
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # pragma: no cover - numpy raises many kinds
+        raise TypeError(f"{name} cannot be converted to an array: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if np.dtype(dtype).kind in "iu" and arr.dtype.kind == "f":
+        raise TypeError(f"{name} must be an integer array, got dtype {arr.dtype}")
+    if np.dtype(dtype).kind in "iu" and arr.size:
+        info = np.iinfo(dtype)
+        if arr.min() < info.min or arr.max() > info.max:
+            raise ConfigError(f"{name} has values outside the range of {np.dtype(dtype).name}")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if arr.ndim != len(shape) or any(s != -1 and s != t for s, t in zip(shape, arr.shape)):
+        want = "(" + ", ".join("any" if s == -1 else str(s) for s in shape) + ")"
+        raise ConfigError(f"{name} has shape {arr.shape}, expected {want}")
+    return arr
+
+
+def _finite_float(value, name, positive=False):
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(x) or (positive and x <= 0):
+        raise ConfigError(f"{name} = {value!r} must be finite" + (" and > 0" if positive else ""))
+    return x
+
+
+cdef const int32_t *_iptr(const int32_t[::1] a):
+    return &a[0] if a.shape[0] > 0 else NULL
+
+
+cdef const double *_dptr(const double[::1] a):
+    return &a[0] if a.shape[0] > 0 else NULL
+
+
+cdef class Engine:
+    """Owns one C engine. Construct with the flat network arrays (CSR by source site).
+
+    Parameters
+    ----------
+    hop_ptr : (n_sites+1,) int32
+        CSR offsets: hops of site s are hop_ptr[s]:hop_ptr[s+1].
+    hop_dst, hop_rev, hop_type : (n_hops,) int32
+        Destination, index of the reverse hop, hop type.
+    hop_vec : (n_hops, 3) float64
+        Displacement vectors, Angstrom.
+    hop_ekra : (n_hops,) float64
+        KRA barriers, eV.
+    site_energy : (n_sites,) float64
+        Site energies, eV.
+    ion_sites : (n_ions,) int32
+        Distinct initial sites of the ions.
+    n_hop_types : int
+    temperature_K, attempt_frequency_Hz, charge_e : float
+    field_V_per_A : (3,) float64
+        Uniform electric field, V/Angstrom.
+    int_ptr, int_nbr, int_J, hop_J : arrays or None
+        Symmetric pair-interaction neighbour lists (eV) and J between each hop's ends.
+    seed : int
+        64-bit RNG seed, 0 <= seed < 2**64.
+    """
+
+    cdef kmc_engine *_e
+    cdef readonly int32_t n_sites
+    cdef readonly int32_t n_ions
+    cdef readonly int32_t n_hop_types
+
+    def __cinit__(self, hop_ptr, hop_dst, hop_rev, hop_type, hop_vec, hop_ekra, site_energy,
+                  ion_sites, *, n_hop_types, temperature_K, attempt_frequency_Hz, charge_e,
+                  field_V_per_A=(0.0, 0.0, 0.0), int_ptr=None, int_nbr=None, int_J=None,
+                  hop_J=None, seed):
+        cdef kmc_network net
+        cdef kmc_params par
+        cdef int status = 0
+        cdef char errbuf[512]
+        cdef uint64_t cseed
+        cdef int32_t nion
+        self._e = NULL
+        ptr = _array(hop_ptr, "hop_ptr", np.int32, (-1,))
+        if ptr.shape[0] < 2:
+            raise ConfigError("hop_ptr must have n_sites + 1 >= 2 entries")
+        n = ptr.shape[0] - 1
+        dst = _array(hop_dst, "hop_dst", np.int32, (-1,))
+        m = dst.shape[0]
+        rev = _array(hop_rev, "hop_rev", np.int32, (m,))
+        typ = _array(hop_type, "hop_type", np.int32, (m,))
+        vec = _array(hop_vec, "hop_vec", np.float64, (m, 3)).reshape(-1)
+        ekra = _array(hop_ekra, "hop_ekra", np.float64, (m,))
+        energy = _array(site_energy, "site_energy", np.float64, (n,))
+        ions = _array(ion_sites, "ion_sites", np.int32, (-1,))
+        field = _array(field_V_per_A, "field_V_per_A", np.float64, (3,))
+        if int(n_hop_types) < 1:
+            raise ConfigError(f"n_hop_types = {n_hop_types!r} must be >= 1")
+        try:
+            seed_int = int(seed)
+        except (TypeError, ValueError):
+            raise TypeError(f"seed must be an integer, got {seed!r}") from None
+        if seed_int != seed or not 0 <= seed_int <= _UINT64_MAX:
+            raise ConfigError(f"seed = {seed!r} must be an integer in [0, 2**64)")
+        cseed = <uint64_t>seed_int
+        par.temperature_K = _finite_float(temperature_K, "temperature_K", positive=True)
+        par.attempt_frequency_Hz = _finite_float(attempt_frequency_Hz, "attempt_frequency_Hz",
+                                                 positive=True)
+        par.charge_e = _finite_float(charge_e, "charge_e")
+        for d in range(3):
+            par.field_V_per_A[d] = field[d]
+
+        net.n_sites = n
+        net.n_hops = m
+        net.n_hop_types = int(n_hop_types)
+        net.hop_ptr = _iptr(ptr)
+        net.hop_dst = _iptr(dst)
+        net.hop_rev = _iptr(rev)
+        net.hop_type = _iptr(typ)
+        net.hop_vec = _dptr(vec)
+        net.hop_ekra = _dptr(ekra)
+        net.site_energy = _dptr(energy)
+        net.int_ptr = NULL
+        net.int_nbr = NULL
+        net.int_J = NULL
+        net.hop_J = NULL
+        if int_ptr is not None:
+            iptr = _array(int_ptr, "int_ptr", np.int32, (n + 1,))
+            if iptr[0] != 0 or np.any(np.diff(iptr) < 0):
+                raise ConfigError("int_ptr must start at 0 and be non-decreasing")
+            nbr = _array(int_nbr, "int_nbr", np.int32, (int(iptr[n]),))
+            jj = _array(int_J, "int_J", np.float64, (int(iptr[n]),))
+            hj = _array(hop_J, "hop_J", np.float64, (m,))
+            if iptr[n] > 0:
+                net.int_ptr = _iptr(iptr)
+                net.int_nbr = _iptr(nbr)
+                net.int_J = _dptr(jj)
+                net.hop_J = _dptr(hj)
+        nion = ions.shape[0]
+        cdef const int32_t *ion_ptr = _iptr(ions)
+        with nogil:
+            self._e = kmc_engine_create(&net, &par, nion, ion_ptr, cseed, &status, errbuf,
+                                        sizeof(errbuf))
+        if self._e == NULL:
+            _raise(status, errbuf)
+        self.n_sites = n
+        self.n_ions = nion
+        self.n_hop_types = int(n_hop_types)
+
+    def __dealloc__(self):
+        if self._e != NULL:
+            kmc_engine_free(self._e)
+            self._e = NULL
+
+    def run(self, max_steps, t_stop=None):
+        """Execute at most `max_steps` events, stopping before the first event after
+        `t_stop` (seconds, absolute simulated time; None for no limit).
+
+        Returns
+        -------
+        (int, str)
+            Events executed and why it stopped: "steps", "time" or "frozen" (total rate 0).
+        """
+        cdef uint64_t done = 0, cmax
+        cdef int reason = 0, rc
+        cdef double ts = INFINITY
+        if int(max_steps) < 0:
+            raise ConfigError(f"max_steps = {max_steps!r} must be >= 0")
+        cmax = <uint64_t>int(max_steps)
+        if t_stop is not None:
+            ts = float(t_stop)
+        with nogil:
+            rc = kmc_engine_run(self._e, cmax, ts, &done, &reason)
+        if rc != KMC_OK:
+            _raise(rc, kmc_engine_errmsg(self._e))
+        return int(done), STOP_REASONS[reason]
+
+    def get_state(self):
+        """Copy of the dynamic state (a checkpoint): dict of numpy arrays and scalars."""
+        cdef kmc_state st
+        n = self.n_ions
+        ion_site = np.empty(n, np.int32)
+        disp = np.empty((n, 3), np.float64)
+        jsq = np.empty(n, np.float64)
+        hops = np.empty(n, np.uint64)
+        counts = np.empty(self.n_hop_types, np.uint64)
+        cdef int32_t[::1] v_site = ion_site
+        cdef double[:, ::1] v_disp = disp
+        cdef double[::1] v_jsq = jsq
+        cdef uint64_t[::1] v_hops = hops
+        cdef uint64_t[::1] v_counts = counts
+        st.ion_site = &v_site[0] if n else NULL
+        st.displacement = &v_disp[0, 0] if n else NULL
+        st.jump_sq = &v_jsq[0] if n else NULL
+        st.ion_hops = &v_hops[0] if n else NULL
+        st.type_counts = &v_counts[0]
+        kmc_engine_get_state(self._e, &st)
+        return {
+            "ion_site": ion_site, "displacement": disp, "jump_sq": jsq, "ion_hops": hops,
+            "type_counts": counts, "time_s": st.time_s, "steps": int(st.steps),
+            "total_displacement": np.array([st.total_displacement[d] for d in range(3)]),
+            "rng": np.array([st.rng[d] for d in range(4)], dtype=np.uint64),
+        }
+
+    def set_state(self, state):
+        """Restore a state from get_state(); rates and the sum tree are rebuilt."""
+        cdef kmc_state st
+        cdef int rc
+        n = self.n_ions
+        site = _array(state["ion_site"], "ion_site", np.int32, (n,))
+        disp = _array(state["displacement"], "displacement", np.float64, (n, 3))
+        jsq = _array(state["jump_sq"], "jump_sq", np.float64, (n,))
+        hops = _array(state["ion_hops"], "ion_hops", np.uint64, (n,))
+        counts = _array(state["type_counts"], "type_counts", np.uint64, (self.n_hop_types,))
+        tot = _array(state["total_displacement"], "total_displacement", np.float64, (3,))
+        rng = _array(state["rng"], "rng", np.uint64, (4,))
+        cdef int32_t[::1] v_site = site
+        cdef double[:, ::1] v_disp = disp
+        cdef double[::1] v_jsq = jsq
+        cdef uint64_t[::1] v_hops = hops
+        cdef uint64_t[::1] v_counts = counts
+        st.ion_site = &v_site[0] if n else NULL
+        st.displacement = &v_disp[0, 0] if n else NULL
+        st.jump_sq = &v_jsq[0] if n else NULL
+        st.ion_hops = &v_hops[0] if n else NULL
+        st.type_counts = &v_counts[0]
+        st.time_s = float(state["time_s"])
+        st.steps = <uint64_t>int(state["steps"])
+        for d in range(3):
+            st.total_displacement[d] = tot[d]
+        for d in range(4):
+            st.rng[d] = <uint64_t>int(rng[d])
+        rc = kmc_engine_set_state(self._e, &st)
+        if rc != KMC_OK:
+            _raise(rc, kmc_engine_errmsg(self._e))
+
+    def displacements(self):
+        """Per-ion unwrapped displacements (n_ions, 3) Angstrom and sums of squared jumps
+        (n_ions,) Angstrom^2 since creation (copies)."""
+        n = self.n_ions
+        disp = np.empty((n, 3), np.float64)
+        jsq = np.empty(n, np.float64)
+        cdef double[:, ::1] v_disp = disp
+        cdef double[::1] v_jsq = jsq
+        if n:
+            kmc_engine_get_displacements(self._e, &v_disp[0, 0], &v_jsq[0])
+        return disp, jsq
+
+    def check(self):
+        """Recompute every derived quantity from scratch and compare; raise KMCError if stale."""
+        cdef int rc = kmc_engine_check(self._e)
+        if rc != KMC_OK:
+            _raise(rc, kmc_engine_errmsg(self._e))
+
+    @property
+    def time_s(self):
+        """Simulated time, s."""
+        return kmc_engine_time(self._e)
+
+    @property
+    def steps(self):
+        """Events executed since creation."""
+        return int(kmc_engine_steps(self._e))
+
+    @property
+    def total_rate_Hz(self):
+        """Current total event rate R_total, Hz."""
+        return kmc_engine_total_rate(self._e)
+
+    @property
+    def memory_bytes(self):
+        """Bytes allocated by the C engine."""
+        return int(kmc_engine_memory_bytes(self._e))
