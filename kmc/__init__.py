@@ -1,0 +1,24 @@
+"""kmc: kinetic Monte Carlo of ion transport in solid electrolytes.
+
+A C engine moves ions on a network of sites; Python builds the networks
+(:class:`SiteNetwork`, :mod:`kmc.builders`), runs simulations
+(:class:`Simulation`) and turns trajectories into tracer and collective
+diffusivities, correlation factors, Haven ratios and conductivities with
+standard errors (:mod:`kmc.analysis`).
+
+Units: Angstrom, s, eV, K, e; D in cm^2/s, sigma in S/cm.
+"""
+
+__version__ = "0.1.0"
+
+from .analysis import BlockData, TransportEstimate, transport
+from .builders import LATTICES, build_lattice, periodic_network
+from .errors import ConfigError, KMCError
+from .lattice import SiteNetwork
+from .simulation import RunResult, Simulation, occupancy_statistics
+
+__all__ = [
+    "__version__", "SiteNetwork", "Simulation", "RunResult", "TransportEstimate", "BlockData",
+    "transport", "build_lattice", "periodic_network", "LATTICES", "occupancy_statistics",
+    "ConfigError", "KMCError",
+]
