@@ -1,0 +1,867 @@
+"""Turn per-block displacement moments into transport observables.
+
+A production run is split into ``B`` blocks. For each block the driver records
+the block length, the summed tracer second moment ``sum_i dr_i dr_i^T``, the
+collective displacement ``sum_i dr_i``, the summed squared jump lengths and the
+number of hops (:class:`BlockData`). :func:`transport` turns these into the
+tracer and collective (charge) diffusion coefficients, their 3x3 tensors, the
+tracer correlation factor, the Haven ratio and the Nernst-Einstein
+conductivity, and, when a field was applied, the conductivity from the drift
+velocity. Every estimate carries a delete-one jackknife standard error over the
+blocks.
+
+Units: inputs in Angstrom, s, eV, K and e; diffusion coefficients come out in
+cm^2/s, conductivities in S/cm, velocities in cm/s.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.constants import e as _E_CHARGE_C
+from scipy.constants import k as _K_B_J_PER_K
+
+from .errors import ConfigError
+
+__all__ = [
+    "BlockData",
+    "TransportEstimate",
+    "jackknife",
+    "jackknife_sums",
+    "nernst_einstein_S_cm",
+    "random_walk_D_cm2_s",
+    "transport",
+]
+
+#: Angstrom^2/s -> cm^2/s
+A2_PER_S_TO_CM2_PER_S = 1e-16
+#: Angstrom^-3 -> cm^-3
+PER_A3_TO_PER_CM3 = 1e24
+#: V/Angstrom -> V/cm
+V_PER_A_TO_V_PER_CM = 1e8
+#: Angstrom/s -> cm/s
+A_PER_S_TO_CM_PER_S = 1e-8
+
+#: Below this many hops per ion per block the tracer estimates get a warning.
+MIN_HOPS_PER_ION_PER_BLOCK = 20.0
+#: Below this many blocks the D_sigma error bar gets a warning.
+MIN_BLOCKS = 30
+#: Above this value of q |E| <jump length> / (kB T) the field gets a warning.
+MAX_LINEAR_RESPONSE_PARAMETER = 0.1
+
+_BLOCK_FIELDS = ("duration_s", "tracer_sq_A2", "collective_A", "jump_sq_A2", "hops")
+
+
+# --------------------------------------------------------------------------- #
+# validation helpers
+# --------------------------------------------------------------------------- #
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}") from None
+    if n <= 0:
+        raise ConfigError(f"{name} must be a positive integer, got {n}")
+    return n
+
+
+def _finite_float(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{name} must be a real number, got {value!r}")
+    x = float(value)
+    if not math.isfinite(x):
+        raise ConfigError(f"{name} must be finite, got {x}")
+    return x
+
+
+def _positive_float(name: str, value: Any) -> float:
+    x = _finite_float(name, value)
+    if x <= 0.0:
+        raise ConfigError(f"{name} must be > 0, got {x}")
+    return x
+
+
+def _nonzero_float(name: str, value: Any) -> float:
+    x = _finite_float(name, value)
+    if x == 0.0:
+        raise ConfigError(f"{name} must be nonzero, got {x}")
+    return x
+
+
+def _dimensionality(value: Any, *, allow_zero: bool) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"dimensionality must be 1, 2 or 3, got {value!r}")
+    try:
+        d = operator.index(value)
+    except TypeError:
+        raise ConfigError(f"dimensionality must be 1, 2 or 3, got {value!r}") from None
+    allowed = (0, 1, 2, 3) if allow_zero else (1, 2, 3)
+    if d not in allowed:
+        raise ConfigError(f"dimensionality must be 1, 2 or 3, got {d}")
+    return d
+
+
+def _float_array(name: str, value: ArrayLike, shape: tuple[int | None, ...]) -> NDArray:
+    try:
+        arr = np.array(value, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be a real array: {exc}") from None
+    if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+        want = "(" + ", ".join("B" if s is None else str(s) for s in shape) + ")"
+        raise ConfigError(f"{name} must have shape {want}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ConfigError(f"{name} must be finite")
+    return arr
+
+
+def _int_array(name: str, value: ArrayLike) -> NDArray:
+    raw = np.asarray(value)
+    if raw.dtype == np.bool_ or not (
+        np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating)
+    ):
+        raise ConfigError(f"{name} must be an integer array, got dtype {raw.dtype}")
+    if np.issubdtype(raw.dtype, np.floating):
+        if not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)):
+            raise ConfigError(f"{name} must hold whole numbers")
+    arr = raw.astype(np.int64, copy=True)
+    if arr.ndim != 1:
+        raise ConfigError(f"{name} must have shape (B,), got {arr.shape}")
+    return arr
+
+
+def _safe_div(num: ArrayLike, den: ArrayLike) -> NDArray:
+    """``num / den`` with nan wherever ``den == 0`` (no floating-point warnings)."""
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = num / den
+    return np.where(den == 0.0, np.nan, out)
+
+
+# --------------------------------------------------------------------------- #
+# block data
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True, eq=False)
+class BlockData:
+    """Per-block displacement moments of the mobile ions.
+
+    Within block ``b`` (``b = 0 .. B-1``) each mobile ion ``i`` moves by its
+    unwrapped displacement ``dr_i`` (Angstrom). All arrays are copied,
+    validated and made read-only.
+
+    Parameters
+    ----------
+    duration_s : array_like, shape (B,)
+        Block lengths in s; finite and > 0.
+    tracer_sq_A2 : array_like, shape (B, 3, 3)
+        ``sum_i dr_i dr_i^T`` in Angstrom^2.
+    collective_A : array_like, shape (B, 3)
+        ``sum_i dr_i`` in Angstrom.
+    jump_sq_A2 : array_like, shape (B,)
+        Sum over ions and over their hops of ``|jump vector|^2`` in Angstrom^2;
+        >= 0.
+    hops : array_like of int, shape (B,)
+        Number of hops in the block; >= 0. Stored as int64.
+
+    Raises
+    ------
+    ConfigError
+        On a wrong shape, fewer than 2 blocks, a non-finite value, a
+        non-positive duration, a negative jump sum or hop count, or a negative
+        diagonal of ``tracer_sq_A2``.
+    """
+
+    duration_s: NDArray[np.float64]
+    tracer_sq_A2: NDArray[np.float64]
+    collective_A: NDArray[np.float64]
+    jump_sq_A2: NDArray[np.float64]
+    hops: NDArray[np.int64]
+
+    def __post_init__(self) -> None:
+        dur = _float_array("duration_s", self.duration_s, (None,))
+        n = dur.shape[0]
+        if n < 2:
+            raise ConfigError(f"BlockData needs at least 2 blocks, got {n}")
+        if np.any(dur <= 0.0):
+            raise ConfigError("duration_s must be > 0 for every block")
+        tsq = _float_array("tracer_sq_A2", self.tracer_sq_A2, (n, 3, 3))
+        if np.any(np.diagonal(tsq, axis1=1, axis2=2) < 0.0):
+            raise ConfigError("tracer_sq_A2 must have a non-negative diagonal")
+        col = _float_array("collective_A", self.collective_A, (n, 3))
+        jsq = _float_array("jump_sq_A2", self.jump_sq_A2, (n,))
+        if np.any(jsq < 0.0):
+            raise ConfigError("jump_sq_A2 must be >= 0 for every block")
+        hops = _int_array("hops", self.hops)
+        if hops.shape != (n,):
+            raise ConfigError(f"hops must have shape ({n},), got {hops.shape}")
+        if np.any(hops < 0):
+            raise ConfigError("hops must be >= 0 for every block")
+        for name, arr in zip(_BLOCK_FIELDS, (dur, tsq, col, jsq, hops)):
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+
+    @property
+    def n_blocks(self) -> int:
+        """Number of blocks B."""
+        return int(self.duration_s.shape[0])
+
+    @property
+    def total_time_s(self) -> float:
+        """Summed block length in s."""
+        return float(self.duration_s.sum())
+
+    @classmethod
+    def concatenate(cls, *parts: BlockData | Mapping[str, ArrayLike]) -> BlockData:
+        """Append blocks: join several sets of blocks in the order given.
+
+        Parameters
+        ----------
+        *parts : BlockData or mapping
+            Sets of blocks. A mapping must hold the five field names of
+            :class:`BlockData`, each with a leading block axis (it may hold a
+            single block, e.g. ``duration_s`` of shape ``(1,)``), so blocks can
+            be accumulated one at a time; only the joined result needs
+            ``B >= 2``.
+
+        Returns
+        -------
+        BlockData
+            All blocks, validated.
+
+        Raises
+        ------
+        ConfigError
+            If no parts are given, a mapping lacks a field, or the result is
+            invalid.
+        """
+        if not parts:
+            raise ConfigError("concatenate needs at least one set of blocks")
+        columns: dict[str, list[NDArray]] = {name: [] for name in _BLOCK_FIELDS}
+        for k, part in enumerate(parts):
+            for name in _BLOCK_FIELDS:
+                if isinstance(part, BlockData):
+                    value = getattr(part, name)
+                elif isinstance(part, Mapping):
+                    if name not in part:
+                        raise ConfigError(f"part {k} of concatenate lacks {name!r}")
+                    value = part[name]
+                else:
+                    raise ConfigError(
+                        f"part {k} of concatenate must be BlockData or a mapping, "
+                        f"got {type(part).__name__}"
+                    )
+                columns[name].append(np.asarray(value))
+        joined = {}
+        for name, arrs in columns.items():
+            try:
+                joined[name] = np.concatenate(arrs, axis=0)
+            except ValueError as exc:
+                raise ConfigError(f"cannot concatenate {name}: {exc}") from None
+        return cls(**joined)
+
+
+# --------------------------------------------------------------------------- #
+# jackknife
+# --------------------------------------------------------------------------- #
+def _check_block_arrays(block_arrays: tuple[ArrayLike, ...]) -> list[NDArray]:
+    if not block_arrays:
+        raise ConfigError("jackknife needs at least one block array")
+    arrays = [np.asarray(a, dtype=np.float64) for a in block_arrays]
+    if any(a.ndim == 0 for a in arrays):
+        raise ConfigError("block arrays must have a leading block axis")
+    n = arrays[0].shape[0]
+    if any(a.shape[0] != n for a in arrays):
+        raise ConfigError(
+            "block arrays must share the leading block axis, got lengths "
+            f"{[a.shape[0] for a in arrays]}"
+        )
+    if n < 2:
+        raise ConfigError(f"the jackknife needs at least 2 blocks, got {n}")
+    return arrays
+
+
+def _jackknife_spread(loo: NDArray) -> NDArray:
+    """Delete-one jackknife standard error from the B leave-one-out values."""
+    n = loo.shape[0]
+    dev = loo - loo.mean(axis=0)
+    return np.sqrt((n - 1) / n * np.sum(dev * dev, axis=0))
+
+
+def _scalar_or_array(x: NDArray) -> float | NDArray:
+    return float(x) if np.ndim(x) == 0 else x
+
+
+def jackknife(
+    estimator: Callable[..., ArrayLike], *block_arrays: ArrayLike
+) -> tuple[float | NDArray, float | NDArray]:
+    """Delete-one jackknife estimate and standard error of any block estimator.
+
+    Parameters
+    ----------
+    estimator : callable
+        ``estimator(*arrays)`` maps block arrays (each with the leading block
+        axis, e.g. shape ``(B,)`` or ``(B, 3)``) to a float (or an array of
+        fixed shape). It is called ``B + 1`` times, on all blocks and with each
+        block left out. For estimators that depend on the blocks only through
+        their sums use the vectorised :func:`jackknife_sums`.
+    *block_arrays : array_like
+        Arrays sharing the leading block axis of length ``B >= 2``.
+
+    Returns
+    -------
+    value : float or ndarray
+        ``estimator`` on all blocks (not bias corrected).
+    stderr : float or ndarray
+        ``sqrt((B-1)/B * sum_b (theta_(b) - mean theta_(.))^2)`` where
+        ``theta_(b)`` is ``estimator`` without block ``b``. nan if any
+        leave-one-out value is nan.
+
+    Raises
+    ------
+    ConfigError
+        With no arrays, mismatched leading axes or fewer than 2 blocks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([1.0, 2.0, 4.0, 7.0])
+    >>> value, err = jackknife(np.mean, x)
+    >>> bool(np.isclose(err, x.std(ddof=1) / 2.0))
+    True
+    """
+    arrays = _check_block_arrays(block_arrays)
+    n = arrays[0].shape[0]
+    value = np.asarray(estimator(*arrays), dtype=np.float64)
+    loo = np.empty((n,) + value.shape)
+    keep = np.ones(n, dtype=bool)
+    for b in range(n):
+        keep[b] = False
+        loo[b] = estimator(*(a[keep] for a in arrays))
+        keep[b] = True
+    return _scalar_or_array(value), _scalar_or_array(_jackknife_spread(loo))
+
+
+def jackknife_sums(
+    function: Callable[..., ArrayLike], *block_arrays: ArrayLike
+) -> tuple[float | NDArray, float | NDArray]:
+    """Vectorised delete-one jackknife of a function of block sums.
+
+    For estimators of the form ``theta = function(sum_b X_b, sum_b Y_b, ...)``
+    (ratios of sums, centred moments, ...) the ``B`` leave-one-out sums are
+    ``sum - X_b``; ``function`` is evaluated on all of them in one call, so the
+    cost is O(B) with no Python loop.
+
+    Parameters
+    ----------
+    function : callable
+        ``function(*sums)``: each argument is the sum over blocks of one block
+        array, i.e. the block array without its leading axis, possibly with
+        one extra leading batch axis. It must broadcast over that batch axis
+        (index from the right: ``x[..., 0]``, ``np.trace(x, axis1=-2,
+        axis2=-1)``) and return a float or an array per batch element.
+    *block_arrays : array_like
+        Arrays sharing the leading block axis of length ``B >= 2``.
+
+    Returns
+    -------
+    value : float or ndarray
+        ``function`` of the sums over all blocks (not bias corrected).
+    stderr : float or ndarray
+        The delete-one jackknife standard error (see :func:`jackknife`).
+
+    Raises
+    ------
+    ConfigError
+        With no arrays, mismatched leading axes or fewer than 2 blocks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([1.0, 2.0, 4.0, 7.0])
+    >>> ones = np.ones_like(x)
+    >>> value, err = jackknife_sums(lambda s, n: s / n, x, ones)
+    >>> bool(np.isclose(value, 3.5)), bool(np.isclose(err, x.std(ddof=1) / 2.0))
+    (True, True)
+    """
+    arrays = _check_block_arrays(block_arrays)
+    totals = [a.sum(axis=0) for a in arrays]
+    loo_sums = [t[np.newaxis] - a for t, a in zip(totals, arrays)]
+    value = np.asarray(function(*totals), dtype=np.float64)
+    loo = np.asarray(function(*loo_sums), dtype=np.float64)
+    n = arrays[0].shape[0]
+    if loo.shape != (n,) + value.shape:
+        raise ConfigError(
+            "function must broadcast over a leading batch axis: got shape "
+            f"{loo.shape} for {n} leave-one-out sums, expected {(n,) + value.shape}"
+        )
+    return _scalar_or_array(value), _scalar_or_array(_jackknife_spread(loo))
+
+
+# --------------------------------------------------------------------------- #
+# closed forms
+# --------------------------------------------------------------------------- #
+def random_walk_D_cm2_s(
+    rate_per_hop_Hz: ArrayLike, hop_lengths_A: ArrayLike, dimensionality: int
+) -> float:
+    """Diffusion coefficient of a single uncorrelated random walker.
+
+    ``D0 = sum_k Gamma_k l_k^2 / (2 d)`` over the hops ``k`` out of a site; on
+    a regular lattice with ``z`` hops of length ``a`` and rate ``Gamma`` this
+    is ``z Gamma a^2 / (2 d)``.
+
+    Parameters
+    ----------
+    rate_per_hop_Hz : float or array_like, shape (K,)
+        Rate of each hop out of the site in Hz (1/s), >= 0; a scalar applies
+        to every hop.
+    hop_lengths_A : array_like, shape (K,) or (K, 3)
+        Hop lengths in Angstrom (>= 0), or hop displacement vectors in
+        Angstrom (their norms are used).
+    dimensionality : int
+        Dimensionality d of transport: 1, 2 or 3.
+
+    Returns
+    -------
+    float
+        D0 in cm^2/s.
+
+    Raises
+    ------
+    ConfigError
+        On negative or non-finite rates or lengths, shapes that do not match,
+        or a dimensionality other than 1, 2 or 3.
+
+    Examples
+    --------
+    Simple cubic, a = 2 Angstrom, 6 hops at 1e9 Hz: D0 = Gamma a^2 = 4e-7 cm^2/s.
+
+    >>> random_walk_D_cm2_s(1e9, [2.0] * 6, 3)
+    4e-07
+    """
+    d = _dimensionality(dimensionality, allow_zero=False)
+    try:
+        lengths = np.asarray(hop_lengths_A, dtype=np.float64)
+        rates = np.asarray(rate_per_hop_Hz, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"rates and hop lengths must be real arrays: {exc}") from None
+    if lengths.ndim == 2 and lengths.shape[1] == 3:
+        lengths = np.linalg.norm(lengths, axis=1)
+    elif lengths.ndim != 1:
+        raise ConfigError(
+            f"hop_lengths_A must have shape (K,) or (K, 3), got {lengths.shape}"
+        )
+    if rates.ndim > 1 or (rates.ndim == 1 and rates.shape != lengths.shape):
+        raise ConfigError(
+            f"rate_per_hop_Hz must be a scalar or have shape {lengths.shape}, "
+            f"got {rates.shape}"
+        )
+    if not (np.all(np.isfinite(lengths)) and np.all(lengths >= 0.0)):
+        raise ConfigError("hop_lengths_A must be finite and >= 0")
+    if not (np.all(np.isfinite(rates)) and np.all(rates >= 0.0)):
+        raise ConfigError("rate_per_hop_Hz must be finite and >= 0")
+    d0_A2_s = float(np.sum(rates * lengths**2)) / (2.0 * d)
+    return d0_A2_s * A2_PER_S_TO_CM2_PER_S
+
+
+def nernst_einstein_S_cm(
+    n_ions: float,
+    volume_A3: float,
+    charge_e: float,
+    D_cm2_s: ArrayLike,
+    temperature_K: float,
+) -> float | NDArray:
+    """Nernst-Einstein conductivity ``sigma = (N/V) q^2 D / (kB T)``.
+
+    Parameters
+    ----------
+    n_ions : float
+        Number of mobile ions N in the volume, > 0.
+    volume_A3 : float
+        Volume V in Angstrom^3, > 0.
+    charge_e : float
+        Ion charge q in units of the elementary charge e, nonzero.
+    D_cm2_s : float or array_like
+        Diffusion coefficient (scalar or tensor) in cm^2/s; use the collective
+        D_sigma for the conductivity (or D* / H_R).
+    temperature_K : float
+        Temperature T in K, > 0.
+
+    Returns
+    -------
+    float or ndarray
+        sigma in S/cm, with the shape of ``D_cm2_s``.
+
+    Raises
+    ------
+    ConfigError
+        On a non-positive or non-finite N, V or T, or a zero charge.
+
+    Examples
+    --------
+    n = 1e22 cm^-3 (10 ions in 1000 Angstrom^3), D = 1e-8 cm^2/s, 300 K:
+
+    >>> round(nernst_einstein_S_cm(10, 1000.0, 1.0, 1e-8, 300.0), 10)
+    0.0006197364
+    """
+    n = _positive_float("n_ions", n_ions)
+    v = _positive_float("volume_A3", volume_A3)
+    q = _nonzero_float("charge_e", charge_e)
+    t = _positive_float("temperature_K", temperature_K)
+    n_cm3 = n / v * PER_A3_TO_PER_CM3
+    factor = n_cm3 * (q * _E_CHARGE_C) ** 2 / (_K_B_J_PER_K * t)
+    return _scalar_or_array(factor * np.asarray(D_cm2_s, dtype=np.float64))
+
+
+# --------------------------------------------------------------------------- #
+# transport
+# --------------------------------------------------------------------------- #
+def _nan_to_none(x: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        return _nan_to_none(x.tolist())
+    if isinstance(x, (list, tuple)):
+        return [_nan_to_none(v) for v in x]
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (numbers.Integral,)):
+        return int(x)
+    if isinstance(x, numbers.Real):
+        xf = float(x)
+        return xf if math.isfinite(xf) else None
+    return x
+
+
+_NAN33 = np.full((3, 3), np.nan)
+_NAN3 = np.full(3, np.nan)
+
+
+@dataclass(frozen=True, eq=False)
+class TransportEstimate:
+    """Transport coefficients of one run, each with its standard error.
+
+    Every ``*_err`` field is the delete-one jackknife standard error over the
+    blocks of the field it twins. Scalars that cannot be formed (no field, a
+    zero denominator) are nan.
+
+    Attributes
+    ----------
+    D_tracer_cm2_s, D_tracer_cm2_s_err : float
+        Tracer diffusion coefficient D* = tr(sum S) / (2 d N sum T), cm^2/s.
+    D_tracer_tensor_cm2_s, D_tracer_tensor_cm2_s_err : ndarray, shape (3, 3)
+        sum S / (2 N sum T), cm^2/s.
+    D_sigma_cm2_s, D_sigma_cm2_s_err : float
+        Collective (charge) diffusion coefficient
+        sum |M_b|^2 / (2 d N sum T), cm^2/s.
+    D_sigma_tensor_cm2_s, D_sigma_tensor_cm2_s_err : ndarray, shape (3, 3)
+        sum M_b M_b^T / (2 N sum T), cm^2/s.
+    correlation_factor, correlation_factor_err : float
+        Tracer correlation factor f = tr(sum S) / sum J (dimensionless).
+    haven_ratio, haven_ratio_err : float
+        H_R = D* / D_sigma (dimensionless); nan if D_sigma is 0.
+    sigma_S_cm, sigma_S_cm_err : float
+        Nernst-Einstein conductivity (N/V) q^2 D_sigma / (kB T), S/cm.
+    sigma_tensor_S_cm, sigma_tensor_S_cm_err : ndarray, shape (3, 3)
+        The same from the D_sigma tensor, S/cm.
+    drift_velocity_cm_s, drift_velocity_cm_s_err : ndarray, shape (3,)
+        Mean ion velocity sum M / (N sum T), cm/s; nan without a field.
+    sigma_drift_S_cm, sigma_drift_S_cm_err : float
+        n q (v . E_hat) / |E|, S/cm; nan without a field.
+    hops_per_ion_per_block : float
+        Mean number of hops per ion per block.
+    n_blocks : int
+        Number of blocks B.
+    total_time_s : float
+        Summed block length, s.
+    n_ions : int
+        Number of mobile ions N.
+    volume_A3 : float
+        Volume V, Angstrom^3.
+    temperature_K : float
+        Temperature T, K.
+    charge_e : float
+        Ion charge q, e.
+    dimensionality : int
+        The d used in the scalar formulas.
+    field_V_per_angstrom : tuple of 3 floats or None
+        The applied field, V/Angstrom.
+    warnings : tuple of str
+        Caveats about the estimates.
+    """
+
+    D_tracer_cm2_s: float
+    D_tracer_cm2_s_err: float
+    D_tracer_tensor_cm2_s: NDArray[np.float64]
+    D_tracer_tensor_cm2_s_err: NDArray[np.float64]
+    D_sigma_cm2_s: float
+    D_sigma_cm2_s_err: float
+    D_sigma_tensor_cm2_s: NDArray[np.float64]
+    D_sigma_tensor_cm2_s_err: NDArray[np.float64]
+    correlation_factor: float
+    correlation_factor_err: float
+    haven_ratio: float
+    haven_ratio_err: float
+    sigma_S_cm: float
+    sigma_S_cm_err: float
+    sigma_tensor_S_cm: NDArray[np.float64]
+    sigma_tensor_S_cm_err: NDArray[np.float64]
+    drift_velocity_cm_s: NDArray[np.float64]
+    drift_velocity_cm_s_err: NDArray[np.float64]
+    sigma_drift_S_cm: float
+    sigma_drift_S_cm_err: float
+    hops_per_ion_per_block: float
+    n_blocks: int
+    total_time_s: float
+    n_ions: int
+    volume_A3: float
+    temperature_K: float
+    charge_e: float
+    dimensionality: int
+    field_V_per_angstrom: tuple[float, float, float] | None = None
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable dict: floats, nested lists for arrays, nan -> None."""
+        return {name: _nan_to_none(getattr(self, name)) for name in self.__dataclass_fields__}
+
+
+def _moments(
+    n_ions: int,
+    centre: bool,
+    s_sum: NDArray,
+    m_sum: NDArray,
+    mm_sum: NDArray,
+    mt_sum: NDArray,
+    t_sum: NDArray,
+    t2_sum: NDArray,
+) -> tuple[NDArray, NDArray]:
+    """Summed tracer and collective second moments, optionally about the drift.
+
+    Arguments are block sums, each possibly with a leading batch axis.
+    Returns ``(sum_b S_b, sum_b M_b M_b^T)`` in Angstrom^2, centred about the
+    per-ion drift ``u = sum M / (N sum T)`` when ``centre``.
+    """
+    if not centre:
+        return s_sum, mm_sum
+    u = m_sum / (n_ions * t_sum)[..., np.newaxis]  # per-ion drift velocity
+    uu = u[..., :, np.newaxis] * u[..., np.newaxis, :]
+    cross = mt_sum[..., :, np.newaxis] * u[..., np.newaxis, :]  # (sum T M) u^T
+    cross = cross + np.swapaxes(cross, -1, -2)
+    t2 = t2_sum[..., np.newaxis, np.newaxis]
+    s_c = s_sum - cross + n_ions * t2 * uu
+    mm_c = mm_sum - n_ions * cross + n_ions**2 * t2 * uu
+    return s_c, mm_c
+
+
+def transport(
+    blocks: BlockData,
+    *,
+    n_ions: int,
+    volume_A3: float,
+    temperature_K: float,
+    charge_e: float,
+    dimensionality: int,
+    field_V_per_angstrom: ArrayLike | None = None,
+) -> TransportEstimate:
+    """Diffusion coefficients, Haven ratio and conductivity from block moments.
+
+    With block lengths T_b, tracer moments S_b = sum_i dr_i dr_i^T, collective
+    displacements M_b = sum_i dr_i and jump sums J_b (see :class:`BlockData`)::
+
+        D*       = tr(sum S) / (2 d N sum T)      tensor: sum S / (2 N sum T)
+        D_sigma  = sum |M_b|^2 / (2 d N sum T)    tensor: sum M M^T / (2 N sum T)
+        f        = tr(sum S) / sum J
+        H_R      = D* / D_sigma
+        sigma    = (N/V) q^2 D_sigma / (kB T)     (Nernst-Einstein)
+
+    Under a field E the mean ion velocity v = sum M / (N sum T) gives
+    sigma_drift = n q (v . E_hat) / |E|, and the second moments are taken
+    about the drift (M_b -> M_b - N v T_b, dr_i -> dr_i - v T_b) so that the
+    drift does not inflate D* or D_sigma; the drift is re-estimated in every
+    jackknife sample. Without a field nothing is centred.
+
+    Parameters
+    ----------
+    blocks : BlockData
+        Per-block moments of the production run.
+    n_ions : int
+        Number of mobile ions N, > 0.
+    volume_A3 : float
+        Simulation cell volume V in Angstrom^3, > 0.
+    temperature_K : float
+        Temperature T in K, > 0.
+    charge_e : float
+        Charge q of the mobile ions in e, nonzero.
+    dimensionality : int
+        Dimensionality d of transport (1, 2 or 3) used in the scalar D
+        formulas; 0 (e.g. none detected) falls back to 3 with a warning.
+    field_V_per_angstrom : array_like, shape (3,), optional
+        The applied electric field in V/Angstrom, nonzero; None for no field.
+
+    Returns
+    -------
+    TransportEstimate
+        D in cm^2/s, sigma in S/cm, velocity in cm/s, each with a delete-one
+        jackknife standard error over the blocks.
+
+    Raises
+    ------
+    ConfigError
+        On invalid inputs (n_ions <= 0, volume or temperature <= 0 or not
+        finite, zero charge, dimensionality not in 0..3, a field that is not a
+        finite nonzero 3-vector, blocks that are not BlockData).
+    """
+    if not isinstance(blocks, BlockData):
+        raise ConfigError(f"blocks must be BlockData, got {type(blocks).__name__}")
+    n = _positive_int("n_ions", n_ions)
+    vol = _positive_float("volume_A3", volume_A3)
+    temp = _positive_float("temperature_K", temperature_K)
+    q = _nonzero_float("charge_e", charge_e)
+    d = _dimensionality(dimensionality, allow_zero=True)
+    warnings: list[str] = []
+    if d == 0:
+        d = 3
+        warnings.append(
+            "dimensionality 0 (no transport direction detected); using d = 3 in the "
+            "scalar D formulas"
+        )
+    e_vec: NDArray | None = None
+    if field_V_per_angstrom is not None:
+        e_vec = _float_array("field_V_per_angstrom", field_V_per_angstrom, (3,))
+        if not np.any(e_vec != 0.0):
+            raise ConfigError("field_V_per_angstrom must be nonzero (use None for no field)")
+    centre = e_vec is not None
+
+    t = blocks.duration_s
+    s = blocks.tracer_sq_A2
+    m = blocks.collective_A
+    j = blocks.jump_sq_A2
+    b = blocks.n_blocks
+    t_total = float(t.sum())
+
+    if centre:
+        # Centre about the full-run drift first: the moments are invariant under
+        # this shift (the jackknife re-centres about its own drift), and it keeps
+        # the leave-one-out sums free of cancellation when the drift is large.
+        u0 = m.sum(axis=0) / (n * t_total)  # per-ion drift, Angstrom/s
+        cross0 = (t[:, None] * m)[:, :, None] * u0[None, None, :]  # T_b M_b u0^T
+        s = s - (cross0 + np.swapaxes(cross0, 1, 2)) + n * (t * t)[:, None, None] * np.outer(
+            u0, u0
+        )[None]
+        m = m - n * t[:, None] * u0[None, :]
+    block_arrays = (s, m, m[:, :, None] * m[:, None, :], m * t[:, None], t, t * t, j)
+
+    def moments(s_, m_, mm_, mt_, t_, t2_):  # type: ignore[no-untyped-def]
+        return _moments(n, centre, s_, m_, mm_, mt_, t_, t2_)
+
+    tensor_scale = A2_PER_S_TO_CM2_PER_S / (2.0 * n)
+    scalar_scale = A2_PER_S_TO_CM2_PER_S / (2.0 * d * n)
+
+    def f_tracer_tensor(s_, m_, mm_, mt_, t_, t2_, j_):  # type: ignore[no-untyped-def]
+        sc, _ = moments(s_, m_, mm_, mt_, t_, t2_)
+        return sc / t_[..., None, None] * tensor_scale
+
+    def f_sigma_tensor(s_, m_, mm_, mt_, t_, t2_, j_):  # type: ignore[no-untyped-def]
+        _, mmc = moments(s_, m_, mm_, mt_, t_, t2_)
+        return mmc / t_[..., None, None] * tensor_scale
+
+    def f_scalars(s_, m_, mm_, mt_, t_, t2_, j_):  # type: ignore[no-untyped-def]
+        sc, mmc = moments(s_, m_, mm_, mt_, t_, t2_)
+        tr_s = np.trace(sc, axis1=-2, axis2=-1)
+        tr_m = np.trace(mmc, axis1=-2, axis2=-1)
+        d_tr = tr_s / t_ * scalar_scale
+        d_sig = tr_m / t_ * scalar_scale
+        f = _safe_div(tr_s, j_)
+        h = _safe_div(d_tr, d_sig)
+        return np.stack([d_tr, d_sig, f, h], axis=-1)
+
+    dt_tensor, dt_tensor_err = jackknife_sums(f_tracer_tensor, *block_arrays)
+    ds_tensor, ds_tensor_err = jackknife_sums(f_sigma_tensor, *block_arrays)
+    scal, scal_err = jackknife_sums(f_scalars, *block_arrays)
+    scal = np.asarray(scal)
+    scal_err = np.asarray(scal_err)
+
+    ne = nernst_einstein_S_cm(n, vol, q, 1.0, temp)  # S/cm per cm^2/s
+    ds_tensor = np.asarray(ds_tensor)
+    ds_tensor_err = np.asarray(ds_tensor_err)
+
+    hops_per_ion = float(blocks.hops.sum()) / (b * n)
+    if hops_per_ion < MIN_HOPS_PER_ION_PER_BLOCK:
+        warnings.append(
+            f"tracer estimates from blocks with only {hops_per_ion:.3g} hops per ion may be "
+            "biased (block-edge correlation loss); use more steps or fewer blocks"
+        )
+    if b < MIN_BLOCKS:
+        warnings.append(
+            f"few blocks ({b} < {MIN_BLOCKS}): D_sigma error bar is itself uncertain"
+        )
+
+    v_cm_s, v_cm_s_err = _NAN3.copy(), _NAN3.copy()
+    sig_drift, sig_drift_err = math.nan, math.nan
+    if e_vec is not None:
+        m_raw = blocks.collective_A
+        e_norm = float(np.linalg.norm(e_vec))
+        e_hat = e_vec / e_norm
+        n_cm3 = n / vol * PER_A3_TO_PER_CM3
+        drift_factor = n_cm3 * q * _E_CHARGE_C / (e_norm * V_PER_A_TO_V_PER_CM)
+
+        def f_velocity(m_, t_):  # type: ignore[no-untyped-def]
+            return m_ / (n * t_[..., None]) * A_PER_S_TO_CM_PER_S
+
+        def f_sigma_drift(m_, t_):  # type: ignore[no-untyped-def]
+            return drift_factor * (f_velocity(m_, t_) @ e_hat)
+
+        v_cm_s, v_cm_s_err = (np.asarray(x) for x in jackknife_sums(f_velocity, m_raw, t))
+        sig_drift, sig_drift_err = (float(x) for x in jackknife_sums(f_sigma_drift, m_raw, t))
+
+        jumps = float(blocks.hops.sum())
+        if jumps > 0:
+            mean_jump_A = math.sqrt(float(j.sum()) / jumps)
+            kt_ev = _K_B_J_PER_K * temp / _E_CHARGE_C
+            x = abs(q) * e_norm * mean_jump_A / kt_ev
+            if x > MAX_LINEAR_RESPONSE_PARAMETER:
+                warnings.append(
+                    f"field may be outside linear response: q |E| a / kB T = {x:.3g} "
+                    f"(> {MAX_LINEAR_RESPONSE_PARAMETER}) for the mean jump length "
+                    f"a = {mean_jump_A:.3g} Angstrom"
+                )
+
+    return TransportEstimate(
+        D_tracer_cm2_s=float(scal[0]),
+        D_tracer_cm2_s_err=float(scal_err[0]),
+        D_tracer_tensor_cm2_s=np.asarray(dt_tensor),
+        D_tracer_tensor_cm2_s_err=np.asarray(dt_tensor_err),
+        D_sigma_cm2_s=float(scal[1]),
+        D_sigma_cm2_s_err=float(scal_err[1]),
+        D_sigma_tensor_cm2_s=ds_tensor,
+        D_sigma_tensor_cm2_s_err=ds_tensor_err,
+        correlation_factor=float(scal[2]),
+        correlation_factor_err=float(scal_err[2]),
+        haven_ratio=float(scal[3]),
+        haven_ratio_err=float(scal_err[3]),
+        sigma_S_cm=float(ne * scal[1]),
+        sigma_S_cm_err=float(ne * scal_err[1]),
+        sigma_tensor_S_cm=ne * ds_tensor,
+        sigma_tensor_S_cm_err=ne * ds_tensor_err,
+        drift_velocity_cm_s=v_cm_s,
+        drift_velocity_cm_s_err=v_cm_s_err,
+        sigma_drift_S_cm=sig_drift,
+        sigma_drift_S_cm_err=sig_drift_err,
+        hops_per_ion_per_block=hops_per_ion,
+        n_blocks=b,
+        total_time_s=t_total,
+        n_ions=n,
+        volume_A3=vol,
+        temperature_K=temp,
+        charge_e=q,
+        dimensionality=d,
+        field_V_per_angstrom=None if e_vec is None else tuple(float(x) for x in e_vec),
+        warnings=tuple(warnings),
+    )

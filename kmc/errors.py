@@ -1,0 +1,22 @@
+"""Exceptions raised by :mod:`kmc`.
+
+Two kinds of failure are kept apart so that callers (and the command line) can tell a user's
+mistake from a bug or an engine failure:
+
+- :class:`ConfigError` -- invalid user input (a bad lattice constant, an inconsistent hop
+  vector, an unknown lattice name, ...). It subclasses :class:`ValueError`, and its message
+  names the offending value and where it is.
+- :class:`KMCError` -- the engine failed for a reason not caused by the input.
+"""
+
+from __future__ import annotations
+
+__all__ = ["KMCError", "ConfigError"]
+
+
+class KMCError(RuntimeError):
+    """Engine failure (not caused by user input)."""
+
+
+class ConfigError(ValueError):
+    """Invalid user input; the message names the bad value and where it is."""

@@ -1,0 +1,837 @@
+"""The data model: :class:`SiteNetwork`, a periodic network of sites and directed hops.
+
+Units: Angstrom (lengths), eV (energies), e (charge).
+
+A :class:`SiteNetwork` holds everything the engine needs as flat, contiguous numpy arrays:
+site positions, types and energies; directed hops ``i -> j`` with their real displacement
+vectors through the periodic boundary, types and KRA barriers; and optional pair interaction
+energies between occupied sites. Construction validates every array (vectorised, so networks
+of millions of sites build in seconds) and puts the hops in canonical order (stably sorted by
+source site), so that the hops of site ``s`` are ``hop_ptr[s]:hop_ptr[s + 1]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse import csgraph
+
+from .errors import ConfigError
+
+__all__ = ["SiteNetwork", "MAX_HOPS_PER_SITE"]
+
+#: Maximum number of outgoing hops of one site (engine limit).
+MAX_HOPS_PER_SITE = 64
+#: Site and hop counts must be below this (indices are stored as int32).
+_INDEX_LIMIT = 2**31 - 1
+_ZERO_HOP_A = 1e-8  # Angstrom: shorter hop vectors are rejected
+_IMAGE_TOL = 1e-5  # fractional (cell units): tolerance of hop images to integers
+
+
+# --------------------------------------------------------------------------------------------
+# conversion helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _fmt(x: Any) -> str:
+    """Format a number or a small vector for an error message."""
+    arr = np.asarray(x)
+    if arr.ndim == 0:
+        v = arr.item()
+        return f"{v:.6g}" if isinstance(v, float) else str(v)
+    return "(" + ", ".join(_fmt(v) for v in arr.ravel()) + ")"
+
+
+def _fmt_index(name: str, idx: tuple[int, ...]) -> str:
+    return f"{name}[{', '.join(str(int(i)) for i in idx)}]"
+
+
+def _as_numeric(value: Any, name: str) -> np.ndarray:
+    """``np.asarray(value)`` checked to hold real numbers (TypeError otherwise)."""
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}")
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} could not be converted to an array ({exc})") from None
+    if arr.dtype.kind == "O":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be an array of numbers; it has non-numeric entries") \
+                from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def _owned(arr: np.ndarray, value: Any, dtype: Any) -> np.ndarray:
+    """Contiguous array of `dtype` that does not share memory with the caller's `value`."""
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    if isinstance(value, np.ndarray) and np.may_share_memory(out, value):
+        out = out.copy()
+    return out
+
+
+def _check_finite(arr: np.ndarray, name: str, rule: str = "values must be finite") -> None:
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        idx = tuple(np.argwhere(bad)[0])
+        raise ConfigError(f"{_fmt_index(name, idx)} is {_fmt(arr[idx])}; {rule}")
+
+
+def _float_array(
+    value: Any, name: str, shape: tuple[int | None, ...], rule: str = "values must be finite"
+) -> np.ndarray:
+    """Convert to a contiguous float64 array of `shape` (None = any length), all finite."""
+    arr = _as_numeric(value, name)
+    if arr.size == 0 and len(shape) == 2 and shape[0] in (None, 0):
+        arr = arr.reshape(0, shape[1])
+    _check_shape(arr, name, shape)
+    out = _owned(arr, value, np.float64)
+    _check_finite(out, name, rule)
+    return out
+
+
+def _check_shape(arr: np.ndarray, name: str, shape: tuple[int | None, ...]) -> None:
+    ok = arr.ndim == len(shape) and all(s is None or s == t for s, t in zip(shape, arr.shape))
+    if not ok:
+        dims = ["n" if s is None else str(s) for s in shape]
+        want = "(" + ", ".join(dims) + ("," if len(shape) == 1 else "") + ")"
+        raise ConfigError(f"{name} must have shape {want}, got shape {arr.shape}")
+
+
+def _broadcast_float(value: Any, name: str, length: int, rule: str) -> np.ndarray:
+    """A float64 array of `length` from a scalar or a (length,) array, all finite."""
+    arr = _as_numeric(value, name)
+    if arr.ndim == 0:
+        if not np.isfinite(arr):
+            raise ConfigError(f"{name} is {_fmt(arr)}; {rule}")
+        return np.full(length, float(arr), dtype=np.float64)
+    if arr.shape != (length,):
+        raise ConfigError(
+            f"{name} must be a scalar or have shape ({length},), got shape {arr.shape}"
+        )
+    out = _owned(arr, value, np.float64)
+    _check_finite(out, name, rule)
+    return out
+
+
+def _int_array(value: Any, name: str, length: int | None) -> np.ndarray:
+    """A 1-D array of integer dtype (not yet int32); floats must hold integers."""
+    arr = _as_numeric(value, name)
+    if arr.size == 0 and length in (None, 0):
+        arr = arr.reshape(0)
+    if arr.ndim != 1 or (length is not None and arr.shape[0] != length):
+        want = "(n,)" if length is None else f"({length},)"
+        raise ConfigError(f"{name} must have shape {want}, got shape {arr.shape}")
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.round(arr)) | (np.abs(arr) > 2.0**62)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ConfigError(f"{name}[{i}] = {_fmt(arr[i])} is not an integer")
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind == "b":
+        arr = arr.astype(np.int64)
+    return arr
+
+
+def _check_int_range(arr: np.ndarray, name: str, hi: int, what: str) -> None:
+    """Raise if any entry is outside 0..hi-1."""
+    if arr.size == 0 or (arr.min() >= 0 and arr.max() < hi):
+        return
+    bad = (arr < 0) | (arr >= hi)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ConfigError(f"{name}[{i}] = {arr[i]} is out of range; {what}")
+
+
+def _names(value: Any, name: str) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, (tuple, list)):
+        raise TypeError(
+            f"{name} must be a tuple of strings, got {type(value).__name__} {value!r}"
+        )
+    out = tuple(value)
+    if len(out) == 0:
+        raise ConfigError(f"{name} must contain at least one name")
+    for k, s in enumerate(out):
+        if not isinstance(s, str):
+            raise TypeError(f"{name}[{k}] must be a string, got {type(s).__name__} {s!r}")
+        if not s:
+            raise ConfigError(f"{name}[{k}] is an empty string")
+    seen: dict[str, int] = {}
+    for k, s in enumerate(out):
+        if s in seen:
+            raise ConfigError(
+                f"{name}[{k}] = {s!r} repeats {name}[{seen[s]}]; names must be unique"
+            )
+        seen[s] = k
+    return out
+
+
+def _hop_keys(
+    n: int, src: np.ndarray, dst: np.ndarray, images: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Integer keys of the hops (src, dst, image) and of their reverses (dst, src, -image).
+
+    Equal keys mean equal hops. Returns two int64 arrays of length m.
+    """
+    m = src.shape[0]
+    big = int(np.abs(images).max()) if m else 0
+    width = 2 * big + 1
+    radix = width**3
+    if n * n * radix < 2**62:
+        s = src.astype(np.int64)
+        d = dst.astype(np.int64)
+        # code of the image in base `width` with digits im_k + big; the reverse image -im has
+        # digits (width - 1) - (im_k + big), hence code (radix - 1) - code
+        code = images[:, 0].astype(np.int64)
+        code *= width
+        code += images[:, 1]
+        code *= width
+        code += images[:, 2]
+        code += big * (width * width + width + 1)
+        fwd = s * n
+        fwd += d
+        fwd *= radix
+        fwd += code
+        rev = d
+        rev *= n
+        rev += s
+        rev *= radix
+        rev += radix - 1
+        rev -= code
+        return fwd, rev
+    # general (rare) fallback: dense ids of the rows (src, dst, image)
+    rows_f = np.column_stack([src, dst, images]).astype(np.int64)
+    rows_r = np.column_stack([dst, src, -images]).astype(np.int64)
+    _, inv = np.unique(np.concatenate([rows_f, rows_r]), axis=0, return_inverse=True)
+    inv = inv.reshape(-1).astype(np.int64)
+    return inv[:m], inv[m:]
+
+
+def _cycle_rank(labels: np.ndarray, vecs: np.ndarray) -> int:
+    """Maximum over groups (`labels`) of the rank of the group's nonzero integer vectors."""
+    if vecs.shape[0] == 0:
+        return 0
+    if np.abs(vecs).max() > 10**5:  # products below could overflow int64: do it slowly
+        best = 0
+        order = np.argsort(labels, kind="stable")
+        lab_s = labels[order]
+        starts = np.flatnonzero(np.r_[True, lab_s[1:] != lab_s[:-1]])
+        for a, b in zip(starts, np.r_[starts[1:], lab_s.size]):
+            best = max(best, int(np.linalg.matrix_rank(vecs[order[a:b]].astype(np.float64))))
+            if best == 3:
+                break
+        return best
+    order = np.argsort(labels, kind="stable")
+    lab = labels[order]
+    v = vecs[order]
+    first = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
+    group = np.cumsum(np.r_[True, lab[1:] != lab[:-1]]) - 1  # group index of each row
+    ref = v[first][group]  # a nonzero reference vector per group
+    cr = np.cross(ref, v)
+    nz2 = np.any(cr != 0, axis=1)
+    if not nz2.any():
+        return 1
+    # groups with rank >= 2: the normal of the plane spanned by ref and the first independent v
+    n_groups = first.size
+    idx2 = np.full(n_groups, -1, dtype=np.int64)
+    rows2 = np.flatnonzero(nz2)
+    # first independent row of each group (rows are sorted by group)
+    g2, pos = np.unique(group[rows2], return_index=True)
+    idx2[g2] = rows2[pos]
+    has2 = idx2[group] >= 0
+    normal = cr[np.where(idx2 >= 0, idx2, 0)][group]
+    dots = np.einsum("ij,ij->i", normal, v)
+    if np.any(has2 & (dots != 0)):
+        return 3
+    return 2
+
+
+# --------------------------------------------------------------------------------------------
+# SiteNetwork
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class SiteNetwork:
+    """A periodic network of sites connected by directed hops (the engine's data model).
+
+    All arrays are converted to contiguous numpy arrays of the stated dtype and validated on
+    construction (every problem raises :class:`~kmc.errors.ConfigError`, a ``ValueError``,
+    naming the bad value). Hops are put in canonical order: stably sorted by source site, all
+    hop arrays permuted together. Treat the arrays as read-only: derived properties are cached.
+
+    Parameters
+    ----------
+    cell : array_like, shape (3, 3)
+        Periodic cell in Angstrom; rows are the lattice vectors. Periodic in all 3 directions
+        (a 1D or 2D network simply has no hops across the other boundaries).
+    positions : array_like, shape (n, 3)
+        Cartesian site positions in Angstrom, ``n >= 1``.
+    hop_src, hop_dst : array_like of int, shape (m,)
+        Source and destination site of each directed hop ``i -> j``.
+    hop_vectors : array_like, shape (m, 3)
+        Real displacement of each hop in Angstrom through the periodic boundary:
+        ``positions[dst] - positions[src]`` plus an integer combination of cell rows.
+    hop_barriers_eV : float or array_like, shape (m,)
+        Kinetically resolved activation (KRA) barrier of each hop in eV, finite and ``>= 0``;
+        a hop and its reverse must have the same barrier. A scalar is broadcast.
+    site_types : array_like of int, shape (n,), optional
+        Type index of each site into `site_type_names` (default all 0).
+    site_type_names : tuple of str
+        Unique names of the site types (default ``("A",)``).
+    site_energies_eV : float or array_like, shape (n,), optional
+        Site energy of an ion on each site in eV (default 0). A scalar is broadcast.
+    hop_types : array_like of int, shape (m,), optional
+        Type index of each hop into `hop_type_names` (default all 0).
+    hop_type_names : tuple of str
+        Unique names of the hop types (default ``("hop",)``).
+    pair_i, pair_j : array_like of int, shape (p,), optional
+        Unordered pairs of interacting sites, each pair stored once (default: none).
+    pair_energies_eV : float or array_like, shape (p,), optional
+        Interaction energy J in eV added when both sites of the pair are occupied.
+    charge_e : float
+        Charge of the mobile ion in units of the elementary charge e (finite, nonzero).
+    name : str
+        Name of the network.
+
+    Attributes
+    ----------
+    n_sites, n_hops, n_pairs : int
+        Numbers of sites, directed hops and interacting pairs.
+    volume_A3 : float
+        Cell volume in Angstrom^3.
+    hop_ptr : ndarray of int32, shape (n + 1,)
+        CSR offsets: the hops of site ``s`` are ``hop_ptr[s]:hop_ptr[s + 1]``.
+    hop_images : ndarray of int32, shape (m, 3)
+        Integer periodic image of each hop (in cell rows).
+    hop_rev : ndarray of int32, shape (m,)
+        Index of the reverse hop of each hop.
+    hop_lengths_A : ndarray of float64, shape (m,)
+        Hop lengths in Angstrom.
+    coordination : ndarray of int32, shape (n,)
+        Number of outgoing hops of each site.
+    hop_pair_energies_eV : ndarray of float64, shape (m,)
+        Pair interaction J (eV) between the two ends of each hop (0 if not a pair).
+    has_interactions : bool
+        True if there is any nonzero pair interaction.
+    dimensionality : int
+        Dimensionality (0..3) of the percolating hop network across the periodic boundaries.
+    """
+
+    cell: np.ndarray
+    positions: np.ndarray
+    hop_src: np.ndarray
+    hop_dst: np.ndarray
+    hop_vectors: np.ndarray
+    hop_barriers_eV: np.ndarray
+    site_types: np.ndarray = field(default=None)  # type: ignore[assignment]
+    site_type_names: tuple[str, ...] = ("A",)
+    site_energies_eV: np.ndarray = field(default=None)  # type: ignore[assignment]
+    hop_types: np.ndarray = field(default=None)  # type: ignore[assignment]
+    hop_type_names: tuple[str, ...] = ("hop",)
+    pair_i: np.ndarray = field(default=None)  # type: ignore[assignment]
+    pair_j: np.ndarray = field(default=None)  # type: ignore[assignment]
+    pair_energies_eV: np.ndarray = field(default=None)  # type: ignore[assignment]
+    charge_e: float = 1.0
+    name: str = "network"
+
+    # ---------------------------------------------------------------- validation
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # frozen dataclass
+
+        if not isinstance(self.name, str):
+            raise TypeError(f"name must be a string, got {type(self.name).__name__}")
+        q = self.charge_e
+        if isinstance(q, bool) or not isinstance(q, numbers.Real):
+            raise TypeError(f"charge_e must be a real number, got {type(q).__name__} {q!r}")
+        q = float(q)
+        if not np.isfinite(q) or q == 0.0:
+            raise ConfigError(f"charge_e is {q!r}; the ion charge must be finite and nonzero")
+        set_(self, "charge_e", q)
+
+        # cell
+        cell = _float_array(self.cell, "cell", (3, 3))
+        norms = np.linalg.norm(cell, axis=1)
+        det = float(np.linalg.det(cell))
+        if abs(det) <= 1e-8 * float(np.prod(norms)):
+            raise ConfigError(
+                f"cell is singular (det = {det:.6g} A^3); its rows must be 3 linearly "
+                "independent lattice vectors"
+            )
+        set_(self, "cell", cell)
+
+        # sites
+        pos = _float_array(self.positions, "positions", (None, 3))
+        n = pos.shape[0]
+        if n < 1:
+            raise ConfigError("positions is empty; a network needs at least one site")
+        if n >= _INDEX_LIMIT:
+            raise ConfigError(
+                f"the network has {n} sites; at most {_INDEX_LIMIT - 1} are supported"
+            )
+        set_(self, "positions", pos)
+
+        site_type_names = _names(self.site_type_names, "site_type_names")
+        set_(self, "site_type_names", site_type_names)
+        if self.site_types is None:
+            site_types = np.zeros(n, dtype=np.int32)
+        else:
+            st = _int_array(self.site_types, "site_types", n)
+            _check_int_range(
+                st, "site_types", len(site_type_names),
+                f"site_type_names has {len(site_type_names)} names "
+                f"(0..{len(site_type_names) - 1})",
+            )
+            site_types = _owned(st, self.site_types, np.int32)
+        set_(self, "site_types", site_types)
+        energies = 0.0 if self.site_energies_eV is None else self.site_energies_eV
+        set_(self, "site_energies_eV",
+             _broadcast_float(energies, "site_energies_eV", n, "site energies must be finite"))
+
+        # hops
+        src = _int_array(self.hop_src, "hop_src", None)
+        m = src.shape[0]
+        if m >= _INDEX_LIMIT:
+            raise ConfigError(f"the network has {m} hops; at most {_INDEX_LIMIT - 1} are supported")
+        dst = _int_array(self.hop_dst, "hop_dst", None)
+        if dst.shape[0] != m:
+            raise ConfigError(
+                f"hop_dst has {dst.shape[0]} entries but hop_src has {m}; they must match"
+            )
+        for arr, what in ((src, "starts at"), (dst, "goes to")):
+            if m == 0 or (arr.min() >= 0 and arr.max() < n):
+                continue
+            bad = (arr < 0) | (arr >= n)
+            if bad.any():
+                h = int(np.flatnonzero(bad)[0])
+                raise ConfigError(
+                    f"hop {h} {what} site {arr[h]}, but the network has only {n} sites "
+                    f"(0..{n - 1})"
+                )
+        src = _owned(src, self.hop_src, np.int32)
+        dst = _owned(dst, self.hop_dst, np.int32)
+
+        vec = _float_array(self.hop_vectors, "hop_vectors", (m, 3))
+        barriers = _broadcast_float(
+            self.hop_barriers_eV, "hop_barriers_eV", m, "barriers must be finite and >= 0"
+        )
+        if m and barriers.min() < 0:
+            h = int(np.flatnonzero(barriers < 0)[0])
+            raise ConfigError(
+                f"hop_barriers_eV[{h}] is {_fmt(barriers[h])}; barriers must be finite and >= 0"
+            )
+
+        hop_type_names = _names(self.hop_type_names, "hop_type_names")
+        set_(self, "hop_type_names", hop_type_names)
+        if self.hop_types is None:
+            hop_types = np.zeros(m, dtype=np.int32)
+        else:
+            ht = _int_array(self.hop_types, "hop_types", m)
+            _check_int_range(
+                ht, "hop_types", len(hop_type_names),
+                f"hop_type_names has {len(hop_type_names)} names (0..{len(hop_type_names) - 1})",
+            )
+            hop_types = _owned(ht, self.hop_types, np.int32)
+
+        # self hops, zero-length hops, images
+        self_hop = src == dst
+        if self_hop.any():
+            h = int(np.flatnonzero(self_hop)[0])
+            raise ConfigError(
+                f"hop {h} goes from site {src[h]} to itself (vector {_fmt(vec[h])} A): the "
+                "supercell is too small, so the site would hop to its own periodic image "
+                "(self-hop); use a larger supercell"
+            )
+        len2 = np.einsum("ij,ij->i", vec, vec)
+        if m and len2.min() < _ZERO_HOP_A**2:
+            h = int(np.flatnonzero(len2 < _ZERO_HOP_A**2)[0])
+            raise ConfigError(
+                f"hop {h} (site {src[h]} -> {dst[h]}) has a zero-length vector "
+                f"hop_vectors[{h}] = {_fmt(vec[h])} A"
+            )
+        images = self._images(cell, pos, src, dst, vec)
+
+        # duplicates, reverses, symmetric barriers
+        rev = np.zeros(0, dtype=np.int64)
+        if m:
+            fwd_key, rev_key = _hop_keys(n, src, dst, images)
+            order = np.argsort(fwd_key, kind="stable")
+            sk = fwd_key[order]
+            dup = np.flatnonzero(sk[1:] == sk[:-1])
+            if dup.size:
+                h1, h2 = int(order[dup[0]]), int(order[dup[0] + 1])
+                raise ConfigError(
+                    f"hops {h1} and {h2} are duplicates: both go from site {src[h1]} to site "
+                    f"{dst[h1]} with image {_fmt(images[h1])}"
+                )
+            pos_r = np.minimum(np.searchsorted(sk, rev_key), m - 1)
+            missing = np.flatnonzero(sk[pos_r] != rev_key)
+            if missing.size:
+                h = int(missing[0])
+                raise ConfigError(
+                    f"hop {h} (site {src[h]} -> {dst[h]}, image {_fmt(images[h])}) has no "
+                    f"reverse hop (site {dst[h]} -> {src[h]}, image {_fmt(-images[h])}); every "
+                    "hop needs its reverse for detailed balance"
+                )
+            rev = order[pos_r]
+            if barriers.min() == barriers.max():
+                asym = np.zeros(1, dtype=bool)  # all equal: trivially symmetric
+            else:
+                b_rev = barriers[rev]
+                asym = np.abs(barriers - b_rev) > 1e-12 + 1e-9 * np.maximum(
+                    np.abs(barriers), np.abs(b_rev)
+                )
+            if asym.any():
+                b_rev = barriers[rev]
+                h = int(np.flatnonzero(asym)[0])
+                raise ConfigError(
+                    f"hop {h} (site {src[h]} -> {dst[h]}) has barrier hop_barriers_eV[{h}] = "
+                    f"{float(barriers[h])!r} eV but its reverse hop {int(rev[h])} has "
+                    f"{float(b_rev[h])!r} eV; the KRA barriers of a hop and its reverse must be "
+                    "equal"
+                )
+
+        # engine limit on the out-degree
+        degree = np.bincount(src, minlength=n)
+        if m and degree.max() > MAX_HOPS_PER_SITE:
+            s = int(np.argmax(degree))
+            raise ConfigError(
+                f"site {s} has {int(degree[s])} outgoing hops; the engine supports at most "
+                f"{MAX_HOPS_PER_SITE} per site"
+            )
+
+        # pair interactions
+        self._set_pairs(n)
+
+        # canonical order: stably sorted by source site
+        if m and np.any(src[1:] < src[:-1]):
+            perm = np.argsort(src, kind="stable")
+            inv = np.empty(m, dtype=np.int64)
+            inv[perm] = np.arange(m)
+            src, dst, vec = src[perm], dst[perm], vec[perm]
+            barriers, hop_types, images = barriers[perm], hop_types[perm], images[perm]
+            rev = inv[rev[perm]]
+        set_(self, "hop_src", src)
+        set_(self, "hop_dst", dst)
+        set_(self, "hop_vectors", np.ascontiguousarray(vec))
+        set_(self, "hop_barriers_eV", np.ascontiguousarray(barriers))
+        set_(self, "hop_types", np.ascontiguousarray(hop_types))
+
+        # prime the cached properties that validation has computed anyway
+        self.__dict__["hop_images"] = np.ascontiguousarray(images, dtype=np.int32)
+        self.__dict__["hop_rev"] = np.ascontiguousarray(rev, dtype=np.int32)
+        self.__dict__["coordination"] = degree.astype(np.int32)
+
+    @staticmethod
+    def _images(
+        cell: np.ndarray, pos: np.ndarray, src: np.ndarray, dst: np.ndarray, vec: np.ndarray
+    ) -> np.ndarray:
+        """Integer images of the hops; raise if a hop vector is inconsistent with positions."""
+        m = src.shape[0]
+        if m == 0:
+            return np.zeros((0, 3), dtype=np.int32)
+        inv = np.linalg.inv(cell)
+        d = np.take(pos, dst, axis=0)
+        if m > 1 and (src[1:] >= src[:-1]).all():  # sorted by source: no gather needed
+            d -= np.repeat(pos[: int(src[-1]) + 1], np.bincount(src), axis=0)
+        else:
+            d -= np.take(pos, src, axis=0)
+        np.subtract(vec, d, out=d)
+        frac = np.einsum("ij,jk->ik", d, inv)
+        del d
+        images = np.rint(frac)
+        frac -= images
+        np.abs(frac, out=frac)
+        if not frac.max() <= _IMAGE_TOL:
+            h = int(np.flatnonzero(~np.all(frac <= _IMAGE_TOL, axis=1))[0])
+            f_h = (vec[h] - (pos[dst[h]] - pos[src[h]])) @ inv
+            raise ConfigError(
+                f"hop {h} (site {src[h]} -> {dst[h]}): hop_vectors[{h}] = {_fmt(vec[h])} A is "
+                f"not positions[{dst[h]}] - positions[{src[h]}] plus a lattice vector "
+                f"(image in cell units {_fmt(np.round(f_h, 6))} is not integer)"
+            )
+        del frac
+        if max(images.max(), -images.min()) >= _INDEX_LIMIT:  # pragma: no cover - absurd input
+            h = int(np.argmax(np.abs(images).max(axis=1)))
+            raise ConfigError(f"hop {h} crosses {_fmt(images[h])} cells; the image is too large")
+        return images.astype(np.int32)
+
+    def _set_pairs(self, n: int) -> None:
+        set_ = object.__setattr__
+        if self.pair_i is None and self.pair_j is None:
+            if self.pair_energies_eV is not None and np.size(self.pair_energies_eV) != 0:
+                raise ConfigError("pair_energies_eV is given but pair_i and pair_j are not")
+            pi = np.zeros(0, dtype=np.int64)
+            pj = np.zeros(0, dtype=np.int64)
+        elif self.pair_i is None or self.pair_j is None:
+            given, missing = ("pair_i", "pair_j") if self.pair_j is None else ("pair_j", "pair_i")
+            raise ConfigError(f"{given} is given but {missing} is not; give both or neither")
+        else:
+            pi = _int_array(self.pair_i, "pair_i", None)
+            pj = _int_array(self.pair_j, "pair_j", None)
+            if pj.shape[0] != pi.shape[0]:
+                raise ConfigError(
+                    f"pair_j has {pj.shape[0]} entries but pair_i has {pi.shape[0]}; they must "
+                    "match"
+                )
+        p = pi.shape[0]
+        if self.pair_energies_eV is None:
+            if p:
+                raise ConfigError("pair_i and pair_j are given but pair_energies_eV is not")
+            J = np.zeros(0, dtype=np.float64)
+        else:
+            J = _broadcast_float(
+                self.pair_energies_eV, "pair_energies_eV", p, "pair energies must be finite"
+            )
+        for arr, nm in ((pi, "pair_i"), (pj, "pair_j")):
+            _check_int_range(arr, nm, n, f"the network has only {n} sites (0..{n - 1})")
+        same = np.flatnonzero(pi == pj)
+        if same.size:
+            k = int(same[0])
+            raise ConfigError(
+                f"pair {k} joins site {pi[k]} to itself (pair_i[{k}] == pair_j[{k}]); a pair "
+                "interaction needs two different sites"
+            )
+        if p:
+            lo = np.minimum(pi, pj).astype(np.int64)
+            hi = np.maximum(pi, pj).astype(np.int64)
+            key = lo * n + hi
+            order = np.argsort(key, kind="stable")
+            sk = key[order]
+            dup = np.flatnonzero(sk[1:] == sk[:-1])
+            if dup.size:
+                k1, k2 = int(order[dup[0]]), int(order[dup[0] + 1])
+                raise ConfigError(
+                    f"pairs {k1} and {k2} are duplicates: both join sites {lo[k1]} and "
+                    f"{hi[k1]}; store each unordered pair once"
+                )
+        set_(self, "pair_i", _owned(pi, self.pair_i, np.int32))
+        set_(self, "pair_j", _owned(pj, self.pair_j, np.int32))
+        set_(self, "pair_energies_eV", J)
+
+    # ---------------------------------------------------------------- sizes
+    @property
+    def n_sites(self) -> int:
+        """Number of sites."""
+        return int(self.positions.shape[0])
+
+    @property
+    def n_hops(self) -> int:
+        """Number of directed hops."""
+        return int(self.hop_src.shape[0])
+
+    @property
+    def n_pairs(self) -> int:
+        """Number of interacting (unordered) site pairs."""
+        return int(self.pair_i.shape[0])
+
+    @cached_property
+    def volume_A3(self) -> float:
+        """Cell volume in Angstrom^3."""
+        return float(abs(np.linalg.det(self.cell)))
+
+    # ---------------------------------------------------------------- derived hop arrays
+    @cached_property
+    def hop_ptr(self) -> np.ndarray:
+        """CSR offsets, shape (n + 1,) int32: hops of site s are ``hop_ptr[s]:hop_ptr[s+1]``."""
+        ptr = np.zeros(self.n_sites + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.hop_src, minlength=self.n_sites), out=ptr[1:])
+        return ptr.astype(np.int32)
+
+    @cached_property
+    def hop_images(self) -> np.ndarray:
+        """Integer periodic image of each hop in cell rows, shape (m, 3) int32."""
+        return self._images(self.cell, self.positions, self.hop_src, self.hop_dst,
+                            self.hop_vectors)
+
+    @cached_property
+    def hop_rev(self) -> np.ndarray:
+        """Index of the reverse hop (dst -> src, negated image) of each hop, shape (m,) int32."""
+        fwd, rev = _hop_keys(self.n_sites, self.hop_src, self.hop_dst, self.hop_images)
+        order = np.argsort(fwd, kind="stable")
+        pos = np.minimum(np.searchsorted(fwd[order], rev), max(self.n_hops - 1, 0))
+        return order[pos].astype(np.int32)
+
+    @cached_property
+    def hop_lengths_A(self) -> np.ndarray:
+        """Hop lengths in Angstrom, shape (m,) float64."""
+        v = self.hop_vectors
+        return np.sqrt(np.einsum("ij,ij->i", v, v))
+
+    @cached_property
+    def coordination(self) -> np.ndarray:
+        """Out-degree (number of outgoing hops) of each site, shape (n,) int32."""
+        return np.bincount(self.hop_src, minlength=self.n_sites).astype(np.int32)
+
+    # ---------------------------------------------------------------- interactions
+    @cached_property
+    def _interaction_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = self.n_sites
+        i = np.concatenate([self.pair_i, self.pair_j])
+        j = np.concatenate([self.pair_j, self.pair_i])
+        J = np.concatenate([self.pair_energies_eV, self.pair_energies_eV])
+        order = np.lexsort((j, i))
+        ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(i, minlength=n), out=ptr[1:])
+        return (
+            ptr.astype(np.int32),
+            np.ascontiguousarray(j[order], dtype=np.int32),
+            np.ascontiguousarray(J[order], dtype=np.float64),
+        )
+
+    def interaction_csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Symmetric neighbour lists of the pair interactions.
+
+        Returns
+        -------
+        ptr : ndarray of int32, shape (n + 1,)
+            The interaction neighbours of site s are ``nbr[ptr[s]:ptr[s + 1]]``.
+        nbr : ndarray of int32, shape (2 p,)
+            Neighbour sites; every pair appears in both directions, sorted by site and then
+            by neighbour.
+        J : ndarray of float64, shape (2 p,)
+            Interaction energy of each entry in eV.
+        """
+        return self._interaction_arrays
+
+    @cached_property
+    def hop_pair_energies_eV(self) -> np.ndarray:
+        """Pair interaction J (eV) between the ends of each hop, 0 if not a pair; shape (m,)."""
+        m, n = self.n_hops, self.n_sites
+        out = np.zeros(m, dtype=np.float64)
+        if self.n_pairs == 0 or m == 0:
+            return out
+        pkey = (np.minimum(self.pair_i, self.pair_j).astype(np.int64) * n
+                + np.maximum(self.pair_i, self.pair_j))
+        order = np.argsort(pkey)
+        sk = pkey[order]
+        hkey = (np.minimum(self.hop_src, self.hop_dst).astype(np.int64) * n
+                + np.maximum(self.hop_src, self.hop_dst))
+        pos = np.minimum(np.searchsorted(sk, hkey), sk.size - 1)
+        found = sk[pos] == hkey
+        out[found] = self.pair_energies_eV[order[pos[found]]]
+        return out
+
+    @cached_property
+    def has_interactions(self) -> bool:
+        """True if there is at least one pair with nonzero interaction energy."""
+        return bool(self.n_pairs > 0 and np.any(self.pair_energies_eV != 0))
+
+    # ---------------------------------------------------------------- topology
+    @cached_property
+    def dimensionality(self) -> int:
+        """Dimensionality (0, 1, 2 or 3) of the percolating hop network.
+
+        For each connected component of the (undirected) hop graph, every site is given an
+        unwrapped image offset along a spanning tree; each remaining hop closes a cycle whose
+        net translation (in cell units) is ``off[src] + image - off[dst]``. The rank of these
+        translations is the component's dimensionality; the network's is the maximum over its
+        components (0 without hops).
+        """
+        n, m = self.n_sites, self.n_hops
+        if m == 0:
+            return 0
+        src = self.hop_src.astype(np.int64)
+        dst = self.hop_dst.astype(np.int64)
+        images = self.hop_images.astype(np.int64)
+        ones = np.ones(m, dtype=np.int32)
+        graph = sp.csr_matrix((ones, (src, dst)), shape=(n, n))
+        n_comp, labels = csgraph.connected_components(graph, directed=False)
+        # a virtual root (node n) joined to one site of every component: a single BFS
+        roots = np.unique(labels, return_index=True)[1].astype(np.int64)
+        rr = np.full(roots.size, n, dtype=np.int64)
+        rows = np.concatenate([src, dst, rr, roots])
+        cols = np.concatenate([dst, src, roots, rr])
+        big = sp.csr_matrix(
+            (np.ones(rows.size, dtype=np.int32), (rows, cols)), shape=(n + 1, n + 1)
+        )
+        _, pred = csgraph.breadth_first_order(big, n, directed=True, return_predecessors=True)
+        pred = pred.astype(np.int64)
+        # image of the tree edge pred[v] -> v (any hop with that (src, dst))
+        key = src * n + dst
+        order = np.argsort(key, kind="stable")
+        sk = key[order]
+        real = np.flatnonzero((pred[:n] >= 0) & (pred[:n] < n))  # sites whose parent is a real site
+        want = pred[real] * n + real
+        hit = order[np.minimum(np.searchsorted(sk, want), m - 1)]
+        step = np.zeros((n + 1, 3), dtype=np.int64)
+        step[real] = images[hit]
+        anc = pred.copy()
+        anc[anc < 0] = n
+        anc[roots] = n
+        anc[n] = n
+        # pointer jumping: off[v] = sum of tree images from the root to v
+        off = step
+        while True:
+            nxt = anc[anc]
+            off = off + off[anc]
+            if np.array_equal(nxt, anc):
+                break
+            anc = nxt
+        off[n] = 0
+        cyc = off[src] + images - off[dst]
+        nz = np.flatnonzero(np.any(cyc != 0, axis=1))
+        if nz.size == 0:
+            return 0
+        return _cycle_rank(labels[src[nz]], cyc[nz])
+
+    # ---------------------------------------------------------------- conversions
+    def to_networkx(self) -> nx.MultiDiGraph:
+        """The network as a :class:`networkx.MultiDiGraph`.
+
+        Returns
+        -------
+        networkx.MultiDiGraph
+            Nodes ``0..n-1`` with attributes ``position`` (ndarray (3,), Angstrom), ``type``
+            (site type name) and ``energy_eV``; one edge per hop, with key = hop index and
+            attributes ``vector`` (ndarray (3,), Angstrom), ``image`` (ndarray (3,) int),
+            ``hop_type`` (hop type name) and ``barrier_eV``. Graph attributes: ``name``,
+            ``cell`` (Angstrom) and ``charge_e``.
+        """
+        g = nx.MultiDiGraph(name=self.name, cell=self.cell.copy(), charge_e=self.charge_e)
+        tnames = self.site_type_names
+        g.add_nodes_from(
+            (i, {"position": self.positions[i].copy(), "type": tnames[t], "energy_eV": float(e)})
+            for i, (t, e) in enumerate(zip(self.site_types.tolist(),
+                                           self.site_energies_eV.tolist()))
+        )
+        hnames = self.hop_type_names
+        images = self.hop_images
+        g.add_edges_from(
+            (s, d, h, {"vector": self.hop_vectors[h].copy(), "image": images[h].copy(),
+                       "hop_type": hnames[t], "barrier_eV": b})
+            for h, (s, d, t, b) in enumerate(zip(self.hop_src.tolist(), self.hop_dst.tolist(),
+                                                 self.hop_types.tolist(),
+                                                 self.hop_barriers_eV.tolist()))
+        )
+        return g
+
+    def replace(self, **changes: Any) -> SiteNetwork:
+        """A new, validated network with some fields replaced (see :func:`dataclasses.replace`).
+
+        Parameters
+        ----------
+        **changes
+            Field values to change, in the units of the constructor (Angstrom, eV, e).
+
+        Returns
+        -------
+        SiteNetwork
+        """
+        return dataclasses.replace(self, **changes)
+
+    def __repr__(self) -> str:
+        return (
+            f"SiteNetwork(name={self.name!r}, n_sites={self.n_sites}, n_hops={self.n_hops}, "
+            f"dimensionality={self.dimensionality})"
+        )
