@@ -1,6 +1,8 @@
 """The kmc command line: output formats, exit codes, one-line errors."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 
@@ -60,14 +62,16 @@ def test_errors_are_one_line_exit_2(capsys, argv, match):
     assert "Traceback" not in err
 
 
-def test_console_script_and_version():
-    proc = subprocess.run([sys.executable, "-m", "kmc.cli", "run", "nope"],
-                          capture_output=True, text=True)
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and proc.stdout == ""
-    proc = subprocess.run([sys.executable, "-m", "kmc.cli", "--version"],
-                          capture_output=True, text=True)
+def test_console_script_and_version(tmp_path):
+    """The installed `kmc` command (run outside the source tree, so the installed package
+    is what gets imported)."""
     import kmc
 
+    script = shutil.which("kmc", path=os.path.dirname(sys.executable)) or shutil.which("kmc")
+    cmd = [script] if script else [sys.executable, "-m", "kmc.cli"]
+    proc = subprocess.run([*cmd, "run", "nope"], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and proc.stdout == ""
+    proc = subprocess.run([*cmd, "--version"], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0 and kmc.__version__ in proc.stdout
 
 
