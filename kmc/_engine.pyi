@@ -1,0 +1,47 @@
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+STOP_REASONS: tuple[str, str, str]
+MAX_DEGREE: int
+
+class Engine:
+    n_sites: int
+    n_ions: int
+    n_hop_types: int
+    def __init__(
+        self,
+        hop_ptr: ArrayLike,
+        hop_dst: ArrayLike,
+        hop_rev: ArrayLike,
+        hop_type: ArrayLike,
+        hop_vec: ArrayLike,
+        hop_ekra: ArrayLike,
+        site_energy: ArrayLike,
+        ion_sites: ArrayLike,
+        *,
+        n_hop_types: int,
+        temperature_K: float,
+        attempt_frequency_Hz: float,
+        charge_e: float,
+        field_V_per_A: ArrayLike = ...,
+        int_ptr: ArrayLike | None = ...,
+        int_nbr: ArrayLike | None = ...,
+        int_J: ArrayLike | None = ...,
+        hop_J: ArrayLike | None = ...,
+        seed: int,
+    ) -> None: ...
+    def run(self, max_steps: int, t_stop: float | None = ...) -> tuple[int, str]: ...
+    def get_state(self) -> dict[str, Any]: ...
+    def set_state(self, state: dict[str, Any]) -> None: ...
+    def displacements(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+    def check(self) -> None: ...
+    @property
+    def time_s(self) -> float: ...
+    @property
+    def steps(self) -> int: ...
+    @property
+    def total_rate_Hz(self) -> float: ...
+    @property
+    def memory_bytes(self) -> int: ...
