@@ -212,3 +212,23 @@ def test_barrier_gives_arrhenius_sigma_T():
     err = ratio * math.hypot(out[450.0][1] / out[450.0][0], out[300.0][1] / out[300.0][0])
     expected = math.exp(-0.3 / KB_EV * (1 / 450.0 - 1 / 300.0))
     assert_close(ratio, err, expected, what="sigma*T ratio")
+
+
+# Other lattices, longer runs (pytest -m slow). Values: bcc 0.72719 and triangular 0.56006
+# (Compaan & Haven, Trans. Faraday Soc. 52, 786 (1956); Montet, Phys. Rev. B 7, 650 (1973));
+# diamond 1/2 and honeycomb 1/3, exact (Compaan & Haven, Trans. Faraday Soc. 54, 1498 (1958)).
+F_EXACT_SLOW = {"bcc": (0.72719, 10), "triangular": (0.56006, 40), "diamond": (0.5, 7),
+                "honeycomb": (1.0 / 3.0, 28)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lattice", sorted(F_EXACT_SLOW))
+def test_single_vacancy_correlation_factor_more_lattices(lattice):
+    f_exact, size = F_EXACT_SLOW[lattice]
+    net = build_lattice(lattice, size=size)
+    n = net.n_sites
+    res = kmc.Simulation(net, 300.0, n_vacancies=1, seed=13).run(
+        10 * 400 * n, equilibration=n, blocks=10)
+    assert_close(res.correlation_factor, res.correlation_factor_err, f_exact,
+                 allowance=1.0 / n, what=f"{lattice} single-vacancy f")
+    assert abs(res.correlation_factor - f_exact) / f_exact < 0.02
