@@ -1,4 +1,21 @@
-/* kmc_engine.c - the rejection-free KMC engine, see kmc_engine.h. */
+/* kmc_engine.c - the rejection-free KMC engine, see kmc_engine.h.
+ *
+ * Memory layout (what one step touches):
+ *   - site[s]: 16-byte hot record: occupancy mask of the destinations, ion, site class.
+ *   - site classes: sites whose hop lists are identical relative to the site (same
+ *     destination offsets dst - src, reverse slots, hop classes and, without
+ *     interactions, the same rate list) share one class. A regular lattice has a
+ *     handful of classes (boundary sites of a periodic box differ in their offsets), so
+ *     the topology of the whole lattice stays in L1; a disordered network simply
+ *     gets one class per site.
+ *   - hop classes: deduplicated (vector, type) pairs.
+ *   - without interactions, per rate list a table of the rate sum for every subset of
+ *     allowed hops (small degrees), so a site's rate sum is one lookup; the table
+ *     holds exactly what the summation loop gives (same order), so results are
+ *     bit-identical either way.
+ *   - the sum tree (leaves = per-site rate sums) and the per-ion records.
+ * The site numbering is the caller's; nothing is renumbered.
+ */
 #include "kmc_engine.h"
 
 #include <math.h>
@@ -10,12 +27,37 @@
 #include "kmc_rng.h"
 #include "kmc_sumtree.h"
 
+#if defined(__GNUC__) || defined(__clang__)
+#define KMC_PREFETCH(p) __builtin_prefetch(p)
+#define KMC_PREFETCH_W(p) __builtin_prefetch(p, 1)
+#define KMC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define KMC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define KMC_PREFETCH(p) ((void)0)
+#define KMC_PREFETCH_W(p) ((void)0)
+#define KMC_LIKELY(x) (x)
+#define KMC_UNLIKELY(x) (x)
+#endif
+
 /* Hot per-site record, 16 bytes (four to a cache line). */
 typedef struct {
-    uint64_t mask;      /* bit k set: hop k is blocked (destination occupied, or k >= degree) */
-    int32_t ion;        /* ion on the site, or -1 */
-    int32_t rate_begin; /* rates of the site's hops are rate[rate_begin + k] */
+    uint64_t mask; /* bit k set: hop k is blocked (destination occupied, or k >= degree) */
+    int32_t ion;   /* ion on the site, or -1 */
+    int32_t cls;   /* site class */
 } kmc_site;
+
+/* A site class: the hop list shared by its sites. */
+typedef struct {
+    int32_t hop;  /* hops of the class are chop[hop + k], chc[hop + k], k < deg */
+    int32_t deg;
+    int32_t rate; /* without interactions: hop rates are rate[rate + k] */
+    int32_t tab;  /* without interactions: rate sum of the allowed set a is tab[tab + a]; -1 if none */
+} kmc_class;
+
+typedef struct {
+    int32_t doff; /* destination - source */
+    int32_t rev;  /* position of the reverse hop in the destination's hop list */
+} kmc_chop;
 
 typedef struct {
     double disp[3]; /* unwrapped displacement, Angstrom */
@@ -23,25 +65,58 @@ typedef struct {
     uint64_t hops;
 } kmc_ion;
 
+#define KMC_MAX_RCLASS 16
+#define KMC_NO_RC 0xff
+#define CA 8 /* arity of the count trees */
+
+/* Rate-sum tables only for degrees up to this and this many entries in all. */
+#define KMC_TAB_MAXDEG 8
+#define KMC_TAB_BUDGET 16384
+
 struct kmc_engine {
     int32_t n_sites, n_hops, n_ions, n_hop_types;
     int interacting; /* pair interactions present: rates depend on the configuration */
     double nu, beta; /* attempt frequency (Hz), 1/(kB T) (1/eV) */
 
-    /* network, CSR by source site */
-    int32_t *hop_ptr, *hop_dst, *hop_type;
-    uint8_t *hop_rev_slot; /* position of the reverse hop in the destination's hop list */
-    double *hop_vec;       /* [n_hops*3] */
-    double *rate;          /* hop rates: per hop when interacting (refreshed when the hop is
-                              allowed), else shared patterns of identical per-site rate lists */
+    /* network */
+    kmc_class *cls;   /* [n_cls] */
+    kmc_chop *chop;   /* [n_chop] */
+    int32_t *chc;     /* [n_chop] hop class of each class hop */
+    double *hc_vec;   /* [n_hc*4] vector (Angstrom) and its squared length */
+    int32_t *hc_type; /* [n_hc] */
+    int32_t n_cls, n_chop, n_hc;
+    double *rate;     /* without interactions: deduplicated rate lists; with: per hop (hop_ptr),
+                         refreshed when the hop is allowed */
     int32_t n_rates;
+    double *tab;      /* without interactions: rate sums per allowed set (or NULL) */
+    int32_t n_tab;
+    int32_t *hop_ptr;                   /* interacting mode only: CSR offsets of the per-hop arrays */
     double *hop_ekra, *hop_de0, *hop_J; /* interacting mode only: barrier, static dE, J(src,dst) */
     int32_t *int_ptr, *int_nbr;
     double *int_J;
     double *phi; /* interacting mode: phi[s] = sum over occupied interaction neighbours of J */
 
+    /* Counting mode (no interactions, at most KMC_MAX_RCLASS distinct positive rates):
+     * instead of a floating-point sum tree, per rate class v an integer count tree over
+     * the sites of how many allowed hops of rate rc_rate[v] each site has. Counts are
+     * exact, so they are updated by +-1 along the paths; R_total = sum_v rc_rate[v] N_v
+     * in a fixed order. */
+    int counting;
+    int n_rc;
+    double rc_rate[KMC_MAX_RCLASS];
+    double rc_w[KMC_MAX_RCLASS]; /* rc_rate[v] * N_v */
+    double R;                    /* sum of rc_w in order */
+    uint8_t *chv, *crv;          /* [n_chop] rate class of the class hop and of its reverse (KMC_NO_RC: rate 0) */
+    int c_levels;                /* levels including the leaves; level c_levels-1 is the root */
+    int64_t coff[KMC_TREE_MAX_LEVELS]; /* start of inner level l (>= 1) in a class's node array */
+    int64_t csize[KMC_TREE_MAX_LEVELS];
+    size_t cn_leaf, cn_inner;    /* per class: padded leaves, inner nodes */
+    uint8_t *cleaf;              /* [n_rc * cn_leaf] */
+    uint32_t *cnode;             /* [n_rc * cn_inner] */
+    uint32_t *clvl[KMC_MAX_RCLASS][KMC_TREE_MAX_LEVELS]; /* start of level l of class v's count tree */
+
     /* dynamic state */
-    kmc_site *site;    /* [n_sites] */
+    kmc_site *site; /* [n_sites] */
     int32_t *ion_site;
     kmc_ion *ions;
     uint64_t *type_counts;
@@ -52,8 +127,9 @@ struct kmc_engine {
     kmc_sumtree tree; /* leaves: per-site sum of allowed hop rates */
 
     /* scratch for local updates */
-    uint32_t *stamp;
+    uint32_t *stamp; /* interacting mode only */
     uint32_t stamp_now;
+    uint8_t *seen;        /* [n_sites/8+1] bitmap for checking restored occupancies */
     int32_t *xset, *rset; /* sites whose occupancy/phi changed; sites whose rates may change */
     int64_t *dirty;       /* leaves that changed */
     int32_t xcap, rcap;
@@ -112,9 +188,29 @@ static inline double kra_rate(double nu, double beta, double ekra, double de)
     return nu * exp(-beta * ea);
 }
 
-static inline double hop_de_dynamic(const kmc_engine *e, int32_t src, int32_t h)
+/* Sum of the rates of the allowed hops `allowed` (bit k: hop k), in increasing k. */
+static inline double sum_allowed(const double *rate, uint64_t allowed)
 {
-    return e->hop_de0[h] + e->phi[e->hop_dst[h]] - e->hop_J[h] - e->phi[src];
+    double sum = 0.0;
+    while (allowed) {
+        sum += rate[ctz64(allowed)];
+        allowed &= allowed - 1;
+    }
+    return sum;
+}
+
+/* Rate sum of an occupied site without interactions. */
+static inline double plain_rate(const kmc_engine *e, const kmc_site *st)
+{
+    const kmc_class *c = e->cls + st->cls;
+    /* the padding bits of the mask are set, so ~mask < 2^deg */
+    if (c->tab >= 0) return e->tab[c->tab + (size_t)~st->mask];
+    return sum_allowed(e->rate + c->rate, ~st->mask);
+}
+
+static inline double hop_de_dynamic(const kmc_engine *e, int32_t src, int32_t dst, int32_t h)
+{
+    return e->hop_de0[h] + e->phi[dst] - e->hop_J[h] - e->phi[src];
 }
 
 /* Sum of the rates of the allowed hops of site s (0 if empty); refreshes the rates
@@ -122,26 +218,23 @@ static inline double hop_de_dynamic(const kmc_engine *e, int32_t src, int32_t h)
 static inline double site_rate(kmc_engine *e, int32_t s)
 {
     const kmc_site *st = e->site + s;
-    uint64_t allowed = ~st->mask;
-    double sum = 0.0;
     if (st->ion < 0) return 0.0;
     if (e->interacting) {
         const int32_t b = e->hop_ptr[s];
+        const kmc_chop *ch = e->chop + e->cls[st->cls].hop;
+        uint64_t allowed = ~st->mask;
+        double sum = 0.0;
         while (allowed) {
             const int k = ctz64(allowed);
-            const double r = kra_rate(e->nu, e->beta, e->hop_ekra[b + k], hop_de_dynamic(e, s, b + k));
+            const double r = kra_rate(e->nu, e->beta, e->hop_ekra[b + k],
+                                      hop_de_dynamic(e, s, s + ch[k].doff, b + k));
             e->rate[b + k] = r;
             sum += r;
             allowed &= allowed - 1;
         }
-    } else {
-        const double *rate = e->rate + st->rate_begin;
-        while (allowed) {
-            sum += rate[ctz64(allowed)];
-            allowed &= allowed - 1;
-        }
+        return sum;
     }
-    return sum;
+    return plain_rate(e, st);
 }
 
 static inline double site_phi(const kmc_engine *e, int32_t s)
@@ -155,23 +248,13 @@ static inline double site_phi(const kmc_engine *e, int32_t s)
 
 static inline uint64_t site_mask(const kmc_engine *e, int32_t s)
 {
-    int32_t k, b = e->hop_ptr[s], n = e->hop_ptr[s + 1] - b;
-    uint64_t m = padding_bits(n);
-    for (k = 0; k < n; k++)
-        if (e->site[e->hop_dst[b + k]].ion >= 0) m |= (uint64_t)1 << k;
+    const kmc_class *c = e->cls + e->site[s].cls;
+    const kmc_chop *ch = e->chop + c->hop;
+    int32_t k;
+    uint64_t m = padding_bits(c->deg);
+    for (k = 0; k < c->deg; k++)
+        if (e->site[s + ch[k].doff].ion >= 0) m |= (uint64_t)1 << k;
     return m;
-}
-
-/* Rebuild every derived quantity from the occupancy (site[].ion). */
-static void rebuild(kmc_engine *e)
-{
-    int32_t s;
-    double *leaf = kmc_sumtree_leaves(&e->tree);
-    for (s = 0; s < e->n_sites; s++) e->site[s].mask = site_mask(e, s);
-    if (e->interacting)
-        for (s = 0; s < e->n_sites; s++) e->phi[s] = site_phi(e, s);
-    for (s = 0; s < e->n_sites; s++) leaf[s] = site_rate(e, s);
-    kmc_sumtree_rebuild(&e->tree);
 }
 
 static void *xalloc(kmc_engine *e, size_t n, size_t size, int *fail)
@@ -182,6 +265,231 @@ static void *xalloc(kmc_engine *e, size_t n, size_t size, int *fail)
     if (!p) *fail = 1;
     else e->bytes += n * size;
     return p;
+}
+
+/* ---- counting mode ---- */
+
+/* Number of allowed hops of each rate class of the occupied site st (added to cnt). */
+static inline void count_site(const kmc_engine *e, const kmc_site *st, uint32_t *cnt)
+{
+    const uint8_t *hv = e->chv + e->cls[st->cls].hop;
+    uint64_t allowed = ~st->mask;
+    while (allowed) {
+        const int v = hv[ctz64(allowed)];
+        if (v != KMC_NO_RC) cnt[v]++;
+        allowed &= allowed - 1;
+    }
+}
+
+/* Add d to the count of rate class v at site s and to every ancestor (exact integers). */
+static inline void count_add(kmc_engine *e, int v, int32_t s, int32_t d)
+{
+    uint32_t *const *lvl = e->clvl[v];
+    uint8_t *leaf = e->cleaf + (size_t)v * e->cn_leaf + s;
+    const int n_levels = e->c_levels;
+    size_t p = (size_t)s;
+    int l;
+    *leaf = (uint8_t)(*leaf + d);
+    for (l = 1; l < n_levels; l++) {
+        p /= CA;
+        lvl[l][p] += (uint32_t)d;
+    }
+}
+
+/* R_total and the class weights from the class totals (the roots), in a fixed order. */
+static inline void count_total(kmc_engine *e)
+{
+    const int64_t root = e->coff[e->c_levels - 1];
+    double R = 0.0;
+    int v;
+    for (v = 0; v < e->n_rc; v++) {
+        e->rc_w[v] = e->rc_rate[v] * (double)e->cnode[(size_t)v * e->cn_inner + (size_t)root];
+        R += e->rc_w[v];
+    }
+    e->R = R;
+}
+
+/* Recompute all counts from the masks. */
+static void count_rebuild(kmc_engine *e)
+{
+    int32_t s;
+    int v, l;
+    int64_t k;
+    uint32_t cnt[KMC_MAX_RCLASS];
+    memset(e->cleaf, 0, (size_t)e->n_rc * e->cn_leaf);
+    for (s = 0; s < e->n_sites; s++) {
+        if (e->site[s].ion < 0) continue;
+        memset(cnt, 0, sizeof(cnt));
+        count_site(e, e->site + s, cnt);
+        for (v = 0; v < e->n_rc; v++) e->cleaf[(size_t)v * e->cn_leaf + (size_t)s] = (uint8_t)cnt[v];
+    }
+    for (v = 0; v < e->n_rc; v++) {
+        const uint8_t *leaf = e->cleaf + (size_t)v * e->cn_leaf;
+        uint32_t *node = e->cnode + (size_t)v * e->cn_inner;
+        memset(node, 0, e->cn_inner * sizeof(uint32_t));
+        for (k = 0; k < (int64_t)e->cn_leaf; k++) node[e->coff[1] + k / CA] += leaf[k];
+        for (l = 2; l < e->c_levels; l++)
+            for (k = 0; k < e->csize[l - 1]; k++) node[e->coff[l] + k / CA] += node[e->coff[l - 1] + k];
+    }
+    count_total(e);
+}
+
+/* Allocate the count trees (levels padded to multiples of CA, as the sum tree). */
+static int count_init(kmc_engine *e)
+{
+    int64_t nl = e->n_sites, off = 0;
+    int L = 0, fail = 0, v, l;
+    for (;;) {
+        const int64_t padded = (nl == 1 && L > 0) ? 1 : (nl + CA - 1) / CA * CA;
+        e->csize[L] = padded;
+        if (L == 0) {
+            e->cn_leaf = (size_t)padded;
+        } else {
+            e->coff[L] = off;
+            off += padded;
+        }
+        L++;
+        if ((nl == 1 && L > 1) || L == KMC_TREE_MAX_LEVELS) break;
+        nl = padded / CA;
+    }
+    e->c_levels = L;
+    e->cn_inner = (size_t)off;
+    e->cleaf = (uint8_t *)xalloc(e, (size_t)e->n_rc * e->cn_leaf, 1, &fail);
+    e->cnode = (uint32_t *)xalloc(e, (size_t)e->n_rc * e->cn_inner, sizeof(uint32_t), &fail);
+    if (fail) return -1;
+    for (v = 0; v < e->n_rc; v++)
+        for (l = 1; l < L; l++) e->clvl[v][l] = e->cnode + (size_t)v * e->cn_inner + (size_t)e->coff[l];
+    return 0;
+}
+
+/* Rebuild every derived quantity from the occupancy (site[].ion). */
+static void rebuild(kmc_engine *e)
+{
+    int32_t s;
+    double *leaf = kmc_sumtree_leaves(&e->tree);
+    for (s = 0; s < e->n_sites; s++) e->site[s].mask = site_mask(e, s);
+    if (e->counting) {
+        count_rebuild(e);
+        return;
+    }
+    if (e->interacting)
+        for (s = 0; s < e->n_sites; s++) e->phi[s] = site_phi(e, s);
+    for (s = 0; s < e->n_sites; s++) leaf[s] = site_rate(e, s);
+    kmc_sumtree_rebuild(&e->tree);
+}
+
+/* ---- deduplication of records (creation only) ---- */
+
+/* A set of records (arrays of int64 words) with a hash index; ids in order of first sight. */
+typedef struct {
+    int64_t *w;       /* concatenated records */
+    size_t nw, capw;
+    size_t *start;    /* record r is w[start[r] .. start[r+1]) */
+    int32_t n, cap;
+    int32_t *slot;    /* open addressing: record id or -1 */
+    size_t n_slots;   /* power of two */
+} interner;
+
+static uint64_t hash_words(const int64_t *rec, size_t len)
+{
+    uint64_t h = UINT64_C(0x9E3779B97F4A7C15) ^ (uint64_t)len;
+    size_t i;
+    for (i = 0; i < len; i++) {
+        h ^= (uint64_t)rec[i];
+        h *= UINT64_C(0xBF58476D1CE4E5B9);
+        h ^= h >> 31;
+    }
+    h ^= h >> 29;
+    h *= UINT64_C(0x94D049BB133111EB);
+    return h ^ (h >> 32);
+}
+
+static void intern_free(interner *t)
+{
+    free(t->w);
+    free(t->start);
+    free(t->slot);
+    memset(t, 0, sizeof(*t));
+}
+
+static int intern_init(interner *t)
+{
+    size_t i;
+    memset(t, 0, sizeof(*t));
+    t->capw = 256;
+    t->cap = 64;
+    t->n_slots = 128;
+    t->w = (int64_t *)malloc(t->capw * sizeof(int64_t));
+    t->start = (size_t *)malloc(((size_t)t->cap + 1) * sizeof(size_t));
+    t->slot = (int32_t *)malloc(t->n_slots * sizeof(int32_t));
+    if (!t->w || !t->start || !t->slot) {
+        intern_free(t);
+        return -1;
+    }
+    for (i = 0; i < t->n_slots; i++) t->slot[i] = -1;
+    t->start[0] = 0;
+    return 0;
+}
+
+static size_t intern_len(const interner *t, int32_t r) { return t->start[r + 1] - t->start[r]; }
+static const int64_t *intern_rec(const interner *t, int32_t r) { return t->w + t->start[r]; }
+
+/* Id of the record rec[0..len), added if new; -1 if out of memory. */
+static int32_t intern(interner *t, const int64_t *rec, size_t len)
+{
+    size_t mask = t->n_slots - 1, i = (size_t)hash_words(rec, len) & mask;
+    int32_t r;
+    while ((r = t->slot[i]) >= 0) {
+        if (intern_len(t, r) == len && memcmp(intern_rec(t, r), rec, len * sizeof(int64_t)) == 0) return r;
+        i = (i + 1) & mask;
+    }
+    if (t->n == t->cap) {
+        size_t *p = (size_t *)realloc(t->start, ((size_t)t->cap * 2 + 1) * sizeof(size_t));
+        if (!p) return -1;
+        t->start = p;
+        t->cap *= 2;
+    }
+    if (t->nw + len > t->capw) {
+        size_t cap = t->capw * 2 + len;
+        int64_t *p = (int64_t *)realloc(t->w, cap * sizeof(int64_t));
+        if (!p) return -1;
+        t->w = p;
+        t->capw = cap;
+    }
+    memcpy(t->w + t->nw, rec, len * sizeof(int64_t));
+    t->nw += len;
+    r = t->n++;
+    t->start[t->n] = t->nw;
+    t->slot[i] = r;
+    if ((size_t)t->n * 2 > t->n_slots) { /* grow and rehash */
+        size_t ns = t->n_slots * 2, q;
+        int32_t *slot = (int32_t *)malloc(ns * sizeof(int32_t)), x;
+        if (!slot) return -1;
+        for (q = 0; q < ns; q++) slot[q] = -1;
+        for (x = 0; x < t->n; x++) {
+            q = (size_t)hash_words(intern_rec(t, x), intern_len(t, x)) & (ns - 1);
+            while (slot[q] >= 0) q = (q + 1) & (ns - 1);
+            slot[q] = x;
+        }
+        free(t->slot);
+        t->slot = slot;
+        t->n_slots = ns;
+    }
+    return r;
+}
+
+static int64_t dbits(double x)
+{
+    int64_t b;
+    memcpy(&b, &x, sizeof(b));
+    return b;
+}
+
+static double bitsd(int64_t b)
+{
+    double x;
+    memcpy(&x, &b, sizeof(x));
+    return x;
 }
 
 #define FAIL(...)                                          \
@@ -278,46 +586,193 @@ static int place_ions(kmc_engine *e, const int32_t *ion_site, char *errmsg, size
 }
 
 /*
- * Without interactions, sites whose lists of hop rates are identical (every site
- * of a regular lattice) share one copy, so the rates of a whole lattice stay in L1.
- * Looks for a match among the last few distinct patterns; a site without a match
- * gets its own copy (as in a disordered network). Compacts e->rate in place.
+ * Build the deduplicated network: hop classes, rate lists (+ their sum tables) and
+ * site classes. Returns 0, or -1 when out of memory.
  */
-#define KMC_PATTERN_CACHE 16
-static void share_rate_patterns(kmc_engine *e)
+static int build_classes(kmc_engine *e, const kmc_network *net, const kmc_params *p)
 {
-    int32_t recent[KMC_PATTERN_CACHE], n_recent = 0, next = 0, s, c, k;
-    for (s = 0; s < e->n_sites; s++) {
-        const int32_t b = e->hop_ptr[s], deg = e->hop_ptr[s + 1] - b;
-        int32_t found = -1;
-        for (c = 0; c < n_recent && found < 0; c++) {
-            const int32_t q = recent[c];
-            const int32_t qdeg = e->hop_ptr[q + 1] - e->hop_ptr[q];
-            if (qdeg != deg) continue;
-            for (k = 0; k < deg; k++)
-                if (e->rate[e->site[q].rate_begin + k] != e->rate[b + k]) break;
-            if (k == deg) found = e->site[q].rate_begin;
-        }
-        if (found < 0) {
-            /* b >= next always, so moving down never overwrites an unread rate */
-            memmove(e->rate + next, e->rate + b, (size_t)deg * sizeof(double));
-            e->site[s].rate_begin = next;
-            next += deg;
-            if (n_recent < KMC_PATTERN_CACHE) n_recent++;
-            memmove(recent + 1, recent, (size_t)(n_recent - 1) * sizeof(int32_t));
-            recent[0] = s;
-        } else {
-            e->site[s].rate_begin = found;
+    interner H, P, C;
+    int64_t rec[2 + 2 * KMC_MAX_DEGREE];
+    int32_t *hc = NULL, *pat = NULL, *ptab = NULL, s, h, k, r;
+    uint8_t *rc = NULL;
+    double *hrate = NULL;
+    int fail = 0, d, ok = -1;
+    const int32_t n = net->n_sites, m = net->n_hops;
+    memset(&H, 0, sizeof(H));
+    memset(&P, 0, sizeof(P));
+    memset(&C, 0, sizeof(C));
+    if (intern_init(&H) || intern_init(&P) || intern_init(&C)) goto done;
+    hc = (int32_t *)malloc((size_t)(m > 0 ? m : 1) * sizeof(int32_t));
+    hrate = (double *)malloc((size_t)(m > 0 ? m : 1) * sizeof(double));
+    pat = (int32_t *)malloc((size_t)n * sizeof(int32_t));
+    if (!hc || !hrate || !pat) goto done;
+
+    /* hop classes and (without interactions) rates */
+    for (s = 0; s < n; s++) {
+        for (h = net->hop_ptr[s]; h < net->hop_ptr[s + 1]; h++) {
+            const int32_t j = net->hop_dst[h];
+            double de0 = net->site_energy[j] - net->site_energy[s], fd = 0.0;
+            for (d = 0; d < 3; d++) {
+                fd += p->field_V_per_A[d] * net->hop_vec[3 * h + d];
+                rec[d] = dbits(net->hop_vec[3 * h + d]);
+            }
+            rec[3] = net->hop_type[h];
+            if ((hc[h] = intern(&H, rec, 4)) < 0) goto done;
+            de0 -= p->charge_e * fd;
+            if (e->interacting) {
+                e->hop_ekra[h] = net->hop_ekra[h];
+                e->hop_de0[h] = de0;
+                e->hop_J[h] = net->hop_J[h];
+            } else {
+                /* precomputed once: nothing in the configuration can change it */
+                hrate[h] = kra_rate(e->nu, e->beta, net->hop_ekra[h], de0);
+            }
         }
     }
-    e->n_rates = next;
-    if (next < e->n_hops) { /* give back the unused tail */
-        double *shrunk = (double *)realloc(e->rate, (size_t)(next > 0 ? next : 1) * sizeof(double));
-        if (shrunk) {
-            e->bytes -= (size_t)(e->n_hops - (next > 0 ? next : 1)) * sizeof(double);
-            e->rate = shrunk;
+    /* counting mode: few distinct positive rates (in order of first appearance) */
+    if (!e->interacting) {
+        int32_t maxdeg = 0;
+        for (s = 0; s < n; s++)
+            if (net->hop_ptr[s + 1] - net->hop_ptr[s] > maxdeg) maxdeg = net->hop_ptr[s + 1] - net->hop_ptr[s];
+        e->counting = (uint64_t)n * (uint64_t)maxdeg < ((uint64_t)1 << 31);
+        e->n_rc = 0;
+        for (h = 0; h < m && e->counting; h++) {
+            int v;
+            if (!(hrate[h] > 0.0)) continue;
+            for (v = 0; v < e->n_rc; v++)
+                if (dbits(e->rc_rate[v]) == dbits(hrate[h])) break;
+            if (v == e->n_rc) {
+                if (e->n_rc == KMC_MAX_RCLASS) e->counting = 0;
+                else e->rc_rate[e->n_rc++] = hrate[h];
+            }
+        }
+        if (e->n_rc == 0) e->counting = 0;
+        if (e->counting) {
+            if (!(rc = (uint8_t *)malloc((size_t)(m > 0 ? m : 1)))) goto done;
+            for (h = 0; h < m; h++) {
+                int v = 0;
+                rc[h] = KMC_NO_RC;
+                if (!(hrate[h] > 0.0)) continue;
+                while (dbits(e->rc_rate[v]) != dbits(hrate[h])) v++;
+                rc[h] = (uint8_t)v;
+            }
         }
     }
+    /* rate lists and site classes */
+    for (s = 0; s < n; s++) {
+        const int32_t b = net->hop_ptr[s], deg = net->hop_ptr[s + 1] - b;
+        pat[s] = -1;
+        if (!e->interacting) {
+            for (k = 0; k < deg; k++) rec[k] = dbits(hrate[b + k]);
+            if ((pat[s] = intern(&P, rec, (size_t)deg)) < 0) goto done;
+        }
+        rec[0] = pat[s];
+        for (k = 0; k < deg; k++) {
+            const int32_t j = net->hop_dst[b + k];
+            rec[1 + 2 * k] = (int64_t)j - s;
+            rec[2 + 2 * k] = ((int64_t)hc[b + k] << 24) | (int64_t)(net->hop_rev[b + k] - net->hop_ptr[j]);
+            if (rc) rec[2 + 2 * k] |= ((int64_t)rc[b + k] << 16) | ((int64_t)rc[net->hop_rev[b + k]] << 8);
+        }
+        if ((r = intern(&C, rec, 1 + 2 * (size_t)deg)) < 0) goto done;
+        e->site[s].cls = r;
+    }
+
+    /* copy out */
+    e->n_hc = H.n;
+    e->hc_vec = (double *)xalloc(e, (size_t)H.n * 4, sizeof(double), &fail);
+    e->hc_type = (int32_t *)xalloc(e, (size_t)H.n, sizeof(int32_t), &fail);
+    e->n_cls = C.n;
+    e->cls = (kmc_class *)xalloc(e, (size_t)C.n, sizeof(kmc_class), &fail);
+    e->n_chop = (int32_t)((C.nw - (size_t)C.n) / 2);
+    e->chop = (kmc_chop *)xalloc(e, (size_t)e->n_chop, sizeof(kmc_chop), &fail);
+    e->chc = (int32_t *)xalloc(e, (size_t)e->n_chop, sizeof(int32_t), &fail);
+    if (e->counting) {
+        e->chv = (uint8_t *)xalloc(e, (size_t)e->n_chop, 1, &fail);
+        e->crv = (uint8_t *)xalloc(e, (size_t)e->n_chop, 1, &fail);
+    }
+    if (!e->interacting) {
+        int32_t maxdeg = 0;
+        size_t ntab = 0;
+        e->n_rates = (int32_t)P.nw;
+        e->rate = (double *)xalloc(e, P.nw, sizeof(double), &fail);
+        for (r = 0; r < P.n; r++) {
+            const int32_t deg = (int32_t)intern_len(&P, r);
+            if (deg > maxdeg) maxdeg = deg;
+            ntab += (size_t)1 << (deg < KMC_TAB_MAXDEG ? deg : KMC_TAB_MAXDEG);
+        }
+        if (maxdeg <= KMC_TAB_MAXDEG && ntab <= KMC_TAB_BUDGET) {
+            e->n_tab = (int32_t)ntab;
+            e->tab = (double *)xalloc(e, ntab, sizeof(double), &fail);
+        }
+    }
+    if (fail) goto done;
+    if (e->tab && !(ptab = (int32_t *)malloc((size_t)P.n * sizeof(int32_t)))) goto done;
+    for (r = 0; r < H.n; r++) {
+        const int64_t *x = intern_rec(&H, r);
+        double *v = e->hc_vec + 4 * (size_t)r;
+        v[0] = bitsd(x[0]);
+        v[1] = bitsd(x[1]);
+        v[2] = bitsd(x[2]);
+        v[3] = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
+        e->hc_type[r] = (int32_t)x[3];
+    }
+    if (!e->interacting) {
+        int32_t t = 0;
+        for (r = 0; r < P.n; r++) {
+            const int32_t deg = (int32_t)intern_len(&P, r);
+            const int64_t *x = intern_rec(&P, r);
+            for (k = 0; k < deg; k++) e->rate[P.start[r] + (size_t)k] = bitsd(x[k]);
+        }
+        /* the rate-sum table of each rate list, in order; ptab[r] is where list r's starts */
+        if (e->tab) {
+            for (r = 0; r < P.n; r++) {
+                const int32_t deg = (int32_t)intern_len(&P, r);
+                uint64_t a;
+                ptab[r] = t;
+                for (a = 0; a < ((uint64_t)1 << deg); a++)
+                    e->tab[t + (int32_t)a] = sum_allowed(e->rate + P.start[r], a);
+                t += (int32_t)1 << deg;
+            }
+        }
+    }
+    {
+        int32_t hop = 0;
+        for (r = 0; r < C.n; r++) {
+            const int64_t *x = intern_rec(&C, r);
+            const int32_t deg = (int32_t)((intern_len(&C, r) - 1) / 2);
+            kmc_class *c = e->cls + r;
+            c->hop = hop;
+            c->deg = deg;
+            c->rate = -1;
+            c->tab = -1;
+            if (x[0] >= 0) {
+                const int32_t pr = (int32_t)x[0];
+                c->rate = (int32_t)P.start[pr];
+                if (e->tab) c->tab = ptab[pr];
+            }
+            for (k = 0; k < deg; k++) {
+                e->chop[hop + k].doff = (int32_t)x[1 + 2 * k];
+                e->chop[hop + k].rev = (int32_t)(x[2 + 2 * k] & 0xff);
+                e->chc[hop + k] = (int32_t)(x[2 + 2 * k] >> 24);
+                if (e->counting) {
+                    e->chv[hop + k] = (uint8_t)((x[2 + 2 * k] >> 16) & 0xff);
+                    e->crv[hop + k] = (uint8_t)((x[2 + 2 * k] >> 8) & 0xff);
+                }
+            }
+            hop += deg;
+        }
+    }
+    ok = 0;
+done:
+    free(hc);
+    free(hrate);
+    free(pat);
+    free(ptab);
+    free(rc);
+    intern_free(&H);
+    intern_free(&P);
+    intern_free(&C);
+    return ok;
 }
 
 kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32_t n_ions,
@@ -325,8 +780,8 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
                               size_t errmsg_len)
 {
     kmc_engine *e;
-    int fail = 0, d;
-    int32_t s, h, n, m, maxdeg = 0, maxint = 0, n_int;
+    int fail = 0;
+    int32_t s, n, m, maxdeg = 0, maxint = 0, n_int;
     int dummy;
     if (!status) status = &dummy;
     *status = KMC_OK;
@@ -367,13 +822,9 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
         e->rcap = (int32_t)(rc < n ? rc : n);
     }
 
-    e->hop_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
-    e->hop_dst = (int32_t *)xalloc(e, (size_t)m, sizeof(int32_t), &fail);
-    e->hop_type = (int32_t *)xalloc(e, (size_t)m, sizeof(int32_t), &fail);
-    e->hop_rev_slot = (uint8_t *)xalloc(e, (size_t)m, sizeof(uint8_t), &fail);
-    e->hop_vec = (double *)xalloc(e, (size_t)m * 3, sizeof(double), &fail);
-    e->rate = (double *)xalloc(e, (size_t)m, sizeof(double), &fail); /* shrunk below if shared */
     if (e->interacting) {
+        e->hop_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
+        e->rate = (double *)xalloc(e, (size_t)m, sizeof(double), &fail);
         e->hop_ekra = (double *)xalloc(e, (size_t)m, sizeof(double), &fail);
         e->hop_de0 = (double *)xalloc(e, (size_t)m, sizeof(double), &fail);
         e->hop_J = (double *)xalloc(e, (size_t)m, sizeof(double), &fail);
@@ -381,16 +832,20 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
         e->int_nbr = (int32_t *)xalloc(e, (size_t)n_int, sizeof(int32_t), &fail);
         e->int_J = (double *)xalloc(e, (size_t)n_int, sizeof(double), &fail);
         e->phi = (double *)xalloc(e, (size_t)n, sizeof(double), &fail);
+        e->stamp = (uint32_t *)xalloc(e, (size_t)n, sizeof(uint32_t), &fail);
+        e->n_rates = m;
     }
     e->site = (kmc_site *)xalloc(e, (size_t)n, sizeof(kmc_site), &fail);
     e->ion_site = (int32_t *)xalloc(e, (size_t)n_ions, sizeof(int32_t), &fail);
     e->ions = (kmc_ion *)xalloc(e, (size_t)n_ions, sizeof(kmc_ion), &fail);
     e->type_counts = (uint64_t *)xalloc(e, (size_t)net->n_hop_types, sizeof(uint64_t), &fail);
-    e->stamp = (uint32_t *)xalloc(e, (size_t)n, sizeof(uint32_t), &fail);
+    e->seen = (uint8_t *)xalloc(e, (size_t)n / 8 + 1, sizeof(uint8_t), &fail);
     e->xset = (int32_t *)xalloc(e, (size_t)e->xcap, sizeof(int32_t), &fail);
     e->rset = (int32_t *)xalloc(e, (size_t)e->rcap + 2, sizeof(int32_t), &fail);
     e->dirty = (int64_t *)xalloc(e, (size_t)e->rcap + 2, sizeof(int64_t), &fail);
-    if (!fail) {
+    if (!fail && build_classes(e, net, p) != 0) fail = 1;
+    if (!fail && e->counting && count_init(e) != 0) fail = 1;
+    if (!fail && !e->counting) {
         if (kmc_sumtree_init(&e->tree, n) != 0) fail = 1;
         else e->bytes += kmc_sumtree_bytes(n);
     }
@@ -400,34 +855,8 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
         set_err(errmsg, errmsg_len, "out of memory allocating the engine for %d sites and %d hops", (int)n, (int)m);
         return NULL;
     }
-
-    memcpy(e->hop_ptr, net->hop_ptr, ((size_t)n + 1) * sizeof(int32_t));
-    if (m > 0) {
-        memcpy(e->hop_dst, net->hop_dst, (size_t)m * sizeof(int32_t));
-        memcpy(e->hop_type, net->hop_type, (size_t)m * sizeof(int32_t));
-        memcpy(e->hop_vec, net->hop_vec, (size_t)m * 3 * sizeof(double));
-    }
-    for (s = 0; s < n; s++) {
-        for (h = net->hop_ptr[s]; h < net->hop_ptr[s + 1]; h++) {
-            int32_t j = net->hop_dst[h];
-            double de0 = net->site_energy[j] - net->site_energy[s], fd = 0.0;
-            for (d = 0; d < 3; d++) fd += p->field_V_per_A[d] * net->hop_vec[3 * h + d];
-            de0 -= p->charge_e * fd;
-            e->hop_rev_slot[h] = (uint8_t)(net->hop_rev[h] - net->hop_ptr[j]);
-            if (e->interacting) {
-                e->hop_ekra[h] = net->hop_ekra[h];
-                e->hop_de0[h] = de0;
-                e->hop_J[h] = net->hop_J[h];
-            } else {
-                /* precomputed once: nothing in the configuration can change it */
-                e->rate[h] = kra_rate(e->nu, e->beta, net->hop_ekra[h], de0);
-            }
-        }
-        e->site[s].rate_begin = net->hop_ptr[s];
-    }
-    e->n_rates = m;
-    if (!e->interacting) share_rate_patterns(e);
     if (e->interacting) {
+        memcpy(e->hop_ptr, net->hop_ptr, ((size_t)n + 1) * sizeof(int32_t));
         memcpy(e->int_ptr, net->int_ptr, ((size_t)n + 1) * sizeof(int32_t));
         memcpy(e->int_nbr, net->int_nbr, (size_t)n_int * sizeof(int32_t));
         memcpy(e->int_J, net->int_J, (size_t)n_int * sizeof(double));
@@ -445,12 +874,18 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
 void kmc_engine_free(kmc_engine *e)
 {
     if (!e) return;
-    free(e->hop_ptr);
-    free(e->hop_dst);
-    free(e->hop_type);
-    free(e->hop_rev_slot);
-    free(e->hop_vec);
+    free(e->cls);
+    free(e->chop);
+    free(e->chc);
+    free(e->chv);
+    free(e->crv);
+    free(e->cleaf);
+    free(e->cnode);
+    free(e->hc_vec);
+    free(e->hc_type);
     free(e->rate);
+    free(e->tab);
+    free(e->hop_ptr);
     free(e->hop_ekra);
     free(e->hop_de0);
     free(e->hop_J);
@@ -463,6 +898,7 @@ void kmc_engine_free(kmc_engine *e)
     free(e->ions);
     free(e->type_counts);
     free(e->stamp);
+    free(e->seen);
     free(e->xset);
     free(e->rset);
     free(e->dirty);
@@ -479,7 +915,7 @@ static inline uint32_t next_stamp(kmc_engine *e)
     return ++e->stamp_now;
 }
 
-/* Recompute the rate sum of site s; if it changed, store it and mark its leaf dirty. */
+/* Interacting mode: recompute the rate sum of site s; if it changed, store it and mark its leaf dirty. */
 static inline void refresh(kmc_engine *e, double *leaf, int32_t s, int *nd)
 {
     const double r = site_rate(e, s);
@@ -489,53 +925,67 @@ static inline void refresh(kmc_engine *e, double *leaf, int32_t s, int *nd)
     }
 }
 
-/* Execute hop h of the ion on site i and update rates locally. */
-static void execute(kmc_engine *e, int32_t i, int32_t h)
+/* Without interactions: the same for an occupied site s. */
+static inline void refresh_plain(kmc_engine *e, double *leaf, int32_t s, int *nd)
 {
-    const int32_t j = e->hop_dst[h], ion = e->site[i].ion;
-    const double *v = e->hop_vec + 3 * h;
+    const double r = plain_rate(e, e->site + s);
+    if (r != leaf[s]) {
+        leaf[s] = r;
+        e->dirty[(*nd)++] = s;
+    }
+}
+
+/* Execute hop k of the ion on site i and update rates locally. */
+static void execute(kmc_engine *e, int32_t i, int k)
+{
+    kmc_site *site = e->site;
+    const kmc_class *ci = e->cls + site[i].cls;
+    const kmc_chop *hi = e->chop + ci->hop;
+    const int32_t j = i + hi[k].doff, ion = site[i].ion, hcl = e->chc[ci->hop + k];
+    const kmc_class *cj = e->cls + site[j].cls;
+    const kmc_chop *hj = e->chop + cj->hop;
+    const int32_t di = ci->deg, dj = cj->deg;
+    const double *v = e->hc_vec + 4 * (size_t)hcl;
     kmc_ion *p = e->ions + ion;
     double *leaf = kmc_sumtree_leaves(&e->tree);
-    int32_t k, a, x;
+    int32_t a, x;
     int nd = 0;
 
-    e->site[j].ion = ion;
-    e->site[i].ion = -1;
+    site[j].ion = ion;
+    site[i].ion = -1;
     e->ion_site[ion] = j;
     p->disp[0] += v[0];
     p->disp[1] += v[1];
     p->disp[2] += v[2];
-    p->jump_sq += v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
+    p->jump_sq += v[3];
     p->hops++;
     e->total_disp[0] += v[0];
     e->total_disp[1] += v[1];
     e->total_disp[2] += v[2];
-    e->type_counts[e->hop_type[h]]++;
+    e->type_counts[e->hc_type[hcl]]++;
 
     /* i emptied, j filled: flip their bit in every neighbour's mask */
-    for (k = e->hop_ptr[i]; k < e->hop_ptr[i + 1]; k++)
-        e->site[e->hop_dst[k]].mask &= ~((uint64_t)1 << e->hop_rev_slot[k]);
-    for (k = e->hop_ptr[j]; k < e->hop_ptr[j + 1]; k++)
-        e->site[e->hop_dst[k]].mask |= (uint64_t)1 << e->hop_rev_slot[k];
+    for (a = 0; a < di; a++) site[i + hi[a].doff].mask &= ~((uint64_t)1 << hi[a].rev);
+    for (a = 0; a < dj; a++) site[j + hj[a].doff].mask |= (uint64_t)1 << hj[a].rev;
 
     if (!e->interacting) {
         /* Only i, j and their hop neighbours can change. A site seen twice is
          * harmless (the second refresh finds its leaf unchanged). */
         leaf[i] = 0.0;
         e->dirty[nd++] = i;
-        refresh(e, leaf, j, &nd);
-        for (k = e->hop_ptr[i]; k < e->hop_ptr[i + 1]; k++) {
-            x = e->hop_dst[k];
-            if (x != j && e->site[x].ion >= 0) refresh(e, leaf, x, &nd);
+        refresh_plain(e, leaf, j, &nd);
+        for (a = 0; a < di; a++) {
+            x = i + hi[a].doff;
+            if (x != j && site[x].ion >= 0) refresh_plain(e, leaf, x, &nd);
         }
-        for (k = e->hop_ptr[j]; k < e->hop_ptr[j + 1]; k++) {
-            x = e->hop_dst[k];
-            if (x != i && e->site[x].ion >= 0) refresh(e, leaf, x, &nd);
+        for (a = 0; a < dj; a++) {
+            x = j + hj[a].doff;
+            if (x != i && site[x].ion >= 0) refresh_plain(e, leaf, x, &nd);
         }
     } else {
         /* X: sites whose occupancy or interaction field changed; then X and its hop
          * neighbours (R) are the sites whose allowed hops or rates may change. */
-        int32_t nx = 0, nr = 0, c, centre[2];
+        int32_t nx = 0, nr = 0, c, centre[2], q;
         uint32_t sx = next_stamp(e), sr;
         e->xset[nx++] = i;
         e->xset[nx++] = j;
@@ -554,13 +1004,17 @@ static void execute(kmc_engine *e, int32_t i, int32_t h)
         for (a = 0; a < nx; a++) e->phi[e->xset[a]] = site_phi(e, e->xset[a]);
         sr = next_stamp(e);
         for (a = 0; a < nx; a++) {
+            const kmc_class *cx;
+            const kmc_chop *hx;
             x = e->xset[a];
+            cx = e->cls + site[x].cls;
+            hx = e->chop + cx->hop;
             if (e->stamp[x] != sr) {
                 e->stamp[x] = sr;
                 e->rset[nr++] = x;
             }
-            for (k = e->hop_ptr[x]; k < e->hop_ptr[x + 1]; k++) {
-                const int32_t t = e->hop_dst[k];
+            for (q = 0; q < cx->deg; q++) {
+                const int32_t t = x + hx[q].doff;
                 if (e->stamp[t] != sr) {
                     e->stamp[t] = sr;
                     e->rset[nr++] = t;
@@ -570,6 +1024,174 @@ static void execute(kmc_engine *e, int32_t i, int32_t h)
         for (a = 0; a < nr; a++) refresh(e, leaf, e->rset[a], &nd);
     }
     kmc_sumtree_update(&e->tree, e->dirty, nd);
+}
+
+/* Counting mode: the hop move of execute() with count updates instead of rate sums. */
+static inline void execute_count(kmc_engine *e, int32_t i, int k)
+{
+    kmc_site *site = e->site;
+    const kmc_class *ci = e->cls + site[i].cls;
+    const kmc_chop *hi = e->chop + ci->hop;
+    const uint8_t *rvi = e->crv + ci->hop;
+    const int32_t j = i + hi[k].doff, ion = site[i].ion, hcl = e->chc[ci->hop + k];
+    const kmc_class *cj = e->cls + site[j].cls;
+    const kmc_chop *hj = e->chop + cj->hop;
+    const uint8_t *rvj = e->crv + cj->hop;
+    const int32_t di = ci->deg, dj = cj->deg;
+    const double *v = e->hc_vec + 4 * (size_t)hcl;
+    kmc_ion *p = e->ions + ion;
+    int32_t a, x;
+    int c;
+    uint32_t cnt[KMC_MAX_RCLASS];
+
+    /* start the (for large systems) cache misses of the neighbourhood together */
+    for (a = 0; a < di; a++) KMC_PREFETCH_W(e->cleaf + i + hi[a].doff);
+    for (a = 0; a < dj; a++) {
+        KMC_PREFETCH_W(site + j + hj[a].doff);
+        KMC_PREFETCH_W(e->cleaf + j + hj[a].doff);
+    }
+    site[j].ion = ion;
+    site[i].ion = -1;
+    e->ion_site[ion] = j;
+    p->disp[0] += v[0];
+    p->disp[1] += v[1];
+    p->disp[2] += v[2];
+    p->jump_sq += v[3];
+    p->hops++;
+    e->total_disp[0] += v[0];
+    e->total_disp[1] += v[1];
+    e->total_disp[2] += v[2];
+    e->type_counts[e->hc_type[hcl]]++;
+
+    /* i emptied, j filled: flip their bit in every neighbour's mask; a neighbour x of i
+     * gains its hop x -> i, a neighbour of j loses its hop to j */
+    for (a = 0; a < di; a++) {
+        x = i + hi[a].doff;
+        site[x].mask &= ~((uint64_t)1 << hi[a].rev);
+        if (x != j && site[x].ion >= 0 && rvi[a] != KMC_NO_RC) count_add(e, rvi[a], x, 1);
+    }
+    for (a = 0; a < dj; a++) {
+        x = j + hj[a].doff;
+        site[x].mask |= (uint64_t)1 << hj[a].rev;
+        if (x != i && site[x].ion >= 0 && rvj[a] != KMC_NO_RC) count_add(e, rvj[a], x, -1);
+    }
+    /* i has no hops any more; j has its allowed ones */
+    for (c = 0; c < e->n_rc; c++) {
+        const uint8_t old = e->cleaf[(size_t)c * e->cn_leaf + (size_t)i];
+        if (old) count_add(e, c, i, -(int32_t)old);
+        cnt[c] = 0;
+    }
+    count_site(e, site + j, cnt);
+    for (c = 0; c < e->n_rc; c++)
+        if (cnt[c]) count_add(e, c, j, (int32_t)cnt[c]);
+    count_total(e);
+}
+
+/* Counting mode: the site holding allowed hop number idx (< N_v) of rate class v; *idx
+ * becomes the number within that site. -1 if the counts are inconsistent. */
+static inline int32_t count_select(const kmc_engine *e, int v, uint32_t *idx)
+{
+    const uint32_t *node = e->cnode + (size_t)v * e->cn_inner;
+    const uint8_t *leaf = e->cleaf + (size_t)v * e->cn_leaf;
+    uint32_t r = *idx;
+    int64_t k = 0;
+    int l, c;
+    for (l = e->c_levels - 2; l >= 1; l--) {
+        const uint32_t *ch = node + e->coff[l] + CA * k;
+        for (c = 0; c < CA - 1 && r >= ch[c]; c++) r -= ch[c];
+        k = CA * k + c;
+    }
+    {
+        const uint8_t *ch = leaf + CA * k;
+        for (c = 0; c < CA - 1 && r >= ch[c]; c++) r -= ch[c];
+        if (r >= ch[c]) return -1;
+        k = CA * k + c;
+    }
+    *idx = r;
+    return (int32_t)k;
+}
+
+static int run_count(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *steps_done,
+                     int *reason)
+{
+    uint64_t done = 0;
+    int why = KMC_STOP_STEPS;
+    while (done < max_steps) {
+        const double total = e->R;
+        double dt, x, q;
+        int32_t s;
+        int v, last = -1, k;
+        uint32_t idx, n_v;
+        uint64_t allowed;
+        const uint8_t *hv;
+        if (!(total > 0.0)) {
+            why = KMC_STOP_FROZEN;
+            break;
+        }
+        dt = -log1p(-kmc_rng_uniform(&e->rng)) / total;
+        if (e->time + dt > t_stop) {
+            e->time = t_stop;
+            why = KMC_STOP_TIME;
+            break;
+        }
+        /* the rate class by its weight, then one of its N_v hops uniformly */
+        x = kmc_rng_uniform(&e->rng) * total;
+        for (v = 0; v < e->n_rc; v++) {
+            const double w = e->rc_w[v];
+            if (w > 0.0) {
+                if (x < w) break;
+                x -= w;
+                last = v;
+            }
+        }
+        if (v == e->n_rc) { /* rounding at the end of the last interval */
+            v = last;
+            x = e->rc_w[v] * 0.5;
+        }
+        n_v = e->cnode[(size_t)v * e->cn_inner + (size_t)e->coff[e->c_levels - 1]];
+        q = x / e->rc_rate[v];
+        idx = q < (double)n_v ? (uint32_t)q : n_v - 1;
+        s = count_select(e, v, &idx);
+        if (s < 0 || s >= e->n_sites || e->site[s].ion < 0) {
+            set_err(e->errmsg, sizeof(e->errmsg), "count tree selected site %ld which holds no ion", (long)s);
+            *steps_done = done;
+            *reason = why;
+            return KMC_ERR_STATE;
+        }
+        /* start the misses of the move: the ion's record and the neighbours */
+        {
+            const kmc_site *st = e->site + s;
+            const kmc_class *c = e->cls + st->cls;
+            const kmc_chop *ch = e->chop + c->hop;
+            int32_t a;
+            KMC_PREFETCH_W(e->ions + st->ion);
+            for (a = 0; a < c->deg; a++) KMC_PREFETCH_W(e->site + s + ch[a].doff);
+        }
+        /* hop number idx among the site's allowed hops of class v */
+        hv = e->chv + e->cls[e->site[s].cls].hop;
+        allowed = ~e->site[s].mask;
+        for (;;) {
+            if (!allowed) {
+                set_err(e->errmsg, sizeof(e->errmsg), "site %ld has fewer allowed hops than counted", (long)s);
+                *steps_done = done;
+                *reason = why;
+                return KMC_ERR_STATE;
+            }
+            k = ctz64(allowed);
+            allowed &= allowed - 1;
+            if (hv[k] == v) {
+                if (idx == 0) break;
+                idx--;
+            }
+        }
+        execute_count(e, s, k);
+        e->time += dt;
+        e->steps++;
+        done++;
+    }
+    *steps_done = done;
+    *reason = why;
+    return KMC_OK;
 }
 
 int kmc_engine_run(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *steps_done,
@@ -583,11 +1205,18 @@ int kmc_engine_run(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *s
         if (reason) *reason = KMC_STOP_STEPS;
         return KMC_ERR_INVALID;
     }
+    if (e->counting) {
+        uint64_t d0;
+        int w0, rc = run_count(e, max_steps, t_stop, &d0, &w0);
+        if (steps_done) *steps_done = d0;
+        if (reason) *reason = w0;
+        return rc;
+    }
     while (done < max_steps) {
         const double total = kmc_sumtree_total(&e->tree);
         double dt, x;
         int64_t s;
-        int32_t b, chosen = -1, last = -1;
+        int chosen = -1, last = -1;
         if (!(total > 0.0)) {
             why = KMC_STOP_FROZEN;
             break;
@@ -608,7 +1237,7 @@ int kmc_engine_run(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *s
         }
         {
             const kmc_site *st = e->site + s;
-            const double *rate = e->rate + st->rate_begin;
+            const double *rate = e->rate + (e->interacting ? e->hop_ptr[s] : e->cls[st->cls].rate);
             uint64_t allowed = ~st->mask;
             while (allowed) {
                 const int k = ctz64(allowed);
@@ -631,8 +1260,7 @@ int kmc_engine_run(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *s
             if (reason) *reason = why;
             return KMC_ERR_STATE;
         }
-        b = e->hop_ptr[s];
-        execute(e, (int32_t)s, b + chosen);
+        execute(e, (int32_t)s, chosen);
         e->time += dt;
         e->steps++;
         done++;
@@ -678,21 +1306,19 @@ int kmc_engine_set_state(kmc_engine *e, const kmc_state *st)
         set_err(e->errmsg, sizeof(e->errmsg), "RNG state is all zero");
         return KMC_ERR_INVALID;
     }
-    /* check the occupancy on the stamp array before touching the engine */
-    {
-        uint32_t sv = next_stamp(e);
-        for (a = 0; a < e->n_ions; a++) {
-            int32_t s = st->ion_site[a];
-            if (s < 0 || s >= e->n_sites) {
-                set_err(e->errmsg, sizeof(e->errmsg), "ion %d is on site %d, outside 0..%d", (int)a, (int)s, (int)(e->n_sites - 1));
-                return KMC_ERR_INVALID;
-            }
-            if (e->stamp[s] == sv) {
-                set_err(e->errmsg, sizeof(e->errmsg), "two ions are on site %d", (int)s);
-                return KMC_ERR_INVALID;
-            }
-            e->stamp[s] = sv;
+    /* check the occupancy on a bitmap before touching the engine */
+    memset(e->seen, 0, (size_t)e->n_sites / 8 + 1);
+    for (a = 0; a < e->n_ions; a++) {
+        int32_t s = st->ion_site[a];
+        if (s < 0 || s >= e->n_sites) {
+            set_err(e->errmsg, sizeof(e->errmsg), "ion %d is on site %d, outside 0..%d", (int)a, (int)s, (int)(e->n_sites - 1));
+            return KMC_ERR_INVALID;
         }
+        if (e->seen[s >> 3] & (1u << (s & 7))) {
+            set_err(e->errmsg, sizeof(e->errmsg), "two ions are on site %d", (int)s);
+            return KMC_ERR_INVALID;
+        }
+        e->seen[s >> 3] |= (uint8_t)(1u << (s & 7));
     }
     rc = place_ions(e, st->ion_site, e->errmsg, sizeof(e->errmsg));
     if (rc != KMC_OK) return rc;
@@ -742,14 +1368,53 @@ int kmc_engine_check(kmc_engine *e)
         CHECK(s >= 0 && s < e->n_sites && e->site[s].ion == a, "ion %d and site %d disagree", (int)a, (int)s);
     }
     for (s = 0; s < e->n_sites; s++) {
+        CHECK(e->site[s].cls >= 0 && e->site[s].cls < e->n_cls, "site %d has an invalid class", (int)s);
         if (e->site[s].ion >= 0) n_occ++;
         CHECK(e->site[s].mask == site_mask(e, s), "occupancy mask of site %d is stale", (int)s);
         if (e->interacting) CHECK(e->phi[s] == site_phi(e, s), "interaction field of site %d is stale", (int)s);
     }
     CHECK(n_occ == e->n_ions, "%d occupied sites for %d ions", (int)n_occ, (int)e->n_ions);
+    if (e->counting) {
+        uint32_t cnt[KMC_MAX_RCLASS];
+        int v;
+        double R = 0.0;
+        for (s = 0; s < e->n_sites; s++) {
+            memset(cnt, 0, sizeof(cnt));
+            if (e->site[s].ion >= 0) count_site(e, e->site + s, cnt);
+            for (v = 0; v < e->n_rc; v++)
+                CHECK(e->cleaf[(size_t)v * e->cn_leaf + (size_t)s] == cnt[v],
+                      "count of rate class %d at site %d is stale", v, (int)s);
+        }
+        for (v = 0; v < e->n_rc; v++) {
+            const uint8_t *leaf = e->cleaf + (size_t)v * e->cn_leaf;
+            const uint32_t *node = e->cnode + (size_t)v * e->cn_inner;
+            for (k = e->n_sites; k < (int64_t)e->cn_leaf; k++) CHECK(leaf[k] == 0, "count tree padding is not zero");
+            for (l = 1; l < e->c_levels; l++) {
+                for (k = 0; k < e->csize[l]; k++) {
+                    uint64_t t = 0;
+                    int64_t c;
+                    if (l == 1) {
+                        for (c = CA * k; c < CA * k + CA && c < (int64_t)e->cn_leaf; c++) t += leaf[c];
+                    } else {
+                        for (c = CA * k; c < CA * k + CA && c < e->csize[l - 1]; c++) t += node[e->coff[l - 1] + c];
+                    }
+                    CHECK(node[e->coff[l] + k] == t, "count-tree node %lld of level %d (class %d) is stale", (long long)k, l, v);
+                }
+            }
+            R += e->rc_rate[v] * (double)node[e->coff[e->c_levels - 1]];
+            CHECK(e->rc_w[v] == e->rc_rate[v] * (double)node[e->coff[e->c_levels - 1]], "class weight %d is stale", v);
+        }
+        CHECK(R == e->R, "total rate is stale");
+        return KMC_OK;
+    }
     for (s = 0; s < e->n_sites; s++) {
         double r = site_rate(e, s);
         CHECK(r == leaf[s], "rate sum of site %d is %.17g, recomputed %.17g", (int)s, leaf[s], r);
+        if (!e->interacting && e->site[s].ion >= 0) { /* the table agrees with the plain sum */
+            const kmc_class *c = e->cls + e->site[s].cls;
+            CHECK(sum_allowed(e->rate + c->rate, ~e->site[s].mask) == r,
+                  "rate-sum table disagrees at site %d", (int)s);
+        }
     }
     for (l = 1; l < e->tree.n_levels; l++) {
         const double *below = e->tree.data + e->tree.offset[l - 1];
@@ -766,6 +1431,6 @@ int32_t kmc_engine_n_ions(const kmc_engine *e) { return e->n_ions; }
 int32_t kmc_engine_n_hop_types(const kmc_engine *e) { return e->n_hop_types; }
 double kmc_engine_time(const kmc_engine *e) { return e->time; }
 uint64_t kmc_engine_steps(const kmc_engine *e) { return e->steps; }
-double kmc_engine_total_rate(const kmc_engine *e) { return kmc_sumtree_total(&e->tree); }
+double kmc_engine_total_rate(const kmc_engine *e) { return e->counting ? e->R : kmc_sumtree_total(&e->tree); }
 size_t kmc_engine_memory_bytes(const kmc_engine *e) { return e->bytes; }
 const char *kmc_engine_errmsg(const kmc_engine *e) { return e->errmsg; }

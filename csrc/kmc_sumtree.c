@@ -89,24 +89,20 @@ void kmc_sumtree_rebuild(kmc_sumtree *t)
 void kmc_sumtree_update(kmc_sumtree *t, int64_t *idx, int n)
 {
     int l, a, m;
-    /* Sort the (few) dirty leaves once; parents of a sorted list are sorted, so
-     * every level drops its repeats by comparing neighbours only. */
-    for (a = 1; a < n; a++) {
-        const int64_t v = idx[a];
-        int b = a - 1;
-        while (b >= 0 && idx[b] > v) {
-            idx[b + 1] = idx[b];
-            b--;
-        }
-        idx[b + 1] = v;
-    }
+    /* Level by level: list every parent of the dirty nodes once, then recompute the
+     * listed parents from their children. A parent is listed the first time it is met
+     * and marked by a negative value (every node is >= 0), so repeats are dropped
+     * without sorting or searching; the recomputation overwrites the mark. */
     for (l = 1; l < t->n_levels && n > 0; l++) {
         const double *below = t->data + t->offset[l - 1];
         double *here = t->data + t->offset[l];
         m = 0;
         for (a = 0; a < n; a++) {
             const int64_t p = (int64_t)((uint64_t)idx[a] / A);
-            if (m == 0 || idx[m - 1] != p) idx[m++] = p;
+            const int fresh = !(here[p] < 0.0);
+            idx[m] = p; /* m <= a: overwrites an entry already read */
+            m += fresh;
+            here[p] = -1.0;
         }
         for (a = 0; a < m; a++) here[idx[a]] = child_sum(below + A * idx[a]);
         n = m;

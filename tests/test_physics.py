@@ -142,27 +142,38 @@ def test_two_site_types_equilibrium_occupancy():
     assert abs(exact - n / net.n_sites) > 10 * err
 
 
-def test_detailed_balance_with_pair_interactions_exact_enumeration():
-    """Tiny ring-like network with site energies and pair interactions: every site's
-    time-averaged occupancy matches the exact Boltzmann average over all configurations."""
+def _enumeration_case(case):
+    rng = np.random.default_rng(7)
+    if case == "sc_energies":  # > 16 distinct rates: the engine's float sum-tree mode
+        net = build_lattice("sc", size=3, barrier_eV=0.15)
+        energies = rng.uniform(-0.06, 0.06, net.n_sites)
+        return net.replace(site_energies_eV=energies), 2
+    net = build_lattice("chain", size=6, barrier_eV=0.15)
+    energies = rng.uniform(-0.05, 0.05, net.n_sites)
+    if case == "chain_energies":  # few distinct rates: the engine's integer counting mode
+        return net.replace(site_energies_eV=energies), 3
+    pairs_i = np.arange(6, dtype=np.int32)  # pair interactions: the interacting mode
+    return net.replace(site_energies_eV=energies, pair_i=pairs_i, pair_j=(pairs_i + 1) % 6,
+                       pair_energies_eV=rng.uniform(-0.03, 0.06, 6)), 3
+
+
+@pytest.mark.parametrize("case", ["chain_interactions", "chain_energies", "sc_energies"])
+def test_detailed_balance_exact_enumeration(case):
+    """Site energies (and pair interactions): every site's time-averaged occupancy matches
+    the exact Boltzmann average over all configurations, in each of the engine's modes."""
     import itertools
 
     T = 300.0
-    rng = np.random.default_rng(7)
-    net = build_lattice("chain", size=6, barrier_eV=0.15)
-    energies = rng.uniform(-0.05, 0.05, net.n_sites)
-    pairs_i = np.arange(6, dtype=np.int32)
-    pairs_j = (pairs_i + 1) % 6
-    J = rng.uniform(-0.03, 0.06, 6)
-    net = net.replace(site_energies_eV=energies, pair_i=pairs_i, pair_j=pairs_j,
-                      pair_energies_eV=J)
-    n = 3
+    net, n = _enumeration_case(case)
+    ptr, nbr, J = net.interaction_csr()
     beta = 1.0 / (KB_EV * T)
     weights, occs = [], []
-    for conf in itertools.combinations(range(6), n):
-        o = np.zeros(6)
+    for conf in itertools.combinations(range(net.n_sites), n):
+        o = np.zeros(net.n_sites)
         o[list(conf)] = 1
-        E = energies @ o + np.sum(J * o[pairs_i] * o[pairs_j])
+        E = net.site_energies_eV @ o
+        if net.n_pairs:
+            E += np.sum(net.pair_energies_eV * o[net.pair_i] * o[net.pair_j])
         weights.append(math.exp(-beta * E))
         occs.append(o)
     weights = np.array(weights) / sum(weights)
@@ -173,8 +184,10 @@ def test_detailed_balance_with_pair_interactions_exact_enumeration():
                         for _ in range(12)])
     mean = batches.mean(axis=0)
     err = batches.std(axis=0, ddof=1) / math.sqrt(len(batches))
-    for s in range(6):
-        assert_close(mean[s], err[s], exact[s], what=f"site {s} occupancy")
+    for s in range(net.n_sites):
+        assert_close(mean[s], err[s], exact[s], what=f"{case}: site {s} occupancy")
+    # the energies matter: the exact occupancies are far from uniform
+    assert np.ptp(exact) > 10 * err.max()
     sim.engine.check()
 
 
