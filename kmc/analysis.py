@@ -115,7 +115,9 @@ def _float_array(name: str, value: ArrayLike, shape: tuple[int | None, ...]) -> 
         arr = np.array(value, dtype=np.float64, copy=True)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{name} must be a real array: {exc}") from None
-    if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+    if arr.ndim != len(shape) or any(
+        s is not None and s != a for s, a in zip(shape, arr.shape, strict=True)
+    ):
         want = "(" + ", ".join("B" if s is None else str(s) for s in shape) + ")"
         raise ConfigError(f"{name} must have shape {want}, got {arr.shape}")
     if not np.all(np.isfinite(arr)):
@@ -205,7 +207,7 @@ class BlockData:
             raise ConfigError(f"hops must have shape ({n},), got {hops.shape}")
         if np.any(hops < 0):
             raise ConfigError("hops must be >= 0 for every block")
-        for name, arr in zip(_BLOCK_FIELDS, (dur, tsq, col, jsq, hops)):
+        for name, arr in zip(_BLOCK_FIELDS, (dur, tsq, col, jsq, hops), strict=True):
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
 
@@ -394,7 +396,7 @@ def jackknife_sums(
     """
     arrays = _check_block_arrays(block_arrays)
     totals = [a.sum(axis=0) for a in arrays]
-    loo_sums = [t[np.newaxis] - a for t, a in zip(totals, arrays)]
+    loo_sums = [t[np.newaxis] - a for t, a in zip(totals, arrays, strict=True)]
     value = np.asarray(function(*totals), dtype=np.float64)
     loo = np.asarray(function(*loo_sums), dtype=np.float64)
     n = arrays[0].shape[0]
@@ -510,7 +512,7 @@ def nernst_einstein_S_cm(
     n = 1e22 cm^-3 (10 ions in 1000 Angstrom^3), D = 1e-8 cm^2/s, 300 K:
 
     >>> round(nernst_einstein_S_cm(10, 1000.0, 1.0, 1e-8, 300.0), 10)
-    0.0006197364
+    0.0006197496
     """
     n = _positive_float("n_ions", n_ions)
     v = _positive_float("volume_A3", volume_A3)
@@ -752,9 +754,8 @@ def transport(
         # the leave-one-out sums free of cancellation when the drift is large.
         u0 = m.sum(axis=0) / (n * t_total)  # per-ion drift, Angstrom/s
         cross0 = (t[:, None] * m)[:, :, None] * u0[None, None, :]  # T_b M_b u0^T
-        s = s - (cross0 + np.swapaxes(cross0, 1, 2)) + n * (t * t)[:, None, None] * np.outer(
-            u0, u0
-        )[None]
+        uu0 = np.outer(u0, u0)[None]
+        s = s - (cross0 + np.swapaxes(cross0, 1, 2)) + n * (t * t)[:, None, None] * uu0
         m = m - n * t[:, None] * u0[None, :]
     block_arrays = (s, m, m[:, :, None] * m[:, None, :], m * t[:, None], t, t * t, j)
 

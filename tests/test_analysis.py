@@ -30,6 +30,18 @@ from kmc.errors import ConfigError
 SEED = 1
 K_SIGMA = 4.0  # tolerance in standard errors
 
+
+def agrees(est: float, err: float, truth: float) -> bool:
+    """A positive scale estimate (D, sigma) agrees with truth within K_SIGMA errors.
+
+    Second-moment estimators are chi-square-like: a low estimate also gets a
+    proportionally low jackknife error, so ``|est - truth| < K err`` is lopsided.
+    Their relative error err/est is the stable (pivotal) quantity, so compare on a
+    log scale: ``|ln(est/truth)| < K err/est`` (delta method: sd(ln x) = sd(x)/x).
+    """
+    return est > 0 and abs(math.log(est / truth)) < K_SIGMA * err / est
+
+
 # CODATA 2018 exact SI values, typed in here so the unit checks do not share
 # constants with the code under test.
 E_C = 1.602176634e-19
@@ -111,8 +123,8 @@ def test_independent_walkers_recover_D0(d: int) -> None:
         random_walk_D_cm2_s(WALK["rate_Hz"], [WALK["a_A"]] * (2 * d), d), rel=1e-12
     )
 
-    assert abs(r.D_tracer_cm2_s - truth) < K_SIGMA * r.D_tracer_cm2_s_err
-    assert abs(r.D_sigma_cm2_s - truth) < K_SIGMA * r.D_sigma_cm2_s_err
+    assert agrees(r.D_tracer_cm2_s, r.D_tracer_cm2_s_err, truth)
+    assert agrees(r.D_sigma_cm2_s, r.D_sigma_cm2_s_err, truth)
     # D_sigma = D* for independent walkers
     assert abs(r.D_sigma_cm2_s - r.D_tracer_cm2_s) < K_SIGMA * math.hypot(
         r.D_sigma_cm2_s_err, r.D_tracer_cm2_s_err
@@ -127,9 +139,8 @@ def test_independent_walkers_recover_D0(d: int) -> None:
     ):
         assert tensor.shape == (3, 3) and err.shape == (3, 3)
         for k in range(d):
-            assert abs(tensor[k, k] - truth) < K_SIGMA * err[k, k]
+            assert agrees(tensor[k, k], err[k, k], truth)
         assert np.all(tensor[d:, :] == 0.0) and np.all(tensor[:, d:] == 0.0)
-        np.testing.assert_allclose(np.trace(tensor) / d, np.trace(tensor) / d)
     np.testing.assert_allclose(np.trace(r.D_tracer_tensor_cm2_s) / d, r.D_tracer_cm2_s,
                                rtol=1e-12)
     np.testing.assert_allclose(np.trace(r.D_sigma_tensor_cm2_s) / d, r.D_sigma_cm2_s,
@@ -146,13 +157,17 @@ def test_independent_walkers_recover_D0(d: int) -> None:
 def test_jackknife_error_bars_are_calibrated(d: int) -> None:
     """Over many synthetic runs the reported errors match the actual scatter.
 
-    Coverage: the fraction of runs with |est - truth| < 2 err must match the
-    Student-t value for B - 1 degrees of freedom within 4 binomial standard
-    errors. Size: the empirical standard deviation of the estimates must match
-    the rms reported error within 4 standard errors of that ratio.
+    Coverage: the fraction of runs with |ln(est/truth)| < 2 err/est (see
+    ``agrees``) must match the Student-t value for B - 1 degrees of freedom
+    within 4 binomial standard errors. Size: the empirical standard deviation of
+    the estimates must match the rms reported error within 4 standard errors of
+    that ratio. B = 200: with far fewer blocks the error bar of D_sigma (one
+    chi-square-like term per block and axis) is itself so noisy that coverage
+    drops below the t value (about 0.92 at B = 50, d = 1), which is what the
+    few-blocks warning is about.
     """
     rng = np.random.default_rng(SEED)
-    repeats, n_blocks, n_ions = 200, 50, 16
+    repeats, n_blocks, n_ions = 200, 200, 16
     truth = D0_cm2_s(WALK["rate_Hz"], WALK["a_A"], d)
     est = np.empty((repeats, 2))
     err = np.empty((repeats, 2))
@@ -165,7 +180,7 @@ def test_jackknife_error_bars_are_calibrated(d: int) -> None:
     p0 = 2.0 * stats.t.cdf(2.0, n_blocks - 1) - 1.0
     tol_p = K_SIGMA * math.sqrt(p0 * (1.0 - p0) / repeats)
     for col in range(2):
-        covered = np.mean(np.abs(est[:, col] - truth) < 2.0 * err[:, col])
+        covered = np.mean(np.abs(np.log(est[:, col] / truth)) < 2.0 * err[:, col] / est[:, col])
         assert abs(covered - p0) < tol_p, (col, covered, p0, tol_p)
 
         scatter = est[:, col].std(ddof=1)
@@ -193,7 +208,7 @@ def test_perfectly_correlated_walkers() -> None:
     assert r.haven_ratio_err < 1e-12 * r.haven_ratio
     # each ion is a plain random walker: D* = D0, f = 1
     truth = D0_cm2_s(WALK["rate_Hz"], WALK["a_A"], d)
-    assert abs(r.D_tracer_cm2_s - truth) < K_SIGMA * r.D_tracer_cm2_s_err
+    assert agrees(r.D_tracer_cm2_s, r.D_tracer_cm2_s_err, truth)
     assert abs(r.correlation_factor - 1.0) < K_SIGMA * r.correlation_factor_err
 
 
@@ -232,13 +247,13 @@ def test_field_drift_matches_nernst_einstein() -> None:
                                     D_cm2_s, FIELD["temperature_K"])
 
     assert abs(r.sigma_drift_S_cm - sigma_ne) < K_SIGMA * r.sigma_drift_S_cm_err
-    assert abs(r.sigma_S_cm - sigma_ne) < K_SIGMA * r.sigma_S_cm_err
+    assert agrees(r.sigma_S_cm, r.sigma_S_cm_err, sigma_ne)
     assert abs(r.sigma_drift_S_cm - r.sigma_S_cm) < K_SIGMA * math.hypot(
         r.sigma_drift_S_cm_err, r.sigma_S_cm_err
     )
     # the drift does not inflate the fluctuation estimates
-    assert abs(r.D_sigma_cm2_s - D_cm2_s) < K_SIGMA * r.D_sigma_cm2_s_err
-    assert abs(r.D_tracer_cm2_s - D_cm2_s) < K_SIGMA * r.D_tracer_cm2_s_err
+    assert agrees(r.D_sigma_cm2_s, r.D_sigma_cm2_s_err, D_cm2_s)
+    assert agrees(r.D_tracer_cm2_s, r.D_tracer_cm2_s_err, D_cm2_s)
     assert abs(r.haven_ratio - 1.0) < K_SIGMA * r.haven_ratio_err
     v_cm_s = v * 1e-8
     assert np.all(np.abs(r.drift_velocity_cm_s - v_cm_s) < K_SIGMA * r.drift_velocity_cm_s_err)
@@ -249,6 +264,7 @@ def test_field_drift_matches_nernst_einstein() -> None:
     # the tolerance used above), so the D_sigma check would catch a missing centring
     raw = transport(blocks, dimensionality=3, **FIELD)
     assert raw.D_sigma_cm2_s - D_cm2_s > 2.0 * K_SIGMA * r.D_sigma_cm2_s_err
+    assert not agrees(raw.D_sigma_cm2_s, raw.D_sigma_cm2_s_err, D_cm2_s)
 
 
 def test_centring_equals_explicit_per_ion_centring() -> None:
@@ -311,7 +327,7 @@ def test_nernst_einstein_units_hand_computed() -> None:
     D_m2_s = 1e-8 * 1e-4
     sigma_S_m = n_m3 * E_C**2 * D_m2_s / (KB_J_K * 300.0)
     expect_S_cm = sigma_S_m / 100.0
-    assert expect_S_cm == pytest.approx(6.1974e-4, rel=1e-4)  # by hand
+    assert expect_S_cm == pytest.approx(6.1975e-4, rel=1e-4)  # by hand
     assert nernst_einstein_S_cm(10, 1000.0, 1.0, 1e-8, 300.0) == pytest.approx(
         expect_S_cm, rel=1e-12
     )
