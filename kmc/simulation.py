@@ -334,6 +334,9 @@ class Simulation:
     ) -> RunResult:
         """Equilibrate, then run the production phase in blocks and analyse it.
 
+        A second call continues the same trajectory (the ions stay where the first
+        left them), with its own equilibration and production phases.
+
         Parameters
         ----------
         steps : int
