@@ -915,6 +915,27 @@ static inline uint32_t next_stamp(kmc_engine *e)
     return ++e->stamp_now;
 }
 
+/* Move ion from site i to site j by a hop of class hcl: occupancy, the ion's
+ * displacement, sum of squared jumps and hop count, the total displacement and the
+ * hop-type count. Shared by both step paths. */
+static inline void move_ion(kmc_engine *e, int32_t i, int32_t j, int32_t ion, int32_t hcl)
+{
+    const double *v = e->hc_vec + 4 * (size_t)hcl;
+    kmc_ion *p = e->ions + ion;
+    e->site[j].ion = ion;
+    e->site[i].ion = -1;
+    e->ion_site[ion] = j;
+    p->disp[0] += v[0];
+    p->disp[1] += v[1];
+    p->disp[2] += v[2];
+    p->jump_sq += v[3];
+    p->hops++;
+    e->total_disp[0] += v[0];
+    e->total_disp[1] += v[1];
+    e->total_disp[2] += v[2];
+    e->type_counts[e->hc_type[hcl]]++;
+}
+
 /* Interacting mode: recompute the rate sum of site s; if it changed, store it and mark its leaf dirty. */
 static inline void refresh(kmc_engine *e, double *leaf, int32_t s, int *nd)
 {
@@ -945,24 +966,11 @@ static void execute(kmc_engine *e, int32_t i, int k)
     const kmc_class *cj = e->cls + site[j].cls;
     const kmc_chop *hj = e->chop + cj->hop;
     const int32_t di = ci->deg, dj = cj->deg;
-    const double *v = e->hc_vec + 4 * (size_t)hcl;
-    kmc_ion *p = e->ions + ion;
     double *leaf = kmc_sumtree_leaves(&e->tree);
     int32_t a, x;
     int nd = 0;
 
-    site[j].ion = ion;
-    site[i].ion = -1;
-    e->ion_site[ion] = j;
-    p->disp[0] += v[0];
-    p->disp[1] += v[1];
-    p->disp[2] += v[2];
-    p->jump_sq += v[3];
-    p->hops++;
-    e->total_disp[0] += v[0];
-    e->total_disp[1] += v[1];
-    e->total_disp[2] += v[2];
-    e->type_counts[e->hc_type[hcl]]++;
+    move_ion(e, i, j, ion, hcl);
 
     /* i emptied, j filled: flip their bit in every neighbour's mask */
     for (a = 0; a < di; a++) site[i + hi[a].doff].mask &= ~((uint64_t)1 << hi[a].rev);
@@ -1038,8 +1046,6 @@ static inline void execute_count(kmc_engine *e, int32_t i, int k)
     const kmc_chop *hj = e->chop + cj->hop;
     const uint8_t *rvj = e->crv + cj->hop;
     const int32_t di = ci->deg, dj = cj->deg;
-    const double *v = e->hc_vec + 4 * (size_t)hcl;
-    kmc_ion *p = e->ions + ion;
     int32_t a, x;
     int c;
     uint32_t cnt[KMC_MAX_RCLASS];
@@ -1050,18 +1056,7 @@ static inline void execute_count(kmc_engine *e, int32_t i, int k)
         KMC_PREFETCH_W(site + j + hj[a].doff);
         KMC_PREFETCH_W(e->cleaf + j + hj[a].doff);
     }
-    site[j].ion = ion;
-    site[i].ion = -1;
-    e->ion_site[ion] = j;
-    p->disp[0] += v[0];
-    p->disp[1] += v[1];
-    p->disp[2] += v[2];
-    p->jump_sq += v[3];
-    p->hops++;
-    e->total_disp[0] += v[0];
-    e->total_disp[1] += v[1];
-    e->total_disp[2] += v[2];
-    e->type_counts[e->hc_type[hcl]]++;
+    move_ion(e, i, j, ion, hcl);
 
     /* i emptied, j filled: flip their bit in every neighbour's mask; a neighbour x of i
      * gains its hop x -> i, a neighbour of j loses its hop to j */
