@@ -1,0 +1,497 @@
+"""Run and sweep configuration: one schema for the command line and for TOML files.
+
+Every option of ``kmc run`` and ``kmc sweep`` is a key of a TOML config file with the
+same name (``--attempt-frequency`` is ``attempt_frequency`` or ``attempt-frequency``).
+A config file and command-line options combine; an option given on the command line
+wins. Unknown keys, values of the wrong type and values out of range are errors that
+name the key, the value and where it came from.
+
+A run config::
+
+    lattice = "sc"            # a standard lattice (see `kmc lattices`)
+    size = 10                 # unit cells along each periodic axis
+    a = 3.0                   # lattice constant, Angstrom
+    occupancy = 0.5           # or: ions = 500, or: vacancies = 1
+    temperature = 300         # K
+    barrier = 0.3             # KRA barrier of every hop, eV
+    steps = 2_000_000         # production hops
+    blocks = 100
+    seed = 1
+    output = "run.h5"
+
+A sweep config has the same keys; ``temperature`` and the composition key
+(``occupancy``, ``ions`` or ``vacancies``) may be lists, and ``replicas``, ``workers``
+and ``scheduler`` say how many independent runs per point and where they run.
+
+Units: Angstrom, s, eV, K, Hz, V/Angstrom.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["RunConfig", "SweepConfig", "OPTIONS", "COMPOSITION_KEYS", "load_toml",
+           "run_config", "sweep_config", "MODEL_KEYS"]
+
+#: Keys that choose the composition; at most one may be given.
+COMPOSITION_KEYS = ("occupancy", "ions", "vacancies")
+#: Maximum seed (exclusive).
+SEED_LIMIT = 2**63
+
+
+@dataclass(frozen=True)
+class Option:
+    """One configuration key (and command-line option).
+
+    Attributes
+    ----------
+    key : str
+        The TOML key; the command-line option is ``--`` + key with ``_`` -> ``-``.
+    kind : str
+        "int", "float", "str", "bool" or "vec3" (three floats).
+    default : Any
+        Value when given nowhere (None: not set).
+    help : str
+        Help text, with the unit.
+    minimum : float or None
+        Lowest allowed value (``>=``; ``>`` when `strict`).
+    strict : bool
+    maximum : float or None
+        Highest allowed value (``<=``).
+    listable : bool
+        In a sweep the key takes a list (a comma-separated list on the command line).
+    commands : tuple of str
+        The commands that accept the key.
+    short : str or None
+        Short command-line flag.
+    metavar : str or None
+    """
+
+    key: str
+    kind: str
+    default: Any
+    help: str
+    minimum: float | None = None
+    strict: bool = False
+    maximum: float | None = None
+    listable: bool = False
+    commands: tuple[str, ...] = ("run", "sweep")
+    short: str | None = None
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        """The long command-line flag."""
+        return "--" + self.key.replace("_", "-")
+
+
+OPTIONS: dict[str, Option] = {o.key: o for o in (
+    # --- the model
+    Option("lattice", "str", None, "standard lattice name (see `kmc lattices`)",
+           metavar="LATTICE"),
+    Option("size", "int", None, "repeats of the unit cell along each periodic axis "
+           "(default: per lattice)", minimum=1, metavar="L"),
+    Option("a", "float", 3.0, "lattice constant, Angstrom (default 3.0)", minimum=0,
+           strict=True, metavar="ANGSTROM"),
+    Option("occupancy", "float", None, "fraction of occupied sites, 0 < C <= 1 (default 0.5)",
+           minimum=0, strict=True, maximum=1, listable=True, metavar="C"),
+    Option("ions", "int", None, "number of ions", minimum=1, listable=True, metavar="N"),
+    Option("vacancies", "int", None, "number of empty sites", minimum=0, listable=True,
+           metavar="N"),
+    Option("temperature", "float", 300.0, "temperature, K (default 300)", minimum=0,
+           strict=True, listable=True, short="-T", metavar="KELVIN"),
+    Option("barrier", "float", 0.3, "KRA barrier of every hop, eV (default 0.3)", minimum=0,
+           metavar="EV"),
+    Option("attempt_frequency", "float", 1e13, "attempt frequency, Hz (default 1e13)",
+           minimum=0, strict=True, metavar="HZ"),
+    Option("field", "vec3", None, "uniform electric field EX EY EZ, V/Angstrom",
+           metavar="E"),
+    # --- the plan
+    Option("steps", "int", 1_000_000, "production hops (default 1e6)", minimum=1,
+           metavar="N"),
+    Option("equilibration", "int", None, "equilibration hops (default steps/10)", minimum=0,
+           metavar="N"),
+    Option("blocks", "int", 100, "production blocks for the error bars (default 100)",
+           minimum=2, metavar="B"),
+    Option("seed", "int", None, "random seed (default: drawn, and recorded with the results); "
+           "for a sweep, the master seed of all its runs", minimum=0,
+           maximum=SEED_LIMIT - 1, metavar="S"),
+    # --- files and output
+    Option("output", "str", None, "HDF5 file for the results and checkpoints "
+           "(kmc sweep: default sweep.h5)", metavar="FILE.h5"),
+    Option("checkpoint_interval", "float", 60.0, "seconds of wall time between checkpoints "
+           "into the output file (default 60)", minimum=0, strict=True, metavar="SECONDS"),
+    Option("summary_json", "bool", False, "also write a JSON summary beside the output file "
+           "(FILE.json)"),
+    Option("overwrite", "bool", False, "replace an existing output file"),
+    Option("json", "bool", False, "print one JSON object on stdout"),
+    Option("quiet", "bool", False, "no progress bars"),
+    # --- sweeps
+    Option("replicas", "int", 1, "independent runs per point (default 1)", minimum=1,
+           commands=("sweep",), metavar="R"),
+    Option("workers", "int", None, "worker processes of the local pool (default: number of "
+           "cores)", minimum=1, commands=("sweep",), metavar="N"),
+    Option("scheduler", "str", None, "address of a dask.distributed scheduler to run on "
+           "instead of the local pool", commands=("sweep",), metavar="ADDRESS"),
+)}
+
+#: Keys that define the physics of a run (stored with its results; a sweep restart must match).
+MODEL_KEYS = ("lattice", "size", "a", "occupancy", "ions", "vacancies", "temperature",
+              "barrier", "attempt_frequency", "field", "steps", "equilibration", "blocks", "seed")
+
+
+# --------------------------------------------------------------------------- #
+# value checks
+# --------------------------------------------------------------------------- #
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def _scalar(opt: Option, value: Any, where: str) -> Any:
+    """Check the type and range of one scalar value; return it normalised."""
+    what = f"{where} = {value!r}"
+    if opt.kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{what} must be true or false, not {_type_name(value)}")
+        return value
+    if opt.kind == "str":
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{what} must be a non-empty string, not {_type_name(value)}")
+        return value
+    if opt.kind == "int":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{what} must be an integer, not {_type_name(value)}")
+    elif opt.kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{what} must be a number, not {_type_name(value)}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{what} must be finite")
+    if opt.minimum is not None:
+        if opt.strict and not value > opt.minimum:
+            raise ConfigError(f"{what} must be > {opt.minimum:g}")
+        if not opt.strict and not value >= opt.minimum:
+            raise ConfigError(f"{what} must be >= {opt.minimum:g}")
+    if opt.maximum is not None and not value <= opt.maximum:
+        raise ConfigError(f"{what} must be <= {opt.maximum:g}")
+    return value
+
+
+def check_value(key: str, value: Any, where: str, *, allow_list: bool = False) -> Any:
+    """Validate one value of key `key` (from `where`, for the message); return it normalised.
+
+    Lists are accepted for listable keys when `allow_list`; they must be non-empty and
+    hold distinct values.
+    """
+    opt = OPTIONS[key]
+    if opt.kind == "vec3":
+        if (not isinstance(value, (list, tuple)) or len(value) != 3
+                or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in value)):
+            raise ConfigError(f"{where} = {value!r} must be a list of 3 numbers")
+        vec = tuple(float(x) for x in value)
+        if not all(math.isfinite(x) for x in vec):
+            raise ConfigError(f"{where} = {value!r} must be 3 finite numbers")
+        return vec
+    if isinstance(value, (list, tuple)):
+        if not (allow_list and opt.listable):
+            hint = " (a list is for kmc sweep)" if opt.listable else ""
+            raise ConfigError(f"{where} = {value!r} must be a single value{hint}")
+        if len(value) == 0:
+            raise ConfigError(f"{where} is an empty list")
+        out = [_scalar(opt, v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if len(set(out)) != len(out):
+            raise ConfigError(f"{where} = {value!r} holds a value twice")
+        return out
+    return _scalar(opt, value, where)
+
+
+# --------------------------------------------------------------------------- #
+# TOML files
+# --------------------------------------------------------------------------- #
+def load_toml(path: str | os.PathLike[str], command: str) -> dict[str, Any]:
+    """Read a config file for `command` ("run" or "sweep"): the keys, checked and normalised.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing or not valid TOML, a key is unknown or not for `command`,
+        a key is given twice (``a_b`` and ``a-b``), or a value has the wrong type or range.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(p)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {str(p)!r}: {exc}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p.name}: invalid TOML: {exc}") from None
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        key = name.replace("-", "_")
+        where = f"{p.name}: {name}"
+        if key not in OPTIONS:
+            close = difflib.get_close_matches(key, list(OPTIONS), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{p.name}: unknown key {name!r}{hint}")
+        if command not in OPTIONS[key].commands:
+            raise ConfigError(f"{p.name}: key {name!r} is for kmc "
+                              f"{' / kmc '.join(OPTIONS[key].commands)} only")
+        if isinstance(value, dict):
+            raise ConfigError(f"{where} must be a value, not a table")
+        if key in out:
+            raise ConfigError(f"{p.name}: key {key!r} is given twice")
+        out[key] = check_value(key, value, where, allow_list=command == "sweep")
+    given = [k for k in COMPOSITION_KEYS if k in out]
+    if len(given) > 1:
+        raise ConfigError(f"{p.name}: give at most one of {', '.join(COMPOSITION_KEYS)} "
+                          f"(got {', '.join(given)})")
+    return out
+
+
+def _merge(file_values: Mapping[str, Any], cli_values: Mapping[str, Any]) -> dict[str, Any]:
+    """Config-file values overridden by command-line values (composition as one unit)."""
+    merged = dict(file_values)
+    if any(cli_values.get(k) is not None for k in COMPOSITION_KEYS):
+        for k in COMPOSITION_KEYS:
+            merged.pop(k, None)
+    merged.update({k: v for k, v in cli_values.items() if v is not None})
+    return merged
+
+
+def _with_defaults(values: Mapping[str, Any], command: str) -> dict[str, Any]:
+    out = {key: opt.default for key, opt in OPTIONS.items() if command in opt.commands}
+    out.update(values)
+    if all(out.get(k) is None for k in COMPOSITION_KEYS):
+        out["occupancy"] = 0.5
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# the configurations
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class RunConfig:
+    """A complete, validated configuration of one run (see :data:`OPTIONS` for the keys).
+
+    Build one with :func:`run_config` or :meth:`from_dict`; :meth:`model` is the part that
+    defines the physics and is stored with the results.
+    """
+
+    lattice: str
+    size: int | None = None
+    a: float = 3.0
+    occupancy: float | None = None
+    ions: int | None = None
+    vacancies: int | None = None
+    temperature: float = 300.0
+    barrier: float = 0.3
+    attempt_frequency: float = 1e13
+    field: tuple[float, float, float] | None = None
+    steps: int = 1_000_000
+    equilibration: int | None = None
+    blocks: int = 100
+    seed: int | None = None
+    output: str | None = None
+    checkpoint_interval: float = 60.0
+    summary_json: bool = False
+    overwrite: bool = False
+    json: bool = False
+    quiet: bool = False
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], where: str = "config") -> RunConfig:
+        """Validate a mapping of keys (missing keys take their defaults)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        for key in values:
+            if key not in names:
+                raise ConfigError(f"{where}: unknown key {key!r}")
+        checked = {k: (None if v is None else check_value(k, v, f"{where}: {k}"))
+                   for k, v in values.items()}
+        full = _with_defaults(checked, "run")
+        full = {k: v for k, v in full.items() if k in names}
+        if full.get("lattice") is None:
+            raise ConfigError(f"{where}: no lattice given")
+        given = [k for k in COMPOSITION_KEYS if full.get(k) is not None]
+        if len(given) != 1:
+            raise ConfigError(f"{where}: give one of {', '.join(COMPOSITION_KEYS)} "
+                              f"(got {', '.join(given)})")
+        return cls(**full)
+
+    def model(self) -> dict[str, Any]:
+        """The keys that define the physics (JSON-ready)."""
+        return {k: (list(v) if isinstance(v, tuple) else v)
+                for k in MODEL_KEYS if (v := getattr(self, k)) is not None}
+
+    def composition(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`kmc.Simulation` for the composition."""
+        if self.vacancies is not None:
+            return {"n_vacancies": self.vacancies}
+        if self.ions is not None:
+            return {"n_ions": self.ions}
+        return {"occupancy": self.occupancy}
+
+    def network(self) -> Any:
+        """Build the :class:`kmc.SiteNetwork` of this configuration."""
+        from .builders import build_lattice
+
+        kwargs: dict[str, Any] = {"a": self.a, "barrier_eV": self.barrier}
+        if self.size is not None:
+            kwargs["size"] = self.size
+        return build_lattice(self.lattice, **kwargs)
+
+    def simulation(self, network: Any = None) -> Any:
+        """The :class:`kmc.Simulation` of this configuration (building the network if needed)."""
+        from .simulation import Simulation
+
+        return Simulation(self.network() if network is None else network, self.temperature,
+                          seed=self.seed, attempt_frequency_Hz=self.attempt_frequency,
+                          field_V_per_angstrom=self.field, **self.composition())
+
+    def plan(self) -> dict[str, Any]:
+        """Keyword arguments of :meth:`kmc.Simulation.run` for the plan."""
+        return {"steps": self.steps, "equilibration": self.equilibration,
+                "blocks": self.blocks}
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A validated sweep: temperatures x compositions x replicas of one base run.
+
+    Attributes
+    ----------
+    base : dict
+        The run keys shared by every run (no temperature, composition or seed).
+    temperatures_K : tuple of float
+    composition_key : str
+        "occupancy", "ions" or "vacancies".
+    compositions : tuple
+        The values of `composition_key`.
+    replicas : int
+    seed : int or None
+        The master seed; each run's seed is derived from it and the run's point.
+    workers, scheduler, output, ... : the execution options.
+    """
+
+    base: dict[str, Any]
+    temperatures_K: tuple[float, ...]
+    composition_key: str
+    compositions: tuple[Any, ...]
+    replicas: int = 1
+    seed: int | None = None
+    workers: int | None = None
+    scheduler: str | None = None
+    output: str = "sweep.h5"
+    checkpoint_interval: float = 60.0
+    summary_json: bool = False
+    overwrite: bool = False
+    json: bool = False
+    quiet: bool = False
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], where: str = "config") -> SweepConfig:
+        """Validate a mapping of sweep keys (missing keys take their defaults)."""
+        for key in values:
+            if key not in OPTIONS:
+                raise ConfigError(f"{where}: unknown key {key!r}")
+        checked = {k: (None if v is None else check_value(k, v, f"{where}: {k}",
+                                                           allow_list=True))
+                   for k, v in values.items()}
+        full = _with_defaults(checked, "sweep")
+        if full.get("lattice") is None:
+            raise ConfigError(f"{where}: no lattice given")
+        given = [k for k in COMPOSITION_KEYS if full.get(k) is not None]
+        if len(given) != 1:
+            raise ConfigError(f"{where}: give one of {', '.join(COMPOSITION_KEYS)} "
+                              f"(got {', '.join(given)})")
+
+        def as_tuple(v: Any) -> tuple[Any, ...]:
+            return tuple(v) if isinstance(v, list) else (v,)
+
+        comp_key = given[0]
+        execution = ("replicas", "seed", "workers", "scheduler", "output",
+                     "checkpoint_interval", "summary_json", "overwrite", "json", "quiet")
+        base = {k: (list(v) if isinstance(v, tuple) else v) for k, v in full.items()
+                if k in MODEL_KEYS and k not in ("temperature", "seed", *COMPOSITION_KEYS)
+                and v is not None}
+        kwargs = {k: full[k] for k in execution if full.get(k) is not None}
+        return cls(base=base, temperatures_K=as_tuple(full["temperature"]),
+                   composition_key=comp_key, compositions=as_tuple(full[comp_key]), **kwargs)
+
+    @property
+    def n_runs(self) -> int:
+        """Number of runs: temperatures x compositions x replicas."""
+        return len(self.temperatures_K) * len(self.compositions) * self.replicas
+
+    def run_config(self, temperature_K: float, composition: Any, seed: int) -> RunConfig:
+        """The configuration of one run of the sweep."""
+        return RunConfig.from_dict({**self.base, "temperature": temperature_K,
+                                    self.composition_key: composition, "seed": seed},
+                                   where="sweep run")
+
+
+def _cli_values(cli: Mapping[str, Any], command: str) -> dict[str, Any]:
+    out = {}
+    for key, value in cli.items():
+        if value is None or key not in OPTIONS or command not in OPTIONS[key].commands:
+            continue
+        flag = OPTIONS[key].flag
+        out[key] = check_value(key, value, flag, allow_list=command == "sweep")
+    return out
+
+
+def _is_config_path(target: str | None) -> bool:
+    return target is not None and (target.endswith(".toml") or os.path.isfile(target))
+
+
+def run_config(target: str | None, cli: Mapping[str, Any]) -> RunConfig:
+    """The configuration of ``kmc run TARGET [options]``.
+
+    Parameters
+    ----------
+    target : str or None
+        A lattice name or the path of a TOML config file.
+    cli : mapping
+        Command-line values by key (None: not given); they override the file.
+    """
+    file_values: dict[str, Any] = {}
+    if _is_config_path(target):
+        file_values = load_toml(target, "run")  # type: ignore[arg-type]
+    elif target is not None:
+        file_values = {"lattice": target}
+    merged = _merge(file_values, _cli_values(cli, "run"))
+    if merged.get("lattice") is None:
+        raise ConfigError("give a LATTICE or a config file (.toml) with a 'lattice' key")
+    return RunConfig.from_dict(merged, where="run")
+
+
+def sweep_config(target: str | None, cli: Mapping[str, Any]) -> SweepConfig:
+    """The configuration of ``kmc sweep TARGET [options]`` (see :func:`run_config`)."""
+    file_values: dict[str, Any] = {}
+    if _is_config_path(target):
+        file_values = load_toml(target, "sweep")  # type: ignore[arg-type]
+    elif target is not None:
+        file_values = {"lattice": target}
+    merged = _merge(file_values, _cli_values(cli, "sweep"))
+    if merged.get("lattice") is None:
+        raise ConfigError("give a LATTICE or a config file (.toml) with a 'lattice' key")
+    return SweepConfig.from_dict(merged, where="sweep")
