@@ -13,12 +13,13 @@ __version__ = "0.1.0"
 
 from .analysis import BlockData, TransportEstimate, transport
 from .builders import LATTICES, build_lattice, periodic_network
-from .errors import ConfigError, KMCError
+from .errors import ConfigError, KMCError, RunInterrupted
+from .io import load
 from .lattice import SiteNetwork
-from .simulation import RunResult, Simulation, occupancy_statistics
+from .simulation import RunResult, Simulation, occupancy_statistics, resume
 
 __all__ = [
     "__version__", "SiteNetwork", "Simulation", "RunResult", "TransportEstimate", "BlockData",
     "transport", "build_lattice", "periodic_network", "LATTICES", "occupancy_statistics",
-    "ConfigError", "KMCError",
+    "ConfigError", "KMCError", "RunInterrupted", "load", "resume",
 ]

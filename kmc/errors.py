@@ -11,7 +11,7 @@ mistake from a bug or an engine failure:
 
 from __future__ import annotations
 
-__all__ = ["KMCError", "ConfigError"]
+__all__ = ["KMCError", "ConfigError", "RunInterrupted"]
 
 
 class KMCError(RuntimeError):
@@ -20,3 +20,21 @@ class KMCError(RuntimeError):
 
 class ConfigError(ValueError):
     """Invalid user input; the message names the bad value and where it is."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run was stopped (Ctrl-C, SIGTERM, :meth:`kmc.Simulation.request_stop`) before it
+    finished two blocks, so there is nothing to analyse yet.
+
+    Attributes
+    ----------
+    path : str or None
+        The checkpoint file that continues the run (``kmc.resume(path)``), if it has one.
+    signum : int
+        The signal that stopped it.
+    """
+
+    def __init__(self, message: str, path: str | None = None, signum: int = 2) -> None:
+        super().__init__(message)
+        self.path = path
+        self.signum = signum

@@ -11,10 +11,15 @@ Units: Angstrom, s, eV, K, e; D in cm^2/s, sigma in S/cm.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,13 +27,19 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._engine import Engine
 from .analysis import BlockData, TransportEstimate, transport
-from .errors import ConfigError
+from . import io as _io
+from .errors import ConfigError, RunInterrupted
 from .lattice import SiteNetwork
 
-__all__ = ["Simulation", "RunResult", "occupancy_statistics", "DEFAULT_ATTEMPT_FREQUENCY_HZ"]
+__all__ = ["Simulation", "RunResult", "resume", "occupancy_statistics",
+           "DEFAULT_ATTEMPT_FREQUENCY_HZ"]
 
 DEFAULT_ATTEMPT_FREQUENCY_HZ = 1e13
-_CHUNK_STEPS = 1 << 20  # events per engine call: keeps Ctrl-C and progress responsive
+# Events per engine call are tuned to about _CHUNK_WALL_S of wall time, so that Ctrl-C,
+# progress bars and checkpoints stay responsive; chunking never changes the trajectory.
+_CHUNK_WALL_S = 0.1
+_MIN_CHUNK = 1 << 10
+_MAX_CHUNK = 1 << 22
 
 
 def _number(value: Any, name: str) -> float:
@@ -79,8 +90,16 @@ class RunResult:
     hop_type_counts : dict[str, int]
         Production events per hop type.
     interrupted : bool
-        True if the run was stopped (Ctrl-C) and this result holds the blocks finished so far.
+        True if the run was stopped (Ctrl-C, SIGTERM, :meth:`Simulation.request_stop`) and
+        this result holds the blocks finished so far.
+    blocks : BlockData
+        The per-block moments the estimates come from.
     warnings : tuple of str
+    msd : dict of ndarray or None
+        ``time_s``, ``tracer_A2``, ``collective_A2``: mean squared displacement per ion
+        (Angstrom^2) since the start of production, at each block end.
+    stop_signal : int or None
+        The signal that stopped an interrupted run.
     """
 
     transport: TransportEstimate
@@ -101,6 +120,8 @@ class RunResult:
     interrupted: bool = False
     blocks: BlockData | None = field(default=None, repr=False)
     warnings: tuple[str, ...] = ()
+    msd: dict[str, NDArray[np.float64]] | None = field(default=None, repr=False)
+    stop_signal: int | None = None
 
     def __getattr__(self, name: str) -> Any:
         # only reached for names that are not fields: delegate to the estimates
@@ -263,6 +284,9 @@ class Simulation:
         if self.seed >= 2**63:
             raise ConfigError(f"seed = {seed} must be < 2**63")
         self._engine: Engine | None = None
+        self._initial_sites: NDArray[np.int32] | None = None
+        self._stop_signal: int | None = None
+        self._chunk = 1 << 16
 
     # ------------------------------------------------------------------ engine
     def _make_engine(self) -> Engine:
@@ -274,6 +298,7 @@ class Simulation:
         else:
             sites = np.random.default_rng(place).choice(
                 net.n_sites, size=self.n_ions, replace=False).astype(np.int32)
+        self._initial_sites = np.array(sites, dtype=np.int32)
         kwargs: dict[str, Any] = {}
         if net.has_interactions:
             ptr, nbr, J = net.interaction_csr()
@@ -299,16 +324,43 @@ class Simulation:
             self._engine = self._make_engine()
         return self._engine
 
+    # ------------------------------------------------------------ stopping
+    def request_stop(self, signum: int = signal.SIGINT) -> None:
+        """Ask a running :meth:`run` to stop at the next chunk boundary (about 0.1 s).
+
+        Safe from a signal handler, a progress callback or another thread. The run then
+        writes a checkpoint (if it has an output file) and returns the finished blocks
+        (``interrupted=True``), or raises :class:`~kmc.errors.RunInterrupted` if fewer
+        than two blocks are finished.
+
+        Parameters
+        ----------
+        signum : int
+            The signal recorded as the reason (default SIGINT).
+        """
+        self._stop_signal = int(signum)
+
     def _advance(self, steps: int | None, t_stop: float | None,
                  progress: Callable[[int], None] | None) -> str:
-        """Run until `steps` events or simulated time `t_stop`; return why it stopped."""
+        """Run until `steps` events or simulated time `t_stop`; return why it stopped.
+
+        The engine runs in chunks of about 0.1 s of wall time; `progress` is called with the
+        events done after each chunk. Chunking does not change the trajectory.
+        """
         eng = self.engine
         left = steps
         while True:
-            chunk = _CHUNK_STEPS if left is None else min(left, _CHUNK_STEPS)
+            if t_stop is not None and eng.time_s >= t_stop:
+                return "time"  # already there (a block end restored from a checkpoint)
+            chunk = self._chunk if left is None else min(left, self._chunk)
             if chunk == 0:
                 return "steps"
+            w0 = time.perf_counter()
             done, reason = eng.run(chunk, t_stop)
+            wall = time.perf_counter() - w0
+            if done == chunk and wall > 0:
+                self._chunk = int(min(max(chunk * _CHUNK_WALL_S / wall, _MIN_CHUNK),
+                                      _MAX_CHUNK))
             if progress is not None:
                 progress(done)
             if left is not None:
@@ -331,11 +383,19 @@ class Simulation:
         blocks: int = 100,
         production_time_s: float | None = None,
         progress: Callable[[int], None] | None = None,
+        output: str | os.PathLike[str] | None = None,
+        checkpoint_interval_s: float = 60.0,
+        overwrite: bool = False,
+        config: Mapping[str, Any] | None = None,
     ) -> RunResult:
         """Equilibrate, then run the production phase in blocks and analyse it.
 
         A second call continues the same trajectory (the ions stay where the first
         left them), with its own equilibration and production phases.
+
+        While it runs, SIGINT (Ctrl-C) and SIGTERM stop it cleanly at the next chunk
+        boundary (when called from the main thread): it writes a checkpoint and returns
+        the finished blocks, see :meth:`request_stop`.
 
         Parameters
         ----------
@@ -353,7 +413,17 @@ class Simulation:
         production_time_s : float or None
             Production length in simulated seconds, instead of `steps`.
         progress : callable or None
-            Called with the number of hops done after each engine chunk.
+            Called with the number of hops done after each engine chunk. If it raises
+            KeyboardInterrupt the run stops as on Ctrl-C.
+        output : path or None
+            HDF5 file for the inputs, the blocks, the results and checkpoints (see
+            :mod:`kmc.io`); continue an interrupted run with :func:`kmc.resume`.
+        checkpoint_interval_s : float
+            Wall-clock seconds between checkpoints into `output` (> 0; default 60).
+        overwrite : bool
+            Replace an existing `output` file (otherwise that is an error).
+        config : mapping or None
+            Configuration keys to store with the results (the command line's).
 
         Returns
         -------
@@ -362,78 +432,153 @@ class Simulation:
         Raises
         ------
         ConfigError
-            On invalid values, or when no hop is possible (total rate 0).
+            On invalid values, an existing output file, or when no hop is possible.
+        RunInterrupted
+            If stopped before two blocks were finished.
         """
         steps = _count(steps, "steps", 1)
         blocks = _count(blocks, "blocks", 2)
         equilibration = steps // 10 if equilibration is None else _count(
             equilibration, "equilibration", 0)
+        tp = None
         if production_time_s is not None:
             tp = _number(production_time_s, "production_time_s")
             if not (math.isfinite(tp) and tp > 0):
                 raise ConfigError(f"production_time_s = {production_time_s!r} must be > 0")
-
-        wall0 = time.perf_counter()
+        writer = None
+        if output is not None:
+            writer = _Checkpointer(self, output, checkpoint_interval_s, config)
+            writer.check_target(overwrite)
         eng = self.engine
         if not eng.total_rate_Hz > 0:
             raise self._frozen_error()
-        t0, s0 = eng.time_s, eng.steps
-        if self._advance(equilibration, None, progress) == "frozen":
-            raise self._frozen_error()
-        eq_steps = eng.steps - s0
-        eq_time = eng.time_s - t0
-        if production_time_s is not None:
-            tau = float(production_time_s) / blocks
+        st = _RunState(steps=None if tp is not None else steps, equilibration=equilibration,
+                       blocks=blocks, production_time_s=tp, start_steps=eng.steps,
+                       start_time_s=eng.time_s)
+        return self._execute(st, progress, writer)
+
+    def _execute(self, st: _RunState, progress: Callable[[int], None] | None,
+                 writer: _Checkpointer | None) -> RunResult:
+        """Run (or continue) the plan held in `st` to its end or to a stop request."""
+        eng = self.engine
+        self._stop_signal = None
+        mark = [time.perf_counter()]
+        last_write = [time.monotonic()]
+
+        def tick() -> None:  # wall-time bookkeeping, kept in the state across sessions
+            now = time.perf_counter()
+            st.wall_s += now - mark[0]
+            if st.phase == "production":
+                st.prod_wall_s += now - mark[0]
+            mark[0] = now
+
+        def on_chunk(done: int) -> None:
+            try:
+                if progress is not None:
+                    progress(done)
+            except KeyboardInterrupt:
+                self._stop_signal = signal.SIGINT
+            tick()
+            if self._stop_signal is not None:
+                raise _Stop
+            if writer is not None and time.monotonic() - last_write[0] >= writer.interval_s:
+                writer.write(st, "running")
+                last_write[0] = time.monotonic()
+
+        if writer is not None:
+            writer.write(st, "running")
+        stopped = False
+        try:
+            with _stop_on_signals(self):
+                if st.phase == "equilibration":
+                    left = st.start_steps + st.equilibration - eng.steps
+                    if self._advance(left, None, on_chunk) == "frozen":
+                        raise self._frozen_error()
+                    self._begin_production(st)
+                while len(st.rows["duration_s"]) < st.blocks:
+                    b = len(st.rows["duration_s"])
+                    t_end = st.t_start_s + (b + 1) * st.tau_s
+                    if t_end <= st.t_block0_s:  # tau below the resolution of the clock
+                        raise ConfigError(
+                            f"block length {st.tau_s:.3g} s is too short to resolve at time "
+                            f"{eng.time_s:.3g} s; use more steps per block")
+                    if self._advance(None, t_end, on_chunk) == "frozen":
+                        raise self._frozen_error()
+                    self._end_block(st)
+                st.phase = "done"
+        except _Stop:
+            stopped = True
+        except BaseException as exc:
+            tick()
+            if writer is not None and isinstance(exc, Exception):
+                writer.write(st, "failed", error=" ".join(str(exc).split()))
+            raise
+        tick()
+        signum = self._stop_signal or signal.SIGINT
+        n_done = len(st.rows["duration_s"])
+        if stopped and n_done < 2:
+            if writer is not None:
+                writer.write(st, "interrupted")
+            where = f"; continue it with kmc.resume({str(writer.path)!r})" if writer else ""
+            raise RunInterrupted(f"run stopped before 2 blocks were finished{where}",
+                                 path=None if writer is None else str(writer.path),
+                                 signum=signum)
+        result = self._result(st, interrupted=stopped, signum=signum if stopped else None)
+        if writer is not None:
+            writer.write(st, "interrupted" if stopped else "complete",
+                         result=None if stopped else result)
+        return result
+
+    def _begin_production(self, st: _RunState) -> None:
+        eng = self.engine
+        st.eq_steps = eng.steps - st.start_steps
+        eq_time = eng.time_s - st.start_time_s
+        if st.production_time_s is not None:
+            st.tau_s = st.production_time_s / st.blocks
         else:
             # mean event rate of the equilibration (or the current total rate)
-            rate = eq_steps / eq_time if eq_steps >= 1000 and eq_time > 0 else eng.total_rate_Hz
-            tau = steps / blocks / rate
-
+            rate = (st.eq_steps / eq_time if st.eq_steps >= 1000 and eq_time > 0
+                    else eng.total_rate_Hz)
+            st.tau_s = st.steps / st.blocks / rate  # type: ignore[operator]
         state = eng.get_state()
-        disp_prev, jsq_prev = state["displacement"], state["jump_sq"]
-        counts0 = state["type_counts"].copy()
-        steps_prev, t_start = eng.steps, eng.time_s
-        rows: dict[str, list[Any]] = {k: [] for k in
-                                      ("duration_s", "tracer_sq_A2", "collective_A",
-                                       "jump_sq_A2", "hops")}
-        prod_wall0 = time.perf_counter()
-        interrupted = False
-        try:
-            for b in range(blocks):
-                t_end = t_start + (b + 1) * tau
-                if t_end <= eng.time_s:  # tau below the resolution of the clock
-                    raise ConfigError(
-                        f"block length {tau:.3g} s is too short to resolve at time "
-                        f"{eng.time_s:.3g} s; use more steps per block")
-                t_block0 = eng.time_s
-                if self._advance(None, t_end, progress) == "frozen":
-                    raise self._frozen_error()
-                disp, jsq = eng.displacements()
-                dr = disp - disp_prev
-                rows["duration_s"].append(eng.time_s - t_block0)
-                rows["tracer_sq_A2"].append(dr.T @ dr)
-                rows["collective_A"].append(dr.sum(axis=0))
-                rows["jump_sq_A2"].append(float((jsq - jsq_prev).sum()))
-                rows["hops"].append(eng.steps - steps_prev)
-                disp_prev, jsq_prev, steps_prev = disp, jsq, eng.steps
-        except KeyboardInterrupt:
-            # keep what is computed: return the finished blocks if they can be analysed
-            if len(rows["duration_s"]) < 2:
-                raise
-            interrupted = True
-        prod_wall = time.perf_counter() - prod_wall0
+        st.disp0 = state["displacement"]
+        st.disp_prev = st.disp0
+        st.jsq_prev = state["jump_sq"]
+        st.counts0 = state["type_counts"].copy()
+        st.steps_prev = eng.steps
+        st.t_start_s = st.t_block0_s = eng.time_s
+        st.phase = "production"
 
-        data = BlockData(**{k: np.asarray(v) for k, v in rows.items()})
+    def _end_block(self, st: _RunState) -> None:
+        eng = self.engine
+        disp, jsq = eng.displacements()
+        dr = disp - st.disp_prev
+        rows = st.rows
+        rows["duration_s"].append(eng.time_s - st.t_block0_s)
+        rows["tracer_sq_A2"].append(dr.T @ dr)
+        rows["collective_A"].append(dr.sum(axis=0))
+        rows["jump_sq_A2"].append(float((jsq - st.jsq_prev).sum()))
+        rows["hops"].append(eng.steps - st.steps_prev)
+        total = disp - st.disp0  # since the start of production
+        col = total.sum(axis=0)
+        st.msd["time_s"].append(eng.time_s - st.t_start_s)
+        st.msd["tracer_A2"].append(float(np.einsum("ij,ij->", total, total)) / self.n_ions)
+        st.msd["collective_A2"].append(float(col @ col) / self.n_ions)
+        st.disp_prev, st.jsq_prev, st.steps_prev = disp, jsq, eng.steps
+        st.t_block0_s = eng.time_s
+
+    def _result(self, st: _RunState, *, interrupted: bool, signum: int | None) -> RunResult:
+        data = BlockData(**st.block_arrays())
         est = transport(
             data, n_ions=self.n_ions, volume_A3=self.network.volume_A3,
             temperature_K=self.temperature_K, charge_e=self.network.charge_e,
             dimensionality=self.network.dimensionality,
             field_V_per_angstrom=self.field_V_per_angstrom)
-        counts = eng.get_state()["type_counts"] - counts0
+        counts = self.engine.get_state()["type_counts"] - st.counts0
         hops = int(data.hops.sum())
         notes: list[str] = []
         if interrupted:
-            notes.append(f"interrupted: {data.n_blocks} of {blocks} blocks finished")
+            notes.append(f"interrupted: {data.n_blocks} of {st.blocks} blocks finished")
         return RunResult(
             transport=est,
             network_name=self.network.name,
@@ -443,18 +588,254 @@ class Simulation:
             attempt_frequency_Hz=self.attempt_frequency_Hz,
             dimensionality=self.network.dimensionality,
             seed=self.seed,
-            equilibration_steps=int(eq_steps),
+            equilibration_steps=int(st.eq_steps),
             hops=hops,
             simulated_time_s=float(data.duration_s.sum()),
-            wall_s=time.perf_counter() - wall0,
-            hops_per_s=hops / prod_wall if prod_wall > 0 else float("nan"),
+            wall_s=st.wall_s,
+            hops_per_s=hops / st.prod_wall_s if st.prod_wall_s > 0 else float("nan"),
             hop_type_counts={name: int(c) for name, c in
                              zip(self.network.hop_type_names, counts)},
             field_V_per_angstrom=self.field_V_per_angstrom,
             interrupted=interrupted,
             blocks=data,
             warnings=tuple(notes),
+            msd={k: np.asarray(v, dtype=float) for k, v in st.msd.items()},
+            stop_signal=signum,
         )
+
+    # ---------------------------------------------------------------- resume
+    @classmethod
+    def resume(cls, path: str | os.PathLike[str], *,
+               progress: Callable[[int], None] | None = None,
+               checkpoint_interval_s: float | None = None) -> RunResult:
+        """Continue the run checkpointed in `path` and finish it; see :func:`resume`."""
+        return resume(path, progress=progress, checkpoint_interval_s=checkpoint_interval_s)
+
+
+class _Stop(Exception):
+    """Raised at a chunk boundary when a stop was requested."""
+
+
+_RUN_ROWS = ("duration_s", "tracer_sq_A2", "collective_A", "jump_sq_A2", "hops")
+_MSD_ROWS = ("time_s", "tracer_A2", "collective_A2")
+_ROW_SHAPES = {"duration_s": (0,), "tracer_sq_A2": (0, 3, 3), "collective_A": (0, 3),
+               "jump_sq_A2": (0,), "hops": (0,)}
+
+
+@dataclass
+class _RunState:
+    """Everything beyond the engine's own state that a run needs to continue.
+
+    Times in s, displacements in Angstrom. Checkpointed with the engine state.
+    """
+
+    steps: int | None
+    equilibration: int
+    blocks: int
+    production_time_s: float | None
+    start_steps: int
+    start_time_s: float
+    phase: str = "equilibration"
+    eq_steps: int = 0
+    tau_s: float = math.nan
+    t_start_s: float = math.nan
+    t_block0_s: float = math.nan
+    steps_prev: int = 0
+    counts0: NDArray[np.uint64] | None = None
+    disp0: NDArray[np.float64] | None = None
+    disp_prev: NDArray[np.float64] | None = None
+    jsq_prev: NDArray[np.float64] | None = None
+    wall_s: float = 0.0
+    prod_wall_s: float = 0.0
+    rows: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in _RUN_ROWS})
+    msd: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in _MSD_ROWS})
+
+    _ARRAYS = ("counts0", "disp0", "disp_prev", "jsq_prev")
+    _SCALARS = ("steps", "equilibration", "blocks", "production_time_s", "start_steps",
+                "start_time_s", "phase", "eq_steps", "tau_s", "t_start_s", "t_block0_s",
+                "steps_prev", "wall_s", "prod_wall_s")
+
+    def plan(self) -> dict[str, Any]:
+        return {"steps": self.steps, "equilibration": self.equilibration,
+                "blocks": self.blocks, "production_time_s": self.production_time_s}
+
+    def block_arrays(self) -> dict[str, NDArray]:
+        out = {}
+        for k in _RUN_ROWS:
+            arr = np.asarray(self.rows[k], dtype=np.int64 if k == "hops" else np.float64)
+            out[k] = arr.reshape(_ROW_SHAPES[k]) if arr.size == 0 else arr
+        return out
+
+    def msd_arrays(self) -> dict[str, NDArray]:
+        return {k: np.asarray(v, dtype=np.float64) for k, v in self.msd.items()}
+
+    def to_record(self) -> dict[str, Any]:
+        """Scalars (None -> -1 / nan) and arrays for the checkpoint."""
+        rec: dict[str, Any] = {}
+        for k in self._SCALARS:
+            v = getattr(self, k)
+            rec[k] = (-1 if k == "steps" else math.nan) if v is None else v
+        for k in self._ARRAYS:
+            v = getattr(self, k)
+            if v is not None:
+                rec[k] = v
+        return rec
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any], blocks: Mapping[str, Any],
+                    msd: Mapping[str, Any]) -> _RunState:
+        kw: dict[str, Any] = {k: rec[k] for k in cls._SCALARS if k in rec}
+        kw["steps"] = None if int(kw["steps"]) < 0 else int(kw["steps"])
+        tp = float(kw["production_time_s"])
+        kw["production_time_s"] = None if math.isnan(tp) else tp
+        for k in ("equilibration", "blocks", "start_steps", "eq_steps", "steps_prev"):
+            kw[k] = int(kw[k])
+        kw["phase"] = str(kw["phase"])
+        st = cls(**kw)
+        for k in cls._ARRAYS:
+            if k in rec:
+                setattr(st, k, np.asarray(rec[k]))
+        st.rows = {k: list(np.asarray(blocks[k])) for k in _RUN_ROWS}
+        st.rows["jump_sq_A2"] = [float(x) for x in st.rows["jump_sq_A2"]]
+        st.rows["hops"] = [int(x) for x in st.rows["hops"]]
+        st.msd = {k: [float(x) for x in np.asarray(msd[k])] for k in _MSD_ROWS}
+        return st
+
+
+class _Checkpointer:
+    """Writes a run's file: inputs, blocks so far, the full state, and at the end the result."""
+
+    def __init__(self, sim: Simulation, path: str | os.PathLike[str], interval_s: float,
+                 config: Mapping[str, Any] | None, created: str | None = None) -> None:
+        interval = _number(interval_s, "checkpoint_interval_s")
+        if not (math.isfinite(interval) and interval > 0):
+            raise ConfigError(f"checkpoint_interval_s = {interval_s!r} must be finite and > 0")
+        self.sim = sim
+        self.path = Path(path)
+        self.interval_s = interval
+        self.config = None if config is None else dict(config)
+        self.created = created
+
+    def check_target(self, overwrite: bool) -> None:
+        """Refuse to replace an existing file (its results would be lost) unless asked."""
+        if self.path.is_dir():
+            raise ConfigError(f"output {str(self.path)!r} is a directory")
+        if not self.path.parent.is_dir() and str(self.path.parent):
+            raise ConfigError(f"the directory of output {str(self.path)!r} does not exist")
+        if self.path.exists() and not overwrite:
+            try:
+                status = _io.read_run(self.path).status
+                what = {"complete": "the results of a finished run",
+                        "failed": "a failed run"}.get(
+                    status, f"an unfinished run (continue it with kmc run --resume "
+                            f"{self.path})")
+            except ConfigError:
+                what = "a file that is not a kmc run"
+            raise ConfigError(f"output {str(self.path)!r} exists and holds {what}; choose "
+                              "another output file or pass overwrite=True (--overwrite)")
+
+    def write(self, st: _RunState, status: str, *, result: RunResult | None = None,
+              error: str | None = None) -> None:
+        sim = self.sim
+        net = sim.network
+        eng = sim.engine
+        prov = _io.provenance(self.created)
+        self.created = prov["created"]
+        inputs = {"temperature_K": sim.temperature_K,
+                  "attempt_frequency_Hz": sim.attempt_frequency_Hz, "seed": sim.seed,
+                  "n_ions": sim.n_ions, "n_sites": net.n_sites, "charge_e": net.charge_e,
+                  "volume_A3": net.volume_A3, "dimensionality": net.dimensionality,
+                  "field_V_per_angstrom": sim.field_V_per_angstrom,
+                  "initial_ion_sites": sim._initial_sites}
+        engine_state = {k: (np.asarray(v) if isinstance(v, np.ndarray) else v)
+                        for k, v in eng.get_state().items()}
+        _io.write_run(self.path, network=net, inputs=inputs, plan=st.plan(), status=status,
+                      blocks=st.block_arrays(), msd=st.msd_arrays(),
+                      checkpoint={"engine": engine_state, "run": st.to_record()},
+                      summary=None if result is None else result.to_dict(),
+                      config=self.config, prov=prov, error=error)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(sim: Simulation) -> Iterator[None]:
+    """SIGINT and SIGTERM request a clean stop while the block runs (main thread only).
+
+    A second SIGINT while a stop is pending raises KeyboardInterrupt at once.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if signum == signal.SIGINT and sim._stop_signal is not None:
+            raise KeyboardInterrupt
+        sim.request_stop(signum)
+
+    previous = {}
+    for s in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[s] = signal.signal(s, handler)
+        except (ValueError, OSError):  # pragma: no cover - not allowed here
+            pass
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def resume(path: str | os.PathLike[str], *, progress: Callable[[int], None] | None = None,
+           checkpoint_interval_s: float | None = None) -> RunResult:
+    """Continue an interrupted run from its file and finish it.
+
+    The result is bit-identical to that of the same run made without interruption
+    (every number but the wall-clock times): the engine state, its RNG state and the
+    block accumulators all come back from the last checkpoint. A complete file just
+    gives its result back.
+
+    Parameters
+    ----------
+    path : path
+        A run file written by :meth:`Simulation.run` with ``output=path``.
+    progress : callable or None
+        As for :meth:`Simulation.run`.
+    checkpoint_interval_s : float or None
+        Wall seconds between checkpoints (default: the interval of the first session,
+        as stored in its config, else 60).
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    ConfigError
+        If the file is unreadable, not a kmc run, failed, or holds no checkpoint.
+    RunInterrupted
+        If stopped again before two blocks were finished.
+    """
+    rec = _io.read_run(path)
+    if rec.status == "complete":
+        return _io.result_from_run(rec)
+    if rec.status == "failed":
+        raise ConfigError(f"{str(path)!r}: the run failed and cannot be resumed: {rec.error}")
+    if rec.checkpoint is None:
+        raise ConfigError(f"{str(path)!r} holds no checkpoint to resume from")
+    inp = rec.inputs
+    engine_state = rec.checkpoint["engine"]
+    sim = Simulation(rec.network(), float(inp["temperature_K"]),
+                     ion_sites=np.asarray(engine_state["ion_site"], dtype=np.int32),
+                     seed=int(inp["seed"]),
+                     attempt_frequency_Hz=float(inp["attempt_frequency_Hz"]),
+                     field_V_per_angstrom=inp.get("field_V_per_angstrom"))
+    sim.engine.set_state(engine_state)
+    sim._initial_sites = np.asarray(inp["initial_ion_sites"], dtype=np.int32)
+    st = _RunState.from_record(rec.checkpoint["run"], rec.blocks, rec.msd)
+    if checkpoint_interval_s is None:
+        checkpoint_interval_s = float((rec.config or {}).get("checkpoint_interval", 60.0))
+    writer = _Checkpointer(sim, path, checkpoint_interval_s, rec.config,
+                           created=rec.provenance.get("created"))
+    return sim._execute(st, progress, writer)
 
 
 def occupancy_statistics(sim: Simulation, steps: int, samples: int = 1000,

@@ -1,0 +1,477 @@
+"""HDF5 results and checkpoints (h5py), JSON summaries.
+
+One HDF5 file per run or per sweep, readable with plain h5py. A run file::
+
+    /                       attrs: format = "kmc-run", format_version, status
+                            ("running", "interrupted", "failed", "complete"), kmc_version
+    /provenance             attrs: kmc, python, numpy, h5py versions, platform, created and
+                            updated (UTC, ISO 8601), command line
+    /config                 attrs: the configuration keys the run was made from (each, and
+                            all_json: all of them as JSON)
+    /inputs                 attrs: temperature_K, attempt_frequency_Hz, seed, n_ions, charge_e,
+                            volume_A3, dimensionality, field_V_per_angstrom (absent: no field)
+                            initial_ion_sites: (n_ions,) the random (seeded) placement
+    /inputs/network         every SiteNetwork field: arrays as datasets (Angstrom, eV),
+                            names as string datasets, scalars (charge_e, name) as attrs
+    /plan                   attrs: steps, equilibration, blocks, production_time_s (nan: none)
+    /blocks                 per-block observables, one row per finished block:
+                            duration_s (B,), tracer_sq_A2 (B,3,3), collective_A (B,3),
+                            jump_sq_A2 (B,), hops (B,)
+    /msd                    time_s (B,), tracer_A2 (B,), collective_A2 (B,): MSD since the
+                            start of production at each block end (Angstrom^2)
+    /checkpoint/engine      the engine state: ion_site, displacement, jump_sq, ion_hops,
+                            type_counts, total_displacement, rng (+ attrs time_s, steps)
+    /checkpoint/run         the driver's state: phase, block accumulators, wall time
+    /summary                (complete runs) attrs: every scalar of RunResult.to_dict();
+                            datasets: the tensors; attrs all_json: the whole dict as JSON
+
+A sweep file holds ``/sweep`` (its configuration) and ``/runs/<run id>``, each a run
+file's layout. Every write goes to a temporary file that is flushed, fsynced and
+renamed over the old one, so a killed process leaves either the old or the new file,
+never a torn one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import math
+import os
+import platform
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .errors import ConfigError
+
+__all__ = ["RunFile", "read_run", "write_run", "load", "write_json", "provenance",
+           "atomic_h5", "file_format", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+RUN_FORMAT = "kmc-run"
+SWEEP_FORMAT = "kmc-sweep"
+STATUSES = ("running", "interrupted", "failed", "complete")
+
+
+def _h5py() -> Any:
+    try:
+        import h5py
+    except ImportError as exc:  # pragma: no cover - a dependency
+        raise ConfigError(f"HDF5 output needs h5py ({exc}); pip install h5py") from None
+    return h5py
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def provenance(created: str | None = None) -> dict[str, str]:
+    """Versions, platform and times of a file (no git: works from any install).
+
+    Parameters
+    ----------
+    created : str or None
+        Creation time to keep (ISO 8601); None for now.
+    """
+    h5py = _h5py()
+    return {
+        "kmc_version": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "h5py": h5py.__version__,
+        "platform": platform.platform(),
+        "created": created or _now(),
+        "updated": _now(),
+        "command": " ".join(sys.argv),
+    }
+
+
+# --------------------------------------------------------------------------- #
+# atomic files
+# --------------------------------------------------------------------------- #
+def atomic_h5(path: str | os.PathLike[str], fill: Callable[[Any], None]) -> None:
+    """Write an HDF5 file atomically: `fill(h5file)` into a temporary file, then rename.
+
+    The temporary file is fsynced before it replaces `path`, so after a crash (or a full
+    disk) `path` holds either its previous contents or the complete new ones.
+    """
+    h5py = _h5py()
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    try:
+        with h5py.File(tmp, "w") as f:
+            fill(f)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename durable (POSIX)
+        fd = os.open(target.parent if str(target.parent) else ".", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _open(path: str | os.PathLike[str]) -> Any:
+    """Open an HDF5 file for reading, with a clear error if it is missing or corrupt."""
+    h5py = _h5py()
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"file {str(p)!r} does not exist")
+    try:
+        return h5py.File(p, "r")
+    except OSError as exc:
+        raise ConfigError(f"{str(p)!r} is not a readable HDF5 file (truncated or corrupt?): "
+                          f"{exc}") from None
+
+
+def file_format(path: str | os.PathLike[str]) -> str:
+    """The kind of a kmc file: "kmc-run" or "kmc-sweep" (ConfigError for anything else)."""
+    with _open(path) as f:
+        return _check_format(f, str(path))
+
+
+def _check_format(group: Any, where: str) -> str:
+    fmt = group.attrs.get("format")
+    if isinstance(fmt, bytes):
+        fmt = fmt.decode()
+    if fmt not in (RUN_FORMAT, SWEEP_FORMAT):
+        raise ConfigError(f"{where} is not a kmc results file (format attribute {fmt!r})")
+    version = int(group.attrs.get("format_version", -1))
+    if not 1 <= version <= FORMAT_VERSION:
+        raise ConfigError(f"{where} has format version {version}; this kmc reads up to "
+                          f"{FORMAT_VERSION}")
+    return str(fmt)
+
+
+# --------------------------------------------------------------------------- #
+# small helpers
+# --------------------------------------------------------------------------- #
+def _attr(value: Any) -> Any:
+    """A value HDF5 can hold as an attribute (None -> nan for numbers is the caller's job)."""
+    if isinstance(value, (bool, np.bool_)):
+        return np.bool_(value)
+    if isinstance(value, (list, tuple)):
+        return np.asarray(value)
+    return value
+
+
+def _read_attrs(obj: Any) -> dict[str, Any]:
+    out = {}
+    for k, v in obj.attrs.items():
+        if isinstance(v, bytes):
+            v = v.decode()
+        elif isinstance(v, np.generic):
+            v = v.item()
+        out[k] = v
+    return out
+
+
+def _json_attr(obj: Any, name: str) -> Any:
+    raw = obj.attrs.get(name)
+    if raw is None:
+        return None
+    if isinstance(raw, bytes):
+        raw = raw.decode()
+    return json.loads(raw)
+
+
+def _write_arrays(group: Any, arrays: Mapping[str, Any]) -> None:
+    for name, value in arrays.items():
+        group.create_dataset(name, data=np.asarray(value))
+
+
+def _read_arrays(group: Any) -> dict[str, np.ndarray]:
+    return {name: group[name][()] for name in group if not hasattr(group[name], "keys")}
+
+
+# --------------------------------------------------------------------------- #
+# networks
+# --------------------------------------------------------------------------- #
+def write_network(group: Any, network: Any) -> None:
+    """Store every field of a SiteNetwork in an HDF5 group."""
+    h5py = _h5py()
+    for f in dataclasses.fields(network):
+        value = getattr(network, f.name)
+        if isinstance(value, np.ndarray):
+            group.create_dataset(f.name, data=value)
+        elif isinstance(value, tuple):
+            group.create_dataset(f.name, data=np.array(value, dtype=object),
+                                 dtype=h5py.string_dtype())
+        else:
+            group.attrs[f.name] = value
+
+
+def read_network(group: Any) -> Any:
+    """Rebuild the SiteNetwork stored by :func:`write_network` (validated again)."""
+    from .lattice import SiteNetwork
+
+    kwargs: dict[str, Any] = _read_attrs(group)
+    for name in group:
+        data = group[name][()]
+        if data.dtype.kind in "OS":
+            kwargs[name] = tuple(x.decode() if isinstance(x, bytes) else str(x) for x in data)
+        else:
+            kwargs[name] = data
+    return SiteNetwork(**kwargs)
+
+
+# --------------------------------------------------------------------------- #
+# run files
+# --------------------------------------------------------------------------- #
+@dataclass
+class RunFile:
+    """The contents of a run file (or of one run of a sweep file).
+
+    Attributes
+    ----------
+    status : str
+        "running", "interrupted", "failed" or "complete".
+    inputs, plan : dict
+        See the module docstring (units in the names).
+    config : dict or None
+        The configuration keys the run was made from.
+    blocks, msd : dict of ndarray
+        The finished blocks so far.
+    checkpoint : dict or None
+        ``{"engine": {...}, "run": {...}}``: everything to continue the run.
+    summary : dict or None
+        ``RunResult.to_dict()`` of a complete run.
+    provenance : dict
+    error : str or None
+        Why a failed run failed.
+    """
+
+    path: str
+    status: str
+    inputs: dict[str, Any]
+    plan: dict[str, Any]
+    config: dict[str, Any] | None
+    blocks: dict[str, np.ndarray]
+    msd: dict[str, np.ndarray]
+    checkpoint: dict[str, Any] | None
+    summary: dict[str, Any] | None
+    provenance: dict[str, Any]
+    error: str | None
+    group: str = "/"
+
+    def network(self) -> Any:
+        """The run's SiteNetwork (read and validated on each call)."""
+        with _open(self.path) as f:
+            return read_network(f[self.group]["inputs/network"])
+
+    @property
+    def n_blocks(self) -> int:
+        """Blocks finished."""
+        return int(len(self.blocks.get("duration_s", ())))
+
+
+def write_run_group(group: Any, *, network: Any, inputs: Mapping[str, Any],
+                    plan: Mapping[str, Any], status: str, blocks: Mapping[str, Any],
+                    msd: Mapping[str, Any], checkpoint: Mapping[str, Any] | None = None,
+                    summary: Mapping[str, Any] | None = None,
+                    config: Mapping[str, Any] | None = None,
+                    prov: Mapping[str, Any] | None = None, error: str | None = None) -> None:
+    """Fill an HDF5 group with one run (the layout of the module docstring)."""
+    if status not in STATUSES:
+        raise ValueError(f"status {status!r} not in {STATUSES}")
+    group.attrs["format"] = RUN_FORMAT
+    group.attrs["format_version"] = FORMAT_VERSION
+    group.attrs["status"] = status
+    group.attrs["kmc_version"] = __version__
+    if error:
+        group.attrs["error"] = error
+    pg = group.create_group("provenance")
+    for k, v in (prov or provenance()).items():
+        pg.attrs[k] = v
+    cg = group.create_group("config")
+    if config is not None:
+        cg.attrs["all_json"] = json.dumps(config)
+        for k, v in config.items():
+            if v is not None:
+                cg.attrs[k] = _attr(v)
+    ig = group.create_group("inputs")
+    for k, v in inputs.items():
+        if k == "initial_ion_sites":
+            ig.create_dataset(k, data=np.asarray(v, dtype=np.int32))
+        elif v is not None:
+            ig.attrs[k] = _attr(v)
+    write_network(ig.create_group("network"), network)
+    plg = group.create_group("plan")
+    for k, v in plan.items():
+        plg.attrs[k] = np.nan if v is None else v
+    _write_arrays(group.create_group("blocks"), blocks)
+    _write_arrays(group.create_group("msd"), msd)
+    if checkpoint is not None:
+        ck = group.create_group("checkpoint")
+        for part in ("engine", "run"):
+            sub = ck.create_group(part)
+            for k, v in checkpoint[part].items():
+                if isinstance(v, np.ndarray):
+                    sub.create_dataset(k, data=v)
+                else:
+                    sub.attrs[k] = v
+    if summary is not None:
+        _write_summary(group.create_group("summary"), summary)
+
+
+def _nan_for_none(x: Any) -> Any:
+    if isinstance(x, list):
+        return [_nan_for_none(v) for v in x]
+    return np.nan if x is None else x
+
+
+def _write_summary(sg: Any, summary: Mapping[str, Any]) -> None:
+    """A to_dict() as attributes (scalars), datasets (tensors) and one JSON attribute."""
+    h5py = _h5py()
+    sg.attrs["all_json"] = json.dumps(summary)
+    for k, v in summary.items():
+        if isinstance(v, dict):
+            sub = sg.create_group(k)
+            for kk, vv in v.items():
+                sub.attrs[kk] = vv
+        elif isinstance(v, list):
+            if v and all(isinstance(x, str) for x in v):
+                sg.create_dataset(k, data=np.array(v, dtype=object), dtype=h5py.string_dtype())
+            elif v:
+                sg.create_dataset(k, data=np.asarray(_nan_for_none(v), dtype=float))
+        else:
+            sg.attrs[k] = np.nan if v is None else v
+
+
+def write_run(path: str | os.PathLike[str], **parts: Any) -> None:
+    """Write a run file atomically (see :func:`write_run_group` for the parts)."""
+    atomic_h5(path, lambda f: write_run_group(f, **parts))
+
+
+def read_run_group(group: Any, path: str, where: str) -> RunFile:
+    """Read one run from an HDF5 group (a run file's root or a sweep's /runs/<id>)."""
+    try:
+        fmt = _check_format(group, where)
+        if fmt != RUN_FORMAT:
+            raise ConfigError(f"{where} is a kmc {fmt.split('-')[1]} file, not a run")
+        attrs = _read_attrs(group)
+        inputs = _read_attrs(group["inputs"])
+        if "initial_ion_sites" in group["inputs"]:
+            inputs["initial_ion_sites"] = group["inputs/initial_ion_sites"][()]
+        if "field_V_per_angstrom" in inputs:
+            inputs["field_V_per_angstrom"] = tuple(
+                float(x) for x in np.ravel(inputs["field_V_per_angstrom"]))
+        plan = {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                for k, v in _read_attrs(group["plan"]).items()}
+        checkpoint = None
+        if "checkpoint" in group:
+            checkpoint = {part: {**_read_attrs(group["checkpoint"][part]),
+                                 **_read_arrays(group["checkpoint"][part])}
+                          for part in ("engine", "run")}
+        return RunFile(
+            path=path, status=str(attrs["status"]), inputs=inputs, plan=plan,
+            config=_json_attr(group["config"], "all_json"),
+            blocks=_read_arrays(group["blocks"]), msd=_read_arrays(group["msd"]),
+            checkpoint=checkpoint,
+            summary=_json_attr(group["summary"], "all_json") if "summary" in group else None,
+            provenance=_read_attrs(group["provenance"]), error=attrs.get("error"),
+            group=group.name)
+    except KeyError as exc:
+        raise ConfigError(f"{where} is incomplete: missing {exc}") from None
+
+
+def read_run(path: str | os.PathLike[str]) -> RunFile:
+    """Read a run file.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, not HDF5, truncated, not a kmc run file, or incomplete.
+    """
+    with _open(path) as f:
+        return read_run_group(f, str(path), repr(str(path)))
+
+
+# --------------------------------------------------------------------------- #
+# results
+# --------------------------------------------------------------------------- #
+def result_from_run(run: RunFile) -> Any:
+    """Rebuild the :class:`kmc.RunResult` of a complete run from its file contents.
+
+    The transport estimates are recomputed from the stored blocks with
+    :func:`kmc.analysis.transport`, so they are the very numbers the run printed.
+    """
+    from .analysis import BlockData, transport
+    from .simulation import RunResult
+
+    if run.status != "complete" or run.summary is None:
+        n = run.n_blocks
+        hint = ("; continue it with `kmc run --resume FILE` or kmc.resume(path)"
+                if run.status in ("running", "interrupted") else
+                f": {run.error}" if run.error else "")
+        raise ConfigError(f"{run.path!r}: the run is {run.status} ({n} of "
+                          f"{run.plan.get('blocks')} blocks finished){hint}")
+    s = run.summary
+    inp = run.inputs
+    data = BlockData(**run.blocks)
+    field = inp.get("field_V_per_angstrom")
+    est = transport(data, n_ions=int(inp["n_ions"]), volume_A3=float(inp["volume_A3"]),
+                    temperature_K=float(inp["temperature_K"]), charge_e=float(inp["charge_e"]),
+                    dimensionality=int(inp["dimensionality"]), field_V_per_angstrom=field)
+    own = [w for w in s.get("warnings", []) if w not in est.warnings]
+
+    def num(key: str) -> float:
+        v = s.get(key)
+        return float("nan") if v is None else float(v)
+
+    return RunResult(
+        transport=est, network_name=str(s["network_name"]), n_sites=int(s["n_sites"]),
+        n_ions=int(s["n_ions"]), temperature_K=float(s["temperature_K"]),
+        attempt_frequency_Hz=float(s["attempt_frequency_Hz"]),
+        dimensionality=int(s["dimensionality"]), seed=int(s["seed"]),
+        equilibration_steps=int(s["equilibration_steps"]), hops=int(s["hops"]),
+        simulated_time_s=float(s["simulated_time_s"]), wall_s=num("wall_s"),
+        hops_per_s=num("hops_per_s"), hop_type_counts=dict(s["hop_type_counts"]),
+        field_V_per_angstrom=None if field is None else tuple(field),
+        interrupted=bool(s["interrupted"]), blocks=data,
+        warnings=tuple(own), msd=dict(run.msd))
+
+
+def load(path: str | os.PathLike[str]) -> Any:
+    """Load the results of a run file or a sweep file.
+
+    Returns
+    -------
+    RunResult or SweepResult
+        A :class:`kmc.RunResult` for a run file, a :class:`kmc.sweep.SweepResult` for a
+        sweep file.
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read, is not a kmc file, or holds an unfinished run.
+    """
+    if file_format(path) == SWEEP_FORMAT:
+        from .sweep import SweepResult
+
+        return SweepResult.load(path)
+    return result_from_run(read_run(path))
+
+
+def write_json(summary: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write a JSON summary (a ``to_dict()``) atomically; return its path."""
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, p)
+    return p
+
+
+def json_path(h5_path: str | os.PathLike[str]) -> Path:
+    """The JSON summary's path beside an HDF5 file: FILE.h5 -> FILE.json."""
+    return Path(h5_path).with_suffix(".json")
