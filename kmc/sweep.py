@@ -1,0 +1,682 @@
+"""Sweeps: temperatures x compositions x replicas as independent runs.
+
+Every run of a sweep has its own seed, derived from the sweep's master seed and the
+run's point (temperature, composition, replica), so a run's numbers do not depend on
+which other runs the sweep holds, on their order, or on where it ran: a local process
+pool (the default) or a dask.distributed cluster (``scheduler=ADDRESS``).
+
+While the sweep runs, each run lives in its own run file in ``OUTPUT.parts/`` (written
+and checkpointed by the worker); finished runs are gathered into the sweep file
+``OUTPUT`` (atomically, at least every 30 s and at the end), after which their part
+files are removed. Restarting the same sweep recomputes nothing that finished and
+continues unfinished runs from their checkpoints. A run whose worker died is retried.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import io as _io
+from .arrhenius import ArrheniusFit, combine_replicas, fit_arrhenius
+from .config import RunConfig, SweepConfig
+from .errors import ConfigError, KMCError, RunInterrupted
+
+__all__ = ["RunSpec", "SweepResult", "run_sweep", "plan_runs", "derive_seed", "cpu_count"]
+
+#: Attempts per run before a sweep gives up on it (a worker killed, an unexpected error).
+MAX_ATTEMPTS = 3
+#: Wall seconds between rewrites of the sweep file while runs finish.
+GATHER_INTERVAL_S = 30.0
+#: Observables tabulated per run and per point (value and _err twin).
+OBSERVABLES = ("sigma_S_cm", "D_tracer_cm2_s", "D_sigma_cm2_s", "correlation_factor",
+               "haven_ratio")
+
+
+def cpu_count() -> int:
+    """Cores available to this process."""
+    try:
+        return len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def derive_seed(master_seed: int, temperature_K: float, composition_key: str,
+                composition: Any, replica: int) -> int:
+    """The seed of one run: a hash of its point mixed with the master seed.
+
+    Order-independent (adding a temperature to a sweep leaves the other runs' seeds
+    alone) and statistically independent between points (numpy's SeedSequence).
+
+    Returns
+    -------
+    int
+        A seed in [0, 2**63).
+    """
+    point = json.dumps([float(temperature_K), composition_key, composition, int(replica)])
+    words = np.frombuffer(hashlib.sha256(point.encode()).digest()[:16], dtype=np.uint32)
+    ss = np.random.SeedSequence(entropy=int(master_seed), spawn_key=tuple(int(w) for w in words))
+    return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def _fmt(x: Any) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep: its point, its seed and its full configuration."""
+
+    run_id: str
+    temperature_K: float
+    composition_key: str
+    composition: Any
+    replica: int
+    seed: int
+    config: dict[str, Any] = field(repr=False)
+
+
+def plan_runs(cfg: SweepConfig, master_seed: int) -> list[RunSpec]:
+    """All runs of a sweep (temperature-major, then composition, then replica)."""
+    specs = []
+    for T in cfg.temperatures_K:
+        for comp in cfg.compositions:
+            for r in range(cfg.replicas):
+                seed = derive_seed(master_seed, T, cfg.composition_key, comp, r)
+                run = cfg.run_config(T, comp, seed)
+                run_id = f"T{_fmt(T)}K_{cfg.composition_key}{_fmt(comp)}_r{r}"
+                specs.append(RunSpec(run_id, float(T), cfg.composition_key, comp, r, seed,
+                                     run.model()))
+    return specs
+
+
+# --------------------------------------------------------------------------- #
+# one run, in a worker
+# --------------------------------------------------------------------------- #
+def _worker_init() -> None:
+    # Ctrl-C reaches every process of the terminal's group: a worker between runs ignores
+    # it (a run in progress catches it itself, checkpoints and stops).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def execute_run(config: dict[str, Any], part_path: str | None,
+                checkpoint_interval_s: float) -> dict[str, Any]:
+    """Run (or continue) one run of a sweep; the function the workers call.
+
+    Parameters
+    ----------
+    config : dict
+        The run's configuration keys (:meth:`kmc.config.RunConfig.model`).
+    part_path : str or None
+        The run's own file: continued from its checkpoint if it holds one. None (a
+        worker without the sweep's file system, e.g. on a dask cluster): the run is made
+        in a temporary file whose bytes are returned.
+    checkpoint_interval_s : float
+        Wall seconds between checkpoints.
+
+    Returns
+    -------
+    dict
+        ``status`` ("complete" or "interrupted") and, without `part_path`, ``data``: the
+        bytes of the run file.
+    """
+    tmpdir = None
+    if part_path is None:
+        tmpdir = tempfile.mkdtemp(prefix="kmc-run-")
+        path = os.path.join(tmpdir, "run.h5")
+    else:
+        path = part_path
+    try:
+        status = None
+        if os.path.exists(path):
+            try:
+                status = _io.read_run(path).status
+            except ConfigError:  # a torn or foreign file: start the run again
+                status = None
+        try:
+            if status in ("running", "interrupted"):
+                from .simulation import resume
+
+                result = resume(path, checkpoint_interval_s=checkpoint_interval_s)
+            elif status == "complete":
+                return {"status": "complete"}
+            else:
+                run = RunConfig.from_dict(config, where="sweep run")
+                result = run.simulation().run(**run.plan(), output=path, overwrite=True,
+                                              checkpoint_interval_s=checkpoint_interval_s,
+                                              config=config)
+        except RunInterrupted:
+            return {"status": "interrupted"}
+        out: dict[str, Any] = {"status": "interrupted" if result.interrupted else "complete"}
+        if tmpdir is not None and out["status"] == "complete":
+            out["data"] = Path(path).read_bytes()
+        return out
+    finally:
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- #
+# results
+# --------------------------------------------------------------------------- #
+class SweepResult:
+    """The runs of a sweep, tabulated per run and per point, with Arrhenius fits.
+
+    Attributes
+    ----------
+    path : str
+        The sweep file.
+    config : dict
+        The sweep's configuration (base keys, temperatures, compositions, replicas).
+    master_seed : int
+    runs : dict of str -> RunResult
+        Finished runs by run id.
+    specs : dict of str -> dict
+        Each finished run's point: temperature_K, composition_key, composition, replica,
+        seed.
+    failures : dict of str -> str
+        Runs that failed (this session), with the reason.
+    """
+
+    def __init__(self, path: str, config: dict[str, Any], master_seed: int,
+                 runs: dict[str, Any], specs: dict[str, dict[str, Any]],
+                 failures: dict[str, str] | None = None) -> None:
+        self.path = path
+        self.config = config
+        self.master_seed = master_seed
+        self.runs = runs
+        self.specs = specs
+        self.failures = dict(failures or {})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> SweepResult:
+        """Read a sweep file (its finished runs)."""
+        with _io._open(path) as f:
+            if _io._check_format(f, repr(str(path))) != _io.SWEEP_FORMAT:
+                raise ConfigError(f"{str(path)!r} is a run file, not a sweep; use kmc.load")
+            config = json.loads(f["sweep"].attrs["json"])
+            master = int(f["sweep"].attrs["master_seed"])
+            runs, specs = {}, {}
+            for run_id in f["runs"]:
+                g = f["runs"][run_id]
+                rf = _io.read_run_group(g, str(path), f"{str(path)!r} run {run_id}")
+                runs[run_id] = _io.result_from_run(rf)
+                specs[run_id] = json.loads(g.attrs["sweep_point"])
+        return cls(str(path), config, master, runs, specs)
+
+    @property
+    def n_runs(self) -> int:
+        """Finished runs."""
+        return len(self.runs)
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per finished run: its point, seed and observables with errors."""
+        rows = []
+        for run_id in sorted(self.runs, key=self._order):
+            res = self.runs[run_id].to_dict()
+            row = {"run_id": run_id, **self.specs[run_id]}
+            for k in OBSERVABLES:
+                row[k], row[k + "_err"] = res[k], res[k + "_err"]
+            row["hops"] = res["hops"]
+            rows.append(row)
+        return rows
+
+    def _order(self, run_id: str) -> tuple[Any, ...]:
+        s = self.specs[run_id]
+        comp = s["composition"]
+        return (str(s["composition_key"]), comp if isinstance(comp, (int, float)) else 0,
+                s["temperature_K"], s["replica"])
+
+    def compositions(self) -> list[tuple[str, Any]]:
+        """The distinct (composition key, value) pairs of the finished runs."""
+        seen = sorted({(s["composition_key"], s["composition"]) for s in self.specs.values()},
+                      key=lambda kv: (kv[0], kv[1]))
+        return seen
+
+    def points(self) -> list[dict[str, Any]]:
+        """One row per (composition, temperature): replicas combined with
+        :func:`kmc.arrhenius.combine_replicas` (mean; error sqrt(sum err^2) / R)."""
+        groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        for row in self.table():
+            key = (row["composition_key"], row["composition"], row["temperature_K"])
+            groups.setdefault(key, []).append(row)
+        out = []
+        for (ckey, comp, T), rows in groups.items():
+            point: dict[str, Any] = {"composition_key": ckey, "composition": comp,
+                                     "temperature_K": T, "replicas": len(rows)}
+            for k in OBSERVABLES:
+                vals = [r[k] for r in rows]
+                errs = [r[k + "_err"] for r in rows]
+                if all(v is not None and e is not None and v > 0 and e > 0
+                       for v, e in zip(vals, errs)):
+                    point[k], point[k + "_err"] = combine_replicas(vals, errs)
+                else:
+                    good = [v for v in vals if v is not None]
+                    point[k] = float(np.mean(good)) if good else None
+                    point[k + "_err"] = None
+            out.append(point)
+        return out
+
+    def arrhenius(self, composition: Any = None, *, quantity: str = "sigma",
+                  T_ref_K: float = 300.0) -> ArrheniusFit:
+        """Arrhenius fit over the temperatures of one composition.
+
+        Parameters
+        ----------
+        composition : value or None
+            The composition value (of the sweep's composition key); may be None if the
+            sweep has one composition.
+        quantity : str
+            "sigma" (sigma T = A exp(-Ea/kB T)), "D_tracer" or "D_sigma" (D = D0 exp(...)).
+        T_ref_K : float
+            Temperature of the extrapolated value, K.
+        """
+        keys = {"sigma": "sigma_S_cm", "D_tracer": "D_tracer_cm2_s",
+                "D_sigma": "D_sigma_cm2_s"}
+        if quantity not in keys:
+            raise ConfigError(f"quantity = {quantity!r} must be one of {', '.join(keys)}")
+        comps = self.compositions()
+        if not comps:
+            raise ConfigError(f"{self.path!r} holds no finished run")
+        if composition is None:
+            if len(comps) > 1:
+                raise ConfigError(
+                    f"{self.path!r} holds {len(comps)} compositions "
+                    f"({', '.join(f'{k}={_fmt(v)}' for k, v in comps)}); choose one")
+            composition = comps[0][1]
+        pts = [p for p in self.points() if p["composition"] == composition]
+        if not pts:
+            raise ConfigError(f"composition {composition!r} is not in {self.path!r} "
+                              f"(it has {', '.join(_fmt(v) for _, v in comps)})")
+        k = keys[quantity]
+        pts.sort(key=lambda p: p["temperature_K"])
+        return fit_arrhenius([p["temperature_K"] for p in pts], [p[k] for p in pts],
+                             [p[k + "_err"] for p in pts],
+                             quantity="sigma" if quantity == "sigma" else "D",
+                             T_ref_K=T_ref_K)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the file, the config, the per-run and per-point tables, the fits."""
+        fits = []
+        for key, comp in self.compositions():
+            temps = {s["temperature_K"] for s in self.specs.values()
+                     if s["composition"] == comp and s["composition_key"] == key}
+            if len(temps) >= 2:
+                try:
+                    fits.append({"composition_key": key, "composition": comp,
+                                 **self.arrhenius(comp).to_dict()})
+                except ConfigError as exc:
+                    fits.append({"composition_key": key, "composition": comp,
+                                 "error": str(exc)})
+        return {"output": self.path, "master_seed": self.master_seed,
+                "n_runs": self.n_runs, "config": self.config, "points": self.points(),
+                "runs": self.table(), "arrhenius": fits,
+                "failures": [{"run_id": k, "error": v} for k, v in self.failures.items()]}
+
+    def summary(self) -> str:
+        """A readable table of the points and the Arrhenius fits."""
+        def cell(v: Any, e: Any) -> str:
+            if v is None:
+                return f"{'n/a':>22s}"
+            return f"{v:>10.4g} +/- {e:<8.2g}" if e is not None else f"{v:>10.4g}{'':12s}"
+
+        lines = [f"kmc sweep: {self.n_runs} runs in {self.path} (master seed "
+                 f"{self.master_seed})",
+                 f"  {'T (K)':>8s} {'composition':>16s} {'R':>3s} {'sigma (S/cm)':>22s} "
+                 f"{'D* (cm^2/s)':>22s} {'f':>22s} {'Haven ratio':>22s}"]
+        for p in sorted(self.points(), key=lambda p: (str(p["composition"]),
+                                                      p["temperature_K"])):
+            comp = f"{p['composition_key']}={_fmt(p['composition'])}"
+            lines.append(f"  {p['temperature_K']:>8g} {comp:>16s} {p['replicas']:>3d} "
+                         + " ".join(cell(p[k], p[k + "_err"]) for k in
+                                    ("sigma_S_cm", "D_tracer_cm2_s", "correlation_factor",
+                                     "haven_ratio")))
+        for fit in self.to_dict()["arrhenius"]:
+            label = f"{fit['composition_key']}={_fmt(fit['composition'])}"
+            if "error" in fit:
+                lines.append(f"  Arrhenius ({label}): {fit['error']}")
+                continue
+            lines.append(
+                f"  Arrhenius ({label}): Ea = {fit['Ea_eV']:.4f} +/- {fit['Ea_err_eV']:.2g} eV, "
+                f"sigma(300 K) = {fit['sigma_300K_S_cm']:.3g} +/- "
+                f"{fit['sigma_300K_err_S_cm']:.2g} S/cm ({fit['n_points']} points)")
+        for run_id, err in self.failures.items():
+            lines.append(f"  failed: {run_id}: {err}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- #
+# the sweep file
+# --------------------------------------------------------------------------- #
+def _sweep_record(cfg: SweepConfig) -> dict[str, Any]:
+    return {"base": cfg.base, "temperatures_K": list(cfg.temperatures_K),
+            "composition_key": cfg.composition_key, "compositions": list(cfg.compositions),
+            "replicas": cfg.replicas}
+
+
+def _gather(output: Path, record: dict[str, Any], master_seed: int,
+            sources: dict[str, tuple[str, str]], points: dict[str, dict[str, Any]]) -> None:
+    """Rewrite the sweep file atomically with the finished runs.
+
+    `sources` maps run id -> (file, group) holding the run now (the old sweep file or a
+    part file).
+    """
+    h5py = _io._h5py()
+
+    def fill(f: Any) -> None:
+        f.attrs["format"] = _io.SWEEP_FORMAT
+        f.attrs["format_version"] = _io.FORMAT_VERSION
+        f.attrs["kmc_version"] = _io.__version__
+        pg = f.create_group("provenance")
+        for k, v in _io.provenance().items():
+            pg.attrs[k] = v
+        sg = f.create_group("sweep")
+        sg.attrs["json"] = json.dumps(record)
+        sg.attrs["master_seed"] = master_seed
+        runs = f.create_group("runs")
+        rows = []
+        for run_id in sorted(sources):
+            src_file, src_group = sources[run_id]
+            # the old sweep file is read while its replacement is written beside it
+            with h5py.File(src_file, "r") as src:
+                src.copy(src[src_group], runs, name=run_id)
+            runs[run_id].attrs["sweep_point"] = json.dumps(points[run_id])
+            rows.append(points[run_id])
+        sg.attrs["runs_json"] = json.dumps(rows)
+
+    _io.atomic_h5(output, fill)
+
+
+def _point(spec: RunSpec) -> dict[str, Any]:
+    return {"temperature_K": spec.temperature_K, "composition_key": spec.composition_key,
+            "composition": spec.composition, "replica": spec.replica, "seed": spec.seed}
+
+
+def _existing(output: Path, cfg: SweepConfig) -> tuple[int | None, dict[str, dict[str, Any]]]:
+    """Master seed and finished runs (id -> point) of an existing sweep file, checked
+    against the new configuration."""
+    if not output.exists():
+        return None, {}
+    with _io._open(output) as f:
+        if _io._check_format(f, repr(str(output))) != _io.SWEEP_FORMAT:
+            raise ConfigError(f"output {str(output)!r} is a run file, not a sweep; choose "
+                              "another output file")
+        record = json.loads(f["sweep"].attrs["json"])
+        master = int(f["sweep"].attrs["master_seed"])
+        done = {rid: json.loads(f["runs"][rid].attrs["sweep_point"]) for rid in f["runs"]}
+    if record["base"] != json.loads(json.dumps(cfg.base)):
+        old, new = record["base"], cfg.base
+        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        k = diff[0] if diff else "?"
+        raise ConfigError(
+            f"{str(output)!r} holds a sweep with other settings ({k} = {old.get(k)!r} there, "
+            f"{new.get(k)!r} now); use another output file, or --overwrite")
+    if cfg.seed is not None and cfg.seed != master:
+        raise ConfigError(f"{str(output)!r} holds a sweep with master seed {master}, not "
+                          f"{cfg.seed}; use another output file, or --overwrite")
+    return master, done
+
+
+# --------------------------------------------------------------------------- #
+# running
+# --------------------------------------------------------------------------- #
+def _progress_bar(total: int, initial: int, quiet: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="run", desc="kmc sweep",
+                disable=True if quiet else None, dynamic_ncols=True, leave=False)
+
+
+@dataclass
+class _Book:
+    """The sweep's bookkeeping in the coordinating process."""
+
+    output: Path
+    parts: Path
+    record: dict[str, Any]
+    master_seed: int
+    sources: dict[str, tuple[str, str]]
+    points: dict[str, dict[str, Any]]
+    bar: Any
+    failures: dict[str, str] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
+    last_gather: float = field(default_factory=time.monotonic)
+    new_parts: list[Path] = field(default_factory=list)
+
+    def finished(self, spec: RunSpec, part: Path) -> None:
+        self.sources[spec.run_id] = (str(part), "/")
+        self.points[spec.run_id] = _point(spec)
+        self.new_parts.append(part)
+        self.bar.update(1)
+        if time.monotonic() - self.last_gather >= GATHER_INTERVAL_S:
+            self.gather()
+
+    def failed(self, spec: RunSpec, exc: BaseException, retry: bool) -> bool:
+        """Record a failure; True if the run should be tried again."""
+        n = self.attempts.get(spec.run_id, 0) + 1
+        self.attempts[spec.run_id] = n
+        if retry and n < MAX_ATTEMPTS:
+            return True
+        self.failures[spec.run_id] = " ".join(f"{type(exc).__name__}: {exc}".split())
+        return False
+
+    def gather(self) -> None:
+        _gather(self.output, self.record, self.master_seed, self.sources, self.points)
+        for run_id in list(self.sources):
+            self.sources[run_id] = (str(self.output), f"/runs/{run_id}")
+        for part in self.new_parts:
+            part.unlink(missing_ok=True)
+        self.new_parts.clear()
+        self.last_gather = time.monotonic()
+
+
+def _run_pool(book: _Book, todo: list[RunSpec], workers: int, interval_s: float) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    idle_breaks = 0  # pools that broke before any run got going
+    while todo:
+        retry: list[RunSpec] = []
+        progress_before = len(book.sources) + sum(
+            (book.parts / f"{s.run_id}.h5").exists() for s in todo)
+        with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx,
+                                    initializer=_worker_init) as pool:
+            futures = {}
+            for spec in todo:
+                part = book.parts / f"{spec.run_id}.h5"
+                futures[pool.submit(execute_run, spec.config, str(part), interval_s)] = spec
+            try:
+                for fut in cf.as_completed(futures):
+                    spec = futures[fut]
+                    part = book.parts / f"{spec.run_id}.h5"
+                    try:
+                        out = fut.result()
+                    except cf.process.BrokenProcessPool as exc:
+                        # a worker died (killed, out of memory): the runs it took are tried
+                        # again, continuing from their checkpoints; a run that never started
+                        # (no part file yet) is not charged an attempt
+                        if not part.exists() or book.failed(spec, exc, retry=True):
+                            retry.append(spec)
+                        continue
+                    except ConfigError as exc:  # deterministic: the same input fails again
+                        book.failed(spec, exc, retry=False)
+                        continue
+                    except Exception as exc:
+                        if book.failed(spec, exc, retry=True):
+                            retry.append(spec)
+                        continue
+                    if out["status"] == "complete":
+                        book.finished(spec, part)
+                    else:
+                        raise KeyboardInterrupt  # the run was stopped by a signal
+            except BaseException:
+                for p in multiprocessing.active_children():  # let running runs checkpoint
+                    try:
+                        os.kill(p.pid, signal.SIGTERM)  # type: ignore[arg-type]
+                    except OSError:
+                        pass
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+        progress_after = len(book.sources) + sum(
+            (book.parts / f"{s.run_id}.h5").exists() for s in retry)
+        idle_breaks = idle_breaks + 1 if retry and progress_after <= progress_before else 0
+        if idle_breaks >= MAX_ATTEMPTS:
+            for spec in retry:
+                book.failures[spec.run_id] = "worker processes died before the run started"
+            raise KMCError(f"the worker processes died {idle_breaks} times before starting "
+                           f"a run; {len(retry)} runs were not made")
+        todo = retry
+
+
+def _run_dask(book: _Book, todo: list[RunSpec], address: Any, interval_s: float) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise ConfigError("--scheduler needs dask.distributed: pip install "
+                          "'kmc-ion[distributed]'") from None
+    try:
+        client = Client(address, timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ConfigError(f"cannot reach the dask scheduler at {address!r}: {exc}") from None
+    with client:
+        futures = {}
+        for spec in todo:
+            fut = client.submit(execute_run, spec.config, None, interval_s, pure=False,
+                                retries=MAX_ATTEMPTS - 1, key=f"kmc-run-{spec.run_id}-"
+                                f"{os.getpid()}-{time.time_ns()}")
+            futures[fut] = spec
+        try:
+            for fut in as_completed(list(futures)):
+                spec = futures[fut]
+                try:
+                    out = fut.result()
+                except ConfigError as exc:
+                    book.failed(spec, exc, retry=False)
+                    continue
+                except Exception as exc:  # dask has retried it already
+                    book.failed(spec, exc, retry=False)
+                    continue
+                if out["status"] != "complete":
+                    raise KeyboardInterrupt
+                part = book.parts / f"{spec.run_id}.h5"
+                tmp = part.with_name(part.name + ".tmp")
+                tmp.write_bytes(out["data"])
+                os.replace(tmp, part)
+                book.finished(spec, part)
+        except BaseException:
+            client.cancel(list(futures))
+            raise
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """In the coordinating process, SIGTERM stops the sweep like Ctrl-C (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_sweep(cfg: SweepConfig, *, quiet: bool | None = None) -> SweepResult:
+    """Run every missing run of a sweep and gather them into the sweep file.
+
+    Parameters
+    ----------
+    cfg : SweepConfig
+        What to run (see :func:`kmc.config.sweep_config`) and where: ``cfg.scheduler``
+        (a dask.distributed scheduler address) or a local pool of ``cfg.workers``
+        processes (default: one per core). ``cfg.output`` is the sweep file; if it exists
+        (and ``cfg.overwrite`` is false) the sweep continues it: finished runs are kept,
+        unfinished ones continue from their checkpoints.
+    quiet : bool or None
+        No progress bar (default: ``cfg.quiet``).
+
+    Returns
+    -------
+    SweepResult
+        Every finished run of the file; ``failures`` names the runs that failed.
+
+    Raises
+    ------
+    ConfigError
+        On a bad configuration, or an output file from a different sweep.
+    RunInterrupted
+        If stopped by Ctrl-C or SIGTERM; what finished is in the sweep file and a new
+        call continues.
+    """
+    output = Path(cfg.output)
+    parts = output.with_name(output.name + ".parts")
+    if output.is_dir():
+        raise ConfigError(f"output {str(output)!r} is a directory")
+    if str(output.parent) and not output.parent.is_dir():
+        raise ConfigError(f"the directory of output {str(output)!r} does not exist")
+    if cfg.overwrite:
+        output.unlink(missing_ok=True)
+        shutil.rmtree(parts, ignore_errors=True)
+    master, done = _existing(output, cfg)
+    if master is None:
+        master = cfg.seed if cfg.seed is not None else int(
+            np.random.SeedSequence().entropy % (2**63))
+    specs = plan_runs(cfg, master)
+    record = _sweep_record(cfg)
+    parts.mkdir(exist_ok=True)
+    sources = {rid: (str(output), f"/runs/{rid}") for rid in done}
+    points = dict(done)
+    todo = []
+    for spec in specs:
+        if spec.run_id in sources:
+            continue
+        part = parts / f"{spec.run_id}.h5"
+        try:
+            if part.exists() and _io.read_run(part).status == "complete":
+                sources[spec.run_id] = (str(part), "/")
+                points[spec.run_id] = _point(spec)
+                continue
+        except ConfigError:
+            part.unlink()  # torn: the run starts again
+        todo.append(spec)
+    n_done = sum(1 for s in specs if s.run_id in sources)
+    bar = _progress_bar(len(specs), n_done, cfg.quiet if quiet is None else quiet)
+    book = _Book(output, parts, record, master, sources, points, bar,
+                 new_parts=[Path(src) for src, grp in sources.values() if grp == "/"])
+    try:
+        with _sigterm_as_interrupt():
+            if cfg.scheduler is not None:
+                _run_dask(book, todo, cfg.scheduler, cfg.checkpoint_interval)
+            else:
+                _run_pool(book, todo, cfg.workers or cpu_count(), cfg.checkpoint_interval)
+    except KeyboardInterrupt:
+        bar.close()
+        book.gather()
+        raise RunInterrupted(
+            f"sweep interrupted: {len(book.sources)} of {len(specs)} runs finished and saved "
+            f"in {str(output)!r}; run the same sweep again to continue", path=str(output)
+        ) from None
+    bar.close()
+    book.gather()
+    if not any(parts.iterdir()):
+        parts.rmdir()
+    result = SweepResult.load(output)
+    result.failures = book.failures
+    return result
