@@ -1,26 +1,43 @@
 """The ``kmc`` command line.
 
-``kmc run LATTICE ...`` runs one simulation on a standard lattice and prints D*,
-D_sigma, the correlation factor, the Haven ratio and the conductivity with their
-errors (a table, or one JSON object with ``--json``). ``kmc lattices`` lists the
-lattices. User errors print one line on stderr and exit with status 2
-(``--debug`` shows the traceback instead).
+::
+
+    kmc run LATTICE|CONFIG.toml [options]     one run: D*, D_sigma, f, Haven ratio, sigma
+    kmc run --resume FILE.h5 [--json]         finish an interrupted run
+    kmc sweep LATTICE|CONFIG.toml -T 300,400,500 [--replicas R] [--workers N]
+              [--scheduler ADDRESS] [--output FILE.h5]
+    kmc arrhenius FILE.h5 [...] [--json] [--plot arrhenius.png]
+    kmc plot FILE.h5 [--to FIGURE.png]
+    kmc lattices
+
+Every option of ``run`` and ``sweep`` can also be set in a TOML config file (see
+:mod:`kmc.config`); an option on the command line wins. User errors print one line on
+stderr and exit with status 2 (``--debug`` shows the traceback instead); a run stopped
+by Ctrl-C or SIGTERM writes its checkpoint, prints what it finished and exits with
+128 + the signal number.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
+import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
-from .builders import LATTICES, build_lattice
-from .errors import ConfigError
-from .simulation import DEFAULT_ATTEMPT_FREQUENCY_HZ, Simulation
+from .builders import LATTICES
+from .config import OPTIONS, run_config, sweep_config
+from .errors import ConfigError, KMCError, RunInterrupted
 
 __all__ = ["main"]
+
+#: Options that --resume accepts (the rest of the run is fixed by its file).
+_RESUME_OPTIONS = ("json", "quiet", "checkpoint_interval", "summary_json", "output")
 
 
 class _UsageError(Exception):
@@ -32,89 +49,321 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(message)
 
 
+def _number_list(kind: type) -> Any:
+    """argparse type: one number or a comma-separated list of them."""
+    def parse(text: str) -> Any:
+        items = [t.strip() for t in text.split(",")]
+        if not all(items):
+            raise argparse.ArgumentTypeError(f"invalid list {text!r}")
+        try:
+            values = [kind(t) for t in items]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"invalid {kind.__name__} value in {text!r}") from None
+        return values if len(values) > 1 or "," in text else values[0]
+
+    parse.__name__ = f"{kind.__name__} list"
+    return parse
+
+
+def _add_options(p: argparse.ArgumentParser, command: str) -> None:
+    """The options of the config schema, all with default None (= not given)."""
+    comp = p.add_mutually_exclusive_group()
+    for key, opt in OPTIONS.items():
+        if key == "lattice" or command not in opt.commands:
+            continue
+        flags = [opt.flag] + ([opt.short] if opt.short else [])
+        target = comp if key in ("occupancy", "ions", "vacancies") else p
+        kind = {"int": int, "float": float, "str": str}.get(opt.kind)
+        kw: dict[str, Any] = {"dest": key, "default": None, "help": opt.help}
+        if opt.kind == "bool":
+            kw["action"] = argparse.BooleanOptionalAction
+        elif opt.kind == "vec3":
+            kw.update(type=float, nargs=3, metavar=("EX", "EY", "EZ"))
+        else:
+            kw.update(type=_number_list(kind) if (opt.listable and command == "sweep")
+                      else kind, metavar=opt.metavar)
+            if opt.listable and command == "sweep":
+                kw["help"] += "; a comma-separated list sweeps it"
+        target.add_argument(*flags, **kw)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="kmc", description="Kinetic Monte Carlo of ion transport in solids.")
     p.add_argument("--version", action="version", version=f"kmc {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    r = sub.add_parser("run", help="run one simulation on a standard lattice",
-                       description="Run one KMC simulation on a standard lattice.")
-    r.add_argument("lattice", metavar="LATTICE", help="one of: " + ", ".join(LATTICES))
-    r.add_argument("--size", type=int, default=None, metavar="L",
-                   help="repeats of the unit cell along each periodic axis (default: per lattice)")
-    r.add_argument("--a", type=float, default=3.0, metavar="ANGSTROM",
-                   help="lattice constant, Angstrom (default 3.0)")
-    comp = r.add_mutually_exclusive_group()
-    comp.add_argument("--vacancies", type=int, metavar="N", help="number of empty sites")
-    comp.add_argument("--occupancy", type=float, metavar="C",
-                      help="fraction of occupied sites (default 0.5)")
-    comp.add_argument("--ions", type=int, metavar="N", help="number of ions")
-    r.add_argument("-T", "--temperature", type=float, default=300.0, metavar="KELVIN",
-                   help="temperature, K (default 300)")
-    r.add_argument("--barrier", type=float, default=0.3, metavar="EV",
-                   help="KRA barrier of every hop, eV (default 0.3)")
-    r.add_argument("--attempt-frequency", type=float, default=DEFAULT_ATTEMPT_FREQUENCY_HZ,
-                   metavar="HZ", help="attempt frequency, Hz (default 1e13)")
-    r.add_argument("--field", type=float, nargs=3, default=None, metavar=("EX", "EY", "EZ"),
-                   help="uniform electric field, V/Angstrom")
-    r.add_argument("--steps", type=int, default=1_000_000, metavar="N",
-                   help="production hops (default 1e6)")
-    r.add_argument("--equilibration", type=int, default=None, metavar="N",
-                   help="equilibration hops (default steps/10)")
-    r.add_argument("--blocks", type=int, default=100, metavar="B",
-                   help="production blocks for the error bars (default 100)")
-    r.add_argument("--seed", type=int, default=None, metavar="S",
-                   help="random seed (default: drawn, and printed with the results)")
-    r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    r = sub.add_parser("run", help="run one simulation",
+                       description="Run one KMC simulation on a standard lattice, from a "
+                       "config file, or continue one (--resume).")
+    r.add_argument("target", nargs="?", metavar="LATTICE|CONFIG.toml",
+                   help="one of: " + ", ".join(LATTICES) + "; or a TOML config file")
+    r.add_argument("--resume", metavar="FILE.h5", default=None,
+                   help="continue the interrupted run in FILE.h5 and print its results")
+    _add_options(r, "run")
     r.set_defaults(func=_cmd_run)
+
+    s = sub.add_parser("sweep", help="temperatures x compositions x replicas",
+                       description="Run independent simulations over temperatures, "
+                       "compositions and replicas on a local process pool or a dask cluster; "
+                       "the same command again continues an interrupted sweep.")
+    s.add_argument("target", nargs="?", metavar="LATTICE|CONFIG.toml",
+                   help="one of: " + ", ".join(LATTICES) + "; or a TOML config file")
+    _add_options(s, "sweep")
+    s.set_defaults(func=_cmd_sweep)
+
+    a = sub.add_parser("arrhenius", help="Arrhenius fit of a sweep's conductivities",
+                       description="Fit sigma T = A exp(-Ea / kB T) (or D = D0 exp(-Ea / kB T)) "
+                       "by weighted least squares to the runs of sweep or run files.")
+    a.add_argument("files", nargs="+", metavar="FILE.h5", help="sweep or run files")
+    a.add_argument("--quantity", choices=("sigma", "D_tracer", "D_sigma"), default="sigma",
+                   help="what to fit (default sigma, in the sigma*T convention)")
+    a.add_argument("--composition", type=float, default=None, metavar="VALUE",
+                   help="the composition to fit, when the sweep has several")
+    a.add_argument("--T-ref", dest="T_ref", type=float, default=300.0, metavar="KELVIN",
+                   help="temperature of the extrapolated value, K (default 300)")
+    a.add_argument("--plot", default=None, metavar="FIGURE.png",
+                   help="draw log10(sigma) vs 1000/T with the fit (.png, .pdf or .svg)")
+    a.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    a.set_defaults(func=_cmd_arrhenius)
+
+    pl = sub.add_parser("plot", help="plot a run (MSD vs time) or a sweep (Arrhenius)")
+    pl.add_argument("file", metavar="FILE.h5")
+    pl.add_argument("--to", dest="figure", default=None, metavar="FIGURE.png",
+                    help="figure file (default: FILE.msd.png or FILE.arrhenius.png)")
+    pl.set_defaults(func=_cmd_plot)
 
     ls = sub.add_parser("lattices", help="list the standard lattices")
     ls.set_defaults(func=_cmd_lattices)
     return p
 
 
-def _progress_printer(total: int) -> Any:
-    """A one-line progress counter on stderr, when stderr is a terminal."""
-    if not sys.stderr.isatty():
-        return None
-    done = [0]
-
-    def update(n: int) -> None:
-        done[0] += n
-        sys.stderr.write(f"\r  {done[0]:,} / ~{total:,} hops")
-        sys.stderr.flush()
-
-    return update
+def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
+    return {k: getattr(args, k) for k in OPTIONS if hasattr(args, k)}
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    kwargs: dict[str, Any] = {"a": args.a, "barrier_eV": args.barrier}
-    if args.size is not None:
-        kwargs["size"] = args.size
-    network = build_lattice(args.lattice, **kwargs)
-    if args.vacancies is not None:
-        comp: dict[str, Any] = {"n_vacancies": args.vacancies}
-    elif args.ions is not None:
-        comp = {"n_ions": args.ions}
-    else:
-        comp = {"occupancy": 0.5 if args.occupancy is None else args.occupancy}
-    sim = Simulation(network, args.temperature, seed=args.seed,
-                     attempt_frequency_Hz=args.attempt_frequency,
-                     field_V_per_angstrom=args.field, **comp)
-    equil = args.steps // 10 if args.equilibration is None else args.equilibration
-    progress = None if args.json else _progress_printer(args.steps + equil)
-    try:
-        result = sim.run(args.steps, equilibration=args.equilibration, blocks=args.blocks,
-                         progress=progress)
-    finally:
-        if progress is not None:
-            sys.stderr.write("\n")
-    if args.json:
+# --------------------------------------------------------------------------- #
+# progress
+# --------------------------------------------------------------------------- #
+class _HopBar:
+    """A tqdm bar of hops on stderr (off with --quiet, or when stderr is not a terminal)."""
+
+    def __init__(self, total: int | None, initial: int, quiet: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, initial=initial, unit="hop", unit_scale=True,
+                        desc="kmc run", disable=True if quiet else None, delay=1.0,
+                        dynamic_ncols=True, leave=False, file=sys.stderr)
+
+    def __call__(self, n: int) -> None:
+        self.bar.update(n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+# --------------------------------------------------------------------------- #
+# commands
+# --------------------------------------------------------------------------- #
+def _report(result: Any, as_json: bool) -> None:
+    if as_json:
         print(json.dumps(result.to_dict()))
     else:
         print(result.summary())
-    return 130 if result.interrupted else 0
+
+
+def _interrupt_status(signum: int | None) -> int:
+    return 128 + int(signum or signal.SIGINT)
+
+
+def _write_json_beside(output: str | None, summary: dict[str, Any]) -> None:
+    from .io import json_path, write_json
+
+    if output is not None:
+        write_json(summary, json_path(output))
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    if args.resume is not None:
+        return _cmd_resume(args)
+    cfg = run_config(args.target, _cli_values(args))
+    if cfg.summary_json and cfg.output is None:
+        raise ConfigError("--summary-json needs --output FILE.h5 (the JSON goes beside it)")
+    sim = cfg.simulation()
+    equil = cfg.steps // 10 if cfg.equilibration is None else cfg.equilibration
+    bar = _HopBar(cfg.steps + equil, 0, cfg.quiet)
+    try:
+        result = sim.run(**cfg.plan(), progress=bar, output=cfg.output,
+                         checkpoint_interval_s=cfg.checkpoint_interval,
+                         overwrite=cfg.overwrite, config=dataclasses.asdict(cfg))
+    except RunInterrupted as exc:
+        bar.close()
+        _interrupted_note(cfg.output)
+        return _interrupt_status(exc.signum)
+    finally:
+        bar.close()
+    return _finish(result, cfg.output, cfg.json, cfg.summary_json)
+
+
+def _finish(result: Any, output: str | None, as_json: bool, summary_json: bool) -> int:
+    _report(result, as_json)
+    if result.interrupted:
+        _interrupted_note(output)
+        return _interrupt_status(result.stop_signal)
+    if summary_json:
+        _write_json_beside(output, result.to_dict())
+    return 0
+
+
+def _interrupted_note(output: str | None) -> None:
+    if output is not None:
+        print(f"kmc: interrupted; the checkpoint is in {output}; continue with: "
+              f"kmc run --resume {output}", file=sys.stderr)
+    else:
+        print("kmc: interrupted (no --output file, so it cannot be continued)",
+              file=sys.stderr)
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from . import io
+    from .simulation import resume
+
+    given = [OPTIONS[k].flag for k, v in _cli_values(args).items()
+             if v is not None and k not in _RESUME_OPTIONS]
+    if args.target is not None:
+        given.insert(0, repr(args.target))
+    if given:
+        raise ConfigError(f"--resume continues the run as it was set up; drop {given[0]}")
+    if args.output is not None:
+        raise ConfigError("--resume writes to the file it continues; drop --output")
+    rec = io.read_run(args.resume)
+    stored = rec.config or {}
+
+    def opt(key: str) -> Any:
+        v = getattr(args, key)
+        return stored.get(key, OPTIONS[key].default) if v is None else v
+
+    plan = rec.plan
+    total = None if plan.get("steps") is None else int(plan["steps"]) + int(
+        plan["equilibration"])
+    done = 0
+    if rec.checkpoint is not None:
+        done = int(rec.checkpoint["engine"]["steps"]) - int(
+            rec.checkpoint["run"]["start_steps"])
+    bar = _HopBar(total, done, bool(opt("quiet")))
+    try:
+        result = resume(args.resume, progress=bar,
+                        checkpoint_interval_s=float(opt("checkpoint_interval")))
+    except RunInterrupted as exc:
+        bar.close()
+        _interrupted_note(args.resume)
+        return _interrupt_status(exc.signum)
+    finally:
+        bar.close()
+    return _finish(result, args.resume, bool(opt("json")), bool(opt("summary_json")))
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import run_sweep
+
+    cfg = sweep_config(args.target, _cli_values(args))
+    try:
+        result = run_sweep(cfg)
+    except RunInterrupted as exc:
+        print(f"kmc: {exc}", file=sys.stderr)
+        return _interrupt_status(exc.signum)
+    summary = result.to_dict()
+    if cfg.json:
+        print(json.dumps(summary))
+    else:
+        print(result.summary())
+    if cfg.summary_json:
+        _write_json_beside(cfg.output, summary)
+    if result.failures:
+        first, why = next(iter(result.failures.items()))
+        print(f"kmc: error: {len(result.failures)} of {len(result.failures) + result.n_runs} "
+              f"runs failed (first: {first}: {why}); the others are in {cfg.output}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _arrhenius_fits(files: Sequence[str], quantity: str, composition: float | None,
+                    T_ref_K: float) -> list[tuple[str, Any]]:
+    """(label, fit) for each composition of the given sweep/run files."""
+    from .io import file_format, load
+    from .sweep import SweepResult
+
+    sweeps = []
+    loose: list[Any] = []
+    for f in files:
+        if file_format(f) == "kmc-sweep":
+            sweeps.append(SweepResult.load(f))
+        else:
+            loose.append(load(f))
+    fits = []
+    for sw in sweeps:
+        comps = sw.compositions()
+        chosen = comps if composition is None else [c for c in comps
+                                                    if math.isclose(float(c[1]), composition)]
+        if not chosen:
+            raise ConfigError(f"--composition {composition:g} is not in {sw.path} (it has "
+                              + ", ".join(f"{k}={v:g}" for k, v in comps) + ")")
+        for key, value in chosen:
+            fits.append((f"{key}={value:g}", sw.arrhenius(value, quantity=quantity,
+                                                          T_ref_K=T_ref_K)))
+    if loose:
+        from .arrhenius import fit_arrhenius
+
+        k = {"sigma": "sigma_S_cm", "D_tracer": "D_tracer_cm2_s",
+             "D_sigma": "D_sigma_cm2_s"}[quantity]
+        rows = sorted((r.temperature_K, getattr(r, k), getattr(r, k + "_err")) for r in loose)
+        fits.append(("runs", fit_arrhenius([t for t, _, _ in rows], [v for _, v, _ in rows],
+                                           [e for _, _, e in rows],
+                                           quantity="sigma" if quantity == "sigma" else "D",
+                                           T_ref_K=T_ref_K)))
+    return fits
+
+
+def _cmd_arrhenius(args: argparse.Namespace) -> int:
+    from .arrhenius import plot_arrhenius
+
+    fits = _arrhenius_fits(args.files, args.quantity, args.composition, args.T_ref)
+    if args.plot is not None:
+        plot_arrhenius([f for _, f in fits], args.plot, labels=[label for label, _ in fits])
+    if args.json:
+        dicts = [{"label": label, **fit.to_dict()} for label, fit in fits]
+        out = dicts[0] if len(dicts) == 1 else {"fits": dicts}
+        print(json.dumps(out))
+    else:
+        for label, fit in fits:
+            print(f"{label}:")
+            print(fit.summary())
+        if args.plot is not None:
+            print(f"plot: {args.plot}")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from .arrhenius import plot_arrhenius, plot_msd
+    from .io import file_format, load
+
+    path = Path(args.file)
+    if file_format(path) == "kmc-sweep":
+        sw = load(path)
+        fits = [(f"{k}={v:g}", sw.arrhenius(v)) for k, v in sw.compositions()]
+        figure = args.figure or str(path.with_suffix(".arrhenius.png"))
+        plot_arrhenius([f for _, f in fits], figure, labels=[label for label, _ in fits])
+    else:
+        res = load(path)
+        figure = args.figure or str(path.with_suffix(".msd.png"))
+        plot_msd(res.msd["time_s"], res.msd["tracer_A2"], figure,
+                 msd_collective_A2=res.msd["collective_A2"],
+                 D_tracer_cm2_s=res.D_tracer_cm2_s, dimensionality=res.dimensionality,
+                 title=f"{res.network_name}, {res.n_ions} ions, T = {res.temperature_K:g} K")
+    print(figure)
+    return 0
 
 
 def _cmd_lattices(args: argparse.Namespace) -> int:
@@ -135,7 +384,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         return int(args.func(args))
-    except (_UsageError, ConfigError, ValueError, TypeError, FileNotFoundError) as exc:
+    except (_UsageError, ConfigError, ValueError, TypeError, FileNotFoundError,
+            KMCError) as exc:
         if debug:
             raise
         msg = " ".join(str(exc).split())  # always one line
