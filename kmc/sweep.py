@@ -25,7 +25,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,17 +191,21 @@ class SweepResult:
         seed.
     failures : dict of str -> str
         Runs that failed (this session), with the reason.
+    executed : list of str
+        Runs computed (or continued) in this session; the others were in the file already.
     """
 
     def __init__(self, path: str, config: dict[str, Any], master_seed: int,
                  runs: dict[str, Any], specs: dict[str, dict[str, Any]],
-                 failures: dict[str, str] | None = None) -> None:
+                 failures: dict[str, str] | None = None,
+                 executed: Sequence[str] = ()) -> None:
         self.path = path
         self.config = config
         self.master_seed = master_seed
         self.runs = runs
         self.specs = specs
         self.failures = dict(failures or {})
+        self.executed = list(executed)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SweepResult:
@@ -324,7 +328,7 @@ class SweepResult:
                     fits.append({"composition_key": key, "composition": comp,
                                  "error": str(exc)})
         return {"output": self.path, "master_seed": self.master_seed,
-                "n_runs": self.n_runs, "config": self.config, "points": self.points(),
+                "n_runs": self.n_runs, "executed": list(self.executed), "config": self.config, "points": self.points(),
                 "runs": self.table(), "arrhenius": fits,
                 "failures": [{"run_id": k, "error": v} for k, v in self.failures.items()]}
 
@@ -336,7 +340,7 @@ class SweepResult:
             return f"{v:>10.4g} +/- {e:<8.2g}" if e is not None else f"{v:>10.4g}{'':12s}"
 
         lines = [f"kmc sweep: {self.n_runs} runs in {self.path} (master seed "
-                 f"{self.master_seed})",
+                 f"{self.master_seed}; {len(self.executed)} computed now)",
                  f"  {'T (K)':>8s} {'composition':>16s} {'R':>3s} {'sigma (S/cm)':>22s} "
                  f"{'D* (cm^2/s)':>22s} {'f':>22s} {'Haven ratio':>22s}"]
         for p in sorted(self.points(), key=lambda p: (str(p["composition"]),
@@ -457,8 +461,10 @@ class _Book:
     attempts: dict[str, int] = field(default_factory=dict)
     last_gather: float = field(default_factory=time.monotonic)
     new_parts: list[Path] = field(default_factory=list)
+    executed: list[str] = field(default_factory=list)
 
     def finished(self, spec: RunSpec, part: Path) -> None:
+        self.executed.append(spec.run_id)
         self.sources[spec.run_id] = (str(part), "/")
         self.points[spec.run_id] = _point(spec)
         self.new_parts.append(part)
@@ -559,7 +565,7 @@ def _run_dask(book: _Book, todo: list[RunSpec], address: Any, interval_s: float)
                                 f"{os.getpid()}-{time.time_ns()}")
             futures[fut] = spec
         try:
-            for fut in as_completed(list(futures)):
+            for fut in as_completed(list(futures), loop=client.loop):
                 spec = futures[fut]
                 try:
                     out = fut.result()
@@ -589,7 +595,9 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        exc = KeyboardInterrupt()
+        exc.signum = signum  # type: ignore[attr-defined]
+        raise exc
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:
@@ -666,17 +674,18 @@ def run_sweep(cfg: SweepConfig, *, quiet: bool | None = None) -> SweepResult:
                 _run_dask(book, todo, cfg.scheduler, cfg.checkpoint_interval)
             else:
                 _run_pool(book, todo, cfg.workers or cpu_count(), cfg.checkpoint_interval)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         bar.close()
         book.gather()
         raise RunInterrupted(
             f"sweep interrupted: {len(book.sources)} of {len(specs)} runs finished and saved "
-            f"in {str(output)!r}; run the same sweep again to continue", path=str(output)
-        ) from None
+            f"in {str(output)!r}; run the same sweep again to continue", path=str(output),
+            signum=getattr(exc, "signum", signal.SIGINT)) from None
     bar.close()
     book.gather()
     if not any(parts.iterdir()):
         parts.rmdir()
     result = SweepResult.load(output)
     result.failures = book.failures
+    result.executed = book.executed
     return result

@@ -1,0 +1,162 @@
+"""TOML config files and the command line: one schema, CLI wins, clear errors."""
+
+import json
+import re
+
+import pytest
+
+from kmc.cli import main
+from kmc.config import OPTIONS, RunConfig, load_toml, run_config, sweep_config
+from kmc.errors import ConfigError
+
+
+def _write(tmp_path, text, name="run.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def test_every_cli_option_is_a_config_key(tmp_path):
+    """A run config with every run key gives the same configuration as the same options on
+    the command line."""
+    path = _write(tmp_path, """
+lattice = "square"
+size = 8
+a = 2.5
+vacancies = 1
+temperature = 450
+barrier = 0.25
+attempt_frequency = 2e12
+field = [0.001, 0, 0]
+steps = 5000
+equilibration = 100
+blocks = 4
+seed = 3
+output = "x.h5"
+checkpoint-interval = 5
+summary_json = true
+overwrite = true
+json = true
+quiet = true
+""")
+    from_file = run_config(path, {})
+    run_keys = {k for k, o in OPTIONS.items() if "run" in o.commands}
+    assert set(RunConfig.__dataclass_fields__) == run_keys
+    cli = {"size": 8, "a": 2.5, "vacancies": 1, "temperature": 450.0, "barrier": 0.25,
+           "attempt_frequency": 2e12, "field": [0.001, 0.0, 0.0], "steps": 5000,
+           "equilibration": 100, "blocks": 4, "seed": 3, "output": "x.h5",
+           "checkpoint_interval": 5.0, "summary_json": True, "overwrite": True,
+           "json": True, "quiet": True}
+    assert run_config("square", cli) == from_file
+    assert from_file.field == (0.001, 0.0, 0.0) and from_file.checkpoint_interval == 5.0
+
+
+def test_cli_wins_and_composition_is_one_option(tmp_path):
+    path = _write(tmp_path, 'lattice = "sc"\nsize = 5\noccupancy = 0.3\ntemperature = 400\n')
+    cfg = run_config(path, {"temperature": 500.0, "ions": 7})
+    assert cfg.temperature == 500.0 and cfg.size == 5
+    assert cfg.ions == 7 and cfg.occupancy is None  # the CLI composition replaces the file's
+    assert run_config(path, {}).occupancy == 0.3
+    assert run_config("sc", {}).occupancy == 0.5  # the default composition
+
+
+def test_config_run_through_cli_matches_options(tmp_path, capsys):
+    path = _write(tmp_path, 'lattice = "sc"\nsize = 5\nsteps = 20000\nblocks = 10\nseed = 4\n'
+                  "json = true\n")
+    assert main(["run", path]) == 0
+    a = json.loads(capsys.readouterr().out)
+    assert main(["run", "sc", "--size", "5", "--steps", "20000", "--blocks", "10",
+                 "--seed", "4", "--json"]) == 0
+    b = json.loads(capsys.readouterr().out)
+    for d in (a, b):
+        d.pop("wall_s"), d.pop("hops_per_s")
+    assert a == b
+    # the CLI overrides the file
+    assert main(["run", path, "--seed", "5"]) == 0
+    assert json.loads(capsys.readouterr().out)["seed"] == 5
+
+
+def test_sweep_config_lists(tmp_path):
+    path = _write(tmp_path, 'lattice = "sc"\ntemperature = [300, 400, 500]\n'
+                  "occupancy = [0.25, 0.5]\nreplicas = 2\nseed = 9\n", "sweep.toml")
+    cfg = sweep_config(path, {})
+    assert cfg.temperatures_K == (300.0, 400.0, 500.0)
+    assert cfg.composition_key == "occupancy" and cfg.compositions == (0.25, 0.5)
+    assert cfg.n_runs == 12 and cfg.seed == 9 and cfg.output == "sweep.h5"
+    cfg = sweep_config(path, {"temperature": [600.0, 700.0], "workers": 1})
+    assert cfg.temperatures_K == (600.0, 700.0) and cfg.workers == 1
+    assert sweep_config("sc", {"temperature": 350.0}).temperatures_K == (350.0,)
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("temprature = 300", "unknown key 'temprature'; did you mean 'temperature'"),
+        ("lattice = 3", "lattice = 3 must be a non-empty string"),
+        ('size = "10"', "size = '10' must be an integer"),
+        ("size = 2.5", "size = 2.5 must be an integer"),
+        ("temperature = -5", "temperature = -5 must be > 0"),
+        ('temperature = "hot"', "must be a number"),
+        ("temperature = [300, 400]", "must be a single value (a list is for kmc sweep)"),
+        ("occupancy = 1.5", "occupancy = 1.5 must be <= 1"),
+        ("blocks = 1", "blocks = 1 must be >= 2"),
+        ("json = 1", "json = 1 must be true or false"),
+        ("field = [1, 2]", "field = [1, 2] must be a list of 3 numbers"),
+        ("replicas = 3", "key 'replicas' is for kmc sweep only"),
+        ("occupancy = 0.5\nions = 3", "give at most one of occupancy, ions, vacancies"),
+        ("[lattice]\nname = 'sc'", "must be a value, not a table"),
+        ("lattice = ", "invalid TOML"),
+        ("seed = -1", "seed = -1 must be >= 0"),
+        ("size = true", "must be an integer, not bool"),
+    ],
+)
+def test_bad_run_config(tmp_path, text, match):
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError, match=re.escape(match)):
+        load_toml(path, "run")
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("temperature = []", "temperature is an empty list"),
+        ("temperature = [300, -1]", r"temperature\[1\] = -1 must be > 0"),
+        ("temperature = [300, 300]", "holds a value twice"),
+        ("occupancy = [0.5, 2]", r"occupancy\[1\] = 2 must be <= 1"),
+        ("replicas = 0", "replicas = 0 must be >= 1"),
+        ("workers = 'many'", "workers = 'many' must be an integer"),
+    ],
+)
+def test_bad_sweep_config(tmp_path, text, match):
+    with pytest.raises(ConfigError, match=match):
+        load_toml(_write(tmp_path, text, "sweep.toml"), "sweep")
+
+
+@pytest.mark.parametrize(
+    "command, text, extra, match",
+    [
+        ("run", "lattice = 'sc'\nbogus = 1", [], "unknown key 'bogus'"),
+        ("run", "lattice = 'sc'\nsteps = 'lots'", [], "steps = 'lots' must be an integer"),
+        ("run", "lattice = 'sc'\ntemperature = -20", [], "temperature = -20 must be > 0"),
+        ("sweep", "lattice = 'sc'\ntemperature = []", [], "temperature is an empty list"),
+        ("sweep", "lattice = 'sc'", ["-T", "300,-4"], r"--temperature\[1\] = -4.0 must be > 0"),
+        ("sweep", "lattice = 'sc'", ["-T", "300,,400"], "invalid list"),
+        ("sweep", "lattice = 'sc'", ["-T", "warm"], "invalid float value"),
+        ("run", "lattice = 'nope'", [], "unknown lattice 'nope'"),
+        ("run", "size = 4", [], "give a LATTICE or a config file"),
+    ],
+)
+def test_bad_config_on_the_command_line_is_one_line_exit_2(tmp_path, capsys, command, text,
+                                                           extra, match):
+    path = _write(tmp_path, text, "c.toml")
+    assert main([command, path, "--quiet", "--output", str(tmp_path / "o.h5"), *extra]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and captured.err.startswith("kmc: error:")
+    assert re.search(match, captured.err), captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_missing_config_file(capsys):
+    assert main(["run", "no/such/file.toml"]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,317 @@
+"""Run files: layout, load, checkpoints, bit-identical resume, faults."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+import kmc
+from kmc import io
+from kmc.builders import build_lattice
+from kmc.cli import main
+
+WALL = ("wall_s", "hops_per_s")
+
+
+def _numbers(result):
+    d = result.to_dict()
+    for k in WALL:
+        d.pop(k)
+    return d
+
+
+def _same_run(a, b):
+    """Every number of two results but the wall-clock ones, and their block data."""
+    assert _numbers(a) == _numbers(b)
+    for name in ("duration_s", "tracer_sq_A2", "collective_A", "jump_sq_A2", "hops"):
+        np.testing.assert_array_equal(getattr(a.blocks, name), getattr(b.blocks, name))
+    for name in ("time_s", "tracer_A2", "collective_A2"):
+        np.testing.assert_array_equal(a.msd[name], b.msd[name])
+
+
+def _engine_state(path):
+    return io.read_run(path).checkpoint["engine"]
+
+
+@pytest.fixture(scope="module")
+def net():
+    return build_lattice("sc", size=6)
+
+
+def _sim(net, **kw):
+    return kmc.Simulation(net, 350, occupancy=0.4, seed=11, **kw)
+
+
+def test_run_file_layout_is_plain_hdf5(net, tmp_path):
+    path = tmp_path / "run.h5"
+    res = _sim(net).run(60_000, blocks=10, output=path, config={"lattice": "sc", "size": 6})
+    with h5py.File(path, "r") as f:
+        assert f.attrs["format"] == "kmc-run" and f.attrs["status"] == "complete"
+        assert f["provenance"].attrs["kmc_version"] == kmc.__version__
+        assert f["inputs"].attrs["temperature_K"] == 350 and f["inputs"].attrs["seed"] == 11
+        assert f["inputs"].attrs["n_ions"] == res.n_ions
+        np.testing.assert_array_equal(f["inputs/network/hop_dst"][()], net.hop_dst)
+        np.testing.assert_array_equal(f["inputs/network/positions"][()], net.positions)
+        assert f["plan"].attrs["blocks"] == 10 and f["plan"].attrs["steps"] == 60_000
+        assert f["blocks/duration_s"].shape == (10,)
+        assert f["blocks/tracer_sq_A2"].shape == (10, 3, 3)
+        assert f["msd/tracer_A2"].shape == (10,)
+        s = f["summary"]
+        assert s.attrs["D_tracer_cm2_s"] == res.D_tracer_cm2_s
+        assert s.attrs["sigma_S_cm_err"] == res.sigma_S_cm_err
+        np.testing.assert_array_equal(s["D_tracer_tensor_cm2_s"][()], res.D_tracer_tensor_cm2_s)
+        assert json.loads(f["config"].attrs["all_json"]) == {"lattice": "sc", "size": 6}
+        assert f["checkpoint/engine/rng"].shape == (4,)
+    # the placement is an input: the same seed places the ions the same way
+    again = _sim(net)
+    start = again.engine.get_state()["ion_site"]
+    np.testing.assert_array_equal(io.read_run(path).inputs["initial_ion_sites"], start)
+
+
+def test_load_gives_the_result_back(net, tmp_path):
+    path = tmp_path / "run.h5"
+    res = _sim(net, field_V_per_angstrom=(0.002, 0, 0)).run(50_000, blocks=10, output=path)
+    back = kmc.load(path)
+    assert back.to_dict() == res.to_dict()  # wall times included: they are stored
+    _same_run(back, res)
+    assert back.field_V_per_angstrom == res.field_V_per_angstrom
+    assert io.read_run(path).network().n_hops == net.n_hops
+
+
+@pytest.mark.parametrize(
+    "steps, blocks, stop_at",
+    [
+        (40_000, 10, 2_000),     # during equilibration
+        (200_000, 8, 120_000),   # in the middle of a block
+        (20_000, 100, 9_000),    # blocks shorter than a chunk: stops exactly at a block end
+    ],
+)
+def test_interrupt_and_resume_is_bit_identical(net, tmp_path, steps, blocks, stop_at):
+    whole = _sim(net).run(steps, blocks=blocks, output=tmp_path / "whole.h5")
+    path = tmp_path / "cut.h5"
+    sim = _sim(net)
+    seen = [0]
+
+    def progress(n):
+        seen[0] += n
+        if seen[0] >= stop_at:
+            sim.request_stop()
+
+    try:
+        part = sim.run(steps, blocks=blocks, output=path, progress=progress,
+                       checkpoint_interval_s=1e-3)
+        assert part.interrupted and part.n_blocks < blocks
+    except kmc.RunInterrupted as exc:
+        assert exc.path == str(path)
+    assert io.read_run(path).status == "interrupted"
+    with pytest.raises(kmc.ConfigError, match="resume"):
+        kmc.load(path)
+    resumed = kmc.resume(path)
+    assert not resumed.interrupted
+    _same_run(resumed, whole)
+    assert kmc.load(path).to_dict() == resumed.to_dict()
+    a, b = _engine_state(path), _engine_state(tmp_path / "whole.h5")
+    for key in ("ion_site", "displacement", "jump_sq", "ion_hops", "type_counts", "rng"):
+        np.testing.assert_array_equal(a[key], b[key])
+    assert a["time_s"] == b["time_s"] and a["steps"] == b["steps"]
+
+
+def test_interrupted_twice(net, tmp_path):
+    whole = _sim(net).run(100_000, blocks=20)
+    path = tmp_path / "cut.h5"
+    stops = iter([30_000, 60_000])
+    for i in range(2):
+        limit = next(stops)
+        seen = [0]
+
+        def progress(n, limit=limit):
+            seen[0] += n
+            if seen[0] >= limit - (30_000 if i else 0):
+                raise KeyboardInterrupt  # a progress callback may stop the run too
+
+        if i == 0:
+            sim = _sim(net)
+            sim.run(100_000, blocks=20, output=path, progress=progress)
+        else:
+            kmc.resume(path, progress=progress)
+    _same_run(kmc.resume(path), whole)
+
+
+def test_resume_of_a_complete_file_gives_its_result(net, tmp_path):
+    path = tmp_path / "run.h5"
+    res = _sim(net).run(20_000, blocks=5, output=path)
+    assert kmc.resume(path).to_dict() == res.to_dict()
+
+
+def test_output_is_never_overwritten_by_accident(net, tmp_path):
+    path = tmp_path / "run.h5"
+    _sim(net).run(20_000, blocks=5, output=path)
+    with pytest.raises(kmc.ConfigError, match="exists and holds the results of a finished run"):
+        _sim(net).run(20_000, blocks=5, output=path)
+    _sim(net).run(20_000, blocks=5, output=path, overwrite=True)
+    with pytest.raises(kmc.ConfigError, match="directory"):
+        _sim(net).run(20_000, blocks=5, output=tmp_path / "missing" / "run.h5")
+    with pytest.raises(kmc.ConfigError, match="checkpoint_interval_s"):
+        _sim(net).run(20_000, blocks=5, output=tmp_path / "b.h5", checkpoint_interval_s=0)
+
+
+def test_corrupt_truncated_and_foreign_files_are_clear_errors(net, tmp_path, capsys):
+    path = tmp_path / "run.h5"
+    _sim(net).run(20_000, blocks=5, output=path)
+    size = path.stat().st_size
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(path.read_bytes()[: size // 2])
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not hdf5 at all" * 100)
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f["x"] = 1
+    for bad, match in ((cut, "not a readable HDF5 file"), (junk, "not a readable HDF5 file"),
+                       (other, "not a kmc results file"),
+                       (tmp_path / "none.h5", "does not exist")):
+        with pytest.raises(kmc.ConfigError, match=match):
+            kmc.load(bad)
+        with pytest.raises(kmc.ConfigError, match=match):
+            kmc.resume(bad)
+        assert main(["run", "--resume", str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and match in err
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / "f.h5"
+    io.atomic_h5(path, lambda f: f.create_dataset("x", data=[1, 2, 3]))
+
+    def failing(f):
+        f.create_dataset("x", data=[9])
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        io.atomic_h5(path, failing)
+    with h5py.File(path, "r") as f:
+        assert list(f["x"][()]) == [1, 2, 3]
+    assert sorted(os.listdir(tmp_path)) == ["f.h5"]  # no temporary file left behind
+
+
+# --------------------------------------------------------------------------- #
+# the command line, real processes and real signals
+# --------------------------------------------------------------------------- #
+def _kmc():
+    script = shutil.which("kmc", path=os.path.dirname(sys.executable)) or shutil.which("kmc")
+    return [script] if script else [sys.executable, "-m", "kmc.cli"]
+
+
+_LONG = ["run", "sc", "--size", "8", "--steps", "6000000", "--blocks", "60", "--seed", "5",
+         "-T", "400", "--quiet"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_cli_killed_run_resumes_bit_identically(tmp_path, capsys, sig):
+    """A run killed by SIGKILL keeps its last checkpoint (a readable file); SIGTERM writes a
+    checkpoint and exits 143; either way `kmc run --resume` finishes it with the numbers
+    of the uninterrupted run."""
+    path = tmp_path / "run.h5"
+    proc = subprocess.Popen([*_kmc(), *_LONG, "--output", str(path),
+                             "--checkpoint-interval", "0.2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait for a checkpoint with finished blocks
+        time.sleep(0.1)
+        try:
+            if io.read_run(path).n_blocks >= 3:
+                break
+        except kmc.ConfigError:
+            pass
+    else:
+        proc.kill()
+        pytest.fail("no checkpoint with blocks appeared")
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL
+        assert io.read_run(path).status == "running"
+    else:
+        assert proc.returncode == 143, err
+        assert io.read_run(path).status == "interrupted"
+        assert "kmc run --resume" in err and "Traceback" not in err
+        assert "interrupted:" in out  # the finished blocks are printed
+    done = subprocess.run([*_kmc(), "run", "--resume", str(path), "--json", "--quiet"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    resumed = json.loads(done.stdout)
+    assert main([*_LONG, "--json"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    for d in (resumed, whole):
+        for k in WALL:
+            d.pop(k)
+    assert resumed == whole
+
+
+def test_cli_resume_rules_and_summary_json(tmp_path, capsys):
+    path = tmp_path / "run.h5"
+    assert main(["run", "sc", "--size", "5", "--steps", "20000", "--blocks", "5", "--seed", "2",
+                 "--output", str(path), "--summary-json", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert json.loads((tmp_path / "run.json").read_text()) == first
+    assert main(["run", "--resume", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == first
+    assert main(["run", "--resume", str(path), "-T", "500"]) == 2
+    assert "drop --temperature" in capsys.readouterr().err
+    assert main(["run", "sc", "--output", str(path)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["run", "sc", "--summary-json"]) == 2
+    assert "needs --output" in capsys.readouterr().err
+
+
+def test_cli_plot_draws_the_msd(tmp_path, capsys):
+    path = tmp_path / "run.h5"
+    assert main(["run", "sc", "--size", "5", "--steps", "20000", "--blocks", "10", "--seed", "2",
+                 "--output", str(path), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["plot", str(path)]) == 0
+    figure = tmp_path / "run.msd.png"
+    assert capsys.readouterr().out.strip() == str(figure)
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_progress_bar_on_a_terminal_never_on_stdout(tmp_path):
+    """With stderr on a terminal a long run shows a tqdm bar there; --json stdout stays one
+    JSON object; --quiet turns the bar off."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    def run(extra):
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 cols
+        proc = subprocess.Popen([*_kmc(), "run", "sc", "--size", "8", "--steps", "5000000",
+                                 "--seed", "1", "--json", *extra],
+                                stdout=subprocess.PIPE, stderr=slave, cwd=tmp_path)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        out, _ = proc.communicate(timeout=120)
+        os.close(master)
+        assert proc.returncode == 0
+        json.loads(out)  # stdout is exactly one JSON object
+        return b"".join(chunks).decode(errors="replace")
+
+    shown = run([])
+    assert "kmc run" in shown and "hop" in shown
+    assert run(["--quiet"]) == ""
