@@ -2,9 +2,10 @@
 
 A C engine moves ions on a network of sites; Python builds the networks
 (:class:`SiteNetwork`, :mod:`kmc.builders`), runs simulations
-(:class:`Simulation`) and turns trajectories into tracer and collective
-diffusivities, correlation factors, Haven ratios and conductivities with
-standard errors (:mod:`kmc.analysis`).
+(:class:`Simulation`, :func:`run_sweep`) and turns trajectories into tracer and
+collective diffusivities, correlation factors, Haven ratios and conductivities with
+standard errors (:mod:`kmc.analysis`) and Arrhenius fits (:mod:`kmc.arrhenius`);
+results and checkpoints go to HDF5 files (:mod:`kmc.io`, :func:`load`, :func:`resume`).
 
 Units: Angstrom, s, eV, K, e; D in cm^2/s, sigma in S/cm.
 """
@@ -17,9 +18,12 @@ from .errors import ConfigError, KMCError, RunInterrupted
 from .io import load
 from .lattice import SiteNetwork
 from .simulation import RunResult, Simulation, occupancy_statistics, resume
+from .arrhenius import ArrheniusFit, fit_arrhenius
+from .sweep import SweepResult, run_sweep
 
 __all__ = [
     "__version__", "SiteNetwork", "Simulation", "RunResult", "TransportEstimate", "BlockData",
     "transport", "build_lattice", "periodic_network", "LATTICES", "occupancy_statistics",
-    "ConfigError", "KMCError", "RunInterrupted", "load", "resume",
+    "ConfigError", "KMCError", "RunInterrupted", "load", "resume", "run_sweep", "SweepResult",
+    "fit_arrhenius", "ArrheniusFit",
 ]

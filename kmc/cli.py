@@ -25,7 +25,7 @@ import json
 import math
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -193,20 +193,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     sim = cfg.simulation()
     equil = cfg.steps // 10 if cfg.equilibration is None else cfg.equilibration
     bar = _HopBar(cfg.steps + equil, 0, cfg.quiet)
+    return _run_and_report(
+        lambda: sim.run(**cfg.plan(), progress=bar, output=cfg.output,
+                        checkpoint_interval_s=cfg.checkpoint_interval,
+                        overwrite=cfg.overwrite, config=dataclasses.asdict(cfg)),
+        bar, cfg.output, cfg.json, cfg.summary_json)
+
+
+def _run_and_report(call: Callable[[], Any], bar: _HopBar, output: str | None,
+                    as_json: bool, summary_json: bool) -> int:
+    """Run `call` (a run or a resume) under its progress bar; print; return the status."""
     try:
-        result = sim.run(**cfg.plan(), progress=bar, output=cfg.output,
-                         checkpoint_interval_s=cfg.checkpoint_interval,
-                         overwrite=cfg.overwrite, config=dataclasses.asdict(cfg))
+        result = call()
     except RunInterrupted as exc:
         bar.close()
-        _interrupted_note(cfg.output)
+        _interrupted_note(output)
         return _interrupt_status(exc.signum)
     finally:
         bar.close()
-    return _finish(result, cfg.output, cfg.json, cfg.summary_json)
-
-
-def _finish(result: Any, output: str | None, as_json: bool, summary_json: bool) -> int:
     _report(result, as_json)
     if result.interrupted:
         _interrupted_note(output)
@@ -252,16 +256,10 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         done = int(rec.checkpoint["engine"]["steps"]) - int(
             rec.checkpoint["run"]["start_steps"])
     bar = _HopBar(total, done, bool(opt("quiet")))
-    try:
-        result = resume(args.resume, progress=bar,
-                        checkpoint_interval_s=float(opt("checkpoint_interval")))
-    except RunInterrupted as exc:
-        bar.close()
-        _interrupted_note(args.resume)
-        return _interrupt_status(exc.signum)
-    finally:
-        bar.close()
-    return _finish(result, args.resume, bool(opt("json")), bool(opt("summary_json")))
+    return _run_and_report(
+        lambda: resume(args.resume, progress=bar,
+                       checkpoint_interval_s=float(opt("checkpoint_interval"))),
+        bar, args.resume, bool(opt("json")), bool(opt("summary_json")))
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:

@@ -463,6 +463,20 @@ def _is_config_path(target: str | None) -> bool:
     return target is not None and (target.endswith(".toml") or os.path.isfile(target))
 
 
+def _merged(target: str | None, cli: Mapping[str, Any], command: str) -> dict[str, Any]:
+    """The keys of ``kmc COMMAND TARGET [options]``: a config file or a lattice name, with
+    the command-line values on top."""
+    file_values: dict[str, Any] = {}
+    if _is_config_path(target):
+        file_values = load_toml(target, command)  # type: ignore[arg-type]
+    elif target is not None:
+        file_values = {"lattice": target}
+    merged = _merge(file_values, _cli_values(cli, command))
+    if merged.get("lattice") is None:
+        raise ConfigError("give a LATTICE or a config file (.toml) with a 'lattice' key")
+    return merged
+
+
 def run_config(target: str | None, cli: Mapping[str, Any]) -> RunConfig:
     """The configuration of ``kmc run TARGET [options]``.
 
@@ -473,25 +487,9 @@ def run_config(target: str | None, cli: Mapping[str, Any]) -> RunConfig:
     cli : mapping
         Command-line values by key (None: not given); they override the file.
     """
-    file_values: dict[str, Any] = {}
-    if _is_config_path(target):
-        file_values = load_toml(target, "run")  # type: ignore[arg-type]
-    elif target is not None:
-        file_values = {"lattice": target}
-    merged = _merge(file_values, _cli_values(cli, "run"))
-    if merged.get("lattice") is None:
-        raise ConfigError("give a LATTICE or a config file (.toml) with a 'lattice' key")
-    return RunConfig.from_dict(merged, where="run")
+    return RunConfig.from_dict(_merged(target, cli, "run"), where="run")
 
 
 def sweep_config(target: str | None, cli: Mapping[str, Any]) -> SweepConfig:
     """The configuration of ``kmc sweep TARGET [options]`` (see :func:`run_config`)."""
-    file_values: dict[str, Any] = {}
-    if _is_config_path(target):
-        file_values = load_toml(target, "sweep")  # type: ignore[arg-type]
-    elif target is not None:
-        file_values = {"lattice": target}
-    merged = _merge(file_values, _cli_values(cli, "sweep"))
-    if merged.get("lattice") is None:
-        raise ConfigError("give a LATTICE or a config file (.toml) with a 'lattice' key")
-    return SweepConfig.from_dict(merged, where="sweep")
+    return SweepConfig.from_dict(_merged(target, cli, "sweep"), where="sweep")

@@ -126,21 +126,21 @@ def test_interrupt_and_resume_is_bit_identical(net, tmp_path, steps, blocks, sto
 def test_interrupted_twice(net, tmp_path):
     whole = _sim(net).run(100_000, blocks=20)
     path = tmp_path / "cut.h5"
-    stops = iter([30_000, 60_000])
-    for i in range(2):
-        limit = next(stops)
+
+    def stop_after(hops):
         seen = [0]
 
-        def progress(n, limit=limit):
+        def progress(n):
             seen[0] += n
-            if seen[0] >= limit - (30_000 if i else 0):
+            if seen[0] >= hops:
                 raise KeyboardInterrupt  # a progress callback may stop the run too
 
-        if i == 0:
-            sim = _sim(net)
-            sim.run(100_000, blocks=20, output=path, progress=progress)
-        else:
-            kmc.resume(path, progress=progress)
+        return progress
+
+    first = _sim(net).run(100_000, blocks=20, output=path, progress=stop_after(30_000))
+    assert first.interrupted
+    second = kmc.resume(path, progress=stop_after(30_000))
+    assert second.interrupted and first.n_blocks < second.n_blocks < 20
     _same_run(kmc.resume(path), whole)
 
 
