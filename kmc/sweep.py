@@ -529,11 +529,11 @@ def _run_pool(book: _Book, todo: list[RunSpec], workers: int, interval_s: float)
                     else:
                         raise KeyboardInterrupt  # the run was stopped by a signal
             except BaseException:
-                for p in multiprocessing.active_children():  # let running runs checkpoint
-                    try:
-                        os.kill(p.pid, signal.SIGTERM)  # type: ignore[arg-type]
-                    except OSError:
-                        pass
+                # let the runs in progress checkpoint and stop: SIGTERM to this pool's
+                # workers only (the executor keeps no public list of them)
+                for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                    with contextlib.suppress(OSError, AttributeError):
+                        os.kill(proc.pid, signal.SIGTERM)
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
         progress_after = len(book.sources) + sum(
