@@ -286,6 +286,25 @@ def _with_defaults(values: Mapping[str, Any], command: str) -> dict[str, Any]:
     return out
 
 
+def _complete(values: Mapping[str, Any], where: str, command: str,
+              known: set[str]) -> tuple[dict[str, Any], str]:
+    """Check every key and value, add the defaults; return them and the composition key."""
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r}")
+    checked = {k: (None if v is None else check_value(k, v, f"{where}: {k}",
+                                                       allow_list=command == "sweep"))
+               for k, v in values.items()}
+    full = _with_defaults(checked, command)
+    if full.get("lattice") is None:
+        raise ConfigError(f"{where}: no lattice given")
+    given = [k for k in COMPOSITION_KEYS if full.get(k) is not None]
+    if len(given) != 1:
+        raise ConfigError(f"{where}: give one of {', '.join(COMPOSITION_KEYS)} "
+                          f"(got {', '.join(given)})")
+    return full, given[0]
+
+
 # --------------------------------------------------------------------------- #
 # the configurations
 # --------------------------------------------------------------------------- #
@@ -322,20 +341,8 @@ class RunConfig:
     def from_dict(cls, values: Mapping[str, Any], where: str = "config") -> RunConfig:
         """Validate a mapping of keys (missing keys take their defaults)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        for key in values:
-            if key not in names:
-                raise ConfigError(f"{where}: unknown key {key!r}")
-        checked = {k: (None if v is None else check_value(k, v, f"{where}: {k}"))
-                   for k, v in values.items()}
-        full = _with_defaults(checked, "run")
-        full = {k: v for k, v in full.items() if k in names}
-        if full.get("lattice") is None:
-            raise ConfigError(f"{where}: no lattice given")
-        given = [k for k in COMPOSITION_KEYS if full.get(k) is not None]
-        if len(given) != 1:
-            raise ConfigError(f"{where}: give one of {', '.join(COMPOSITION_KEYS)} "
-                              f"(got {', '.join(given)})")
-        return cls(**full)
+        full, _ = _complete(values, where, "run", names)
+        return cls(**{k: v for k, v in full.items() if k in names})
 
     def model(self) -> dict[str, Any]:
         """The keys that define the physics (JSON-ready)."""
@@ -410,24 +417,11 @@ class SweepConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], where: str = "config") -> SweepConfig:
         """Validate a mapping of sweep keys (missing keys take their defaults)."""
-        for key in values:
-            if key not in OPTIONS:
-                raise ConfigError(f"{where}: unknown key {key!r}")
-        checked = {k: (None if v is None else check_value(k, v, f"{where}: {k}",
-                                                           allow_list=True))
-                   for k, v in values.items()}
-        full = _with_defaults(checked, "sweep")
-        if full.get("lattice") is None:
-            raise ConfigError(f"{where}: no lattice given")
-        given = [k for k in COMPOSITION_KEYS if full.get(k) is not None]
-        if len(given) != 1:
-            raise ConfigError(f"{where}: give one of {', '.join(COMPOSITION_KEYS)} "
-                              f"(got {', '.join(given)})")
+        full, comp_key = _complete(values, where, "sweep", set(OPTIONS))
 
         def as_tuple(v: Any) -> tuple[Any, ...]:
             return tuple(v) if isinstance(v, list) else (v,)
 
-        comp_key = given[0]
         execution = ("replicas", "seed", "workers", "scheduler", "output",
                      "checkpoint_interval", "summary_json", "overwrite", "json", "quiet")
         base = {k: (list(v) if isinstance(v, tuple) else v) for k, v in full.items()
