@@ -33,6 +33,7 @@ never a torn one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -40,7 +41,7 @@ import math
 import os
 import platform
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ from . import __version__
 from .errors import ConfigError
 
 __all__ = ["RunFile", "read_run", "write_run", "load", "write_json", "provenance",
-           "atomic_h5", "file_format", "FORMAT_VERSION"]
+           "atomic_h5", "exclusive", "file_format", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 RUN_FORMAT = "kmc-run"
@@ -93,8 +94,49 @@ def provenance(created: str | None = None) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- #
-# atomic files
+# atomic files, and one writer per file
 # --------------------------------------------------------------------------- #
+@contextlib.contextmanager
+def exclusive(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the write lock of a results file (``FILE.lock`` beside it) while inside.
+
+    Two processes writing the same run or sweep file would overwrite each other's
+    checkpoints; the second one gets a ConfigError instead. The lock is an advisory
+    ``flock``, released by the operating system if the holder dies. Without ``fcntl``
+    (Windows) there is no lock.
+
+    Raises
+    ------
+    ConfigError
+        If another process holds the lock.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    lock = Path(path).with_name(Path(path).name + ".lock")
+    if str(lock.parent) and not lock.parent.is_dir():
+        raise ConfigError(f"the directory of {str(path)!r} does not exist")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            raise ConfigError(f"{str(path)!r} is being written by another kmc process "
+                              f"(pid {holder}); wait for it or stop it first") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 def atomic_h5(path: str | os.PathLike[str], fill: Callable[[Any], None]) -> None:
     """Write an HDF5 file atomically: `fill(h5file)` into a temporary file, then rename.
 

@@ -448,14 +448,16 @@ class Simulation:
         writer = None
         if output is not None:
             writer = _Checkpointer(self, output, checkpoint_interval_s, config)
-            writer.check_target(overwrite)
-        eng = self.engine
-        if not eng.total_rate_Hz > 0:
-            raise self._frozen_error()
-        st = _RunState(steps=None if tp is not None else steps, equilibration=equilibration,
-                       blocks=blocks, production_time_s=tp, start_steps=eng.steps,
-                       start_time_s=eng.time_s)
-        return self._execute(st, progress, writer)
+        with contextlib.nullcontext() if writer is None else _io.exclusive(writer.path):
+            if writer is not None:
+                writer.check_target(overwrite)
+            eng = self.engine
+            if not eng.total_rate_Hz > 0:
+                raise self._frozen_error()
+            st = _RunState(steps=None if tp is not None else steps,
+                           equilibration=equilibration, blocks=blocks, production_time_s=tp,
+                           start_steps=eng.steps, start_time_s=eng.time_s)
+            return self._execute(st, progress, writer)
 
     def _execute(self, st: _RunState, progress: Callable[[int], None] | None,
                  writer: _Checkpointer | None) -> RunResult:
@@ -814,6 +816,12 @@ def resume(path: str | os.PathLike[str], *, progress: Callable[[int], None] | No
     RunInterrupted
         If stopped again before two blocks were finished.
     """
+    with _io.exclusive(path):
+        return _resume(path, progress, checkpoint_interval_s)
+
+
+def _resume(path: str | os.PathLike[str], progress: Callable[[int], None] | None,
+            checkpoint_interval_s: float | None) -> RunResult:
     rec = _io.read_run(path)
     if rec.status == "complete":
         return _io.result_from_run(rec)

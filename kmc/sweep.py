@@ -639,6 +639,11 @@ def run_sweep(cfg: SweepConfig, *, quiet: bool | None = None) -> SweepResult:
         raise ConfigError(f"output {str(output)!r} is a directory")
     if str(output.parent) and not output.parent.is_dir():
         raise ConfigError(f"the directory of output {str(output)!r} does not exist")
+    with _io.exclusive(output):
+        return _sweep(cfg, output, parts, quiet)
+
+
+def _sweep(cfg: SweepConfig, output: Path, parts: Path, quiet: bool | None) -> SweepResult:
     if cfg.overwrite:
         output.unlink(missing_ok=True)
         shutil.rmtree(parts, ignore_errors=True)
@@ -683,6 +688,9 @@ def run_sweep(cfg: SweepConfig, *, quiet: bool | None = None) -> SweepResult:
             signum=getattr(exc, "signum", signal.SIGINT)) from None
     bar.close()
     book.gather()
+    for lock in parts.glob("*.lock"):  # left by workers that were killed
+        if not lock.with_suffix("").exists():
+            lock.unlink(missing_ok=True)
     if not any(parts.iterdir()):
         parts.rmdir()
     result = SweepResult.load(output)

@@ -315,3 +315,15 @@ def test_progress_bar_on_a_terminal_never_on_stdout(tmp_path):
     shown = run([])
     assert "kmc run" in shown and "hop" in shown
     assert run(["--quiet"]) == ""
+
+
+def test_one_writer_per_file(net, tmp_path):
+    """A second process (here: a second run) cannot write a file that is being written."""
+    path = tmp_path / "run.h5"
+    with io.exclusive(path):
+        with pytest.raises(kmc.ConfigError, match="being written by another kmc process"):
+            _sim(net).run(20_000, blocks=5, output=path)
+        with pytest.raises(kmc.ConfigError, match="being written by another kmc process"):
+            kmc.resume(path)
+    _sim(net).run(20_000, blocks=5, output=path)  # free again
+    assert not (tmp_path / "run.h5.lock").exists()

@@ -244,3 +244,9 @@ def test_arrhenius_error_bar_coverage():
     inside = np.mean(np.abs(pulls) < 1)
     assert 0.683 - 3 * math.sqrt(0.683 * 0.317 / reps) < inside < 0.90, inside
     assert abs(pulls.mean()) < 3 * pulls.std() / math.sqrt(reps)
+
+
+def test_one_sweep_per_file(tmp_path):
+    path = tmp_path / "s.h5"
+    with io.exclusive(path), pytest.raises(kmc.ConfigError, match="another kmc process"):
+        run_sweep(sweep_config("sc", {"output": str(path), "steps": 1000, "blocks": 4}))
