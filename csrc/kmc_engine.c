@@ -134,6 +134,18 @@ struct kmc_engine {
     int64_t *dirty;       /* leaves that changed */
     int32_t xcap, rcap;
 
+    /* multi-ion events (none: n_events = 0); never with counting mode */
+    int32_t n_events, n_event_types;
+    int32_t *ev_ptr, *ev_src, *ev_dst, *ev_type; /* as kmc_network */
+    double *ev_vec;    /* [n_moves*4] vector (Angstrom) and its squared length */
+    double *ev_ekra;   /* [n_events] */
+    double *ev_de0;    /* [n_events] static dE: site energies and field, eV */
+    double *ev_rate;   /* [n_events] without interactions: the rate when allowed */
+    int32_t *sev_ptr, *sev; /* events that move an ion from or to each site (CSR) */
+    uint64_t *ev_counts;    /* [n_event_types] */
+    kmc_sumtree evtree;     /* leaves: event rates (0 if not allowed) */
+    int64_t *evdirty;       /* [n_events] scratch */
+
     size_t bytes;
     char errmsg[256];
 };
@@ -257,6 +269,79 @@ static inline uint64_t site_mask(const kmc_engine *e, int32_t s)
     return m;
 }
 
+/* ---- multi-ion events ---- */
+
+/* J between sites s and t (0 if they do not interact). */
+static inline double pair_J(const kmc_engine *e, int32_t s, int32_t t)
+{
+    int32_t a;
+    for (a = e->int_ptr[s]; a < e->int_ptr[s + 1]; a++)
+        if (e->int_nbr[a] == t) return e->int_J[a];
+    return 0.0;
+}
+
+/* Change of the pair energy when event moves b..b+k are made: with dn the change of the
+ * occupation numbers, dE = sum_s dn_s phi_s + sum_{s<t} J_st dn_s dn_t (exact). */
+static double event_dpair(const kmc_engine *e, int32_t b, int32_t k)
+{
+    int32_t sites[2 * KMC_MAX_EVENT_MOVES];
+    int dn[2 * KMC_MAX_EVENT_MOVES];
+    int ns = 0, m, a, c, w;
+    double de = 0.0;
+    for (m = 0; m < 2 * k; m++) {
+        const int32_t x = m < k ? e->ev_src[b + m] : e->ev_dst[b + m - k];
+        const int d = m < k ? -1 : 1;
+        for (w = 0; w < ns && sites[w] != x; w++) continue;
+        if (w == ns) {
+            sites[ns] = x;
+            dn[ns++] = 0;
+        }
+        dn[w] += d;
+    }
+    for (a = 0; a < ns; a++) {
+        if (!dn[a]) continue;
+        de += dn[a] * e->phi[sites[a]];
+        for (c = a + 1; c < ns; c++)
+            if (dn[c]) de += dn[a] * dn[c] * pair_J(e, sites[a], sites[c]);
+    }
+    return de;
+}
+
+/* Rate of event v in the current configuration (0 if not allowed). */
+static double event_rate(const kmc_engine *e, int32_t v)
+{
+    const int32_t b = e->ev_ptr[v], k = e->ev_ptr[v + 1] - b;
+    int32_t m, q;
+    for (m = 0; m < k; m++)
+        if (e->site[e->ev_src[b + m]].ion < 0) return 0.0;
+    for (m = 0; m < k; m++) {
+        const int32_t d = e->ev_dst[b + m];
+        if (e->site[d].ion >= 0) { /* allowed only if the event vacates it */
+            for (q = 0; q < k && e->ev_src[b + q] != d; q++) continue;
+            if (q == k) return 0.0;
+        }
+    }
+    if (!e->interacting) return e->ev_rate[v];
+    return kra_rate(e->nu, e->beta, e->ev_ekra[v], e->ev_de0[v] + event_dpair(e, b, k));
+}
+
+/* Recompute the events touching the n sites xs; append changed leaves to evdirty. */
+static void refresh_events(kmc_engine *e, const int32_t *xs, int32_t n, int *ne)
+{
+    double *leaf = kmc_sumtree_leaves(&e->evtree);
+    int32_t a, q;
+    for (a = 0; a < n; a++) {
+        for (q = e->sev_ptr[xs[a]]; q < e->sev_ptr[xs[a] + 1]; q++) {
+            const int32_t v = e->sev[q];
+            const double r = event_rate(e, v);
+            if (r != leaf[v]) {
+                leaf[v] = r;
+                e->evdirty[(*ne)++] = v;
+            }
+        }
+    }
+}
+
 static void *xalloc(kmc_engine *e, size_t n, size_t size, int *fail)
 {
     void *p;
@@ -376,6 +461,12 @@ static void rebuild(kmc_engine *e)
         for (s = 0; s < e->n_sites; s++) e->phi[s] = site_phi(e, s);
     for (s = 0; s < e->n_sites; s++) leaf[s] = site_rate(e, s);
     kmc_sumtree_rebuild(&e->tree);
+    if (e->n_events) {
+        double *ev = kmc_sumtree_leaves(&e->evtree);
+        int32_t v;
+        for (v = 0; v < e->n_events; v++) ev[v] = event_rate(e, v);
+        kmc_sumtree_rebuild(&e->evtree);
+    }
 }
 
 /* ---- deduplication of records (creation only) ---- */
@@ -559,6 +650,35 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
         for (h = 0; h < net->n_hops; h++)
             if (!isfinite(net->hop_J[h])) FAIL("hop_J[%d] is not finite", (int)h);
     }
+    if (net->n_events < 0) FAIL("n_events = %d must be >= 0", (int)net->n_events);
+    if (net->n_events > 0) {
+        int32_t v, m, q;
+        if (!net->ev_ptr || !net->ev_src || !net->ev_dst || !net->ev_vec || !net->ev_ekra || !net->ev_type)
+            FAIL("event arrays are required when n_events > 0");
+        if (net->n_event_types < 1) FAIL("n_event_types = %d must be >= 1", (int)net->n_event_types);
+        if (net->ev_ptr[0] != 0) FAIL("ev_ptr must start at 0");
+        for (v = 0; v < net->n_events; v++) {
+            const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
+            if (k < 1 || k > KMC_MAX_EVENT_MOVES)
+                FAIL("event %d has %d moves; 1..%d are supported", (int)v, (int)k, KMC_MAX_EVENT_MOVES);
+            if (!isfinite(net->ev_ekra[v]) || net->ev_ekra[v] < 0.0)
+                FAIL("ev_ekra[%d] = %g must be finite and >= 0", (int)v, net->ev_ekra[v]);
+            if (net->ev_type[v] < 0 || net->ev_type[v] >= net->n_event_types)
+                FAIL("ev_type[%d] = %d outside 0..%d", (int)v, (int)net->ev_type[v], (int)(net->n_event_types - 1));
+            for (m = 0; m < k; m++) {
+                const int32_t a0 = net->ev_src[b + m], b0 = net->ev_dst[b + m];
+                if (a0 < 0 || a0 >= n || b0 < 0 || b0 >= n)
+                    FAIL("event %d moves %d -> %d, outside 0..%d", (int)v, (int)a0, (int)b0, (int)(n - 1));
+                if (a0 == b0) FAIL("event %d moves an ion from site %d to itself", (int)v, (int)a0);
+                for (d = 0; d < 3; d++)
+                    if (!isfinite(net->ev_vec[3 * (b + m) + d])) FAIL("event %d has a non-finite vector", (int)v);
+                for (q = 0; q < m; q++) {
+                    if (net->ev_src[b + q] == a0) FAIL("event %d moves two ions from site %d", (int)v, (int)a0);
+                    if (net->ev_dst[b + q] == b0) FAIL("event %d moves two ions to site %d", (int)v, (int)b0);
+                }
+            }
+        }
+    }
     if (n_ions < 0 || n_ions > n) FAIL("n_ions = %d must be between 0 and n_sites = %d", (int)n_ions, (int)n);
     for (a = 0; a < n_ions; a++)
         if (ion_site[a] < 0 || ion_site[a] >= n) FAIL("ion %d is on site %d, outside 0..%d", (int)a, (int)ion_site[a], (int)(n - 1));
@@ -634,7 +754,7 @@ static int build_classes(kmc_engine *e, const kmc_network *net, const kmc_params
         int32_t maxdeg = 0;
         for (s = 0; s < n; s++)
             if (net->hop_ptr[s + 1] - net->hop_ptr[s] > maxdeg) maxdeg = net->hop_ptr[s + 1] - net->hop_ptr[s];
-        e->counting = (uint64_t)n * (uint64_t)maxdeg < ((uint64_t)1 << 31);
+        e->counting = (uint64_t)n * (uint64_t)maxdeg < ((uint64_t)1 << 31) && net->n_events == 0;
         e->n_rc = 0;
         for (h = 0; h < m && e->counting; h++) {
             int v;
@@ -775,6 +895,74 @@ done:
     return ok;
 }
 
+/* Copy the multi-ion events, their static energies and rates, and the site -> event lists.
+ * Returns 0, or -1 when out of memory. */
+static int events_init(kmc_engine *e, const kmc_network *net, const kmc_params *p)
+{
+    const int32_t n = net->n_sites, ne = net->n_events, nm = net->ev_ptr[ne];
+    int32_t v, m, q, *fill;
+    int fail = 0, d;
+    e->n_events = ne;
+    e->n_event_types = net->n_event_types;
+    e->ev_ptr = (int32_t *)xalloc(e, (size_t)ne + 1, sizeof(int32_t), &fail);
+    e->ev_src = (int32_t *)xalloc(e, (size_t)nm, sizeof(int32_t), &fail);
+    e->ev_dst = (int32_t *)xalloc(e, (size_t)nm, sizeof(int32_t), &fail);
+    e->ev_type = (int32_t *)xalloc(e, (size_t)ne, sizeof(int32_t), &fail);
+    e->ev_vec = (double *)xalloc(e, (size_t)nm * 4, sizeof(double), &fail);
+    e->ev_ekra = (double *)xalloc(e, (size_t)ne, sizeof(double), &fail);
+    e->ev_de0 = (double *)xalloc(e, (size_t)ne, sizeof(double), &fail);
+    e->ev_rate = (double *)xalloc(e, (size_t)ne, sizeof(double), &fail);
+    e->sev_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
+    e->sev = (int32_t *)xalloc(e, (size_t)nm * 2, sizeof(int32_t), &fail);
+    e->ev_counts = (uint64_t *)xalloc(e, (size_t)net->n_event_types, sizeof(uint64_t), &fail);
+    e->evdirty = (int64_t *)xalloc(e, (size_t)ne, sizeof(int64_t), &fail);
+    fill = (int32_t *)calloc((size_t)n + 1, sizeof(int32_t));
+    if (fail || !fill || kmc_sumtree_init(&e->evtree, ne) != 0) {
+        free(fill);
+        return -1;
+    }
+    e->bytes += kmc_sumtree_bytes(ne);
+    memcpy(e->ev_ptr, net->ev_ptr, ((size_t)ne + 1) * sizeof(int32_t));
+    memcpy(e->ev_src, net->ev_src, (size_t)nm * sizeof(int32_t));
+    memcpy(e->ev_dst, net->ev_dst, (size_t)nm * sizeof(int32_t));
+    memcpy(e->ev_type, net->ev_type, (size_t)ne * sizeof(int32_t));
+    memcpy(e->ev_ekra, net->ev_ekra, (size_t)ne * sizeof(double));
+    for (v = 0; v < ne; v++) {
+        double de0 = 0.0, fd = 0.0;
+        for (m = net->ev_ptr[v]; m < net->ev_ptr[v + 1]; m++) {
+            double sq = 0.0;
+            de0 += net->site_energy[net->ev_dst[m]] - net->site_energy[net->ev_src[m]];
+            for (d = 0; d < 3; d++) {
+                const double x = net->ev_vec[3 * m + d];
+                e->ev_vec[4 * m + d] = x;
+                sq += x * x;
+                fd += p->field_V_per_A[d] * x;
+            }
+            e->ev_vec[4 * m + 3] = sq;
+        }
+        e->ev_de0[v] = de0 - p->charge_e * fd;
+        e->ev_rate[v] = kra_rate(e->nu, e->beta, e->ev_ekra[v], e->ev_de0[v]);
+    }
+    /* site -> events, each event once per site (a site may be a source and a target) */
+    for (q = 0; q < 2; q++) {
+        for (v = 0; v < ne; v++) {
+            const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
+            for (m = 0; m < 2 * k; m++) {
+                const int32_t x = m < k ? net->ev_src[b + m] : net->ev_dst[b + m - k];
+                int32_t w, dup = 0;
+                for (w = 0; w < k && !dup; w++) dup = m >= k && net->ev_src[b + w] == x;
+                if (dup) continue;
+                if (q == 0) e->sev_ptr[x + 1]++;
+                else e->sev[e->sev_ptr[x] + fill[x]++] = v;
+            }
+        }
+        if (q == 0)
+            for (m = 0; m < n; m++) e->sev_ptr[m + 1] += e->sev_ptr[m];
+    }
+    free(fill);
+    return 0;
+}
+
 kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32_t n_ions,
                               const int32_t *ion_site, uint64_t seed, int *status, char *errmsg,
                               size_t errmsg_len)
@@ -817,7 +1005,9 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
             maxint = net->int_ptr[s + 1] - net->int_ptr[s];
     }
     {
-        int64_t xc = 2 + 2 * (int64_t)maxint, rc = xc * (1 + (int64_t)maxdeg);
+        /* sites whose occupancy changes in one event: 2 for a hop, up to 2k for k moves */
+        const int64_t moved = net->n_events > 0 ? 2 * KMC_MAX_EVENT_MOVES : 2;
+        int64_t xc = moved * (1 + (int64_t)maxint), rc = xc * (1 + (int64_t)maxdeg);
         e->xcap = (int32_t)(xc < n ? xc : n);
         e->rcap = (int32_t)(rc < n ? rc : n);
     }
@@ -835,6 +1025,8 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
         e->stamp = (uint32_t *)xalloc(e, (size_t)n, sizeof(uint32_t), &fail);
         e->n_rates = m;
     }
+    if (!e->interacting && net->n_events > 0)
+        e->stamp = (uint32_t *)xalloc(e, (size_t)n, sizeof(uint32_t), &fail);
     e->site = (kmc_site *)xalloc(e, (size_t)n, sizeof(kmc_site), &fail);
     e->ion_site = (int32_t *)xalloc(e, (size_t)n_ions, sizeof(int32_t), &fail);
     e->ions = (kmc_ion *)xalloc(e, (size_t)n_ions, sizeof(kmc_ion), &fail);
@@ -843,6 +1035,7 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
     e->xset = (int32_t *)xalloc(e, (size_t)e->xcap, sizeof(int32_t), &fail);
     e->rset = (int32_t *)xalloc(e, (size_t)e->rcap + 2, sizeof(int32_t), &fail);
     e->dirty = (int64_t *)xalloc(e, (size_t)e->rcap + 2, sizeof(int64_t), &fail);
+    if (!fail && net->n_events > 0 && events_init(e, net, p) != 0) fail = 1;
     if (!fail && build_classes(e, net, p) != 0) fail = 1;
     if (!fail && e->counting && count_init(e) != 0) fail = 1;
     if (!fail && !e->counting) {
@@ -903,6 +1096,19 @@ void kmc_engine_free(kmc_engine *e)
     free(e->rset);
     free(e->dirty);
     kmc_sumtree_free(&e->tree);
+    free(e->ev_ptr);
+    free(e->ev_src);
+    free(e->ev_dst);
+    free(e->ev_type);
+    free(e->ev_vec);
+    free(e->ev_ekra);
+    free(e->ev_de0);
+    free(e->ev_rate);
+    free(e->sev_ptr);
+    free(e->sev);
+    free(e->ev_counts);
+    free(e->evdirty);
+    kmc_sumtree_free(&e->evtree);
     free(e);
 }
 
@@ -1030,8 +1236,96 @@ static void execute(kmc_engine *e, int32_t i, int k)
             }
         }
         for (a = 0; a < nr; a++) refresh(e, leaf, e->rset[a], &nd);
+        if (e->n_events) { /* events touching a site whose occupancy or field changed */
+            int ne = 0;
+            refresh_events(e, e->xset, nx, &ne);
+            kmc_sumtree_update(&e->evtree, e->evdirty, ne);
+        }
+    }
+    if (e->n_events && !e->interacting) { /* events touching i or j */
+        int32_t ij[2];
+        int ne = 0;
+        ij[0] = i;
+        ij[1] = j;
+        refresh_events(e, ij, 2, &ne);
+        kmc_sumtree_update(&e->evtree, e->evdirty, ne);
     }
     kmc_sumtree_update(&e->tree, e->dirty, nd);
+}
+
+/* Execute multi-ion event v: move every ion, then recompute the masks and rates of the
+ * sites it touched and their neighbourhoods, and the events touching them. */
+static void execute_event(kmc_engine *e, int32_t v)
+{
+    kmc_site *site = e->site;
+    const int32_t b = e->ev_ptr[v], k = e->ev_ptr[v + 1] - b;
+    double *leaf = kmc_sumtree_leaves(&e->tree);
+    int32_t ion[KMC_MAX_EVENT_MOVES], m, a, q, nx = 0, nr = 0, x;
+    uint32_t sx, sr;
+    int nd = 0, ne = 0, d;
+    for (m = 0; m < k; m++) ion[m] = site[e->ev_src[b + m]].ion;
+    for (m = 0; m < k; m++) site[e->ev_src[b + m]].ion = -1;
+    for (m = 0; m < k; m++) {
+        const int32_t j = e->ev_dst[b + m];
+        const double *w = e->ev_vec + 4 * (size_t)(b + m);
+        kmc_ion *pi = e->ions + ion[m];
+        site[j].ion = ion[m];
+        e->ion_site[ion[m]] = j;
+        for (d = 0; d < 3; d++) {
+            pi->disp[d] += w[d];
+            e->total_disp[d] += w[d];
+        }
+        pi->jump_sq += w[3];
+        pi->hops++;
+    }
+    e->ev_counts[e->ev_type[v]]++;
+
+    /* X: the moved sites (and, with interactions, their interaction neighbours, whose
+     * field changed); R: X and its hop neighbours, whose masks and rates may change.
+     * Events are rare next to hops, so this path favours simplicity over speed. */
+    sx = next_stamp(e);
+    for (m = 0; m < 2 * k; m++) {
+        x = m < k ? e->ev_src[b + m] : e->ev_dst[b + m - k];
+        if (e->stamp[x] != sx) {
+            e->stamp[x] = sx;
+            e->xset[nx++] = x;
+        }
+    }
+    if (e->interacting) {
+        const int32_t n_moved = nx;
+        for (a = 0; a < n_moved; a++) {
+            for (q = e->int_ptr[e->xset[a]]; q < e->int_ptr[e->xset[a] + 1]; q++) {
+                x = e->int_nbr[q];
+                if (e->stamp[x] != sx) {
+                    e->stamp[x] = sx;
+                    e->xset[nx++] = x;
+                }
+            }
+        }
+        for (a = 0; a < nx; a++) e->phi[e->xset[a]] = site_phi(e, e->xset[a]);
+    }
+    sr = next_stamp(e);
+    for (a = 0; a < nx; a++) {
+        const kmc_class *cx = e->cls + site[e->xset[a]].cls;
+        const kmc_chop *hx = e->chop + cx->hop;
+        x = e->xset[a];
+        if (e->stamp[x] != sr) {
+            e->stamp[x] = sr;
+            e->rset[nr++] = x;
+        }
+        for (q = 0; q < cx->deg; q++) {
+            const int32_t t = x + hx[q].doff;
+            if (e->stamp[t] != sr) {
+                e->stamp[t] = sr;
+                e->rset[nr++] = t;
+            }
+        }
+    }
+    for (a = 0; a < nr; a++) site[e->rset[a]].mask = site_mask(e, e->rset[a]);
+    for (a = 0; a < nr; a++) refresh(e, leaf, e->rset[a], &nd);
+    refresh_events(e, e->xset, nx, &ne);
+    kmc_sumtree_update(&e->tree, e->dirty, nd);
+    kmc_sumtree_update(&e->evtree, e->evdirty, ne);
 }
 
 /* Counting mode: the hop move of execute() with count updates instead of rate sums. */
@@ -1208,7 +1502,8 @@ int kmc_engine_run(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *s
         return rc;
     }
     while (done < max_steps) {
-        const double total = kmc_sumtree_total(&e->tree);
+        const double htotal = kmc_sumtree_total(&e->tree);
+        const double total = e->n_events ? htotal + kmc_sumtree_total(&e->evtree) : htotal;
         double dt, x;
         int64_t s;
         int chosen = -1, last = -1;
@@ -1223,6 +1518,22 @@ int kmc_engine_run(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *s
             break;
         }
         x = kmc_rng_uniform(&e->rng) * total;
+        if (e->n_events && (x >= htotal || !(htotal > 0.0))) { /* a multi-ion event */
+            int64_t v;
+            x -= htotal;
+            v = kmc_sumtree_select(&e->evtree, &x);
+            if (v < 0) {
+                set_err(e->errmsg, sizeof(e->errmsg), "event selection failed (total %g)", total);
+                if (steps_done) *steps_done = done;
+                if (reason) *reason = why;
+                return KMC_ERR_STATE;
+            }
+            execute_event(e, (int32_t)v);
+            e->time += dt;
+            e->steps++;
+            done++;
+            continue;
+        }
         s = kmc_sumtree_select(&e->tree, &x);
         if (s < 0 || e->site[s].ion < 0) {
             set_err(e->errmsg, sizeof(e->errmsg), "selected site %lld holds no ion", (long long)s);
@@ -1277,6 +1588,8 @@ int kmc_engine_get_state(const kmc_engine *e, kmc_state *st)
         if (st->ion_hops) st->ion_hops[a] = e->ions[a].hops;
     }
     if (st->type_counts) memcpy(st->type_counts, e->type_counts, (size_t)e->n_hop_types * sizeof(uint64_t));
+    if (st->event_counts && e->n_events)
+        memcpy(st->event_counts, e->ev_counts, (size_t)e->n_event_types * sizeof(uint64_t));
     st->time_s = e->time;
     st->steps = e->steps;
     for (d = 0; d < 3; d++) st->total_displacement[d] = e->total_disp[d];
@@ -1323,6 +1636,12 @@ int kmc_engine_set_state(kmc_engine *e, const kmc_state *st)
         e->ions[a].hops = st->ion_hops[a];
     }
     memcpy(e->type_counts, st->type_counts, (size_t)e->n_hop_types * sizeof(uint64_t));
+    if (e->n_events) {
+        if (st->event_counts)
+            memcpy(e->ev_counts, st->event_counts, (size_t)e->n_event_types * sizeof(uint64_t));
+        else
+            memset(e->ev_counts, 0, (size_t)e->n_event_types * sizeof(uint64_t));
+    }
     e->time = st->time_s;
     e->steps = st->steps;
     for (d = 0; d < 3; d++) e->total_disp[d] = st->total_displacement[d];
@@ -1418,6 +1737,21 @@ int kmc_engine_check(kmc_engine *e)
             CHECK(kmc_sumtree_child_sum(below + KMC_TREE_ARITY * k) == here[k],
                   "sum-tree node %lld of level %d is stale", (long long)k, l);
     }
+    if (e->n_events) {
+        const double *ev = kmc_sumtree_leaves(&e->evtree);
+        int32_t v;
+        for (v = 0; v < e->n_events; v++) {
+            double r = event_rate(e, v);
+            CHECK(r == ev[v], "rate of event %d is %.17g, recomputed %.17g", (int)v, ev[v], r);
+        }
+        for (l = 1; l < e->evtree.n_levels; l++) {
+            const double *below = e->evtree.data + e->evtree.offset[l - 1];
+            const double *here = e->evtree.data + e->evtree.offset[l];
+            for (k = 0; k < e->evtree.size[l - 1] / KMC_TREE_ARITY; k++)
+                CHECK(kmc_sumtree_child_sum(below + KMC_TREE_ARITY * k) == here[k],
+                      "event-tree node %lld of level %d is stale", (long long)k, l);
+        }
+    }
     return KMC_OK;
 }
 
@@ -1426,6 +1760,11 @@ int32_t kmc_engine_n_ions(const kmc_engine *e) { return e->n_ions; }
 int32_t kmc_engine_n_hop_types(const kmc_engine *e) { return e->n_hop_types; }
 double kmc_engine_time(const kmc_engine *e) { return e->time; }
 uint64_t kmc_engine_steps(const kmc_engine *e) { return e->steps; }
-double kmc_engine_total_rate(const kmc_engine *e) { return e->counting ? e->R : kmc_sumtree_total(&e->tree); }
+double kmc_engine_total_rate(const kmc_engine *e)
+{
+    if (e->counting) return e->R;
+    return kmc_sumtree_total(&e->tree) + (e->n_events ? kmc_sumtree_total(&e->evtree) : 0.0);
+}
+int32_t kmc_engine_n_event_types(const kmc_engine *e) { return e->n_events ? e->n_event_types : 0; }
 size_t kmc_engine_memory_bytes(const kmc_engine *e) { return e->bytes; }
 const char *kmc_engine_errmsg(const kmc_engine *e) { return e->errmsg; }

@@ -35,6 +35,7 @@ extern "C" {
 #endif
 
 #define KMC_MAX_DEGREE 64 /* at most this many hops start at one site */
+#define KMC_MAX_EVENT_MOVES 4 /* at most this many simultaneous moves in one event */
 
 typedef enum {
     KMC_OK = 0,
@@ -70,6 +71,19 @@ typedef struct {
     const int32_t *int_nbr;    /* [int_ptr[n_sites]] */
     const double *int_J;       /* [int_ptr[n_sites]] eV, J(i,j) = J(j,i) */
     const double *hop_J;       /* [n_hops] J between source and destination of the hop (0 if none); NULL if no interactions */
+    /* multi-ion events: event v moves the ions on ev_src[b..e) to ev_dst[b..e) at once, with
+     * b = ev_ptr[v], e = ev_ptr[v+1], 1 <= e - b <= KMC_MAX_EVENT_MOVES, sources distinct,
+     * targets distinct. Allowed when every source is occupied and every target is empty or
+     * one of the event's sources. The caller provides every event's reverse (same barrier)
+     * for detailed balance. n_events = 0 (and NULL arrays) for none. */
+    int32_t n_events;          /* >= 0 */
+    int32_t n_event_types;     /* >= 1 if n_events > 0 */
+    const int32_t *ev_ptr;     /* [n_events+1], ev_ptr[0] = 0 */
+    const int32_t *ev_src;     /* [ev_ptr[n_events]] */
+    const int32_t *ev_dst;     /* [ev_ptr[n_events]] */
+    const double *ev_vec;      /* [ev_ptr[n_events]*3] displacement of each move, Angstrom */
+    const double *ev_ekra;     /* [n_events] KRA barrier, eV */
+    const int32_t *ev_type;    /* [n_events] in 0..n_event_types-1 */
 } kmc_network;
 
 typedef struct {
@@ -87,6 +101,7 @@ typedef struct {
     double *jump_sq;          /* [n_ions] sum over the ion's hops of |jump|^2, Angstrom^2 */
     uint64_t *ion_hops;       /* [n_ions] hops made by each ion */
     uint64_t *type_counts;    /* [n_hop_types] hops executed per hop type */
+    uint64_t *event_counts;   /* [n_event_types] multi-ion events executed per type (may be NULL without events) */
     double time_s;            /* simulated time, s */
     uint64_t steps;           /* events executed */
     double total_displacement[3]; /* sum over all ions of their displacement, Angstrom */
@@ -141,6 +156,7 @@ int kmc_engine_check(kmc_engine *e);
 int32_t kmc_engine_n_sites(const kmc_engine *e);
 int32_t kmc_engine_n_ions(const kmc_engine *e);
 int32_t kmc_engine_n_hop_types(const kmc_engine *e);
+int32_t kmc_engine_n_event_types(const kmc_engine *e); /* 0 without events */
 double kmc_engine_time(const kmc_engine *e);
 uint64_t kmc_engine_steps(const kmc_engine *e);
 double kmc_engine_total_rate(const kmc_engine *e); /* current R_total, Hz */

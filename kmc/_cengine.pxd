@@ -4,6 +4,7 @@ from libc.stdint cimport int32_t, uint64_t
 
 cdef extern from "kmc_engine.h" nogil:
     enum: KMC_MAX_DEGREE
+    enum: KMC_MAX_EVENT_MOVES
     ctypedef enum kmc_status:
         KMC_OK
         KMC_ERR_NOMEM
@@ -29,6 +30,14 @@ cdef extern from "kmc_engine.h" nogil:
         const int32_t *int_nbr
         const double *int_J
         const double *hop_J
+        int32_t n_events
+        int32_t n_event_types
+        const int32_t *ev_ptr
+        const int32_t *ev_src
+        const int32_t *ev_dst
+        const double *ev_vec
+        const double *ev_ekra
+        const int32_t *ev_type
 
     ctypedef struct kmc_params:
         double temperature_K
@@ -42,6 +51,7 @@ cdef extern from "kmc_engine.h" nogil:
         double *jump_sq
         uint64_t *ion_hops
         uint64_t *type_counts
+        uint64_t *event_counts
         double time_s
         uint64_t steps
         double total_displacement[3]
@@ -63,6 +73,7 @@ cdef extern from "kmc_engine.h" nogil:
     int32_t kmc_engine_n_sites(const kmc_engine *e)
     int32_t kmc_engine_n_ions(const kmc_engine *e)
     int32_t kmc_engine_n_hop_types(const kmc_engine *e)
+    int32_t kmc_engine_n_event_types(const kmc_engine *e)
     double kmc_engine_time(const kmc_engine *e)
     uint64_t kmc_engine_steps(const kmc_engine *e)
     double kmc_engine_total_rate(const kmc_engine *e)

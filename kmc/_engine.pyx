@@ -10,7 +10,8 @@ import numpy as np
 from kmc._cengine cimport (
     KMC_ERR_INVALID, KMC_ERR_NOMEM, KMC_OK, kmc_engine, kmc_engine_check, kmc_engine_create,
     kmc_engine_errmsg, kmc_engine_free, kmc_engine_get_displacements, kmc_engine_get_state,
-    kmc_engine_memory_bytes, kmc_engine_n_hop_types, kmc_engine_n_ions, kmc_engine_n_sites,
+    kmc_engine_memory_bytes, kmc_engine_n_event_types, kmc_engine_n_hop_types, kmc_engine_n_ions,
+    kmc_engine_n_sites,
     kmc_engine_run, kmc_engine_set_state, kmc_engine_steps, kmc_engine_time,
     kmc_engine_total_rate, kmc_network, kmc_params, kmc_state, kmc_strerror,
 )
@@ -19,6 +20,7 @@ from kmc.errors import ConfigError, KMCError
 
 STOP_REASONS = ("steps", "time", "frozen")
 MAX_DEGREE = 64
+MAX_EVENT_MOVES = 4
 _UINT64_MAX = 2**64 - 1
 
 
@@ -95,6 +97,12 @@ cdef class Engine:
         Uniform electric field, V/Angstrom.
     int_ptr, int_nbr, int_J, hop_J : arrays or None
         Symmetric pair-interaction neighbour lists (eV) and J between each hop's ends.
+    ev_ptr, ev_src, ev_dst, ev_vec, ev_ekra, ev_type : arrays or None
+        Multi-ion events, CSR by event: event v moves the ions on ev_src[ev_ptr[v]:ev_ptr[v+1]]
+        to ev_dst[...] by ev_vec[...] (Angstrom) at once, with KRA barrier ev_ekra[v] (eV)
+        and type ev_type[v]; the caller includes every event's reverse.
+    n_event_types : int
+        Number of event types (>= 1 when there are events).
     seed : int
         64-bit RNG seed, 0 <= seed < 2**64.
     """
@@ -103,11 +111,13 @@ cdef class Engine:
     cdef readonly int32_t n_sites
     cdef readonly int32_t n_ions
     cdef readonly int32_t n_hop_types
+    cdef readonly int32_t n_event_types
 
     def __cinit__(self, hop_ptr, hop_dst, hop_rev, hop_type, hop_vec, hop_ekra, site_energy,
                   ion_sites, *, n_hop_types, temperature_K, attempt_frequency_Hz, charge_e,
                   field_V_per_A=(0.0, 0.0, 0.0), int_ptr=None, int_nbr=None, int_J=None,
-                  hop_J=None, seed):
+                  hop_J=None, ev_ptr=None, ev_src=None, ev_dst=None, ev_vec=None,
+                  ev_ekra=None, ev_type=None, n_event_types=0, seed):
         cdef kmc_network net
         cdef kmc_params par
         cdef int status = 0
@@ -170,6 +180,34 @@ cdef class Engine:
                 net.int_nbr = _iptr(nbr)
                 net.int_J = _dptr(jj)
                 net.hop_J = _dptr(hj)
+        net.n_events = 0
+        net.n_event_types = 0
+        net.ev_ptr = NULL
+        net.ev_src = NULL
+        net.ev_dst = NULL
+        net.ev_vec = NULL
+        net.ev_ekra = NULL
+        net.ev_type = NULL
+        if ev_ptr is not None:
+            eptr = _array(ev_ptr, "ev_ptr", np.int32, (-1,))
+            if eptr.shape[0] < 1 or eptr[0] != 0 or np.any(np.diff(eptr) < 1):
+                raise ConfigError("ev_ptr must start at 0 and be increasing")
+            n_ev = eptr.shape[0] - 1
+            n_mv = int(eptr[n_ev])
+            esrc = _array(ev_src, "ev_src", np.int32, (n_mv,))
+            edst = _array(ev_dst, "ev_dst", np.int32, (n_mv,))
+            evec = _array(ev_vec, "ev_vec", np.float64, (n_mv, 3)).reshape(-1)
+            eekra = _array(ev_ekra, "ev_ekra", np.float64, (n_ev,))
+            etype = _array(ev_type, "ev_type", np.int32, (n_ev,))
+            if n_ev > 0:
+                net.n_events = n_ev
+                net.n_event_types = int(n_event_types)
+                net.ev_ptr = _iptr(eptr)
+                net.ev_src = _iptr(esrc)
+                net.ev_dst = _iptr(edst)
+                net.ev_vec = _dptr(evec)
+                net.ev_ekra = _dptr(eekra)
+                net.ev_type = _iptr(etype)
         nion = ions.shape[0]
         cdef const int32_t *ion_ptr = _iptr(ions)
         with nogil:
@@ -180,6 +218,7 @@ cdef class Engine:
         self.n_sites = n
         self.n_ions = nion
         self.n_hop_types = int(n_hop_types)
+        self.n_event_types = kmc_engine_n_event_types(self._e)
 
     def __dealloc__(self):
         if self._e != NULL:
@@ -218,20 +257,24 @@ cdef class Engine:
         jsq = np.empty(n, np.float64)
         hops = np.empty(n, np.uint64)
         counts = np.empty(self.n_hop_types, np.uint64)
+        ev_counts = np.zeros(max(self.n_event_types, 1), np.uint64)
         cdef int32_t[::1] v_site = ion_site
         cdef double[:, ::1] v_disp = disp
         cdef double[::1] v_jsq = jsq
         cdef uint64_t[::1] v_hops = hops
         cdef uint64_t[::1] v_counts = counts
+        cdef uint64_t[::1] v_ev = ev_counts
         st.ion_site = &v_site[0] if n else NULL
         st.displacement = &v_disp[0, 0] if n else NULL
         st.jump_sq = &v_jsq[0] if n else NULL
         st.ion_hops = &v_hops[0] if n else NULL
         st.type_counts = &v_counts[0]
+        st.event_counts = &v_ev[0] if self.n_event_types else NULL
         kmc_engine_get_state(self._e, &st)
         return {
             "ion_site": ion_site, "displacement": disp, "jump_sq": jsq, "ion_hops": hops,
-            "type_counts": counts, "time_s": st.time_s, "steps": int(st.steps),
+            "type_counts": counts, "event_counts": ev_counts[:self.n_event_types],
+            "time_s": st.time_s, "steps": int(st.steps),
             "total_displacement": np.array([st.total_displacement[d] for d in range(3)]),
             "rng": np.array([st.rng[d] for d in range(4)], dtype=np.uint64),
         }
@@ -248,6 +291,10 @@ cdef class Engine:
         counts = _array(state["type_counts"], "type_counts", np.uint64, (self.n_hop_types,))
         tot = _array(state["total_displacement"], "total_displacement", np.float64, (3,))
         rng = _array(state["rng"], "rng", np.uint64, (4,))
+        ev = _array(state.get("event_counts", np.zeros(self.n_event_types, np.uint64)),
+                    "event_counts", np.uint64, (self.n_event_types,))
+        ev = np.concatenate([ev, np.zeros(1, np.uint64)])  # never empty
+        cdef uint64_t[::1] v_ev = ev
         cdef int32_t[::1] v_site = site
         cdef double[:, ::1] v_disp = disp
         cdef double[::1] v_jsq = jsq
@@ -258,6 +305,7 @@ cdef class Engine:
         st.jump_sq = &v_jsq[0] if n else NULL
         st.ion_hops = &v_hops[0] if n else NULL
         st.type_counts = &v_counts[0]
+        st.event_counts = &v_ev[0] if self.n_event_types else NULL
         st.time_s = float(state["time_s"])
         st.steps = <uint64_t>int(state["steps"])
         for d in range(3):

@@ -479,6 +479,8 @@ def result_from_run(run: RunFile) -> Any:
         equilibration_steps=int(s["equilibration_steps"]), hops=int(s["hops"]),
         simulated_time_s=float(s["simulated_time_s"]), wall_s=num("wall_s"),
         hops_per_s=num("hops_per_s"), hop_type_counts=dict(s["hop_type_counts"]),
+        event_counts=dict(s.get("event_counts", s["hop_type_counts"])),
+        displacement_share=dict(s.get("displacement_share", {})),
         field_V_per_angstrom=None if field is None else tuple(field),
         interrupted=bool(s["interrupted"]), blocks=data,
         warnings=tuple(own), msd=dict(run.msd))

@@ -303,6 +303,13 @@ class SiteNetwork:
         Charge of the mobile ion in units of the elementary charge e (finite, nonzero).
     name : str
         Name of the network.
+    event_ptr, event_src, event_dst, event_vectors, event_barriers_eV, event_types,
+    event_type_names : optional
+        Multi-ion events (interstitialcy, concerted string moves, ...): the fields of a
+        :class:`kmc.mechanisms.EventSet` (``ptr``, ``src``, ``dst``, ``vectors`` in Angstrom,
+        ``barriers_eV``, ``types``, ``type_names``). Every event moves 2..4 ions at once with
+        one KRA barrier and must have its reverse. Give all or none; see :meth:`with_events`.
+        Event type names must differ from the hop type names.
 
     Attributes
     ----------
@@ -344,6 +351,13 @@ class SiteNetwork:
     pair_energies_eV: np.ndarray = field(default=None)  # type: ignore[assignment]
     charge_e: float = 1.0
     name: str = "network"
+    event_ptr: np.ndarray = field(default=None)  # type: ignore[assignment]
+    event_src: np.ndarray = field(default=None)  # type: ignore[assignment]
+    event_dst: np.ndarray = field(default=None)  # type: ignore[assignment]
+    event_vectors: np.ndarray = field(default=None)  # type: ignore[assignment]
+    event_barriers_eV: np.ndarray = field(default=None)  # type: ignore[assignment]
+    event_types: np.ndarray = field(default=None)  # type: ignore[assignment]
+    event_type_names: tuple[str, ...] = ()
 
     # ---------------------------------------------------------------- validation
     def __post_init__(self) -> None:
@@ -531,6 +545,80 @@ class SiteNetwork:
         self.__dict__["hop_images"] = np.ascontiguousarray(images, dtype=np.int32)
         self.__dict__["hop_rev"] = np.ascontiguousarray(rev, dtype=np.int32)
         self.__dict__["coordination"] = degree.astype(np.int32)
+
+        self._set_events()
+
+    _EVENT_FIELDS = ("event_ptr", "event_src", "event_dst", "event_vectors",
+                     "event_barriers_eV", "event_types")
+
+    def _set_events(self) -> None:
+        from .mechanisms import EventSet
+
+        given = [f for f in self._EVENT_FIELDS if getattr(self, f) is not None]
+        if not given:
+            if self.event_type_names:
+                raise ConfigError("event_type_names is given but the event arrays are not")
+            events = EventSet.empty()
+        elif len(given) < len(self._EVENT_FIELDS):
+            missing = [f for f in self._EVENT_FIELDS if f not in given]
+            raise ConfigError(f"{', '.join(given)} given but {', '.join(missing)} not; give "
+                              "every event array or none")
+        else:
+            events = EventSet(self.event_ptr, self.event_src, self.event_dst,
+                              self.event_vectors, self.event_barriers_eV, self.event_types,
+                              tuple(self.event_type_names))
+        clash = sorted(set(events.type_names) & set(self.hop_type_names))
+        if clash:
+            raise ConfigError(f"event type {clash[0]!r} is also a hop type name; the names of "
+                              "hop and event types must differ")
+        if events.n_events:
+            events.validate_for(self)
+        for f, value in zip(self._EVENT_FIELDS,
+                            (events.ptr, events.src, events.dst, events.vectors,
+                             events.barriers_eV, events.types), strict=True):
+            object.__setattr__(self, f, value)
+        object.__setattr__(self, "event_type_names", events.type_names)
+        self.__dict__["events"] = events
+
+    @cached_property
+    def events(self) -> Any:
+        """The multi-ion events as a :class:`kmc.mechanisms.EventSet`."""
+        from .mechanisms import EventSet
+
+        return EventSet(self.event_ptr, self.event_src, self.event_dst, self.event_vectors,
+                        self.event_barriers_eV, self.event_types, self.event_type_names)
+
+    @property
+    def n_events(self) -> int:
+        """Number of multi-ion events."""
+        return int(self.event_ptr.shape[0] - 1)
+
+    def with_events(self, *event_sets: Any, keep_hops: bool = True) -> SiteNetwork:
+        """This network with more multi-ion events (and, optionally, without its hops).
+
+        Parameters
+        ----------
+        *event_sets : EventSet
+            Added after the network's own events (type names merged by name).
+        keep_hops : bool
+            False removes the single hops, so ions move only by the events.
+
+        Returns
+        -------
+        SiteNetwork
+        """
+        from .mechanisms import EventSet
+
+        ev = EventSet.concatenate(self.events, *event_sets)
+        changes: dict[str, Any] = dict(
+            event_ptr=ev.ptr, event_src=ev.src, event_dst=ev.dst, event_vectors=ev.vectors,
+            event_barriers_eV=ev.barriers_eV, event_types=ev.types,
+            event_type_names=ev.type_names)
+        if not keep_hops:
+            z = np.zeros(0, dtype=np.int32)
+            changes.update(hop_src=z, hop_dst=z, hop_vectors=np.zeros((0, 3)),
+                           hop_barriers_eV=np.zeros(0), hop_types=z)
+        return self.replace(**changes)
 
     @staticmethod
     def _images(
@@ -730,7 +818,7 @@ class SiteNetwork:
     # ---------------------------------------------------------------- topology
     @cached_property
     def dimensionality(self) -> int:
-        """Dimensionality (0, 1, 2 or 3) of the percolating hop network.
+        """Dimensionality (0, 1, 2 or 3) of the percolating network of hops and event moves.
 
         For each connected component of the (undirected) hop graph, every site is given an
         unwrapped image offset along a spanning tree; each remaining hop closes a cycle whose
@@ -738,12 +826,21 @@ class SiteNetwork:
         translations is the component's dimensionality; the network's is the maximum over its
         components (0 without hops).
         """
-        n, m = self.n_sites, self.n_hops
-        if m == 0:
-            return 0
+        n = self.n_sites
         src = self.hop_src.astype(np.int64)
         dst = self.hop_dst.astype(np.int64)
         images = self.hop_images.astype(np.int64)
+        if self.n_events:  # the moves of multi-ion events connect sites too
+            esrc = self.event_src.astype(np.int64)
+            edst = self.event_dst.astype(np.int64)
+            frac = (self.event_vectors - (self.positions[edst] - self.positions[esrc])) @ \
+                np.linalg.inv(self.cell)
+            src = np.concatenate([src, esrc])
+            dst = np.concatenate([dst, edst])
+            images = np.concatenate([images, np.rint(frac).astype(np.int64)])
+        m = src.shape[0]
+        if m == 0:
+            return 0
         ones = np.ones(m, dtype=np.int32)
         graph = sp.csr_matrix((ones, (src, dst)), shape=(n, n))
         n_comp, labels = csgraph.connected_components(graph, directed=False)

@@ -100,6 +100,11 @@ class RunResult:
         (Angstrom^2) since the start of production, at each block end.
     stop_signal : int or None
         The signal that stopped an interrupted run.
+    event_counts : dict[str, int]
+        Production events fired per hop type and per multi-ion event type.
+    displacement_share : dict[str, float]
+        Share of the summed squared ion displacement made by each hop/event type: which
+        mechanism carries the transport.
     """
 
     transport: TransportEstimate
@@ -122,6 +127,8 @@ class RunResult:
     warnings: tuple[str, ...] = ()
     msd: dict[str, NDArray[np.float64]] | None = field(default=None, repr=False)
     stop_signal: int | None = None
+    event_counts: dict[str, int] = field(default_factory=dict)
+    displacement_share: dict[str, float] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
         # only reached for names that are not fields: delegate to the estimates
@@ -138,7 +145,7 @@ class RunResult:
         for key in ("network_name", "n_sites", "n_ions", "temperature_K", "attempt_frequency_Hz",
                     "dimensionality", "seed", "equilibration_steps", "hops",
                     "simulated_time_s", "wall_s", "hops_per_s", "hop_type_counts",
-                    "interrupted"):
+                    "event_counts", "displacement_share", "interrupted"):
             out[key] = getattr(self, key)
         out["field_V_per_angstrom"] = (None if self.field_V_per_angstrom is None
                                        else list(self.field_V_per_angstrom))
@@ -304,6 +311,10 @@ class Simulation:
             ptr, nbr, J = net.interaction_csr()
             kwargs = {"int_ptr": ptr, "int_nbr": nbr, "int_J": J,
                       "hop_J": net.hop_pair_energies_eV}
+        if net.n_events:
+            kwargs.update(ev_ptr=net.event_ptr, ev_src=net.event_src, ev_dst=net.event_dst,
+                          ev_vec=net.event_vectors, ev_ekra=net.event_barriers_eV,
+                          ev_type=net.event_types, n_event_types=len(net.event_type_names))
         return Engine(
             net.hop_ptr, net.hop_dst, net.hop_rev, net.hop_types, net.hop_vectors,
             net.hop_barriers_eV, net.site_energies_eV, sites,
@@ -547,6 +558,7 @@ class Simulation:
         st.disp_prev = st.disp0
         st.jsq_prev = state["jump_sq"]
         st.counts0 = state["type_counts"].copy()
+        st.ev_counts0 = state["event_counts"].copy()
         st.steps_prev = eng.steps
         st.t_start_s = st.t_block0_s = eng.time_s
         st.phase = "production"
@@ -576,7 +588,10 @@ class Simulation:
             temperature_K=self.temperature_K, charge_e=self.network.charge_e,
             dimensionality=self.network.dimensionality,
             field_V_per_angstrom=self.field_V_per_angstrom)
-        counts = self.engine.get_state()["type_counts"] - st.counts0
+        state = self.engine.get_state()
+        counts = state["type_counts"] - st.counts0
+        ev_counts = state["event_counts"] - (
+            st.ev_counts0 if st.ev_counts0 is not None else 0)
         hops = int(data.hops.sum())
         notes: list[str] = []
         if interrupted:
@@ -596,7 +611,9 @@ class Simulation:
             wall_s=st.wall_s,
             hops_per_s=hops / st.prod_wall_s if st.prod_wall_s > 0 else float("nan"),
             hop_type_counts={name: int(c) for name, c in
-                             zip(self.network.hop_type_names, counts)},
+                             zip(self.network.hop_type_names, counts, strict=True)},
+            event_counts=_event_counts(self.network, counts, ev_counts),
+            displacement_share=_displacement_share(self.network, counts, ev_counts),
             field_V_per_angstrom=self.field_V_per_angstrom,
             interrupted=interrupted,
             blocks=data,
@@ -612,6 +629,36 @@ class Simulation:
                checkpoint_interval_s: float | None = None) -> RunResult:
         """Continue the run checkpointed in `path` and finish it; see :func:`resume`."""
         return resume(path, progress=progress, checkpoint_interval_s=checkpoint_interval_s)
+
+
+def _event_counts(net: SiteNetwork, hop_counts: NDArray, ev_counts: NDArray) -> dict[str, int]:
+    """Events fired per hop type and per multi-ion event type (names are distinct)."""
+    out = {name: int(c) for name, c in zip(net.hop_type_names, hop_counts, strict=True)}
+    out.update({name: int(c) for name, c in zip(net.event_type_names, ev_counts, strict=True)})
+    return out
+
+
+def _displacement_share(net: SiteNetwork, hop_counts: NDArray,
+                        ev_counts: NDArray) -> dict[str, float]:
+    """Share of the summed squared ion displacements (sum over moves of |move|^2) made by each
+    hop and event type: counts times the mean squared move length of the type (exact when the
+    members of a type have equal move lengths, as for types grouped by distance)."""
+    def mean_sq(types: NDArray, sq: NDArray, n_types: int) -> NDArray:
+        n = np.bincount(types, minlength=n_types)
+        return np.bincount(types, weights=sq, minlength=n_types) / np.maximum(n, 1)
+
+    hop_sq = mean_sq(net.hop_types, np.einsum("ij,ij->i", net.hop_vectors, net.hop_vectors),
+                     len(net.hop_type_names))
+    w = {name: float(c) * float(q) for name, c, q in
+         zip(net.hop_type_names, hop_counts, hop_sq, strict=True)}
+    if net.n_events:
+        move_sq = np.einsum("ij,ij->i", net.event_vectors, net.event_vectors)
+        per_event = np.add.reduceat(move_sq, net.event_ptr[:-1])
+        ev_sq = mean_sq(net.event_types, per_event, len(net.event_type_names))
+        w.update({name: float(c) * float(q) for name, c, q in
+                  zip(net.event_type_names, ev_counts, ev_sq, strict=True)})
+    total = sum(w.values())
+    return {k: (v / total if total > 0 else 0.0) for k, v in w.items()}
 
 
 class _Stop(Exception):
@@ -644,6 +691,7 @@ class _RunState:
     t_block0_s: float = math.nan
     steps_prev: int = 0
     counts0: NDArray[np.uint64] | None = None
+    ev_counts0: NDArray[np.uint64] | None = None
     disp0: NDArray[np.float64] | None = None
     disp_prev: NDArray[np.float64] | None = None
     jsq_prev: NDArray[np.float64] | None = None
@@ -652,7 +700,7 @@ class _RunState:
     rows: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in _RUN_ROWS})
     msd: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in _MSD_ROWS})
 
-    _ARRAYS = ("counts0", "disp0", "disp_prev", "jsq_prev")
+    _ARRAYS = ("counts0", "ev_counts0", "disp0", "disp_prev", "jsq_prev")
     _SCALARS = ("steps", "equilibration", "blocks", "production_time_s", "start_steps",
                 "start_time_s", "phase", "eq_steps", "tau_s", "t_start_s", "t_block0_s",
                 "steps_prev", "wall_s", "prod_wall_s")

@@ -1,0 +1,307 @@
+"""Multi-ion events in the engine: detailed balance, bound pairs (Haven ratio 1/2),
+interstitialcy bookkeeping, and events off = the single-hop engine, bit for bit."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from scipy.constants import e as E_C
+from scipy.constants import k as KB_J
+
+import kmc
+from kmc.builders import build_lattice, periodic_network
+from kmc.mechanisms import EventSet, concerted_events, interstitialcy_events
+
+KB_EV = KB_J / E_C
+K_SIGMA = 3.0
+
+
+def assert_close(value, err, expected, *, what=""):
+    """|value - expected| <= K_SIGMA * err."""
+    assert math.isfinite(value) and math.isfinite(err) and err > 0, (what, value, err)
+    assert abs(value - expected) <= K_SIGMA * err, (
+        f"{what}: {value:.6g} +/- {err:.2g} vs exact {expected:.6g} "
+        f"({abs(value - expected) / err:.1f} sigma)")
+
+
+# --------------------------------------------------------------------------------------
+# events off: exactly the single-hop engine
+# --------------------------------------------------------------------------------------
+# Recorded with the engine before multi-ion events existed (commit c6753ba), one case per
+# engine mode: integer counting, float sum tree (site energies), pair interactions.
+GOLDEN = {
+    "sc_gas": (8.010052394667635e-07, 1.0413823900121022e-06, 0.8840355624275222, 49153,
+               1.6274425381634355e-07),
+    "sc_energies": (4.063456938760252e-07, 6.672048601122274e-07, 0.7913873612119955, 48185,
+                    5.414061973305853e-07),
+    "sc_pairs": (3.4718918357541577e-07, 4.1464906231926293e-07, 0.6892933574352261, 48129,
+                 5.512678384684081e-07),
+}
+
+
+def _golden_network(case):
+    if case == "sc_gas":
+        return build_lattice("sc", size=5)
+    rng = np.random.default_rng(5)
+    net = build_lattice("sc", size=4)
+    net = net.replace(site_energies_eV=rng.uniform(-0.1, 0.1, net.n_sites))
+    if case == "sc_energies":
+        return net
+    fwd = net.hop_src < net.hop_dst
+    return build_lattice("sc", size=4).replace(  # pairs on the plain lattice
+        pair_i=net.hop_src[fwd], pair_j=net.hop_dst[fwd],
+        pair_energies_eV=rng.uniform(-0.05, 0.1, int(fwd.sum())))
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN))
+@pytest.mark.parametrize("with_empty_events", [False, True])
+def test_events_off_reproduce_the_single_hop_engine(case, with_empty_events):
+    net = _golden_network(case)
+    if with_empty_events:
+        net = net.with_events(EventSet.empty())
+    res = kmc.Simulation(net, 400, occupancy=0.4, seed=123).run(50_000, blocks=10)
+    got = (res.D_tracer_cm2_s, res.D_sigma_cm2_s, res.correlation_factor, res.hops,
+           res.simulated_time_s)
+    assert got == GOLDEN[case]
+    assert res.event_counts == res.hop_type_counts
+
+
+# --------------------------------------------------------------------------------------
+# detailed balance with multi-ion events
+# --------------------------------------------------------------------------------------
+def _event_network(seed, interactions):
+    rng = np.random.default_rng(seed)
+    net = build_lattice("sc", size=3, barrier_eV=0.2)
+    net = net.replace(site_energies_eV=rng.uniform(-0.08, 0.08, net.n_sites))
+    if interactions:
+        fwd = net.hop_src < net.hop_dst
+        net = net.replace(pair_i=net.hop_src[fwd], pair_j=net.hop_dst[fwd],
+                          pair_energies_eV=rng.uniform(-0.04, 0.08, int(fwd.sum())))
+    return net.with_events(concerted_events(net, 2, 0.12), concerted_events(net, 3, 0.1))
+
+
+def _exact_occupancy(net, n, T):
+    beta = 1.0 / (KB_EV * T)
+    weights, occs = [], []
+    for conf in itertools.combinations(range(net.n_sites), n):
+        o = np.zeros(net.n_sites)
+        o[list(conf)] = 1
+        E = net.site_energies_eV @ o
+        if net.n_pairs:
+            E += np.sum(net.pair_energies_eV * o[net.pair_i] * o[net.pair_j])
+        weights.append(math.exp(-beta * E))
+        occs.append(o)
+    weights = np.array(weights) / sum(weights)
+    return weights @ np.array(occs)
+
+
+@pytest.mark.parametrize("interactions", [False, True])
+def test_detailed_balance_with_multi_ion_events(interactions):
+    """Hops plus concerted 2- and 3-ion strings (bent ones too) on a small sc network with
+    random site energies (and pair interactions): every site's time-averaged occupancy
+    matches the exact Boltzmann average over all configurations."""
+    T, n = 500.0, 3
+    net = _event_network(4, interactions)
+    exact = _exact_occupancy(net, n, T)
+    sim = kmc.Simulation(net, T, n_ions=n, seed=8)
+    batches = np.array([kmc.occupancy_statistics(sim, 30_000, samples=300, equilibration=2000)
+                        for _ in range(12)])
+    mean = batches.mean(axis=0)
+    err = batches.std(axis=0, ddof=1) / math.sqrt(len(batches))
+    for s in range(net.n_sites):
+        assert_close(mean[s], err[s], exact[s], what=f"site {s} occupancy")
+    assert np.ptp(exact) > 10 * err.max()  # the energies matter, so the test can fail
+    counts = sim.engine.get_state()["event_counts"]
+    assert counts.shape == (2,) and counts.min() > 1000  # the events did fire
+    sim.engine.check()
+
+
+def test_events_only_detailed_balance_in_a_connected_sector():
+    """Only concerted pair moves, two ions: the pair's configurations form one ergodic
+    sector (the two ions stay neighbours), where occupancies are Boltzmann too."""
+    T = 500.0
+    rng = np.random.default_rng(2)
+    net = build_lattice("sc", size=3, barrier_eV=0.2)
+    net = net.replace(site_energies_eV=rng.uniform(-0.08, 0.08, net.n_sites))
+    net = net.with_events(concerted_events(net, 2, 0.15), keep_hops=False)
+    beta = 1.0 / (KB_EV * T)
+    # the sector: both ions on the two ends of one hop
+    pairs = {tuple(sorted(p)) for p in zip(build_lattice("sc", size=3).hop_src.tolist(),
+                                           build_lattice("sc", size=3).hop_dst.tolist())}
+    exact = np.zeros(net.n_sites)
+    Z = 0.0
+    for a, b in pairs:
+        w = math.exp(-beta * (net.site_energies_eV[a] + net.site_energies_eV[b]))
+        exact[[a, b]] += w
+        Z += w
+    exact /= Z
+    start = next(iter(sorted(pairs)))
+    sim = kmc.Simulation(net, T, ion_sites=np.array(start, dtype=np.int32), seed=3)
+    eng = sim.engine
+    eng.run(1000)
+
+    def residence_average(n_events):  # the exact time average, event by event
+        occ = np.zeros(net.n_sites)
+        t0 = eng.time_s
+        for _ in range(n_events):
+            sites, t = eng.get_state()["ion_site"], eng.time_s
+            eng.run(1)
+            occ[sites] += eng.time_s - t
+        return occ / (eng.time_s - t0)
+
+    batches = np.array([residence_average(4000) for _ in range(12)])
+    mean = batches.mean(axis=0)
+    err = batches.std(axis=0, ddof=1) / math.sqrt(len(batches))
+    for s in range(net.n_sites):
+        assert_close(mean[s], err[s], exact[s], what=f"site {s} occupancy")
+    sim.engine.check()
+
+
+# --------------------------------------------------------------------------------------
+# bound pairs: D_sigma = 2 D*
+# --------------------------------------------------------------------------------------
+def test_bound_pair_haven_ratio_is_one_half():
+    """Two neighbouring ions that can only move together (concerted pair strings, single
+    hops off) and meet nobody else: each event moves both, their displacements differ by a
+    bounded amount, so |dr_1 + dr_2|^2 -> 4 |dr|^2 and D_sigma = 2 D*, H_R = 1/2."""
+    sc = build_lattice("sc", size=10, barrier_eV=0.3)
+    net = sc.with_events(concerted_events(sc, 2, 0.2), keep_hops=False)
+    assert net.n_hops == 0 and net.dimensionality == 3
+    sim = kmc.Simulation(net, 400, ion_sites=np.array([0, 1], dtype=np.int32), seed=5)
+    res = sim.run(400_000, blocks=200)
+    # The pair's separation changes by |delta| <= 2a within a block, so H_R exceeds 1/2 by
+    # about |delta|^2 / (8 MSD_block) <= a^2 / (2 MSD_block): a finite-block allowance.
+    msd_block = float(np.trace(res.blocks.tracer_sq_A2, axis1=1, axis2=2).mean()) / 2
+    allowance = 3.0**2 / (2 * msd_block)
+    assert abs(res.haven_ratio - 0.5) <= K_SIGMA * res.haven_ratio_err + allowance, (
+        res.haven_ratio, res.haven_ratio_err, allowance)
+    assert allowance < 0.01  # the blocks are long enough for the test to mean something
+    state = sim.engine.get_state()
+    assert state["ion_hops"][0] == state["ion_hops"][1] == sim.engine.steps  # always together
+    assert res.event_counts == {"hop": 0, "concerted2": res.hops}
+    assert res.displacement_share == {"hop": 0.0, "concerted2": 1.0}
+    assert not any("dimensionality" in w for w in res.warnings)
+
+
+def test_haven_ratio_drops_as_concerted_events_dominate():
+    sc = build_lattice("sc", size=6, barrier_eV=0.3)
+    T = 500.0
+
+    def haven(net):
+        res = kmc.Simulation(net, T, occupancy=0.3, seed=7).run(400_000, blocks=200)
+        return res
+
+    plain = haven(sc)
+    mixed = haven(sc.with_events(concerted_events(sc, 2, 0.15, max_turn_deg=0.0)))
+    assert mixed.event_counts["concerted2"] > mixed.event_counts["hop"]  # concerted dominate
+    assert mixed.displacement_share["concerted2"] > 0.5
+    gap = plain.haven_ratio - mixed.haven_ratio
+    assert gap > K_SIGMA * math.hypot(plain.haven_ratio_err, mixed.haven_ratio_err)
+    assert mixed.haven_ratio < 1.0
+
+
+# --------------------------------------------------------------------------------------
+# interstitialcy bookkeeping
+# --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def interstitial_net():
+    """Square lattice (a = 3 A, "L") with an interstitial ("I") at each cell centre; hops
+    of 3/sqrt(2) A join only L and I sites; moves by interstitialcy only."""
+    net = periodic_network(3.0 * np.eye(3), [[0, 0, 0], [0.5, 0.5, 0]], 4,
+                           hop_axes=(True, True, False), site_type_names=("L", "I"),
+                           basis_types=[0, 1], name="LI")
+    return net.with_events(interstitialcy_events(net, "I", "L", 0.2), keep_hops=False)
+
+
+def test_interstitialcy_moves_two_ions_by_their_own_vectors(interstitial_net):
+    net = interstitial_net
+    lattice = np.flatnonzero(net.site_types == 0)
+    inter = np.flatnonzero(net.site_types == 1)
+    ions = np.concatenate([lattice, inter[:1]]).astype(np.int32)  # one excess ion
+    sim = kmc.Simulation(net, 600, ion_sites=ions, seed=1)
+    eng = sim.engine
+    moves = {}
+    for e in range(net.n_events):
+        src, dst, vec = net.events.moves(e)
+        moves[(tuple(src), tuple(dst))] = vec
+    for _ in range(200):
+        before = eng.get_state()
+        done, _ = eng.run(1)
+        assert done == 1
+        after = eng.get_state()
+        changed = np.flatnonzero(np.any(after["displacement"] != before["displacement"],
+                                        axis=1))
+        assert changed.size == 2  # the pushing interstitial and the pushed lattice ion
+        src = tuple(before["ion_site"][changed])
+        dst = tuple(after["ion_site"][changed])
+        # the event that fired, matched by its moves (in either order)
+        key = next(k for k in moves if sorted(zip(*k)) == sorted(zip(src, dst)))
+        vec = moves[key]
+        for a, ion in enumerate(changed):
+            m = list(key[0]).index(src[a])
+            np.testing.assert_allclose(after["displacement"][ion] - before["displacement"][ion],
+                                       vec[m], atol=1e-12)
+        np.testing.assert_allclose(after["total_displacement"] - before["total_displacement"],
+                                   vec.sum(axis=0), atol=1e-12)  # charge displacement = sum
+        assert after["event_counts"][0] == before["event_counts"][0] + 1
+        # exactly one ion is interstitial before and after
+        assert np.count_nonzero(net.site_types[after["ion_site"]] == 1) == 1
+    eng.check()
+
+
+def test_interstitialcy_tracer_and_collective_follow(interstitial_net):
+    net = interstitial_net
+    lattice = np.flatnonzero(net.site_types == 0)
+    inter = np.flatnonzero(net.site_types == 1)
+    ions = np.concatenate([lattice, inter[:1]]).astype(np.int32)
+    sim = kmc.Simulation(net, 600, ion_sites=ions, seed=2)
+    state0 = sim.engine.get_state()
+    res = sim.run(20_000, blocks=20, equilibration=0)
+    state1 = sim.engine.get_state()
+    # every event moves two ions by 3/sqrt(2) A: 2 * 4.5 A^2 of squared jumps per event
+    assert res.blocks.jump_sq_A2.sum() == pytest.approx(9.0 * res.hops, rel=1e-12)
+    assert int((state1["ion_hops"] - state0["ion_hops"]).sum()) == 2 * res.hops
+    np.testing.assert_allclose(res.blocks.collective_A.sum(axis=0),
+                               state1["total_displacement"] - state0["total_displacement"],
+                               atol=1e-9)
+    assert res.dimensionality == 2 and res.D_tracer_cm2_s > 0 and res.D_sigma_cm2_s > 0
+    assert res.event_counts == {"hop": 0, "interstitialcy": res.hops}
+
+
+def test_events_checkpoint_and_resume_bit_identical(tmp_path):
+    net = _event_network(1, interactions=True)
+    whole = kmc.Simulation(net, 500, n_ions=6, seed=4).run(40_000, blocks=10)
+    sim = kmc.Simulation(net, 500, n_ions=6, seed=4)
+    seen = [0]
+
+    def progress(n):
+        seen[0] += n
+        if seen[0] > 20_000:
+            sim.request_stop()
+
+    part = sim.run(40_000, blocks=10, output=tmp_path / "r.h5", progress=progress)
+    assert part.interrupted
+    back = kmc.resume(tmp_path / "r.h5")
+    a, b = whole.to_dict(), back.to_dict()
+    for d in (a, b):
+        d.pop("wall_s"), d.pop("hops_per_s")
+    assert a == b and a["event_counts"]["concerted2"] > 0
+    loaded = kmc.load(tmp_path / "r.h5")
+    assert loaded.network_name == whole.network_name
+    assert kmc.io.read_run(tmp_path / "r.h5").network().n_events == net.n_events
+
+
+def test_bad_event_networks_are_refused():
+    sc = build_lattice("sc", size=3)
+    ev = concerted_events(sc, 2, 0.1)
+    with pytest.raises(kmc.ConfigError, match="also a hop type name"):
+        sc.with_events(EventSet(ev.ptr, ev.src, ev.dst, ev.vectors, ev.barriers_eV, ev.types,
+                                ("hop",)))
+    with pytest.raises(kmc.ConfigError, match="give every event array or none"):
+        kmc.SiteNetwork(sc.cell, sc.positions, sc.hop_src, sc.hop_dst, sc.hop_vectors,
+                        sc.hop_barriers_eV, event_ptr=ev.ptr)
+    one_way = EventSet(ev.ptr[:2], ev.src[:2], ev.dst[:2], ev.vectors[:2], ev.barriers_eV[:1],
+                       ev.types[:1], ev.type_names)
+    with pytest.raises(kmc.ConfigError, match="reverse"):
+        sc.with_events(one_way)
