@@ -5,11 +5,13 @@ from numpy.typing import ArrayLike, NDArray
 
 STOP_REASONS: tuple[str, str, str]
 MAX_DEGREE: int
+MAX_EVENT_MOVES: int
 
 class Engine:
     n_sites: int
     n_ions: int
     n_hop_types: int
+    n_event_types: int
     def __init__(
         self,
         hop_ptr: ArrayLike,
@@ -30,6 +32,13 @@ class Engine:
         int_nbr: ArrayLike | None = ...,
         int_J: ArrayLike | None = ...,
         hop_J: ArrayLike | None = ...,
+        ev_ptr: ArrayLike | None = ...,
+        ev_src: ArrayLike | None = ...,
+        ev_dst: ArrayLike | None = ...,
+        ev_vec: ArrayLike | None = ...,
+        ev_ekra: ArrayLike | None = ...,
+        ev_type: ArrayLike | None = ...,
+        n_event_types: int = ...,
         seed: int,
     ) -> None: ...
     def run(self, max_steps: int, t_stop: float | None = ...) -> tuple[int, str]: ...

@@ -78,6 +78,8 @@ def _add_options(p: argparse.ArgumentParser, command: str) -> None:
         kw: dict[str, Any] = {"dest": key, "default": None, "help": opt.help}
         if opt.kind == "bool":
             kw["action"] = argparse.BooleanOptionalAction
+        elif opt.kind == "names":
+            kw.update(type=str, metavar=opt.metavar)
         elif opt.kind == "vec3":
             kw.update(type=float, nargs=3, metavar=("EX", "EY", "EZ"))
         else:

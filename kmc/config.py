@@ -45,9 +45,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["RunConfig", "SweepConfig", "OPTIONS", "COMPOSITION_KEYS", "load_toml",
-           "run_config", "sweep_config", "MODEL_KEYS"]
+__all__ = ["RunConfig", "SweepConfig", "OPTIONS", "COMPOSITION_KEYS", "MECHANISMS",
+           "load_toml", "run_config", "sweep_config", "with_mechanisms", "MODEL_KEYS"]
 
+#: Migration mechanisms: single hops and the multi-ion event families.
+MECHANISMS = ("hop", "interstitialcy", "concerted2", "concerted3", "concerted4")
 #: Keys that choose the composition; at most one may be given.
 COMPOSITION_KEYS = ("occupancy", "ions", "vacancies")
 #: Maximum seed (exclusive).
@@ -63,7 +65,8 @@ class Option:
     key : str
         The TOML key; the command-line option is ``--`` + key with ``_`` -> ``-``.
     kind : str
-        "int", "float", "str", "bool" or "vec3" (three floats).
+        "int", "float", "str", "bool", "vec3" (three floats) or "names" (a list of names, or
+        one comma-separated string).
     default : Any
         Value when given nowhere (None: not set).
     help : str
@@ -121,6 +124,17 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
            minimum=0, strict=True, metavar="HZ"),
     Option("field", "vec3", None, "uniform electric field EX EY EZ, V/Angstrom",
            metavar="E"),
+    Option("mechanisms", "names", ("hop",), "comma-separated migration mechanisms from: "
+           + ", ".join(MECHANISMS) + " (default hop; without hop, ions move only by the "
+           "multi-ion events)", metavar="LIST"),
+    Option("barrier_interstitialcy", "float", None, "KRA barrier of interstitialcy events, eV",
+           minimum=0, metavar="EV"),
+    Option("barrier_concerted2", "float", None, "KRA barrier of concerted 2-ion string "
+           "moves, eV", minimum=0, metavar="EV"),
+    Option("barrier_concerted3", "float", None, "KRA barrier of concerted 3-ion string "
+           "moves, eV", minimum=0, metavar="EV"),
+    Option("barrier_concerted4", "float", None, "KRA barrier of concerted 4-ion string "
+           "moves, eV", minimum=0, metavar="EV"),
     # --- the plan
     Option("steps", "int", 1_000_000, "production hops (default 1e6)", minimum=1,
            metavar="N"),
@@ -152,7 +166,9 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
 
 #: Keys that define the physics of a run (stored with its results; a sweep restart must match).
 MODEL_KEYS = ("lattice", "size", "a", "occupancy", "ions", "vacancies", "temperature",
-              "barrier", "attempt_frequency", "field", "steps", "equilibration", "blocks", "seed")
+              "barrier", "attempt_frequency", "field", "mechanisms", "barrier_interstitialcy",
+              "barrier_concerted2", "barrier_concerted3", "barrier_concerted4", "steps",
+              "equilibration", "blocks", "seed")
 
 
 # --------------------------------------------------------------------------- #
@@ -194,6 +210,24 @@ def _scalar(opt: Option, value: Any, where: str) -> Any:
     return value
 
 
+def _names(key: str, value: Any, where: str) -> tuple[str, ...]:
+    """A tuple of known mechanism names from a list or a comma-separated string."""
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",")]
+    if (not isinstance(value, (list, tuple)) or not value
+            or not all(isinstance(v, str) and v for v in value)):
+        raise ConfigError(f"{where} = {value!r} must be a non-empty list of names")
+    for v in value:
+        if v not in MECHANISMS:
+            close = difflib.get_close_matches(v, MECHANISMS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{where}: unknown mechanism {v!r}{hint} (known: "
+                              f"{', '.join(MECHANISMS)})")
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{where} = {value!r} names a mechanism twice")
+    return tuple(value)
+
+
 def check_value(key: str, value: Any, where: str, *, allow_list: bool = False) -> Any:
     """Validate one value of key `key` (from `where`, for the message); return it normalised.
 
@@ -201,6 +235,8 @@ def check_value(key: str, value: Any, where: str, *, allow_list: bool = False) -
     hold distinct values.
     """
     opt = OPTIONS[key]
+    if opt.kind == "names":
+        return _names(key, value, where)
     if opt.kind == "vec3":
         if (not isinstance(value, (list, tuple)) or len(value) != 3
                 or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in value)):
@@ -326,6 +362,11 @@ class RunConfig:
     barrier: float = 0.3
     attempt_frequency: float = 1e13
     field: tuple[float, float, float] | None = None
+    mechanisms: tuple[str, ...] = ("hop",)
+    barrier_interstitialcy: float | None = None
+    barrier_concerted2: float | None = None
+    barrier_concerted3: float | None = None
+    barrier_concerted4: float | None = None
     steps: int = 1_000_000
     equilibration: int | None = None
     blocks: int = 100
@@ -364,7 +405,8 @@ class RunConfig:
         kwargs: dict[str, Any] = {"a": self.a, "barrier_eV": self.barrier}
         if self.size is not None:
             kwargs["size"] = self.size
-        return build_lattice(self.lattice, **kwargs)
+        return with_mechanisms(build_lattice(self.lattice, **kwargs), self.mechanisms,
+                               {m: getattr(self, f"barrier_{m}") for m in MECHANISMS[1:]})
 
     def simulation(self, network: Any = None) -> Any:
         """The :class:`kmc.Simulation` of this configuration (building the network if needed)."""
@@ -378,6 +420,43 @@ class RunConfig:
         """Keyword arguments of :meth:`kmc.Simulation.run` for the plan."""
         return {"steps": self.steps, "equilibration": self.equilibration,
                 "blocks": self.blocks}
+
+
+def with_mechanisms(network: Any, mechanisms: tuple[str, ...],
+                    barriers_eV: Mapping[str, float | None]) -> Any:
+    """The network with the multi-ion event families of `mechanisms` (and without its
+    single hops unless "hop" is one of them).
+
+    Parameters
+    ----------
+    network : SiteNetwork
+    mechanisms : tuple of str
+        Names from :data:`MECHANISMS`.
+    barriers_eV : mapping
+        KRA barrier (eV) of each event family; required for every family used.
+    """
+    from .mechanisms import concerted_events, interstitialcy_events
+
+    families = [m for m in mechanisms if m != "hop"]
+    if not families:
+        return network
+    sets = []
+    for m in families:
+        barrier = barriers_eV.get(m)
+        if barrier is None:
+            raise ConfigError(f"mechanism {m!r} needs its barrier: --barrier-{m} EV (or "
+                              f"barrier_{m} in the config file)")
+        if m == "interstitialcy":
+            names = network.site_type_names
+            if "interstitial" not in names:
+                raise ConfigError(
+                    f"interstitialcy needs interstitial sites: network {network.name!r} has "
+                    f"the site types {', '.join(names)} (none named 'interstitial')")
+            lattice = [t for t in names if t != "interstitial"]
+            sets.append(interstitialcy_events(network, "interstitial", lattice, barrier))
+        else:
+            sets.append(concerted_events(network, int(m[-1]), barrier))
+    return network.with_events(*sets, keep_hops="hop" in mechanisms)
 
 
 @dataclass(frozen=True)

@@ -203,6 +203,8 @@ def _attr(value: Any) -> Any:
     if isinstance(value, (bool, np.bool_)):
         return np.bool_(value)
     if isinstance(value, (list, tuple)):
+        if any(isinstance(v, str) for v in value):  # names: as JSON text
+            return json.dumps(list(value))
         return np.asarray(value)
     return value
 

@@ -593,6 +593,74 @@ class SiteNetwork:
         """Number of multi-ion events."""
         return int(self.event_ptr.shape[0] - 1)
 
+    def block_sites(self, sites: Any, *, name: str | None = None) -> SiteNetwork:
+        """This network with some sites taken by an immobile species or removed.
+
+        The blocked sites, and every hop, multi-ion event and pair interaction that touches
+        them, leave the network; the other sites are renumbered in order. A pair energy J
+        between a blocked site (an immobile ion that is always there, e.g. a dopant) and a
+        remaining site becomes a site-energy offset J of the remaining site, which is exact.
+
+        Parameters
+        ----------
+        sites : array_like of int or of bool
+            Indices of the blocked sites, or a boolean mask of length n_sites.
+        name : str or None
+            Name of the new network (default: this name + "-blocked").
+
+        Returns
+        -------
+        SiteNetwork
+
+        Raises
+        ------
+        ConfigError
+            If an index is out of range or every site would be blocked.
+        """
+        n = self.n_sites
+        arr = np.asarray(sites)
+        if arr.dtype == bool:
+            if arr.shape != (n,):
+                raise ConfigError(f"the blocked-site mask has shape {arr.shape}, expected ({n},)")
+            blocked = arr.copy()
+        else:
+            idx = _int_array(arr.reshape(-1), "sites", None)
+            _check_int_range(idx, "sites", n, f"the network has only {n} sites (0..{n - 1})")
+            blocked = np.zeros(n, dtype=bool)
+            blocked[idx] = True
+        keep = ~blocked
+        if not keep.any():
+            raise ConfigError(f"blocking all {n} sites leaves no network")
+        new = np.cumsum(keep) - 1  # new index of every kept site
+        energies = self.site_energies_eV.copy()
+        pi, pj, J = self.pair_i, self.pair_j, self.pair_energies_eV
+        # an immobile neighbour's interaction is a constant offset of the mobile site
+        np.add.at(energies, pj[blocked[pi] & keep[pj]], J[blocked[pi] & keep[pj]])
+        np.add.at(energies, pi[blocked[pj] & keep[pi]], J[blocked[pj] & keep[pi]])
+        both = keep[pi] & keep[pj]
+        hop = keep[self.hop_src] & keep[self.hop_dst]
+        changes: dict[str, Any] = dict(
+            positions=self.positions[keep], site_types=self.site_types[keep],
+            site_energies_eV=energies[keep], hop_src=new[self.hop_src[hop]],
+            hop_dst=new[self.hop_dst[hop]], hop_vectors=self.hop_vectors[hop],
+            hop_barriers_eV=self.hop_barriers_eV[hop], hop_types=self.hop_types[hop],
+            pair_i=new[pi[both]], pair_j=new[pj[both]], pair_energies_eV=J[both],
+            name=f"{self.name}-blocked" if name is None else name)
+        if self.n_events:
+            ev_of_move = np.repeat(np.arange(self.n_events), np.diff(self.event_ptr))
+            bad = np.zeros(self.n_events, dtype=bool)
+            np.logical_or.at(bad, ev_of_move, blocked[self.event_src] | blocked[self.event_dst])
+            good_move = ~bad[ev_of_move]
+            counts = np.diff(self.event_ptr)[~bad]
+            changes.update(
+                event_ptr=np.concatenate([[0], np.cumsum(counts)]),
+                event_src=new[self.event_src[good_move]],
+                event_dst=new[self.event_dst[good_move]],
+                event_vectors=self.event_vectors[good_move],
+                event_barriers_eV=self.event_barriers_eV[~bad],
+                event_types=self.event_types[~bad])
+        return self.replace(**changes)
+
     def with_events(self, *event_sets: Any, keep_hops: bool = True) -> SiteNetwork:
         """This network with more multi-ion events (and, optionally, without its hops).
 

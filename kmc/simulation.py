@@ -180,6 +180,10 @@ class RunResult:
             f"  {self.hops} hops in {t.n_blocks} blocks, simulated {self.simulated_time_s:.4g} s, "
             f"wall {self.wall_s:.3g} s ({self.hops_per_s:.3g} hops/s)",
         ]
+        if set(self.event_counts) != set(self.hop_type_counts):  # multi-ion events present
+            lines.append("  events fired (share of squared displacement): " + ", ".join(
+                f"{k} {v} ({100 * self.displacement_share.get(k, 0.0):.3g} %)"
+                for k, v in self.event_counts.items()))
         for w in self.to_dict()["warnings"]:
             lines.append(f"  warning: {w}")
         return "\n".join(lines)

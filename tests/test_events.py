@@ -305,3 +305,80 @@ def test_bad_event_networks_are_refused():
                        ev.types[:1], ev.type_names)
     with pytest.raises(kmc.ConfigError, match="reverse"):
         sc.with_events(one_way)
+
+
+def test_cli_mechanisms_and_event_counts(tmp_path, capsys):
+    import json
+
+    from kmc.cli import main
+
+    args = ["run", "sc", "--size", "5", "--occupancy", "0.3", "-T", "500", "--steps", "30000",
+            "--blocks", "10", "--seed", "2", "--mechanisms", "hop,concerted2",
+            "--barrier-concerted2", "0.2", "--json", "--quiet"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["event_counts"]) == {"hop", "concerted2"}
+    assert sum(out["event_counts"].values()) == out["hops"]
+    assert out["event_counts"]["concerted2"] > 0
+    assert sum(out["displacement_share"].values()) == pytest.approx(1.0)
+    # the same from a config file
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('lattice = "sc"\nsize = 5\noccupancy = 0.3\ntemperature = 500\n'
+                   'steps = 30000\nblocks = 10\nseed = 2\nmechanisms = ["hop", "concerted2"]\n'
+                   "barrier_concerted2 = 0.2\njson = true\nquiet = true\n")
+    assert main(["run", str(cfg)]) == 0
+    again = json.loads(capsys.readouterr().out)
+    for d in (out, again):
+        d.pop("wall_s"), d.pop("hops_per_s")
+    assert again == out
+    for bad, match in ((["--mechanisms", "hop,concerted5"], "did you mean 'concerted4'"),
+                       (["--mechanisms", "hop,concerted3"], "--barrier-concerted3"),
+                       (["--mechanisms", "interstitialcy", "--barrier-interstitialcy", "0.1"],
+                        "needs interstitial sites"),
+                       (["--mechanisms", "hop,hop"], "twice"),
+                       (["--barrier-concerted2", "-1"], "must be >= 0")):
+        assert main(["run", "sc", "--quiet", *bad]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and match in err, err
+
+
+def test_blocked_sites_are_removed_and_immobile_neighbours_fold_into_energies():
+    """Blocking a site removes it with its hops, events and pairs; the pair energy with an
+    immobile neighbour becomes a site-energy offset, so occupancies of the other sites are
+    those of the full network with an ion pinned on the blocked site."""
+    rng = np.random.default_rng(3)
+    net = build_lattice("sc", size=3, barrier_eV=0.2)
+    fwd = net.hop_src < net.hop_dst
+    net = net.replace(site_energies_eV=rng.uniform(-0.05, 0.05, net.n_sites),
+                      pair_i=net.hop_src[fwd], pair_j=net.hop_dst[fwd],
+                      pair_energies_eV=rng.uniform(0.0, 0.08, int(fwd.sum())))
+    net = net.with_events(concerted_events(net, 2, 0.15, max_turn_deg=0.0))
+    blocked = net.block_sites([0])
+    assert blocked.n_sites == 26 and blocked.n_hops == net.n_hops - 12
+    assert blocked.n_events < net.n_events and blocked.n_events > 0
+    blocked.events.validate_for(blocked)  # still closed under reversal
+    # site energies: + J for the six neighbours of the blocked site
+    nbrs = np.sort(net.hop_dst[net.hop_src == 0])
+    for s in nbrs:
+        pair = ((net.pair_i == 0) & (net.pair_j == s)) | ((net.pair_j == 0) & (net.pair_i == s))
+        assert blocked.site_energies_eV[s - 1] == pytest.approx(
+            net.site_energies_eV[s] + net.pair_energies_eV[pair].sum(), abs=1e-15)
+    # equilibrium: 2 mobile ions on the blocked network = the full network with 3 ions, one
+    # pinned on site 0 (exact enumeration of both)
+    T = 500.0
+    beta = 1.0 / (KB_EV * T)
+    full = np.zeros(net.n_sites)
+    Z = 0.0
+    for conf in itertools.combinations(range(1, net.n_sites), 2):
+        o = np.zeros(net.n_sites)
+        o[[0, *conf]] = 1
+        E = net.site_energies_eV @ o + np.sum(net.pair_energies_eV * o[net.pair_i]
+                                              * o[net.pair_j])
+        w = math.exp(-beta * E)
+        full += w * o
+        Z += w
+    np.testing.assert_allclose(_exact_occupancy(blocked, 2, T), (full / Z)[1:], rtol=1e-9)
+    with pytest.raises(kmc.ConfigError, match="sites.0. = 27 is out of range"):
+        net.block_sites([27])
+    with pytest.raises(kmc.ConfigError, match="no network"):
+        net.block_sites(np.ones(27, dtype=bool))

@@ -1,0 +1,64 @@
+"""Engine throughput with multi-ion events: simple-cubic lattice gas (occupancy 0.3,
+hop barrier 0.3 eV) plus concerted 2-ion string moves (barrier 0.25 eV), 500 K, one core.
+
+    python benchmarks/bench_events.py            # 10^3 .. 10^5 sites
+    python benchmarks/bench_events.py --quick    # 10^3 and 10^4 only
+
+Prints events per second of the C engine (hops and multi-ion events together), the
+events per site, the share of multi-ion events among those fired and the engine memory
+per site. The cost of an event is local (the events touching the moved sites are
+recomputed), so events per second must not fall with system size beyond the sum trees'
+log N. Record the figures with the machine in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import kmc
+from kmc.builders import build_lattice
+from kmc.mechanisms import concerted_events
+
+SIZES = {1_000: 10, 10_648: 22, 97_336: 46}
+
+
+def measure(L: int, max_turn_deg: float, steps: int = 300_000, seed: int = 1) -> dict:
+    t0 = time.perf_counter()
+    net = build_lattice("sc", size=L, barrier_eV=0.3)
+    net = net.with_events(concerted_events(net, 2, 0.25, max_turn_deg=max_turn_deg))
+    sim = kmc.Simulation(net, 500, occupancy=0.3, seed=seed)
+    eng = sim.engine
+    setup = time.perf_counter() - t0
+    eng.run(steps // 10)
+    best = 0.0
+    for _ in range(3):
+        w0 = time.perf_counter()
+        done, _ = eng.run(steps)
+        best = max(best, done / (time.perf_counter() - w0))
+    st = eng.get_state()
+    n_ev = int(st["event_counts"].sum())
+    return {"sites": net.n_sites, "events_per_site": net.n_events / net.n_sites,
+            "Mev_s": best / 1e6, "multi_share": n_ev / max(1, eng.steps),
+            "B_site": eng.memory_bytes / net.n_sites, "setup_s": setup}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args()
+    sizes = list(SIZES.items())[:2] if args.quick else list(SIZES.items())
+    print(f"kmc {kmc.__version__}, {platform.machine()}, Python {platform.python_version()}")
+    print(f"{'sites':>9s} {'strings':>8s} {'ev/site':>8s} {'M ev/s':>7s} {'multi %':>8s} "
+          f"{'B/site':>7s} {'setup s':>8s}")
+    for _, L in sizes:
+        for turn, label in ((0.0, "straight"), (90.0, "bent")):
+            r = measure(L, turn)
+            print(f"{r['sites']:>9d} {label:>8s} {r['events_per_site']:>8.0f} "
+                  f"{r['Mev_s']:>7.3f} {100 * r['multi_share']:>8.1f} {r['B_site']:>7.0f} "
+                  f"{r['setup_s']:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
