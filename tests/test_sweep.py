@@ -123,7 +123,8 @@ def test_a_killed_worker_is_retried_and_nothing_changes(reference, tmp_path):
         time.sleep(0.05)
         for part in parts.glob("*.h5") if parts.exists() else ():
             try:
-                if io.read_run(part).n_blocks >= 2:
+                rec = io.read_run(part)
+                if rec.status == "running" and rec.n_blocks >= 2:
                     victim = part
                     break
             except kmc.ConfigError:
@@ -203,8 +204,9 @@ def test_cli_sweep_stopped_by_sigterm_continues(reference, tmp_path):
     while not started and time.monotonic() < deadline:
         time.sleep(0.05)
         for part in parts.glob("*.h5") if parts.exists() else ():
-            try:
-                started = started or io.read_run(part).n_blocks >= 2
+            try:  # a run in progress (not one that has finished already)
+                rec = io.read_run(part)
+                started = started or (rec.status == "running" and rec.n_blocks >= 2)
             except kmc.ConfigError:
                 pass
     assert started
@@ -212,7 +214,8 @@ def test_cli_sweep_stopped_by_sigterm_continues(reference, tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
     assert "run the same sweep again" in err and err.count("\n") == 1
-    assert any(io.read_run(p).status == "interrupted" for p in parts.glob("*.h5"))
+    statuses = {p.name: io.read_run(p).status for p in parts.glob("*.h5")}
+    assert "interrupted" in statuses.values(), statuses
     done = subprocess.run([*kmc_cmd, *args, "--json"], capture_output=True, text=True,
                           cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr
