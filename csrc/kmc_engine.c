@@ -1162,6 +1162,51 @@ static inline void refresh_plain(kmc_engine *e, double *leaf, int32_t s, int *nd
     }
 }
 
+/* The sites a move touches. On entry xset[0..nx) holds the sites whose occupancy changed
+ * (distinct); with interactions their interaction neighbours are added (X: the sites whose
+ * field changed, recomputed here). rset becomes X and its hop neighbours (R: the sites whose
+ * allowed hops or rates may change), each once. Returns |X|; *nr receives |R|. */
+static inline int32_t affected_sites(kmc_engine *e, int32_t nx, int32_t *nr)
+{
+    const kmc_site *site = e->site;
+    const uint32_t sx = next_stamp(e);
+    uint32_t sr;
+    int32_t a, q, x, n_r = 0;
+    const int32_t n_moved = nx;
+    for (a = 0; a < n_moved; a++) e->stamp[e->xset[a]] = sx;
+    if (e->interacting) {
+        for (a = 0; a < n_moved; a++) {
+            for (q = e->int_ptr[e->xset[a]]; q < e->int_ptr[e->xset[a] + 1]; q++) {
+                x = e->int_nbr[q];
+                if (e->stamp[x] != sx) {
+                    e->stamp[x] = sx;
+                    e->xset[nx++] = x;
+                }
+            }
+        }
+        for (a = 0; a < nx; a++) e->phi[e->xset[a]] = site_phi(e, e->xset[a]);
+    }
+    sr = next_stamp(e);
+    for (a = 0; a < nx; a++) {
+        const kmc_class *cx = e->cls + site[e->xset[a]].cls;
+        const kmc_chop *hx = e->chop + cx->hop;
+        x = e->xset[a];
+        if (e->stamp[x] != sr) {
+            e->stamp[x] = sr;
+            e->rset[n_r++] = x;
+        }
+        for (q = 0; q < cx->deg; q++) {
+            const int32_t t = x + hx[q].doff;
+            if (e->stamp[t] != sr) {
+                e->stamp[t] = sr;
+                e->rset[n_r++] = t;
+            }
+        }
+    }
+    *nr = n_r;
+    return nx;
+}
+
 /* Execute hop k of the ion on site i and update rates locally. */
 static void execute(kmc_engine *e, int32_t i, int k)
 {
@@ -1199,42 +1244,10 @@ static void execute(kmc_engine *e, int32_t i, int k)
     } else {
         /* X: sites whose occupancy or interaction field changed; then X and its hop
          * neighbours (R) are the sites whose allowed hops or rates may change. */
-        int32_t nx = 0, nr = 0, c, centre[2], q;
-        uint32_t sx = next_stamp(e), sr;
-        e->xset[nx++] = i;
-        e->xset[nx++] = j;
-        e->stamp[i] = e->stamp[j] = sx;
-        centre[0] = i;
-        centre[1] = j;
-        for (c = 0; c < 2; c++) {
-            for (a = e->int_ptr[centre[c]]; a < e->int_ptr[centre[c] + 1]; a++) {
-                x = e->int_nbr[a];
-                if (e->stamp[x] != sx) {
-                    e->stamp[x] = sx;
-                    e->xset[nx++] = x;
-                }
-            }
-        }
-        for (a = 0; a < nx; a++) e->phi[e->xset[a]] = site_phi(e, e->xset[a]);
-        sr = next_stamp(e);
-        for (a = 0; a < nx; a++) {
-            const kmc_class *cx;
-            const kmc_chop *hx;
-            x = e->xset[a];
-            cx = e->cls + site[x].cls;
-            hx = e->chop + cx->hop;
-            if (e->stamp[x] != sr) {
-                e->stamp[x] = sr;
-                e->rset[nr++] = x;
-            }
-            for (q = 0; q < cx->deg; q++) {
-                const int32_t t = x + hx[q].doff;
-                if (e->stamp[t] != sr) {
-                    e->stamp[t] = sr;
-                    e->rset[nr++] = t;
-                }
-            }
-        }
+        int32_t nx = 2, nr;
+        e->xset[0] = i;
+        e->xset[1] = j;
+        nx = affected_sites(e, nx, &nr);
         for (a = 0; a < nr; a++) refresh(e, leaf, e->rset[a], &nd);
         if (e->n_events) { /* events touching a site whose occupancy or field changed */
             int ne = 0;
@@ -1260,8 +1273,7 @@ static void execute_event(kmc_engine *e, int32_t v)
     kmc_site *site = e->site;
     const int32_t b = e->ev_ptr[v], k = e->ev_ptr[v + 1] - b;
     double *leaf = kmc_sumtree_leaves(&e->tree);
-    int32_t ion[KMC_MAX_EVENT_MOVES], m, a, q, nx = 0, nr = 0, x;
-    uint32_t sx, sr;
+    int32_t ion[KMC_MAX_EVENT_MOVES], m, a, nx = 0, nr = 0, x;
     int nd = 0, ne = 0, d;
     for (m = 0; m < k; m++) ion[m] = site[e->ev_src[b + m]].ion;
     for (m = 0; m < k; m++) site[e->ev_src[b + m]].ion = -1;
@@ -1280,47 +1292,14 @@ static void execute_event(kmc_engine *e, int32_t v)
     }
     e->ev_counts[e->ev_type[v]]++;
 
-    /* X: the moved sites (and, with interactions, their interaction neighbours, whose
-     * field changed); R: X and its hop neighbours, whose masks and rates may change.
-     * Events are rare next to hops, so this path favours simplicity over speed. */
-    sx = next_stamp(e);
+    /* the moved sites, each once; then X and R as for a hop. Events are rare next to
+     * hops, so this path favours simplicity over speed (masks recomputed in full). */
     for (m = 0; m < 2 * k; m++) {
         x = m < k ? e->ev_src[b + m] : e->ev_dst[b + m - k];
-        if (e->stamp[x] != sx) {
-            e->stamp[x] = sx;
-            e->xset[nx++] = x;
-        }
+        for (a = 0; a < nx && e->xset[a] != x; a++) continue;
+        if (a == nx) e->xset[nx++] = x;
     }
-    if (e->interacting) {
-        const int32_t n_moved = nx;
-        for (a = 0; a < n_moved; a++) {
-            for (q = e->int_ptr[e->xset[a]]; q < e->int_ptr[e->xset[a] + 1]; q++) {
-                x = e->int_nbr[q];
-                if (e->stamp[x] != sx) {
-                    e->stamp[x] = sx;
-                    e->xset[nx++] = x;
-                }
-            }
-        }
-        for (a = 0; a < nx; a++) e->phi[e->xset[a]] = site_phi(e, e->xset[a]);
-    }
-    sr = next_stamp(e);
-    for (a = 0; a < nx; a++) {
-        const kmc_class *cx = e->cls + site[e->xset[a]].cls;
-        const kmc_chop *hx = e->chop + cx->hop;
-        x = e->xset[a];
-        if (e->stamp[x] != sr) {
-            e->stamp[x] = sr;
-            e->rset[nr++] = x;
-        }
-        for (q = 0; q < cx->deg; q++) {
-            const int32_t t = x + hx[q].doff;
-            if (e->stamp[t] != sr) {
-                e->stamp[t] = sr;
-                e->rset[nr++] = t;
-            }
-        }
-    }
+    nx = affected_sites(e, nx, &nr);
     for (a = 0; a < nr; a++) site[e->rset[a]].mask = site_mask(e, e->rset[a]);
     for (a = 0; a < nr; a++) refresh(e, leaf, e->rset[a], &nd);
     refresh_events(e, e->xset, nx, &ne);
