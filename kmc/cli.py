@@ -8,7 +8,8 @@
               [--scheduler ADDRESS] [--output FILE.h5]
     kmc arrhenius FILE.h5 [...] [--json] [--plot arrhenius.png]
     kmc plot FILE.h5 [--to FIGURE.png]
-    kmc lattices
+    kmc lattices [show NAME]
+    kmc validate [--quick] [--json]
 
 Every option of ``run`` and ``sweep`` can also be set in a TOML config file (see
 :mod:`kmc.config`); an option on the command line wins. User errors print one line on
@@ -100,7 +101,8 @@ def _build_parser() -> argparse.ArgumentParser:
                        description="Run one KMC simulation on a standard lattice, from a "
                        "config file, or continue one (--resume).")
     r.add_argument("target", nargs="?", metavar="LATTICE|CONFIG.toml",
-                   help="one of: " + ", ".join(LATTICES) + "; or a TOML config file")
+                   help="a material (see `kmc lattices`), one of: " + ", ".join(LATTICES)
+                   + "; or a TOML config file")
     r.add_argument("--resume", metavar="FILE.h5", default=None,
                    help="continue the interrupted run in FILE.h5 and print its results")
     _add_options(r, "run")
@@ -136,8 +138,26 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="figure file (default: FILE.msd.png or FILE.arrhenius.png)")
     pl.set_defaults(func=_cmd_plot)
 
-    ls = sub.add_parser("lattices", help="list the standard lattices")
+    ls = sub.add_parser("lattices", help="list the materials and standard lattices",
+                        description="List the materials (name, formula, space group, source) "
+                        "and the standard lattices; `kmc lattices show NAME` prints a "
+                        "material's sites, hop types, barriers and their sources.")
+    ls.add_argument("action", nargs="?", choices=("show",), help="show one material")
+    ls.add_argument("name", nargs="?", metavar="NAME", help="the material to show")
     ls.set_defaults(func=_cmd_lattices)
+
+    v = sub.add_parser("validate", help="simulated vs tabulated conductivities",
+                       description="For each material, simulate sigma over a temperature "
+                       "range, fit the Arrhenius law and print sigma(300 K) and Ea beside "
+                       "the tabulated experimental values and their sources.")
+    v.add_argument("--quick", action="store_true",
+                   help="small cells and short runs (under two minutes on 2 cores)")
+    v.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    v.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes (default: number of cores)")
+    v.add_argument("--seed", type=int, default=0, metavar="S", help="master seed (default 0)")
+    v.add_argument("--quiet", action="store_true", help="no progress bar")
+    v.set_defaults(func=_cmd_validate)
     return p
 
 
@@ -367,9 +387,42 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_lattices(args: argparse.Namespace) -> int:
+    from .materials import describe_material, list_materials, material_spec
+
+    if args.action == "show":
+        if args.name is None:
+            raise ConfigError("kmc lattices show needs a NAME (one of: "
+                              + ", ".join(list_materials()) + ")")
+        if args.name.strip().lower() in LATTICES:
+            func = LATTICES[args.name.strip().lower()]
+            print((func.__doc__ or "").strip())
+            return 0
+        print(describe_material(args.name))
+        return 0
+    if args.name is not None:
+        raise ConfigError(f"unexpected {args.name!r}; did you mean: kmc lattices show "
+                          f"{args.name}?")
+    print("materials:")
+    for name in list_materials():
+        spec = material_spec(name)
+        print(f"  {name:<13s} {spec.formula:<26s} {spec.spacegroup:<20s} "
+              f"{spec.main_source.split(', doi:')[0]}")
+    print("standard lattices:")
     for name, func in LATTICES.items():
         doc = (func.__doc__ or "").strip().splitlines()
-        print(f"{name:<12s} {doc[0] if doc else ''}")
+        print(f"  {name:<13s} {doc[0] if doc else ''}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import run_validation
+
+    report = run_validation(quick=args.quick, workers=args.workers, seed=args.seed,
+                            progress=not args.quiet)
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        print(report.table())
     return 0
 
 

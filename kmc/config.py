@@ -109,8 +109,8 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
            metavar="LATTICE"),
     Option("size", "int", None, "repeats of the unit cell along each periodic axis "
            "(default: per lattice)", minimum=1, metavar="L"),
-    Option("a", "float", 3.0, "lattice constant, Angstrom (default 3.0)", minimum=0,
-           strict=True, metavar="ANGSTROM"),
+    Option("a", "float", None, "lattice constant of a standard lattice, Angstrom (default "
+           "3.0)", minimum=0, strict=True, metavar="ANGSTROM"),
     Option("occupancy", "float", None, "fraction of occupied sites, 0 < C <= 1 (default 0.5)",
            minimum=0, strict=True, maximum=1, listable=True, metavar="C"),
     Option("ions", "int", None, "number of ions", minimum=1, listable=True, metavar="N"),
@@ -118,8 +118,8 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
            metavar="N"),
     Option("temperature", "float", 300.0, "temperature, K (default 300)", minimum=0,
            strict=True, listable=True, short="-T", metavar="KELVIN"),
-    Option("barrier", "float", 0.3, "KRA barrier of every hop, eV (default 0.3)", minimum=0,
-           metavar="EV"),
+    Option("barrier", "float", None, "KRA barrier of every hop of a standard lattice, eV "
+           "(default 0.3)", minimum=0, metavar="EV"),
     Option("attempt_frequency", "float", 1e13, "attempt frequency, Hz (default 1e13)",
            minimum=0, strict=True, metavar="HZ"),
     Option("field", "vec3", None, "uniform electric field EX EY EZ, V/Angstrom",
@@ -135,6 +135,19 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
            "moves, eV", minimum=0, metavar="EV"),
     Option("barrier_concerted4", "float", None, "KRA barrier of concerted 4-ion string "
            "moves, eV", minimum=0, metavar="EV"),
+    # --- material options (see `kmc lattices show NAME`)
+    Option("x", "float", None, "nasicon: x of Na(1+x)Zr2Si(x)P(3-x)O12, 0 <= x < 3 "
+           "(default 2)", minimum=0, maximum=3, metavar="X"),
+    Option("halogen", "str", None, "argyrodite: the halogen X of Li6PS5X, Cl, Br or I "
+           "(default Cl)", metavar="X"),
+    Option("site_exchange", "float", None, "argyrodite: X/S2- site-exchange fraction on the "
+           "4a/4c anion sites, 0..0.5 (default: the measured value of the halogen)",
+           minimum=0, maximum=0.5, metavar="P"),
+    Option("excess", "float", None, "beta-alumina: excess Na x of Na(1+x)Al11O(17+x/2), "
+           "0..0.5 (default 0.2)", minimum=0, maximum=0.5, metavar="X"),
+    Option("disorder_seed", "int", None, "seed of a material's quenched disorder (Si/P "
+           "arrangement, anion exchange; default 0)", minimum=0, maximum=SEED_LIMIT - 1,
+           metavar="S"),
     # --- the plan
     Option("steps", "int", 1_000_000, "production hops (default 1e6)", minimum=1,
            metavar="N"),
@@ -164,8 +177,11 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
            "instead of the local pool", commands=("sweep",), metavar="ADDRESS"),
 )}
 
+#: Material options (used by :mod:`kmc.materials`).
+MATERIAL_KEYS = ("x", "halogen", "site_exchange", "excess", "disorder_seed")
 #: Keys that define the physics of a run (stored with its results; a sweep restart must match).
-MODEL_KEYS = ("lattice", "size", "a", "occupancy", "ions", "vacancies", "temperature",
+MODEL_KEYS = ("lattice", "size", "a", *MATERIAL_KEYS, "occupancy", "ions", "vacancies",
+              "temperature",
               "barrier", "attempt_frequency", "field", "mechanisms", "barrier_interstitialcy",
               "barrier_concerted2", "barrier_concerted3", "barrier_concerted4", "steps",
               "equilibration", "blocks", "seed")
@@ -314,12 +330,47 @@ def _merge(file_values: Mapping[str, Any], cli_values: Mapping[str, Any]) -> dic
     return merged
 
 
+def _is_material(lattice: Any) -> bool:
+    from .materials import is_material
+
+    return is_material(lattice)
+
+
 def _with_defaults(values: Mapping[str, Any], command: str) -> dict[str, Any]:
     out = {key: opt.default for key, opt in OPTIONS.items() if command in opt.commands}
     out.update(values)
-    if all(out.get(k) is None for k in COMPOSITION_KEYS):
-        out["occupancy"] = 0.5
+    if all(out.get(k) is None for k in COMPOSITION_KEYS) and not _is_material(out.get("lattice")):
+        out["occupancy"] = 0.5  # a material's composition comes from its formula
+    if out.get("lattice") is not None and not _is_material(out["lattice"]):
+        for key, value in (("a", 3.0), ("barrier", 0.3)):  # standard-lattice defaults
+            if out.get(key) is None:
+                out[key] = value
     return out
+
+
+def _check_lattice_keys(full: Mapping[str, Any], where: str) -> None:
+    """Material options only for materials; lattice constant and barrier only for lattices."""
+    from .materials import MODEL_OPTIONS, material_spec
+
+    lattice = full["lattice"]
+    if _is_material(lattice):
+        spec = material_spec(lattice)
+        allowed = MODEL_OPTIONS[spec.data["model"]] + ("disorder_seed",)
+        for k in ("a", "barrier"):
+            if full.get(k) is not None:
+                raise ConfigError(f"{where}: {OPTIONS[k].flag} is for standard lattices; "
+                                  f"material {spec.name!r} has its own cell and barriers "
+                                  f"(see kmc lattices show {spec.name})")
+        for k in MATERIAL_KEYS:
+            if full.get(k) is not None and k not in allowed:
+                takes = ", ".join(OPTIONS[a].flag for a in allowed)
+                raise ConfigError(f"{where}: material {spec.name!r} does not take "
+                                  f"{OPTIONS[k].flag} (it takes {takes})")
+    else:
+        for k in MATERIAL_KEYS:
+            if full.get(k) is not None:
+                raise ConfigError(f"{where}: {OPTIONS[k].flag} is a material option; "
+                                  f"{lattice!r} is a standard lattice")
 
 
 def _complete(values: Mapping[str, Any], where: str, command: str,
@@ -334,7 +385,10 @@ def _complete(values: Mapping[str, Any], where: str, command: str,
     full = _with_defaults(checked, command)
     if full.get("lattice") is None:
         raise ConfigError(f"{where}: no lattice given")
+    _check_lattice_keys(full, where)
     given = [k for k in COMPOSITION_KEYS if full.get(k) is not None]
+    if not given and _is_material(full["lattice"]):
+        return full, None  # type: ignore[return-value]
     if len(given) != 1:
         raise ConfigError(f"{where}: give one of {', '.join(COMPOSITION_KEYS)} "
                           f"(got {', '.join(given)})")
@@ -354,12 +408,17 @@ class RunConfig:
 
     lattice: str
     size: int | None = None
-    a: float = 3.0
+    a: float | None = None
+    x: float | None = None
+    halogen: str | None = None
+    site_exchange: float | None = None
+    excess: float | None = None
+    disorder_seed: int | None = None
     occupancy: float | None = None
     ions: int | None = None
     vacancies: int | None = None
     temperature: float = 300.0
-    barrier: float = 0.3
+    barrier: float | None = None
     attempt_frequency: float = 1e13
     field: tuple[float, float, float] | None = None
     mechanisms: tuple[str, ...] = ("hop",)
@@ -390,31 +449,54 @@ class RunConfig:
         return {k: (list(v) if isinstance(v, tuple) else v)
                 for k in MODEL_KEYS if (v := getattr(self, k)) is not None}
 
-    def composition(self) -> dict[str, Any]:
+    @property
+    def is_material(self) -> bool:
+        """True if `lattice` names a material (:mod:`kmc.materials`), not a standard lattice."""
+        return _is_material(self.lattice)
+
+    def material(self) -> Any:
+        """The :class:`kmc.materials.Material` of this configuration (materials only)."""
+        from .materials import build_material
+
+        opts = {k: getattr(self, k) for k in MATERIAL_KEYS if k != "disorder_seed"}
+        return build_material(self.lattice, size=self.size,
+                              disorder_seed=self.disorder_seed or 0, **opts)
+
+    def composition(self, material: Any = None) -> dict[str, Any]:
         """Keyword arguments of :class:`kmc.Simulation` for the composition."""
         if self.vacancies is not None:
             return {"n_vacancies": self.vacancies}
         if self.ions is not None:
             return {"n_ions": self.ions}
+        if self.occupancy is None:  # a material's own composition
+            return {"n_ions": (material or self.material()).n_ions}
         return {"occupancy": self.occupancy}
 
-    def network(self) -> Any:
+    def network(self, material: Any = None) -> Any:
         """Build the :class:`kmc.SiteNetwork` of this configuration."""
         from .builders import build_lattice
 
-        kwargs: dict[str, Any] = {"a": self.a, "barrier_eV": self.barrier}
-        if self.size is not None:
-            kwargs["size"] = self.size
-        return with_mechanisms(build_lattice(self.lattice, **kwargs), self.mechanisms,
+        if self.is_material:
+            net = (material or self.material()).network
+        else:
+            kwargs: dict[str, Any] = {"a": 3.0 if self.a is None else self.a,
+                                      "barrier_eV": 0.3 if self.barrier is None else self.barrier}
+            if self.size is not None:
+                kwargs["size"] = self.size
+            net = build_lattice(self.lattice, **kwargs)
+        return with_mechanisms(net, self.mechanisms,
                                {m: getattr(self, f"barrier_{m}") for m in MECHANISMS[1:]})
 
     def simulation(self, network: Any = None) -> Any:
         """The :class:`kmc.Simulation` of this configuration (building the network if needed)."""
         from .simulation import Simulation
 
-        return Simulation(self.network() if network is None else network, self.temperature,
+        material = self.material() if self.is_material else None
+        if network is None:
+            network = self.network(material)
+        return Simulation(network, self.temperature,
                           seed=self.seed, attempt_frequency_Hz=self.attempt_frequency,
-                          field_V_per_angstrom=self.field, **self.composition())
+                          field_V_per_angstrom=self.field, **self.composition(material))
 
     def plan(self) -> dict[str, Any]:
         """Keyword arguments of :meth:`kmc.Simulation.run` for the plan."""
@@ -507,8 +589,15 @@ class SweepConfig:
                 if k in MODEL_KEYS and k not in ("temperature", "seed", *COMPOSITION_KEYS)
                 and v is not None}
         kwargs = {k: full[k] for k in execution if full.get(k) is not None}
+        if comp_key is None:  # a material's own composition: its ion count
+            probe = RunConfig.from_dict({k: v for k, v in full.items()
+                                         if k in MODEL_KEYS and not isinstance(v, list)
+                                         or k == "lattice"} | {"temperature": 300.0},
+                                        where=where)
+            comp_key, full = "ions", {**full, "ions": probe.composition()["n_ions"]}
+        comps = as_tuple(full[comp_key])
         return cls(base=base, temperatures_K=as_tuple(full["temperature"]),
-                   composition_key=comp_key, compositions=as_tuple(full[comp_key]), **kwargs)
+                   composition_key=comp_key, compositions=comps, **kwargs)
 
     @property
     def n_runs(self) -> int:
@@ -517,9 +606,9 @@ class SweepConfig:
 
     def run_config(self, temperature_K: float, composition: Any, seed: int) -> RunConfig:
         """The configuration of one run of the sweep."""
-        return RunConfig.from_dict({**self.base, "temperature": temperature_K,
-                                    self.composition_key: composition, "seed": seed},
-                                   where="sweep run")
+        comp = {} if self.composition_key is None else {self.composition_key: composition}
+        return RunConfig.from_dict({**self.base, "temperature": temperature_K, **comp,
+                                    "seed": seed}, where="sweep run")
 
 
 def _cli_values(cli: Mapping[str, Any], command: str) -> dict[str, Any]:

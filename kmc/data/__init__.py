@@ -1,0 +1,1 @@
+"""Data files of kmc: tabulated experimental conductivities (experimental.toml)."""

@@ -1,0 +1,802 @@
+"""Solid-electrolyte materials: site networks built from crystal data in ``lattices/*.toml``.
+
+Each material file (installed as the package data ``kmc.lattices``) gives the space group,
+the cell, the mobile-ion Wyckoff sites, the framework sites that carry disorder, the hop and
+event types (site pair, distance window, KRA barrier), site energies, pair interactions and
+the mobile ion's charge, every number with its literature source. :func:`build_material`
+expands the Wyckoff sites with ASE's space-group operations, tiles the supercell, finds the
+hops by their distance windows, and applies the composition and the seeded disorder of the
+material's model (Si/P arrangement in NASICON, X/S2- site exchange in argyrodites, excess
+Na in beta-alumina).
+
+Units: Angstrom, eV, e.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import ConfigError
+from .lattice import SiteNetwork
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["Material", "describe_material", "is_material", "MODEL_OPTIONS", "MaterialSpec", "build_material", "material_spec",
+           "list_materials", "MATERIAL_OPTIONS", "from_cif", "network_from_sites"]
+
+#: Material options of the command line / config files: key -> (type, help).
+MATERIAL_OPTIONS: dict[str, tuple[str, str]] = {
+    "x": ("float", "NASICON composition x of Na(1+x)Zr2Si(x)P(3-x)O12, 0 <= x <= 3"),
+    "halogen": ("str", "argyrodite halogen X of Li6PS5X: Cl, Br or I"),
+    "site_exchange": ("float", "argyrodite X/S2- site-exchange fraction on 4a/4c, 0..0.5 "
+                      "(default: the measured value of the halogen)"),
+    "excess": ("float", "beta-alumina excess Na x of Na(1+x)Al11O(17+x/2), 0 <= x <= 0.5"),
+    "disorder_seed": ("int", "seed of the quenched disorder (Si/P, anion exchange, ...; "
+                      "default 0)"),
+}
+
+_EXCLUSION_TOL_A = 1e-6
+
+
+def _lattice_files() -> dict[str, Any]:
+    base = resources.files("kmc.lattices")
+    return {p.name[:-5]: p for p in base.iterdir() if p.name.endswith(".toml")}
+
+
+@dataclass(frozen=True)
+class MaterialSpec:
+    """A parsed material file (see ``lattices/README.md`` for the keys).
+
+    Attributes
+    ----------
+    name : str
+        Material name (the file stem, e.g. "lgps").
+    data : dict
+        The whole TOML document.
+    """
+
+    name: str
+    data: dict[str, Any]
+
+    @property
+    def formula(self) -> str:
+        return str(self.data["formula"])
+
+    @property
+    def spacegroup(self) -> str:
+        sg = self.data["spacegroup"]
+        return f"{sg['symbol']} (No. {sg['number']})"
+
+    @property
+    def references(self) -> dict[str, dict[str, str]]:
+        return self.data.get("references", {})
+
+    def cite(self, key: str) -> str:
+        """'Authors, journal (year), doi' of a reference key (or several, comma-separated)."""
+        out = []
+        for k in (s.strip() for s in str(key).split(",")):
+            ref = self.references.get(k)
+            if ref is None:
+                out.append(k)
+            else:
+                out.append(ref["citation"] + (f", doi:{ref['doi']}" if ref.get("doi") else ""))
+        return "; ".join(out)
+
+    @property
+    def main_source(self) -> str:
+        return self.cite(self.data["structure"]["source"])
+
+
+@lru_cache(maxsize=None)
+def _load_spec(name: str) -> MaterialSpec:
+    files = _lattice_files()
+    path = files[name]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:  # pragma: no cover - shipped files are tested
+        raise ConfigError(f"material file {path.name}: invalid TOML: {exc}") from None
+    spec = MaterialSpec(name, data)
+    _check_spec(spec)
+    return spec
+
+
+def _check_spec(spec: MaterialSpec) -> None:
+    """Every number that the builder uses carries a known reference key."""
+    d = spec.data
+    for key in ("formula", "spacegroup", "cell", "structure", "sites", "hops", "model",
+                "charge_e", "references"):
+        if key not in d:
+            raise ConfigError(f"material file {spec.name}.toml has no {key!r}")
+    refs = spec.references
+    entries = [("cell", d["cell"]), ("structure", d["structure"])]
+    entries += [(f"sites.{s['label']}", s) for s in d["sites"]]
+    entries += [(f"hops.{h['name']}", h) for h in d["hops"]]
+    entries += [(f"interactions.{i['name']}", i) for i in d.get("interactions", [])]
+    entries += [(f"events.{e['name']}", e) for e in d.get("events", [])]
+    entries += [(f"parameters.{k}", v) for k, v in d.get("parameters", {}).items()]
+    for where, table in entries:
+        for k in (s.strip() for s in str(table.get("source", "")).split(",")):
+            if k not in refs:
+                raise ConfigError(f"material file {spec.name}.toml: {where} cites unknown "
+                                  f"reference {k!r}")
+
+
+def list_materials() -> list[str]:
+    """Names of the shipped materials."""
+    return sorted(_lattice_files())
+
+
+def _resolve(name: str) -> str:
+    if not isinstance(name, str):
+        raise ConfigError(f"material name must be a string, got {type(name).__name__}")
+    key = name.strip().lower().replace("-", "_")
+    known = list_materials()
+    if key not in known:
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown material {name!r}{hint} (known: {', '.join(known)})")
+    return key
+
+
+def material_spec(name: str) -> MaterialSpec:
+    """The parsed material file of `name` (case-insensitive; '-' = '_')."""
+    return _load_spec(_resolve(name))
+
+
+def is_material(name: Any) -> bool:
+    """True if `name` names a shipped material."""
+    if not isinstance(name, str):
+        return False
+    return name.strip().lower().replace("-", "_") in _lattice_files()
+
+
+# --------------------------------------------------------------------------- #
+# generic construction
+# --------------------------------------------------------------------------- #
+def _expand_wyckoff(spec: MaterialSpec, sites: list[dict[str, Any]]
+                    ) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Fractional positions and basis index of every site of the unit cell (ASE)."""
+    from ase.spacegroup import crystal
+
+    sg = spec.data["spacegroup"]
+    cellpar = spec.data["cell"]["cellpar"]
+    basis = [tuple(float(v) for v in s["frac"]) for s in sites]
+    atoms = crystal(["X"] * len(basis), basis=basis, spacegroup=int(sg["number"]),
+                    setting=int(sg.get("setting", 1)), cellpar=cellpar,
+                    symprec=1e-3, onduplicates="error")
+    kinds = np.asarray(atoms.get_array("spacegroup_kinds"), dtype=np.int64)
+    frac = atoms.get_scaled_positions(wrap=True)
+    order = np.lexsort((frac[:, 2], frac[:, 1], frac[:, 0], kinds))
+    return frac[order], kinds[order], atoms.cell.array.copy()
+
+
+def _supercell(frac: np.ndarray, kinds: np.ndarray, cell: np.ndarray,
+               size: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cartesian positions, kinds and cell of the `size` supercell (cell index outer)."""
+    grid = np.stack(np.meshgrid(*(np.arange(n) for n in size), indexing="ij"),
+                    axis=-1).reshape(-1, 3)
+    allf = (grid[:, None, :] + frac[None, :, :]).reshape(-1, 3)
+    sc = np.diag(np.array(size, dtype=float)) @ cell
+    return allf @ cell, np.tile(kinds, grid.shape[0]), sc
+
+
+def _pairs_within(positions: np.ndarray, cell: np.ndarray, cutoff_A: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All directed pairs (i, j, D) closer than `cutoff_A` (ASE neighbour list)."""
+    from ase import Atoms
+    from ase.neighborlist import neighbor_list
+
+    atoms = Atoms(numbers=np.ones(len(positions), dtype=int), positions=positions, cell=cell,
+                  pbc=True)
+    i, j, D = neighbor_list("ijD", atoms, float(cutoff_A), self_interaction=False)
+    return i.astype(np.int64), j.astype(np.int64), np.asarray(D, dtype=float)
+
+
+def _check_width(cell: np.ndarray, reach_A: float, size: tuple[int, int, int]) -> None:
+    """The supercell must be wider than twice the longest hop or interaction."""
+    vol = abs(np.linalg.det(cell))
+    widths = [vol / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3]))
+              for k in range(3)]
+    for k, w in enumerate(widths):
+        if w <= 2 * reach_A:
+            need = list(size)
+            need[k] = int(math.floor(size[k] * 2 * reach_A / w)) + 1
+            raise ConfigError(
+                f"size {size} is too small: the supercell is {w:.3f} A wide along axis {k}, "
+                f"not more than twice the longest hop/interaction ({reach_A:.3f} A); use a "
+                f"size of at least {tuple(need)}")
+
+
+@dataclass(frozen=True)
+class HopRule:
+    """Hops between sites of types `a` and `b` with lengths in [lo, hi] Angstrom."""
+
+    name: str
+    a: str
+    b: str
+    lo: float
+    hi: float
+    barrier_eV: float
+
+
+def network_from_sites(cell_A: np.ndarray, positions_A: np.ndarray, type_names: list[str],
+                       site_types: np.ndarray, hop_rules: list[HopRule], *,
+                       site_energies_eV: Any = 0.0,
+                       pair_rules: list[tuple[str, str, float, float, float]] = (),
+                       charge_e: float = 1.0, name: str = "network") -> SiteNetwork:
+    """A SiteNetwork of the given sites with hops and pair energies found by distance windows.
+
+    Parameters
+    ----------
+    cell_A : (3, 3) array
+        Periodic cell in Angstrom (rows).
+    positions_A : (n, 3) array
+        Cartesian site positions in Angstrom.
+    type_names, site_types :
+        Site type names and each site's type index.
+    hop_rules : list of HopRule
+        Each pair of sites whose types are (a, b) in either order and whose distance lies in
+        [lo, hi] Angstrom gets a hop (both directions) of that rule's name and barrier. A pair
+        that matches two rules is an error.
+    pair_rules : list of (a, b, lo_A, hi_A, J_eV)
+        Pair interactions by type pair and distance window.
+    """
+    reach = max([r.hi for r in hop_rules] + [p[3] for p in pair_rules])
+    i, j, D = _pairs_within(positions_A, cell_A, reach * (1 + 1e-9) + 2 * _EXCLUSION_TOL_A)
+    d = np.linalg.norm(D, axis=1)
+    ti, tj = site_types[i], site_types[j]
+    idx = {n: k for k, n in enumerate(type_names)}
+
+    def match(a: str, b: str, lo: float, hi: float) -> np.ndarray:
+        for t in (a, b):
+            if t not in idx:
+                raise ConfigError(f"hop/interaction rule names site type {t!r}, not one of "
+                                  f"{', '.join(type_names)}")
+        ka, kb = idx[a], idx[b]
+        pair = ((ti == ka) & (tj == kb)) | ((ti == kb) & (tj == ka))
+        return pair & (d >= lo - _EXCLUSION_TOL_A) & (d <= hi + _EXCLUSION_TOL_A)
+
+    rule_of = np.full(i.size, -1, dtype=np.int64)
+    for k, r in enumerate(hop_rules):
+        m = match(r.a, r.b, r.lo, r.hi)
+        clash = m & (rule_of >= 0)
+        if clash.any():
+            other = hop_rules[int(rule_of[np.flatnonzero(clash)[0]])].name
+            raise ConfigError(f"hop types {other!r} and {r.name!r} both match a {r.a}-{r.b} "
+                              f"pair at {d[np.flatnonzero(clash)[0]]:.4f} A; make their "
+                              "distance windows disjoint")
+        rule_of[m] = k
+    sel = np.flatnonzero(rule_of >= 0)
+    if sel.size == 0:
+        raise ConfigError(f"no hops found in {name!r}: no site pair matches a hop window")
+    barriers = np.array([hop_rules[k].barrier_eV for k in rule_of[sel]], dtype=float)
+
+    pi: list[np.ndarray] = []
+    pj: list[np.ndarray] = []
+    pe: list[np.ndarray] = []
+    for a, b, lo, hi, J in pair_rules:
+        m = np.flatnonzero(match(a, b, lo, hi) & (i < j))
+        pi.append(i[m])
+        pj.append(j[m])
+        pe.append(np.full(m.size, float(J)))
+    kw: dict[str, Any] = {}
+    if pi:
+        pi_a, pj_a, pe_a = np.concatenate(pi), np.concatenate(pj), np.concatenate(pe)
+        # one entry per unordered pair (a small supercell may list two images)
+        key = pi_a * len(positions_A) + pj_a
+        _, first = np.unique(key, return_index=True)
+        kw = dict(pair_i=pi_a[first], pair_j=pj_a[first], pair_energies_eV=pe_a[first])
+    return SiteNetwork(
+        cell=cell_A, positions=positions_A, hop_src=i[sel], hop_dst=j[sel], hop_vectors=D[sel],
+        hop_barriers_eV=barriers, site_types=site_types, site_type_names=tuple(type_names),
+        site_energies_eV=site_energies_eV, hop_types=rule_of[sel],
+        hop_type_names=tuple(r.name for r in hop_rules), charge_e=charge_e, name=name, **kw)
+
+
+# --------------------------------------------------------------------------- #
+# materials
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class Material:
+    """A built material model: the network and the number of mobile ions.
+
+    Attributes
+    ----------
+    name : str
+        Material name.
+    network : SiteNetwork
+        Sites, hops (and events), energies and interactions of the supercell.
+    n_ions : int
+        Mobile ions in the supercell (from the formula and the composition options).
+    options : dict
+        The material options used (with defaults filled in).
+    size : tuple of int
+        Unit cells of the supercell along the cell vectors.
+    info : dict
+        What the model derived (e.g. the Si count, exchanged anion sites), JSON-ready.
+    """
+
+    name: str
+    network: SiteNetwork
+    n_ions: int
+    options: dict[str, Any]
+    size: tuple[int, int, int]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_cells(self) -> int:
+        return int(np.prod(self.size))
+
+
+def _size3(size: Any, default: Any) -> tuple[int, int, int]:
+    if size is None:
+        size = default
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        size = (int(size),) * 3
+    try:
+        out = tuple(int(s) for s in size)
+    except (TypeError, ValueError):
+        raise ConfigError(f"size = {size!r} must be an integer or 3 integers") from None
+    if len(out) != 3 or any(s < 1 for s in out) or any(
+            isinstance(s, bool) or float(s) != int(s) for s in size):
+        raise ConfigError(f"size = {size!r} must be an integer or 3 integers >= 1")
+    return out  # type: ignore[return-value]
+
+
+def _option(options: dict[str, Any], key: str, default: Any, lo: float | None = None,
+            hi: float | None = None, choices: tuple[str, ...] | None = None) -> Any:
+    v = options.pop(key, None)
+    if v is None:
+        return default
+    if choices is not None:
+        if not isinstance(v, str):
+            raise ConfigError(f"{key} = {v!r} must be one of {', '.join(choices)}")
+        for c in choices:
+            if v.strip().lower() == c.lower():
+                return c
+        raise ConfigError(f"{key} = {v!r} must be one of {', '.join(choices)}")
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"{key} = {v!r} must be a number")
+    v = float(v)
+    if not math.isfinite(v) or (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise ConfigError(f"{key} = {v!r} must be in [{lo:g}, {hi:g}]")
+    return v
+
+
+class _Build:
+    """Working state of one material build (shared by the model functions)."""
+
+    def __init__(self, spec: MaterialSpec, size: tuple[int, int, int],
+                 params: dict[str, Any], cell_override: list[float] | None = None) -> None:
+        self.spec = spec
+        self.size = size
+        self.params = params
+        d = spec.data
+        self.site_specs = list(d["sites"])
+        self.labels = [s["label"] for s in self.site_specs]
+        spec_cell = dict(d["cell"])
+        if cell_override is not None:
+            spec = MaterialSpec(spec.name, {**d, "cell": {**spec_cell, "cellpar": cell_override}})
+        frac, kinds, cell = _expand_wyckoff(spec, self.site_specs)
+        self.unit_cell = cell
+        self.frac_unit, self.kinds_unit = frac, kinds
+        self.positions, self.kinds, self.cell = _supercell(frac, kinds, cell, size)
+        self.energies = np.array([float(s.get("energy_eV", 0.0)) for s in self.site_specs])[
+            self.kinds]
+        self.hop_rules = [HopRule(h["name"], h["sites"][0], h["sites"][1],
+                                  float(h["window_A"][0]), float(h["window_A"][1]),
+                                  float(h["barrier_eV"])) for h in d["hops"]]
+        self.pair_rules = [(p["sites"][0], p["sites"][1], float(p["window_A"][0]),
+                            float(p["window_A"][1]), float(p["energy_eV"]))
+                           for p in d.get("interactions", [])]
+        reach = max([r.hi for r in self.hop_rules] + [p[3] for p in self.pair_rules])
+        _check_width(self.cell, reach, size)
+        self.framework: dict[str, np.ndarray] = {}  # label -> Cartesian positions
+        for fw in d.get("framework", []):
+            f, _, _ = _expand_wyckoff(spec, [fw])
+            pos, _, _ = _supercell(f, np.zeros(len(f), dtype=np.int64), self.unit_cell, size)
+            self.framework[fw["label"]] = pos
+        self.info: dict[str, Any] = {}
+
+    def network(self, name: str) -> SiteNetwork:
+        return network_from_sites(self.cell, self.positions, self.labels, self.kinds,
+                                  self.hop_rules, site_energies_eV=self.energies,
+                                  pair_rules=self.pair_rules,
+                                  charge_e=float(self.spec.data["charge_e"]), name=name)
+
+    def near(self, points: np.ndarray, targets: np.ndarray, cutoff_A: float) -> np.ndarray:
+        """(n_points, n_targets) boolean: minimum-image distance <= cutoff_A."""
+        inv = np.linalg.inv(self.cell)
+        out = np.zeros((len(points), len(targets)), dtype=bool)
+        for k in range(0, len(points), 512):
+            diff = targets[None, :, :] - points[k:k + 512, None, :]
+            f = diff @ inv
+            f -= np.rint(f)
+            dist = np.linalg.norm(f @ self.cell, axis=2)
+            out[k:k + 512] = dist <= cutoff_A
+        return out
+
+
+def _param(spec: MaterialSpec, key: str) -> float:
+    return float(spec.data["parameters"][key]["value"])
+
+
+# ---- LGPS ----------------------------------------------------------------- #
+def _model_lgps(b: _Build, options: dict[str, Any], rng: np.random.Generator
+                ) -> tuple[SiteNetwork, int]:
+    ions = int(round(float(b.spec.data["composition"]["ions_per_cell"]) * np.prod(b.size)))
+    return b.network("lgps"), ions
+
+
+# ---- argyrodite ------------------------------------------------------------ #
+def _model_argyrodite(b: _Build, options: dict[str, Any], rng: np.random.Generator
+                      ) -> tuple[SiteNetwork, int]:
+    halogens = b.spec.data["halogens"]
+    x = _option(options, "halogen", "Cl", choices=tuple(halogens))
+    hal = halogens[x]
+    exch = _option(options, "site_exchange", float(hal["site_exchange"]), 0.0, 0.5)
+    # the halogen's lattice constant
+    a = float(hal["a_A"])
+    b2 = _Build(b.spec, b.size, b.params, cell_override=[a, a, a, 90.0, 90.0, 90.0])
+    # anion exchange: a fraction `exch` of the 4c (free S2-) sites hold X, as many 4a
+    # sites hold S2- (the X/S2- exchange of the two anion sites keeps the formula)
+    free = b2.framework["S_free"]
+    n_swap = int(round(exch * len(free)))
+    swapped = np.zeros(len(free), dtype=bool)
+    swapped[rng.choice(len(free), size=n_swap, replace=False)] = True
+    net = b2.network(f"argyrodite-{x}")
+    # inter-cage hops next to an exchanged cage centre: the barrier of the exchanged
+    # environment (the cage of an X- centre binds Li less strongly)
+    reach = _param(b.spec, "exchange_reach_A")
+    d_inter = float(_param(b.spec, f"inter_barrier_exchanged_{x}_eV"))
+    hop_type = net.hop_type_names.index("intercage")
+    inter = np.flatnonzero(net.hop_types == hop_type)
+    near = b2.near(net.positions, free[swapped], reach).any(axis=1) if n_swap else \
+        np.zeros(net.n_sites, dtype=bool)
+    affected = inter[near[net.hop_src[inter]] | near[net.hop_dst[inter]]]
+    barriers = net.hop_barriers_eV.copy()
+    barriers[inter] = float(hal["inter_barrier_eV"])
+    barriers[affected] = d_inter
+    for t in ("doublet", "intracage"):
+        k = net.hop_type_names.index(t)
+        barriers[net.hop_types == k] = float(hal[f"{t}_barrier_eV"])
+    b.info.update(halogen=x, site_exchange=exch, exchanged_sites=n_swap,
+                  intercage_hops_exchanged=int(affected.size) // 2,
+                  intercage_hops=int(inter.size) // 2, a_A=a)
+    options.setdefault("halogen", x)
+    ions = int(round(float(b.spec.data["composition"]["ions_per_cell"]) * np.prod(b.size)))
+    return net.replace(hop_barriers_eV=barriers), ions
+
+
+# ---- NASICON --------------------------------------------------------------- #
+def _model_nasicon(b: _Build, options: dict[str, Any], rng: np.random.Generator
+                   ) -> tuple[SiteNetwork, int]:
+    x = _option(options, "x", 2.0, 0.0, 3.0)
+    tet = b.framework["Si/P"]
+    n_si = int(round(x / 3.0 * len(tet)))
+    is_si = np.zeros(len(tet), dtype=bool)
+    is_si[rng.choice(len(tet), size=n_si, replace=False)] = True
+    net = b.network("nasicon")
+    # each Si4+ (in place of P5+) within reach lowers the Na site energy
+    reach = _param(b.spec, "si_reach_A")
+    shift = _param(b.spec, "si_site_shift_eV")
+    n_near = b.near(net.positions, tet[is_si], reach).sum(axis=1) if n_si else \
+        np.zeros(net.n_sites)
+    energies = net.site_energies_eV + shift * n_near
+    z = int(b.spec.data["composition"]["formula_units_per_cell"])
+    n_ions = int(round((1.0 + x) * z * np.prod(b.size)))
+    if n_ions >= net.n_sites:
+        raise ConfigError(f"x = {x:g} fills all {net.n_sites} Na sites: no vacancy, no "
+                          "transport; use x < 3")
+    b.info.update(x=x, si_sites=n_si, tetrahedral_sites=len(tet),
+                  mean_si_neighbours=float(n_near.mean()))
+    return net.replace(site_energies_eV=energies), n_ions
+
+
+# ---- beta-alumina ---------------------------------------------------------- #
+def _model_beta_alumina(b: _Build, options: dict[str, Any], rng: np.random.Generator
+                        ) -> tuple[SiteNetwork, int]:
+    from .mechanisms import interstitialcy_events
+
+    x = _option(options, "excess", 0.2, 0.0, 0.5)
+    net = b.network("beta-alumina")
+    sets = []
+    for ev in b.spec.data.get("events", []):
+        if ev["kind"] != "interstitialcy":  # pragma: no cover - shipped files are tested
+            raise ConfigError(f"unknown event kind {ev['kind']!r}")
+        sets.append(interstitialcy_events(net, ev["interstitial"], ev["lattice"],
+                                          float(ev["barrier_eV"]), name=ev["name"]))
+    net = net.with_events(*sets, keep_hops=True)
+    planes = int(b.spec.data["composition"]["planes_per_cell"])
+    n_ions = int(round((1.0 + x) * planes * np.prod(b.size)))
+    b.info.update(excess=x, excess_ions=n_ions - planes * int(np.prod(b.size)))
+    return net, n_ions
+
+
+_MODELS: dict[str, Callable[..., tuple[SiteNetwork, int]]] = {
+    "lgps": _model_lgps,
+    "argyrodite": _model_argyrodite,
+    "nasicon": _model_nasicon,
+    "beta_alumina": _model_beta_alumina,
+}
+
+#: Material options each model accepts.
+MODEL_OPTIONS: dict[str, tuple[str, ...]] = {
+    "lgps": (),
+    "argyrodite": ("halogen", "site_exchange"),
+    "nasicon": ("x",),
+    "beta_alumina": ("excess",),
+}
+
+
+def build_material(name: str, *, size: Any = None, disorder_seed: int = 0,
+                   **options: Any) -> Material:
+    """Build a material's site network.
+
+    Parameters
+    ----------
+    name : str
+        A shipped material (:func:`list_materials`): "lgps", "argyrodite", "nasicon",
+        "beta_alumina" ("beta-alumina" works too).
+    size : int or 3 ints, optional
+        Unit cells along the cell vectors (default: the file's ``default_size``).
+    disorder_seed : int, optional
+        Seed of the quenched disorder (Si/P arrangement, anion exchange); default 0.
+    **options
+        Composition and disorder options of the material (``x`` for NASICON; ``halogen``,
+        ``site_exchange`` for argyrodites; ``excess`` for beta-alumina). None = default.
+
+    Returns
+    -------
+    Material
+
+    Raises
+    ------
+    ConfigError
+        Unknown material (with a "did you mean"), an option the material does not take, or a
+        value out of range.
+    """
+    key = _resolve(name)
+    spec = _load_spec(key)
+    model = spec.data["model"]
+    allowed = MODEL_OPTIONS[model]
+    given = {k: v for k, v in options.items() if v is not None}
+    for k in given:
+        if k not in allowed:
+            takes = ", ".join(allowed) if allowed else "no options"
+            raise ConfigError(f"material {key!r} does not take {k!r} (it takes: {takes})")
+    if isinstance(disorder_seed, bool) or not isinstance(disorder_seed, (int, np.integer)) \
+            or disorder_seed < 0:
+        raise ConfigError(f"disorder_seed = {disorder_seed!r} must be an integer >= 0")
+    size3 = _size3(size, spec.data["structure"].get("default_size", 2))
+    rng = np.random.default_rng(int(disorder_seed))
+    b = _Build(spec, size3, {})
+    opts = dict(given)
+    net, n_ions = _MODELS[model](b, opts, rng)
+    used = {k: given.get(k) for k in allowed}
+    used.update({k: v for k, v in b.info.items() if k in allowed})
+    return Material(key, net, n_ions, used, size3, dict(b.info))
+
+
+#: The shipped materials, name -> one-line description.
+def _materials_table() -> dict[str, str]:
+    return {n: material_spec(n).formula for n in list_materials()}
+
+
+
+
+
+# --------------------------------------------------------------------------- #
+# CIF import
+# --------------------------------------------------------------------------- #
+def from_cif(path: Any, species: str, cutoff: float, *, barriers_eV: Any = 0.3,
+             distance_tol_A: float = 0.01, charge_e: float | None = None,
+             size: Any = 1, name: str | None = None) -> SiteNetwork:
+    """A SiteNetwork of one species' sites of a structure file, with hops within a cutoff.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A CIF (or any structure file ASE reads).
+    species : str
+        Chemical symbol of the mobile ion (e.g. "Li", "Na").
+    cutoff : float
+        Longest hop in Angstrom.
+    barriers_eV : float, sequence or mapping, optional
+        KRA barrier of each hop type in eV: one value for all, a sequence in hop-type order,
+        or a mapping from hop-type name to barrier (default 0.3 for all).
+    distance_tol_A : float, optional
+        Hops whose lengths differ by less than this (Angstrom) and join the same pair of site
+        labels form one hop type (default 0.01).
+    charge_e : float, optional
+        Ion charge in e (default: +1 for alkali metals, +2 for Mg/Ca/Zn, else +1).
+    size : int or 3 ints, optional
+        Supercell of the file's cell (default 1; it must be wider than twice the cutoff).
+    name : str, optional
+        Network name (default: the file stem).
+
+    Returns
+    -------
+    SiteNetwork
+        Sites typed by their CIF site label (or by the symmetry-distinct site they come from),
+        hop types named ``"<label1>-<label2> <d> A"`` (labels sorted) with ``d`` the mean length.
+    """
+    from pathlib import Path
+
+    from ase.io import read
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"structure file {str(p)!r} does not exist")
+    if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float)) or not (
+            math.isfinite(cutoff) and cutoff > 0):
+        raise ConfigError(f"cutoff = {cutoff!r} must be a positive number of Angstrom")
+    try:
+        atoms = read(str(p))
+    except Exception as exc:  # ASE raises many kinds on malformed files
+        raise ConfigError(f"cannot read {p.name}: {type(exc).__name__}: {exc}") from None
+    sym = np.array(atoms.get_chemical_symbols())
+    keep = np.flatnonzero(sym == species)
+    if keep.size == 0:
+        found = ", ".join(sorted(set(sym)))
+        raise ConfigError(f"{p.name} has no {species!r} sites (it has {found})")
+    site_labels = _cif_labels(p, atoms, keep)
+    size3 = _size3(size, 1)
+    frac = atoms.get_scaled_positions(wrap=True)[keep]
+    uniq = sorted(set(site_labels))
+    kinds = np.array([uniq.index(s) for s in site_labels], dtype=np.int64)
+    cell = atoms.cell.array
+    positions, kinds_all, sc = _supercell(frac, kinds, cell, size3)
+    _check_width(sc, float(cutoff), size3)
+    # hop types: cluster the lengths of each unordered label pair
+    i, j, D = _pairs_within(positions, sc, float(cutoff) * (1 + 1e-9))
+    if i.size == 0:
+        raise ConfigError(f"no {species}-{species} pair in {p.name} is within cutoff = "
+                          f"{cutoff:g} A")
+    d = np.linalg.norm(D, axis=1)
+    rules: list[HopRule] = []
+    for ka in range(len(uniq)):
+        for kb in range(ka, len(uniq)):
+            m = ((kinds_all[i] == ka) & (kinds_all[j] == kb)) | (
+                (kinds_all[i] == kb) & (kinds_all[j] == ka))
+            ds = np.sort(np.unique(np.round(d[m], 6)))
+            if ds.size == 0:
+                continue
+            groups = np.split(ds, np.flatnonzero(np.diff(ds) > distance_tol_A) + 1)
+            for g in groups:
+                rules.append(HopRule(f"{uniq[ka]}-{uniq[kb]} {g.mean():.3f} A", uniq[ka],
+                                     uniq[kb], float(g[0]), float(g[-1]), 0.0))
+    rules.sort(key=lambda r: (r.lo, r.name))
+    rules = _with_barriers(rules, barriers_eV)
+    if charge_e is None:
+        charge_e = 2.0 if species in ("Mg", "Ca", "Zn", "Sr", "Ba") else 1.0
+    return network_from_sites(sc, positions, uniq, kinds_all, rules, charge_e=charge_e,
+                              name=name or p.stem)
+
+
+def _with_barriers(rules: list[HopRule], barriers_eV: Any) -> list[HopRule]:
+    n = len(rules)
+    if isinstance(barriers_eV, dict):
+        unknown = [k for k in barriers_eV if k not in {r.name for r in rules}]
+        if unknown:
+            raise ConfigError(f"barriers_eV names hop type {unknown[0]!r}; the hop types are: "
+                              + "; ".join(r.name for r in rules))
+        missing = [r.name for r in rules if r.name not in barriers_eV]
+        if missing:
+            raise ConfigError(f"barriers_eV has no barrier for hop type {missing[0]!r}")
+        values = [barriers_eV[r.name] for r in rules]
+    elif np.ndim(barriers_eV) == 0:
+        values = [barriers_eV] * n
+    else:
+        values = list(barriers_eV)
+        if len(values) != n:
+            raise ConfigError(f"barriers_eV has {len(values)} values but there are {n} hop "
+                              "types: " + "; ".join(r.name for r in rules))
+    out = []
+    for r, v in zip(rules, values):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) or not (
+                math.isfinite(v) and v >= 0):
+            raise ConfigError(f"barrier of hop type {r.name!r} is {v!r}; it must be a "
+                              "finite number >= 0 eV")
+        out.append(HopRule(r.name, r.a, r.b, r.lo, r.hi, float(v)))
+    return out
+
+
+def _cif_labels(path: Any, atoms: Any, keep: np.ndarray) -> list[str]:
+    """Site label of each kept atom: its symmetry orbit in the whole structure (spglib),
+    named by the element and the orbit's rank (``Li1``, ``Li2``, ...)."""
+    import spglib
+
+    cell = (atoms.cell.array, atoms.get_scaled_positions(wrap=True), atoms.numbers)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # spglib's error-handling notice
+        data = spglib.get_symmetry_dataset(cell, symprec=1e-3)
+    if data is None:  # no symmetry found: every site its own orbit
+        orbit = np.arange(len(atoms))
+    else:
+        orbit = np.asarray(data.equivalent_atoms if hasattr(data, "equivalent_atoms")
+                           else data["equivalent_atoms"])
+    reps = list(dict.fromkeys(int(orbit[k]) for k in keep))
+    sym = atoms.get_chemical_symbols()
+    return [f"{sym[k]}{reps.index(int(orbit[k])) + 1}" for k in keep]
+
+
+
+# --------------------------------------------------------------------------- #
+# description
+# --------------------------------------------------------------------------- #
+def describe_material(name: str) -> str:
+    """A readable account of a material file: cell, sites, hop types, barriers, sources.
+
+    The hop lengths are those of the built network (default options), so what is printed is
+    what is simulated.
+    """
+    spec = material_spec(name)
+    d = spec.data
+    m = build_material(spec.name)
+    net = m.network
+    lines = [f"{spec.name}: {spec.formula}, {spec.spacegroup}, Z = {d['structure']['Z']}",
+             "  " + " ".join(str(d.get("description", "")).split()),
+             f"  cell (a, b, c / A; alpha, beta, gamma / deg): "
+             f"{', '.join(f'{v:g}' for v in d['cell']['cellpar'])}   [{d['cell']['source']}]",
+             f"  mobile ion {d['mobile_ion']} (charge {d['charge_e']:+g} e); default supercell "
+             f"{m.size}: {net.n_sites} sites, {m.n_ions} ions, d = {net.dimensionality}",
+             "  options: " + (", ".join(f"{k} = {v}" for k, v in m.options.items())
+                              if m.options else "none"),
+             "  sites:"]
+    counts = np.bincount(net.site_types, minlength=len(net.site_type_names)) // m.n_cells
+    for s, c in zip(d["sites"], counts):
+        occ = f", occupancy {s['occupancy']:g}" if "occupancy" in s else ""
+        e = s.get("energy_eV")
+        en = f", E = {e:+.3f} eV" if e is not None else ""
+        lines.append(f"    {s['label']:<6s} {s.get('wyckoff', ''):<4s} "
+                     f"({', '.join(f'{v:.5g}' for v in s['frac'])}) {c} per cell{occ}{en}"
+                     f"   [{s['source']}]")
+    for fw in d.get("framework", []):
+        lines.append(f"    {fw['label']:<6s} {fw.get('wyckoff', ''):<4s} "
+                     f"({', '.join(f'{v:.5g}' for v in fw['frac'])}) framework "
+                     f"{'/'.join(fw.get('species', []))}   [{fw['source']}]")
+    lines.append("  hop types (length in the built network; KRA barrier):")
+    lengths = net.hop_lengths_A
+    for k, h in enumerate(d["hops"]):
+        sel = net.hop_types == k
+        got = f"{lengths[sel].min():.3f}-{lengths[sel].max():.3f} A" if sel.any() else "none"
+        lines.append(f"    {h['name']:<12s} {'-'.join(h['sites']):<10s} {got:<16s} "
+                     f"E_KRA = {h['barrier_eV']:.3f} eV, {int(sel.sum()) // m.n_cells} per "
+                     f"cell   [{h['source']}]")
+    for e in d.get("events", []):
+        lines.append(f"    {e['name']:<12s} {e['kind']} ({'/'.join(e['interstitial'])} -> "
+                     f"{'/'.join(e['lattice'])} -> ...) E_KRA = {e['barrier_eV']:.3f} eV   "
+                     f"[{e['source']}]")
+    if d.get("interactions"):
+        lines.append("  interactions:")
+        for p in d["interactions"]:
+            lines.append(f"    {p['name']:<12s} {'-'.join(p['sites']):<10s} "
+                         f"{p['window_A'][0]:g}-{p['window_A'][1]:g} A  J = "
+                         f"{p['energy_eV']:+.3f} eV   [{p['source']}]")
+    if d.get("parameters"):
+        lines.append("  model parameters:")
+        for k, p in d["parameters"].items():
+            lines.append(f"    {k:<32s} {p['value']:g}   [{p['source']}]")
+    if d.get("halogens"):
+        lines.append("  halogens:")
+        for x, h in d["halogens"].items():
+            vals = ", ".join(f"{k} = {v:g}" for k, v in h.items() if isinstance(v, float))
+            lines.append(f"    {x}: {vals}   [{h['source']}]")
+    lines.append("  references:")
+    for k, r in spec.references.items():
+        lines.append(f"    [{k}] {r['citation']}" + (f", doi:{r['doi']}" if r.get("doi") else ""))
+    return "\n".join(lines)

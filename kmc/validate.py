@@ -1,0 +1,252 @@
+"""``kmc validate``: simulated conductivities of the materials beside tabulated experiments.
+
+For each material case (a material and its composition options) the conductivity is
+simulated at several temperatures, an Arrhenius law is fitted (:func:`kmc.fit_arrhenius`),
+and sigma(300 K) and Ea with their errors are set beside the tabulated experimental values
+(``kmc/data/experimental.toml``, every value with its reference). The ratio sim/exp is
+printed whatever it is: the barriers in the material files come from published calculations
+of the mechanism and are never adjusted to the conductivity they are compared with.
+
+Units: K, S/cm, eV.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["CASES", "ValidationReport", "run_validation", "experimental_table",
+           "experimental_reference"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One material composition to validate, with its run plan.
+
+    Attributes
+    ----------
+    material : str
+    options : dict
+        Material options (e.g. ``{"halogen": "Cl"}``).
+    temperatures_K : tuple of float
+        Full-run temperatures (quick runs use the highest three).
+    steps, quick_steps : int
+        Production hops per run.
+    size, quick_size : tuple of int or None
+        Supercell (None: the material's default).
+    """
+
+    material: str
+    options: dict[str, Any]
+    temperatures_K: tuple[float, ...]
+    steps: int
+    quick_steps: int
+    size: Any = None
+    quick_size: Any = None
+
+    @property
+    def label(self) -> str:
+        opts = ", ".join(f"{k}={v}" for k, v in self.options.items())
+        return self.material + (f" ({opts})" if opts else "")
+
+
+#: The validation cases (material, options, temperatures, run lengths).
+CASES: tuple[Case, ...] = (
+    Case("lgps", {}, (300.0, 400.0, 500.0, 600.0), 8_000_000, 1_000_000, (3, 3, 2)),
+    Case("argyrodite", {"halogen": "Cl"}, (300.0, 400.0, 500.0, 600.0), 16_000_000, 3_000_000),
+    Case("argyrodite", {"halogen": "Br"}, (300.0, 400.0, 500.0, 600.0), 16_000_000, 3_000_000),
+    Case("argyrodite", {"halogen": "I"}, (300.0, 400.0, 500.0, 600.0), 16_000_000, 3_000_000),
+    Case("nasicon", {"x": 2.0}, (400.0, 500.0, 600.0, 700.0), 8_000_000, 1_000_000, (3, 3, 1)),
+    Case("beta_alumina", {"excess": 0.2}, (300.0, 400.0, 500.0, 600.0), 8_000_000, 1_000_000,
+         (6, 6, 1)),
+)
+
+
+def experimental_table() -> list[dict[str, Any]]:
+    """All entries of the shipped experimental table (``kmc/data/experimental.toml``)."""
+    text = resources.files("kmc.data").joinpath("experimental.toml").read_text("utf-8")
+    return list(tomllib.loads(text)["entry"])
+
+
+def _same_options(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    if set(a) != set(b):
+        return False
+    for k, v in a.items():
+        w = b[k]
+        if isinstance(v, (int, float)) and isinstance(w, (int, float)):
+            if not math.isclose(float(v), float(w)):
+                return False
+        elif v != w:
+            return False
+    return True
+
+
+def experimental_reference(material: str, options: dict[str, Any]) -> dict[str, Any] | None:
+    """The primary experimental entry of a material composition (None if there is none)."""
+    for e in experimental_table():
+        if e["material"] == material and _same_options(dict(e.get("options", {})), options) \
+                and e.get("primary", False):
+            return e
+    return None
+
+
+def _one_run(material: str, options: dict[str, Any], size: Any, T: float, steps: int,
+             seed: int) -> dict[str, Any]:
+    """One simulation of a validation case (the pool's work item)."""
+    from .materials import build_material
+    from .simulation import Simulation
+
+    m = build_material(material, size=size, **options)
+    sim = Simulation(m.network, T, n_ions=m.n_ions, seed=seed)
+    res = sim.run(steps=steps, equilibration=steps // 5, blocks=20)
+    t = res.transport
+    return {"T_K": T, "sigma_S_per_cm": float(t.sigma_S_cm),
+            "sigma_err_S_per_cm": float(t.sigma_S_cm_err), "haven_ratio": float(t.haven_ratio),
+            "n_sites": m.network.n_sites, "n_ions": m.n_ions,
+            "dimensionality": res.dimensionality, "hops": int(res.hops)}
+
+
+@dataclass
+class ValidationReport:
+    """The rows of a validation: one per material case and temperature set."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    quick: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        def clean(v: Any) -> Any:
+            if isinstance(v, float) and not math.isfinite(v):
+                return None
+            if isinstance(v, dict):
+                return {k: clean(w) for k, w in v.items()}
+            if isinstance(v, list):
+                return [clean(w) for w in v]
+            return v
+
+        return {"quick": self.quick, "T_ref_K": 300.0, "rows": [clean(r) for r in self.rows]}
+
+    def table(self) -> str:
+        """The printed table: simulated vs experimental, with the ratio and the sources."""
+        head = (f"{'material':<28s} {'T range / K':<12s} {'sigma_sim(300 K) S/cm':<24s} "
+                f"{'Ea_sim / eV':<14s} {'sigma_exp S/cm':<15s} {'Ea_exp / eV':<12s} "
+                f"{'sim/exp':<8s} source")
+        lines = [head, "-" * len(head)]
+        for r in self.rows:
+            s, se = r["sigma300_S_per_cm"], r["sigma300_err_S_per_cm"]
+            ea, eae = r["Ea_eV"], r["Ea_err_eV"]
+            exp = r.get("experiment") or {}
+            ratio = r.get("ratio_sigma_sim_exp")
+            t = r["temperatures_K"]
+            exp_s = f"{exp['sigma_S_per_cm']:.3g}" if exp else "-"
+            exp_ea = (f"{exp['Ea_eV']:.3f}" if exp and exp.get("Ea_eV") is not None
+                      and math.isfinite(exp["Ea_eV"]) else "-")
+            rat = f"{ratio:.3g}" if ratio is not None else "-"
+            trange = f"{min(t):g}-{max(t):g}"
+            sim_s = f"{s:.3g} +- {se:.2g}"
+            sim_ea = f"{ea:.3f} +- {eae:.3f}"
+            lines.append(f"{r['case']:<28s} {trange:<12s} {sim_s:<24s} {sim_ea:<14s} "
+                         f"{exp_s:<15s} {exp_ea:<12s} {rat:<8s} "
+                         f"{exp.get('reference', 'no tabulated value')}")
+        lines.append("sigma_sim(300 K) and Ea_sim: weighted Arrhenius fit of sigma*T over the "
+                     "temperature range; barriers from the cited calculations, not fitted.")
+        return "\n".join(lines)
+
+
+def run_validation(*, quick: bool = False, workers: int | None = None, seed: int = 0,
+                   cases: tuple[Case, ...] | None = None, progress: bool = True
+                   ) -> ValidationReport:
+    """Simulate every case at its temperatures, fit, and compare with the table.
+
+    Parameters
+    ----------
+    quick : bool
+        Short runs at the three highest temperatures (about a minute on 2 cores).
+    workers : int, optional
+        Worker processes (default: the number of cores).
+    seed : int
+        Master seed; run ``k`` uses ``seed + k``.
+    cases : tuple of Case, optional
+        The cases (default :data:`CASES`).
+    """
+    from tqdm.auto import tqdm
+
+    from .arrhenius import fit_arrhenius
+
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed = {seed!r} must be an integer >= 0")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ConfigError(f"workers = {workers!r} must be an integer >= 1")
+    cases = CASES if cases is None else cases
+    jobs = []
+    for ci, c in enumerate(cases):
+        temps = c.temperatures_K[-3:] if quick else c.temperatures_K
+        size = c.quick_size if quick else c.size
+        steps = c.quick_steps if quick else c.steps
+        for T in temps:
+            jobs.append((ci, (c.material, dict(c.options), size, float(T), steps,
+                              seed + len(jobs))))
+    results: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(cases))}
+    n_workers = workers or os.cpu_count() or 1
+    bar = tqdm(total=len(jobs), desc="kmc validate", unit="run", disable=not progress or None,
+               file=sys.stderr, leave=False)
+    try:
+        if n_workers == 1:
+            for ci, args in jobs:
+                results[ci].append(_one_run(*args))
+                bar.update(1)
+        else:
+            with ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn")) as pool:
+                futs = [(ci, pool.submit(_one_run, *args)) for ci, args in jobs]
+                for ci, f in futs:
+                    results[ci].append(f.result())
+                    bar.update(1)
+    finally:
+        bar.close()
+    report = ValidationReport(quick=quick)
+    for ci, c in enumerate(cases):
+        runs = sorted(results[ci], key=lambda r: r["T_K"])
+        T = np.array([r["T_K"] for r in runs])
+        s = np.array([r["sigma_S_per_cm"] for r in runs])
+        e = np.array([r["sigma_err_S_per_cm"] for r in runs])
+        ok = np.isfinite(s) & (s > 0) & np.isfinite(e) & (e > 0)
+        if ok.sum() >= 2:
+            fit = fit_arrhenius(T[ok], s[ok], e[ok], quantity="sigma", T_ref_K=300.0)
+            s300, s300e, ea, eae = fit.value_ref, fit.value_ref_err, fit.Ea_eV, fit.Ea_err_eV
+            chi2 = fit.reduced_chi2
+        else:
+            s300 = s300e = ea = eae = chi2 = float("nan")
+        exp = experimental_reference(c.material, c.options)
+        ratio = s300 / exp["sigma_S_per_cm"] if exp and math.isfinite(s300) else None
+        report.rows.append({
+            "case": c.label, "material": c.material, "options": dict(c.options),
+            "temperatures_K": [float(t) for t in T],
+            "sigma_S_per_cm": [float(v) for v in s], "sigma_err_S_per_cm": [float(v) for v in e],
+            "haven_ratio": [r["haven_ratio"] for r in runs],
+            "n_sites": runs[0]["n_sites"], "n_ions": runs[0]["n_ions"],
+            "dimensionality": runs[0]["dimensionality"],
+            "sigma300_S_per_cm": float(s300), "sigma300_err_S_per_cm": float(s300e),
+            "Ea_eV": float(ea), "Ea_err_eV": float(eae), "reduced_chi2": float(chi2),
+            "experiment": None if exp is None else {
+                k: exp.get(k) for k in ("formula", "sigma_S_per_cm", "sigma_T_K", "Ea_eV",
+                                        "kind", "method", "reference", "doi", "via", "flag")},
+            "ratio_sigma_sim_exp": ratio,
+            "ratio_Ea_sim_exp": (ea / exp["Ea_eV"] if exp and math.isfinite(exp["Ea_eV"])
+                                 and math.isfinite(ea) else None),
+        })
+    return report

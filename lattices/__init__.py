@@ -1,0 +1,1 @@
+"""Material definition files (TOML) of kmc; see README.md here."""

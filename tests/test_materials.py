@@ -1,0 +1,306 @@
+"""Materials built from crystal data: site counts, hop lengths, dimensionality, CIF import."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import kmc
+from kmc.cli import main
+from kmc.errors import ConfigError
+from kmc.materials import (build_material, describe_material, from_cif, list_materials,
+                           material_spec)
+
+ALL = ("argyrodite", "beta_alumina", "lgps", "nasicon")
+
+
+def per_cell(m, label):
+    net = m.network
+    k = net.site_type_names.index(label)
+    return int(np.sum(net.site_types == k)) / m.n_cells
+
+
+def test_shipped_materials_and_sources():
+    assert tuple(list_materials()) == ALL
+    for name in ALL:
+        spec = material_spec(name)
+        # every hop, site and parameter cites a reference with a DOI or a full citation
+        for key, ref in spec.references.items():
+            assert ref["citation"].strip(), (name, key)
+        for h in spec.data["hops"]:
+            assert h["source"] and h["barrier_eV"] >= 0
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_material_builds_and_describes(name):
+    m = build_material(name)
+    assert m.network.n_sites > 0 and 0 < m.n_ions < m.network.n_sites
+    text = describe_material(name)
+    for h in material_spec(name).data["hops"]:
+        assert h["name"] in text
+
+
+def test_site_counts_match_formula_and_Z():
+    lgps = build_material("lgps")
+    assert [per_cell(lgps, s) for s in ("Li1", "Li2", "Li3", "Li4")] == [16, 4, 8, 4]
+    assert lgps.n_ions / lgps.n_cells == 20  # Li10GeP2S12, Z = 2
+    arg = build_material("argyrodite", halogen="Cl")
+    assert arg.network.n_sites / arg.n_cells == 48  # 48h
+    assert arg.n_ions / arg.n_cells == 24  # Li6PS5Cl, Z = 4
+    for x in (0.0, 1.0, 2.0, 2.5):
+        nas = build_material("nasicon", x=x)
+        assert per_cell(nas, "Na1") == 6 and per_cell(nas, "Na2") == 18
+        assert nas.n_ions / nas.n_cells == pytest.approx(6 * (1 + x))  # Z = 6
+        assert nas.info["si_sites"] == round(x / 3 * nas.info["tetrahedral_sites"])
+    ba = build_material("beta_alumina", excess=0.25)
+    assert [per_cell(ba, s) for s in ("BR", "aBR", "mO")] == [2, 2, 6]
+    assert ba.n_ions / ba.n_cells == pytest.approx(2 * 1.25)  # Na(1+x)Al11O17+x/2, Z = 2
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_hop_lengths_match_source(name):
+    spec = material_spec(name)
+    m = build_material(name)
+    net = m.network
+    for k, h in enumerate(spec.data["hops"]):
+        sel = net.hop_types == k
+        assert sel.any(), h["name"]
+        np.testing.assert_allclose(net.hop_lengths_A[sel], h["distance_A"], atol=0.05,
+                                   err_msg=f"{name} {h['name']}")
+
+
+def test_dimensionality():
+    assert build_material("lgps").network.dimensionality == 3
+    ba = build_material("beta_alumina").network
+    assert ba.dimensionality == 2
+    assert np.all(ba.hop_vectors[:, 2] == 0) and np.all(ba.event_vectors[:, 2] == 0)
+    assert build_material("nasicon").network.dimensionality == 3
+    assert build_material("argyrodite").network.dimensionality == 3
+    assert kmc.build_lattice("chain").dimensionality == 1
+
+
+def test_disorder_is_seeded():
+    a = build_material("nasicon", x=1.5, disorder_seed=3).network
+    b = build_material("nasicon", x=1.5, disorder_seed=3).network
+    c = build_material("nasicon", x=1.5, disorder_seed=4).network
+    assert np.array_equal(a.site_energies_eV, b.site_energies_eV)
+    assert not np.array_equal(a.site_energies_eV, c.site_energies_eV)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: build_material("lgbs"), "did you mean 'lgps'"),
+    (lambda: build_material("lgps", x=1.0), "does not take 'x'"),
+    (lambda: build_material("nasicon", x=3.5), r"x = 3.5 must be in \[0, 3\]"),
+    (lambda: build_material("nasicon", x=3.0), "fills all"),
+    (lambda: build_material("argyrodite", halogen="F"), "must be one of Cl, Br, I"),
+    (lambda: build_material("argyrodite", site_exchange=0.7), "site_exchange = 0.7"),
+    (lambda: build_material("beta_alumina", excess=-0.1), "excess = -0.1"),
+    (lambda: build_material("lgps", size=0), "size"),
+])
+def test_bad_material_input(call, match):
+    with pytest.raises(ConfigError, match=match):
+        call()
+
+
+# --------------------------------------------------------------------------- CIF
+def _write_cif(net, path, species="Li"):
+    from ase import Atoms
+    from ase.io import write
+
+    atoms = Atoms(symbols=[species] * net.n_sites, positions=net.positions, cell=net.cell,
+                  pbc=True)
+    write(str(path), atoms, format="cif")
+
+
+@pytest.mark.parametrize("name", ["lgps", "nasicon", "beta_alumina"])
+def test_cif_round_trip(tmp_path, name):
+    net = build_material(name, size=2 if name != "beta_alumina" else (2, 2, 1)).network
+    path = tmp_path / f"{name}.cif"
+    _write_cif(net, path)
+    cutoff = float(net.hop_lengths_A.max()) + 1e-3
+    back = from_cif(path, "Li", cutoff)
+    assert back.n_sites == net.n_sites
+    # same sites (up to order): match by position
+    inv = np.linalg.inv(net.cell)
+    f1 = (net.positions @ inv) % 1.0
+    f2 = (back.positions @ inv) % 1.0
+    diff = f1[:, None, :] - f2[None, :, :]
+    diff -= np.rint(diff)
+    dist = np.linalg.norm(diff @ net.cell, axis=2)
+    perm = np.argmin(dist, axis=1)
+    assert np.all(dist[np.arange(net.n_sites), perm] < 1e-4)
+    assert len(set(perm)) == net.n_sites
+    # same hops: every hop of the material is a hop of the import (same ends under the site
+    # map, same vector); for NASICON, where every pair within the cutoff is a material hop,
+    # the two hop sets are equal
+    found: dict[tuple[int, int], list[np.ndarray]] = {}
+    for s_, d_, v in zip(back.hop_src, back.hop_dst, back.hop_vectors):
+        found.setdefault((int(s_), int(d_)), []).append(v)
+    for s_, d_, v in zip(net.hop_src, net.hop_dst, net.hop_vectors):
+        cands = found.get((int(perm[s_]), int(perm[d_])), [])
+        assert any(np.allclose(v, w, atol=1e-3) for w in cands), (s_, d_, v)
+    if name == "nasicon":
+        assert back.n_hops == net.n_hops
+    # hop types are grouped by distance
+    for k, tname in enumerate(back.hop_type_names):
+        lengths = back.hop_lengths_A[back.hop_types == k]
+        assert np.ptp(lengths) <= 0.01 + 1e-9
+        assert f"{lengths.mean():.3f} A" in tname
+
+
+def test_from_cif_barriers_and_errors(tmp_path):
+    net = kmc.build_lattice("sc", a=3.0, size=4)
+    path = tmp_path / "sc.cif"
+    _write_cif(net, path, species="Na")
+    back = from_cif(path, "Na", 3.1, barriers_eV=0.25)
+    assert back.n_hops == net.n_hops and np.all(back.hop_barriers_eV == 0.25)
+    assert back.dimensionality == 3
+    name = back.hop_type_names[0]
+    assert from_cif(path, "Na", 3.1, barriers_eV={name: 0.4}).hop_barriers_eV[0] == 0.4
+    with pytest.raises(ConfigError, match="no 'Li' sites"):
+        from_cif(path, "Li", 3.1)
+    with pytest.raises(ConfigError, match="cutoff"):
+        from_cif(path, "Na", -1.0)
+    with pytest.raises(ConfigError, match="does not exist"):
+        from_cif(tmp_path / "missing.cif", "Na", 3.1)
+    with pytest.raises(ConfigError, match="too small"):
+        from_cif(path, "Na", 7.0)
+    with pytest.raises(ConfigError, match="barriers_eV has 2 values"):
+        from_cif(path, "Na", 3.1, barriers_eV=[0.1, 0.2])
+    bad = tmp_path / "bad.cif"
+    bad.write_text("data_x\n_cell_length_a oops\n")
+    with pytest.raises(ConfigError, match="bad.cif"):
+        from_cif(bad, "Na", 3.1)
+
+
+# --------------------------------------------------------------------------- CLI
+def test_cli_lattices_lists_and_shows(capsys):
+    assert main(["lattices"]) == 0
+    out = capsys.readouterr().out
+    for name in ALL:
+        assert name in out
+    assert "P4_2/nmc" in out and "sc" in out
+    assert main(["lattices", "show", "lgps"]) == 0
+    out = capsys.readouterr().out
+    assert "16h" in out and "E_KRA" in out and "doi:" in out
+    assert main(["lattices", "show", "nasikon"]) == 2
+    assert "did you mean 'nasicon'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["lgps"],
+    ["nasicon", "--x", "2"],
+    ["argyrodite", "--halogen", "Cl", "--site-exchange", "0.1"],
+    ["beta-alumina", "--excess", "0.2"],
+])
+def test_cli_run_material_json(capsys, argv):
+    code = main(["run", *argv, "-T", "500", "--steps", "20000", "--blocks", "4", "--seed", "1",
+                 "--json", "--quiet", "--size", "2"])
+    out = capsys.readouterr().out
+    assert code == 0
+    res = json.loads(out)
+    assert np.shape(res["D_tracer_tensor_cm2_s"]) == (3, 3)
+    assert res["event_counts"] and sum(res["event_counts"].values()) > 0
+    assert res["dimensionality"] in (2, 3)
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["lgps", "--x", "2"], "does not take --x"),
+    (["sc", "--halogen", "Cl"], "material option"),
+    (["nasicon", "--barrier", "0.2"], "--barrier is for standard lattices"),
+    (["argyrodite", "--halogen", "At"], "must be one of"),
+])
+def test_cli_run_material_errors(capsys, argv, match):
+    assert main(["run", *argv, "--steps", "100", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert match in err and len(err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- physics
+def _run(name, T, steps, seed, size=None, **opts):
+    m = build_material(name, size=size, **opts)
+    return kmc.Simulation(m.network, T, n_ions=m.n_ions, seed=seed).run(
+        steps=steps, equilibration=steps // 5, blocks=20).transport
+
+
+def _gap_sigma(a, b):
+    """(a - b) in units of the combined standard error."""
+    return (a.sigma_S_cm - b.sigma_S_cm) / math.hypot(a.sigma_S_cm_err, b.sigma_S_cm_err)
+
+
+def test_lgps_is_anisotropic_fast_along_c():
+    t = _run("lgps", 400.0, 1_000_000, seed=3, size=2)
+    D, E = np.diag(t.D_tracer_tensor_cm2_s), np.diag(t.D_tracer_tensor_cm2_s_err)
+    for k in (0, 1):  # D_zz > D_xx, D_yy by more than 3 combined standard errors
+        assert D[2] - D[k] > 3 * math.hypot(E[2], E[k])
+    # the tetragonal a and b axes are equivalent within the errors
+    assert abs(D[0] - D[1]) < 4 * math.hypot(E[0], E[1])
+
+
+def test_nasicon_sigma_has_a_maximum_between_x0_and_x3():
+    """Na1 (6b) sites fill first: at x = 0 every Na1 is taken and the Na2 sites are empty, so
+    transport needs excitations; towards x = 3 the vacancies run out. In between sigma is
+    higher than at both ends (3 combined standard errors)."""
+    low, mid, high = (_run("nasicon", 500.0, 300_000, seed=1, size=(3, 3, 1), x=x)
+                      for x in (0.0, 1.0, 2.8))
+    assert _gap_sigma(mid, low) > 3
+    assert _gap_sigma(mid, high) > 3
+
+
+def test_argyrodite_site_exchange_raises_sigma_and_lowers_Ea():
+    temps = (300.0, 400.0, 500.0)
+    fits = {}
+    for p in (0.0, 0.5):
+        ts = [_run("argyrodite", T, 2_000_000, seed=2, size=2, halogen="Cl", site_exchange=p)
+              for T in temps]
+        fits[p] = kmc.fit_arrhenius(temps, [t.sigma_S_cm for t in ts],
+                                    [t.sigma_S_cm_err for t in ts])
+    ordered, mixed = fits[0.0], fits[0.5]
+    s_gap = (mixed.value_ref - ordered.value_ref) / math.hypot(mixed.value_ref_err,
+                                                               ordered.value_ref_err)
+    e_gap = (ordered.Ea_eV - mixed.Ea_eV) / math.hypot(ordered.Ea_err_eV, mixed.Ea_err_eV)
+    assert s_gap > 3 and e_gap > 2
+
+
+def test_beta_alumina_transport_is_strictly_2d():
+    t = _run("beta_alumina", 400.0, 200_000, seed=3, size=(4, 4, 1), excess=0.2)
+    D = t.D_tracer_tensor_cm2_s
+    assert D[2, 2] == 0.0 and D[0, 0] > 0 and D[1, 1] > 0
+
+
+# --------------------------------------------------------------------------- validate
+def test_experimental_table_has_one_primary_per_case_with_sources():
+    from kmc.validate import CASES, experimental_reference, experimental_table
+
+    table = experimental_table()
+    seen = {}
+    for e in table:
+        assert (e["reference"] or e["note"]) and e["via"] and e["flag"] in ("V", "S", "U"), e
+        assert e["primary"] is False or e["reference"], e
+        if e["primary"]:
+            key = (e["material"], tuple(sorted(e["options"].items())))
+            assert key not in seen, key
+            seen[key] = e
+    for c in CASES:
+        assert experimental_reference(c.material, c.options) is not None, c.label
+
+
+def test_validate_rows_and_cli_json(capsys, monkeypatch):
+    from kmc import validate
+
+    cases = (validate.Case("nasicon", {"x": 2.0}, (500.0, 600.0, 700.0), 20_000, 20_000,
+                           (2, 2, 1)),)
+    report = validate.run_validation(quick=True, workers=1, cases=cases, progress=False)
+    (row,) = report.rows
+    assert row["temperatures_K"] == [500.0, 600.0, 700.0]
+    assert row["experiment"]["reference"] and row["ratio_sigma_sim_exp"] is not None
+    assert math.isclose(row["ratio_sigma_sim_exp"],
+                        row["sigma300_S_per_cm"] / row["experiment"]["sigma_S_per_cm"])
+    assert "nasicon (x=2.0)" in report.table()
+    monkeypatch.setattr(validate, "CASES", cases)
+    assert main(["validate", "--quick", "--json", "--workers", "1", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["case"] for r in out["rows"]] == ["nasicon (x=2.0)"]
