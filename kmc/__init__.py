@@ -20,10 +20,11 @@ from .lattice import SiteNetwork
 from .simulation import RunResult, Simulation, occupancy_statistics, resume
 from .arrhenius import ArrheniusFit, fit_arrhenius
 from .sweep import SweepResult, run_sweep
+from .materials import Material, build_material, from_cif, list_materials
 
 __all__ = [
     "__version__", "SiteNetwork", "Simulation", "RunResult", "TransportEstimate", "BlockData",
     "transport", "build_lattice", "periodic_network", "LATTICES", "occupancy_statistics",
     "ConfigError", "KMCError", "RunInterrupted", "load", "resume", "run_sweep", "SweepResult",
-    "fit_arrhenius", "ArrheniusFit",
+    "fit_arrhenius", "ArrheniusFit", "Material", "build_material", "from_cif", "list_materials",
 ]

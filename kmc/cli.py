@@ -406,7 +406,7 @@ def _cmd_lattices(args: argparse.Namespace) -> int:
     for name in list_materials():
         spec = material_spec(name)
         print(f"  {name:<13s} {spec.formula:<26s} {spec.spacegroup:<20s} "
-              f"{spec.main_source.split(', doi:')[0]}")
+              f"{spec.short_cite(spec.data['structure']['source'])}")
     print("standard lattices:")
     for name, func in LATTICES.items():
         doc = (func.__doc__ or "").strip().splitlines()
@@ -447,6 +447,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kmc: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `kmc lattices | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -97,6 +97,19 @@ class MaterialSpec:
     def main_source(self) -> str:
         return self.cite(self.data["structure"]["source"])
 
+    def short_cite(self, key: str) -> str:
+        """'First author et al., year' of a reference key."""
+        import re
+
+        ref = self.references.get(key.split(",")[0].strip())
+        if ref is None:
+            return key
+        if ref.get("short"):
+            return str(ref["short"])
+        first = ref["citation"].split(",")[0].strip()
+        years = re.findall(r"\((\d{4})\)", ref["citation"])
+        return f"{first} et al." + (f" ({years[0]})" if years else "")
+
 
 @lru_cache(maxsize=None)
 def _load_spec(name: str) -> MaterialSpec:
@@ -798,5 +811,9 @@ def describe_material(name: str) -> str:
             lines.append(f"    {x}: {vals}   [{h['source']}]")
     lines.append("  references:")
     for k, r in spec.references.items():
-        lines.append(f"    [{k}] {r['citation']}" + (f", doi:{r['doi']}" if r.get("doi") else ""))
+        flag = f" ({r['flag']})" if r.get("flag") else ""
+        lines.append(f"    [{k}]{flag} {r['citation']}"
+                     + (f", doi:{r['doi']}" if r.get("doi") else ""))
+    lines.append("  flags: V = seen in a stored copy of the source, S = from a review, "
+                 "U = recalled, to verify; estimate = kmc's own physical estimate")
     return "\n".join(lines)
