@@ -459,23 +459,21 @@ def _model_argyrodite(b: _Build, options: dict[str, Any], rng: np.random.Generat
     x = _option(options, "halogen", "Cl", choices=tuple(halogens))
     hal = halogens[x]
     exch = _option(options, "site_exchange", float(hal["site_exchange"]), 0.0, 0.5)
-    # the halogen's lattice constant
-    a = float(hal["a_A"])
-    b2 = _Build(b.spec, b.size, b.params, cell_override=[a, a, a, 90.0, 90.0, 90.0])
+    a = float(hal["a_A"])  # the cell of `b` is already the halogen's (build_material)
     # anion exchange: a fraction `exch` of the 4c (free S2-) sites hold X, as many 4a
     # sites hold S2- (the X/S2- exchange of the two anion sites keeps the formula)
-    free = b2.framework["S_free"]
+    free = b.framework["S_free"]
     n_swap = int(round(exch * len(free)))
     swapped = np.zeros(len(free), dtype=bool)
     swapped[rng.choice(len(free), size=n_swap, replace=False)] = True
-    net = b2.network(f"argyrodite-{x}")
+    net = b.network(f"argyrodite-{x}")
     # inter-cage hops next to an exchanged cage centre: the barrier of the exchanged
     # environment (the cage of an X- centre binds Li less strongly)
     reach = _param(b.spec, "exchange_reach_A")
     d_inter = float(_param(b.spec, f"inter_barrier_exchanged_{x}_eV"))
     hop_type = net.hop_type_names.index("intercage")
     inter = np.flatnonzero(net.hop_types == hop_type)
-    near = b2.near(net.positions, free[swapped], reach).any(axis=1) if n_swap else \
+    near = b.near(net.positions, free[swapped], reach).any(axis=1) if n_swap else \
         np.zeros(net.n_sites, dtype=bool)
     affected = inter[near[net.hop_src[inter]] | near[net.hop_dst[inter]]]
     barriers = net.hop_barriers_eV.copy()
@@ -594,20 +592,17 @@ def build_material(name: str, *, size: Any = None, disorder_seed: int = 0,
         raise ConfigError(f"disorder_seed = {disorder_seed!r} must be an integer >= 0")
     size3 = _size3(size, spec.data["structure"].get("default_size", 2))
     rng = np.random.default_rng(int(disorder_seed))
-    b = _Build(spec, size3, {})
+    cell = None
+    if model == "argyrodite":  # the halogen sets the lattice constant
+        hal = _option(dict(given), "halogen", "Cl", choices=tuple(spec.data["halogens"]))
+        a = float(spec.data["halogens"][hal]["a_A"])
+        cell = [a, a, a, 90.0, 90.0, 90.0]
+    b = _Build(spec, size3, {}, cell_override=cell)
     opts = dict(given)
     net, n_ions = _MODELS[model](b, opts, rng)
     used = {k: given.get(k) for k in allowed}
     used.update({k: v for k, v in b.info.items() if k in allowed})
     return Material(key, net, n_ions, used, size3, dict(b.info))
-
-
-#: The shipped materials, name -> one-line description.
-def _materials_table() -> dict[str, str]:
-    return {n: material_spec(n).formula for n in list_materials()}
-
-
-
 
 
 # --------------------------------------------------------------------------- #
