@@ -518,21 +518,33 @@ def _model_nasicon(b: _Build, options: dict[str, Any], rng: np.random.Generator
 # ---- beta-alumina ---------------------------------------------------------- #
 def _model_beta_alumina(b: _Build, options: dict[str, Any], rng: np.random.Generator
                         ) -> tuple[SiteNetwork, int]:
-    from .mechanisms import interstitialcy_events
-
     x = _option(options, "excess", 0.2, 0.0, 0.5)
     net = b.network("beta-alumina")
-    sets = []
-    for ev in b.spec.data.get("events", []):
-        if ev["kind"] != "interstitialcy":  # pragma: no cover - shipped files are tested
-            raise ConfigError(f"unknown event kind {ev['kind']!r}")
-        sets.append(interstitialcy_events(net, ev["interstitial"], ev["lattice"],
-                                          float(ev["barrier_eV"]), name=ev["name"]))
-    net = net.with_events(*sets, keep_hops=True)
+    net = net.with_events(*_event_sets(b.spec, net), keep_hops=True)
     planes = int(b.spec.data["composition"]["planes_per_cell"])
     n_ions = int(round((1.0 + x) * planes * np.prod(b.size)))
     b.info.update(excess=x, excess_ions=n_ions - planes * int(np.prod(b.size)))
     return net, n_ions
+
+
+def _event_sets(spec: MaterialSpec, net: SiteNetwork) -> list[Any]:
+    """The multi-ion events of a material file's ``[[events]]`` tables."""
+    from .mechanisms import interstitialcy_events, split_interstitialcy_events
+
+    sets = []
+    for ev in spec.data.get("events", []):
+        if ev["kind"] == "interstitialcy":
+            sets.append(interstitialcy_events(net, ev["interstitial"], ev["lattice"],
+                                              float(ev["barrier_eV"]), name=ev["name"]))
+        elif ev["kind"] == "split_interstitialcy":
+            sets.append(split_interstitialcy_events(net, ev["interstitial"], ev["lattice"],
+                                                    ev["split"], float(ev["barrier_eV"]),
+                                                    name=ev["name"]))
+        else:
+            raise ConfigError(f"material file {spec.name}.toml: event {ev['name']!r} has "
+                              f"unknown kind {ev['kind']!r} (known: interstitialcy, "
+                              "split_interstitialcy)")
+    return sets
 
 
 _MODELS: dict[str, Callable[..., tuple[SiteNetwork, int]]] = {
@@ -786,8 +798,12 @@ def describe_material(name: str) -> str:
                      f"E_KRA = {h['barrier_eV']:.3f} eV, {int(sel.sum()) // m.n_cells} per "
                      f"cell   [{h['source']}]")
     for e in d.get("events", []):
-        lines.append(f"    {e['name']:<12s} {e['kind']} ({'/'.join(e['interstitial'])} -> "
-                     f"{'/'.join(e['lattice'])} -> ...) E_KRA = {e['barrier_eV']:.3f} eV   "
+        i_, l_ = "/".join(e["interstitial"]), "/".join(e["lattice"])
+        moves = (f"{i_} -> {'/'.join(e['split'])} and {l_} -> {'/'.join(e['split'])}"
+                 if e["kind"] == "split_interstitialcy" else f"{i_} -> {l_} and {l_} -> {i_}")
+        n_ev = int(np.sum(net.event_types == net.event_type_names.index(e["name"])))
+        lines.append(f"    {e['name']:<12s} {e['kind']}: {moves} at once, "
+                     f"{n_ev // m.n_cells} per cell, E_KRA = {e['barrier_eV']:.3f} eV   "
                      f"[{e['source']}]")
     if d.get("interactions"):
         lines.append("  interactions:")

@@ -9,9 +9,10 @@ real displacement vector through the periodic boundary (Angstrom). Every event n
 reverse (the moves ``b_m -> a_m`` with negated vectors, as a set) with the same barrier, for
 detailed balance. Single hops are the network's hops, not events.
 
-:class:`EventSet` holds events as flat CSR arrays; :func:`concerted_events` and
-:func:`interstitialcy_events` generate them from a :class:`~kmc.lattice.SiteNetwork`
-(vectorised), :meth:`EventSet.from_lists` takes explicit lists.
+:class:`EventSet` holds events as flat CSR arrays; :func:`concerted_events`,
+:func:`interstitialcy_events` and :func:`split_interstitialcy_events` generate them from a
+:class:`~kmc.lattice.SiteNetwork` (vectorised), :meth:`EventSet.from_lists` takes explicit
+lists.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from .lattice import (
     _owned,
 )
 
-__all__ = ["MAX_MOVES_PER_EVENT", "EventSet", "concerted_events", "interstitialcy_events"]
+__all__ = ["MAX_MOVES_PER_EVENT", "EventSet", "concerted_events", "interstitialcy_events",
+           "split_interstitialcy_events"]
 
 #: Maximum number of simultaneous moves of one event.
 MAX_MOVES_PER_EVENT = 4
@@ -553,3 +555,69 @@ def interstitialcy_events(network: SiteNetwork, interstitial_types: Any, lattice
         keep &= straight if collinear else ~straight
     return _from_hop_paths(network, np.column_stack([first[keep], h2[keep]]), vec, barrier,
                            name)
+
+
+def split_interstitialcy_events(network: SiteNetwork, interstitial_types: Any,
+                                lattice_types: Any, split_types: Any, barrier_eV: float, *,
+                                name: str = "interstitialcy") -> EventSet:
+    """Interstitialcy into a split (dumbbell) pair: I -> S1 and L -> S2 at the same time.
+
+    The interstitial ion on site I moves to a split site S1 next to the lattice site L and
+    pushes the ion on L onto another split site S2 of L, so that the two ions share L as a
+    split pair on S1 and S2 with L empty (the split-interstitial configuration of Na beta-
+    alumina: two Na on mid-oxygen sites around an empty Beevers-Ross site). The reverse
+    (S1 -> I, S2 -> L) dissociates the pair and is enumerated too, so the set is closed under
+    reversal. Moves I -> S1 and L -> S2 are network hops, and S1 must have a hop to L.
+
+    Parameters
+    ----------
+    network : SiteNetwork
+    interstitial_types, lattice_types, split_types : str or sequence of str
+        Site type names of the interstitial sites (I), lattice sites (L) and split sites
+        (S1, S2); pairwise disjoint.
+    barrier_eV : float
+        KRA barrier of every event in eV (>= 0).
+    name : str, optional
+        Event type name (default "interstitialcy").
+
+    Returns
+    -------
+    EventSet
+        The forward events ``(I -> S1, L -> S2)`` sorted by their two hop indices, then their
+        reverses in the same order; vectors are the (symmetrised) hop vectors in Angstrom.
+    """
+    barrier = _real(barrier_eV, "barrier_eV")
+    name = _name(name, "name")
+    _check_network(network)
+    masks = {}
+    for what, names in (("interstitial_types", interstitial_types),
+                        ("lattice_types", lattice_types), ("split_types", split_types)):
+        masks[what] = _site_mask(network, names, what)
+    kinds = list(masks)
+    for a in range(3):
+        for b in range(a + 1, 3):
+            common = masks[kinds[a]][1] & masks[kinds[b]][1]
+            if common:
+                raise ConfigError(
+                    f"site type {network.site_type_names[min(common)]!r} is in both "
+                    f"{kinds[a]} and {kinds[b]}; they must be disjoint")
+    is_i, is_l, is_s = (masks[k][0] for k in kinds)
+    hsrc, hdst = network.hop_src, network.hop_dst
+    vec = _sym_vectors(network)
+    h1 = np.flatnonzero(is_i[hsrc] & is_s[hdst])              # I -> S1
+    parent, to_l = _expand(network, h1)                        # S1 -> L
+    keep = is_l[hdst[to_l]]
+    first, to_l = h1[parent[keep]], to_l[keep]
+    parent, h2 = _expand(network, to_l)                        # L -> S2
+    keep = is_s[hdst[h2]] & (hdst[h2] != hdst[first[parent]])
+    pairs = np.unique(np.column_stack([first[parent[keep]], h2[keep]]), axis=0)
+    if pairs.size == 0:
+        return EventSet.empty()
+    fwd = _from_hop_paths(network, pairs, vec, barrier, name)
+    k = pairs.shape[0]
+    return EventSet(
+        ptr=np.arange(2 * k + 1, dtype=np.int64) * 2,
+        src=np.concatenate([fwd.src, fwd.dst]), dst=np.concatenate([fwd.dst, fwd.src]),
+        vectors=np.concatenate([fwd.vectors, -fwd.vectors]),
+        barriers_eV=np.full(2 * k, barrier), types=np.zeros(2 * k, np.int32),
+        type_names=(name,))

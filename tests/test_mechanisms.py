@@ -7,7 +7,8 @@ import pytest
 
 from kmc.builders import build_lattice, periodic_network
 from kmc.errors import ConfigError
-from kmc.mechanisms import EventSet, concerted_events, interstitialcy_events
+from kmc.mechanisms import (EventSet, concerted_events, interstitialcy_events,
+                            split_interstitialcy_events)
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +211,59 @@ def test_interstitialcy_bad_parameters(interstitial_net, kwargs, match):
     with pytest.raises(ConfigError, match=match):
         interstitialcy_events(interstitial_net, args.pop("interstitial_types"),
                               args.pop("lattice_types"), args.pop("barrier_eV"), **args)
+
+
+# ------------------------------------------------------------------------ split interstitialcy
+
+
+@pytest.fixture(scope="module")
+def split_net():
+    """A beta-alumina-like conduction plane: honeycomb of L ("BR") and I ("aBR") sites on a
+    triangular lattice (a = 3 A) with a split site S ("mO") half-way along every L-I bond;
+    hops join S to its L and its I only."""
+    a = 3.0
+    cell = np.array([[a, 0, 0], [a / 2, a * np.sqrt(3) / 2, 0], [0, 0, 10.0]])
+    third = np.array([1 / 3, 1 / 3, 0.0])
+    frac_l, frac_i = 2 * third, np.zeros(3)
+    # the three I neighbours of L at 2/3 (a1 + a2) sit at a1, a2 and a1 + a2
+    mids = [(frac_l + np.array(img)) / 2 for img in ([1, 0, 0], [0, 1, 0], [1, 1, 0])]
+    return periodic_network(cell, [frac_l, frac_i, *mids], 4, hop_axes=(True, True, False),
+                            site_type_names=("L", "I", "S"), basis_types=[0, 1, 2, 2, 2],
+                            name="split")
+
+
+def test_split_interstitialcy_events_form_pairs(split_net):
+    net = split_net
+    es = split_interstitialcy_events(net, "I", "L", "S", 0.2)
+    n_i = int(np.sum(net.site_types == 1))
+    # each I: 3 S neighbours, each next to one L with 2 other S sites; and the reverses
+    assert es.n_events == 2 * n_i * 3 * 2
+    assert es.type_names == ("interstitialcy",)
+    names = np.array(net.site_type_names)[net.site_types]
+    s, d = es.src.reshape(-1, 2), es.dst.reshape(-1, 2)
+    half = es.n_events // 2
+    fs, fd = s[:half], d[:half]
+    assert (names[fs[:, 0]] == "I").all() and (names[fd[:, 0]] == "S").all()
+    assert (names[fs[:, 1]] == "L").all() and (names[fd[:, 1]] == "S").all()
+    assert (fd[:, 0] != fd[:, 1]).all()
+    # the two S sites of a pair are both split sites of the pushed L (a hop away from it)
+    hop_pairs = set(zip(net.hop_src.tolist(), net.hop_dst.tolist()))
+    assert all((int(x), int(l_)) in hop_pairs and (int(y), int(l_)) in hop_pairs
+               for x, y, l_ in zip(fd[:, 0], fd[:, 1], fs[:, 1]))
+    # each move is one half bond; the charge moves from I to the pair's centre
+    np.testing.assert_allclose(np.linalg.norm(es.vectors, axis=1), 3.0 / np.sqrt(3) / 2)
+    np.testing.assert_array_equal(s[half:], d[:half])  # the reverses dissociate the pairs
+    _check_closed(es, net)
+
+
+def test_split_interstitialcy_bad_parameters(split_net):
+    with pytest.raises(ConfigError, match="'L' is in both lattice_types and split_types"):
+        split_interstitialcy_events(split_net, "I", "L", ("S", "L"), 0.2)
+    with pytest.raises(ConfigError, match="'Q'"):
+        split_interstitialcy_events(split_net, "I", "L", "Q", 0.2)
+    with pytest.raises(ConfigError, match="-0.5"):
+        split_interstitialcy_events(split_net, "I", "L", "S", -0.5)
+    assert split_interstitialcy_events(split_net, "I", "S", "L", 0.2).n_events == 0
 
 
 # ------------------------------------------------------------------------------ EventSet
