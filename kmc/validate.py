@@ -105,6 +105,19 @@ def experimental_reference(material: str, options: dict[str, Any]) -> dict[str, 
     return None
 
 
+def _other_entry(material: str, options: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """The first entry of a material composition with a finite `key` (primary first)."""
+    entries = [e for e in experimental_table()
+               if e["material"] == material and _same_options(dict(e.get("options", {})),
+                                                               options)]
+    entries.sort(key=lambda e: not e.get("primary", False))
+    for e in entries:
+        v = e.get(key)
+        if isinstance(v, (int, float)) and math.isfinite(v):
+            return e
+    return None
+
+
 def _one_run(material: str, options: dict[str, Any], size: Any, T: float, steps: int,
              seed: int) -> dict[str, Any]:
     """One simulation of a validation case (the pool's work item)."""
@@ -113,10 +126,11 @@ def _one_run(material: str, options: dict[str, Any], size: Any, T: float, steps:
 
     m = build_material(material, size=size, **options)
     sim = Simulation(m.network, T, n_ions=m.n_ions, seed=seed)
-    res = sim.run(steps=steps, equilibration=steps // 5, blocks=20)
+    res = sim.run(steps=steps, equilibration=steps // 5, blocks=100)
     t = res.transport
     return {"T_K": T, "sigma_S_per_cm": float(t.sigma_S_cm),
             "sigma_err_S_per_cm": float(t.sigma_S_cm_err), "haven_ratio": float(t.haven_ratio),
+            "haven_ratio_err": float(t.haven_ratio_err),
             "n_sites": m.network.n_sites, "n_ions": m.n_ions,
             "dimensionality": res.dimensionality, "hops": int(res.hops)}
 
@@ -146,6 +160,7 @@ class ValidationReport:
                 f"{'Ea_sim / eV':<14s} {'sigma_exp S/cm':<15s} {'Ea_exp / eV':<12s} "
                 f"{'sim/exp':<8s} source")
         lines = [head, "-" * len(head)]
+        notes: list[str] = []
         for r in self.rows:
             s, se = r["sigma300_S_per_cm"], r["sigma300_err_S_per_cm"]
             ea, eae = r["Ea_eV"], r["Ea_err_eV"]
@@ -153,8 +168,18 @@ class ValidationReport:
             ratio = r.get("ratio_sigma_sim_exp")
             t = r["temperatures_K"]
             exp_s = f"{exp['sigma_S_per_cm']:.3g}" if exp else "-"
-            exp_ea = (f"{exp['Ea_eV']:.3f}" if exp and exp.get("Ea_eV") is not None
-                      and math.isfinite(exp["Ea_eV"]) else "-")
+            ea_exp = r.get("Ea_exp") or {}
+            exp_ea = f"{ea_exp['Ea_eV']:.3f}" if ea_exp else "-"
+            if ea_exp and ea_exp["reference"] != exp.get("reference"):
+                exp_ea += "*"
+                notes.append(f"* Ea_exp of {r['case']}: {ea_exp['reference']} "
+                             f"({ea_exp['kind']}, {ea_exp['flag']})")
+            hv = r.get("haven")
+            if hv:
+                notes.append(f"Haven ratio of {r['case']}: simulated {hv['sim']:.3g} +- "
+                             f"{hv['sim_err']:.2g} at {hv['T_sim_K']:g} K, measured "
+                             f"{hv['exp']:.3g} at {hv['T_exp_K']:g} K ({hv['reference']}, "
+                             f"{hv['flag']})")
             rat = f"{ratio:.3g}" if ratio is not None else "-"
             trange = f"{min(t):g}-{max(t):g}"
             sim_s = f"{s:.3g} +- {se:.2g}"
@@ -162,9 +187,21 @@ class ValidationReport:
             lines.append(f"{r['case']:<28s} {trange:<12s} {sim_s:<24s} {sim_ea:<14s} "
                          f"{exp_s:<15s} {exp_ea:<12s} {rat:<8s} "
                          f"{exp.get('reference', 'no tabulated value')}")
+        lines.extend(notes)
         lines.append("sigma_sim(300 K) and Ea_sim: weighted Arrhenius fit of sigma*T over the "
                      "temperature range; barriers from the cited calculations, not fitted.")
         return "\n".join(lines)
+
+
+def _haven_row(case: Case, runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Simulated H_R at the run temperature nearest a measured Haven ratio, with that value."""
+    e = _other_entry(case.material, case.options, "haven_ratio")
+    if e is None:
+        return None
+    run = min(runs, key=lambda r: abs(r["T_K"] - float(e["sigma_T_K"])))
+    return {"sim": run["haven_ratio"], "sim_err": run["haven_ratio_err"],
+            "T_sim_K": run["T_K"], "exp": float(e["haven_ratio"]),
+            "T_exp_K": float(e["sigma_T_K"]), "reference": e["reference"], "flag": e["flag"]}
 
 
 def run_validation(*, quick: bool = False, workers: int | None = None, seed: int = 0,
@@ -233,6 +270,7 @@ def run_validation(*, quick: bool = False, workers: int | None = None, seed: int
             s300 = s300e = ea = eae = chi2 = float("nan")
         exp = experimental_reference(c.material, c.options)
         ratio = s300 / exp["sigma_S_per_cm"] if exp and math.isfinite(s300) else None
+        ea_entry = _other_entry(c.material, c.options, "Ea_eV")
         report.rows.append({
             "case": c.label, "material": c.material, "options": dict(c.options),
             "temperatures_K": [float(t) for t in T],
@@ -246,7 +284,10 @@ def run_validation(*, quick: bool = False, workers: int | None = None, seed: int
                 k: exp.get(k) for k in ("formula", "sigma_S_per_cm", "sigma_T_K", "Ea_eV",
                                         "kind", "method", "reference", "doi", "via", "flag")},
             "ratio_sigma_sim_exp": ratio,
-            "ratio_Ea_sim_exp": (ea / exp["Ea_eV"] if exp and math.isfinite(exp["Ea_eV"])
+            "Ea_exp": None if ea_entry is None else {
+                k: ea_entry.get(k) for k in ("Ea_eV", "kind", "reference", "flag")},
+            "ratio_Ea_sim_exp": (ea / ea_entry["Ea_eV"] if ea_entry is not None
                                  and math.isfinite(ea) else None),
+            "haven": _haven_row(c, runs),
         })
     return report

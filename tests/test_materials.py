@@ -310,6 +310,8 @@ def test_experimental_table_has_one_primary_per_case_with_sources():
     from kmc.validate import CASES, experimental_reference, experimental_table
 
     table = experimental_table()
+    keys = set(table[0])  # every key is present in every entry
+    assert "haven_ratio" in keys and all(set(e) == keys for e in table)
     seen = {}
     for e in table:
         assert (e["reference"] or e["note"]) and e["via"] and e["flag"] in ("V", "S", "U"), e
@@ -326,15 +328,26 @@ def test_validate_rows_and_cli_json(capsys, monkeypatch):
     from kmc import validate
 
     cases = (validate.Case("nasicon", {"x": 2.0}, (500.0, 600.0, 700.0), 20_000, 20_000,
-                           (2, 2, 1)),)
+                           (2, 2, 1)),
+             validate.Case("beta_alumina", {"excess": 0.2}, (300.0, 400.0), 20_000, 20_000,
+                           (4, 4, 1)))
     report = validate.run_validation(quick=True, workers=1, cases=cases, progress=False)
-    (row,) = report.rows
+    row, ba = report.rows
     assert row["temperatures_K"] == [500.0, 600.0, 700.0]
     assert row["experiment"]["reference"] and row["ratio_sigma_sim_exp"] is not None
     assert math.isclose(row["ratio_sigma_sim_exp"],
                         row["sigma300_S_per_cm"] / row["experiment"]["sigma_S_per_cm"])
-    assert "nasicon (x=2.0)" in report.table()
-    monkeypatch.setattr(validate, "CASES", cases)
+    # the primary NASICON x = 2 entry has no Ea: the table takes it from another entry and
+    # says so; beta-alumina's measured Haven ratio (298 K) meets the 300 K run
+    assert row["Ea_exp"]["Ea_eV"] == 0.29 and "Goodenough" in row["Ea_exp"]["reference"]
+    assert math.isclose(row["ratio_Ea_sim_exp"], row["Ea_eV"] / 0.29)
+    assert row["haven"] is None
+    hv = ba["haven"]
+    assert hv["exp"] == 0.35 and hv["T_sim_K"] == 300.0 and hv["sim"] == ba["haven_ratio"][0]
+    text = report.table()
+    assert "nasicon (x=2.0)" in text and "0.290*" in text and "* Ea_exp of nasicon" in text
+    assert "Haven ratio of beta_alumina (excess=0.2): simulated" in text
+    monkeypatch.setattr(validate, "CASES", cases[:1])
     assert main(["validate", "--quick", "--json", "--workers", "1", "--quiet"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [r["case"] for r in out["rows"]] == ["nasicon (x=2.0)"]
