@@ -305,6 +305,28 @@ def test_beta_alumina_haven_ratio_below_one_by_interstitialcy():
     assert res.displacement_share["interstitialcy"] > 0.5, res.displacement_share
 
 
+@pytest.mark.slow
+def test_beta_alumina_haven_ratio_error_bars_are_calibrated():
+    """Over 12 seeds the reported H_R errors match the seed-to-seed scatter (chi^2 test at
+    the 0.1 % level on both sides), and the mean stays below 1 by many standard errors."""
+    from scipy import stats
+
+    m = build_material("beta_alumina", size=(8, 8, 1), excess=0.2)
+    h, e = [], []
+    for seed in range(12):
+        t = kmc.Simulation(m.network, 300.0, n_ions=m.n_ions, seed=100 + seed).run(
+            steps=2_500_000, equilibration=500_000, blocks=200).transport
+        h.append(t.haven_ratio)
+        e.append(t.haven_ratio_err)
+    h, e = np.array(h), np.array(e)
+    w = 1 / e**2
+    mean = np.sum(w * h) / np.sum(w)
+    chi2 = float(np.sum(w * (h - mean) ** 2))
+    dof = len(h) - 1
+    assert stats.chi2.ppf(0.001, dof) < chi2 < stats.chi2.ppf(0.999, dof), (chi2, h, e)
+    assert mean + 5 * np.sqrt(1 / np.sum(w)) < 1.0
+
+
 # --------------------------------------------------------------------------- validate
 def test_experimental_table_has_one_primary_per_case_with_sources():
     from kmc.validate import CASES, experimental_reference, experimental_table
