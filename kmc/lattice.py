@@ -25,7 +25,7 @@ from scipy.sparse import csgraph
 
 from .errors import ConfigError
 
-__all__ = ["SiteNetwork", "MAX_HOPS_PER_SITE"]
+__all__ = ["SiteNetwork", "MAX_HOPS_PER_SITE", "wrapping_dimension"]
 
 #: Maximum number of outgoing hops of one site (engine limit).
 MAX_HOPS_PER_SITE = 64
@@ -254,6 +254,80 @@ def _cycle_rank(labels: np.ndarray, vecs: np.ndarray) -> int:
     if np.any(has2 & (dots != 0)):
         return 3
     return 2
+
+
+def wrapping_dimension(n_sites: int, src: Any, dst: Any, images: Any, *,
+                       symmetric: bool = False) -> int:
+    """Dimensionality (0..3) of the percolating network of the edges ``src -> dst``.
+
+    Parameters
+    ----------
+    n_sites : int
+        Number of sites (nodes ``0..n_sites-1``).
+    src, dst : array_like of int, shape (m,)
+        Edge ends (the direction does not matter).
+    images : array_like of int, shape (m, 3)
+        Periodic image (in cell rows) that each edge crosses into.
+    symmetric : bool, optional
+        True if the reverse of every edge is already in the lists (as for the hops of a
+        SiteNetwork); otherwise the reverses are added.
+
+    For each connected component, every site is given an unwrapped image offset along a
+    spanning tree; each remaining edge closes a cycle whose net translation (in cell units)
+    is ``off[src] + image - off[dst]``. The rank of these translations is the component's
+    dimensionality (the number of independent directions in which it wraps around the
+    periodic box); the network's is the maximum over its components (0 without edges).
+    """
+    n = int(n_sites)
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    images = np.asarray(images, dtype=np.int64).reshape(-1, 3)
+    if not symmetric:  # every edge in both directions, so the tree can use either
+        src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
+        images = np.concatenate([images, -images])
+    m = src.shape[0]
+    if m == 0:
+        return 0
+    ones = np.ones(m, dtype=np.int32)
+    graph = sp.csr_matrix((ones, (src, dst)), shape=(n, n))
+    n_comp, labels = csgraph.connected_components(graph, directed=False)
+    # a virtual root (node n) joined to one site of every component: a single BFS
+    roots = np.unique(labels, return_index=True)[1].astype(np.int64)
+    rr = np.full(roots.size, n, dtype=np.int64)
+    rows = np.concatenate([src, dst, rr, roots])
+    cols = np.concatenate([dst, src, roots, rr])
+    big = sp.csr_matrix(
+        (np.ones(rows.size, dtype=np.int32), (rows, cols)), shape=(n + 1, n + 1)
+    )
+    _, pred = csgraph.breadth_first_order(big, n, directed=True, return_predecessors=True)
+    pred = pred.astype(np.int64)
+    # image of the tree edge pred[v] -> v (any hop with that (src, dst))
+    key = src * n + dst
+    order = np.argsort(key, kind="stable")
+    sk = key[order]
+    real = np.flatnonzero((pred[:n] >= 0) & (pred[:n] < n))  # sites whose parent is a real site
+    want = pred[real] * n + real
+    hit = order[np.minimum(np.searchsorted(sk, want), m - 1)]
+    step = np.zeros((n + 1, 3), dtype=np.int64)
+    step[real] = images[hit]
+    anc = pred.copy()
+    anc[anc < 0] = n
+    anc[roots] = n
+    anc[n] = n
+    # pointer jumping: off[v] = sum of tree images from the root to v
+    off = step
+    while True:
+        nxt = anc[anc]
+        off = off + off[anc]
+        if np.array_equal(nxt, anc):
+            break
+        anc = nxt
+    off[n] = 0
+    cyc = off[src] + images - off[dst]
+    nz = np.flatnonzero(np.any(cyc != 0, axis=1))
+    if nz.size == 0:
+        return 0
+    return _cycle_rank(labels[src[nz]], cyc[nz])
 
 
 # --------------------------------------------------------------------------------------------
@@ -894,7 +968,6 @@ class SiteNetwork:
         translations is the component's dimensionality; the network's is the maximum over its
         components (0 without hops).
         """
-        n = self.n_sites
         src = self.hop_src.astype(np.int64)
         dst = self.hop_dst.astype(np.int64)
         images = self.hop_images.astype(np.int64)
@@ -906,49 +979,7 @@ class SiteNetwork:
             src = np.concatenate([src, esrc])
             dst = np.concatenate([dst, edst])
             images = np.concatenate([images, np.rint(frac).astype(np.int64)])
-        m = src.shape[0]
-        if m == 0:
-            return 0
-        ones = np.ones(m, dtype=np.int32)
-        graph = sp.csr_matrix((ones, (src, dst)), shape=(n, n))
-        n_comp, labels = csgraph.connected_components(graph, directed=False)
-        # a virtual root (node n) joined to one site of every component: a single BFS
-        roots = np.unique(labels, return_index=True)[1].astype(np.int64)
-        rr = np.full(roots.size, n, dtype=np.int64)
-        rows = np.concatenate([src, dst, rr, roots])
-        cols = np.concatenate([dst, src, roots, rr])
-        big = sp.csr_matrix(
-            (np.ones(rows.size, dtype=np.int32), (rows, cols)), shape=(n + 1, n + 1)
-        )
-        _, pred = csgraph.breadth_first_order(big, n, directed=True, return_predecessors=True)
-        pred = pred.astype(np.int64)
-        # image of the tree edge pred[v] -> v (any hop with that (src, dst))
-        key = src * n + dst
-        order = np.argsort(key, kind="stable")
-        sk = key[order]
-        real = np.flatnonzero((pred[:n] >= 0) & (pred[:n] < n))  # sites whose parent is a real site
-        want = pred[real] * n + real
-        hit = order[np.minimum(np.searchsorted(sk, want), m - 1)]
-        step = np.zeros((n + 1, 3), dtype=np.int64)
-        step[real] = images[hit]
-        anc = pred.copy()
-        anc[anc < 0] = n
-        anc[roots] = n
-        anc[n] = n
-        # pointer jumping: off[v] = sum of tree images from the root to v
-        off = step
-        while True:
-            nxt = anc[anc]
-            off = off + off[anc]
-            if np.array_equal(nxt, anc):
-                break
-            anc = nxt
-        off[n] = 0
-        cyc = off[src] + images - off[dst]
-        nz = np.flatnonzero(np.any(cyc != 0, axis=1))
-        if nz.size == 0:
-            return 0
-        return _cycle_rank(labels[src[nz]], cyc[nz])
+        return wrapping_dimension(self.n_sites, src, dst, images, symmetric=True)
 
     # ---------------------------------------------------------------- conversions
     def to_networkx(self) -> nx.MultiDiGraph:
