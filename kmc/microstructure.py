@@ -682,7 +682,8 @@ class NetworkPrediction:
         divided out of the prediction.
     graph : networkx.MultiGraph
         The coarse network: grains as nodes (``centre_A``), faces as edges (``area_A2``,
-        ``conductance_S``, ``boundary_resistance_ohm``, ``vector_A``).
+        ``vector_A``, ``bulk_resistance_ohm``, ``boundary_resistance_ohm``,
+        ``conductance_S``).
     """
 
     sigma_S_cm: float
@@ -697,6 +698,40 @@ class NetworkPrediction:
     unmatched_crossing_fraction: float
     mesh_factor: float = 1.0
     graph: Any = field(repr=False, default=None)
+    _coarse: Any = field(repr=False, default=None)
+
+    def at_grain_size(self, grain_size_nm: Any) -> NDArray[np.float64]:
+        """Effective conductivity (S/cm) of the same tessellation scaled to other grain sizes.
+
+        Every length of the grain network is multiplied by ``grain_size_nm / grain_size_nm``
+        of this prediction, with the same bulk conductivity and the same specific boundary
+        resistance: how the microstructure would conduct with micrometre grains, which no
+        atomistic box holds.
+
+        Parameters
+        ----------
+        grain_size_nm : float or array_like
+            Mean grain sizes (edge of the cube of the mean grain volume), nm, > 0.
+
+        Returns
+        -------
+        ndarray
+            sigma_eff, S/cm, one per grain size (the trace over the bulk's dimensionality).
+        """
+        sizes = np.atleast_1d(np.asarray(grain_size_nm, dtype=float))
+        if sizes.size == 0 or not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
+            raise ConfigError(f"grain_size_nm = {grain_size_nm!r} must be finite and > 0")
+        if self._coarse is None:  # pragma: no cover - built by resistor_network
+            raise ConfigError("this prediction has no grain network to scale")
+        c = self._coarse
+        return np.array([float(np.trace(c.sigma(d / self.grain_size_nm))) / c.d_bulk
+                         for d in sizes]) / self.mesh_factor
+
+    def brick_layer_at(self, grain_size_nm: Any) -> NDArray[np.float64]:
+        """Brick-layer conductivity (S/cm) at other grain sizes (same boundaries)."""
+        sizes = np.atleast_1d(np.asarray(grain_size_nm, dtype=float))
+        return np.array([brick_layer_S_cm(self.sigma_bulk_S_cm, d,
+                                          self.boundary_resistance_ohm_cm2) for d in sizes])
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (the graph left out)."""
@@ -707,6 +742,29 @@ class NetworkPrediction:
                 "boundary_resistance_ohm_cm2": self.boundary_resistance_ohm_cm2,
                 "network_faces": self.n_faces, "network_mesh_factor": self.mesh_factor,
                 "unmatched_crossing_fraction": self.unmatched_crossing_fraction}
+
+
+@dataclass(frozen=True, eq=False)
+class _Coarse:
+    """The coarse network's edges, to be solved at any scale of the tessellation."""
+
+    n_nodes: int
+    ei: NDArray[np.int64]
+    ej: NDArray[np.int64]
+    r_bulk: NDArray[np.float64]      # Ohm; inf for a face no current crosses
+    r_gb: NDArray[np.float64]        # Ohm
+    vec_cm: NDArray[np.float64]
+    volume_cm3: float
+    d_bulk: int
+
+    def sigma(self, scale: float, boundaries: bool = True) -> NDArray[np.float64]:
+        """Conductivity tensor (S/cm) with every length multiplied by `scale`: the bulk
+        resistance of a face goes as 1 / scale, its boundary resistance as 1 / scale^2."""
+        with np.errstate(divide="ignore"):
+            r = self.r_bulk / scale + (self.r_gb / scale**2 if boundaries else 0.0)
+            g = np.where(np.isfinite(r), 1.0 / r, 0.0)
+        return _solve_network(self.n_nodes, self.ei, self.ej, g, self.vec_cm * scale,
+                              self.volume_cm3 * scale**3)
 
 
 def _canonical(i: NDArray, j: NDArray, s: NDArray) -> tuple[NDArray, NDArray, NDArray]:
@@ -898,69 +956,63 @@ def resistor_network(structure: Microstructure, temperature_K: float, n_ions: in
     img_hop = img_site[bulk.hop_dst[cross]] + wrap
     s_face = img_hop - img_site[bulk.hop_src[cross]]
     fi, fj, fs = _canonical(region[bulk.hop_src[cross]], region[bulk.hop_dst[cross]], s_face)
-    sum0: dict[tuple, float] = {}
-    sum1: dict[tuple, float] = {}
-    # each undirected bond appears twice (both directions, both canonical to the same face)
-    for a, b_, c, x0, x1 in zip(fi.tolist(), fj.tolist(), map(tuple, fs.tolist()),
-                                g0[cross].tolist(), g1[cross].tolist()):
-        key = (a, b_, c)
-        sum0[key] = sum0.get(key, 0.0) + 0.5 * x0
-        sum1[key] = sum1.get(key, 0.0) + 0.5 * x1
-    total_cross = sum(sum0.values())
+    # sum the bond conductances per face; each undirected bond appears twice (both
+    # directions map to the same canonical face), hence the factor 1/2
+    keys, inv = np.unique(np.column_stack([fi, fj, fs]), axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    s0 = 0.5 * np.bincount(inv, weights=g0[cross], minlength=len(keys))
+    s1 = 0.5 * np.bincount(inv, weights=g1[cross], minlength=len(keys))
+    key_list = [(int(k[0]), int(k[1]), (int(k[2]), int(k[3]), int(k[4]))) for k in keys]
+    sum0 = dict(zip(key_list, s0.tolist()))
+    sum1 = dict(zip(key_list, s1.tolist()))
+    total_cross = float(s0.sum())
     unmatched = sum(v for k, v in sum0.items() if k not in faces)
     graph = nx.MultiGraph()
     for k in range(g):
         graph.add_node(k, centre_A=structure.seeds_A[k])
-    edges = []
-    r_gb_area = []
+    ei, ej, r_bulk, r_gb, vecs, areas = [], [], [], [], [], []
     for (i, j, s), (area, vec, dist) in faces.items():
         n_hat = vec / np.linalg.norm(vec)
         sig_n = float(n_hat @ sb @ n_hat)
         mf_n = float(n_hat @ mf @ n_hat)
         area_cm2 = area * _CM_PER_A**2
-        if sig_n <= 0:
-            G = 0.0
-            r_extra = 0.0
-        else:
-            R_bulk = dist * _CM_PER_A / (sig_n * area_cm2)
-            r_extra = 0.0
-            G = 1.0 / R_bulk
-            if i != j:
-                b0, b1 = sum0.get((i, j, s), 0.0), sum1.get((i, j, s), 0.0)
-                if b0 <= 0 or b1 <= 0:
-                    G = 0.0
-                else:
-                    # bond conductances scaled to the bulk: g_abs = g sigma_n / mf_n
-                    r_extra = (mf_n / sig_n) * (1.0 / b1 - 1.0 / b0)
-                    G = 1.0 / (R_bulk + r_extra)
-                r_gb_area.append((area_cm2, r_extra * area_cm2))  # (A, specific r_gb)
-        graph.add_edge(i, j, area_A2=area, conductance_S=G, boundary_resistance_ohm=r_extra,
-                       vector_A=vec)
-        flat = 0.0 if G == 0.0 else sig_n * area_cm2 / (dist * _CM_PER_A)
-        edges.append((i, j, G, vec * _CM_PER_A, flat))
-    ei = np.array([e[0] for e in edges], dtype=np.int64)
-    ej = np.array([e[1] for e in edges], dtype=np.int64)
+        R_bulk = dist * _CM_PER_A / (sig_n * area_cm2) if sig_n > 0 else math.inf
+        R_gb = 0.0
+        if i != j and math.isfinite(R_bulk):
+            b0, b1 = sum0.get((i, j, s), 0.0), sum1.get((i, j, s), 0.0)
+            if b0 <= 0 or b1 <= 0:
+                R_bulk = math.inf  # no bond crosses this face: no current through it
+            else:
+                # bond conductances scaled to the bulk: g_abs = g sigma_n / mf_n
+                R_gb = (mf_n / sig_n) * (1.0 / b1 - 1.0 / b0)
+        ei.append(i)
+        ej.append(j)
+        r_bulk.append(R_bulk)
+        r_gb.append(R_gb)
+        vecs.append(vec * _CM_PER_A)
+        areas.append(area_cm2)
+        graph.add_edge(i, j, area_A2=area, vector_A=vec, bulk_resistance_ohm=R_bulk,
+                       boundary_resistance_ohm=R_gb,
+                       conductance_S=0.0 if not math.isfinite(R_bulk) else 1 / (R_bulk + R_gb))
     # a field along a direction in which the bulk does not conduct (e.g. across the planes
     # of a 2D conductor) drives no current: only the part of the centre-to-centre vectors
     # in the bulk's conducting subspace couples to the field and carries current
     w, v = np.linalg.eigh(0.5 * (sb + sb.T))
     span = v[:, w > 1e-9 * max(float(w.max()), 0.0)]
-    vec_cm = np.array([e[3] for e in edges]).reshape(-1, 3) @ (span @ span.T)
-    vol_cm3 = bulk.volume_A3 * _CM_PER_A**3
-    sigma = _solve_network(g, ei, ej, np.array([e[2] for e in edges]), vec_cm, vol_cm3)
+    coarse = _Coarse(n_nodes=g, ei=np.array(ei, dtype=np.int64), ej=np.array(ej, dtype=np.int64),
+                     r_bulk=np.array(r_bulk), r_gb=np.array(r_gb),
+                     vec_cm=np.array(vecs).reshape(-1, 3) @ (span @ span.T),
+                     volume_cm3=bulk.volume_A3 * _CM_PER_A**3, d_bulk=d_bulk)
     # the two-point flux between Voronoi centres is exact on regular cells only: the same
     # network without boundary resistances measures that mesh error, which is divided out
-    sigma_flat = _solve_network(g, ei, ej, np.array([e[4] for e in edges]), vec_cm, vol_cm3)
-    flat_scalar = float(np.trace(sigma_flat)) / d_bulk
-    mesh_factor = flat_scalar / sb_scalar if sb_scalar > 0 else 1.0
-    if flat_scalar > 0:
-        sigma = sigma / mesh_factor
+    flat_scalar = float(np.trace(coarse.sigma(1.0, boundaries=False))) / d_bulk
+    mesh_factor = flat_scalar / sb_scalar if sb_scalar > 0 and flat_scalar > 0 else 1.0
+    sigma = coarse.sigma(1.0) / mesh_factor
     sig_scalar = float(np.trace(sigma)) / d_bulk
-    if r_gb_area:
-        a_sum = sum(a for a, _ in r_gb_area)
-        r_mean = sum(a * r for a, r in r_gb_area) / a_sum if a_sum > 0 else 0.0
-    else:
-        r_mean = 0.0
+    a = np.array(areas)
+    gb_faces = (coarse.ei != coarse.ej) & np.isfinite(coarse.r_bulk)
+    r_mean = float(np.sum(a[gb_faces] * (coarse.r_gb * a)[gb_faces]) / a[gb_faces].sum()) \
+        if gb_faces.any() else 0.0
     d_nm = structure.grain_size_nm
     return NetworkPrediction(
         sigma_S_cm=sig_scalar, sigma_tensor_S_cm=sigma, sigma_bulk_S_cm=sb_scalar,
@@ -970,7 +1022,7 @@ def resistor_network(structure: Microstructure, temperature_K: float, n_ions: in
         boundary_resistance_ohm_cm2=r_mean, grain_size_nm=d_nm, n_grains=g,
         n_faces=len(faces), mesh_factor=mesh_factor,
         unmatched_crossing_fraction=unmatched / total_cross if total_cross > 0 else 0.0,
-        graph=graph)
+        graph=graph, _coarse=coarse)
 
 
 # --------------------------------------------------------------------------- percolation

@@ -126,6 +126,13 @@ def test_resistor_network_and_brick_layer_are_exact_for_bricks(sc8):
         assert p.ratio == pytest.approx(want, rel=1e-9)
         assert p.brick_layer_S_cm / p.sigma_bulk_S_cm == pytest.approx(want, rel=1e-9)
         np.testing.assert_allclose(p.sigma_tensor_S_cm, np.eye(3) * p.sigma_S_cm, atol=1e-12)
+    # the grain network scaled to larger grains: still the exact series value
+    sizes_nm = np.array([1.2, 12.0, 1200.0])
+    want = [_series(round(d / 0.3)) for d in sizes_nm]
+    np.testing.assert_allclose(p.at_grain_size(sizes_nm) / p.sigma_bulk_S_cm, want, rtol=1e-9)
+    np.testing.assert_allclose(p.brick_layer_at(sizes_nm) / p.sigma_bulk_S_cm, want, rtol=1e-9)
+    with pytest.raises(ConfigError, match="grain_size_nm"):
+        p.at_grain_size([0.0])
     # the mean-field bulk of the lattice gas is q^2 k c (1 - c) / (a kB T)
     g, occ = bond_conductances_S(sc8, T, 51)
     np.testing.assert_allclose(occ, 51 / 512)
