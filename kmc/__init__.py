@@ -6,6 +6,8 @@ A C engine moves ions on a network of sites; Python builds the networks
 collective diffusivities, correlation factors, Haven ratios and conductivities with
 standard errors (:mod:`kmc.analysis`) and Arrhenius fits (:mod:`kmc.arrhenius`);
 results and checkpoints go to HDF5 files (:mod:`kmc.io`, :func:`load`, :func:`resume`).
+Materials come from crystal data (:mod:`kmc.materials`); polycrystals and composites, with a
+coarse resistor network of their grains, from :mod:`kmc.microstructure`.
 
 Units: Angstrom, s, eV, K, e; D in cm^2/s, sigma in S/cm.
 """
@@ -21,10 +23,12 @@ from .simulation import RunResult, Simulation, occupancy_statistics, resume
 from .arrhenius import ArrheniusFit, fit_arrhenius
 from .sweep import SweepResult, run_sweep
 from .materials import Material, build_material, from_cif, list_materials
+from .microstructure import Microstructure, composite, polycrystal, resistor_network
 
 __all__ = [
     "__version__", "SiteNetwork", "Simulation", "RunResult", "TransportEstimate", "BlockData",
     "transport", "build_lattice", "periodic_network", "LATTICES", "occupancy_statistics",
     "ConfigError", "KMCError", "RunInterrupted", "load", "resume", "run_sweep", "SweepResult",
     "fit_arrhenius", "ArrheniusFit", "Material", "build_material", "from_cif", "list_materials",
+    "Microstructure", "polycrystal", "composite", "resistor_network",
 ]
