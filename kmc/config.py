@@ -19,11 +19,23 @@ A run config::
     seed = 1
     output = "run.h5"
 
-A sweep config has the same keys; ``temperature`` and the composition key
-(``occupancy``, ``ions`` or ``vacancies``) may be lists, and ``replicas``, ``workers``
-and ``scheduler`` say how many independent runs per point and where they run.
+A microstructure (:mod:`kmc.microstructure`) is the lattice ``polycrystal`` or
+``composite`` with its bulk in ``material`` (a material or a standard lattice, with all
+of that bulk's own keys)::
 
-Units: Angstrom, s, eV, K, Hz, V/Angstrom.
+    lattice = "polycrystal"   # or "composite"
+    material = "lgps"         # the bulk: any material or standard lattice
+    grain_size_nm = 1.5       # polycrystal: or n_grains = 8
+    gb_barrier_offset_eV = 0.1
+    # composite: fraction = 0.7, particle_size_nm = 1.0, interface_barrier_offset_eV = 0.05
+    microstructure_seed = 0
+
+A sweep config has the same keys; ``temperature`` and one of ``occupancy``, ``ions``,
+``vacancies``, ``grain_size_nm``, ``n_grains`` and ``fraction`` (the sweep's
+composition axis) may be lists, and ``replicas``, ``workers`` and ``scheduler`` say how
+many independent runs per point and where they run.
+
+Units: Angstrom, s, eV, K, Hz, V/Angstrom; nm for grain and particle sizes.
 """
 
 from __future__ import annotations
@@ -46,7 +58,8 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = ["RunConfig", "SweepConfig", "OPTIONS", "COMPOSITION_KEYS", "MECHANISMS",
-           "load_toml", "run_config", "sweep_config", "with_mechanisms", "MODEL_KEYS"]
+           "load_toml", "run_config", "sweep_config", "with_mechanisms", "MODEL_KEYS",
+           "MICROSTRUCTURES", "MICROSTRUCTURE_KEYS", "AXIS_KEYS", "bulk_output_path"]
 
 #: Migration mechanisms: single hops and the multi-ion event families.
 MECHANISMS = ("hop", "interstitialcy", "concerted2", "concerted3", "concerted4")
@@ -54,6 +67,22 @@ MECHANISMS = ("hop", "interstitialcy", "concerted2", "concerted3", "concerted4")
 COMPOSITION_KEYS = ("occupancy", "ions", "vacancies")
 #: Maximum seed (exclusive).
 SEED_LIMIT = 2**63
+#: Lattice names that make a microstructure of the bulk named by the ``material`` key.
+MICROSTRUCTURES = ("polycrystal", "composite")
+#: Keys of a polycrystal only, and of a composite only.
+POLYCRYSTAL_KEYS = ("grain_size_nm", "n_grains", "gb_barrier_offset_eV",
+                    "gb_energy_offset_eV", "gb_width_nm", "arrangement")
+COMPOSITE_KEYS = ("fraction", "particle_size_nm", "interface_barrier_offset_eV")
+#: Every key of a microstructure (none of them applies to a plain lattice or material).
+MICROSTRUCTURE_KEYS = ("material", *POLYCRYSTAL_KEYS, *COMPOSITE_KEYS, "microstructure_seed")
+#: Keys a sweep may vary besides the temperature (at most one of them): its composition axis.
+AXIS_KEYS = (*COMPOSITION_KEYS, "grain_size_nm", "n_grains", "fraction")
+#: Defaults of the microstructure keys, filled in for their own kind only.
+_MICROSTRUCTURE_DEFAULTS = {
+    "polycrystal": {"gb_barrier_offset_eV": 0.0, "gb_energy_offset_eV": 0.0,
+                    "gb_width_nm": 0.0, "arrangement": "voronoi", "microstructure_seed": 0},
+    "composite": {"interface_barrier_offset_eV": 0.0, "microstructure_seed": 0},
+}
 
 
 @dataclass(frozen=True)
@@ -83,6 +112,8 @@ class Option:
     short : str or None
         Short command-line flag.
     metavar : str or None
+    choices : tuple of str or None
+        The allowed values of a "str" key.
     """
 
     key: str
@@ -96,6 +127,7 @@ class Option:
     commands: tuple[str, ...] = ("run", "sweep")
     short: str | None = None
     metavar: str | None = None
+    choices: tuple[str, ...] | None = None
 
     @property
     def flag(self) -> str:
@@ -148,6 +180,35 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
     Option("disorder_seed", "int", None, "seed of a material's quenched disorder (Si/P "
            "arrangement, anion exchange; default 0)", minimum=0, maximum=SEED_LIMIT - 1,
            metavar="S"),
+    # --- microstructures (lattice "polycrystal" or "composite"; see kmc.microstructure)
+    Option("material", "str", None, "polycrystal/composite: the bulk, a material or standard "
+           "lattice (see `kmc lattices`); the bulk's own options (--size, --a, --x, ...) "
+           "apply to it", metavar="NAME"),
+    Option("grain_size_nm", "float", None, "polycrystal: mean grain size, nm (edge of the "
+           "cube of the mean grain volume); or --n-grains", minimum=0, strict=True,
+           listable=True, metavar="NM"),
+    Option("n_grains", "int", None, "polycrystal: number of grains; or --grain-size-nm",
+           minimum=1, listable=True, metavar="N"),
+    Option("gb_barrier_offset_eV", "float", None, "polycrystal: added to the barrier of "
+           "every hop across a grain boundary, eV (default 0)", metavar="EV"),
+    Option("gb_energy_offset_eV", "float", None, "polycrystal: added to the site energy of "
+           "every boundary site, eV (default 0)", metavar="EV"),
+    Option("gb_width_nm", "float", None, "polycrystal: thickness of the boundary layer whose "
+           "sites get --gb-energy-offset-eV, nm (default 0: the sites next to a boundary)",
+           minimum=0, metavar="NM"),
+    Option("arrangement", "str", None, "polycrystal: grains from a periodic Voronoi "
+           "tessellation of random centres or a grid of bricks, voronoi or bricks (default "
+           "voronoi)", metavar="KIND", choices=("voronoi", "bricks")),
+    Option("fraction", "float", None, "composite: volume (site) fraction of the conducting "
+           "bulk, 0 < PHI <= 1", minimum=0, strict=True, maximum=1, listable=True,
+           metavar="PHI"),
+    Option("particle_size_nm", "float", None, "composite: size of the blocking and conducting "
+           "regions, nm (default: single sites)", minimum=0, strict=True, metavar="NM"),
+    Option("interface_barrier_offset_eV", "float", None, "composite: added to the barrier of "
+           "every hop at a conducting/blocking interface, eV (default 0)", metavar="EV"),
+    Option("microstructure_seed", "int", None, "polycrystal/composite: seed of the grain or "
+           "particle arrangement (default 0)", minimum=0, maximum=SEED_LIMIT - 1,
+           metavar="S"),
     # --- the plan
     Option("steps", "int", 1_000_000, "production hops (default 1e6)", minimum=1,
            metavar="N"),
@@ -180,8 +241,8 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
 #: Material options (used by :mod:`kmc.materials`).
 MATERIAL_KEYS = ("x", "halogen", "site_exchange", "excess", "disorder_seed")
 #: Keys that define the physics of a run (stored with its results; a sweep restart must match).
-MODEL_KEYS = ("lattice", "size", "a", *MATERIAL_KEYS, "occupancy", "ions", "vacancies",
-              "temperature",
+MODEL_KEYS = ("lattice", *MICROSTRUCTURE_KEYS, "size", "a", *MATERIAL_KEYS, "occupancy",
+              "ions", "vacancies", "temperature",
               "barrier", "attempt_frequency", "field", "mechanisms", "barrier_interstitialcy",
               "barrier_concerted2", "barrier_concerted3", "barrier_concerted4", "steps",
               "equilibration", "blocks", "seed")
@@ -204,6 +265,10 @@ def _scalar(opt: Option, value: Any, where: str) -> Any:
     if opt.kind == "str":
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{what} must be a non-empty string, not {_type_name(value)}")
+        if opt.choices is not None and value not in opt.choices:
+            close = difflib.get_close_matches(value, opt.choices, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{what} must be one of {', '.join(opt.choices)}{hint}")
         return value
     if opt.kind == "int":
         if isinstance(value, float) and value.is_integer():
@@ -320,12 +385,18 @@ def load_toml(path: str | os.PathLike[str], command: str) -> dict[str, Any]:
     return out
 
 
+#: Keys of which one is given: a command-line value of one replaces the file's value of any.
+_UNITS = (COMPOSITION_KEYS, ("grain_size_nm", "n_grains"))
+
+
 def _merge(file_values: Mapping[str, Any], cli_values: Mapping[str, Any]) -> dict[str, Any]:
-    """Config-file values overridden by command-line values (composition as one unit)."""
+    """Config-file values overridden by command-line values (the composition, and the
+    grain size or count, each as one unit)."""
     merged = dict(file_values)
-    if any(cli_values.get(k) is not None for k in COMPOSITION_KEYS):
-        for k in COMPOSITION_KEYS:
-            merged.pop(k, None)
+    for unit in _UNITS:
+        if any(cli_values.get(k) is not None for k in unit):
+            for k in unit:
+                merged.pop(k, None)
     merged.update({k: v for k, v in cli_values.items() if v is not None})
     return merged
 
@@ -336,23 +407,99 @@ def _is_material(lattice: Any) -> bool:
     return is_material(lattice)
 
 
+def _microstructure_kind(lattice: Any) -> str | None:
+    """"polycrystal" or "composite" if `lattice` names a microstructure, else None."""
+    if not isinstance(lattice, str):
+        return None
+    name = lattice.strip().lower()
+    return name if name in MICROSTRUCTURES else None
+
+
+def _bulk_name(values: Mapping[str, Any]) -> Any:
+    """The name of the bulk: the material of a microstructure, else the lattice."""
+    lattice = values.get("lattice")
+    return values.get("material") if _microstructure_kind(lattice) else lattice
+
+
 def _with_defaults(values: Mapping[str, Any], command: str) -> dict[str, Any]:
     out = {key: opt.default for key, opt in OPTIONS.items() if command in opt.commands}
     out.update(values)
-    if all(out.get(k) is None for k in COMPOSITION_KEYS) and not _is_material(out.get("lattice")):
+    bulk = _bulk_name(out)
+    if all(out.get(k) is None for k in COMPOSITION_KEYS) and not _is_material(bulk):
         out["occupancy"] = 0.5  # a material's composition comes from its formula
-    if out.get("lattice") is not None and not _is_material(out["lattice"]):
+    if bulk is not None and not _is_material(bulk):
         for key, value in (("a", 3.0), ("barrier", 0.3)):  # standard-lattice defaults
+            if out.get(key) is None:
+                out[key] = value
+    kind = _microstructure_kind(out.get("lattice"))
+    if kind is not None:
+        for key, value in _MICROSTRUCTURE_DEFAULTS[kind].items():
             if out.get(key) is None:
                 out[key] = value
     return out
 
 
+def _check_bulk_name(name: str, where: str) -> None:
+    """A microstructure's bulk must be a material or a standard lattice."""
+    from .builders import LATTICES
+    from .materials import list_materials
+
+    if _is_material(name) or name.strip().lower() in LATTICES:
+        return
+    materials, lattices = list_materials(), list(LATTICES)
+    key = name.strip().lower().replace("-", "_")
+    close = difflib.get_close_matches(key, materials + lattices, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(f"{where}: unknown material {name!r}{hint} (materials: "
+                      f"{', '.join(materials)}; standard lattices: {', '.join(lattices)})")
+
+
+def _check_microstructure_keys(given: Mapping[str, Any], where: str) -> None:
+    """Microstructure keys only for their own kind; the bulk and the size are required.
+
+    `given` holds the values as given (before the defaults are added).
+    """
+    lattice = given.get("lattice")
+    kind = _microstructure_kind(lattice)
+    keys = [k for k in MICROSTRUCTURE_KEYS if given.get(k) is not None]
+    if kind is None:
+        if keys:
+            k = keys[0]
+            which = ("polycrystal" if k in POLYCRYSTAL_KEYS else "composite"
+                     if k in COMPOSITE_KEYS else "polycrystal or composite")
+            example = ("composite --material {} --fraction 0.7" if k in COMPOSITE_KEYS
+                       else "polycrystal --material {} --grain-size-nm 2").format(lattice)
+            raise ConfigError(f"{where}: {OPTIONS[k].flag} is an option of a {which}; "
+                              f"{lattice!r} is not one (e.g. kmc run {example})")
+        return
+    other, other_keys = (("composite", COMPOSITE_KEYS) if kind == "polycrystal"
+                         else ("polycrystal", POLYCRYSTAL_KEYS))
+    for k in other_keys:
+        if given.get(k) is not None:
+            raise ConfigError(f"{where}: {OPTIONS[k].flag} is an option of a {other}, not of "
+                              f"a {kind}")
+    material = given.get("material")
+    if material is None:
+        raise ConfigError(f"{where}: {kind} needs its bulk: --material NAME (a material or "
+                          "a standard lattice, see kmc lattices)")
+    _check_bulk_name(material, where)
+    if kind == "polycrystal":
+        sizes = [k for k in ("grain_size_nm", "n_grains") if given.get(k) is not None]
+        if len(sizes) != 1:
+            got = " (got both)" if sizes else ""
+            raise ConfigError(f"{where}: a polycrystal needs one of --grain-size-nm NM and "
+                              f"--n-grains N{got}")
+    elif given.get("fraction") is None:
+        raise ConfigError(f"{where}: a composite needs --fraction PHI (the conducting "
+                          "volume fraction)")
+
+
 def _check_lattice_keys(full: Mapping[str, Any], where: str) -> None:
-    """Material options only for materials; lattice constant and barrier only for lattices."""
+    """Material options only for materials; lattice constant and barrier only for lattices
+    (for a microstructure: for its bulk)."""
     from .materials import MODEL_OPTIONS, material_spec
 
-    lattice = full["lattice"]
+    lattice = _bulk_name(full)
     if _is_material(lattice):
         spec = material_spec(lattice)
         allowed = MODEL_OPTIONS[spec.data["model"]] + ("disorder_seed",)
@@ -382,17 +529,30 @@ def _complete(values: Mapping[str, Any], where: str, command: str,
     checked = {k: (None if v is None else check_value(k, v, f"{where}: {k}",
                                                        allow_list=command == "sweep"))
                for k, v in values.items()}
-    full = _with_defaults(checked, command)
-    if full.get("lattice") is None:
+    if checked.get("lattice") is None:
         raise ConfigError(f"{where}: no lattice given")
+    _check_microstructure_keys(checked, where)
+    full = _with_defaults(checked, command)
+    kind = _microstructure_kind(full["lattice"])
+    if kind is not None:
+        full["lattice"] = kind  # one spelling in the stored results
     _check_lattice_keys(full, where)
     given = [k for k in COMPOSITION_KEYS if full.get(k) is not None]
-    if not given and _is_material(full["lattice"]):
+    if not given and _is_material(_bulk_name(full)):
         return full, None  # type: ignore[return-value]
     if len(given) != 1:
         raise ConfigError(f"{where}: give one of {', '.join(COMPOSITION_KEYS)} "
                           f"(got {', '.join(given)})")
     return full, given[0]
+
+
+def bulk_output_path(output: str | os.PathLike[str] | None) -> str | None:
+    """The bulk run's file beside a microstructure run's: FILE.h5 -> FILE.bulk.h5."""
+    if output is None:
+        return None
+    p = Path(output)
+    return str(p.with_name(p.stem + ".bulk.h5") if p.suffix == ".h5"
+               else p.with_name(p.name + ".bulk.h5"))
 
 
 # --------------------------------------------------------------------------- #
@@ -403,10 +563,23 @@ class RunConfig:
     """A complete, validated configuration of one run (see :data:`OPTIONS` for the keys).
 
     Build one with :func:`run_config` or :meth:`from_dict`; :meth:`model` is the part that
-    defines the physics and is stored with the results.
+    defines the physics and is stored with the results. With `lattice` "polycrystal" or
+    "composite" the run is made on a microstructure (:meth:`microstructure`) of the bulk
+    named by `material`; :meth:`bulk_config` is the matching run of the bulk alone.
     """
 
     lattice: str
+    material: str | None = None
+    grain_size_nm: float | None = None
+    n_grains: int | None = None
+    gb_barrier_offset_eV: float | None = None
+    gb_energy_offset_eV: float | None = None
+    gb_width_nm: float | None = None
+    arrangement: str | None = None
+    fraction: float | None = None
+    particle_size_nm: float | None = None
+    interface_barrier_offset_eV: float | None = None
+    microstructure_seed: int | None = None
     size: int | None = None
     a: float | None = None
     x: float | None = None
@@ -454,49 +627,166 @@ class RunConfig:
         """True if `lattice` names a material (:mod:`kmc.materials`), not a standard lattice."""
         return _is_material(self.lattice)
 
-    def material(self) -> Any:
-        """The :class:`kmc.materials.Material` of this configuration (materials only)."""
+    @property
+    def microstructure_kind(self) -> str | None:
+        """"polycrystal" or "composite" for a microstructure run, else None."""
+        return _microstructure_kind(self.lattice)
+
+    @property
+    def bulk_name(self) -> str:
+        """The bulk's material or standard-lattice name (`material` of a microstructure,
+        else `lattice`)."""
+        return self.material if self.microstructure_kind else self.lattice  # type: ignore
+
+    @property
+    def bulk_is_material(self) -> bool:
+        """True if the bulk is a material (:mod:`kmc.materials`)."""
+        return _is_material(self.bulk_name)
+
+    def bulk_material(self) -> Any:
+        """The :class:`kmc.materials.Material` of the bulk (material bulks only)."""
         from .materials import build_material
 
         opts = {k: getattr(self, k) for k in MATERIAL_KEYS if k != "disorder_seed"}
-        return build_material(self.lattice, size=self.size,
+        return build_material(self.bulk_name, size=self.size,
                               disorder_seed=self.disorder_seed or 0, **opts)
 
-    def composition(self, material: Any = None) -> dict[str, Any]:
-        """Keyword arguments of :class:`kmc.Simulation` for the composition."""
-        if self.vacancies is not None:
-            return {"n_vacancies": self.vacancies}
-        if self.ions is not None:
-            return {"n_ions": self.ions}
-        if self.occupancy is None:  # a material's own composition
-            return {"n_ions": (material or self.material()).n_ions}
-        return {"occupancy": self.occupancy}
+    def _material_or_none(self, material: Any) -> Any:
+        if material is not None or not self.bulk_is_material:
+            return material
+        return self.bulk_material()
 
-    def network(self, material: Any = None) -> Any:
-        """Build the :class:`kmc.SiteNetwork` of this configuration."""
+    def bulk_network(self, material: Any = None) -> Any:
+        """The bulk :class:`kmc.SiteNetwork`, with the mechanisms: the network of
+        ``kmc run BULK`` with the same options.
+
+        Parameters
+        ----------
+        material : Material, optional
+            The bulk's material if already built (:meth:`bulk_material`).
+        """
         from .builders import build_lattice
 
-        if self.is_material:
-            net = (material or self.material()).network
+        if self.bulk_is_material:
+            net = self._material_or_none(material).network
         else:
             kwargs: dict[str, Any] = {"a": 3.0 if self.a is None else self.a,
                                       "barrier_eV": 0.3 if self.barrier is None else self.barrier}
             if self.size is not None:
                 kwargs["size"] = self.size
-            net = build_lattice(self.lattice, **kwargs)
+            net = build_lattice(self.bulk_name, **kwargs)
         return with_mechanisms(net, self.mechanisms,
                                {m: getattr(self, f"barrier_{m}") for m in MECHANISMS[1:]})
 
-    def simulation(self, network: Any = None) -> Any:
-        """The :class:`kmc.Simulation` of this configuration (building the network if needed)."""
+    def microstructure(self, material: Any = None) -> Any:
+        """The :class:`kmc.microstructure.Microstructure` of a polycrystal or composite
+        configuration, built on :meth:`bulk_network`.
+
+        Raises
+        ------
+        ConfigError
+            If the lattice is not "polycrystal" or "composite", or the microstructure
+            cannot be built (e.g. grains larger than the box).
+        """
+        from .microstructure import composite, polycrystal
+
+        kind = self.microstructure_kind
+        if kind is None:
+            raise ConfigError(f"lattice {self.lattice!r} is not a microstructure (polycrystal "
+                              "or composite)")
+        bulk = self.bulk_network(material)
+        seed = self.microstructure_seed or 0
+        if kind == "polycrystal":
+            return polycrystal(
+                bulk, grain_size_nm=self.grain_size_nm, n_grains=self.n_grains,
+                gb_barrier_offset_eV=self.gb_barrier_offset_eV or 0.0,
+                gb_energy_offset_eV=self.gb_energy_offset_eV or 0.0,
+                gb_width_nm=self.gb_width_nm or 0.0, arrangement=self.arrangement or "voronoi",
+                seed=seed)
+        return composite(bulk, fraction=self.fraction,  # type: ignore[arg-type]
+                         particle_size_nm=self.particle_size_nm,
+                         interface_barrier_offset_eV=self.interface_barrier_offset_eV or 0.0,
+                         seed=seed)
+
+    def composition(self, material: Any = None, microstructure: Any = None) -> dict[str, Any]:
+        """Keyword arguments of :class:`kmc.Simulation` for the composition.
+
+        An explicit occupancy, ion or vacancy count applies to the sites of the simulated
+        network. Without one, a material bulk brings its own ion count: unchanged on a
+        polycrystal (the same sites), scaled by the share of the sites kept on a composite.
+        """
+        if self.vacancies is not None:
+            return {"n_vacancies": self.vacancies}
+        if self.ions is not None:
+            return {"n_ions": self.ions}
+        if self.occupancy is None:  # a material's own composition
+            n_ions = self._material_or_none(material).n_ions
+            if self.microstructure_kind == "composite":
+                ms = microstructure or self.microstructure(material)
+                n_ions = int(round(n_ions * ms.network.n_sites / ms.bulk.n_sites))
+            return {"n_ions": n_ions}
+        return {"occupancy": self.occupancy}
+
+    def network(self, material: Any = None, microstructure: Any = None) -> Any:
+        """Build the :class:`kmc.SiteNetwork` to simulate: the bulk network, or the
+        microstructure's network for a polycrystal or composite."""
+        if self.microstructure_kind is None:
+            return self.bulk_network(material)
+        return (microstructure or self.microstructure(material)).network
+
+    def simulation(self, network: Any = None, *, microstructure: Any = None) -> Any:
+        """The :class:`kmc.Simulation` of this configuration (building the network if needed).
+
+        Parameters
+        ----------
+        network : SiteNetwork, optional
+            The network to simulate, if already built.
+        microstructure : Microstructure, optional
+            The microstructure (:meth:`microstructure`), if already built.
+        """
         from .simulation import Simulation
 
-        material = self.material() if self.is_material else None
+        material = self.bulk_material() if self.bulk_is_material else None
+        if self.microstructure_kind is not None and microstructure is None:
+            microstructure = self.microstructure(material)
         if network is None:
-            network = self.network(material)
+            network = self.network(material, microstructure)
         return Simulation(network, self.temperature,
                           seed=self.seed, attempt_frequency_Hz=self.attempt_frequency,
-                          field_V_per_angstrom=self.field, **self.composition(material))
+                          field_V_per_angstrom=self.field,
+                          **self.composition(material, microstructure))
+
+    def bulk_config(self, microstructure: Any = None) -> RunConfig:
+        """The configuration of the bulk run that goes with a microstructure run.
+
+        The same bulk (``kmc run MATERIAL`` with the same options), temperature, plan and
+        seed; the same composition, except that on a composite an ion or vacancy count is
+        scaled to the bulk's sites (the same ions per site; an occupancy stays as it is).
+        Its output is :func:`bulk_output_path` of `output`.
+
+        Parameters
+        ----------
+        microstructure : Microstructure, optional
+            The microstructure (:meth:`microstructure`), if already built.
+        """
+        kind = self.microstructure_kind
+        if kind is None:
+            raise ConfigError(f"lattice {self.lattice!r} is not a microstructure (polycrystal "
+                              "or composite)")
+        values = {k: v for k, v in dataclasses.asdict(self).items()
+                  if k not in MICROSTRUCTURE_KEYS and v is not None}
+        values["lattice"] = self.bulk_name
+        values["output"] = bulk_output_path(self.output)
+        if kind == "composite" and (self.ions is not None or self.vacancies is not None):
+            ms = microstructure or self.microstructure()
+            scale = ms.bulk.n_sites / ms.network.n_sites
+            key = "ions" if self.ions is not None else "vacancies"
+            values[key] = int(round(values[key] * scale))
+        return RunConfig.from_dict(values, where="bulk run")
+
+    def bulk_simulation(self, microstructure: Any = None) -> Any:
+        """The :class:`kmc.Simulation` of the bulk run (:meth:`bulk_config`)."""
+        return self.bulk_config(microstructure).simulation()
 
     def plan(self) -> dict[str, Any]:
         """Keyword arguments of :meth:`kmc.Simulation.run` for the plan."""
@@ -551,7 +841,9 @@ class SweepConfig:
         The run keys shared by every run (no temperature, composition or seed).
     temperatures_K : tuple of float
     composition_key : str
-        "occupancy", "ions" or "vacancies".
+        The key the sweep varies besides the temperature (its composition axis): one of
+        :data:`AXIS_KEYS` ("occupancy", "ions", "vacancies", "grain_size_nm", "n_grains",
+        "fraction").
     compositions : tuple
         The values of `composition_key`.
     replicas : int
@@ -583,18 +875,25 @@ class SweepConfig:
         def as_tuple(v: Any) -> tuple[Any, ...]:
             return tuple(v) if isinstance(v, list) else (v,)
 
+        listed = [k for k in AXIS_KEYS if isinstance(full.get(k), list)]
+        if len(listed) > 1:
+            raise ConfigError(f"{where}: a sweep varies one of {', '.join(AXIS_KEYS)} besides "
+                              f"the temperature; got lists for {OPTIONS[listed[0]].flag} and "
+                              f"{OPTIONS[listed[1]].flag}")
+        axis = listed[0] if listed else comp_key
         execution = ("replicas", "seed", "workers", "scheduler", "output",
                      "checkpoint_interval", "summary_json", "overwrite", "json", "quiet")
         base = {k: (list(v) if isinstance(v, tuple) else v) for k, v in full.items()
-                if k in MODEL_KEYS and k not in ("temperature", "seed", *COMPOSITION_KEYS)
+                if k in MODEL_KEYS and k not in ("temperature", "seed", axis)
                 and v is not None}
         kwargs = {k: full[k] for k in execution if full.get(k) is not None}
-        if comp_key is None:  # a material's own composition: its ion count
+        if axis is None:  # a material's own composition: its ion count
             probe = RunConfig.from_dict({k: v for k, v in full.items()
                                          if k in MODEL_KEYS and not isinstance(v, list)
                                          or k == "lattice"} | {"temperature": 300.0},
                                         where=where)
-            comp_key, full = "ions", {**full, "ions": probe.composition()["n_ions"]}
+            axis, full = "ions", {**full, "ions": probe.composition()["n_ions"]}
+        comp_key = axis
         comps = as_tuple(full[comp_key])
         return cls(base=base, temperatures_K=as_tuple(full["temperature"]),
                    composition_key=comp_key, compositions=comps, **kwargs)
