@@ -1,5 +1,11 @@
 """Sweeps: temperatures x compositions x replicas as independent runs.
 
+The composition axis is one key (:data:`kmc.config.AXIS_KEYS`): an occupancy, ion or
+vacancy count, or for a microstructure its grain size, number of grains or conducting
+fraction. Each run of a microstructure sweep is a run of the microstructure's network (no
+bulk run); its effective conductivity ``sigma_eff_S_cm`` (with the bulk's dimensionality,
+:func:`kmc.microstructure.effective_sigma_S_cm`) is tabulated beside the others.
+
 Every run of a sweep has its own seed, derived from the sweep's master seed and the
 run's point (temperature, composition, replica), so a run's numbers do not depend on
 which other runs the sweep holds, on their order, or on where it ran: a local process
@@ -18,6 +24,7 @@ import concurrent.futures as cf
 import contextlib
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import shutil
@@ -46,6 +53,8 @@ GATHER_INTERVAL_S = 30.0
 #: Observables tabulated per run and per point (value and _err twin).
 OBSERVABLES = ("sigma_S_cm", "D_tracer_cm2_s", "D_sigma_cm2_s", "correlation_factor",
                "haven_ratio")
+#: Observables added for the runs of a microstructure sweep.
+MICROSTRUCTURE_OBSERVABLES = ("sigma_eff_S_cm",)
 
 
 def cpu_count() -> int:
@@ -228,14 +237,60 @@ class SweepResult:
         """Finished runs."""
         return len(self.runs)
 
+    @property
+    def microstructure_kind(self) -> str | None:
+        """"polycrystal" or "composite" for a sweep of a microstructure, else None."""
+        from .config import MICROSTRUCTURES
+
+        lattice = self.config.get("base", {}).get("lattice")
+        return lattice if lattice in MICROSTRUCTURES else None
+
+    def point_config(self, composition: Any, temperature_K: float | None = None) -> RunConfig:
+        """The configuration of the runs at one point (without their seed).
+
+        Parameters
+        ----------
+        composition : value
+            A value of the sweep's composition key.
+        temperature_K : float, optional
+            Default: the sweep's first temperature.
+        """
+        T = self.config["temperatures_K"][0] if temperature_K is None else temperature_K
+        return RunConfig.from_dict({**self.config["base"], "temperature": T,
+                                    self.config["composition_key"]: composition},
+                                   where=f"{self.path} (config)")
+
+    @property
+    def bulk_dimensionality(self) -> int | None:
+        """Dimensionality of the bulk of a microstructure sweep (None for other sweeps)."""
+        if self.microstructure_kind is None:
+            return None
+        if not hasattr(self, "_bulk_dim"):
+            comp = self.config["compositions"][0]
+            self._bulk_dim = int(self.point_config(comp).bulk_network().dimensionality)
+        return self._bulk_dim
+
+    def observables(self) -> tuple[str, ...]:
+        """The observables of :meth:`table` and :meth:`points` (each with an _err twin)."""
+        extra = MICROSTRUCTURE_OBSERVABLES if self.microstructure_kind else ()
+        return OBSERVABLES + extra
+
     def table(self) -> list[dict[str, Any]]:
-        """One row per finished run: its point, seed and observables with errors."""
+        """One row per finished run: its point, seed and observables with errors (for a
+        microstructure sweep also ``sigma_eff_S_cm``)."""
+        from .microstructure import effective_sigma_S_cm
+
+        d_bulk = self.bulk_dimensionality
         rows = []
         for run_id in sorted(self.runs, key=self._order):
             res = self.runs[run_id].to_dict()
             row = {"run_id": run_id, **self.specs[run_id]}
             for k in OBSERVABLES:
                 row[k], row[k + "_err"] = res[k], res[k + "_err"]
+            if d_bulk is not None:
+                value, err = effective_sigma_S_cm(self.runs[run_id], d_bulk)
+                row["sigma_eff_S_cm"] = value if math.isfinite(value) else None
+                row["sigma_eff_S_cm_err"] = err if math.isfinite(err) else None
             row["hops"] = res["hops"]
             rows.append(row)
         return rows
@@ -263,7 +318,7 @@ class SweepResult:
         for (ckey, comp, T), rows in groups.items():
             point: dict[str, Any] = {"composition_key": ckey, "composition": comp,
                                      "temperature_K": T, "replicas": len(rows)}
-            for k in OBSERVABLES:
+            for k in self.observables():
                 vals = [r[k] for r in rows]
                 errs = [r[k + "_err"] for r in rows]
                 if all(v is not None and e is not None and v > 0 and e > 0
@@ -339,17 +394,20 @@ class SweepResult:
                 return f"{'n/a':>22s}"
             return f"{v:>10.4g} +/- {e:<8.2g}" if e is not None else f"{v:>10.4g}{'':12s}"
 
+        columns = ["sigma_S_cm", "D_tracer_cm2_s", "correlation_factor", "haven_ratio"]
+        heads = ["sigma (S/cm)", "D* (cm^2/s)", "f", "Haven ratio"]
+        if self.microstructure_kind is not None:
+            columns.insert(1, "sigma_eff_S_cm")
+            heads.insert(1, "sigma_eff (S/cm)")
         lines = [f"kmc sweep: {self.n_runs} runs in {self.path} (master seed "
                  f"{self.master_seed}; {len(self.executed)} computed now)",
-                 f"  {'T (K)':>8s} {'composition':>16s} {'R':>3s} {'sigma (S/cm)':>22s} "
-                 f"{'D* (cm^2/s)':>22s} {'f':>22s} {'Haven ratio':>22s}"]
+                 f"  {'T (K)':>8s} {'composition':>20s} {'R':>3s} "
+                 + " ".join(f"{h:>22s}" for h in heads)]
         for p in sorted(self.points(), key=lambda p: (str(p["composition"]),
                                                       p["temperature_K"])):
             comp = f"{p['composition_key']}={_fmt(p['composition'])}"
-            lines.append(f"  {p['temperature_K']:>8g} {comp:>16s} {p['replicas']:>3d} "
-                         + " ".join(cell(p[k], p[k + "_err"]) for k in
-                                    ("sigma_S_cm", "D_tracer_cm2_s", "correlation_factor",
-                                     "haven_ratio")))
+            lines.append(f"  {p['temperature_K']:>8g} {comp:>20s} {p['replicas']:>3d} "
+                         + " ".join(cell(p[k], p[k + "_err"]) for k in columns))
         for fit in self.to_dict()["arrhenius"]:
             label = f"{fit['composition_key']}={_fmt(fit['composition'])}"
             if "error" in fit:
