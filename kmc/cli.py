@@ -3,6 +3,9 @@
 ::
 
     kmc run LATTICE|CONFIG.toml [options]     one run: D*, D_sigma, f, Haven ratio, sigma
+    kmc run polycrystal --material NAME (--grain-size-nm G | --n-grains N) [options]
+    kmc run composite --material NAME --fraction PHI [options]
+                                              a microstructure and its bulk: sigma_eff
     kmc run --resume FILE.h5 [--json]         finish an interrupted run
     kmc sweep LATTICE|CONFIG.toml -T 300,400,500 [--replicas R] [--workers N]
               [--scheduler ADDRESS] [--output FILE.h5]
@@ -10,6 +13,13 @@
     kmc plot FILE.h5 [--to FIGURE.png]
     kmc lattices [show NAME]
     kmc validate [--quick] [--json]
+
+A microstructure run (:mod:`kmc.microstructure`) is two runs with the same seed and plan:
+the polycrystal or composite, then its bulk (``--output FILE.h5`` writes FILE.h5 and
+FILE.bulk.h5); it prints the microstructure run and the effective conductivity beside the
+bulk's, the resistor-network and brick-layer predictions (polycrystal) or the tortuosity
+(composite). ``kmc plot`` draws a microstructure run's grains, and sigma_eff against the
+grain size or the conducting fraction of a sweep over them.
 
 Every option of ``run`` and ``sweep`` can also be set in a TOML config file (see
 :mod:`kmc.config`); an option on the command line wins. User errors print one line on
@@ -32,7 +42,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 from .builders import LATTICES
-from .config import OPTIONS, run_config, sweep_config
+from .config import MICROSTRUCTURES, OPTIONS, RunConfig, run_config, sweep_config
 from .errors import ConfigError, KMCError, RunInterrupted
 
 __all__ = ["main"]
@@ -102,7 +112,8 @@ def _build_parser() -> argparse.ArgumentParser:
                        "config file, or continue one (--resume).")
     r.add_argument("target", nargs="?", metavar="LATTICE|CONFIG.toml",
                    help="a material (see `kmc lattices`), one of: " + ", ".join(LATTICES)
-                   + "; or a TOML config file")
+                   + "; " + " or ".join(MICROSTRUCTURES) + " (with --material NAME); or a "
+                   "TOML config file")
     r.add_argument("--resume", metavar="FILE.h5", default=None,
                    help="continue the interrupted run in FILE.h5 and print its results")
     _add_options(r, "run")
@@ -113,7 +124,9 @@ def _build_parser() -> argparse.ArgumentParser:
                        "compositions and replicas on a local process pool or a dask cluster; "
                        "the same command again continues an interrupted sweep.")
     s.add_argument("target", nargs="?", metavar="LATTICE|CONFIG.toml",
-                   help="one of: " + ", ".join(LATTICES) + "; or a TOML config file")
+                   help="a material (see `kmc lattices`), one of: " + ", ".join(LATTICES)
+                   + "; " + " or ".join(MICROSTRUCTURES) + " (with --material NAME); or a "
+                   "TOML config file")
     _add_options(s, "sweep")
     s.set_defaults(func=_cmd_sweep)
 
@@ -132,10 +145,12 @@ def _build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     a.set_defaults(func=_cmd_arrhenius)
 
-    pl = sub.add_parser("plot", help="plot a run (MSD vs time) or a sweep (Arrhenius)")
+    pl = sub.add_parser("plot", help="plot a run (MSD vs time; a microstructure's grains) "
+                        "or a sweep (Arrhenius; sigma_eff vs grain size or fraction)")
     pl.add_argument("file", metavar="FILE.h5")
     pl.add_argument("--to", dest="figure", default=None, metavar="FIGURE.png",
-                    help="figure file (default: FILE.msd.png or FILE.arrhenius.png)")
+                    help="figure file (default: FILE.msd.png, FILE.microstructure.png, "
+                    "FILE.arrhenius.png, FILE.grain_size.png or FILE.fraction.png)")
     pl.set_defaults(func=_cmd_plot)
 
     ls = sub.add_parser("lattices", help="list the materials and standard lattices",
@@ -212,6 +227,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     cfg = run_config(args.target, _cli_values(args))
     if cfg.summary_json and cfg.output is None:
         raise ConfigError("--summary-json needs --output FILE.h5 (the JSON goes beside it)")
+    if cfg.microstructure_kind is not None:
+        return _run_microstructure(cfg)
     sim = cfg.simulation()
     equil = cfg.steps // 10 if cfg.equilibration is None else cfg.equilibration
     bar = _HopBar(cfg.steps + equil, 0, cfg.quiet)
@@ -265,6 +282,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         raise ConfigError("--resume writes to the file it continues; drop --output")
     rec = io.read_run(args.resume)
     stored = rec.config or {}
+    if stored.get("lattice") in MICROSTRUCTURES:
+        return _resume_microstructure(args, stored)
 
     def opt(key: str) -> Any:
         v = getattr(args, key)
@@ -282,6 +301,240 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         lambda: resume(args.resume, progress=bar,
                        checkpoint_interval_s=float(opt("checkpoint_interval"))),
         bar, args.resume, bool(opt("json")), bool(opt("summary_json")))
+
+
+# --------------------------------------------------------------------------- #
+# microstructure runs: the microstructure, then its bulk
+# --------------------------------------------------------------------------- #
+def _run_microstructure(cfg: RunConfig) -> int:
+    """``kmc run polycrystal|composite ...``: both runs, then the comparison."""
+    import numpy as np
+
+    from .config import bulk_output_path
+
+    if cfg.seed is None:  # one seed for both runs, recorded with both
+        cfg = dataclasses.replace(cfg, seed=int(np.random.SeedSequence().entropy % (2**63)))
+    bulk_out = bulk_output_path(cfg.output)
+    if bulk_out is not None and not cfg.overwrite and Path(bulk_out).exists():
+        raise ConfigError(f"{bulk_out!r} (the bulk run beside {cfg.output!r}) exists; use "
+                          "--overwrite, another --output, or kmc run --resume "
+                          f"{cfg.output}")
+    ms = cfg.microstructure()
+    bulk_cfg = cfg.bulk_config(ms)
+    sim = cfg.simulation(microstructure=ms)
+    bulk_sim = bulk_cfg.simulation()
+    per_run = cfg.steps + (cfg.steps // 10 if cfg.equilibration is None else cfg.equilibration)
+    bar = _HopBar(2 * per_run, 0, cfg.quiet)
+    common = {"progress": bar, "checkpoint_interval_s": cfg.checkpoint_interval,
+              "overwrite": cfg.overwrite}
+    return _microstructure_pair(
+        cfg, ms, bar,
+        lambda: sim.run(**cfg.plan(), output=cfg.output, config=dataclasses.asdict(cfg),
+                        **common),
+        lambda: bulk_sim.run(**bulk_cfg.plan(), output=bulk_cfg.output,
+                             config=dataclasses.asdict(bulk_cfg), **common))
+
+
+def _hops_done(path: str) -> int:
+    """Hops (equilibration and production) a run file holds so far."""
+    from . import io
+
+    if not Path(path).exists():
+        return 0
+    try:
+        rec = io.read_run(path)
+    except ConfigError:
+        return 0
+    if rec.status == "complete" and rec.summary is not None:
+        return int(rec.summary["hops"]) + int(rec.summary["equilibration_steps"])
+    if rec.checkpoint is None:
+        return 0
+    return int(rec.checkpoint["engine"]["steps"]) - int(rec.checkpoint["run"]["start_steps"])
+
+
+def _stored_config(stored: dict[str, Any], path: str, **overrides: Any) -> RunConfig:
+    """The RunConfig stored with a run file's results (with `overrides` on top)."""
+    values = {k: v for k, v in stored.items() if k in OPTIONS and v is not None}
+    return RunConfig.from_dict({**values, **overrides}, where=f"{path} (config)")
+
+
+def _resume_microstructure(args: argparse.Namespace, stored: dict[str, Any]) -> int:
+    """``kmc run --resume FILE.h5`` of a microstructure run: finish it, then its bulk run
+    (continued from FILE.bulk.h5, or made now if it never started)."""
+    from . import io
+    from .config import bulk_output_path
+    from .simulation import resume
+
+    path = args.resume
+    given = {k: getattr(args, k) for k in ("json", "quiet", "checkpoint_interval",
+                                           "summary_json") if getattr(args, k) is not None}
+    cfg = _stored_config(stored, path, **given, output=path)
+    ms = cfg.microstructure()
+    bulk_cfg = cfg.bulk_config(ms)
+    bulk_path = bulk_output_path(path)
+    per_run = cfg.steps + (cfg.steps // 10 if cfg.equilibration is None else cfg.equilibration)
+    bar = _HopBar(2 * per_run, _hops_done(path) + _hops_done(bulk_path), cfg.quiet)
+
+    def bulk() -> Any:
+        rec = io.read_run(bulk_path) if Path(bulk_path).exists() else None
+        if rec is not None and (rec.status == "complete" or rec.checkpoint is not None):
+            return resume(bulk_path, progress=bar,
+                          checkpoint_interval_s=cfg.checkpoint_interval)
+        return bulk_cfg.simulation().run(  # never got going: start it
+            **bulk_cfg.plan(), progress=bar, output=bulk_path,
+            checkpoint_interval_s=cfg.checkpoint_interval, overwrite=True,
+            config=dataclasses.asdict(bulk_cfg))
+
+    return _microstructure_pair(
+        cfg, ms, bar,
+        lambda: resume(path, progress=bar, checkpoint_interval_s=cfg.checkpoint_interval),
+        bulk)
+
+
+def _microstructure_pair(cfg: RunConfig, ms: Any, bar: _HopBar, micro: Callable[[], Any],
+                         bulk: Callable[[], Any]) -> int:
+    """Run the microstructure (`micro`), then its bulk (`bulk`); print; return the status."""
+    from .config import bulk_output_path
+
+    def stopped(signum: int | None) -> int:
+        bar.close()
+        if cfg.output is not None:
+            files = [f for f in (cfg.output, bulk_output_path(cfg.output)) if Path(f).exists()]
+            print(f"kmc: interrupted; the checkpoints are in {' and '.join(files)}; continue "
+                  f"with: kmc run --resume {cfg.output}", file=sys.stderr)
+        else:
+            _interrupted_note(None)
+        return _interrupt_status(signum)
+
+    try:
+        try:
+            result = micro()
+        except RunInterrupted as exc:
+            return stopped(exc.signum)
+        if result.interrupted:
+            bar.close()
+            _report(result, cfg.json)
+            return stopped(result.stop_signal)
+        try:
+            bulk_result = bulk()
+        except RunInterrupted as exc:
+            bulk_result = None
+            signum = exc.signum
+        else:
+            signum = bulk_result.stop_signal
+        if bulk_result is None or bulk_result.interrupted:
+            bar.close()
+            _report(result, cfg.json)  # what finished: the microstructure run
+            return stopped(signum)
+    finally:
+        bar.close()
+    summary = _microstructure_summary(ms, result, bulk_result)
+    if cfg.json:
+        print(json.dumps(summary))
+    else:
+        print(result.summary())
+        print(_microstructure_table(summary, result.to_dict()["warnings"]))
+    if cfg.summary_json:
+        _write_json_beside(cfg.output, summary)
+    return 0
+
+
+def _microstructure_summary(ms: Any, result: Any, bulk_result: Any) -> dict[str, Any]:
+    """The JSON-ready comparison of a microstructure run with its bulk run.
+
+    Parameters
+    ----------
+    ms : Microstructure
+        The polycrystal or composite (:meth:`kmc.config.RunConfig.microstructure`).
+    result, bulk_result : RunResult
+        The runs of ``ms.network`` and of the bulk (``cfg.bulk_config()``).
+
+    Returns
+    -------
+    dict
+        ``result.to_dict()`` with everything of ``ms.info()`` (its seed as
+        ``microstructure_seed``), ``sigma_bulk_S_cm`` (+ ``_err``) from the bulk run,
+        ``sigma_eff_S_cm`` (+ ``_err``: :func:`kmc.microstructure.effective_sigma_S_cm` with
+        the bulk's dimensionality); for a polycrystal the resistor-network prediction built
+        with the KMC bulk sigma (``sigma_network_S_cm``, ``sigma_brick_layer_S_cm``, ...);
+        for a composite ``tortuosity`` (+ ``_err``), ``conducting_fraction`` and
+        ``percolates``; ``warnings``; and ``bulk``: ``bulk_result.to_dict()``.
+    """
+    import numpy as np
+
+    from .microstructure import effective_sigma_S_cm, resistor_network, tortuosity
+
+    def finite(x: Any) -> Any:
+        return x if not isinstance(x, float) or math.isfinite(x) else None
+
+    out = result.to_dict()
+    info = ms.info()
+    info["microstructure_seed"] = info.pop("seed")
+    out.update(info)
+    sigma_eff, sigma_eff_err = effective_sigma_S_cm(result, bulk_result.dimensionality)
+    sb, sb_err = float(bulk_result.sigma_S_cm), float(bulk_result.sigma_S_cm_err)
+    out.update(sigma_bulk_S_cm=sb, sigma_bulk_S_cm_err=sb_err, sigma_eff_S_cm=sigma_eff,
+               sigma_eff_S_cm_err=sigma_eff_err)
+    warnings = list(out["warnings"])
+    if ms.kind == "polycrystal":
+        use = sb if math.isfinite(sb) and sb > 0 else None
+        if use is None:
+            warnings.append(f"the bulk run's sigma ({sb:g} S/cm) is not positive: the "
+                            "resistor network uses the mean-field bulk conductivity")
+        pred = resistor_network(ms, result.temperature_K, result.n_ions, sigma_bulk_S_cm=use,
+                                attempt_frequency_Hz=result.attempt_frequency_Hz)
+        out.update(pred.to_dict())
+        if ms.n_grains > 1 and result.blocks is not None:
+            tr = result.blocks.tracer_sq_A2
+            msd_block_A2 = float(np.mean(np.trace(tr, axis1=1, axis2=2))) / result.n_ions
+            step_nm = math.sqrt(msd_block_A2) / 10.0
+            if step_nm < 2.0 * ms.grain_size_nm:
+                warnings.append(
+                    f"the ions move about {step_nm:.3g} nm per block (sqrt of the tracer MSD "
+                    f"per block), less than twice the mean grain size ({ms.grain_size_nm:.3g}"
+                    " nm): the blocks are too short to average over grains and sigma_eff is "
+                    "overestimated; use more steps per block (--steps, --blocks)")
+    else:
+        tau, tau_err = tortuosity(ms.conducting_fraction, sb, sigma_eff, sb_err, sigma_eff_err)
+        out.update(tortuosity=tau, tortuosity_err=tau_err,
+                   conducting_fraction=ms.conducting_fraction,
+                   percolates=ms.network.dimensionality > 0,
+                   bulk_dimensionality=bulk_result.dimensionality)
+    out["warnings"] = warnings
+    out["bulk"] = bulk_result.to_dict()
+    return {k: finite(v) for k, v in out.items()}
+
+
+def _microstructure_table(s: dict[str, Any], printed: Sequence[str] = ()) -> str:
+    """The side-by-side block printed after a microstructure run's summary (warnings not
+    in `printed`, the ones that summary showed already)."""
+    def row(label: str, value: Any, err: Any = None, unit: str = "S/cm") -> str:
+        v = "n/a" if value is None else f"{value:.5g}"
+        e = "" if err is None else f"+/- {err:<9.2g}"
+        return f"  {label:<32s} {v:>12s} {e:<13s} {unit}"
+
+    lines = []
+    if s["microstructure"] == "polycrystal":
+        lines.append(f"polycrystal ({s['arrangement']}): {s['n_grains']} grains, mean grain "
+                     f"size {s['grain_size_nm']:.3g} nm, boundary sites "
+                     f"{100 * s['gb_site_fraction']:.3g} %")
+    else:
+        d, db = s["conducting_dimensionality"], s["bulk_dimensionality"]
+        perc = (f"the conducting phase percolates (d = {d} of {db})" if d > 0 else
+                "the conducting phase does not percolate (sigma_eff = 0)")
+        lines.append(f"composite ({s['arrangement']}): conducting fraction "
+                     f"{s['conducting_fraction']:.3g}; {perc}")
+    lines += [row("sigma bulk (KMC)", s["sigma_bulk_S_cm"], s["sigma_bulk_S_cm_err"]),
+              row("sigma_eff (KMC)", s["sigma_eff_S_cm"], s["sigma_eff_S_cm_err"])]
+    if s["microstructure"] == "polycrystal":
+        lines += [row("sigma_eff (resistor network)", s["sigma_network_S_cm"]),
+                  row("sigma_eff (brick layer)", s["sigma_brick_layer_S_cm"])]
+    else:
+        lines.append(row("tortuosity tau", s["tortuosity"],
+                         s["tortuosity_err"], ""))
+    lines += [f"  warning: {w}" for w in s["warnings"] if w not in printed]
+    lines += [f"  warning (bulk run): {w}" for w in s["bulk"]["warnings"]]
+    return "\n".join(lines)
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
@@ -367,14 +620,30 @@ def _cmd_arrhenius(args: argparse.Namespace) -> int:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from .arrhenius import plot_arrhenius, plot_msd
-    from .io import file_format, load
+    from .io import file_format, load, read_run
+    from .plots import GRAIN_AXES, plot_fraction, plot_grain_size, plot_microstructure
 
     path = Path(args.file)
     if file_format(path) == "kmc-sweep":
         sw = load(path)
-        fits = [(f"{k}={v:g}", sw.arrhenius(v)) for k, v in sw.compositions()]
-        figure = args.figure or str(path.with_suffix(".arrhenius.png"))
-        plot_arrhenius([f for _, f in fits], figure, labels=[label for label, _ in fits])
+        axis = sw.config.get("composition_key")
+        if sw.microstructure_kind is not None and axis in GRAIN_AXES:
+            figure = args.figure or str(path.with_suffix(".grain_size.png"))
+            plot_grain_size(sw, figure)
+        elif sw.microstructure_kind is not None and axis == "fraction":
+            figure = args.figure or str(path.with_suffix(".fraction.png"))
+            plot_fraction(sw, figure)
+        else:
+            fits = [(f"{k}={v:g}", sw.arrhenius(v)) for k, v in sw.compositions()]
+            figure = args.figure or str(path.with_suffix(".arrhenius.png"))
+            plot_arrhenius([f for _, f in fits], figure, labels=[label for label, _ in fits])
+        print(figure)
+        return 0
+    stored = read_run(path).config or {}
+    if stored.get("lattice") in MICROSTRUCTURES:  # the grains, rebuilt from the config
+        cfg = _stored_config(stored, str(path))
+        figure = args.figure or str(path.with_suffix(".microstructure.png"))
+        plot_microstructure(cfg.microstructure(), figure)
     else:
         res = load(path)
         figure = args.figure or str(path.with_suffix(".msd.png"))
@@ -411,6 +680,10 @@ def _cmd_lattices(args: argparse.Namespace) -> int:
     for name, func in LATTICES.items():
         doc = (func.__doc__ or "").strip().splitlines()
         print(f"  {name:<13s} {doc[0] if doc else ''}")
+    print("microstructures (of a material or standard lattice: --material NAME):")
+    print(f"  {'polycrystal':<13s} grains with boundary barrier/energy offsets "
+          "(--grain-size-nm NM or --n-grains N)")
+    print(f"  {'composite':<13s} the bulk with blocking regions (--fraction PHI)")
     return 0
 
 
