@@ -32,8 +32,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["Material", "describe_material", "is_material", "MODEL_OPTIONS", "MaterialSpec", "build_material", "material_spec",
-           "list_materials", "MATERIAL_OPTIONS", "from_cif", "network_from_sites"]
+__all__ = ["Material", "describe_material", "is_material", "MODEL_OPTIONS", "MaterialSpec",
+           "build_material", "material_spec", "list_materials", "MATERIAL_OPTIONS", "from_cif",
+           "network_from_sites"]
 
 #: Material options of the command line / config files: key -> (type, help).
 MATERIAL_OPTIONS: dict[str, tuple[str, str]] = {

@@ -35,7 +35,7 @@ from .lattice import SiteNetwork, wrapping_dimension
 __all__ = ["Microstructure", "polycrystal", "composite", "NetworkPrediction",
            "resistor_network", "brick_layer_S_cm", "bond_conductances_S",
            "PercolationEstimate", "percolation_threshold", "effective_sigma_S_cm",
-           "tortuosity", "ARRANGEMENTS"]
+           "tortuosity", "compare_with_bulk", "ARRANGEMENTS"]
 
 A_PER_NM = 10.0
 _KB_EV = 8.617333262e-5        # Boltzmann constant, eV/K
@@ -1023,6 +1023,68 @@ def resistor_network(structure: Microstructure, temperature_K: float, n_ions: in
         n_faces=len(faces), mesh_factor=mesh_factor,
         unmatched_crossing_fraction=unmatched / total_cross if total_cross > 0 else 0.0,
         graph=graph, _coarse=coarse)
+
+
+def compare_with_bulk(ms: Microstructure, result: Any, bulk_result: Any) -> dict[str, Any]:
+    """The JSON-ready comparison of a microstructure run with its bulk run.
+
+    Parameters
+    ----------
+    ms : Microstructure
+        The polycrystal or composite.
+    result, bulk_result : RunResult
+        Runs of ``ms.network`` and of ``ms.bulk`` (same temperature and ion density).
+
+    Returns
+    -------
+    dict
+        ``result.to_dict()`` with everything of ``ms.info()`` (its seed as
+        ``microstructure_seed``), ``sigma_bulk_S_cm`` (+ ``_err``) from the bulk run,
+        ``sigma_eff_S_cm`` (+ ``_err``: :func:`kmc.microstructure.effective_sigma_S_cm` with
+        the bulk's dimensionality); for a polycrystal the resistor-network prediction built
+        with the KMC bulk sigma (``sigma_network_S_cm``, ``sigma_brick_layer_S_cm``, ...);
+        for a composite ``tortuosity`` (+ ``_err``), ``conducting_fraction`` and
+        ``percolates``; ``warnings``; and ``bulk``: ``bulk_result.to_dict()``.
+    """
+    def finite(x: Any) -> Any:
+        return x if not isinstance(x, float) or math.isfinite(x) else None
+
+    out = result.to_dict()
+    info = ms.info()
+    info["microstructure_seed"] = info.pop("seed")
+    out.update(info)
+    sigma_eff, sigma_eff_err = effective_sigma_S_cm(result, bulk_result.dimensionality)
+    sb, sb_err = float(bulk_result.sigma_S_cm), float(bulk_result.sigma_S_cm_err)
+    out.update(sigma_bulk_S_cm=sb, sigma_bulk_S_cm_err=sb_err, sigma_eff_S_cm=sigma_eff,
+               sigma_eff_S_cm_err=sigma_eff_err)
+    warnings = list(out["warnings"])
+    if ms.kind == "polycrystal":
+        use = sb if math.isfinite(sb) and sb > 0 else None
+        if use is None:
+            warnings.append(f"the bulk run's sigma ({sb:g} S/cm) is not positive: the "
+                            "resistor network uses the mean-field bulk conductivity")
+        pred = resistor_network(ms, result.temperature_K, result.n_ions, sigma_bulk_S_cm=use,
+                                attempt_frequency_Hz=result.attempt_frequency_Hz)
+        out.update(pred.to_dict())
+        if ms.n_grains > 1 and result.blocks is not None:
+            tr = result.blocks.tracer_sq_A2
+            msd_block_A2 = float(np.mean(np.trace(tr, axis1=1, axis2=2))) / result.n_ions
+            step_nm = math.sqrt(msd_block_A2) / 10.0
+            if step_nm < 2.0 * ms.grain_size_nm:
+                warnings.append(
+                    f"the ions move about {step_nm:.3g} nm per block (sqrt of the tracer MSD "
+                    f"per block), less than twice the mean grain size ({ms.grain_size_nm:.3g}"
+                    " nm): the blocks are too short to average over grains and sigma_eff is "
+                    "overestimated; use more steps per block (--steps, --blocks)")
+    else:
+        tau, tau_err = tortuosity(ms.conducting_fraction, sb, sigma_eff, sb_err, sigma_eff_err)
+        out.update(tortuosity=tau, tortuosity_err=tau_err,
+                   conducting_fraction=ms.conducting_fraction,
+                   percolates=ms.network.dimensionality > 0,
+                   bulk_dimensionality=bulk_result.dimensionality)
+    out["warnings"] = warnings
+    out["bulk"] = bulk_result.to_dict()
+    return {k: finite(v) for k, v in out.items()}
 
 
 # --------------------------------------------------------------------------- percolation

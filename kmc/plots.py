@@ -4,7 +4,9 @@
 composite's conducting and blocking regions; :func:`plot_grain_size` draws the effective
 conductivity of a grain-size (or grain-count) sweep against the mean grain size with the
 resistor-network and brick-layer predictions over a wide range of grain sizes;
-:func:`plot_fraction` draws it against the conducting fraction of a composite sweep.
+:func:`plot_fraction` draws it against the conducting fraction of a composite sweep;
+:func:`plot_composition` draws sigma against the swept composition of any sweep (for a
+sweep at one temperature, where no Arrhenius plot can be drawn).
 Like :mod:`kmc.arrhenius`, the figures are drawn by matplotlib's Agg canvas (no pyplot
 state; matplotlib is imported only when plotting).
 
@@ -23,8 +25,8 @@ import numpy as np
 from .arrhenius import _plot_path, _saved_axes
 from .errors import ConfigError
 
-__all__ = ["plot_microstructure", "plot_grain_size", "plot_fraction", "GRAIN_AXES",
-           "MAX_GRAIN_SIZE_NM"]
+__all__ = ["plot_microstructure", "plot_grain_size", "plot_fraction", "plot_composition",
+           "GRAIN_AXES", "MAX_GRAIN_SIZE_NM"]
 
 #: Sweep axes drawn by :func:`plot_grain_size`.
 GRAIN_AXES = ("grain_size_nm", "n_grains")
@@ -250,4 +252,40 @@ def plot_fraction(sweep: Any, path: str | os.PathLike) -> Path:
         ax.set_ylabel("sigma_eff (S/cm)")
         ax.set_title(f"{structures[comps[0]].network.name}: sigma_eff vs conducting "
                      "fraction", fontsize="medium")
+    return out
+
+
+def plot_composition(sweep: Any, path: str | os.PathLike) -> Path:
+    """sigma against the swept composition of a sweep, one curve per temperature.
+
+    Parameters
+    ----------
+    sweep : SweepResult
+        Any sweep (its composition axis: occupancy, ions, vacancies, ...).
+    path : str or path-like
+        Output file (.png, .pdf, .svg).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    out = _plot_path(path)
+    key = str(sweep.config.get("composition_key"))
+    by_T: dict[float, list[dict[str, Any]]] = {}
+    for p in sweep.points():
+        if p.get("sigma_S_cm") is not None:
+            by_T.setdefault(p["temperature_K"], []).append(p)
+    if not by_T:
+        raise ConfigError(f"{sweep.path!r} holds no finished run")
+    value = "sigma_eff_S_cm" if sweep.microstructure_kind is not None else "sigma_S_cm"
+    with _saved_axes(out) as ax:
+        for i, (T, pts) in enumerate(sorted(by_T.items())):
+            pts = sorted(pts, key=lambda p: float(p["composition"]))
+            ax.errorbar([float(p["composition"]) for p in pts], [p[value] for p in pts],
+                        yerr=[p.get(value + "_err") or 0.0 for p in pts], fmt="o-",
+                        color=f"C{i}", capsize=3, label=f"T = {T:g} K")
+        ax.set_xlabel(key)
+        ax.set_ylabel(f"{value.removesuffix('_S_cm')} (S/cm)")
+        ax.set_title(f"{sweep.path}: sigma vs {key}", fontsize="medium")
     return out

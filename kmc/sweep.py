@@ -383,7 +383,8 @@ class SweepResult:
                     fits.append({"composition_key": key, "composition": comp,
                                  "error": str(exc)})
         return {"output": self.path, "master_seed": self.master_seed,
-                "n_runs": self.n_runs, "executed": list(self.executed), "config": self.config, "points": self.points(),
+                "n_runs": self.n_runs, "executed": list(self.executed), "config": self.config,
+                "points": self.points(),
                 "runs": self.table(), "arrhenius": fits,
                 "failures": [{"run_id": k, "error": v} for k, v in self.failures.items()]}
 
@@ -403,8 +404,12 @@ class SweepResult:
                  f"{self.master_seed}; {len(self.executed)} computed now)",
                  f"  {'T (K)':>8s} {'composition':>20s} {'R':>3s} "
                  + " ".join(f"{h:>22s}" for h in heads)]
-        for p in sorted(self.points(), key=lambda p: (str(p["composition"]),
-                                                      p["temperature_K"])):
+        def order(p: dict[str, Any]) -> tuple[Any, ...]:  # numbers by value, not as text
+            c = p["composition"]
+            num = isinstance(c, (int, float))
+            return (not num, float(c) if num else 0.0, str(c), p["temperature_K"])
+
+        for p in sorted(self.points(), key=order):
             comp = f"{p['composition_key']}={_fmt(p['composition'])}"
             lines.append(f"  {p['temperature_K']:>8g} {comp:>20s} {p['replicas']:>3d} "
                          + " ".join(cell(p[k], p[k + "_err"]) for k in columns))

@@ -295,3 +295,16 @@ def test_fraction_sweep_plot(tmp_path, capsys):
     assert "sigma_eff (S/cm)" in capsys.readouterr().out
     assert main(["plot", str(out)]) == 0
     assert _png(tmp_path / "f.fraction.png")
+
+
+def test_single_temperature_sweep_plots_sigma_vs_composition(tmp_path, capsys):
+    """No Arrhenius fit at one temperature: the plot is sigma vs the swept composition, and
+    the table lists numeric compositions in numeric order."""
+    out = tmp_path / "c.h5"
+    assert main(["sweep", "sc", "--size", "5", "--ions", "20,8,100", "-T", "500", "--steps",
+                 "5000", "--blocks", "5", "--seed", "1", "--workers", "1", "--quiet",
+                 "--output", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert table.index("ions=8 ") < table.index("ions=20 ") < table.index("ions=100 ")
+    assert main(["plot", str(out)]) == 0
+    assert _png(tmp_path / "c.composition.png")
