@@ -69,6 +69,12 @@ typedef struct {
 #define KMC_NO_RC 0xff
 #define CA 8 /* arity of the count trees */
 
+/* Automatic mode: uniformization when at least this share of attempts is expected to be
+ * accepted (its cost per hop is its cost per attempt over the acceptance). */
+#ifndef KMC_UNIFORM_MIN_ACCEPT
+#define KMC_UNIFORM_MIN_ACCEPT 0.25
+#endif
+
 /* Rate-sum tables only for degrees up to this and this many entries in all. */
 #define KMC_TAB_MAXDEG 8
 #define KMC_TAB_BUDGET 16384
@@ -146,6 +152,20 @@ struct kmc_engine {
     kmc_sumtree evtree;     /* leaves: event rates (0 if not allowed) */
     int64_t *evdirty;       /* [n_events] scratch */
 
+    /* Uniformization mode (no interactions, no events): attempts arrive at the constant
+     * total rate u_A = n_ions * u_zmax * u_rmax; an attempt picks an ion and one of
+     * u_zmax hop slots uniformly and makes hop k of the ion's site when k < degree, the
+     * destination is empty and a uniform number is below rate_k / u_rmax (thinning).
+     * Rejected attempts only advance the time. No masks, counts or trees are kept. */
+    int uniform;
+    int32_t u_zmax;
+    double u_rmax, u_A; /* largest hop rate (Hz), total attempt rate (Hz) */
+    double *u_q;        /* [n_rates] rate / u_rmax of every rate-list entry */
+    int u_binary;       /* every rate is 0 or u_rmax: no thinning draw */
+    uint32_t zig_k[256]; /* ziggurat tables for Exp(1) (Marsaglia & Tsang 2000) */
+    double zig_w[256], zig_f[256];
+
+    int mode; /* the kmc_mode in use */
     size_t bytes;
     char errmsg[256];
 };
@@ -447,11 +467,115 @@ static int count_init(kmc_engine *e)
     return 0;
 }
 
+/* ---- uniformization mode ---- */
+
+/* Ziggurat tables for the exponential distribution with 256 layers (Marsaglia & Tsang,
+ * J. Stat. Softw. 5 (8), 2000): layer i has the cut k[i], the width w[i] and f[i] =
+ * exp(-x_i). Computed once (libm exp and log), so a seed gives the same draws. */
+static void zig_init(kmc_engine *e)
+{
+    const double m2 = 4294967296.0;
+    double de = 7.697117470131487, te = de;
+    const double ve = 3.949659822581572e-3;
+    const double q = ve / exp(-de);
+    int i;
+    e->zig_k[0] = (uint32_t)((de / q) * m2);
+    e->zig_k[1] = 0;
+    e->zig_w[0] = q / m2;
+    e->zig_w[255] = de / m2;
+    e->zig_f[0] = 1.0;
+    e->zig_f[255] = exp(-de);
+    for (i = 254; i >= 1; i--) {
+        de = -log(ve / de + exp(-de));
+        e->zig_k[i + 1] = (uint32_t)((de / te) * m2);
+        te = de;
+        e->zig_f[i] = exp(-de);
+        e->zig_w[i] = de / m2;
+    }
+}
+
+/* An Exp(1) variate: the layer from the low 8 bits of a 64-bit draw, the position from its
+ * high 32 bits; about 99 % of draws end at the first comparison. */
+static inline double zig_exp(kmc_engine *e)
+{
+    for (;;) {
+        const uint64_t r = kmc_rng_next(&e->rng);
+        const uint32_t iz = (uint32_t)(r & 255u), jz = (uint32_t)(r >> 32);
+        double x;
+        if (KMC_LIKELY(jz < e->zig_k[iz])) return (double)jz * e->zig_w[iz];
+        if (iz == 0) /* the tail beyond the last layer: 7.697... + Exp(1) */
+            return 7.697117470131487 - log1p(-kmc_rng_uniform(&e->rng));
+        x = (double)jz * e->zig_w[iz];
+        if (e->zig_f[iz] + kmc_rng_uniform(&e->rng) * (e->zig_f[iz - 1] - e->zig_f[iz]) < exp(-x))
+            return x;
+    }
+}
+
+/* Exact total rate of the allowed hops (uniformization keeps no sums): O(n_ions z). */
+static double uniform_total(const kmc_engine *e)
+{
+    double sum = 0.0;
+    int32_t a, k;
+    for (a = 0; a < e->n_ions; a++) {
+        const int32_t s = e->ion_site[a];
+        const kmc_class *c = e->cls + e->site[s].cls;
+        const kmc_chop *ch = e->chop + c->hop;
+        const double *rate = e->rate + c->rate;
+        for (k = 0; k < c->deg; k++)
+            if (e->site[s + ch[k].doff].ion < 0) sum += rate[k];
+    }
+    return sum;
+}
+
+/* Set up uniformization: the largest degree and rate, the thinning ratios, the tables. */
+static int uniform_init(kmc_engine *e)
+{
+    int32_t r, c;
+    int fail = 0;
+    e->u_zmax = 0;
+    e->u_rmax = 0.0;
+    for (c = 0; c < e->n_cls; c++)
+        if (e->cls[c].deg > e->u_zmax) e->u_zmax = e->cls[c].deg;
+    for (r = 0; r < e->n_rates; r++)
+        if (e->rate[r] > e->u_rmax) e->u_rmax = e->rate[r];
+    e->u_q = (double *)xalloc(e, (size_t)e->n_rates, sizeof(double), &fail);
+    if (fail) return -1;
+    e->u_binary = 1;
+    for (r = 0; r < e->n_rates; r++) {
+        e->u_q[r] = e->u_rmax > 0.0 ? e->rate[r] / e->u_rmax : 0.0;
+        if (e->rate[r] != 0.0 && e->rate[r] != e->u_rmax) e->u_binary = 0;
+    }
+    e->u_A = (double)e->n_ions * (double)e->u_zmax * e->u_rmax;
+    zig_init(e);
+    return 0;
+}
+
+/* Expected share of accepted attempts from the network alone (random occupancy), to pick
+ * the automatic mode: (1 - c) times the mean over sites of sum_k rate_k / (zmax rmax). */
+static double uniform_acceptance(const kmc_engine *e)
+{
+    double sum = 0.0, rmax = 0.0;
+    int32_t s, k, zmax = 0;
+    if (e->n_ions <= 0) return 0.0;
+    for (s = 0; s < e->n_cls; s++)
+        if (e->cls[s].deg > zmax) zmax = e->cls[s].deg;
+    for (k = 0; k < e->n_rates; k++)
+        if (e->rate[k] > rmax) rmax = e->rate[k];
+    if (!(rmax > 0.0) || zmax == 0) return 0.0;
+    for (s = 0; s < e->n_sites; s++) {
+        const kmc_class *c = e->cls + e->site[s].cls;
+        for (k = 0; k < c->deg; k++) sum += e->rate[c->rate + k];
+    }
+    return (1.0 - (double)e->n_ions / (double)e->n_sites) * sum /
+           ((double)e->n_sites * (double)zmax * rmax);
+}
+
 /* Rebuild every derived quantity from the occupancy (site[].ion). */
 static void rebuild(kmc_engine *e)
 {
     int32_t s;
     double *leaf = kmc_sumtree_leaves(&e->tree);
+    if (e->uniform) return; /* the occupancy is all it uses */
     for (s = 0; s < e->n_sites; s++) e->site[s].mask = site_mask(e, s);
     if (e->counting) {
         count_rebuild(e);
@@ -600,6 +724,10 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
         FAIL("temperature_K = %g must be finite and > 0", p->temperature_K);
     if (!(p->attempt_frequency_Hz > 0.0) || !isfinite(p->attempt_frequency_Hz))
         FAIL("attempt_frequency_Hz = %g must be finite and > 0", p->attempt_frequency_Hz);
+    if (p->mode < KMC_MODE_AUTO || p->mode > KMC_MODE_UNIFORM)
+        FAIL("mode = %d must be 0 (auto), 1 (tree), 2 (count) or 3 (uniform)", p->mode);
+    if (p->mode == KMC_MODE_UNIFORM && (net->n_events > 0 || (net->int_ptr && net->int_ptr[net->n_sites] > 0)))
+        FAIL("mode uniform needs a network without pair interactions and multi-ion events");
     if (!isfinite(p->charge_e)) FAIL("charge_e = %g must be finite", p->charge_e);
     for (d = 0; d < 3; d++)
         if (!isfinite(p->field_V_per_A[d])) FAIL("field component %d = %g is not finite", d, p->field_V_per_A[d]);
@@ -1037,8 +1165,27 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
     e->dirty = (int64_t *)xalloc(e, (size_t)e->rcap + 2, sizeof(int64_t), &fail);
     if (!fail && net->n_events > 0 && events_init(e, net, p) != 0) fail = 1;
     if (!fail && build_classes(e, net, p) != 0) fail = 1;
+    if (!fail) { /* the algorithm */
+        int mode = p->mode;
+        if (mode == KMC_MODE_COUNT && !e->counting) {
+            set_err(errmsg, errmsg_len, "mode count needs a network without pair interactions "
+                    "and multi-ion events and with at most %d distinct hop rates", KMC_MAX_RCLASS);
+            kmc_engine_free(e);
+            *status = KMC_ERR_INVALID;
+            return NULL;
+        }
+        if (mode == KMC_MODE_AUTO) {
+            mode = (!e->interacting && net->n_events == 0 &&
+                    uniform_acceptance(e) >= KMC_UNIFORM_MIN_ACCEPT) ? KMC_MODE_UNIFORM
+                   : e->counting ? KMC_MODE_COUNT : KMC_MODE_TREE;
+        }
+        e->mode = mode;
+        e->counting = mode == KMC_MODE_COUNT;
+        e->uniform = mode == KMC_MODE_UNIFORM;
+    }
     if (!fail && e->counting && count_init(e) != 0) fail = 1;
-    if (!fail && !e->counting) {
+    if (!fail && e->uniform && uniform_init(e) != 0) fail = 1;
+    if (!fail && !e->counting && !e->uniform) {
         if (kmc_sumtree_init(&e->tree, n) != 0) fail = 1;
         else e->bytes += kmc_sumtree_bytes(n);
     }
@@ -1067,6 +1214,7 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
 void kmc_engine_free(kmc_engine *e)
 {
     if (!e) return;
+    free(e->u_q);
     free(e->cls);
     free(e->chop);
     free(e->chc);
@@ -1462,6 +1610,72 @@ static int run_count(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t 
     return KMC_OK;
 }
 
+/* Uniformization: attempts at the constant rate u_A. Each attempt draws, in this order,
+ * its time increment Exp(1)/u_A, the ion, and the hop slot (with the thinning number in
+ * the same draw). Blocked or thinned attempts only advance the time. After many
+ * rejections in a row the exact total rate is computed: if it is zero nothing can ever
+ * move, the time of those rejections is undone and the run stops as frozen. */
+static int run_uniform(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *steps_done,
+                       int *reason)
+{
+    uint64_t done = 0, misses = 0;
+    const uint64_t patience = 64u * (uint64_t)(e->n_ions > 0 ? e->n_ions : 1) * (uint64_t)(e->u_zmax + 1);
+    const double inv_A = e->u_A > 0.0 ? 1.0 / e->u_A : 0.0;
+    const double n_ions = (double)e->n_ions;
+    const uint32_t zmax = (uint32_t)e->u_zmax;
+    double t_last = e->time; /* time of the last accepted hop (or of the start) */
+    int why = KMC_STOP_STEPS;
+    kmc_site *site = e->site;
+    if (!(e->u_A > 0.0)) {
+        *steps_done = 0;
+        *reason = KMC_STOP_FROZEN;
+        return KMC_OK;
+    }
+    while (done < max_steps) {
+        const double dt = zig_exp(e) * inv_A;
+        uint64_t r;
+        int32_t a, s, j, k;
+        const kmc_class *c;
+        if (e->time + dt > t_stop) {
+            e->time = t_stop;
+            why = KMC_STOP_TIME;
+            break;
+        }
+        e->time += dt;
+        a = (int32_t)((double)(kmc_rng_next(&e->rng) >> 11) * (1.0 / 9007199254740992.0) * n_ions);
+        if (KMC_UNLIKELY(a >= e->n_ions)) a = e->n_ions - 1; /* rounding of the product */
+        r = kmc_rng_next(&e->rng);
+        k = (int32_t)(((r >> 32) * (uint64_t)zmax) >> 32);
+        s = e->ion_site[a];
+        c = e->cls + site[s].cls;
+        if (k < c->deg) {
+            j = s + e->chop[c->hop + k].doff;
+            if (site[j].ion < 0) {
+                const double q = e->u_q[c->rate + k];
+                if (e->u_binary ? q > 0.0 : (double)(r & 0xffffffffu) * (1.0 / 4294967296.0) < q) {
+                    move_ion(e, s, j, a, e->chc[c->hop + k]);
+                    e->steps++;
+                    done++;
+                    misses = 0;
+                    t_last = e->time;
+                    continue;
+                }
+            }
+        }
+        if (KMC_UNLIKELY(++misses >= patience)) {
+            if (!(uniform_total(e) > 0.0)) {
+                e->time = t_last;
+                why = KMC_STOP_FROZEN;
+                break;
+            }
+            misses = 0;
+        }
+    }
+    *steps_done = done;
+    *reason = why;
+    return KMC_OK;
+}
+
 int kmc_engine_run(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *steps_done,
                    int *reason)
 {
@@ -1473,9 +1687,10 @@ int kmc_engine_run(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *s
         if (reason) *reason = KMC_STOP_STEPS;
         return KMC_ERR_INVALID;
     }
-    if (e->counting) {
+    if (e->counting || e->uniform) {
         uint64_t d0;
-        int w0, rc = run_count(e, max_steps, t_stop, &d0, &w0);
+        int w0, rc = e->uniform ? run_uniform(e, max_steps, t_stop, &d0, &w0)
+                                : run_count(e, max_steps, t_stop, &d0, &w0);
         if (steps_done) *steps_done = d0;
         if (reason) *reason = w0;
         return rc;
@@ -1663,10 +1878,15 @@ int kmc_engine_check(kmc_engine *e)
     for (s = 0; s < e->n_sites; s++) {
         CHECK(e->site[s].cls >= 0 && e->site[s].cls < e->n_cls, "site %d has an invalid class", (int)s);
         if (e->site[s].ion >= 0) n_occ++;
+        if (e->uniform) continue; /* keeps only the occupancy */
         CHECK(e->site[s].mask == site_mask(e, s), "occupancy mask of site %d is stale", (int)s);
         if (e->interacting) CHECK(e->phi[s] == site_phi(e, s), "interaction field of site %d is stale", (int)s);
     }
     CHECK(n_occ == e->n_ions, "%d occupied sites for %d ions", (int)n_occ, (int)e->n_ions);
+    if (e->uniform) {
+        CHECK(e->u_A == (double)e->n_ions * (double)e->u_zmax * e->u_rmax, "attempt rate is stale");
+        return KMC_OK;
+    }
     if (e->counting) {
         uint32_t cnt[KMC_MAX_RCLASS];
         int v;
@@ -1741,9 +1961,11 @@ double kmc_engine_time(const kmc_engine *e) { return e->time; }
 uint64_t kmc_engine_steps(const kmc_engine *e) { return e->steps; }
 double kmc_engine_total_rate(const kmc_engine *e)
 {
+    if (e->uniform) return uniform_total(e);
     if (e->counting) return e->R;
     return kmc_sumtree_total(&e->tree) + (e->n_events ? kmc_sumtree_total(&e->evtree) : 0.0);
 }
 int32_t kmc_engine_n_event_types(const kmc_engine *e) { return e->n_events ? e->n_event_types : 0; }
 size_t kmc_engine_memory_bytes(const kmc_engine *e) { return e->bytes; }
+int kmc_engine_mode(const kmc_engine *e) { return e->mode; }
 const char *kmc_engine_errmsg(const kmc_engine *e) { return e->errmsg; }

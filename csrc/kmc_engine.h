@@ -19,6 +19,11 @@
  *     probability k/R_total through a sum tree over per-site rate sums (O(log N)).
  *     After a move only the affected sites are recomputed. Without pair
  *     interactions every hop rate is precomputed once at creation.
+ *   - or, without interactions and multi-ion events, uniformization (null events):
+ *     attempts arrive at the constant total rate n_ions * z_max * k_max, each picks an
+ *     ion and one of z_max hop slots uniformly and makes the hop when the slot exists,
+ *     its destination is empty and a uniform number is below k / k_max; O(1) per
+ *     attempt (see kmc_mode).
  *
  * Return codes: 0 (KMC_OK) on success, a negative kmc_status on error; the
  * engine's last error message is kmc_engine_errmsg(e), a generic text for a
@@ -86,11 +91,25 @@ typedef struct {
     const int32_t *ev_type;    /* [n_events] in 0..n_event_types-1 */
 } kmc_network;
 
+/* The algorithm that picks events (kmc_params.mode). Every mode samples the same
+ * continuous-time Markov process; they differ in speed, and so in the random numbers a
+ * trajectory draws (a seed reproduces a trajectory bit for bit within one mode). */
+typedef enum {
+    KMC_MODE_AUTO = 0,    /* UNIFORM for a network without interactions and events whose
+                             attempts are mostly accepted, else COUNT if possible, else TREE */
+    KMC_MODE_TREE = 1,    /* float sum tree over the per-site rate sums: always possible */
+    KMC_MODE_COUNT = 2,   /* integer count trees per rate class: no interactions, no events,
+                             at most 16 distinct hop rates */
+    KMC_MODE_UNIFORM = 3, /* uniformization (null events): attempts at a constant total rate,
+                             rejected when the hop is blocked; no interactions, no events */
+} kmc_mode;
+
 typedef struct {
     double temperature_K;        /* > 0 */
     double attempt_frequency_Hz; /* > 0, nu */
     double charge_e;             /* q, ion charge in e */
     double field_V_per_A[3];     /* uniform field, V/Angstrom */
+    int mode;                    /* a kmc_mode; 0 = automatic */
 } kmc_params;
 
 /* Snapshot of the dynamic state, for checkpoints and observables. Every pointer
@@ -159,7 +178,8 @@ int32_t kmc_engine_n_hop_types(const kmc_engine *e);
 int32_t kmc_engine_n_event_types(const kmc_engine *e); /* 0 without events */
 double kmc_engine_time(const kmc_engine *e);
 uint64_t kmc_engine_steps(const kmc_engine *e);
-double kmc_engine_total_rate(const kmc_engine *e); /* current R_total, Hz */
+double kmc_engine_total_rate(const kmc_engine *e); /* current R_total, Hz (UNIFORM mode: summed over the ions, O(N)) */
+int kmc_engine_mode(const kmc_engine *e);          /* the kmc_mode in use (never AUTO) */
 size_t kmc_engine_memory_bytes(const kmc_engine *e);  /* bytes allocated by the engine */
 const char *kmc_engine_errmsg(const kmc_engine *e);
 const char *kmc_strerror(int code);

@@ -44,6 +44,7 @@ cdef extern from "kmc_engine.h" nogil:
         double attempt_frequency_Hz
         double charge_e
         double field_V_per_A[3]
+        int mode
 
     ctypedef struct kmc_state:
         int32_t *ion_site
@@ -78,5 +79,6 @@ cdef extern from "kmc_engine.h" nogil:
     uint64_t kmc_engine_steps(const kmc_engine *e)
     double kmc_engine_total_rate(const kmc_engine *e)
     size_t kmc_engine_memory_bytes(const kmc_engine *e)
+    int kmc_engine_mode(const kmc_engine *e)
     const char *kmc_engine_errmsg(const kmc_engine *e)
     const char *kmc_strerror(int code)

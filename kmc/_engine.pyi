@@ -4,6 +4,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 STOP_REASONS: tuple[str, str, str]
+MODES: tuple[str, str, str, str]
 MAX_DEGREE: int
 MAX_EVENT_MOVES: int
 
@@ -40,6 +41,7 @@ class Engine:
         ev_type: ArrayLike | None = ...,
         n_event_types: int = ...,
         seed: int,
+        mode: str = ...,
     ) -> None: ...
     def run(self, max_steps: int, t_stop: float | None = ...) -> tuple[int, str]: ...
     def get_state(self) -> dict[str, Any]: ...
@@ -54,3 +56,5 @@ class Engine:
     def total_rate_Hz(self) -> float: ...
     @property
     def memory_bytes(self) -> int: ...
+    @property
+    def mode(self) -> str: ...

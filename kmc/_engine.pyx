@@ -10,8 +10,8 @@ import numpy as np
 from kmc._cengine cimport (
     KMC_ERR_INVALID, KMC_ERR_NOMEM, KMC_OK, kmc_engine, kmc_engine_check, kmc_engine_create,
     kmc_engine_errmsg, kmc_engine_free, kmc_engine_get_displacements, kmc_engine_get_state,
-    kmc_engine_memory_bytes, kmc_engine_n_event_types, kmc_engine_n_hop_types, kmc_engine_n_ions,
-    kmc_engine_n_sites,
+    kmc_engine_memory_bytes, kmc_engine_mode, kmc_engine_n_event_types, kmc_engine_n_hop_types,
+    kmc_engine_n_ions, kmc_engine_n_sites,
     kmc_engine_run, kmc_engine_set_state, kmc_engine_steps, kmc_engine_time,
     kmc_engine_total_rate, kmc_network, kmc_params, kmc_state, kmc_strerror,
 )
@@ -19,6 +19,8 @@ from kmc._cengine cimport (
 from kmc.errors import ConfigError, KMCError
 
 STOP_REASONS = ("steps", "time", "frozen")
+#: Engine algorithms (kmc_mode): "auto" picks one from the network.
+MODES = ("auto", "tree", "count", "uniform")
 MAX_DEGREE = 64
 MAX_EVENT_MOVES = 4
 _UINT64_MAX = 2**64 - 1
@@ -105,6 +107,11 @@ cdef class Engine:
         Number of event types (>= 1 when there are events).
     seed : int
         64-bit RNG seed, 0 <= seed < 2**64.
+    mode : str
+        The algorithm (see MODES): "auto" (default) chooses uniformization for a network
+        without interactions and events whose attempts are mostly accepted, else integer
+        count trees when possible, else the float sum tree. All sample the same process;
+        a seed reproduces a trajectory within one mode.
     """
 
     cdef kmc_engine *_e
@@ -117,7 +124,7 @@ cdef class Engine:
                   ion_sites, *, n_hop_types, temperature_K, attempt_frequency_Hz, charge_e,
                   field_V_per_A=(0.0, 0.0, 0.0), int_ptr=None, int_nbr=None, int_J=None,
                   hop_J=None, ev_ptr=None, ev_src=None, ev_dst=None, ev_vec=None,
-                  ev_ekra=None, ev_type=None, n_event_types=0, seed):
+                  ev_ekra=None, ev_type=None, n_event_types=0, seed, mode="auto"):
         cdef kmc_network net
         cdef kmc_params par
         cdef int status = 0
@@ -153,6 +160,9 @@ cdef class Engine:
         par.charge_e = _finite_float(charge_e, "charge_e")
         for d in range(3):
             par.field_V_per_A[d] = field[d]
+        if mode not in MODES:
+            raise ConfigError(f"mode = {mode!r} must be one of {', '.join(MODES)}")
+        par.mode = MODES.index(mode)
 
         net.n_sites = n
         net.n_hops = m
@@ -353,3 +363,8 @@ cdef class Engine:
     def memory_bytes(self):
         """Bytes allocated by the C engine."""
         return int(kmc_engine_memory_bytes(self._e))
+
+    @property
+    def mode(self):
+        """The algorithm in use: "tree", "count" or "uniform"."""
+        return MODES[kmc_engine_mode(self._e)]

@@ -9,7 +9,8 @@ One HDF5 file per run or per sweep, readable with plain h5py. A run file::
     /config                 attrs: the configuration keys the run was made from (each, and
                             all_json: all of them as JSON)
     /inputs                 attrs: temperature_K, attempt_frequency_Hz, seed, n_ions, charge_e,
-                            volume_A3, dimensionality, field_V_per_angstrom (absent: no field)
+                            volume_A3, dimensionality, field_V_per_angstrom (absent: no field),
+                            engine_mode (absent: "auto")
                             initial_ion_sites: (n_ions,) the random (seeded) placement
     /inputs/network         every SiteNetwork field: arrays as datasets (Angstrom, eV),
                             names as string datasets, scalars (charge_e, name) as attrs
@@ -485,7 +486,7 @@ def result_from_run(run: RunFile) -> Any:
         displacement_share=dict(s.get("displacement_share", {})),
         field_V_per_angstrom=None if field is None else tuple(field),
         interrupted=bool(s["interrupted"]), blocks=data,
-        warnings=tuple(own), msd=dict(run.msd))
+        warnings=tuple(own), msd=dict(run.msd), engine_mode=str(s.get("engine_mode", "")))
 
 
 def load(path: str | os.PathLike[str]) -> Any:

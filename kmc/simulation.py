@@ -105,6 +105,8 @@ class RunResult:
     displacement_share : dict[str, float]
         Share of the summed squared ion displacement made by each hop/event type: which
         mechanism carries the transport.
+    engine_mode : str
+        The engine algorithm that ran: "uniform", "count" or "tree".
     """
 
     transport: TransportEstimate
@@ -129,6 +131,7 @@ class RunResult:
     stop_signal: int | None = None
     event_counts: dict[str, int] = field(default_factory=dict)
     displacement_share: dict[str, float] = field(default_factory=dict)
+    engine_mode: str = ""
 
     def __getattr__(self, name: str) -> Any:
         # only reached for names that are not fields: delegate to the estimates
@@ -145,7 +148,7 @@ class RunResult:
         for key in ("network_name", "n_sites", "n_ions", "temperature_K", "attempt_frequency_Hz",
                     "dimensionality", "seed", "equilibration_steps", "hops",
                     "simulated_time_s", "wall_s", "hops_per_s", "hop_type_counts",
-                    "event_counts", "displacement_share", "interrupted"):
+                    "event_counts", "displacement_share", "interrupted", "engine_mode"):
             out[key] = getattr(self, key)
         out["field_V_per_angstrom"] = (None if self.field_V_per_angstrom is None
                                        else list(self.field_V_per_angstrom))
@@ -211,6 +214,13 @@ class Simulation:
         Uniform electric field, V/Angstrom. The drift it causes gives an
         independent conductivity (``sigma_drift_S_cm``); keep q |E| a << kB T for
         linear response.
+    engine_mode : str
+        The engine's algorithm: "auto" (default) picks uniformization (null events) for a
+        network without pair interactions and multi-ion events whose hop attempts are
+        mostly accepted (e.g. a lattice gas), else integer count trees when the hop rates
+        take at most 16 values, else the float sum tree; "uniform", "count" or "tree"
+        force one. All sample the same process; a seed reproduces a trajectory within one
+        mode.
 
     Raises
     ------
@@ -230,6 +240,7 @@ class Simulation:
         seed: int | None = None,
         attempt_frequency_Hz: float = DEFAULT_ATTEMPT_FREQUENCY_HZ,
         field_V_per_angstrom: ArrayLike | None = None,
+        engine_mode: str = "auto",
     ) -> None:
         if not isinstance(network, SiteNetwork):
             raise TypeError(f"network must be a SiteNetwork, got {type(network).__name__}")
@@ -244,6 +255,11 @@ class Simulation:
             raise ConfigError(
                 f"attempt_frequency_Hz = {attempt_frequency_Hz!r} must be finite and > 0")
         self.attempt_frequency_Hz = nu
+        from ._engine import MODES
+
+        if not isinstance(engine_mode, str) or engine_mode not in MODES:
+            raise ConfigError(f"engine_mode = {engine_mode!r} must be one of {', '.join(MODES)}")
+        self.engine_mode = engine_mode
 
         if field_V_per_angstrom is None:
             self.field_V_per_angstrom = None
@@ -329,6 +345,7 @@ class Simulation:
             field_V_per_A=(0.0, 0.0, 0.0) if self.field_V_per_angstrom is None
             else self.field_V_per_angstrom,
             seed=int(eng.generate_state(1, np.uint64)[0]),
+            mode=self.engine_mode,
             **kwargs,
         )
 
@@ -624,6 +641,7 @@ class Simulation:
             warnings=tuple(notes),
             msd={k: np.asarray(v, dtype=float) for k, v in st.msd.items()},
             stop_signal=signum,
+            engine_mode=self.engine.mode,
         )
 
     # ---------------------------------------------------------------- resume
@@ -800,6 +818,7 @@ class _Checkpointer:
                   "n_ions": sim.n_ions, "n_sites": net.n_sites, "charge_e": net.charge_e,
                   "volume_A3": net.volume_A3, "dimensionality": net.dimensionality,
                   "field_V_per_angstrom": sim.field_V_per_angstrom,
+                  "engine_mode": sim.engine_mode,
                   "initial_ion_sites": sim._initial_sites}
         engine_state = {k: (np.asarray(v) if isinstance(v, np.ndarray) else v)
                         for k, v in eng.get_state().items()}
@@ -887,7 +906,8 @@ def _resume(path: str | os.PathLike[str], progress: Callable[[int], None] | None
                      ion_sites=np.asarray(engine_state["ion_site"], dtype=np.int32),
                      seed=int(inp["seed"]),
                      attempt_frequency_Hz=float(inp["attempt_frequency_Hz"]),
-                     field_V_per_angstrom=inp.get("field_V_per_angstrom"))
+                     field_V_per_angstrom=inp.get("field_V_per_angstrom"),
+                     engine_mode=str(inp.get("engine_mode", "auto")))
     sim.engine.set_state(engine_state)
     sim._initial_sites = np.asarray(inp["initial_ion_sites"], dtype=np.int32)
     st = _RunState.from_record(rec.checkpoint["run"], rec.blocks, rec.msd)

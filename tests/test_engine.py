@@ -178,3 +178,57 @@ def test_bad_arrays(sc_net):
     with pytest.raises(ValueError, match="two ions"):
         eng.set_state(st)
     eng.check()  # a refused state leaves the engine as it was
+
+
+# --------------------------------------------------------------------------------------
+# engine modes: the automatic choice, forced modes, uniformization's own paths
+# --------------------------------------------------------------------------------------
+def test_automatic_mode_choice(random_network):
+    net = build_lattice("sc", size=6)
+    assert make_engine(net, 100).mode == "uniform"          # lattice gas, acceptance 0.54
+    assert make_engine(net, net.n_sites - 1).mode == "count"  # one vacancy: rejections
+    assert make_engine(random_network(1), 20).mode == "tree"  # interactions
+    for mode in ("tree", "count", "uniform"):
+        eng = make_engine(net, 100, mode=mode)
+        assert eng.mode == mode
+        eng.run(2000)
+        eng.check()
+
+
+@pytest.mark.parametrize("mode, match", [
+    ("fast", "mode = 'fast'"), ("uniform", "mode uniform needs"),
+])
+def test_forced_mode_errors(random_network, mode, match):
+    with pytest.raises(kmc.ConfigError, match=match):
+        make_engine(random_network(1), 20, mode=mode)
+
+
+def test_uniform_mode_frozen_and_time():
+    """Uniformization keeps no rate sums: a configuration where nothing can move is found
+    after many rejections (the time of those attempts is undone), and t_stop is exact."""
+    net = build_lattice("chain", size=6)
+    blocked = net.block_sites([5])  # a chain of 5 sites, every site filled: nothing moves
+    eng = make_engine(blocked, 5, mode="uniform")
+    assert eng.total_rate_Hz == 0.0
+    assert eng.run(100) == (0, "frozen") and eng.time_s == 0.0
+    eng = make_engine(net, 3, mode="uniform")
+    done, reason = eng.run(10**9, t_stop=1e-7)
+    assert reason == "time" and eng.time_s == 1e-7 and done > 0
+    assert eng.total_rate_Hz > 0
+
+
+def test_uniform_mode_waiting_times_are_exponential():
+    """Single ion on a ring of 20 sites: every attempt of the only ion is accepted when its
+    slot exists, so accepted hops are a Poisson process of rate 2 Gamma: exponential
+    waiting times (KS test) with the right mean."""
+    from scipy import stats
+
+    net = build_lattice("chain", size=20)
+    eng = make_engine(net, 1, mode="uniform")
+    assert eng.total_rate_Hz == pytest.approx(2 * 1e13 * np.exp(-0.3 / (8.617333262e-5 * 300)))
+    times = []
+    for _ in range(3000):
+        t0 = eng.time_s
+        eng.run(1)
+        times.append(eng.time_s - t0)
+    assert stats.kstest(np.array(times) * eng.total_rate_Hz, "expon").pvalue > 1e-3

@@ -293,7 +293,7 @@ def test_progress_bar_on_a_terminal_never_on_stdout(tmp_path):
     def run(extra):
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 cols
-        proc = subprocess.Popen([*_kmc(), "run", "sc", "--size", "8", "--steps", "15000000",
+        proc = subprocess.Popen([*_kmc(), "run", "sc", "--size", "8", "--steps", "60000000",
                                  "--seed", "1", "--json", *extra],
                                 stdout=subprocess.PIPE, stderr=slave, cwd=tmp_path)
         os.close(slave)

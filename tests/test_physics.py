@@ -83,12 +83,17 @@ def test_single_ion_random_walk(lattice):
 # --------------------------------------------------------------------------------------
 # Non-interacting lattice gas: D_sigma = D0 (1 - c), exactly, at every c
 # --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("c", [0.25, 0.5, 0.75])
-def test_lattice_gas_collective_diffusion(c):
+@pytest.mark.parametrize("c, mode", [(0.25, "auto"), (0.5, "auto"), (0.75, "auto"),
+                                     (0.5, "count"), (0.5, "tree")])
+def test_lattice_gas_collective_diffusion(c, mode):
+    """In every engine mode (auto: uniformization at c <= 0.75, whose acceptance 1 - c is
+    at least 1/4)."""
     T, barrier = 300.0, 0.3
     net = build_lattice("sc", size=10, barrier_eV=barrier)
     D0 = 6 * hop_rate_Hz(barrier, T) * 3.0**2 / 6 * 1e-16
-    res = kmc.Simulation(net, T, occupancy=c, seed=21).run(3_000_000, blocks=600)
+    res = kmc.Simulation(net, T, occupancy=c, seed=21, engine_mode=mode).run(
+        3_000_000, blocks=600)
+    assert res.engine_mode == ("uniform" if mode == "auto" else mode)
     assert_close(res.D_sigma_cm2_s, res.D_sigma_cm2_s_err, D0 * (1 - c),
                  what=f"D_sigma at c={c}")
     # Haven ratio = f(c) < 1, and D* = D0 (1 - c) f
@@ -157,10 +162,19 @@ def _enumeration_case(case):
                        pair_energies_eV=rng.uniform(-0.03, 0.06, 6)), 3
 
 
-@pytest.mark.parametrize("case", ["chain_interactions", "chain_energies", "sc_energies"])
-def test_detailed_balance_exact_enumeration(case):
+@pytest.mark.parametrize("case, mode", [
+    ("chain_interactions", "auto"), ("chain_energies", "auto"), ("sc_energies", "auto"),
+    ("chain_energies", "uniform"), ("sc_energies", "uniform"), ("sc_energies", "count")])
+def test_detailed_balance_exact_enumeration(case, mode):
     """Site energies (and pair interactions): every site's time-averaged occupancy matches
-    the exact Boltzmann average over all configurations, in each of the engine's modes."""
+    the exact Boltzmann average over all configurations, in each of the engine's modes
+    (automatic: interacting, count trees, float sum tree; forced uniformization, whose
+    thinning then handles many distinct rates)."""
+    if (case, mode) == ("sc_energies", "count"):  # > 16 distinct rates: count is refused
+        net, n = _enumeration_case(case)
+        with pytest.raises(kmc.ConfigError, match="mode count needs"):
+            kmc.Simulation(net, 300.0, n_ions=n, seed=9, engine_mode="count").engine
+        return
     import itertools
 
     T = 300.0
@@ -179,7 +193,9 @@ def test_detailed_balance_exact_enumeration(case):
     weights = np.array(weights) / sum(weights)
     exact = weights @ np.array(occs)
 
-    sim = kmc.Simulation(net, T, n_ions=n, seed=9)
+    sim = kmc.Simulation(net, T, n_ions=n, seed=9, engine_mode=mode)
+    if mode != "auto":
+        assert sim.engine.mode == mode
     batches = np.array([kmc.occupancy_statistics(sim, 40_000, samples=400, equilibration=2000)
                         for _ in range(12)])
     mean = batches.mean(axis=0)
