@@ -158,6 +158,8 @@ struct kmc_engine {
      * destination is empty and a uniform number is below rate_k / u_rmax (thinning).
      * Rejected attempts only advance the time. No masks, counts or trees are kept. */
     int uniform;
+    uint8_t *u_sb8;   /* per site when there are < 128 site classes: bit 7 occupied, 0-6 class */
+    int32_t *u_sb32;  /* per site otherwise: bit 31 occupied, bits 0-30 class (site[] is freed) */
     int32_t u_zmax;
     double u_rmax, u_A; /* largest hop rate (Hz), total attempt rate (Hz) */
     double *u_q;        /* [n_rates] rate / u_rmax of every rate-list entry */
@@ -511,6 +513,25 @@ static inline double zig_exp(kmc_engine *e)
     }
 }
 
+/* Uniformization's compact per-site word: occupancy and site class. */
+static inline int32_t u_class(const kmc_engine *e, int32_t s)
+{
+    return e->u_sb8 ? (int32_t)(e->u_sb8[s] & 0x7fu) : (int32_t)((uint32_t)e->u_sb32[s] & 0x7fffffffu);
+}
+
+static inline int u_occupied(const kmc_engine *e, int32_t s)
+{
+    return e->u_sb8 ? (e->u_sb8[s] >> 7) : (int)((uint32_t)e->u_sb32[s] >> 31);
+}
+
+static inline void u_set(kmc_engine *e, int32_t s, int occupied)
+{
+    if (e->u_sb8)
+        e->u_sb8[s] = (uint8_t)((e->u_sb8[s] & 0x7fu) | (occupied ? 0x80u : 0u));
+    else
+        e->u_sb32[s] = (int32_t)(((uint32_t)e->u_sb32[s] & 0x7fffffffu) | (occupied ? 0x80000000u : 0u));
+}
+
 /* Exact total rate of the allowed hops (uniformization keeps no sums): O(n_ions z). */
 static double uniform_total(const kmc_engine *e)
 {
@@ -518,11 +539,11 @@ static double uniform_total(const kmc_engine *e)
     int32_t a, k;
     for (a = 0; a < e->n_ions; a++) {
         const int32_t s = e->ion_site[a];
-        const kmc_class *c = e->cls + e->site[s].cls;
+        const kmc_class *c = e->cls + u_class(e, s);
         const kmc_chop *ch = e->chop + c->hop;
         const double *rate = e->rate + c->rate;
         for (k = 0; k < c->deg; k++)
-            if (e->site[s + ch[k].doff].ion < 0) sum += rate[k];
+            if (!u_occupied(e, s + ch[k].doff)) sum += rate[k];
     }
     return sum;
 }
@@ -547,6 +568,17 @@ static int uniform_init(kmc_engine *e)
     }
     e->u_A = (double)e->n_ions * (double)e->u_zmax * e->u_rmax;
     zig_init(e);
+    /* the per-site class in one byte (or word) beside the occupancy bit; site[] goes */
+    if (e->n_cls < 128) e->u_sb8 = (uint8_t *)xalloc(e, (size_t)e->n_sites, 1, &fail);
+    else e->u_sb32 = (int32_t *)xalloc(e, (size_t)e->n_sites, sizeof(int32_t), &fail);
+    if (fail) return -1;
+    for (c = 0; c < e->n_sites; c++) {
+        if (e->u_sb8) e->u_sb8[c] = (uint8_t)e->site[c].cls;
+        else e->u_sb32[c] = e->site[c].cls;
+    }
+    free(e->site);
+    e->site = NULL;
+    e->bytes -= (size_t)e->n_sites * sizeof(kmc_site);
     return 0;
 }
 
@@ -816,6 +848,23 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
 static int place_ions(kmc_engine *e, const int32_t *ion_site, char *errmsg, size_t errmsg_len)
 {
     int32_t a, s;
+    if (e->uniform) {
+        for (s = 0; s < e->n_sites; s++) u_set(e, s, 0);
+        for (a = 0; a < e->n_ions; a++) {
+            s = ion_site[a];
+            if (s < 0 || s >= e->n_sites) {
+                set_err(errmsg, errmsg_len, "ion %d is on site %d, outside 0..%d", (int)a, (int)s, (int)(e->n_sites - 1));
+                return KMC_ERR_INVALID;
+            }
+            if (u_occupied(e, s)) {
+                set_err(errmsg, errmsg_len, "two ions (one of them ion %d) are on site %d", (int)a, (int)s);
+                return KMC_ERR_INVALID;
+            }
+            u_set(e, s, 1);
+            e->ion_site[a] = s;
+        }
+        return KMC_OK;
+    }
     for (s = 0; s < e->n_sites; s++) e->site[s].ion = -1;
     for (a = 0; a < e->n_ions; a++) {
         s = ion_site[a];
@@ -1215,6 +1264,8 @@ void kmc_engine_free(kmc_engine *e)
 {
     if (!e) return;
     free(e->u_q);
+    free(e->u_sb8);
+    free(e->u_sb32);
     free(e->cls);
     free(e->chop);
     free(e->chc);
@@ -1269,15 +1320,12 @@ static inline uint32_t next_stamp(kmc_engine *e)
     return ++e->stamp_now;
 }
 
-/* Move ion from site i to site j by a hop of class hcl: occupancy, the ion's
- * displacement, sum of squared jumps and hop count, the total displacement and the
- * hop-type count. Shared by both step paths. */
-static inline void move_ion(kmc_engine *e, int32_t i, int32_t j, int32_t ion, int32_t hcl)
+/* The ion's part of a hop to site j by a hop of class hcl: its site, displacement, sum of
+ * squared jumps and hop count, the total displacement and the hop-type count. */
+static inline void move_ion_record(kmc_engine *e, int32_t ion, int32_t j, int32_t hcl)
 {
     const double *v = e->hc_vec + 4 * (size_t)hcl;
     kmc_ion *p = e->ions + ion;
-    e->site[j].ion = ion;
-    e->site[i].ion = -1;
     e->ion_site[ion] = j;
     p->disp[0] += v[0];
     p->disp[1] += v[1];
@@ -1288,6 +1336,16 @@ static inline void move_ion(kmc_engine *e, int32_t i, int32_t j, int32_t ion, in
     e->total_disp[1] += v[1];
     e->total_disp[2] += v[2];
     e->type_counts[e->hc_type[hcl]]++;
+}
+
+/* Move ion from site i to site j by a hop of class hcl: occupancy, the ion's
+ * displacement, sum of squared jumps and hop count, the total displacement and the
+ * hop-type count. Shared by both step paths. */
+static inline void move_ion(kmc_engine *e, int32_t i, int32_t j, int32_t ion, int32_t hcl)
+{
+    e->site[j].ion = ion;
+    e->site[i].ion = -1;
+    move_ion_record(e, ion, j, hcl);
 }
 
 /* Interacting mode: recompute the rate sum of site s; if it changed, store it and mark its leaf dirty. */
@@ -1611,69 +1669,126 @@ static int run_count(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t 
 }
 
 /* Uniformization: attempts at the constant rate u_A. Each attempt draws, in this order,
- * its time increment Exp(1)/u_A, the ion, and the hop slot (with the thinning number in
- * the same draw). Blocked or thinned attempts only advance the time. After many
- * rejections in a row the exact total rate is computed: if it is zero nothing can ever
- * move, the time of those rejections is undone and the run stops as frozen. */
+ * its ion, its hop slot (with the thinning number in the same draw) and its time increment
+ * Exp(1)/u_A. Blocked or thinned attempts only advance the time. After many rejections
+ * in a row the exact total rate is computed: if it is zero nothing can ever move, the time
+ * of those rejections is undone and the run stops as frozen.
+ *
+ * The attempts are drawn KMC_UPIPE ahead, so that the memory of the ions and sites they
+ * will touch can be fetched in a pipeline (large systems are bound by memory latency).
+ * The draws keep their order, and the RNG state before each pending attempt is kept, so
+ * on return the state is that of the first attempt not consumed: the trajectory and the
+ * checkpoints are those of the plain loop. */
+#define KMC_UPIPE 16 /* attempts drawn ahead: a power of 2 */
+
+typedef struct {
+    uint64_t r;  /* hop slot (high 32 bits) and thinning number (low 32 bits) */
+    double dt;   /* time increment, s */
+    int32_t a;   /* ion */
+} kmc_attempt;
+
+static inline void uniform_draw(kmc_engine *e, kmc_attempt *at, double n_ions, double inv_A)
+{
+    int32_t a = (int32_t)((double)(kmc_rng_next(&e->rng) >> 11) * (1.0 / 9007199254740992.0) * n_ions);
+    if (KMC_UNLIKELY(a >= e->n_ions)) a = e->n_ions - 1; /* rounding of the product */
+    at->a = a;
+    at->r = kmc_rng_next(&e->rng);
+    at->dt = zig_exp(e) * inv_A;
+}
+
+/* The loop for one layout of the per-site words (uint8_t or int32_t, occupancy in the top
+ * bit, class below). */
+#define KMC_RUN_UNIFORM(NAME, WORD, ARRAY, OCC, CLS)                                          \
+    static int NAME(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *steps_done,  \
+                    int *reason)                                                             \
+    {                                                                                        \
+        WORD *sb = e->ARRAY;                                                                 \
+        kmc_attempt ring[KMC_UPIPE];                                                         \
+        kmc_rng snap[KMC_UPIPE];                                                             \
+        const uint64_t patience = 64u * (uint64_t)e->n_ions * (uint64_t)(e->u_zmax + 1);     \
+        const double inv_A = 1.0 / e->u_A, n_ions = (double)e->n_ions;                       \
+        const uint64_t zmax = (uint64_t)e->u_zmax;                                           \
+        const int32_t *ion_site = e->ion_site;                                               \
+        uint64_t done = 0, misses = 0, head = 0;                                             \
+        double t_last = e->time; /* time of the last accepted hop (or of the start) */      \
+        int why = KMC_STOP_STEPS, k;                                                         \
+        for (k = 0; k < KMC_UPIPE; k++) {                                                    \
+            snap[k] = e->rng;                                                                \
+            uniform_draw(e, ring + k, n_ions, inv_A);                                        \
+            KMC_PREFETCH(ion_site + ring[k].a);                                              \
+        }                                                                                    \
+        while (done < max_steps) {                                                           \
+            kmc_attempt *at = ring + (head & (KMC_UPIPE - 1));                               \
+            int32_t s, j, hop;                                                               \
+            const kmc_class *c;                                                              \
+            { /* half-way down the pipe: the ion's site and record; a quarter: the target */ \
+                const kmc_attempt *mid = ring + ((head + KMC_UPIPE / 2) & (KMC_UPIPE - 1));  \
+                const kmc_attempt *near = ring + ((head + KMC_UPIPE / 4) & (KMC_UPIPE - 1)); \
+                const int32_t sn = ion_site[near->a];                                       \
+                const kmc_class *cn = e->cls + CLS(sb[sn]);                                  \
+                const int32_t kn = (int32_t)(((near->r >> 32) * zmax) >> 32);                \
+                KMC_PREFETCH(sb + ion_site[mid->a]);                                         \
+                KMC_PREFETCH_W(e->ions + mid->a);                                            \
+                if (kn < cn->deg) KMC_PREFETCH(sb + sn + e->chop[cn->hop + kn].doff);        \
+            }                                                                                \
+            if (e->time + at->dt > t_stop) { /* the attempt is consumed, not made */        \
+                e->time = t_stop;                                                            \
+                why = KMC_STOP_TIME;                                                         \
+                head++;                                                                      \
+                break;                                                                       \
+            }                                                                                \
+            e->time += at->dt;                                                               \
+            s = ion_site[at->a];                                                             \
+            c = e->cls + CLS(sb[s]);                                                         \
+            hop = (int32_t)(((at->r >> 32) * zmax) >> 32);                                   \
+            if (hop < c->deg && !OCC(sb[j = s + e->chop[c->hop + hop].doff]) &&             \
+                (e->u_binary ? e->u_q[c->rate + hop] > 0.0                                   \
+                             : (double)(at->r & 0xffffffffu) * (1.0 / 4294967296.0) <         \
+                                   e->u_q[c->rate + hop])) {                                 \
+                move_ion_record(e, at->a, j, e->chc[c->hop + hop]);                          \
+                sb[s] = (WORD)(sb[s] ^ (WORD)((WORD)1 << (8 * sizeof(WORD) - 1)));          \
+                sb[j] = (WORD)(sb[j] | (WORD)((WORD)1 << (8 * sizeof(WORD) - 1)));          \
+                e->steps++;                                                                  \
+                done++;                                                                      \
+                misses = 0;                                                                  \
+                t_last = e->time;                                                            \
+            } else if (KMC_UNLIKELY(++misses >= patience)) {                                 \
+                misses = 0;                                                                  \
+                if (!(uniform_total(e) > 0.0)) {                                             \
+                    e->time = t_last;                                                        \
+                    why = KMC_STOP_FROZEN;                                                   \
+                    head++;                                                                  \
+                    break;                                                                   \
+                }                                                                            \
+            }                                                                                \
+            snap[head & (KMC_UPIPE - 1)] = e->rng; /* refill: attempt head + KMC_UPIPE */    \
+            uniform_draw(e, at, n_ions, inv_A);                                              \
+            KMC_PREFETCH(ion_site + at->a);                                                  \
+            head++;                                                                          \
+        }                                                                                    \
+        e->rng = snap[head & (KMC_UPIPE - 1)]; /* the first attempt not consumed */          \
+        *steps_done = done;                                                                  \
+        *reason = why;                                                                       \
+        return KMC_OK;                                                                       \
+    }
+
+#define KMC_OCC8(w) ((w) >> 7)
+#define KMC_CLS8(w) ((w) & 0x7fu)
+#define KMC_OCC32(w) ((uint32_t)(w) >> 31)
+#define KMC_CLS32(w) ((int32_t)((uint32_t)(w) & 0x7fffffffu))
+KMC_RUN_UNIFORM(run_uniform8, uint8_t, u_sb8, KMC_OCC8, KMC_CLS8)
+KMC_RUN_UNIFORM(run_uniform32, int32_t, u_sb32, KMC_OCC32, KMC_CLS32)
+
 static int run_uniform(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *steps_done,
                        int *reason)
 {
-    uint64_t done = 0, misses = 0;
-    const uint64_t patience = 64u * (uint64_t)(e->n_ions > 0 ? e->n_ions : 1) * (uint64_t)(e->u_zmax + 1);
-    const double inv_A = e->u_A > 0.0 ? 1.0 / e->u_A : 0.0;
-    const double n_ions = (double)e->n_ions;
-    const uint32_t zmax = (uint32_t)e->u_zmax;
-    double t_last = e->time; /* time of the last accepted hop (or of the start) */
-    int why = KMC_STOP_STEPS;
-    kmc_site *site = e->site;
-    if (!(e->u_A > 0.0)) {
+    if (!(e->u_A > 0.0) || e->n_ions == 0) {
         *steps_done = 0;
         *reason = KMC_STOP_FROZEN;
         return KMC_OK;
     }
-    while (done < max_steps) {
-        const double dt = zig_exp(e) * inv_A;
-        uint64_t r;
-        int32_t a, s, j, k;
-        const kmc_class *c;
-        if (e->time + dt > t_stop) {
-            e->time = t_stop;
-            why = KMC_STOP_TIME;
-            break;
-        }
-        e->time += dt;
-        a = (int32_t)((double)(kmc_rng_next(&e->rng) >> 11) * (1.0 / 9007199254740992.0) * n_ions);
-        if (KMC_UNLIKELY(a >= e->n_ions)) a = e->n_ions - 1; /* rounding of the product */
-        r = kmc_rng_next(&e->rng);
-        k = (int32_t)(((r >> 32) * (uint64_t)zmax) >> 32);
-        s = e->ion_site[a];
-        c = e->cls + site[s].cls;
-        if (k < c->deg) {
-            j = s + e->chop[c->hop + k].doff;
-            if (site[j].ion < 0) {
-                const double q = e->u_q[c->rate + k];
-                if (e->u_binary ? q > 0.0 : (double)(r & 0xffffffffu) * (1.0 / 4294967296.0) < q) {
-                    move_ion(e, s, j, a, e->chc[c->hop + k]);
-                    e->steps++;
-                    done++;
-                    misses = 0;
-                    t_last = e->time;
-                    continue;
-                }
-            }
-        }
-        if (KMC_UNLIKELY(++misses >= patience)) {
-            if (!(uniform_total(e) > 0.0)) {
-                e->time = t_last;
-                why = KMC_STOP_FROZEN;
-                break;
-            }
-            misses = 0;
-        }
-    }
-    *steps_done = done;
-    *reason = why;
-    return KMC_OK;
+    return e->u_sb8 ? run_uniform8(e, max_steps, t_stop, steps_done, reason)
+                    : run_uniform32(e, max_steps, t_stop, steps_done, reason);
 }
 
 int kmc_engine_run(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *steps_done,
@@ -1871,6 +1986,19 @@ int kmc_engine_check(kmc_engine *e)
     int l;
     int64_t k;
     const double *leaf = kmc_sumtree_leaves(&e->tree);
+    if (e->uniform) { /* the occupancy bits and the ions' sites */
+        for (a = 0; a < e->n_ions; a++) {
+            s = e->ion_site[a];
+            CHECK(s >= 0 && s < e->n_sites && u_occupied(e, s), "ion %d is on site %d, which is not marked occupied", (int)a, (int)s);
+        }
+        for (s = 0; s < e->n_sites; s++) {
+            CHECK(u_class(e, s) < e->n_cls, "site %d has an invalid class", (int)s);
+            n_occ += u_occupied(e, s);
+        }
+        CHECK(n_occ == e->n_ions, "%d occupied sites for %d ions", (int)n_occ, (int)e->n_ions);
+        CHECK(e->u_A == (double)e->n_ions * (double)e->u_zmax * e->u_rmax, "attempt rate is stale");
+        return KMC_OK;
+    }
     for (a = 0; a < e->n_ions; a++) {
         s = e->ion_site[a];
         CHECK(s >= 0 && s < e->n_sites && e->site[s].ion == a, "ion %d and site %d disagree", (int)a, (int)s);
@@ -1878,15 +2006,10 @@ int kmc_engine_check(kmc_engine *e)
     for (s = 0; s < e->n_sites; s++) {
         CHECK(e->site[s].cls >= 0 && e->site[s].cls < e->n_cls, "site %d has an invalid class", (int)s);
         if (e->site[s].ion >= 0) n_occ++;
-        if (e->uniform) continue; /* keeps only the occupancy */
         CHECK(e->site[s].mask == site_mask(e, s), "occupancy mask of site %d is stale", (int)s);
         if (e->interacting) CHECK(e->phi[s] == site_phi(e, s), "interaction field of site %d is stale", (int)s);
     }
     CHECK(n_occ == e->n_ions, "%d occupied sites for %d ions", (int)n_occ, (int)e->n_ions);
-    if (e->uniform) {
-        CHECK(e->u_A == (double)e->n_ions * (double)e->u_zmax * e->u_rmax, "attempt rate is stale");
-        return KMC_OK;
-    }
     if (e->counting) {
         uint32_t cnt[KMC_MAX_RCLASS];
         int v;

@@ -938,6 +938,8 @@ def resistor_network(structure: Microstructure, temperature_K: float, n_ions: in
         if sb.shape != (3, 3) or not np.all(np.isfinite(sb)):
             raise ConfigError("sigma_bulk_S_cm must be a number or a finite 3x3 tensor")
     sb_scalar = float(np.trace(sb)) / d_bulk
+    if sigma_bulk_S_cm is not None and np.ndim(sigma_bulk_S_cm) == 0:
+        sb_scalar = float(sigma_bulk_S_cm)  # the given value itself, not its rounded trace
     cell = bulk.cell
     g = structure.n_regions
     bricks = structure.arrangement == "bricks" and structure.bricks is not None

@@ -94,7 +94,9 @@ def test_run_composite_json(capsys):
     assert out["bulk"]["n_ions"] == round(60 * 216 / ms.network.n_sites)
     tau = out["conducting_fraction"] * out["sigma_bulk_S_cm"] / out["sigma_eff_S_cm"]
     assert math.isclose(out["tortuosity"], tau) and out["tortuosity_err"] > 0
-    assert out["tortuosity"] > 1  # blocking sites make the paths tortuous
+    # blocking sites make the paths tortuous (tau > 1: tested with statistics in
+    # test_microstructure.py; this short run only has to be consistent with it)
+    assert out["tortuosity"] + 3 * out["tortuosity_err"] > 1
 
 
 def test_composite_below_percolation(capsys):
