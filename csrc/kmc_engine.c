@@ -1708,9 +1708,20 @@ static inline void uniform_draw(kmc_engine *e, kmc_attempt *at, double n_ions, d
         const uint64_t patience = 64u * (uint64_t)e->n_ions * (uint64_t)(e->u_zmax + 1);     \
         const double inv_A = 1.0 / e->u_A, n_ions = (double)e->n_ions;                       \
         const uint64_t zmax = (uint64_t)e->u_zmax;                                           \
-        const int32_t *ion_site = e->ion_site;                                               \
+        const WORD top = (WORD)((WORD)1 << (8 * sizeof(WORD) - 1));                          \
+        int32_t *ion_site = e->ion_site;                                                     \
+        const kmc_class *cls = e->cls;                                                       \
+        const kmc_chop *chop = e->chop;                                                      \
+        const int32_t *chc = e->chc;                                                         \
+        const double *uq = e->u_q, *hc_vec = e->hc_vec;                                      \
+        const int binary = e->u_binary;                                                      \
+        kmc_ion *ions = e->ions;                                                             \
+        uint64_t *type_counts = e->type_counts;                                              \
+        const int32_t *hc_type = e->hc_type;                                                 \
+        /* the hot scalars live in registers; written back on return */                     \
+        double t = e->time, t_last = e->time, td0 = e->total_disp[0],                        \
+               td1 = e->total_disp[1], td2 = e->total_disp[2];                               \
         uint64_t done = 0, misses = 0, head = 0;                                             \
-        double t_last = e->time; /* time of the last accepted hop (or of the start) */      \
         int why = KMC_STOP_STEPS, k;                                                         \
         for (k = 0; k < KMC_UPIPE; k++) {                                                    \
             snap[k] = e->rng;                                                                \
@@ -1725,37 +1736,48 @@ static inline void uniform_draw(kmc_engine *e, kmc_attempt *at, double n_ions, d
                 const kmc_attempt *mid = ring + ((head + KMC_UPIPE / 2) & (KMC_UPIPE - 1));  \
                 const kmc_attempt *near = ring + ((head + KMC_UPIPE / 4) & (KMC_UPIPE - 1)); \
                 const int32_t sn = ion_site[near->a];                                       \
-                const kmc_class *cn = e->cls + CLS(sb[sn]);                                  \
+                const kmc_class *cn = cls + CLS(sb[sn]);                                     \
                 const int32_t kn = (int32_t)(((near->r >> 32) * zmax) >> 32);                \
                 KMC_PREFETCH(sb + ion_site[mid->a]);                                         \
-                KMC_PREFETCH_W(e->ions + mid->a);                                            \
-                if (kn < cn->deg) KMC_PREFETCH(sb + sn + e->chop[cn->hop + kn].doff);        \
+                KMC_PREFETCH_W(ions + mid->a);                                               \
+                if (kn < cn->deg) KMC_PREFETCH(sb + sn + chop[cn->hop + kn].doff);           \
             }                                                                                \
-            if (e->time + at->dt > t_stop) { /* the attempt is consumed, not made */        \
-                e->time = t_stop;                                                            \
+            if (t + at->dt > t_stop) { /* the attempt is consumed, not made */              \
+                t = t_stop;                                                                  \
                 why = KMC_STOP_TIME;                                                         \
                 head++;                                                                      \
                 break;                                                                       \
             }                                                                                \
-            e->time += at->dt;                                                               \
+            t += at->dt;                                                                     \
             s = ion_site[at->a];                                                             \
-            c = e->cls + CLS(sb[s]);                                                         \
+            c = cls + CLS(sb[s]);                                                            \
             hop = (int32_t)(((at->r >> 32) * zmax) >> 32);                                   \
-            if (hop < c->deg && !OCC(sb[j = s + e->chop[c->hop + hop].doff]) &&             \
-                (e->u_binary ? e->u_q[c->rate + hop] > 0.0                                   \
-                             : (double)(at->r & 0xffffffffu) * (1.0 / 4294967296.0) <         \
-                                   e->u_q[c->rate + hop])) {                                 \
-                move_ion_record(e, at->a, j, e->chc[c->hop + hop]);                          \
-                sb[s] = (WORD)(sb[s] ^ (WORD)((WORD)1 << (8 * sizeof(WORD) - 1)));          \
-                sb[j] = (WORD)(sb[j] | (WORD)((WORD)1 << (8 * sizeof(WORD) - 1)));          \
-                e->steps++;                                                                  \
+            if (hop < c->deg && !OCC(sb[j = s + chop[c->hop + hop].doff]) &&                \
+                (binary ? uq[c->rate + hop] > 0.0                                            \
+                        : (double)(at->r & 0xffffffffu) * (1.0 / 4294967296.0) <              \
+                              uq[c->rate + hop])) {                                          \
+                const int32_t hcl = chc[c->hop + hop];                                       \
+                const double *v = hc_vec + 4 * (size_t)hcl;                                  \
+                kmc_ion *p = ions + at->a;                                                   \
+                ion_site[at->a] = j;                                                         \
+                p->disp[0] += v[0];                                                          \
+                p->disp[1] += v[1];                                                          \
+                p->disp[2] += v[2];                                                          \
+                p->jump_sq += v[3];                                                          \
+                p->hops++;                                                                   \
+                td0 += v[0];                                                                 \
+                td1 += v[1];                                                                 \
+                td2 += v[2];                                                                 \
+                type_counts[hc_type[hcl]]++;                                                 \
+                sb[s] = (WORD)(sb[s] ^ top);                                                 \
+                sb[j] = (WORD)(sb[j] | top);                                                 \
                 done++;                                                                      \
                 misses = 0;                                                                  \
-                t_last = e->time;                                                            \
+                t_last = t;                                                                  \
             } else if (KMC_UNLIKELY(++misses >= patience)) {                                 \
                 misses = 0;                                                                  \
                 if (!(uniform_total(e) > 0.0)) {                                             \
-                    e->time = t_last;                                                        \
+                    t = t_last;                                                              \
                     why = KMC_STOP_FROZEN;                                                   \
                     head++;                                                                  \
                     break;                                                                   \
@@ -1767,6 +1789,11 @@ static inline void uniform_draw(kmc_engine *e, kmc_attempt *at, double n_ions, d
             head++;                                                                          \
         }                                                                                    \
         e->rng = snap[head & (KMC_UPIPE - 1)]; /* the first attempt not consumed */          \
+        e->time = t;                                                                         \
+        e->steps += done;                                                                    \
+        e->total_disp[0] = td0;                                                              \
+        e->total_disp[1] = td1;                                                              \
+        e->total_disp[2] = td2;                                                              \
         *steps_done = done;                                                                  \
         *reason = why;                                                                       \
         return KMC_OK;                                                                       \

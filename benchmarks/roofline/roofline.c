@@ -10,6 +10,10 @@
  * kmc keeps: its site and its unwrapped displacement (in lattice units), so the tracer
  * diffusivity can be checked: D* = f (1 - c) Gamma a^2 with f(c) of the sc lattice gas.
  *
+ * Large systems are bound by memory latency, so attempts are drawn PIPE ahead and the ion
+ * record and the target site of each are prefetched (gcc/clang), as kmc's engine does; the
+ * order of the random numbers, and so the trajectory, is that of the plain loop.
+ *
  * Usage: roofline L occupancy hops [seed]
  * Prints one JSON object: sites, ions, attempts, hops (made), seconds (of the hop loop),
  * hops_per_s, bytes_per_site (of the arrays below), and the tracer <dr^2> / (6 t Gamma a^2)
@@ -30,6 +34,15 @@ typedef struct {
     uint16_t x, y, z, pad;   /* lattice coordinates */
     int32_t d[3];            /* unwrapped displacement, lattice units */
 } ion_t;
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#define PREFETCH_W(p) __builtin_prefetch(p, 1)
+#else
+#define PREFETCH(p) ((void)0)
+#define PREFETCH_W(p) ((void)0)
+#endif
+#define PIPE 16 /* attempts drawn ahead, a power of 2 */
 
 static double now_s(void)
 {
@@ -81,9 +94,21 @@ int main(int argc, char **argv)
     }
     const uint16_t last = (uint16_t)(L - 1);
     unsigned long long attempts = 0, hops = 0;
+    uint64_t ring[PIPE];
+    for (int k = 0; k < PIPE; k++) {
+        ring[k] = kmc_rng_next(&rng);
+        PREFETCH_W(ion + below(ring[k], (uint32_t)n_ions));
+    }
     const double t0 = now_s();
     while (hops < want) {
-        const uint64_t r = kmc_rng_next(&rng);
+        const uint64_t r = ring[attempts & (PIPE - 1)];
+        { /* the target site of the attempt half-way down the pipe */
+            const uint64_t rm = ring[(attempts + PIPE / 2) & (PIPE - 1)];
+            const ion_t *q = ion + below(rm, (uint32_t)n_ions);
+            PREFETCH(occ + (int64_t)q->x + L * ((int64_t)q->y + L * (int64_t)q->z));
+        }
+        ring[attempts & (PIPE - 1)] = kmc_rng_next(&rng); /* attempt attempts + PIPE */
+        PREFETCH_W(ion + below(ring[attempts & (PIPE - 1)], (uint32_t)n_ions));
         ion_t *p = ion + below(r, (uint32_t)n_ions);
         const uint32_t dir = (uint32_t)((((r & 0xffffffffu) * 6u) >> 32));
         uint16_t x = p->x, y = p->y, z = p->z;

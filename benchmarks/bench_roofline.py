@@ -1,0 +1,131 @@
+"""kmc's general engine against the speed-of-light loop of one model, in one session.
+
+The model: the non-interacting lattice gas on a periodic simple-cubic lattice (a = 3 A,
+barrier 0.3 eV, 300 K), occupancy 0.5 and 0.05. The roofline (`roofline/roofline.c`) is the
+fastest loop we know of for it: a random ion, a random direction, the hop made if the target
+is empty, time advanced by the fixed attempt rate, attempts drawn ahead with prefetches.
+It is compiled here with the flags of kmc's engine and run in a subprocess; kmc runs in
+this process, one core, alternating with the roofline at every size.
+
+    python benchmarks/bench_roofline.py            # 10^3 .. 10^6 sites
+    python benchmarks/bench_roofline.py --full     # and 10^7 sites (about 10 GB, minutes)
+    python benchmarks/bench_roofline.py --json
+
+Prints, per size and occupancy: hops per second of the roofline and of kmc's engine (its
+`run` alone, best of three), their ratio, kmc's engine mode, its memory per site (bytes the
+C engine holds), the set-up time (network + engine) and the process's peak resident memory.
+Record the figures with the machine in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+import kmc
+from kmc.builders import build_lattice
+
+HERE = Path(__file__).resolve().parent
+SIZES = {1_000: 10, 8_000: 20, 97_336: 46, 1_000_000: 100}
+FULL = {9_938_375: 215}
+
+
+def compile_roofline(out_dir: str) -> str:
+    """Build roofline.c with the engine's flags; returns the executable's path."""
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(cc) is None:
+        cc = "cc"
+    exe = os.path.join(out_dir, "roofline")
+    subprocess.run([cc, "-O2", "-std=c99", "-ffp-contract=off", "-fno-fast-math",
+                    f"-I{HERE.parent / 'csrc'}", str(HERE / "roofline" / "roofline.c"), "-o",
+                    exe], check=True)
+    return exe
+
+
+def roofline(exe: str, L: int, c: float, hops: int) -> dict:
+    best = None
+    for _ in range(3):
+        r = json.loads(subprocess.run([exe, str(L), str(c), str(hops)], check=True,
+                                      capture_output=True, text=True).stdout)
+        if best is None or r["hops_per_s"] > best["hops_per_s"]:
+            best = r
+    return best
+
+
+def engine(L: int, c: float, hops: int) -> dict:
+    t0 = time.perf_counter()
+    net = build_lattice("sc", size=L, a=3.0, barrier_eV=0.3)
+    sim = kmc.Simulation(net, 300.0, occupancy=c, seed=1)
+    eng = sim.engine
+    setup = time.perf_counter() - t0
+    eng.run(min(hops // 10, 1_000_000))
+    best = 0.0
+    for _ in range(3):
+        t = time.perf_counter()
+        done, _ = eng.run(hops)
+        best = max(best, done / (time.perf_counter() - t))
+    out = {"sites": net.n_sites, "hops_per_s": best, "mode": eng.mode,
+           "engine_B_per_site": eng.memory_bytes / net.n_sites, "setup_s": setup,
+           "peak_rss_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    del sim, eng, net
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--full", action="store_true", help="include 10^7 sites")
+    ap.add_argument("--hops", type=int, default=10_000_000)
+    ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    args = ap.parse_args()
+    sizes = {**SIZES, **(FULL if args.full else {})}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = compile_roofline(tmp)
+        for n, L in sizes.items():
+            for c in (0.5, 0.05):
+                roof = roofline(exe, L, c, args.hops)
+                kmc_ = engine(L, c, args.hops)
+                rows.append({"sites": kmc_["sites"], "occupancy": c,
+                             "roofline_hops_per_s": roof["hops_per_s"],
+                             "roofline_B_per_site": roof["bytes_per_site"],
+                             "kmc_hops_per_s": kmc_["hops_per_s"],
+                             "ratio": kmc_["hops_per_s"] / roof["hops_per_s"],
+                             **{k: kmc_[k] for k in ("mode", "engine_B_per_site", "setup_s",
+                                                    "peak_rss_MB")}})
+                if not args.json:
+                    r = rows[-1]
+                    print(f"{r['sites']:>9d} c={c:<4g} roofline {r['roofline_hops_per_s'] / 1e6:6.2f}"
+                          f" M/s  kmc {r['kmc_hops_per_s'] / 1e6:6.2f} M/s ({r['mode']})  ratio "
+                          f"{r['ratio']:.2f}  {r['engine_B_per_site']:.0f} B/site  set-up "
+                          f"{r['setup_s']:.2f} s  peak RSS {r['peak_rss_MB']:.0f} MB",
+                          flush=True)
+    machine = {"machine": platform.machine(), "processor": platform.processor(),
+               "python": platform.python_version(), "kmc": kmc.__version__}
+    if args.json:
+        print(json.dumps({"machine": machine, "rows": rows}))
+    else:
+        small = [r for r in rows if r["sites"] == min(sizes) * 1]
+        big = [r for r in rows if r["sites"] == max(r["sites"] for r in rows)]
+        for c in (0.5, 0.05):
+            s = [r for r in small if r["occupancy"] == c]
+            b = [r for r in big if r["occupancy"] == c]
+            if s and b:
+                print(f"c={c:g}: kmc at {b[0]['sites']} sites runs at "
+                      f"{b[0]['kmc_hops_per_s'] / s[0]['kmc_hops_per_s']:.2f} of its speed at "
+                      f"{s[0]['sites']} (roofline: "
+                      f"{b[0]['roofline_hops_per_s'] / s[0]['roofline_hops_per_s']:.2f})")
+        print(json.dumps(machine), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
