@@ -1,0 +1,812 @@
+"""kmc side by side with the peer KMC codes on PyPI: kmcpy 0.3.0 and lattice_mc 1.0.4.
+
+    python benchmarks/compare_peers.py            # full comparison (about 30 minutes, 15 GB)
+    python benchmarks/compare_peers.py --quick    # 10^3 sites and NASICON, short runs (~2 min)
+    python benchmarks/compare_peers.py --json     # one JSON object on stdout (table on stderr)
+
+The peers are never dependencies of kmc. Run this script in a separate venv holding kmc and
+both peers, made exactly as benchmarks/requirements-peers.txt says:
+
+    python3 -m venv /work/peers-venv && . /work/peers-venv/bin/activate
+    pip install --no-deps -r benchmarks/requirements-peers.txt   # every package pinned
+    pip install --no-deps .                                      # kmc (builds the C engine)
+
+(--no-deps because lattice-mc 1.0.4 declares its test tools as runtime requirements, among
+them coverage==4.3.4, which breaks numba's import; lattice_mc imports only numpy and scipy.)
+A code that cannot be imported is skipped with a message.
+
+Problems
+--------
+1. Non-interacting lattice gas on a periodic simple-cubic lattice: a = 3 A, nearest-
+   neighbour hops only, one barrier, no site energies; occupancy c = 0.5 and 0.05; 10^3 and
+   8x10^3 sites for every code, and for kmc alone also 6.4x10^4, 10^6 and 215^3 ~ 10^7.
+   kmc and kmcpy: Ea = 0.3 eV, nu = 1e13 Hz, T = 300 K. lattice_mc has no barriers (every
+   allowed hop has its fixed rate 1e13 Hz), so transport is compared in reduced form,
+   D / (Gamma a^2) with each code's own hop rate Gamma. Exact: D_sigma / (Gamma a^2) = 1 - c.
+   The tracer correlation factor f(c) is known only numerically: kmc's and each peer's f are
+   compared with each other.
+2. NASICON: the Na sublattice of R-3c NASICON (Na1 6b, Na2 18e; Na1-Na2 hops of 3.478 A),
+   x = 2 (3 Na per 4 sites), built at run time from kmc's crystal data (lattices/nasicon.toml;
+   no crystal file of the peers is used or stored), at kmcpy's example size (2 hexagonal
+   cells, 48 Na sites, its 72 events) and, in the full run, at 16 cells (384 sites). kmcpy's
+   example runs fitted cluster-expansion barriers whose inputs cannot be had here, so all
+   three codes run the same NASICON lattice gas: one barrier (0.347 eV, 573 K for kmc and
+   kmcpy), no site energies, no interactions. kmc: kmc.build_material("nasicon", x=2,
+   size=(1, 2, 1)) with energies and pairs removed; kmcpy: a P1 CIF of the hexagonal cell, its
+   EventGenerator, supercell (1, 2, 1); lattice_mc: a sites file of the orthohexagonal cell
+   (its periodic boundaries must be orthogonal). The three cells span the same lattice.
+
+What is measured, and how
+-------------------------
+Every (problem, code) pair runs in its own subprocess, one at a time, alternating kmcpy,
+lattice_mc, kmc, kmcpy, ... (one thread: OMP/OpenBLAS/MKL/numba threads = 1; --cpu pins a
+core), so the peak memory (VmHWM of that process, interpreter and imports included) is the
+problem's own.
+
+- set-up s: everything after the imports and before the first hop: lattice or network
+  construction, event generation and dependency lists, initial rates.
+- hops/s: production hops / wall seconds of the production loop only.
+  kmc: one sim.engine.run(n) call (5 N hops, at least 4x10^6, at most 5x10^7) after the
+  observable run, as in bench_engine.py; hops counted by the engine's hop counters.
+  kmcpy: the body of its own KMC.run production loop (propose, Tracker.update, KMC.update,
+  Tracker.sample_properties), after a warm-up as KMC.run's equilibration loop (this compiles
+  its numba kernels). lattice_mc: Lattice.jump() in a loop, as its Simulation.run.
+  The peers are slow: each gets a production of about --budget wall seconds (default 60,
+  --quick 10) after a warm-up of min(5 % of it, 5 s); their cost per hop is flat in time.
+- observables: kmc's headline values from Simulation.run (400 blocks of up to 50 hops per ion
+  at the compared sizes, 100 blocks above 2x10^5 sites). A peer's production is cut into 100
+  blocks of equal hop count (the first block sets the count); the ions' unwrapped
+  displacements and summed squared jumps are recorded at the block ends, and kmc's own
+  estimator (kmc.analysis.transport, delete-one-block jackknife) gives D_sigma from the 100
+  blocks and f from consecutive blocks merged into >= 10 blocks of >= 20 hops per ion. With
+  fewer hops, f comes from the whole production (sum |R_i|^2 / sum of squared jumps,
+  jackknife over 20 groups of ions); below 5 hops per ion f is not resolved.
+  Short blocks bias f upwards (towards 1: about +0.01 at 20 hops per ion on sc at c = 0.5,
+  more on NASICON), the same in every code, so the peers run first and kmc then repeats
+  Simulation.run (100 blocks) at each peer's block lengths: the check compares like with like.
+- agreement: |kmc - peer| <= 3 combined standard errors for f and for D_sigma at the same
+  block length, and each code's D_sigma within 3 errors of the exact value where there is
+  one. The speed ratio kmc/peer is printed only where this holds ("n/c", not comparable,
+  otherwise); '*' marks a ratio resting on D_sigma alone (the peer's f not resolved).
+
+kmcpy's EventGenerator, given hops that join sites of one label (the sc lattice), writes
+every hop twice (events i->j and j->i, and each kmcpy event fires in either direction), which
+doubles every rate. The script keeps one event per site pair and regenerates kmcpy's
+dependency lists (counted in its set-up). The full run also runs kmcpy's events as generated
+once ("kmcpy-raw", 10^3 sites, c = 0.05) to show that the agreement check catches this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+# ----------------------------------------------------------------------------- problems
+A_SC = 3.0             # Angstrom
+EA_SC = 0.3            # eV
+T_SC = 300.0           # K
+EA_NASICON = 0.347     # eV (kmc's lattices/nasicon.toml)
+T_NASICON = 573.0      # K
+NU = 1e13              # Hz, attempt frequency of kmc and kmcpy
+KB_EV = 8.617333262e-5
+NASICON_X = 2.0
+# hexagonal cells along a1, a2, c: (1, 2, 1) = kmcpy's example size (2 cells, 48 Na sites);
+# (n, 2n, l) has an orthogonal cell (for lattice_mc); the full run adds 384 sites
+NASICON_SIZES = [(1, 2, 1), (2, 4, 2)]
+BLOCKS = 100           # blocks of a peer's production
+KMC_BLOCKS = 400       # blocks of kmc's observable run (up to 2x10^5 sites)
+MIN_HOPS_PER_ION_BLOCK = 20.0
+MIN_HOPS_PER_ION_RUN = 5.0
+Z_MAX = 3.0
+PEERS = ("kmcpy", "lattice_mc")
+
+
+def sc_sizes(quick: bool) -> tuple[list[int], list[int]]:
+    """Edge lengths L (L^3 sites): compared with the peers, and for kmc alone."""
+    if quick:
+        return [10], [20]
+    return [10, 20], [40, 100, 215]
+
+
+# ----------------------------------------------------------------------------- helpers
+def peak_mb() -> float:
+    """Peak resident memory of this process (VmHWM), MB."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def jackknife_ratio(num: np.ndarray, den: np.ndarray, groups: int = 20) -> tuple[float, float]:
+    """sum(num) / sum(den) with a delete-one-group jackknife error (groups of items)."""
+    n = len(num)
+    g = min(groups, n)
+    idx = np.array_split(np.arange(n), g)
+    gn = np.array([num[i].sum() for i in idx])
+    gd = np.array([den[i].sum() for i in idx])
+    est = gn.sum() / gd.sum()
+    loo = (gn.sum() - gn) / (gd.sum() - gd)
+    err = math.sqrt((g - 1) / g * np.sum((loo - loo.mean()) ** 2))
+    return float(est), float(err)
+
+
+class Recorder:
+    """A peer's production run, recorded at block ends (unwrapped displacement and summed
+    squared jumps of every ion), turned into D_sigma and f by kmc's own estimator
+    (kmc.analysis.transport, delete-one-block jackknife)."""
+
+    def __init__(self, n_ions: int) -> None:
+        self.n_ions = n_ions
+        self.t: list[float] = []
+        self.disp: list[np.ndarray] = []
+        self.jsq: list[np.ndarray] = []
+        self.hops: list[int] = [0]
+
+    def snapshot(self, t: float, disp: np.ndarray, jump_sq: np.ndarray, hops: int = 0) -> None:
+        """Call once at the start of production, then at the end of every block."""
+        self.t.append(float(t))
+        self.disp.append(np.array(disp, dtype=float))
+        self.jsq.append(np.array(jump_sq, dtype=float))
+        if len(self.t) > 1:
+            self.hops.append(self.hops[-1] + hops)
+
+    def _transport(self, ends: list[int], volume_A3: float, temperature_K: float):
+        """kmc.analysis.transport over the blocks between the snapshots `ends`."""
+        from kmc.analysis import BlockData, transport
+        rows: dict[str, list[Any]] = {k: [] for k in ("duration_s", "tracer_sq_A2",
+                                                      "collective_A", "jump_sq_A2", "hops")}
+        for a, b in zip(ends[:-1], ends[1:]):
+            dr = self.disp[b] - self.disp[a]
+            rows["duration_s"].append(self.t[b] - self.t[a])
+            rows["tracer_sq_A2"].append(dr.T @ dr)
+            rows["collective_A"].append(dr.sum(axis=0))
+            rows["jump_sq_A2"].append(float((self.jsq[b] - self.jsq[a]).sum()))
+            rows["hops"].append(self.hops[b] - self.hops[a])
+        data = BlockData(**{k: np.asarray(v) for k, v in rows.items()})
+        return transport(data, n_ions=self.n_ions, volume_A3=volume_A3,
+                         temperature_K=temperature_K, charge_e=1.0, dimensionality=3)
+
+    def observables(self, gamma_a2_A2_s: float, volume_A3: float, temperature_K: float) -> dict:
+        n_blocks = len(self.t) - 1
+        scale = gamma_a2_A2_s * 1e-16         # Gamma a^2 in cm^2/s
+        est = self._transport(list(range(n_blocks + 1)), volume_A3, temperature_K)
+        per_ion = self.hops[-1] / self.n_ions
+        out = {"D_red": est.D_sigma_cm2_s / scale, "D_red_err": est.D_sigma_cm2_s_err / scale,
+               "D_tracer_red": est.D_tracer_cm2_s / scale, "hops_per_ion": per_ion,
+               "hops_per_ion_per_block": per_ion / n_blocks, "blocks": n_blocks}
+        # f needs blocks of >= 20 hops per ion: merge consecutive blocks into super-blocks
+        merge = max(1, math.ceil(MIN_HOPS_PER_ION_BLOCK / (per_ion / n_blocks)))
+        if n_blocks // merge >= 10:
+            ends = list(range(0, n_blocks + 1, merge))
+            fe = self._transport(ends, volume_A3, temperature_K)
+            out.update(f=fe.correlation_factor, f_err=fe.correlation_factor_err,
+                       f_m=per_ion / n_blocks * merge,
+                       f_estimator=f"{len(ends) - 1} blocks of {per_ion / n_blocks * merge:.0f}"
+                                   " hops/ion")
+        elif per_ion >= MIN_HOPS_PER_ION_RUN:
+            r = self.disp[-1] - self.disp[0]
+            f, ferr = jackknife_ratio(np.einsum("ij,ij->i", r, r), self.jsq[-1] - self.jsq[0])
+            out.update(f=f, f_err=ferr, f_m=per_ion,
+                       f_estimator="whole run, jackknife over ion groups")
+        else:
+            out.update(f=None, f_err=None, f_estimator="not resolved")
+        return out
+
+
+def warm_up(step, budget_s: float) -> int:
+    """Hops for min(5 % of the budget, 5 s), at least 20 (numba compilation, caches)."""
+    t0, n = time.perf_counter(), 0
+    while n < 20 or time.perf_counter() - t0 < min(0.05 * budget_s, 5.0):
+        step()
+        n += 1
+    return n
+
+
+def production(step, snapshot, budget_s: float) -> tuple[int, float]:
+    """BLOCKS blocks of equal hop count, the count set by the first block lasting
+    budget_s / BLOCKS; `snapshot(hops_in_block)` after each block (its cost, O(N) numpy
+    per block, is counted). Stops early past 3 budgets. Returns (hops, wall seconds)."""
+    p0 = time.perf_counter()
+    per_block = 0
+    while per_block < 1 or time.perf_counter() - p0 < budget_s / BLOCKS:
+        step()
+        per_block += 1
+    snapshot(per_block)
+    hops = per_block
+    for _ in range(BLOCKS - 1):
+        if time.perf_counter() - p0 > 3 * budget_s:
+            break
+        for _ in range(per_block):
+            step()
+        snapshot(per_block)
+        hops += per_block
+    return hops, time.perf_counter() - p0
+
+
+# ----------------------------------------------------------------------------- NASICON geometry
+def nasicon_network(size: tuple[int, int, int]):
+    """kmc's NASICON Na sublattice as a lattice gas: one barrier, no energies, no pairs."""
+    import kmc
+    m = kmc.build_material("nasicon", x=NASICON_X, size=size, disorder_seed=0)
+    net = m.network.replace(site_energies_eV=0.0, pair_i=np.zeros(0, int),
+                            pair_j=np.zeros(0, int), pair_energies_eV=np.zeros(0),
+                            hop_barriers_eV=EA_NASICON, name="nasicon-lattice-gas")
+    return net, m.n_ions
+
+
+def write_p1_cif(path: str, cell: np.ndarray, frac: np.ndarray, labels: list[str]) -> None:
+    """A P1 CIF with labelled Na sites (kmcpy reads the labels)."""
+    a, b, c = (float(np.linalg.norm(v)) for v in cell)
+    ang = lambda u, v: math.degrees(math.acos(float(u @ v) / np.linalg.norm(u) / np.linalg.norm(v)))
+    lines = ["data_kmc_generated", "_symmetry_space_group_name_H-M   'P 1'",
+             f"_cell_length_a {a:.6f}", f"_cell_length_b {b:.6f}", f"_cell_length_c {c:.6f}",
+             f"_cell_angle_alpha {ang(cell[1], cell[2]):.6f}",
+             f"_cell_angle_beta {ang(cell[0], cell[2]):.6f}",
+             f"_cell_angle_gamma {ang(cell[0], cell[1]):.6f}",
+             "_symmetry_Int_Tables_number 1", "loop_", " _symmetry_equiv_pos_site_id",
+             " _symmetry_equiv_pos_as_xyz", "  1  'x, y, z'", "loop_", " _atom_site_type_symbol",
+             " _atom_site_label", " _atom_site_symmetry_multiplicity", " _atom_site_fract_x",
+             " _atom_site_fract_y", " _atom_site_fract_z", " _atom_site_occupancy"]
+    for lab, f in zip(labels, frac % 1.0):
+        lines.append(f"  Na  {lab}  1  {f[0]:.8f}  {f[1]:.8f}  {f[2]:.8f}  1")
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+# ----------------------------------------------------------------------------- kmc
+def run_kmc(spec: dict) -> dict:
+    import kmc
+    t0 = time.perf_counter()
+    if spec["problem"] == "sc":
+        L = spec["L"]
+        net = kmc.build_lattice("sc", size=L, a=A_SC, barrier_eV=EA_SC)
+        comp = {"occupancy": spec["c"]}
+        T, ea, a = T_SC, EA_SC, A_SC
+    else:
+        net, n_ions = nasicon_network(tuple(spec["size"]))
+        comp = {"n_ions": n_ions}
+        T, ea, a = T_NASICON, EA_NASICON, float(net.hop_lengths_A.mean())
+    sim = kmc.Simulation(net, T, seed=spec["seed"], attempt_frequency_Hz=NU, **comp)
+    eng = sim.engine
+    setup = time.perf_counter() - t0
+    n_ions = sim.n_ions
+    gamma = NU * math.exp(-ea / (KB_EV * T))
+    # many blocks for a sharp D_sigma, 50 hops per ion per block for f where affordable;
+    # above 2x10^5 sites 100 blocks (each block end copies every ion's displacement)
+    blocks = KMC_BLOCKS if net.n_sites <= 200_000 else BLOCKS
+    steps = int(min(max(50 * blocks * n_ions, 2_000_000), 40_000_000))
+    res = sim.run(steps=steps, blocks=blocks, equilibration=min(steps // 10, 2_000_000))
+    t = res.transport
+    scale = gamma * a * a * 1e-16
+    per_block = res.hops / n_ions / t.n_blocks
+    obs = {"D_red": t.D_sigma_cm2_s / scale, "D_red_err": t.D_sigma_cm2_s_err / scale,
+           "D_tracer_red": t.D_tracer_cm2_s / scale,
+           "hops_per_ion": res.hops / n_ions, "hops_per_ion_per_block": per_block,
+           "blocks": t.n_blocks, "run_hops_per_s": res.hops_per_s}
+    if per_block >= MIN_HOPS_PER_ION_BLOCK:
+        obs.update(f=t.correlation_factor, f_err=t.correlation_factor_err, f_estimator="blocks")
+    else:
+        obs.update(f=None, f_err=None, f_estimator="not resolved")
+    # the same estimators at the block lengths of each peer's (short) run: f and D_sigma
+    # from short blocks are biased alike in every code (f towards 1 for blocks of few hops)
+    matched = {}
+    for m in spec.get("match", []):
+        mo: dict[str, Any] = {}
+        if m.get("f_m"):
+            r = sim.run(steps=max(int(m["f_m"] * n_ions * BLOCKS), BLOCKS), blocks=BLOCKS,
+                        equilibration=0)
+            mo.update(f=r.correlation_factor, f_err=r.correlation_factor_err, f_m=m["f_m"])
+        r = sim.run(steps=max(int(m["D_m"] * n_ions * BLOCKS), BLOCKS), blocks=BLOCKS,
+                    equilibration=0)
+        mo.update(D_red=r.D_sigma_cm2_s / scale, D_red_err=r.D_sigma_cm2_s_err / scale,
+                  D_m=m["D_m"])
+        matched[m["code"]] = mo
+    obs["matched"] = matched
+    n_speed = int(min(max(5 * net.n_sites, 4_000_000), 50_000_000))
+    before = eng.get_state()["type_counts"].sum()
+    w0 = time.perf_counter()
+    eng.run(n_speed)
+    wall = time.perf_counter() - w0
+    done = int(eng.get_state()["type_counts"].sum() - before)   # hops executed
+    return {"n_sites": net.n_sites, "n_ions": n_ions, "setup_s": setup,
+            "hops": done, "prod_wall_s": wall, "hops_per_s": done / wall,
+            "gamma_Hz": gamma, "engine_mode": getattr(eng, "mode", ""),
+            "engine_B_per_site": eng.memory_bytes / net.n_sites, "obs": obs,
+            "kmc_version": kmc.__version__, "kmc_path": os.path.dirname(kmc.__file__)}
+
+
+# ----------------------------------------------------------------------------- kmcpy
+def run_kmcpy(spec: dict) -> dict:
+    import logging
+    logging.disable(logging.WARNING)        # kmcpy logs every event list at INFO level
+    from kmcpy.event import EventGenerator, EventLib
+    from kmcpy.models import LocalBarrierModel
+    from kmcpy.simulator.config import Configuration
+    from kmcpy.simulator.kmc import KMC
+    from kmcpy.simulator.tracker import Tracker
+    from kmcpy.units import BOLTZMANN_CONSTANT_MEV_PER_K
+    import kmcpy
+
+    tmp = tempfile.mkdtemp(prefix="kmcpy_")
+    cif, ev_raw, ev_file, model = (os.path.join(tmp, n) for n in
+                                   ("structure.cif", "events_raw.json", "events.json",
+                                    "model.json"))
+    rng = np.random.default_rng(spec["seed"])
+    t0 = time.perf_counter()
+    if spec["problem"] == "sc":
+        L = spec["L"]
+        write_p1_cif(cif, np.eye(3) * A_SC, np.zeros((1, 3)), ["Na1"])
+        shape, idents, cutoff = (L, L, L), ("Na1", "Na1"), 0.5 * (A_SC + A_SC * math.sqrt(2))
+        T, ea = T_SC, EA_SC
+        n_sites = L ** 3
+        n_ions = int(round(spec["c"] * n_sites))
+    else:
+        cell_net, _ = nasicon_network((1, 1, 1))
+        frac = cell_net.positions @ np.linalg.inv(cell_net.cell)
+        labels = [cell_net.site_type_names[t] for t in cell_net.site_types]
+        write_p1_cif(cif, cell_net.cell, frac, labels)
+        shape, idents, cutoff = tuple(spec["size"]), ("Na1", "Na2"), 4.0
+        T, ea = T_NASICON, EA_NASICON
+        n_sites = cell_net.n_sites * int(np.prod(shape))
+        n_ions = int(round((1 + NASICON_X) / 4 * n_sites))
+    LocalBarrierModel.constant_barrier(ea * 1000.0).to(model)
+    mapping = {"Na": ["Na", "X"]}
+    EventGenerator().generate_events(
+        structure_file=cif, supercell_shape=list(shape), site_mapping=mapping,
+        local_env_cutoff=cutoff, mobile_ion_identifiers=idents, event_file=ev_raw)
+    raw = EventLib.from_file(ev_raw)
+    n_raw = len(raw.events)
+    if spec.get("raw_events"):
+        ev_file = ev_raw
+    else:  # one event per site pair: each kmcpy event fires in both directions
+        lib, seen = EventLib(), set()
+        for ev in raw.events:
+            key = frozenset(ev.mobile_ion_indices)
+            if key not in seen:
+                seen.add(key)
+                lib.add_event(ev)
+        lib.index_metadata = raw.index_metadata
+        lib.generate_event_dependencies()
+        lib.to(ev_file)
+    occ = np.ones(n_sites, dtype=int)                 # state 1 = vacancy "X", 0 = Na
+    occ[rng.choice(n_sites, n_ions, replace=False)] = 0
+    cfg = Configuration(
+        structure_file=cif, supercell_shape=shape, site_mapping=mapping,
+        mobile_ion_specie="Na", mobile_ion_charge=1.0, elementary_hop_distance=1.0,
+        model_file=model, event_file=ev_file, initial_occupations=occ.tolist(), dimension=3,
+        temperature=T, attempt_frequency=NU, equilibration_passes=0, kmc_passes=1,
+        random_seed=spec["seed"], name="compare_peers")
+    k = KMC.from_config(cfg)
+    k.rng = np.random.default_rng(spec["seed"])
+    events = k.event_lib.events
+    setup = time.perf_counter() - t0
+
+    # squared hop length of every event (all equal here; looked up per hop all the same)
+    frac = k.structure.frac_coords
+    ij = np.array([ev.mobile_ion_indices for ev in events])
+    d = frac[ij[:, 1]] - frac[ij[:, 0]]
+    d -= np.round(d)
+    l2 = np.einsum("ij,ij->i", d @ k.structure.lattice.matrix, d @ k.structure.lattice.matrix)
+    l2_by_id = {id(ev): float(x) for ev, x in zip(events, l2)}
+    a = float(np.sqrt(l2.mean()))
+
+    # warm-up as KMC.run's equilibration (compiles numba's _propose); estimates the speed
+    budget = spec["budget_s"]
+
+    def equilibration_step() -> None:     # KMC.run's equilibration loop body
+        event, _ = k.propose(events)
+        k.update(event, dt=0.0)
+
+    n_warm = warm_up(equilibration_step, budget)
+    pass_length = n_sites                 # as KMC.run: mobile-ion sites of the structure
+    tracker = Tracker(config=cfg, structure=k.structure, initial_state=k.simulation_state,
+                      property_plan=k.property_plan, default_property_interval=pass_length,
+                      hop_state_lookup=k.hop_state_lookup)
+    state = k.simulation_state
+    rec = Recorder(tracker.n_mobile_ion_specie)
+    jsq = [0.0]
+
+    def step() -> None:                   # the body of KMC.run's production loop
+        event, dt = k.propose(events)
+        tracker.update(event, dt)
+        k.update(event, dt=dt)
+        tracker.sample_properties(step=int(state.step), sim_time=float(state.time))
+        jsq[0] += l2_by_id[id(event)]
+
+    def snapshot(n: int) -> None:         # per-ion squared jumps: hop count x l^2 (one l)
+        per_ion = tracker.hop_counter * (jsq[0] / max(int(tracker.hop_counter.sum()), 1))
+        rec.snapshot(state.time, tracker.displacement, per_ion, n)
+
+    rec.snapshot(state.time, tracker.displacement, np.zeros(rec.n_ions))
+    hops, wall = production(step, snapshot, budget)
+    gamma = NU * math.exp(-ea * 1000.0 / (BOLTZMANN_CONSTANT_MEV_PER_K * T))
+    obs = rec.observables(gamma * a * a, float(k.structure.volume), T) \
+        if len(rec.t) >= 3 else {}
+    return {"n_sites": n_sites, "n_ions": rec.n_ions, "setup_s": setup, "hops": hops,
+            "prod_wall_s": wall, "hops_per_s": hops / wall, "gamma_Hz": gamma,
+            "events": len(events), "events_generated": n_raw, "warmup_hops": n_warm,
+            "total_rate_Hz": float(k.prob_cum_list[-1]), "obs": obs,
+            "peer_version": kmcpy.__version__}
+
+
+# ----------------------------------------------------------------------------- lattice_mc
+def write_sites_file(path: str, net) -> np.ndarray:
+    """lattice_mc sites file of a kmc network in an orthogonal cell; returns the lengths."""
+    cell = np.array(net.cell)
+    # NASICON (1, 2, 1): rows a1, 2 a2, c span the same lattice as a1, a1 + 2 a2, c, whose
+    # rows are orthogonal -- lattice_mc's minimum image needs an orthogonal box
+    ortho = np.array([cell[0], cell[0] + cell[1], cell[2]])
+    if np.max(np.abs(ortho - np.diag(np.diag(ortho)))) > 1e-6:
+        raise ValueError("this network has no orthogonal cell for lattice_mc")
+    lengths = np.diag(ortho).copy()
+    pos = (net.positions / lengths) % 1.0 * lengths
+    nbrs: list[list[int]] = [[] for _ in range(net.n_sites)]
+    for s, t in zip(net.hop_src, net.hop_dst):
+        nbrs[int(s)].append(int(t) + 1)
+    blocks = [str(net.n_sites)]
+    for i in range(net.n_sites):
+        blocks.append(f"site: {i + 1}\ncentre: {pos[i, 0]:.8f} {pos[i, 1]:.8f} {pos[i, 2]:.8f}\n"
+                      f"neighbours: {' '.join(map(str, nbrs[i]))}\n"
+                      f"label: {net.site_type_names[net.site_types[i]]}")
+    with open(path, "w") as fh:
+        fh.write("\n\n".join(blocks) + "\n")
+    return lengths
+
+
+def run_lattice_mc(spec: dict) -> dict:
+    import random
+    import lattice_mc
+    from lattice_mc import init_lattice, species
+    from lattice_mc.global_vars import rate_prefactor
+    random.seed(spec["seed"])
+    t0 = time.perf_counter()
+    if spec["problem"] == "sc":
+        L = spec["L"]
+        lat = init_lattice.cubic_lattice(L, L, L, spacing=A_SC)
+        n_ions = int(round(spec["c"] * L ** 3))
+        a, T = A_SC, T_SC
+    else:
+        net, n_ions = nasicon_network(tuple(spec["size"]))
+        path = os.path.join(tempfile.mkdtemp(prefix="lmc_"), "nasicon.sites")
+        lengths = write_sites_file(path, net)
+        lat = init_lattice.lattice_from_sites_file(path, cell_lengths=lengths)
+        a, T = float(net.hop_lengths_A.mean()), T_NASICON
+    atoms = species.Species(lat.populate_sites(n_ions)).atoms
+    setup = time.perf_counter() - t0
+
+    def disp() -> np.ndarray:
+        return np.array([at.dr for at in atoms])
+
+    def jsq() -> np.ndarray:
+        return np.array([at.summed_dr2 for at in atoms])
+
+    budget = spec["budget_s"]
+    n_warm = warm_up(lat.jump, budget)
+    rec = Recorder(n_ions)
+    rec.snapshot(lat.time, disp(), jsq())
+    hops, wall = production(lat.jump,
+                            lambda n: rec.snapshot(lat.time, disp(), jsq(), n), budget)
+    gamma = rate_prefactor               # Metropolis factor 1: no energies, no barriers
+    volume = float(np.prod(lat.cell_lengths))
+    obs = rec.observables(gamma * a * a, volume, T) if len(rec.t) >= 3 else {}
+    return {"n_sites": lat.number_of_sites, "n_ions": n_ions, "setup_s": setup, "hops": hops,
+            "prod_wall_s": wall, "hops_per_s": hops / wall, "gamma_Hz": gamma,
+            "warmup_hops": n_warm, "obs": obs,
+            "peer_version": getattr(lattice_mc, "__version__", "1.0.4")}
+
+
+RUNNERS = {"kmc": run_kmc, "kmcpy": run_kmcpy, "kmcpy-raw": run_kmcpy,
+           "lattice_mc": run_lattice_mc}
+
+
+def worker(spec: dict) -> None:
+    """Run one measurement in this (fresh) process and print its JSON on the last line."""
+    if spec.get("cpu") is not None:
+        os.sched_setaffinity(0, {int(spec["cpu"])})
+    i0 = time.perf_counter()
+    if spec["code"] == "kmc":
+        import kmc  # noqa: F401
+    elif spec["code"].startswith("kmcpy"):
+        import kmcpy.simulator.kmc  # noqa: F401  (pymatgen, numba)
+        import kmc  # noqa: F401
+    else:
+        import lattice_mc.lattice  # noqa: F401
+        import kmc  # noqa: F401
+    import_s = time.perf_counter() - i0
+    import_mb = rss_mb()
+    try:
+        out = RUNNERS[spec["code"]](spec)
+        out["import_s"] = import_s
+    except MemoryError as exc:
+        out = {"error": f"MemoryError: {exc}"}
+    out.update(peak_MB=peak_mb(), import_MB=import_mb)
+    print(json.dumps(out))
+
+
+# ----------------------------------------------------------------------------- driver
+def available(code: str) -> str | None:
+    """None if `code` can be imported by this interpreter, else the reason."""
+    mod = {"kmc": "kmc", "kmcpy": "kmcpy", "kmcpy-raw": "kmcpy",
+           "lattice_mc": "lattice_mc"}[code]
+    r = subprocess.run([sys.executable, "-c", f"import {mod}"], capture_output=True, text=True)
+    return None if r.returncode == 0 else (r.stderr.strip().splitlines() or ["?"])[-1]
+
+
+def measure(spec: dict, timeout_s: float) -> dict:
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        env[var] = "1"
+    t0 = time.perf_counter()
+    try:
+        r = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker",
+                            json.dumps(spec)], capture_output=True, text=True, env=env,
+                           timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {**spec, "error": f"timed out after {timeout_s:.0f} s"}
+    wall = time.perf_counter() - t0
+    lines = r.stdout.strip().splitlines()
+    if r.returncode != 0 or not lines:
+        err = (r.stderr.strip().splitlines() or [f"exit status {r.returncode}"])[-1]
+        if r.returncode < 0:
+            err = f"killed by signal {-r.returncode} (out of memory?); {err}"
+        return {**spec, "error": err}
+    out = json.loads(lines[-1])
+    return {**spec, **out, "subprocess_wall_s": wall}
+
+
+def z_score(a: float | None, ea: float | None, b: float | None, eb: float | None) -> float | None:
+    if a is None or b is None or ea is None or eb is None:
+        return None
+    s = math.hypot(ea, eb)
+    return abs(a - b) / s if s > 0 else (0.0 if a == b else math.inf)
+
+
+def check(kmc_r: dict, peer: dict, exact_D: float | None) -> dict:
+    """Agreement of a peer's observables with kmc's (and with the exact D_sigma)."""
+    ko, po = kmc_r.get("obs", {}), peer.get("obs", {})
+    if not ko or not po:
+        return {"verdict": "no data", "comparable": False}
+    km = ko.get("matched", {}).get(peer["code"], {})   # kmc at the peer's block lengths
+    kf = km if "f" in km else ko
+    kd = km if "D_red" in km else ko
+    z = {"f": z_score(kf.get("f"), kf.get("f_err"), po.get("f"), po.get("f_err")),
+         "D": z_score(kd["D_red"], kd["D_red_err"], po["D_red"], po["D_red_err"])}
+    if exact_D is not None:
+        z["D_peer_exact"] = z_score(po["D_red"], po["D_red_err"], exact_D, 0.0)
+        z["D_kmc_exact"] = z_score(ko["D_red"], ko["D_red_err"], exact_D, 0.0)
+    failed = [k for k, v in z.items() if v is not None and v > Z_MAX]
+    partial = z["f"] is None
+    zs = ", ".join(f"{k} {v:.1f}" for k, v in z.items() if v is not None and k != "D_kmc_exact")
+    if failed:
+        verdict = f"FAIL (z: {zs})"
+    elif partial:
+        verdict = f"ok, D_sigma only: peer f not resolved (z: {zs})"
+    else:
+        verdict = f"ok (z: {zs})"
+    return {"verdict": verdict, "comparable": not failed, "partial": partial and not failed,
+            "z": z, "kmc_matched": km}
+
+
+def fmt_pm(x: float | None, e: float | None, nd: int = 3) -> str:
+    if x is None:
+        return "n/a"
+    if e is None or not math.isfinite(e):
+        return f"{x:.{nd}f}"
+    return f"{x:.{nd}f}+-{e:.{nd}f}"
+
+
+def fmt_rate(x: float) -> str:
+    return f"{x:.3g}" if x < 1e4 else f"{x:.3e}"
+
+
+def build_plan(args: argparse.Namespace, codes: list[str]) -> list[dict]:
+    compared, kmc_only = sc_sizes(args.quick)
+    if args.max_sites:
+        kmc_only = [L for L in kmc_only if L ** 3 <= args.max_sites]
+    plan: list[dict] = []
+    seed = 1
+    peers = [c for c in codes if c != "kmc"]
+    for L in compared:
+        for c in (0.5, 0.05):
+            for code in peers:
+                plan.append({"problem": "sc", "L": L, "c": c, "code": code, "seed": seed})
+                if code == "kmcpy" and L == 10 and c == 0.05 and not args.quick:
+                    plan.append({"problem": "sc", "L": L, "c": c, "code": "kmcpy-raw",
+                                 "seed": seed, "raw_events": True})
+            plan.append({"problem": "sc", "L": L, "c": c, "code": "kmc", "seed": seed})
+            seed += 1
+    for L in kmc_only:
+        for c in (0.5, 0.05):
+            if "kmc" in codes:
+                plan.append({"problem": "sc", "L": L, "c": c, "code": "kmc", "seed": seed})
+            seed += 1
+    for size in NASICON_SIZES[:1 if args.quick else None]:
+        for code in peers + ["kmc"]:
+            plan.append({"problem": "nasicon", "size": list(size), "code": code,
+                         "seed": seed})
+        seed += 1
+    for p in plan:
+        p["budget_s"] = args.budget
+        p["cpu"] = args.cpu
+    return plan
+
+
+def key_of(r: dict) -> tuple:
+    return (r["problem"], r.get("L"), r.get("c"), tuple(r.get("size", ())))
+
+
+def problem_name(r: dict) -> str:
+    if r["problem"] == "sc":
+        return f"sc lattice gas c={r['c']:g}"
+    return f"NASICON lattice gas x={NASICON_X:g}"
+
+
+def report(results: list[dict], out) -> list[dict]:
+    """Print the table and the agreement checks; return the rows with ratios."""
+    kmc_by = {key_of(r): r for r in results if r["code"] == "kmc"}
+    rows = []
+    for r in results:
+        k = kmc_by.get(key_of(r))
+        exact = 1.0 - r["c"] if r["problem"] == "sc" else None
+        row = dict(r)
+        if r["code"] != "kmc" and k is not None and "error" not in r and "error" not in k:
+            chk = check(k, r, exact)
+            row["check"] = chk
+            ratio = k["hops_per_s"] / r["hops_per_s"]
+            row["ratio_kmc_over_peer"] = ratio if chk["comparable"] else None
+            row["ratio_raw"] = ratio
+        elif r["code"] == "kmc" and "obs" in r and exact is not None:
+            row["check"] = {"z": {"D_kmc_exact": z_score(r["obs"]["D_red"],
+                                                         r["obs"]["D_red_err"], exact, 0.0)}}
+        rows.append(row)
+
+    hdr = (f"{'problem':<26} {'sites':>9} {'code':<10} {'hops/s':>10} {'set-up s':>9} "
+           f"{'peak MB':>8} {'kmc/peer':>10} {'f':>13} {'D_s/(G a^2)':>13} {'hops/ion':>9}  check")
+    print(hdr, file=out)
+    print("-" * len(hdr), file=out)
+    for r in rows:
+        if "error" in r:
+            print(f"{problem_name(r):<26} {r.get('L', 0) ** 3 if r['problem'] == 'sc' else '':>9} "
+                  f"{r['code']:<10} FAILED: {r['error']}", file=out)
+            continue
+        o = r.get("obs", {})
+        ratio = "" if r["code"] == "kmc" else (
+            "n/c" if r.get("ratio_kmc_over_peer") is None else
+            f"{r['ratio_kmc_over_peer']:.3g}" + ("*" if r["check"].get("partial") else ""))
+        if r["code"] == "kmc":
+            zk = r.get("check", {}).get("z", {}).get("D_kmc_exact")
+            verdict = "" if zk is None else f"D vs exact z={zk:.1f}"
+        else:
+            verdict = r.get("check", {}).get("verdict", "")
+        print(f"{problem_name(r):<26} {r['n_sites']:>9} {r['code']:<10} "
+              f"{fmt_rate(r['hops_per_s']):>10} {r['setup_s']:>9.2f} {r['peak_MB']:>8.0f} "
+              f"{ratio:>10} {fmt_pm(o.get('f'), o.get('f_err')):>13} "
+              f"{fmt_pm(o.get('D_red'), o.get('D_red_err')):>13} "
+              f"{o.get('hops_per_ion', float('nan')):>9.3g}  {verdict}", file=out)
+    return rows
+
+
+def machine() -> dict:
+    model = ""
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    fam = ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            info = fh.read().split("\n\n")[0]
+        kv = {k.strip(): v.strip() for k, v in
+              (line.split(":", 1) for line in info.splitlines() if ":" in line)}
+        fam = f"family {kv.get('cpu family', '?')} model {kv.get('model', '?')}"
+    except (OSError, ValueError):
+        pass
+    commit = ""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                                cwd=os.path.dirname(os.path.abspath(__file__)),
+                                capture_output=True, text=True).stdout.strip()
+    except OSError:
+        pass
+    return {"cpu": model, "cpu_id": fam, "cores": os.cpu_count(),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "date": datetime.date.today().isoformat(), "repo_commit": commit}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="10^3 sites (kmc also 8x10^3) and NASICON, 10 s peer budgets")
+    ap.add_argument("--json", action="store_true",
+                    help="print one JSON object on stdout (the table goes to stderr)")
+    ap.add_argument("--budget", type=float, default=None,
+                    help="wall seconds of production per peer measurement (default 60, "
+                         "--quick 10)")
+    ap.add_argument("--codes", default="kmc,kmcpy,lattice_mc",
+                    help="comma-separated subset of kmc,kmcpy,lattice_mc")
+    ap.add_argument("--max-sites", type=int, default=0,
+                    help="skip the kmc-only sizes above this many sites")
+    ap.add_argument("--cpu", type=int, default=None, help="pin every measurement to this core")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        worker(json.loads(args.worker))
+        return
+    if args.budget is None:
+        args.budget = 10.0 if args.quick else 60.0
+    log = sys.stderr
+    table_out = sys.stderr if args.json else sys.stdout
+
+    codes = []
+    skipped = {}
+    for code in args.codes.split(","):
+        why = available(code)
+        if why is None:
+            codes.append(code)
+        else:
+            skipped[code] = why
+            print(f"skipping {code}: cannot import it here ({why}); see the install note "
+                  "at the top of this script", file=log)
+    if "kmc" not in codes:
+        sys.exit("kmc cannot be imported by this interpreter")
+    info = machine()
+    print(f"{info['cpu']} ({info['cpu_id']}), {info['cores']} cores, Python {info['python']}, "
+          f"numpy {info['numpy']}, {info['date']}, repo {info['repo_commit']}", file=log)
+    plan = build_plan(args, codes)
+    results = []
+    for i, spec in enumerate(plan, 1):
+        desc = (f"[{i}/{len(plan)}] {spec['problem']} "
+                + (f"L={spec['L']} c={spec['c']}" if spec["problem"] == "sc" else
+                   f"size={spec['size']}") + f" {spec['code']}")
+        print(desc + " ...", file=log, flush=True)
+        if spec["code"] == "kmc":   # estimate kmc's f and D_sigma at the peers' block lengths
+            spec["match"] = [{"code": r["code"], "f_m": r["obs"].get("f_m"),
+                              "D_m": r["obs"]["hops_per_ion_per_block"]}
+                             for r in results if key_of(r) == key_of(spec) and r.get("obs")]
+        r = measure(spec, timeout_s=max(3600.0, 20 * args.budget))
+        if "error" in r:
+            print(f"    failed: {r['error']}", file=log, flush=True)
+        else:
+            o = r.get("obs", {})
+            print(f"    {r['n_sites']} sites: {fmt_rate(r['hops_per_s'])} hops/s, set-up "
+                  f"{r['setup_s']:.2f} s, peak {r['peak_MB']:.0f} MB, f "
+                  f"{fmt_pm(o.get('f'), o.get('f_err'))}, D_s/(G a^2) "
+                  f"{fmt_pm(o.get('D_red'), o.get('D_red_err'))}", file=log, flush=True)
+        results.append(r)
+    print(file=table_out)
+    rows = report(results, table_out)
+    print("\nD_s/(G a^2): D_sigma over each code's own hop rate Gamma times the hop length "
+          "squared (exact 1 - c for the sc lattice gas).\nkmc/peer: '*' = D_sigma checked, "
+          "f not resolved in the peer's budget; n/c = observables disagree (not comparable).",
+          file=table_out)
+    if args.json:
+        json.dump({"machine": info, "skipped": skipped, "budget_s": args.budget,
+                   "quick": args.quick, "results": rows}, sys.stdout, indent=1, default=str)
+        print()
+
+
+if __name__ == "__main__":
+    main()
