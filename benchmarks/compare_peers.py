@@ -309,17 +309,20 @@ def run_kmc(spec: dict) -> dict:
         obs.update(f=None, f_err=None, f_estimator="not resolved")
     # the same estimators at the block lengths of each peer's (short) run: f and D_sigma
     # from short blocks are biased alike in every code (f towards 1 for blocks of few hops)
+    # (each run re-measures the mean hop rate over >= 10^4 hops first, which sets the block
+    # length in time, so that its blocks hold the peer's hops per ion on average)
     matched = {}
     for m in spec.get("match", []):
         mo: dict[str, Any] = {}
         if m.get("f_m"):
-            r = sim.run(steps=max(int(m["f_m"] * n_ions * BLOCKS), BLOCKS), blocks=BLOCKS,
-                        equilibration=0)
-            mo.update(f=r.correlation_factor, f_err=r.correlation_factor_err, f_m=m["f_m"])
-        r = sim.run(steps=max(int(m["D_m"] * n_ions * BLOCKS), BLOCKS), blocks=BLOCKS,
-                    equilibration=0)
+            steps = max(int(m["f_m"] * n_ions * BLOCKS), BLOCKS)
+            r = sim.run(steps=steps, blocks=BLOCKS, equilibration=max(10_000, steps // 10))
+            mo.update(f=r.correlation_factor, f_err=r.correlation_factor_err, f_m=m["f_m"],
+                      f_m_kmc=r.hops / n_ions / BLOCKS)
+        steps = max(int(m["D_m"] * n_ions * BLOCKS), BLOCKS)
+        r = sim.run(steps=steps, blocks=BLOCKS, equilibration=max(10_000, steps // 10))
         mo.update(D_red=r.D_sigma_cm2_s / scale, D_red_err=r.D_sigma_cm2_s_err / scale,
-                  D_m=m["D_m"])
+                  D_m=m["D_m"], D_m_kmc=r.hops / n_ions / BLOCKS)
         matched[m["code"]] = mo
     obs["matched"] = matched
     n_speed = int(min(max(5 * net.n_sites, 4_000_000), 50_000_000))
