@@ -208,7 +208,7 @@ def _kmc():
     return [script] if script else [sys.executable, "-m", "kmc.cli"]
 
 
-_LONG = ["run", "sc", "--size", "8", "--steps", "6000000", "--blocks", "60", "--seed", "5",
+_LONG = ["run", "sc", "--size", "8", "--steps", "60000000", "--blocks", "60", "--seed", "5",
          "-T", "400", "--quiet"]
 
 

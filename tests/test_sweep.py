@@ -22,8 +22,9 @@ from kmc.sweep import SweepResult, derive_seed, plan_runs, run_sweep
 
 WALL = ("wall_s", "hops_per_s")
 
-# four runs of about a second each: long enough to kill one in the middle
-BASE = {"size": 6, "temperature": [300.0, 450.0], "occupancy": [0.3, 0.6], "steps": 3_000_000,
+# four runs of about a second each (the lattice gas runs at 2-5x10^7 hops/s): long enough
+# to kill one in the middle
+BASE = {"size": 6, "temperature": [300.0, 450.0], "occupancy": [0.3, 0.6], "steps": 30_000_000,
         "blocks": 20, "seed": 21, "quiet": True, "checkpoint_interval": 0.1}
 
 
@@ -194,7 +195,7 @@ def test_cli_sweep_stopped_by_sigterm_continues(reference, tmp_path):
     out = tmp_path / "t.h5"
     kmc_cmd = [sys.executable, "-m", "kmc.cli"]
     args = ["sweep", "sc", "--size", "6", "-T", "300,450", "--occupancy", "0.3,0.6",
-            "--steps", "3000000", "--blocks", "20", "--seed", "21", "--workers", "2",
+            "--steps", "30000000", "--blocks", "20", "--seed", "21", "--workers", "2",
             "--quiet", "--checkpoint-interval", "0.1", "--output", str(out)]
     proc = subprocess.Popen([*kmc_cmd, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=tmp_path)
