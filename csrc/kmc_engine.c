@@ -16,6 +16,9 @@
  *   - the sum tree (leaves = per-site rate sums) and the per-ion records.
  * The site numbering is the caller's; nothing is renumbered.
  */
+#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE /* posix_memalign and madvise (Linux only, see xalloc) */
+#endif
 #include "kmc_engine.h"
 
 #include <math.h>
@@ -26,6 +29,10 @@
 
 #include "kmc_rng.h"
 #include "kmc_sumtree.h"
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define KMC_PREFETCH(p) __builtin_prefetch(p)
@@ -364,10 +371,30 @@ static void refresh_events(kmc_engine *e, const int32_t *xs, int32_t n, int *ne)
     }
 }
 
+/* Arrays of at least this many bytes are asked for in transparent huge pages (Linux): a
+ * large system touches random entries of them every step, and with 4 KiB pages nearly every
+ * touch also misses the TLB. */
+#define KMC_HUGE_BYTES ((size_t)1 << 23)
+#define KMC_HUGE_PAGE ((size_t)1 << 21)
+
+/* Zeroed array of n elements of `size` bytes (counted in e->bytes); sets *fail if not. */
 static void *xalloc(kmc_engine *e, size_t n, size_t size, int *fail)
 {
     void *p;
     if (n == 0) n = 1;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (n * size >= KMC_HUGE_BYTES && n <= ((size_t)-1 - KMC_HUGE_PAGE) / size) {
+        const size_t bytes = (n * size + KMC_HUGE_PAGE - 1) & ~(KMC_HUGE_PAGE - 1);
+        if (posix_memalign(&p, KMC_HUGE_PAGE, bytes) != 0) {
+            *fail = 1;
+            return NULL;
+        }
+        (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: failure changes nothing */
+        memset(p, 0, bytes);
+        e->bytes += n * size;
+        return p;
+    }
+#endif
     p = calloc(n, size);
     if (!p) *fail = 1;
     else e->bytes += n * size;

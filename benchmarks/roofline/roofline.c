@@ -22,11 +22,19 @@
  * Plain C99; the same RNG (xoshiro256**) as the engine. Build:
  *     cc -O2 -std=c99 -ffp-contract=off -I../../csrc roofline.c -o roofline
  */
-#define _POSIX_C_SOURCE 199309L
+#if defined(__linux__)
+#define _DEFAULT_SOURCE /* posix_memalign, madvise */
+#else
+#define _POSIX_C_SOURCE 200112L
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "kmc_rng.h"
 
@@ -43,6 +51,22 @@ typedef struct {
 #define PREFETCH_W(p) ((void)0)
 #endif
 #define PIPE 16 /* attempts drawn ahead, a power of 2 */
+
+/* Zeroed memory, in transparent huge pages where Linux offers them (as kmc's engine asks
+ * for its large arrays): random access over large arrays otherwise misses the TLB too. */
+static void *zalloc(size_t bytes)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const size_t page = (size_t)1 << 21, size = (bytes + page - 1) & ~(page - 1);
+    void *p = NULL;
+    if (posix_memalign(&p, page, size) != 0) return NULL;
+    (void)madvise(p, size, MADV_HUGEPAGE);
+    memset(p, 0, size);
+    return p;
+#else
+    return calloc(bytes, 1);
+#endif
+}
 
 static double now_s(void)
 {
@@ -74,8 +98,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "roofline: occupancy gives %lld ions\n", (long long)n_ions);
         return 2;
     }
-    uint8_t *occ = calloc((size_t)n_sites, 1);
-    ion_t *ion = calloc((size_t)n_ions, sizeof(ion_t));
+    uint8_t *occ = zalloc((size_t)n_sites);
+    ion_t *ion = zalloc((size_t)n_ions * sizeof(ion_t));
     if (!occ || !ion) {
         fprintf(stderr, "roofline: out of memory\n");
         return 1;
