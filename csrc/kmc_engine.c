@@ -66,11 +66,18 @@ typedef struct {
     int32_t rev;  /* position of the reverse hop in the destination's hop list */
 } kmc_chop;
 
+/* The record an accepted hop writes: 32 bytes, two to a cache line (never split). */
 typedef struct {
     double disp[3]; /* unwrapped displacement, Angstrom */
     double jump_sq; /* sum of |jump|^2 over the ion's hops, Angstrom^2 */
-    uint64_t hops;
 } kmc_ion;
+
+/* Where an ion is, beside its hop count (low 32 bits; the high bits in hops_hi): read on
+ * every attempt, so the count costs no extra cache line. */
+typedef struct {
+    int32_t site;
+    uint32_t hops_lo;
+} kmc_ionloc;
 
 #define KMC_MAX_RCLASS 16
 #define KMC_NO_RC 0xff
@@ -130,7 +137,8 @@ struct kmc_engine {
 
     /* dynamic state */
     kmc_site *site; /* [n_sites] */
-    int32_t *ion_site;
+    kmc_ionloc *iloc; /* [n_ions] site and hop count of each ion */
+    uint32_t *hops_hi; /* [n_ions] high 32 bits of the hop counts */
     kmc_ion *ions;
     uint64_t *type_counts;
     double time;
@@ -565,7 +573,7 @@ static double uniform_total(const kmc_engine *e)
     double sum = 0.0;
     int32_t a, k;
     for (a = 0; a < e->n_ions; a++) {
-        const int32_t s = e->ion_site[a];
+        const int32_t s = e->iloc[a].site;
         const kmc_class *c = e->cls + u_class(e, s);
         const kmc_chop *ch = e->chop + c->hop;
         const double *rate = e->rate + c->rate;
@@ -888,7 +896,7 @@ static int place_ions(kmc_engine *e, const int32_t *ion_site, char *errmsg, size
                 return KMC_ERR_INVALID;
             }
             u_set(e, s, 1);
-            e->ion_site[a] = s;
+            e->iloc[a].site = s;
         }
         return KMC_OK;
     }
@@ -904,7 +912,7 @@ static int place_ions(kmc_engine *e, const int32_t *ion_site, char *errmsg, size
             return KMC_ERR_INVALID;
         }
         e->site[s].ion = a;
-        e->ion_site[a] = s;
+        e->iloc[a].site = s;
     }
     return KMC_OK;
 }
@@ -1232,7 +1240,8 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
     if (!e->interacting && net->n_events > 0)
         e->stamp = (uint32_t *)xalloc(e, (size_t)n, sizeof(uint32_t), &fail);
     e->site = (kmc_site *)xalloc(e, (size_t)n, sizeof(kmc_site), &fail);
-    e->ion_site = (int32_t *)xalloc(e, (size_t)n_ions, sizeof(int32_t), &fail);
+    e->iloc = (kmc_ionloc *)xalloc(e, (size_t)n_ions, sizeof(kmc_ionloc), &fail);
+    e->hops_hi = (uint32_t *)xalloc(e, (size_t)n_ions, sizeof(uint32_t), &fail);
     e->ions = (kmc_ion *)xalloc(e, (size_t)n_ions, sizeof(kmc_ion), &fail);
     e->type_counts = (uint64_t *)xalloc(e, (size_t)net->n_hop_types, sizeof(uint64_t), &fail);
     e->seen = (uint8_t *)xalloc(e, (size_t)n / 8 + 1, sizeof(uint8_t), &fail);
@@ -1313,7 +1322,8 @@ void kmc_engine_free(kmc_engine *e)
     free(e->int_J);
     free(e->phi);
     free(e->site);
-    free(e->ion_site);
+    free(e->iloc);
+    free(e->hops_hi);
     free(e->ions);
     free(e->type_counts);
     free(e->stamp);
@@ -1347,18 +1357,29 @@ static inline uint32_t next_stamp(kmc_engine *e)
     return ++e->stamp_now;
 }
 
+/* One more hop of ion a (the high word of the count is touched once in 2^32 hops). */
+static inline void count_ion_hop(kmc_engine *e, int32_t a)
+{
+    if (KMC_UNLIKELY(++e->iloc[a].hops_lo == 0)) e->hops_hi[a]++;
+}
+
+static inline uint64_t ion_hops(const kmc_engine *e, int32_t a)
+{
+    return ((uint64_t)e->hops_hi[a] << 32) | e->iloc[a].hops_lo;
+}
+
 /* The ion's part of a hop to site j by a hop of class hcl: its site, displacement, sum of
  * squared jumps and hop count, the total displacement and the hop-type count. */
 static inline void move_ion_record(kmc_engine *e, int32_t ion, int32_t j, int32_t hcl)
 {
     const double *v = e->hc_vec + 4 * (size_t)hcl;
     kmc_ion *p = e->ions + ion;
-    e->ion_site[ion] = j;
+    e->iloc[ion].site = j;
     p->disp[0] += v[0];
     p->disp[1] += v[1];
     p->disp[2] += v[2];
     p->jump_sq += v[3];
-    p->hops++;
+    count_ion_hop(e, ion);
     e->total_disp[0] += v[0];
     e->total_disp[1] += v[1];
     e->total_disp[2] += v[2];
@@ -1515,13 +1536,13 @@ static void execute_event(kmc_engine *e, int32_t v)
         const double *w = e->ev_vec + 4 * (size_t)(b + m);
         kmc_ion *pi = e->ions + ion[m];
         site[j].ion = ion[m];
-        e->ion_site[ion[m]] = j;
+        e->iloc[ion[m]].site = j;
         for (d = 0; d < 3; d++) {
             pi->disp[d] += w[d];
             e->total_disp[d] += w[d];
         }
         pi->jump_sq += w[3];
-        pi->hops++;
+        count_ion_hop(e, ion[m]);
     }
     e->ev_counts[e->ev_type[v]]++;
 
@@ -1736,7 +1757,8 @@ static inline void uniform_draw(kmc_engine *e, kmc_attempt *at, double n_ions, d
         const double inv_A = 1.0 / e->u_A, n_ions = (double)e->n_ions;                       \
         const uint64_t zmax = (uint64_t)e->u_zmax;                                           \
         const WORD top = (WORD)((WORD)1 << (8 * sizeof(WORD) - 1));                          \
-        int32_t *ion_site = e->ion_site;                                                     \
+        kmc_ionloc *iloc = e->iloc;                                                          \
+        uint32_t *hops_hi = e->hops_hi;                                                      \
         const kmc_class *cls = e->cls;                                                       \
         const kmc_chop *chop = e->chop;                                                      \
         const int32_t *chc = e->chc;                                                         \
@@ -1753,7 +1775,7 @@ static inline void uniform_draw(kmc_engine *e, kmc_attempt *at, double n_ions, d
         for (k = 0; k < KMC_UPIPE; k++) {                                                    \
             snap[k] = e->rng;                                                                \
             uniform_draw(e, ring + k, n_ions, inv_A);                                        \
-            KMC_PREFETCH(ion_site + ring[k].a);                                              \
+            KMC_PREFETCH(iloc + ring[k].a);                                                  \
         }                                                                                    \
         while (done < max_steps) {                                                           \
             kmc_attempt *at = ring + (head & (KMC_UPIPE - 1));                               \
@@ -1762,10 +1784,10 @@ static inline void uniform_draw(kmc_engine *e, kmc_attempt *at, double n_ions, d
             { /* half-way down the pipe: the ion's site and record; a quarter: the target */ \
                 const kmc_attempt *mid = ring + ((head + KMC_UPIPE / 2) & (KMC_UPIPE - 1));  \
                 const kmc_attempt *near = ring + ((head + KMC_UPIPE / 4) & (KMC_UPIPE - 1)); \
-                const int32_t sn = ion_site[near->a];                                       \
+                const int32_t sn = iloc[near->a].site;                                      \
                 const kmc_class *cn = cls + CLS(sb[sn]);                                     \
                 const int32_t kn = (int32_t)(((near->r >> 32) * zmax) >> 32);                \
-                KMC_PREFETCH(sb + ion_site[mid->a]);                                         \
+                KMC_PREFETCH(sb + iloc[mid->a].site);                                        \
                 KMC_PREFETCH_W(ions + mid->a);                                               \
                 if (kn < cn->deg) KMC_PREFETCH(sb + sn + chop[cn->hop + kn].doff);           \
             }                                                                                \
@@ -1776,7 +1798,7 @@ static inline void uniform_draw(kmc_engine *e, kmc_attempt *at, double n_ions, d
                 break;                                                                       \
             }                                                                                \
             t += at->dt;                                                                     \
-            s = ion_site[at->a];                                                             \
+            s = iloc[at->a].site;                                                            \
             c = cls + CLS(sb[s]);                                                            \
             hop = (int32_t)(((at->r >> 32) * zmax) >> 32);                                   \
             if (hop < c->deg && !OCC(sb[j = s + chop[c->hop + hop].doff]) &&                \
@@ -1786,12 +1808,12 @@ static inline void uniform_draw(kmc_engine *e, kmc_attempt *at, double n_ions, d
                 const int32_t hcl = chc[c->hop + hop];                                       \
                 const double *v = hc_vec + 4 * (size_t)hcl;                                  \
                 kmc_ion *p = ions + at->a;                                                   \
-                ion_site[at->a] = j;                                                         \
+                iloc[at->a].site = j;                                                        \
                 p->disp[0] += v[0];                                                          \
                 p->disp[1] += v[1];                                                          \
                 p->disp[2] += v[2];                                                          \
                 p->jump_sq += v[3];                                                          \
-                p->hops++;                                                                   \
+                if (KMC_UNLIKELY(++iloc[at->a].hops_lo == 0)) hops_hi[at->a]++;              \
                 td0 += v[0];                                                                 \
                 td1 += v[1];                                                                 \
                 td2 += v[2];                                                                 \
@@ -1812,7 +1834,7 @@ static inline void uniform_draw(kmc_engine *e, kmc_attempt *at, double n_ions, d
             }                                                                                \
             snap[head & (KMC_UPIPE - 1)] = e->rng; /* refill: attempt head + KMC_UPIPE */    \
             uniform_draw(e, at, n_ions, inv_A);                                              \
-            KMC_PREFETCH(ion_site + at->a);                                                  \
+            KMC_PREFETCH(iloc + at->a);                                                      \
             head++;                                                                          \
         }                                                                                    \
         e->rng = snap[head & (KMC_UPIPE - 1)]; /* the first attempt not consumed */          \
@@ -1944,11 +1966,11 @@ int kmc_engine_get_state(const kmc_engine *e, kmc_state *st)
     int32_t a;
     int d;
     for (a = 0; a < e->n_ions; a++) {
-        if (st->ion_site) st->ion_site[a] = e->ion_site[a];
+        if (st->ion_site) st->ion_site[a] = e->iloc[a].site;
         for (d = 0; d < 3; d++)
             if (st->displacement) st->displacement[3 * a + d] = e->ions[a].disp[d];
         if (st->jump_sq) st->jump_sq[a] = e->ions[a].jump_sq;
-        if (st->ion_hops) st->ion_hops[a] = e->ions[a].hops;
+        if (st->ion_hops) st->ion_hops[a] = ion_hops(e, a);
     }
     if (st->type_counts) memcpy(st->type_counts, e->type_counts, (size_t)e->n_hop_types * sizeof(uint64_t));
     if (st->event_counts && e->n_events)
@@ -1996,7 +2018,8 @@ int kmc_engine_set_state(kmc_engine *e, const kmc_state *st)
     for (a = 0; a < e->n_ions; a++) {
         for (d = 0; d < 3; d++) e->ions[a].disp[d] = st->displacement[3 * a + d];
         e->ions[a].jump_sq = st->jump_sq[a];
-        e->ions[a].hops = st->ion_hops[a];
+        e->iloc[a].hops_lo = (uint32_t)(st->ion_hops[a] & 0xffffffffu);
+        e->hops_hi[a] = (uint32_t)(st->ion_hops[a] >> 32);
     }
     memcpy(e->type_counts, st->type_counts, (size_t)e->n_hop_types * sizeof(uint64_t));
     if (e->n_events) {
@@ -2042,7 +2065,7 @@ int kmc_engine_check(kmc_engine *e)
     const double *leaf = kmc_sumtree_leaves(&e->tree);
     if (e->uniform) { /* the occupancy bits and the ions' sites */
         for (a = 0; a < e->n_ions; a++) {
-            s = e->ion_site[a];
+            s = e->iloc[a].site;
             CHECK(s >= 0 && s < e->n_sites && u_occupied(e, s), "ion %d is on site %d, which is not marked occupied", (int)a, (int)s);
         }
         for (s = 0; s < e->n_sites; s++) {
@@ -2054,7 +2077,7 @@ int kmc_engine_check(kmc_engine *e)
         return KMC_OK;
     }
     for (a = 0; a < e->n_ions; a++) {
-        s = e->ion_site[a];
+        s = e->iloc[a].site;
         CHECK(s >= 0 && s < e->n_sites && e->site[s].ion == a, "ion %d and site %d disagree", (int)a, (int)s);
     }
     for (s = 0; s < e->n_sites; s++) {
