@@ -265,41 +265,81 @@ class EventSet:
 
     # ---------------------------------------------------------------- reverses
     @cached_property
+    def _canonical_moves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Moves of every event in a unique order (the sources of an event are distinct, so
+        sorted by source), padded to (n_events, MAX_MOVES_PER_EVENT): src, dst and the
+        quantised vectors; -1 / 0 in the padding. Also the move count of every event."""
+        n_e = self.n_events
+        ev = self._move_event
+        order = np.lexsort((self.src, ev))
+        slot = np.arange(self.n_moves) - self.ptr[ev[order]]
+        src = np.full((n_e, MAX_MOVES_PER_EVENT), -1, dtype=np.int64)
+        dst = np.full((n_e, MAX_MOVES_PER_EVENT), -1, dtype=np.int64)
+        q = np.zeros((n_e, MAX_MOVES_PER_EVENT, 3), dtype=np.int64)
+        src[ev[order], slot] = self.src[order]
+        dst[ev[order], slot] = self.dst[order]
+        q[ev[order], slot] = np.rint(self.vectors[order] / _VEC_QUANTUM_A).astype(np.int64)
+        return src, dst, q, np.diff(self.ptr).astype(np.int64)
+
+    @cached_property
     def _reverse(self) -> np.ndarray:
-        n_e, n_m = self.n_events, self.n_moves
+        n_e = self.n_events
         if n_e == 0:
             return _freeze(np.zeros(0, np.int32))
-        ev = self._move_event
-        q = np.rint(self.vectors / _VEC_QUANTUM_A).astype(np.int64)
-        s, d = self.src.astype(np.int64), self.dst.astype(np.int64)
-        slot = np.arange(n_m) - self.ptr[ev]
-        keys = []
-        for rows in (np.column_stack([s, d, q]), np.column_stack([d, s, -q])):
-            order = np.lexsort(tuple(rows[:, c] for c in range(4, -1, -1)) + (ev,))
-            out = np.full((n_e, MAX_MOVES_PER_EVENT, 5), np.iinfo(np.int64).min)
-            out[ev, slot] = rows[order]  # ev is sorted, so ev[order] == ev
-            keys.append(out.reshape(n_e, -1))
-        allk = np.concatenate(keys)
-        order = np.lexsort(allk.T[::-1])
-        srt = allk[order]
-        inv = np.empty(2 * n_e, dtype=np.int64)
-        inv[order] = np.cumsum(np.r_[True, np.any(srt[1:] != srt[:-1], axis=1)])
-        fid, rid = inv[:n_e], inv[n_e:]
-        order = np.argsort(fid, kind="stable")
-        sf = fid[order]
-        dup = np.flatnonzero(sf[1:] == sf[:-1])
-        if dup.size:
-            e1, e2 = int(order[dup[0]]), int(order[dup[0] + 1])
-            raise ConfigError(f"events {e1} and {e2} are duplicates: {self._describe(e1)}")
-        pos = np.minimum(np.searchsorted(sf, rid), n_e - 1)
-        missing = np.flatnonzero(sf[pos] != rid)
-        if missing.size:
-            e = int(missing[0])
-            raise ConfigError(
-                f"{self._describe(e)} has no reverse event (the moves dst -> src with negated "
-                "vectors); every event needs its reverse for detailed balance"
-            )
+        src, dst, q, count = self._canonical_moves
+        # an order-independent 64-bit key of each event's set of moves (src, dst, vector) and
+        # of its reversed set (dst, src, -vector): a sum of mixed move hashes
+        def mix(a: np.ndarray, b: np.ndarray, v: np.ndarray) -> np.ndarray:
+            with np.errstate(over="ignore"):
+                h = (a.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+                     ^ b.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F))
+                for k in range(3):
+                    h = (h ^ (v[..., k].astype(np.uint64) + np.uint64(0x165667B19E3779F9) * np.uint64(k + 1))) \
+                        * np.uint64(0xBF58476D1CE4E5B9)
+                    h ^= h >> np.uint64(29)
+            return h
+
+        used = src >= 0
+        with np.errstate(over="ignore"):
+            fwd = np.where(used, mix(src, dst, q), np.uint64(0)).sum(axis=1, dtype=np.uint64)
+            rvs = np.where(used, mix(dst, src, -q), np.uint64(0)).sum(axis=1, dtype=np.uint64)
+        order = np.argsort(fwd, kind="stable")
+        sf = fwd[order]
+
+        def same(e1: np.ndarray, e2: np.ndarray, reversed_: bool) -> np.ndarray:
+            """Event e1's moves equal e2's (reversed_: e2's reversed moves), exactly."""
+            if not reversed_:
+                return (np.all(src[e1] == src[e2], axis=1) & np.all(dst[e1] == dst[e2], axis=1)
+                        & np.all(q[e1] == q[e2], axis=(1, 2)) & (count[e1] == count[e2]))
+            # e2 reversed, re-sorted by its new sources (e2's destinations, also distinct)
+            o = np.argsort(np.where(dst[e2] >= 0, dst[e2], np.iinfo(np.int64).max), axis=1)
+            r_src = np.take_along_axis(dst[e2], o, axis=1)
+            r_dst = np.take_along_axis(src[e2], o, axis=1)
+            r_q = -np.take_along_axis(q[e2], o[..., None], axis=1)
+            return (np.all(src[e1] == r_src, axis=1) & np.all(dst[e1] == r_dst, axis=1)
+                    & np.all(q[e1] == r_q, axis=(1, 2)) & (count[e1] == count[e2]))
+
+        eq = np.flatnonzero(sf[1:] == sf[:-1])
+        if eq.size:
+            dup = same(order[eq], order[eq + 1], False)
+            if dup.any():
+                k = int(np.flatnonzero(dup)[0])
+                e1, e2 = sorted((int(order[eq[k]]), int(order[eq[k] + 1])))
+                raise ConfigError(f"events {e1} and {e2} are duplicates: {self._describe(e1)}")
+        pos = np.minimum(np.searchsorted(sf, rvs), n_e - 1)
         rev = order[pos]
+        ok = (sf[pos] == rvs) & same(np.arange(n_e), rev, True)
+        bad = np.flatnonzero(~ok)
+        if bad.size:  # a hash collision among candidates, or a missing reverse: look closer
+            for e in bad.tolist():
+                lo, hi = np.searchsorted(sf, rvs[e], "left"), np.searchsorted(sf, rvs[e], "right")
+                cands = order[lo:hi]
+                hit = cands[same(np.full(cands.size, e), cands, True)] if cands.size else cands
+                if hit.size == 0:
+                    raise ConfigError(
+                        f"{self._describe(e)} has no reverse event (the moves dst -> src with "
+                        "negated vectors); every event needs its reverse for detailed balance")
+                rev[e] = hit[0]
         b, br = self.barriers_eV, self.barriers_eV[rev]
         asym = np.abs(b - br) > 1e-12 + 1e-9 * np.maximum(np.abs(b), np.abs(br))
         if asym.any():
