@@ -120,21 +120,23 @@ def sc_sizes(quick: bool) -> tuple[list[int], list[int]]:
 
 
 # ----------------------------------------------------------------------------- helpers
-def peak_mb() -> float:
-    """Peak resident memory of this process (VmHWM), MB."""
+def _status_mb(field: str) -> float:
+    """A memory field of /proc/self/status (e.g. "VmHWM"), MB; nan if absent."""
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process (VmHWM), MB."""
+    return _status_mb("VmHWM")
 
 
 def rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of this process now (VmRSS), MB."""
+    return _status_mb("VmRSS")
 
 
 def jackknife_ratio(num: np.ndarray, den: np.ndarray, groups: int = 20) -> tuple[float, float]:

@@ -284,7 +284,7 @@ def _event_crossing(network: SiteNetwork, region: NDArray) -> NDArray:
     """Events with at least one move between two regions."""
     if not network.n_events:
         return np.zeros(0, dtype=bool)
-    move_event = np.repeat(np.arange(network.n_events), np.diff(network.event_ptr))
+    move_event = network.events._move_event
     cross = region[network.event_src] != region[network.event_dst]
     out = np.zeros(network.n_events, dtype=bool)
     np.logical_or.at(out, move_event, cross)
@@ -295,7 +295,7 @@ def _event_sites(network: SiteNetwork, events: NDArray) -> NDArray:
     """Sites moved by the given events."""
     if not network.n_events or not events.any():
         return np.zeros(0, dtype=np.int64)
-    move_event = np.repeat(np.arange(network.n_events), np.diff(network.event_ptr))
+    move_event = network.events._move_event
     sel = events[move_event]
     return np.concatenate([network.event_src[sel], network.event_dst[sel]]).astype(np.int64)
 
@@ -523,7 +523,7 @@ def composite(network: SiteNetwork, *, fraction: float, particle_size_nm: float 
         "hop_barriers_eV": _offset(net.hop_barriers_eV, hop_mask, dE, "barrier",
                                    "interface_barrier_offset_eV")}
     if net.n_events:
-        move_event = np.repeat(np.arange(net.n_events), np.diff(net.event_ptr))
+        move_event = net.events._move_event
         ev = np.zeros(net.n_events, dtype=bool)
         np.logical_or.at(ev, move_event, interface[net.event_src] | interface[net.event_dst])
         changes["event_barriers_eV"] = _offset(net.event_barriers_eV, ev, dE, "barrier",

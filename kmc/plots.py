@@ -116,10 +116,12 @@ def _sweep_axis(sweep: Any, allowed: tuple[str, ...]) -> str:
     return str(key)
 
 
-def _points_by_temperature(sweep: Any) -> dict[float, list[dict[str, Any]]]:
+def _points_by_temperature(sweep: Any, value: str = "sigma_eff_S_cm"
+                           ) -> dict[float, list[dict[str, Any]]]:
+    """The sweep's points with a finished `value`, by temperature (sorted)."""
     out: dict[float, list[dict[str, Any]]] = {}
     for p in sweep.points():
-        if p.get("sigma_eff_S_cm") is not None:
+        if p.get(value) is not None:
             out.setdefault(p["temperature_K"], []).append(p)
     if not out:
         raise ConfigError(f"{sweep.path!r} holds no finished run")
@@ -272,15 +274,10 @@ def plot_composition(sweep: Any, path: str | os.PathLike) -> Path:
     """
     out = _plot_path(path)
     key = str(sweep.config.get("composition_key"))
-    by_T: dict[float, list[dict[str, Any]]] = {}
-    for p in sweep.points():
-        if p.get("sigma_S_cm") is not None:
-            by_T.setdefault(p["temperature_K"], []).append(p)
-    if not by_T:
-        raise ConfigError(f"{sweep.path!r} holds no finished run")
     value = "sigma_eff_S_cm" if sweep.microstructure_kind is not None else "sigma_S_cm"
+    by_T = _points_by_temperature(sweep, value)
     with _saved_axes(out) as ax:
-        for i, (T, pts) in enumerate(sorted(by_T.items())):
+        for i, (T, pts) in enumerate(by_T.items()):
             pts = sorted(pts, key=lambda p: float(p["composition"]))
             ax.errorbar([float(p["composition"]) for p in pts], [p[value] for p in pts],
                         yerr=[p.get(value + "_err") or 0.0 for p in pts], fmt="o-",

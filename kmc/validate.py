@@ -18,6 +18,7 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -77,10 +78,16 @@ CASES: tuple[Case, ...] = (
 )
 
 
-def experimental_table() -> list[dict[str, Any]]:
-    """All entries of the shipped experimental table (``kmc/data/experimental.toml``)."""
+@lru_cache(maxsize=1)
+def _table() -> tuple[dict[str, Any], ...]:
     text = resources.files("kmc.data").joinpath("experimental.toml").read_text("utf-8")
-    return list(tomllib.loads(text)["entry"])
+    return tuple(tomllib.loads(text)["entry"])
+
+
+def experimental_table() -> list[dict[str, Any]]:
+    """All entries of the shipped experimental table (``kmc/data/experimental.toml``),
+    read once per process; copies, so callers may change them."""
+    return [dict(e) for e in _table()]
 
 
 def _same_options(a: dict[str, Any], b: dict[str, Any]) -> bool:
