@@ -8,12 +8,14 @@ It is compiled here with the flags of kmc's engine and run in a subprocess; kmc 
 this process, one core, alternating with the roofline at every size.
 
     python benchmarks/bench_roofline.py            # 10^3 .. 10^6 sites
-    python benchmarks/bench_roofline.py --full     # and 10^7 sites (about 10 GB, minutes)
+    python benchmarks/bench_roofline.py --full     # and 10^7 sites (under 1 GB, minutes)
+    python benchmarks/bench_roofline.py --site-network   # kmc on a SiteNetwork (per-hop arrays)
     python benchmarks/bench_roofline.py --json
 
 Prints, per size and occupancy: hops per second of the roofline and of kmc's engine (its
 `run` alone, best of three), their ratio, kmc's engine mode, its memory per site (bytes the
-C engine holds), the set-up time (network + engine) and the process's peak resident memory.
+C engine holds), the set-up time (network + engine) and the peak resident memory of the
+process that ran kmc (a fresh one per size; a PeriodicNetwork unless --site-network).
 Record the figures with the machine in benchmarks/README.md.
 """
 
@@ -62,9 +64,17 @@ def roofline(exe: str, L: int, c: float, hops: int) -> dict:
     return best
 
 
-def engine(L: int, c: float, hops: int) -> dict:
+def engine(L: int, c: float, hops: int, compact: bool = True) -> dict:
+    """kmc in a fresh process (so that its peak resident memory is this size's alone)."""
+    cmd = [sys.executable, __file__, "--one", str(L), str(c), str(hops)]
+    if not compact:
+        cmd.append("--site-network")
+    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+
+
+def engine_here(L: int, c: float, hops: int, compact: bool) -> dict:
     t0 = time.perf_counter()
-    net = build_lattice("sc", size=L, a=3.0, barrier_eV=0.3)
+    net = build_lattice("sc", size=L, a=3.0, barrier_eV=0.3, compact=compact)
     sim = kmc.Simulation(net, 300.0, occupancy=c, seed=1)
     eng = sim.engine
     setup = time.perf_counter() - t0
@@ -74,11 +84,11 @@ def engine(L: int, c: float, hops: int) -> dict:
         t = time.perf_counter()
         done, _ = eng.run(hops)
         best = max(best, done / (time.perf_counter() - t))
-    out = {"sites": net.n_sites, "hops_per_s": best, "mode": eng.mode,
-           "engine_B_per_site": eng.memory_bytes / net.n_sites, "setup_s": setup,
-           "peak_rss_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    del sim, eng, net
-    return out
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # bytes (Linux: kB)
+    return {"sites": net.n_sites, "hops_per_s": best, "mode": eng.mode,
+            "engine_B_per_site": eng.memory_bytes / net.n_sites, "setup_s": setup,
+            "peak_rss_MB": peak / 2**20, "process_B_per_site": peak / net.n_sites,
+            "network": type(net).__name__}
 
 
 def main() -> None:
@@ -86,7 +96,16 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="include 10^7 sites")
     ap.add_argument("--hops", type=int, default=10_000_000)
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    ap.add_argument("--site-network", action="store_true",
+                    help="simulate a SiteNetwork (per-hop arrays) instead of the compact "
+                         "PeriodicNetwork")
+    ap.add_argument("--one", nargs=3, metavar=("L", "C", "HOPS"),
+                    help=argparse.SUPPRESS)  # internal: one kmc measurement, JSON on stdout
     args = ap.parse_args()
+    if args.one:
+        L, c, hops = int(args.one[0]), float(args.one[1]), int(args.one[2])
+        print(json.dumps(engine_here(L, c, hops, not args.site_network)))
+        return
     sizes = {**SIZES, **(FULL if args.full else {})}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,20 +113,22 @@ def main() -> None:
         for n, L in sizes.items():
             for c in (0.5, 0.05):
                 roof = roofline(exe, L, c, args.hops)
-                kmc_ = engine(L, c, args.hops)
+                kmc_ = engine(L, c, args.hops, compact=not args.site_network)
                 rows.append({"sites": kmc_["sites"], "occupancy": c,
                              "roofline_hops_per_s": roof["hops_per_s"],
                              "roofline_B_per_site": roof["bytes_per_site"],
                              "kmc_hops_per_s": kmc_["hops_per_s"],
                              "ratio": kmc_["hops_per_s"] / roof["hops_per_s"],
                              **{k: kmc_[k] for k in ("mode", "engine_B_per_site", "setup_s",
-                                                    "peak_rss_MB")}})
+                                                    "peak_rss_MB", "process_B_per_site",
+                                                    "network")}})
                 if not args.json:
                     r = rows[-1]
                     print(f"{r['sites']:>9d} c={c:<4g} roofline {r['roofline_hops_per_s'] / 1e6:6.2f}"
                           f" M/s  kmc {r['kmc_hops_per_s'] / 1e6:6.2f} M/s ({r['mode']})  ratio "
                           f"{r['ratio']:.2f}  {r['engine_B_per_site']:.0f} B/site  set-up "
-                          f"{r['setup_s']:.2f} s  peak RSS {r['peak_rss_MB']:.0f} MB",
+                          f"{r['setup_s']:.2f} s  peak RSS {r['peak_rss_MB']:.0f} MB "
+                          f"({r['process_B_per_site']:.0f} B/site)",
                           flush=True)
     machine = {"machine": platform.machine(), "processor": platform.processor(),
                "python": platform.python_version(), "kmc": kmc.__version__}

@@ -382,7 +382,7 @@ static void refresh_events(kmc_engine *e, const int32_t *xs, int32_t n, int *ne)
 /* Arrays of at least this many bytes are asked for in transparent huge pages (Linux): a
  * large system touches random entries of them every step, and with 4 KiB pages nearly every
  * touch also misses the TLB. */
-#define KMC_HUGE_BYTES ((size_t)1 << 23)
+#define KMC_HUGE_BYTES ((size_t)1 << 21)
 #define KMC_HUGE_PAGE ((size_t)1 << 21)
 
 /* Zeroed array of n elements of `size` bytes (counted in e->bytes); sets *fail if not. */
@@ -781,6 +781,116 @@ static double bitsd(int64_t b)
         return 0;                                          \
     } while (0)
 
+/* One hop of the network, read from either form (CSR or templates). */
+typedef struct {
+    int32_t dst;       /* destination site */
+    int32_t rev;       /* slot of the reverse hop in the destination's hop list */
+    int32_t type;      /* hop type */
+    int32_t id;        /* index into the per-hop (CSR) or per-template-hop arrays */
+    const double *vec; /* displacement, Angstrom */
+    double ekra;       /* KRA barrier, eV */
+} hop_view;
+
+static inline int32_t net_deg(const kmc_network *net, int32_t s)
+{
+    if (net->site_template) {
+        const int32_t t = net->site_template[s];
+        return net->tp_ptr[t + 1] - net->tp_ptr[t];
+    }
+    return net->hop_ptr[s + 1] - net->hop_ptr[s];
+}
+
+/* Hop k of site s (validated network). */
+static inline void net_hop(const kmc_network *net, int32_t s, int32_t k, hop_view *v)
+{
+    if (net->site_template) {
+        const int32_t h = net->tp_ptr[net->site_template[s]] + k;
+        v->dst = s + net->tp_doff[h];
+        v->rev = net->tp_rev[h];
+        v->type = net->tp_type[h];
+        v->vec = net->tp_vec + 3 * (size_t)h;
+        v->ekra = net->tp_ekra[h];
+        v->id = h;
+    } else {
+        const int32_t h = net->hop_ptr[s] + k;
+        v->dst = net->hop_dst[h];
+        v->rev = net->hop_rev[h] - net->hop_ptr[v->dst];
+        v->type = net->hop_type[h];
+        v->vec = net->hop_vec + 3 * (size_t)h;
+        v->ekra = net->hop_ekra[h];
+        v->id = h;
+    }
+}
+
+/* The static part of a hop's energy change, eV: E_dst - E_src - q F . d. */
+static inline double hop_de0(const kmc_network *net, const kmc_params *p, int32_t s, const hop_view *v)
+{
+    double de0 = net->site_energy[v->dst] - net->site_energy[s], fd = 0.0;
+    int d;
+    for (d = 0; d < 3; d++) fd += p->field_V_per_A[d] * v->vec[d];
+    return de0 - p->charge_e * fd;
+}
+
+/* Validate the template form (site_template != NULL); 1 if valid, else 0 with a message. */
+static int validate_templates(const kmc_network *net, int *status, char *errmsg, size_t errmsg_len)
+{
+    const int32_t n = net->n_sites, nt = net->n_templates;
+    int32_t s, t, h, k;
+    int64_t total = 0;
+    int d;
+    if (nt < 1) FAIL("n_templates = %d must be >= 1", (int)nt);
+    if (net->hop_ptr || net->hop_dst || net->hop_rev || net->hop_type || net->hop_vec || net->hop_ekra)
+        FAIL("give the hops either CSR by site (hop_ptr, ...) or as templates (site_template, ...), not both");
+    if ((net->int_ptr && net->int_ptr[n] > 0) || net->n_events > 0)
+        FAIL("template networks support neither pair interactions nor multi-ion events");
+    if (!net->tp_ptr) FAIL("tp_ptr is required with site_template");
+    if (net->tp_ptr[0] != 0) FAIL("tp_ptr must start at 0");
+    for (t = 0; t < nt; t++) {
+        const int32_t deg = net->tp_ptr[t + 1] - net->tp_ptr[t];
+        if (deg < 0) FAIL("tp_ptr is not non-decreasing at template %d", (int)t);
+        if (deg > KMC_MAX_DEGREE) FAIL("template %d has %d hops; at most %d are supported", (int)t, (int)deg, KMC_MAX_DEGREE);
+    }
+    if (net->tp_ptr[nt] > 0 && (!net->tp_doff || !net->tp_rev || !net->tp_type || !net->tp_vec || !net->tp_ekra))
+        FAIL("template hop arrays are required when templates have hops");
+    for (h = 0; h < net->tp_ptr[nt]; h++) {
+        if (net->tp_type[h] < 0 || net->tp_type[h] >= net->n_hop_types)
+            FAIL("tp_type[%d] = %d outside 0..%d", (int)h, (int)net->tp_type[h], (int)(net->n_hop_types - 1));
+        if (!isfinite(net->tp_ekra[h]) || net->tp_ekra[h] < 0.0)
+            FAIL("tp_ekra[%d] = %g must be finite and >= 0", (int)h, net->tp_ekra[h]);
+        for (d = 0; d < 3; d++)
+            if (!isfinite(net->tp_vec[3 * h + d])) FAIL("tp_vec[%d][%d] is not finite", (int)h, d);
+    }
+    for (s = 0; s < n; s++) {
+        t = net->site_template[s];
+        if (t < 0 || t >= nt) FAIL("site_template[%d] = %d outside 0..%d", (int)s, (int)t, (int)(nt - 1));
+    }
+    for (s = 0; s < n; s++) {
+        const int32_t deg = net_deg(net, s);
+        if (!isfinite(net->site_energy[s])) FAIL("site_energy[%d] = %g is not finite", (int)s, net->site_energy[s]);
+        total += deg;
+        for (k = 0; k < deg; k++) {
+            const int32_t hh = net->tp_ptr[net->site_template[s]] + k;
+            const int64_t j = (int64_t)s + net->tp_doff[hh];
+            hop_view v, w;
+            if (j < 0 || j >= n) FAIL("hop %d of site %d goes to site %lld, outside 0..%d", (int)k, (int)s, (long long)j, (int)(n - 1));
+            if (j == s) FAIL("hop %d of site %d goes to the site itself", (int)k, (int)s);
+            net_hop(net, s, k, &v);
+            if (v.rev < 0 || v.rev >= net_deg(net, v.dst))
+                FAIL("hop %d of site %d (-> %d) has no valid reverse hop (tp_rev = %d)", (int)k, (int)s, (int)v.dst, (int)v.rev);
+            net_hop(net, v.dst, v.rev, &w);
+            if (w.dst != s || w.rev != k)
+                FAIL("hop %d of site %d (-> %d) has no valid reverse hop (tp_rev = %d)", (int)k, (int)s, (int)v.dst, (int)v.rev);
+            if (v.ekra != w.ekra)
+                FAIL("hop %d of site %d and its reverse have different barriers", (int)k, (int)s);
+            for (d = 0; d < 3; d++)
+                if (fabs(v.vec[d] + w.vec[d]) > 1e-6 * (1.0 + fabs(v.vec[d])))
+                    FAIL("hop %d of site %d and its reverse do not have opposite vectors", (int)k, (int)s);
+        }
+    }
+    if (total != net->n_hops) FAIL("n_hops = %d, but the sites' templates hold %lld hops", (int)net->n_hops, (long long)total);
+    return 1;
+}
+
 /* Validate the inputs; 1 if valid, else 0 with a message. */
 static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
                     const int32_t *ion_site, int *status, char *errmsg, size_t errmsg_len)
@@ -801,7 +911,12 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
     if (n < 1) FAIL("n_sites = %d must be >= 1", (int)n);
     if (net->n_hops < 0) FAIL("n_hops = %d must be >= 0", (int)net->n_hops);
     if (net->n_hop_types < 1) FAIL("n_hop_types = %d must be >= 1", (int)net->n_hop_types);
-    if (!net->hop_ptr || !net->site_energy) FAIL("hop_ptr and site_energy are required");
+    if (!net->site_energy) FAIL("site_energy is required");
+    if (net->site_template) {
+        if (!validate_templates(net, status, errmsg, errmsg_len)) return 0;
+        goto ions;
+    }
+    if (!net->hop_ptr) FAIL("hop_ptr (or site_template) is required");
     if (net->n_hops > 0 && (!net->hop_dst || !net->hop_rev || !net->hop_type || !net->hop_vec || !net->hop_ekra))
         FAIL("hop arrays are required when n_hops > 0");
     if (net->hop_ptr[0] != 0 || net->hop_ptr[n] != net->hop_ptr[0] + net->n_hops)
@@ -874,6 +989,7 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
             }
         }
     }
+ions:
     if (n_ions < 0 || n_ions > n) FAIL("n_ions = %d must be between 0 and n_sites = %d", (int)n_ions, (int)n);
     for (a = 0; a < n_ions; a++)
         if (ion_site[a] < 0 || ion_site[a] >= n) FAIL("ion %d is on site %d, outside 0..%d", (int)a, (int)ion_site[a], (int)(n - 1));
@@ -921,89 +1037,91 @@ static int place_ions(kmc_engine *e, const int32_t *ion_site, char *errmsg, size
  * Build the deduplicated network: hop classes, rate lists (+ their sum tables) and
  * site classes. Returns 0, or -1 when out of memory.
  */
+/* Rate class of a rate (counting mode), KMC_NO_RC for a zero rate. */
+static uint8_t rate_class(const kmc_engine *e, double rate)
+{
+    int v;
+    if (!(rate > 0.0)) return KMC_NO_RC;
+    for (v = 0; v < e->n_rc; v++)
+        if (dbits(e->rc_rate[v]) == dbits(rate)) return (uint8_t)v;
+    return KMC_NO_RC; /* not reached: every positive rate has a class */
+}
+
 static int build_classes(kmc_engine *e, const kmc_network *net, const kmc_params *p)
 {
     interner H, P, C;
     int64_t rec[2 + 2 * KMC_MAX_DEGREE];
-    int32_t *hc = NULL, *pat = NULL, *ptab = NULL, s, h, k, r;
-    uint8_t *rc = NULL;
-    double *hrate = NULL;
+    int32_t hcl[KMC_MAX_DEGREE];
+    double rt[KMC_MAX_DEGREE];
+    int32_t *ptab = NULL, s, k, r;
+    hop_view v, w;
     int fail = 0, d, ok = -1;
-    const int32_t n = net->n_sites, m = net->n_hops;
+    const int32_t n = net->n_sites;
     memset(&H, 0, sizeof(H));
     memset(&P, 0, sizeof(P));
     memset(&C, 0, sizeof(C));
     if (intern_init(&H) || intern_init(&P) || intern_init(&C)) goto done;
-    hc = (int32_t *)malloc((size_t)(m > 0 ? m : 1) * sizeof(int32_t));
-    hrate = (double *)malloc((size_t)(m > 0 ? m : 1) * sizeof(double));
-    pat = (int32_t *)malloc((size_t)n * sizeof(int32_t));
-    if (!hc || !hrate || !pat) goto done;
 
-    /* hop classes and (without interactions) rates */
-    for (s = 0; s < n; s++) {
-        for (h = net->hop_ptr[s]; h < net->hop_ptr[s + 1]; h++) {
-            const int32_t j = net->hop_dst[h];
-            double de0 = net->site_energy[j] - net->site_energy[s], fd = 0.0;
-            for (d = 0; d < 3; d++) {
-                fd += p->field_V_per_A[d] * net->hop_vec[3 * h + d];
-                rec[d] = dbits(net->hop_vec[3 * h + d]);
-            }
-            rec[3] = net->hop_type[h];
-            if ((hc[h] = intern(&H, rec, 4)) < 0) goto done;
-            de0 -= p->charge_e * fd;
-            if (e->interacting) {
-                e->hop_ekra[h] = net->hop_ekra[h];
-                e->hop_de0[h] = de0;
-                e->hop_J[h] = net->hop_J[h];
-            } else {
-                /* precomputed once: nothing in the configuration can change it */
-                hrate[h] = kra_rate(e->nu, e->beta, net->hop_ekra[h], de0);
+    /* No per-hop scratch arrays: hop classes and rates are recomputed per site (the
+     * interners return the same index for the same record), so set-up needs no memory
+     * per hop beyond what the engine keeps. */
+    if (e->interacting) {
+        /* per-hop static data (CSR form only) */
+        for (s = 0; s < n; s++) {
+            const int32_t deg = net_deg(net, s);
+            for (k = 0; k < deg; k++) {
+                net_hop(net, s, k, &v);
+                e->hop_ekra[v.id] = v.ekra;
+                e->hop_de0[v.id] = hop_de0(net, p, s, &v);
+                e->hop_J[v.id] = net->hop_J[v.id];
             }
         }
-    }
-    /* counting mode: few distinct positive rates (in order of first appearance) */
-    if (!e->interacting) {
+    } else {
+        /* counting mode: few distinct positive rates (in order of first appearance) */
         int32_t maxdeg = 0;
         for (s = 0; s < n; s++)
-            if (net->hop_ptr[s + 1] - net->hop_ptr[s] > maxdeg) maxdeg = net->hop_ptr[s + 1] - net->hop_ptr[s];
+            if (net_deg(net, s) > maxdeg) maxdeg = net_deg(net, s);
         e->counting = (uint64_t)n * (uint64_t)maxdeg < ((uint64_t)1 << 31) && net->n_events == 0;
         e->n_rc = 0;
-        for (h = 0; h < m && e->counting; h++) {
-            int v;
-            if (!(hrate[h] > 0.0)) continue;
-            for (v = 0; v < e->n_rc; v++)
-                if (dbits(e->rc_rate[v]) == dbits(hrate[h])) break;
-            if (v == e->n_rc) {
+        for (s = 0; s < n && e->counting; s++) {
+            const int32_t deg = net_deg(net, s);
+            for (k = 0; k < deg && e->counting; k++) {
+                double rate;
+                net_hop(net, s, k, &v);
+                /* precomputed once: nothing in the configuration can change it */
+                rate = kra_rate(e->nu, e->beta, v.ekra, hop_de0(net, p, s, &v));
+                if (!(rate > 0.0) || rate_class(e, rate) != KMC_NO_RC) continue;
                 if (e->n_rc == KMC_MAX_RCLASS) e->counting = 0;
-                else e->rc_rate[e->n_rc++] = hrate[h];
+                else e->rc_rate[e->n_rc++] = rate;
             }
         }
         if (e->n_rc == 0) e->counting = 0;
-        if (e->counting) {
-            if (!(rc = (uint8_t *)malloc((size_t)(m > 0 ? m : 1)))) goto done;
-            for (h = 0; h < m; h++) {
-                int v = 0;
-                rc[h] = KMC_NO_RC;
-                if (!(hrate[h] > 0.0)) continue;
-                while (dbits(e->rc_rate[v]) != dbits(hrate[h])) v++;
-                rc[h] = (uint8_t)v;
-            }
-        }
     }
-    /* rate lists and site classes */
+    /* hop classes, rate lists and site classes */
     for (s = 0; s < n; s++) {
-        const int32_t b = net->hop_ptr[s], deg = net->hop_ptr[s + 1] - b;
-        pat[s] = -1;
-        if (!e->interacting) {
-            for (k = 0; k < deg; k++) rec[k] = dbits(hrate[b + k]);
-            if ((pat[s] = intern(&P, rec, (size_t)deg)) < 0) goto done;
-        }
-        rec[0] = pat[s];
+        const int32_t deg = net_deg(net, s);
+        int32_t pat = -1;
         for (k = 0; k < deg; k++) {
-            const int32_t j = net->hop_dst[b + k];
-            rec[1 + 2 * k] = (int64_t)j - s;
-            rec[2 + 2 * k] = ((int64_t)hc[b + k] << 24) | (int64_t)(net->hop_rev[b + k] - net->hop_ptr[j]);
-            if (rc) rec[2 + 2 * k] |= ((int64_t)rc[b + k] << 16) | ((int64_t)rc[net->hop_rev[b + k]] << 8);
+            net_hop(net, s, k, &v);
+            for (d = 0; d < 3; d++) rec[d] = dbits(v.vec[d]);
+            rec[3] = v.type;
+            if ((hcl[k] = intern(&H, rec, 4)) < 0) goto done;
+            if (!e->interacting) rt[k] = kra_rate(e->nu, e->beta, v.ekra, hop_de0(net, p, s, &v));
+        }
+        if (!e->interacting) {
+            for (k = 0; k < deg; k++) rec[k] = dbits(rt[k]);
+            if ((pat = intern(&P, rec, (size_t)deg)) < 0) goto done;
+        }
+        rec[0] = pat;
+        for (k = 0; k < deg; k++) {
+            net_hop(net, s, k, &v);
+            rec[1 + 2 * k] = (int64_t)v.dst - s;
+            rec[2 + 2 * k] = ((int64_t)hcl[k] << 24) | (int64_t)v.rev;
+            if (e->counting) {
+                net_hop(net, v.dst, v.rev, &w);
+                rec[2 + 2 * k] |= ((int64_t)rate_class(e, rt[k]) << 16) |
+                                  ((int64_t)rate_class(e, kra_rate(e->nu, e->beta, w.ekra, hop_de0(net, p, v.dst, &w))) << 8);
+            }
         }
         if ((r = intern(&C, rec, 1 + 2 * (size_t)deg)) < 0) goto done;
         e->site[s].cls = r;
@@ -1096,11 +1214,7 @@ static int build_classes(kmc_engine *e, const kmc_network *net, const kmc_params
     }
     ok = 0;
 done:
-    free(hc);
-    free(hrate);
-    free(pat);
     free(ptab);
-    free(rc);
     intern_free(&H);
     intern_free(&P);
     intern_free(&C);
@@ -1211,7 +1325,7 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
     e->beta = 1.0 / (KMC_KB_EV_PER_K * p->temperature_K);
 
     for (s = 0; s < n; s++) {
-        int32_t deg = net->hop_ptr[s + 1] - net->hop_ptr[s];
+        int32_t deg = net_deg(net, s);
         if (deg > maxdeg) maxdeg = deg;
         if (e->interacting && net->int_ptr[s + 1] - net->int_ptr[s] > maxint)
             maxint = net->int_ptr[s + 1] - net->int_ptr[s];

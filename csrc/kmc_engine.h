@@ -58,7 +58,9 @@ typedef enum {
 
 /*
  * The network. All arrays are caller-owned and only read during
- * kmc_engine_create, which copies what it needs.
+ * kmc_engine_create, which copies what it needs. Hops come either CSR by source site
+ * (hop_ptr, ...) or, for periodic lattices, as per-site templates (site_template, ...).
+ * Zero-initialise the struct, so that fields a caller does not use are 0/NULL.
  */
 typedef struct {
     int32_t n_sites;           /* >= 1 */
@@ -89,6 +91,21 @@ typedef struct {
     const double *ev_vec;      /* [ev_ptr[n_events]*3] displacement of each move, Angstrom */
     const double *ev_ekra;     /* [n_events] KRA barrier, eV */
     const int32_t *ev_type;    /* [n_events] in 0..n_event_types-1 */
+    /* Compact form for periodic lattices: when site_template is not NULL, hop_ptr and the
+     * per-hop arrays above are NULL (and there are neither pair interactions nor events).
+     * Site s has the hop list of template t = site_template[s]: hop k < tp_ptr[t+1] - tp_ptr[t]
+     * is template hop h = tp_ptr[t] + k, going to site s + tp_doff[h]; its reverse is hop
+     * tp_rev[h] of the destination's list; it has type tp_type[h], vector tp_vec[3h..3h+2]
+     * (Angstrom) and KRA barrier tp_ekra[h] (eV). n_hops is the sum of the sites' degrees.
+     * The caller's memory is 4 bytes per site (plus site_energy) instead of about 50 per hop. */
+    int32_t n_templates;          /* >= 1 with site_template */
+    const int32_t *site_template; /* [n_sites] in 0..n_templates-1, or NULL (CSR form) */
+    const int32_t *tp_ptr;        /* [n_templates+1], tp_ptr[0] = 0 */
+    const int32_t *tp_doff;       /* [tp_ptr[n_templates]] destination - source */
+    const int32_t *tp_rev;        /* [tp_ptr[n_templates]] slot of the reverse in the destination's list */
+    const int32_t *tp_type;       /* [tp_ptr[n_templates]] in 0..n_hop_types-1 */
+    const double *tp_vec;         /* [tp_ptr[n_templates]*3] displacement, Angstrom */
+    const double *tp_ekra;        /* [tp_ptr[n_templates]] KRA barrier, eV */
 } kmc_network;
 
 /* The algorithm that picks events (kmc_params.mode). Every mode samples the same

@@ -18,7 +18,7 @@ from .analysis import BlockData, TransportEstimate, transport
 from .builders import LATTICES, build_lattice, periodic_network
 from .errors import ConfigError, KMCError, RunInterrupted
 from .io import load
-from .lattice import SiteNetwork
+from .lattice import PeriodicNetwork, SiteNetwork
 from .simulation import RunResult, Simulation, occupancy_statistics, resume
 from .arrhenius import ArrheniusFit, fit_arrhenius
 from .sweep import SweepResult, run_sweep
@@ -26,7 +26,7 @@ from .materials import Material, build_material, from_cif, list_materials
 from .microstructure import Microstructure, composite, polycrystal, resistor_network
 
 __all__ = [
-    "__version__", "SiteNetwork", "Simulation", "RunResult", "TransportEstimate", "BlockData",
+    "__version__", "SiteNetwork", "PeriodicNetwork", "Simulation", "RunResult", "TransportEstimate", "BlockData",
     "transport", "build_lattice", "periodic_network", "LATTICES", "occupancy_statistics",
     "ConfigError", "KMCError", "RunInterrupted", "load", "resume", "run_sweep", "SweepResult",
     "fit_arrhenius", "ArrheniusFit", "Material", "build_material", "from_cif", "list_materials",

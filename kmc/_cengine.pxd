@@ -38,6 +38,14 @@ cdef extern from "kmc_engine.h" nogil:
         const double *ev_vec
         const double *ev_ekra
         const int32_t *ev_type
+        int32_t n_templates
+        const int32_t *site_template
+        const int32_t *tp_ptr
+        const int32_t *tp_doff
+        const int32_t *tp_rev
+        const int32_t *tp_type
+        const double *tp_vec
+        const double *tp_ekra
 
     ctypedef struct kmc_params:
         double temperature_K

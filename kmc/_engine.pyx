@@ -4,6 +4,7 @@ owns the C state, maps C error codes to Python exceptions. No physics here."""
 
 from libc.math cimport INFINITY
 from libc.stdint cimport int32_t, uint64_t
+from libc.string cimport memset
 
 import numpy as np
 
@@ -105,6 +106,12 @@ cdef class Engine:
         and type ev_type[v]; the caller includes every event's reverse.
     n_event_types : int
         Number of event types (>= 1 when there are events).
+    site_template, tp_ptr, tp_doff, tp_rev, tp_type, tp_vec, tp_ekra : arrays or None
+        The compact form of a periodic lattice, instead of the CSR hop arrays (pass None for
+        hop_ptr ... hop_ekra): site s has the hops tp_ptr[t]:tp_ptr[t+1] of template
+        t = site_template[s] (int32), going to s + tp_doff[h], with the reverse at slot
+        tp_rev[h] of the destination's list, type tp_type[h], vector tp_vec[h] (Angstrom)
+        and barrier tp_ekra[h] (eV). No pair interactions or events with this form.
     seed : int
         64-bit RNG seed, 0 <= seed < 2**64.
     mode : str
@@ -124,7 +131,9 @@ cdef class Engine:
                   ion_sites, *, n_hop_types, temperature_K, attempt_frequency_Hz, charge_e,
                   field_V_per_A=(0.0, 0.0, 0.0), int_ptr=None, int_nbr=None, int_J=None,
                   hop_J=None, ev_ptr=None, ev_src=None, ev_dst=None, ev_vec=None,
-                  ev_ekra=None, ev_type=None, n_event_types=0, seed, mode="auto"):
+                  ev_ekra=None, ev_type=None, n_event_types=0, site_template=None,
+                  tp_ptr=None, tp_doff=None, tp_rev=None, tp_type=None, tp_vec=None,
+                  tp_ekra=None, seed, mode="auto"):
         cdef kmc_network net
         cdef kmc_params par
         cdef int status = 0
@@ -132,16 +141,57 @@ cdef class Engine:
         cdef uint64_t cseed
         cdef int32_t nion
         self._e = NULL
-        ptr = _array(hop_ptr, "hop_ptr", np.int32, (-1,))
-        if ptr.shape[0] < 2:
-            raise ConfigError("hop_ptr must have n_sites + 1 >= 2 entries")
-        n = ptr.shape[0] - 1
-        dst = _array(hop_dst, "hop_dst", np.int32, (-1,))
-        m = dst.shape[0]
-        rev = _array(hop_rev, "hop_rev", np.int32, (m,))
-        typ = _array(hop_type, "hop_type", np.int32, (m,))
-        vec = _array(hop_vec, "hop_vec", np.float64, (m, 3)).reshape(-1)
-        ekra = _array(hop_ekra, "hop_ekra", np.float64, (m,))
+        memset(&net, 0, sizeof(net))
+        if site_template is None:
+            ptr = _array(hop_ptr, "hop_ptr", np.int32, (-1,))
+            if ptr.shape[0] < 2:
+                raise ConfigError("hop_ptr must have n_sites + 1 >= 2 entries")
+            n = ptr.shape[0] - 1
+            dst = _array(hop_dst, "hop_dst", np.int32, (-1,))
+            m = dst.shape[0]
+            rev = _array(hop_rev, "hop_rev", np.int32, (m,))
+            typ = _array(hop_type, "hop_type", np.int32, (m,))
+            vec = _array(hop_vec, "hop_vec", np.float64, (m, 3)).reshape(-1)
+            ekra = _array(hop_ekra, "hop_ekra", np.float64, (m,))
+        else:
+            given = [k for k, v in (("hop_ptr", hop_ptr), ("hop_dst", hop_dst),
+                                    ("hop_rev", hop_rev), ("hop_type", hop_type),
+                                    ("hop_vec", hop_vec), ("hop_ekra", hop_ekra))
+                     if v is not None]
+            if given:
+                raise ConfigError("give the hops either CSR by site or as templates "
+                                  f"(site_template), not both (got {', '.join(given)})")
+            tmpl = _array(site_template, "site_template", np.int32, (-1,))
+            n = tmpl.shape[0]
+            if n < 1:
+                raise ConfigError("site_template must have n_sites >= 1 entries")
+            tptr = _array(tp_ptr, "tp_ptr", np.int32, (-1,))
+            n_tp = tptr.shape[0] - 1
+            if n_tp < 1 or tptr[0] != 0 or np.any(np.diff(tptr) < 0):
+                raise ConfigError("tp_ptr must have n_templates + 1 >= 2 entries, start at 0 "
+                                  "and be non-decreasing")
+            if tmpl.min() < 0 or tmpl.max() >= n_tp:
+                raise ConfigError(f"site_template has values outside 0..{n_tp - 1}")
+            mt = int(tptr[n_tp])
+            tdoff = _array(tp_doff, "tp_doff", np.int32, (mt,))
+            trev = _array(tp_rev, "tp_rev", np.int32, (mt,))
+            ttyp = _array(tp_type, "tp_type", np.int32, (mt,))
+            tvec = _array(tp_vec, "tp_vec", np.float64, (mt, 3)).reshape(-1)
+            tekra = _array(tp_ekra, "tp_ekra", np.float64, (mt,))
+            m = int(np.bincount(tmpl, minlength=n_tp) @ np.diff(tptr).astype(np.int64))
+            if m > 2**31 - 1:
+                raise ConfigError(f"the network has {m} hops; at most 2**31 - 1 are supported")
+            net.n_templates = n_tp
+            net.site_template = _iptr(tmpl)
+            net.tp_ptr = _iptr(tptr)
+            net.tp_doff = _iptr(tdoff)
+            net.tp_rev = _iptr(trev)
+            net.tp_type = _iptr(ttyp)
+            net.tp_vec = _dptr(tvec)
+            net.tp_ekra = _dptr(tekra)
+            if int_ptr is not None or ev_ptr is not None:
+                raise ConfigError("template networks support neither pair interactions nor "
+                                  "multi-ion events")
         energy = _array(site_energy, "site_energy", np.float64, (n,))
         ions = _array(ion_sites, "ion_sites", np.int32, (-1,))
         field = _array(field_V_per_A, "field_V_per_A", np.float64, (3,))
@@ -167,12 +217,13 @@ cdef class Engine:
         net.n_sites = n
         net.n_hops = m
         net.n_hop_types = int(n_hop_types)
-        net.hop_ptr = _iptr(ptr)
-        net.hop_dst = _iptr(dst)
-        net.hop_rev = _iptr(rev)
-        net.hop_type = _iptr(typ)
-        net.hop_vec = _dptr(vec)
-        net.hop_ekra = _dptr(ekra)
+        if site_template is None:
+            net.hop_ptr = _iptr(ptr)
+            net.hop_dst = _iptr(dst)
+            net.hop_rev = _iptr(rev)
+            net.hop_type = _iptr(typ)
+            net.hop_vec = _dptr(vec)
+            net.hop_ekra = _dptr(ekra)
         net.site_energy = _dptr(energy)
         net.int_ptr = NULL
         net.int_nbr = NULL

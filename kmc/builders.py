@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
-from .lattice import SiteNetwork
+from .lattice import PeriodicNetwork, SiteNetwork
 
 __all__ = [
     "periodic_network",
@@ -198,7 +198,8 @@ def periodic_network(
     site_type_names: Sequence[str] | None = None,
     basis_types: Any = None,
     name: str = "network",
-) -> SiteNetwork:
+    compact: bool = False,
+) -> SiteNetwork | PeriodicNetwork:
     """Tile a unit cell into a periodic supercell network with neighbour hops.
 
     Parameters
@@ -226,10 +227,15 @@ def periodic_network(
         Site type index of each basis site (default all 0).
     name : str, optional
         Name of the network.
+    compact : bool, optional
+        Return a :class:`~kmc.lattice.PeriodicNetwork` (the unit cell and repeat counts,
+        about 4 bytes per site in a simulation) instead of a :class:`SiteNetwork` (about 50
+        bytes per hop). Same sites, hops and trajectories; use it for very large lattice
+        gases. Default False.
 
     Returns
     -------
-    SiteNetwork
+    SiteNetwork or PeriodicNetwork
         ``prod(size) * nb`` sites with index ``((i0 * n1 + i1) * n2 + i2) * nb + b`` (basis
         innermost), positions ``(i + basis_frac[b]) @ cell_A``, supercell
         ``diag(size) @ cell_A``; hop vectors ``(basis_frac[b'] + dn - basis_frac[b]) @ cell_A``
@@ -277,70 +283,12 @@ def periodic_network(
         site_type_names = tuple(letters[k] if n_types <= 26 else f"T{k}" for k in range(n_types))
 
     b, b2, dn = _unit_cell_hops(cell, basis, axes, cutoff_A, tolerance)
-
-    # a hop that lands on its own periodic image in the supercell
-    reps = np.array(n_rep, dtype=np.int64)
-    self_img = (b == b2) & np.all(dn % reps == 0, axis=1)
-    if self_img.any():
-        h = int(np.flatnonzero(self_img)[0])
-        need = np.abs(dn).max(axis=0) + 1
-        need = np.where(np.array(axes), need, 1)
-        raise ConfigError(
-            f"the supercell is too small: with size {n_rep} basis site {b[h]} would hop to "
-            f"its own periodic image (unit-cell image {tuple(int(x) for x in dn[h])}); use a "
-            f"size of at least {tuple(int(x) for x in need)}"
-        )
-
-    n0, n1, n2 = n_rep
-    n_cells = n0 * n1 * n2
-    n_sites = n_cells * nb
-    n_hops = n_cells * b.size
-    if n_sites >= 2**31 - 1 or n_hops >= 2**31 - 1:
-        raise ConfigError(
-            f"size {n_rep} gives {n_sites} sites and {n_hops} hops; at most 2**31 - 2 each"
-        )
-
-    # sites: cell index c = (i0 * n1 + i1) * n2 + i2, site = c * nb + basis index; every array
-    # below is built by broadcasting over (n0, n1, n2, ...) in that (C) order
-    ar0, ar1, ar2 = (np.arange(k, dtype=np.float64) for k in n_rep)
-    positions = (
-        (ar0[:, None, None, None, None] * cell[0])
-        + (ar1[None, :, None, None, None] * cell[1])
-        + (ar2[None, None, :, None, None] * cell[2])
-        + (basis @ cell)[None, None, None, :, :]
-    ).reshape(n_sites, 3)
-    site_types = np.broadcast_to(types, (n_cells, nb)).reshape(n_sites)
-
-    # hops: for every cell, the unit-cell hops in order (already sorted by b), so src is sorted
-    h = b.size
-    src = (
-        np.arange(n_cells, dtype=np.int32)[:, None] * np.int32(nb) + b.astype(np.int32)[None, :]
-    ).reshape(n_hops)
-    strides = (n1 * n2 * nb, n2 * nb, nb)
-    # destination offset contributed by axis k: ((i_k + dn_k) mod n_k) * stride_k, shape (n_k, h)
-    t0, t1, t2 = (
-        (((np.arange(nk)[:, None] + dn[None, :, k]) % nk) * strides[k]).astype(np.int32)
-        for k, nk in enumerate(n_rep)
+    net = PeriodicNetwork(
+        unit_cell=cell, basis_frac=basis, size=n_rep, hop_basis_src=b, hop_basis_dst=b2,
+        hop_cell_offsets=dn, hop_barriers_eV=barrier, basis_types=types,
+        site_type_names=tuple(site_type_names), name=name,
     )
-    dst = t0[:, None, None, :] + t1[None, :, None, :]
-    dst = dst + t2[None, None, :, :]
-    dst += b2.astype(np.int32)
-    dst = dst.reshape(n_hops)
-    unit_vec = (basis[b2] + dn - basis[b]) @ cell  # (h, 3)
-    vectors = np.broadcast_to(unit_vec, (n_cells, h, 3)).reshape(n_hops, 3)
-
-    supercell = np.diag(np.array(n_rep, dtype=np.float64)) @ cell
-    return SiteNetwork(
-        cell=supercell,
-        positions=positions,
-        hop_src=src,
-        hop_dst=dst,
-        hop_vectors=vectors,
-        hop_barriers_eV=barrier,
-        site_types=site_types,
-        site_type_names=tuple(site_type_names),
-        name=name,
-    )
+    return net if compact else net.to_site_network()
 
 
 # --------------------------------------------------------------------------------------------
@@ -359,7 +307,7 @@ def _lattice(
     size: Any,
     barrier_eV: Any,
     kw: dict[str, Any],
-) -> SiteNetwork:
+) -> SiteNetwork | PeriodicNetwork:
     a_f = _real(a, "a", positive=True)
     params: dict[str, Any] = {"hop_axes": hop_axes, "name": lattice, "barrier_eV": barrier_eV}
     params.update(kw)
@@ -377,7 +325,7 @@ _BCC_BASIS = np.array([[0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
 _DIAMOND_BASIS = np.concatenate([_FCC_BASIS, _FCC_BASIS + 0.25])
 
 
-def chain(a: float = 3.0, size: Any = 64, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork:
+def chain(a: float = 3.0, size: Any = 64, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork | PeriodicNetwork:
     """1D chain: sites at x = k a, hops along x only; coordination 2, hop length a.
 
     Cubic cell of edge `a` with one site; hops only along x (the chains are stacked a apart
@@ -402,7 +350,7 @@ def chain(a: float = 3.0, size: Any = 64, barrier_eV: float = 0.3, **kw: Any) ->
     return _lattice("chain", _CUBIC, _ONE_SITE, (True, False, False), a, size, barrier_eV, kw)
 
 
-def square(a: float = 3.0, size: Any = 16, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork:
+def square(a: float = 3.0, size: Any = 16, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork | PeriodicNetwork:
     """2D square lattice in the xy plane; coordination 4, hop length a.
 
     Cubic cell of edge `a` with one site; layers are stacked a apart along z without hops
@@ -427,7 +375,7 @@ def square(a: float = 3.0, size: Any = 16, barrier_eV: float = 0.3, **kw: Any) -
     return _lattice("square", _CUBIC, _ONE_SITE, (True, True, False), a, size, barrier_eV, kw)
 
 
-def triangular(a: float = 3.0, size: Any = 16, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork:
+def triangular(a: float = 3.0, size: Any = 16, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork | PeriodicNetwork:
     """2D triangular (hexagonal Bravais) lattice; coordination 6, hop length a.
 
     Primitive vectors a (1, 0, 0) and a (1/2, sqrt(3)/2, 0), one site per cell; layers are
@@ -453,7 +401,7 @@ def triangular(a: float = 3.0, size: Any = 16, barrier_eV: float = 0.3, **kw: An
                     kw)
 
 
-def honeycomb(a: float = 3.0, size: Any = 16, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork:
+def honeycomb(a: float = 3.0, size: Any = 16, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork | PeriodicNetwork:
     """2D honeycomb (graphene-like) lattice; coordination 3, hop length a / sqrt(3).
 
     Hexagonal cell of lattice constant `a` (vectors a (1, 0, 0), a (1/2, sqrt(3)/2, 0)) with
@@ -480,7 +428,7 @@ def honeycomb(a: float = 3.0, size: Any = 16, barrier_eV: float = 0.3, **kw: Any
                     kw)
 
 
-def sc(a: float = 3.0, size: Any = 10, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork:
+def sc(a: float = 3.0, size: Any = 10, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork | PeriodicNetwork:
     """Simple cubic lattice; coordination 6, hop length a.
 
     Cubic cell of edge `a` with one site.
@@ -504,7 +452,7 @@ def sc(a: float = 3.0, size: Any = 10, barrier_eV: float = 0.3, **kw: Any) -> Si
     return _lattice("sc", _CUBIC, np.zeros((1, 3)), (True, True, True), a, size, barrier_eV, kw)
 
 
-def bcc(a: float = 3.0, size: Any = 8, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork:
+def bcc(a: float = 3.0, size: Any = 8, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork | PeriodicNetwork:
     """Body-centred cubic lattice; coordination 8, hop length a sqrt(3) / 2.
 
     Conventional cubic cell of edge `a` with 2 sites (0, 0, 0) and (1/2, 1/2, 1/2).
@@ -528,7 +476,7 @@ def bcc(a: float = 3.0, size: Any = 8, barrier_eV: float = 0.3, **kw: Any) -> Si
     return _lattice("bcc", _CUBIC, _BCC_BASIS, (True, True, True), a, size, barrier_eV, kw)
 
 
-def fcc(a: float = 3.0, size: Any = 6, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork:
+def fcc(a: float = 3.0, size: Any = 6, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork | PeriodicNetwork:
     """Face-centred cubic lattice; coordination 12, hop length a / sqrt(2).
 
     Conventional cubic cell of edge `a` with 4 sites.
@@ -552,7 +500,7 @@ def fcc(a: float = 3.0, size: Any = 6, barrier_eV: float = 0.3, **kw: Any) -> Si
     return _lattice("fcc", _CUBIC, _FCC_BASIS, (True, True, True), a, size, barrier_eV, kw)
 
 
-def diamond(a: float = 3.0, size: Any = 5, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork:
+def diamond(a: float = 3.0, size: Any = 5, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork | PeriodicNetwork:
     """Diamond lattice; coordination 4, hop length a sqrt(3) / 4.
 
     Conventional cubic cell of edge `a` with 8 sites (fcc plus fcc shifted by (1/4, 1/4, 1/4)).
@@ -589,7 +537,7 @@ LATTICES: dict[str, Callable[..., SiteNetwork]] = {
 }
 
 
-def build_lattice(name: str, /, **kwargs: Any) -> SiteNetwork:
+def build_lattice(name: str, /, **kwargs: Any) -> SiteNetwork | PeriodicNetwork:
     """Build a standard lattice by name.
 
     Parameters

@@ -656,7 +656,7 @@ class RunConfig:
             return material
         return self.bulk_material()
 
-    def bulk_network(self, material: Any = None) -> Any:
+    def bulk_network(self, material: Any = None, *, compact: bool = False) -> Any:
         """The bulk :class:`kmc.SiteNetwork`, with the mechanisms: the network of
         ``kmc run BULK`` with the same options.
 
@@ -664,6 +664,10 @@ class RunConfig:
         ----------
         material : Material, optional
             The bulk's material if already built (:meth:`bulk_material`).
+        compact : bool, optional
+            Return a textbook lattice without multi-ion mechanisms as a
+            :class:`kmc.lattice.PeriodicNetwork` (the same network in about 4 bytes per
+            site); materials and lattices with mechanisms stay SiteNetworks.
         """
         from .builders import build_lattice
 
@@ -674,6 +678,8 @@ class RunConfig:
                                       "barrier_eV": 0.3 if self.barrier is None else self.barrier}
             if self.size is not None:
                 kwargs["size"] = self.size
+            if compact and all(m == "hop" for m in self.mechanisms):
+                kwargs["compact"] = True
             net = build_lattice(self.bulk_name, **kwargs)
         return with_mechanisms(net, self.mechanisms,
                                {m: getattr(self, f"barrier_{m}") for m in MECHANISMS[1:]})
@@ -728,10 +734,12 @@ class RunConfig:
         return {"occupancy": self.occupancy}
 
     def network(self, material: Any = None, microstructure: Any = None) -> Any:
-        """Build the :class:`kmc.SiteNetwork` to simulate: the bulk network, or the
-        microstructure's network for a polycrystal or composite."""
-        if self.microstructure_kind is None:
-            return self.bulk_network(material)
+        """Build the network to simulate: the bulk network (a compact
+        :class:`kmc.lattice.PeriodicNetwork` for a textbook lattice without multi-ion
+        mechanisms, else a :class:`kmc.SiteNetwork`), or the microstructure's network for
+        a polycrystal or composite."""
+        if self.microstructure_kind is None:  # a plain lattice needs no per-hop arrays
+            return self.bulk_network(material, compact=True)
         return (microstructure or self.microstructure(material)).network
 
     def simulation(self, network: Any = None, *, microstructure: Any = None) -> Any:

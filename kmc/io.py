@@ -243,12 +243,17 @@ def _read_arrays(group: Any) -> dict[str, np.ndarray]:
 # networks
 # --------------------------------------------------------------------------- #
 def write_network(group: Any, network: Any) -> None:
-    """Store every field of a SiteNetwork in an HDF5 group."""
+    """Store every field of a SiteNetwork or PeriodicNetwork in an HDF5 group (its class
+    in the attribute ``network_class``)."""
     h5py = _h5py()
+    group.attrs["network_class"] = type(network).__name__
     for f in dataclasses.fields(network):
+        if not f.init:
+            continue
         value = getattr(network, f.name)
-        if isinstance(value, np.ndarray):
-            group.create_dataset(f.name, data=value)
+        if isinstance(value, np.ndarray) or (
+                isinstance(value, tuple) and value and all(isinstance(x, int) for x in value)):
+            group.create_dataset(f.name, data=np.asarray(value))
         elif isinstance(value, tuple):
             group.create_dataset(f.name, data=np.array(value, dtype=object),
                                  dtype=h5py.string_dtype())
@@ -257,17 +262,22 @@ def write_network(group: Any, network: Any) -> None:
 
 
 def read_network(group: Any) -> Any:
-    """Rebuild the SiteNetwork stored by :func:`write_network` (validated again)."""
-    from .lattice import SiteNetwork
+    """Rebuild the SiteNetwork or PeriodicNetwork stored by :func:`write_network`
+    (validated again)."""
+    from .lattice import PeriodicNetwork, SiteNetwork
 
     kwargs: dict[str, Any] = _read_attrs(group)
+    kind = kwargs.pop("network_class", "SiteNetwork")
+    classes = {"SiteNetwork": SiteNetwork, "PeriodicNetwork": PeriodicNetwork}
+    if kind not in classes:
+        raise ConfigError(f"the stored network has an unknown class {kind!r}")
     for name in group:
         data = group[name][()]
         if data.dtype.kind in "OS":
             kwargs[name] = tuple(x.decode() if isinstance(x, bytes) else str(x) for x in data)
         else:
             kwargs[name] = data
-    return SiteNetwork(**kwargs)
+    return classes[kind](**kwargs)
 
 
 # --------------------------------------------------------------------------- #

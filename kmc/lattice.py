@@ -25,7 +25,7 @@ from scipy.sparse import csgraph
 
 from .errors import ConfigError
 
-__all__ = ["SiteNetwork", "MAX_HOPS_PER_SITE", "wrapping_dimension"]
+__all__ = ["SiteNetwork", "PeriodicNetwork", "MAX_HOPS_PER_SITE", "wrapping_dimension"]
 
 #: Maximum number of outgoing hops of one site (engine limit).
 MAX_HOPS_PER_SITE = 64
@@ -328,6 +328,13 @@ def wrapping_dimension(n_sites: int, src: Any, dst: Any, images: Any, *,
     if nz.size == 0:
         return 0
     return _cycle_rank(labels[src[nz]], cyc[nz])
+
+
+def _mean_sq_by_type(types: np.ndarray, vectors: np.ndarray, n_types: int) -> np.ndarray:
+    """Mean of |vector|^2 (Angstrom^2) over the rows of each type (0 for an unused type)."""
+    n = np.bincount(types, minlength=n_types)
+    sq = np.bincount(types, weights=np.einsum("ij,ij->i", vectors, vectors), minlength=n_types)
+    return sq / np.maximum(n, 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1012,6 +1019,10 @@ class SiteNetwork:
         )
         return g
 
+    def hop_type_mean_sq_A2(self) -> np.ndarray:
+        """Mean squared hop length of each hop type, Angstrom^2 (0 for an unused type)."""
+        return _mean_sq_by_type(self.hop_types, self.hop_vectors, len(self.hop_type_names))
+
     def replace(self, **changes: Any) -> SiteNetwork:
         """A new, validated network with some fields replaced (see :func:`dataclasses.replace`).
 
@@ -1031,3 +1042,363 @@ class SiteNetwork:
             f"SiteNetwork(name={self.name!r}, n_sites={self.n_sites}, n_hops={self.n_hops}, "
             f"dimensionality={self.dimensionality})"
         )
+
+
+# --------------------------------------------------------------------------------------------
+# PeriodicNetwork: a periodic lattice kept as its unit cell
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class PeriodicNetwork:
+    """A periodic lattice stored as its unit cell and repeat counts, never per site or hop.
+
+    The same network as :meth:`to_site_network` (identical site numbering, hop order and, in
+    a :class:`kmc.Simulation`, bit-identical trajectories), for lattice gases far larger than
+    a :class:`SiteNetwork` can hold: the engine receives per-site *templates* (a site's hop
+    list relative to itself), so building and simulating it costs about 4 bytes per site
+    beyond the engine's own memory, where a :class:`SiteNetwork` holds about 50 bytes per
+    hop. Build one with ``periodic_network(..., compact=True)`` or any lattice builder's
+    ``compact=True``. It has no pair interactions or multi-ion events; use
+    :meth:`to_site_network` for anything beyond a plain simulation (events, blocking sites,
+    microstructures).
+
+    Parameters
+    ----------
+    unit_cell : array_like, shape (3, 3)
+        Unit cell in Angstrom; rows are the lattice vectors.
+    basis_frac : array_like, shape (nb, 3)
+        Basis sites in fractional coordinates of `unit_cell`.
+    size : sequence of 3 int
+        Repeats of the unit cell along its vectors (each >= 1).
+    hop_basis_src, hop_basis_dst : array_like of int, shape (h,)
+        Unit-cell hops: from basis site ``hop_basis_src[u]`` to basis site
+        ``hop_basis_dst[u]`` in the unit cell displaced by ``hop_cell_offsets[u]``; sorted by
+        source basis site, every hop's reverse present.
+    hop_cell_offsets : array_like of int, shape (h, 3)
+    hop_barriers_eV : array_like, shape (h,)
+        KRA barrier of each unit-cell hop, eV (equal for a hop and its reverse).
+    basis_types : array_like of int, shape (nb,), optional
+        Site type of each basis site (default 0).
+    site_type_names : tuple of str
+    basis_energies_eV : array_like, shape (nb,), optional
+        Site energy of each basis site, eV (default 0).
+    hop_types : array_like of int, shape (h,), optional
+        Hop type of each unit-cell hop (default 0).
+    hop_type_names : tuple of str
+    charge_e : float
+        Ion charge in e.
+    name : str
+
+    Site ``((i0 * n1 + i1) * n2 + i2) * nb + b`` is basis site b of cell (i0, i1, i2); site
+    s's hops are the unit-cell hops of its basis site, in order.
+    """
+
+    unit_cell: np.ndarray
+    basis_frac: np.ndarray
+    size: tuple[int, int, int]
+    hop_basis_src: np.ndarray
+    hop_basis_dst: np.ndarray
+    hop_cell_offsets: np.ndarray
+    hop_barriers_eV: np.ndarray
+    basis_types: np.ndarray = field(default=None)  # type: ignore[assignment]
+    site_type_names: tuple[str, ...] = ("A",)
+    basis_energies_eV: np.ndarray = field(default=None)  # type: ignore[assignment]
+    hop_types: np.ndarray = field(default=None)  # type: ignore[assignment]
+    hop_type_names: tuple[str, ...] = ("hop",)
+    charge_e: float = 1.0
+    name: str = "network"
+
+    #: always empty: no multi-ion events on a compact network
+    event_type_names: tuple[str, ...] = field(default=(), init=False)
+    n_events: int = field(default=0, init=False)
+    has_interactions: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # frozen dataclass
+        if not isinstance(self.name, str):
+            raise TypeError(f"name must be a string, got {type(self.name).__name__}")
+        q = self.charge_e
+        if isinstance(q, bool) or not isinstance(q, numbers.Real) or not np.isfinite(q) \
+                or q == 0:
+            raise ConfigError(f"charge_e = {q!r} must be a finite, nonzero real number")
+        set_(self, "charge_e", float(q))
+        cell = _float_array(self.unit_cell, "unit_cell", (3, 3))
+        norms = np.linalg.norm(cell, axis=1)
+        det = float(np.linalg.det(cell))
+        if abs(det) <= 1e-8 * float(np.prod(norms)):
+            raise ConfigError(f"unit_cell is singular (det = {det:.6g} A^3)")
+        set_(self, "unit_cell", cell)
+        basis = _float_array(self.basis_frac, "basis_frac", (None, 3))
+        nb = basis.shape[0]
+        if nb < 1:
+            raise ConfigError("basis_frac is empty; a network needs at least one site")
+        set_(self, "basis_frac", basis)
+        size = np.asarray(self.size)
+        if size.shape != (3,) or size.dtype.kind not in "iu" or np.any(size < 1):
+            raise ConfigError(f"size = {_fmt(self.size)} must be 3 integers >= 1")
+        set_(self, "size", tuple(int(k) for k in size))
+        b = _int_array(self.hop_basis_src, "hop_basis_src", None)
+        h = b.shape[0]
+        b2 = _int_array(self.hop_basis_dst, "hop_basis_dst", h)
+        _check_int_range(b, "hop_basis_src", nb, "basis site")
+        _check_int_range(b2, "hop_basis_dst", nb, "basis site")
+        if h and np.any(np.diff(b) < 0):
+            raise ConfigError("hop_basis_src must be sorted (the hops of basis site 0 first)")
+        dn = _as_numeric(self.hop_cell_offsets, "hop_cell_offsets")
+        if dn.dtype.kind not in "iu":
+            raise ConfigError("hop_cell_offsets must be integers (unit cells)")
+        _check_shape(dn, "hop_cell_offsets", (h, 3))
+        dn = np.ascontiguousarray(dn, dtype=np.int64)
+        for name, arr in (("hop_basis_src", b), ("hop_basis_dst", b2),
+                          ("hop_cell_offsets", dn)):
+            arr.setflags(write=False)
+            set_(self, name, arr)
+        set_(self, "hop_barriers_eV", _broadcast_float(
+            self.hop_barriers_eV, "hop_barriers_eV", h, "barriers must be finite and >= 0"))
+        if np.any(self.hop_barriers_eV < 0):
+            raise ConfigError("hop_barriers_eV must be >= 0")
+        self.hop_barriers_eV.setflags(write=False)
+        site_names = _names(self.site_type_names, "site_type_names")
+        set_(self, "site_type_names", site_names)
+        bt = np.zeros(nb, dtype=np.int32) if self.basis_types is None else \
+            _int_array(self.basis_types, "basis_types", nb)
+        _check_int_range(bt, "basis_types", len(site_names), "site type")
+        bt.setflags(write=False)
+        set_(self, "basis_types", bt)
+        be = _broadcast_float(0.0 if self.basis_energies_eV is None else self.basis_energies_eV,
+                              "basis_energies_eV", nb, "values must be finite")
+        be.setflags(write=False)
+        set_(self, "basis_energies_eV", be)
+        hop_names = _names(self.hop_type_names, "hop_type_names")
+        set_(self, "hop_type_names", hop_names)
+        ht = np.zeros(h, dtype=np.int32) if self.hop_types is None else \
+            _int_array(self.hop_types, "hop_types", h)
+        _check_int_range(ht, "hop_types", len(hop_names), "hop type")
+        ht.setflags(write=False)
+        set_(self, "hop_types", ht)
+
+        reps = np.array(self.size, dtype=np.int64)
+        self_img = (b == b2) & np.all(dn % reps == 0, axis=1)
+        if self_img.any():
+            u = int(np.flatnonzero(self_img)[0])
+            need = np.abs(dn).max(axis=0) + 1  # 1 along axes without hops
+            raise ConfigError(
+                f"the supercell is too small: with size {self.size} basis site {b[u]} would "
+                f"hop to its own periodic image (unit-cell image {tuple(dn[u].tolist())}); "
+                f"use a size of at least {tuple(int(x) for x in need)}")
+        n_cells = int(np.prod(reps))
+        if n_cells * nb >= _INDEX_LIMIT:
+            raise ConfigError(f"size {self.size} gives {n_cells * nb} sites; at most "
+                              f"{_INDEX_LIMIT - 1} are supported")
+        deg = np.bincount(b, minlength=nb)
+        if deg.max(initial=0) > MAX_HOPS_PER_SITE:
+            raise ConfigError(f"basis site {int(deg.argmax())} has {int(deg.max())} hops; at "
+                              f"most {MAX_HOPS_PER_SITE} per site are supported")
+        if n_cells * h >= _INDEX_LIMIT:
+            raise ConfigError(f"size {self.size} gives {n_cells * h} hops; at most "
+                              f"{_INDEX_LIMIT - 1} are supported")
+        # the reverse of every unit-cell hop: (b2 -> b, -dn) with the same barrier
+        key = np.column_stack([b, b2, dn])
+        rkey = np.column_stack([b2, b, -dn])
+        _, inv = np.unique(np.concatenate([key, rkey]), axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        first = np.full(2 * h + 1, -1, dtype=np.int64)
+        first[inv[:h][::-1]] = np.arange(h)[::-1]  # first hop with each key
+        rev = first[inv[h:]]
+        missing = np.flatnonzero(rev < 0)
+        if missing.size:
+            u = int(missing[0])
+            raise ConfigError(f"unit-cell hop {u} ({b[u]} -> {b2[u]}, offset "
+                              f"{tuple(dn[u].tolist())}) has no reverse hop")
+        if np.unique(key, axis=0).shape[0] != h:
+            raise ConfigError("two unit-cell hops have the same ends and offset")
+        if np.any(self.hop_barriers_eV[rev] != self.hop_barriers_eV):
+            u = int(np.flatnonzero(self.hop_barriers_eV[rev] != self.hop_barriers_eV)[0])
+            raise ConfigError(f"unit-cell hop {u} and its reverse {int(rev[u])} have different "
+                              "barriers")
+        set_(self, "_rev", rev)
+
+    # ---------------------------------------------------------------- sizes and geometry
+    @property
+    def n_basis(self) -> int:
+        """Sites per unit cell."""
+        return int(self.basis_frac.shape[0])
+
+    @property
+    def n_cells(self) -> int:
+        """Unit cells in the supercell."""
+        return int(np.prod(self.size))
+
+    @property
+    def n_sites(self) -> int:
+        """Number of sites."""
+        return self.n_cells * self.n_basis
+
+    @property
+    def n_hops(self) -> int:
+        """Number of directed hops."""
+        return self.n_cells * int(self.hop_basis_src.shape[0])
+
+    @cached_property
+    def cell(self) -> np.ndarray:
+        """Supercell, Angstrom: ``diag(size) @ unit_cell``."""
+        return np.diag(np.array(self.size, dtype=np.float64)) @ self.unit_cell
+
+    @cached_property
+    def volume_A3(self) -> float:
+        """Supercell volume in Angstrom^3."""
+        return float(abs(np.linalg.det(self.cell)))
+
+    @cached_property
+    def unit_hop_vectors(self) -> np.ndarray:
+        """Displacement of each unit-cell hop, Angstrom, shape (h, 3)."""
+        b, b2, dn = self.hop_basis_src, self.hop_basis_dst, self.hop_cell_offsets
+        return (self.basis_frac[b2] + dn - self.basis_frac[b]) @ self.unit_cell
+
+    @property
+    def positions(self) -> np.ndarray:
+        """Site positions, Angstrom, shape (n_sites, 3) (computed on each access)."""
+        ar0, ar1, ar2 = (np.arange(k, dtype=np.float64) for k in self.size)
+        cell = self.unit_cell
+        return (
+            (ar0[:, None, None, None, None] * cell[0])
+            + (ar1[None, :, None, None, None] * cell[1])
+            + (ar2[None, None, :, None, None] * cell[2])
+            + (self.basis_frac @ cell)[None, None, None, :, :]
+        ).reshape(self.n_sites, 3)
+
+    @property
+    def site_types(self) -> np.ndarray:
+        """Site type of every site, int32 (computed on each access)."""
+        return np.tile(self.basis_types, self.n_cells)
+
+    @property
+    def site_energies_eV(self) -> np.ndarray:
+        """Site energy of every site, eV (computed on each access)."""
+        return np.tile(self.basis_energies_eV, self.n_cells)
+
+    @cached_property
+    def dimensionality(self) -> int:
+        """Dimensionality (0..3) of the percolating hop network: the rank of the net
+        translations of the cycles of the unit-cell graph, which is that of the supercell."""
+        return wrapping_dimension(self.n_basis, self.hop_basis_src, self.hop_basis_dst,
+                                  self.hop_cell_offsets, symmetric=True)
+
+    def hop_type_mean_sq_A2(self) -> np.ndarray:
+        """Mean squared hop length of each hop type, Angstrom^2 (0 for an unused type)."""
+        # every cell holds each unit-cell hop once: the unit-cell mean is the network's
+        return _mean_sq_by_type(self.hop_types, self.unit_hop_vectors, len(self.hop_type_names))
+
+    # ---------------------------------------------------------------- the engine's input
+    def templates(self) -> dict[str, np.ndarray]:
+        """The engine's template form (see :class:`kmc._engine.Engine`).
+
+        A site's hop list relative to itself depends only on its basis site and, per axis,
+        on which of the hops' cell offsets wrap around the supercell at its cell
+        coordinate. Per axis k the distinct wrap patterns over the coordinates
+        ``0..n_k - 1`` are found (at most a few), and a template is a (basis site, pattern
+        along each axis) combination.
+
+        Returns
+        -------
+        dict
+            ``site_template`` (n_sites,) int32 and ``tp_ptr``, ``tp_doff``, ``tp_rev``,
+            ``tp_type``, ``tp_vec`` (Angstrom), ``tp_ekra`` (eV).
+        """
+        nb = self.n_basis
+        b, b2, dn = self.hop_basis_src, self.hop_basis_dst, self.hop_cell_offsets
+        h = b.shape[0]
+        n0, n1, n2 = self.size
+        strides = (n1 * n2 * nb, n2 * nb, nb)
+        pats, ids = [], []
+        for k, nk in enumerate(self.size):
+            i = np.arange(nk, dtype=np.int64)[:, None]
+            wrap = np.floor_divide(i + dn[None, :, k], nk)  # (nk, h) supercell images crossed
+            uniq, idx = np.unique(wrap, axis=0, return_inverse=True)
+            pats.append(uniq)
+            ids.append(idx.reshape(-1).astype(np.int32))
+        p0, p1, p2 = (p.shape[0] for p in pats)
+        # site template = ((pattern0 * p1 + pattern1) * p2 + pattern2) * nb + basis site
+        cell_t = (ids[0][:, None, None] * np.int32(p1) + ids[1][None, :, None]) * np.int32(p2)
+        cell_t = cell_t + ids[2][None, None, :]
+        site_template = (cell_t.reshape(-1, 1) * np.int32(nb)
+                         + np.arange(nb, dtype=np.int32)[None, :]).reshape(-1)
+        # every template's hop list: the unit-cell hops of its basis site, in order
+        deg = np.bincount(b, minlength=nb)
+        start = np.concatenate([[0], np.cumsum(deg)])
+        slot = np.arange(h) - start[b]  # position of each unit hop in its basis site's list
+        g0, g1, g2, gb = np.meshgrid(np.arange(p0), np.arange(p1), np.arange(p2),
+                                     np.arange(nb), indexing="ij")
+        t_basis = gb.reshape(-1)
+        n_t = t_basis.size
+        tp_ptr = np.zeros(n_t + 1, dtype=np.int64)
+        np.cumsum(deg[t_basis], out=tp_ptr[1:])
+        # template hop rows: (template, unit hop) for every unit hop of the template's basis
+        t_of = np.repeat(np.arange(n_t), deg[t_basis])
+        u_of = (start[t_basis][t_of] + (np.arange(tp_ptr[-1]) - tp_ptr[:-1][t_of]))
+        pat_idx = (g0.reshape(-1)[t_of], g1.reshape(-1)[t_of], g2.reshape(-1)[t_of])
+        doff = (b2[u_of] - b[u_of]).astype(np.int64)
+        for k in range(3):
+            wrap_k = pats[k][pat_idx[k], u_of]
+            doff += (dn[u_of, k] - wrap_k * self.size[k]) * strides[k]
+        return {
+            "site_template": site_template,
+            "tp_ptr": tp_ptr.astype(np.int32),
+            "tp_doff": doff.astype(np.int32),
+            "tp_rev": slot[self._rev[u_of]].astype(np.int32),  # type: ignore[attr-defined]
+            "tp_type": self.hop_types[u_of].astype(np.int32),
+            "tp_vec": np.ascontiguousarray(self.unit_hop_vectors[u_of]),
+            "tp_ekra": np.ascontiguousarray(self.hop_barriers_eV[u_of]),
+        }
+
+    # ---------------------------------------------------------------- conversions
+    def to_site_network(self) -> SiteNetwork:
+        """The same network as a :class:`SiteNetwork` (per-site and per-hop arrays)."""
+        nb = self.n_basis
+        b, b2, dn = self.hop_basis_src, self.hop_basis_dst, self.hop_cell_offsets
+        n_rep = self.size
+        n0, n1, n2 = n_rep
+        n_cells = self.n_cells
+        h = b.size
+        n_hops = n_cells * h
+        # for every cell, the unit-cell hops in order (sorted by b), so src is sorted
+        src = (np.arange(n_cells, dtype=np.int32)[:, None] * np.int32(nb)
+               + b.astype(np.int32)[None, :]).reshape(n_hops)
+        strides = (n1 * n2 * nb, n2 * nb, nb)
+        # destination offset contributed by axis k: ((i_k + dn_k) mod n_k) * stride_k, (n_k, h)
+        t0, t1, t2 = (
+            (((np.arange(nk)[:, None] + dn[None, :, k]) % nk) * strides[k]).astype(np.int32)
+            for k, nk in enumerate(n_rep)
+        )
+        dst = t0[:, None, None, :] + t1[None, :, None, :]
+        dst = dst + t2[None, None, :, :]
+        dst += b2.astype(np.int32)
+        dst = dst.reshape(n_hops)
+        vectors = np.broadcast_to(self.unit_hop_vectors, (n_cells, h, 3)).reshape(n_hops, 3)
+
+        def per_hop(a: np.ndarray) -> np.ndarray:
+            return np.broadcast_to(a, (n_cells, h)).reshape(n_hops)
+
+        barriers = self.hop_barriers_eV
+        return SiteNetwork(
+            cell=self.cell,
+            positions=self.positions,
+            hop_src=src,
+            hop_dst=dst,
+            hop_vectors=vectors,
+            hop_barriers_eV=float(barriers[0]) if h and np.all(barriers == barriers[0])
+            else per_hop(barriers),
+            site_types=self.site_types,
+            site_type_names=self.site_type_names,
+            site_energies_eV=self.site_energies_eV,
+            hop_types=per_hop(self.hop_types),
+            hop_type_names=self.hop_type_names,
+            charge_e=self.charge_e,
+            name=self.name,
+        )
+
+    def __repr__(self) -> str:
+        return (f"PeriodicNetwork(name={self.name!r}, size={self.size}, "
+                f"n_sites={self.n_sites}, n_hops={self.n_hops}, "
+                f"dimensionality={self.dimensionality})")

@@ -29,7 +29,7 @@ from ._engine import Engine
 from .analysis import BlockData, TransportEstimate, transport
 from . import io as _io
 from .errors import ConfigError, RunInterrupted
-from .lattice import SiteNetwork
+from .lattice import PeriodicNetwork, SiteNetwork
 
 __all__ = ["Simulation", "RunResult", "resume", "occupancy_statistics",
            "DEFAULT_ATTEMPT_FREQUENCY_HZ"]
@@ -242,8 +242,9 @@ class Simulation:
         field_V_per_angstrom: ArrayLike | None = None,
         engine_mode: str = "auto",
     ) -> None:
-        if not isinstance(network, SiteNetwork):
-            raise TypeError(f"network must be a SiteNetwork, got {type(network).__name__}")
+        if not isinstance(network, (SiteNetwork, PeriodicNetwork)):
+            raise TypeError(f"network must be a SiteNetwork or PeriodicNetwork, got "
+                            f"{type(network).__name__}")
         self.network = network
         n = network.n_sites
         T = _number(temperature_K, "temperature_K")
@@ -326,28 +327,28 @@ class Simulation:
             sites = np.random.default_rng(place).choice(
                 net.n_sites, size=self.n_ions, replace=False).astype(np.int32)
         self._initial_sites = np.array(sites, dtype=np.int32)
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {
+            "n_hop_types": len(net.hop_type_names),
+            "temperature_K": self.temperature_K,
+            "attempt_frequency_Hz": self.attempt_frequency_Hz,
+            "charge_e": net.charge_e,
+            "field_V_per_A": (0.0, 0.0, 0.0) if self.field_V_per_angstrom is None
+            else self.field_V_per_angstrom,
+            "seed": int(eng.generate_state(1, np.uint64)[0]),
+            "mode": self.engine_mode,
+        }
+        if isinstance(net, PeriodicNetwork):  # the compact form: no per-hop arrays
+            return Engine(None, None, None, None, None, None, net.site_energies_eV, sites,
+                          **kwargs, **net.templates())
         if net.has_interactions:
             ptr, nbr, J = net.interaction_csr()
-            kwargs = {"int_ptr": ptr, "int_nbr": nbr, "int_J": J,
-                      "hop_J": net.hop_pair_energies_eV}
+            kwargs.update(int_ptr=ptr, int_nbr=nbr, int_J=J, hop_J=net.hop_pair_energies_eV)
         if net.n_events:
             kwargs.update(ev_ptr=net.event_ptr, ev_src=net.event_src, ev_dst=net.event_dst,
                           ev_vec=net.event_vectors, ev_ekra=net.event_barriers_eV,
                           ev_type=net.event_types, n_event_types=len(net.event_type_names))
-        return Engine(
-            net.hop_ptr, net.hop_dst, net.hop_rev, net.hop_types, net.hop_vectors,
-            net.hop_barriers_eV, net.site_energies_eV, sites,
-            n_hop_types=len(net.hop_type_names),
-            temperature_K=self.temperature_K,
-            attempt_frequency_Hz=self.attempt_frequency_Hz,
-            charge_e=net.charge_e,
-            field_V_per_A=(0.0, 0.0, 0.0) if self.field_V_per_angstrom is None
-            else self.field_V_per_angstrom,
-            seed=int(eng.generate_state(1, np.uint64)[0]),
-            mode=self.engine_mode,
-            **kwargs,
-        )
+        return Engine(net.hop_ptr, net.hop_dst, net.hop_rev, net.hop_types, net.hop_vectors,
+                      net.hop_barriers_eV, net.site_energies_eV, sites, **kwargs)
 
     @property
     def engine(self) -> Engine:
@@ -669,8 +670,7 @@ def _displacement_share(net: SiteNetwork, hop_counts: NDArray,
         n = np.bincount(types, minlength=n_types)
         return np.bincount(types, weights=sq, minlength=n_types) / np.maximum(n, 1)
 
-    hop_sq = mean_sq(net.hop_types, np.einsum("ij,ij->i", net.hop_vectors, net.hop_vectors),
-                     len(net.hop_type_names))
+    hop_sq = net.hop_type_mean_sq_A2()
     w = {name: float(c) * float(q) for name, c, q in
          zip(net.hop_type_names, hop_counts, hop_sq, strict=True)}
     if net.n_events:

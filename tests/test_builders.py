@@ -237,7 +237,7 @@ def test_bad_periodic_network_inputs():
         periodic_network(np.eye(3), [[0, 0, 0]], 3, hop_axes=(False, False, False))
     with pytest.raises(ConfigError, match=r"basis_types"):
         periodic_network(np.eye(3), [[0, 0, 0]], 3, basis_types=[0, 1])
-    with pytest.raises(ConfigError, match=r"site_types\[0\] = 2 is out of range"):
+    with pytest.raises(ConfigError, match=r"basis_types\[0\] = 2 is out of range"):
         periodic_network(np.eye(3), [[0, 0, 0]], 3, basis_types=[2], site_type_names=("A",))
 
 
