@@ -9,7 +9,7 @@ if sys.platform == "win32":
     cflags = ["/fp:precise", "/O2"]
 else:
     # Bit-reproducible trajectories: no fused multiply-add contraction, no fast-math.
-    cflags = ["-std=c99", "-O2", "-ffp-contract=off", "-fno-fast-math"]
+    cflags = ["-std=c99", "-O2", "-ffp-contract=off", "-fno-fast-math", "-Wall", "-Wextra"]
 
 ext = Extension(
     "kmc._engine",

@@ -1159,11 +1159,11 @@ static int build_classes(kmc_engine *e, const kmc_network *net, const kmc_params
     if (e->tab && !(ptab = (int32_t *)malloc((size_t)P.n * sizeof(int32_t)))) goto done;
     for (r = 0; r < H.n; r++) {
         const int64_t *x = intern_rec(&H, r);
-        double *v = e->hc_vec + 4 * (size_t)r;
-        v[0] = bitsd(x[0]);
-        v[1] = bitsd(x[1]);
-        v[2] = bitsd(x[2]);
-        v[3] = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
+        double *hv = e->hc_vec + 4 * (size_t)r;
+        hv[0] = bitsd(x[0]);
+        hv[1] = bitsd(x[1]);
+        hv[2] = bitsd(x[2]);
+        hv[3] = hv[0] * hv[0] + hv[1] * hv[1] + hv[2] * hv[2];
         e->hc_type[r] = (int32_t)x[3];
     }
     if (!e->interacting) {
@@ -2213,15 +2213,15 @@ int kmc_engine_check(kmc_engine *e)
                       "count of rate class %d at site %d is stale", v, (int)s);
         }
         for (v = 0; v < e->n_rc; v++) {
-            const uint8_t *leaf = e->cleaf + (size_t)v * e->cn_leaf;
+            const uint8_t *cleaf = e->cleaf + (size_t)v * e->cn_leaf;
             const uint32_t *node = e->cnode + (size_t)v * e->cn_inner;
-            for (k = e->n_sites; k < (int64_t)e->cn_leaf; k++) CHECK(leaf[k] == 0, "count tree padding is not zero");
+            for (k = e->n_sites; k < (int64_t)e->cn_leaf; k++) CHECK(cleaf[k] == 0, "count tree padding is not zero");
             for (l = 1; l < e->c_levels; l++) {
                 for (k = 0; k < e->csize[l]; k++) {
                     uint64_t t = 0;
                     int64_t c;
                     if (l == 1) {
-                        for (c = CA * k; c < CA * k + CA && c < (int64_t)e->cn_leaf; c++) t += leaf[c];
+                        for (c = CA * k; c < CA * k + CA && c < (int64_t)e->cn_leaf; c++) t += cleaf[c];
                     } else {
                         for (c = CA * k; c < CA * k + CA && c < e->csize[l - 1]; c++) t += node[e->coff[l - 1] + c];
                     }

@@ -212,11 +212,13 @@ _LONG = ["run", "sc", "--size", "8", "--steps", "60000000", "--blocks", "60", "-
          "-T", "400", "--quiet"]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals (SIGKILL, SIGTERM)")
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
 def test_cli_killed_run_resumes_bit_identically(tmp_path, capsys, sig):
     """A run killed by SIGKILL keeps its last checkpoint (a readable file); SIGTERM writes a
     checkpoint and exits 143; either way `kmc run --resume` finishes it with the numbers
     of the uninterrupted run."""
+    sig = getattr(signal, sig)
     path = tmp_path / "run.h5"
     proc = subprocess.Popen([*_kmc(), *_LONG, "--output", str(path),
                              "--checkpoint-interval", "0.2"],
@@ -282,6 +284,7 @@ def test_cli_plot_draws_the_msd(tmp_path, capsys):
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 def test_progress_bar_on_a_terminal_never_on_stdout(tmp_path):
     """With stderr on a terminal a long run shows a tqdm bar there; --json stdout stays one
     JSON object; --quiet turns the bar off."""

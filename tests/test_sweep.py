@@ -114,6 +114,7 @@ def test_restart_computes_only_the_missing_runs(reference, tmp_path):
     assert run_sweep(sweep_config("sc", no_seed)).master_seed == 21
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_a_killed_worker_is_retried_and_nothing_changes(reference, tmp_path):
     """SIGKILL one worker process in the middle of its run: the sweep retries that run
     (continuing from its checkpoint) and ends with the numbers of the undisturbed sweep."""
@@ -194,6 +195,7 @@ def test_cli_sweep_arrhenius_and_plot(tmp_path, capsys):
     assert "0 computed now" in text and "Arrhenius" in text
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_cli_sweep_stopped_by_sigterm_continues(reference, tmp_path):
     """SIGTERM to a running `kmc sweep` saves what finished and checkpoints the runs in
     progress (exit 143); the same command again finishes with the undisturbed numbers."""
