@@ -450,7 +450,7 @@ def _check_bulk_name(name: str, where: str) -> None:
     key = name.strip().lower().replace("-", "_")
     close = difflib.get_close_matches(key, materials + lattices, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ConfigError(f"{where}: unknown material {name!r}{hint} (materials: "
+    raise ConfigError(f"{where}: unknown lattice or material {name!r}{hint} (materials: "
                       f"{', '.join(materials)}; standard lattices: {', '.join(lattices)})")
 
 
@@ -514,6 +514,8 @@ def _check_lattice_keys(full: Mapping[str, Any], where: str) -> None:
                 raise ConfigError(f"{where}: material {spec.name!r} does not take "
                                   f"{OPTIONS[k].flag} (it takes {takes})")
     else:
+        if isinstance(lattice, str):
+            _check_bulk_name(lattice, where)  # unknown: the closest lattice or material
         for k in MATERIAL_KEYS:
             if full.get(k) is not None:
                 raise ConfigError(f"{where}: {OPTIONS[k].flag} is a material option; "

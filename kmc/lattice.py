@@ -1354,7 +1354,20 @@ class PeriodicNetwork:
 
     # ---------------------------------------------------------------- conversions
     def to_site_network(self) -> SiteNetwork:
-        """The same network as a :class:`SiteNetwork` (per-site and per-hop arrays)."""
+        """The same network as a :class:`SiteNetwork` (per-site and per-hop arrays).
+
+        Raises
+        ------
+        ConfigError
+            If it would not fit in the available memory (about 250 bytes per hop and 100
+            per site at the peak of construction; see :mod:`kmc.resources`).
+        """
+        from .resources import require_memory
+
+        require_memory(250.0 * self.n_hops + 100.0 * self.n_sites,
+                       f"a SiteNetwork of {self.n_sites} sites and {self.n_hops} hops",
+                       "keep the lattice compact (compact=True: a PeriodicNetwork, about 50 "
+                       "bytes per site in a simulation) or use a smaller size")
         nb = self.n_basis
         b, b2, dn = self.hop_basis_src, self.hop_basis_dst, self.hop_cell_offsets
         n_rep = self.size

@@ -317,8 +317,25 @@ class Simulation:
         self._chunk = 1 << 16
 
     # ------------------------------------------------------------------ engine
-    def _make_engine(self) -> Engine:
+    def _engine_memory_estimate_bytes(self) -> float:
+        """Peak memory of creating the engine, bytes (an upper estimate: site records, sum
+        trees, the arrays handed to it, per-ion records; per-hop data with interactions;
+        per-move data of multi-ion events)."""
         net = self.network
+        est = 64.0 * net.n_sites + 96.0 * self.n_ions
+        if net.has_interactions:
+            est += 48.0 * net.n_hops + 24.0 * 2 * net.n_pairs
+        if net.n_events:
+            est += 120.0 * net.event_ptr[-1] + 48.0 * net.n_events
+        return est
+
+    def _make_engine(self) -> Engine:
+        from .resources import require_memory
+
+        net = self.network
+        require_memory(self._engine_memory_estimate_bytes(),
+                       f"the engine for {net.n_sites} sites and {self.n_ions} ions",
+                       "simulate a smaller system")
         ss = np.random.SeedSequence(self.seed)
         place, eng = ss.spawn(2)
         if self._ion_sites is not None:
@@ -478,6 +495,9 @@ class Simulation:
             tp = _number(production_time_s, "production_time_s")
             if not (math.isfinite(tp) and tp > 0):
                 raise ConfigError(f"production_time_s = {production_time_s!r} must be > 0")
+        elif blocks > steps:
+            raise ConfigError(f"blocks = {blocks} is more than steps = {steps}: every block "
+                              "needs events (use fewer blocks or more steps)")
         writer = None
         if output is not None:
             writer = _Checkpointer(self, output, checkpoint_interval_s, config)

@@ -125,7 +125,7 @@ def test_composite_below_percolation(capsys):
         (["run", "polycrystal", "--material", "sc", "--n-grains", "2", "--x", "1"],
          "--x is a material option; 'sc' is a standard lattice"),
         (["run", "polycrystal", "--material", "lgp", "--n-grains", "2"],
-         "unknown material 'lgp'; did you mean 'lgps'?"),
+         "unknown lattice or material 'lgp'; did you mean 'lgps'?"),
         (["run", "composite", "--material", "scc", "--fraction", "0.5"],
          "did you mean 'sc'?"),
         (["run", "sc", "--grain-size-nm", "1"], "--grain-size-nm is an option of a polycrystal"),

@@ -142,7 +142,7 @@ def test_bad_sweep_config(tmp_path, text, match):
         ("sweep", "lattice = 'sc'", ["-T", "300,-4"], r"--temperature\[1\] = -4.0 must be > 0"),
         ("sweep", "lattice = 'sc'", ["-T", "300,,400"], "invalid list"),
         ("sweep", "lattice = 'sc'", ["-T", "warm"], "invalid float value"),
-        ("run", "lattice = 'nope'", [], "unknown lattice 'nope'"),
+        ("run", "lattice = 'nope'", [], "unknown lattice or material 'nope'"),
         ("run", "size = 4", [], "give a LATTICE or a config file"),
     ],
 )

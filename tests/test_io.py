@@ -213,10 +213,10 @@ _LONG = ["run", "sc", "--size", "8", "--steps", "60000000", "--blocks", "60", "-
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals (SIGKILL, SIGTERM)")
-@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM", "SIGINT"])
 def test_cli_killed_run_resumes_bit_identically(tmp_path, capsys, sig):
-    """A run killed by SIGKILL keeps its last checkpoint (a readable file); SIGTERM writes a
-    checkpoint and exits 143; either way `kmc run --resume` finishes it with the numbers
+    """A run killed by SIGKILL keeps its last checkpoint (a readable file); SIGTERM and
+    SIGINT (Ctrl-C) write a checkpoint and exit 143 / 130; either way `kmc run --resume` finishes it with the numbers
     of the uninterrupted run."""
     sig = getattr(signal, sig)
     path = tmp_path / "run.h5"
@@ -240,8 +240,8 @@ def test_cli_killed_run_resumes_bit_identically(tmp_path, capsys, sig):
     if sig == signal.SIGKILL:
         assert proc.returncode == -signal.SIGKILL
         assert io.read_run(path).status == "running"
-    else:
-        assert proc.returncode == 143, err
+    else:  # SIGTERM, or SIGINT (Ctrl-C): a clean stop with a resumable checkpoint
+        assert proc.returncode == 128 + sig, err
         assert io.read_run(path).status == "interrupted"
         assert "kmc run --resume" in err and "Traceback" not in err
         assert "interrupted:" in out  # the finished blocks are printed
