@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
+from kmc import mechanisms
 from kmc.builders import build_lattice, periodic_network
 from kmc.errors import ConfigError
 from kmc.mechanisms import (EventSet, concerted_events, interstitialcy_events,
@@ -381,3 +384,226 @@ def test_generators_close_with_noisy_hop_vectors():
     es = concerted_events(noisy, 3, 0.3, max_turn_deg=75.0)
     assert es.n_events == concerted_events(net, 3, 0.3, max_turn_deg=75.0).n_events > 0
     _check_closed(es, noisy)
+
+
+# ------------------------------------------------------------- reference enumeration, reverses
+
+
+def _sym(net, h):
+    """Symmetrised vector of hop h (A), as the generators use it."""
+    return 0.5 * (net.hop_vectors[h] - net.hop_vectors[net.hop_rev[h]])
+
+
+def _turn_deg(v1, v2):
+    c = np.cross(v1, v2)
+    return math.degrees(math.atan2(math.sqrt(float(c @ c)), float(v1 @ v2)))
+
+
+def _out_hops(net, s):
+    return range(int(net.hop_ptr[s]), int(net.hop_ptr[s + 1]))
+
+
+def _ref_strings(net, k, turn, ok=None):
+    """Concerted strings by plain loops, in the documented order (lexicographic in the hop
+    indices of the path): a list of hop paths."""
+    ok = np.ones(net.n_sites, bool) if ok is None else ok
+    out = []
+
+    def walk(path, sites):
+        if len(path) == k:
+            out.append(tuple(path))
+            return
+        for h in _out_hops(net, sites[-1]):
+            d = int(net.hop_dst[h])
+            if ok[d] and d not in sites and \
+                    _turn_deg(_sym(net, path[-1]), _sym(net, h)) <= turn + 1e-6:
+                walk(path + [h], sites + [d])
+
+    for h in range(net.n_hops):
+        s, d = int(net.hop_src[h]), int(net.hop_dst[h])
+        if ok[s] and ok[d]:
+            walk([h], [s, d])
+    return out
+
+
+def _ref_interstitialcy(net, itype, ltype, collinear, max_angle):
+    names = np.array(net.site_type_names)[net.site_types]
+    out = []
+    for h1 in range(net.n_hops):
+        i, lat = int(net.hop_src[h1]), int(net.hop_dst[h1])
+        if names[i] != itype or names[lat] != ltype:
+            continue
+        for h2 in _out_hops(net, lat):
+            i2 = int(net.hop_dst[h2])
+            if names[i2] != itype or i2 == i:
+                continue
+            straight = _turn_deg(_sym(net, h1), _sym(net, h2)) <= max_angle + 1e-6
+            if collinear is None or straight == collinear:
+                out.append((h1, h2))
+    return out
+
+
+def _ref_split(net):
+    names = np.array(net.site_type_names)[net.site_types]
+    pairs = set()
+    for h1 in range(net.n_hops):
+        if names[net.hop_src[h1]] != "I" or names[net.hop_dst[h1]] != "S":
+            continue
+        s1 = int(net.hop_dst[h1])
+        for to_l in _out_hops(net, s1):
+            lat = int(net.hop_dst[to_l])
+            if names[lat] != "L":
+                continue
+            for h2 in _out_hops(net, lat):
+                if names[net.hop_dst[h2]] == "S" and int(net.hop_dst[h2]) != s1:
+                    pairs.add((h1, h2))
+    return sorted(pairs)
+
+
+def _assert_events_are_paths(es, net, paths, reverse_too=False):
+    """es holds exactly the events with the moves of the hop paths, in this order (and then
+    their reverses, for split interstitialcy), bit for bit."""
+    paths = np.array(paths, dtype=np.int64).reshape(len(paths), -1)
+    vec = np.array([_sym(net, h) for h in range(net.n_hops)]).reshape(-1, 3)
+    src, dst, v = net.hop_src[paths], net.hop_dst[paths], vec[paths]
+    if reverse_too:
+        src, dst, v = np.concatenate([src, dst]), np.concatenate([dst, src]), \
+            np.concatenate([v, -v])
+    k = paths.shape[1]
+    np.testing.assert_array_equal(es.ptr, np.arange(src.shape[0] + 1) * k)
+    np.testing.assert_array_equal(es.src, src.ravel())
+    np.testing.assert_array_equal(es.dst, dst.ravel())
+    assert es.vectors.tobytes() == np.ascontiguousarray(v.reshape(-1, 3)).tobytes()
+
+
+def _assert_known_reverse_is_the_searched_one(es, net):
+    assert es._facts.reverse is not None and es._facts.unique  # built, not searched
+    searched = es._search_reverse()
+    np.testing.assert_array_equal(es.reverse_index(), searched)
+    assert es._facts.valid_for(net)
+    es._check_moves(net)  # the checks that validate_for skips pass
+    again = EventSet(*(np.array(getattr(es, f)) for f in
+                       ("ptr", "src", "dst", "vectors", "barriers_eV", "types")), es.type_names)
+    assert again._facts.reverse is None  # a user-given copy: searched, the same result
+    again.validate_for(net)
+    np.testing.assert_array_equal(again.reverse_index(), searched)
+
+
+@pytest.mark.parametrize("lattice, size, k, turn", [
+    ("sc", 4, 2, 0.0), ("sc", 4, 2, 90.0), ("sc", 4, 3, 90.0), ("sc", 5, 4, 0.0),
+    ("bcc", 2, 2, 75.0), ("fcc", 2, 2, 60.0), ("triangular", 3, 3, 60.0),
+    ("honeycomb", 2, 3, 120.0), ("square", 3, 4, 90.0), ("chain", 5, 2, 0.0),
+])
+def test_concerted_equals_reference_enumeration(lattice, size, k, turn):
+    net = build_lattice(lattice, size=size)
+    es = concerted_events(net, k, 0.3, max_turn_deg=turn)
+    _assert_events_are_paths(es, net, _ref_strings(net, k, turn))
+    if es.n_events:
+        _assert_known_reverse_is_the_searched_one(es, net)
+
+
+def test_concerted_reference_site_types_and_noisy_vectors(interstitial_net):
+    net = interstitial_net
+    es = concerted_events(net, 3, 0.3, site_types=("I",), max_turn_deg=180)
+    assert es.n_events == 0
+    es = concerted_events(net, 3, 0.3, site_types=("L", "I"), max_turn_deg=90)
+    _assert_events_are_paths(es, net, _ref_strings(net, 3, 90.0))
+    _assert_known_reverse_is_the_searched_one(es, net)
+    bcc = build_lattice("bcc", size=2)
+    rng = np.random.default_rng(5)
+    noisy = bcc.replace(hop_vectors=bcc.hop_vectors + rng.normal(0, 1e-7, (bcc.n_hops, 3)))
+    es = concerted_events(noisy, 2, 0.3, max_turn_deg=75.0)
+    _assert_events_are_paths(es, noisy, _ref_strings(noisy, 2, 75.0))
+    _assert_known_reverse_is_the_searched_one(es, noisy)
+
+
+def test_turns_without_the_vector_table(monkeypatch):
+    """Networks with many distinct hop vectors compute every turn angle directly: the same
+    events."""
+    net = build_lattice("sc", size=4)
+    table = concerted_events(net, 3, 0.3, max_turn_deg=90)
+    inter_net = periodic_network(3.0 * np.eye(3), [[0, 0, 0], [0.5, 0.5, 0]], 3,
+                                 hop_axes=(True, True, False), site_type_names=("L", "I"),
+                                 basis_types=[0, 1])
+    inter = interstitialcy_events(inter_net, "I", "L", 0.4, collinear=True)
+    monkeypatch.setattr(mechanisms, "_MAX_VECTOR_CLASSES", 0)
+    assert mechanisms._vector_classes(net.hop_vectors) is None
+    direct = concerted_events(net, 3, 0.3, max_turn_deg=90)
+    for f in ("ptr", "src", "dst", "vectors"):
+        np.testing.assert_array_equal(getattr(direct, f), getattr(table, f))
+    np.testing.assert_array_equal(direct.reverse_index(), table.reverse_index())
+    again = interstitialcy_events(inter_net, "I", "L", 0.4, collinear=True)
+    np.testing.assert_array_equal(again.src, inter.src)
+    np.testing.assert_array_equal(again.dst, inter.dst)
+
+
+@pytest.mark.parametrize("collinear, max_angle", [(None, 20.0), (True, 20.0), (False, 20.0),
+                                                  (True, 90.0)])
+def test_interstitialcy_equals_reference_enumeration(interstitial_net, collinear, max_angle):
+    net = interstitial_net
+    es = interstitialcy_events(net, "I", "L", 0.4, collinear=collinear,
+                               max_angle_deg=max_angle)
+    _assert_events_are_paths(es, net, _ref_interstitialcy(net, "I", "L", collinear, max_angle))
+    _assert_known_reverse_is_the_searched_one(es, net)
+
+
+def test_split_interstitialcy_equals_reference_enumeration(split_net):
+    es = split_interstitialcy_events(split_net, "I", "L", "S", 0.2)
+    _assert_events_are_paths(es, split_net, _ref_split(split_net), reverse_too=True)
+    _assert_known_reverse_is_the_searched_one(es, split_net)
+
+
+def test_with_events_neither_searches_nor_revalidates(sc4, monkeypatch):
+    """A generated set passed through SiteNetwork.with_events keeps its reverse index and
+    its validity: the network's EventSet shares the arrays, nothing is searched or checked
+    again."""
+    es = concerted_events(sc4, 2, 0.3, max_turn_deg=90)
+    rev = es.reverse_index()
+
+    def fail(*args):
+        raise AssertionError("searched or validated again")
+
+    monkeypatch.setattr(EventSet, "_search_reverse", fail)
+    monkeypatch.setattr(EventSet, "_check_moves", fail)
+    net = sc4.with_events(es)
+    assert net.events.src is not es.src and np.shares_memory(net.events.src, es.src)
+    assert net.event_src is net.events.src
+    np.testing.assert_array_equal(net.events.reverse_index(), rev)
+    again = EventSet(net.event_ptr, net.event_src, net.event_dst, net.event_vectors,
+                     net.event_barriers_eV, net.event_types, list(net.event_type_names))
+    assert again._facts is net.events._facts
+    monkeypatch.undo()
+    # different arrays or type names: a new, checked set
+    other = EventSet(net.event_ptr, net.event_src, net.event_dst, net.event_vectors,
+                     net.event_barriers_eV, net.event_types, ("renamed",))
+    assert other._facts is not net.events._facts and other._facts.reverse is None
+    assert not np.shares_memory(other.src, net.event_src)
+    np.testing.assert_array_equal(other.reverse_index(), rev)
+
+
+def test_known_facts_are_checked_where_they_do_not_apply(sc4):
+    """Events generated on one network are still checked against another, and concatenated
+    generated sets are still checked for duplicates."""
+    es = concerted_events(sc4, 2, 0.3, max_turn_deg=0)
+    wider = build_lattice("sc", size=4, a=3.5)
+    with pytest.raises(ConfigError, match="is not positions"):
+        es.validate_for(wider)
+    with pytest.raises(ConfigError, match="duplicates"):
+        EventSet.concatenate(es, es).validate_for(sc4)
+    c3 = concerted_events(sc4, 3, 0.3, max_turn_deg=0)
+    cat = EventSet.concatenate(es, c3)  # known reverses, shifted; no duplicates
+    assert cat._facts.reverse is not None and not cat._facts.unique
+    cat.validate_for(sc4)
+    np.testing.assert_array_equal(cat.reverse_index(), cat._search_reverse())
+    np.testing.assert_array_equal(cat.reverse_index()[es.n_events:],
+                                  c3.reverse_index() + es.n_events)
+
+
+def test_frozen_arrays_stay_read_only(sc4):
+    es = concerted_events(sc4, 2, 0.3)
+    for f in ("ptr", "src", "dst", "vectors", "barriers_eV", "types"):
+        arr = getattr(es, f)
+        with pytest.raises(ValueError):
+            arr.flags.writeable = True
+    assert es.ptr.dtype == es.src.dtype == es.dst.dtype == es.types.dtype == np.int32
+    assert es._move_event.dtype == np.int32
