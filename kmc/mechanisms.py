@@ -283,6 +283,22 @@ class EventSet:
         set_(self, "_facts", _Facts())
         _HOLDERS[id(self.src)] = self
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickling (and copy): the arrays come back writeable; make them read-only again
+        (in place, so that a network's event arrays stay the same objects)."""
+        self.__dict__.update(state)
+        facts = state.get("_facts")
+        arrays = [getattr(self, f) for f in _ARRAY_FIELDS]
+        arrays += [a for a in (getattr(facts, "reverse", None), state.get("_reverse"))
+                   if isinstance(a, np.ndarray)]
+        for arr in arrays:
+            root = arr
+            while isinstance(root.base, np.ndarray):
+                root = root.base
+            root.flags.writeable = False
+            arr.flags.writeable = False
+        _HOLDERS[id(self.src)] = self
+
     def _holds(self, other: EventSet) -> bool:
         """`other` was given exactly this set's arrays (the same objects) and type names."""
         tn = other.type_names
@@ -821,7 +837,7 @@ class _Paths:
         self.levels: list[tuple[np.ndarray, np.ndarray]] = []
         cols = [first]
         sites = [np.take(hsrc, first), np.take(hdst, first)]
-        for _ in range(k - 1):
+        for level in range(2, k + 1):
             mid = sites[-1]
             starts = np.take(hptr, mid)
             counts = np.take(hptr, mid + 1) - starts
@@ -843,7 +859,8 @@ class _Paths:
             nxt = np.take(nxt, kept).astype(np.int32, copy=False)
             del kept
             cols = [np.take(c, parent) for c in cols] + [nxt]
-            sites = [np.take(x, parent) for x in sites] + [np.take(hdst, nxt)]
+            if level < k:
+                sites = [np.take(x, parent) for x in sites] + [np.take(hdst, nxt)]
         self.cols = cols
 
     def index(self, hops: list[np.ndarray]) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -607,3 +609,10 @@ def test_frozen_arrays_stay_read_only(sc4):
             arr.flags.writeable = True
     assert es.ptr.dtype == es.src.dtype == es.dst.dtype == es.types.dtype == np.int32
     assert es._move_event.dtype == np.int32
+    # pickling (process pools) and copies keep them read-only, with the known reverses
+    net = pickle.loads(pickle.dumps(sc4.with_events(es)))
+    for f in ("ptr", "src", "dst", "vectors", "barriers_eV", "types"):
+        assert not getattr(net.events, f).flags.writeable
+    assert net.event_src is net.events.src
+    np.testing.assert_array_equal(net.events.reverse_index(), es.reverse_index())
+    assert not copy.deepcopy(es).vectors.flags.writeable
