@@ -850,14 +850,15 @@ class _Paths:
             for a in range(0, total, _CHUNK):
                 b = min(total, a + _CHUNK)
                 keep[a:b] = accept(cols, sites, parent[a:b], nxt[a:b])
-            kept = np.flatnonzero(keep)
+            new_index = np.cumsum(keep, dtype=it)  # path index of each candidate, -1 if
+            new_index -= 1                           # dropped
+            drop = ~keep
+            new_index[drop] = -1
+            del drop
+            self.levels.append((cfirst.astype(it), new_index))
+            parent = parent[keep]
+            nxt = nxt[keep].astype(np.int32, copy=False)
             del keep
-            new_index = np.full(total, -1, dtype=it)  # path index of each candidate
-            new_index[kept] = np.arange(kept.size, dtype=it)
-            self.levels.append((cfirst, new_index))
-            parent = np.take(parent, kept)
-            nxt = np.take(nxt, kept).astype(np.int32, copy=False)
-            del kept
             cols = [np.take(c, parent) for c in cols] + [nxt]
             if level < k:
                 sites = [np.take(x, parent) for x in sites] + [np.take(hdst, nxt)]
