@@ -1,19 +1,24 @@
 """Engine throughput with multi-ion events: simple-cubic lattice gas (occupancy 0.3,
 hop barrier 0.3 eV) plus concerted 2-ion string moves (barrier 0.25 eV), 500 K, one core.
 
-    python benchmarks/bench_events.py            # 10^3 .. 10^5 sites
-    python benchmarks/bench_events.py --quick    # 10^3 and 10^4 only
+    python benchmarks/bench_events.py                 # 10^3 .. 10^5 sites
+    python benchmarks/bench_events.py --quick         # 10^3 and 10^4 only
+    python benchmarks/bench_events.py --large         # also 10^6 sites (about 12 GB)
+    python benchmarks/bench_events.py --setup-only    # set-up times only, no engine runs
 
 Prints events per second of the C engine (hops and multi-ion events together), the
-events per site, the share of multi-ion events among those fired and the engine memory
-per site. The cost of an event is local (the events touching the moved sites are
-recomputed), so events per second must not fall with system size beyond the sum trees'
+events per site, the share of multi-ion events among those fired, the engine memory
+per site and the set-up time in seconds: building the lattice, generating the events
+(``concerted_events``), ``SiteNetwork.with_events`` and building the engine; "gen s" is the
+event generation alone. The cost of an event is local (the events touching the moved sites
+are recomputed), so events per second must not fall with system size beyond the sum trees'
 log N. Record the figures with the machine in benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import time
 
@@ -22,15 +27,26 @@ from kmc.builders import build_lattice
 from kmc.mechanisms import concerted_events
 
 SIZES = {1_000: 10, 10_648: 22, 97_336: 46}
+LARGE = {1_000_000: 100}
 
 
-def measure(L: int, max_turn_deg: float, steps: int = 300_000, seed: int = 1) -> dict:
+def measure(L: int, max_turn_deg: float, steps: int = 300_000, seed: int = 1,
+            run: bool = True) -> dict:
     t0 = time.perf_counter()
     net = build_lattice("sc", size=L, barrier_eV=0.3)
-    net = net.with_events(concerted_events(net, 2, 0.25, max_turn_deg=max_turn_deg))
+    t1 = time.perf_counter()
+    events = concerted_events(net, 2, 0.25, max_turn_deg=max_turn_deg)
+    gen = time.perf_counter() - t1
+    net = net.with_events(events)
+    del events
     sim = kmc.Simulation(net, 500, occupancy=0.3, seed=seed)
     eng = sim.engine
     setup = time.perf_counter() - t0
+    out = {"sites": net.n_sites, "events_per_site": net.n_events / net.n_sites,
+           "B_site": eng.memory_bytes / net.n_sites, "setup_s": setup, "gen_s": gen,
+           "Mev_s": math.nan, "multi_share": math.nan}
+    if not run:
+        return out
     eng.run(steps // 10)
     best = 0.0
     for _ in range(3):
@@ -39,25 +55,28 @@ def measure(L: int, max_turn_deg: float, steps: int = 300_000, seed: int = 1) ->
         best = max(best, done / (time.perf_counter() - w0))
     st = eng.get_state()
     n_ev = int(st["event_counts"].sum())
-    return {"sites": net.n_sites, "events_per_site": net.n_events / net.n_sites,
-            "Mev_s": best / 1e6, "multi_share": n_ev / max(1, eng.steps),
-            "B_site": eng.memory_bytes / net.n_sites, "setup_s": setup}
+    out.update(Mev_s=best / 1e6, multi_share=n_ev / max(1, eng.steps))
+    return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true")
+    p.add_argument("--quick", action="store_true", help="10^3 and 10^4 sites only")
+    p.add_argument("--large", action="store_true", help="also 10^6 sites")
+    p.add_argument("--setup-only", action="store_true", help="no engine runs")
     args = p.parse_args()
     sizes = list(SIZES.items())[:2] if args.quick else list(SIZES.items())
+    if args.large:
+        sizes += list(LARGE.items())
     print(f"kmc {kmc.__version__}, {platform.machine()}, Python {platform.python_version()}")
     print(f"{'sites':>9s} {'strings':>8s} {'ev/site':>8s} {'M ev/s':>7s} {'multi %':>8s} "
-          f"{'B/site':>7s} {'setup s':>8s}")
+          f"{'B/site':>7s} {'setup s':>8s} {'gen s':>6s}")
     for _, L in sizes:
         for turn, label in ((0.0, "straight"), (90.0, "bent")):
-            r = measure(L, turn)
+            r = measure(L, turn, run=not args.setup_only)
             print(f"{r['sites']:>9d} {label:>8s} {r['events_per_site']:>8.0f} "
                   f"{r['Mev_s']:>7.3f} {100 * r['multi_share']:>8.1f} {r['B_site']:>7.0f} "
-                  f"{r['setup_s']:>8.2f}")
+                  f"{r['setup_s']:>8.2f} {r['gen_s']:>6.2f}", flush=True)
 
 
 if __name__ == "__main__":
