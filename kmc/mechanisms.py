@@ -539,7 +539,12 @@ class EventSet:
         q = self._quantised()
         order, sf = self._sorted_keys(q)
         rvs = np.add.reduceat(_mix(self.dst, self.src, -q), self.ptr[:-1])
-        pos = np.minimum(np.searchsorted(sf, rvs), n_e - 1)
+        # searchsorted with sorted queries: a merge-like pass instead of n random descents
+        by_key = np.argsort(rvs)
+        pos = np.empty(n_e, dtype=np.int64)
+        pos[by_key] = np.searchsorted(sf, rvs[by_key])
+        del by_key
+        np.minimum(pos, n_e - 1, out=pos)
         rev = order[pos]
         ok = sf[pos] == rvs
         hit = np.flatnonzero(ok)
