@@ -846,8 +846,10 @@ static int validate_templates(const kmc_network *net, int *status, char *errmsg,
     if (!net->tp_ptr) FAIL("tp_ptr is required with site_template");
     if (net->tp_ptr[0] != 0) FAIL("tp_ptr must start at 0");
     for (t = 0; t < nt; t++) {
-        const int32_t deg = net->tp_ptr[t + 1] - net->tp_ptr[t];
-        if (deg < 0) FAIL("tp_ptr is not non-decreasing at template %d", (int)t);
+        int32_t deg;
+        /* compared before the difference, which overflows for a wild tp_ptr[t + 1] */
+        if (net->tp_ptr[t + 1] < net->tp_ptr[t]) FAIL("tp_ptr is not non-decreasing at template %d", (int)t);
+        deg = net->tp_ptr[t + 1] - net->tp_ptr[t];
         if (deg > KMC_MAX_DEGREE) FAIL("template %d has %d hops; at most %d are supported", (int)t, (int)deg, KMC_MAX_DEGREE);
     }
     if (net->tp_ptr[nt] > 0 && (!net->tp_doff || !net->tp_rev || !net->tp_type || !net->tp_vec || !net->tp_ekra))
@@ -899,11 +901,13 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
     int d;
     if (!(p->temperature_K > 0.0) || !isfinite(p->temperature_K))
         FAIL("temperature_K = %g must be finite and > 0", p->temperature_K);
+    if (!isfinite(1.0 / (KMC_KB_EV_PER_K * p->temperature_K))) /* beta = inf: rates 0 * inf = NaN */
+        FAIL("temperature_K = %g is too small", p->temperature_K);
     if (!(p->attempt_frequency_Hz > 0.0) || !isfinite(p->attempt_frequency_Hz))
         FAIL("attempt_frequency_Hz = %g must be finite and > 0", p->attempt_frequency_Hz);
     if (p->mode < KMC_MODE_AUTO || p->mode > KMC_MODE_UNIFORM)
         FAIL("mode = %d must be 0 (auto), 1 (tree), 2 (count) or 3 (uniform)", p->mode);
-    if (p->mode == KMC_MODE_UNIFORM && (net->n_events > 0 || (net->int_ptr && net->int_ptr[net->n_sites] > 0)))
+    if (p->mode == KMC_MODE_UNIFORM && (net->n_events > 0 || (net->int_ptr && n >= 1 && net->int_ptr[n] > 0)))
         FAIL("mode uniform needs a network without pair interactions and multi-ion events");
     if (!isfinite(p->charge_e)) FAIL("charge_e = %g must be finite", p->charge_e);
     for (d = 0; d < 3; d++)
@@ -921,6 +925,9 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
         FAIL("hop arrays are required when n_hops > 0");
     if (net->hop_ptr[0] != 0 || net->hop_ptr[n] != net->hop_ptr[0] + net->n_hops)
         FAIL("hop_ptr must start at 0 and end at n_hops = %d", (int)net->n_hops);
+    /* offsets first: the loop below reads hops up to hop_ptr[s + 1] and hop_ptr[j + 1] */
+    for (s = 0; s < n; s++)
+        if (net->hop_ptr[s + 1] < net->hop_ptr[s]) FAIL("hop_ptr is not non-decreasing at site %d", (int)s);
     for (s = 0; s < n; s++) {
         int32_t deg = net->hop_ptr[s + 1] - net->hop_ptr[s];
         if (deg < 0) FAIL("hop_ptr is not non-decreasing at site %d", (int)s);
@@ -949,6 +956,9 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
     if (net->int_ptr) {
         if (!net->hop_J && net->n_hops > 0) FAIL("hop_J is required with interactions");
         if (net->int_ptr[0] != 0) FAIL("int_ptr must start at 0");
+        for (s = 0; s < n; s++) /* offsets first: int_ptr[n] is the length of the lists */
+            if (net->int_ptr[s + 1] < net->int_ptr[s]) FAIL("int_ptr is not non-decreasing at site %d", (int)s);
+        if (net->int_ptr[n] > 0 && (!net->int_nbr || !net->int_J)) FAIL("int_nbr and int_J are required with interactions");
         for (s = 0; s < n; s++) {
             if (net->int_ptr[s + 1] < net->int_ptr[s]) FAIL("int_ptr is not non-decreasing at site %d", (int)s);
             for (a = net->int_ptr[s]; a < net->int_ptr[s + 1]; a++) {
@@ -967,6 +977,8 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
             FAIL("event arrays are required when n_events > 0");
         if (net->n_event_types < 1) FAIL("n_event_types = %d must be >= 1", (int)net->n_event_types);
         if (net->ev_ptr[0] != 0) FAIL("ev_ptr must start at 0");
+        for (v = 0; v < net->n_events; v++) /* offsets first: ev_ptr[n_events] is the number of moves */
+            if (net->ev_ptr[v + 1] < net->ev_ptr[v]) FAIL("ev_ptr is not non-decreasing at event %d", (int)v);
         for (v = 0; v < net->n_events; v++) {
             const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
             if (k < 1 || k > KMC_MAX_EVENT_MOVES)
@@ -2105,8 +2117,9 @@ int kmc_engine_set_state(kmc_engine *e, const kmc_state *st)
         set_err(e->errmsg, sizeof(e->errmsg), "every state array is required");
         return KMC_ERR_INVALID;
     }
-    if (!isfinite(st->time_s) || st->time_s < 0.0) {
-        set_err(e->errmsg, sizeof(e->errmsg), "state time %g must be finite and >= 0", st->time_s);
+    /* +inf is a time the engine itself reaches (time + dt overflows when the total rate is tiny) */
+    if (isnan(st->time_s) || st->time_s < 0.0) {
+        set_err(e->errmsg, sizeof(e->errmsg), "state time %g must be >= 0", st->time_s);
         return KMC_ERR_INVALID;
     }
     if ((st->rng[0] | st->rng[1] | st->rng[2] | st->rng[3]) == 0) {

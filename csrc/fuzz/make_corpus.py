@@ -1,0 +1,118 @@
+"""Write the seed corpus of csrc/fuzz/fuzz_engine.c (see its header for the byte format).
+
+    python csrc/fuzz/make_corpus.py        # rewrites csrc/fuzz/corpus/*.bin
+
+Small valid networks in every form and mode (CSR, pair interactions, multi-ion events,
+templates; auto/tree/count/uniform) and a few invalid ones (NaN energy, a broken reverse
+hop, a bad CSR offset, an invalid mode, T < 0, two ions on a site, an empty input).
+The regression_* inputs crashed the engine before the fixes of the commit that added them
+(see README.md). Files of corpus/ that this script does not write are inputs found by
+fuzzing, kept as they were found.
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "corpus")
+
+INTERACT, EVENTS, TEMPLATES, RAW_IONS, CORRUPT, KEEP_CSR = 1, 2, 4, 8, 16, 32
+NAN, INF, NEG_ONE = 213, 211, 203  # "param" bytes of SPECIAL[] (200 + index)
+
+
+def raw(x):
+    """A param holding the double x exactly."""
+    return bytes([224]) + struct.pack("<d", x)
+
+
+def chain(n, ring=False):
+    """Hop pairs of a chain (or ring) of n sites: i, j, type, E_kra, vector."""
+    m = n if ring else n - 1
+    return [(i, (i + 1) % n, 0, 30, (148, 128, 128)) for i in range(m)]
+
+
+def make(flags=0, n=8, n_types=1, T=58, nu=9, q=150, field=(100, 100, 100), mode=0, seed=1,
+         steps=200, t_stop=0, energies=None, pairs=None, inter=(), events=None, ions=None,
+         raw_ions=None, corruptions=()):
+    b = bytearray([flags])
+    for v in (T, nu, q, *field):
+        b += v if isinstance(v, bytes) else bytes([v])
+    b += bytes([mode])
+    b += struct.pack("<Q", seed)
+    b += bytes([(steps - 1) // 2])
+    b += t_stop if isinstance(t_stop, bytes) else bytes([t_stop])
+    b += bytes([(n - 1) % 48, (n_types - 1) % 4])
+    b += bytes(energies if energies is not None else [128 + 5 * (i % 3) for i in range(n)])
+    pairs = chain(n) if pairs is None else pairs
+    b += bytes([len(pairs)])
+    for i, j, t, e, v in pairs:
+        b += bytes([i, j, t, e, *v])
+    if flags & INTERACT:
+        b += bytes([len(inter)])
+        for i, j, J in inter:
+            b += bytes([i, j, J])
+    if flags & EVENTS:
+        n_ev_types, evs = events
+        b += bytes([n_ev_types - 1, len(evs)])
+        for moves, e, t in evs:
+            b += bytes([len(moves) - 1])
+            for s, d, v in moves:
+                b += bytes([s, d, *v])
+            b += bytes([e, t])
+    if flags & RAW_IONS:
+        b += bytes([len(raw_ions)])
+        for s in raw_ions:
+            b += struct.pack("<i", s)
+    else:
+        occ = ions if ions is not None else [i % 2 for i in range(n)]
+        b += bytes(occ)
+    if flags & CORRUPT:
+        b += bytes([len(corruptions) - 1])
+        for c in corruptions:
+            b += bytes(c)
+    return bytes(b)
+
+
+def corpus():
+    square = [(i, j, 0, 25, (148 if j == i + 1 else 128, 128 if j == i + 1 else 148, 128))
+              for i in range(16) for j in (i + 1, i + 4) if j < 16 and (j != i + 1 or (i + 1) % 4)]
+    yield "chain_auto", make()
+    yield "ring_tree_field", make(n=12, pairs=chain(12, ring=True), mode=1, field=(150, 100, 100), steps=400)
+    yield "square_count", make(n=16, pairs=square, mode=2, n_types=2)
+    yield "ring_uniform_dilute", make(n=20, pairs=chain(20, ring=True), mode=3,
+                                      ions=[1 if i % 7 == 0 else 0 for i in range(20)])
+    yield "interactions_tree", make(INTERACT, n=10, pairs=chain(10, ring=True), mode=1,
+                                    inter=[(i, (i + 1) % 10, 128 + 10) for i in range(10)] + [(0, 5, 100)])
+    yield "events_tree", make(EVENTS, n=10, pairs=chain(10),
+                              events=(2, [([(0, 1, (148, 128, 128)), (2, 3, (148, 128, 128))], 40, 0),
+                                          ([(5, 7, (168, 128, 128))], 20, 1)]))
+    yield "templates_ring_auto", make(TEMPLATES, n=16, pairs=chain(16, ring=True), steps=500)
+    yield "templates_chain_count", make(TEMPLATES, n=9, mode=2)
+    yield "short_t_stop", make(n=6, t_stop=raw(1e-13), steps=511)
+    yield "huge_energies", make(CORRUPT, n=6, corruptions=[(6, 0, 208), (6, 1, 210), (6, 4, 209)])
+    # invalid inputs
+    yield "bad_nan_energy", make(CORRUPT, corruptions=[(6, 3, NAN)])
+    yield "bad_reverse", make(CORRUPT, corruptions=[(2, 4, 64 + 1)])
+    yield "bad_hop_ptr", make(CORRUPT, n=4, corruptions=[(0, 1, 64 + 50)])
+    yield "bad_mode", make(mode=251)
+    yield "bad_temperature", make(T=NEG_ONE)
+    yield "bad_templates_and_csr", make(TEMPLATES | KEEP_CSR, n=9, mode=2)
+    yield "bad_two_ions_one_site", make(RAW_IONS, raw_ions=[2, 2, 5])
+    yield "bad_null_site_energy", make(CORRUPT, corruptions=[(21, 6, 0)])
+    yield "empty", b""
+    # regressions: CSR offsets that decrease later on were used before they were checked
+    # (out-of-bounds reads of hop_dst, ev_src), a NULL int_J with interactions
+    yield "regression_hop_ptr_decreasing", make(CORRUPT, n=3, pairs=[(0, 1, 0, 30, (148, 128, 128))],
+                                                corruptions=[(0, 2, 64 + 50), (2, 0, 64 + 10)])
+    yield "regression_ev_ptr_decreasing", make(CORRUPT | EVENTS, n=6, pairs=chain(6),
+                                               events=(1, [([(0, 1, (148, 128, 128))], 40, 0)]),
+                                               corruptions=[(13, 1, 64 + 4)])
+    yield "regression_int_J_null", make(CORRUPT | INTERACT, n=6, pairs=chain(6),
+                                        inter=[(0, 1, 140), (2, 3, 120)], corruptions=[(21, 9, 0)])
+
+
+if __name__ == "__main__":
+    os.makedirs(OUT, exist_ok=True)
+    for name, data in corpus():
+        with open(os.path.join(OUT, name + ".bin"), "wb") as f:
+            f.write(data)
+    print("wrote", len(list(corpus())), "inputs to", OUT)
