@@ -12,6 +12,7 @@ source site), so that the hops of site ``s`` are ``hop_ptr[s]:hop_ptr[s + 1]``.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import numbers
 from dataclasses import dataclass, field
@@ -767,7 +768,16 @@ class SiteNetwork:
             z = np.zeros(0, dtype=np.int32)
             changes.update(hop_src=z, hop_dst=z, hop_vectors=np.zeros((0, 3)),
                            hop_barriers_eV=np.zeros(0), hop_types=z)
-        return self.replace(**changes)
+            return self.replace(**changes)
+        # the hops are unchanged and already validated: share them (and their cached
+        # derived arrays) and validate only the events, instead of rebuilding everything
+        new = copy.copy(self)
+        for k, v in changes.items():
+            object.__setattr__(new, k, v)
+        for stale in ("events", "dimensionality"):  # the cached values that depend on events
+            new.__dict__.pop(stale, None)
+        new._set_events()
+        return new
 
     @staticmethod
     def _images(
