@@ -637,6 +637,34 @@ static double uniform_acceptance(const kmc_engine *e)
            ((double)e->n_sites * (double)zmax * rmax);
 }
 
+/* Share of uniformization attempts accepted in the initial configuration (ions on
+ * ion_site): a guard for the automatic mode against starts where the fast hops are blocked
+ * (uniformization would then reject almost every attempt). 0 if out of memory. */
+static double start_acceptance(const kmc_engine *e, const int32_t *ion_site)
+{
+    double sum = 0.0, rmax = 0.0;
+    int32_t a, k, zmax = 0;
+    uint8_t *occ;
+    if (e->n_ions <= 0) return 0.0;
+    for (a = 0; a < e->n_cls; a++)
+        if (e->cls[a].deg > zmax) zmax = e->cls[a].deg;
+    for (k = 0; k < e->n_rates; k++)
+        if (e->rate[k] > rmax) rmax = e->rate[k];
+    if (!(rmax > 0.0) || zmax == 0) return 0.0;
+    if (!(occ = (uint8_t *)calloc((size_t)e->n_sites / 8 + 1, 1))) return 0.0;
+    for (a = 0; a < e->n_ions; a++) occ[ion_site[a] >> 3] |= (uint8_t)(1u << (ion_site[a] & 7));
+    for (a = 0; a < e->n_ions; a++) {
+        const int32_t s = ion_site[a];
+        const kmc_class *c = e->cls + e->site[s].cls;
+        for (k = 0; k < c->deg; k++) {
+            const int32_t j = s + e->chop[c->hop + k].doff;
+            if (!(occ[j >> 3] & (1u << (j & 7)))) sum += e->rate[c->rate + k];
+        }
+    }
+    free(occ);
+    return sum / ((double)e->n_ions * (double)zmax * rmax);
+}
+
 /* Rebuild every derived quantity from the occupancy (site[].ion). */
 static void rebuild(kmc_engine *e)
 {
@@ -905,6 +933,8 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
         FAIL("temperature_K = %g is too small", p->temperature_K);
     if (!(p->attempt_frequency_Hz > 0.0) || !isfinite(p->attempt_frequency_Hz))
         FAIL("attempt_frequency_Hz = %g must be finite and > 0", p->attempt_frequency_Hz);
+    if (p->attempt_frequency_Hz > KMC_MAX_ATTEMPT_FREQUENCY_HZ) /* sums of rates must stay finite */
+        FAIL("attempt_frequency_Hz = %g is above %g Hz", p->attempt_frequency_Hz, KMC_MAX_ATTEMPT_FREQUENCY_HZ);
     if (p->mode < KMC_MODE_AUTO || p->mode > KMC_MODE_UNIFORM)
         FAIL("mode = %d must be 0 (auto), 1 (tree), 2 (count) or 3 (uniform)", p->mode);
     if (p->mode == KMC_MODE_UNIFORM && (net->n_events > 0 || (net->int_ptr && n >= 1 && net->int_ptr[n] > 0)))
@@ -1387,7 +1417,8 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
         }
         if (mode == KMC_MODE_AUTO) {
             mode = (!e->interacting && net->n_events == 0 &&
-                    uniform_acceptance(e) >= KMC_UNIFORM_MIN_ACCEPT) ? KMC_MODE_UNIFORM
+                    uniform_acceptance(e) >= KMC_UNIFORM_MIN_ACCEPT &&
+                    start_acceptance(e, ion_site) >= KMC_UNIFORM_MIN_ACCEPT / 4) ? KMC_MODE_UNIFORM
                    : e->counting ? KMC_MODE_COUNT : KMC_MODE_TREE;
         }
         e->mode = mode;

@@ -113,7 +113,9 @@ typedef struct {
  * trajectory draws (a seed reproduces a trajectory bit for bit within one mode). */
 typedef enum {
     KMC_MODE_AUTO = 0,    /* UNIFORM for a network without interactions and events whose
-                             attempts are mostly accepted, else COUNT if possible, else TREE */
+                             attempts are mostly accepted (at random occupancy, and not
+                             rarely in the initial configuration), else COUNT if possible,
+                             else TREE */
     KMC_MODE_TREE = 1,    /* float sum tree over the per-site rate sums: always possible */
     KMC_MODE_COUNT = 2,   /* integer count trees per rate class: no interactions, no events,
                              at most 16 distinct hop rates */
@@ -149,7 +151,7 @@ typedef struct kmc_engine kmc_engine;
 /*
  * Create an engine.
  * @param net        the network (validated: ranges, CSR, reverse hops, degree <= KMC_MAX_DEGREE)
- * @param p          physical parameters (validated: finite, T > 0, nu > 0)
+ * @param p          physical parameters (validated: finite, T > 0, 0 < nu <= KMC_MAX_ATTEMPT_FREQUENCY_HZ)
  * @param n_ions     number of ions, 0 <= n_ions <= n_sites
  * @param ion_site   [n_ions] distinct initial sites of the ions
  * @param seed       64-bit RNG seed
@@ -200,6 +202,10 @@ int kmc_engine_mode(const kmc_engine *e);          /* the kmc_mode in use (never
 size_t kmc_engine_memory_bytes(const kmc_engine *e);  /* bytes allocated by the engine */
 const char *kmc_engine_errmsg(const kmc_engine *e);
 const char *kmc_strerror(int code);
+
+/* Largest attempt frequency accepted, Hz (physical values are 1e12-1e14; sums of rates must
+ * stay finite). */
+#define KMC_MAX_ATTEMPT_FREQUENCY_HZ 1e30
 
 /* Boltzmann constant in eV/K (CODATA 2018). */
 #define KMC_KB_EV_PER_K 8.617333262e-5

@@ -35,6 +35,8 @@ __all__ = ["Simulation", "RunResult", "resume", "occupancy_statistics",
            "DEFAULT_ATTEMPT_FREQUENCY_HZ"]
 
 DEFAULT_ATTEMPT_FREQUENCY_HZ = 1e13
+#: Largest attempt frequency accepted, Hz (the engine's KMC_MAX_ATTEMPT_FREQUENCY_HZ).
+MAX_ATTEMPT_FREQUENCY_HZ = 1e30
 # Events per engine call are tuned to about _CHUNK_WALL_S of wall time, so that Ctrl-C,
 # progress bars and checkpoints stay responsive; chunking never changes the trajectory.
 _CHUNK_WALL_S = 0.1
@@ -252,9 +254,9 @@ class Simulation:
             raise ConfigError(f"temperature_K = {temperature_K!r} must be finite and > 0")
         self.temperature_K = T
         nu = _number(attempt_frequency_Hz, "attempt_frequency_Hz")
-        if not (math.isfinite(nu) and nu > 0):
-            raise ConfigError(
-                f"attempt_frequency_Hz = {attempt_frequency_Hz!r} must be finite and > 0")
+        if not (math.isfinite(nu) and 0 < nu <= MAX_ATTEMPT_FREQUENCY_HZ):
+            raise ConfigError(f"attempt_frequency_Hz = {attempt_frequency_Hz!r} must be > 0 "
+                              f"and at most {MAX_ATTEMPT_FREQUENCY_HZ:g}")
         self.attempt_frequency_Hz = nu
         from ._engine import MODES
 

@@ -43,10 +43,38 @@ def test_bad_temperature(T):
         kmc.Simulation(_chain(), T, n_ions=1)
 
 
-@pytest.mark.parametrize("nu", BAD_REALS)
+@pytest.mark.parametrize("nu", BAD_REALS + [1e31, 1e300])
 def test_bad_attempt_frequency(nu):
-    with pytest.raises(ConfigError, match=r"attempt_frequency_Hz = .* must be finite and > 0"):
+    """Also absurdly large ones: rate sums must stay finite (else time would stall)."""
+    with pytest.raises(ConfigError, match=r"attempt_frequency_Hz = .* must be > 0 and at "
+                                          r"most 1e\+30"):
         kmc.Simulation(_chain(), 300, n_ions=1, attempt_frequency_Hz=nu)
+
+
+def test_engine_refuses_absurd_attempt_frequency():
+    net = _chain()
+    with pytest.raises(ConfigError, match=r"attempt_frequency_Hz = 1e\+300 is above 1e\+30"):
+        kmc._engine.Engine(net.hop_ptr, net.hop_dst, net.hop_rev, net.hop_types,
+                           net.hop_vectors, net.hop_barriers_eV, net.site_energies_eV,
+                           np.array([0], dtype=np.int32), n_hop_types=1, temperature_K=300.0,
+                           attempt_frequency_Hz=1e300, charge_e=1.0, seed=1)
+
+
+def test_automatic_mode_avoids_uniformization_when_the_start_blocks_the_fast_hops():
+    """Sites in pairs (0,1), (2,3), ... joined by fast hops (0.1 eV), pairs joined by very slow
+    ones (1.5 eV). At random occupancy c = 1/2 half the attempts would succeed, so the
+    automatic mode would take uniformization; but a start with both sites of a pair
+    occupied blocks every fast hop, and uniformization would reject almost every attempt
+    (a practical hang). The automatic mode sees the start and takes exact trees instead."""
+    net = builders.chain(size=8)
+    fast = (net.hop_src // 2) == (net.hop_dst // 2)
+    pairs = net.replace(hop_barriers_eV=np.where(fast, 0.1, 1.5))
+    mixed = kmc.Simulation(pairs, 300, ion_sites=[0, 2, 4, 6], seed=1)  # fast hops open
+    assert mixed.engine.mode == "uniform"
+    blocked = kmc.Simulation(pairs, 300, ion_sites=[0, 1, 4, 5], seed=1)
+    assert blocked.engine.mode != "uniform"
+    done, why = blocked.engine.run(10)  # exact trees: slow hops happen, in finite time
+    assert done == 10 and why == "steps" and math.isfinite(blocked.engine.time_s)
 
 
 @pytest.mark.parametrize("T", ["hot", None, [300]])
@@ -230,6 +258,7 @@ CLI_CASES = [
     (["run", "sc", "-T", "inf"], r"temperature"),
     (["run", "sc", "-T", "hot"], r"temperature|invalid"),
     (["run", "sc", "--attempt-frequency", "0"], r"attempt"),
+    (["run", "sc", "--attempt-frequency", "1e40"], r"attempt"),
     (["run", "sc", "--barrier", "-1"], r"barrier"),
     (["run", "sc", "--barrier", "nan"], r"barrier"),
     (["run", "sc", "--occupancy", "1.5"], r"occupancy"),
