@@ -33,3 +33,23 @@ def _random_network(seed: int, *, interactions: bool = True) -> kmc.SiteNetwork:
 def random_network():
     """Factory: random_network(seed, interactions=True) -> a small disordered SiteNetwork."""
     return _random_network
+
+
+# ---- hypothesis profiles (tests/test_properties.py) ------------------------------------------
+# "ci" (default): derandomized, a fixed example budget, no example database, so every run
+# tries the same examples; a failure prints the blob that reproduces it. Choose another with
+# HYPOTHESIS_PROFILE=dev (random examples, more of them) or thorough (many more).
+# tests/test_properties.py sizes each test's examples as a share of the profile's budget.
+try:
+    from hypothesis import settings as _hyp_settings
+except ImportError:  # a test extra; the tests that need it fail on their own import
+    pass
+else:
+    import os as _os
+
+    _hyp_settings.register_profile("ci", derandomize=True, max_examples=60, deadline=None,
+                                   database=None, print_blob=True)
+    _hyp_settings.register_profile("dev", max_examples=100, deadline=None, print_blob=True)
+    _hyp_settings.register_profile("thorough", max_examples=1000, deadline=None,
+                                   print_blob=True)
+    _hyp_settings.load_profile(_os.environ.get("HYPOTHESIS_PROFILE", "ci"))
