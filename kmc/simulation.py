@@ -636,6 +636,11 @@ class Simulation:
         counts = state["type_counts"] - st.counts0
         ev_counts = state["event_counts"] - (
             st.ev_counts0 if st.ev_counts0 is not None else 0)
+        # an event set may be empty but named (a generator that found no event): the engine
+        # then has no events and returns no counts; those types fired 0 times
+        missing = len(self.network.event_type_names) - ev_counts.shape[0]
+        if missing > 0:
+            ev_counts = np.concatenate([ev_counts, np.zeros(missing, dtype=ev_counts.dtype)])
         hops = int(data.hops.sum())
         notes: list[str] = []
         if interrupted:

@@ -29,10 +29,10 @@ and events are allowed, their KRA rates, the energies of configurations):
   time-averaged occupation of every site and of every likely configuration matches the
   Boltzmann distribution over the configurations reachable from the start (enumerated),
   within a max-|t| test on 20 block averages, Bonferroni-corrected;
-* through kmc.Simulation: an empty event set with a type name changes nothing (a known
-  bug, marked xfail(strict=True): see the test).
+* through kmc.Simulation: an empty event set with a type name changes nothing.
 
-Found by these properties: the empty named event set above (xfail(strict=True)), and
+Found by these properties: the empty named event set above (run() failed after the whole
+run; fixed in Simulation), and
 the automatic mode choosing uniformization for an ion that starts caged by slow hops, so
 that one hop took seconds to minutes (fixed in the engine meanwhile; a regression test at
 the end). Uniformization stays slow wherever the ions sit behind slow hops, by design, so
@@ -951,13 +951,8 @@ def full_lattice_cases(draw):
     return draw(cases(st.just(net), min_ions=1, max_ions=net.n_sites - 1, with_field=False))
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "kmc bug: a network whose EventSet is empty but has a type name (e.g. concerted_events "
-    "that finds no string: honeycomb with max_turn_deg=0) gives the engine no events, so "
-    "its event_counts is empty, and Simulation._event_counts zips it with "
-    "net.event_type_names (strict=True): run() raises ValueError after the whole run"))
 @settings(max_examples=_examples(0.05, 2), suppress_health_check=_SLOW_OK,
-          phases=[Phase.explicit, Phase.reuse, Phase.generate])  # fails at once: no shrinking
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(case=full_lattice_cases())
 def test_simulation_runs_with_an_empty_named_event_set(case):
     """An empty event set with a type name (what a generator returns when no event fits)
