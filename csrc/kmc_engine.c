@@ -583,17 +583,26 @@ static double uniform_total(const kmc_engine *e)
     return sum;
 }
 
+/* The largest degree and the largest hop rate (Hz) of the classes; 1 if both are positive
+ * (uniformization possible), else 0. */
+static int uniform_bounds(const kmc_engine *e, int32_t *zmax, double *rmax)
+{
+    int32_t c, r;
+    *zmax = 0;
+    *rmax = 0.0;
+    for (c = 0; c < e->n_cls; c++)
+        if (e->cls[c].deg > *zmax) *zmax = e->cls[c].deg;
+    for (r = 0; r < e->n_rates; r++)
+        if (e->rate[r] > *rmax) *rmax = e->rate[r];
+    return *rmax > 0.0 && *zmax > 0;
+}
+
 /* Set up uniformization: the largest degree and rate, the thinning ratios, the tables. */
 static int uniform_init(kmc_engine *e)
 {
     int32_t r, c;
     int fail = 0;
-    e->u_zmax = 0;
-    e->u_rmax = 0.0;
-    for (c = 0; c < e->n_cls; c++)
-        if (e->cls[c].deg > e->u_zmax) e->u_zmax = e->cls[c].deg;
-    for (r = 0; r < e->n_rates; r++)
-        if (e->rate[r] > e->u_rmax) e->u_rmax = e->rate[r];
+    (void)uniform_bounds(e, &e->u_zmax, &e->u_rmax);
     e->u_q = (double *)xalloc(e, (size_t)e->n_rates, sizeof(double), &fail);
     if (fail) return -1;
     e->u_binary = 1;
@@ -621,14 +630,9 @@ static int uniform_init(kmc_engine *e)
  * the automatic mode: (1 - c) times the mean over sites of sum_k rate_k / (zmax rmax). */
 static double uniform_acceptance(const kmc_engine *e)
 {
-    double sum = 0.0, rmax = 0.0;
-    int32_t s, k, zmax = 0;
-    if (e->n_ions <= 0) return 0.0;
-    for (s = 0; s < e->n_cls; s++)
-        if (e->cls[s].deg > zmax) zmax = e->cls[s].deg;
-    for (k = 0; k < e->n_rates; k++)
-        if (e->rate[k] > rmax) rmax = e->rate[k];
-    if (!(rmax > 0.0) || zmax == 0) return 0.0;
+    double sum = 0.0, rmax;
+    int32_t s, k, zmax;
+    if (e->n_ions <= 0 || !uniform_bounds(e, &zmax, &rmax)) return 0.0;
     for (s = 0; s < e->n_sites; s++) {
         const kmc_class *c = e->cls + e->site[s].cls;
         for (k = 0; k < c->deg; k++) sum += e->rate[c->rate + k];
@@ -642,15 +646,10 @@ static double uniform_acceptance(const kmc_engine *e)
  * (uniformization would then reject almost every attempt). 0 if out of memory. */
 static double start_acceptance(const kmc_engine *e, const int32_t *ion_site)
 {
-    double sum = 0.0, rmax = 0.0;
-    int32_t a, k, zmax = 0;
+    double sum = 0.0, rmax;
+    int32_t a, k, zmax;
     uint8_t *occ;
-    if (e->n_ions <= 0) return 0.0;
-    for (a = 0; a < e->n_cls; a++)
-        if (e->cls[a].deg > zmax) zmax = e->cls[a].deg;
-    for (k = 0; k < e->n_rates; k++)
-        if (e->rate[k] > rmax) rmax = e->rate[k];
-    if (!(rmax > 0.0) || zmax == 0) return 0.0;
+    if (e->n_ions <= 0 || !uniform_bounds(e, &zmax, &rmax)) return 0.0;
     if (!(occ = (uint8_t *)calloc((size_t)e->n_sites / 8 + 1, 1))) return 0.0;
     for (a = 0; a < e->n_ions; a++) occ[ion_site[a] >> 3] |= (uint8_t)(1u << (ion_site[a] & 7));
     for (a = 0; a < e->n_ions; a++) {
