@@ -194,6 +194,52 @@ class RunResult:
         return "\n".join(lines)
 
 
+def engine_for(network: SiteNetwork | PeriodicNetwork, ion_sites: ArrayLike, *,
+               temperature_K: float, attempt_frequency_Hz: float = DEFAULT_ATTEMPT_FREQUENCY_HZ,
+               field_V_per_angstrom: ArrayLike | None = None, seed: int = 0,
+               mode: str = "auto") -> Engine:
+    """The C engine of a network with ions on `ion_sites` (what :class:`Simulation` runs).
+
+    Parameters
+    ----------
+    network : SiteNetwork or PeriodicNetwork
+    ion_sites : array_like of int
+        Distinct initial sites of the ions (may be empty).
+    temperature_K, attempt_frequency_Hz : float
+        K and Hz.
+    field_V_per_angstrom : 3 floats or None
+        Uniform field, V/Angstrom.
+    seed : int
+        The engine's 64-bit seed.
+    mode : str
+        The engine's algorithm (see :class:`Simulation`).
+    """
+    net = network
+    sites = np.asarray(ion_sites, dtype=np.int32)
+    kwargs: dict[str, Any] = {
+        "n_hop_types": len(net.hop_type_names),
+        "temperature_K": temperature_K,
+        "attempt_frequency_Hz": attempt_frequency_Hz,
+        "charge_e": net.charge_e,
+        "field_V_per_A": (0.0, 0.0, 0.0) if field_V_per_angstrom is None
+        else field_V_per_angstrom,
+        "seed": seed,
+        "mode": mode,
+    }
+    if isinstance(net, PeriodicNetwork):  # the compact form: no per-hop arrays
+        return Engine(None, None, None, None, None, None, net.site_energies_eV, sites,
+                      **kwargs, **net.templates())
+    if net.has_interactions:
+        ptr, nbr, J = net.interaction_csr()
+        kwargs.update(int_ptr=ptr, int_nbr=nbr, int_J=J, hop_J=net.hop_pair_energies_eV)
+    if net.n_events:
+        kwargs.update(ev_ptr=net.event_ptr, ev_src=net.event_src, ev_dst=net.event_dst,
+                      ev_vec=net.event_vectors, ev_ekra=net.event_barriers_eV,
+                      ev_type=net.event_types, n_event_types=len(net.event_type_names))
+    return Engine(net.hop_ptr, net.hop_dst, net.hop_rev, net.hop_types, net.hop_vectors,
+                  net.hop_barriers_eV, net.site_energies_eV, sites, **kwargs)
+
+
 class Simulation:
     """One KMC run on a site network.
 
@@ -346,28 +392,11 @@ class Simulation:
             sites = np.random.default_rng(place).choice(
                 net.n_sites, size=self.n_ions, replace=False).astype(np.int32)
         self._initial_sites = np.array(sites, dtype=np.int32)
-        kwargs: dict[str, Any] = {
-            "n_hop_types": len(net.hop_type_names),
-            "temperature_K": self.temperature_K,
-            "attempt_frequency_Hz": self.attempt_frequency_Hz,
-            "charge_e": net.charge_e,
-            "field_V_per_A": (0.0, 0.0, 0.0) if self.field_V_per_angstrom is None
-            else self.field_V_per_angstrom,
-            "seed": int(eng.generate_state(1, np.uint64)[0]),
-            "mode": self.engine_mode,
-        }
-        if isinstance(net, PeriodicNetwork):  # the compact form: no per-hop arrays
-            return Engine(None, None, None, None, None, None, net.site_energies_eV, sites,
-                          **kwargs, **net.templates())
-        if net.has_interactions:
-            ptr, nbr, J = net.interaction_csr()
-            kwargs.update(int_ptr=ptr, int_nbr=nbr, int_J=J, hop_J=net.hop_pair_energies_eV)
-        if net.n_events:
-            kwargs.update(ev_ptr=net.event_ptr, ev_src=net.event_src, ev_dst=net.event_dst,
-                          ev_vec=net.event_vectors, ev_ekra=net.event_barriers_eV,
-                          ev_type=net.event_types, n_event_types=len(net.event_type_names))
-        return Engine(net.hop_ptr, net.hop_dst, net.hop_rev, net.hop_types, net.hop_vectors,
-                      net.hop_barriers_eV, net.site_energies_eV, sites, **kwargs)
+        return engine_for(net, sites, temperature_K=self.temperature_K,
+                          attempt_frequency_Hz=self.attempt_frequency_Hz,
+                          field_V_per_angstrom=self.field_V_per_angstrom,
+                          seed=int(eng.generate_state(1, np.uint64)[0]),
+                          mode=self.engine_mode)
 
     @property
     def engine(self) -> Engine:

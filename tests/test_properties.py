@@ -64,6 +64,7 @@ from kmc._engine import STOP_REASONS, Engine
 from kmc.builders import build_lattice
 from kmc.lattice import SiteNetwork
 from kmc.mechanisms import EventSet, concerted_events
+from kmc.simulation import engine_for
 
 KB_EV = 8.617333262e-5  # the engine's kB (csrc/kmc_engine.h)
 NU = 1e13
@@ -347,18 +348,8 @@ def valid_modes(net: SiteNetwork, T: float, fld) -> list[str]:
 def make_engine(net: SiteNetwork, ions, *, T: float, fld=ZERO_FIELD, mode="tree",
                 seed=1) -> Engine:
     """The engine with the arguments kmc.Simulation gives it (also for 0 ions)."""
-    kw = dict(n_hop_types=len(net.hop_type_names), temperature_K=T,
-              attempt_frequency_Hz=NU, charge_e=net.charge_e, field_V_per_A=fld, seed=seed,
-              mode=mode)
-    if net.has_interactions:
-        ptr, nbr, J = net.interaction_csr()
-        kw.update(int_ptr=ptr, int_nbr=nbr, int_J=J, hop_J=net.hop_pair_energies_eV)
-    if net.n_events:
-        kw.update(ev_ptr=net.event_ptr, ev_src=net.event_src, ev_dst=net.event_dst,
-                  ev_vec=net.event_vectors, ev_ekra=net.event_barriers_eV,
-                  ev_type=net.event_types, n_event_types=len(net.event_type_names))
-    return Engine(net.hop_ptr, net.hop_dst, net.hop_rev, net.hop_types, net.hop_vectors,
-                  net.hop_barriers_eV, net.site_energies_eV, np.asarray(ions, np.int32), **kw)
+    return engine_for(net, np.asarray(ions, np.int32), temperature_K=T,
+                      attempt_frequency_Hz=NU, field_V_per_angstrom=fld, seed=seed, mode=mode)
 
 
 class Model:
