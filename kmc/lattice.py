@@ -331,11 +331,41 @@ def wrapping_dimension(n_sites: int, src: Any, dst: Any, images: Any, *,
     return _cycle_rank(labels[src[nz]], cyc[nz])
 
 
+def _mean_by_type(types: np.ndarray, values: np.ndarray, n_types: int) -> np.ndarray:
+    """Mean of `values` over the entries of each type (0 for an unused type)."""
+    n = np.bincount(types, minlength=n_types)
+    return np.bincount(types, weights=values, minlength=n_types) / np.maximum(n, 1)
+
+
 def _mean_sq_by_type(types: np.ndarray, vectors: np.ndarray, n_types: int) -> np.ndarray:
     """Mean of |vector|^2 (Angstrom^2) over the rows of each type (0 for an unused type)."""
-    n = np.bincount(types, minlength=n_types)
-    sq = np.bincount(types, weights=np.einsum("ij,ij->i", vectors, vectors), minlength=n_types)
-    return sq / np.maximum(n, 1)
+    return _mean_by_type(types, np.einsum("ij,ij->i", vectors, vectors), n_types)
+
+
+def _check_name_and_charge(name: Any, charge: Any) -> float:
+    """A network's name must be a str; returns its ion charge (e) as a finite nonzero float."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
+    if isinstance(charge, bool) or not isinstance(charge, numbers.Real):
+        raise TypeError(f"charge_e must be a real number, got {type(charge).__name__} "
+                        f"{charge!r}")
+    q = float(charge)
+    if not np.isfinite(q) or q == 0.0:
+        raise ConfigError(f"charge_e is {q!r}; the ion charge must be finite and nonzero")
+    return q
+
+
+def _check_cell(value: Any, name: str) -> np.ndarray:
+    """A (3, 3) cell in Angstrom with linearly independent rows."""
+    cell = _float_array(value, name, (3, 3))
+    norms = np.linalg.norm(cell, axis=1)
+    det = float(np.linalg.det(cell))
+    if abs(det) <= 1e-8 * float(np.prod(norms)):
+        raise ConfigError(
+            f"{name} is singular (det = {det:.6g} A^3); its rows must be 3 linearly "
+            "independent lattice vectors"
+        )
+    return cell
 
 
 # --------------------------------------------------------------------------------------------
@@ -445,26 +475,8 @@ class SiteNetwork:
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen dataclass
 
-        if not isinstance(self.name, str):
-            raise TypeError(f"name must be a string, got {type(self.name).__name__}")
-        q = self.charge_e
-        if isinstance(q, bool) or not isinstance(q, numbers.Real):
-            raise TypeError(f"charge_e must be a real number, got {type(q).__name__} {q!r}")
-        q = float(q)
-        if not np.isfinite(q) or q == 0.0:
-            raise ConfigError(f"charge_e is {q!r}; the ion charge must be finite and nonzero")
-        set_(self, "charge_e", q)
-
-        # cell
-        cell = _float_array(self.cell, "cell", (3, 3))
-        norms = np.linalg.norm(cell, axis=1)
-        det = float(np.linalg.det(cell))
-        if abs(det) <= 1e-8 * float(np.prod(norms)):
-            raise ConfigError(
-                f"cell is singular (det = {det:.6g} A^3); its rows must be 3 linearly "
-                "independent lattice vectors"
-            )
-        set_(self, "cell", cell)
+        set_(self, "charge_e", _check_name_and_charge(self.name, self.charge_e))
+        set_(self, "cell", _check_cell(self.cell, "cell"))
 
         # sites
         pos = _float_array(self.positions, "positions", (None, 3))
@@ -555,7 +567,7 @@ class SiteNetwork:
                 f"hop {h} (site {src[h]} -> {dst[h]}) has a zero-length vector "
                 f"hop_vectors[{h}] = {_fmt(vec[h])} A"
             )
-        images = self._images(cell, pos, src, dst, vec)
+        images = self._images(self.cell, pos, src, dst, vec)
 
         # duplicates, reverses, symmetric barriers
         rev = np.zeros(0, dtype=np.int64)
@@ -1126,19 +1138,8 @@ class PeriodicNetwork:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen dataclass
-        if not isinstance(self.name, str):
-            raise TypeError(f"name must be a string, got {type(self.name).__name__}")
-        q = self.charge_e
-        if isinstance(q, bool) or not isinstance(q, numbers.Real) or not np.isfinite(q) \
-                or q == 0:
-            raise ConfigError(f"charge_e = {q!r} must be a finite, nonzero real number")
-        set_(self, "charge_e", float(q))
-        cell = _float_array(self.unit_cell, "unit_cell", (3, 3))
-        norms = np.linalg.norm(cell, axis=1)
-        det = float(np.linalg.det(cell))
-        if abs(det) <= 1e-8 * float(np.prod(norms)):
-            raise ConfigError(f"unit_cell is singular (det = {det:.6g} A^3)")
-        set_(self, "unit_cell", cell)
+        set_(self, "charge_e", _check_name_and_charge(self.name, self.charge_e))
+        set_(self, "unit_cell", _check_cell(self.unit_cell, "unit_cell"))
         basis = _float_array(self.basis_frac, "basis_frac", (None, 3))
         nb = basis.shape[0]
         if nb < 1:
@@ -1221,7 +1222,7 @@ class PeriodicNetwork:
             u = int(missing[0])
             raise ConfigError(f"unit-cell hop {u} ({b[u]} -> {b2[u]}, offset "
                               f"{tuple(dn[u].tolist())}) has no reverse hop")
-        if np.unique(key, axis=0).shape[0] != h:
+        if np.unique(inv[:h]).size != h:  # two hops with one key
             raise ConfigError("two unit-cell hops have the same ends and offset")
         if np.any(self.hop_barriers_eV[rev] != self.hop_barriers_eV):
             u = int(np.flatnonzero(self.hop_barriers_eV[rev] != self.hop_barriers_eV)[0])

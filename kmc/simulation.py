@@ -29,7 +29,7 @@ from ._engine import Engine
 from .analysis import BlockData, TransportEstimate, transport
 from . import io as _io
 from .errors import ConfigError, RunInterrupted
-from .lattice import PeriodicNetwork, SiteNetwork
+from .lattice import PeriodicNetwork, SiteNetwork, _mean_by_type
 
 __all__ = ["Simulation", "RunResult", "resume", "occupancy_statistics",
            "DEFAULT_ATTEMPT_FREQUENCY_HZ"]
@@ -722,17 +722,13 @@ def _displacement_share(net: SiteNetwork, hop_counts: NDArray,
     """Share of the summed squared ion displacements (sum over moves of |move|^2) made by each
     hop and event type: counts times the mean squared move length of the type (exact when the
     members of a type have equal move lengths, as for types grouped by distance)."""
-    def mean_sq(types: NDArray, sq: NDArray, n_types: int) -> NDArray:
-        n = np.bincount(types, minlength=n_types)
-        return np.bincount(types, weights=sq, minlength=n_types) / np.maximum(n, 1)
-
     hop_sq = net.hop_type_mean_sq_A2()
     w = {name: float(c) * float(q) for name, c, q in
          zip(net.hop_type_names, hop_counts, hop_sq, strict=True)}
     if net.n_events:
         move_sq = np.einsum("ij,ij->i", net.event_vectors, net.event_vectors)
         per_event = np.add.reduceat(move_sq, net.event_ptr[:-1])
-        ev_sq = mean_sq(net.event_types, per_event, len(net.event_type_names))
+        ev_sq = _mean_by_type(net.event_types, per_event, len(net.event_type_names))
         w.update({name: float(c) * float(q) for name, c, q in
                   zip(net.event_type_names, ev_counts, ev_sq, strict=True)})
     total = sum(w.values())

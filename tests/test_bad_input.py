@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -294,7 +295,7 @@ def test_cli_bad_input_one_line_exit_2(argv, match, capsys, tmp_path, monkeypatc
     # argparse's own errors come with a usage line before the error line
     assert len(lines) == 1 or (len(lines) == 2 and lines[0].startswith("usage:")), err
     assert lines[-1].startswith("kmc: error:") or "error:" in lines[-1]
-    assert __import__("re").search(match, lines[-1]), lines[-1]
+    assert re.search(match, lines[-1]), lines[-1]
     assert not list(tmp_path.iterdir()), "a refused run wrote files"
 
 
@@ -307,7 +308,7 @@ def test_cli_bad_config_file(text, match, capsys, tmp_path):
     cfg.write_text(text)
     assert main(["run", str(cfg)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and __import__("re").search(match, err[0]), err
+    assert len(err) == 1 and re.search(match, err[0]), err
 
 
 def test_cli_bad_input_in_a_real_process(tmp_path):
