@@ -66,18 +66,14 @@ typedef struct {
     int32_t rev;  /* position of the reverse hop in the destination's hop list */
 } kmc_chop;
 
-/* The record an accepted hop writes: 32 bytes, two to a cache line (never split). */
-typedef struct {
-    double disp[3]; /* unwrapped displacement, Angstrom */
-    double jump_sq; /* sum of |jump|^2 over the ion's hops, Angstrom^2 */
-} kmc_ion;
-
-/* Where an ion is, beside its hop count (low 32 bits; the high bits in hops_hi): read on
- * every attempt, so the count costs no extra cache line. */
+/* An ion's record: read by every attempt, written by every hop; 32 bytes, two to a cache
+ * line (never split), so that an attempt on a large system costs one miss for the ion.
+ * Its sum of squared jumps is kept apart (see kmc_engine.jsq). */
 typedef struct {
     int32_t site;
-    uint32_t hops_lo;
-} kmc_ionloc;
+    uint32_t hops_lo; /* hop count, low 32 bits (the high bits in kmc_engine.hops_hi) */
+    double disp[3];   /* unwrapped displacement, Angstrom */
+} kmc_ion;
 
 #define KMC_MAX_RCLASS 16
 #define KMC_NO_RC 0xff
@@ -137,9 +133,17 @@ struct kmc_engine {
 
     /* dynamic state */
     kmc_site *site; /* [n_sites] */
-    kmc_ionloc *iloc; /* [n_ions] site and hop count of each ion */
+    kmc_ion *ions;     /* [n_ions] site, hop count and displacement of each ion */
     uint32_t *hops_hi; /* [n_ions] high 32 bits of the hop counts */
-    kmc_ion *ions;
+    /* The ions' sums of squared jumps (Angstrom^2). When every hop has the same squared
+     * length jsq_unit (> 0; no multi-ion events), ion a's sum is
+     * jsq[a] + jsq_unit * (hops of a - jsq_hops[a]) and a hop writes nothing here (the
+     * values at creation or kmc_engine_set_state; both 0 unless a state gave a sum that is
+     * not jsq_unit * hops). Otherwise (jsq_unit = 0) jsq[a] is the sum, added to by every
+     * hop, and jsq_hops is NULL. */
+    double *jsq;
+    uint64_t *jsq_hops;
+    double jsq_unit;
     uint64_t *type_counts;
     double time;
     uint64_t steps;
@@ -573,7 +577,7 @@ static double uniform_total(const kmc_engine *e)
     double sum = 0.0;
     int32_t a, k;
     for (a = 0; a < e->n_ions; a++) {
-        const int32_t s = e->iloc[a].site;
+        const int32_t s = e->ions[a].site;
         const kmc_class *c = e->cls + u_class(e, s);
         const kmc_chop *ch = e->chop + c->hop;
         const double *rate = e->rate + c->rate;
@@ -1053,7 +1057,7 @@ static int place_ions(kmc_engine *e, const int32_t *ion_site, char *errmsg, size
                 return KMC_ERR_INVALID;
             }
             u_set(e, s, 1);
-            e->iloc[a].site = s;
+            e->ions[a].site = s;
         }
         return KMC_OK;
     }
@@ -1069,7 +1073,7 @@ static int place_ions(kmc_engine *e, const int32_t *ion_site, char *errmsg, size
             return KMC_ERR_INVALID;
         }
         e->site[s].ion = a;
-        e->iloc[a].site = s;
+        e->ions[a].site = s;
     }
     return KMC_OK;
 }
@@ -1395,9 +1399,9 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
     if (!e->interacting && net->n_events > 0)
         e->stamp = (uint32_t *)xalloc(e, (size_t)n, sizeof(uint32_t), &fail);
     e->site = (kmc_site *)xalloc(e, (size_t)n, sizeof(kmc_site), &fail);
-    e->iloc = (kmc_ionloc *)xalloc(e, (size_t)n_ions, sizeof(kmc_ionloc), &fail);
-    e->hops_hi = (uint32_t *)xalloc(e, (size_t)n_ions, sizeof(uint32_t), &fail);
     e->ions = (kmc_ion *)xalloc(e, (size_t)n_ions, sizeof(kmc_ion), &fail);
+    e->hops_hi = (uint32_t *)xalloc(e, (size_t)n_ions, sizeof(uint32_t), &fail);
+    e->jsq = (double *)xalloc(e, (size_t)n_ions, sizeof(double), &fail);
     e->type_counts = (uint64_t *)xalloc(e, (size_t)net->n_hop_types, sizeof(uint64_t), &fail);
     e->seen = (uint8_t *)xalloc(e, (size_t)n / 8 + 1, sizeof(uint8_t), &fail);
     e->xset = (int32_t *)xalloc(e, (size_t)e->xcap, sizeof(int32_t), &fail);
@@ -1405,6 +1409,14 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
     e->dirty = (int64_t *)xalloc(e, (size_t)e->rcap + 2, sizeof(int64_t), &fail);
     if (!fail && net->n_events > 0 && events_init(e, net, p) != 0) fail = 1;
     if (!fail && build_classes(e, net, p) != 0) fail = 1;
+    if (!fail && net->n_events == 0 && e->n_hc > 0) { /* one squared jump length? */
+        int32_t h;
+        e->jsq_unit = e->hc_vec[3];
+        for (h = 1; h < e->n_hc; h++)
+            if (e->hc_vec[4 * (size_t)h + 3] != e->jsq_unit) e->jsq_unit = 0.0;
+        if (!(e->jsq_unit > 0.0)) e->jsq_unit = 0.0;
+        else e->jsq_hops = (uint64_t *)xalloc(e, (size_t)n_ions, sizeof(uint64_t), &fail);
+    }
     if (!fail) { /* the algorithm */
         int mode = p->mode;
         if (mode == KMC_MODE_COUNT && !e->counting) {
@@ -1478,9 +1490,10 @@ void kmc_engine_free(kmc_engine *e)
     free(e->int_J);
     free(e->phi);
     free(e->site);
-    free(e->iloc);
-    free(e->hops_hi);
     free(e->ions);
+    free(e->hops_hi);
+    free(e->jsq);
+    free(e->jsq_hops);
     free(e->type_counts);
     free(e->stamp);
     free(e->seen);
@@ -1516,12 +1529,19 @@ static inline uint32_t next_stamp(kmc_engine *e)
 /* One more hop of ion a (the high word of the count is touched once in 2^32 hops). */
 static inline void count_ion_hop(kmc_engine *e, int32_t a)
 {
-    if (KMC_UNLIKELY(++e->iloc[a].hops_lo == 0)) e->hops_hi[a]++;
+    if (KMC_UNLIKELY(++e->ions[a].hops_lo == 0)) e->hops_hi[a]++;
 }
 
 static inline uint64_t ion_hops(const kmc_engine *e, int32_t a)
 {
-    return ((uint64_t)e->hops_hi[a] << 32) | e->iloc[a].hops_lo;
+    return ((uint64_t)e->hops_hi[a] << 32) | e->ions[a].hops_lo;
+}
+
+/* Ion a's sum of squared jumps, Angstrom^2 (see kmc_engine.jsq). */
+static inline double ion_jump_sq(const kmc_engine *e, int32_t a)
+{
+    if (e->jsq_unit > 0.0) return e->jsq[a] + e->jsq_unit * (double)(ion_hops(e, a) - e->jsq_hops[a]);
+    return e->jsq[a];
 }
 
 /* The ion's part of a hop to site j by a hop of class hcl: its site, displacement, sum of
@@ -1530,11 +1550,11 @@ static inline void move_ion_record(kmc_engine *e, int32_t ion, int32_t j, int32_
 {
     const double *v = e->hc_vec + 4 * (size_t)hcl;
     kmc_ion *p = e->ions + ion;
-    e->iloc[ion].site = j;
+    p->site = j;
     p->disp[0] += v[0];
     p->disp[1] += v[1];
     p->disp[2] += v[2];
-    p->jump_sq += v[3];
+    if (!(e->jsq_unit > 0.0)) e->jsq[ion] += v[3];
     count_ion_hop(e, ion);
     e->total_disp[0] += v[0];
     e->total_disp[1] += v[1];
@@ -1692,12 +1712,12 @@ static void execute_event(kmc_engine *e, int32_t v)
         const double *w = e->ev_vec + 4 * (size_t)(b + m);
         kmc_ion *pi = e->ions + ion[m];
         site[j].ion = ion[m];
-        e->iloc[ion[m]].site = j;
+        pi->site = j;
         for (d = 0; d < 3; d++) {
             pi->disp[d] += w[d];
             e->total_disp[d] += w[d];
         }
-        pi->jump_sq += w[3];
+        e->jsq[ion[m]] += w[3]; /* events: jsq_unit is 0 */
         count_ion_hop(e, ion[m]);
     }
     e->ev_counts[e->ev_type[v]]++;
@@ -1883,7 +1903,15 @@ static int run_count(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t 
  * The draws keep their order, and the RNG state before each pending attempt is kept, so
  * on return the state is that of the first attempt not consumed: the trajectory and the
  * checkpoints are those of the plain loop. */
-#define KMC_UPIPE 16 /* attempts drawn ahead: a power of 2 */
+#define KMC_UPIPE 32 /* attempts drawn ahead: a power of 2 */
+/* The pipeline's stages: KMC_UMID attempts before its turn an attempt reads its ion's site
+ * (fetched when it was drawn) and fetches that site and the ion's record; KMC_UNEAR before,
+ * it reads the site's class and fetches the target. A miss to memory costs about 150 ns on
+ * the machine of benchmarks/README.md and an attempt at 10^7 sites about 30 ns, so every
+ * stage needs 5 or more attempts of lead: 32/22/11 ran 10^7 sites 25 % faster than 16/8/4
+ * (and 32/16/8, 32/24/12, 64/44/22), and 10^3 sites no slower. */
+#define KMC_UMID 22
+#define KMC_UNEAR 11
 
 typedef struct {
     uint64_t r;  /* hop slot (high 32 bits) and thinning number (low 32 bits) */
@@ -1902,7 +1930,7 @@ static inline void uniform_draw(kmc_engine *e, kmc_attempt *at, double n_ions, d
 
 /* The loop for one layout of the per-site words (uint8_t or int32_t, occupancy in the top
  * bit, class below). */
-#define KMC_RUN_UNIFORM(NAME, WORD, ARRAY, OCC, CLS)                                          \
+#define KMC_RUN_UNIFORM(NAME, WORD, ARRAY, OCC, CLS)                                         \
     static int NAME(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *steps_done,  \
                     int *reason)                                                             \
     {                                                                                        \
@@ -1913,7 +1941,7 @@ static inline void uniform_draw(kmc_engine *e, kmc_attempt *at, double n_ions, d
         const double inv_A = 1.0 / e->u_A, n_ions = (double)e->n_ions;                       \
         const uint64_t zmax = (uint64_t)e->u_zmax;                                           \
         const WORD top = (WORD)((WORD)1 << (8 * sizeof(WORD) - 1));                          \
-        kmc_ionloc *iloc = e->iloc;                                                          \
+        double *jsq = e->jsq_unit > 0.0 ? NULL : e->jsq; /* NULL: hops write no jsq */       \
         uint32_t *hops_hi = e->hops_hi;                                                      \
         const kmc_class *cls = e->cls;                                                       \
         const kmc_chop *chop = e->chop;                                                      \
@@ -1923,7 +1951,7 @@ static inline void uniform_draw(kmc_engine *e, kmc_attempt *at, double n_ions, d
         kmc_ion *ions = e->ions;                                                             \
         uint64_t *type_counts = e->type_counts;                                              \
         const int32_t *hc_type = e->hc_type;                                                 \
-        /* the hot scalars live in registers; written back on return */                     \
+        /* the hot scalars live in registers; written back on return */                      \
         double t = e->time, t_last = e->time, td0 = e->total_disp[0],                        \
                td1 = e->total_disp[1], td2 = e->total_disp[2];                               \
         uint64_t done = 0, misses = 0, head = 0;                                             \
@@ -1931,45 +1959,45 @@ static inline void uniform_draw(kmc_engine *e, kmc_attempt *at, double n_ions, d
         for (k = 0; k < KMC_UPIPE; k++) {                                                    \
             snap[k] = e->rng;                                                                \
             uniform_draw(e, ring + k, n_ions, inv_A);                                        \
-            KMC_PREFETCH(iloc + ring[k].a);                                                  \
+            KMC_PREFETCH_W(ions + ring[k].a);                                                \
         }                                                                                    \
         while (done < max_steps) {                                                           \
             kmc_attempt *at = ring + (head & (KMC_UPIPE - 1));                               \
             int32_t s, j, hop;                                                               \
             const kmc_class *c;                                                              \
-            { /* half-way down the pipe: the ion's site and record; a quarter: the target */ \
-                const kmc_attempt *mid = ring + ((head + KMC_UPIPE / 2) & (KMC_UPIPE - 1));  \
-                const kmc_attempt *near = ring + ((head + KMC_UPIPE / 4) & (KMC_UPIPE - 1)); \
-                const int32_t sn = iloc[near->a].site;                                      \
+            { /* KMC_UMID ahead: the ion's site and record; KMC_UNEAR ahead: the target */   \
+                const kmc_attempt *mid = ring + ((head + KMC_UMID) & (KMC_UPIPE - 1));       \
+                const kmc_attempt *near = ring + ((head + KMC_UNEAR) & (KMC_UPIPE - 1));     \
+                const int32_t sn = ions[near->a].site;                                       \
                 const kmc_class *cn = cls + CLS(sb[sn]);                                     \
                 const int32_t kn = (int32_t)(((near->r >> 32) * zmax) >> 32);                \
-                KMC_PREFETCH(sb + iloc[mid->a].site);                                        \
-                KMC_PREFETCH_W(ions + mid->a);                                               \
+                KMC_PREFETCH(sb + ions[mid->a].site);                                        \
+                if (jsq) KMC_PREFETCH_W(jsq + mid->a);                                       \
                 if (kn < cn->deg) KMC_PREFETCH(sb + sn + chop[cn->hop + kn].doff);           \
             }                                                                                \
-            if (t + at->dt > t_stop) { /* the attempt is consumed, not made */              \
+            if (t + at->dt > t_stop) { /* the attempt is consumed, not made */               \
                 t = t_stop;                                                                  \
                 why = KMC_STOP_TIME;                                                         \
                 head++;                                                                      \
                 break;                                                                       \
             }                                                                                \
             t += at->dt;                                                                     \
-            s = iloc[at->a].site;                                                            \
+            s = ions[at->a].site;                                                            \
             c = cls + CLS(sb[s]);                                                            \
             hop = (int32_t)(((at->r >> 32) * zmax) >> 32);                                   \
-            if (hop < c->deg && !OCC(sb[j = s + chop[c->hop + hop].doff]) &&                \
+            if (hop < c->deg && !OCC(sb[j = s + chop[c->hop + hop].doff]) &&                 \
                 (binary ? uq[c->rate + hop] > 0.0                                            \
-                        : (double)(at->r & 0xffffffffu) * (1.0 / 4294967296.0) <              \
+                        : (double)(at->r & 0xffffffffu) * (1.0 / 4294967296.0) <             \
                               uq[c->rate + hop])) {                                          \
                 const int32_t hcl = chc[c->hop + hop];                                       \
                 const double *v = hc_vec + 4 * (size_t)hcl;                                  \
                 kmc_ion *p = ions + at->a;                                                   \
-                iloc[at->a].site = j;                                                        \
+                p->site = j;                                                                 \
                 p->disp[0] += v[0];                                                          \
                 p->disp[1] += v[1];                                                          \
                 p->disp[2] += v[2];                                                          \
-                p->jump_sq += v[3];                                                          \
-                if (KMC_UNLIKELY(++iloc[at->a].hops_lo == 0)) hops_hi[at->a]++;              \
+                if (jsq) jsq[at->a] += v[3];                                                 \
+                if (KMC_UNLIKELY(++p->hops_lo == 0)) hops_hi[at->a]++;                       \
                 td0 += v[0];                                                                 \
                 td1 += v[1];                                                                 \
                 td2 += v[2];                                                                 \
@@ -1990,7 +2018,7 @@ static inline void uniform_draw(kmc_engine *e, kmc_attempt *at, double n_ions, d
             }                                                                                \
             snap[head & (KMC_UPIPE - 1)] = e->rng; /* refill: attempt head + KMC_UPIPE */    \
             uniform_draw(e, at, n_ions, inv_A);                                              \
-            KMC_PREFETCH(iloc + at->a);                                                      \
+            KMC_PREFETCH_W(ions + at->a);                                                    \
             head++;                                                                          \
         }                                                                                    \
         e->rng = snap[head & (KMC_UPIPE - 1)]; /* the first attempt not consumed */          \
@@ -2122,10 +2150,10 @@ int kmc_engine_get_state(const kmc_engine *e, kmc_state *st)
     int32_t a;
     int d;
     for (a = 0; a < e->n_ions; a++) {
-        if (st->ion_site) st->ion_site[a] = e->iloc[a].site;
+        if (st->ion_site) st->ion_site[a] = e->ions[a].site;
         for (d = 0; d < 3; d++)
             if (st->displacement) st->displacement[3 * a + d] = e->ions[a].disp[d];
-        if (st->jump_sq) st->jump_sq[a] = e->ions[a].jump_sq;
+        if (st->jump_sq) st->jump_sq[a] = ion_jump_sq(e, a);
         if (st->ion_hops) st->ion_hops[a] = ion_hops(e, a);
     }
     if (st->type_counts) memcpy(st->type_counts, e->type_counts, (size_t)e->n_hop_types * sizeof(uint64_t));
@@ -2174,9 +2202,17 @@ int kmc_engine_set_state(kmc_engine *e, const kmc_state *st)
     if (rc != KMC_OK) return rc;
     for (a = 0; a < e->n_ions; a++) {
         for (d = 0; d < 3; d++) e->ions[a].disp[d] = st->displacement[3 * a + d];
-        e->ions[a].jump_sq = st->jump_sq[a];
-        e->iloc[a].hops_lo = (uint32_t)(st->ion_hops[a] & 0xffffffffu);
+        e->ions[a].hops_lo = (uint32_t)(st->ion_hops[a] & 0xffffffffu);
         e->hops_hi[a] = (uint32_t)(st->ion_hops[a] >> 32);
+        e->jsq[a] = st->jump_sq[a];
+        if (e->jsq_unit > 0.0) {
+            /* a state this engine (or one like it) wrote has jump_sq = jsq_unit * hops, bit
+             * for bit: keep that form, so that a resumed run gives the numbers of the
+             * uninterrupted one */
+            const int canonical = st->jump_sq[a] == e->jsq_unit * (double)st->ion_hops[a];
+            e->jsq[a] = canonical ? 0.0 : st->jump_sq[a];
+            e->jsq_hops[a] = canonical ? 0 : st->ion_hops[a];
+        }
     }
     memcpy(e->type_counts, st->type_counts, (size_t)e->n_hop_types * sizeof(uint64_t));
     if (e->n_events) {
@@ -2202,7 +2238,7 @@ void kmc_engine_get_displacements(const kmc_engine *e, double *displacement, dou
             displacement[3 * a + 1] = e->ions[a].disp[1];
             displacement[3 * a + 2] = e->ions[a].disp[2];
         }
-        if (jump_sq) jump_sq[a] = e->ions[a].jump_sq;
+        if (jump_sq) jump_sq[a] = ion_jump_sq(e, a);
     }
 }
 
@@ -2222,7 +2258,7 @@ int kmc_engine_check(kmc_engine *e)
     const double *leaf = kmc_sumtree_leaves(&e->tree);
     if (e->uniform) { /* the occupancy bits and the ions' sites */
         for (a = 0; a < e->n_ions; a++) {
-            s = e->iloc[a].site;
+            s = e->ions[a].site;
             CHECK(s >= 0 && s < e->n_sites && u_occupied(e, s), "ion %d is on site %d, which is not marked occupied", (int)a, (int)s);
         }
         for (s = 0; s < e->n_sites; s++) {
@@ -2234,7 +2270,7 @@ int kmc_engine_check(kmc_engine *e)
         return KMC_OK;
     }
     for (a = 0; a < e->n_ions; a++) {
-        s = e->iloc[a].site;
+        s = e->ions[a].site;
         CHECK(s >= 0 && s < e->n_sites && e->site[s].ion == a, "ion %d and site %d disagree", (int)a, (int)s);
     }
     for (s = 0; s < e->n_sites; s++) {

@@ -62,6 +62,56 @@ def test_unwrapped_displacement_consistent_with_positions():
     np.testing.assert_allclose(st["jump_sq"], st["ion_hops"] * 3.0**2 / 2, rtol=1e-12)
 
 
+@pytest.mark.parametrize("mode", ["uniform", "count", "tree"])
+def test_sum_of_squared_jumps_with_one_jump_length(mode):
+    """With one jump length the engine derives each ion's sum of squared jumps from its hop
+    count (hops write nothing); a state whose sums are not hops * a^2 must keep its values
+    and add a^2 per later hop, in every mode."""
+    net = build_lattice("sc", size=6, a=3.0)
+    eng = make_engine(net, 40, mode=mode)
+    assert eng.mode == mode
+    eng.run(3000)
+    st = eng.get_state()
+    assert st["ion_hops"].sum() == 3000
+    np.testing.assert_array_equal(st["jump_sq"], st["ion_hops"] * 9.0)  # exact: 9 is exact
+    st["jump_sq"] = st["jump_sq"] + 0.25 * np.arange(40)  # not what any run gives
+    eng.set_state(st)
+    np.testing.assert_array_equal(eng.get_state()["jump_sq"], st["jump_sq"])
+    eng.run(3000)
+    st2 = eng.get_state()
+    np.testing.assert_allclose(st2["jump_sq"],
+                               st["jump_sq"] + 9.0 * (st2["ion_hops"] - st["ion_hops"]),
+                               rtol=1e-15)
+    np.testing.assert_array_equal(eng.displacements()[1], st2["jump_sq"])
+
+
+@pytest.mark.parametrize("mode", ["uniform", "count", "tree"])
+def test_sum_of_squared_jumps_with_several_jump_lengths(mode):
+    """Jumps of different lengths (the argyrodite's three): every hop adds its own |jump|^2,
+    and a state's sums are kept, in every mode (checked hop by hop)."""
+    from kmc.materials import build_material
+    net = build_material("argyrodite").network
+    assert len(np.unique(np.round(np.einsum("ij,ij->i", net.hop_vectors, net.hop_vectors),
+                                  9))) == 3
+    eng = make_engine(net, 20, mode=mode)
+    assert eng.mode == mode
+    st0 = eng.get_state()
+    st0["jump_sq"] = st0["jump_sq"] + 1.5
+    eng.set_state(st0)
+    sites = st0["ion_site"].copy()
+    jsq = st0["jump_sq"].copy()
+    lookup = {(int(a), int(b)): float(v @ v) for a, b, v in
+              zip(np.repeat(np.arange(net.n_sites), np.diff(net.hop_ptr)), net.hop_dst,
+                  net.hop_vectors)}
+    for _ in range(300):  # one hop at a time: the ion that moved adds its jump
+        eng.run(1)
+        now = eng.get_state()["ion_site"]
+        (a,) = np.flatnonzero(now != sites)
+        jsq[a] += lookup[(int(sites[a]), int(now[a]))]
+        sites = now.copy()
+    np.testing.assert_allclose(eng.get_state()["jump_sq"], jsq, rtol=1e-12)
+
+
 def test_same_seed_bit_identical_different_seed_differs(random_network):
     net = random_network(1)
     states = []
