@@ -11,8 +11,13 @@
  * diffusivity can be checked: D* = f (1 - c) Gamma a^2 with f(c) of the sc lattice gas.
  *
  * Large systems are bound by memory latency, so attempts are drawn PIPE ahead and the ion
- * record and the target site of each are prefetched (gcc/clang), as kmc's engine does; the
- * order of the random numbers, and so the trajectory, is that of the plain loop.
+ * record and the sites of each are prefetched (gcc/clang), as kmc's engine does; the order
+ * of the random numbers, and so the trajectory, is that of the plain loop. Two variants,
+ * chosen at compile time: TARGET_PREFETCH=1 (default) computes each pending attempt's
+ * source and target sites half-way down a 32-deep pipe and prefetches both (the faster at
+ * 10^6 sites and more, where a miss costs about 150 ns); TARGET_PREFETCH=0 prefetches only
+ * the source site, 16 ahead (fewer instructions: the faster while everything is in cache).
+ * bench_roofline.py runs both and keeps the faster at each size.
  *
  * Usage: roofline L occupancy hops [seed]
  * Prints one JSON object: sites, ions, attempts, hops (made), seconds (of the hop loop),
@@ -21,6 +26,7 @@
  *
  * Plain C99; the same RNG (xoshiro256**) as the engine. Build:
  *     cc -O2 -std=c99 -ffp-contract=off -I../../csrc roofline.c -o roofline
+ *     cc -O2 -std=c99 -ffp-contract=off -DTARGET_PREFETCH=0 -I../../csrc roofline.c -o roofline0
  */
 #if defined(__linux__)
 #define _DEFAULT_SOURCE /* posix_memalign, madvise */
@@ -50,7 +56,14 @@ typedef struct {
 #define PREFETCH(p) ((void)0)
 #define PREFETCH_W(p) ((void)0)
 #endif
-#define PIPE 16 /* attempts drawn ahead, a power of 2 */
+#ifndef TARGET_PREFETCH
+#define TARGET_PREFETCH 1
+#endif
+#if TARGET_PREFETCH
+#define PIPE 32 /* attempts drawn ahead, a power of 2 */
+#else
+#define PIPE 16
+#endif
 
 /* Zeroed memory, in transparent huge pages where Linux offers them (as kmc's engine asks
  * for its large arrays): random access over large arrays otherwise misses the TLB too. */
@@ -126,10 +139,22 @@ int main(int argc, char **argv)
     const double t0 = now_s();
     while (hops < want) {
         const uint64_t r = ring[attempts & (PIPE - 1)];
-        { /* the target site of the attempt half-way down the pipe */
+        { /* the sites of the attempt half-way down the pipe */
             const uint64_t rm = ring[(attempts + PIPE / 2) & (PIPE - 1)];
             const ion_t *q = ion + below(rm, (uint32_t)n_ions);
+#if TARGET_PREFETCH
+            const uint32_t dm = (uint32_t)((((rm & 0xffffffffu) * 6u) >> 32));
+            int64_t c[3];
+            c[0] = q->x;
+            c[1] = q->y;
+            c[2] = q->z;
+            PREFETCH_W(occ + c[0] + L * (c[1] + L * c[2]));
+            c[dm >> 1] += (dm & 1) ? 1 : -1;
+            c[dm >> 1] = c[dm >> 1] < 0 ? L - 1 : (c[dm >> 1] == L ? 0 : c[dm >> 1]);
+            PREFETCH(occ + c[0] + L * (c[1] + L * c[2]));
+#else
             PREFETCH(occ + (int64_t)q->x + L * ((int64_t)q->y + L * (int64_t)q->z));
+#endif
         }
         ring[attempts & (PIPE - 1)] = kmc_rng_next(&rng); /* attempt attempts + PIPE */
         PREFETCH_W(ion + below(ring[attempts & (PIPE - 1)], (uint32_t)n_ions));
