@@ -281,7 +281,7 @@ def run_kmc(spec: dict) -> dict:
     t0 = time.perf_counter()
     if spec["problem"] == "sc":
         L = spec["L"]
-        net = kmc.build_lattice("sc", size=L, a=A_SC, barrier_eV=EA_SC)
+        net = kmc.build_lattice("sc", size=L, a=A_SC, barrier_eV=EA_SC, compact=True)
         comp = {"occupancy": spec["c"]}
         T, ea, a = T_SC, EA_SC, A_SC
     else:
