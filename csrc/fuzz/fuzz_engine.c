@@ -259,12 +259,18 @@ static void build(spec *s, reader *r, uint8_t flags)
     }
 }
 
+/* ix folded into 0..len-1 (0 when an earlier corruption made len zero or negative) */
+static int32_t fold(uint8_t ix, int32_t len)
+{
+    return len > 0 ? (int32_t)ix % len : 0;
+}
+
 /* one corruption: u8 kind, u8 index, then a value */
 static void corrupt(spec *s, reader *r)
 {
     const uint8_t kind = u8(r) % 24, ix = u8(r);
     switch (kind) {
-    case 0: s->hop_ptr[ix % (s->n + 1)] = small(r); break;
+    case 0: s->hop_ptr[fold(ix, s->n + 1)] = small(r); break;
     case 1: s->hop_dst[ix] = (ix & 1) ? i32(r) : small(r); break;
     case 2: s->hop_rev[ix] = small(r); break;
     case 3: s->hop_type[ix] = small(r); break;
@@ -276,15 +282,15 @@ static void corrupt(spec *s, reader *r)
     case 9: s->int_nbr[ix] = small(r); break;
     case 10: s->int_J[ix] = param(r, -1.0, 0.01); break;
     case 11: s->hop_J[ix] = param(r, -1.0, 0.01); break;
-    case 12: s->int_ptr[ix % (s->n + 1)] = small(r); s->use_int = 1; break;
-    case 13: s->ev_ptr[ix % (s->n_events + 1)] = small(r); break;
+    case 12: s->int_ptr[fold(ix, s->n + 1)] = small(r); s->use_int = 1; break;
+    case 13: s->ev_ptr[fold(ix, s->n_events + 1)] = small(r); break;
     case 14: if (ix & 1) s->ev_src[ix / 2] = small(r); else s->ev_dst[ix / 2] = small(r); break;
     case 15: if (ix & 1) s->ev_ekra[ix / 2] = param(r, 0.0, 0.01); else s->ev_vec[ix] = param(r, -1.0, 0.01); break;
     case 16: if (ix & 1) s->n_events = small(r); else s->n_event_types = small(r); break;
     case 17: s->ev_type[ix] = small(r); break;
     case 18:
         switch (ix % 5) {
-        case 0: s->tp_ptr[(ix / 5) % (s->n_templates + 1)] = small(r); break;
+        case 0: s->tp_ptr[fold((uint8_t)(ix / 5), s->n_templates + 1)] = small(r); break;
         case 1: s->tp_doff[ix / 5] = (ix & 8) ? i32(r) : small(r); break;
         case 2: s->tp_rev[ix / 5] = small(r); break;
         case 3: s->tp_type[ix / 5] = small(r); break;
