@@ -11,12 +11,16 @@ this process, one core, alternating with the roofline at every size.
     python benchmarks/bench_roofline.py --full     # and 10^7 sites (under 1 GB, minutes)
     python benchmarks/bench_roofline.py --site-network   # kmc on a SiteNetwork (per-hop arrays)
     python benchmarks/bench_roofline.py --json
+    python benchmarks/bench_roofline.py --memory   # also what a random cache line costs here
 
 Prints, per size and occupancy: hops per second of the roofline and of kmc's engine (its
 `run` alone, best of three), their ratio, kmc's engine mode, its memory per site (bytes the
 C engine holds), the set-up time (network + engine) and the peak resident memory of the
 process that ran kmc (a fresh one per size; a PeriodicNetwork unless --site-network).
-Record the figures with the machine in benchmarks/README.md.
+With --memory it also compiles and runs `roofline/memprobe.c`: the latency of a dependent
+load and the cost of independent random loads (16 in flight) by working-set size, which set
+the speed of both loops on large systems. Record the figures with the machine in
+benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -56,6 +60,18 @@ def compile_roofline(out_dir: str) -> list[str]:
                         str(HERE / "roofline" / "roofline.c"), "-o", exe], check=True)
         exes.append(exe)
     return exes
+
+
+def memprobe(out_dir: str) -> list[dict]:
+    """Compile and run roofline/memprobe.c (32 kB .. 256 MB); one dict per size."""
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(cc) is None:
+        cc = "cc"
+    exe = os.path.join(out_dir, "memprobe")
+    subprocess.run([cc, "-O2", "-std=c99", str(HERE / "roofline" / "memprobe.c"), "-o", exe],
+                   check=True)
+    out = subprocess.run([exe], check=True, capture_output=True, text=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
 def roofline(exes: list[str], L: int, c: float, hops: int) -> dict:
@@ -102,6 +118,8 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="include 10^7 sites")
     ap.add_argument("--hops", type=int, default=10_000_000)
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    ap.add_argument("--memory", action="store_true",
+                    help="also measure the memory latency and random-load cost by size")
     ap.add_argument("--site-network", action="store_true",
                     help="simulate a SiteNetwork (per-hop arrays) instead of the compact "
                          "PeriodicNetwork")
@@ -136,10 +154,11 @@ def main() -> None:
                           f"{r['setup_s']:.2f} s  peak RSS {r['peak_rss_MB']:.0f} MB "
                           f"({r['process_B_per_site']:.0f} B/site)",
                           flush=True)
+        memory = memprobe(tmp) if args.memory else []
     machine = {"machine": platform.machine(), "processor": platform.processor(),
                "python": platform.python_version(), "kmc": kmc.__version__}
     if args.json:
-        print(json.dumps({"machine": machine, "rows": rows}))
+        print(json.dumps({"machine": machine, "rows": rows, "memory": memory}))
     else:
         small = [r for r in rows if r["sites"] == min(sizes) * 1]
         big = [r for r in rows if r["sites"] == max(r["sites"] for r in rows)]
@@ -151,6 +170,10 @@ def main() -> None:
                       f"{b[0]['kmc_hops_per_s'] / s[0]['kmc_hops_per_s']:.2f} of its speed at "
                       f"{s[0]['sites']} (roofline: "
                       f"{b[0]['roofline_hops_per_s'] / s[0]['roofline_hops_per_s']:.2f})")
+        for m in memory:
+            print(f"working set {m['bytes'] / 2**20:8.3f} MiB: dependent load "
+                  f"{m['latency_ns']:6.1f} ns, random load with 16 in flight "
+                  f"{m['throughput_ns']:5.2f} ns")
         print(json.dumps(machine), file=sys.stderr)
 
 
