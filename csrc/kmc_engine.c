@@ -72,10 +72,12 @@ typedef struct {
     double jump_sq; /* sum of |jump|^2 over the ion's hops, Angstrom^2 */
 } kmc_ion;
 
-/* A class of multi-ion events: its type and where its move vectors start in ecl_vec. */
+/* A class of multi-ion events: its type, where its move vectors start in ecl_vec, and
+ * (without interactions, when there are no per-event rates) the rate of its events. */
 typedef struct {
     int32_t type;
     int32_t vec; /* first move: ecl_vec[4 * vec] */
+    double rate;
 } kmc_evclass;
 
 /* Where an ion is, beside its hop count (low 32 bits; the high bits in hops_hi): read on
@@ -172,7 +174,9 @@ struct kmc_engine {
     double *ecl_vec;   /* [4 per class move] vector (Angstrom) and its squared length */
     double *ev_ekra;   /* [n_events] interacting mode only */
     double *ev_de0;    /* [n_events] interacting mode only: static dE (site energies, field), eV */
-    double *ev_rate;   /* [n_events] without interactions only: the rate when allowed */
+    double *ev_rate;   /* [n_events] without interactions, the rate when allowed; NULL when
+                          every event has its class's rate (ecl[].rate), as on a periodic
+                          lattice with periodic site energies */
     int32_t *sev_ptr, *sev; /* events that move an ion from or to each site (CSR) */
     uint64_t *ev_counts;    /* [n_event_types] */
     kmc_sumtree evtree;     /* leaves: event rates (0 if not allowed) */
@@ -370,7 +374,7 @@ static double event_rate(const kmc_engine *e, int32_t v)
             if (q == k) return 0.0;
         }
     }
-    if (!e->interacting) return e->ev_rate[v];
+    if (!e->interacting) return e->ev_rate ? e->ev_rate[v] : e->ecl[e->ev_cls[v]].rate;
     return kra_rate(e->nu, e->beta, e->ev_ekra[v], e->ev_de0[v] + event_dpair(e, b, k));
 }
 
@@ -1279,20 +1283,26 @@ done:
 /* Hash of event v's class record: type, move count and the bits of the move vectors. */
 static uint64_t event_hash(const kmc_network *net, int32_t v)
 {
-    int64_t w[2 + 3 * KMC_MAX_EVENT_MOVES];
     const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
-    w[0] = net->ev_type[v];
-    w[1] = k;
-    memcpy(w + 2, net->ev_vec + 3 * (size_t)b, 3 * (size_t)k * sizeof(double));
-    return hash_words(w, 2 + 3 * (size_t)k);
+    uint64_t h = ((uint64_t)(uint32_t)net->ev_type[v] << 8) ^ (uint64_t)k;
+    int32_t i;
+    for (i = 0; i < 3 * k; i++)
+        h = (h ^ (uint64_t)dbits(net->ev_vec[3 * (size_t)b + (size_t)i])) * UINT64_C(0x9E3779B97F4A7C15);
+    h ^= h >> 29;
+    h *= UINT64_C(0xBF58476D1CE4E5B9);
+    return h ^ (h >> 32);
 }
 
-/* Events v and r have the same class record. */
+/* Events v and r have the same class record (vectors compared bit for bit). */
 static int same_event_class(const kmc_network *net, int32_t v, int32_t r)
 {
     const int32_t bv = net->ev_ptr[v], k = net->ev_ptr[v + 1] - bv, br = net->ev_ptr[r];
-    return net->ev_type[v] == net->ev_type[r] && net->ev_ptr[r + 1] - br == k &&
-           memcmp(net->ev_vec + 3 * (size_t)bv, net->ev_vec + 3 * (size_t)br, 3 * (size_t)k * sizeof(double)) == 0;
+    const double *x = net->ev_vec + 3 * (size_t)bv, *y = net->ev_vec + 3 * (size_t)br;
+    int32_t i;
+    if (net->ev_type[v] != net->ev_type[r] || net->ev_ptr[r + 1] - br != k) return 0;
+    for (i = 0; i < 3 * k; i++)
+        if (dbits(x[i]) != dbits(y[i])) return 0;
+    return 1;
 }
 
 /* The class of every event (e->ev_cls, ids in order of first appearance) and one
@@ -1367,8 +1377,6 @@ static int events_init(kmc_engine *e, const kmc_network *net, const kmc_params *
     if (e->interacting) {
         e->ev_ekra = (double *)xalloc(e, (size_t)ne, sizeof(double), &fail);
         e->ev_de0 = (double *)xalloc(e, (size_t)ne, sizeof(double), &fail);
-    } else {
-        e->ev_rate = (double *)xalloc(e, (size_t)ne, sizeof(double), &fail);
     }
     e->sev_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
     e->ev_counts = (uint64_t *)xalloc(e, (size_t)net->n_event_types, sizeof(uint64_t), &fail);
@@ -1388,6 +1396,7 @@ static int events_init(kmc_engine *e, const kmc_network *net, const kmc_params *
             double fd = 0.0;
             e->ecl[c].type = net->ev_type[rep[c]];
             e->ecl[c].vec = rows;
+            e->ecl[c].rate = -1.0; /* none yet */
             for (m = 0; m < k; m++, rows++) {
                 double sq = 0.0, *w = e->ecl_vec + 4 * (size_t)rows;
                 for (d = 0; d < 3; d++) {
@@ -1413,12 +1422,23 @@ static int events_init(kmc_engine *e, const kmc_network *net, const kmc_params *
         if (e->interacting) {
             e->ev_de0[v] = de;
         } else { /* the rate of the previous event again if it has the same barrier and dE */
+            kmc_evclass *ec = e->ecl + e->ev_cls[v];
             if (!(last_rate >= 0.0 && dbits(net->ev_ekra[v]) == dbits(last_ekra) && dbits(de) == dbits(last_de))) {
                 last_ekra = net->ev_ekra[v];
                 last_de = de;
                 last_rate = kra_rate(e->nu, e->beta, last_ekra, last_de);
             }
-            e->ev_rate[v] = last_rate;
+            if (!e->ev_rate) { /* per class while every event has its class's rate */
+                if (ec->rate < 0.0) {
+                    ec->rate = last_rate;
+                } else if (dbits(ec->rate) != dbits(last_rate)) {
+                    int32_t u;
+                    e->ev_rate = (double *)xalloc(e, (size_t)ne, sizeof(double), &fail);
+                    if (fail) goto done;
+                    for (u = 0; u < v; u++) e->ev_rate[u] = e->ecl[e->ev_cls[u]].rate;
+                }
+            }
+            if (e->ev_rate) e->ev_rate[v] = last_rate;
         }
     }
     /* site -> events, each event once per site (a site may be a source and a target):
