@@ -964,7 +964,8 @@ def _hop_events(network: SiteNetwork, hops: np.ndarray, vec: np.ndarray, barrier
                                    network.hop_dst, vec)
     if short < 0 and image < 0:
         facts.cell, facts.positions = network.cell.copy(), network.positions.copy()
-    flat = hops.ravel()
+    flat = hops.reshape(-1).astype(np.intp)  # take() would convert int32 indices each time
+    del hops
     return EventSet._trusted(
         np.arange(n + 1, dtype=np.int32) * np.int32(k), np.take(network.hop_src, flat),
         np.take(network.hop_dst, flat),
