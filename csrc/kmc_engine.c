@@ -66,6 +66,14 @@ typedef struct {
     int32_t rev;  /* position of the reverse hop in the destination's hop list */
 } kmc_chop;
 
+/* A class of multi-ion events: its type, where its move vectors start in ecl_vec, and
+ * (without interactions, when there are no per-event rates) the rate of its events. */
+typedef struct {
+    int32_t type;
+    int32_t vec; /* first move: ecl_vec[4 * vec] */
+    double rate;
+} kmc_evclass;
+
 /* An ion's record: read by every attempt, written by every hop; 32 bytes, two to a cache
  * line (never split), so that an attempt on a large system costs one miss for the ion.
  * Its sum of squared jumps is kept apart (see kmc_engine.jsq). */
@@ -159,17 +167,25 @@ struct kmc_engine {
     int64_t *dirty;       /* leaves that changed */
     int32_t xcap, rcap;
 
-    /* multi-ion events (none: n_events = 0); never with counting mode */
-    int32_t n_events, n_event_types;
-    int32_t *ev_ptr, *ev_src, *ev_dst, *ev_type; /* as kmc_network */
-    double *ev_vec;    /* [n_moves*4] vector (Angstrom) and its squared length */
-    double *ev_ekra;   /* [n_events] */
-    double *ev_de0;    /* [n_events] static dE: site energies and field, eV */
-    double *ev_rate;   /* [n_events] without interactions: the rate when allowed */
+    /* multi-ion events (none: n_events = 0); never with counting mode. The type and the
+     * move vectors of an event are those of its class (events with the same type and the
+     * same vectors, bit for bit, share one: a periodic lattice has a few dozen), so the
+     * per-event data are the sites, the class and the rate. */
+    int32_t n_events, n_event_types, n_ecls;
+    int32_t *ev_ptr, *ev_src, *ev_dst; /* as kmc_network */
+    int32_t *ev_cls;   /* [n_events] class of each event */
+    kmc_evclass *ecl;  /* [n_ecls] */
+    double *ecl_vec;   /* [4 per class move] vector (Angstrom) and its squared length */
+    double *ev_ekra;   /* [n_events] interacting mode only */
+    double *ev_de0;    /* [n_events] interacting mode only: static dE (site energies, field), eV */
+    double *ev_rate;   /* [n_events] without interactions, the rate when allowed; NULL when
+                          every event has its class's rate (ecl[].rate), as on a periodic
+                          lattice with periodic site energies */
     int32_t *sev_ptr, *sev; /* events that move an ion from or to each site (CSR) */
     uint64_t *ev_counts;    /* [n_event_types] */
     kmc_sumtree evtree;     /* leaves: event rates (0 if not allowed) */
-    int64_t *evdirty;       /* [n_events] scratch */
+    int64_t *evdirty;       /* [evcap] scratch: events re-evaluated in one step */
+    int64_t evcap;
 
     /* Uniformization mode (no interactions, no events): attempts arrive at the constant
      * total rate u_A = n_ions * u_zmax * u_rmax; an attempt picks an ion and one of
@@ -362,7 +378,7 @@ static double event_rate(const kmc_engine *e, int32_t v)
             if (q == k) return 0.0;
         }
     }
-    if (!e->interacting) return e->ev_rate[v];
+    if (!e->interacting) return e->ev_rate ? e->ev_rate[v] : e->ecl[e->ev_cls[v]].rate;
     return kra_rate(e->nu, e->beta, e->ev_ekra[v], e->ev_de0[v] + event_dpair(e, b, k));
 }
 
@@ -1266,72 +1282,206 @@ done:
     return ok;
 }
 
-/* Copy the multi-ion events, their static energies and rates, and the site -> event lists.
- * Returns 0, or -1 when out of memory. */
+/* ---- multi-ion events (creation only) ---- */
+
+/* Hash of event v's class record: type, move count and the bits of the move vectors. */
+static uint64_t event_hash(const kmc_network *net, int32_t v)
+{
+    const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
+    uint64_t h = ((uint64_t)(uint32_t)net->ev_type[v] << 8) ^ (uint64_t)k;
+    int32_t i;
+    for (i = 0; i < 3 * k; i++)
+        h = (h ^ (uint64_t)dbits(net->ev_vec[3 * (size_t)b + (size_t)i])) * UINT64_C(0x9E3779B97F4A7C15);
+    h ^= h >> 29;
+    h *= UINT64_C(0xBF58476D1CE4E5B9);
+    return h ^ (h >> 32);
+}
+
+/* Events v and r have the same class record (vectors compared bit for bit). */
+static int same_event_class(const kmc_network *net, int32_t v, int32_t r)
+{
+    const int32_t bv = net->ev_ptr[v], k = net->ev_ptr[v + 1] - bv, br = net->ev_ptr[r];
+    const double *x = net->ev_vec + 3 * (size_t)bv, *y = net->ev_vec + 3 * (size_t)br;
+    int32_t i;
+    if (net->ev_type[v] != net->ev_type[r] || net->ev_ptr[r + 1] - br != k) return 0;
+    for (i = 0; i < 3 * k; i++)
+        if (dbits(x[i]) != dbits(y[i])) return 0;
+    return 1;
+}
+
+/* The class of every event (e->ev_cls, ids in order of first appearance) and one
+ * representative event per class (*reps, malloc'd, e->n_ecls of them). Open addressing
+ * over the representatives: no copies of the records. Returns 0, or -1 when out of memory. */
+static int event_classes(kmc_engine *e, const kmc_network *net, int32_t **reps)
+{
+    size_t n_slots = 64, mask = n_slots - 1, i;
+    int32_t *slot = (int32_t *)malloc(n_slots * sizeof(int32_t)), *rep = (int32_t *)malloc(32 * sizeof(int32_t));
+    int32_t nc = 0, cap = 32, v, r, prev = -1;
+    *reps = NULL;
+    if (!slot || !rep) goto fail;
+    for (i = 0; i < n_slots; i++) slot[i] = -1;
+    for (v = 0; v < net->n_events; v++) {
+        if (prev >= 0 && same_event_class(net, v, rep[prev])) { /* runs of one class */
+            e->ev_cls[v] = prev;
+            continue;
+        }
+        i = (size_t)event_hash(net, v) & mask;
+        while ((r = slot[i]) >= 0 && !same_event_class(net, v, rep[r])) i = (i + 1) & mask;
+        if (r < 0) { /* a new class */
+            if (nc == cap) {
+                int32_t *p = (int32_t *)realloc(rep, 2 * (size_t)cap * sizeof(int32_t));
+                if (!p) goto fail;
+                rep = p;
+                cap *= 2;
+            }
+            rep[nc] = v;
+            slot[i] = r = nc++;
+            if ((size_t)nc * 2 > n_slots) { /* grow and rehash */
+                int32_t *ns = (int32_t *)malloc(2 * n_slots * sizeof(int32_t)), x;
+                if (!ns) goto fail;
+                n_slots *= 2;
+                mask = n_slots - 1;
+                for (i = 0; i < n_slots; i++) ns[i] = -1;
+                for (x = 0; x < nc; x++) {
+                    i = (size_t)event_hash(net, rep[x]) & mask;
+                    while (ns[i] >= 0) i = (i + 1) & mask;
+                    ns[i] = x;
+                }
+                free(slot);
+                slot = ns;
+            }
+        }
+        e->ev_cls[v] = prev = r;
+    }
+    free(slot);
+    e->n_ecls = nc;
+    *reps = rep;
+    return 0;
+fail:
+    free(slot);
+    free(rep);
+    return -1;
+}
+
+/* Copy the multi-ion events, build their classes, static energies and rates, and the
+ * site -> event lists. Returns 0, or -1 when out of memory. */
 static int events_init(kmc_engine *e, const kmc_network *net, const kmc_params *p)
 {
     const int32_t n = net->n_sites, ne = net->n_events, nm = net->ev_ptr[ne];
-    int32_t v, m, q, *fill;
-    int fail = 0, d;
+    int32_t v, m, q, c, *rep = NULL, maxsev = 0;
+    double *cfd = NULL; /* field term of each class */
+    double last_ekra = 0.0, last_de = 0.0, last_rate = -1.0;
+    int fail = 0, d, ok = -1;
     e->n_events = ne;
     e->n_event_types = net->n_event_types;
     e->ev_ptr = (int32_t *)xalloc(e, (size_t)ne + 1, sizeof(int32_t), &fail);
     e->ev_src = (int32_t *)xalloc(e, (size_t)nm, sizeof(int32_t), &fail);
     e->ev_dst = (int32_t *)xalloc(e, (size_t)nm, sizeof(int32_t), &fail);
-    e->ev_type = (int32_t *)xalloc(e, (size_t)ne, sizeof(int32_t), &fail);
-    e->ev_vec = (double *)xalloc(e, (size_t)nm * 4, sizeof(double), &fail);
-    e->ev_ekra = (double *)xalloc(e, (size_t)ne, sizeof(double), &fail);
-    e->ev_de0 = (double *)xalloc(e, (size_t)ne, sizeof(double), &fail);
-    e->ev_rate = (double *)xalloc(e, (size_t)ne, sizeof(double), &fail);
-    e->sev_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
-    e->sev = (int32_t *)xalloc(e, (size_t)nm * 2, sizeof(int32_t), &fail);
-    e->ev_counts = (uint64_t *)xalloc(e, (size_t)net->n_event_types, sizeof(uint64_t), &fail);
-    e->evdirty = (int64_t *)xalloc(e, (size_t)ne, sizeof(int64_t), &fail);
-    fill = (int32_t *)calloc((size_t)n + 1, sizeof(int32_t));
-    if (fail || !fill || kmc_sumtree_init(&e->evtree, ne) != 0) {
-        free(fill);
-        return -1;
+    e->ev_cls = (int32_t *)xalloc(e, (size_t)ne, sizeof(int32_t), &fail);
+    if (e->interacting) {
+        e->ev_ekra = (double *)xalloc(e, (size_t)ne, sizeof(double), &fail);
+        e->ev_de0 = (double *)xalloc(e, (size_t)ne, sizeof(double), &fail);
     }
-    e->bytes += kmc_sumtree_bytes(ne);
+    e->sev_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
+    e->ev_counts = (uint64_t *)xalloc(e, (size_t)net->n_event_types, sizeof(uint64_t), &fail);
+    if (fail || event_classes(e, net, &rep) != 0) goto done;
+
+    /* the class table: type, vectors and squared lengths from each class's representative */
+    {
+        int32_t rows = 0;
+        for (c = 0; c < e->n_ecls; c++) rows += net->ev_ptr[rep[c] + 1] - net->ev_ptr[rep[c]];
+        e->ecl = (kmc_evclass *)xalloc(e, (size_t)e->n_ecls, sizeof(kmc_evclass), &fail);
+        e->ecl_vec = (double *)xalloc(e, (size_t)rows * 4, sizeof(double), &fail);
+        cfd = (double *)malloc((size_t)e->n_ecls * sizeof(double));
+        if (fail || !cfd) goto done;
+        rows = 0;
+        for (c = 0; c < e->n_ecls; c++) {
+            const int32_t b = net->ev_ptr[rep[c]], k = net->ev_ptr[rep[c] + 1] - b;
+            double fd = 0.0;
+            e->ecl[c].type = net->ev_type[rep[c]];
+            e->ecl[c].vec = rows;
+            e->ecl[c].rate = -1.0; /* none yet */
+            for (m = 0; m < k; m++, rows++) {
+                double sq = 0.0, *w = e->ecl_vec + 4 * (size_t)rows;
+                for (d = 0; d < 3; d++) {
+                    const double x = net->ev_vec[3 * (size_t)(b + m) + d];
+                    w[d] = x;
+                    sq += x * x;
+                    fd += p->field_V_per_A[d] * x;
+                }
+                w[3] = sq;
+            }
+            cfd[c] = fd;
+        }
+    }
     memcpy(e->ev_ptr, net->ev_ptr, ((size_t)ne + 1) * sizeof(int32_t));
     memcpy(e->ev_src, net->ev_src, (size_t)nm * sizeof(int32_t));
     memcpy(e->ev_dst, net->ev_dst, (size_t)nm * sizeof(int32_t));
-    memcpy(e->ev_type, net->ev_type, (size_t)ne * sizeof(int32_t));
-    memcpy(e->ev_ekra, net->ev_ekra, (size_t)ne * sizeof(double));
+    if (e->interacting) memcpy(e->ev_ekra, net->ev_ekra, (size_t)ne * sizeof(double));
     for (v = 0; v < ne; v++) {
-        double de0 = 0.0, fd = 0.0;
-        for (m = net->ev_ptr[v]; m < net->ev_ptr[v + 1]; m++) {
-            double sq = 0.0;
+        double de0 = 0.0, de;
+        for (m = net->ev_ptr[v]; m < net->ev_ptr[v + 1]; m++)
             de0 += net->site_energy[net->ev_dst[m]] - net->site_energy[net->ev_src[m]];
-            for (d = 0; d < 3; d++) {
-                const double x = net->ev_vec[3 * m + d];
-                e->ev_vec[4 * m + d] = x;
-                sq += x * x;
-                fd += p->field_V_per_A[d] * x;
+        de = de0 - p->charge_e * cfd[e->ev_cls[v]];
+        if (e->interacting) {
+            e->ev_de0[v] = de;
+        } else { /* the rate of the previous event again if it has the same barrier and dE */
+            kmc_evclass *ec = e->ecl + e->ev_cls[v];
+            if (!(last_rate >= 0.0 && dbits(net->ev_ekra[v]) == dbits(last_ekra) && dbits(de) == dbits(last_de))) {
+                last_ekra = net->ev_ekra[v];
+                last_de = de;
+                last_rate = kra_rate(e->nu, e->beta, last_ekra, last_de);
             }
-            e->ev_vec[4 * m + 3] = sq;
+            if (!e->ev_rate) { /* per class while every event has its class's rate */
+                if (ec->rate < 0.0) {
+                    ec->rate = last_rate;
+                } else if (dbits(ec->rate) != dbits(last_rate)) {
+                    int32_t u;
+                    e->ev_rate = (double *)xalloc(e, (size_t)ne, sizeof(double), &fail);
+                    if (fail) goto done;
+                    for (u = 0; u < v; u++) e->ev_rate[u] = e->ecl[e->ev_cls[u]].rate;
+                }
+            }
+            if (e->ev_rate) e->ev_rate[v] = last_rate;
         }
-        e->ev_de0[v] = de0 - p->charge_e * fd;
-        e->ev_rate[v] = kra_rate(e->nu, e->beta, e->ev_ekra[v], e->ev_de0[v]);
     }
-    /* site -> events, each event once per site (a site may be a source and a target) */
+    /* site -> events, each event once per site (a site may be a source and a target):
+     * counts, offsets, then the lists (sev_ptr[x] runs ahead as the fill position) */
     for (q = 0; q < 2; q++) {
         for (v = 0; v < ne; v++) {
             const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
             for (m = 0; m < 2 * k; m++) {
                 const int32_t x = m < k ? net->ev_src[b + m] : net->ev_dst[b + m - k];
                 int32_t w, dup = 0;
-                for (w = 0; w < k && !dup; w++) dup = m >= k && net->ev_src[b + w] == x;
+                for (w = 0; w < k && m >= k && !dup; w++) dup = net->ev_src[b + w] == x;
                 if (dup) continue;
                 if (q == 0) e->sev_ptr[x + 1]++;
-                else e->sev[e->sev_ptr[x] + fill[x]++] = v;
+                else e->sev[e->sev_ptr[x]++] = v;
             }
         }
-        if (q == 0)
-            for (m = 0; m < n; m++) e->sev_ptr[m + 1] += e->sev_ptr[m];
+        if (q == 0) {
+            for (m = 0; m < n; m++) {
+                if (e->sev_ptr[m + 1] > maxsev) maxsev = e->sev_ptr[m + 1];
+                e->sev_ptr[m + 1] += e->sev_ptr[m];
+            }
+            e->sev = (int32_t *)xalloc(e, (size_t)e->sev_ptr[n], sizeof(int32_t), &fail);
+            if (fail) goto done;
+        } else { /* each sev_ptr[x] is now the start of x + 1's list: shift back */
+            for (m = n; m > 0; m--) e->sev_ptr[m] = e->sev_ptr[m - 1];
+            e->sev_ptr[0] = 0;
+        }
     }
-    free(fill);
-    return 0;
+    /* One step re-evaluates the events of at most xcap distinct sites, each event once. */
+    e->evcap = (int64_t)e->xcap * maxsev;
+    if (e->evcap > ne) e->evcap = ne;
+    e->evdirty = (int64_t *)xalloc(e, (size_t)e->evcap, sizeof(int64_t), &fail);
+    if (fail || kmc_sumtree_init(&e->evtree, ne) != 0) goto done;
+    e->bytes += kmc_sumtree_bytes(ne);
+    ok = 0;
+done:
+    free(rep);
+    free(cfd);
+    return ok;
 }
 
 kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32_t n_ions,
@@ -1504,8 +1654,9 @@ void kmc_engine_free(kmc_engine *e)
     free(e->ev_ptr);
     free(e->ev_src);
     free(e->ev_dst);
-    free(e->ev_type);
-    free(e->ev_vec);
+    free(e->ev_cls);
+    free(e->ecl);
+    free(e->ecl_vec);
     free(e->ev_ekra);
     free(e->ev_de0);
     free(e->ev_rate);
@@ -1702,6 +1853,7 @@ static void execute_event(kmc_engine *e, int32_t v)
 {
     kmc_site *site = e->site;
     const int32_t b = e->ev_ptr[v], k = e->ev_ptr[v + 1] - b;
+    const kmc_evclass *ec = e->ecl + e->ev_cls[v];
     double *leaf = kmc_sumtree_leaves(&e->tree);
     int32_t ion[KMC_MAX_EVENT_MOVES], m, a, nx = 0, nr = 0, x;
     int nd = 0, ne = 0, d;
@@ -1709,7 +1861,7 @@ static void execute_event(kmc_engine *e, int32_t v)
     for (m = 0; m < k; m++) site[e->ev_src[b + m]].ion = -1;
     for (m = 0; m < k; m++) {
         const int32_t j = e->ev_dst[b + m];
-        const double *w = e->ev_vec + 4 * (size_t)(b + m);
+        const double *w = e->ecl_vec + 4 * (size_t)(ec->vec + m);
         kmc_ion *pi = e->ions + ion[m];
         site[j].ion = ion[m];
         pi->site = j;
@@ -1720,7 +1872,7 @@ static void execute_event(kmc_engine *e, int32_t v)
         e->jsq[ion[m]] += w[3]; /* events: jsq_unit is 0 */
         count_ion_hop(e, ion[m]);
     }
-    e->ev_counts[e->ev_type[v]]++;
+    e->ev_counts[ec->type]++;
 
     /* the moved sites, each once; then X and R as for a hop. Events are rare next to
      * hops, so this path favours simplicity over speed (masks recomputed in full). */

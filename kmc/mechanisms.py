@@ -836,9 +836,14 @@ class _Paths:
         self.network = network
         hptr, hsrc, hdst = network.hop_ptr, network.hop_src, network.hop_dst
         first = np.ascontiguousarray(first, dtype=np.int32)
-        index = np.full(network.n_hops, -1, dtype=np.int32)
-        index[first] = np.arange(first.size, dtype=np.int32)
-        self.first_index = index  # path index of each first hop, -1 if none
+        # first hops are all hops in order (the path index of a first hop is the hop)
+        self.identity_first = (first.size == network.n_hops
+                               and (first.size == 0 or (first[0] == 0 and first[-1] ==
+                                                         first.size - 1)))
+        if not self.identity_first:
+            index = np.full(network.n_hops, -1, dtype=np.int32)
+            index[first] = np.arange(first.size, dtype=np.int32)
+            self.first_index = index  # path index of each first hop, -1 if none
         self.levels: list[tuple[np.ndarray, np.ndarray]] = []
         cols = [first]
         sites = [np.take(hsrc, first), np.take(hdst, first)]
@@ -850,55 +855,95 @@ class _Paths:
             total = int(cfirst[-1]) if cfirst.size else 0
             cfirst -= counts  # first candidate of each path
             it = np.int32 if total < _INDEX_LIMIT else np.int64
-            parent, nxt = _candidates(starts, counts, cfirst, total, it)
-            keep = np.empty(total, dtype=bool)
-            for a in range(0, total, _CHUNK):
-                b = min(total, a + _CHUNK)
-                keep[a:b] = accept(cols, sites, parent[a:b], nxt[a:b])
-            new_index = np.cumsum(keep, dtype=it)  # path index of each candidate, -1 if
-            new_index -= 1                           # dropped
-            drop = ~keep
-            new_index[drop] = -1
-            del drop
+            # Blocks of whole paths of about _CHUNK candidates: the candidates of a block,
+            # the ones kept written straight to the (upper-bound sized) outputs. The pages
+            # of the outputs beyond the kept ones are never touched.
+            new_index = np.empty(total, dtype=it)  # path index of each candidate, -1 if dropped
+            parent = np.empty(total, dtype=it)
+            nxt = np.empty(total, dtype=np.int32)
+            n_kept, p0, n_paths = 0, 0, counts.size
+            while p0 < n_paths:
+                a = int(cfirst[p0])
+                p1 = max(p0 + 1, int(np.searchsorted(cfirst, a + _CHUNK, side="left")))
+                b = int(cfirst[p1]) if p1 < n_paths else total
+                par, nx = _candidates(starts[p0:p1], counts[p0:p1], cfirst[p0:p1] - a, b - a,
+                                      it)
+                par += it(p0)
+                keep = accept(cols, sites, par, nx)
+                ni = new_index[a:b]
+                np.cumsum(keep, dtype=it, out=ni)
+                m = int(ni[-1]) if b > a else 0
+                ni += it(n_kept - 1)
+                ni[~keep] = -1
+                parent[n_kept:n_kept + m] = par[keep]
+                nxt[n_kept:n_kept + m] = nx[keep]
+                n_kept += m
+                p0 = p1
             self.levels.append((cfirst.astype(it), new_index))
-            parent = parent[keep]
-            nxt = nxt[keep].astype(np.int32, copy=False)
-            del keep
-            cols = [np.take(c, parent) for c in cols] + [nxt]
+            parent, nxt = parent[:n_kept], nxt[:n_kept]
+            if level == 2 and self.identity_first:
+                cols = [parent.astype(np.int32, copy=False), nxt]  # first[parent] = parent
+            else:
+                cols = [np.take(c, parent) for c in cols] + [nxt]
             if level < k:
                 sites = [np.take(x, parent) for x in sites] + [np.take(hdst, nxt)]
         self.cols = cols
 
-    def index(self, hops: list[np.ndarray]) -> np.ndarray:
-        """Index of the path with steps `hops` (one int array per step), -1 if none."""
+    def _slot(self) -> np.ndarray:
+        """Position of every hop in its source's hop list, shape (n_hops,) int32."""
         net = self.network
-        idx = np.take(self.first_index, hops[0])
+        return (np.arange(net.n_hops, dtype=np.int32)
+                - np.take(net.hop_ptr, net.hop_src)).astype(np.int32, copy=False)
+
+    def index(self, hops: list[np.ndarray]) -> np.ndarray:
+        """Index of the path with steps `hops` (one int array per step), -1 if none.
+
+        Each step must start where the one before ends (a chain of hops), as reversed
+        paths do; then a step's candidate is the hop itself, and a path found is exactly
+        the path `hops`.
+        """
+        if self.identity_first:
+            idx = np.asarray(hops[0], dtype=np.int32)  # first hops: all hops, in order
+        else:
+            idx = np.take(self.first_index, hops[0])
+        slot = self._slot() if self.levels else None
         for (cfirst, new_index), h in zip(self.levels, hops[1:], strict=True):
             if new_index.size == 0:
                 return np.full(idx.shape, -1, dtype=np.int32)
-            pos = np.take(cfirst, np.maximum(idx, 0))
-            pos += h - np.take(net.hop_ptr, np.take(net.hop_src, h))
-            np.clip(pos, 0, new_index.size - 1, out=pos)
-            idx = np.where(idx >= 0, np.take(new_index, pos), -1)
+            gone = np.flatnonzero(idx < 0) if idx.size and idx.min() < 0 else None
+            if gone is not None:
+                idx = idx.copy()
+                idx[gone] = 0
+            pos = np.take(cfirst, idx)  # the candidate of h among path idx's continuations
+            pos += np.take(slot, h)
+            if gone is not None:
+                np.clip(pos, 0, new_index.size - 1, out=pos)
+            idx = np.take(new_index, pos)
+            if gone is not None:
+                idx[gone] = -1
         return idx
 
     def reverse(self) -> np.ndarray | None:
         """Index of the reversed path (hops ``rev(h_k), ..., rev(h_1)``) of every path, if
-        every path's reverse is a path (checked), else None."""
+        every path's reverse is a path, else None. (A reversed path is a chain of hops, so
+        a path found for it by :meth:`index` is the reversed path itself.)"""
         rev = self.network.hop_rev
         hops = [np.take(rev, c) for c in reversed(self.cols)]
         idx = self.index(hops)
-        if idx.size and (idx.min() < 0 or any(not np.array_equal(np.take(c, idx), h)
-                                              for c, h in zip(self.cols, hops, strict=True))):
+        if idx.size and idx.min() < 0:
             return None
-        return idx.astype(np.int32)
+        return idx.astype(np.int32, copy=False)
 
     def events(self, vec: np.ndarray, barrier: float, name: str,
                reverse: np.ndarray | None) -> EventSet:
         """EventSet whose event e has the moves of path e (hop sources, targets and the
         vectors `vec` of its hops, Angstrom), with the reverses if known."""
-        return _hop_events(self.network, np.stack(self.cols, axis=1), vec, barrier, name,
-                           reverse)
+        k = len(self.cols)
+        hops = np.empty((self.cols[0].size, k), dtype=np.int32)
+        for j, c in enumerate(self.cols):
+            hops[:, j] = c
+        self.cols = []  # no longer needed: free them before the event arrays are made
+        return _hop_events(self.network, hops, vec, barrier, name, reverse)
 
 
 def _hop_events(network: SiteNetwork, hops: np.ndarray, vec: np.ndarray, barrier: float,
@@ -919,7 +964,8 @@ def _hop_events(network: SiteNetwork, hops: np.ndarray, vec: np.ndarray, barrier
                                    network.hop_dst, vec)
     if short < 0 and image < 0:
         facts.cell, facts.positions = network.cell.copy(), network.positions.copy()
-    flat = hops.ravel()
+    flat = hops.reshape(-1).astype(np.intp)  # take() would convert int32 indices each time
+    del hops
     return EventSet._trusted(
         np.arange(n + 1, dtype=np.int32) * np.int32(k), np.take(network.hop_src, flat),
         np.take(network.hop_dst, flat),
@@ -981,8 +1027,8 @@ def concerted_events(network: SiteNetwork, k: int, barrier_eV: float, *,
     def accept(cols: list[np.ndarray], sites: list[np.ndarray], parent: np.ndarray,
                nxt: np.ndarray) -> np.ndarray:
         new = np.take(hdst, nxt)
-        keep = new != np.take(sites[0], parent)  # k + 1 distinct sites
-        for s in sites[1:]:
+        keep = new != np.take(sites[0], parent)  # k + 1 distinct sites (a hop never ends
+        for s in sites[1:-1]:                    # where it starts: not sites[-1])
             keep &= new != np.take(s, parent)
         if ok_hop is not None:
             keep &= np.take(ok_hop, nxt)

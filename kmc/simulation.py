@@ -368,13 +368,15 @@ class Simulation:
     def _engine_memory_estimate_bytes(self) -> float:
         """Peak memory of creating the engine, bytes (an upper estimate: site records, sum
         trees, the arrays handed to it, per-ion records; per-hop data with interactions;
-        per-move data of multi-ion events)."""
+        per-event and per-move data of multi-ion events: sites, class, rate, site -> event
+        lists and sum tree, and the move vectors of the event classes, which on a periodic
+        lattice are a few dozen, but at most one per event)."""
         net = self.network
         est = 64.0 * net.n_sites + 96.0 * self.n_ions
         if net.has_interactions:
             est += 48.0 * net.n_hops + 24.0 * 2 * net.n_pairs
         if net.n_events:
-            est += 120.0 * net.event_ptr[-1] + 48.0 * net.n_events
+            est += 48.0 * net.event_ptr[-1] + 64.0 * net.n_events
         return est
 
     def _make_engine(self) -> Engine:

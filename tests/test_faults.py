@@ -56,6 +56,12 @@ def test_engine_estimate_bounds_the_engine():
     cases.append(net.replace(pair_i=net.hop_src[fwd], pair_j=net.hop_dst[fwd],
                              pair_energies_eV=0.05))
     cases.append(net.with_events(concerted_events(net, 2, 0.25)))
+    cases.append(cases[3].with_events(concerted_events(cases[3], 3, 0.25)))  # interacting
+    # displaced sites: every event has its own move vectors (as many event classes as events)
+    noise = np.random.default_rng(2).normal(0.0, 0.05, net.positions.shape)
+    jit = net.replace(positions=net.positions + noise,
+                      hop_vectors=net.hop_vectors + noise[net.hop_dst] - noise[net.hop_src])
+    cases.append(jit.with_events(concerted_events(jit, 2, 0.25)))
     for n in cases:
         for occ in (0.05, 0.5, 0.95):
             sim = kmc.Simulation(n, 500, occupancy=occ, seed=1)
