@@ -1,0 +1,74 @@
+"""The benchmark programs still build and agree with themselves (no timings are asserted).
+
+benchmarks/ is not part of the package: these tests need the source tree and a C compiler
+and skip without them (e.g. on Windows wheels' test runs).
+"""
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+pytestmark = pytest.mark.skipif(
+    not (BENCH / "bench_roofline.py").exists() or shutil.which("cc") is None,
+    reason="needs the source tree's benchmarks/ and a C compiler (cc)")
+
+
+@pytest.fixture(scope="module")
+def bench_roofline():
+    spec = importlib.util.spec_from_file_location("bench_roofline", BENCH / "bench_roofline.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["bench_roofline"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _run(exe, *args):
+    out = subprocess.run([exe, *map(str, args)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("c", [0.5, 0.05])
+def test_roofline_variants_simulate_the_same_trajectory(bench_roofline, tmp_path, c):
+    """The two prefetch variants differ only in what they fetch ahead: same draws, same
+    hops, same tracer displacement, bit for bit."""
+    exes = bench_roofline.compile_roofline(str(tmp_path))
+    assert len(exes) == 2
+    runs = [_run(exe, 12, c, 200_000, 5) for exe in exes]
+    for r in runs:
+        assert r["sites"] == 12**3
+        assert r["ions"] == round(c * 12**3)
+        assert r["hops"] == 200_000 <= r["attempts"]
+        assert r["bytes_per_site"] == pytest.approx(1 + 20 * r["ions"] / r["sites"], abs=0.006)
+    keys = ("attempts", "hops", "D_tracer_per_Gamma_a2")
+    assert [runs[0][k] for k in keys] == [runs[1][k] for k in keys]
+
+
+def test_roofline_refuses_missing_arguments(bench_roofline, tmp_path):
+    exe = bench_roofline.compile_roofline(str(tmp_path))[0]
+    r = subprocess.run([exe, "10"], capture_output=True, text=True)
+    assert r.returncode == 2 and "usage" in r.stderr
+
+
+def test_memprobe_reports_every_size(tmp_path):
+    exe = tmp_path / "memprobe"
+    subprocess.run(["cc", "-O2", "-std=c99", str(BENCH / "roofline" / "memprobe.c"), "-o",
+                    str(exe)], check=True)
+    out = subprocess.run([str(exe), str(128 << 10)], check=True, capture_output=True,
+                         text=True).stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["bytes"] for r in rows] == [32 << 10, 64 << 10, 128 << 10]
+    assert all(r["latency_ns"] > 0 and r["throughput_ns"] > 0 for r in rows)
+
+
+def test_kmc_side_of_the_roofline_benchmark(bench_roofline):
+    """One kmc row as bench_roofline measures it (a PeriodicNetwork, uniformization)."""
+    r = bench_roofline.engine_here(10, 0.5, 50_000, True)
+    assert r["sites"] == 1000 and r["mode"] == "uniform" and r["network"] == "PeriodicNetwork"
+    assert r["hops_per_s"] > 0 and r["engine_B_per_site"] > 0
