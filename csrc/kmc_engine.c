@@ -93,6 +93,17 @@ typedef struct {
 #define KMC_UNIFORM_MIN_ACCEPT 0.25
 #endif
 
+/* Interacting mode: a direct-mapped memo of recent rates by the bits of (E_kra, dE). With
+ * pair interactions the rates are evaluated anew after every move (dozens per hop), but
+ * they often take only a few values (uniform barriers and J): a hit saves the exp() and
+ * returns the same bits. */
+#define KMC_RMEMO_BITS 10
+#define KMC_RMEMO (1 << KMC_RMEMO_BITS)
+typedef struct {
+    uint64_t ekra, de; /* the bits of the key (all ones, a NaN, when empty) */
+    double rate;
+} kmc_rmemo;
+
 /* Rate-sum tables only for degrees up to this and this many entries in all. */
 #define KMC_TAB_MAXDEG 8
 #define KMC_TAB_BUDGET 16384
@@ -100,6 +111,7 @@ typedef struct {
 struct kmc_engine {
     int32_t n_sites, n_hops, n_ions, n_hop_types;
     int interacting; /* pair interactions present: rates depend on the configuration */
+    kmc_rmemo *rmemo; /* interacting mode: [KMC_RMEMO] recent (E_kra, dE) -> rate */
     double nu, beta; /* attempt frequency (Hz), 1/(kB T) (1/eV) */
 
     /* network */
@@ -257,6 +269,23 @@ static inline double kra_rate(double nu, double beta, double ekra, double de)
     return nu * exp(-beta * ea);
 }
 
+/* kra_rate through the engine's memo (interacting mode, when e->rmemo is not NULL). */
+static inline double memo_rate(kmc_engine *e, double ekra, double de)
+{
+    uint64_t a, b;
+    kmc_rmemo *m;
+    memcpy(&a, &ekra, sizeof(a));
+    memcpy(&b, &de, sizeof(b));
+    m = e->rmemo + (((a * UINT64_C(0x9E3779B97F4A7C15)) ^ (b * UINT64_C(0xC2B2AE3D27D4EB4F))) >>
+                    (64 - KMC_RMEMO_BITS));
+    if (m->ekra != a || m->de != b) {
+        m->ekra = a;
+        m->de = b;
+        m->rate = kra_rate(e->nu, e->beta, ekra, de);
+    }
+    return m->rate;
+}
+
 /* Sum of the rates of the allowed hops `allowed` (bit k: hop k), in increasing k. */
 static inline double sum_allowed(const double *rate, uint64_t allowed)
 {
@@ -295,8 +324,8 @@ static inline double site_rate(kmc_engine *e, int32_t s)
         double sum = 0.0;
         while (allowed) {
             const int k = ctz64(allowed);
-            const double r = kra_rate(e->nu, e->beta, e->hop_ekra[b + k],
-                                      hop_de_dynamic(e, s, s + ch[k].doff, b + k));
+            const double ekra = e->hop_ekra[b + k], de = hop_de_dynamic(e, s, s + ch[k].doff, b + k);
+            const double r = e->rmemo ? memo_rate(e, ekra, de) : kra_rate(e->nu, e->beta, ekra, de);
             e->rate[b + k] = r;
             sum += r;
             allowed &= allowed - 1;
@@ -1484,6 +1513,30 @@ done:
     return ok;
 }
 
+/* Interacting mode: do the hop rates take few values? They do when the hops have few
+ * distinct (E_kra, static dE, J of the hop) and the pairs few distinct J: then the
+ * configuration-dependent dE takes few values too and the rate memo hits. With many
+ * (disordered energies or barriers) the memo would mostly miss and only cost time. */
+static int few_rate_keys(const kmc_engine *e, const kmc_network *net)
+{
+    interner t;
+    int32_t h, a;
+    int few = 1;
+    if (intern_init(&t) != 0) return 0;
+    for (h = 0; h < e->n_hops && few; h++) {
+        const int64_t rec[3] = {dbits(e->hop_ekra[h]), dbits(e->hop_de0[h]), dbits(e->hop_J[h])};
+        few = intern(&t, rec, 3) >= 0 && t.n <= 64;
+    }
+    intern_free(&t);
+    if (!few || intern_init(&t) != 0) return 0;
+    for (a = 0; a < net->int_ptr[net->n_sites] && few; a++) {
+        const int64_t rec[1] = {dbits(net->int_J[a])};
+        few = intern(&t, rec, 1) >= 0 && t.n <= 16;
+    }
+    intern_free(&t);
+    return few;
+}
+
 kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32_t n_ions,
                               const int32_t *ion_site, uint64_t seed, int *status, char *errmsg,
                               size_t errmsg_len)
@@ -1542,6 +1595,8 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
         e->int_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
         e->int_nbr = (int32_t *)xalloc(e, (size_t)n_int, sizeof(int32_t), &fail);
         e->int_J = (double *)xalloc(e, (size_t)n_int, sizeof(double), &fail);
+        e->rmemo = (kmc_rmemo *)xalloc(e, KMC_RMEMO, sizeof(kmc_rmemo), &fail);
+        if (e->rmemo) memset(e->rmemo, 0xff, KMC_RMEMO * sizeof(kmc_rmemo)); /* empty: NaN keys */
         e->phi = (double *)xalloc(e, (size_t)n, sizeof(double), &fail);
         e->stamp = (uint32_t *)xalloc(e, (size_t)n, sizeof(uint32_t), &fail);
         e->n_rates = m;
@@ -1603,6 +1658,11 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
         memcpy(e->int_ptr, net->int_ptr, ((size_t)n + 1) * sizeof(int32_t));
         memcpy(e->int_nbr, net->int_nbr, (size_t)n_int * sizeof(int32_t));
         memcpy(e->int_J, net->int_J, (size_t)n_int * sizeof(double));
+        if (!few_rate_keys(e, net)) {
+            free(e->rmemo);
+            e->rmemo = NULL;
+            e->bytes -= KMC_RMEMO * sizeof(kmc_rmemo);
+        }
     }
     *status = place_ions(e, ion_site, errmsg, errmsg_len);
     if (*status != KMC_OK) {
@@ -1638,6 +1698,7 @@ void kmc_engine_free(kmc_engine *e)
     free(e->int_ptr);
     free(e->int_nbr);
     free(e->int_J);
+    free(e->rmemo);
     free(e->phi);
     free(e->site);
     free(e->ions);
@@ -2464,6 +2525,18 @@ int kmc_engine_check(kmc_engine *e)
         }
         CHECK(R == e->R, "total rate is stale");
         return KMC_OK;
+    }
+    if (e->rmemo) { /* every remembered rate is the rate of its key */
+        int32_t q;
+        for (q = 0; q < KMC_RMEMO; q++) {
+            const kmc_rmemo *m = e->rmemo + q;
+            double ekra, de;
+            memcpy(&ekra, &m->ekra, sizeof(ekra));
+            memcpy(&de, &m->de, sizeof(de));
+            if (m->ekra == UINT64_MAX) continue; /* empty */
+            CHECK(dbits(m->rate) == dbits(kra_rate(e->nu, e->beta, ekra, de)),
+                  "rate memo entry %d is stale", (int)q);
+        }
     }
     for (s = 0; s < e->n_sites; s++) {
         double r = site_rate(e, s);
