@@ -72,3 +72,15 @@ def test_kmc_side_of_the_roofline_benchmark(bench_roofline):
     r = bench_roofline.engine_here(10, 0.5, 50_000, True)
     assert r["sites"] == 1000 and r["mode"] == "uniform" and r["network"] == "PeriodicNetwork"
     assert r["hops_per_s"] > 0 and r["engine_B_per_site"] > 0
+
+
+@pytest.mark.parametrize("case", ["uniform", "disordered"])
+def test_interacting_benchmark_runs_the_tree(case):
+    spec = importlib.util.spec_from_file_location("bench_interacting",
+                                                  BENCH / "bench_interacting.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    net = mod.network(6, case)
+    assert net.has_interactions and net.n_sites == 216
+    r = mod.measure(6, case, hops=20_000)
+    assert r["mode"] == "tree" and r["Mhops_s"] > 0
