@@ -46,12 +46,16 @@ SIZES = {1_000: 10, 8_000: 20, 97_336: 46, 1_000_000: 100}
 FULL = {9_938_375: 215}
 
 
+def _cc() -> str:
+    """The C compiler Python was built with, else cc."""
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    return cc if shutil.which(cc) is not None else "cc"
+
+
 def compile_roofline(out_dir: str) -> list[str]:
     """Build roofline.c's two variants (target prefetch on and off) with the engine's flags;
     returns the executables' paths."""
-    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(cc) is None:
-        cc = "cc"
+    cc = _cc()
     exes = []
     for variant in (1, 0):
         exe = os.path.join(out_dir, f"roofline{variant}")
@@ -64,11 +68,8 @@ def compile_roofline(out_dir: str) -> list[str]:
 
 def memprobe(out_dir: str) -> list[dict]:
     """Compile and run roofline/memprobe.c (32 kB .. 256 MB); one dict per size."""
-    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(cc) is None:
-        cc = "cc"
     exe = os.path.join(out_dir, "memprobe")
-    subprocess.run([cc, "-O2", "-std=c99", str(HERE / "roofline" / "memprobe.c"), "-o", exe],
+    subprocess.run([_cc(), "-O2", "-std=c99", str(HERE / "roofline" / "memprobe.c"), "-o", exe],
                    check=True)
     out = subprocess.run([exe], check=True, capture_output=True, text=True).stdout
     return [json.loads(line) for line in out.splitlines() if line.strip()]
