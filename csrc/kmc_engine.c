@@ -2423,7 +2423,7 @@ int kmc_engine_set_state(kmc_engine *e, const kmc_state *st)
              * for bit: keep that form, so that a resumed run gives the numbers of the
              * uninterrupted one */
             const int canonical = st->jump_sq[a] == e->jsq_unit * (double)st->ion_hops[a];
-            e->jsq[a] = canonical ? 0.0 : st->jump_sq[a];
+            if (canonical) e->jsq[a] = 0.0;
             e->jsq_hops[a] = canonical ? 0 : st->ion_hops[a];
         }
     }
@@ -2531,9 +2531,9 @@ int kmc_engine_check(kmc_engine *e)
         for (q = 0; q < KMC_RMEMO; q++) {
             const kmc_rmemo *m = e->rmemo + q;
             double ekra, de;
+            if (m->ekra == UINT64_MAX) continue; /* empty */
             memcpy(&ekra, &m->ekra, sizeof(ekra));
             memcpy(&de, &m->de, sizeof(de));
-            if (m->ekra == UINT64_MAX) continue; /* empty */
             CHECK(dbits(m->rate) == dbits(kra_rate(e->nu, e->beta, ekra, de)),
                   "rate memo entry %d is stale", (int)q);
         }

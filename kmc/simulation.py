@@ -650,7 +650,7 @@ class Simulation:
         rows["jump_sq_A2"].append(float((jsq - st.jsq_prev).sum()))
         rows["hops"].append(eng.steps - st.steps_prev)
         total = disp - st.disp0  # since the start of production
-        col = np.sum(rows["collective_A"], axis=0)  # = total summed over the ions
+        col = st.collective_total_A()  # = total summed over the ions
         st.msd["time_s"].append(eng.time_s - st.t_start_s)
         st.msd["tracer_A2"].append(float(np.einsum("ij,ij->", total, total)) / self.n_ions)
         st.msd["collective_A2"].append(float(col @ col) / self.n_ions)
@@ -776,11 +776,25 @@ class _RunState:
     prod_wall_s: float = 0.0
     rows: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in _RUN_ROWS})
     msd: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in _MSD_ROWS})
+    # running sum of rows["collective_A"] over its first _col_rows rows (not checkpointed:
+    # redone from the rows after a restore, in the same order, so with the same bits)
+    _col_sum: NDArray[np.float64] = field(default_factory=lambda: np.zeros(3), repr=False)
+    _col_rows: int = field(default=0, repr=False)
 
     _ARRAYS = ("counts0", "ev_counts0", "disp0", "disp_prev", "jsq_prev")
     _SCALARS = ("steps", "equilibration", "blocks", "production_time_s", "start_steps",
                 "start_time_s", "phase", "eq_steps", "tau_s", "t_start_s", "t_block0_s",
                 "steps_prev", "wall_s", "prod_wall_s")
+
+    def collective_total_A(self) -> NDArray[np.float64]:
+        """Sum of the blocks' collective displacements so far, Angstrom (O(1) per block)."""
+        rows = self.rows["collective_A"]
+        if self._col_rows > len(rows):  # rows replaced: start again
+            self._col_sum, self._col_rows = np.zeros(3), 0
+        for row in rows[self._col_rows:]:
+            self._col_sum = self._col_sum + row
+        self._col_rows = len(rows)
+        return self._col_sum
 
     def plan(self) -> dict[str, Any]:
         return {"steps": self.steps, "equilibration": self.equilibration,

@@ -20,13 +20,18 @@ pytestmark = pytest.mark.skipif(
     reason="needs the source tree's benchmarks/ and a C compiler (cc)")
 
 
-@pytest.fixture(scope="module")
-def bench_roofline():
-    spec = importlib.util.spec_from_file_location("bench_roofline", BENCH / "bench_roofline.py")
+def _load(name):
+    """A benchmark script as a module."""
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
-    sys.modules["bench_roofline"] = mod
+    sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+@pytest.fixture(scope="module")
+def bench_roofline():
+    return _load("bench_roofline")
 
 
 def _run(exe, *args):
@@ -76,10 +81,7 @@ def test_kmc_side_of_the_roofline_benchmark(bench_roofline):
 
 @pytest.mark.parametrize("case", ["uniform", "disordered"])
 def test_interacting_benchmark_runs_the_tree(case):
-    spec = importlib.util.spec_from_file_location("bench_interacting",
-                                                  BENCH / "bench_interacting.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _load("bench_interacting")
     net = mod.network(6, case)
     assert net.has_interactions and net.n_sites == 216
     r = mod.measure(6, case, hops=20_000)
