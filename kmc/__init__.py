@@ -6,8 +6,11 @@ A C engine moves ions on a network of sites; Python builds the networks
 collective diffusivities, correlation factors, Haven ratios and conductivities with
 standard errors (:mod:`kmc.analysis`) and Arrhenius fits (:mod:`kmc.arrhenius`);
 results and checkpoints go to HDF5 files (:mod:`kmc.io`, :func:`load`, :func:`resume`).
-Materials come from crystal data (:mod:`kmc.materials`); polycrystals and composites, with a
-coarse resistor network of their grains, from :mod:`kmc.microstructure`.
+Materials come from crystal data (:mod:`kmc.materials`); polycrystals and composites from
+:mod:`kmc.microstructure`, with their effective-medium predictions (a coarse resistor network
+of the grains, ...) in :mod:`kmc.effective_medium`. :mod:`kmc.config` validates run and
+sweep configurations, :mod:`kmc.assemble` builds and runs them. The layers and where to add
+things: ``docs/architecture.md``.
 
 Units: Angstrom, s, eV, K, e; D in cm^2/s, sigma in S/cm.
 """
@@ -16,19 +19,25 @@ __version__ = "0.1.0"
 
 from .analysis import BlockData, TransportEstimate, transport
 from .builders import LATTICES, build_lattice, periodic_network
-from .errors import ConfigError, KMCError, RunInterrupted
+from .errors import ConfigError, ConfigTypeError, KMCError, RunInterrupted
+from .lattice import Network, PeriodicNetwork, SiteNetwork
+from .events import EventSet
+from .results import RunResult, SweepResult
 from .io import load
-from .lattice import PeriodicNetwork, SiteNetwork
-from .simulation import RunResult, Simulation, occupancy_statistics, resume
+from .simulation import Simulation, occupancy_statistics, resume
 from .arrhenius import ArrheniusFit, fit_arrhenius
-from .sweep import SweepResult, run_sweep
+from .sweep import run_sweep
 from .materials import Material, build_material, from_cif, list_materials
-from .microstructure import Microstructure, composite, polycrystal, resistor_network
+from .microstructure import Microstructure, composite, polycrystal
+from .effective_medium import resistor_network
+from . import assemble, config
 
 __all__ = [
-    "__version__", "SiteNetwork", "PeriodicNetwork", "Simulation", "RunResult", "TransportEstimate", "BlockData",
-    "transport", "build_lattice", "periodic_network", "LATTICES", "occupancy_statistics",
-    "ConfigError", "KMCError", "RunInterrupted", "load", "resume", "run_sweep", "SweepResult",
-    "fit_arrhenius", "ArrheniusFit", "Material", "build_material", "from_cif", "list_materials",
-    "Microstructure", "polycrystal", "composite", "resistor_network",
+    "__version__", "Network", "SiteNetwork", "PeriodicNetwork", "EventSet", "Simulation",
+    "RunResult", "TransportEstimate", "BlockData", "transport", "build_lattice",
+    "periodic_network", "LATTICES", "occupancy_statistics", "ConfigError", "ConfigTypeError",
+    "KMCError", "RunInterrupted", "load", "resume", "run_sweep", "SweepResult",
+    "fit_arrhenius", "ArrheniusFit", "Material", "build_material", "from_cif",
+    "list_materials", "Microstructure", "polycrystal", "composite", "resistor_network",
+    "assemble", "config",
 ]

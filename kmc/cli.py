@@ -31,7 +31,6 @@ by Ctrl-C or SIGTERM writes its checkpoint, prints what it finished and exits wi
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import signal
@@ -40,10 +39,31 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__
+from . import __version__, assemble, io
+from .arrhenius import fit_arrhenius, plot_arrhenius, plot_msd
 from .builders import LATTICES
-from .config import MICROSTRUCTURES, OPTIONS, RunConfig, run_config, sweep_config
+from .config import (
+    MICROSTRUCTURES,
+    OPTIONS,
+    Output,
+    RunConfig,
+    bulk_output_path,
+    run_config,
+    sweep_config,
+)
 from .errors import ConfigError, KMCError, RunInterrupted
+from .materials import describe_material, list_materials, material_spec
+from .plots import (
+    GRAIN_AXES,
+    plot_composition,
+    plot_fraction,
+    plot_grain_size,
+    plot_microstructure,
+)
+from .results import ARRHENIUS_QUANTITIES, SweepResult
+from .simulation import resume
+from .sweep import run_sweep
+from .validate import run_validation
 
 __all__ = ["main"]
 
@@ -77,6 +97,18 @@ def _number_list(kind: type) -> Any:
     return parse
 
 
+def _size(text: str) -> Any:
+    """argparse type of --size: N, or N0,N1,N2 along the three cell vectors."""
+    items = [t.strip() for t in text.split(",")]
+    try:
+        values = [int(t) for t in items]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid size {text!r} (N or N0,N1,N2)") from None
+    if len(values) not in (1, 3):
+        raise argparse.ArgumentTypeError(f"invalid size {text!r} (N or N0,N1,N2)")
+    return values[0] if len(values) == 1 else values
+
+
 def _add_options(p: argparse.ArgumentParser, command: str) -> None:
     """The options of the config schema, all with default None (= not given)."""
     comp = p.add_mutually_exclusive_group()
@@ -93,6 +125,8 @@ def _add_options(p: argparse.ArgumentParser, command: str) -> None:
             kw.update(type=str, metavar=opt.metavar)
         elif opt.kind == "vec3":
             kw.update(type=float, nargs=3, metavar=("EX", "EY", "EZ"))
+        elif opt.kind == "size":
+            kw.update(type=_size, metavar=opt.metavar)
         else:
             kw.update(type=_number_list(kind) if (opt.listable and command == "sweep")
                       else kind, metavar=opt.metavar)
@@ -215,28 +249,23 @@ def _interrupt_status(signum: int | None) -> int:
 
 
 def _write_json_beside(output: str | None, summary: dict[str, Any]) -> None:
-    from .io import json_path, write_json
-
     if output is not None:
-        write_json(summary, json_path(output))
+        io.write_json(summary, io.json_path(output))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         return _cmd_resume(args)
     cfg = run_config(args.target, _cli_values(args))
-    if cfg.summary_json and cfg.output is None:
+    out = cfg.output
+    if out.summary_json and out.path is None:
         raise ConfigError("--summary-json needs --output FILE.h5 (the JSON goes beside it)")
-    if cfg.microstructure_kind is not None:
-        return _run_microstructure(cfg)
-    sim = cfg.simulation()
-    equil = cfg.steps // 10 if cfg.equilibration is None else cfg.equilibration
-    bar = _HopBar(cfg.steps + equil, 0, cfg.quiet)
-    return _run_and_report(
-        lambda: sim.run(**cfg.plan(), progress=bar, output=cfg.output,
-                        checkpoint_interval_s=cfg.checkpoint_interval,
-                        overwrite=cfg.overwrite, config=dataclasses.asdict(cfg)),
-        bar, cfg.output, cfg.json, cfg.summary_json)
+    if cfg.model.microstructure_kind is not None:
+        bar = _HopBar(2 * cfg.plan.total_hops, 0, out.quiet)
+        return _report_pair(lambda: assemble.run_with_bulk(cfg, progress=bar), bar, out)
+    bar = _HopBar(cfg.plan.total_hops, 0, out.quiet)
+    return _run_and_report(lambda: assemble.run(cfg, progress=bar), bar, out.path, out.json,
+                           out.summary_json)
 
 
 def _run_and_report(call: Callable[[], Any], bar: _HopBar, output: str | None,
@@ -269,9 +298,6 @@ def _interrupted_note(output: str | None) -> None:
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from . import io
-    from .simulation import resume
-
     given = [OPTIONS[k].flag for k, v in _cli_values(args).items()
              if v is not None and k not in _RESUME_OPTIONS]
     if args.target is not None:
@@ -282,21 +308,20 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         raise ConfigError("--resume writes to the file it continues; drop --output")
     rec = io.read_run(args.resume)
     stored = rec.config or {}
+    overrides = {k: getattr(args, k) for k in ("json", "quiet", "checkpoint_interval",
+                                               "summary_json") if getattr(args, k) is not None}
     if stored.get("lattice") in MICROSTRUCTURES:
-        return _resume_microstructure(args, stored)
+        cfg = RunConfig.from_stored(stored, f"{args.resume} (config)", **overrides,
+                                    output=args.resume)
+        bar = _HopBar(2 * cfg.plan.total_hops, assemble.hops_done(cfg), cfg.output.quiet)
+        return _report_pair(
+            lambda: assemble.resume_with_bulk(args.resume, progress=bar, **overrides), bar,
+            cfg.output)
 
     def opt(key: str) -> Any:
-        v = getattr(args, key)
-        return stored.get(key, OPTIONS[key].default) if v is None else v
+        return overrides.get(key, stored.get(key, OPTIONS[key].default))
 
-    plan = rec.plan
-    total = None if plan.get("steps") is None else int(plan["steps"]) + int(
-        plan["equilibration"])
-    done = 0
-    if rec.checkpoint is not None:
-        done = int(rec.checkpoint["engine"]["steps"]) - int(
-            rec.checkpoint["run"]["start_steps"])
-    bar = _HopBar(total, done, bool(opt("quiet")))
+    bar = _HopBar(rec.hops_planned, rec.hops_done, bool(opt("quiet")))
     return _run_and_report(
         lambda: resume(args.resume, progress=bar,
                        checkpoint_interval_s=float(opt("checkpoint_interval"))),
@@ -306,139 +331,42 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- #
 # microstructure runs: the microstructure, then its bulk
 # --------------------------------------------------------------------------- #
-def _run_microstructure(cfg: RunConfig) -> int:
-    """``kmc run polycrystal|composite ...``: both runs, then the comparison."""
-    import numpy as np
-
-    from .config import bulk_output_path
-
-    if cfg.seed is None:  # one seed for both runs, recorded with both
-        cfg = dataclasses.replace(cfg, seed=int(np.random.SeedSequence().entropy % (2**63)))
-    bulk_out = bulk_output_path(cfg.output)
-    if bulk_out is not None and not cfg.overwrite and Path(bulk_out).exists():
-        raise ConfigError(f"{bulk_out!r} (the bulk run beside {cfg.output!r}) exists; use "
-                          "--overwrite, another --output, or kmc run --resume "
-                          f"{cfg.output}")
-    ms = cfg.microstructure()
-    bulk_cfg = cfg.bulk_config(ms)
-    sim = cfg.simulation(microstructure=ms)
-    bulk_sim = bulk_cfg.simulation()
-    per_run = cfg.steps + (cfg.steps // 10 if cfg.equilibration is None else cfg.equilibration)
-    bar = _HopBar(2 * per_run, 0, cfg.quiet)
-    common = {"progress": bar, "checkpoint_interval_s": cfg.checkpoint_interval,
-              "overwrite": cfg.overwrite}
-    return _microstructure_pair(
-        cfg, ms, bar,
-        lambda: sim.run(**cfg.plan(), output=cfg.output, config=dataclasses.asdict(cfg),
-                        **common),
-        lambda: bulk_sim.run(**bulk_cfg.plan(), output=bulk_cfg.output,
-                             config=dataclasses.asdict(bulk_cfg), **common))
-
-
-def _hops_done(path: str) -> int:
-    """Hops (equilibration and production) a run file holds so far."""
-    from . import io
-
-    if not Path(path).exists():
-        return 0
-    try:
-        rec = io.read_run(path)
-    except ConfigError:
-        return 0
-    if rec.status == "complete" and rec.summary is not None:
-        return int(rec.summary["hops"]) + int(rec.summary["equilibration_steps"])
-    if rec.checkpoint is None:
-        return 0
-    return int(rec.checkpoint["engine"]["steps"]) - int(rec.checkpoint["run"]["start_steps"])
-
-
-def _stored_config(stored: dict[str, Any], path: str, **overrides: Any) -> RunConfig:
-    """The RunConfig stored with a run file's results (with `overrides` on top)."""
-    values = {k: v for k, v in stored.items() if k in OPTIONS and v is not None}
-    return RunConfig.from_dict({**values, **overrides}, where=f"{path} (config)")
-
-
-def _resume_microstructure(args: argparse.Namespace, stored: dict[str, Any]) -> int:
-    """``kmc run --resume FILE.h5`` of a microstructure run: finish it, then its bulk run
-    (continued from FILE.bulk.h5, or made now if it never started)."""
-    from . import io
-    from .config import bulk_output_path
-    from .simulation import resume
-
-    path = args.resume
-    given = {k: getattr(args, k) for k in ("json", "quiet", "checkpoint_interval",
-                                           "summary_json") if getattr(args, k) is not None}
-    cfg = _stored_config(stored, path, **given, output=path)
-    ms = cfg.microstructure()
-    bulk_cfg = cfg.bulk_config(ms)
-    bulk_path = bulk_output_path(path)
-    per_run = cfg.steps + (cfg.steps // 10 if cfg.equilibration is None else cfg.equilibration)
-    bar = _HopBar(2 * per_run, _hops_done(path) + _hops_done(bulk_path), cfg.quiet)
-
-    def bulk() -> Any:
-        rec = io.read_run(bulk_path) if Path(bulk_path).exists() else None
-        if rec is not None and (rec.status == "complete" or rec.checkpoint is not None):
-            return resume(bulk_path, progress=bar,
-                          checkpoint_interval_s=cfg.checkpoint_interval)
-        return bulk_cfg.simulation().run(  # never got going: start it
-            **bulk_cfg.plan(), progress=bar, output=bulk_path,
-            checkpoint_interval_s=cfg.checkpoint_interval, overwrite=True,
-            config=dataclasses.asdict(bulk_cfg))
-
-    return _microstructure_pair(
-        cfg, ms, bar,
-        lambda: resume(path, progress=bar, checkpoint_interval_s=cfg.checkpoint_interval),
-        bulk)
-
-
-def _microstructure_pair(cfg: RunConfig, ms: Any, bar: _HopBar, micro: Callable[[], Any],
-                         bulk: Callable[[], Any]) -> int:
-    """Run the microstructure (`micro`), then its bulk (`bulk`); print; return the status."""
-    from .config import bulk_output_path
-
-    def stopped(signum: int | None) -> int:
-        bar.close()
-        if cfg.output is not None:
-            files = [f for f in (cfg.output, bulk_output_path(cfg.output)) if Path(f).exists()]
-            print(f"kmc: interrupted; the checkpoints are in {' and '.join(files)}; continue "
-                  f"with: kmc run --resume {cfg.output}", file=sys.stderr)
-        else:
-            _interrupted_note(None)
-        return _interrupt_status(signum)
-
+def _report_pair(call: Callable[[], assemble.MicrostructureRun], bar: _HopBar,
+                 out: Output) -> int:
+    """Run a microstructure + bulk pair (or continue it) under its bar; print; status."""
     try:
         try:
-            result = micro()
-        except RunInterrupted as exc:
-            return stopped(exc.signum)
-        if result.interrupted:
+            pair = call()
+        except RunInterrupted as exc:  # the microstructure run stopped before 2 blocks
             bar.close()
-            _report(result, cfg.json)
-            return stopped(result.stop_signal)
-        try:
-            bulk_result = bulk()
-        except RunInterrupted as exc:
-            bulk_result = None
-            signum = exc.signum
-        else:
-            signum = bulk_result.stop_signal
-        if bulk_result is None or bulk_result.interrupted:
-            bar.close()
-            _report(result, cfg.json)  # what finished: the microstructure run
-            return stopped(signum)
+            _pair_interrupted_note(out.path)
+            return _interrupt_status(exc.signum)
     finally:
         bar.close()
-    from .microstructure import compare_with_bulk
-
-    summary = compare_with_bulk(ms, result, bulk_result)
-    if cfg.json:
+    if pair.interrupted:
+        if pair.result is not None:
+            _report(pair.result, out.json)  # what finished: the microstructure run
+        _pair_interrupted_note(out.path)
+        return _interrupt_status(pair.stop_signal)
+    summary = pair.comparison
+    assert summary is not None and pair.result is not None
+    if out.json:
         print(json.dumps(summary))
     else:
-        print(result.summary())
-        print(_microstructure_table(summary, result.to_dict()["warnings"]))
-    if cfg.summary_json:
-        _write_json_beside(cfg.output, summary)
+        print(pair.result.summary())
+        print(_microstructure_table(summary, pair.result.to_dict()["warnings"]))
+    if out.summary_json:
+        _write_json_beside(out.path, summary)
     return 0
+
+
+def _pair_interrupted_note(output: str | None) -> None:
+    if output is None:
+        _interrupted_note(None)
+        return
+    files = [f for f in (output, bulk_output_path(output)) if f and Path(f).exists()]
+    print(f"kmc: interrupted; the checkpoints are in {' and '.join(files)}; continue "
+          f"with: kmc run --resume {output}", file=sys.stderr)
 
 
 def _microstructure_table(s: dict[str, Any], printed: Sequence[str] = ()) -> str:
@@ -474,8 +402,6 @@ def _microstructure_table(s: dict[str, Any], printed: Sequence[str] = ()) -> str
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweep import run_sweep
-
     cfg = sweep_config(args.target, _cli_values(args))
     try:
         result = run_sweep(cfg)
@@ -483,16 +409,16 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         print(f"kmc: {exc}", file=sys.stderr)
         return _interrupt_status(exc.signum)
     summary = result.to_dict()
-    if cfg.json:
+    if cfg.output.json:
         print(json.dumps(summary))
     else:
         print(result.summary())
-    if cfg.summary_json:
-        _write_json_beside(cfg.output, summary)
+    if cfg.output.summary_json:
+        _write_json_beside(cfg.output.path, summary)
     if result.failures:
         first, why = next(iter(result.failures.items()))
         print(f"kmc: error: {len(result.failures)} of {len(result.failures) + result.n_runs} "
-              f"runs failed (first: {first}: {why}); the others are in {cfg.output}",
+              f"runs failed (first: {first}: {why}); the others are in {cfg.output.path}",
               file=sys.stderr)
         return 1
     return 0
@@ -501,16 +427,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _arrhenius_fits(files: Sequence[str], quantity: str, composition: float | None,
                     T_ref_K: float) -> list[tuple[str, Any]]:
     """(label, fit) for each composition of the given sweep/run files."""
-    from .io import file_format, load
-    from .sweep import SweepResult
-
     sweeps = []
     loose: list[Any] = []
     for f in files:
-        if file_format(f) == "kmc-sweep":
-            sweeps.append(SweepResult.load(f))
-        else:
-            loose.append(load(f))
+        result = io.load(f)
+        (sweeps if isinstance(result, SweepResult) else loose).append(result)
     fits = []
     for sw in sweeps:
         comps = sw.compositions()
@@ -523,10 +444,7 @@ def _arrhenius_fits(files: Sequence[str], quantity: str, composition: float | No
             fits.append((f"{key}={value:g}", sw.arrhenius(value, quantity=quantity,
                                                           T_ref_K=T_ref_K)))
     if loose:
-        from .arrhenius import fit_arrhenius
-
-        k = {"sigma": "sigma_S_cm", "D_tracer": "D_tracer_cm2_s",
-             "D_sigma": "D_sigma_cm2_s"}[quantity]
+        k = ARRHENIUS_QUANTITIES[quantity]
         rows = sorted((r.temperature_K, getattr(r, k), getattr(r, k + "_err")) for r in loose)
         fits.append(("runs", fit_arrhenius([t for t, _, _ in rows], [v for _, v, _ in rows],
                                            [e for _, _, e in rows],
@@ -536,8 +454,6 @@ def _arrhenius_fits(files: Sequence[str], quantity: str, composition: float | No
 
 
 def _cmd_arrhenius(args: argparse.Namespace) -> int:
-    from .arrhenius import plot_arrhenius
-
     fits = _arrhenius_fits(args.files, args.quantity, args.composition, args.T_ref)
     if args.plot is not None:
         plot_arrhenius([f for _, f in fits], args.plot, labels=[label for label, _ in fits])
@@ -555,14 +471,9 @@ def _cmd_arrhenius(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from .arrhenius import plot_arrhenius, plot_msd
-    from .io import file_format, load, read_run
-    from .plots import (GRAIN_AXES, plot_composition, plot_fraction, plot_grain_size,
-                        plot_microstructure)
-
     path = Path(args.file)
-    if file_format(path) == "kmc-sweep":
-        sw = load(path)
+    if io.file_format(path) == io.SWEEP_FORMAT:
+        sw = io.load(path)
         axis = sw.config.get("composition_key")
         if sw.microstructure_kind is not None and axis in GRAIN_AXES:
             figure = args.figure or str(path.with_suffix(".grain_size.png"))
@@ -579,13 +490,13 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             plot_arrhenius([f for _, f in fits], figure, labels=[label for label, _ in fits])
         print(figure)
         return 0
-    stored = read_run(path).config or {}
+    stored = io.read_run(path).config or {}
     if stored.get("lattice") in MICROSTRUCTURES:  # the grains, rebuilt from the config
-        cfg = _stored_config(stored, str(path))
+        cfg = RunConfig.from_stored(stored, f"{path} (config)")
         figure = args.figure or str(path.with_suffix(".microstructure.png"))
-        plot_microstructure(cfg.microstructure(), figure)
+        plot_microstructure(assemble.microstructure(cfg.model), figure)
     else:
-        res = load(path)
+        res = io.load(path)
         figure = args.figure or str(path.with_suffix(".msd.png"))
         plot_msd(res.msd["time_s"], res.msd["tracer_A2"], figure,
                  msd_collective_A2=res.msd["collective_A2"],
@@ -596,8 +507,6 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_lattices(args: argparse.Namespace) -> int:
-    from .materials import describe_material, list_materials, material_spec
-
     if args.action == "show":
         if args.name is None:
             raise ConfigError("kmc lattices show needs a NAME (one of: "
@@ -628,8 +537,6 @@ def _cmd_lattices(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .validate import run_validation
-
     report = run_validation(quick=args.quick, workers=args.workers, seed=args.seed,
                             progress=not args.quiet)
     if args.json:

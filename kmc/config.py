@@ -35,13 +35,17 @@ A sweep config has the same keys; ``temperature`` and one of ``occupancy``, ``io
 composition axis) may be lists, and ``replicas``, ``workers`` and ``scheduler`` say how
 many independent runs per point and where they run.
 
+This module only validates: :func:`run_config` and :func:`sweep_config` return frozen
+records (:class:`RunConfig` = :class:`Model` + :class:`Plan` + :class:`Output`;
+:class:`SweepConfig`) and build nothing. :mod:`kmc.assemble` turns them into networks,
+materials, microstructures and simulations.
+
 Units: Angstrom, s, eV, K, Hz, V/Angstrom; nm for grain and particle sizes.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import os
 import sys
@@ -50,23 +54,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import _checks
+from .builders import LATTICES
+from .constants import (
+    DEFAULT_ATTEMPT_FREQUENCY_HZ,
+    DEFAULT_BARRIER_EV,
+    DEFAULT_BLOCKS,
+    DEFAULT_LATTICE_CONSTANT_A,
+    DEFAULT_OCCUPANCY,
+    DEFAULT_STEPS,
+    SEED_LIMIT,
+    default_equilibration,
+)
 from .errors import ConfigError
+from .materials import MODEL_OPTIONS, is_material, list_materials, material_spec
+from .mechanisms import FAMILIES
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["RunConfig", "SweepConfig", "OPTIONS", "COMPOSITION_KEYS", "MECHANISMS",
-           "load_toml", "run_config", "sweep_config", "with_mechanisms", "MODEL_KEYS",
-           "MICROSTRUCTURES", "MICROSTRUCTURE_KEYS", "AXIS_KEYS", "bulk_output_path"]
+__all__ = ["RunConfig", "Model", "Plan", "Output", "SweepConfig", "Option", "OPTIONS",
+           "COMPOSITION_KEYS", "MECHANISMS", "load_toml", "run_config", "sweep_config",
+           "MODEL_KEYS", "MICROSTRUCTURES", "MICROSTRUCTURE_KEYS", "AXIS_KEYS",
+           "bulk_output_path", "check_value"]
 
-#: Migration mechanisms: single hops and the multi-ion event families.
-MECHANISMS = ("hop", "interstitialcy", "concerted2", "concerted3", "concerted4")
+#: Migration mechanisms: single hops and the registered multi-ion event families
+#: (:data:`kmc.mechanisms.FAMILIES`).
+MECHANISMS = ("hop", *FAMILIES)
 #: Keys that choose the composition; at most one may be given.
 COMPOSITION_KEYS = ("occupancy", "ions", "vacancies")
-#: Maximum seed (exclusive).
-SEED_LIMIT = 2**63
 #: Lattice names that make a microstructure of the bulk named by the ``material`` key.
 MICROSTRUCTURES = ("polycrystal", "composite")
 #: Keys of a polycrystal only, and of a composite only.
@@ -94,8 +112,12 @@ class Option:
     key : str
         The TOML key; the command-line option is ``--`` + key with ``_`` -> ``-``.
     kind : str
-        "int", "float", "str", "bool", "vec3" (three floats) or "names" (a list of names, or
-        one comma-separated string).
+        "int", "float", "str", "bool", "vec3" (three floats), "size" (an integer or three)
+        or "names" (a list of names, or one comma-separated string).
+    group : str
+        The record that holds the key: "model" (the physics), "plan" (how long, in how many
+        blocks, with which seed), "output" (files and printing) or "sweep" (a sweep's
+        execution).
     default : Any
         Value when given nowhere (None: not set).
     help : str
@@ -120,6 +142,7 @@ class Option:
     kind: str
     default: Any
     help: str
+    group: str = "model"
     minimum: float | None = None
     strict: bool = False
     maximum: float | None = None
@@ -135,38 +158,39 @@ class Option:
         return "--" + self.key.replace("_", "-")
 
 
+def _family_options() -> tuple[Option, ...]:
+    """The barrier option of every registered mechanism family (``barrier_<family>``)."""
+    return tuple(Option(f"barrier_{f.name}", "float", None, f.help, minimum=0, metavar="EV")
+                 for f in FAMILIES.values())
+
+
 OPTIONS: dict[str, Option] = {o.key: o for o in (
     # --- the model
     Option("lattice", "str", None, "standard lattice name (see `kmc lattices`)",
            metavar="LATTICE"),
-    Option("size", "int", None, "repeats of the unit cell along each periodic axis "
-           "(default: per lattice)", minimum=1, metavar="L"),
+    Option("size", "size", None, "repeats of the unit cell along each periodic axis, or "
+           "N0,N1,N2 along the three cell vectors (default: per lattice)", minimum=1,
+           metavar="L"),
     Option("a", "float", None, "lattice constant of a standard lattice, Angstrom (default "
-           "3.0)", minimum=0, strict=True, metavar="ANGSTROM"),
-    Option("occupancy", "float", None, "fraction of occupied sites, 0 < C <= 1 (default 0.5)",
-           minimum=0, strict=True, maximum=1, listable=True, metavar="C"),
+           f"{DEFAULT_LATTICE_CONSTANT_A:g})", minimum=0, strict=True, metavar="ANGSTROM"),
+    Option("occupancy", "float", None, "fraction of occupied sites, 0 < C <= 1 (default "
+           f"{DEFAULT_OCCUPANCY:g})", minimum=0, strict=True, maximum=1, listable=True,
+           metavar="C"),
     Option("ions", "int", None, "number of ions", minimum=1, listable=True, metavar="N"),
     Option("vacancies", "int", None, "number of empty sites", minimum=0, listable=True,
            metavar="N"),
     Option("temperature", "float", 300.0, "temperature, K (default 300)", minimum=0,
            strict=True, listable=True, short="-T", metavar="KELVIN"),
     Option("barrier", "float", None, "KRA barrier of every hop of a standard lattice, eV "
-           "(default 0.3)", minimum=0, metavar="EV"),
-    Option("attempt_frequency", "float", 1e13, "attempt frequency, Hz (default 1e13)",
-           minimum=0, strict=True, metavar="HZ"),
+           f"(default {DEFAULT_BARRIER_EV:g})", minimum=0, metavar="EV"),
+    Option("attempt_frequency", "float", DEFAULT_ATTEMPT_FREQUENCY_HZ, "attempt frequency, Hz "
+           f"(default {DEFAULT_ATTEMPT_FREQUENCY_HZ:g})", minimum=0, strict=True, metavar="HZ"),
     Option("field", "vec3", None, "uniform electric field EX EY EZ, V/Angstrom",
            metavar="E"),
     Option("mechanisms", "names", ("hop",), "comma-separated migration mechanisms from: "
            + ", ".join(MECHANISMS) + " (default hop; without hop, ions move only by the "
            "multi-ion events)", metavar="LIST"),
-    Option("barrier_interstitialcy", "float", None, "KRA barrier of interstitialcy events, eV",
-           minimum=0, metavar="EV"),
-    Option("barrier_concerted2", "float", None, "KRA barrier of concerted 2-ion string "
-           "moves, eV", minimum=0, metavar="EV"),
-    Option("barrier_concerted3", "float", None, "KRA barrier of concerted 3-ion string "
-           "moves, eV", minimum=0, metavar="EV"),
-    Option("barrier_concerted4", "float", None, "KRA barrier of concerted 4-ion string "
-           "moves, eV", minimum=0, metavar="EV"),
+    *_family_options(),
     # --- material options (see `kmc lattices show NAME`)
     Option("x", "float", None, "nasicon: x of Na(1+x)Zr2Si(x)P(3-x)O12, 0 <= x < 3 "
            "(default 2)", minimum=0, maximum=3, metavar="X"),
@@ -210,42 +234,43 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
            "particle arrangement (default 0)", minimum=0, maximum=SEED_LIMIT - 1,
            metavar="S"),
     # --- the plan
-    Option("steps", "int", 1_000_000, "production hops (default 1e6)", minimum=1,
-           metavar="N"),
-    Option("equilibration", "int", None, "equilibration hops (default steps/10)", minimum=0,
-           metavar="N"),
-    Option("blocks", "int", 100, "production blocks for the error bars (default 100)",
-           minimum=2, metavar="B"),
+    Option("steps", "int", DEFAULT_STEPS, "production hops (default 1e6)", group="plan",
+           minimum=1, metavar="N"),
+    Option("equilibration", "int", None, "equilibration hops (default steps/10)", group="plan",
+           minimum=0, metavar="N"),
+    Option("blocks", "int", DEFAULT_BLOCKS, f"production blocks for the error bars (default "
+           f"{DEFAULT_BLOCKS})", group="plan", minimum=2, metavar="B"),
     Option("seed", "int", None, "random seed (default: drawn, and recorded with the results); "
-           "for a sweep, the master seed of all its runs", minimum=0,
+           "for a sweep, the master seed of all its runs", group="plan", minimum=0,
            maximum=SEED_LIMIT - 1, metavar="S"),
     # --- files and output
     Option("output", "str", None, "HDF5 file for the results and checkpoints "
-           "(kmc sweep: default sweep.h5)", metavar="FILE.h5"),
+           "(kmc sweep: default sweep.h5)", group="output", metavar="FILE.h5"),
     Option("checkpoint_interval", "float", 60.0, "seconds of wall time between checkpoints "
-           "into the output file (default 60)", minimum=0, strict=True, metavar="SECONDS"),
+           "into the output file (default 60)", group="output", minimum=0, strict=True,
+           metavar="SECONDS"),
     Option("summary_json", "bool", False, "also write a JSON summary beside the output file "
-           "(FILE.json)"),
-    Option("overwrite", "bool", False, "replace an existing output file"),
-    Option("json", "bool", False, "print one JSON object on stdout"),
-    Option("quiet", "bool", False, "no progress bars"),
+           "(FILE.json)", group="output"),
+    Option("overwrite", "bool", False, "replace an existing output file", group="output"),
+    Option("json", "bool", False, "print one JSON object on stdout", group="output"),
+    Option("quiet", "bool", False, "no progress bars", group="output"),
     # --- sweeps
-    Option("replicas", "int", 1, "independent runs per point (default 1)", minimum=1,
-           commands=("sweep",), metavar="R"),
+    Option("replicas", "int", 1, "independent runs per point (default 1)", group="sweep",
+           minimum=1, commands=("sweep",), metavar="R"),
     Option("workers", "int", None, "worker processes of the local pool (default: number of "
-           "cores)", minimum=1, commands=("sweep",), metavar="N"),
+           "cores)", group="sweep", minimum=1, commands=("sweep",), metavar="N"),
     Option("scheduler", "str", None, "address of a dask.distributed scheduler to run on "
-           "instead of the local pool", commands=("sweep",), metavar="ADDRESS"),
+           "instead of the local pool", group="sweep", commands=("sweep",), metavar="ADDRESS"),
 )}
 
-#: Material options (used by :mod:`kmc.materials`).
+#: Material options (the keys :func:`kmc.build_material` takes).
 MATERIAL_KEYS = ("x", "halogen", "site_exchange", "excess", "disorder_seed")
-#: Keys that define the physics of a run (stored with its results; a sweep restart must match).
-MODEL_KEYS = ("lattice", *MICROSTRUCTURE_KEYS, "size", "a", *MATERIAL_KEYS, "occupancy",
-              "ions", "vacancies", "temperature",
-              "barrier", "attempt_frequency", "field", "mechanisms", "barrier_interstitialcy",
-              "barrier_concerted2", "barrier_concerted3", "barrier_concerted4", "steps",
-              "equilibration", "blocks", "seed")
+#: Keys of the event families' barriers, in registry order.
+FAMILY_BARRIER_KEYS = tuple(f"barrier_{name}" for name in FAMILIES)
+#: Keys that define the physics of a run and how it was sampled (stored with its results; a
+#: sweep restart must match).
+MODEL_KEYS = tuple(k for k, o in OPTIONS.items() if o.group == "model") + (
+    "steps", "equilibration", "blocks", "seed")
 
 
 # --------------------------------------------------------------------------- #
@@ -266,8 +291,7 @@ def _scalar(opt: Option, value: Any, where: str) -> Any:
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{what} must be a non-empty string, not {_type_name(value)}")
         if opt.choices is not None and value not in opt.choices:
-            close = difflib.get_close_matches(value, opt.choices, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = _checks.close_match_hint(value, opt.choices)
             raise ConfigError(f"{what} must be one of {', '.join(opt.choices)}{hint}")
         return value
     if opt.kind == "int":
@@ -300,8 +324,7 @@ def _names(key: str, value: Any, where: str) -> tuple[str, ...]:
         raise ConfigError(f"{where} = {value!r} must be a non-empty list of names")
     for v in value:
         if v not in MECHANISMS:
-            close = difflib.get_close_matches(v, MECHANISMS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = _checks.close_match_hint(v, MECHANISMS)
             raise ConfigError(f"{where}: unknown mechanism {v!r}{hint} (known: "
                               f"{', '.join(MECHANISMS)})")
     if len(set(value)) != len(value):
@@ -318,6 +341,12 @@ def check_value(key: str, value: Any, where: str, *, allow_list: bool = False) -
     opt = OPTIONS[key]
     if opt.kind == "names":
         return _names(key, value, where)
+    if opt.kind == "size":
+        if isinstance(value, (list, tuple)) and len(value) != 1:
+            return _checks.size3(value, what=where)
+        if isinstance(value, (list, tuple)):
+            value = value[0]
+        return _checks.integer(value, where, lo=1)
     if opt.kind == "vec3":
         if (not isinstance(value, (list, tuple)) or len(value) != 3
                 or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in value)):
@@ -367,8 +396,7 @@ def load_toml(path: str | os.PathLike[str], command: str) -> dict[str, Any]:
         key = name.replace("-", "_")
         where = f"{p.name}: {name}"
         if key not in OPTIONS:
-            close = difflib.get_close_matches(key, list(OPTIONS), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = _checks.close_match_hint(key, list(OPTIONS))
             raise ConfigError(f"{p.name}: unknown key {name!r}{hint}")
         if command not in OPTIONS[key].commands:
             raise ConfigError(f"{p.name}: key {name!r} is for kmc "
@@ -402,8 +430,6 @@ def _merge(file_values: Mapping[str, Any], cli_values: Mapping[str, Any]) -> dic
 
 
 def _is_material(lattice: Any) -> bool:
-    from .materials import is_material
-
     return is_material(lattice)
 
 
@@ -426,9 +452,10 @@ def _with_defaults(values: Mapping[str, Any], command: str) -> dict[str, Any]:
     out.update(values)
     bulk = _bulk_name(out)
     if all(out.get(k) is None for k in COMPOSITION_KEYS) and not _is_material(bulk):
-        out["occupancy"] = 0.5  # a material's composition comes from its formula
+        out["occupancy"] = DEFAULT_OCCUPANCY  # a material's composition: from its formula
     if bulk is not None and not _is_material(bulk):
-        for key, value in (("a", 3.0), ("barrier", 0.3)):  # standard-lattice defaults
+        for key, value in (("a", DEFAULT_LATTICE_CONSTANT_A),
+                           ("barrier", DEFAULT_BARRIER_EV)):  # standard-lattice defaults
             if out.get(key) is None:
                 out[key] = value
     kind = _microstructure_kind(out.get("lattice"))
@@ -441,15 +468,11 @@ def _with_defaults(values: Mapping[str, Any], command: str) -> dict[str, Any]:
 
 def _check_bulk_name(name: str, where: str) -> None:
     """A microstructure's bulk must be a material or a standard lattice."""
-    from .builders import LATTICES
-    from .materials import list_materials
-
     if _is_material(name) or name.strip().lower() in LATTICES:
         return
     materials, lattices = list_materials(), list(LATTICES)
     key = name.strip().lower().replace("-", "_")
-    close = difflib.get_close_matches(key, materials + lattices, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = _checks.close_match_hint(key, materials + lattices)
     raise ConfigError(f"{where}: unknown lattice or material {name!r}{hint} (materials: "
                       f"{', '.join(materials)}; standard lattices: {', '.join(lattices)})")
 
@@ -497,8 +520,6 @@ def _check_microstructure_keys(given: Mapping[str, Any], where: str) -> None:
 def _check_lattice_keys(full: Mapping[str, Any], where: str) -> None:
     """Material options only for materials; lattice constant and barrier only for lattices
     (for a microstructure: for its bulk)."""
-    from .materials import MODEL_OPTIONS, material_spec
-
     lattice = _bulk_name(full)
     if _is_material(lattice):
         spec = material_spec(lattice)
@@ -558,16 +579,25 @@ def bulk_output_path(output: str | os.PathLike[str] | None) -> str | None:
 
 
 # --------------------------------------------------------------------------- #
-# the configurations
+# the configurations: frozen records
 # --------------------------------------------------------------------------- #
-@dataclass(frozen=True)
-class RunConfig:
-    """A complete, validated configuration of one run (see :data:`OPTIONS` for the keys).
+def _group_keys(group: str) -> tuple[str, ...]:
+    return tuple(k for k, o in OPTIONS.items() if o.group == group)
 
-    Build one with :func:`run_config` or :meth:`from_dict`; :meth:`model` is the part that
-    defines the physics and is stored with the results. With `lattice` "polycrystal" or
-    "composite" the run is made on a microstructure (:meth:`microstructure`) of the bulk
-    named by `material`; :meth:`bulk_config` is the matching run of the bulk alone.
+
+@dataclass(frozen=True)
+class Model:
+    """What is simulated: the lattice or material (or a microstructure of one), its
+    composition, the temperature, the barriers, the field and the mechanisms.
+
+    The attributes are the model keys of :data:`OPTIONS` (units in their help), except the
+    barriers of the multi-ion event families, which are `event_barriers_eV`. Build it
+    through :func:`run_config` or :meth:`RunConfig.from_dict`, which validate the whole.
+
+    Attributes
+    ----------
+    event_barriers_eV : tuple of (str, float)
+        KRA barrier (eV) of each mechanism family given (``barrier_<family>`` keys).
     """
 
     lattice: str
@@ -582,7 +612,7 @@ class RunConfig:
     particle_size_nm: float | None = None
     interface_barrier_offset_eV: float | None = None
     microstructure_seed: int | None = None
-    size: int | None = None
+    size: int | tuple[int, int, int] | None = None
     a: float | None = None
     x: float | None = None
     halogen: str | None = None
@@ -594,35 +624,38 @@ class RunConfig:
     vacancies: int | None = None
     temperature: float = 300.0
     barrier: float | None = None
-    attempt_frequency: float = 1e13
+    attempt_frequency: float = DEFAULT_ATTEMPT_FREQUENCY_HZ
     field: tuple[float, float, float] | None = None
     mechanisms: tuple[str, ...] = ("hop",)
-    barrier_interstitialcy: float | None = None
-    barrier_concerted2: float | None = None
-    barrier_concerted3: float | None = None
-    barrier_concerted4: float | None = None
-    steps: int = 1_000_000
-    equilibration: int | None = None
-    blocks: int = 100
-    seed: int | None = None
-    output: str | None = None
-    checkpoint_interval: float = 60.0
-    summary_json: bool = False
-    overwrite: bool = False
-    json: bool = False
-    quiet: bool = False
+    event_barriers_eV: tuple[tuple[str, float], ...] = ()
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any], where: str = "config") -> RunConfig:
-        """Validate a mapping of keys (missing keys take their defaults)."""
+    def from_keys(cls, values: Mapping[str, Any]) -> Model:
+        """The record of validated model keys (``barrier_<family>`` included)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        full, _ = _complete(values, where, "run", names)
-        return cls(**{k: v for k, v in full.items() if k in names})
+        kw = {k: (tuple(v) if k == "size" and isinstance(v, list) else v)
+              for k, v in values.items() if k in names}
+        kw["event_barriers_eV"] = tuple(
+            (name, float(values[f"barrier_{name}"])) for name in FAMILIES
+            if values.get(f"barrier_{name}") is not None)
+        return cls(**kw)
 
-    def model(self) -> dict[str, Any]:
-        """The keys that define the physics (JSON-ready)."""
-        return {k: (list(v) if isinstance(v, tuple) else v)
-                for k in MODEL_KEYS if (v := getattr(self, k)) is not None}
+    def to_dict(self) -> dict[str, Any]:
+        """The model keys, JSON-ready (None: not given)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "event_barriers_eV":
+                continue
+            v = getattr(self, f.name)
+            out[f.name] = list(v) if isinstance(v, tuple) else v
+        barriers = dict(self.event_barriers_eV)
+        for name in FAMILIES:
+            out[f"barrier_{name}"] = barriers.get(name)
+        return {k: out[k] for k in _group_keys("model")}
+
+    def event_barrier_eV(self, family: str) -> float | None:
+        """The KRA barrier (eV) given for a mechanism family, or None."""
+        return dict(self.event_barriers_eV).get(family)
 
     @property
     def is_material(self) -> bool:
@@ -645,200 +678,183 @@ class RunConfig:
         """True if the bulk is a material (:mod:`kmc.materials`)."""
         return _is_material(self.bulk_name)
 
-    def bulk_material(self) -> Any:
-        """The :class:`kmc.materials.Material` of the bulk (material bulks only)."""
-        from .materials import build_material
+    def material_options(self) -> dict[str, Any]:
+        """The material options given (for :func:`kmc.build_material`), None: default."""
+        return {k: getattr(self, k) for k in MATERIAL_KEYS if k != "disorder_seed"}
 
-        opts = {k: getattr(self, k) for k in MATERIAL_KEYS if k != "disorder_seed"}
-        return build_material(self.bulk_name, size=self.size,
-                              disorder_seed=self.disorder_seed or 0, **opts)
 
-    def _material_or_none(self, material: Any) -> Any:
-        if material is not None or not self.bulk_is_material:
-            return material
-        return self.bulk_material()
+@dataclass(frozen=True)
+class Plan:
+    """How a run is sampled: production hops, equilibration, blocks and the seed.
 
-    def bulk_network(self, material: Any = None, *, compact: bool = False) -> Any:
-        """The bulk :class:`kmc.SiteNetwork`, with the mechanisms: the network of
-        ``kmc run BULK`` with the same options.
+    Attributes
+    ----------
+    steps : int
+        Production hops.
+    equilibration : int or None
+        Equilibration hops (None: :func:`kmc.constants.default_equilibration` of `steps`).
+    blocks : int
+        Production blocks (the error bars come from their scatter).
+    seed : int or None
+        The run's seed (None: drawn when the run starts, and recorded).
+    """
 
-        Parameters
-        ----------
-        material : Material, optional
-            The bulk's material if already built (:meth:`bulk_material`).
-        compact : bool, optional
-            Return a textbook lattice without multi-ion mechanisms as a
-            :class:`kmc.lattice.PeriodicNetwork` (the same network in about 4 bytes per
-            site); materials and lattices with mechanisms stay SiteNetworks.
-        """
-        from .builders import build_lattice
+    steps: int = DEFAULT_STEPS
+    equilibration: int | None = None
+    blocks: int = DEFAULT_BLOCKS
+    seed: int | None = None
 
-        if self.bulk_is_material:
-            net = self._material_or_none(material).network
-        else:
-            kwargs: dict[str, Any] = {"a": 3.0 if self.a is None else self.a,
-                                      "barrier_eV": 0.3 if self.barrier is None else self.barrier}
-            if self.size is not None:
-                kwargs["size"] = self.size
-            if compact and all(m == "hop" for m in self.mechanisms):
-                kwargs["compact"] = True
-            net = build_lattice(self.bulk_name, **kwargs)
-        return with_mechanisms(net, self.mechanisms,
-                               {m: getattr(self, f"barrier_{m}") for m in MECHANISMS[1:]})
+    @property
+    def equilibration_steps(self) -> int:
+        """Equilibration hops, the default filled in."""
+        return default_equilibration(self.steps) if self.equilibration is None \
+            else self.equilibration
 
-    def microstructure(self, material: Any = None) -> Any:
-        """The :class:`kmc.microstructure.Microstructure` of a polycrystal or composite
-        configuration, built on :meth:`bulk_network`.
+    @property
+    def total_hops(self) -> int:
+        """Equilibration and production hops."""
+        return self.steps + self.equilibration_steps
 
-        Raises
-        ------
-        ConfigError
-            If the lattice is not "polycrystal" or "composite", or the microstructure
-            cannot be built (e.g. grains larger than the box).
-        """
-        from .microstructure import composite, polycrystal
-
-        kind = self.microstructure_kind
-        if kind is None:
-            raise ConfigError(f"lattice {self.lattice!r} is not a microstructure (polycrystal "
-                              "or composite)")
-        bulk = self.bulk_network(material)
-        seed = self.microstructure_seed or 0
-        if kind == "polycrystal":
-            return polycrystal(
-                bulk, grain_size_nm=self.grain_size_nm, n_grains=self.n_grains,
-                gb_barrier_offset_eV=self.gb_barrier_offset_eV or 0.0,
-                gb_energy_offset_eV=self.gb_energy_offset_eV or 0.0,
-                gb_width_nm=self.gb_width_nm or 0.0, arrangement=self.arrangement or "voronoi",
-                seed=seed)
-        return composite(bulk, fraction=self.fraction,  # type: ignore[arg-type]
-                         particle_size_nm=self.particle_size_nm,
-                         interface_barrier_offset_eV=self.interface_barrier_offset_eV or 0.0,
-                         seed=seed)
-
-    def composition(self, material: Any = None, microstructure: Any = None) -> dict[str, Any]:
-        """Keyword arguments of :class:`kmc.Simulation` for the composition.
-
-        An explicit occupancy, ion or vacancy count applies to the sites of the simulated
-        network. Without one, a material bulk brings its own ion count: unchanged on a
-        polycrystal (the same sites), scaled by the share of the sites kept on a composite.
-        """
-        if self.vacancies is not None:
-            return {"n_vacancies": self.vacancies}
-        if self.ions is not None:
-            return {"n_ions": self.ions}
-        if self.occupancy is None:  # a material's own composition
-            n_ions = self._material_or_none(material).n_ions
-            if self.microstructure_kind == "composite":
-                ms = microstructure or self.microstructure(material)
-                n_ions = int(round(n_ions * ms.network.n_sites / ms.bulk.n_sites))
-            return {"n_ions": n_ions}
-        return {"occupancy": self.occupancy}
-
-    def network(self, material: Any = None, microstructure: Any = None) -> Any:
-        """Build the network to simulate: the bulk network (a compact
-        :class:`kmc.lattice.PeriodicNetwork` for a textbook lattice without multi-ion
-        mechanisms, else a :class:`kmc.SiteNetwork`), or the microstructure's network for
-        a polycrystal or composite."""
-        if self.microstructure_kind is None:  # a plain lattice needs no per-hop arrays
-            return self.bulk_network(material, compact=True)
-        return (microstructure or self.microstructure(material)).network
-
-    def simulation(self, network: Any = None, *, microstructure: Any = None) -> Any:
-        """The :class:`kmc.Simulation` of this configuration (building the network if needed).
-
-        Parameters
-        ----------
-        network : SiteNetwork, optional
-            The network to simulate, if already built.
-        microstructure : Microstructure, optional
-            The microstructure (:meth:`microstructure`), if already built.
-        """
-        from .simulation import Simulation
-
-        material = self.bulk_material() if self.bulk_is_material else None
-        if self.microstructure_kind is not None and microstructure is None:
-            microstructure = self.microstructure(material)
-        if network is None:
-            network = self.network(material, microstructure)
-        return Simulation(network, self.temperature,
-                          seed=self.seed, attempt_frequency_Hz=self.attempt_frequency,
-                          field_V_per_angstrom=self.field,
-                          **self.composition(material, microstructure))
-
-    def bulk_config(self, microstructure: Any = None) -> RunConfig:
-        """The configuration of the bulk run that goes with a microstructure run.
-
-        The same bulk (``kmc run MATERIAL`` with the same options), temperature, plan and
-        seed; the same composition, except that on a composite an ion or vacancy count is
-        scaled to the bulk's sites (the same ions per site; an occupancy stays as it is).
-        Its output is :func:`bulk_output_path` of `output`.
-
-        Parameters
-        ----------
-        microstructure : Microstructure, optional
-            The microstructure (:meth:`microstructure`), if already built.
-        """
-        kind = self.microstructure_kind
-        if kind is None:
-            raise ConfigError(f"lattice {self.lattice!r} is not a microstructure (polycrystal "
-                              "or composite)")
-        values = {k: v for k, v in dataclasses.asdict(self).items()
-                  if k not in MICROSTRUCTURE_KEYS and v is not None}
-        values["lattice"] = self.bulk_name
-        values["output"] = bulk_output_path(self.output)
-        if kind == "composite" and (self.ions is not None or self.vacancies is not None):
-            ms = microstructure or self.microstructure()
-            scale = ms.bulk.n_sites / ms.network.n_sites
-            key = "ions" if self.ions is not None else "vacancies"
-            values[key] = int(round(values[key] * scale))
-        return RunConfig.from_dict(values, where="bulk run")
-
-    def bulk_simulation(self, microstructure: Any = None) -> Any:
-        """The :class:`kmc.Simulation` of the bulk run (:meth:`bulk_config`)."""
-        return self.bulk_config(microstructure).simulation()
-
-    def plan(self) -> dict[str, Any]:
-        """Keyword arguments of :meth:`kmc.Simulation.run` for the plan."""
+    def run_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :meth:`kmc.Simulation.run` for this plan."""
         return {"steps": self.steps, "equilibration": self.equilibration,
                 "blocks": self.blocks}
 
 
-def with_mechanisms(network: Any, mechanisms: tuple[str, ...],
-                    barriers_eV: Mapping[str, float | None]) -> Any:
-    """The network with the multi-ion event families of `mechanisms` (and without its
-    single hops unless "hop" is one of them).
+@dataclass(frozen=True)
+class Output:
+    """Where the results go and how they are shown.
 
-    Parameters
+    Attributes
     ----------
-    network : SiteNetwork
-    mechanisms : tuple of str
-        Names from :data:`MECHANISMS`.
-    barriers_eV : mapping
-        KRA barrier (eV) of each event family; required for every family used.
+    path : str or None
+        The HDF5 results file (the ``output`` key); None: none.
+    checkpoint_interval : float
+        Wall seconds between checkpoints.
+    summary_json, overwrite, json, quiet : bool
+        A JSON summary beside the file; replace an existing file; print JSON; no progress
+        bars.
     """
-    from .mechanisms import concerted_events, interstitialcy_events
 
-    families = [m for m in mechanisms if m != "hop"]
-    if not families:
-        return network
-    sets = []
-    for m in families:
-        barrier = barriers_eV.get(m)
-        if barrier is None:
-            raise ConfigError(f"mechanism {m!r} needs its barrier: --barrier-{m} EV (or "
-                              f"barrier_{m} in the config file)")
-        if m == "interstitialcy":
-            names = network.site_type_names
-            if "interstitial" not in names:
-                raise ConfigError(
-                    f"interstitialcy needs interstitial sites: network {network.name!r} has "
-                    f"the site types {', '.join(names)} (none named 'interstitial')")
-            lattice = [t for t in names if t != "interstitial"]
-            sets.append(interstitialcy_events(network, "interstitial", lattice, barrier))
-        else:
-            sets.append(concerted_events(network, int(m[-1]), barrier))
-    return network.with_events(*sets, keep_hops="hop" in mechanisms)
+    path: str | None = None
+    checkpoint_interval: float = 60.0
+    summary_json: bool = False
+    overwrite: bool = False
+    json: bool = False
+    quiet: bool = False
+
+    @classmethod
+    def from_keys(cls, values: Mapping[str, Any]) -> Output:
+        """The record of validated output keys (``output`` is the path)."""
+        kw = {k: values[k] for k in _group_keys("output") if values.get(k) is not None}
+        if "output" in kw:
+            kw["path"] = kw.pop("output")
+        return cls(**kw)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The output keys (``output``: the path)."""
+        out = dataclasses.asdict(self)
+        out["output"] = out.pop("path")
+        return {k: out[k] for k in _group_keys("output")}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A complete, validated configuration of one run: three frozen records.
+
+    Build one with :func:`run_config` or :meth:`from_dict`; :meth:`to_dict` gives the flat
+    keys back (what a run file stores). :mod:`kmc.assemble` builds the network, material,
+    microstructure and :class:`kmc.Simulation` of a configuration and runs it.
+
+    Attributes
+    ----------
+    model : Model
+        The physics; with `lattice` "polycrystal" or "composite" a microstructure of the bulk
+        named by `material`.
+    plan : Plan
+        Hops, blocks and seed.
+    output : Output
+        Files and printing.
+    """
+
+    model: Model
+    plan: Plan = Plan()
+    output: Output = Output()
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], where: str = "config") -> RunConfig:
+        """Validate a mapping of flat keys (missing keys take their defaults).
+
+        Raises
+        ------
+        ConfigError
+            An unknown key, a value of the wrong type or out of range, or keys that do not
+            go together; the message names the key, the value and `where` it came from.
+        """
+        known = {k for k, o in OPTIONS.items() if "run" in o.commands}
+        full, _ = _complete(values, where, "run", known)
+        return cls(model=Model.from_keys(full),
+                   plan=Plan(**{k: full[k] for k in _group_keys("plan")
+                                if full.get(k) is not None}),
+                   output=Output.from_keys(full))
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[str, Any], where: str,
+                    **overrides: Any) -> RunConfig:
+        """The configuration stored with a run's results (its ``config`` group), validated
+        again, with `overrides` (flat keys) on top; keys of no run option are ignored."""
+        values = {k: v for k, v in stored.items()
+                  if k in OPTIONS and "run" in OPTIONS[k].commands and v is not None}
+        return cls.from_dict({**values, **overrides}, where=where)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every key, flat and JSON-ready (None: not given): what a run file stores."""
+        return {**self.model.to_dict(), **dataclasses.asdict(self.plan),
+                **self.output.to_dict()}
+
+    def model_keys(self) -> dict[str, Any]:
+        """The keys that define the physics and the sampling (:data:`MODEL_KEYS`), only those
+        given: what a sweep stores per run, and compares on a restart."""
+        flat = self.to_dict()
+        return {k: flat[k] for k in MODEL_KEYS if flat.get(k) is not None}
+
+    def replace(self, where: str = "config", **changes: Any) -> RunConfig:
+        """A copy with some flat keys changed (None: back to the default), validated again."""
+        return RunConfig.from_dict({**self.to_dict(), **changes}, where=where)
+
+    def bulk_keys(self) -> dict[str, Any]:
+        """The flat keys of the bulk run that goes with a microstructure run: the same bulk
+        (``kmc run MATERIAL`` with the same options), temperature, plan, seed and
+        composition, without the microstructure keys, the output beside this one
+        (:func:`bulk_output_path`). A composite's ion or vacancy count is the caller's to
+        scale (:func:`kmc.assemble.bulk_config`).
+
+        Raises
+        ------
+        ConfigError
+            If this is not a microstructure run.
+        """
+        if self.model.microstructure_kind is None:
+            raise ConfigError(f"lattice {self.model.lattice!r} is not a microstructure "
+                              "(polycrystal or composite)")
+        values = {k: v for k, v in self.to_dict().items()
+                  if k not in MICROSTRUCTURE_KEYS and v is not None}
+        values["lattice"] = self.model.bulk_name
+        values["output"] = bulk_output_path(self.output.path)
+        return values
+
+
+def __getattr__(name: str) -> Any:
+    """``kmc.config.with_mechanisms`` moved to :func:`kmc.assemble.with_mechanisms`."""
+    if name == "with_mechanisms":
+        import warnings
+
+        warnings.warn("kmc.config.with_mechanisms is deprecated; use "
+                      "kmc.assemble.with_mechanisms", DeprecationWarning, stacklevel=2)
+        from . import assemble
+
+        return assemble.with_mechanisms
+    raise AttributeError(f"module 'kmc.config' has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -848,38 +864,41 @@ class SweepConfig:
     Attributes
     ----------
     base : dict
-        The run keys shared by every run (no temperature, composition or seed).
+        The flat model and plan keys shared by every run (no temperature, composition or
+        seed), JSON-ready.
     temperatures_K : tuple of float
-    composition_key : str
+    composition_key : str or None
         The key the sweep varies besides the temperature (its composition axis): one of
         :data:`AXIS_KEYS` ("occupancy", "ions", "vacancies", "grain_size_nm", "n_grains",
-        "fraction").
+        "fraction"); None for a material at its own composition, which the sweep resolves
+        to its ion count when it plans the runs (:func:`kmc.assemble.resolve_composition`).
     compositions : tuple
-        The values of `composition_key`.
+        The values of `composition_key` (empty while it is None).
     replicas : int
     seed : int or None
         The master seed; each run's seed is derived from it and the run's point.
-    workers, scheduler, output, ... : the execution options.
+    workers : int or None
+        Processes of the local pool (None: one per core).
+    scheduler : str or None
+        A dask.distributed scheduler address instead of the local pool.
+    output : Output
+        The sweep file (default ``sweep.h5``) and the printing options.
     """
 
     base: dict[str, Any]
     temperatures_K: tuple[float, ...]
-    composition_key: str
+    composition_key: str | None
     compositions: tuple[Any, ...]
     replicas: int = 1
     seed: int | None = None
     workers: int | None = None
     scheduler: str | None = None
-    output: str = "sweep.h5"
-    checkpoint_interval: float = 60.0
-    summary_json: bool = False
-    overwrite: bool = False
-    json: bool = False
-    quiet: bool = False
+    output: Output = Output(path="sweep.h5")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], where: str = "config") -> SweepConfig:
-        """Validate a mapping of sweep keys (missing keys take their defaults)."""
+        """Validate a mapping of sweep keys (missing keys take their defaults). Builds
+        nothing: a material's own composition stays unresolved (`composition_key` None)."""
         full, comp_key = _complete(values, where, "sweep", set(OPTIONS))
 
         def as_tuple(v: Any) -> tuple[Any, ...]:
@@ -891,33 +910,35 @@ class SweepConfig:
                               f"the temperature; got lists for {OPTIONS[listed[0]].flag} and "
                               f"{OPTIONS[listed[1]].flag}")
         axis = listed[0] if listed else comp_key
-        execution = ("replicas", "seed", "workers", "scheduler", "output",
-                     "checkpoint_interval", "summary_json", "overwrite", "json", "quiet")
         base = {k: (list(v) if isinstance(v, tuple) else v) for k, v in full.items()
                 if k in MODEL_KEYS and k not in ("temperature", "seed", axis)
                 and v is not None}
-        kwargs = {k: full[k] for k in execution if full.get(k) is not None}
-        if axis is None:  # a material's own composition: its ion count
-            probe = RunConfig.from_dict({k: v for k, v in full.items()
-                                         if k in MODEL_KEYS and not isinstance(v, list)
-                                         or k == "lattice"} | {"temperature": 300.0},
-                                        where=where)
-            axis, full = "ions", {**full, "ions": probe.composition()["n_ions"]}
-        comp_key = axis
-        comps = as_tuple(full[comp_key])
+        kwargs = {k: full[k] for k in ("replicas", "seed", "workers", "scheduler")
+                  if full.get(k) is not None}
+        output = Output.from_keys({"output": "sweep.h5", **{
+            k: v for k, v in full.items() if v is not None}})
         return cls(base=base, temperatures_K=as_tuple(full["temperature"]),
-                   composition_key=comp_key, compositions=comps, **kwargs)
+                   composition_key=axis,
+                   compositions=() if axis is None else as_tuple(full[axis]),
+                   output=output, **kwargs)
 
     @property
     def n_runs(self) -> int:
-        """Number of runs: temperatures x compositions x replicas."""
-        return len(self.temperatures_K) * len(self.compositions) * self.replicas
+        """Number of runs: temperatures x compositions x replicas (a material's own
+        composition counts as one)."""
+        return len(self.temperatures_K) * max(len(self.compositions), 1) * self.replicas
 
     def run_config(self, temperature_K: float, composition: Any, seed: int) -> RunConfig:
-        """The configuration of one run of the sweep."""
+        """The configuration of one run of the sweep (`composition` is ignored while the
+        composition is a material's own)."""
         comp = {} if self.composition_key is None else {self.composition_key: composition}
         return RunConfig.from_dict({**self.base, "temperature": temperature_K, **comp,
                                     "seed": seed}, where="sweep run")
+
+    def with_composition(self, key: str, values: tuple[Any, ...]) -> SweepConfig:
+        """A copy whose composition axis is `key` with `values` (validated)."""
+        checked = tuple(check_value(key, v, f"sweep: {key}") for v in values)
+        return dataclasses.replace(self, composition_key=key, compositions=checked)
 
 
 def _cli_values(cli: Mapping[str, Any], command: str) -> dict[str, Any]:

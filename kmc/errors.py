@@ -5,13 +5,14 @@ mistake from a bug or an engine failure:
 
 - :class:`ConfigError` -- invalid user input (a bad lattice constant, an inconsistent hop
   vector, an unknown lattice name, ...). It subclasses :class:`ValueError`, and its message
-  names the offending value and where it is.
+  names the offending value and where it is. A value of the wrong type raises
+  :class:`ConfigTypeError`, which is also a :class:`TypeError`.
 - :class:`KMCError` -- the engine failed for a reason not caused by the input.
 """
 
 from __future__ import annotations
 
-__all__ = ["KMCError", "ConfigError", "RunInterrupted"]
+__all__ = ["KMCError", "ConfigError", "ConfigTypeError", "RunInterrupted"]
 
 
 class KMCError(RuntimeError):
@@ -20,6 +21,11 @@ class KMCError(RuntimeError):
 
 class ConfigError(ValueError):
     """Invalid user input; the message names the bad value and where it is."""
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """Invalid user input of the wrong type (a string where a number belongs, ...): both a
+    :class:`ConfigError` and a :class:`TypeError`."""
 
 
 class RunInterrupted(KeyboardInterrupt):

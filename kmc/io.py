@@ -50,10 +50,14 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .analysis import BlockData, transport
 from .errors import ConfigError
+from .lattice import PeriodicNetwork, SiteNetwork
+from .results import RunResult, SweepResult
 
-__all__ = ["RunFile", "read_run", "write_run", "load", "write_json", "provenance",
-           "atomic_h5", "exclusive", "file_format", "FORMAT_VERSION"]
+__all__ = ["RunFile", "read_run", "write_run", "load", "read_sweep", "read_sweep_record",
+           "write_sweep", "write_json", "json_path", "provenance", "atomic_h5", "exclusive",
+           "file_format", "result_from_run", "FORMAT_VERSION", "RUN_FORMAT", "SWEEP_FORMAT"]
 
 FORMAT_VERSION = 1
 RUN_FORMAT = "kmc-run"
@@ -264,8 +268,6 @@ def write_network(group: Any, network: Any) -> None:
 def read_network(group: Any) -> Any:
     """Rebuild the SiteNetwork or PeriodicNetwork stored by :func:`write_network`
     (validated again)."""
-    from .lattice import PeriodicNetwork, SiteNetwork
-
     kwargs: dict[str, Any] = _read_attrs(group)
     kind = kwargs.pop("network_class", "SiteNetwork")
     classes = {"SiteNetwork": SiteNetwork, "PeriodicNetwork": PeriodicNetwork}
@@ -328,6 +330,32 @@ class RunFile:
     def n_blocks(self) -> int:
         """Blocks finished."""
         return int(len(self.blocks.get("duration_s", ())))
+
+    @property
+    def hops_planned(self) -> int | None:
+        """Hops the run is to make, equilibration and production (None for a production
+        phase set in simulated time)."""
+        if self.plan.get("steps") is None:
+            return None
+        return int(self.plan["steps"]) + int(self.plan["equilibration"])
+
+    @property
+    def hops_done(self) -> int:
+        """Hops (equilibration and production) made so far: all of them for a complete run,
+        those up to the last checkpoint for an unfinished one, 0 without a checkpoint."""
+        if self.status == "complete" and self.summary is not None:
+            return int(self.summary["hops"]) + int(self.summary["equilibration_steps"])
+        if self.checkpoint is None:
+            return 0
+        return int(self.checkpoint["engine"]["steps"]) - int(
+            self.checkpoint["run"]["start_steps"])
+
+    @property
+    def resumable(self) -> bool:
+        """True if ``kmc.resume`` can continue (or simply return) this run: it is complete
+        or holds a checkpoint."""
+        return self.status == "complete" or (self.status != "failed"
+                                             and self.checkpoint is not None)
 
 
 def write_run_group(group: Any, *, network: Any, inputs: Mapping[str, Any],
@@ -461,9 +489,6 @@ def result_from_run(run: RunFile) -> Any:
     The transport estimates are recomputed from the stored blocks with
     :func:`kmc.analysis.transport`, so they are the very numbers the run printed.
     """
-    from .analysis import BlockData, transport
-    from .simulation import RunResult
-
     if run.status != "complete" or run.summary is None:
         n = run.n_blocks
         hint = ("; continue it with `kmc run --resume FILE` or kmc.resume(path)"
@@ -514,10 +539,93 @@ def load(path: str | os.PathLike[str]) -> Any:
         If the file cannot be read, is not a kmc file, or holds an unfinished run.
     """
     if file_format(path) == SWEEP_FORMAT:
-        from .sweep import SweepResult
-
-        return SweepResult.load(path)
+        return read_sweep(path)
     return result_from_run(read_run(path))
+
+
+# --------------------------------------------------------------------------- #
+# sweep files
+# --------------------------------------------------------------------------- #
+def read_sweep_record(path: str | os.PathLike[str]) -> tuple[dict[str, Any], int,
+                                                            dict[str, dict[str, Any]]]:
+    """The configuration record, master seed and finished runs (run id -> sweep point) of a
+    sweep file.
+
+    Raises
+    ------
+    ConfigError
+        If the file is unreadable or a run file.
+    """
+    with _open(path) as f:
+        if _check_format(f, repr(str(path))) != SWEEP_FORMAT:
+            raise ConfigError(f"{str(path)!r} is a run file, not a sweep")
+        record = json.loads(f["sweep"].attrs["json"])
+        master = int(f["sweep"].attrs["master_seed"])
+        done = {rid: json.loads(f["runs"][rid].attrs["sweep_point"]) for rid in f["runs"]}
+    return record, master, done
+
+
+def read_sweep(path: str | os.PathLike[str]) -> SweepResult:
+    """Read a sweep file: its configuration and every finished run.
+
+    Raises
+    ------
+    ConfigError
+        If the file is unreadable, a run file, or a run in it is incomplete.
+    """
+    with _open(path) as f:
+        if _check_format(f, repr(str(path))) != SWEEP_FORMAT:
+            raise ConfigError(f"{str(path)!r} is a run file, not a sweep; use kmc.load")
+        config = json.loads(f["sweep"].attrs["json"])
+        master = int(f["sweep"].attrs["master_seed"])
+        runs, specs = {}, {}
+        for run_id in f["runs"]:
+            g = f["runs"][run_id]
+            rf = read_run_group(g, str(path), f"{str(path)!r} run {run_id}")
+            runs[run_id] = result_from_run(rf)
+            specs[run_id] = json.loads(g.attrs["sweep_point"])
+    return SweepResult(str(path), config, master, runs, specs)
+
+
+def write_sweep(path: str | os.PathLike[str], record: Mapping[str, Any], master_seed: int,
+                sources: Mapping[str, tuple[str, str]],
+                points: Mapping[str, Mapping[str, Any]]) -> None:
+    """Write a sweep file atomically with its finished runs.
+
+    Parameters
+    ----------
+    record : mapping
+        The sweep's configuration (JSON-ready).
+    master_seed : int
+    sources : mapping of run id -> (file, group)
+        Where each run is now: a run file ("/") or a group of a sweep file (the sweep file
+        being replaced may be one of them: it is read while its replacement is written).
+    points : mapping of run id -> dict
+        Each run's sweep point (temperature, composition, replica, seed).
+    """
+    h5py = _h5py()
+
+    def fill(f: Any) -> None:
+        f.attrs["format"] = SWEEP_FORMAT
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["kmc_version"] = __version__
+        pg = f.create_group("provenance")
+        for k, v in provenance().items():
+            pg.attrs[k] = v
+        sg = f.create_group("sweep")
+        sg.attrs["json"] = json.dumps(record)
+        sg.attrs["master_seed"] = master_seed
+        runs = f.create_group("runs")
+        rows = []
+        for run_id in sorted(sources):
+            src_file, src_group = sources[run_id]
+            with h5py.File(src_file, "r") as src:
+                src.copy(src[src_group], runs, name=run_id)
+            runs[run_id].attrs["sweep_point"] = json.dumps(points[run_id])
+            rows.append(points[run_id])
+        sg.attrs["runs_json"] = json.dumps(rows)
+
+    atomic_h5(path, fill)
 
 
 def write_json(summary: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:

@@ -17,164 +17,27 @@ import dataclasses
 import numbers
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 
+from . import _checks
+from .constants import IMAGE_TOL, INDEX_LIMIT, MAX_DEGREE, ZERO_HOP_A
 from .errors import ConfigError
+from .errors import ConfigTypeError as _ConfigTypeError
+from .events import EventSet
 
-__all__ = ["SiteNetwork", "PeriodicNetwork", "MAX_HOPS_PER_SITE", "wrapping_dimension"]
+__all__ = ["Network", "as_site_network", "SiteNetwork", "PeriodicNetwork", "MAX_HOPS_PER_SITE", "wrapping_dimension"]
 
 #: Maximum number of outgoing hops of one site (engine limit).
-MAX_HOPS_PER_SITE = 64
+MAX_HOPS_PER_SITE = MAX_DEGREE
 #: Site and hop counts must be below this (indices are stored as int32).
-_INDEX_LIMIT = 2**31 - 1
-_ZERO_HOP_A = 1e-8  # Angstrom: shorter hop vectors are rejected
-_IMAGE_TOL = 1e-5  # fractional (cell units): tolerance of hop images to integers
-
-
-# --------------------------------------------------------------------------------------------
-# conversion helpers
-# --------------------------------------------------------------------------------------------
-
-
-def _fmt(x: Any) -> str:
-    """Format a number or a small vector for an error message."""
-    arr = np.asarray(x)
-    if arr.ndim == 0:
-        v = arr.item()
-        return f"{v:.6g}" if isinstance(v, float) else str(v)
-    return "(" + ", ".join(_fmt(v) for v in arr.ravel()) + ")"
-
-
-def _fmt_index(name: str, idx: tuple[int, ...]) -> str:
-    return f"{name}[{', '.join(str(int(i)) for i in idx)}]"
-
-
-def _as_numeric(value: Any, name: str) -> np.ndarray:
-    """``np.asarray(value)`` checked to hold real numbers (TypeError otherwise)."""
-    if value is None or isinstance(value, (str, bytes)):
-        raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}")
-    try:
-        arr = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} could not be converted to an array ({exc})") from None
-    if arr.dtype.kind == "O":
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be an array of numbers; it has non-numeric entries") \
-                from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
-    return arr
-
-
-def _owned(arr: np.ndarray, value: Any, dtype: Any) -> np.ndarray:
-    """Contiguous array of `dtype` that does not share memory with the caller's `value`."""
-    out = np.ascontiguousarray(arr, dtype=dtype)
-    if isinstance(value, np.ndarray) and np.may_share_memory(out, value):
-        out = out.copy()
-    return out
-
-
-def _check_finite(arr: np.ndarray, name: str, rule: str = "values must be finite") -> None:
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        idx = tuple(np.argwhere(bad)[0])
-        raise ConfigError(f"{_fmt_index(name, idx)} is {_fmt(arr[idx])}; {rule}")
-
-
-def _float_array(
-    value: Any, name: str, shape: tuple[int | None, ...], rule: str = "values must be finite"
-) -> np.ndarray:
-    """Convert to a contiguous float64 array of `shape` (None = any length), all finite."""
-    arr = _as_numeric(value, name)
-    if arr.size == 0 and len(shape) == 2 and shape[0] in (None, 0):
-        arr = arr.reshape(0, shape[1])
-    _check_shape(arr, name, shape)
-    out = _owned(arr, value, np.float64)
-    _check_finite(out, name, rule)
-    return out
-
-
-def _check_shape(arr: np.ndarray, name: str, shape: tuple[int | None, ...]) -> None:
-    ok = arr.ndim == len(shape) and all(s is None or s == t for s, t in zip(shape, arr.shape))
-    if not ok:
-        dims = ["n" if s is None else str(s) for s in shape]
-        want = "(" + ", ".join(dims) + ("," if len(shape) == 1 else "") + ")"
-        raise ConfigError(f"{name} must have shape {want}, got shape {arr.shape}")
-
-
-def _broadcast_float(value: Any, name: str, length: int, rule: str) -> np.ndarray:
-    """A float64 array of `length` from a scalar or a (length,) array, all finite."""
-    arr = _as_numeric(value, name)
-    if arr.ndim == 0:
-        if not np.isfinite(arr):
-            raise ConfigError(f"{name} is {_fmt(arr)}; {rule}")
-        return np.full(length, float(arr), dtype=np.float64)
-    if arr.shape != (length,):
-        raise ConfigError(
-            f"{name} must be a scalar or have shape ({length},), got shape {arr.shape}"
-        )
-    out = _owned(arr, value, np.float64)
-    _check_finite(out, name, rule)
-    return out
-
-
-def _int_array(value: Any, name: str, length: int | None) -> np.ndarray:
-    """A 1-D array of integer dtype (not yet int32); floats must hold integers."""
-    arr = _as_numeric(value, name)
-    if arr.size == 0 and length in (None, 0):
-        arr = arr.reshape(0)
-    if arr.ndim != 1 or (length is not None and arr.shape[0] != length):
-        want = "(n,)" if length is None else f"({length},)"
-        raise ConfigError(f"{name} must have shape {want}, got shape {arr.shape}")
-    if arr.dtype.kind == "f":
-        bad = ~np.isfinite(arr) | (arr != np.round(arr)) | (np.abs(arr) > 2.0**62)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ConfigError(f"{name}[{i}] = {_fmt(arr[i])} is not an integer")
-        arr = arr.astype(np.int64)
-    elif arr.dtype.kind == "b":
-        arr = arr.astype(np.int64)
-    return arr
-
-
-def _check_int_range(arr: np.ndarray, name: str, hi: int, what: str) -> None:
-    """Raise if any entry is outside 0..hi-1."""
-    if arr.size == 0 or (arr.min() >= 0 and arr.max() < hi):
-        return
-    bad = (arr < 0) | (arr >= hi)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ConfigError(f"{name}[{i}] = {arr[i]} is out of range; {what}")
-
-
-def _names(value: Any, name: str) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, (tuple, list)):
-        raise TypeError(
-            f"{name} must be a tuple of strings, got {type(value).__name__} {value!r}"
-        )
-    out = tuple(value)
-    if len(out) == 0:
-        raise ConfigError(f"{name} must contain at least one name")
-    for k, s in enumerate(out):
-        if not isinstance(s, str):
-            raise TypeError(f"{name}[{k}] must be a string, got {type(s).__name__} {s!r}")
-        if not s:
-            raise ConfigError(f"{name}[{k}] is an empty string")
-    seen: dict[str, int] = {}
-    for k, s in enumerate(out):
-        if s in seen:
-            raise ConfigError(
-                f"{name}[{k}] = {s!r} repeats {name}[{seen[s]}]; names must be unique"
-            )
-        seen[s] = k
-    return out
+_INDEX_LIMIT = INDEX_LIMIT
+_ZERO_HOP_A = ZERO_HOP_A  # Angstrom: shorter hop vectors are rejected
+_IMAGE_TOL = IMAGE_TOL  # fractional (cell units): tolerance of hop images to integers
 
 
 def _hop_keys(
@@ -345,10 +208,10 @@ def _mean_sq_by_type(types: np.ndarray, vectors: np.ndarray, n_types: int) -> np
 def _check_name_and_charge(name: Any, charge: Any) -> float:
     """A network's name must be a str; returns its ion charge (e) as a finite nonzero float."""
     if not isinstance(name, str):
-        raise TypeError(f"name must be a string, got {type(name).__name__}")
+        raise _ConfigTypeError(f"name must be a string, got {type(name).__name__}")
     if isinstance(charge, bool) or not isinstance(charge, numbers.Real):
-        raise TypeError(f"charge_e must be a real number, got {type(charge).__name__} "
-                        f"{charge!r}")
+        raise _ConfigTypeError(f"charge_e must be a real number, got {type(charge).__name__} "
+                               f"{charge!r}")
     q = float(charge)
     if not np.isfinite(q) or q == 0.0:
         raise ConfigError(f"charge_e is {q!r}; the ion charge must be finite and nonzero")
@@ -357,7 +220,7 @@ def _check_name_and_charge(name: Any, charge: Any) -> float:
 
 def _check_cell(value: Any, name: str) -> np.ndarray:
     """A (3, 3) cell in Angstrom with linearly independent rows."""
-    cell = _float_array(value, name, (3, 3))
+    cell = _checks.float_array(value, name, (3, 3))
     norms = np.linalg.norm(cell, axis=1)
     det = float(np.linalg.det(cell))
     if abs(det) <= 1e-8 * float(np.prod(norms)):
@@ -366,6 +229,86 @@ def _check_cell(value: Any, name: str) -> np.ndarray:
             "independent lattice vectors"
         )
     return cell
+
+
+# --------------------------------------------------------------------------------------------
+# the network protocol
+# --------------------------------------------------------------------------------------------
+@runtime_checkable
+class Network(Protocol):
+    """What the drivers (:class:`kmc.Simulation`, the observables, the files) use of a
+    network; :class:`SiteNetwork` and :class:`PeriodicNetwork` both implement it, so no
+    driver asks which class it holds.
+
+    Attributes
+    ----------
+    name : str
+    charge_e : float
+        Charge of the mobile ion, e.
+    n_sites : int
+    volume_A3 : float
+        Volume of the periodic cell, Angstrom^3.
+    dimensionality : int
+        Dimensionality (0-3) of the percolating hop network.
+    site_energies_eV : ndarray
+    hop_type_names, event_type_names : tuple of str
+    n_events : int
+    has_interactions : bool
+    """
+
+    name: str
+    charge_e: float
+    hop_type_names: tuple[str, ...]
+    event_type_names: tuple[str, ...]
+
+    @property
+    def n_sites(self) -> int: ...
+
+    @property
+    def volume_A3(self) -> float: ...
+
+    @property
+    def dimensionality(self) -> int: ...
+
+    @property
+    def site_energies_eV(self) -> np.ndarray: ...
+
+    @property
+    def n_events(self) -> int: ...
+
+    @property
+    def has_interactions(self) -> bool: ...
+
+    def engine_arrays(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`kmc._engine.Engine` that describe the network."""
+        ...
+
+    def hop_type_mean_sq_A2(self) -> np.ndarray:
+        """Mean squared hop length per hop type, Angstrom^2."""
+        ...
+
+    def event_type_mean_sq_A2(self) -> np.ndarray:
+        """Mean summed squared move length per multi-ion event type, Angstrom^2."""
+        ...
+
+    def to_site_network(self) -> SiteNetwork:
+        """The same network with per-hop arrays (itself for a SiteNetwork)."""
+        ...
+
+
+def as_site_network(network: Any, what: str = "network") -> SiteNetwork:
+    """The :class:`SiteNetwork` form of any :class:`Network` (a :class:`PeriodicNetwork` is
+    expanded), for code that needs per-hop arrays: event generators, microstructures.
+
+    Raises
+    ------
+    ConfigTypeError
+        If `network` is not a network.
+    """
+    if not isinstance(network, Network):
+        raise _ConfigTypeError(f"{what} must be a SiteNetwork or PeriodicNetwork, got "
+                               f"{type(network).__name__}")
+    return network.to_site_network()
 
 
 # --------------------------------------------------------------------------------------------
@@ -418,7 +361,7 @@ class SiteNetwork:
     event_ptr, event_src, event_dst, event_vectors, event_barriers_eV, event_types,
     event_type_names : optional
         Multi-ion events (interstitialcy, concerted string moves, ...): the fields of a
-        :class:`kmc.mechanisms.EventSet` (``ptr``, ``src``, ``dst``, ``vectors`` in Angstrom,
+        :class:`kmc.events.EventSet` (``ptr``, ``src``, ``dst``, ``vectors`` in Angstrom,
         ``barriers_eV``, ``types``, ``type_names``). Every event moves 2..4 ions at once with
         one KRA barrier and must have its reverse. Give all or none; see :meth:`with_events`.
         Event type names must differ from the hop type names.
@@ -479,7 +422,7 @@ class SiteNetwork:
         set_(self, "cell", _check_cell(self.cell, "cell"))
 
         # sites
-        pos = _float_array(self.positions, "positions", (None, 3))
+        pos = _checks.float_array(self.positions, "positions", (None, 3))
         n = pos.shape[0]
         if n < 1:
             raise ConfigError("positions is empty; a network needs at least one site")
@@ -489,29 +432,29 @@ class SiteNetwork:
             )
         set_(self, "positions", pos)
 
-        site_type_names = _names(self.site_type_names, "site_type_names")
+        site_type_names = _checks.names(self.site_type_names, "site_type_names")
         set_(self, "site_type_names", site_type_names)
         if self.site_types is None:
             site_types = np.zeros(n, dtype=np.int32)
         else:
-            st = _int_array(self.site_types, "site_types", n)
-            _check_int_range(
+            st = _checks.int_array(self.site_types, "site_types", n)
+            _checks.check_int_range(
                 st, "site_types", len(site_type_names),
                 f"site_type_names has {len(site_type_names)} names "
                 f"(0..{len(site_type_names) - 1})",
             )
-            site_types = _owned(st, self.site_types, np.int32)
+            site_types = _checks.owned(st, self.site_types, np.int32)
         set_(self, "site_types", site_types)
         energies = 0.0 if self.site_energies_eV is None else self.site_energies_eV
         set_(self, "site_energies_eV",
-             _broadcast_float(energies, "site_energies_eV", n, "site energies must be finite"))
+             _checks.broadcast_float(energies, "site_energies_eV", n, "site energies must be finite"))
 
         # hops
-        src = _int_array(self.hop_src, "hop_src", None)
+        src = _checks.int_array(self.hop_src, "hop_src", None)
         m = src.shape[0]
         if m >= _INDEX_LIMIT:
             raise ConfigError(f"the network has {m} hops; at most {_INDEX_LIMIT - 1} are supported")
-        dst = _int_array(self.hop_dst, "hop_dst", None)
+        dst = _checks.int_array(self.hop_dst, "hop_dst", None)
         if dst.shape[0] != m:
             raise ConfigError(
                 f"hop_dst has {dst.shape[0]} entries but hop_src has {m}; they must match"
@@ -526,37 +469,37 @@ class SiteNetwork:
                     f"hop {h} {what} site {arr[h]}, but the network has only {n} sites "
                     f"(0..{n - 1})"
                 )
-        src = _owned(src, self.hop_src, np.int32)
-        dst = _owned(dst, self.hop_dst, np.int32)
+        src = _checks.owned(src, self.hop_src, np.int32)
+        dst = _checks.owned(dst, self.hop_dst, np.int32)
 
-        vec = _float_array(self.hop_vectors, "hop_vectors", (m, 3))
-        barriers = _broadcast_float(
+        vec = _checks.float_array(self.hop_vectors, "hop_vectors", (m, 3))
+        barriers = _checks.broadcast_float(
             self.hop_barriers_eV, "hop_barriers_eV", m, "barriers must be finite and >= 0"
         )
         if m and barriers.min() < 0:
             h = int(np.flatnonzero(barriers < 0)[0])
             raise ConfigError(
-                f"hop_barriers_eV[{h}] is {_fmt(barriers[h])}; barriers must be finite and >= 0"
+                f"hop_barriers_eV[{h}] is {_checks.fmt(barriers[h])}; barriers must be finite and >= 0"
             )
 
-        hop_type_names = _names(self.hop_type_names, "hop_type_names")
+        hop_type_names = _checks.names(self.hop_type_names, "hop_type_names")
         set_(self, "hop_type_names", hop_type_names)
         if self.hop_types is None:
             hop_types = np.zeros(m, dtype=np.int32)
         else:
-            ht = _int_array(self.hop_types, "hop_types", m)
-            _check_int_range(
+            ht = _checks.int_array(self.hop_types, "hop_types", m)
+            _checks.check_int_range(
                 ht, "hop_types", len(hop_type_names),
                 f"hop_type_names has {len(hop_type_names)} names (0..{len(hop_type_names) - 1})",
             )
-            hop_types = _owned(ht, self.hop_types, np.int32)
+            hop_types = _checks.owned(ht, self.hop_types, np.int32)
 
         # self hops, zero-length hops, images
         self_hop = src == dst
         if self_hop.any():
             h = int(np.flatnonzero(self_hop)[0])
             raise ConfigError(
-                f"hop {h} goes from site {src[h]} to itself (vector {_fmt(vec[h])} A): the "
+                f"hop {h} goes from site {src[h]} to itself (vector {_checks.fmt(vec[h])} A): the "
                 "supercell is too small, so the site would hop to its own periodic image "
                 "(self-hop); use a larger supercell"
             )
@@ -565,7 +508,7 @@ class SiteNetwork:
             h = int(np.flatnonzero(len2 < _ZERO_HOP_A**2)[0])
             raise ConfigError(
                 f"hop {h} (site {src[h]} -> {dst[h]}) has a zero-length vector "
-                f"hop_vectors[{h}] = {_fmt(vec[h])} A"
+                f"hop_vectors[{h}] = {_checks.fmt(vec[h])} A"
             )
         images = self._images(self.cell, pos, src, dst, vec)
 
@@ -580,15 +523,15 @@ class SiteNetwork:
                 h1, h2 = int(order[dup[0]]), int(order[dup[0] + 1])
                 raise ConfigError(
                     f"hops {h1} and {h2} are duplicates: both go from site {src[h1]} to site "
-                    f"{dst[h1]} with image {_fmt(images[h1])}"
+                    f"{dst[h1]} with image {_checks.fmt(images[h1])}"
                 )
             pos_r = np.minimum(np.searchsorted(sk, rev_key), m - 1)
             missing = np.flatnonzero(sk[pos_r] != rev_key)
             if missing.size:
                 h = int(missing[0])
                 raise ConfigError(
-                    f"hop {h} (site {src[h]} -> {dst[h]}, image {_fmt(images[h])}) has no "
-                    f"reverse hop (site {dst[h]} -> {src[h]}, image {_fmt(-images[h])}); every "
+                    f"hop {h} (site {src[h]} -> {dst[h]}, image {_checks.fmt(images[h])}) has no "
+                    f"reverse hop (site {dst[h]} -> {src[h]}, image {_checks.fmt(-images[h])}); every "
                     "hop needs its reverse for detailed balance"
                 )
             rev = order[pos_r]
@@ -646,8 +589,6 @@ class SiteNetwork:
                      "event_barriers_eV", "event_types")
 
     def _set_events(self) -> None:
-        from .mechanisms import EventSet
-
         given = [f for f in self._EVENT_FIELDS if getattr(self, f) is not None]
         if not given:
             if self.event_type_names:
@@ -676,9 +617,7 @@ class SiteNetwork:
 
     @cached_property
     def events(self) -> Any:
-        """The multi-ion events as a :class:`kmc.mechanisms.EventSet`."""
-        from .mechanisms import EventSet
-
+        """The multi-ion events as a :class:`kmc.events.EventSet`."""
         return EventSet(self.event_ptr, self.event_src, self.event_dst, self.event_vectors,
                         self.event_barriers_eV, self.event_types, self.event_type_names)
 
@@ -718,8 +657,8 @@ class SiteNetwork:
                 raise ConfigError(f"the blocked-site mask has shape {arr.shape}, expected ({n},)")
             blocked = arr.copy()
         else:
-            idx = _int_array(arr.reshape(-1), "sites", None)
-            _check_int_range(idx, "sites", n, f"the network has only {n} sites (0..{n - 1})")
+            idx = _checks.int_array(arr.reshape(-1), "sites", None)
+            _checks.check_int_range(idx, "sites", n, f"the network has only {n} sites (0..{n - 1})")
             blocked = np.zeros(n, dtype=bool)
             blocked[idx] = True
         keep = ~blocked
@@ -769,8 +708,6 @@ class SiteNetwork:
         -------
         SiteNetwork
         """
-        from .mechanisms import EventSet
-
         ev = EventSet.concatenate(self.events, *event_sets)
         changes: dict[str, Any] = dict(
             event_ptr=ev.ptr, event_src=ev.src, event_dst=ev.dst, event_vectors=ev.vectors,
@@ -815,14 +752,14 @@ class SiteNetwork:
             h = int(np.flatnonzero(~np.all(frac <= _IMAGE_TOL, axis=1))[0])
             f_h = (vec[h] - (pos[dst[h]] - pos[src[h]])) @ inv
             raise ConfigError(
-                f"hop {h} (site {src[h]} -> {dst[h]}): hop_vectors[{h}] = {_fmt(vec[h])} A is "
+                f"hop {h} (site {src[h]} -> {dst[h]}): hop_vectors[{h}] = {_checks.fmt(vec[h])} A is "
                 f"not positions[{dst[h]}] - positions[{src[h]}] plus a lattice vector "
-                f"(image in cell units {_fmt(np.round(f_h, 6))} is not integer)"
+                f"(image in cell units {_checks.fmt(np.round(f_h, 6))} is not integer)"
             )
         del frac
         if max(images.max(), -images.min()) >= _INDEX_LIMIT:  # pragma: no cover - absurd input
             h = int(np.argmax(np.abs(images).max(axis=1)))
-            raise ConfigError(f"hop {h} crosses {_fmt(images[h])} cells; the image is too large")
+            raise ConfigError(f"hop {h} crosses {_checks.fmt(images[h])} cells; the image is too large")
         return images.astype(np.int32)
 
     def _set_pairs(self, n: int) -> None:
@@ -836,8 +773,8 @@ class SiteNetwork:
             given, missing = ("pair_i", "pair_j") if self.pair_j is None else ("pair_j", "pair_i")
             raise ConfigError(f"{given} is given but {missing} is not; give both or neither")
         else:
-            pi = _int_array(self.pair_i, "pair_i", None)
-            pj = _int_array(self.pair_j, "pair_j", None)
+            pi = _checks.int_array(self.pair_i, "pair_i", None)
+            pj = _checks.int_array(self.pair_j, "pair_j", None)
             if pj.shape[0] != pi.shape[0]:
                 raise ConfigError(
                     f"pair_j has {pj.shape[0]} entries but pair_i has {pi.shape[0]}; they must "
@@ -849,11 +786,11 @@ class SiteNetwork:
                 raise ConfigError("pair_i and pair_j are given but pair_energies_eV is not")
             J = np.zeros(0, dtype=np.float64)
         else:
-            J = _broadcast_float(
+            J = _checks.broadcast_float(
                 self.pair_energies_eV, "pair_energies_eV", p, "pair energies must be finite"
             )
         for arr, nm in ((pi, "pair_i"), (pj, "pair_j")):
-            _check_int_range(arr, nm, n, f"the network has only {n} sites (0..{n - 1})")
+            _checks.check_int_range(arr, nm, n, f"the network has only {n} sites (0..{n - 1})")
         same = np.flatnonzero(pi == pj)
         if same.size:
             k = int(same[0])
@@ -874,8 +811,8 @@ class SiteNetwork:
                     f"pairs {k1} and {k2} are duplicates: both join sites {lo[k1]} and "
                     f"{hi[k1]}; store each unordered pair once"
                 )
-        set_(self, "pair_i", _owned(pi, self.pair_i, np.int32))
-        set_(self, "pair_j", _owned(pj, self.pair_j, np.int32))
+        set_(self, "pair_i", _checks.owned(pi, self.pair_i, np.int32))
+        set_(self, "pair_j", _checks.owned(pj, self.pair_j, np.int32))
         set_(self, "pair_energies_eV", J)
 
     # ---------------------------------------------------------------- sizes
@@ -1045,6 +982,47 @@ class SiteNetwork:
         """Mean squared hop length of each hop type, Angstrom^2 (0 for an unused type)."""
         return _mean_sq_by_type(self.hop_types, self.hop_vectors, len(self.hop_type_names))
 
+    def to_site_network(self) -> SiteNetwork:
+        """Itself (the :class:`Network` protocol; a PeriodicNetwork expands)."""
+        return self
+
+    def event_type_mean_sq_A2(self) -> np.ndarray:
+        """Mean over the events of each multi-ion event type of the summed squared move
+        lengths, Angstrom^2 (0 for an unused type; empty without events)."""
+        if not self.n_events:
+            return np.zeros(len(self.event_type_names))
+        move_sq = np.einsum("ij,ij->i", self.event_vectors, self.event_vectors)
+        per_event = np.add.reduceat(move_sq, self.event_ptr[:-1])
+        return _mean_by_type(self.event_types, per_event, len(self.event_type_names))
+
+    def engine_arrays(self) -> dict[str, Any]:
+        """What the engine needs of this network (the :class:`Network` protocol).
+
+        Returns
+        -------
+        dict
+            Keyword arguments of :class:`kmc._engine.Engine`: the hops in CSR form by
+            source site (``hop_ptr``, ``hop_dst``, ``hop_rev``, ``hop_type``, ``hop_vec`` in
+            Angstrom, ``hop_ekra`` in eV), ``site_energy`` (eV), ``n_hop_types``,
+            ``charge_e``; with pair interactions ``int_ptr``, ``int_nbr``, ``int_J`` and
+            ``hop_J`` (eV); with multi-ion events ``ev_ptr``, ``ev_src``, ``ev_dst``,
+            ``ev_vec`` (Angstrom), ``ev_ekra`` (eV), ``ev_type`` and ``n_event_types``. The
+            engine copies what it keeps.
+        """
+        out: dict[str, Any] = {
+            "hop_ptr": self.hop_ptr, "hop_dst": self.hop_dst, "hop_rev": self.hop_rev,
+            "hop_type": self.hop_types, "hop_vec": self.hop_vectors,
+            "hop_ekra": self.hop_barriers_eV, "site_energy": self.site_energies_eV,
+            "n_hop_types": len(self.hop_type_names), "charge_e": self.charge_e}
+        if self.has_interactions:
+            ptr, nbr, J = self.interaction_csr()
+            out.update(int_ptr=ptr, int_nbr=nbr, int_J=J, hop_J=self.hop_pair_energies_eV)
+        if self.n_events:
+            out.update(ev_ptr=self.event_ptr, ev_src=self.event_src, ev_dst=self.event_dst,
+                       ev_vec=self.event_vectors, ev_ekra=self.event_barriers_eV,
+                       ev_type=self.event_types, n_event_types=len(self.event_type_names))
+        return out
+
     def replace(self, **changes: Any) -> SiteNetwork:
         """A new, validated network with some fields replaced (see :func:`dataclasses.replace`).
 
@@ -1140,52 +1118,52 @@ class PeriodicNetwork:
         set_ = object.__setattr__  # frozen dataclass
         set_(self, "charge_e", _check_name_and_charge(self.name, self.charge_e))
         set_(self, "unit_cell", _check_cell(self.unit_cell, "unit_cell"))
-        basis = _float_array(self.basis_frac, "basis_frac", (None, 3))
+        basis = _checks.float_array(self.basis_frac, "basis_frac", (None, 3))
         nb = basis.shape[0]
         if nb < 1:
             raise ConfigError("basis_frac is empty; a network needs at least one site")
         set_(self, "basis_frac", basis)
         size = np.asarray(self.size)
         if size.shape != (3,) or size.dtype.kind not in "iu" or np.any(size < 1):
-            raise ConfigError(f"size = {_fmt(self.size)} must be 3 integers >= 1")
+            raise ConfigError(f"size = {_checks.fmt(self.size)} must be 3 integers >= 1")
         set_(self, "size", tuple(int(k) for k in size))
-        b = _int_array(self.hop_basis_src, "hop_basis_src", None)
+        b = _checks.int_array(self.hop_basis_src, "hop_basis_src", None)
         h = b.shape[0]
-        b2 = _int_array(self.hop_basis_dst, "hop_basis_dst", h)
-        _check_int_range(b, "hop_basis_src", nb, "basis site")
-        _check_int_range(b2, "hop_basis_dst", nb, "basis site")
+        b2 = _checks.int_array(self.hop_basis_dst, "hop_basis_dst", h)
+        _checks.check_int_range(b, "hop_basis_src", nb, "basis site")
+        _checks.check_int_range(b2, "hop_basis_dst", nb, "basis site")
         if h and np.any(np.diff(b) < 0):
             raise ConfigError("hop_basis_src must be sorted (the hops of basis site 0 first)")
-        dn = _as_numeric(self.hop_cell_offsets, "hop_cell_offsets")
+        dn = _checks.as_numeric(self.hop_cell_offsets, "hop_cell_offsets")
         if dn.dtype.kind not in "iu":
             raise ConfigError("hop_cell_offsets must be integers (unit cells)")
-        _check_shape(dn, "hop_cell_offsets", (h, 3))
+        _checks.check_shape(dn, "hop_cell_offsets", (h, 3))
         dn = np.ascontiguousarray(dn, dtype=np.int64)
         for name, arr in (("hop_basis_src", b), ("hop_basis_dst", b2),
                           ("hop_cell_offsets", dn)):
             arr.setflags(write=False)
             set_(self, name, arr)
-        set_(self, "hop_barriers_eV", _broadcast_float(
+        set_(self, "hop_barriers_eV", _checks.broadcast_float(
             self.hop_barriers_eV, "hop_barriers_eV", h, "barriers must be finite and >= 0"))
         if np.any(self.hop_barriers_eV < 0):
             raise ConfigError("hop_barriers_eV must be >= 0")
         self.hop_barriers_eV.setflags(write=False)
-        site_names = _names(self.site_type_names, "site_type_names")
+        site_names = _checks.names(self.site_type_names, "site_type_names")
         set_(self, "site_type_names", site_names)
         bt = np.zeros(nb, dtype=np.int32) if self.basis_types is None else \
-            _int_array(self.basis_types, "basis_types", nb)
-        _check_int_range(bt, "basis_types", len(site_names), "site type")
+            _checks.int_array(self.basis_types, "basis_types", nb)
+        _checks.check_int_range(bt, "basis_types", len(site_names), "site type")
         bt.setflags(write=False)
         set_(self, "basis_types", bt)
-        be = _broadcast_float(0.0 if self.basis_energies_eV is None else self.basis_energies_eV,
+        be = _checks.broadcast_float(0.0 if self.basis_energies_eV is None else self.basis_energies_eV,
                               "basis_energies_eV", nb, "values must be finite")
         be.setflags(write=False)
         set_(self, "basis_energies_eV", be)
-        hop_names = _names(self.hop_type_names, "hop_type_names")
+        hop_names = _checks.names(self.hop_type_names, "hop_type_names")
         set_(self, "hop_type_names", hop_names)
         ht = np.zeros(h, dtype=np.int32) if self.hop_types is None else \
-            _int_array(self.hop_types, "hop_types", h)
-        _check_int_range(ht, "hop_types", len(hop_names), "hop type")
+            _checks.int_array(self.hop_types, "hop_types", h)
+        _checks.check_int_range(ht, "hop_types", len(hop_names), "hop type")
         ht.setflags(write=False)
         set_(self, "hop_types", ht)
 
@@ -1300,6 +1278,20 @@ class PeriodicNetwork:
         """Mean squared hop length of each hop type, Angstrom^2 (0 for an unused type)."""
         # every cell holds each unit-cell hop once: the unit-cell mean is the network's
         return _mean_sq_by_type(self.hop_types, self.unit_hop_vectors, len(self.hop_type_names))
+
+    def event_type_mean_sq_A2(self) -> np.ndarray:
+        """Always empty: a compact network has no multi-ion events."""
+        return np.zeros(0)
+
+    def engine_arrays(self) -> dict[str, Any]:
+        """What the engine needs of this network (the :class:`Network` protocol): the
+        per-site templates (:meth:`templates`) instead of per-hop arrays, ``site_energy``
+        (eV), ``n_hop_types`` and ``charge_e``; keyword arguments of
+        :class:`kmc._engine.Engine`."""
+        return {"hop_ptr": None, "hop_dst": None, "hop_rev": None, "hop_type": None,
+                "hop_vec": None, "hop_ekra": None, "site_energy": self.site_energies_eV,
+                "n_hop_types": len(self.hop_type_names), "charge_e": self.charge_e,
+                **self.templates()}
 
     # ---------------------------------------------------------------- the engine's input
     def templates(self) -> dict[str, np.ndarray]:

@@ -22,7 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from . import assemble
 from .arrhenius import _plot_path, _saved_axes
+from .effective_medium import resistor_network
 from .errors import ConfigError
 
 __all__ = ["plot_microstructure", "plot_grain_size", "plot_fraction", "plot_composition",
@@ -161,13 +163,11 @@ def plot_grain_size(sweep: Any, path: str | os.PathLike) -> Path:
     pathlib.Path
         ``path``.
     """
-    from .microstructure import resistor_network
-
     key = _sweep_axis(sweep, GRAIN_AXES)
     out = _plot_path(path)
     by_T = _points_by_temperature(sweep)
     comps = sorted({p["composition"] for pts in by_T.values() for p in pts})
-    structures = {c: sweep.point_config(c).microstructure() for c in comps}
+    structures = {c: assemble.microstructure(sweep.point_config(c).model) for c in comps}
     size = {c: structures[c].grain_size_nm for c in comps}
     grains = {c: structures[c].n_grains for c in comps}
     ref = max(comps, key=lambda c: grains[c])  # the most grains: the most faces
@@ -234,7 +234,7 @@ def plot_fraction(sweep: Any, path: str | os.PathLike) -> Path:
     out = _plot_path(path)
     by_T = _points_by_temperature(sweep)
     comps = sorted({p["composition"] for pts in by_T.values() for p in pts})
-    structures = {c: sweep.point_config(c).microstructure() for c in comps}
+    structures = {c: assemble.microstructure(sweep.point_config(c).model) for c in comps}
     phi = {c: structures[c].conducting_fraction for c in comps}
     with _saved_axes(out) as ax:
         for i, (T, pts) in enumerate(by_T.items()):

@@ -25,18 +25,25 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._engine import Engine
-from .analysis import BlockData, TransportEstimate, transport
+from . import _checks
 from . import io as _io
-from .errors import ConfigError, RunInterrupted
-from .lattice import PeriodicNetwork, SiteNetwork, _mean_by_type
+from ._engine import Engine
+from .analysis import BlockData, transport
+from .constants import (
+    DEFAULT_ATTEMPT_FREQUENCY_HZ,
+    DEFAULT_BLOCKS,
+    DEFAULT_STEPS,
+    ENGINE_MODES,
+    MAX_ATTEMPT_FREQUENCY_HZ,
+    SEED_LIMIT,
+    default_equilibration,
+)
+from .errors import ConfigError, ConfigTypeError, RunInterrupted
+from .lattice import Network
+from .results import RunResult
 
-__all__ = ["Simulation", "RunResult", "resume", "occupancy_statistics",
+__all__ = ["Simulation", "RunResult", "resume", "occupancy_statistics", "engine_for",
            "DEFAULT_ATTEMPT_FREQUENCY_HZ"]
-
-DEFAULT_ATTEMPT_FREQUENCY_HZ = 1e13
-#: Largest attempt frequency accepted, Hz (the engine's KMC_MAX_ATTEMPT_FREQUENCY_HZ).
-MAX_ATTEMPT_FREQUENCY_HZ = 1e30
 # Events per engine call are tuned to about _CHUNK_WALL_S of wall time, so that Ctrl-C,
 # progress bars and checkpoints stay responsive; chunking never changes the trajectory.
 _CHUNK_WALL_S = 0.1
@@ -45,156 +52,14 @@ _MAX_CHUNK = 1 << 22
 
 
 def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    return float(value)
+    return _checks.real(value, name)
 
 
 def _count(value: Any, name: str, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        if isinstance(value, (float, np.floating)) and float(value).is_integer():
-            value = int(value)
-        else:
-            raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ConfigError(f"{name} = {value} must be >= {minimum}")
-    return int(value)
+    return _checks.integer(value, name, lo=minimum, whole_floats=True)
 
 
-@dataclass(frozen=True, eq=False)
-class RunResult:
-    """Result of one run: transport coefficients with errors, and how they were obtained.
-
-    Every field of :class:`kmc.analysis.TransportEstimate` (``D_tracer_cm2_s``,
-    ``D_sigma_cm2_s``, ``correlation_factor``, ``haven_ratio``, ``sigma_S_cm``, the
-    tensors, each with an ``_err`` twin) is available as an attribute of the result.
-
-    Attributes
-    ----------
-    transport : TransportEstimate
-        The estimates.
-    network_name : str
-    n_sites, n_ions : int
-    temperature_K : float
-    attempt_frequency_Hz : float
-    dimensionality : int
-        Dimensionality of the percolating hop network, used in the formulas.
-    seed : int
-        The seed that reproduces this run.
-    equilibration_steps, hops : int
-        Events executed in equilibration and in production.
-    simulated_time_s : float
-        Production simulated time, s.
-    wall_s : float
-        Wall-clock time of the whole run (set-up, equilibration, production), s.
-    hops_per_s : float
-        Production events per wall-clock second of engine time.
-    hop_type_counts : dict[str, int]
-        Production events per hop type.
-    interrupted : bool
-        True if the run was stopped (Ctrl-C, SIGTERM, :meth:`Simulation.request_stop`) and
-        this result holds the blocks finished so far.
-    blocks : BlockData
-        The per-block moments the estimates come from.
-    warnings : tuple of str
-    msd : dict of ndarray or None
-        ``time_s``, ``tracer_A2``, ``collective_A2``: mean squared displacement per ion
-        (Angstrom^2) since the start of production, at each block end.
-    stop_signal : int or None
-        The signal that stopped an interrupted run.
-    event_counts : dict[str, int]
-        Production events fired per hop type and per multi-ion event type.
-    displacement_share : dict[str, float]
-        Share of the summed squared ion displacement made by each hop/event type: which
-        mechanism carries the transport.
-    engine_mode : str
-        The engine algorithm that ran: "uniform", "count" or "tree".
-    """
-
-    transport: TransportEstimate
-    network_name: str
-    n_sites: int
-    n_ions: int
-    temperature_K: float
-    attempt_frequency_Hz: float
-    dimensionality: int
-    seed: int
-    equilibration_steps: int
-    hops: int
-    simulated_time_s: float
-    wall_s: float
-    hops_per_s: float
-    hop_type_counts: dict[str, int]
-    field_V_per_angstrom: tuple[float, float, float] | None = None
-    interrupted: bool = False
-    blocks: BlockData | None = field(default=None, repr=False)
-    warnings: tuple[str, ...] = ()
-    msd: dict[str, NDArray[np.float64]] | None = field(default=None, repr=False)
-    stop_signal: int | None = None
-    event_counts: dict[str, int] = field(default_factory=dict)
-    displacement_share: dict[str, float] = field(default_factory=dict)
-    engine_mode: str = ""
-
-    def __getattr__(self, name: str) -> Any:
-        # only reached for names that are not fields: delegate to the estimates
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return getattr(self.__dict__["transport"], name)
-        except (KeyError, AttributeError):
-            raise AttributeError(f"RunResult has no attribute {name!r}") from None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Flat JSON-serialisable dict (floats, lists; nan -> None)."""
-        out = self.transport.to_dict()
-        for key in ("network_name", "n_sites", "n_ions", "temperature_K", "attempt_frequency_Hz",
-                    "dimensionality", "seed", "equilibration_steps", "hops",
-                    "simulated_time_s", "wall_s", "hops_per_s", "hop_type_counts",
-                    "event_counts", "displacement_share", "interrupted", "engine_mode"):
-            out[key] = getattr(self, key)
-        out["field_V_per_angstrom"] = (None if self.field_V_per_angstrom is None
-                                       else list(self.field_V_per_angstrom))
-        out["warnings"] = list(self.warnings) + [
-            w for w in self.transport.warnings if w not in self.warnings]
-        for key, value in out.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                out[key] = None
-        return out
-
-    def summary(self) -> str:
-        """A readable table of the results."""
-        def row(label: str, value: float, err: float | None, unit: str) -> str:
-            if err is None:
-                return f"  {label:<28s} {value:>12.5g}              {unit}"
-            return f"  {label:<28s} {value:>12.5g} +/- {err:<9.2g} {unit}"
-
-        t = self.transport
-        lines = [
-            f"kmc run: {self.network_name}, {self.n_ions} ions on {self.n_sites} sites "
-            f"(d = {self.dimensionality}), T = {self.temperature_K:g} K, seed {self.seed}",
-            row("tracer diffusivity D*", t.D_tracer_cm2_s, t.D_tracer_cm2_s_err, "cm^2/s"),
-            row("collective diffusivity D_s", t.D_sigma_cm2_s, t.D_sigma_cm2_s_err, "cm^2/s"),
-            row("correlation factor f", t.correlation_factor, t.correlation_factor_err, ""),
-            row("Haven ratio D*/D_s", t.haven_ratio, t.haven_ratio_err, ""),
-            row("conductivity (N-E)", t.sigma_S_cm, t.sigma_S_cm_err, "S/cm"),
-        ]
-        if self.field_V_per_angstrom is not None:
-            lines.append(row("conductivity (drift)", t.sigma_drift_S_cm, t.sigma_drift_S_cm_err,
-                             "S/cm"))
-        lines += [
-            f"  {self.hops} hops in {t.n_blocks} blocks, simulated {self.simulated_time_s:.4g} s, "
-            f"wall {self.wall_s:.3g} s ({self.hops_per_s:.3g} hops/s)",
-        ]
-        if set(self.event_counts) != set(self.hop_type_counts):  # multi-ion events present
-            lines.append("  events fired (share of squared displacement): " + ", ".join(
-                f"{k} {v} ({100 * self.displacement_share.get(k, 0.0):.3g} %)"
-                for k, v in self.event_counts.items()))
-        for w in self.to_dict()["warnings"]:
-            lines.append(f"  warning: {w}")
-        return "\n".join(lines)
-
-
-def engine_for(network: SiteNetwork | PeriodicNetwork, ion_sites: ArrayLike, *,
+def engine_for(network: Network, ion_sites: ArrayLike, *,
                temperature_K: float, attempt_frequency_Hz: float = DEFAULT_ATTEMPT_FREQUENCY_HZ,
                field_V_per_angstrom: ArrayLike | None = None, seed: int = 0,
                mode: str = "auto") -> Engine:
@@ -202,7 +67,9 @@ def engine_for(network: SiteNetwork | PeriodicNetwork, ion_sites: ArrayLike, *,
 
     Parameters
     ----------
-    network : SiteNetwork or PeriodicNetwork
+    network : Network
+        A :class:`~kmc.lattice.SiteNetwork` or :class:`~kmc.lattice.PeriodicNetwork` (what
+        it gives the engine: :meth:`~kmc.lattice.Network.engine_arrays`).
     ion_sites : array_like of int
         Distinct initial sites of the ions (may be empty).
     temperature_K, attempt_frequency_Hz : float
@@ -214,30 +81,12 @@ def engine_for(network: SiteNetwork | PeriodicNetwork, ion_sites: ArrayLike, *,
     mode : str
         The engine's algorithm (see :class:`Simulation`).
     """
-    net = network
     sites = np.asarray(ion_sites, dtype=np.int32)
-    kwargs: dict[str, Any] = {
-        "n_hop_types": len(net.hop_type_names),
-        "temperature_K": temperature_K,
-        "attempt_frequency_Hz": attempt_frequency_Hz,
-        "charge_e": net.charge_e,
-        "field_V_per_A": (0.0, 0.0, 0.0) if field_V_per_angstrom is None
-        else field_V_per_angstrom,
-        "seed": seed,
-        "mode": mode,
-    }
-    if isinstance(net, PeriodicNetwork):  # the compact form: no per-hop arrays
-        return Engine(None, None, None, None, None, None, net.site_energies_eV, sites,
-                      **kwargs, **net.templates())
-    if net.has_interactions:
-        ptr, nbr, J = net.interaction_csr()
-        kwargs.update(int_ptr=ptr, int_nbr=nbr, int_J=J, hop_J=net.hop_pair_energies_eV)
-    if net.n_events:
-        kwargs.update(ev_ptr=net.event_ptr, ev_src=net.event_src, ev_dst=net.event_dst,
-                      ev_vec=net.event_vectors, ev_ekra=net.event_barriers_eV,
-                      ev_type=net.event_types, n_event_types=len(net.event_type_names))
-    return Engine(net.hop_ptr, net.hop_dst, net.hop_rev, net.hop_types, net.hop_vectors,
-                  net.hop_barriers_eV, net.site_energies_eV, sites, **kwargs)
+    return Engine(ion_sites=sites, **network.engine_arrays(), temperature_K=temperature_K,
+                  attempt_frequency_Hz=attempt_frequency_Hz,
+                  field_V_per_A=(0.0, 0.0, 0.0) if field_V_per_angstrom is None
+                  else field_V_per_angstrom,
+                  seed=seed, mode=mode)
 
 
 class Simulation:
@@ -245,8 +94,8 @@ class Simulation:
 
     Parameters
     ----------
-    network : SiteNetwork
-        Sites, hops (with KRA barriers, eV), site energies and interactions.
+    network : Network
+        A :class:`~kmc.lattice.SiteNetwork` or :class:`~kmc.lattice.PeriodicNetwork`: sites, hops (with KRA barriers, eV), site energies and interactions.
     temperature_K : float
         Temperature, K (> 0).
     n_ions, n_vacancies, occupancy, ion_sites :
@@ -278,7 +127,7 @@ class Simulation:
 
     def __init__(
         self,
-        network: SiteNetwork,
+        network: Network,
         temperature_K: float,
         *,
         n_ions: int | None = None,
@@ -290,9 +139,9 @@ class Simulation:
         field_V_per_angstrom: ArrayLike | None = None,
         engine_mode: str = "auto",
     ) -> None:
-        if not isinstance(network, (SiteNetwork, PeriodicNetwork)):
-            raise TypeError(f"network must be a SiteNetwork or PeriodicNetwork, got "
-                            f"{type(network).__name__}")
+        if not isinstance(network, Network):
+            raise ConfigTypeError(f"network must be a SiteNetwork or PeriodicNetwork, got "
+                                  f"{type(network).__name__}")
         self.network = network
         n = network.n_sites
         T = _number(temperature_K, "temperature_K")
@@ -304,11 +153,7 @@ class Simulation:
             raise ConfigError(f"attempt_frequency_Hz = {attempt_frequency_Hz!r} must be > 0 "
                               f"and at most {MAX_ATTEMPT_FREQUENCY_HZ:g}")
         self.attempt_frequency_Hz = nu
-        from ._engine import MODES
-
-        if not isinstance(engine_mode, str) or engine_mode not in MODES:
-            raise ConfigError(f"engine_mode = {engine_mode!r} must be one of {', '.join(MODES)}")
-        self.engine_mode = engine_mode
+        self.engine_mode = _checks.choice(engine_mode, "engine_mode", ENGINE_MODES)
 
         if field_V_per_angstrom is None:
             self.field_V_per_angstrom = None
@@ -355,10 +200,8 @@ class Simulation:
         self._ion_sites = None if ion_sites is None else np.asarray(ion_sites, dtype=np.int32)
 
         if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (2**63))
-        self.seed = _count(seed, "seed", 0)
-        if self.seed >= 2**63:
-            raise ConfigError(f"seed = {seed} must be < 2**63")
+            seed = int(np.random.SeedSequence().entropy % SEED_LIMIT)
+        self.seed = _checks.integer(seed, "seed", lo=0, hi=SEED_LIMIT - 1, whole_floats=True)
         self._engine: Engine | None = None
         self._initial_sites: NDArray[np.int32] | None = None
         self._stop_signal: int | None = None
@@ -460,10 +303,10 @@ class Simulation:
     # ------------------------------------------------------------------- run
     def run(
         self,
-        steps: int = 1_000_000,
+        steps: int = DEFAULT_STEPS,
         *,
         equilibration: int | None = None,
-        blocks: int = 100,
+        blocks: int = DEFAULT_BLOCKS,
         production_time_s: float | None = None,
         progress: Callable[[int], None] | None = None,
         output: str | os.PathLike[str] | None = None,
@@ -521,7 +364,7 @@ class Simulation:
         """
         steps = _count(steps, "steps", 1)
         blocks = _count(blocks, "blocks", 2)
-        equilibration = steps // 10 if equilibration is None else _count(
+        equilibration = default_equilibration(steps) if equilibration is None else _count(
             equilibration, "equilibration", 0)
         tp = None
         if production_time_s is not None:
@@ -713,14 +556,14 @@ class Simulation:
         return resume(path, progress=progress, checkpoint_interval_s=checkpoint_interval_s)
 
 
-def _event_counts(net: SiteNetwork, hop_counts: NDArray, ev_counts: NDArray) -> dict[str, int]:
+def _event_counts(net: Network, hop_counts: NDArray, ev_counts: NDArray) -> dict[str, int]:
     """Events fired per hop type and per multi-ion event type (names are distinct)."""
     out = {name: int(c) for name, c in zip(net.hop_type_names, hop_counts, strict=True)}
     out.update({name: int(c) for name, c in zip(net.event_type_names, ev_counts, strict=True)})
     return out
 
 
-def _displacement_share(net: SiteNetwork, hop_counts: NDArray,
+def _displacement_share(net: Network, hop_counts: NDArray,
                         ev_counts: NDArray) -> dict[str, float]:
     """Share of the summed squared ion displacements (sum over moves of |move|^2) made by each
     hop and event type: counts times the mean squared move length of the type (exact when the
@@ -728,12 +571,8 @@ def _displacement_share(net: SiteNetwork, hop_counts: NDArray,
     hop_sq = net.hop_type_mean_sq_A2()
     w = {name: float(c) * float(q) for name, c, q in
          zip(net.hop_type_names, hop_counts, hop_sq, strict=True)}
-    if net.n_events:
-        move_sq = np.einsum("ij,ij->i", net.event_vectors, net.event_vectors)
-        per_event = np.add.reduceat(move_sq, net.event_ptr[:-1])
-        ev_sq = _mean_by_type(net.event_types, per_event, len(net.event_type_names))
-        w.update({name: float(c) * float(q) for name, c, q in
-                  zip(net.event_type_names, ev_counts, ev_sq, strict=True)})
+    w.update({name: float(c) * float(q) for name, c, q in
+              zip(net.event_type_names, ev_counts, net.event_type_mean_sq_A2(), strict=True)})
     total = sum(w.values())
     return {k: (v / total if total > 0 else 0.0) for k, v in w.items()}
 
@@ -1008,7 +847,8 @@ def occupancy_statistics(sim: Simulation, steps: int, samples: int = 1000,
     """
     steps = _count(steps, "steps", 1)
     samples = _count(samples, "samples", 1)
-    eq = steps // 10 if equilibration is None else _count(equilibration, "equilibration", 0)
+    eq = default_equilibration(steps) if equilibration is None else _count(
+        equilibration, "equilibration", 0)
     eng = sim.engine
     if not eng.total_rate_Hz > 0:
         raise sim._frozen_error()

@@ -24,7 +24,6 @@ import concurrent.futures as cf
 import contextlib
 import hashlib
 import json
-import math
 import multiprocessing
 import os
 import shutil
@@ -32,17 +31,19 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import assemble
 from . import io as _io
-from .arrhenius import ArrheniusFit, combine_replicas, fit_arrhenius
 from .config import RunConfig, SweepConfig
 from .errors import ConfigError, KMCError, RunInterrupted
+from .simulation import resume
+from .results import SweepResult
 
 __all__ = ["RunSpec", "SweepResult", "run_sweep", "plan_runs", "derive_seed", "cpu_count"]
 
@@ -50,11 +51,6 @@ __all__ = ["RunSpec", "SweepResult", "run_sweep", "plan_runs", "derive_seed", "c
 MAX_ATTEMPTS = 3
 #: Wall seconds between rewrites of the sweep file while runs finish.
 GATHER_INTERVAL_S = 30.0
-#: Observables tabulated per run and per point (value and _err twin).
-OBSERVABLES = ("sigma_S_cm", "D_tracer_cm2_s", "D_sigma_cm2_s", "correlation_factor",
-               "haven_ratio")
-#: Observables added for the runs of a microstructure sweep.
-MICROSTRUCTURE_OBSERVABLES = ("sigma_eff_S_cm",)
 
 
 def cpu_count() -> int:
@@ -110,7 +106,7 @@ def plan_runs(cfg: SweepConfig, master_seed: int) -> list[RunSpec]:
                 run = cfg.run_config(T, comp, seed)
                 run_id = f"T{_fmt(T)}K_{cfg.composition_key}{_fmt(comp)}_r{r}"
                 specs.append(RunSpec(run_id, float(T), cfg.composition_key, comp, r, seed,
-                                     run.model()))
+                                     run.model_keys()))
     return specs
 
 
@@ -130,7 +126,7 @@ def execute_run(config: dict[str, Any], part_path: str | None,
     Parameters
     ----------
     config : dict
-        The run's configuration keys (:meth:`kmc.config.RunConfig.model`).
+        The run's configuration keys (:meth:`kmc.config.RunConfig.model_keys`).
     part_path : str or None
         The run's own file: continued from its checkpoint if it holds one. None (a
         worker without the sweep's file system, e.g. on a dask cluster): the run is made
@@ -159,16 +155,14 @@ def execute_run(config: dict[str, Any], part_path: str | None,
                 status = None
         try:
             if status in ("running", "interrupted"):
-                from .simulation import resume
-
                 result = resume(path, checkpoint_interval_s=checkpoint_interval_s)
             elif status == "complete":
                 return {"status": "complete"}
             else:
                 run = RunConfig.from_dict(config, where="sweep run")
-                result = run.simulation().run(**run.plan(), output=path, overwrite=True,
-                                              checkpoint_interval_s=checkpoint_interval_s,
-                                              config=config)
+                result = assemble.simulation(run).run(
+                    **run.plan.run_kwargs(), output=path, overwrite=True,
+                    checkpoint_interval_s=checkpoint_interval_s, config=config)
         except RunInterrupted:
             return {"status": "interrupted"}
         out: dict[str, Any] = {"status": "interrupted" if result.interrupted else "complete"}
@@ -181,259 +175,16 @@ def execute_run(config: dict[str, Any], part_path: str | None,
 
 
 # --------------------------------------------------------------------------- #
-# results
-# --------------------------------------------------------------------------- #
-class SweepResult:
-    """The runs of a sweep, tabulated per run and per point, with Arrhenius fits.
-
-    Attributes
-    ----------
-    path : str
-        The sweep file.
-    config : dict
-        The sweep's configuration (base keys, temperatures, compositions, replicas).
-    master_seed : int
-    runs : dict of str -> RunResult
-        Finished runs by run id.
-    specs : dict of str -> dict
-        Each finished run's point: temperature_K, composition_key, composition, replica,
-        seed.
-    failures : dict of str -> str
-        Runs that failed (this session), with the reason.
-    executed : list of str
-        Runs computed (or continued) in this session; the others were in the file already.
-    """
-
-    def __init__(self, path: str, config: dict[str, Any], master_seed: int,
-                 runs: dict[str, Any], specs: dict[str, dict[str, Any]],
-                 failures: dict[str, str] | None = None,
-                 executed: Sequence[str] = ()) -> None:
-        self.path = path
-        self.config = config
-        self.master_seed = master_seed
-        self.runs = runs
-        self.specs = specs
-        self.failures = dict(failures or {})
-        self.executed = list(executed)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> SweepResult:
-        """Read a sweep file (its finished runs)."""
-        with _io._open(path) as f:
-            if _io._check_format(f, repr(str(path))) != _io.SWEEP_FORMAT:
-                raise ConfigError(f"{str(path)!r} is a run file, not a sweep; use kmc.load")
-            config = json.loads(f["sweep"].attrs["json"])
-            master = int(f["sweep"].attrs["master_seed"])
-            runs, specs = {}, {}
-            for run_id in f["runs"]:
-                g = f["runs"][run_id]
-                rf = _io.read_run_group(g, str(path), f"{str(path)!r} run {run_id}")
-                runs[run_id] = _io.result_from_run(rf)
-                specs[run_id] = json.loads(g.attrs["sweep_point"])
-        return cls(str(path), config, master, runs, specs)
-
-    @property
-    def n_runs(self) -> int:
-        """Finished runs."""
-        return len(self.runs)
-
-    @property
-    def microstructure_kind(self) -> str | None:
-        """"polycrystal" or "composite" for a sweep of a microstructure, else None."""
-        from .config import MICROSTRUCTURES
-
-        lattice = self.config.get("base", {}).get("lattice")
-        return lattice if lattice in MICROSTRUCTURES else None
-
-    def point_config(self, composition: Any, temperature_K: float | None = None) -> RunConfig:
-        """The configuration of the runs at one point (without their seed).
-
-        Parameters
-        ----------
-        composition : value
-            A value of the sweep's composition key.
-        temperature_K : float, optional
-            Default: the sweep's first temperature.
-        """
-        T = self.config["temperatures_K"][0] if temperature_K is None else temperature_K
-        return RunConfig.from_dict({**self.config["base"], "temperature": T,
-                                    self.config["composition_key"]: composition},
-                                   where=f"{self.path} (config)")
-
-    @property
-    def bulk_dimensionality(self) -> int | None:
-        """Dimensionality of the bulk of a microstructure sweep (None for other sweeps)."""
-        if self.microstructure_kind is None:
-            return None
-        if not hasattr(self, "_bulk_dim"):
-            comp = self.config["compositions"][0]
-            self._bulk_dim = int(self.point_config(comp).bulk_network().dimensionality)
-        return self._bulk_dim
-
-    def observables(self) -> tuple[str, ...]:
-        """The observables of :meth:`table` and :meth:`points` (each with an _err twin)."""
-        extra = MICROSTRUCTURE_OBSERVABLES if self.microstructure_kind else ()
-        return OBSERVABLES + extra
-
-    def table(self) -> list[dict[str, Any]]:
-        """One row per finished run: its point, seed and observables with errors (for a
-        microstructure sweep also ``sigma_eff_S_cm``)."""
-        from .microstructure import effective_sigma_S_cm
-
-        d_bulk = self.bulk_dimensionality
-        rows = []
-        for run_id in sorted(self.runs, key=self._order):
-            res = self.runs[run_id].to_dict()
-            row = {"run_id": run_id, **self.specs[run_id]}
-            for k in OBSERVABLES:
-                row[k], row[k + "_err"] = res[k], res[k + "_err"]
-            if d_bulk is not None:
-                value, err = effective_sigma_S_cm(self.runs[run_id], d_bulk)
-                row["sigma_eff_S_cm"] = value if math.isfinite(value) else None
-                row["sigma_eff_S_cm_err"] = err if math.isfinite(err) else None
-            row["hops"] = res["hops"]
-            rows.append(row)
-        return rows
-
-    def _order(self, run_id: str) -> tuple[Any, ...]:
-        s = self.specs[run_id]
-        comp = s["composition"]
-        return (str(s["composition_key"]), comp if isinstance(comp, (int, float)) else 0,
-                s["temperature_K"], s["replica"])
-
-    def compositions(self) -> list[tuple[str, Any]]:
-        """The distinct (composition key, value) pairs of the finished runs."""
-        seen = sorted({(s["composition_key"], s["composition"]) for s in self.specs.values()},
-                      key=lambda kv: (kv[0], kv[1]))
-        return seen
-
-    def points(self) -> list[dict[str, Any]]:
-        """One row per (composition, temperature): replicas combined with
-        :func:`kmc.arrhenius.combine_replicas` (mean; error sqrt(sum err^2) / R)."""
-        groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-        for row in self.table():
-            key = (row["composition_key"], row["composition"], row["temperature_K"])
-            groups.setdefault(key, []).append(row)
-        out = []
-        for (ckey, comp, T), rows in groups.items():
-            point: dict[str, Any] = {"composition_key": ckey, "composition": comp,
-                                     "temperature_K": T, "replicas": len(rows)}
-            for k in self.observables():
-                vals = [r[k] for r in rows]
-                errs = [r[k + "_err"] for r in rows]
-                if all(v is not None and e is not None and v > 0 and e > 0
-                       for v, e in zip(vals, errs)):
-                    point[k], point[k + "_err"] = combine_replicas(vals, errs)
-                else:
-                    good = [v for v in vals if v is not None]
-                    point[k] = float(np.mean(good)) if good else None
-                    point[k + "_err"] = None
-            out.append(point)
-        return out
-
-    def arrhenius(self, composition: Any = None, *, quantity: str = "sigma",
-                  T_ref_K: float = 300.0) -> ArrheniusFit:
-        """Arrhenius fit over the temperatures of one composition.
-
-        Parameters
-        ----------
-        composition : value or None
-            The composition value (of the sweep's composition key); may be None if the
-            sweep has one composition.
-        quantity : str
-            "sigma" (sigma T = A exp(-Ea/kB T)), "D_tracer" or "D_sigma" (D = D0 exp(...)).
-        T_ref_K : float
-            Temperature of the extrapolated value, K.
-        """
-        keys = {"sigma": "sigma_S_cm", "D_tracer": "D_tracer_cm2_s",
-                "D_sigma": "D_sigma_cm2_s"}
-        if quantity not in keys:
-            raise ConfigError(f"quantity = {quantity!r} must be one of {', '.join(keys)}")
-        comps = self.compositions()
-        if not comps:
-            raise ConfigError(f"{self.path!r} holds no finished run")
-        if composition is None:
-            if len(comps) > 1:
-                raise ConfigError(
-                    f"{self.path!r} holds {len(comps)} compositions "
-                    f"({', '.join(f'{k}={_fmt(v)}' for k, v in comps)}); choose one")
-            composition = comps[0][1]
-        pts = [p for p in self.points() if p["composition"] == composition]
-        if not pts:
-            raise ConfigError(f"composition {composition!r} is not in {self.path!r} "
-                              f"(it has {', '.join(_fmt(v) for _, v in comps)})")
-        k = keys[quantity]
-        pts.sort(key=lambda p: p["temperature_K"])
-        return fit_arrhenius([p["temperature_K"] for p in pts], [p[k] for p in pts],
-                             [p[k + "_err"] for p in pts],
-                             quantity="sigma" if quantity == "sigma" else "D",
-                             T_ref_K=T_ref_K)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: the file, the config, the per-run and per-point tables, the fits."""
-        fits = []
-        for key, comp in self.compositions():
-            temps = {s["temperature_K"] for s in self.specs.values()
-                     if s["composition"] == comp and s["composition_key"] == key}
-            if len(temps) >= 2:
-                try:
-                    fits.append({"composition_key": key, "composition": comp,
-                                 **self.arrhenius(comp).to_dict()})
-                except ConfigError as exc:
-                    fits.append({"composition_key": key, "composition": comp,
-                                 "error": str(exc)})
-        return {"output": self.path, "master_seed": self.master_seed,
-                "n_runs": self.n_runs, "executed": list(self.executed), "config": self.config,
-                "points": self.points(),
-                "runs": self.table(), "arrhenius": fits,
-                "failures": [{"run_id": k, "error": v} for k, v in self.failures.items()]}
-
-    def summary(self) -> str:
-        """A readable table of the points and the Arrhenius fits."""
-        def cell(v: Any, e: Any) -> str:
-            if v is None:
-                return f"{'n/a':>22s}"
-            return f"{v:>10.4g} +/- {e:<8.2g}" if e is not None else f"{v:>10.4g}{'':12s}"
-
-        columns = ["sigma_S_cm", "D_tracer_cm2_s", "correlation_factor", "haven_ratio"]
-        heads = ["sigma (S/cm)", "D* (cm^2/s)", "f", "Haven ratio"]
-        if self.microstructure_kind is not None:
-            columns.insert(1, "sigma_eff_S_cm")
-            heads.insert(1, "sigma_eff (S/cm)")
-        lines = [f"kmc sweep: {self.n_runs} runs in {self.path} (master seed "
-                 f"{self.master_seed}; {len(self.executed)} computed now)",
-                 f"  {'T (K)':>8s} {'composition':>20s} {'R':>3s} "
-                 + " ".join(f"{h:>22s}" for h in heads)]
-        def order(p: dict[str, Any]) -> tuple[Any, ...]:  # numbers by value, not as text
-            c = p["composition"]
-            num = isinstance(c, (int, float))
-            return (not num, float(c) if num else 0.0, str(c), p["temperature_K"])
-
-        for p in sorted(self.points(), key=order):
-            comp = f"{p['composition_key']}={_fmt(p['composition'])}"
-            lines.append(f"  {p['temperature_K']:>8g} {comp:>20s} {p['replicas']:>3d} "
-                         + " ".join(cell(p[k], p[k + "_err"]) for k in columns))
-        for fit in self.to_dict()["arrhenius"]:
-            label = f"{fit['composition_key']}={_fmt(fit['composition'])}"
-            if "error" in fit:
-                lines.append(f"  Arrhenius ({label}): {fit['error']}")
-                continue
-            lines.append(
-                f"  Arrhenius ({label}): Ea = {fit['Ea_eV']:.4f} +/- {fit['Ea_err_eV']:.2g} eV, "
-                f"sigma(300 K) = {fit['sigma_300K_S_cm']:.3g} +/- "
-                f"{fit['sigma_300K_err_S_cm']:.2g} S/cm ({fit['n_points']} points)")
-        for run_id, err in self.failures.items():
-            lines.append(f"  failed: {run_id}: {err}")
-        return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------- #
 # the sweep file
 # --------------------------------------------------------------------------- #
 def _sweep_record(cfg: SweepConfig) -> dict[str, Any]:
-    return {"base": cfg.base, "temperatures_K": list(cfg.temperatures_K),
-            "composition_key": cfg.composition_key, "compositions": list(cfg.compositions),
-            "replicas": cfg.replicas}
+    record = {"base": cfg.base, "temperatures_K": list(cfg.temperatures_K),
+              "composition_key": cfg.composition_key, "compositions": list(cfg.compositions),
+              "replicas": cfg.replicas}
+    probe = cfg.run_config(cfg.temperatures_K[0], cfg.compositions[0], 0)
+    if probe.model.microstructure_kind is not None:  # sigma_eff needs the bulk's dimension
+        record["bulk_dimensionality"] = int(assemble.bulk_network(probe.model).dimensionality)
+    return record
 
 
 def _gather(output: Path, record: dict[str, Any], master_seed: int,
@@ -443,30 +194,7 @@ def _gather(output: Path, record: dict[str, Any], master_seed: int,
     `sources` maps run id -> (file, group) holding the run now (the old sweep file or a
     part file).
     """
-    h5py = _io._h5py()
-
-    def fill(f: Any) -> None:
-        f.attrs["format"] = _io.SWEEP_FORMAT
-        f.attrs["format_version"] = _io.FORMAT_VERSION
-        f.attrs["kmc_version"] = _io.__version__
-        pg = f.create_group("provenance")
-        for k, v in _io.provenance().items():
-            pg.attrs[k] = v
-        sg = f.create_group("sweep")
-        sg.attrs["json"] = json.dumps(record)
-        sg.attrs["master_seed"] = master_seed
-        runs = f.create_group("runs")
-        rows = []
-        for run_id in sorted(sources):
-            src_file, src_group = sources[run_id]
-            # the old sweep file is read while its replacement is written beside it
-            with h5py.File(src_file, "r") as src:
-                src.copy(src[src_group], runs, name=run_id)
-            runs[run_id].attrs["sweep_point"] = json.dumps(points[run_id])
-            rows.append(points[run_id])
-        sg.attrs["runs_json"] = json.dumps(rows)
-
-    _io.atomic_h5(output, fill)
+    _io.write_sweep(output, record, master_seed, sources, points)
 
 
 def _point(spec: RunSpec) -> dict[str, Any]:
@@ -479,13 +207,13 @@ def _existing(output: Path, cfg: SweepConfig) -> tuple[int | None, dict[str, dic
     against the new configuration."""
     if not output.exists():
         return None, {}
-    with _io._open(output) as f:
-        if _io._check_format(f, repr(str(output))) != _io.SWEEP_FORMAT:
-            raise ConfigError(f"output {str(output)!r} is a run file, not a sweep; choose "
-                              "another output file")
-        record = json.loads(f["sweep"].attrs["json"])
-        master = int(f["sweep"].attrs["master_seed"])
-        done = {rid: json.loads(f["runs"][rid].attrs["sweep_point"]) for rid in f["runs"]}
+    try:
+        record, master, done = _io.read_sweep_record(output)
+    except ConfigError as exc:
+        if "is a run file" not in str(exc):
+            raise
+        raise ConfigError(f"output {str(output)!r} is a run file, not a sweep; choose "
+                          "another output file") from None
     if record["base"] != json.loads(json.dumps(cfg.base)):
         old, new = record["base"], cfg.base
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
@@ -677,11 +405,11 @@ def run_sweep(cfg: SweepConfig, *, quiet: bool | None = None) -> SweepResult:
     cfg : SweepConfig
         What to run (see :func:`kmc.config.sweep_config`) and where: ``cfg.scheduler``
         (a dask.distributed scheduler address) or a local pool of ``cfg.workers``
-        processes (default: one per core). ``cfg.output`` is the sweep file; if it exists
-        (and ``cfg.overwrite`` is false) the sweep continues it: finished runs are kept,
+        processes (default: one per core). ``cfg.output.path`` is the sweep file; if it exists
+        (and ``cfg.output.overwrite`` is false) the sweep continues it: finished runs are kept,
         unfinished ones continue from their checkpoints.
     quiet : bool or None
-        No progress bar (default: ``cfg.quiet``).
+        No progress bar (default: ``cfg.output.quiet``).
 
     Returns
     -------
@@ -696,7 +424,8 @@ def run_sweep(cfg: SweepConfig, *, quiet: bool | None = None) -> SweepResult:
         If stopped by Ctrl-C or SIGTERM; what finished is in the sweep file and a new
         call continues.
     """
-    output = Path(cfg.output)
+    cfg = assemble.resolve_composition(cfg)  # a material's own composition: its ion count
+    output = Path(str(cfg.output.path))
     parts = output.with_name(output.name + ".parts")
     if output.is_dir():
         raise ConfigError(f"output {str(output)!r} is a directory")
@@ -707,7 +436,7 @@ def run_sweep(cfg: SweepConfig, *, quiet: bool | None = None) -> SweepResult:
 
 
 def _sweep(cfg: SweepConfig, output: Path, parts: Path, quiet: bool | None) -> SweepResult:
-    if cfg.overwrite:
+    if cfg.output.overwrite:
         output.unlink(missing_ok=True)
         shutil.rmtree(parts, ignore_errors=True)
     master, done = _existing(output, cfg)
@@ -733,15 +462,16 @@ def _sweep(cfg: SweepConfig, output: Path, parts: Path, quiet: bool | None) -> S
             part.unlink()  # torn: the run starts again
         todo.append(spec)
     n_done = sum(1 for s in specs if s.run_id in sources)
-    bar = _progress_bar(len(specs), n_done, cfg.quiet if quiet is None else quiet)
+    bar = _progress_bar(len(specs), n_done, cfg.output.quiet if quiet is None else quiet)
     book = _Book(output, parts, record, master, sources, points, bar,
                  new_parts=[Path(src) for src, grp in sources.values() if grp == "/"])
     try:
         with _sigterm_as_interrupt():
             if cfg.scheduler is not None:
-                _run_dask(book, todo, cfg.scheduler, cfg.checkpoint_interval)
+                _run_dask(book, todo, cfg.scheduler, cfg.output.checkpoint_interval)
             else:
-                _run_pool(book, todo, cfg.workers or cpu_count(), cfg.checkpoint_interval)
+                _run_pool(book, todo, cfg.workers or cpu_count(),
+                          cfg.output.checkpoint_interval)
     except KeyboardInterrupt as exc:
         bar.close()
         book.gather()
@@ -756,7 +486,7 @@ def _sweep(cfg: SweepConfig, output: Path, parts: Path, quiet: bool | None) -> S
             lock.unlink(missing_ok=True)
     if not any(parts.iterdir()):
         parts.rmdir()
-    result = SweepResult.load(output)
+    result = _io.read_sweep(output)
     result.failures = book.failures
     result.executed = book.executed
     return result

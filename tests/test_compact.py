@@ -13,6 +13,7 @@ import pytest
 import kmc
 from kmc import builders
 from kmc._engine import Engine
+from kmc import assemble
 from kmc.config import run_config
 from kmc.errors import ConfigError
 from kmc.io import read_network, write_network
@@ -142,11 +143,11 @@ def test_write_read_network_without_run(tmp_path):
 
 def test_plain_lattice_configs_run_compact():
     cfg = run_config("sc", {"size": 6, "occupancy": 0.2, "temperature": 500, "seed": 1})
-    assert isinstance(cfg.network(), PeriodicNetwork)
+    assert isinstance(assemble.network(cfg.model), PeriodicNetwork)
     with_events = run_config("sc", {"size": 6, "occupancy": 0.2, "temperature": 500,
                                     "mechanisms": ("hop", "concerted2"),
                                     "barrier_concerted2": 0.2})
-    assert isinstance(with_events.network(), SiteNetwork)
+    assert isinstance(assemble.network(with_events.model), SiteNetwork)
 
 
 # ------------------------------------------------------------------ bad input

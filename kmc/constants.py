@@ -1,0 +1,86 @@
+"""Physical constants, unit conversions, limits and defaults of :mod:`kmc`: one place each.
+
+The engine's limits (largest degree, moves per event, attempt frequency) and its Boltzmann
+constant are defined once, in ``csrc/kmc_engine.h``, and reach Python through the wrapper
+(:mod:`kmc._engine`); nothing here retypes them. Python's effective-medium predictions use
+the same k_B as the engine's rates, so the two agree to the last bit.
+
+Units: Angstrom, s, eV, K, e, Hz; D in cm^2/s, sigma in S/cm.
+"""
+
+from __future__ import annotations
+
+from scipy.constants import e as _E_C
+from scipy.constants import k as _K_J
+
+from . import _engine
+
+__all__ = [
+    "KB_EV_PER_K", "KB_J_PER_K", "E_CHARGE_C",
+    "CM_PER_A", "A_PER_NM", "A2_PER_S_TO_CM2_PER_S", "PER_A3_TO_PER_CM3",
+    "V_PER_A_TO_V_PER_CM", "A_PER_S_TO_CM_PER_S",
+    "MAX_DEGREE", "MAX_EVENT_MOVES", "MAX_ATTEMPT_FREQUENCY_HZ", "RATE_LAWS", "ENGINE_MODES",
+    "INDEX_LIMIT", "SEED_LIMIT", "ZERO_HOP_A", "IMAGE_TOL",
+    "DEFAULT_ATTEMPT_FREQUENCY_HZ", "DEFAULT_LATTICE_CONSTANT_A", "DEFAULT_BARRIER_EV",
+    "DEFAULT_OCCUPANCY", "DEFAULT_BLOCKS", "DEFAULT_STEPS", "default_equilibration",
+]
+
+# ---------------------------------------------------------------- physical constants
+#: Boltzmann constant, eV/K: the engine's (CODATA 2018), used by every rate in Python too.
+KB_EV_PER_K: float = float(getattr(_engine, "KB_EV_PER_K", 8.617333262e-5))  # TEMP-MERGE
+#: Boltzmann constant, J/K (SI, exact).
+KB_J_PER_K: float = float(_K_J)
+#: Elementary charge, C (SI, exact).
+E_CHARGE_C: float = float(_E_C)
+
+# ---------------------------------------------------------------- unit conversions
+#: Angstrom -> cm
+CM_PER_A = 1e-8
+#: nm -> Angstrom
+A_PER_NM = 10.0
+#: Angstrom^2/s -> cm^2/s
+A2_PER_S_TO_CM2_PER_S = 1e-16
+#: Angstrom^-3 -> cm^-3
+PER_A3_TO_PER_CM3 = 1e24
+#: V/Angstrom -> V/cm
+V_PER_A_TO_V_PER_CM = 1e8
+#: Angstrom/s -> cm/s
+A_PER_S_TO_CM_PER_S = 1e-8
+
+# ---------------------------------------------------------------- the engine's limits
+#: Most hops that may start at one site (KMC_MAX_DEGREE).
+MAX_DEGREE: int = int(_engine.MAX_DEGREE)
+#: Most simultaneous moves of one multi-ion event (KMC_MAX_EVENT_MOVES).
+MAX_EVENT_MOVES: int = int(_engine.MAX_EVENT_MOVES)
+#: Largest attempt frequency accepted, Hz (KMC_MAX_ATTEMPT_FREQUENCY_HZ).
+MAX_ATTEMPT_FREQUENCY_HZ: float = float(getattr(_engine, "MAX_ATTEMPT_FREQUENCY_HZ", 1e30))  # TEMP-MERGE
+#: The engine's rate laws (kmc_rate_law), by name.
+RATE_LAWS: tuple[str, ...] = tuple(getattr(_engine, "RATE_LAWS", ("kra",)))  # TEMP-MERGE
+#: The engine's event-selection algorithms (kmc_mode), by name; "auto" chooses.
+ENGINE_MODES: tuple[str, ...] = tuple(_engine.MODES)
+#: Site, hop and event counts must be below this (indices are int32 in the engine).
+INDEX_LIMIT = 2**31 - 1
+#: Seeds are integers in [0, SEED_LIMIT).
+SEED_LIMIT = 2**63
+#: Hop and move vectors shorter than this are refused, Angstrom.
+ZERO_HOP_A = 1e-8
+#: A hop vector must match the positions up to a lattice vector within this, in cell units.
+IMAGE_TOL = 1e-5
+
+# ---------------------------------------------------------------- defaults
+#: Attempt frequency of every hop, Hz.
+DEFAULT_ATTEMPT_FREQUENCY_HZ = 1e13
+#: Lattice constant of the standard lattices, Angstrom.
+DEFAULT_LATTICE_CONSTANT_A = 3.0
+#: KRA barrier of every hop of a standard lattice, eV.
+DEFAULT_BARRIER_EV = 0.3
+#: Occupied fraction of a standard lattice's sites when no composition is given.
+DEFAULT_OCCUPANCY = 0.5
+#: Production hops and blocks of a run when not given.
+DEFAULT_STEPS = 1_000_000
+DEFAULT_BLOCKS = 100
+
+
+def default_equilibration(steps: int) -> int:
+    """Equilibration hops before a production phase of `steps` hops when not given: a tenth."""
+    return int(steps) // 10
