@@ -7,7 +7,7 @@
 The peers are never dependencies of kmc. Run this script in a separate venv holding kmc and
 both peers, made exactly as benchmarks/requirements-peers.txt says:
 
-    python3 -m venv /work/peers-venv && . /work/peers-venv/bin/activate
+    python3 -m venv ~/peers-venv && . ~/peers-venv/bin/activate
     pip install --no-deps -r benchmarks/requirements-peers.txt   # every package pinned
     pip install --no-deps .                                      # kmc (builds the C engine)
 

@@ -1,6 +1,6 @@
 """Validation ladder, rung 1 and 2: exact lattice results and self-consistency.
 
-Exact values: ../shared/reference/exact_results.md. Every statistical assertion
+Exact values and their papers: docs/references.md. Every statistical assertion
 uses the run's own standard error (k = 3, i.e. a 0.3 % false-failure rate per
 check for Gaussian errors) plus, where stated, a documented finite-size allowance.
 Seeds are fixed, so the suite is reproducible.
@@ -40,7 +40,9 @@ def assert_close(value, err, expected, *, allowance=0.0, what=""):
 # Single-vacancy tracer correlation factors (Compaan & Haven 1956; Montet 1973)
 # --------------------------------------------------------------------------------------
 # Blocks of n >= 300 hops per ion keep the block-edge bias (about 0.3/n for sc, 0.4/n for
-# square: the loss of the jump correlations across block edges) below the error bar; the periodic box raises f by about 1/N (exact_results.md), allowed for.
+# square: the loss of the jump correlations across block edges) below the error bar; the
+# periodic box raises f by about 1/N (0.75/N to 1.2/N by lattice, computed exactly by
+# docs/single_vacancy_f.py; docs/references.md), allowed for.
 F_EXACT = {"square": (0.46694, 40), "sc": (0.65311, 12), "fcc": (0.78145, 8)}
 
 
