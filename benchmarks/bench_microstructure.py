@@ -22,7 +22,8 @@ import platform
 import time
 
 import kmc
-from kmc.microstructure import polycrystal, resistor_network
+from kmc.effective_medium import resistor_network
+from kmc.microstructure import polycrystal
 
 SIZES = {10_648: 22, 97_336: 46, 1_000_000: 100}
 

@@ -75,8 +75,14 @@ def _range_text(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
 # scalars
 # --------------------------------------------------------------------------------------------
 def real(value: Any, name: str, *, lo: float = -math.inf, hi: float = math.inf,
-         lo_open: bool = False, hi_open: bool = False) -> float:
+         lo_open: bool = False, hi_open: bool = False, finite: bool = True) -> float:
     """A finite real number in the range ``lo .. hi`` (open ends as given).
+
+    Parameters
+    ----------
+    finite : bool
+        False: check the type only (any float, nan and infinities included), for callers
+        that state the whole rule in their own message.
 
     Raises
     ------
@@ -89,8 +95,12 @@ def real(value: Any, name: str, *, lo: float = -math.inf, hi: float = math.inf,
         raise ConfigTypeError(f"{name} must be a real number, got {type(value).__name__} "
                               f"{show(value)}")
     x = float(value)
+    if not finite:
+        return x
     if not math.isfinite(x):
-        raise ConfigError(f"{name} = {show(value)} must be finite")
+        bounded = lo != -math.inf or hi != math.inf
+        rule = f" and {_range_text(lo, hi, lo_open, hi_open)}" if bounded else ""
+        raise ConfigError(f"{name} = {show(value)} must be finite{rule}")
     if (x <= lo if lo_open else x < lo) or (x >= hi if hi_open else x > hi):
         raise ConfigError(f"{name} = {show(value)} must be "
                           f"{_range_text(lo, hi, lo_open, hi_open)}")

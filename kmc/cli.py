@@ -206,6 +206,9 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="worker processes (default: number of cores)")
     v.add_argument("--seed", type=int, default=0, metavar="S", help="master seed (default 0)")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
+    v.add_argument("--output-dir", default=None, metavar="DIR",
+                   help="keep each case's sweep file in DIR (the same command again "
+                   "continues it); default: a temporary directory")
     v.set_defaults(func=_cmd_validate)
     return p
 
@@ -538,7 +541,7 @@ def _cmd_lattices(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     report = run_validation(quick=args.quick, workers=args.workers, seed=args.seed,
-                            progress=not args.quiet)
+                            progress=not args.quiet, output_dir=args.output_dir)
     if args.json:
         print(json.dumps(report.to_dict()))
     else:

@@ -341,12 +341,12 @@ def check_value(key: str, value: Any, where: str, *, allow_list: bool = False) -
     opt = OPTIONS[key]
     if opt.kind == "names":
         return _names(key, value, where)
-    if opt.kind == "size":
+    if opt.kind == "size":  # N, or N0, N1, N2 along the cell vectors
         if isinstance(value, (list, tuple)) and len(value) != 1:
             return _checks.size3(value, what=where)
         if isinstance(value, (list, tuple)):
             value = value[0]
-        return _checks.integer(value, where, lo=1)
+        return _scalar(dataclasses.replace(opt, kind="int"), value, where)
     if opt.kind == "vec3":
         if (not isinstance(value, (list, tuple)) or len(value) != 3
                 or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in value)):

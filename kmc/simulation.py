@@ -52,7 +52,8 @@ _MAX_CHUNK = 1 << 22
 
 
 def _number(value: Any, name: str) -> float:
-    return _checks.real(value, name)
+    """A real number (its range is checked by the caller, which says the whole rule)."""
+    return _checks.real(value, name, finite=False)
 
 
 def _count(value: Any, name: str, minimum: int = 0) -> int:

@@ -3,7 +3,8 @@
 For each material case (a material and its composition options) the conductivity is
 simulated at several temperatures, an Arrhenius law is fitted (:func:`kmc.fit_arrhenius`),
 and sigma(300 K) and Ea with their errors are set beside the tabulated experimental values
-(``kmc/data/experimental.toml``, every value with its reference). The ratio sim/exp is
+(``kmc/data/experimental.toml``, every value with its reference). Each case runs as a
+sweep (:mod:`kmc.sweep`: its process pool, seeds, checkpoints and files). The ratio sim/exp is
 printed whatever it is: the barriers in the material files come from published calculations
 of the mechanism and are never adjusted to the conductivity they are compared with.
 
@@ -12,27 +13,32 @@ Units: K, S/cm, eV.
 
 from __future__ import annotations
 
+import contextlib
 import math
-import multiprocessing as mp
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
+import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
+from .arrhenius import fit_arrhenius
+from .config import SweepConfig
+from .errors import ConfigError, KMCError
+from .results import SweepResult
+from .sweep import derive_seed, run_sweep
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["CASES", "ValidationReport", "run_validation", "experimental_table",
-           "experimental_reference"]
+__all__ = ["CASES", "Case", "ValidationReport", "run_validation", "case_sweep",
+           "experimental_table", "experimental_reference"]
 
 
 @dataclass(frozen=True)
@@ -125,23 +131,6 @@ def _other_entry(material: str, options: dict[str, Any], key: str) -> dict[str, 
     return None
 
 
-def _one_run(material: str, options: dict[str, Any], size: Any, T: float, steps: int,
-             seed: int) -> dict[str, Any]:
-    """One simulation of a validation case (the pool's work item)."""
-    from .materials import build_material
-    from .simulation import Simulation
-
-    m = build_material(material, size=size, **options)
-    sim = Simulation(m.network, T, n_ions=m.n_ions, seed=seed)
-    res = sim.run(steps=steps, equilibration=steps // 5, blocks=100)
-    t = res.transport
-    return {"T_K": T, "sigma_S_per_cm": float(t.sigma_S_cm),
-            "sigma_err_S_per_cm": float(t.sigma_S_cm_err), "haven_ratio": float(t.haven_ratio),
-            "haven_ratio_err": float(t.haven_ratio_err),
-            "n_sites": m.network.n_sites, "n_ions": m.n_ions,
-            "dimensionality": res.dimensionality, "hops": int(res.hops)}
-
-
 @dataclass
 class ValidationReport:
     """The rows of a validation: one per material case and temperature set."""
@@ -211,10 +200,76 @@ def _haven_row(case: Case, runs: list[dict[str, Any]]) -> dict[str, Any] | None:
             "T_exp_K": float(e["sigma_T_K"]), "reference": e["reference"], "flag": e["flag"]}
 
 
+def case_sweep(case: Case, *, quick: bool, seed: int, workers: int | None,
+               output: str | os.PathLike[str], progress: bool) -> SweepConfig:
+    """The sweep of one validation case: the material at its temperatures, one run each.
+
+    The case's master seed is derived from `seed` and the case's label
+    (:func:`kmc.sweep.derive_seed`), so the cases do not share random streams and a case's
+    numbers do not depend on which other cases run. Equilibration is a fifth of the
+    production hops; 100 blocks.
+    """
+    temps = case.temperatures_K[-3:] if quick else case.temperatures_K
+    size = case.quick_size if quick else case.size
+    steps = case.quick_steps if quick else case.steps
+    values: dict[str, Any] = {
+        "lattice": case.material, **case.options, "temperature": [float(t) for t in temps],
+        "steps": steps, "equilibration": steps // 5, "blocks": 100,
+        "seed": derive_seed(seed, 0.0, "validate", case.label, 0), "output": str(output),
+        "quiet": not progress}
+    if size is not None:
+        values["size"] = list(size) if isinstance(size, (tuple, list)) else size
+    if workers is not None:
+        values["workers"] = workers
+    return SweepConfig.from_dict(values, where=f"validate {case.label}")
+
+
+def _case_row(case: Case, sweep: SweepResult) -> dict[str, Any]:
+    """One row of the report: the case's runs, its Arrhenius fit, the experiment."""
+    runs = sorted(sweep.runs.values(), key=lambda r: r.temperature_K)
+    T = np.array([r.temperature_K for r in runs])
+    s = np.array([float(r.sigma_S_cm) for r in runs])
+    e = np.array([float(r.sigma_S_cm_err) for r in runs])
+    ok = np.isfinite(s) & (s > 0) & np.isfinite(e) & (e > 0)
+    if ok.sum() >= 2:
+        fit = fit_arrhenius(T[ok], s[ok], e[ok], quantity="sigma", T_ref_K=300.0)
+        s300, s300e, ea, eae = fit.value_ref, fit.value_ref_err, fit.Ea_eV, fit.Ea_err_eV
+        chi2 = fit.reduced_chi2
+    else:
+        s300 = s300e = ea = eae = chi2 = float("nan")
+    exp = experimental_reference(case.material, case.options)
+    ratio = s300 / exp["sigma_S_per_cm"] if exp and math.isfinite(s300) else None
+    ea_entry = _other_entry(case.material, case.options, "Ea_eV")
+    per_run = [{"T_K": r.temperature_K, "haven_ratio": float(r.haven_ratio),
+                "haven_ratio_err": float(r.haven_ratio_err)} for r in runs]
+    return {
+        "case": case.label, "material": case.material, "options": dict(case.options),
+        "temperatures_K": [float(t) for t in T],
+        "sigma_S_per_cm": [float(v) for v in s], "sigma_err_S_per_cm": [float(v) for v in e],
+        "haven_ratio": [r["haven_ratio"] for r in per_run],
+        "n_sites": runs[0].n_sites, "n_ions": runs[0].n_ions,
+        "dimensionality": runs[0].dimensionality, "seeds": [r.seed for r in runs],
+        "sigma300_S_per_cm": float(s300), "sigma300_err_S_per_cm": float(s300e),
+        "Ea_eV": float(ea), "Ea_err_eV": float(eae), "reduced_chi2": float(chi2),
+        "experiment": None if exp is None else {
+            k: exp.get(k) for k in ("formula", "sigma_S_per_cm", "sigma_T_K", "Ea_eV",
+                                    "kind", "method", "reference", "doi", "via", "flag")},
+        "ratio_sigma_sim_exp": ratio,
+        "Ea_exp": None if ea_entry is None else {
+            k: ea_entry.get(k) for k in ("Ea_eV", "kind", "reference", "flag")},
+        "ratio_Ea_sim_exp": (ea / ea_entry["Ea_eV"] if ea_entry is not None
+                             and math.isfinite(ea) else None),
+        "haven": _haven_row(case, per_run),
+    }
+
+
 def run_validation(*, quick: bool = False, workers: int | None = None, seed: int = 0,
-                   cases: tuple[Case, ...] | None = None, progress: bool = True
-                   ) -> ValidationReport:
+                   cases: tuple[Case, ...] | None = None, progress: bool = True,
+                   output_dir: str | os.PathLike[str] | None = None) -> ValidationReport:
     """Simulate every case at its temperatures, fit, and compare with the table.
+
+    Each case is a sweep (:func:`kmc.run_sweep`: the local process pool, the sweep's seeds
+    and checkpoints) over its temperatures; see :func:`case_sweep`.
 
     Parameters
     ----------
@@ -223,78 +278,39 @@ def run_validation(*, quick: bool = False, workers: int | None = None, seed: int
     workers : int, optional
         Worker processes (default: the number of cores).
     seed : int
-        Master seed; run ``k`` uses ``seed + k``.
+        Master seed of the validation; each case's sweep derives its own from it.
     cases : tuple of Case, optional
         The cases (default :data:`CASES`).
+    progress : bool
+        Progress bars on stderr.
+    output_dir : path, optional
+        Keep each case's sweep file there (``<case>.h5``); running the same validation again
+        continues it and recomputes nothing that finished. Default: a temporary directory,
+        removed at the end.
     """
-    from tqdm.auto import tqdm
-
-    from .arrhenius import fit_arrhenius
-
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed = {seed!r} must be an integer >= 0")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
         raise ConfigError(f"workers = {workers!r} must be an integer >= 1")
     cases = CASES if cases is None else cases
-    jobs = []
-    for ci, c in enumerate(cases):
-        temps = c.temperatures_K[-3:] if quick else c.temperatures_K
-        size = c.quick_size if quick else c.size
-        steps = c.quick_steps if quick else c.steps
-        for T in temps:
-            jobs.append((ci, (c.material, dict(c.options), size, float(T), steps,
-                              seed + len(jobs))))
-    results: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(cases))}
-    n_workers = workers or os.cpu_count() or 1
-    bar = tqdm(total=len(jobs), desc="kmc validate", unit="run", disable=not progress or None,
-               file=sys.stderr, leave=False)
-    try:
-        if n_workers == 1:
-            for ci, args in jobs:
-                results[ci].append(_one_run(*args))
-                bar.update(1)
+    with contextlib.ExitStack() as stack:
+        if output_dir is None:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(
+                prefix="kmc-validate-")))
         else:
-            with ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn")) as pool:
-                futs = [(ci, pool.submit(_one_run, *args)) for ci, args in jobs]
-                for ci, f in futs:
-                    results[ci].append(f.result())
-                    bar.update(1)
-    finally:
-        bar.close()
-    report = ValidationReport(quick=quick)
-    for ci, c in enumerate(cases):
-        runs = sorted(results[ci], key=lambda r: r["T_K"])
-        T = np.array([r["T_K"] for r in runs])
-        s = np.array([r["sigma_S_per_cm"] for r in runs])
-        e = np.array([r["sigma_err_S_per_cm"] for r in runs])
-        ok = np.isfinite(s) & (s > 0) & np.isfinite(e) & (e > 0)
-        if ok.sum() >= 2:
-            fit = fit_arrhenius(T[ok], s[ok], e[ok], quantity="sigma", T_ref_K=300.0)
-            s300, s300e, ea, eae = fit.value_ref, fit.value_ref_err, fit.Ea_eV, fit.Ea_err_eV
-            chi2 = fit.reduced_chi2
-        else:
-            s300 = s300e = ea = eae = chi2 = float("nan")
-        exp = experimental_reference(c.material, c.options)
-        ratio = s300 / exp["sigma_S_per_cm"] if exp and math.isfinite(s300) else None
-        ea_entry = _other_entry(c.material, c.options, "Ea_eV")
-        report.rows.append({
-            "case": c.label, "material": c.material, "options": dict(c.options),
-            "temperatures_K": [float(t) for t in T],
-            "sigma_S_per_cm": [float(v) for v in s], "sigma_err_S_per_cm": [float(v) for v in e],
-            "haven_ratio": [r["haven_ratio"] for r in runs],
-            "n_sites": runs[0]["n_sites"], "n_ions": runs[0]["n_ions"],
-            "dimensionality": runs[0]["dimensionality"],
-            "sigma300_S_per_cm": float(s300), "sigma300_err_S_per_cm": float(s300e),
-            "Ea_eV": float(ea), "Ea_err_eV": float(eae), "reduced_chi2": float(chi2),
-            "experiment": None if exp is None else {
-                k: exp.get(k) for k in ("formula", "sigma_S_per_cm", "sigma_T_K", "Ea_eV",
-                                        "kind", "method", "reference", "doi", "via", "flag")},
-            "ratio_sigma_sim_exp": ratio,
-            "Ea_exp": None if ea_entry is None else {
-                k: ea_entry.get(k) for k in ("Ea_eV", "kind", "reference", "flag")},
-            "ratio_Ea_sim_exp": (ea / ea_entry["Ea_eV"] if ea_entry is not None
-                                 and math.isfinite(ea) else None),
-            "haven": _haven_row(c, runs),
-        })
+            folder = Path(output_dir)
+            if not folder.is_dir():
+                raise ConfigError(f"output_dir {str(folder)!r} is not a directory")
+        report = ValidationReport(quick=quick)
+        for case in cases:
+            name = "".join(ch if ch.isalnum() else "_" for ch in case.label).strip("_")
+            cfg = case_sweep(case, quick=quick, seed=seed, workers=workers,
+                             output=folder / f"{name}{'_quick' if quick else ''}.h5",
+                             progress=progress)
+            result = run_sweep(cfg)
+            if result.failures:
+                run_id, why = next(iter(result.failures.items()))
+                raise KMCError(f"validation of {case.label}: run {run_id} failed: {why}")
+            report.rows.append(_case_row(case, result))
     return report

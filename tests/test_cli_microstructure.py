@@ -11,10 +11,9 @@ import sys
 import pytest
 
 import kmc
-from kmc import io
+from kmc import assemble, io
 from kmc.cli import main
 from kmc.config import bulk_output_path, run_config, sweep_config
-from kmc.sweep import SweepResult
 
 # tiny boxes and short runs: sc 6x6x6 (1.8 nm across), a few thousand hops per ion in all
 POLY = ["run", "polycrystal", "--material", "sc", "--size", "6", "--grain-size-nm", "1",
@@ -35,8 +34,8 @@ def _png(path):
 
 def test_run_polycrystal_json(capsys):
     out = _json(capsys, [*POLY, "--json"])
-    ms = run_config("polycrystal", {"material": "sc", "size": 6, "grain_size_nm": 1.0,
-                                    "gb_barrier_offset_eV": 0.1}).microstructure()
+    ms = assemble.microstructure(run_config("polycrystal", {
+        "material": "sc", "size": 6, "grain_size_nm": 1.0, "gb_barrier_offset_eV": 0.1}).model)
     assert out["microstructure"] == "polycrystal" and out["n_grains"] == ms.n_grains == 6
     assert out["gb_site_fraction"] == ms.gb_site_fraction
     assert math.isclose(out["grain_size_nm"], ms.grain_size_nm)
@@ -82,8 +81,8 @@ def test_one_grain_is_the_bulk_exactly(capsys):
 
 def test_run_composite_json(capsys):
     out = _json(capsys, [*COMP, "--ions", "60", "--json"])
-    ms = run_config("composite", {"material": "sc", "size": 6,
-                                  "fraction": 0.7}).microstructure()
+    ms = assemble.microstructure(run_config("composite", {"material": "sc", "size": 6,
+                                                          "fraction": 0.7}).model)
     assert out["microstructure"] == "composite"
     assert out["n_sites"] == ms.network.n_sites < 216 and out["n_ions"] == 60
     assert out["conducting_fraction"] == ms.conducting_fraction
@@ -182,7 +181,7 @@ seed = 4
         "microstructure_seed": 2, "temperature": 600.0, "steps": 20000, "blocks": 10,
         "seed": 4})
     assert cfg == cli
-    model = cfg.model()
+    model = cfg.model_keys()
     for key in ("material", "n_grains", "gb_barrier_offset_eV", "gb_energy_offset_eV",
                 "gb_width_nm", "arrangement", "microstructure_seed"):
         assert key in model
@@ -190,18 +189,18 @@ seed = 4
     assert out["n_grains"] == 4 and out["microstructure_seed"] == 2
     assert out["gb_width_nm"] == 0.3 and out["seed"] == 4
     # the command line's grain size replaces the file's grain count
-    assert run_config(str(path), {"grain_size_nm": 1.0}).n_grains is None
+    assert run_config(str(path), {"grain_size_nm": 1.0}).model.n_grains is None
     comp = tmp_path / "comp.toml"
     comp.write_text('lattice = "composite"\nmaterial = "lgps"\nfraction = 0.6\n'
                     'particle_size_nm = 0.8\ninterface_barrier_offset_eV = 0.05\n')
     cfg = run_config(str(comp), {})
-    ms = cfg.microstructure()
+    ms = assemble.microstructure(cfg.model)
     assert ms.kind == "composite" and ms.arrangement == "voronoi"
     lgps = kmc.build_material("lgps")
     # the material's own composition, scaled to the conducting sites; the bulk keeps its own
-    n_ions = cfg.composition(microstructure=ms)["n_ions"]
+    n_ions = assemble.composition(cfg.model, microstructure=ms)["n_ions"]
     assert n_ions == round(lgps.n_ions * ms.network.n_sites / ms.bulk.n_sites)
-    assert cfg.bulk_config(ms).composition() == {"n_ions": lgps.n_ions}
+    assert assemble.composition(assemble.bulk_config(cfg, ms).model) == {"n_ions": lgps.n_ions}
     bad = tmp_path / "bad.toml"
     bad.write_text('lattice = "composite"\nmaterial = "lgps"\nfraction = 0.6\nn_grains = 3\n')
     assert main(["run", str(bad)]) == 2
@@ -256,12 +255,12 @@ def test_grain_size_sweep_restart_and_plot(tmp_path, capsys):
     assert set(points) == {0.8, 1.8}
     assert all(p["sigma_eff_S_cm"] == p["sigma_S_cm"] > 0 for p in points.values())
     # each run is the polycrystal run `kmc run` makes with the run's seed
-    sw = SweepResult.load(out)
+    sw = kmc.load(out)
     run_id = next(r for r, s in sw.specs.items() if s["composition"] == 0.8)
     cfg = sw.point_config(0.8, 600.0)
-    assert cfg.grain_size_nm == 0.8 and cfg.lattice == "polycrystal"
-    single = run_config("polycrystal", {**cfg.model(), "seed": sw.specs[run_id]["seed"]})
-    res = single.simulation().run(**single.plan())
+    assert cfg.model.grain_size_nm == 0.8 and cfg.model.lattice == "polycrystal"
+    single = run_config("polycrystal", {**cfg.model_keys(), "seed": sw.specs[run_id]["seed"]})
+    res = assemble.simulation(single).run(**single.plan.run_kwargs())
     assert res.sigma_S_cm == sw.runs[run_id].sigma_S_cm
     # restart: nothing recomputed; other boundary settings are refused
     assert _json(capsys, [*argv, "--json"])["executed"] == []
@@ -277,10 +276,11 @@ def test_fraction_and_n_grains_sweep_configs():
     sw = sweep_config("composite", {"material": "sc", "size": 6, "fraction": [0.5, 1.0],
                                     "temperature": [500.0, 600.0]})
     assert sw.composition_key == "fraction" and sw.compositions == (0.5, 1.0)
-    assert sw.run_config(500.0, 0.5, 7).fraction == 0.5
+    assert sw.run_config(500.0, 0.5, 7).model.fraction == 0.5
     sw = sweep_config("polycrystal", {"material": "nasicon", "n_grains": [1, 2]})
     assert sw.composition_key == "n_grains" and "ions" not in sw.base  # the material's own
-    assert sw.run_config(300.0, 2, 7).simulation().n_ions == kmc.build_material("nasicon").n_ions
+    n_ions = assemble.simulation(sw.run_config(300.0, 2, 7)).n_ions
+    assert n_ions == kmc.build_material("nasicon").n_ions
     # a single grain size with a list of occupancies: the occupancy is the axis
     sw = sweep_config("polycrystal", {"material": "sc", "grain_size_nm": 1.0,
                                       "occupancy": [0.3, 0.6]})

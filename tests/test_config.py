@@ -41,23 +41,31 @@ quiet = true
 """)
     from_file = run_config(path, {})
     run_keys = {k for k, o in OPTIONS.items() if "run" in o.commands}
-    assert set(RunConfig.__dataclass_fields__) == run_keys
+    assert set(from_file.to_dict()) == run_keys  # the records hold every run key, no more
+    assert RunConfig.from_dict(from_file.to_dict()) == from_file  # and give them back
     cli = {"size": 8, "a": 2.5, "vacancies": 1, "temperature": 450.0, "barrier": 0.25,
            "attempt_frequency": 2e12, "field": [0.001, 0.0, 0.0], "steps": 5000,
            "equilibration": 100, "blocks": 4, "seed": 3, "output": "x.h5",
            "checkpoint_interval": 5.0, "summary_json": True, "overwrite": True,
            "json": True, "quiet": True}
     assert run_config("square", cli) == from_file
-    assert from_file.field == (0.001, 0.0, 0.0) and from_file.checkpoint_interval == 5.0
+    assert from_file.model.field == (0.001, 0.0, 0.0)
+    assert from_file.output.checkpoint_interval == 5.0 and from_file.output.path == "x.h5"
+    assert from_file.plan.seed == 3 and from_file.plan.total_hops == 5100
 
 
 def test_cli_wins_and_composition_is_one_option(tmp_path):
     path = _write(tmp_path, 'lattice = "sc"\nsize = 5\noccupancy = 0.3\ntemperature = 400\n')
     cfg = run_config(path, {"temperature": 500.0, "ions": 7})
-    assert cfg.temperature == 500.0 and cfg.size == 5
-    assert cfg.ions == 7 and cfg.occupancy is None  # the CLI composition replaces the file's
-    assert run_config(path, {}).occupancy == 0.3
-    assert run_config("sc", {}).occupancy == 0.5  # the default composition
+    assert cfg.model.temperature == 500.0 and cfg.model.size == 5
+    # the CLI composition replaces the file's
+    assert cfg.model.ions == 7 and cfg.model.occupancy is None
+    assert run_config(path, {}).model.occupancy == 0.3
+    assert run_config("sc", {}).model.occupancy == 0.5  # the default composition
+    # a size per cell vector
+    assert run_config("sc", {"size": [4, 5, 6]}).model.size == (4, 5, 6)
+    with pytest.raises(ConfigError, match=r"size = \(4, 5\) must have 3 entries"):
+        run_config("sc", {"size": [4, 5]})
 
 
 def test_config_run_through_cli_matches_options(tmp_path, capsys):
@@ -82,7 +90,7 @@ def test_sweep_config_lists(tmp_path):
     cfg = sweep_config(path, {})
     assert cfg.temperatures_K == (300.0, 400.0, 500.0)
     assert cfg.composition_key == "occupancy" and cfg.compositions == (0.25, 0.5)
-    assert cfg.n_runs == 12 and cfg.seed == 9 and cfg.output == "sweep.h5"
+    assert cfg.n_runs == 12 and cfg.seed == 9 and cfg.output.path == "sweep.h5"
     cfg = sweep_config(path, {"temperature": [600.0, 700.0], "workers": 1})
     assert cfg.temperatures_K == (600.0, 700.0) and cfg.workers == 1
     assert sweep_config("sc", {"temperature": 350.0}).temperatures_K == (350.0,)

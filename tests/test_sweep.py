@@ -65,7 +65,7 @@ def test_seeds_depend_on_the_point_not_on_the_sweep():
 def test_sweep_file_holds_every_run(reference):
     assert reference.n_runs == 4 and not reference.failures
     assert sorted(reference.executed) == sorted(reference.runs)
-    back = SweepResult.load(reference.path)
+    back = kmc.load(reference.path)
     assert _numbers(back) == _numbers(reference)
     assert isinstance(kmc.load(reference.path), SweepResult)
     assert not os.path.exists(reference.path + ".parts")  # parts gathered and removed
@@ -227,7 +227,7 @@ def test_cli_sweep_stopped_by_sigterm_continues(reference, tmp_path):
     done = subprocess.run([*kmc_cmd, *args, "--json"], capture_output=True, text=True,
                           cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert _numbers(SweepResult.load(out)) == _numbers(reference)
+    assert _numbers(kmc.load(out)) == _numbers(reference)
 
 
 @pytest.mark.slow
