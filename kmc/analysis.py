@@ -18,16 +18,22 @@ from __future__ import annotations
 
 import math
 import numbers
-import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.constants import e as _E_CHARGE_C
-from scipy.constants import k as _K_B_J_PER_K
-
+from . import _checks
+from .constants import (
+    A2_PER_S_TO_CM2_PER_S,
+    A_PER_S_TO_CM_PER_S,
+    E_CHARGE_C,
+    KB_EV_PER_K,
+    KB_J_PER_K,
+    PER_A3_TO_PER_CM3,
+    V_PER_A_TO_V_PER_CM,
+)
 from .errors import ConfigError
 
 __all__ = [
@@ -39,15 +45,6 @@ __all__ = [
     "random_walk_D_cm2_s",
     "transport",
 ]
-
-#: Angstrom^2/s -> cm^2/s
-A2_PER_S_TO_CM2_PER_S = 1e-16
-#: Angstrom^-3 -> cm^-3
-PER_A3_TO_PER_CM3 = 1e24
-#: V/Angstrom -> V/cm
-V_PER_A_TO_V_PER_CM = 1e8
-#: Angstrom/s -> cm/s
-A_PER_S_TO_CM_PER_S = 1e-8
 
 #: Below this many hops per ion per block the tracer estimates get a warning.
 MIN_HOPS_PER_ION_PER_BLOCK = 20.0
@@ -62,82 +59,15 @@ _BLOCK_FIELDS = ("duration_s", "tracer_sq_A2", "collective_A", "jump_sq_A2", "ho
 # --------------------------------------------------------------------------- #
 # validation helpers
 # --------------------------------------------------------------------------- #
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}") from None
-    if n <= 0:
-        raise ConfigError(f"{name} must be a positive integer, got {n}")
-    return n
-
-
-def _finite_float(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ConfigError(f"{name} must be a real number, got {value!r}")
-    x = float(value)
-    if not math.isfinite(x):
-        raise ConfigError(f"{name} must be finite, got {x}")
-    return x
-
-
-def _positive_float(name: str, value: Any) -> float:
-    x = _finite_float(name, value)
-    if x <= 0.0:
-        raise ConfigError(f"{name} must be > 0, got {x}")
-    return x
-
-
 def _nonzero_float(name: str, value: Any) -> float:
-    x = _finite_float(name, value)
+    x = _checks.real(value, name)
     if x == 0.0:
         raise ConfigError(f"{name} must be nonzero, got {x}")
     return x
 
 
 def _dimensionality(value: Any, *, allow_zero: bool) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(f"dimensionality must be 1, 2 or 3, got {value!r}")
-    try:
-        d = operator.index(value)
-    except TypeError:
-        raise ConfigError(f"dimensionality must be 1, 2 or 3, got {value!r}") from None
-    allowed = (0, 1, 2, 3) if allow_zero else (1, 2, 3)
-    if d not in allowed:
-        raise ConfigError(f"dimensionality must be 1, 2 or 3, got {d}")
-    return d
-
-
-def _float_array(name: str, value: ArrayLike, shape: tuple[int | None, ...]) -> NDArray:
-    try:
-        arr = np.array(value, dtype=np.float64, copy=True)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a real array: {exc}") from None
-    if arr.ndim != len(shape) or any(
-        s is not None and s != a for s, a in zip(shape, arr.shape, strict=True)
-    ):
-        want = "(" + ", ".join("B" if s is None else str(s) for s in shape) + ")"
-        raise ConfigError(f"{name} must have shape {want}, got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ConfigError(f"{name} must be finite")
-    return arr
-
-
-def _int_array(name: str, value: ArrayLike) -> NDArray:
-    raw = np.asarray(value)
-    if raw.dtype == np.bool_ or not (
-        np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating)
-    ):
-        raise ConfigError(f"{name} must be an integer array, got dtype {raw.dtype}")
-    if np.issubdtype(raw.dtype, np.floating):
-        if not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)):
-            raise ConfigError(f"{name} must hold whole numbers")
-    arr = raw.astype(np.int64, copy=True)
-    if arr.ndim != 1:
-        raise ConfigError(f"{name} must have shape (B,), got {arr.shape}")
-    return arr
+    return _checks.integer(value, "dimensionality", lo=0 if allow_zero else 1, hi=3)
 
 
 def _safe_div(num: ArrayLike, den: ArrayLike) -> NDArray:
@@ -189,20 +119,20 @@ class BlockData:
     hops: NDArray[np.int64]
 
     def __post_init__(self) -> None:
-        dur = _float_array("duration_s", self.duration_s, (None,))
+        dur = _checks.float_array(self.duration_s, "duration_s", (None,))
         n = dur.shape[0]
         if n < 2:
             raise ConfigError(f"BlockData needs at least 2 blocks, got {n}")
         if np.any(dur <= 0.0):
             raise ConfigError("duration_s must be > 0 for every block")
-        tsq = _float_array("tracer_sq_A2", self.tracer_sq_A2, (n, 3, 3))
+        tsq = _checks.float_array(self.tracer_sq_A2, "tracer_sq_A2", (n, 3, 3))
         if np.any(np.diagonal(tsq, axis1=1, axis2=2) < 0.0):
             raise ConfigError("tracer_sq_A2 must have a non-negative diagonal")
-        col = _float_array("collective_A", self.collective_A, (n, 3))
-        jsq = _float_array("jump_sq_A2", self.jump_sq_A2, (n,))
+        col = _checks.float_array(self.collective_A, "collective_A", (n, 3))
+        jsq = _checks.float_array(self.jump_sq_A2, "jump_sq_A2", (n,))
         if np.any(jsq < 0.0):
             raise ConfigError("jump_sq_A2 must be >= 0 for every block")
-        hops = _int_array("hops", self.hops)
+        hops = _checks.owned(_checks.int_array(self.hops, "hops"), self.hops, np.int64)
         if hops.shape != (n,):
             raise ConfigError(f"hops must have shape ({n},), got {hops.shape}")
         if np.any(hops < 0):
@@ -514,12 +444,12 @@ def nernst_einstein_S_cm(
     >>> round(nernst_einstein_S_cm(10, 1000.0, 1.0, 1e-8, 300.0), 10)
     0.0006197496
     """
-    n = _positive_float("n_ions", n_ions)
-    v = _positive_float("volume_A3", volume_A3)
+    n = _checks.real(n_ions, "n_ions", lo=0.0, lo_open=True)
+    v = _checks.real(volume_A3, "volume_A3", lo=0.0, lo_open=True)
     q = _nonzero_float("charge_e", charge_e)
-    t = _positive_float("temperature_K", temperature_K)
+    t = _checks.real(temperature_K, "temperature_K", lo=0.0, lo_open=True)
     n_cm3 = n / v * PER_A3_TO_PER_CM3
-    factor = n_cm3 * (q * _E_CHARGE_C) ** 2 / (_K_B_J_PER_K * t)
+    factor = n_cm3 * (q * E_CHARGE_C) ** 2 / (KB_J_PER_K * t)
     return _scalar_or_array(factor * np.asarray(D_cm2_s, dtype=np.float64))
 
 
@@ -722,9 +652,9 @@ def transport(
     """
     if not isinstance(blocks, BlockData):
         raise ConfigError(f"blocks must be BlockData, got {type(blocks).__name__}")
-    n = _positive_int("n_ions", n_ions)
-    vol = _positive_float("volume_A3", volume_A3)
-    temp = _positive_float("temperature_K", temperature_K)
+    n = _checks.integer(n_ions, "n_ions", lo=1)
+    vol = _checks.real(volume_A3, "volume_A3", lo=0.0, lo_open=True)
+    temp = _checks.real(temperature_K, "temperature_K", lo=0.0, lo_open=True)
     q = _nonzero_float("charge_e", charge_e)
     d = _dimensionality(dimensionality, allow_zero=True)
     warnings: list[str] = []
@@ -736,7 +666,7 @@ def transport(
         )
     e_vec: NDArray | None = None
     if field_V_per_angstrom is not None:
-        e_vec = _float_array("field_V_per_angstrom", field_V_per_angstrom, (3,))
+        e_vec = _checks.float_array(field_V_per_angstrom, "field_V_per_angstrom", (3,))
         if not np.any(e_vec != 0.0):
             raise ConfigError("field_V_per_angstrom must be nonzero (use None for no field)")
     centre = e_vec is not None
@@ -811,7 +741,7 @@ def transport(
         e_norm = float(np.linalg.norm(e_vec))
         e_hat = e_vec / e_norm
         n_cm3 = n / vol * PER_A3_TO_PER_CM3
-        drift_factor = n_cm3 * q * _E_CHARGE_C / (e_norm * V_PER_A_TO_V_PER_CM)
+        drift_factor = n_cm3 * q * E_CHARGE_C / (e_norm * V_PER_A_TO_V_PER_CM)
 
         def f_velocity(m_, t_):  # type: ignore[no-untyped-def]
             return m_ / (n * t_[..., None]) * A_PER_S_TO_CM_PER_S
@@ -825,7 +755,7 @@ def transport(
         jumps = float(blocks.hops.sum())
         if jumps > 0:
             mean_jump_A = math.sqrt(float(j.sum()) / jumps)
-            kt_ev = _K_B_J_PER_K * temp / _E_CHARGE_C
+            kt_ev = KB_EV_PER_K * temp
             x = abs(q) * e_norm * mean_jump_A / kt_ev
             if x > MAX_LINEAR_RESPONSE_PARAMETER:
                 warnings.append(

@@ -24,17 +24,17 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.constants import e as _E_CHARGE_C
-from scipy.constants import k as _K_B_J_PER_K
 from scipy.special import chdtrc as _chi2_sf  # == scipy.stats.chi2.sf(chi2, dof), faster
 
+from . import _checks
+from .constants import KB_EV_PER_K
 from .errors import ConfigError
 
 __all__ = ["ArrheniusFit", "K_B_EV_PER_K", "combine_replicas", "fit_arrhenius",
            "plot_arrhenius", "plot_msd"]
 
 #: Boltzmann constant in eV/K.
-K_B_EV_PER_K = _K_B_J_PER_K / _E_CHARGE_C
+K_B_EV_PER_K = KB_EV_PER_K  # the one k_B (kmc.constants); this name kept for callers
 #: cm^2/s -> Angstrom^2/s
 CM2_TO_A2 = 1e16
 _QUANTITIES = ("sigma", "D")
@@ -42,30 +42,11 @@ _PLOT_EXTENSIONS = (".png", ".pdf", ".svg")
 
 
 # ---- helpers -------------------------------------------------------------------------
-def _positive_scalar(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ConfigError(f"{name} must be a real number, got {value!r}")
-    x = float(value)
-    if not (math.isfinite(x) and x > 0.0):
-        raise ConfigError(f"{name} must be finite and > 0, got {x}")
-    return x
-
-
 def _array_1d(name: str, value: ArrayLike, *, positive: bool, min_len: int = 1) -> NDArray:
     """Read-only finite 1-D float copy of ``value`` (and ``> 0`` if ``positive``)."""
-    try:
-        arr = np.array(value, dtype=np.float64, copy=True)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a real 1-D array: {exc}") from None
-    if arr.ndim != 1:
-        raise ConfigError(f"{name} must be 1-D, got shape {arr.shape}")
+    arr = _checks.float_array(value, name, (None,), positive=positive)
     if arr.size < min_len:
         raise ConfigError(f"{name} needs at least {min_len} points, got {arr.size}")
-    bad = ~np.isfinite(arr) | ((arr <= 0.0) if positive else False)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        cond = "finite and > 0" if positive else "finite"
-        raise ConfigError(f"{name} must be {cond}, got {name}[{i}] = {arr[i]}")
     arr.setflags(write=False)
     return arr
 
@@ -240,7 +221,7 @@ def fit_arrhenius(temperatures_K: ArrayLike, values: ArrayLike, errors: ArrayLik
     """
     if quantity not in _QUANTITIES:
         raise ConfigError(f"quantity must be 'sigma' or 'D', got {quantity!r}")
-    T_ref = _positive_scalar("T_ref_K", T_ref_K)
+    T_ref = _checks.real(T_ref_K, "T_ref_K", lo=0.0, lo_open=True)
     T = _array_1d("temperatures_K", temperatures_K, positive=True, min_len=2)
     v = _array_1d("values", values, positive=True, min_len=2)
     err = _array_1d("errors", errors, positive=True, min_len=2)
@@ -411,7 +392,7 @@ def plot_msd(time_s: ArrayLike, msd_tracer_A2: ArrayLike, path: str | os.PathLik
         _same_length(time_s=t, msd_collective_A2=coll)
     if isinstance(dimensionality, bool) or dimensionality not in (1, 2, 3):
         raise ConfigError(f"dimensionality must be 1, 2 or 3, got {dimensionality!r}")
-    D = None if D_tracer_cm2_s is None else _positive_scalar("D_tracer_cm2_s", D_tracer_cm2_s)
+    D = None if D_tracer_cm2_s is None else _checks.real(D_tracer_cm2_s, "D_tracer_cm2_s", lo=0.0, lo_open=True)
     out = _plot_path(path)
     with _saved_axes(out) as ax:
         ax.plot(t, msd, "-", label="tracer MSD")

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import difflib
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from . import _checks
+from .constants import DEFAULT_BARRIER_EV, DEFAULT_LATTICE_CONSTANT_A
 from .errors import ConfigError
 from .lattice import PeriodicNetwork, SiteNetwork
 
@@ -41,75 +42,6 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # input checks
 # --------------------------------------------------------------------------------------------
-
-
-def _show(value: Any) -> str:
-    """repr() of a value for messages, with numpy scalars shown as plain Python numbers."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    elif isinstance(value, (tuple, list)):
-        return "(" + ", ".join(_show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
-    return repr(value)
-
-
-def _real(value: Any, name: str, *, positive: bool = False, nonneg: bool = False) -> float:
-    """A finite real number (ConfigError naming the value otherwise)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ConfigError(
-            f"{name} must be a real number, got {type(value).__name__} {_show(value)}"
-        )
-    x = float(value)
-    if not math.isfinite(x):
-        raise ConfigError(f"{name} = {_show(value)} must be finite")
-    if positive and not x > 0:
-        raise ConfigError(f"{name} = {_show(value)} must be > 0")
-    if nonneg and not x >= 0:
-        raise ConfigError(f"{name} = {_show(value)} must be >= 0")
-    return x
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
-
-
-def _size3(size: Any, hop_axes: tuple[bool, bool, bool]) -> tuple[int, int, int]:
-    """Repeats along the 3 cell vectors from an int (hop axes only) or a 3-sequence."""
-    if _is_int(size):
-        if size < 1:
-            raise ConfigError(f"size = {_show(size)} must be >= 1")
-        return tuple(int(size) if h else 1 for h in hop_axes)  # type: ignore[return-value]
-    if isinstance(size, numbers.Real) and not isinstance(size, (bool, np.bool_)):
-        raise ConfigError(f"size = {_show(size)} is not an integer")
-    if isinstance(size, (str, bytes)) or not isinstance(size, (Sequence, np.ndarray)):
-        raise ConfigError(
-            f"size = {_show(size)} must be an integer or a sequence of 3 integers (repeats of the "
-            "unit cell)"
-        )
-    vals = list(size)
-    if len(vals) != 3:
-        raise ConfigError(f"size = {_show(size)} must have 3 entries, got {len(vals)}")
-    for k, v in enumerate(vals):
-        if not _is_int(v):
-            raise ConfigError(f"size[{k}] = {_show(v)} is not an integer (size = {_show(size)})")
-        if v < 1:
-            raise ConfigError(f"size[{k}] = {_show(v)} must be >= 1 (size = {_show(size)})")
-    return tuple(int(v) for v in vals)  # type: ignore[return-value]
-
-
-def _matrix(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    if isinstance(value, (str, bytes)):
-        raise TypeError(f"{name} must be an array of numbers, got str")
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be an array of numbers of shape {shape} ({exc})") from None
-    if arr.shape != shape:
-        raise ConfigError(f"{name} must have shape {shape}, got shape {arr.shape}")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        idx = ", ".join(str(int(i)) for i in np.argwhere(bad)[0])
-        raise ConfigError(f"{name}[{idx}] is {arr[tuple(np.argwhere(bad)[0])]}; must be finite")
-    return arr
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,7 +92,7 @@ def _unit_cell_hops(
     rng = np.where(allowed, np.ceil(reach * recip + spread).astype(np.int64), 0)
     if np.prod(2 * rng + 1) * nb * nb > 1e7:
         raise ConfigError(
-            f"cutoff_A = {_show(cutoff_A)} is too large for this cell: it reaches "
+            f"cutoff_A = {_checks.show(cutoff_A)} is too large for this cell: it reaches "
             f"{tuple(int(r) for r in rng)} cells along the cell vectors"
         )
     grids = np.meshgrid(*(np.arange(-r, r + 1) for r in rng), indexing="ij")
@@ -181,7 +113,7 @@ def _unit_cell_hops(
     b, b2, k = np.nonzero(dist <= limit)  # sorted by b (C order)
     if b.size == 0:
         raise ConfigError(
-            f"cutoff_A = {_show(cutoff_A)} A is shorter than every site distance; no hops"
+            f"cutoff_A = {_checks.show(cutoff_A)} A is shorter than every site distance; no hops"
         )
     return b.astype(np.int64), b2.astype(np.int64), dns[k]
 
@@ -194,7 +126,7 @@ def periodic_network(
     hop_axes: Sequence[bool] = (True, True, True),
     cutoff_A: float | None = None,
     tolerance: float = 1e-3,
-    barrier_eV: float = 0.3,
+    barrier_eV: float = DEFAULT_BARRIER_EV,
     site_type_names: Sequence[str] | None = None,
     basis_types: Any = None,
     name: str = "network",
@@ -247,7 +179,7 @@ def periodic_network(
         On invalid input, or when the supercell is too small, so that a site would hop to its
         own periodic image.
     """
-    cell = _matrix(cell_A, "cell_A", (3, 3))
+    cell = _checks.float_array(cell_A, "cell_A", (3, 3))
     norms = np.linalg.norm(cell, axis=1)
     det = float(np.linalg.det(cell))
     if abs(det) <= 1e-8 * float(np.prod(norms)):
@@ -258,15 +190,15 @@ def periodic_network(
     nb = int(np.shape(basis_arr)[0]) if np.ndim(basis_arr) == 2 else -1
     if nb < 1:
         raise ConfigError(f"basis_frac must have shape (nb, 3) with nb >= 1, got {basis_frac!r}")
-    basis = _matrix(basis_arr, "basis_frac", (nb, 3))
+    basis = _checks.float_array(basis_arr, "basis_frac", (nb, 3))
     if isinstance(hop_axes, (str, bytes)) or len(hop_axes) != 3:
-        raise ConfigError(f"hop_axes = {_show(hop_axes)} must be 3 booleans")
+        raise ConfigError(f"hop_axes = {_checks.show(hop_axes)} must be 3 booleans")
     axes = tuple(bool(h) for h in hop_axes)
-    n_rep = _size3(size, axes)  # type: ignore[arg-type]
+    n_rep = _checks.size3(size, axes)  # type: ignore[arg-type]
     if cutoff_A is not None:
-        cutoff_A = _real(cutoff_A, "cutoff_A", positive=True)
-    tolerance = _real(tolerance, "tolerance", nonneg=True)
-    barrier = _real(barrier_eV, "barrier_eV", nonneg=True)
+        cutoff_A = _checks.real(cutoff_A, "cutoff_A", lo=0.0, lo_open=True)
+    tolerance = _checks.real(tolerance, "tolerance", lo=0.0)
+    barrier = _checks.real(barrier_eV, "barrier_eV", lo=0.0)
 
     if basis_types is None:
         types = np.zeros(nb, dtype=np.int64)
@@ -274,7 +206,8 @@ def periodic_network(
         types = np.asarray(basis_types)
         if types.shape != (nb,) or types.dtype.kind not in "iu":
             raise ConfigError(
-                f"basis_types = {_show(basis_types)} must be {nb} integers (one per basis site)"
+                f"basis_types = {_checks.show(basis_types)} must be {nb} integers (one per "
+                "basis site)"
             )
         types = types.astype(np.int64)
     if site_type_names is None:
@@ -308,7 +241,7 @@ def _lattice(
     barrier_eV: Any,
     kw: dict[str, Any],
 ) -> SiteNetwork | PeriodicNetwork:
-    a_f = _real(a, "a", positive=True)
+    a_f = _checks.real(a, "a", lo=0.0, lo_open=True)
     params: dict[str, Any] = {"hop_axes": hop_axes, "name": lattice, "barrier_eV": barrier_eV}
     params.update(kw)
     return periodic_network(a_f * cell_unit, basis, size, **params)
@@ -325,7 +258,8 @@ _BCC_BASIS = np.array([[0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
 _DIAMOND_BASIS = np.concatenate([_FCC_BASIS, _FCC_BASIS + 0.25])
 
 
-def chain(a: float = 3.0, size: Any = 64, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork | PeriodicNetwork:
+def chain(a: float = DEFAULT_LATTICE_CONSTANT_A, size: Any = 64,
+          barrier_eV: float = DEFAULT_BARRIER_EV, **kw: Any) -> SiteNetwork | PeriodicNetwork:
     """1D chain: sites at x = k a, hops along x only; coordination 2, hop length a.
 
     Cubic cell of edge `a` with one site; hops only along x (the chains are stacked a apart
@@ -350,7 +284,8 @@ def chain(a: float = 3.0, size: Any = 64, barrier_eV: float = 0.3, **kw: Any) ->
     return _lattice("chain", _CUBIC, _ONE_SITE, (True, False, False), a, size, barrier_eV, kw)
 
 
-def square(a: float = 3.0, size: Any = 16, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork | PeriodicNetwork:
+def square(a: float = DEFAULT_LATTICE_CONSTANT_A, size: Any = 16,
+           barrier_eV: float = DEFAULT_BARRIER_EV, **kw: Any) -> SiteNetwork | PeriodicNetwork:
     """2D square lattice in the xy plane; coordination 4, hop length a.
 
     Cubic cell of edge `a` with one site; layers are stacked a apart along z without hops
@@ -375,7 +310,8 @@ def square(a: float = 3.0, size: Any = 16, barrier_eV: float = 0.3, **kw: Any) -
     return _lattice("square", _CUBIC, _ONE_SITE, (True, True, False), a, size, barrier_eV, kw)
 
 
-def triangular(a: float = 3.0, size: Any = 16, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork | PeriodicNetwork:
+def triangular(a: float = DEFAULT_LATTICE_CONSTANT_A, size: Any = 16,
+               barrier_eV: float = DEFAULT_BARRIER_EV, **kw: Any) -> SiteNetwork | PeriodicNetwork:
     """2D triangular (hexagonal Bravais) lattice; coordination 6, hop length a.
 
     Primitive vectors a (1, 0, 0) and a (1/2, sqrt(3)/2, 0), one site per cell; layers are
@@ -401,7 +337,8 @@ def triangular(a: float = 3.0, size: Any = 16, barrier_eV: float = 0.3, **kw: An
                     kw)
 
 
-def honeycomb(a: float = 3.0, size: Any = 16, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork | PeriodicNetwork:
+def honeycomb(a: float = DEFAULT_LATTICE_CONSTANT_A, size: Any = 16,
+              barrier_eV: float = DEFAULT_BARRIER_EV, **kw: Any) -> SiteNetwork | PeriodicNetwork:
     """2D honeycomb (graphene-like) lattice; coordination 3, hop length a / sqrt(3).
 
     Hexagonal cell of lattice constant `a` (vectors a (1, 0, 0), a (1/2, sqrt(3)/2, 0)) with
@@ -428,7 +365,8 @@ def honeycomb(a: float = 3.0, size: Any = 16, barrier_eV: float = 0.3, **kw: Any
                     kw)
 
 
-def sc(a: float = 3.0, size: Any = 10, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork | PeriodicNetwork:
+def sc(a: float = DEFAULT_LATTICE_CONSTANT_A, size: Any = 10,
+       barrier_eV: float = DEFAULT_BARRIER_EV, **kw: Any) -> SiteNetwork | PeriodicNetwork:
     """Simple cubic lattice; coordination 6, hop length a.
 
     Cubic cell of edge `a` with one site.
@@ -452,7 +390,8 @@ def sc(a: float = 3.0, size: Any = 10, barrier_eV: float = 0.3, **kw: Any) -> Si
     return _lattice("sc", _CUBIC, np.zeros((1, 3)), (True, True, True), a, size, barrier_eV, kw)
 
 
-def bcc(a: float = 3.0, size: Any = 8, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork | PeriodicNetwork:
+def bcc(a: float = DEFAULT_LATTICE_CONSTANT_A, size: Any = 8,
+        barrier_eV: float = DEFAULT_BARRIER_EV, **kw: Any) -> SiteNetwork | PeriodicNetwork:
     """Body-centred cubic lattice; coordination 8, hop length a sqrt(3) / 2.
 
     Conventional cubic cell of edge `a` with 2 sites (0, 0, 0) and (1/2, 1/2, 1/2).
@@ -476,7 +415,8 @@ def bcc(a: float = 3.0, size: Any = 8, barrier_eV: float = 0.3, **kw: Any) -> Si
     return _lattice("bcc", _CUBIC, _BCC_BASIS, (True, True, True), a, size, barrier_eV, kw)
 
 
-def fcc(a: float = 3.0, size: Any = 6, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork | PeriodicNetwork:
+def fcc(a: float = DEFAULT_LATTICE_CONSTANT_A, size: Any = 6,
+        barrier_eV: float = DEFAULT_BARRIER_EV, **kw: Any) -> SiteNetwork | PeriodicNetwork:
     """Face-centred cubic lattice; coordination 12, hop length a / sqrt(2).
 
     Conventional cubic cell of edge `a` with 4 sites.
@@ -500,7 +440,8 @@ def fcc(a: float = 3.0, size: Any = 6, barrier_eV: float = 0.3, **kw: Any) -> Si
     return _lattice("fcc", _CUBIC, _FCC_BASIS, (True, True, True), a, size, barrier_eV, kw)
 
 
-def diamond(a: float = 3.0, size: Any = 5, barrier_eV: float = 0.3, **kw: Any) -> SiteNetwork | PeriodicNetwork:
+def diamond(a: float = DEFAULT_LATTICE_CONSTANT_A, size: Any = 5,
+            barrier_eV: float = DEFAULT_BARRIER_EV, **kw: Any) -> SiteNetwork | PeriodicNetwork:
     """Diamond lattice; coordination 4, hop length a sqrt(3) / 4.
 
     Conventional cubic cell of edge `a` with 8 sites (fcc plus fcc shifted by (1/4, 1/4, 1/4)).

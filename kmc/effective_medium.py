@@ -387,7 +387,8 @@ def _solve_network(n_nodes: int, ei: NDArray, ej: NDArray, conductance_S: NDArra
 
 
 def resistor_network(structure: Microstructure, temperature_K: float, n_ions: int, *,
-                     sigma_bulk_S_cm: Any = None, attempt_frequency_Hz: float = DEFAULT_ATTEMPT_FREQUENCY_HZ
+                     sigma_bulk_S_cm: Any = None,
+                     attempt_frequency_Hz: float = DEFAULT_ATTEMPT_FREQUENCY_HZ
                      ) -> NetworkPrediction:
     """Effective conductivity of a polycrystal from a coarse resistor network of its grains.
 

@@ -647,7 +647,8 @@ class EventSet:
         pos, cell = network.positions, network.cell
         short, image = _vector_defects(pos, cell, src, dst, vec)
         if short >= 0:
-            raise ConfigError(f"{where(short)} has a zero-length vector {_checks.fmt(vec[short])} A")
+            raise ConfigError(f"{where(short)} has a zero-length vector "
+                              f"{_checks.fmt(vec[short])} A")
         if image >= 0:
             i = image
             frac = (vec[i] - (pos[dst[i]] - pos[src[i]])) @ np.linalg.inv(cell)

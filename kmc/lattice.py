@@ -30,7 +30,8 @@ from .errors import ConfigError
 from .errors import ConfigTypeError as _ConfigTypeError
 from .events import EventSet
 
-__all__ = ["Network", "as_site_network", "SiteNetwork", "PeriodicNetwork", "MAX_HOPS_PER_SITE", "wrapping_dimension"]
+__all__ = ["Network", "as_site_network", "SiteNetwork", "PeriodicNetwork", "MAX_HOPS_PER_SITE",
+           "wrapping_dimension"]
 
 #: Maximum number of outgoing hops of one site (engine limit).
 MAX_HOPS_PER_SITE = MAX_DEGREE

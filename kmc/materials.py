@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import _checks
 from .errors import ConfigError
 from .lattice import SiteNetwork
 
@@ -354,18 +355,8 @@ class Material:
 
 
 def _size3(size: Any, default: Any) -> tuple[int, int, int]:
-    if size is None:
-        size = default
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        size = (int(size),) * 3
-    try:
-        out = tuple(int(s) for s in size)
-    except (TypeError, ValueError):
-        raise ConfigError(f"size = {size!r} must be an integer or 3 integers") from None
-    if len(out) != 3 or any(s < 1 for s in out) or any(
-            isinstance(s, bool) or float(s) != int(s) for s in size):
-        raise ConfigError(f"size = {size!r} must be an integer or 3 integers >= 1")
-    return out  # type: ignore[return-value]
+    """Unit cells along the three cell vectors: an integer (along all three) or 3."""
+    return _checks.size3(default if size is None else size)
 
 
 def _option(options: dict[str, Any], key: str, default: Any, lo: float | None = None,
@@ -374,18 +365,9 @@ def _option(options: dict[str, Any], key: str, default: Any, lo: float | None = 
     if v is None:
         return default
     if choices is not None:
-        if not isinstance(v, str):
-            raise ConfigError(f"{key} = {v!r} must be one of {', '.join(choices)}")
-        for c in choices:
-            if v.strip().lower() == c.lower():
-                return c
-        raise ConfigError(f"{key} = {v!r} must be one of {', '.join(choices)}")
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise ConfigError(f"{key} = {v!r} must be a number")
-    v = float(v)
-    if not math.isfinite(v) or (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise ConfigError(f"{key} = {v!r} must be in [{lo:g}, {hi:g}]")
-    return v
+        return _checks.choice(v, key, choices, fold_case=True)
+    return _checks.real(v, key, lo=-math.inf if lo is None else lo,
+                        hi=math.inf if hi is None else hi)
 
 
 class _Build:
@@ -600,9 +582,7 @@ def build_material(name: str, *, size: Any = None, disorder_seed: int = 0,
         if k not in allowed:
             takes = ", ".join(allowed) if allowed else "no options"
             raise ConfigError(f"material {key!r} does not take {k!r} (it takes: {takes})")
-    if isinstance(disorder_seed, bool) or not isinstance(disorder_seed, (int, np.integer)) \
-            or disorder_seed < 0:
-        raise ConfigError(f"disorder_seed = {disorder_seed!r} must be an integer >= 0")
+    disorder_seed = _checks.integer(disorder_seed, "disorder_seed", lo=0)
     size3 = _size3(size, spec.data["structure"].get("default_size", 2))
     rng = np.random.default_rng(int(disorder_seed))
     cell = None
