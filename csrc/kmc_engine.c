@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kmc_rate.h"
 #include "kmc_rng.h"
 #include "kmc_sumtree.h"
 
@@ -93,17 +94,6 @@ typedef struct {
 #define KMC_UNIFORM_MIN_ACCEPT 0.25
 #endif
 
-/* Interacting mode: a direct-mapped memo of recent rates by the bits of (E_kra, dE). With
- * pair interactions the rates are evaluated anew after every move (dozens per hop), but
- * they often take only a few values (uniform barriers and J): a hit saves the exp() and
- * returns the same bits. */
-#define KMC_RMEMO_BITS 10
-#define KMC_RMEMO (1 << KMC_RMEMO_BITS)
-typedef struct {
-    uint64_t ekra, de; /* the bits of the key (all ones, a NaN, when empty) */
-    double rate;
-} kmc_rmemo;
-
 /* Rate-sum tables only for degrees up to this and this many entries in all. */
 #define KMC_TAB_MAXDEG 8
 #define KMC_TAB_BUDGET 16384
@@ -111,8 +101,8 @@ typedef struct {
 struct kmc_engine {
     int32_t n_sites, n_hops, n_ions, n_hop_types;
     int interacting; /* pair interactions present: rates depend on the configuration */
-    kmc_rmemo *rmemo; /* interacting mode: [KMC_RMEMO] recent (E_kra, dE) -> rate */
-    double nu, beta; /* attempt frequency (Hz), 1/(kB T) (1/eV) */
+    kmc_rate_memo_entry *rmemo; /* interacting mode: [KMC_RATE_MEMO_SIZE] recent rates (kmc_rate.h) */
+    kmc_rate_params rp; /* the rate law, nu, 1/(kB T) */
 
     /* network */
     kmc_class *cls;   /* [n_cls] */
@@ -260,32 +250,6 @@ static inline uint64_t padding_bits(int32_t degree)
     return degree >= 64 ? 0 : ~(uint64_t)0 << degree;
 }
 
-/* Ea = max(E_kra + dE/2, 0, dE); k = nu exp(-Ea/kB T). Obeys detailed balance exactly. */
-static inline double kra_rate(double nu, double beta, double ekra, double de)
-{
-    double ea = ekra + 0.5 * de;
-    if (ea < 0.0) ea = 0.0;
-    if (ea < de) ea = de;
-    return nu * exp(-beta * ea);
-}
-
-/* kra_rate through the engine's memo (interacting mode, when e->rmemo is not NULL). */
-static inline double memo_rate(kmc_engine *e, double ekra, double de)
-{
-    uint64_t a, b;
-    kmc_rmemo *m;
-    memcpy(&a, &ekra, sizeof(a));
-    memcpy(&b, &de, sizeof(b));
-    m = e->rmemo + (((a * UINT64_C(0x9E3779B97F4A7C15)) ^ (b * UINT64_C(0xC2B2AE3D27D4EB4F))) >>
-                    (64 - KMC_RMEMO_BITS));
-    if (m->ekra != a || m->de != b) {
-        m->ekra = a;
-        m->de = b;
-        m->rate = kra_rate(e->nu, e->beta, ekra, de);
-    }
-    return m->rate;
-}
-
 /* Sum of the rates of the allowed hops `allowed` (bit k: hop k), in increasing k. */
 static inline double sum_allowed(const double *rate, uint64_t allowed)
 {
@@ -325,7 +289,7 @@ static inline double site_rate(kmc_engine *e, int32_t s)
         while (allowed) {
             const int k = ctz64(allowed);
             const double ekra = e->hop_ekra[b + k], de = hop_de_dynamic(e, s, s + ch[k].doff, b + k);
-            const double r = e->rmemo ? memo_rate(e, ekra, de) : kra_rate(e->nu, e->beta, ekra, de);
+            const double r = e->rmemo ? kmc_rate_memo(e->rmemo, &e->rp, ekra, de) : kmc_rate(&e->rp, ekra, de);
             e->rate[b + k] = r;
             sum += r;
             allowed &= allowed - 1;
@@ -408,7 +372,7 @@ static double event_rate(const kmc_engine *e, int32_t v)
         }
     }
     if (!e->interacting) return e->ev_rate ? e->ev_rate[v] : e->ecl[e->ev_cls[v]].rate;
-    return kra_rate(e->nu, e->beta, e->ev_ekra[v], e->ev_de0[v] + event_dpair(e, b, k));
+    return kmc_rate(&e->rp, e->ev_ekra[v], e->ev_de0[v] + event_dpair(e, b, k));
 }
 
 /* Recompute the events touching the n sites xs; append changed leaves to evdirty. */
@@ -985,6 +949,16 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
         FAIL("attempt_frequency_Hz = %g is above %g Hz", p->attempt_frequency_Hz, KMC_MAX_ATTEMPT_FREQUENCY_HZ);
     if (p->mode < KMC_MODE_AUTO || p->mode > KMC_MODE_UNIFORM)
         FAIL("mode = %d must be 0 (auto), 1 (tree), 2 (count) or 3 (uniform)", p->mode);
+    if (!kmc_rate_law_str(p->rate_law)) {
+        char known[128];
+        size_t len = 0;
+        int law;
+        known[0] = '\0';
+        for (law = 0; law < KMC_N_RATE_LAWS && len < sizeof(known); law++)
+            len += (size_t)snprintf(known + len, sizeof(known) - len, "%s%d (%s)", law ? ", " : "", law,
+                                    kmc_rate_law_str(law));
+        FAIL("rate_law = %d is not a known rate law; known: %s", p->rate_law, known);
+    }
     if (p->mode == KMC_MODE_UNIFORM && (net->n_events > 0 || (net->int_ptr && n >= 1 && net->int_ptr[n] > 0)))
         FAIL("mode uniform needs a network without pair interactions and multi-ion events");
     if (!isfinite(p->charge_e)) FAIL("charge_e = %g must be finite", p->charge_e);
@@ -1179,7 +1153,7 @@ static int build_classes(kmc_engine *e, const kmc_network *net, const kmc_params
                 double rate;
                 net_hop(net, s, k, &v);
                 /* precomputed once: nothing in the configuration can change it */
-                rate = kra_rate(e->nu, e->beta, v.ekra, hop_de0(net, p, s, &v));
+                rate = kmc_rate(&e->rp, v.ekra, hop_de0(net, p, s, &v));
                 if (!(rate > 0.0) || rate_class(e, rate) != KMC_NO_RC) continue;
                 if (e->n_rc == KMC_MAX_RCLASS) e->counting = 0;
                 else e->rc_rate[e->n_rc++] = rate;
@@ -1196,7 +1170,7 @@ static int build_classes(kmc_engine *e, const kmc_network *net, const kmc_params
             for (d = 0; d < 3; d++) rec[d] = dbits(v.vec[d]);
             rec[3] = v.type;
             if ((hcl[k] = intern(&H, rec, 4)) < 0) goto done;
-            if (!e->interacting) rt[k] = kra_rate(e->nu, e->beta, v.ekra, hop_de0(net, p, s, &v));
+            if (!e->interacting) rt[k] = kmc_rate(&e->rp, v.ekra, hop_de0(net, p, s, &v));
         }
         if (!e->interacting) {
             for (k = 0; k < deg; k++) rec[k] = dbits(rt[k]);
@@ -1210,7 +1184,7 @@ static int build_classes(kmc_engine *e, const kmc_network *net, const kmc_params
             if (e->counting) {
                 net_hop(net, v.dst, v.rev, &w);
                 rec[2 + 2 * k] |= ((int64_t)rate_class(e, rt[k]) << 16) |
-                                  ((int64_t)rate_class(e, kra_rate(e->nu, e->beta, w.ekra, hop_de0(net, p, v.dst, &w))) << 8);
+                                  ((int64_t)rate_class(e, kmc_rate(&e->rp, w.ekra, hop_de0(net, p, v.dst, &w))) << 8);
             }
         }
         if ((r = intern(&C, rec, 1 + 2 * (size_t)deg)) < 0) goto done;
@@ -1459,7 +1433,7 @@ static int events_init(kmc_engine *e, const kmc_network *net, const kmc_params *
             if (!(last_rate >= 0.0 && dbits(net->ev_ekra[v]) == dbits(last_ekra) && dbits(de) == dbits(last_de))) {
                 last_ekra = net->ev_ekra[v];
                 last_de = de;
-                last_rate = kra_rate(e->nu, e->beta, last_ekra, last_de);
+                last_rate = kmc_rate(&e->rp, last_ekra, last_de);
             }
             if (!e->ev_rate) { /* per class while every event has its class's rate */
                 if (ec->rate < 0.0) {
@@ -1569,8 +1543,7 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
     e->n_ions = n_ions;
     e->n_hop_types = net->n_hop_types;
     e->interacting = n_int > 0;
-    e->nu = p->attempt_frequency_Hz;
-    e->beta = 1.0 / (KMC_KB_EV_PER_K * p->temperature_K);
+    e->rp = kmc_rate_params_make(p->rate_law, p->temperature_K, p->attempt_frequency_Hz);
 
     for (s = 0; s < n; s++) {
         int32_t deg = net_deg(net, s);
@@ -1595,8 +1568,8 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
         e->int_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
         e->int_nbr = (int32_t *)xalloc(e, (size_t)n_int, sizeof(int32_t), &fail);
         e->int_J = (double *)xalloc(e, (size_t)n_int, sizeof(double), &fail);
-        e->rmemo = (kmc_rmemo *)xalloc(e, KMC_RMEMO, sizeof(kmc_rmemo), &fail);
-        if (e->rmemo) memset(e->rmemo, 0xff, KMC_RMEMO * sizeof(kmc_rmemo)); /* empty: NaN keys */
+        e->rmemo = (kmc_rate_memo_entry *)xalloc(e, KMC_RATE_MEMO_SIZE, sizeof(kmc_rate_memo_entry), &fail);
+        if (e->rmemo) kmc_rate_memo_clear(e->rmemo);
         e->phi = (double *)xalloc(e, (size_t)n, sizeof(double), &fail);
         e->stamp = (uint32_t *)xalloc(e, (size_t)n, sizeof(uint32_t), &fail);
         e->n_rates = m;
@@ -1661,7 +1634,7 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
         if (!few_rate_keys(e, net)) {
             free(e->rmemo);
             e->rmemo = NULL;
-            e->bytes -= KMC_RMEMO * sizeof(kmc_rmemo);
+            e->bytes -= KMC_RATE_MEMO_SIZE * sizeof(kmc_rate_memo_entry);
         }
     }
     *status = place_ions(e, ion_site, errmsg, errmsg_len);
@@ -2527,16 +2500,8 @@ int kmc_engine_check(kmc_engine *e)
         return KMC_OK;
     }
     if (e->rmemo) { /* every remembered rate is the rate of its key */
-        int32_t q;
-        for (q = 0; q < KMC_RMEMO; q++) {
-            const kmc_rmemo *m = e->rmemo + q;
-            double ekra, de;
-            if (m->ekra == UINT64_MAX) continue; /* empty */
-            memcpy(&ekra, &m->ekra, sizeof(ekra));
-            memcpy(&de, &m->de, sizeof(de));
-            CHECK(dbits(m->rate) == dbits(kra_rate(e->nu, e->beta, ekra, de)),
-                  "rate memo entry %d is stale", (int)q);
-        }
+        const int q = kmc_rate_memo_stale(e->rmemo, &e->rp);
+        CHECK(q < 0, "rate memo entry %d is stale", q);
     }
     for (s = 0; s < e->n_sites; s++) {
         double r = site_rate(e, s);
@@ -2587,3 +2552,19 @@ int32_t kmc_engine_n_event_types(const kmc_engine *e) { return e->n_events ? e->
 size_t kmc_engine_memory_bytes(const kmc_engine *e) { return e->bytes; }
 int kmc_engine_mode(const kmc_engine *e) { return e->mode; }
 const char *kmc_engine_errmsg(const kmc_engine *e) { return e->errmsg; }
+
+const char *kmc_rate_law_name(int rate_law) { return kmc_rate_law_str(rate_law); }
+
+int kmc_rate_Hz(int rate_law, double temperature_K, double attempt_frequency_Hz, size_t n,
+                const double *ekra_eV, const double *dE_eV, double *rate_Hz)
+{
+    kmc_rate_params rp;
+    size_t i;
+    if (!kmc_rate_law_str(rate_law) || !(temperature_K > 0.0) || !isfinite(temperature_K) ||
+        !isfinite(1.0 / (KMC_KB_EV_PER_K * temperature_K)) || !(attempt_frequency_Hz > 0.0) ||
+        !(attempt_frequency_Hz <= KMC_MAX_ATTEMPT_FREQUENCY_HZ) || (n > 0 && (!ekra_eV || !dE_eV || !rate_Hz)))
+        return KMC_ERR_INVALID;
+    rp = kmc_rate_params_make(rate_law, temperature_K, attempt_frequency_Hz);
+    for (i = 0; i < n; i++) rate_Hz[i] = kmc_rate(&rp, ekra_eV[i], dE_eV[i]);
+    return KMC_OK;
+}

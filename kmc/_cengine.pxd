@@ -53,6 +53,7 @@ cdef extern from "kmc_engine.h" nogil:
         double charge_e
         double field_V_per_A[3]
         int mode
+        int rate_law
 
     ctypedef struct kmc_state:
         int32_t *ion_site

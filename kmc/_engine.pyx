@@ -213,6 +213,7 @@ cdef class Engine:
         if mode not in MODES:
             raise ConfigError(f"mode = {mode!r} must be one of {', '.join(MODES)}")
         par.mode = MODES.index(mode)
+        par.rate_law = 0
 
         net.n_sites = n
         net.n_hops = m
