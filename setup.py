@@ -1,7 +1,6 @@
 """Build the C engine (csrc/) and its Cython wrapper (kmc/_engine.pyx)."""
 import os
 import sys
-from glob import glob
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -23,9 +22,16 @@ if os.environ.get("KMC_SANITIZE") == "1" and sys.platform != "win32":
     # its own build directory, so that neither build reuses the other's objects
     options = {"build": {"build_base": "build/asan"}}
 
+# The C engine is one translation unit: csrc/kmc_unity.c includes every csrc/*.c, so that
+# the solvers' calls into the shared parts inline (csrc/kmc_engine_impl.h). The other files
+# are in the sdist (MANIFEST.in) but not compiled on their own; `depends` rebuilds on their
+# changes.
+ENGINE_FILES = sorted(os.path.join("csrc", f) for f in os.listdir("csrc") if f.endswith((".c", ".h")))
+
 ext = Extension(
     "kmc._engine",
-    sources=["kmc/_engine.pyx", *sorted(glob("csrc/*.c"))],
+    sources=["kmc/_engine.pyx", "csrc/kmc_unity.c"],
+    depends=ENGINE_FILES,
     include_dirs=["csrc"],
     extra_compile_args=cflags,
     extra_link_args=ldflags,

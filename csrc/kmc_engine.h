@@ -13,7 +13,7 @@
  *   - site energies E_s (eV), optional pair energies J between occupied sites,
  *     optional uniform electric field F (V/Angstrom) acting on charge q (e).
  *   - a hop i -> j of an ion is allowed when j is empty; its rate is
- *         k = nu * exp(-Ea / kB T),  Ea = max(E_kra + dE/2, 0, dE),
+ *         k = nu * exp(-Ea / kB T),  Ea = max(E_kra + dE/2, 0, dE)  (kmc_params.rate_law),
  *     dE = E_j - E_i + (interaction energy change) - q F . d.
  *   - residence-time (BKL) algorithm: dt = -ln(1-u)/R_total, event chosen with
  *     probability k/R_total through a sum tree over per-site rate sums (O(log N)).
@@ -123,12 +123,21 @@ typedef enum {
                              rejected when the hop is blocked; no interactions, no events */
 } kmc_mode;
 
+/* The rate law (kmc_params.rate_law): how a hop's or event's KRA barrier E_kra and energy
+ * change dE (eV) give its rate k = nu exp(-Ea / kB T). Values are consecutive from 0;
+ * kmc_rate_law_name() gives each one's name (csrc/kmc_rate.h tells how to add one). */
+typedef enum {
+    KMC_RATE_KRA = 0, /* "kra": Ea = max(E_kra + dE/2, 0, dE) (detailed balance exactly) */
+    KMC_N_RATE_LAWS   /* the number of laws (not a law) */
+} kmc_rate_law;
+
 typedef struct {
     double temperature_K;        /* > 0 */
     double attempt_frequency_Hz; /* > 0, nu */
     double charge_e;             /* q, ion charge in e */
     double field_V_per_A[3];     /* uniform field, V/Angstrom */
     int mode;                    /* a kmc_mode; 0 = automatic */
+    int rate_law;                /* a kmc_rate_law; 0 = KMC_RATE_KRA */
 } kmc_params;
 
 /* Snapshot of the dynamic state, for checkpoints and observables. Every pointer
@@ -202,6 +211,19 @@ int kmc_engine_mode(const kmc_engine *e);          /* the kmc_mode in use (never
 size_t kmc_engine_memory_bytes(const kmc_engine *e);  /* bytes allocated by the engine */
 const char *kmc_engine_errmsg(const kmc_engine *e);
 const char *kmc_strerror(int code);
+
+/* Name of a kmc_rate_law ("kra"), or NULL for a value that is none. */
+const char *kmc_rate_law_name(int rate_law);
+
+/*
+ * The engine's rate law on its own, for n hops: rate_Hz[i] = nu exp(-Ea / kB T) with Ea
+ * the law's activation energy for E_kra = ekra_eV[i] and dE = dE_eV[i] (eV); the same
+ * function, bit for bit, as an engine with these parameters uses.
+ * @return KMC_OK, or KMC_ERR_INVALID (nothing written) for an unknown law, or a temperature
+ *         or attempt frequency kmc_engine_create would refuse
+ */
+int kmc_rate_Hz(int rate_law, double temperature_K, double attempt_frequency_Hz, size_t n,
+                const double *ekra_eV, const double *dE_eV, double *rate_Hz);
 
 /* Largest attempt frequency accepted, Hz (physical values are 1e12-1e14; sums of rates must
  * stay finite). */

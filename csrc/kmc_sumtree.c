@@ -135,3 +135,5 @@ int64_t kmc_sumtree_select(const kmc_sumtree *t, double *x)
     *x = r;
     return k;
 }
+
+#undef A /* kmc_unity.c: not for the files after this one */

@@ -5,6 +5,11 @@ from libc.stdint cimport int32_t, uint64_t
 cdef extern from "kmc_engine.h" nogil:
     enum: KMC_MAX_DEGREE
     enum: KMC_MAX_EVENT_MOVES
+    const double KMC_MAX_ATTEMPT_FREQUENCY_HZ
+    const double KMC_KB_EV_PER_K
+    ctypedef enum kmc_rate_law:
+        KMC_RATE_KRA
+        KMC_N_RATE_LAWS
     ctypedef enum kmc_status:
         KMC_OK
         KMC_ERR_NOMEM
@@ -53,6 +58,7 @@ cdef extern from "kmc_engine.h" nogil:
         double charge_e
         double field_V_per_A[3]
         int mode
+        int rate_law
 
     ctypedef struct kmc_state:
         int32_t *ion_site
@@ -90,3 +96,6 @@ cdef extern from "kmc_engine.h" nogil:
     int kmc_engine_mode(const kmc_engine *e)
     const char *kmc_engine_errmsg(const kmc_engine *e)
     const char *kmc_strerror(int code)
+    const char *kmc_rate_law_name(int rate_law)
+    int kmc_rate_Hz(int rate_law, double temperature_K, double attempt_frequency_Hz, size_t n,
+                    const double *ekra_eV, const double *dE_eV, double *rate_Hz)

@@ -7,12 +7,24 @@ STOP_REASONS: tuple[str, str, str]
 MODES: tuple[str, str, str, str]
 MAX_DEGREE: int
 MAX_EVENT_MOVES: int
+MAX_ATTEMPT_FREQUENCY_HZ: float
+KB_EV_PER_K: float
+RATE_LAWS: tuple[str, ...]
+
+def rate_Hz(
+    ekra_eV: ArrayLike,
+    dE_eV: ArrayLike,
+    temperature_K: float,
+    attempt_frequency_Hz: float,
+    rate_law: str = ...,
+) -> NDArray[np.float64]: ...
 
 class Engine:
     n_sites: int
     n_ions: int
     n_hop_types: int
     n_event_types: int
+    rate_law: str
     def __init__(
         self,
         hop_ptr: ArrayLike | None,
@@ -49,6 +61,7 @@ class Engine:
         tp_ekra: ArrayLike | None = ...,
         seed: int,
         mode: str = ...,
+        rate_law: str = ...,
     ) -> None: ...
     def run(self, max_steps: int, t_stop: float | None = ...) -> tuple[int, str]: ...
     def get_state(self) -> dict[str, Any]: ...

@@ -9,12 +9,14 @@ from libc.string cimport memset
 import numpy as np
 
 from kmc._cengine cimport (
-    KMC_ERR_INVALID, KMC_ERR_NOMEM, KMC_OK, kmc_engine, kmc_engine_check, kmc_engine_create,
+    KMC_ERR_INVALID, KMC_ERR_NOMEM, KMC_KB_EV_PER_K, KMC_MAX_ATTEMPT_FREQUENCY_HZ, KMC_MAX_DEGREE,
+    KMC_MAX_EVENT_MOVES, KMC_N_RATE_LAWS, KMC_OK, kmc_engine, kmc_engine_check, kmc_engine_create,
     kmc_engine_errmsg, kmc_engine_free, kmc_engine_get_displacements, kmc_engine_get_state,
     kmc_engine_memory_bytes, kmc_engine_mode, kmc_engine_n_event_types, kmc_engine_n_hop_types,
     kmc_engine_n_ions, kmc_engine_n_sites,
     kmc_engine_run, kmc_engine_set_state, kmc_engine_steps, kmc_engine_time,
-    kmc_engine_total_rate, kmc_network, kmc_params, kmc_state, kmc_strerror,
+    kmc_engine_total_rate, kmc_network, kmc_params, kmc_rate_Hz, kmc_rate_law_name, kmc_state,
+    kmc_strerror,
 )
 
 from kmc.errors import ConfigError, KMCError
@@ -22,8 +24,18 @@ from kmc.errors import ConfigError, KMCError
 STOP_REASONS = ("steps", "time", "frozen")
 #: Engine algorithms (kmc_mode): "auto" picks one from the network.
 MODES = ("auto", "tree", "count", "uniform")
-MAX_DEGREE = 64
-MAX_EVENT_MOVES = 4
+# The C engine's limits and constants (csrc/kmc_engine.h), from the header itself:
+#: at most this many hops start at one site
+MAX_DEGREE = KMC_MAX_DEGREE
+#: at most this many simultaneous moves in one multi-ion event
+MAX_EVENT_MOVES = KMC_MAX_EVENT_MOVES
+#: the largest attempt frequency the engine accepts, Hz
+MAX_ATTEMPT_FREQUENCY_HZ = KMC_MAX_ATTEMPT_FREQUENCY_HZ
+#: Boltzmann constant the engine uses, eV/K
+KB_EV_PER_K = KMC_KB_EV_PER_K
+#: The rate laws (kmc_rate_law; index = the C enum value): "kra" is
+#: k = nu exp(-max(E_kra + dE/2, 0, dE) / kB T).
+RATE_LAWS = tuple(kmc_rate_law_name(i).decode() for i in range(KMC_N_RATE_LAWS))
 _UINT64_MAX = 2**64 - 1
 
 
@@ -67,6 +79,75 @@ def _finite_float(value, name, positive=False):
     if not np.isfinite(x) or (positive and x <= 0):
         raise ConfigError(f"{name} = {value!r} must be finite" + (" and > 0" if positive else ""))
     return x
+
+
+def _rate_law_index(rate_law):
+    if not isinstance(rate_law, str) or rate_law not in RATE_LAWS:
+        raise ConfigError(f"rate_law = {rate_law!r} must be one of {', '.join(RATE_LAWS)}")
+    return RATE_LAWS.index(rate_law)
+
+
+def rate_Hz(ekra_eV, dE_eV, temperature_K, attempt_frequency_Hz, rate_law="kra"):
+    """Hop rates by the engine's rate law, computed by the engine's own C function.
+
+    Parameters
+    ----------
+    ekra_eV : array_like of float
+        KRA barriers E_kra, eV.
+    dE_eV : array_like of float
+        Energy changes dE of the hops (final minus initial), eV; broadcast against ekra_eV.
+    temperature_K : float
+        Temperature, K (finite, > 0).
+    attempt_frequency_Hz : float
+        Attempt frequency nu, Hz (finite, > 0, at most MAX_ATTEMPT_FREQUENCY_HZ).
+    rate_law : str
+        One of RATE_LAWS. "kra" (default): ``nu * exp(-max(E_kra + dE/2, 0, dE) / (kB T))``
+        with kB = KB_EV_PER_K.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 rates, Hz, of the broadcast shape of ekra_eV and dE_eV (0-d for two
+        scalars); bit for bit the rates an engine with these parameters uses for hops or
+        events with these (E_kra, dE). NaN inputs give NaN.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown rate law or an invalid temperature or attempt frequency.
+    TypeError
+        For non-numeric inputs.
+    """
+    cdef int law = _rate_law_index(rate_law)
+    cdef double T = _finite_float(temperature_K, "temperature_K", positive=True)
+    cdef double nu = _finite_float(attempt_frequency_Hz, "attempt_frequency_Hz", positive=True)
+    cdef int rc
+    cdef size_t n
+    if nu > MAX_ATTEMPT_FREQUENCY_HZ:
+        raise ConfigError(f"attempt_frequency_Hz = {attempt_frequency_Hz!r} is above "
+                          f"{MAX_ATTEMPT_FREQUENCY_HZ:g} Hz")
+    try:
+        a, b = np.broadcast_arrays(np.asarray(ekra_eV), np.asarray(dE_eV))
+    except ValueError as exc:
+        raise ConfigError(f"ekra_eV and dE_eV do not broadcast together: {exc}") from None
+    for arr, name in ((a, "ekra_eV"), (b, "dE_eV")):
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    shape = a.shape
+    ekra = np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
+    de = np.ascontiguousarray(b, dtype=np.float64).reshape(-1)
+    out = np.empty(ekra.shape[0], np.float64)
+    cdef const double[::1] v_ekra = ekra
+    cdef const double[::1] v_de = de
+    cdef double[::1] v_out = out
+    n = <size_t>out.shape[0]
+    with nogil:
+        rc = kmc_rate_Hz(law, T, nu, n, &v_ekra[0] if n else NULL, &v_de[0] if n else NULL,
+                         &v_out[0] if n else NULL)
+    if rc != KMC_OK:
+        raise ConfigError(f"rate_Hz refused temperature_K = {T!r}, attempt_frequency_Hz = "
+                          f"{nu!r}, rate_law = {rate_law!r}")
+    return out.reshape(shape)
 
 
 cdef const int32_t *_iptr(const int32_t[::1] a):
@@ -119,6 +200,9 @@ cdef class Engine:
         without interactions and events whose attempts are mostly accepted, else integer
         count trees when possible, else the float sum tree. All sample the same process;
         a seed reproduces a trajectory within one mode.
+    rate_law : str
+        How a hop's (or event's) KRA barrier and energy change give its rate, one of
+        RATE_LAWS (see rate_Hz): "kra" (default).
     """
 
     cdef kmc_engine *_e
@@ -126,6 +210,7 @@ cdef class Engine:
     cdef readonly int32_t n_ions
     cdef readonly int32_t n_hop_types
     cdef readonly int32_t n_event_types
+    cdef readonly str rate_law
 
     def __cinit__(self, hop_ptr, hop_dst, hop_rev, hop_type, hop_vec, hop_ekra, site_energy,
                   ion_sites, *, n_hop_types, temperature_K, attempt_frequency_Hz, charge_e,
@@ -133,7 +218,7 @@ cdef class Engine:
                   hop_J=None, ev_ptr=None, ev_src=None, ev_dst=None, ev_vec=None,
                   ev_ekra=None, ev_type=None, n_event_types=0, site_template=None,
                   tp_ptr=None, tp_doff=None, tp_rev=None, tp_type=None, tp_vec=None,
-                  tp_ekra=None, seed, mode="auto"):
+                  tp_ekra=None, seed, mode="auto", rate_law="kra"):
         cdef kmc_network net
         cdef kmc_params par
         cdef int status = 0
@@ -142,6 +227,7 @@ cdef class Engine:
         cdef int32_t nion
         self._e = NULL
         memset(&net, 0, sizeof(net))
+        memset(&par, 0, sizeof(par))
         if site_template is None:
             ptr = _array(hop_ptr, "hop_ptr", np.int32, (-1,))
             if ptr.shape[0] < 2:
@@ -213,6 +299,7 @@ cdef class Engine:
         if mode not in MODES:
             raise ConfigError(f"mode = {mode!r} must be one of {', '.join(MODES)}")
         par.mode = MODES.index(mode)
+        par.rate_law = _rate_law_index(rate_law)
 
         net.n_sites = n
         net.n_hops = m
@@ -280,6 +367,7 @@ cdef class Engine:
         self.n_ions = nion
         self.n_hop_types = int(n_hop_types)
         self.n_event_types = kmc_engine_n_event_types(self._e)
+        self.rate_law = rate_law
 
     def __dealloc__(self):
         if self._e != NULL:

@@ -1,0 +1,840 @@
+/* kmc_build.c - creating an engine (creation only: nothing here runs after
+ * kmc_engine_create returns, except kmc_check_ion_sites for kmc_engine_set_state).
+ *
+ * Validation of the network and parameters (every array, both network forms, the
+ * parameters), the deduplicated network (hop classes, rate lists and their sum tables, site
+ * classes, and the count solver's rate classes), the multi-ion event tables (classes,
+ * static energies and rates, site -> event lists), the interacting mode's per-hop data
+ * and rate memo, the choice of the solver from the mode, and the ions' initial sites.
+ * This file may fill every mode's data (e->cnt, e->ia, e->ev); the solvers' own
+ * allocations are their init functions.
+ */
+#include "kmc_engine_impl.h"
+#include "kmc_intern.h"
+
+/* Rate-sum tables only for degrees up to this and this many entries in all. */
+#define KMC_TAB_MAXDEG 8
+#define KMC_TAB_BUDGET 16384
+
+/* Automatic mode: uniformization when at least this share of attempts is expected to be
+ * accepted (its cost per hop is its cost per attempt over the acceptance). */
+#ifndef KMC_UNIFORM_MIN_ACCEPT
+#define KMC_UNIFORM_MIN_ACCEPT 0.25
+#endif
+
+static double bitsd(int64_t b)
+{
+    double x;
+    memcpy(&x, &b, sizeof(x));
+    return x;
+}
+
+#define FAIL(...)                                          \
+    do {                                                   \
+        set_err(errmsg, errmsg_len, __VA_ARGS__);          \
+        *status = KMC_ERR_INVALID;                         \
+        return 0;                                          \
+    } while (0)
+
+/* One hop of the network, read from either form (CSR or templates). */
+typedef struct {
+    int32_t dst;       /* destination site */
+    int32_t rev;       /* slot of the reverse hop in the destination's hop list */
+    int32_t type;      /* hop type */
+    int32_t id;        /* index into the per-hop (CSR) or per-template-hop arrays */
+    const double *vec; /* displacement, Angstrom */
+    double ekra;       /* KRA barrier, eV */
+} hop_view;
+
+static inline int32_t net_deg(const kmc_network *net, int32_t s)
+{
+    if (net->site_template) {
+        const int32_t t = net->site_template[s];
+        return net->tp_ptr[t + 1] - net->tp_ptr[t];
+    }
+    return net->hop_ptr[s + 1] - net->hop_ptr[s];
+}
+
+/* Hop k of site s (validated network). */
+static inline void net_hop(const kmc_network *net, int32_t s, int32_t k, hop_view *v)
+{
+    if (net->site_template) {
+        const int32_t h = net->tp_ptr[net->site_template[s]] + k;
+        v->dst = s + net->tp_doff[h];
+        v->rev = net->tp_rev[h];
+        v->type = net->tp_type[h];
+        v->vec = net->tp_vec + 3 * (size_t)h;
+        v->ekra = net->tp_ekra[h];
+        v->id = h;
+    } else {
+        const int32_t h = net->hop_ptr[s] + k;
+        v->dst = net->hop_dst[h];
+        v->rev = net->hop_rev[h] - net->hop_ptr[v->dst];
+        v->type = net->hop_type[h];
+        v->vec = net->hop_vec + 3 * (size_t)h;
+        v->ekra = net->hop_ekra[h];
+        v->id = h;
+    }
+}
+
+/* The static part of a hop's energy change, eV: E_dst - E_src - q F . d. */
+static inline double hop_de0(const kmc_network *net, const kmc_params *p, int32_t s, const hop_view *v)
+{
+    double de0 = net->site_energy[v->dst] - net->site_energy[s], fd = 0.0;
+    int d;
+    for (d = 0; d < 3; d++) fd += p->field_V_per_A[d] * v->vec[d];
+    return de0 - p->charge_e * fd;
+}
+
+/* Validate the template form (site_template != NULL); 1 if valid, else 0 with a message. */
+static int validate_templates(const kmc_network *net, int *status, char *errmsg, size_t errmsg_len)
+{
+    const int32_t n = net->n_sites, nt = net->n_templates;
+    int32_t s, t, h, k;
+    int64_t total = 0;
+    int d;
+    if (nt < 1) FAIL("n_templates = %d must be >= 1", (int)nt);
+    if (net->hop_ptr || net->hop_dst || net->hop_rev || net->hop_type || net->hop_vec || net->hop_ekra)
+        FAIL("give the hops either CSR by site (hop_ptr, ...) or as templates (site_template, ...), not both");
+    if ((net->int_ptr && net->int_ptr[n] > 0) || net->n_events > 0)
+        FAIL("template networks support neither pair interactions nor multi-ion events");
+    if (!net->tp_ptr) FAIL("tp_ptr is required with site_template");
+    if (net->tp_ptr[0] != 0) FAIL("tp_ptr must start at 0");
+    for (t = 0; t < nt; t++) {
+        int32_t deg;
+        /* compared before the difference, which overflows for a wild tp_ptr[t + 1] */
+        if (net->tp_ptr[t + 1] < net->tp_ptr[t]) FAIL("tp_ptr is not non-decreasing at template %d", (int)t);
+        deg = net->tp_ptr[t + 1] - net->tp_ptr[t];
+        if (deg > KMC_MAX_DEGREE) FAIL("template %d has %d hops; at most %d are supported", (int)t, (int)deg, KMC_MAX_DEGREE);
+    }
+    if (net->tp_ptr[nt] > 0 && (!net->tp_doff || !net->tp_rev || !net->tp_type || !net->tp_vec || !net->tp_ekra))
+        FAIL("template hop arrays are required when templates have hops");
+    for (h = 0; h < net->tp_ptr[nt]; h++) {
+        if (net->tp_type[h] < 0 || net->tp_type[h] >= net->n_hop_types)
+            FAIL("tp_type[%d] = %d outside 0..%d", (int)h, (int)net->tp_type[h], (int)(net->n_hop_types - 1));
+        if (!isfinite(net->tp_ekra[h]) || net->tp_ekra[h] < 0.0)
+            FAIL("tp_ekra[%d] = %g must be finite and >= 0", (int)h, net->tp_ekra[h]);
+        for (d = 0; d < 3; d++)
+            if (!isfinite(net->tp_vec[3 * h + d])) FAIL("tp_vec[%d][%d] is not finite", (int)h, d);
+    }
+    for (s = 0; s < n; s++) {
+        t = net->site_template[s];
+        if (t < 0 || t >= nt) FAIL("site_template[%d] = %d outside 0..%d", (int)s, (int)t, (int)(nt - 1));
+    }
+    for (s = 0; s < n; s++) {
+        const int32_t deg = net_deg(net, s);
+        if (!isfinite(net->site_energy[s])) FAIL("site_energy[%d] = %g is not finite", (int)s, net->site_energy[s]);
+        total += deg;
+        for (k = 0; k < deg; k++) {
+            const int32_t hh = net->tp_ptr[net->site_template[s]] + k;
+            const int64_t j = (int64_t)s + net->tp_doff[hh];
+            hop_view v, w;
+            if (j < 0 || j >= n) FAIL("hop %d of site %d goes to site %lld, outside 0..%d", (int)k, (int)s, (long long)j, (int)(n - 1));
+            if (j == s) FAIL("hop %d of site %d goes to the site itself", (int)k, (int)s);
+            net_hop(net, s, k, &v);
+            if (v.rev < 0 || v.rev >= net_deg(net, v.dst))
+                FAIL("hop %d of site %d (-> %d) has no valid reverse hop (tp_rev = %d)", (int)k, (int)s, (int)v.dst, (int)v.rev);
+            net_hop(net, v.dst, v.rev, &w);
+            if (w.dst != s || w.rev != k)
+                FAIL("hop %d of site %d (-> %d) has no valid reverse hop (tp_rev = %d)", (int)k, (int)s, (int)v.dst, (int)v.rev);
+            if (v.ekra != w.ekra)
+                FAIL("hop %d of site %d and its reverse have different barriers", (int)k, (int)s);
+            for (d = 0; d < 3; d++)
+                if (fabs(v.vec[d] + w.vec[d]) > 1e-6 * (1.0 + fabs(v.vec[d])))
+                    FAIL("hop %d of site %d and its reverse do not have opposite vectors", (int)k, (int)s);
+        }
+    }
+    if (total != net->n_hops) FAIL("n_hops = %d, but the sites' templates hold %lld hops", (int)net->n_hops, (long long)total);
+    return 1;
+}
+
+/* Validate the inputs; 1 if valid, else 0 with a message. */
+static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
+                    const int32_t *ion_site, int *status, char *errmsg, size_t errmsg_len)
+{
+    int32_t s, h, a, n = net->n_sites;
+    int d;
+    if (!(p->temperature_K > 0.0) || !isfinite(p->temperature_K))
+        FAIL("temperature_K = %g must be finite and > 0", p->temperature_K);
+    if (!isfinite(1.0 / (KMC_KB_EV_PER_K * p->temperature_K))) /* beta = inf: rates 0 * inf = NaN */
+        FAIL("temperature_K = %g is too small", p->temperature_K);
+    if (!(p->attempt_frequency_Hz > 0.0) || !isfinite(p->attempt_frequency_Hz))
+        FAIL("attempt_frequency_Hz = %g must be finite and > 0", p->attempt_frequency_Hz);
+    if (p->attempt_frequency_Hz > KMC_MAX_ATTEMPT_FREQUENCY_HZ) /* sums of rates must stay finite */
+        FAIL("attempt_frequency_Hz = %g is above %g Hz", p->attempt_frequency_Hz, KMC_MAX_ATTEMPT_FREQUENCY_HZ);
+    if (p->mode < KMC_MODE_AUTO || p->mode > KMC_MODE_UNIFORM)
+        FAIL("mode = %d must be 0 (auto), 1 (tree), 2 (count) or 3 (uniform)", p->mode);
+    if (!kmc_rate_law_str(p->rate_law)) {
+        char known[128];
+        size_t len = 0;
+        int law;
+        known[0] = '\0';
+        for (law = 0; law < KMC_N_RATE_LAWS && len < sizeof(known); law++)
+            len += (size_t)snprintf(known + len, sizeof(known) - len, "%s%d (%s)", law ? ", " : "", law,
+                                    kmc_rate_law_str(law));
+        FAIL("rate_law = %d is not a known rate law; known: %s", p->rate_law, known);
+    }
+    if (p->mode == KMC_MODE_UNIFORM && (net->n_events > 0 || (net->int_ptr && n >= 1 && net->int_ptr[n] > 0)))
+        FAIL("mode uniform needs a network without pair interactions and multi-ion events");
+    if (!isfinite(p->charge_e)) FAIL("charge_e = %g must be finite", p->charge_e);
+    for (d = 0; d < 3; d++)
+        if (!isfinite(p->field_V_per_A[d])) FAIL("field component %d = %g is not finite", d, p->field_V_per_A[d]);
+    if (n < 1) FAIL("n_sites = %d must be >= 1", (int)n);
+    if (net->n_hops < 0) FAIL("n_hops = %d must be >= 0", (int)net->n_hops);
+    if (net->n_hop_types < 1) FAIL("n_hop_types = %d must be >= 1", (int)net->n_hop_types);
+    if (!net->site_energy) FAIL("site_energy is required");
+    if (net->site_template) {
+        if (!validate_templates(net, status, errmsg, errmsg_len)) return 0;
+        goto ions;
+    }
+    if (!net->hop_ptr) FAIL("hop_ptr (or site_template) is required");
+    if (net->n_hops > 0 && (!net->hop_dst || !net->hop_rev || !net->hop_type || !net->hop_vec || !net->hop_ekra))
+        FAIL("hop arrays are required when n_hops > 0");
+    if (net->hop_ptr[0] != 0 || net->hop_ptr[n] != net->hop_ptr[0] + net->n_hops)
+        FAIL("hop_ptr must start at 0 and end at n_hops = %d", (int)net->n_hops);
+    /* offsets first: the loop below reads hops up to hop_ptr[s + 1] and hop_ptr[j + 1] */
+    for (s = 0; s < n; s++)
+        if (net->hop_ptr[s + 1] < net->hop_ptr[s]) FAIL("hop_ptr is not non-decreasing at site %d", (int)s);
+    for (s = 0; s < n; s++) {
+        int32_t deg = net->hop_ptr[s + 1] - net->hop_ptr[s];
+        if (deg < 0) FAIL("hop_ptr is not non-decreasing at site %d", (int)s);
+        if (deg > KMC_MAX_DEGREE) FAIL("site %d has %d hops; at most %d are supported", (int)s, (int)deg, KMC_MAX_DEGREE);
+        if (!isfinite(net->site_energy[s])) FAIL("site_energy[%d] = %g is not finite", (int)s, net->site_energy[s]);
+        for (h = net->hop_ptr[s]; h < net->hop_ptr[s + 1]; h++) {
+            int32_t j = net->hop_dst[h], r = net->hop_rev[h];
+            if (j < 0 || j >= n) FAIL("hop %d goes to site %d, outside 0..%d", (int)h, (int)j, (int)(n - 1));
+            if (j == s) FAIL("hop %d goes from site %d to itself", (int)h, (int)s);
+            if (r < net->hop_ptr[j] || r >= net->hop_ptr[j + 1] || net->hop_dst[r] != s || net->hop_rev[r] != h)
+                FAIL("hop %d (%d -> %d) has no valid reverse hop (hop_rev = %d)", (int)h, (int)s, (int)j, (int)r);
+            if (net->hop_type[h] < 0 || net->hop_type[h] >= net->n_hop_types)
+                FAIL("hop_type[%d] = %d outside 0..%d", (int)h, (int)net->hop_type[h], (int)(net->n_hop_types - 1));
+            if (!isfinite(net->hop_ekra[h]) || net->hop_ekra[h] < 0.0)
+                FAIL("hop_ekra[%d] = %g must be finite and >= 0", (int)h, net->hop_ekra[h]);
+            if (net->hop_ekra[h] != net->hop_ekra[r])
+                FAIL("hop %d and its reverse %d have different barriers", (int)h, (int)r);
+            for (d = 0; d < 3; d++) {
+                double v = net->hop_vec[3 * h + d];
+                if (!isfinite(v)) FAIL("hop_vec[%d][%d] is not finite", (int)h, d);
+                if (fabs(v + net->hop_vec[3 * r + d]) > 1e-6 * (1.0 + fabs(v)))
+                    FAIL("hop %d and its reverse %d do not have opposite vectors", (int)h, (int)r);
+            }
+        }
+    }
+    if (net->int_ptr) {
+        if (!net->hop_J && net->n_hops > 0) FAIL("hop_J is required with interactions");
+        if (net->int_ptr[0] != 0) FAIL("int_ptr must start at 0");
+        for (s = 0; s < n; s++) /* offsets first: int_ptr[n] is the length of the lists */
+            if (net->int_ptr[s + 1] < net->int_ptr[s]) FAIL("int_ptr is not non-decreasing at site %d", (int)s);
+        if (net->int_ptr[n] > 0 && (!net->int_nbr || !net->int_J)) FAIL("int_nbr and int_J are required with interactions");
+        for (s = 0; s < n; s++) {
+            if (net->int_ptr[s + 1] < net->int_ptr[s]) FAIL("int_ptr is not non-decreasing at site %d", (int)s);
+            for (a = net->int_ptr[s]; a < net->int_ptr[s + 1]; a++) {
+                if (net->int_nbr[a] < 0 || net->int_nbr[a] >= n || net->int_nbr[a] == s)
+                    FAIL("interaction neighbour %d of site %d is invalid", (int)net->int_nbr[a], (int)s);
+                if (!isfinite(net->int_J[a])) FAIL("interaction energy %d is not finite", (int)a);
+            }
+        }
+        for (h = 0; h < net->n_hops; h++)
+            if (!isfinite(net->hop_J[h])) FAIL("hop_J[%d] is not finite", (int)h);
+    }
+    if (net->n_events < 0) FAIL("n_events = %d must be >= 0", (int)net->n_events);
+    if (net->n_events > 0) {
+        int32_t v, m, q;
+        if (!net->ev_ptr || !net->ev_src || !net->ev_dst || !net->ev_vec || !net->ev_ekra || !net->ev_type)
+            FAIL("event arrays are required when n_events > 0");
+        if (net->n_event_types < 1) FAIL("n_event_types = %d must be >= 1", (int)net->n_event_types);
+        if (net->ev_ptr[0] != 0) FAIL("ev_ptr must start at 0");
+        for (v = 0; v < net->n_events; v++) /* offsets first: ev_ptr[n_events] is the number of moves */
+            if (net->ev_ptr[v + 1] < net->ev_ptr[v]) FAIL("ev_ptr is not non-decreasing at event %d", (int)v);
+        for (v = 0; v < net->n_events; v++) {
+            const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
+            if (k < 1 || k > KMC_MAX_EVENT_MOVES)
+                FAIL("event %d has %d moves; 1..%d are supported", (int)v, (int)k, KMC_MAX_EVENT_MOVES);
+            if (!isfinite(net->ev_ekra[v]) || net->ev_ekra[v] < 0.0)
+                FAIL("ev_ekra[%d] = %g must be finite and >= 0", (int)v, net->ev_ekra[v]);
+            if (net->ev_type[v] < 0 || net->ev_type[v] >= net->n_event_types)
+                FAIL("ev_type[%d] = %d outside 0..%d", (int)v, (int)net->ev_type[v], (int)(net->n_event_types - 1));
+            for (m = 0; m < k; m++) {
+                const int32_t a0 = net->ev_src[b + m], b0 = net->ev_dst[b + m];
+                if (a0 < 0 || a0 >= n || b0 < 0 || b0 >= n)
+                    FAIL("event %d moves %d -> %d, outside 0..%d", (int)v, (int)a0, (int)b0, (int)(n - 1));
+                if (a0 == b0) FAIL("event %d moves an ion from site %d to itself", (int)v, (int)a0);
+                for (d = 0; d < 3; d++)
+                    if (!isfinite(net->ev_vec[3 * (b + m) + d])) FAIL("event %d has a non-finite vector", (int)v);
+                for (q = 0; q < m; q++) {
+                    if (net->ev_src[b + q] == a0) FAIL("event %d moves two ions from site %d", (int)v, (int)a0);
+                    if (net->ev_dst[b + q] == b0) FAIL("event %d moves two ions to site %d", (int)v, (int)b0);
+                }
+            }
+        }
+    }
+ions:
+    if (n_ions < 0 || n_ions > n) FAIL("n_ions = %d must be between 0 and n_sites = %d", (int)n_ions, (int)n);
+    for (a = 0; a < n_ions; a++)
+        if (ion_site[a] < 0 || ion_site[a] >= n) FAIL("ion %d is on site %d, outside 0..%d", (int)a, (int)ion_site[a], (int)(n - 1));
+    return 1;
+}
+
+/* Rate class of a rate (counting mode), KMC_NO_RC for a zero rate. */
+static uint8_t rate_class(const kmc_engine *e, double rate)
+{
+    int v;
+    if (!(rate > 0.0)) return KMC_NO_RC;
+    for (v = 0; v < e->cnt.n_rc; v++)
+        if (dbits(e->cnt.rc_rate[v]) == dbits(rate)) return (uint8_t)v;
+    return KMC_NO_RC; /* not reached: every positive rate has a class */
+}
+
+/*
+ * Build the deduplicated network: hop classes, rate lists (+ their sum tables) and
+ * site classes; *counting receives whether the count solver is possible (its rate
+ * classes, e->cnt, are then part of the site classes). Returns 0, or -1 when out of memory.
+ */
+static int build_classes(kmc_engine *e, const kmc_network *net, const kmc_params *p, int *counting)
+{
+    interner H, P, C;
+    int64_t rec[2 + 2 * KMC_MAX_DEGREE];
+    int32_t hcl[KMC_MAX_DEGREE];
+    double rt[KMC_MAX_DEGREE];
+    int32_t *ptab = NULL, s, k, r;
+    hop_view v, w;
+    int fail = 0, d, ok = -1;
+    const int32_t n = net->n_sites;
+    memset(&H, 0, sizeof(H));
+    memset(&P, 0, sizeof(P));
+    memset(&C, 0, sizeof(C));
+    if (intern_init(&H) || intern_init(&P) || intern_init(&C)) goto done;
+
+    /* No per-hop scratch arrays: hop classes and rates are recomputed per site (the
+     * interners return the same index for the same record), so set-up needs no memory
+     * per hop beyond what the engine keeps. */
+    if (e->interacting) {
+        /* per-hop static data (CSR form only) */
+        for (s = 0; s < n; s++) {
+            const int32_t deg = net_deg(net, s);
+            for (k = 0; k < deg; k++) {
+                net_hop(net, s, k, &v);
+                e->ia.hop_ekra[v.id] = v.ekra;
+                e->ia.hop_de0[v.id] = hop_de0(net, p, s, &v);
+                e->ia.hop_J[v.id] = net->hop_J[v.id];
+            }
+        }
+    } else {
+        /* counting mode: few distinct positive rates (in order of first appearance) */
+        int32_t maxdeg = 0;
+        for (s = 0; s < n; s++)
+            if (net_deg(net, s) > maxdeg) maxdeg = net_deg(net, s);
+        *counting = (uint64_t)n * (uint64_t)maxdeg < ((uint64_t)1 << 31) && net->n_events == 0;
+        e->cnt.n_rc = 0;
+        for (s = 0; s < n && *counting; s++) {
+            const int32_t deg = net_deg(net, s);
+            for (k = 0; k < deg && *counting; k++) {
+                double rate;
+                net_hop(net, s, k, &v);
+                /* precomputed once: nothing in the configuration can change it */
+                rate = kmc_rate(&e->rp, v.ekra, hop_de0(net, p, s, &v));
+                if (!(rate > 0.0) || rate_class(e, rate) != KMC_NO_RC) continue;
+                if (e->cnt.n_rc == KMC_MAX_RCLASS) *counting = 0;
+                else e->cnt.rc_rate[e->cnt.n_rc++] = rate;
+            }
+        }
+        if (e->cnt.n_rc == 0) *counting = 0;
+    }
+    /* hop classes, rate lists and site classes */
+    for (s = 0; s < n; s++) {
+        const int32_t deg = net_deg(net, s);
+        int32_t pat = -1;
+        for (k = 0; k < deg; k++) {
+            net_hop(net, s, k, &v);
+            for (d = 0; d < 3; d++) rec[d] = dbits(v.vec[d]);
+            rec[3] = v.type;
+            if ((hcl[k] = intern(&H, rec, 4)) < 0) goto done;
+            if (!e->interacting) rt[k] = kmc_rate(&e->rp, v.ekra, hop_de0(net, p, s, &v));
+        }
+        if (!e->interacting) {
+            for (k = 0; k < deg; k++) rec[k] = dbits(rt[k]);
+            if ((pat = intern(&P, rec, (size_t)deg)) < 0) goto done;
+        }
+        rec[0] = pat;
+        for (k = 0; k < deg; k++) {
+            net_hop(net, s, k, &v);
+            rec[1 + 2 * k] = (int64_t)v.dst - s;
+            rec[2 + 2 * k] = ((int64_t)hcl[k] << 24) | (int64_t)v.rev;
+            if (*counting) {
+                net_hop(net, v.dst, v.rev, &w);
+                rec[2 + 2 * k] |= ((int64_t)rate_class(e, rt[k]) << 16) |
+                                  ((int64_t)rate_class(e, kmc_rate(&e->rp, w.ekra, hop_de0(net, p, v.dst, &w))) << 8);
+            }
+        }
+        if ((r = intern(&C, rec, 1 + 2 * (size_t)deg)) < 0) goto done;
+        e->site[s].cls = r;
+    }
+
+    /* copy out */
+    e->n_hc = H.n;
+    e->hc_vec = (double *)xalloc(e, (size_t)H.n * 4, sizeof(double), &fail);
+    e->hc_type = (int32_t *)xalloc(e, (size_t)H.n, sizeof(int32_t), &fail);
+    e->n_cls = C.n;
+    e->cls = (kmc_class *)xalloc(e, (size_t)C.n, sizeof(kmc_class), &fail);
+    e->n_chop = (int32_t)((C.nw - (size_t)C.n) / 2);
+    e->chop = (kmc_chop *)xalloc(e, (size_t)e->n_chop, sizeof(kmc_chop), &fail);
+    e->chc = (int32_t *)xalloc(e, (size_t)e->n_chop, sizeof(int32_t), &fail);
+    if (*counting) {
+        e->cnt.chv = (uint8_t *)xalloc(e, (size_t)e->n_chop, 1, &fail);
+        e->cnt.crv = (uint8_t *)xalloc(e, (size_t)e->n_chop, 1, &fail);
+    }
+    if (!e->interacting) {
+        int32_t maxdeg = 0;
+        size_t ntab = 0;
+        e->n_rates = (int32_t)P.nw;
+        e->rate = (double *)xalloc(e, P.nw, sizeof(double), &fail);
+        for (r = 0; r < P.n; r++) {
+            const int32_t deg = (int32_t)intern_len(&P, r);
+            if (deg > maxdeg) maxdeg = deg;
+            ntab += (size_t)1 << (deg < KMC_TAB_MAXDEG ? deg : KMC_TAB_MAXDEG);
+        }
+        if (maxdeg <= KMC_TAB_MAXDEG && ntab <= KMC_TAB_BUDGET) {
+            e->n_tab = (int32_t)ntab;
+            e->tab = (double *)xalloc(e, ntab, sizeof(double), &fail);
+        }
+    }
+    if (fail) goto done;
+    if (e->tab && !(ptab = (int32_t *)malloc((size_t)P.n * sizeof(int32_t)))) goto done;
+    for (r = 0; r < H.n; r++) {
+        const int64_t *x = intern_rec(&H, r);
+        double *hv = e->hc_vec + 4 * (size_t)r;
+        hv[0] = bitsd(x[0]);
+        hv[1] = bitsd(x[1]);
+        hv[2] = bitsd(x[2]);
+        hv[3] = hv[0] * hv[0] + hv[1] * hv[1] + hv[2] * hv[2];
+        e->hc_type[r] = (int32_t)x[3];
+    }
+    if (!e->interacting) {
+        int32_t t = 0;
+        for (r = 0; r < P.n; r++) {
+            const int32_t deg = (int32_t)intern_len(&P, r);
+            const int64_t *x = intern_rec(&P, r);
+            for (k = 0; k < deg; k++) e->rate[P.start[r] + (size_t)k] = bitsd(x[k]);
+        }
+        /* the rate-sum table of each rate list, in order; ptab[r] is where list r's starts */
+        if (e->tab) {
+            for (r = 0; r < P.n; r++) {
+                const int32_t deg = (int32_t)intern_len(&P, r);
+                uint64_t a;
+                ptab[r] = t;
+                for (a = 0; a < ((uint64_t)1 << deg); a++)
+                    e->tab[t + (int32_t)a] = sum_allowed(e->rate + P.start[r], a);
+                t += (int32_t)1 << deg;
+            }
+        }
+    }
+    {
+        int32_t hop = 0;
+        for (r = 0; r < C.n; r++) {
+            const int64_t *x = intern_rec(&C, r);
+            const int32_t deg = (int32_t)((intern_len(&C, r) - 1) / 2);
+            kmc_class *c = e->cls + r;
+            c->hop = hop;
+            c->deg = deg;
+            c->rate = -1;
+            c->tab = -1;
+            if (x[0] >= 0) {
+                const int32_t pr = (int32_t)x[0];
+                c->rate = (int32_t)P.start[pr];
+                if (e->tab) c->tab = ptab[pr];
+            }
+            for (k = 0; k < deg; k++) {
+                e->chop[hop + k].doff = (int32_t)x[1 + 2 * k];
+                e->chop[hop + k].rev = (int32_t)(x[2 + 2 * k] & 0xff);
+                e->chc[hop + k] = (int32_t)(x[2 + 2 * k] >> 24);
+                if (*counting) {
+                    e->cnt.chv[hop + k] = (uint8_t)((x[2 + 2 * k] >> 16) & 0xff);
+                    e->cnt.crv[hop + k] = (uint8_t)((x[2 + 2 * k] >> 8) & 0xff);
+                }
+            }
+            hop += deg;
+        }
+    }
+    ok = 0;
+done:
+    free(ptab);
+    intern_free(&H);
+    intern_free(&P);
+    intern_free(&C);
+    return ok;
+}
+
+/* ---- multi-ion events (creation only) ---- */
+
+/* Hash of event v's class record: type, move count and the bits of the move vectors. */
+static uint64_t event_hash(const kmc_network *net, int32_t v)
+{
+    const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
+    uint64_t h = ((uint64_t)(uint32_t)net->ev_type[v] << 8) ^ (uint64_t)k;
+    int32_t i;
+    for (i = 0; i < 3 * k; i++)
+        h = (h ^ (uint64_t)dbits(net->ev_vec[3 * (size_t)b + (size_t)i])) * UINT64_C(0x9E3779B97F4A7C15);
+    h ^= h >> 29;
+    h *= UINT64_C(0xBF58476D1CE4E5B9);
+    return h ^ (h >> 32);
+}
+
+/* Events v and r have the same class record (vectors compared bit for bit). */
+static int same_event_class(const kmc_network *net, int32_t v, int32_t r)
+{
+    const int32_t bv = net->ev_ptr[v], k = net->ev_ptr[v + 1] - bv, br = net->ev_ptr[r];
+    const double *x = net->ev_vec + 3 * (size_t)bv, *y = net->ev_vec + 3 * (size_t)br;
+    int32_t i;
+    if (net->ev_type[v] != net->ev_type[r] || net->ev_ptr[r + 1] - br != k) return 0;
+    for (i = 0; i < 3 * k; i++)
+        if (dbits(x[i]) != dbits(y[i])) return 0;
+    return 1;
+}
+
+/* The class of every event (e->ev.cls, ids in order of first appearance) and one
+ * representative event per class (*reps, malloc'd, e->ev.n_ecls of them). Open addressing
+ * over the representatives: no copies of the records. Returns 0, or -1 when out of memory. */
+static int event_classes(kmc_engine *e, const kmc_network *net, int32_t **reps)
+{
+    size_t n_slots = 64, mask = n_slots - 1, i;
+    int32_t *slot = (int32_t *)malloc(n_slots * sizeof(int32_t)), *rep = (int32_t *)malloc(32 * sizeof(int32_t));
+    int32_t nc = 0, cap = 32, v, r, prev = -1;
+    *reps = NULL;
+    if (!slot || !rep) goto fail;
+    for (i = 0; i < n_slots; i++) slot[i] = -1;
+    for (v = 0; v < net->n_events; v++) {
+        if (prev >= 0 && same_event_class(net, v, rep[prev])) { /* runs of one class */
+            e->ev.cls[v] = prev;
+            continue;
+        }
+        i = (size_t)event_hash(net, v) & mask;
+        while ((r = slot[i]) >= 0 && !same_event_class(net, v, rep[r])) i = (i + 1) & mask;
+        if (r < 0) { /* a new class */
+            if (nc == cap) {
+                int32_t *p = (int32_t *)realloc(rep, 2 * (size_t)cap * sizeof(int32_t));
+                if (!p) goto fail;
+                rep = p;
+                cap *= 2;
+            }
+            rep[nc] = v;
+            slot[i] = r = nc++;
+            if ((size_t)nc * 2 > n_slots) { /* grow and rehash */
+                int32_t *ns = (int32_t *)malloc(2 * n_slots * sizeof(int32_t)), x;
+                if (!ns) goto fail;
+                n_slots *= 2;
+                mask = n_slots - 1;
+                for (i = 0; i < n_slots; i++) ns[i] = -1;
+                for (x = 0; x < nc; x++) {
+                    i = (size_t)event_hash(net, rep[x]) & mask;
+                    while (ns[i] >= 0) i = (i + 1) & mask;
+                    ns[i] = x;
+                }
+                free(slot);
+                slot = ns;
+            }
+        }
+        e->ev.cls[v] = prev = r;
+    }
+    free(slot);
+    e->ev.n_ecls = nc;
+    *reps = rep;
+    return 0;
+fail:
+    free(slot);
+    free(rep);
+    return -1;
+}
+
+/* Copy the multi-ion events, build their classes, static energies and rates, and the
+ * site -> event lists (the event solver's init allocates its tree). Returns 0, or -1 when
+ * out of memory. */
+static int events_setup(kmc_engine *e, const kmc_network *net, const kmc_params *p)
+{
+    const int32_t n = net->n_sites, ne = net->n_events, nm = net->ev_ptr[ne];
+    int32_t v, m, q, c, *rep = NULL, maxsev = 0;
+    double *cfd = NULL; /* field term of each class */
+    double last_ekra = 0.0, last_de = 0.0, last_rate = -1.0;
+    int fail = 0, d, ok = -1;
+    e->ev.n_events = ne;
+    e->ev.n_event_types = net->n_event_types;
+    e->ev.ptr = (int32_t *)xalloc(e, (size_t)ne + 1, sizeof(int32_t), &fail);
+    e->ev.src = (int32_t *)xalloc(e, (size_t)nm, sizeof(int32_t), &fail);
+    e->ev.dst = (int32_t *)xalloc(e, (size_t)nm, sizeof(int32_t), &fail);
+    e->ev.cls = (int32_t *)xalloc(e, (size_t)ne, sizeof(int32_t), &fail);
+    if (e->interacting) {
+        e->ev.ekra = (double *)xalloc(e, (size_t)ne, sizeof(double), &fail);
+        e->ev.de0 = (double *)xalloc(e, (size_t)ne, sizeof(double), &fail);
+    }
+    e->ev.sev_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
+    e->ev.counts = (uint64_t *)xalloc(e, (size_t)net->n_event_types, sizeof(uint64_t), &fail);
+    if (fail || event_classes(e, net, &rep) != 0) goto done;
+
+    /* the class table: type, vectors and squared lengths from each class's representative */
+    {
+        int32_t rows = 0;
+        for (c = 0; c < e->ev.n_ecls; c++) rows += net->ev_ptr[rep[c] + 1] - net->ev_ptr[rep[c]];
+        e->ev.ecl = (kmc_evclass *)xalloc(e, (size_t)e->ev.n_ecls, sizeof(kmc_evclass), &fail);
+        e->ev.ecl_vec = (double *)xalloc(e, (size_t)rows * 4, sizeof(double), &fail);
+        cfd = (double *)malloc((size_t)e->ev.n_ecls * sizeof(double));
+        if (fail || !cfd) goto done;
+        rows = 0;
+        for (c = 0; c < e->ev.n_ecls; c++) {
+            const int32_t b = net->ev_ptr[rep[c]], k = net->ev_ptr[rep[c] + 1] - b;
+            double fd = 0.0;
+            e->ev.ecl[c].type = net->ev_type[rep[c]];
+            e->ev.ecl[c].vec = rows;
+            e->ev.ecl[c].rate = -1.0; /* none yet */
+            for (m = 0; m < k; m++, rows++) {
+                double sq = 0.0, *w = e->ev.ecl_vec + 4 * (size_t)rows;
+                for (d = 0; d < 3; d++) {
+                    const double x = net->ev_vec[3 * (size_t)(b + m) + d];
+                    w[d] = x;
+                    sq += x * x;
+                    fd += p->field_V_per_A[d] * x;
+                }
+                w[3] = sq;
+            }
+            cfd[c] = fd;
+        }
+    }
+    memcpy(e->ev.ptr, net->ev_ptr, ((size_t)ne + 1) * sizeof(int32_t));
+    memcpy(e->ev.src, net->ev_src, (size_t)nm * sizeof(int32_t));
+    memcpy(e->ev.dst, net->ev_dst, (size_t)nm * sizeof(int32_t));
+    if (e->interacting) memcpy(e->ev.ekra, net->ev_ekra, (size_t)ne * sizeof(double));
+    for (v = 0; v < ne; v++) {
+        double de0 = 0.0, de;
+        for (m = net->ev_ptr[v]; m < net->ev_ptr[v + 1]; m++)
+            de0 += net->site_energy[net->ev_dst[m]] - net->site_energy[net->ev_src[m]];
+        de = de0 - p->charge_e * cfd[e->ev.cls[v]];
+        if (e->interacting) {
+            e->ev.de0[v] = de;
+        } else { /* the rate of the previous event again if it has the same barrier and dE */
+            kmc_evclass *ec = e->ev.ecl + e->ev.cls[v];
+            if (!(last_rate >= 0.0 && dbits(net->ev_ekra[v]) == dbits(last_ekra) && dbits(de) == dbits(last_de))) {
+                last_ekra = net->ev_ekra[v];
+                last_de = de;
+                last_rate = kmc_rate(&e->rp, last_ekra, last_de);
+            }
+            if (!e->ev.rate) { /* per class while every event has its class's rate */
+                if (ec->rate < 0.0) {
+                    ec->rate = last_rate;
+                } else if (dbits(ec->rate) != dbits(last_rate)) {
+                    int32_t u;
+                    e->ev.rate = (double *)xalloc(e, (size_t)ne, sizeof(double), &fail);
+                    if (fail) goto done;
+                    for (u = 0; u < v; u++) e->ev.rate[u] = e->ev.ecl[e->ev.cls[u]].rate;
+                }
+            }
+            if (e->ev.rate) e->ev.rate[v] = last_rate;
+        }
+    }
+    /* site -> events, each event once per site (a site may be a source and a target):
+     * counts, offsets, then the lists (sev_ptr[x] runs ahead as the fill position) */
+    for (q = 0; q < 2; q++) {
+        for (v = 0; v < ne; v++) {
+            const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
+            for (m = 0; m < 2 * k; m++) {
+                const int32_t x = m < k ? net->ev_src[b + m] : net->ev_dst[b + m - k];
+                int32_t w, dup = 0;
+                for (w = 0; w < k && m >= k && !dup; w++) dup = net->ev_src[b + w] == x;
+                if (dup) continue;
+                if (q == 0) e->ev.sev_ptr[x + 1]++;
+                else e->ev.sev[e->ev.sev_ptr[x]++] = v;
+            }
+        }
+        if (q == 0) {
+            for (m = 0; m < n; m++) {
+                if (e->ev.sev_ptr[m + 1] > maxsev) maxsev = e->ev.sev_ptr[m + 1];
+                e->ev.sev_ptr[m + 1] += e->ev.sev_ptr[m];
+            }
+            e->ev.sev = (int32_t *)xalloc(e, (size_t)e->ev.sev_ptr[n], sizeof(int32_t), &fail);
+            if (fail) goto done;
+        } else { /* each sev_ptr[x] is now the start of x + 1's list: shift back */
+            for (m = n; m > 0; m--) e->ev.sev_ptr[m] = e->ev.sev_ptr[m - 1];
+            e->ev.sev_ptr[0] = 0;
+        }
+    }
+    e->ev.max_sev = maxsev;
+    ok = 0;
+done:
+    free(rep);
+    free(cfd);
+    return ok;
+}
+
+/* Interacting mode: do the hop rates take few values? They do when the hops have few
+ * distinct (E_kra, static dE, J of the hop) and the pairs few distinct J: then the
+ * configuration-dependent dE takes few values too and the rate memo hits. With many
+ * (disordered energies or barriers) the memo would mostly miss and only cost time. */
+static int few_rate_keys(const kmc_engine *e, const kmc_network *net)
+{
+    interner t;
+    int32_t h, a;
+    int few = 1;
+    if (intern_init(&t) != 0) return 0;
+    for (h = 0; h < e->n_hops && few; h++) {
+        const int64_t rec[3] = {dbits(e->ia.hop_ekra[h]), dbits(e->ia.hop_de0[h]), dbits(e->ia.hop_J[h])};
+        few = intern(&t, rec, 3) >= 0 && t.n <= 64;
+    }
+    intern_free(&t);
+    if (!few || intern_init(&t) != 0) return 0;
+    for (a = 0; a < net->int_ptr[net->n_sites] && few; a++) {
+        const int64_t rec[1] = {dbits(net->int_J[a])};
+        few = intern(&t, rec, 1) >= 0 && t.n <= 16;
+    }
+    intern_free(&t);
+    return few;
+}
+
+/* The ions' sites, checked for range and repetition (on the bitmap e->seen): KMC_OK, or
+ * KMC_ERR_INVALID with a message (nothing else changed). */
+KMC_PRIVATE int kmc_check_ion_sites(kmc_engine *e, const int32_t *ion_site, char *errmsg, size_t errmsg_len)
+{
+    int32_t a, b;
+    memset(e->seen, 0, (size_t)e->n_sites / 8 + 1);
+    for (a = 0; a < e->n_ions; a++) {
+        const int32_t s = ion_site[a];
+        if (s < 0 || s >= e->n_sites) {
+            set_err(errmsg, errmsg_len, "ion %d is on site %d, outside 0..%d", (int)a, (int)s, (int)(e->n_sites - 1));
+            return KMC_ERR_INVALID;
+        }
+        if (e->seen[s >> 3] & (1u << (s & 7))) {
+            for (b = 0; ion_site[b] != s; b++) continue;
+            set_err(errmsg, errmsg_len, "two ions (%d and %d) are on site %d", (int)b, (int)a, (int)s);
+            return KMC_ERR_INVALID;
+        }
+        e->seen[s >> 3] |= (uint8_t)(1u << (s & 7));
+    }
+    return KMC_OK;
+}
+
+kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32_t n_ions,
+                              const int32_t *ion_site, uint64_t seed, int *status, char *errmsg,
+                              size_t errmsg_len)
+{
+    kmc_engine *e;
+    int fail = 0, counting = 0;
+    int32_t s, n, m, maxdeg = 0, maxint = 0, n_int, a;
+    int dummy;
+    if (!status) status = &dummy;
+    *status = KMC_OK;
+    if (!net || !p) {
+        set_err(errmsg, errmsg_len, "network and parameters are required");
+        *status = KMC_ERR_INVALID;
+        return NULL;
+    }
+    if (!validate(net, p, n_ions, ion_site, status, errmsg, errmsg_len)) return NULL;
+    n = net->n_sites;
+    m = net->n_hops;
+    n_int = net->int_ptr ? net->int_ptr[n] : 0;
+
+    e = (kmc_engine *)calloc(1, sizeof(*e));
+    if (!e) {
+        *status = KMC_ERR_NOMEM;
+        set_err(errmsg, errmsg_len, "out of memory allocating the engine");
+        return NULL;
+    }
+    e->bytes = sizeof(*e);
+    e->n_sites = n;
+    e->n_hops = m;
+    e->n_ions = n_ions;
+    e->n_hop_types = net->n_hop_types;
+    e->interacting = n_int > 0;
+    e->rp = kmc_rate_params_make(p->rate_law, p->temperature_K, p->attempt_frequency_Hz);
+
+    for (s = 0; s < n; s++) {
+        int32_t deg = net_deg(net, s);
+        if (deg > maxdeg) maxdeg = deg;
+        if (e->interacting && net->int_ptr[s + 1] - net->int_ptr[s] > maxint)
+            maxint = net->int_ptr[s + 1] - net->int_ptr[s];
+    }
+    {
+        /* sites whose occupancy changes in one event: 2 for a hop, up to 2k for k moves */
+        const int64_t moved = net->n_events > 0 ? 2 * KMC_MAX_EVENT_MOVES : 2;
+        int64_t xc = moved * (1 + (int64_t)maxint), rc = xc * (1 + (int64_t)maxdeg);
+        e->xcap = (int32_t)(xc < n ? xc : n);
+        e->rcap = (int32_t)(rc < n ? rc : n);
+    }
+
+    if (e->interacting) { /* per-hop data, the interaction lists, the field, the memo */
+        e->ia.hop_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
+        e->ia.rate = (double *)xalloc(e, (size_t)m, sizeof(double), &fail);
+        e->ia.hop_ekra = (double *)xalloc(e, (size_t)m, sizeof(double), &fail);
+        e->ia.hop_de0 = (double *)xalloc(e, (size_t)m, sizeof(double), &fail);
+        e->ia.hop_J = (double *)xalloc(e, (size_t)m, sizeof(double), &fail);
+        e->ia.int_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
+        e->ia.int_nbr = (int32_t *)xalloc(e, (size_t)n_int, sizeof(int32_t), &fail);
+        e->ia.int_J = (double *)xalloc(e, (size_t)n_int, sizeof(double), &fail);
+        e->ia.memo = (kmc_rate_memo_entry *)xalloc(e, KMC_RATE_MEMO_SIZE, sizeof(kmc_rate_memo_entry), &fail);
+        if (e->ia.memo) kmc_rate_memo_clear(e->ia.memo);
+        e->ia.phi = (double *)xalloc(e, (size_t)n, sizeof(double), &fail);
+    }
+    if (e->interacting || net->n_events > 0)
+        e->stamp = (uint32_t *)xalloc(e, (size_t)n, sizeof(uint32_t), &fail);
+    e->site = (kmc_site *)xalloc(e, (size_t)n, sizeof(kmc_site), &fail);
+    e->ions = (kmc_ion *)xalloc(e, (size_t)n_ions, sizeof(kmc_ion), &fail);
+    e->hops_hi = (uint32_t *)xalloc(e, (size_t)n_ions, sizeof(uint32_t), &fail);
+    e->jsq = (double *)xalloc(e, (size_t)n_ions, sizeof(double), &fail);
+    e->type_counts = (uint64_t *)xalloc(e, (size_t)net->n_hop_types, sizeof(uint64_t), &fail);
+    e->seen = (uint8_t *)xalloc(e, (size_t)n / 8 + 1, sizeof(uint8_t), &fail);
+    e->xset = (int32_t *)xalloc(e, (size_t)e->xcap + 2, sizeof(int32_t), &fail);
+    e->rset = (int32_t *)xalloc(e, (size_t)e->rcap + 2, sizeof(int32_t), &fail);
+    if (!fail && net->n_events > 0 && events_setup(e, net, p) != 0) fail = 1;
+    if (!fail && build_classes(e, net, p, &counting) != 0) fail = 1;
+    if (!fail && net->n_events == 0 && e->n_hc > 0) { /* one squared jump length? */
+        int32_t h;
+        e->jsq_unit = e->hc_vec[3];
+        for (h = 1; h < e->n_hc; h++)
+            if (e->hc_vec[4 * (size_t)h + 3] != e->jsq_unit) e->jsq_unit = 0.0;
+        if (!(e->jsq_unit > 0.0)) e->jsq_unit = 0.0;
+        else e->jsq_hops = (uint64_t *)xalloc(e, (size_t)n_ions, sizeof(uint64_t), &fail);
+    }
+    if (!fail) { /* the algorithm: the one place a mode becomes a solver */
+        int mode = p->mode;
+        if (mode == KMC_MODE_COUNT && !counting) {
+            set_err(errmsg, errmsg_len, "mode count needs a network without pair interactions "
+                    "and multi-ion events and with at most %d distinct hop rates", KMC_MAX_RCLASS);
+            kmc_engine_free(e);
+            *status = KMC_ERR_INVALID;
+            return NULL;
+        }
+        if (mode == KMC_MODE_AUTO) {
+            mode = (!e->interacting && net->n_events == 0 &&
+                    uniform_acceptance(e) >= KMC_UNIFORM_MIN_ACCEPT &&
+                    uniform_start_acceptance(e, ion_site) >= KMC_UNIFORM_MIN_ACCEPT / 4) ? KMC_MODE_UNIFORM
+                   : counting ? KMC_MODE_COUNT : KMC_MODE_TREE;
+        }
+        e->mode = mode;
+        e->solver = mode == KMC_MODE_UNIFORM ? &kmc_uniform_solver
+                    : mode == KMC_MODE_COUNT ? &kmc_count_solver
+                    : net->n_events > 0      ? &kmc_events_solver
+                                             : &kmc_tree_solver;
+        if (e->solver->init(e) != 0) fail = 1;
+    }
+    if (fail) {
+        kmc_engine_free(e);
+        *status = KMC_ERR_NOMEM;
+        set_err(errmsg, errmsg_len, "out of memory allocating the engine for %d sites and %d hops", (int)n, (int)m);
+        return NULL;
+    }
+    if (e->interacting) {
+        memcpy(e->ia.hop_ptr, net->hop_ptr, ((size_t)n + 1) * sizeof(int32_t));
+        memcpy(e->ia.int_ptr, net->int_ptr, ((size_t)n + 1) * sizeof(int32_t));
+        memcpy(e->ia.int_nbr, net->int_nbr, (size_t)n_int * sizeof(int32_t));
+        memcpy(e->ia.int_J, net->int_J, (size_t)n_int * sizeof(double));
+        if (!few_rate_keys(e, net)) {
+            free(e->ia.memo);
+            e->ia.memo = NULL;
+            e->bytes -= KMC_RATE_MEMO_SIZE * sizeof(kmc_rate_memo_entry);
+        }
+    }
+    *status = kmc_check_ion_sites(e, ion_site, errmsg, errmsg_len);
+    if (*status != KMC_OK) {
+        kmc_engine_free(e);
+        return NULL;
+    }
+    for (a = 0; a < n_ions; a++) e->ions[a].site = ion_site[a];
+    kmc_rng_seed(&e->rng, seed);
+    e->solver->rebuild(e);
+    return e;
+}

@@ -1,0 +1,238 @@
+/* kmc_tree.c - solver "tree": rejection-free steps through a float sum tree over the
+ * per-site rate sums (KMC_MODE_TREE; any network, and the only solver with pair
+ * interactions).
+ *
+ * A step draws the residence time, selects a site by its rate sum in the tree (O(log N)),
+ * a hop among the site's allowed hops by their rates, moves the ion and recomputes the
+ * rate sums of the sites it affected. Without interactions a site's rate sum comes from
+ * its class's rate list (or its sum table) and its mask; with them (e->interacting) the
+ * rates of the allowed hops are evaluated anew from the interaction field (kmc_interact.c),
+ * and a move affects the interaction neighbours of the moved sites too.
+ *
+ * Data: e->tree (the sum tree, a scratch list of changed leaves) and the core's site
+ * records. The event solver (kmc_events.c) is this solver plus multi-ion events and uses
+ * tree_pick, tree_execute and tree_refresh_sites.
+ */
+#include "kmc_engine_impl.h"
+
+/* Rate sum of an occupied site without interactions. */
+static inline double plain_rate(const kmc_engine *e, const kmc_site *st)
+{
+    const kmc_class *c = e->cls + st->cls;
+    /* the padding bits of the mask are set, so ~mask < 2^deg */
+    if (c->tab >= 0) return e->tab[c->tab + (size_t)~st->mask];
+    return sum_allowed(e->rate + c->rate, ~st->mask);
+}
+
+/* Sum of the rates of the allowed hops of site s (0 if empty); refreshes the rates
+ * of those hops when rates depend on the configuration. */
+static inline double site_rate(kmc_engine *e, int32_t s)
+{
+    const kmc_site *st = e->site + s;
+    if (st->ion < 0) return 0.0;
+    if (e->interacting) return ia_site_rate(e, s);
+    return plain_rate(e, st);
+}
+
+/* Interacting mode: recompute the rate sum of site s; if it changed, store it and mark its leaf dirty. */
+static inline void refresh(kmc_engine *e, double *leaf, int32_t s, int *nd)
+{
+    const double r = site_rate(e, s);
+    if (r != leaf[s]) {
+        leaf[s] = r;
+        e->tree.dirty[(*nd)++] = s;
+    }
+}
+
+/* Without interactions: the same for an occupied site s. */
+static inline void refresh_plain(kmc_engine *e, double *leaf, int32_t s, int *nd)
+{
+    const double r = plain_rate(e, e->site + s);
+    if (r != leaf[s]) {
+        leaf[s] = r;
+        e->tree.dirty[(*nd)++] = s;
+    }
+}
+
+KMC_PRIVATE double tree_total(const kmc_engine *e) { return kmc_sumtree_total(&e->tree.sum); }
+
+/* Recompute the rate sums of the n given sites (distinct) and update the tree. */
+KMC_PRIVATE void tree_refresh_sites(kmc_engine *e, const int32_t *sites, int32_t n)
+{
+    double *leaf = kmc_sumtree_leaves(&e->tree.sum);
+    int32_t a;
+    int nd = 0;
+    for (a = 0; a < n; a++) refresh(e, leaf, sites[a], &nd);
+    kmc_sumtree_update(&e->tree.sum, e->tree.dirty, nd);
+}
+
+/* The hop for a uniform x in [0, tree total): the site *s by the tree, then the allowed
+ * hop *k of that site in whose rate interval the rest of x falls. KMC_OK, or
+ * KMC_ERR_STATE with a message. */
+KMC_PRIVATE int tree_pick(kmc_engine *e, double x, int32_t *s, int *k)
+{
+    const int64_t site = kmc_sumtree_select(&e->tree.sum, &x);
+    int chosen = -1, last = -1;
+    if (site < 0 || e->site[site].ion < 0) {
+        set_err(e->errmsg, sizeof(e->errmsg), "selected site %lld holds no ion", (long long)site);
+        return KMC_ERR_STATE;
+    }
+    {
+        const kmc_site *st = e->site + site;
+        const double *rate = e->interacting ? ia_hop_rates(e, (int32_t)site) : e->rate + e->cls[st->cls].rate;
+        uint64_t allowed = ~st->mask;
+        while (allowed) {
+            const int q = ctz64(allowed);
+            const double r = rate[q];
+            allowed &= allowed - 1;
+            if (r > 0.0) {
+                if (x < r) {
+                    chosen = q;
+                    break;
+                }
+                x -= r;
+                last = q;
+            }
+        }
+    }
+    if (chosen < 0) chosen = last; /* rounding at the end of the site's interval */
+    if (chosen < 0) {
+        set_err(e->errmsg, sizeof(e->errmsg), "site %lld has a positive rate but no allowed hop", (long long)site);
+        return KMC_ERR_STATE;
+    }
+    *s = (int32_t)site;
+    *k = chosen;
+    return KMC_OK;
+}
+
+/* Execute hop k of the ion on site i and update the rate sums locally. Returns |X|: the
+ * sites whose occupancy or interaction field changed are e->xset[0..|X|) (i and the
+ * destination first; without interactions only those two). */
+KMC_PRIVATE int32_t tree_execute(kmc_engine *e, int32_t i, int k)
+{
+    kmc_site *site = e->site;
+    const kmc_class *ci = e->cls + site[i].cls;
+    const kmc_chop *hi = e->chop + ci->hop;
+    const int32_t j = i + hi[k].doff, ion = site[i].ion, hcl = e->chc[ci->hop + k];
+    const kmc_class *cj = e->cls + site[j].cls;
+    const kmc_chop *hj = e->chop + cj->hop;
+    const int32_t di = ci->deg, dj = cj->deg;
+    double *leaf = kmc_sumtree_leaves(&e->tree.sum);
+    int32_t a, x, nx = 2;
+    int nd = 0;
+
+    move_ion(e, i, j, ion, hcl);
+    e->xset[0] = i;
+    e->xset[1] = j;
+
+    /* i emptied, j filled: flip their bit in every neighbour's mask */
+    for (a = 0; a < di; a++) site[i + hi[a].doff].mask &= ~((uint64_t)1 << hi[a].rev);
+    for (a = 0; a < dj; a++) site[j + hj[a].doff].mask |= (uint64_t)1 << hj[a].rev;
+
+    if (!e->interacting) {
+        /* Only i, j and their hop neighbours can change. A site seen twice is
+         * harmless (the second refresh finds its leaf unchanged). */
+        leaf[i] = 0.0;
+        e->tree.dirty[nd++] = i;
+        refresh_plain(e, leaf, j, &nd);
+        for (a = 0; a < di; a++) {
+            x = i + hi[a].doff;
+            if (x != j && site[x].ion >= 0) refresh_plain(e, leaf, x, &nd);
+        }
+        for (a = 0; a < dj; a++) {
+            x = j + hj[a].doff;
+            if (x != i && site[x].ion >= 0) refresh_plain(e, leaf, x, &nd);
+        }
+    } else {
+        /* X: sites whose occupancy or interaction field changed; then X and its hop
+         * neighbours (R) are the sites whose allowed hops or rates may change. */
+        int32_t nr;
+        nx = kmc_affected(e, 2, &nr);
+        for (a = 0; a < nr; a++) refresh(e, leaf, e->rset[a], &nd);
+    }
+    kmc_sumtree_update(&e->tree.sum, e->tree.dirty, nd);
+    return nx;
+}
+
+static int tree_run(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *steps_done, int *reason)
+{
+    uint64_t done = 0;
+    int why = KMC_STOP_STEPS;
+    while (done < max_steps) {
+        const double total = tree_total(e);
+        double dt = 0.0;
+        int32_t s;
+        int k;
+        if ((why = next_event_time(e, total, t_stop, &dt)) != KMC_STOP_STEPS) break;
+        if (tree_pick(e, kmc_rng_uniform(&e->rng) * total, &s, &k) != KMC_OK) {
+            *steps_done = done;
+            *reason = why;
+            return KMC_ERR_STATE;
+        }
+        tree_execute(e, s, k);
+        e->time += dt;
+        e->steps++;
+        done++;
+    }
+    *steps_done = done;
+    *reason = why;
+    return KMC_OK;
+}
+
+KMC_PRIVATE int tree_init(kmc_engine *e)
+{
+    int fail = 0;
+    e->tree.dirty = (int64_t *)xalloc(e, (size_t)e->rcap + 2, sizeof(int64_t), &fail);
+    if (fail || kmc_sumtree_init(&e->tree.sum, e->n_sites) != 0) return -1;
+    e->bytes += kmc_sumtree_bytes(e->n_sites);
+    return 0;
+}
+
+/* Masks, interaction fields, rate sums and the tree from the ions' sites. */
+KMC_PRIVATE void tree_rebuild(kmc_engine *e)
+{
+    int32_t s;
+    double *leaf = kmc_sumtree_leaves(&e->tree.sum);
+    occupy_sites(e);
+    for (s = 0; s < e->n_sites; s++) e->site[s].mask = site_mask(e, s);
+    if (e->interacting) ia_rebuild(e);
+    for (s = 0; s < e->n_sites; s++) leaf[s] = site_rate(e, s);
+    kmc_sumtree_rebuild(&e->tree.sum);
+}
+
+KMC_PRIVATE int tree_check(kmc_engine *e)
+{
+    const double *leaf = kmc_sumtree_leaves(&e->tree.sum);
+    const kmc_sumtree *t = &e->tree.sum;
+    int32_t s;
+    int64_t k;
+    int l, rc;
+    if ((rc = kmc_check_sites(e)) != KMC_OK) return rc;
+    if (e->interacting && (rc = ia_check(e)) != KMC_OK) return rc;
+    for (s = 0; s < e->n_sites; s++) {
+        double r = site_rate(e, s);
+        CHECK(r == leaf[s], "rate sum of site %d is %.17g, recomputed %.17g", (int)s, leaf[s], r);
+        if (!e->interacting && e->site[s].ion >= 0) { /* the table agrees with the plain sum */
+            const kmc_class *c = e->cls + e->site[s].cls;
+            CHECK(sum_allowed(e->rate + c->rate, ~e->site[s].mask) == r,
+                  "rate-sum table disagrees at site %d", (int)s);
+        }
+    }
+    for (l = 1; l < t->n_levels; l++) {
+        const double *below = t->data + t->offset[l - 1];
+        const double *here = t->data + t->offset[l];
+        for (k = 0; k < t->size[l - 1] / KMC_TREE_ARITY; k++)
+            CHECK(kmc_sumtree_child_sum(below + KMC_TREE_ARITY * k) == here[k],
+                  "sum-tree node %lld of level %d is stale", (long long)k, l);
+    }
+    return KMC_OK;
+}
+
+KMC_PRIVATE void tree_free(kmc_engine *e)
+{
+    kmc_sumtree_free(&e->tree.sum);
+    free(e->tree.dirty);
+    e->tree.dirty = NULL;
+}
+
+const kmc_solver kmc_tree_solver = {"tree", tree_init, tree_rebuild, tree_run, tree_check, tree_total};
