@@ -27,7 +27,7 @@ __all__ = [
 
 # ---------------------------------------------------------------- physical constants
 #: Boltzmann constant, eV/K: the engine's (CODATA 2018), used by every rate in Python too.
-KB_EV_PER_K: float = float(getattr(_engine, "KB_EV_PER_K", 8.617333262e-5))  # TEMP-MERGE
+KB_EV_PER_K: float = float(_engine.KB_EV_PER_K)
 #: Boltzmann constant, J/K (SI, exact).
 KB_J_PER_K: float = float(_K_J)
 #: Elementary charge, C (SI, exact).
@@ -53,9 +53,9 @@ MAX_DEGREE: int = int(_engine.MAX_DEGREE)
 #: Most simultaneous moves of one multi-ion event (KMC_MAX_EVENT_MOVES).
 MAX_EVENT_MOVES: int = int(_engine.MAX_EVENT_MOVES)
 #: Largest attempt frequency accepted, Hz (KMC_MAX_ATTEMPT_FREQUENCY_HZ).
-MAX_ATTEMPT_FREQUENCY_HZ: float = float(getattr(_engine, "MAX_ATTEMPT_FREQUENCY_HZ", 1e30))  # TEMP-MERGE
+MAX_ATTEMPT_FREQUENCY_HZ: float = float(_engine.MAX_ATTEMPT_FREQUENCY_HZ)
 #: The engine's rate laws (kmc_rate_law), by name.
-RATE_LAWS: tuple[str, ...] = tuple(getattr(_engine, "RATE_LAWS", ("kra",)))  # TEMP-MERGE
+RATE_LAWS: tuple[str, ...] = tuple(_engine.RATE_LAWS)
 #: The engine's event-selection algorithms (kmc_mode), by name; "auto" chooses.
 ENGINE_MODES: tuple[str, ...] = tuple(_engine.MODES)
 #: Site, hop and event counts must be below this (indices are int32 in the engine).

@@ -49,13 +49,6 @@ from .microstructure import (
     _wrapped,
 )
 
-def _py_rate(ekra, de, T, nu):  # TEMP-MERGE
-    ea = np.maximum(np.maximum(ekra + 0.5 * de, 0.0), de)
-    return nu * np.exp(-ea / (KB_EV_PER_K * T))
-
-
-_rate_Hz = getattr(_engine, "rate_Hz", _py_rate)  # TEMP-MERGE
-
 __all__ = ["effective_sigma_S_cm", "tortuosity", "brick_layer_S_cm", "bond_conductances_S",
            "NetworkPrediction", "resistor_network", "compare_with_bulk",
            "PercolationEstimate", "percolation_threshold"]
@@ -152,7 +145,7 @@ def bond_conductances_S(network: SiteNetwork, temperature_K: float, n_ions: int,
     mu = brentq(lambda m: float(fermi(m).sum()) - n_ions, lo, hi, xtol=1e-12 * max(kT, 1e-9))
     p = fermi(mu)
     s, d = net.hop_src, net.hop_dst
-    rate = _rate_Hz(net.hop_barriers_eV, E[d] - E[s], T, nu)  # the engine's rate law
+    rate = _engine.rate_Hz(net.hop_barriers_eV, E[d] - E[s], T, nu)  # the engine's rate law
     q = net.charge_e * E_CHARGE_C
     g = q * q / (KB_J_PER_K * T) * rate * p[s] * (1.0 - p[d])
     return g, p

@@ -29,6 +29,7 @@ from .constants import IMAGE_TOL, INDEX_LIMIT, MAX_DEGREE, ZERO_HOP_A
 from .errors import ConfigError
 from .errors import ConfigTypeError as _ConfigTypeError
 from .events import EventSet
+from .resources import require_memory
 
 __all__ = ["Network", "as_site_network", "SiteNetwork", "PeriodicNetwork", "MAX_HOPS_PER_SITE",
            "wrapping_dimension"]
@@ -1366,8 +1367,6 @@ class PeriodicNetwork:
             If it would not fit in the available memory (about 250 bytes per hop and 100
             per site at the peak of construction; see :mod:`kmc.resources`).
         """
-        from .resources import require_memory
-
         require_memory(250.0 * self.n_hops + 100.0 * self.n_sites,
                        f"a SiteNetwork of {self.n_sites} sites and {self.n_hops} hops",
                        "keep the lattice compact (compact=True: a PeriodicNetwork, about 50 "

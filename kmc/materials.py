@@ -27,6 +27,7 @@ import numpy as np
 from . import _checks
 from .errors import ConfigError
 from .lattice import SiteNetwork
+from .mechanisms import interstitialcy_events, split_interstitialcy_events
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -512,8 +513,6 @@ def _model_beta_alumina(b: _Build, options: dict[str, Any], rng: np.random.Gener
 
 def _event_sets(spec: MaterialSpec, net: SiteNetwork) -> list[Any]:
     """The multi-ion events of a material file's ``[[events]]`` tables."""
-    from .mechanisms import interstitialcy_events, split_interstitialcy_events
-
     sets = []
     for ev in spec.data.get("events", []):
         if ev["kind"] == "interstitialcy":

@@ -40,6 +40,7 @@ from .constants import (
 )
 from .errors import ConfigError, ConfigTypeError, RunInterrupted
 from .lattice import Network
+from .resources import require_memory
 from .results import RunResult
 
 __all__ = ["Simulation", "RunResult", "resume", "occupancy_statistics", "engine_for",
@@ -224,8 +225,6 @@ class Simulation:
         return est
 
     def _make_engine(self) -> Engine:
-        from .resources import require_memory
-
         net = self.network
         require_memory(self._engine_memory_estimate_bytes(),
                        f"the engine for {net.n_sites} sites and {self.n_ions} ions",

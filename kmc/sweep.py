@@ -41,6 +41,7 @@ import numpy as np
 from . import assemble
 from . import io as _io
 from .config import RunConfig, SweepConfig
+from .constants import SEED_LIMIT
 from .errors import ConfigError, KMCError, RunInterrupted
 from .simulation import resume
 from .results import SweepResult
@@ -442,7 +443,7 @@ def _sweep(cfg: SweepConfig, output: Path, parts: Path, quiet: bool | None) -> S
     master, done = _existing(output, cfg)
     if master is None:
         master = cfg.seed if cfg.seed is not None else int(
-            np.random.SeedSequence().entropy % (2**63))
+            np.random.SeedSequence().entropy % SEED_LIMIT)
     specs = plan_runs(cfg, master)
     record = _sweep_record(cfg)
     parts.mkdir(exist_ok=True)
