@@ -208,7 +208,7 @@ def simulation(cfg: RunConfig, network: Network | None = None, *,
         network = _network_of(model, material, microstructure)
     return Simulation(network, model.temperature, seed=cfg.plan.seed,
                       attempt_frequency_Hz=model.attempt_frequency,
-                      field_V_per_angstrom=model.field,
+                      field_V_per_angstrom=model.field, rate_law=model.rate_law or "kra",
                       **composition(model, material, microstructure))
 
 

@@ -63,6 +63,7 @@ from .constants import (
     DEFAULT_LATTICE_CONSTANT_A,
     DEFAULT_OCCUPANCY,
     DEFAULT_STEPS,
+    RATE_LAWS,
     SEED_LIMIT,
     default_equilibration,
 )
@@ -187,6 +188,9 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
            f"(default {DEFAULT_ATTEMPT_FREQUENCY_HZ:g})", minimum=0, strict=True, metavar="HZ"),
     Option("field", "vec3", None, "uniform electric field EX EY EZ, V/Angstrom",
            metavar="E"),
+    Option("rate_law", "str", None, "how a hop's KRA barrier and energy change make its rate: "
+           + ", ".join(RATE_LAWS) + " (default kra: Ea = max(E_kra + dE/2, 0, dE))",
+           metavar="LAW", choices=RATE_LAWS),
     Option("mechanisms", "names", ("hop",), "comma-separated migration mechanisms from: "
            + ", ".join(MECHANISMS) + " (default hop; without hop, ions move only by the "
            "multi-ion events)", metavar="LIST"),
@@ -626,6 +630,7 @@ class Model:
     barrier: float | None = None
     attempt_frequency: float = DEFAULT_ATTEMPT_FREQUENCY_HZ
     field: tuple[float, float, float] | None = None
+    rate_law: str | None = None
     mechanisms: tuple[str, ...] = ("hop",)
     event_barriers_eV: tuple[tuple[str, float], ...] = ()
 

@@ -111,7 +111,8 @@ def brick_layer_S_cm(sigma_bulk_S_cm: float, grain_size_nm: float,
 
 
 def bond_conductances_S(network: SiteNetwork, temperature_K: float, n_ions: int, *,
-                        attempt_frequency_Hz: float = DEFAULT_ATTEMPT_FREQUENCY_HZ
+                        attempt_frequency_Hz: float = DEFAULT_ATTEMPT_FREQUENCY_HZ,
+                        rate_law: str = "kra"
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Mean-field conductance of every hop and the equilibrium occupations.
 
@@ -145,7 +146,7 @@ def bond_conductances_S(network: SiteNetwork, temperature_K: float, n_ions: int,
     mu = brentq(lambda m: float(fermi(m).sum()) - n_ions, lo, hi, xtol=1e-12 * max(kT, 1e-9))
     p = fermi(mu)
     s, d = net.hop_src, net.hop_dst
-    rate = _engine.rate_Hz(net.hop_barriers_eV, E[d] - E[s], T, nu)  # the engine's rate law
+    rate = _engine.rate_Hz(net.hop_barriers_eV, E[d] - E[s], T, nu, rate_law)  # the engine's
     q = net.charge_e * E_CHARGE_C
     g = q * q / (KB_J_PER_K * T) * rate * p[s] * (1.0 - p[d])
     return g, p
@@ -381,8 +382,8 @@ def _solve_network(n_nodes: int, ei: NDArray, ej: NDArray, conductance_S: NDArra
 
 def resistor_network(structure: Microstructure, temperature_K: float, n_ions: int, *,
                      sigma_bulk_S_cm: Any = None,
-                     attempt_frequency_Hz: float = DEFAULT_ATTEMPT_FREQUENCY_HZ
-                     ) -> NetworkPrediction:
+                     attempt_frequency_Hz: float = DEFAULT_ATTEMPT_FREQUENCY_HZ,
+                     rate_law: str = "kra") -> NetworkPrediction:
     """Effective conductivity of a polycrystal from a coarse resistor network of its grains.
 
     Every grain is a node; every face between two grains (or between a grain and its own
@@ -412,6 +413,8 @@ def resistor_network(structure: Microstructure, temperature_K: float, n_ions: in
         mean-field tensor, keeping its anisotropy). Default: the mean-field value of the bulk
         bonds, exact for a lattice gas without interactions.
     attempt_frequency_Hz : float, optional
+    rate_law : str, optional
+        The rate law of the bond conductances (:data:`kmc.constants.RATE_LAWS`).
 
     Returns
     -------
@@ -422,9 +425,9 @@ def resistor_network(structure: Microstructure, temperature_K: float, n_ions: in
                           "polycrystal)")
     bulk, net = structure.bulk, structure.network
     g0, _ = bond_conductances_S(bulk, temperature_K, n_ions,
-                                attempt_frequency_Hz=attempt_frequency_Hz)
+                                attempt_frequency_Hz=attempt_frequency_Hz, rate_law=rate_law)
     g1, _ = bond_conductances_S(net, temperature_K, n_ions,
-                                attempt_frequency_Hz=attempt_frequency_Hz)
+                                attempt_frequency_Hz=attempt_frequency_Hz, rate_law=rate_law)
     mf = _mean_field_sigma(bulk, g0)
     d_bulk = max(bulk.dimensionality, 1)
     mf_scalar = float(np.trace(mf)) / d_bulk
@@ -566,7 +569,8 @@ def compare_with_bulk(ms: Microstructure, result: Any, bulk_result: Any) -> dict
             warnings.append(f"the bulk run's sigma ({sb:g} S/cm) is not positive: the "
                             "resistor network uses the mean-field bulk conductivity")
         pred = resistor_network(ms, result.temperature_K, result.n_ions, sigma_bulk_S_cm=use,
-                                attempt_frequency_Hz=result.attempt_frequency_Hz)
+                                attempt_frequency_Hz=result.attempt_frequency_Hz,
+                                rate_law=result.rate_law)
         out.update(pred.to_dict())
         if ms.n_grains > 1 and result.blocks is not None:
             tr = result.blocks.tracer_sq_A2

@@ -10,7 +10,7 @@ One HDF5 file per run or per sweep, readable with plain h5py. A run file::
                             all_json: all of them as JSON)
     /inputs                 attrs: temperature_K, attempt_frequency_Hz, seed, n_ions, charge_e,
                             volume_A3, dimensionality, field_V_per_angstrom (absent: no field),
-                            engine_mode (absent: "auto")
+                            engine_mode (absent: "auto"), rate_law (absent: "kra")
                             initial_ion_sites: (n_ions,) the random (seeded) placement
     /inputs/network         every SiteNetwork field: arrays as datasets (Angstrom, eV),
                             names as string datasets, scalars (charge_e, name) as attrs
@@ -521,7 +521,8 @@ def result_from_run(run: RunFile) -> Any:
         displacement_share=dict(s.get("displacement_share", {})),
         field_V_per_angstrom=None if field is None else tuple(field),
         interrupted=bool(s["interrupted"]), blocks=data,
-        warnings=tuple(own), msd=dict(run.msd), engine_mode=str(s.get("engine_mode", "")))
+        warnings=tuple(own), msd=dict(run.msd), engine_mode=str(s.get("engine_mode", "")),
+        rate_law=str(s.get("rate_law", "kra")))
 
 
 def load(path: str | os.PathLike[str]) -> Any:

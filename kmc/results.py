@@ -93,6 +93,8 @@ class RunResult:
         mechanism carries the transport.
     engine_mode : str
         The engine algorithm that ran: "uniform", "count" or "tree".
+    rate_law : str
+        The rate law of the run (:data:`kmc.constants.RATE_LAWS`).
     """
 
     transport: TransportEstimate
@@ -118,6 +120,7 @@ class RunResult:
     event_counts: dict[str, int] = field(default_factory=dict)
     displacement_share: dict[str, float] = field(default_factory=dict)
     engine_mode: str = ""
+    rate_law: str = "kra"
 
     def __getattr__(self, name: str) -> Any:
         # only reached for names that are not fields: delegate to the estimates
@@ -134,7 +137,8 @@ class RunResult:
         for key in ("network_name", "n_sites", "n_ions", "temperature_K", "attempt_frequency_Hz",
                     "dimensionality", "seed", "equilibration_steps", "hops",
                     "simulated_time_s", "wall_s", "hops_per_s", "hop_type_counts",
-                    "event_counts", "displacement_share", "interrupted", "engine_mode"):
+                    "event_counts", "displacement_share", "interrupted", "engine_mode",
+                    "rate_law"):
             out[key] = getattr(self, key)
         out["field_V_per_angstrom"] = (None if self.field_V_per_angstrom is None
                                        else list(self.field_V_per_angstrom))

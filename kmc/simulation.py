@@ -35,6 +35,7 @@ from .constants import (
     DEFAULT_STEPS,
     ENGINE_MODES,
     MAX_ATTEMPT_FREQUENCY_HZ,
+    RATE_LAWS,
     SEED_LIMIT,
     default_equilibration,
 )
@@ -64,7 +65,7 @@ def _count(value: Any, name: str, minimum: int = 0) -> int:
 def engine_for(network: Network, ion_sites: ArrayLike, *,
                temperature_K: float, attempt_frequency_Hz: float = DEFAULT_ATTEMPT_FREQUENCY_HZ,
                field_V_per_angstrom: ArrayLike | None = None, seed: int = 0,
-               mode: str = "auto") -> Engine:
+               mode: str = "auto", rate_law: str = "kra") -> Engine:
     """The C engine of a network with ions on `ion_sites` (what :class:`Simulation` runs).
 
     Parameters
@@ -82,13 +83,15 @@ def engine_for(network: Network, ion_sites: ArrayLike, *,
         The engine's 64-bit seed.
     mode : str
         The engine's algorithm (see :class:`Simulation`).
+    rate_law : str
+        The engine's rate law (:data:`kmc.constants.RATE_LAWS`).
     """
     sites = np.asarray(ion_sites, dtype=np.int32)
     return Engine(ion_sites=sites, **network.engine_arrays(), temperature_K=temperature_K,
                   attempt_frequency_Hz=attempt_frequency_Hz,
                   field_V_per_A=(0.0, 0.0, 0.0) if field_V_per_angstrom is None
                   else field_V_per_angstrom,
-                  seed=seed, mode=mode)
+                  seed=seed, mode=mode, rate_law=rate_law)
 
 
 class Simulation:
@@ -120,6 +123,9 @@ class Simulation:
         take at most 16 values, else the float sum tree; "uniform", "count" or "tree"
         force one. All sample the same process; a seed reproduces a trajectory within one
         mode.
+    rate_law : str
+        How a hop's barrier and energy change make its rate (:data:`kmc.constants.RATE_LAWS`):
+        "kra" (default), ``Ea = max(E_kra + dE/2, 0, dE)``, ``k = nu exp(-Ea / kB T)``.
 
     Raises
     ------
@@ -140,6 +146,7 @@ class Simulation:
         attempt_frequency_Hz: float = DEFAULT_ATTEMPT_FREQUENCY_HZ,
         field_V_per_angstrom: ArrayLike | None = None,
         engine_mode: str = "auto",
+        rate_law: str = "kra",
     ) -> None:
         if not isinstance(network, Network):
             raise ConfigTypeError(f"network must be a SiteNetwork or PeriodicNetwork, got "
@@ -156,6 +163,7 @@ class Simulation:
                               f"and at most {MAX_ATTEMPT_FREQUENCY_HZ:g}")
         self.attempt_frequency_Hz = nu
         self.engine_mode = _checks.choice(engine_mode, "engine_mode", ENGINE_MODES)
+        self.rate_law = _checks.choice(rate_law, "rate_law", RATE_LAWS)
 
         if field_V_per_angstrom is None:
             self.field_V_per_angstrom = None
@@ -241,7 +249,7 @@ class Simulation:
                           attempt_frequency_Hz=self.attempt_frequency_Hz,
                           field_V_per_angstrom=self.field_V_per_angstrom,
                           seed=int(eng.generate_state(1, np.uint64)[0]),
-                          mode=self.engine_mode)
+                          mode=self.engine_mode, rate_law=self.rate_law)
 
     @property
     def engine(self) -> Engine:
@@ -545,6 +553,7 @@ class Simulation:
             msd={k: np.asarray(v, dtype=float) for k, v in st.msd.items()},
             stop_signal=signum,
             engine_mode=self.engine.mode,
+            rate_law=self.rate_law,
         )
 
     # ---------------------------------------------------------------- resume
@@ -726,7 +735,7 @@ class _Checkpointer:
                   "n_ions": sim.n_ions, "n_sites": net.n_sites, "charge_e": net.charge_e,
                   "volume_A3": net.volume_A3, "dimensionality": net.dimensionality,
                   "field_V_per_angstrom": sim.field_V_per_angstrom,
-                  "engine_mode": sim.engine_mode,
+                  "engine_mode": sim.engine_mode, "rate_law": sim.rate_law,
                   "initial_ion_sites": sim._initial_sites}
         engine_state = {k: (np.asarray(v) if isinstance(v, np.ndarray) else v)
                         for k, v in eng.get_state().items()}
@@ -815,7 +824,8 @@ def _resume(path: str | os.PathLike[str], progress: Callable[[int], None] | None
                      seed=int(inp["seed"]),
                      attempt_frequency_Hz=float(inp["attempt_frequency_Hz"]),
                      field_V_per_angstrom=inp.get("field_V_per_angstrom"),
-                     engine_mode=str(inp.get("engine_mode", "auto")))
+                     engine_mode=str(inp.get("engine_mode", "auto")),
+                     rate_law=str(inp.get("rate_law", "kra")))
     sim.engine.set_state(engine_state)
     sim._initial_sites = np.asarray(inp["initial_ion_sites"], dtype=np.int32)
     st = _RunState.from_record(rec.checkpoint["run"], rec.blocks, rec.msd)

@@ -168,3 +168,27 @@ def test_bad_config_on_the_command_line_is_one_line_exit_2(tmp_path, capsys, com
 def test_missing_config_file(capsys):
     assert main(["run", "no/such/file.toml"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_rate_law_from_the_command_line_to_the_engine(tmp_path, capsys):
+    """--rate-law is checked against the engine's laws and reaches the run, its file and its
+    result; a law the engine does not have is refused, naming the known ones."""
+    import kmc
+    from kmc import assemble
+    from kmc.constants import RATE_LAWS
+
+    cfg = run_config("sc", {"size": 4, "rate_law": "kra", "steps": 2000, "blocks": 4,
+                            "seed": 1})
+    assert cfg.model.rate_law == "kra" and cfg.model_keys()["rate_law"] == "kra"
+    sim = assemble.simulation(cfg)
+    assert sim.rate_law == "kra" and sim.engine.rate_law == "kra"
+    out = tmp_path / "r.h5"
+    assert main(["run", "sc", "--size", "4", "--steps", "2000", "--blocks", "4", "--seed", "1",
+                 "--rate-law", "kra", "--output", str(out), "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["rate_law"] == "kra"
+    assert kmc.load(out).rate_law == "kra"
+    with pytest.raises(ConfigError, match=r"rate.law = 'kramers' must be one of "
+                                          + ", ".join(RATE_LAWS)):
+        run_config("sc", {"rate_law": "kramers"})
+    with pytest.raises(ConfigError, match=r"rate_law = 'x' must be one of"):
+        kmc.Simulation(kmc.build_lattice("sc", size=3), 300, n_ions=1, rate_law="x")
