@@ -316,22 +316,16 @@ def _pair(cfg: RunConfig, ms: Microstructure, bulk_cfg: RunConfig,
           micro: Callable[[], RunResult], bulk: Callable[[], RunResult]) -> MicrostructureRun:
     """Run the microstructure, then (if it finished) the bulk; compare them."""
     out = MicrostructureRun(config=cfg, bulk_config=bulk_cfg, microstructure=ms)
-    try:
-        out.result = micro()
-    except RunInterrupted as exc:
-        out.interrupted, out.stop_signal = True, exc.signum
-        return out
-    if out.result.interrupted:
-        out.interrupted, out.stop_signal = True, out.result.stop_signal
-        return out
-    try:
-        out.bulk_result = bulk()
-    except RunInterrupted as exc:
-        out.interrupted, out.stop_signal = True, exc.signum
-        return out
-    if out.bulk_result.interrupted:
-        out.interrupted, out.stop_signal = True, out.bulk_result.stop_signal
-        return out
+    for stage, call in (("result", micro), ("bulk_result", bulk)):
+        try:
+            result = call()
+        except RunInterrupted as exc:  # stopped before two blocks: nothing to keep
+            out.interrupted, out.stop_signal = True, exc.signum
+            return out
+        setattr(out, stage, result)
+        if result.interrupted:
+            out.interrupted, out.stop_signal = True, result.stop_signal
+            return out
     out.comparison = compare_with_bulk(ms, out.result, out.bulk_result)
     return out
 
