@@ -198,7 +198,7 @@ def _worker(build: Path, case: dict) -> dict:
 
 
 def compare(ref_old: str, ref_new: str | None, rounds: int, max_sites: int, hops: int,
-            keep: bool) -> None:
+            keep: bool, kinds: list[str] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="kmc-bench-"))
     try:
         builds = {}
@@ -207,7 +207,7 @@ def compare(ref_old: str, ref_new: str | None, rounds: int, max_sites: int, hops
             print(f"building {name}: {label} in {tmp / name}", flush=True)
             _build(tmp / name)
             builds[name] = (label, tmp / name)
-        cases = comparison_cases(max_sites, hops)
+        cases = [c for c in comparison_cases(max_sites, hops) if not kinds or c["kind"] in kinds]
         print(f"{platform.machine()}, Python {platform.python_version()}, numpy "
               f"{np.__version__}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; "
               f"{rounds} rounds, builds alternating per case")
@@ -255,6 +255,9 @@ def main() -> None:
     ap.add_argument("--new", metavar="REF2", help="with --against: the new engine at REF2")
     ap.add_argument("--rounds", type=int, default=3, help="with --against: rounds (default 3)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary builds")
+    ap.add_argument("--cases", help="with --against: only these cases, comma-separated "
+                    "('c = 0.5', '1 vacancy', 'tree disordered', 'interacting uniform', "
+                    "'interacting disordered', 'events')")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--expect", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -268,7 +271,8 @@ def main() -> None:
         return
     if args.against:
         max_sites = args.max_sites or (20_000 if args.quick else 10**7)
-        compare(args.against, args.new, args.rounds, max_sites, args.hops, args.keep)
+        kinds = [k.strip() for k in args.cases.split(",")] if args.cases else None
+        compare(args.against, args.new, args.rounds, max_sites, args.hops, args.keep, kinds)
         return
     import kmc
 
