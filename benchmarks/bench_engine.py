@@ -14,10 +14,11 @@ the process. Record the figures with the machine in benchmarks/README.md.
 directory (``git archive``; the working tree by copying its files) and its extension built
 there (``setup.py build_ext --inplace``); every measurement is a fresh subprocess with
 PYTHONPATH pointing at one build, and the builds alternate old/new/new/old... per case and
-round, so that drifts of a shared machine hit both alike. Besides the lattice gas it
-measures the pair-interaction lattice gas of bench_interacting.py (uniform J: the rate memo;
-disordered: exp() per rate) and the multi-ion string events of bench_events.py (straight
-strings). Each measurement also reports a hash of the engine's final state, which must be
+round, so that drifts of a shared machine hit both alike. Besides the lattice gas (the
+uniformization and count solvers) it measures the float sum tree without interactions (a
+disordered lattice gas), the pair-interaction lattice gas of bench_interacting.py (uniform J:
+the rate memo; disordered: exp() per rate) and the multi-ion string events of
+bench_events.py (straight strings). Each measurement also reports a hash of the engine's final state, which must be
 the same for both builds (same seeds, same hops: the same trajectory, bit for bit).
 """
 
@@ -110,6 +111,15 @@ def measure_case(case: dict) -> dict:
     if kind.startswith("interacting"):
         net = _load("bench_interacting").network(L, kind.split()[-1])
         eng = kmc.Simulation(net, 500.0, occupancy=0.5, seed=1).engine
+    elif kind == "tree disordered":  # no interactions, too many rates for count trees
+        from kmc.builders import build_lattice
+
+        net = build_lattice("sc", size=L, a=3.0, barrier_eV=0.3)
+        rng = np.random.default_rng(1)
+        barrier = rng.uniform(0.2, 0.4, net.n_hops)
+        net = net.replace(site_energies_eV=rng.uniform(-0.05, 0.05, net.n_sites),
+                          hop_barriers_eV=np.minimum(barrier, barrier[net.hop_rev]))
+        eng = kmc.Simulation(net, 500.0, occupancy=0.5, seed=1, engine_mode="tree").engine
     elif kind == "events":
         from kmc.builders import build_lattice
         from kmc.mechanisms import concerted_events
@@ -130,8 +140,9 @@ def comparison_cases(max_sites: int, hops: int) -> list[dict]:
     for L in sizes:
         cases += [{"kind": "c = 0.5", "L": L, "hops": hops},
                   {"kind": "1 vacancy", "L": L, "hops": hops // 2}]
-    for L in sizes[:3]:  # the interacting tree is slow at 10^6 sites (0.1 M hops/s)
-        cases += [{"kind": "interacting uniform", "L": L, "hops": 200_000},
+    for L in sizes[:3]:  # the tree is slow at 10^6 sites (interacting: 0.1 M hops/s)
+        cases += [{"kind": "tree disordered", "L": L, "hops": 500_000},
+                  {"kind": "interacting uniform", "L": L, "hops": 200_000},
                   {"kind": "interacting disordered", "L": L, "hops": 200_000}]
     for L in sizes[:2]:
         cases.append({"kind": "events", "L": L, "hops": 200_000})
@@ -187,7 +198,7 @@ def _worker(build: Path, case: dict) -> dict:
 
 
 def compare(ref_old: str, ref_new: str | None, rounds: int, max_sites: int, hops: int,
-            keep: bool) -> None:
+            keep: bool, kinds: list[str] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="kmc-bench-"))
     try:
         builds = {}
@@ -196,7 +207,7 @@ def compare(ref_old: str, ref_new: str | None, rounds: int, max_sites: int, hops
             print(f"building {name}: {label} in {tmp / name}", flush=True)
             _build(tmp / name)
             builds[name] = (label, tmp / name)
-        cases = comparison_cases(max_sites, hops)
+        cases = [c for c in comparison_cases(max_sites, hops) if not kinds or c["kind"] in kinds]
         print(f"{platform.machine()}, Python {platform.python_version()}, numpy "
               f"{np.__version__}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; "
               f"{rounds} rounds, builds alternating per case")
@@ -244,6 +255,9 @@ def main() -> None:
     ap.add_argument("--new", metavar="REF2", help="with --against: the new engine at REF2")
     ap.add_argument("--rounds", type=int, default=3, help="with --against: rounds (default 3)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary builds")
+    ap.add_argument("--cases", help="with --against: only these cases, comma-separated "
+                    "('c = 0.5', '1 vacancy', 'tree disordered', 'interacting uniform', "
+                    "'interacting disordered', 'events')")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--expect", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -257,7 +271,8 @@ def main() -> None:
         return
     if args.against:
         max_sites = args.max_sites or (20_000 if args.quick else 10**7)
-        compare(args.against, args.new, args.rounds, max_sites, args.hops, args.keep)
+        kinds = [k.strip() for k in args.cases.split(",")] if args.cases else None
+        compare(args.against, args.new, args.rounds, max_sites, args.hops, args.keep, kinds)
         return
     import kmc
 

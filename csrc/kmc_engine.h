@@ -160,7 +160,8 @@ typedef struct kmc_engine kmc_engine;
 /*
  * Create an engine.
  * @param net        the network (validated: ranges, CSR, reverse hops, degree <= KMC_MAX_DEGREE)
- * @param p          physical parameters (validated: finite, T > 0, 0 < nu <= KMC_MAX_ATTEMPT_FREQUENCY_HZ)
+ * @param p          physical parameters (validated: finite, T > 0, 0 < nu <= KMC_MAX_ATTEMPT_FREQUENCY_HZ,
+ *                   a kmc_mode and a kmc_rate_law)
  * @param n_ions     number of ions, 0 <= n_ions <= n_sites
  * @param ion_site   [n_ions] distinct initial sites of the ions
  * @param seed       64-bit RNG seed

@@ -6,12 +6,14 @@
  * Files (compiled as one translation unit, kmc_unity.c, so that everything inlines):
  *   kmc_engine.c    public API: run/set_state/check dispatch to the solver, state, free
  *   kmc_build.c     creation: validation, hop/site classes, rate lists, events, mode choice
+ *                   (kmc_intern.h: its record dedup set)
  *   kmc_tree.c      solver "tree": float sum tree over per-site rate sums (any network)
  *   kmc_count.c     solver "count": integer count trees per rate class
  *   kmc_uniform.c   solver "uniform": uniformization (null events)
  *   kmc_events.c    solver "tree" with multi-ion events: the tree plus an event sum tree
  *   kmc_interact.c  pair interactions: the configuration-dependent part of dE
  *   kmc_rate.h      the rate laws and the rate memo
+ *   kmc_sumtree.c   the float sum tree (tree and event solvers); kmc_rng.h the RNG
  *
  * Ownership: struct kmc_engine is a shared core (network classes, rate lists, site and ion
  * records, time, RNG, counts, neighbourhood scratch) plus one sub-struct per mode or
@@ -50,12 +52,15 @@
 
 #include <math.h>
 #include <stdarg.h>
-#include <stdio.h> /* vsnprintf only: the engine does no I/O */
+#include <stdio.h> /* (v)snprintf only: the engine does no I/O */
 #include <stdlib.h>
 #include <string.h>
 
 #include "kmc_rate.h"
 #include "kmc_rng.h"
+#ifdef KMC_UNITY
+#define KMC_SUMTREE_FN static /* kmc_sumtree.c is part of the unit */
+#endif
 #include "kmc_sumtree.h"
 
 #if defined(__linux__)

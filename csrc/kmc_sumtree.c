@@ -26,14 +26,14 @@ static int plan(int64_t n_leaves, int64_t *offset, int64_t *size, int64_t *total
     return levels;
 }
 
-size_t kmc_sumtree_bytes(int64_t n_leaves)
+KMC_SUMTREE_FN size_t kmc_sumtree_bytes(int64_t n_leaves)
 {
     int64_t offset[KMC_TREE_MAX_LEVELS], size[KMC_TREE_MAX_LEVELS], total;
     plan(n_leaves, offset, size, &total);
     return (size_t)total * sizeof(double) + 64;
 }
 
-int kmc_sumtree_init(kmc_sumtree *t, int64_t n_leaves)
+KMC_SUMTREE_FN int kmc_sumtree_init(kmc_sumtree *t, int64_t n_leaves)
 {
     int64_t total;
     uintptr_t p;
@@ -48,7 +48,7 @@ int kmc_sumtree_init(kmc_sumtree *t, int64_t n_leaves)
     return 0;
 }
 
-void kmc_sumtree_free(kmc_sumtree *t)
+KMC_SUMTREE_FN void kmc_sumtree_free(kmc_sumtree *t)
 {
     free(t->raw);
     t->raw = NULL;
@@ -72,9 +72,9 @@ static inline double child_sum(const double *c)
 #endif
 }
 
-double kmc_sumtree_child_sum(const double *c) { return child_sum(c); }
+KMC_SUMTREE_FN double kmc_sumtree_child_sum(const double *c) { return child_sum(c); }
 
-void kmc_sumtree_rebuild(kmc_sumtree *t)
+KMC_SUMTREE_FN void kmc_sumtree_rebuild(kmc_sumtree *t)
 {
     int l;
     int64_t k;
@@ -86,7 +86,7 @@ void kmc_sumtree_rebuild(kmc_sumtree *t)
     }
 }
 
-void kmc_sumtree_update(kmc_sumtree *t, int64_t *idx, int n)
+KMC_SUMTREE_FN void kmc_sumtree_update(kmc_sumtree *t, int64_t *idx, int n)
 {
     int l, a, m;
     /* Level by level: list every parent of the dirty nodes once, then recompute the
@@ -109,7 +109,7 @@ void kmc_sumtree_update(kmc_sumtree *t, int64_t *idx, int n)
     }
 }
 
-int64_t kmc_sumtree_select(const kmc_sumtree *t, double *x)
+KMC_SUMTREE_FN int64_t kmc_sumtree_select(const kmc_sumtree *t, double *x)
 {
     int l, c;
     int64_t k = 0;

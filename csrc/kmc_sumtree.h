@@ -21,6 +21,11 @@
 #ifndef KMC_TREE_ARITY
 #define KMC_TREE_ARITY 8
 #endif
+/* The functions' linkage: static in the engine's unity build (kmc_engine_impl.h sets it),
+ * so that the solvers' calls inline; external otherwise. */
+#ifndef KMC_SUMTREE_FN
+#define KMC_SUMTREE_FN
+#endif
 #define KMC_TREE_MAX_LEVELS 40
 
 typedef struct {
@@ -33,13 +38,13 @@ typedef struct {
 } kmc_sumtree;
 
 /* Allocate a tree for n_leaves >= 1 leaves, all zero. Returns 0 or -1 (out of memory). */
-int kmc_sumtree_init(kmc_sumtree *t, int64_t n_leaves);
+KMC_SUMTREE_FN int kmc_sumtree_init(kmc_sumtree *t, int64_t n_leaves);
 
 /* Release memory; safe on a zeroed or already freed tree. */
-void kmc_sumtree_free(kmc_sumtree *t);
+KMC_SUMTREE_FN void kmc_sumtree_free(kmc_sumtree *t);
 
 /* Bytes the tree for n_leaves would allocate. */
-size_t kmc_sumtree_bytes(int64_t n_leaves);
+KMC_SUMTREE_FN size_t kmc_sumtree_bytes(int64_t n_leaves);
 
 /* Pointer to the n_leaves leaf weights (write them, then rebuild or update). */
 static inline double *kmc_sumtree_leaves(kmc_sumtree *t) { return t->data; }
@@ -51,16 +56,16 @@ static inline double kmc_sumtree_total(const kmc_sumtree *t)
 }
 
 /* Sum of the KMC_TREE_ARITY values at c, in the order the tree uses. */
-double kmc_sumtree_child_sum(const double *c);
+KMC_SUMTREE_FN double kmc_sumtree_child_sum(const double *c);
 
 /* Recompute every inner node from the leaves. */
-void kmc_sumtree_rebuild(kmc_sumtree *t);
+KMC_SUMTREE_FN void kmc_sumtree_rebuild(kmc_sumtree *t);
 
 /*
  * Recompute the ancestors of the n given leaves (whose values the caller has
  * already written). `leaves` is overwritten (used as scratch for the parent lists).
  */
-void kmc_sumtree_update(kmc_sumtree *t, int64_t *leaves, int n);
+KMC_SUMTREE_FN void kmc_sumtree_update(kmc_sumtree *t, int64_t *leaves, int n);
 
 /*
  * Select the leaf in whose cumulative interval x falls, 0 <= x < total.
@@ -68,6 +73,6 @@ void kmc_sumtree_update(kmc_sumtree *t, int64_t *leaves, int n);
  * up to rounding). Never returns a leaf of weight 0 while total > 0; returns -1
  * if the total is 0.
  */
-int64_t kmc_sumtree_select(const kmc_sumtree *t, double *x);
+KMC_SUMTREE_FN int64_t kmc_sumtree_select(const kmc_sumtree *t, double *x);
 
 #endif /* KMC_SUMTREE_H */

@@ -86,3 +86,20 @@ def test_interacting_benchmark_runs_the_tree(case):
     assert net.has_interactions and net.n_sites == 216
     r = mod.measure(6, case, hops=20_000)
     assert r["mode"] == "tree" and r["Mhops_s"] > 0
+
+
+def test_engine_comparison_worker_measures_every_case():
+    """What bench_engine.py --against runs in each worker process, on a tiny lattice."""
+    mod = _load("bench_engine")
+    kinds = {c["kind"] for c in mod.comparison_cases(1_000, 1000)}
+    assert kinds == {"c = 0.5", "1 vacancy", "tree disordered", "interacting uniform",
+                     "interacting disordered", "events"}
+    modes = {}
+    for kind in sorted(kinds):
+        r = mod.measure_case({"kind": kind, "L": 5, "hops": 2000})
+        assert r["hops_per_s"] > 0 and r["sites"] == 125 and len(r["state_sha"]) == 16
+        assert r == {**r, "state_sha": mod.measure_case({"kind": kind, "L": 5, "hops": 2000})
+                     ["state_sha"]}  # the same trajectory again
+        modes[kind] = r["mode"]
+    assert modes["1 vacancy"] == "count" and modes["tree disordered"] == "tree"
+    assert modes["events"] == modes["interacting uniform"] == "tree"

@@ -18,7 +18,8 @@
  * normal range, 200..223 a special value of SPECIAL[], 224..255 followed by 8 raw bytes of
  * a double):
  *   u8 flags: 1 pair interactions, 2 multi-ion events, 4 template form, 8 raw ion sites,
- *             16 corruptions follow, 32 keep the CSR arrays in the template form
+ *             16 corruptions follow, 32 keep the CSR arrays in the template form,
+ *             64 a rate-law byte ends the input
  *   param T (10 + 5b K), param nu (1e12 (1 + b) Hz), param q ((b - 100)/50 e),
  *   3 x param field ((b - 100)/500 V/A), u8 mode (b < 250: b % 4, else an invalid value),
  *   8 bytes seed (little-endian), u8 steps (2b + 1), param t_stop (b < 200: INFINITY)
@@ -30,6 +31,8 @@
  *               per move u8 src, u8 dst, 3 x u8 vector; u8 E_kra, u8 type (the reverse event is added)
  *   [flags & 8] u8 n_ions = b % (n_sites + 2), each 4 bytes int32 site; else n_sites x u8: occupied if b & 1
  *   [flags & 16] u8 corruptions = 1 + b % 6, each: u8 kind, u8 index, a value (see corrupt())
+ *   [flags & 64] u8 rate law (b < 250: b % KMC_N_RATE_LAWS, else an invalid value); without
+ *               the flag the law is 0 (kra)
  * csrc/fuzz/make_corpus.py writes inputs in this format.
  */
 #include <math.h>
@@ -421,6 +424,36 @@ static double no_limit(const kmc_engine *e, double nu)
     return kmc_engine_time(e) + 1e5 / ((double)kmc_engine_n_ions(e) * 64.0 * nu + 1e-300);
 }
 
+/* kmc_rate_Hz, the rate law on its own: it accepts exactly the laws the engine accepts (and
+ * for an engine's parameters gives rates >= 0, not NaN) and refuses the others. */
+static void check_rate_function(const kmc_params *p, int engine_made)
+{
+    static const double ekra[4] = {0.0, 0.3, 0.3, 2.0}, de[4] = {0.0, -1.0, 1.0, 0.5};
+    double rate[4];
+    const int known = kmc_rate_law_name(p->rate_law) != NULL;
+    const int rc = kmc_rate_Hz(p->rate_law, p->temperature_K, p->attempt_frequency_Hz, 4, ekra, de, rate);
+    int k;
+    if (engine_made && !known) {
+        fprintf(stderr, "fuzz_engine: an engine with the unknown rate law %d\n", p->rate_law);
+        abort();
+    }
+    if (!known && rc != KMC_ERR_INVALID) {
+        fprintf(stderr, "fuzz_engine: kmc_rate_Hz accepted the unknown rate law %d\n", p->rate_law);
+        abort();
+    }
+    if (engine_made) {
+        if (rc != KMC_OK) {
+            fprintf(stderr, "fuzz_engine: kmc_rate_Hz refused an engine's parameters\n");
+            abort();
+        }
+        for (k = 0; k < 4; k++)
+            if (!(rate[k] >= 0.0)) {
+                fprintf(stderr, "fuzz_engine: kmc_rate_Hz gave %g\n", rate[k]);
+                abort();
+            }
+    }
+}
+
 static void exercise(kmc_engine *e, uint64_t steps, double t_stop, double nu)
 {
     const int32_t ni = kmc_engine_n_ions(e), nt = kmc_engine_n_hop_types(e), nv = kmc_engine_n_event_types(e);
@@ -521,6 +554,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const int nc = 1 + u8(&r) % 6;
         for (k = 0; k < nc; k++) corrupt(s, &r);
     }
+    if (flags & 64) {
+        const uint8_t b = u8(&r);
+        static const int bad[6] = {-1, KMC_N_RATE_LAWS, -2147483647 - 1, 2147483647, 100, 7};
+        p.rate_law = b < 250 ? b % KMC_N_RATE_LAWS : bad[b - 250];
+    }
 
     if (!int_symmetric(s)) {
         free(s);
@@ -585,6 +623,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         e = kmc_engine_create(&net, &p, s->n_ions, ions, seed, &status, msg, sizeof(msg));
     }
 #undef ARR
+    check_rate_function(&p, e != NULL);
     if (!e) {
         if ((status != KMC_ERR_INVALID && status != KMC_ERR_NOMEM) || memchr(msg, '\0', sizeof(msg)) == NULL) {
             fprintf(stderr, "fuzz_engine: create failed with status %d and no message\n", status);

@@ -4,7 +4,8 @@
 
 Small valid networks in every form and mode (CSR, pair interactions, multi-ion events,
 templates; auto/tree/count/uniform) and a few invalid ones (NaN energy, a broken reverse
-hop, a bad CSR offset, an invalid mode, T < 0, two ions on a site, an empty input).
+hop, a bad CSR offset, an invalid mode or rate law, T < 0, two ions on a site, an empty
+input).
 The regression_* inputs crashed the engine before the fixes of the commit that added them
 (see README.md). Files of corpus/ that this script does not write are inputs found by
 fuzzing, kept as they were found.
@@ -15,7 +16,7 @@ import struct
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "corpus")
 
-INTERACT, EVENTS, TEMPLATES, RAW_IONS, CORRUPT, KEEP_CSR = 1, 2, 4, 8, 16, 32
+INTERACT, EVENTS, TEMPLATES, RAW_IONS, CORRUPT, KEEP_CSR, RATE_LAW = 1, 2, 4, 8, 16, 32, 64
 NAN, INF, NEG_ONE = 213, 211, 203  # "param" bytes of SPECIAL[] (200 + index)
 
 
@@ -32,7 +33,7 @@ def chain(n, ring=False):
 
 def make(flags=0, n=8, n_types=1, T=58, nu=9, q=150, field=(100, 100, 100), mode=0, seed=1,
          steps=200, t_stop=0, energies=None, pairs=None, inter=(), events=None, ions=None,
-         raw_ions=None, corruptions=()):
+         raw_ions=None, corruptions=(), rate_law=0):
     b = bytearray([flags])
     for v in (T, nu, q, *field):
         b += v if isinstance(v, bytes) else bytes([v])
@@ -69,6 +70,8 @@ def make(flags=0, n=8, n_types=1, T=58, nu=9, q=150, field=(100, 100, 100), mode
         b += bytes([len(corruptions) - 1])
         for c in corruptions:
             b += bytes(c)
+    if flags & RATE_LAW:
+        b += bytes([rate_law])  # < 250: a valid law; 250..255: -1, KMC_N_RATE_LAWS, INT_MIN, ...
     return bytes(b)
 
 
@@ -89,11 +92,16 @@ def corpus():
     yield "templates_chain_count", make(TEMPLATES, n=9, mode=2)
     yield "short_t_stop", make(n=6, t_stop=raw(1e-13), steps=511)
     yield "huge_energies", make(CORRUPT, n=6, corruptions=[(6, 0, 208), (6, 1, 210), (6, 4, 209)])
+    yield "rate_law_kra_events", make(RATE_LAW | EVENTS | INTERACT, n=10, pairs=chain(10), rate_law=0,
+                                      inter=[(2, 3, 140)],
+                                      events=(1, [([(0, 1, (148, 128, 128)), (2, 3, (148, 128, 128))], 40, 0)]))
     # invalid inputs
     yield "bad_nan_energy", make(CORRUPT, corruptions=[(6, 3, NAN)])
     yield "bad_reverse", make(CORRUPT, corruptions=[(2, 4, 64 + 1)])
     yield "bad_hop_ptr", make(CORRUPT, n=4, corruptions=[(0, 1, 64 + 50)])
     yield "bad_mode", make(mode=251)
+    yield "bad_rate_law_negative", make(RATE_LAW, rate_law=250)
+    yield "bad_rate_law_huge", make(RATE_LAW | TEMPLATES, n=9, rate_law=253)
     yield "bad_temperature", make(T=NEG_ONE)
     yield "bad_templates_and_csr", make(TEMPLATES | KEEP_CSR, n=9, mode=2)
     yield "bad_two_ions_one_site", make(RAW_IONS, raw_ions=[2, 2, 5])
