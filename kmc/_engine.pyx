@@ -19,7 +19,8 @@ from kmc._cengine cimport (
     kmc_strerror,
 )
 
-from kmc.errors import ConfigError, KMCError
+from kmc import _checks
+from kmc.errors import ConfigError, ConfigTypeError, KMCError
 
 STOP_REASONS = ("steps", "time", "frozen")
 #: Engine algorithms (kmc_mode): "auto" picks one from the network.
@@ -51,40 +52,26 @@ cdef _raise(int rc, msg):
 
 
 def _array(value, name, dtype, shape):
-    """Convert to a C-contiguous array of dtype and check its shape (-1: any length)."""
-    try:
-        arr = np.asarray(value)
-    except Exception as exc:  # pragma: no cover - numpy raises many kinds
-        raise TypeError(f"{name} cannot be converted to an array: {exc}") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    """The C-contiguous array of `dtype` the engine reads (-1 in `shape`: any length); the
+    checks are kmc._checks's, plus the range of the C integer type."""
+    arr = _checks.as_numeric(value, name)
     if np.dtype(dtype).kind in "iu" and arr.dtype.kind == "f":
-        raise TypeError(f"{name} must be an integer array, got dtype {arr.dtype}")
+        raise ConfigTypeError(f"{name} must be an integer array, got dtype {arr.dtype}")
     if np.dtype(dtype).kind in "iu" and arr.size:
         info = np.iinfo(dtype)
         if arr.min() < info.min or arr.max() > info.max:
             raise ConfigError(f"{name} has values outside the range of {np.dtype(dtype).name}")
     arr = np.ascontiguousarray(arr, dtype=dtype)
-    if arr.ndim != len(shape) or any(s != -1 and s != t for s, t in zip(shape, arr.shape)):
-        want = "(" + ", ".join("any" if s == -1 else str(s) for s in shape) + ")"
-        raise ConfigError(f"{name} has shape {arr.shape}, expected {want}")
+    _checks.check_shape(arr, name, tuple(None if s == -1 else s for s in shape))
     return arr
 
 
 def _finite_float(value, name, positive=False):
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    if not np.isfinite(x) or (positive and x <= 0):
-        raise ConfigError(f"{name} = {value!r} must be finite" + (" and > 0" if positive else ""))
-    return x
+    return _checks.real(value, name, lo=0.0 if positive else -INFINITY, lo_open=positive)
 
 
 def _rate_law_index(rate_law):
-    if not isinstance(rate_law, str) or rate_law not in RATE_LAWS:
-        raise ConfigError(f"rate_law = {rate_law!r} must be one of {', '.join(RATE_LAWS)}")
-    return RATE_LAWS.index(rate_law)
+    return RATE_LAWS.index(_checks.choice(rate_law, "rate_law", RATE_LAWS))
 
 
 def rate_Hz(ekra_eV, dE_eV, temperature_K, attempt_frequency_Hz, rate_law="kra"):
