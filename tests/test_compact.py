@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 import kmc
-from kmc import builders
+from kmc import assemble, builders
 from kmc._engine import Engine
-from kmc import assemble
 from kmc.config import run_config
 from kmc.errors import ConfigError
 from kmc.io import read_network, write_network
