@@ -27,7 +27,8 @@ from .io import load
 from .simulation import Simulation, occupancy_statistics, resume
 from .arrhenius import ArrheniusFit, fit_arrhenius
 from .sweep import run_sweep
-from .materials import Material, build_material, from_cif, list_materials
+from .materials import Material, build_material, list_materials
+from .structures import from_cif, from_structure, structure_model
 from .microstructure import Microstructure, composite, polycrystal
 from .effective_medium import resistor_network
 from . import assemble, config
@@ -38,6 +39,7 @@ __all__ = [
     "periodic_network", "LATTICES", "occupancy_statistics", "ConfigError", "ConfigTypeError",
     "KMCError", "RunInterrupted", "load", "resume", "run_sweep", "SweepResult",
     "fit_arrhenius", "ArrheniusFit", "Material", "build_material", "from_cif",
+    "from_structure", "structure_model",
     "list_materials", "Microstructure", "polycrystal", "composite", "resistor_network",
     "assemble", "config",
 ]

@@ -35,6 +35,7 @@ from .mechanisms import FAMILIES
 from .microstructure import Microstructure, composite, polycrystal
 from .results import RunResult
 from .simulation import Simulation, resume
+from .structures import structure_model
 
 __all__ = ["bulk_material", "bulk_network", "with_mechanisms", "microstructure",
            "composition", "network", "simulation", "bulk_config", "run", "run_with_bulk",
@@ -43,13 +44,24 @@ __all__ = ["bulk_material", "bulk_network", "with_mechanisms", "microstructure",
 
 # --------------------------------------------------------------------------- networks
 def bulk_material(model: Any) -> Material:
-    """The :class:`kmc.materials.Material` of a configuration's bulk (material bulks only).
+    """The :class:`kmc.materials.Material` of a configuration's bulk: a material, or a
+    structure file (:func:`kmc.structures.structure_model`; its composition from the file's
+    occupancies).
 
     Parameters
     ----------
     model : Model or RunConfig
     """
     model = _model(model)
+    if model.bulk_is_structure:
+        if model.barriers is not None:
+            barriers: Any = dict(model.barriers)
+            default = model.barrier
+        else:
+            barriers, default = model.barrier, None
+        return structure_model(model.structure, model.species, model.cutoff,
+                               barriers_eV=barriers, default_barrier_eV=default,
+                               size=model.size)
     if not model.bulk_is_material:
         raise ConfigError(f"{model.bulk_name!r} is a standard lattice, not a material")
     return build_material(model.bulk_name, size=model.size,
@@ -106,7 +118,7 @@ def bulk_network(model: Any, material: Material | None = None, *,
         materials and lattices with mechanisms are SiteNetworks.
     """
     model = _model(model)
-    if model.bulk_is_material:
+    if model.bulk_is_material or model.bulk_is_structure:
         net = (material or bulk_material(model)).network
     else:
         kwargs: dict[str, Any] = {
@@ -165,7 +177,14 @@ def composition(model: Any, material: Material | None = None,
         return {"n_ions": model.ions}
     if model.occupancy is not None:
         return {"occupancy": model.occupancy}
-    n_ions = (material or bulk_material(model)).n_ions  # a material's own composition
+    own = material or bulk_material(model)  # a material's or structure's own composition
+    n_ions = own.n_ions
+    if model.bulk_is_structure and not 0 < n_ions < own.network.n_sites:
+        why = ("every one of its sites is occupied: no vacancy to move into"
+               if n_ions >= own.network.n_sites else "its occupancies sum to no ion")
+        raise ConfigError(f"{Path(str(model.structure)).name}: {model.species} on "
+                          f"{own.network.n_sites} sites, {why}; give the composition: "
+                          "--vacancies N, --ions N or --occupancy C")
     if model.microstructure_kind == "composite":
         ms = microstructure or _microstructure_of(model, material)
         n_ions = int(round(n_ions * ms.network.n_sites / ms.bulk.n_sites))
@@ -201,7 +220,8 @@ def simulation(cfg: RunConfig, network: Network | None = None, *,
         The microstructure, if already built.
     """
     model = cfg.model
-    material = bulk_material(model) if model.bulk_is_material else None
+    material = bulk_material(model) if model.bulk_is_material or model.bulk_is_structure \
+        else None
     if model.microstructure_kind is not None and microstructure is None:
         microstructure = _microstructure_of(model, material)
     if network is None:

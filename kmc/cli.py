@@ -62,6 +62,7 @@ from .plots import (
 )
 from .results import ARRHENIUS_QUANTITIES, SweepResult
 from .simulation import resume
+from .structures import describe_structure, is_structure_file
 from .sweep import run_sweep
 from .validate import run_validation
 
@@ -75,12 +76,45 @@ class _UsageError(Exception):
     """Bad command-line usage (reported like a ConfigError)."""
 
 
+class _SubparserFactory:
+    """``add_parser`` of an argparse subparsers action, with common parent options."""
+
+    def __init__(self, action: Any, *parents: argparse.ArgumentParser) -> None:
+        self.action, self.parents = action, list(parents)
+
+    def add_parser(self, name: str, **kw: Any) -> argparse.ArgumentParser:
+        return self.action.add_parser(name, parents=self.parents, **kw)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, no usage dump
         raise _UsageError(message)
 
 
-def _number_list(kind: type) -> Any:
+#: Largest magnitude an integer option takes in exponent form (a float holds it exactly
+#: only below 2**53; a count is far smaller in practice).
+_INT_LIMIT = 2**53
+
+
+def _int(text: str) -> int:
+    """argparse type of an integer option: also in exponent form when exact (``1e6``)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not (math.isfinite(x) and x.is_integer()) or abs(x) > _INT_LIMIT:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r} (not a whole number)")
+    return int(x)
+
+
+_int.__name__ = "int"
+
+
+def _number_list(kind: Any) -> Any:
     """argparse type: one number or a comma-separated list of them."""
     def parse(text: str) -> Any:
         items = [t.strip() for t in text.split(",")]
@@ -88,7 +122,7 @@ def _number_list(kind: type) -> Any:
             raise argparse.ArgumentTypeError(f"invalid list {text!r}")
         try:
             values = [kind(t) for t in items]
-        except ValueError:
+        except (ValueError, argparse.ArgumentTypeError):
             raise argparse.ArgumentTypeError(
                 f"invalid {kind.__name__} value in {text!r}") from None
         return values if len(values) > 1 or "," in text else values[0]
@@ -97,12 +131,28 @@ def _number_list(kind: type) -> Any:
     return parse
 
 
+def _mapping(text: str) -> dict[str, float]:
+    """argparse type of a table option: NAME=NUMBER,NAME=NUMBER (ranges checked later)."""
+    out: dict[str, float] = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None  # type: ignore[assignment]
+        if not sep or not name.strip() or number is None:
+            raise argparse.ArgumentTypeError(f"invalid {item.strip()!r} in {text!r}: give "
+                                             "NAME=NUMBER,NAME=NUMBER")
+        out[name.strip()] = number
+    return out
+
+
 def _size(text: str) -> Any:
     """argparse type of --size: N, or N0,N1,N2 along the three cell vectors."""
     items = [t.strip() for t in text.split(",")]
     try:
-        values = [int(t) for t in items]
-    except ValueError:
+        values = [_int(t) for t in items]
+    except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"invalid size {text!r} (N or N0,N1,N2)") from None
     if len(values) not in (1, 3):
         raise argparse.ArgumentTypeError(f"invalid size {text!r} (N or N0,N1,N2)")
@@ -117,7 +167,7 @@ def _add_options(p: argparse.ArgumentParser, command: str) -> None:
             continue
         flags = [opt.flag] + ([opt.short] if opt.short else [])
         target = comp if key in ("occupancy", "ions", "vacancies") else p
-        kind = {"int": int, "float": float, "str": str}.get(opt.kind)
+        kind = {"int": _int, "float": float, "str": str}.get(opt.kind)
         kw: dict[str, Any] = {"dest": key, "default": None, "help": opt.help}
         if opt.kind == "bool":
             kw["action"] = argparse.BooleanOptionalAction
@@ -127,6 +177,8 @@ def _add_options(p: argparse.ArgumentParser, command: str) -> None:
             kw.update(type=float, nargs=3, metavar=("EX", "EY", "EZ"))
         elif opt.kind == "size":
             kw.update(type=_size, metavar=opt.metavar)
+        elif opt.kind == "mapping":
+            kw.update(type=_mapping, metavar=opt.metavar)
         else:
             kw.update(type=_number_list(kind) if (opt.listable and command == "sweep")
                       else kind, metavar=opt.metavar)
@@ -140,14 +192,20 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"kmc {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    # --debug is also accepted after the command (kmc run sc --debug)
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show tracebacks on errors")
+    sub = _SubparserFactory(sub, debug)
 
     r = sub.add_parser("run", help="run one simulation",
                        description="Run one KMC simulation on a standard lattice, from a "
                        "config file, or continue one (--resume).")
-    r.add_argument("target", nargs="?", metavar="LATTICE|CONFIG.toml",
+    r.add_argument("target", nargs="?", metavar="LATTICE|STRUCTURE|CONFIG.toml",
                    help="a material (see `kmc lattices`), one of: " + ", ".join(LATTICES)
-                   + "; " + " or ".join(MICROSTRUCTURES) + " (with --material NAME); or a "
-                   "TOML config file")
+                   + "; " + " or ".join(MICROSTRUCTURES) + " (with --material NAME); a "
+                   "structure file ASE reads (CIF, POSCAR, extxyz, ...; with --species X "
+                   "--cutoff ANGSTROM); or a TOML config file")
     r.add_argument("--resume", metavar="FILE.h5", default=None,
                    help="continue the interrupted run in FILE.h5 and print its results")
     _add_options(r, "run")
@@ -157,10 +215,11 @@ def _build_parser() -> argparse.ArgumentParser:
                        description="Run independent simulations over temperatures, "
                        "compositions and replicas on a local process pool or a dask cluster; "
                        "the same command again continues an interrupted sweep.")
-    s.add_argument("target", nargs="?", metavar="LATTICE|CONFIG.toml",
+    s.add_argument("target", nargs="?", metavar="LATTICE|STRUCTURE|CONFIG.toml",
                    help="a material (see `kmc lattices`), one of: " + ", ".join(LATTICES)
-                   + "; " + " or ".join(MICROSTRUCTURES) + " (with --material NAME); or a "
-                   "TOML config file")
+                   + "; " + " or ".join(MICROSTRUCTURES) + " (with --material NAME); a "
+                   "structure file (with --species X --cutoff ANGSTROM); or a TOML config "
+                   "file")
     _add_options(s, "sweep")
     s.set_defaults(func=_cmd_sweep)
 
@@ -192,7 +251,15 @@ def _build_parser() -> argparse.ArgumentParser:
                         "and the standard lattices; `kmc lattices show NAME` prints a "
                         "material's sites, hop types, barriers and their sources.")
     ls.add_argument("action", nargs="?", choices=("show",), help="show one material")
-    ls.add_argument("name", nargs="?", metavar="NAME", help="the material to show")
+    ls.add_argument("name", nargs="?", metavar="NAME|FILE",
+                    help="the material, standard lattice or structure file to show")
+    ls.add_argument("--species", default=None, metavar="X",
+                    help="structure file: the mobile species (Li, Na, ...)")
+    ls.add_argument("--cutoff", type=float, default=None, metavar="ANGSTROM",
+                    help="structure file: the longest hop, Angstrom")
+    ls.add_argument("--size", type=_size, default=None, metavar="L",
+                    help="structure file: the supercell (default: the smallest that "
+                    "satisfies the minimum-image condition)")
     ls.set_defaults(func=_cmd_lattices)
 
     v = sub.add_parser("validate", help="simulated vs tabulated conductivities",
@@ -517,6 +584,12 @@ def _cmd_lattices(args: argparse.Namespace) -> int:
         if args.name.strip().lower() in LATTICES:
             func = LATTICES[args.name.strip().lower()]
             print((func.__doc__ or "").strip())
+            return 0
+        if is_structure_file(args.name):
+            if args.species is None or args.cutoff is None:
+                raise ConfigError(f"kmc lattices show {args.name} needs --species X and "
+                                  "--cutoff ANGSTROM (the mobile ion and the longest hop)")
+            print(describe_structure(args.name, args.species, args.cutoff, size=args.size))
             return 0
         print(describe_material(args.name))
         return 0

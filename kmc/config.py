@@ -88,6 +88,10 @@ MECHANISMS = ("hop", *FAMILIES)
 COMPOSITION_KEYS = ("occupancy", "ions", "vacancies")
 #: Lattice names that make a microstructure of the bulk named by the ``material`` key.
 MICROSTRUCTURES = ("polycrystal", "composite")
+#: The lattice (or microstructure bulk) name of a structure file (the ``structure`` key).
+STRUCTURE = "structure"
+#: Keys of a structure file only.
+STRUCTURE_KEYS = ("structure", "species", "cutoff", "barriers")
 #: Keys of a polycrystal only, and of a composite only.
 POLYCRYSTAL_KEYS = ("grain_size_nm", "n_grains", "gb_barrier_offset_eV",
                     "gb_energy_offset_eV", "gb_width_nm", "arrangement")
@@ -113,8 +117,9 @@ class Option:
     key : str
         The TOML key; the command-line option is ``--`` + key with ``_`` -> ``-``.
     kind : str
-        "int", "float", "str", "bool", "vec3" (three floats), "size" (an integer or three)
-        or "names" (a list of names, or one comma-separated string).
+        "int", "float", "str", "bool", "vec3" (three floats), "size" (an integer or three),
+        "names" (a list of names, or one comma-separated string) or "mapping" (names to
+        numbers: a TOML table, or NAME=VALUE,... on the command line).
     group : str
         The record that holds the key: "model" (the physics), "plan" (how long, in how many
         blocks, with which seed), "output" (files and printing) or "sweep" (a sweep's
@@ -195,6 +200,17 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
            + ", ".join(MECHANISMS) + " (default hop; without hop, ions move only by the "
            "multi-ion events)", metavar="LIST"),
     *_family_options(),
+    # --- structures (kmc run FILE --species Li --cutoff 3.7; see kmc.structures)
+    Option("structure", "str", None, "a structure file any ASE reader knows (CIF, POSCAR, "
+           "extxyz, ...): its --species sites, joined by hops within --cutoff", metavar="FILE"),
+    Option("species", "str", None, "structure: the mobile species, a chemical symbol (Li, Na, "
+           "...)", metavar="X"),
+    Option("cutoff", "float", None, "structure: the longest hop, Angstrom", minimum=0,
+           strict=True, metavar="ANGSTROM"),
+    Option("barriers", "mapping", None, "structure: KRA barriers by hop type, TYPE=EV,... "
+           "(a type's full name or its label pair, e.g. Li1-Li2=0.3); --barrier EV gives the "
+           "others (`kmc lattices show FILE --species X --cutoff R` lists the types)",
+           metavar="TYPE=EV,..."),
     # --- material options (see `kmc lattices show NAME`)
     Option("x", "float", None, "nasicon: x of Na(1+x)Zr2Si(x)P(3-x)O12, 0 <= x < 3 "
            "(default 2)", minimum=0, maximum=3, metavar="X"),
@@ -345,6 +361,11 @@ def check_value(key: str, value: Any, where: str, *, allow_list: bool = False) -
     opt = OPTIONS[key]
     if opt.kind == "names":
         return _names(key, value, where)
+    if opt.kind == "mapping":  # name -> number (>= minimum)
+        if not isinstance(value, Mapping) or not value:
+            raise ConfigError(f"{where} = {value!r} must be a non-empty table of name = number")
+        number = dataclasses.replace(opt, kind="float")
+        return {str(k): _scalar(number, v, f"{where}[{k!r}]") for k, v in value.items()}
     if opt.kind == "size":  # N, or N0, N1, N2 along the cell vectors
         if isinstance(value, (list, tuple)) and len(value) != 1:
             return _checks.size3(value, what=where)
@@ -405,7 +426,7 @@ def load_toml(path: str | os.PathLike[str], command: str) -> dict[str, Any]:
         if command not in OPTIONS[key].commands:
             raise ConfigError(f"{p.name}: key {name!r} is for kmc "
                               f"{' / kmc '.join(OPTIONS[key].commands)} only")
-        if isinstance(value, dict):
+        if isinstance(value, dict) and OPTIONS[key].kind != "mapping":
             raise ConfigError(f"{where} must be a value, not a table")
         if key in out:
             raise ConfigError(f"{p.name}: key {key!r} is given twice")
@@ -451,13 +472,21 @@ def _bulk_name(values: Mapping[str, Any]) -> Any:
     return values.get("material") if _microstructure_kind(lattice) else lattice
 
 
+def _has_own_composition(bulk: Any) -> bool:
+    """A material's composition comes from its formula, a structure's from its file."""
+    return _is_material(bulk) or bulk == STRUCTURE
+
+
 def _with_defaults(values: Mapping[str, Any], command: str) -> dict[str, Any]:
     out = {key: opt.default for key, opt in OPTIONS.items() if command in opt.commands}
     out.update(values)
     bulk = _bulk_name(out)
-    if all(out.get(k) is None for k in COMPOSITION_KEYS) and not _is_material(bulk):
-        out["occupancy"] = DEFAULT_OCCUPANCY  # a material's composition: from its formula
-    if bulk is not None and not _is_material(bulk):
+    if all(out.get(k) is None for k in COMPOSITION_KEYS) and not _has_own_composition(bulk):
+        out["occupancy"] = DEFAULT_OCCUPANCY
+    if bulk == STRUCTURE:  # one barrier for every hop type unless they are given by type
+        if out.get("barrier") is None and out.get("barriers") is None:
+            out["barrier"] = DEFAULT_BARRIER_EV
+    elif bulk is not None and not _is_material(bulk):
         for key, value in (("a", DEFAULT_LATTICE_CONSTANT_A),
                            ("barrier", DEFAULT_BARRIER_EV)):  # standard-lattice defaults
             if out.get(key) is None:
@@ -471,8 +500,8 @@ def _with_defaults(values: Mapping[str, Any], command: str) -> dict[str, Any]:
 
 
 def _check_bulk_name(name: str, where: str) -> None:
-    """A microstructure's bulk must be a material or a standard lattice."""
-    if _is_material(name) or name.strip().lower() in LATTICES:
+    """A microstructure's bulk must be a material, a standard lattice or a structure."""
+    if _is_material(name) or name.strip().lower() in LATTICES or name == STRUCTURE:
         return
     materials, lattices = list_materials(), list(LATTICES)
     key = name.strip().lower().replace("-", "_")
@@ -525,7 +554,13 @@ def _check_lattice_keys(full: Mapping[str, Any], where: str) -> None:
     """Material options only for materials; lattice constant and barrier only for lattices
     (for a microstructure: for its bulk)."""
     lattice = _bulk_name(full)
-    if _is_material(lattice):
+    _check_structure_keys(full, lattice, where)
+    if lattice == STRUCTURE:
+        for k in ("a", *MATERIAL_KEYS):
+            if full.get(k) is not None:
+                raise ConfigError(f"{where}: {OPTIONS[k].flag} is not an option of a "
+                                  "structure (its cell and sites come from the file)")
+    elif _is_material(lattice):
         spec = material_spec(lattice)
         allowed = MODEL_OPTIONS[spec.data["model"]] + ("disorder_seed",)
         for k in ("a", "barrier"):
@@ -547,6 +582,25 @@ def _check_lattice_keys(full: Mapping[str, Any], where: str) -> None:
                                   f"{lattice!r} is a standard lattice")
 
 
+def _check_structure_keys(full: Mapping[str, Any], bulk: Any, where: str) -> None:
+    """The structure keys go together, and only with a structure bulk."""
+    keys = [k for k in STRUCTURE_KEYS if full.get(k) is not None]
+    if bulk != STRUCTURE:
+        if keys:
+            raise ConfigError(f"{where}: {OPTIONS[keys[0]].flag} is an option of a structure "
+                              f"file (kmc run FILE.cif --species X --cutoff R); {bulk!r} is "
+                              "not one")
+        return
+    missing = [OPTIONS[k].flag for k in ("structure", "species", "cutoff")
+               if full.get(k) is None]
+    if missing:
+        raise ConfigError(f"{where}: a structure needs {' and '.join(missing)} (e.g. kmc run "
+                          "FILE.cif --species Li --cutoff 3.7)")
+    path = Path(full["structure"])
+    if not path.is_file():
+        raise ConfigError(f"{where}: structure file {str(path)!r} does not exist")
+
+
 def _complete(values: Mapping[str, Any], where: str, command: str,
               known: set[str]) -> tuple[dict[str, Any], str]:
     """Check every key and value, add the defaults; return them and the composition key."""
@@ -556,6 +610,10 @@ def _complete(values: Mapping[str, Any], where: str, command: str,
     checked = {k: (None if v is None else check_value(k, v, f"{where}: {k}",
                                                        allow_list=command == "sweep"))
                for k, v in values.items()}
+    if checked.get("structure") is not None:  # a structure file: one spelling, absolute
+        checked["structure"] = os.path.abspath(checked["structure"])
+        if checked.get("lattice") is None:
+            checked["lattice"] = STRUCTURE
     if checked.get("lattice") is None:
         raise ConfigError(f"{where}: no lattice given")
     _check_microstructure_keys(checked, where)
@@ -565,7 +623,7 @@ def _complete(values: Mapping[str, Any], where: str, command: str,
         full["lattice"] = kind  # one spelling in the stored results
     _check_lattice_keys(full, where)
     given = [k for k in COMPOSITION_KEYS if full.get(k) is not None]
-    if not given and _is_material(_bulk_name(full)):
+    if not given and _has_own_composition(_bulk_name(full)):
         return full, None  # type: ignore[return-value]
     if len(given) != 1:
         raise ConfigError(f"{where}: give one of {', '.join(COMPOSITION_KEYS)} "
@@ -631,6 +689,10 @@ class Model:
     attempt_frequency: float = DEFAULT_ATTEMPT_FREQUENCY_HZ
     field: tuple[float, float, float] | None = None
     rate_law: str | None = None
+    structure: str | None = None
+    species: str | None = None
+    cutoff: float | None = None
+    barriers: tuple[tuple[str, float], ...] | None = None
     mechanisms: tuple[str, ...] = ("hop",)
     event_barriers_eV: tuple[tuple[str, float], ...] = ()
 
@@ -640,6 +702,8 @@ class Model:
         names = {f.name for f in dataclasses.fields(cls)}
         kw = {k: (tuple(v) if k == "size" and isinstance(v, list) else v)
               for k, v in values.items() if k in names}
+        if isinstance(kw.get("barriers"), Mapping):  # frozen: (hop type, eV) pairs
+            kw["barriers"] = tuple((str(t), float(v)) for t, v in kw["barriers"].items())
         kw["event_barriers_eV"] = tuple(
             (name, float(values[f"barrier_{name}"])) for name in FAMILIES
             if values.get(f"barrier_{name}") is not None)
@@ -652,7 +716,10 @@ class Model:
             if f.name == "event_barriers_eV":
                 continue
             v = getattr(self, f.name)
-            out[f.name] = list(v) if isinstance(v, tuple) else v
+            if f.name == "barriers" and v is not None:
+                out[f.name] = dict(v)
+            else:
+                out[f.name] = list(v) if isinstance(v, tuple) else v
         barriers = dict(self.event_barriers_eV)
         for name in FAMILIES:
             out[f"barrier_{name}"] = barriers.get(name)
@@ -682,6 +749,11 @@ class Model:
     def bulk_is_material(self) -> bool:
         """True if the bulk is a material (:mod:`kmc.materials`)."""
         return _is_material(self.bulk_name)
+
+    @property
+    def bulk_is_structure(self) -> bool:
+        """True if the bulk is a structure file (:mod:`kmc.structures`)."""
+        return self.bulk_name == STRUCTURE
 
     def material_options(self) -> dict[str, Any]:
         """The material options given (for :func:`kmc.build_material`), None: default."""
@@ -957,7 +1029,12 @@ def _cli_values(cli: Mapping[str, Any], command: str) -> dict[str, Any]:
 
 
 def _is_config_path(target: str | None) -> bool:
-    return target is not None and (target.endswith(".toml") or os.path.isfile(target))
+    """A TOML config file (``*.toml``); any other existing file is a structure."""
+    return target is not None and target.lower().endswith(".toml")
+
+
+def _is_structure_path(target: str | None) -> bool:
+    return target is not None and not _is_config_path(target) and os.path.isfile(target)
 
 
 def _merged(target: str | None, cli: Mapping[str, Any], command: str) -> dict[str, Any]:
@@ -966,11 +1043,14 @@ def _merged(target: str | None, cli: Mapping[str, Any], command: str) -> dict[st
     file_values: dict[str, Any] = {}
     if _is_config_path(target):
         file_values = load_toml(target, command)  # type: ignore[arg-type]
+    elif _is_structure_path(target):
+        file_values = {"lattice": STRUCTURE, "structure": target}
     elif target is not None:
         file_values = {"lattice": target}
     merged = _merge(file_values, _cli_values(cli, command))
-    if merged.get("lattice") is None:
-        raise ConfigError("give a LATTICE or a config file (.toml) with a 'lattice' key")
+    if merged.get("lattice") is None and merged.get("structure") is None:
+        raise ConfigError("give a LATTICE, a structure file or a config file (.toml) with a "
+                          "'lattice' key")
     return merged
 
 

@@ -207,6 +207,8 @@ def _attr(value: Any) -> Any:
     """A value HDF5 can hold as an attribute (None -> nan for numbers is the caller's job)."""
     if isinstance(value, (bool, np.bool_)):
         return np.bool_(value)
+    if isinstance(value, Mapping):  # e.g. barriers by hop type: as JSON text
+        return json.dumps(dict(value))
     if isinstance(value, (list, tuple)):
         if any(isinstance(v, str) for v in value):  # names: as JSON text
             return json.dumps(list(value))

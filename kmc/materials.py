@@ -35,8 +35,8 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = ["Material", "describe_material", "is_material", "MODEL_OPTIONS", "MaterialSpec",
-           "build_material", "material_spec", "list_materials", "MATERIAL_OPTIONS", "from_cif",
-           "network_from_sites"]
+           "build_material", "material_spec", "list_materials", "MATERIAL_OPTIONS",
+           "network_from_sites", "minimum_image_size", "plane_spacings_A"]
 
 #: Material options of the command line / config files: key -> (type, help).
 MATERIAL_OPTIONS: dict[str, tuple[str, str]] = {
@@ -219,19 +219,33 @@ def _pairs_within(positions: np.ndarray, cell: np.ndarray, cutoff_A: float
     return i.astype(np.int64), j.astype(np.int64), np.asarray(D, dtype=float)
 
 
+def plane_spacings_A(cell: np.ndarray) -> np.ndarray:
+    """Distances between the lattice planes spanned by each pair of cell vectors, Angstrom:
+    the widths of the cell along its three axes."""
+    vol = abs(float(np.linalg.det(cell)))
+    return np.array([vol / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3]))
+                     for k in range(3)])
+
+
+def minimum_image_size(cell: np.ndarray, reach_A: float) -> tuple[int, int, int]:
+    """The smallest supercell of `cell` wider than twice `reach_A` along every axis at once
+    (the minimum-image condition: no site reaches its own periodic image)."""
+    widths = plane_spacings_A(cell)
+    return tuple(int(math.floor(2.0 * reach_A / w)) + 1 for w in widths)  # type: ignore
+
+
 def _check_width(cell: np.ndarray, reach_A: float, size: tuple[int, int, int]) -> None:
     """The supercell must be wider than twice the longest hop or interaction."""
-    vol = abs(np.linalg.det(cell))
-    widths = [vol / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3]))
-              for k in range(3)]
-    for k, w in enumerate(widths):
-        if w <= 2 * reach_A:
-            need = list(size)
-            need[k] = int(math.floor(size[k] * 2 * reach_A / w)) + 1
-            raise ConfigError(
-                f"size {size} is too small: the supercell is {w:.3f} A wide along axis {k}, "
-                f"not more than twice the longest hop/interaction ({reach_A:.3f} A); use a "
-                f"size of at least {tuple(need)}")
+    widths = plane_spacings_A(cell)
+    narrow = [k for k in range(3) if widths[k] <= 2 * reach_A]
+    if narrow:
+        unit = np.diag(1.0 / np.array(size, dtype=float)) @ cell  # the unit cell
+        need = tuple(max(int(n), int(m)) for n, m in zip(size, minimum_image_size(unit, reach_A)))
+        k = narrow[0]
+        raise ConfigError(
+            f"size {size} is too small: the supercell is {widths[k]:.3f} A wide along axis {k}, "
+            f"not more than twice the longest hop/interaction ({reach_A:.3f} A); use a "
+            f"size of at least {need}")
 
 
 @dataclass(frozen=True)
@@ -600,141 +614,6 @@ def build_material(name: str, *, size: Any = None, disorder_seed: int = 0,
 # --------------------------------------------------------------------------- #
 # CIF import
 # --------------------------------------------------------------------------- #
-def from_cif(path: Any, species: str, cutoff: float, *, barriers_eV: Any = 0.3,
-             distance_tol_A: float = 0.01, charge_e: float | None = None,
-             size: Any = 1, name: str | None = None) -> SiteNetwork:
-    """A SiteNetwork of one species' sites of a structure file, with hops within a cutoff.
-
-    Parameters
-    ----------
-    path : str or path-like
-        A CIF (or any structure file ASE reads).
-    species : str
-        Chemical symbol of the mobile ion (e.g. "Li", "Na").
-    cutoff : float
-        Longest hop in Angstrom.
-    barriers_eV : float, sequence or mapping, optional
-        KRA barrier of each hop type in eV: one value for all, a sequence in hop-type order,
-        or a mapping from hop-type name to barrier (default 0.3 for all).
-    distance_tol_A : float, optional
-        Hops whose lengths differ by less than this (Angstrom) and join the same pair of site
-        labels form one hop type (default 0.01).
-    charge_e : float, optional
-        Ion charge in e (default: +1 for alkali metals, +2 for Mg/Ca/Zn, else +1).
-    size : int or 3 ints, optional
-        Supercell of the file's cell (default 1; it must be wider than twice the cutoff).
-    name : str, optional
-        Network name (default: the file stem).
-
-    Returns
-    -------
-    SiteNetwork
-        Sites typed by their CIF site label (or by the symmetry-distinct site they come from),
-        hop types named ``"<label1>-<label2> <d> A"`` (labels sorted) with ``d`` the mean length.
-    """
-    from pathlib import Path
-
-    from ase.io import read
-
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"structure file {str(p)!r} does not exist")
-    if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float)) or not (
-            math.isfinite(cutoff) and cutoff > 0):
-        raise ConfigError(f"cutoff = {cutoff!r} must be a positive number of Angstrom")
-    try:
-        atoms = read(str(p))
-    except Exception as exc:  # ASE raises many kinds on malformed files
-        raise ConfigError(f"cannot read {p.name}: {type(exc).__name__}: {exc}") from None
-    sym = np.array(atoms.get_chemical_symbols())
-    keep = np.flatnonzero(sym == species)
-    if keep.size == 0:
-        found = ", ".join(sorted(set(sym)))
-        raise ConfigError(f"{p.name} has no {species!r} sites (it has {found})")
-    site_labels = _cif_labels(p, atoms, keep)
-    size3 = _size3(size, 1)
-    frac = atoms.get_scaled_positions(wrap=True)[keep]
-    uniq = sorted(set(site_labels))
-    kinds = np.array([uniq.index(s) for s in site_labels], dtype=np.int64)
-    cell = atoms.cell.array
-    positions, kinds_all, sc = _supercell(frac, kinds, cell, size3)
-    _check_width(sc, float(cutoff), size3)
-    # hop types: cluster the lengths of each unordered label pair
-    i, j, D = _pairs_within(positions, sc, float(cutoff) * (1 + 1e-9))
-    if i.size == 0:
-        raise ConfigError(f"no {species}-{species} pair in {p.name} is within cutoff = "
-                          f"{cutoff:g} A")
-    d = np.linalg.norm(D, axis=1)
-    rules: list[HopRule] = []
-    for ka in range(len(uniq)):
-        for kb in range(ka, len(uniq)):
-            m = ((kinds_all[i] == ka) & (kinds_all[j] == kb)) | (
-                (kinds_all[i] == kb) & (kinds_all[j] == ka))
-            ds = np.sort(np.unique(np.round(d[m], 6)))
-            if ds.size == 0:
-                continue
-            groups = np.split(ds, np.flatnonzero(np.diff(ds) > distance_tol_A) + 1)
-            for g in groups:
-                rules.append(HopRule(f"{uniq[ka]}-{uniq[kb]} {g.mean():.3f} A", uniq[ka],
-                                     uniq[kb], float(g[0]), float(g[-1]), 0.0))
-    rules.sort(key=lambda r: (r.lo, r.name))
-    rules = _with_barriers(rules, barriers_eV)
-    if charge_e is None:
-        charge_e = 2.0 if species in ("Mg", "Ca", "Zn", "Sr", "Ba") else 1.0
-    return network_from_sites(sc, positions, uniq, kinds_all, rules, charge_e=charge_e,
-                              name=name or p.stem)
-
-
-def _with_barriers(rules: list[HopRule], barriers_eV: Any) -> list[HopRule]:
-    n = len(rules)
-    if isinstance(barriers_eV, dict):
-        unknown = [k for k in barriers_eV if k not in {r.name for r in rules}]
-        if unknown:
-            raise ConfigError(f"barriers_eV names hop type {unknown[0]!r}; the hop types are: "
-                              + "; ".join(r.name for r in rules))
-        missing = [r.name for r in rules if r.name not in barriers_eV]
-        if missing:
-            raise ConfigError(f"barriers_eV has no barrier for hop type {missing[0]!r}")
-        values = [barriers_eV[r.name] for r in rules]
-    elif np.ndim(barriers_eV) == 0:
-        values = [barriers_eV] * n
-    else:
-        values = list(barriers_eV)
-        if len(values) != n:
-            raise ConfigError(f"barriers_eV has {len(values)} values but there are {n} hop "
-                              "types: " + "; ".join(r.name for r in rules))
-    out = []
-    for r, v in zip(rules, values):
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) or not (
-                math.isfinite(v) and v >= 0):
-            raise ConfigError(f"barrier of hop type {r.name!r} is {v!r}; it must be a "
-                              "finite number >= 0 eV")
-        out.append(HopRule(r.name, r.a, r.b, r.lo, r.hi, float(v)))
-    return out
-
-
-def _cif_labels(path: Any, atoms: Any, keep: np.ndarray) -> list[str]:
-    """Site label of each kept atom: its symmetry orbit in the whole structure (spglib),
-    named by the element and the orbit's rank (``Li1``, ``Li2``, ...)."""
-    import spglib
-
-    cell = (atoms.cell.array, atoms.get_scaled_positions(wrap=True), atoms.numbers)
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # spglib's error-handling notice
-        data = spglib.get_symmetry_dataset(cell, symprec=1e-3)
-    if data is None:  # no symmetry found: every site its own orbit
-        orbit = np.arange(len(atoms))
-    else:
-        orbit = np.asarray(data.equivalent_atoms if hasattr(data, "equivalent_atoms")
-                           else data["equivalent_atoms"])
-    reps = list(dict.fromkeys(int(orbit[k]) for k in keep))
-    sym = atoms.get_chemical_symbols()
-    return [f"{sym[k]}{reps.index(int(orbit[k])) + 1}" for k in keep]
-
-
-
 # --------------------------------------------------------------------------- #
 # description
 # --------------------------------------------------------------------------- #
@@ -808,3 +687,16 @@ def describe_material(name: str) -> str:
     lines.append("  flags: V = seen in a stored copy of the source, S = from a review, "
                  "U = recalled, to verify; estimate = kmc's own physical estimate")
     return "\n".join(lines)
+
+
+def __getattr__(name: str) -> Any:
+    """``kmc.materials.from_cif`` moved to :func:`kmc.structures.from_cif` (deprecated)."""
+    if name == "from_cif":
+        import warnings
+
+        warnings.warn("kmc.materials.from_cif moved to kmc.structures.from_cif (also "
+                      "kmc.from_cif)", DeprecationWarning, stacklevel=2)
+        from . import structures  # imports this module: loaded on first use only
+
+        return structures.from_cif
+    raise AttributeError(f"module 'kmc.materials' has no attribute {name!r}")

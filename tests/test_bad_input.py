@@ -230,9 +230,9 @@ def test_malformed_cif(tmp_path):
     bad = tmp_path / "bad.cif"
     bad.write_text("data_x\n_cell_length_a 5\nloop_\n_atom_site_label\n")
     with pytest.raises(ConfigError, match=r"bad.cif"):
-        materials.from_cif(bad, "Li", 3.0)
+        kmc.from_cif(bad, "Li", 3.0)
     with pytest.raises(ConfigError, match=r"does not exist|No such file|missing.cif"):
-        materials.from_cif(tmp_path / "missing.cif", "Li", 3.0)
+        kmc.from_cif(tmp_path / "missing.cif", "Li", 3.0)
 
 
 def test_malformed_lattice_file(tmp_path, monkeypatch):

@@ -151,7 +151,7 @@ def test_bad_sweep_config(tmp_path, text, match):
         ("sweep", "lattice = 'sc'", ["-T", "300,,400"], "invalid list"),
         ("sweep", "lattice = 'sc'", ["-T", "warm"], "invalid float value"),
         ("run", "lattice = 'nope'", [], "unknown lattice or material 'nope'"),
-        ("run", "size = 4", [], "give a LATTICE or a config file"),
+        ("run", "size = 4", [], "give a LATTICE, a structure file or a config file"),
     ],
 )
 def test_bad_config_on_the_command_line_is_one_line_exit_2(tmp_path, capsys, command, text,

@@ -11,7 +11,8 @@ import pytest
 import kmc
 from kmc.cli import main
 from kmc.errors import ConfigError
-from kmc.materials import (build_material, describe_material, from_cif, list_materials,
+from kmc.structures import from_cif
+from kmc.materials import (build_material, describe_material, list_materials,
                            material_spec)
 
 ALL = ("argyrodite", "beta_alumina", "lgps", "nasicon")
@@ -166,8 +167,9 @@ def test_from_cif_barriers_and_errors(tmp_path):
         from_cif(path, "Na", -1.0)
     with pytest.raises(ConfigError, match="does not exist"):
         from_cif(tmp_path / "missing.cif", "Na", 3.1)
-    with pytest.raises(ConfigError, match="too small"):
-        from_cif(path, "Na", 7.0)
+    with pytest.raises(ConfigError, match=r"too small.*at least \(2, 2, 2\)"):
+        from_cif(path, "Na", 7.0, size=1)  # the hint fixes every axis at once
+    assert from_cif(path, "Na", 7.0).n_sites == 8 * net.n_sites  # chosen automatically
     with pytest.raises(ConfigError, match="barriers_eV has 2 values"):
         from_cif(path, "Na", 3.1, barriers_eV=[0.1, 0.2])
     bad = tmp_path / "bad.cif"
