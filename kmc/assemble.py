@@ -25,12 +25,17 @@ import numpy as np
 
 from .builders import build_lattice
 from .config import RunConfig, SweepConfig, bulk_output_path
-from .constants import DEFAULT_BARRIER_EV, DEFAULT_LATTICE_CONSTANT_A, SEED_LIMIT
+from .constants import (
+    DEFAULT_BARRIER_EV,
+    DEFAULT_LATTICE_CONSTANT_A,
+    DEFAULT_TRAJECTORY_SPECIES,
+    SEED_LIMIT,
+)
 from .effective_medium import compare_with_bulk
 from .errors import ConfigError, RunInterrupted
 from .io import read_run
 from .lattice import Network
-from .materials import Material, build_material
+from .materials import Material, build_material, material_spec
 from .mechanisms import FAMILIES
 from .microstructure import Microstructure, composite, polycrystal
 from .results import RunResult
@@ -39,7 +44,8 @@ from .structures import structure_model
 
 __all__ = ["bulk_material", "bulk_network", "with_mechanisms", "microstructure",
            "composition", "network", "simulation", "bulk_config", "run", "run_with_bulk",
-           "resume_with_bulk", "MicrostructureRun", "resolve_composition", "hops_done"]
+           "resume_with_bulk", "MicrostructureRun", "resolve_composition", "hops_done",
+           "trajectory_species"]
 
 
 # --------------------------------------------------------------------------- networks
@@ -261,6 +267,24 @@ def resolve_composition(cfg: SweepConfig) -> SweepConfig:
     return cfg.with_composition("ions", (n_ions,))
 
 
+def trajectory_species(model: Any) -> str:
+    """The chemical symbol of the ions in a configuration's trajectory: a structure's
+    species, a material's mobile ion (``mobile_ion`` of its file), else :data:`kmc.constants.DEFAULT_TRAJECTORY_SPECIES`
+    ("Li", for a standard lattice).
+
+    Parameters
+    ----------
+    model : Model or RunConfig
+    """
+    model = _model(model)
+    if model.bulk_is_structure:
+        return str(model.species)
+    if model.bulk_is_material:
+        return str(material_spec(model.bulk_name).data.get("mobile_ion",
+                                                          DEFAULT_TRAJECTORY_SPECIES))
+    return DEFAULT_TRAJECTORY_SPECIES
+
+
 # --------------------------------------------------------------------------- running
 def run(cfg: RunConfig, *, progress: Callable[[int], None] | None = None,
         network: Network | None = None) -> RunResult:
@@ -289,7 +313,7 @@ def run(cfg: RunConfig, *, progress: Callable[[int], None] | None = None,
     return simulation(cfg, network).run(
         **cfg.plan.run_kwargs(), progress=progress, output=cfg.output.path,
         checkpoint_interval_s=cfg.output.checkpoint_interval, overwrite=cfg.output.overwrite,
-        config=cfg.to_dict())
+        config=cfg.to_dict(), **cfg.output.trajectory_kwargs(trajectory_species(cfg.model)))
 
 
 @dataclass
@@ -357,7 +381,7 @@ def run_with_bulk(cfg: RunConfig, *,
 
     With an output file FILE.h5 the bulk run goes to FILE.bulk.h5; both checkpoint, and
     :func:`resume_with_bulk` continues an interrupted pair. Without a seed, one is drawn
-    and used (and recorded) for both.
+    and used (and recorded) for both. A trajectory is the microstructure run's only.
 
     Returns
     -------
@@ -386,7 +410,8 @@ def run_with_bulk(cfg: RunConfig, *,
     return _pair(
         cfg, ms, bcfg,
         lambda: sim.run(**cfg.plan.run_kwargs(), output=cfg.output.path,
-                        config=cfg.to_dict(), **common),
+                        config=cfg.to_dict(), **common,
+                        **cfg.output.trajectory_kwargs(trajectory_species(cfg.model))),
         lambda: bulk_sim.run(**bcfg.plan.run_kwargs(), output=bcfg.output.path,
                              config=bcfg.to_dict(), **common))
 

@@ -63,6 +63,7 @@ from .constants import (
     DEFAULT_LATTICE_CONSTANT_A,
     DEFAULT_OCCUPANCY,
     DEFAULT_STEPS,
+    DEFAULT_TRAJECTORY_MAX_FRAMES,
     RATE_LAWS,
     SEED_LIMIT,
     default_equilibration,
@@ -272,6 +273,18 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
     Option("summary_json", "bool", False, "also write a JSON summary beside the output file "
            "(FILE.json)", group="output"),
     Option("overwrite", "bool", False, "replace an existing output file", group="output"),
+    Option("trajectory", "str", None, "extended XYZ file of the ions' positions during "
+           "production (ASE, OVITO), with the simulated time per frame", group="output",
+           commands=("run",), metavar="FILE.xyz"),
+    Option("trajectory_every", "int", None, "production hops between trajectory frames "
+           "(default steps/100)", group="output", minimum=1, commands=("run",),
+           short="--every", metavar="N"),
+    Option("trajectory_max_frames", "int", None, "most trajectory frames; writing stops "
+           f"there, with a warning (default {DEFAULT_TRAJECTORY_MAX_FRAMES})", group="output",
+           minimum=1, commands=("run",), metavar="N"),
+    Option("trajectory_vacancies", "bool", None, "also write the empty sites (as X) into "
+           "the trajectory (default: when they are fewer than the ions)", group="output",
+           commands=("run",)),
     Option("json", "bool", False, "print one JSON object on stdout", group="output"),
     Option("quiet", "bool", False, "no progress bars", group="output"),
     # --- sweeps
@@ -283,6 +296,8 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
            "instead of the local pool", group="sweep", commands=("sweep",), metavar="ADDRESS"),
 )}
 
+#: Options of a trajectory besides its file.
+_TRAJECTORY_KEYS = ("trajectory_every", "trajectory_max_frames", "trajectory_vacancies")
 #: Material options (the keys :func:`kmc.build_material` takes).
 MATERIAL_KEYS = ("x", "halogen", "site_exchange", "excess", "disorder_seed")
 #: Keys of the event families' barriers, in registry order.
@@ -811,6 +826,14 @@ class Output:
     summary_json, overwrite, json, quiet : bool
         A JSON summary beside the file; replace an existing file; print JSON; no progress
         bars.
+    trajectory : str or None
+        Extended XYZ file of the production phase (``kmc run`` only); None: none.
+    trajectory_every : int or None
+        Production hops between frames (None: steps // 100).
+    trajectory_max_frames : int or None
+        Most frames (None: 1000).
+    trajectory_vacancies : bool or None
+        Write the empty sites too (None: when they are fewer than the ions).
     """
 
     path: str | None = None
@@ -819,14 +842,42 @@ class Output:
     overwrite: bool = False
     json: bool = False
     quiet: bool = False
+    trajectory: str | None = None
+    trajectory_every: int | None = None
+    trajectory_max_frames: int | None = None
+    trajectory_vacancies: bool | None = None
 
     @classmethod
     def from_keys(cls, values: Mapping[str, Any]) -> Output:
-        """The record of validated output keys (``output`` is the path)."""
+        """The record of validated output keys (``output`` is the path).
+
+        Raises
+        ------
+        ConfigError
+            A trajectory option without ``trajectory``.
+        """
         kw = {k: values[k] for k in _group_keys("output") if values.get(k) is not None}
         if "output" in kw:
             kw["path"] = kw.pop("output")
+        if "trajectory" not in kw:
+            for k in _TRAJECTORY_KEYS:
+                if k in kw:
+                    raise ConfigError(f"{OPTIONS[k].flag} = {kw[k]!r} is an option of a "
+                                      "trajectory; give --trajectory FILE.xyz too")
         return cls(**kw)
+
+    def trajectory_kwargs(self, species: str) -> dict[str, Any]:
+        """Keyword arguments of :meth:`kmc.Simulation.run` for the trajectory (none without
+        one), with the ions' chemical symbol `species`."""
+        if self.trajectory is None:
+            return {}
+        out: dict[str, Any] = {"trajectory": self.trajectory,
+                               "trajectory_every_hops": self.trajectory_every,
+                               "trajectory_species": species,
+                               "trajectory_vacancies": self.trajectory_vacancies}
+        if self.trajectory_max_frames is not None:
+            out["trajectory_max_frames"] = self.trajectory_max_frames
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """The output keys (``output``: the path)."""
@@ -903,8 +954,9 @@ class RunConfig:
         """The flat keys of the bulk run that goes with a microstructure run: the same bulk
         (``kmc run MATERIAL`` with the same options), temperature, plan, seed and
         composition, without the microstructure keys, the output beside this one
-        (:func:`bulk_output_path`). A composite's ion or vacancy count is the caller's to
-        scale (:func:`kmc.assemble.bulk_config`).
+        (:func:`bulk_output_path`), and no trajectory (that is the microstructure run's).
+        A composite's ion or vacancy count is the caller's to scale
+        (:func:`kmc.assemble.bulk_config`).
 
         Raises
         ------
@@ -914,8 +966,8 @@ class RunConfig:
         if self.model.microstructure_kind is None:
             raise ConfigError(f"lattice {self.model.lattice!r} is not a microstructure "
                               "(polycrystal or composite)")
-        values = {k: v for k, v in self.to_dict().items()
-                  if k not in MICROSTRUCTURE_KEYS and v is not None}
+        skip = (*MICROSTRUCTURE_KEYS, "trajectory", *_TRAJECTORY_KEYS)
+        values = {k: v for k, v in self.to_dict().items() if k not in skip and v is not None}
         values["lattice"] = self.model.bulk_name
         values["output"] = bulk_output_path(self.output.path)
         return values

@@ -23,6 +23,8 @@ __all__ = [
     "INDEX_LIMIT", "SEED_LIMIT", "ZERO_HOP_A", "IMAGE_TOL",
     "DEFAULT_ATTEMPT_FREQUENCY_HZ", "DEFAULT_LATTICE_CONSTANT_A", "DEFAULT_BARRIER_EV",
     "DEFAULT_OCCUPANCY", "DEFAULT_BLOCKS", "DEFAULT_STEPS", "default_equilibration",
+    "DEFAULT_TRAJECTORY_FRAMES", "DEFAULT_TRAJECTORY_MAX_FRAMES", "DEFAULT_TRAJECTORY_SPECIES",
+    "TRAJECTORY_MAX_BYTES", "TRAJECTORY_MAX_BYTES_ENV",
 ]
 
 # ---------------------------------------------------------------- physical constants
@@ -84,3 +86,18 @@ DEFAULT_BLOCKS = 100
 def default_equilibration(steps: int) -> int:
     """Equilibration hops before a production phase of `steps` hops when not given: a tenth."""
     return int(steps) // 10
+
+
+# ---------------------------------------------------------------- trajectories
+#: Frames over the production phase when no frame interval is given: one every
+#: ``steps // DEFAULT_TRAJECTORY_FRAMES`` hops (so about this many, plus the first).
+DEFAULT_TRAJECTORY_FRAMES = 100
+#: Most frames a trajectory file holds when not given; writing stops there (with a warning).
+DEFAULT_TRAJECTORY_MAX_FRAMES = 1000
+#: Chemical symbol of the ions in a trajectory when the network names none (a standard
+#: lattice, or a bare SiteNetwork); a material's is its mobile ion.
+DEFAULT_TRAJECTORY_SPECIES = "Li"
+#: Largest trajectory file a run starts, bytes (2 GB); the environment variable
+#: ``TRAJECTORY_MAX_BYTES_ENV`` overrides it.
+TRAJECTORY_MAX_BYTES = 2_000_000_000
+TRAJECTORY_MAX_BYTES_ENV = "KMC_TRAJECTORY_MAX_BYTES"

@@ -26,6 +26,13 @@ One HDF5 file per run or per sweep, readable with plain h5py. A run file::
     /summary                (complete runs) attrs: every scalar of RunResult.to_dict();
                             datasets: the tensors; attrs all_json: the whole dict as JSON
 
+A run with a trajectory (:meth:`kmc.Simulation.run` ``trajectory=FILE``; ``kmc run
+--trajectory FILE``) has in ``/plan`` also: trajectory (the file's absolute path),
+trajectory_every_hops, trajectory_max_frames, trajectory_species, trajectory_vacancies;
+and in ``/checkpoint/run``: traj_frames and traj_bytes, the frames written and the file's
+size at the checkpoint (a resumed run cuts the file to that size and goes on from there).
+The trajectory itself is extended XYZ, see :class:`TrajectoryWriter`.
+
 A sweep file holds ``/sweep`` (its configuration) and ``/runs/<run id>``, each a run
 file's layout. Every write goes to a temporary file that is flushed, fsynced and
 renamed over the old one, so a killed process leaves either the old or the new file,
@@ -57,7 +64,8 @@ from .results import RunResult, SweepResult
 
 __all__ = ["RunFile", "read_run", "write_run", "load", "read_sweep", "read_sweep_record",
            "write_sweep", "write_json", "json_path", "provenance", "atomic_h5", "exclusive",
-           "file_format", "result_from_run", "FORMAT_VERSION", "RUN_FORMAT", "SWEEP_FORMAT"]
+           "file_format", "result_from_run", "FORMAT_VERSION", "RUN_FORMAT", "SWEEP_FORMAT",
+           "TrajectoryWriter"]
 
 FORMAT_VERSION = 1
 RUN_FORMAT = "kmc-run"
@@ -643,3 +651,211 @@ def write_json(summary: Mapping[str, Any], path: str | os.PathLike[str]) -> Path
 def json_path(h5_path: str | os.PathLike[str]) -> Path:
     """The JSON summary's path beside an HDF5 file: FILE.h5 -> FILE.json."""
     return Path(h5_path).with_suffix(".json")
+
+
+# --------------------------------------------------------------------------- #
+# trajectories: extended XYZ through ASE
+# --------------------------------------------------------------------------- #
+def _ase() -> tuple[Any, Any]:
+    """ase.Atoms and ase.io.write, imported on first use (ase.io takes ~0.5 s to import)."""
+    try:
+        from ase import Atoms
+        from ase.io import write
+    except ImportError as exc:  # pragma: no cover - a dependency
+        raise ConfigError(f"trajectories need ASE ({exc}); pip install ase") from None
+    return Atoms, write
+
+
+class TrajectoryWriter:
+    """Frames of a run's ions (and, if asked, its vacancies) in one extended XYZ file.
+
+    Each frame is written by :func:`ase.io.write` (``format="extxyz"``), so ASE
+    (``ase.io.read(path, index=":")``) and OVITO read it back. A frame::
+
+        <number of particles>
+        Lattice="..." Properties=species:S:1:pos:R:3:id:I:1:disp:R:3:site:I:1 Time=<s>
+            Step=<hops> pbc="T T T"                          (this and the line above: one)
+        Li  x y z  id  dx dy dz  site        one line per ion, by id
+        X   x y z  id  0 0 0     site        one per empty site, by site (if vacancies)
+
+    - ``Lattice``: the periodic cell (its rows, Angstrom); ``pbc="T T T"`` always (a 1D or 2D
+      network is simulated in a 3D periodic cell).
+    - ``Time``: simulated time since the first frame, s (full precision); ``Step``: hops
+      since the first frame.
+    - ``pos``: the site of the particle, wrapped into the cell, Angstrom.
+    - ``id``: the ion's index (0 .. n_ions - 1, the order of the run's
+      ``initial_ion_sites``), the same in every frame; OVITO reads it as the Particle
+      Identifier. A vacancy's id is ``n_ions + site`` (unique, but tied to the site).
+    - ``disp``: the ion's unwrapped displacement since the first frame, Angstrom (0 for
+      vacancies); OVITO reads it as the Displacement.
+    - ``site``: the site index in the network.
+
+    Every frame holds the same number of particles (the ions, plus the empty sites when
+    written). A particle's line is 123 bytes (the species padded to 2 characters, 6 reals
+    as ``%16.8f`` and 2 integers as ``%8d``, space-separated, and the newline) while the
+    numbers fit those widths; the two header lines add about 200 bytes.
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    cell_A : array_like, shape (3, 3)
+        Periodic cell, rows are the lattice vectors, Angstrom.
+    site_positions_A : array_like, shape (n_sites, 3)
+        Site positions, Angstrom (wrapped into the cell here).
+    n_ions : int
+    species : str
+        Chemical symbol of the ions (vacancies are ``X``).
+    vacancies : bool
+        Write the empty sites too.
+
+    Notes
+    -----
+    The file is opened by :meth:`open`; :meth:`frame_text` works before that (to estimate
+    a file's size).
+
+    Raises
+    ------
+    ConfigError
+        If `species` is not a chemical symbol.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, cell_A: Any, site_positions_A: Any,
+                 n_ions: int, species: str, vacancies: bool) -> None:
+        from ase.data import atomic_numbers
+
+        self.path = Path(path)
+        self.cell_A = np.array(cell_A, dtype=float).reshape(3, 3)
+        frac = np.asarray(site_positions_A, dtype=float) @ np.linalg.inv(self.cell_A)
+        frac -= np.floor(frac)
+        frac[frac >= 1.0] = 0.0  # -1e-17 - floor(-1e-17) rounds to 1.0
+        self.positions_A = frac @ self.cell_A
+        self.n_sites = int(self.positions_A.shape[0])
+        self.n_ions = int(n_ions)
+        if not isinstance(species, str) or species not in atomic_numbers or species == "X":
+            raise ConfigError(f"trajectory species {species!r} is not a chemical symbol "
+                              "(e.g. 'Li', 'Na')")
+        self.species = species
+        self.vacancies = bool(vacancies)
+        self.n_particles = self.n_sites if self.vacancies else self.n_ions
+        self._numbers = np.zeros(self.n_particles, dtype=int)
+        self._numbers[:self.n_ions] = atomic_numbers[species]
+        self._fh: Any = None
+        self.bytes = 0
+
+    def open(self, start_bytes: int | None = None) -> None:
+        """Open the file for writing.
+
+        Parameters
+        ----------
+        start_bytes : int or None
+            None: create the file (replacing one). An integer: continue a file written
+            before, cut to this many bytes (its size at a checkpoint), appending after it.
+
+        Raises
+        ------
+        ConfigError
+            If the file cannot be opened, or is missing or shorter than `start_bytes`.
+        """
+        try:
+            if start_bytes is None:
+                self._fh = open(self.path, "wb")
+                self.bytes = 0
+                return
+            size = self.path.stat().st_size if self.path.exists() else None
+            if size is None or size < start_bytes:
+                have = "is missing" if size is None else f"holds {size} bytes"
+                raise ConfigError(
+                    f"trajectory {str(self.path)!r} {have}, but the run had written "
+                    f"{start_bytes} bytes into it by its checkpoint; put the file back to "
+                    "continue the run")
+            self._fh = open(self.path, "r+b")
+            self._fh.truncate(start_bytes)
+            self._fh.seek(start_bytes)
+            self.bytes = int(start_bytes)
+        except OSError as exc:
+            raise ConfigError(f"cannot write trajectory {str(self.path)!r}: "
+                              f"{exc.strerror or exc}") from None
+
+    def _atoms(self, ion_site: Any, displacement_A: Any, time_s: float, step: int) -> Any:
+        """The ase.Atoms of one frame."""
+        Atoms, _ = _ase()
+        sites = np.asarray(ion_site, dtype=np.int64)
+        n, n_ions = self.n_particles, self.n_ions
+        site = np.empty(n, dtype=np.int64)
+        site[:n_ions] = sites
+        ids = np.arange(n, dtype=np.int64)
+        disp = np.zeros((n, 3))
+        disp[:n_ions] = np.asarray(displacement_A, dtype=float).reshape(n_ions, 3)
+        if self.vacancies:
+            empty = np.ones(self.n_sites, dtype=bool)
+            empty[sites] = False
+            site[n_ions:] = np.flatnonzero(empty)
+            ids[n_ions:] = n_ions + site[n_ions:]
+        atoms = Atoms(numbers=self._numbers, positions=self.positions_A[site],
+                      cell=self.cell_A, pbc=True)
+        atoms.new_array("id", ids)
+        atoms.new_array("disp", disp)
+        atoms.new_array("site", site)
+        atoms.info["Time"] = float(time_s)
+        atoms.info["Step"] = int(step)
+        return atoms
+
+    @staticmethod
+    def _text(atoms: Any) -> str:
+        import io as _stdio
+
+        _, write = _ase()
+        buf = _stdio.StringIO()
+        write(buf, atoms, format="extxyz", parallel=False)
+        return buf.getvalue()
+
+    def frame_text(self, ion_site: Any, displacement_A: Any, time_s: float,
+                   step: int) -> str:
+        """One frame as extended XYZ text.
+
+        Parameters
+        ----------
+        ion_site : array_like of int, shape (n_ions,)
+            The site of each ion.
+        displacement_A : array_like, shape (n_ions, 3)
+            Each ion's unwrapped displacement since the first frame, Angstrom.
+        time_s : float
+            Simulated time since the first frame, s.
+        step : int
+            Hops since the first frame.
+        """
+        return self._text(self._atoms(ion_site, displacement_A, time_s, step))
+
+    def frame_bytes(self, ion_site: Any) -> int:
+        """Bytes of a frame of the ions on `ion_site` with no displacement, at time 0: its
+        header and its longest particle line (of the first and the last particle, which
+        have the smallest and the largest id) times the particles; cheap for any size."""
+        atoms = self._atoms(ion_site, np.zeros((self.n_ions, 3)), 0.0, 0)
+        n = len(atoms)
+        lines = self._text(atoms[[0, n - 1]] if n > 2 else atoms).splitlines(keepends=True)
+        return len(f"{n}\n") + len(lines[1]) + n * max(len(x) for x in lines[2:])
+
+    def write(self, ion_site: Any, displacement_A: Any, time_s: float, step: int) -> int:
+        """Append one frame (see :meth:`frame_text`); return the bytes written."""
+        data = self.frame_text(ion_site, displacement_A, time_s, step).encode("ascii")
+        try:
+            self._fh.write(data)
+        except OSError as exc:
+            raise ConfigError(f"cannot write trajectory {str(self.path)!r}: "
+                              f"{exc.strerror or exc}") from None
+        self.bytes += len(data)
+        return len(data)
+
+    def sync(self) -> int:
+        """Flush the file to disk (before a checkpoint records its size); return its size in
+        bytes."""
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        return self.bytes
+
+    def close(self) -> None:
+        """Flush and close the file."""
+        if self._fh is not None and not self._fh.closed:
+            self._fh.flush()
+            self._fh.close()

@@ -4,7 +4,8 @@ A run places the ions at random (seeded), equilibrates for a number of hops, the
 runs a production phase split into blocks of equal simulated time. Each block's
 displacement moments go to :func:`kmc.analysis.transport`, which gives D*, D_sigma,
 the correlation factor, the Haven ratio and the Nernst-Einstein conductivity with
-standard errors.
+standard errors. With a trajectory file it also writes the ions' positions every N
+production hops (extended XYZ, :class:`kmc.io.TrajectoryWriter`).
 
 Units: Angstrom, s, eV, K, e; D in cm^2/s, sigma in S/cm.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 import signal
 import threading
 import time
@@ -33,15 +35,20 @@ from .constants import (
     DEFAULT_ATTEMPT_FREQUENCY_HZ,
     DEFAULT_BLOCKS,
     DEFAULT_STEPS,
+    DEFAULT_TRAJECTORY_FRAMES,
+    DEFAULT_TRAJECTORY_MAX_FRAMES,
+    DEFAULT_TRAJECTORY_SPECIES,
     ENGINE_MODES,
     MAX_ATTEMPT_FREQUENCY_HZ,
     RATE_LAWS,
     SEED_LIMIT,
+    TRAJECTORY_MAX_BYTES,
+    TRAJECTORY_MAX_BYTES_ENV,
     default_equilibration,
 )
 from .errors import ConfigError, ConfigTypeError, RunInterrupted
 from .lattice import Network
-from .resources import require_memory
+from .resources import format_bytes, require_memory
 from .results import RunResult
 
 __all__ = ["Simulation", "RunResult", "resume", "occupancy_statistics", "engine_for",
@@ -216,6 +223,7 @@ class Simulation:
         self._initial_sites: NDArray[np.int32] | None = None
         self._stop_signal: int | None = None
         self._chunk = 1 << 16
+        self._frames: _Frames | None = None  # the trajectory of the run under way
 
     # ------------------------------------------------------------------ engine
     def _engine_memory_estimate_bytes(self) -> float:
@@ -275,11 +283,14 @@ class Simulation:
         self._stop_signal = int(signum)
 
     def _advance(self, steps: int | None, t_stop: float | None,
-                 progress: Callable[[int], None] | None) -> str:
+                 progress: Callable[[int], None] | None,
+                 frames: _Frames | None = None) -> str:
         """Run until `steps` events or simulated time `t_stop`; return why it stopped.
 
         The engine runs in chunks of about 0.1 s of wall time; `progress` is called with the
-        events done after each chunk. Chunking does not change the trajectory.
+        events done after each chunk. Chunking does not change the trajectory (the engine
+        gives the same events however a run is cut into calls), so a chunk also ends at
+        each frame of `frames`, which is written there, before `progress` is called.
         """
         eng = self.engine
         left = steps
@@ -289,12 +300,22 @@ class Simulation:
             chunk = self._chunk if left is None else min(left, self._chunk)
             if chunk == 0:
                 return "steps"
+            due = None
+            if frames is not None:
+                if frames.hops_to_next() == 0:  # (a frame is written when reached, below)
+                    frames.write()
+                due = frames.hops_to_next()
+            cut = due is not None and due < chunk
+            if due is not None and cut:
+                chunk = due
             w0 = time.perf_counter()
             done, reason = eng.run(chunk, t_stop)
             wall = time.perf_counter() - w0
-            if done == chunk and wall > 0:
+            if done == chunk and wall > 0 and not cut:
                 self._chunk = int(min(max(chunk * _CHUNK_WALL_S / wall, _MIN_CHUNK),
                                       _MAX_CHUNK))
+            if frames is not None and frames.hops_to_next() == 0:
+                frames.write()
             if progress is not None:
                 progress(done)
             if left is not None:
@@ -321,6 +342,11 @@ class Simulation:
         checkpoint_interval_s: float = 60.0,
         overwrite: bool = False,
         config: Mapping[str, Any] | None = None,
+        trajectory: str | os.PathLike[str] | None = None,
+        trajectory_every_hops: int | None = None,
+        trajectory_max_frames: int = DEFAULT_TRAJECTORY_MAX_FRAMES,
+        trajectory_species: str = DEFAULT_TRAJECTORY_SPECIES,
+        trajectory_vacancies: bool | None = None,
     ) -> RunResult:
         """Equilibrate, then run the production phase in blocks and analyse it.
 
@@ -355,9 +381,29 @@ class Simulation:
         checkpoint_interval_s : float
             Wall-clock seconds between checkpoints into `output` (> 0; default 60).
         overwrite : bool
-            Replace an existing `output` file (otherwise that is an error).
+            Replace an existing `output` (and `trajectory`) file (otherwise that is an
+            error).
         config : mapping or None
             Configuration keys to store with the results (the command line's).
+        trajectory : path or None
+            Extended XYZ file of the production phase (not the equilibration): a frame at
+            its start and one every `trajectory_every_hops` hops, each with the simulated
+            time; see :class:`kmc.io.TrajectoryWriter` for what a frame holds. With
+            `output`, a resumed run (:func:`kmc.resume`) continues it without a missing or
+            repeated frame. Refused if it would exceed ``KMC_TRAJECTORY_MAX_BYTES`` (default
+            2 GB) or the free space of its disk.
+        trajectory_every_hops : int or None
+            Production hops between frames (>= 1; default ``steps // 100``; required with
+            `production_time_s`).
+        trajectory_max_frames : int
+            Most frames written (>= 1; default 1000); at the bound writing stops and the
+            result carries a warning.
+        trajectory_species : str
+            Chemical symbol of the ions in the file (default "Li"; a network has no
+            element names).
+        trajectory_vacancies : bool or None
+            Also write the empty sites, as particles "X" (None, the default: only when they
+            are fewer than the ions).
 
         Returns
         -------
@@ -366,7 +412,8 @@ class Simulation:
         Raises
         ------
         ConfigError
-            On invalid values, an existing output file, or when no hop is possible.
+            On invalid values, an existing output or trajectory file, a trajectory that
+            would not fit, or when no hop is possible.
         RunInterrupted
             If stopped before two blocks were finished.
         """
@@ -385,16 +432,37 @@ class Simulation:
         writer = None
         if output is not None:
             writer = _Checkpointer(self, output, checkpoint_interval_s, config)
-        with contextlib.nullcontext() if writer is None else _io.exclusive(writer.path):
+        traj = None
+        if trajectory is not None:
+            traj = _TrajectoryPlan.checked(
+                self, trajectory, every_hops=trajectory_every_hops,
+                max_frames=trajectory_max_frames, species=trajectory_species,
+                vacancies=trajectory_vacancies, steps=None if tp is not None else steps,
+                output=output, overwrite=overwrite)
+        with contextlib.ExitStack() as files:
             if writer is not None:
+                files.enter_context(_io.exclusive(writer.path))
                 writer.check_target(overwrite)
+            if traj is not None:
+                files.enter_context(_io.exclusive(traj.path))
             eng = self.engine
             if not eng.total_rate_Hz > 0:
                 raise self._frozen_error()
             st = _RunState(steps=None if tp is not None else steps,
                            equilibration=equilibration, blocks=blocks, production_time_s=tp,
-                           start_steps=eng.steps, start_time_s=eng.time_s)
+                           start_steps=eng.steps, start_time_s=eng.time_s, trajectory=traj)
+            if traj is not None:
+                frames = _Frames(self, st)
+                frames.check_size()
+                frames.writer.open()
+                files.callback(self._close_frames)
+                self._frames = frames
             return self._execute(st, progress, writer)
+
+    def _close_frames(self) -> None:
+        if self._frames is not None:
+            self._frames.writer.close()
+            self._frames = None
 
     def _execute(self, st: _RunState, progress: Callable[[int], None] | None,
                  writer: _Checkpointer | None) -> RunResult:
@@ -441,7 +509,7 @@ class Simulation:
                         raise ConfigError(
                             f"block length {st.tau_s:.3g} s is too short to resolve at time "
                             f"{eng.time_s:.3g} s; use more steps per block")
-                    if self._advance(None, t_end, on_chunk) == "frozen":
+                    if self._advance(None, t_end, on_chunk, self._frames) == "frozen":
                         raise self._frozen_error()
                     self._end_block(st)
                 st.phase = "done"
@@ -488,6 +556,8 @@ class Simulation:
         st.steps_prev = eng.steps
         st.t_start_s = st.t_block0_s = eng.time_s
         st.phase = "production"
+        if self._frames is not None:
+            self._frames.write()  # the first frame: the start of production
 
     def _end_block(self, st: _RunState) -> None:
         eng = self.engine
@@ -528,6 +598,15 @@ class Simulation:
         notes: list[str] = []
         if interrupted:
             notes.append(f"interrupted: {data.n_blocks} of {st.blocks} blocks finished")
+        traj = st.trajectory
+        if traj is not None and st.phase != "equilibration":
+            prod_hops = self.engine.steps - st.start_steps - st.eq_steps
+            if prod_hops >= traj.max_frames * traj.every_hops:  # a frame was due, not written
+                notes.append(
+                    f"trajectory stopped at {traj.max_frames} frames (trajectory_max_frames): "
+                    f"{traj.path} holds production hops 0 to "
+                    f"{(traj.max_frames - 1) * traj.every_hops} of {prod_hops}; write fewer "
+                    "frames (a larger --every) or allow more (--trajectory-max-frames)")
         return RunResult(
             transport=est,
             network_name=self.network.name,
@@ -590,6 +669,139 @@ class _Stop(Exception):
     """Raised at a chunk boundary when a stop was requested."""
 
 
+@dataclass(frozen=True)
+class _TrajectoryPlan:
+    """What a run's trajectory is: its file (absolute path), the production hops between
+    frames, the most frames, the ions' chemical symbol and whether empty sites are written.
+    Stored in the run file's plan (so :func:`resume` continues it)."""
+
+    path: str
+    every_hops: int
+    max_frames: int
+    species: str
+    vacancies: bool
+
+    @classmethod
+    def checked(cls, sim: Simulation, path: str | os.PathLike[str], *,
+                every_hops: int | None, max_frames: int, species: str,
+                vacancies: bool | None, steps: int | None,
+                output: str | os.PathLike[str] | None, overwrite: bool) -> _TrajectoryPlan:
+        """Validate the trajectory arguments of :meth:`Simulation.run`; the defaults filled
+        in (`steps`: production hops, None for a production time)."""
+        p = Path(path)
+        if p.is_dir():
+            raise ConfigError(f"trajectory {str(p)!r} is a directory")
+        if str(p.parent) and not p.parent.is_dir():
+            raise ConfigError(f"the directory of trajectory {str(p)!r} does not exist")
+        if output is not None and p.resolve() == Path(output).resolve():
+            raise ConfigError(f"trajectory {str(p)!r} is the output file too; give it its "
+                              "own name (e.g. run.xyz beside run.h5)")
+        if p.exists() and not overwrite:
+            raise ConfigError(f"trajectory {str(p)!r} exists; choose another file or pass "
+                              "overwrite=True (--overwrite)")
+        if every_hops is None:
+            if steps is None:
+                raise ConfigError("trajectory_every_hops must be given with "
+                                  "production_time_s (the hops are not known in advance)")
+            every = max(1, steps // DEFAULT_TRAJECTORY_FRAMES)
+        else:
+            every = _count(every_hops, "trajectory_every_hops", 1)
+        frames = _count(max_frames, "trajectory_max_frames", 1)
+        if not isinstance(species, str):
+            raise ConfigTypeError(f"trajectory_species = {species!r} must be a chemical "
+                                  "symbol (a string)")
+        n_empty = sim.network.n_sites - sim.n_ions
+        vac = n_empty < sim.n_ions if vacancies is None else vacancies
+        if not isinstance(vac, (bool, np.bool_)):
+            raise ConfigTypeError(f"trajectory_vacancies = {vacancies!r} must be True, False "
+                                  "or None")
+        return cls(str(p.resolve()), every, frames, species, bool(vac))
+
+    def to_plan(self) -> dict[str, Any]:
+        """The run file's plan entries."""
+        return {"trajectory": self.path, "trajectory_every_hops": self.every_hops,
+                "trajectory_max_frames": self.max_frames, "trajectory_species": self.species,
+                "trajectory_vacancies": self.vacancies}
+
+    @classmethod
+    def from_plan(cls, plan: Mapping[str, Any]) -> _TrajectoryPlan | None:
+        """The trajectory of a run file's plan (None: the run writes none)."""
+        if plan.get("trajectory") is None:
+            return None
+        return cls(str(plan["trajectory"]), int(plan["trajectory_every_hops"]),
+                   int(plan["trajectory_max_frames"]), str(plan["trajectory_species"]),
+                   bool(plan["trajectory_vacancies"]))
+
+
+class _Frames:
+    """Writes a run's trajectory: frame k at production hop k * every_hops, k < max_frames.
+
+    Which frames are written follows from the production hops alone, so a run cut into
+    sessions (checkpoint, resume) writes the same frames as one made in one go; the count
+    and the file size are in the run state (`traj_frames`, `traj_bytes`).
+    """
+
+    def __init__(self, sim: Simulation, st: _RunState) -> None:
+        plan = st.trajectory
+        assert plan is not None
+        self.sim, self.st, self.plan = sim, st, plan
+        # both network classes have `cell` and `positions`; they are not in the Network
+        # protocol, whose isinstance check would compute a PeriodicNetwork's positions
+        net: Any = sim.network
+        self.writer = _io.TrajectoryWriter(
+            plan.path, cell_A=net.cell, site_positions_A=net.positions, n_ions=sim.n_ions,
+            species=plan.species, vacancies=plan.vacancies)
+
+    def hops_to_next(self) -> int | None:
+        """Hops until the next frame (0: due now), None when no frame is left to write (or
+        production has not started)."""
+        st = self.st
+        if st.phase != "production" or st.traj_frames >= self.plan.max_frames:
+            return None
+        eng = self.sim.engine
+        return st.start_steps + st.eq_steps + st.traj_frames * self.plan.every_hops - eng.steps
+
+    def write(self) -> None:
+        """Write the frame of the engine's present state."""
+        st, eng = self.st, self.sim.engine
+        disp, _ = eng.displacements()
+        self.writer.write(eng.get_state()["ion_site"], disp - st.disp0,
+                          eng.time_s - st.t_start_s, eng.steps - st.start_steps - st.eq_steps)
+        st.traj_frames += 1
+        st.traj_bytes = self.writer.bytes
+
+    def check_size(self) -> None:
+        """Refuse a trajectory that would exceed the size limit or its disk's free space.
+
+        The estimate is (frames) x (bytes of a frame of the present state, plus 64 for the
+        longer numbers of later frames), with min(max_frames, 1 + steps // every_hops)
+        frames (max_frames for a production time).
+        """
+        st, plan, eng = self.st, self.plan, self.sim.engine
+        frame_bytes = self.writer.frame_bytes(eng.get_state()["ion_site"]) + 64
+        frames = plan.max_frames if st.steps is None else min(
+            plan.max_frames, 1 + st.steps // plan.every_hops)
+        estimate = frames * frame_bytes
+        env = os.environ.get(TRAJECTORY_MAX_BYTES_ENV)
+        try:
+            limit = int(float(env)) if env else TRAJECTORY_MAX_BYTES
+        except ValueError:
+            raise ConfigError(f"{TRAJECTORY_MAX_BYTES_ENV} = {env!r} must be a number of "
+                              "bytes") from None
+        what = (f"trajectory {plan.path!r} would hold about {format_bytes(estimate)} "
+                f"({frames} frames of {self.writer.n_particles} particles, "
+                f"{format_bytes(frame_bytes)} each)")
+        hint = ("; write fewer frames (a larger --every / trajectory_every_hops, or "
+                "--trajectory-max-frames)"
+                + (" or no empty sites (--no-trajectory-vacancies)" if plan.vacancies else ""))
+        if estimate > limit:
+            raise ConfigError(f"{what}, more than the limit of {format_bytes(limit)} "
+                              f"({TRAJECTORY_MAX_BYTES_ENV} sets it){hint}")
+        free = shutil.disk_usage(Path(plan.path).parent).free
+        if estimate > free:
+            raise ConfigError(f"{what}, but its disk has only {format_bytes(free)} free{hint}")
+
+
 _RUN_ROWS = ("duration_s", "tracer_sq_A2", "collective_A", "jump_sq_A2", "hops")
 _MSD_ROWS = ("time_s", "tracer_A2", "collective_A2")
 _ROW_SHAPES = {"duration_s": (0,), "tracer_sq_A2": (0, 3, 3), "collective_A": (0, 3),
@@ -622,6 +834,9 @@ class _RunState:
     jsq_prev: NDArray[np.float64] | None = None
     wall_s: float = 0.0
     prod_wall_s: float = 0.0
+    trajectory: _TrajectoryPlan | None = None
+    traj_frames: int = 0  # frames written so far
+    traj_bytes: int = 0  # and the trajectory file's size after them
     rows: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in _RUN_ROWS})
     msd: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in _MSD_ROWS})
     # running sum of rows["collective_A"] over its first _col_rows rows (not checkpointed:
@@ -632,7 +847,7 @@ class _RunState:
     _ARRAYS = ("counts0", "ev_counts0", "disp0", "disp_prev", "jsq_prev")
     _SCALARS = ("steps", "equilibration", "blocks", "production_time_s", "start_steps",
                 "start_time_s", "phase", "eq_steps", "tau_s", "t_start_s", "t_block0_s",
-                "steps_prev", "wall_s", "prod_wall_s")
+                "steps_prev", "wall_s", "prod_wall_s", "traj_frames", "traj_bytes")
 
     def collective_total_A(self) -> NDArray[np.float64]:
         """Sum of the blocks' collective displacements so far, Angstrom (O(1) per block)."""
@@ -645,8 +860,11 @@ class _RunState:
         return self._col_sum
 
     def plan(self) -> dict[str, Any]:
-        return {"steps": self.steps, "equilibration": self.equilibration,
-                "blocks": self.blocks, "production_time_s": self.production_time_s}
+        out = {"steps": self.steps, "equilibration": self.equilibration,
+               "blocks": self.blocks, "production_time_s": self.production_time_s}
+        if self.trajectory is not None:
+            out.update(self.trajectory.to_plan())
+        return out
 
     def block_arrays(self) -> dict[str, NDArray]:
         out = {}
@@ -677,8 +895,10 @@ class _RunState:
         kw["steps"] = None if int(kw["steps"]) < 0 else int(kw["steps"])
         tp = float(kw["production_time_s"])
         kw["production_time_s"] = None if math.isnan(tp) else tp
-        for k in ("equilibration", "blocks", "start_steps", "eq_steps", "steps_prev"):
-            kw[k] = int(kw[k])
+        for k in ("equilibration", "blocks", "start_steps", "eq_steps", "steps_prev",
+                  "traj_frames", "traj_bytes"):
+            if k in kw:  # (files written before trajectories have no traj_*)
+                kw[k] = int(kw[k])
         kw["phase"] = str(kw["phase"])
         st = cls(**kw)
         for k in cls._ARRAYS:
@@ -739,6 +959,8 @@ class _Checkpointer:
                   "initial_ion_sites": sim._initial_sites}
         engine_state = {k: (np.asarray(v) if isinstance(v, np.ndarray) else v)
                         for k, v in eng.get_state().items()}
+        if sim._frames is not None:  # the frames the checkpoint counts are on disk first
+            sim._frames.writer.sync()
         _io.write_run(self.path, network=net, inputs=inputs, plan=st.plan(), status=status,
                       blocks=st.block_arrays(), msd=st.msd_arrays(),
                       checkpoint={"engine": engine_state, "run": st.to_record()},
@@ -829,11 +1051,21 @@ def _resume(path: str | os.PathLike[str], progress: Callable[[int], None] | None
     sim.engine.set_state(engine_state)
     sim._initial_sites = np.asarray(inp["initial_ion_sites"], dtype=np.int32)
     st = _RunState.from_record(rec.checkpoint["run"], rec.blocks, rec.msd)
+    st.trajectory = _TrajectoryPlan.from_plan(rec.plan)
     if checkpoint_interval_s is None:
         checkpoint_interval_s = float((rec.config or {}).get("checkpoint_interval", 60.0))
     writer = _Checkpointer(sim, path, checkpoint_interval_s, rec.config,
                            created=rec.provenance.get("created"))
-    return sim._execute(st, progress, writer)
+    if st.trajectory is None:
+        return sim._execute(st, progress, writer)
+    with _io.exclusive(st.trajectory.path):
+        frames = _Frames(sim, st)
+        frames.writer.open(start_bytes=st.traj_bytes)  # drops frames after the checkpoint
+        sim._frames = frames
+        try:
+            return sim._execute(st, progress, writer)
+        finally:
+            sim._close_frames()
 
 
 def occupancy_statistics(sim: Simulation, steps: int, samples: int = 1000,
