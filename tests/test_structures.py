@@ -289,3 +289,16 @@ def test_debug_after_the_command_and_integers_in_exponent_form(capsys):
     assert json.loads(capsys.readouterr().out)["equilibration_steps"] == 150
     assert main(["run", "sc", "--steps", "1e-3"]) == 2
     assert "not a whole number" in capsys.readouterr().err
+
+
+def test_a_structure_trajectory_carries_the_species(tmp_path, arg_cif, capsys):
+    from ase.io import read
+
+    traj = tmp_path / "t.xyz"
+    assert main(["run", str(arg_cif), "--species", "Li", "--cutoff", "2.6", "--steps", "4000",
+                 "--blocks", "4", "--seed", "1", "--trajectory", str(traj), "--every", "1e3",
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    frames = read(str(traj), index=":")
+    assert len(frames) == 5 and set(frames[0].get_chemical_symbols()) <= {"Li", "X"}
+    assert frames[0].get_chemical_symbols().count("Li") == 24
