@@ -502,7 +502,8 @@ def result_from_run(run: RunFile) -> Any:
     field = inp.get("field_V_per_angstrom")
     est = transport(data, n_ions=int(inp["n_ions"]), volume_A3=float(inp["volume_A3"]),
                     temperature_K=float(inp["temperature_K"]), charge_e=float(inp["charge_e"]),
-                    dimensionality=int(inp["dimensionality"]), field_V_per_angstrom=field)
+                    dimensionality=int(inp["dimensionality"]), field_V_per_angstrom=field,
+                    jump_length_A=s.get("jump_length_A") if field is not None else None)
     own = [w for w in s.get("warnings", []) if w not in est.warnings]
 
     def num(key: str) -> float:

@@ -167,8 +167,10 @@ class RunResult:
             row("conductivity (N-E)", t.sigma_S_cm, t.sigma_S_cm_err, "S/cm"),
         ]
         if self.field_V_per_angstrom is not None:
+            x = t.linear_response_parameter
             lines.append(row("conductivity (drift)", t.sigma_drift_S_cm, t.sigma_drift_S_cm_err,
-                             "S/cm"))
+                             "S/cm") + (f"   (q|E|a/kB T = {x:.3g})" if math.isfinite(x)
+                                        else ""))
         lines += [
             f"  {self.hops} hops in {t.n_blocks} blocks, simulated {self.simulated_time_s:.4g} s, "
             f"wall {self.wall_s:.3g} s ({self.hops_per_s:.3g} hops/s)",
