@@ -791,8 +791,8 @@ class _Checkpointer:
                         "failed": "a failed run"}.get(
                     status, f"an unfinished run (continue it with kmc run --resume "
                             f"{self.path})")
-            except ConfigError:
-                what = "a file that is not a kmc run"
+            except ConfigError:  # a sweep file, or not a kmc file: say which
+                what = _io.describe_file(self.path)
             raise ConfigError(f"output {str(self.path)!r} exists and holds {what}; choose "
                               "another output file or pass overwrite=True (--overwrite)")
 
