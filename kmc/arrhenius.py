@@ -144,27 +144,60 @@ class ArrheniusFit:
         """
         return _predict(self.quantity, self.ln_prefactor, self.Ea_eV, self.covariance, T_K)
 
+    def _json_names(self) -> dict[str, str]:
+        """Attribute -> JSON key, for the attributes whose key is not their name."""
+        tag = "300K" if self.T_ref_K == 300.0 else "ref"
+        if self.quantity == "sigma":
+            pre, ref, data = "prefactor_S_K_cm", f"sigma_{tag}_S_cm", "sigma_S_cm"
+        else:
+            pre, ref, data = "D0_cm2_s", f"D_{tag}_cm2_s", "D_cm2_s"
+        return {"Ea_err_eV": "Ea_eV_err", "prefactor": pre, "prefactor_err": pre + "_err",
+                "value_ref": ref, "value_ref_err": ref + "_err", "values": data,
+                "errors": data + "_err"}
+
+    def deprecated_keys(self) -> dict[str, str]:
+        """The old JSON keys that :meth:`to_dict` still writes this version, each with the
+        key that replaces it (old -> new). They go in the next version.
+
+        The old keys put ``_err`` before the unit and spelled S/cm in the prefactor's unit
+        as ``per_cm``; the data were ``values`` and ``errors`` without a unit.
+        """
+        tag = "300K" if self.T_ref_K == 300.0 else "ref"
+        if self.quantity == "sigma":
+            old = {"prefactor": "prefactor_S_K_per_cm",
+                   "prefactor_err": "prefactor_err_S_K_per_cm",
+                   "value_ref_err": f"sigma_{tag}_err_S_cm"}
+        else:
+            old = {"prefactor_err": "D0_err_cm2_s", "value_ref_err": f"D_{tag}_err_cm2_s"}
+        old.update(Ea_err_eV="Ea_err_eV", values="values", errors="errors")
+        names = self._json_names()
+        return {key: names[attr] for attr, key in old.items()}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (nan -> None, arrays -> lists) with unit-named keys.
+
+        Every key is ``<quantity>_<unit>`` with its error twin ``<quantity>_<unit>_err``
+        (the vocabulary of ``kmc run --json``).
 
         Returns
         -------
         dict
-            ``"sigma"``: ``prefactor_S_K_per_cm``, ``prefactor_err_S_K_per_cm``,
-            ``sigma_300K_S_cm``, ``sigma_300K_err_S_cm`` (``sigma_ref_*`` if
-            ``T_ref_K != 300``); ``"D"``: ``D0_cm2_s``, ``D0_err_cm2_s``, ``D_300K_cm2_s``,
-            ``D_300K_err_cm2_s`` (or ``D_ref_*``); and always ``T_ref_K`` and the other
-            attributes under their own names (``values`` etc. as lists).
+            ``Ea_eV``, ``Ea_eV_err``; ``"sigma"``: ``prefactor_S_K_cm`` (A, S K/cm),
+            ``prefactor_S_K_cm_err``, ``sigma_300K_S_cm``, ``sigma_300K_S_cm_err``
+            (``sigma_ref_S_cm``, ``sigma_ref_S_cm_err`` if ``T_ref_K != 300``) and the data
+            ``sigma_S_cm``, ``sigma_S_cm_err``; ``"D"``: ``D0_cm2_s``, ``D0_cm2_s_err``,
+            ``D_300K_cm2_s``, ``D_300K_cm2_s_err`` (or ``D_ref_*``), ``D_cm2_s``,
+            ``D_cm2_s_err``; and always ``T_ref_K``, ``temperatures_K`` and the other
+            attributes under their own names. Deprecated: the old keys of
+            :meth:`deprecated_keys` are written beside the new ones with the same values,
+            for this version only.
         """
-        tag = "300K" if self.T_ref_K == 300.0 else "ref"
-        if self.quantity == "sigma":
-            pre = ("prefactor_S_K_per_cm", "prefactor_err_S_K_per_cm")
-            ref = (f"sigma_{tag}_S_cm", f"sigma_{tag}_err_S_cm")
-        else:
-            pre, ref = ("D0_cm2_s", "D0_err_cm2_s"), (f"D_{tag}_cm2_s", f"D_{tag}_err_cm2_s")
-        names = dict(zip(("prefactor", "prefactor_err", "value_ref", "value_ref_err"), pre + ref))
-        return {names.get(f.name, f.name): _nan_to_none(getattr(self, f.name))
-                for f in fields(self)}
+        names = self._json_names()
+        out = {names.get(f.name, f.name): _nan_to_none(getattr(self, f.name))
+               for f in fields(self)}
+        for old, new in self.deprecated_keys().items():
+            out[old] = out[new]
+        return out
 
     def summary(self) -> str:
         """Short readable multi-line text: Ea, prefactor, extrapolated value, chi^2/dof."""

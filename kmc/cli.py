@@ -463,6 +463,8 @@ def _cmd_arrhenius(args: argparse.Namespace) -> int:
     if args.json:
         dicts = [{"label": label, **fit.to_dict()} for label, fit in fits]
         out = dicts[0] if len(dicts) == 1 else {"fits": dicts}
+        out["deprecated_keys"] = {k: v for _, fit in fits
+                                  for k, v in fit.deprecated_keys().items()}
         print(json.dumps(out))
     else:
         for label, fit in fits:

@@ -364,23 +364,35 @@ class SweepResult:
                              T_ref_K=T_ref_K)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: the file, the config, the per-run and per-point tables, the fits."""
+        """JSON-ready: the file, the config, the per-run and per-point tables, the fits.
+
+        The keys of the tables and fits follow ``kmc run --json`` (``<quantity>_<unit>`` and
+        ``<quantity>_<unit>_err``). The fits still carry their old keys this version
+        (:meth:`kmc.arrhenius.ArrheniusFit.deprecated_keys`), listed old -> new under
+        ``deprecated_keys``; they go in the next version.
+        """
         fits = []
+        deprecated: dict[str, str] = {}
         for key, comp in self.compositions():
             temps = {s["temperature_K"] for s in self.specs.values()
                      if s["composition"] == comp and s["composition_key"] == key}
             if len(temps) >= 2:
                 try:
+                    fit = self.arrhenius(comp)
                     fits.append({"composition_key": key, "composition": comp,
-                                 **self.arrhenius(comp).to_dict()})
+                                 **fit.to_dict()})
+                    deprecated.update(fit.deprecated_keys())
                 except ConfigError as exc:
                     fits.append({"composition_key": key, "composition": comp,
                                  "error": str(exc)})
-        return {"output": self.path, "master_seed": self.master_seed,
-                "n_runs": self.n_runs, "executed": list(self.executed), "config": self.config,
-                "points": self.points(),
-                "runs": self.table(), "arrhenius": fits,
-                "failures": [{"run_id": k, "error": v} for k, v in self.failures.items()]}
+        out = {"output": self.path, "master_seed": self.master_seed,
+               "n_runs": self.n_runs, "executed": list(self.executed), "config": self.config,
+               "points": self.points(),
+               "runs": self.table(), "arrhenius": fits,
+               "failures": [{"run_id": k, "error": v} for k, v in self.failures.items()]}
+        if deprecated:
+            out["deprecated_keys"] = deprecated
+        return out
 
     def summary(self) -> str:
         """A readable table of the points and the Arrhenius fits."""
@@ -413,9 +425,9 @@ class SweepResult:
                 lines.append(f"  Arrhenius ({label}): {fit['error']}")
                 continue
             lines.append(
-                f"  Arrhenius ({label}): Ea = {fit['Ea_eV']:.4f} +/- {fit['Ea_err_eV']:.2g} eV, "
+                f"  Arrhenius ({label}): Ea = {fit['Ea_eV']:.4f} +/- {fit['Ea_eV_err']:.2g} eV, "
                 f"sigma(300 K) = {fit['sigma_300K_S_cm']:.3g} +/- "
-                f"{fit['sigma_300K_err_S_cm']:.2g} S/cm ({fit['n_points']} points)")
+                f"{fit['sigma_300K_S_cm_err']:.2g} S/cm ({fit['n_points']} points)")
         for run_id, err in self.failures.items():
             lines.append(f"  failed: {run_id}: {err}")
         return "\n".join(lines)

@@ -201,31 +201,43 @@ def test_understated_errors_are_inflated():
 # --------------------------------------------------------------------------- #
 # serialisation and summary
 # --------------------------------------------------------------------------- #
-COMMON = {"quantity", "Ea_eV", "Ea_err_eV", "ln_prefactor", "ln_prefactor_err", "covariance",
+COMMON = {"quantity", "Ea_eV", "Ea_eV_err", "ln_prefactor", "ln_prefactor_err", "covariance",
           "covariance_scale", "T_ref_K", "n_points", "chi2", "dof", "reduced_chi2", "p_value",
-          "temperatures_K", "values", "errors"}
+          "temperatures_K"}
 
 
-@pytest.mark.parametrize("quantity,T_ref,keys", [
-    ("sigma", 300.0, ("prefactor_S_K_per_cm", "prefactor_err_S_K_per_cm", "sigma_300K_S_cm",
-                      "sigma_300K_err_S_cm")),
-    ("sigma", 500.0, ("prefactor_S_K_per_cm", "prefactor_err_S_K_per_cm", "sigma_ref_S_cm",
-                      "sigma_ref_err_S_cm")),
-    ("D", 300.0, ("D0_cm2_s", "D0_err_cm2_s", "D_300K_cm2_s", "D_300K_err_cm2_s")),
-    ("D", 250.0, ("D0_cm2_s", "D0_err_cm2_s", "D_ref_cm2_s", "D_ref_err_cm2_s")),
+@pytest.mark.parametrize("quantity,T_ref,keys,old", [
+    ("sigma", 300.0, ("prefactor_S_K_cm", "prefactor_S_K_cm_err", "sigma_300K_S_cm",
+                      "sigma_300K_S_cm_err", "sigma_S_cm", "sigma_S_cm_err"),
+     ("prefactor_S_K_per_cm", "prefactor_err_S_K_per_cm", "sigma_300K_err_S_cm")),
+    ("sigma", 500.0, ("prefactor_S_K_cm", "prefactor_S_K_cm_err", "sigma_ref_S_cm",
+                      "sigma_ref_S_cm_err", "sigma_S_cm", "sigma_S_cm_err"),
+     ("prefactor_S_K_per_cm", "prefactor_err_S_K_per_cm", "sigma_ref_err_S_cm")),
+    ("D", 300.0, ("D0_cm2_s", "D0_cm2_s_err", "D_300K_cm2_s", "D_300K_cm2_s_err", "D_cm2_s",
+                  "D_cm2_s_err"), ("D0_err_cm2_s", "D_300K_err_cm2_s")),
+    ("D", 250.0, ("D0_cm2_s", "D0_cm2_s_err", "D_ref_cm2_s", "D_ref_cm2_s_err", "D_cm2_s",
+                  "D_cm2_s_err"), ("D0_err_cm2_s", "D_ref_err_cm2_s")),
 ])
-def test_to_dict(quantity, T_ref, keys):
+def test_to_dict(quantity, T_ref, keys, old):
     rng = np.random.default_rng(SEED)
     v = sigma_model(T_GRID) * np.exp(0.05 * rng.standard_normal(T_GRID.size))
     fit = fit_arrhenius(T_GRID, v, 0.05 * v, quantity=quantity, T_ref_K=T_ref)
     d = fit.to_dict()
-    assert set(d) == COMMON | set(keys)
+    # the old keys stay this version, each with its new key's value
+    old = set(old) | {"Ea_err_eV", "values", "errors"}
+    assert set(fit.deprecated_keys()) == old
+    assert set(d) == COMMON | set(keys) | old
+    for old_key, new_key in fit.deprecated_keys().items():
+        assert new_key in keys or new_key in COMMON
+        assert d[old_key] == d[new_key]
     back = json.loads(json.dumps(d, allow_nan=False))
-    pre, pre_err, ref, ref_err = keys
+    pre, pre_err, ref, ref_err, data, data_err = keys
     assert back[pre] == fit.prefactor and back[pre_err] == fit.prefactor_err
     assert back[ref] == fit.value_ref and back[ref_err] == fit.value_ref_err
+    assert back["Ea_eV_err"] == fit.Ea_err_eV
     assert back["T_ref_K"] == T_ref and back["quantity"] == quantity
-    assert back["values"] == v.tolist() and len(back["covariance"]) == 2
+    assert back[data] == v.tolist() and back[data_err] == (0.05 * v).tolist()
+    assert len(back["covariance"]) == 2
     text = fit.summary()
     assert "Ea" in text and "eV" in text and "chi2/dof" in text and f"{T_ref:g} K" in text
 
