@@ -274,7 +274,18 @@ class SweepResult:
 
     def table(self) -> list[dict[str, Any]]:
         """One row per finished run: its point, seed and observables with errors (for a
-        microstructure sweep also ``sigma_eff_S_cm``)."""
+        microstructure sweep also ``sigma_eff_S_cm``).
+
+        Rows of a microstructure sweep always hold both conductivities, so every row of every
+        sweep has the same keys: ``sigma_S_cm`` is the run's own Nernst-Einstein sigma (over
+        the directions its network percolates in), ``sigma_eff_S_cm`` the microstructure's
+        effective sigma (the same trace over the bulk's directions, 0 if the network does
+        not percolate; :func:`kmc.effective_medium.effective_sigma_S_cm`). They are equal
+        whenever the microstructure conducts in as many directions as its bulk: always for a
+        polycrystal, which keeps every hop; a composite near or below its percolation
+        threshold makes them differ. The printed table (:meth:`summary`) shows sigma_eff only
+        when the two are equal at every point.
+        """
         d_bulk = self.bulk_dimensionality
         rows = []
         for run_id in sorted(self.runs, key=self._order):
@@ -304,7 +315,9 @@ class SweepResult:
 
     def points(self) -> list[dict[str, Any]]:
         """One row per (composition, temperature): replicas combined with
-        :func:`kmc.arrhenius.combine_replicas` (mean; error sqrt(sum err^2) / R)."""
+        :func:`kmc.arrhenius.combine_replicas` (mean; error sqrt(sum err^2) / R). A
+        microstructure sweep's points hold both ``sigma_S_cm`` and ``sigma_eff_S_cm`` (see
+        :meth:`table`)."""
         groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for row in self.table():
             key = (row["composition_key"], row["composition"], row["temperature_K"])
@@ -395,27 +408,40 @@ class SweepResult:
         return out
 
     def summary(self) -> str:
-        """A readable table of the points and the Arrhenius fits."""
+        """A readable table of the points and the Arrhenius fits.
+
+        For a microstructure sweep whose sigma and sigma_eff are equal at every point (a
+        polycrystal; see :meth:`table`) only the sigma_eff column is printed, and a line
+        above the table says so.
+        """
         def cell(v: Any, e: Any) -> str:
             if v is None:
                 return f"{'n/a':>22s}"
             return f"{v:>10.4g} +/- {e:<8.2g}" if e is not None else f"{v:>10.4g}{'':12s}"
 
+        points = self.points()
         columns = ["sigma_S_cm", "D_tracer_cm2_s", "correlation_factor", "haven_ratio"]
         heads = ["sigma (S/cm)", "D* (cm^2/s)", "f", "Haven ratio"]
-        if self.microstructure_kind is not None:
-            columns.insert(1, "sigma_eff_S_cm")
-            heads.insert(1, "sigma_eff (S/cm)")
         lines = [f"kmc sweep: {self.n_runs} runs in {self.path} (master seed "
-                 f"{self.master_seed}; {len(self.executed)} computed now)",
-                 f"  {'T (K)':>8s} {'composition':>20s} {'R':>3s} "
-                 + " ".join(f"{h:>22s}" for h in heads)]
+                 f"{self.master_seed}; {len(self.executed)} computed now)"]
+        if self.microstructure_kind is not None:
+            same = all(p["sigma_S_cm"] == p["sigma_eff_S_cm"]
+                       and p["sigma_S_cm_err"] == p["sigma_eff_S_cm_err"] for p in points)
+            if same:  # one column for two equal ones
+                columns[0], heads[0] = "sigma_eff_S_cm", "sigma_eff (S/cm)"
+                lines.append("  sigma_eff = sigma at every point here (the microstructure "
+                             "conducts in as many directions as its bulk)")
+            else:
+                columns.insert(1, "sigma_eff_S_cm")
+                heads.insert(1, "sigma_eff (S/cm)")
+        lines.append(f"  {'T (K)':>8s} {'composition':>20s} {'R':>3s} "
+                     + " ".join(f"{h:>22s}" for h in heads))
         def order(p: dict[str, Any]) -> tuple[Any, ...]:  # numbers by value, not as text
             c = p["composition"]
             num = isinstance(c, (int, float))
             return (not num, float(c) if num else 0.0, str(c), p["temperature_K"])
 
-        for p in sorted(self.points(), key=order):
+        for p in sorted(points, key=order):
             comp = f"{p['composition_key']}={_fmt(p['composition'])}"
             lines.append(f"  {p['temperature_K']:>8g} {comp:>20s} {p['replicas']:>3d} "
                          + " ".join(cell(p[k], p[k + "_err"]) for k in columns))

@@ -299,6 +299,38 @@ def test_fraction_sweep_plot(tmp_path, capsys):
     assert _png(tmp_path / "f.fraction.png")
 
 
+def test_sweep_tables_print_sigma_eff_once_when_it_is_sigma(tmp_path, capsys):
+    """A polycrystal keeps every hop: sigma_eff = sigma at every point, one column and a line
+    that says so. A composite below its percolation threshold (fraction 0.2 of sc) has
+    sigma_eff = 0 but a finite sigma of its clusters: both columns. The JSON rows keep both
+    always."""
+    common = ["--material", "sc", "--size", "6", "-T", "600", "--steps", "5000", "--blocks",
+              "5", "--seed", "3", "--workers", "1", "--quiet"]
+    header = "sigma_eff = sigma at every point here"
+    tables = {}
+    for kind, axis in (("polycrystal", ["--grain-size-nm", "0.8,1.8"]),
+                       ("composite", ["--fraction", "0.2,1"])):
+        out = tmp_path / f"{kind}.h5"
+        argv = ["sweep", kind, *common, *axis, "--output", str(out)]
+        summary = _json(capsys, [*argv, "--json"])
+        both = {"sigma_S_cm", "sigma_S_cm_err", "sigma_eff_S_cm", "sigma_eff_S_cm_err"}
+        assert all(both <= set(row) for row in summary["points"] + summary["runs"])
+        assert main(argv) == 0
+        tables[kind] = (summary, capsys.readouterr().out)
+    summary, text = tables["polycrystal"]
+    assert all(p["sigma_eff_S_cm"] == p["sigma_S_cm"] > 0 for p in summary["points"])
+    head = text.splitlines()[2]
+    assert header in text and "sigma_eff (S/cm)" in head and "sigma (S/cm)" not in head
+    for p in summary["points"]:  # the one column holds the value once per row
+        row = next(line for line in text.splitlines() if f"={p['composition']:g} " in line)
+        assert row.count(f"{p['sigma_eff_S_cm']:.4g}") == 1
+    summary, text = tables["composite"]
+    low = next(p for p in summary["points"] if p["composition"] == 0.2)
+    assert low["sigma_eff_S_cm"] == 0.0 < low["sigma_S_cm"]
+    head = next(line for line in text.splitlines() if "T (K)" in line)
+    assert header not in text and "sigma (S/cm)" in head and "sigma_eff (S/cm)" in head
+
+
 def test_single_temperature_sweep_plots_sigma_vs_composition(tmp_path, capsys):
     """No Arrhenius fit at one temperature: the plot is sigma vs the swept composition, and
     the table lists numeric compositions in numeric order."""

@@ -204,7 +204,8 @@ def test_a_sweep_file_where_a_run_file_belongs_is_named_a_sweep(net, tmp_path, c
     # to resume, or read as a run
     for call in (lambda: kmc.resume(sweep), lambda: io.read_run(sweep),
                  lambda: io.result_from_run(io.read_run(sweep))):
-        with pytest.raises(kmc.ConfigError, match=r"holds a kmc sweep \(2 runs\), not a single run"):
+        with pytest.raises(kmc.ConfigError,
+                           match=r"holds a kmc sweep \(2 runs\), not a single run"):
             call()
     assert main(["run", "--resume", str(sweep)]) == 2
     err = capsys.readouterr().err
