@@ -272,6 +272,44 @@ def test_grain_size_sweep_restart_and_plot(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(figure) and _png(figure)
 
 
+def test_grain_slice_has_a_colourbar_and_a_fractional_slice_label():
+    from kmc.plots import plot_microstructure
+
+    poly = assemble.microstructure(run_config("polycrystal", {
+        "material": "sc", "size": 6, "n_grains": 5}).model)
+    fig = plot_microstructure(poly, None, axis=1, position=0.25)  # no path: the Figure
+    ax, bar = fig.axes  # the image and its colourbar
+    assert ax.get_title().endswith("\nslice at fractional b = 0.25")
+    assert bar.get_ylabel() == "grain index"
+    assert [t.get_text() for t in bar.get_yticklabels()] == ["0", "1", "2", "3", "4"]
+    comp = assemble.microstructure(run_config("composite", {
+        "material": "sc", "size": 6, "fraction": 0.7, "particle_size_nm": 0.6}).model)
+    (ax,) = plot_microstructure(comp, None).axes
+    assert ax.get_title().endswith("slice at fractional c = 0.5")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "conducting particles (one colour each)", "blocking regions"]
+    mixture = assemble.microstructure(run_config("composite", {
+        "material": "sc", "size": 6, "fraction": 0.7}).model)
+    (ax,) = plot_microstructure(mixture, None).axes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "conducting sites", "blocking regions"]
+
+
+def test_grain_size_plot_is_titled_by_its_axis(tmp_path, capsys):
+    """A sweep over n_grains is drawn against the mean grain size, and titled so."""
+    from kmc.plots import plot_grain_size
+
+    out = tmp_path / "ng.h5"
+    assert main(["sweep", "polycrystal", "--material", "sc", "--size", "6", "--n-grains", "2,6",
+                 "--gb-barrier-offset-eV", "0.1", "-T", "600", "--steps", "5000", "--blocks",
+                 "5", "--seed", "3", "--workers", "1", "--quiet", "--output", str(out)]) == 0
+    capsys.readouterr()
+    (ax,) = plot_grain_size(kmc.load(out), None).axes
+    assert ax.get_xlabel() == "mean grain size (nm)"
+    assert ax.get_title() == "sc-polycrystal: sigma_eff vs mean grain size (swept: n_grains)"
+    assert "number of grains" not in ax.get_title()
+
+
 def test_fraction_and_n_grains_sweep_configs():
     sw = sweep_config("composite", {"material": "sc", "size": 6, "fraction": [0.5, 1.0],
                                     "temperature": [500.0, 600.0]})

@@ -318,6 +318,30 @@ def test_cli_plot_draws_the_msd(tmp_path, capsys):
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_cli_plot_of_a_run_draws_the_d_sigma_line(tmp_path, capsys, monkeypatch):
+    """kmc plot gives plot_msd the run's D_sigma: the collective MSD gets its 2 d D_sigma t."""
+    import kmc.cli
+    from kmc.arrhenius import plot_msd
+
+    path = tmp_path / "run.h5"
+    assert main(["run", "sc", "--size", "5", "--steps", "20000", "--blocks", "10", "--seed", "2",
+                 "--output", str(path), "--quiet"]) == 0
+    figures = []
+
+    def keep(*args, **kwargs):
+        figures.append(plot_msd(*args[:2], None, **kwargs))  # the Figure, not the file
+
+    monkeypatch.setattr(kmc.cli, "plot_msd", keep)
+    assert main(["plot", str(path), "--to", str(tmp_path / "m.png")]) == 0
+    res = kmc.load(path)
+    (ax,) = figures[0].axes
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["tracer MSD", "collective MSD (per ion)",
+                      f"2 d D* t, D* = {res.D_tracer_cm2_s:.3g} cm^2/s",
+                      f"2 d D_sigma t, D_sigma = {res.D_sigma_cm2_s:.3g} cm^2/s"]
+    assert ax.get_title() == f"sc, {res.n_ions} ions, T = 300 K"
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 def test_progress_bar_on_a_terminal_never_on_stdout(tmp_path):
     """With stderr on a terminal a long run shows a tqdm bar there; --json stdout stays one
