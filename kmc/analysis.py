@@ -31,6 +31,7 @@ from .constants import (
     E_CHARGE_C,
     KB_EV_PER_K,
     KB_J_PER_K,
+    MAX_LINEAR_RESPONSE_PARAMETER,
     PER_A3_TO_PER_CM3,
     V_PER_A_TO_V_PER_CM,
 )
@@ -50,8 +51,8 @@ __all__ = [
 MIN_HOPS_PER_ION_PER_BLOCK = 20.0
 #: Below this many blocks the D_sigma error bar gets a warning.
 MIN_BLOCKS = 30
-#: Above this value of q |E| <jump length> / (kB T) the field gets a warning.
-MAX_LINEAR_RESPONSE_PARAMETER = 0.1
+# MAX_LINEAR_RESPONSE_PARAMETER (kmc.constants, imported above): above this value of
+# q |E| <jump length> / (kB T) the field gets a warning.
 
 _BLOCK_FIELDS = ("duration_s", "tracer_sq_A2", "collective_A", "jump_sq_A2", "hops")
 
@@ -526,6 +527,13 @@ class TransportEstimate:
         The applied field, V/Angstrom.
     warnings : tuple of str
         Caveats about the estimates.
+    linear_response_parameter : float
+        x = |q| |E| a / (kB T) of the field (dimensionless); nan without a field. Above
+        :data:`kmc.constants.MAX_LINEAR_RESPONSE_PARAMETER` the estimates carry a warning.
+    jump_length_A : float
+        The mean jump length a in x, Angstrom: the one given to :func:`transport`
+        (:class:`kmc.Simulation` gives its network's rms hop length), else the rms length of
+        the jumps made; nan without a field (or without jumps).
     """
 
     D_tracer_cm2_s: float
@@ -558,6 +566,8 @@ class TransportEstimate:
     dimensionality: int
     field_V_per_angstrom: tuple[float, float, float] | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    linear_response_parameter: float = math.nan
+    jump_length_A: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict: floats, nested lists for arrays, nan -> None."""
@@ -601,6 +611,7 @@ def transport(
     charge_e: float,
     dimensionality: int,
     field_V_per_angstrom: ArrayLike | None = None,
+    jump_length_A: float | None = None,
 ) -> TransportEstimate:
     """Diffusion coefficients, Haven ratio and conductivity from block moments.
 
@@ -636,6 +647,11 @@ def transport(
         formulas; 0 (e.g. none detected) falls back to 3 with a warning.
     field_V_per_angstrom : array_like, shape (3,), optional
         The applied electric field in V/Angstrom, nonzero; None for no field.
+    jump_length_A : float, optional
+        The mean jump length a of the linear-response parameter
+        ``x = |q| |E| a / (kB T)``, Angstrom (> 0); default: the rms length of the jumps
+        made, ``sqrt(sum J / hops)``. Above x =
+        :data:`~kmc.constants.MAX_LINEAR_RESPONSE_PARAMETER` the field gets a warning.
 
     Returns
     -------
@@ -670,6 +686,8 @@ def transport(
         if not np.any(e_vec != 0.0):
             raise ConfigError("field_V_per_angstrom must be nonzero (use None for no field)")
     centre = e_vec is not None
+    jump_A = None if jump_length_A is None else _checks.real(
+        jump_length_A, "jump_length_A", lo=0.0, lo_open=True)
 
     t = blocks.duration_s
     s = blocks.tracer_sq_A2
@@ -752,17 +770,20 @@ def transport(
         v_cm_s, v_cm_s_err = (np.asarray(x) for x in jackknife_sums(f_velocity, m_raw, t))
         sig_drift, sig_drift_err = (float(x) for x in jackknife_sums(f_sigma_drift, m_raw, t))
 
+    x = math.nan
+    if e_vec is None:
+        jump_A = math.nan
+    elif jump_A is None:
         jumps = float(blocks.hops.sum())
-        if jumps > 0:
-            mean_jump_A = math.sqrt(float(j.sum()) / jumps)
-            kt_ev = KB_EV_PER_K * temp
-            x = abs(q) * e_norm * mean_jump_A / kt_ev
-            if x > MAX_LINEAR_RESPONSE_PARAMETER:
-                warnings.append(
-                    f"field may be outside linear response: q |E| a / kB T = {x:.3g} "
-                    f"(> {MAX_LINEAR_RESPONSE_PARAMETER}) for the mean jump length "
-                    f"a = {mean_jump_A:.3g} Angstrom"
-                )
+        jump_A = math.sqrt(float(j.sum()) / jumps) if jumps > 0 else math.nan
+    if e_vec is not None and math.isfinite(jump_A):
+        x = abs(q) * float(np.linalg.norm(e_vec)) * jump_A / (KB_EV_PER_K * temp)
+        if x > MAX_LINEAR_RESPONSE_PARAMETER:
+            warnings.append(
+                f"field may be outside linear response: q |E| a / kB T = {x:.3g} "
+                f"(> {MAX_LINEAR_RESPONSE_PARAMETER}) for the mean jump length "
+                f"a = {jump_A:.3g} Angstrom"
+            )
 
     return TransportEstimate(
         D_tracer_cm2_s=float(scal[0]),
@@ -795,4 +816,6 @@ def transport(
         dimensionality=d,
         field_V_per_angstrom=None if e_vec is None else tuple(float(x) for x in e_vec),
         warnings=tuple(warnings),
+        linear_response_parameter=x,
+        jump_length_A=jump_A,
     )

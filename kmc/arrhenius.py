@@ -4,8 +4,8 @@
 Nernst-Einstein sigma carries a 1/T) or ``D = D0 exp(-Ea/(kB T))`` (quantity ``"D"``) by
 weighted least squares and extrapolates to a reference temperature with an error from the
 full covariance of ``(ln A, Ea)``. :func:`combine_replicas` merges replica runs of one
-state point; :func:`plot_arrhenius` and :func:`plot_msd` write figures (matplotlib is
-imported only when plotting).
+state point; :func:`plot_arrhenius` and :func:`plot_msd` write figures, or give the
+matplotlib Figure back when no path is given (matplotlib is imported only when plotting).
 
 Units: T in K, Ea in eV, sigma in S/cm, A in S K/cm, D and D0 in cm^2/s,
 MSD in Angstrom^2, time in s.
@@ -31,7 +31,7 @@ from .constants import KB_EV_PER_K
 from .errors import ConfigError
 
 __all__ = ["ArrheniusFit", "K_B_EV_PER_K", "combine_replicas", "fit_arrhenius",
-           "plot_arrhenius", "plot_msd"]
+           "plot_arrhenius", "plot_msd", "format_with_error"]
 
 #: Boltzmann constant in eV/K.
 K_B_EV_PER_K = KB_EV_PER_K  # the one k_B (kmc.constants); this name kept for callers
@@ -67,6 +67,34 @@ def _nan_to_none(x: Any) -> Any:
     if isinstance(x, numbers.Real):
         return float(x) if math.isfinite(x) else None
     return x
+
+
+def format_with_error(value: float, err: float) -> str:
+    """``"value +/- err"`` with the error to two significant digits and the value to the
+    same decimal place, e.g. ``"0.2987 +/- 0.0042"``.
+
+    A tiny error keeps its two digits (``"0.298700 +/- 4.2e-05"``), never
+    ``"+/- 0.000"``; a zero or non-finite error is printed as it is (``"0.3 +/- 0"``) with
+    the value to 4 digits.
+
+    Parameters
+    ----------
+    value, err : float
+        A value and its standard error (same unit).
+
+    Returns
+    -------
+    str
+    """
+    v, e = float(value), abs(float(err))
+    if not (math.isfinite(v) and math.isfinite(e) and e > 0):
+        return f"{v:.4g} +/- {e:g}"
+    e_exp = math.floor(math.log10(e))
+    e_text = f"{e:#.2g}".rstrip(".")
+    if v == 0:
+        return f"0 +/- {e_text}"
+    sig = max(1, math.floor(math.log10(abs(v))) - e_exp + 2)
+    return f"{v:#.{sig}g}".rstrip(".") + f" +/- {e_text}"
 
 
 def _predict(quantity: str, ln_a: float, Ea: float, cov: NDArray, T_K: ArrayLike) -> tuple:
@@ -144,27 +172,60 @@ class ArrheniusFit:
         """
         return _predict(self.quantity, self.ln_prefactor, self.Ea_eV, self.covariance, T_K)
 
+    def _json_names(self) -> dict[str, str]:
+        """Attribute -> JSON key, for the attributes whose key is not their name."""
+        tag = "300K" if self.T_ref_K == 300.0 else "ref"
+        if self.quantity == "sigma":
+            pre, ref, data = "prefactor_S_K_cm", f"sigma_{tag}_S_cm", "sigma_S_cm"
+        else:
+            pre, ref, data = "D0_cm2_s", f"D_{tag}_cm2_s", "D_cm2_s"
+        return {"Ea_err_eV": "Ea_eV_err", "prefactor": pre, "prefactor_err": pre + "_err",
+                "value_ref": ref, "value_ref_err": ref + "_err", "values": data,
+                "errors": data + "_err"}
+
+    def deprecated_keys(self) -> dict[str, str]:
+        """The old JSON keys that :meth:`to_dict` still writes this version, each with the
+        key that replaces it (old -> new). They go in the next version.
+
+        The old keys put ``_err`` before the unit and spelled S/cm in the prefactor's unit
+        as ``per_cm``; the data were ``values`` and ``errors`` without a unit.
+        """
+        tag = "300K" if self.T_ref_K == 300.0 else "ref"
+        if self.quantity == "sigma":
+            old = {"prefactor": "prefactor_S_K_per_cm",
+                   "prefactor_err": "prefactor_err_S_K_per_cm",
+                   "value_ref_err": f"sigma_{tag}_err_S_cm"}
+        else:
+            old = {"prefactor_err": "D0_err_cm2_s", "value_ref_err": f"D_{tag}_err_cm2_s"}
+        old.update(Ea_err_eV="Ea_err_eV", values="values", errors="errors")
+        names = self._json_names()
+        return {key: names[attr] for attr, key in old.items()}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (nan -> None, arrays -> lists) with unit-named keys.
+
+        Every key is ``<quantity>_<unit>`` with its error twin ``<quantity>_<unit>_err``
+        (the vocabulary of ``kmc run --json``).
 
         Returns
         -------
         dict
-            ``"sigma"``: ``prefactor_S_K_per_cm``, ``prefactor_err_S_K_per_cm``,
-            ``sigma_300K_S_cm``, ``sigma_300K_err_S_cm`` (``sigma_ref_*`` if
-            ``T_ref_K != 300``); ``"D"``: ``D0_cm2_s``, ``D0_err_cm2_s``, ``D_300K_cm2_s``,
-            ``D_300K_err_cm2_s`` (or ``D_ref_*``); and always ``T_ref_K`` and the other
-            attributes under their own names (``values`` etc. as lists).
+            ``Ea_eV``, ``Ea_eV_err``; ``"sigma"``: ``prefactor_S_K_cm`` (A, S K/cm),
+            ``prefactor_S_K_cm_err``, ``sigma_300K_S_cm``, ``sigma_300K_S_cm_err``
+            (``sigma_ref_S_cm``, ``sigma_ref_S_cm_err`` if ``T_ref_K != 300``) and the data
+            ``sigma_S_cm``, ``sigma_S_cm_err``; ``"D"``: ``D0_cm2_s``, ``D0_cm2_s_err``,
+            ``D_300K_cm2_s``, ``D_300K_cm2_s_err`` (or ``D_ref_*``), ``D_cm2_s``,
+            ``D_cm2_s_err``; and always ``T_ref_K``, ``temperatures_K`` and the other
+            attributes under their own names. Deprecated: the old keys of
+            :meth:`deprecated_keys` are written beside the new ones with the same values,
+            for this version only.
         """
-        tag = "300K" if self.T_ref_K == 300.0 else "ref"
-        if self.quantity == "sigma":
-            pre = ("prefactor_S_K_per_cm", "prefactor_err_S_K_per_cm")
-            ref = (f"sigma_{tag}_S_cm", f"sigma_{tag}_err_S_cm")
-        else:
-            pre, ref = ("D0_cm2_s", "D0_err_cm2_s"), (f"D_{tag}_cm2_s", f"D_{tag}_err_cm2_s")
-        names = dict(zip(("prefactor", "prefactor_err", "value_ref", "value_ref_err"), pre + ref))
-        return {names.get(f.name, f.name): _nan_to_none(getattr(self, f.name))
-                for f in fields(self)}
+        names = self._json_names()
+        out = {names.get(f.name, f.name): _nan_to_none(getattr(self, f.name))
+               for f in fields(self)}
+        for old, new in self.deprecated_keys().items():
+            out[old] = out[new]
+        return out
 
     def summary(self) -> str:
         """Short readable multi-line text: Ea, prefactor, extrapolated value, chi^2/dof."""
@@ -180,7 +241,7 @@ class ArrheniusFit:
         return "\n  ".join([
             f"Arrhenius fit of {'sigma*T' if self.quantity == 'sigma' else 'D'}: "
             f"{self.n_points} points, {T.min():g}-{T.max():g} K",
-            f"Ea = {self.Ea_eV:.4f} +/- {self.Ea_err_eV:.4f} eV",
+            f"Ea = {format_with_error(self.Ea_eV, self.Ea_err_eV)} eV",
             pre.format(self.prefactor, self.prefactor_err),
             val.format(self.T_ref_K, self.value_ref, self.value_ref_err), chi])
 
@@ -283,9 +344,9 @@ def combine_replicas(values: ArrayLike, errors: ArrayLike) -> tuple[float, float
 
 # ---- plots ---------------------------------------------------------------------------
 @contextmanager
-def _saved_axes(out: Path) -> Iterator[Any]:
+def _saved_axes(out: Path | None) -> Iterator[Any]:
     """Axes of a new figure drawn by the Agg canvas (no pyplot, so the user's backend is
-    left alone); on clean exit add the legend and save to ``out``."""
+    left alone); on clean exit add the legend and save to ``out`` (unless None)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -295,18 +356,26 @@ def _saved_axes(out: Path) -> Iterator[Any]:
     yield ax
     ax.legend(fontsize="small")
     fig.tight_layout()
-    fig.savefig(out)
+    if out is not None:
+        fig.savefig(out)
 
 
-def _plot_path(path: str | os.PathLike) -> Path:
+def _path_or_figure(out: Path | None, ax: Any) -> Any:
+    """What a plot function returns: the file written, or the Figure when no path was given."""
+    return ax.figure if out is None else out
+
+
+def _plot_path(path: str | os.PathLike | None) -> Path | None:
+    if path is None:
+        return None
     out = Path(path)
     if out.suffix.lower() not in _PLOT_EXTENSIONS:
         raise ConfigError(f"path must end in .png, .pdf or .svg, got {str(path)!r}")
     return out
 
 
-def plot_arrhenius(fits: ArrheniusFit | Sequence[ArrheniusFit], path: str | os.PathLike, *,
-                   labels: Sequence[str] | None = None) -> Path:
+def plot_arrhenius(fits: ArrheniusFit | Sequence[ArrheniusFit], path: str | os.PathLike | None,
+                   *, labels: Sequence[str] | None = None) -> Any:
     """Arrhenius plot, log10(sigma) (or log10 D) against 1000/T: data and fits.
 
     Data get error bars ``err / (value ln 10)``; each fit's line and 1-sigma band span
@@ -317,15 +386,17 @@ def plot_arrhenius(fits: ArrheniusFit | Sequence[ArrheniusFit], path: str | os.P
     ----------
     fits : ArrheniusFit or sequence of ArrheniusFit
         All of the same quantity.
-    path : str or path-like
-        Output file; the format follows the extension (.png, .pdf, .svg).
+    path : str or path-like or None
+        Output file; the format follows the extension (.png, .pdf, .svg). None: write
+        nothing and return the Figure.
     labels : sequence of str, optional
-        One legend label per fit (default "fit 1", "fit 2", ...).
+        One legend label per fit (default "fit 1", "fit 2", ...), followed in the legend by
+        the fit's ``Ea = value +/- error eV`` (:func:`format_with_error`).
 
     Returns
     -------
-    pathlib.Path
-        ``path``.
+    pathlib.Path or matplotlib.figure.Figure
+        ``path``, or the Figure if `path` is None.
     """
     fits = [fits] if isinstance(fits, ArrheniusFit) else list(fits)
     if not fits or not all(isinstance(f, ArrheniusFit) for f in fits):
@@ -345,7 +416,7 @@ def plot_arrhenius(fits: ArrheniusFit | Sequence[ArrheniusFit], path: str | os.P
             inv_T = np.linspace(1000.0 / hi, 1000.0 / lo, 200)
             val, err = fit.predict(1000.0 / inv_T)
             ax.plot(inv_T, np.log10(val), "-", color=c,
-                    label=f"{label}: Ea = {fit.Ea_eV:.3f} +/- {fit.Ea_err_eV:.3f} eV")
+                    label=f"{label}: Ea = {format_with_error(fit.Ea_eV, fit.Ea_err_eV)} eV")
             ax.fill_between(inv_T, np.log10(np.maximum(val - err, val * 1e-3)),
                             np.log10(val + err), color=c, alpha=0.2, lw=0)
             ax.plot([1000.0 / fit.T_ref_K], [math.log10(fit.value_ref)], "D", mfc="none",
@@ -353,26 +424,31 @@ def plot_arrhenius(fits: ArrheniusFit | Sequence[ArrheniusFit], path: str | os.P
         sym = "sigma / S cm^-1" if fits[0].quantity == "sigma" else "D / cm^2 s^-1"
         ax.set_xlabel("1000 / T (1/K)")
         ax.set_ylabel(f"log10({sym})")
-    return out
+    return _path_or_figure(out, ax)
 
 
-def plot_msd(time_s: ArrayLike, msd_tracer_A2: ArrayLike, path: str | os.PathLike, *,
+def plot_msd(time_s: ArrayLike, msd_tracer_A2: ArrayLike, path: str | os.PathLike | None, *,
              msd_collective_A2: ArrayLike | None = None, D_tracer_cm2_s: float | None = None,
-             dimensionality: int = 3, title: str | None = None) -> Path:
+             D_sigma_cm2_s: float | None = None, dimensionality: int = 3,
+             title: str | None = None) -> Any:
     """Mean squared displacement (Angstrom^2) against time (s) for one run.
 
-    Switches matplotlib to the Agg backend.
+    The tracer MSD and, if given, the collective one (per ion, ``|sum_i dr_i|^2 / N``), each
+    with its fitted line ``2 d D t`` from the run's D* and D_sigma (dashed, same colour);
+    every curve and line is labelled in the legend.
 
     Parameters
     ----------
     time_s, msd_tracer_A2 : array_like, shape (n,)
         Times in s and the tracer MSD in Angstrom^2; finite.
-    path : str or path-like
-        Output file; the format follows the extension (.png, .pdf, .svg).
+    path : str or path-like or None
+        Output file; the format follows the extension (.png, .pdf, .svg). None: write
+        nothing and return the Figure.
     msd_collective_A2 : array_like, shape (n,), optional
-        Collective (centre-of-mass) MSD in Angstrom^2, drawn as a second curve.
-    D_tracer_cm2_s : float, optional
-        If given (> 0), draw the line ``2 d D t`` (D times 1e16 -> Angstrom^2/s).
+        Collective (centre-of-mass) MSD per ion in Angstrom^2, drawn as a second curve.
+    D_tracer_cm2_s, D_sigma_cm2_s : float, optional
+        If given (> 0), draw the line ``2 d D t`` (D times 1e16 -> Angstrom^2/s) of the
+        tracer and of the collective diffusivity.
     dimensionality : {1, 2, 3}, optional
         d in ``2 d D t``. Default 3.
     title : str, optional
@@ -380,8 +456,8 @@ def plot_msd(time_s: ArrayLike, msd_tracer_A2: ArrayLike, path: str | os.PathLik
 
     Returns
     -------
-    pathlib.Path
-        ``path``.
+    pathlib.Path or matplotlib.figure.Figure
+        ``path``, or the Figure if `path` is None.
     """
     t = _array_1d("time_s", time_s, positive=False)
     msd = _array_1d("msd_tracer_A2", msd_tracer_A2, positive=False)
@@ -392,18 +468,22 @@ def plot_msd(time_s: ArrayLike, msd_tracer_A2: ArrayLike, path: str | os.PathLik
         _same_length(time_s=t, msd_collective_A2=coll)
     if isinstance(dimensionality, bool) or dimensionality not in (1, 2, 3):
         raise ConfigError(f"dimensionality must be 1, 2 or 3, got {dimensionality!r}")
-    D = None if D_tracer_cm2_s is None else _checks.real(D_tracer_cm2_s, "D_tracer_cm2_s", lo=0.0, lo_open=True)
+    # (symbol, D in cm^2/s, colour of its MSD curve) of each line 2 d D t
+    lines = [(sym, _checks.real(D, name, lo=0.0, lo_open=True), colour)
+             for sym, name, D, colour in (("D*", "D_tracer_cm2_s", D_tracer_cm2_s, "C0"),
+                                          ("D_sigma", "D_sigma_cm2_s", D_sigma_cm2_s, "C1"))
+             if D is not None]
     out = _plot_path(path)
+    t_line = np.array([0.0, t.max()])
     with _saved_axes(out) as ax:
-        ax.plot(t, msd, "-", label="tracer MSD")
+        ax.plot(t, msd, "-", color="C0", label="tracer MSD")
         if coll is not None:
-            ax.plot(t, coll, "-", label="collective MSD")
-        if D is not None:
-            t_line = np.array([0.0, t.max()])
-            ax.plot(t_line, 2.0 * dimensionality * D * CM2_TO_A2 * t_line, "--", color="k",
-                    label=f"2 d D* t, D* = {D:.3g} cm^2/s")
+            ax.plot(t, coll, "-", color="C1", label="collective MSD (per ion)")
+        for sym, D, colour in lines:
+            ax.plot(t_line, 2.0 * dimensionality * D * CM2_TO_A2 * t_line, "--", color=colour,
+                    label=f"2 d {sym} t, {sym} = {D:.3g} cm^2/s")
         ax.set_xlabel("time (s)")
         ax.set_ylabel("MSD (Angstrom^2)")
         if title is not None:
             ax.set_title(title)
-    return out
+    return _path_or_figure(out, ax)

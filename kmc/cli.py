@@ -530,6 +530,8 @@ def _cmd_arrhenius(args: argparse.Namespace) -> int:
     if args.json:
         dicts = [{"label": label, **fit.to_dict()} for label, fit in fits]
         out = dicts[0] if len(dicts) == 1 else {"fits": dicts}
+        out["deprecated_keys"] = {k: v for _, fit in fits
+                                  for k, v in fit.deprecated_keys().items()}
         print(json.dumps(out))
     else:
         for label, fit in fits:
@@ -568,9 +570,14 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     else:
         res = io.load(path)
         figure = args.figure or str(path.with_suffix(".msd.png"))
+
+        def line(D: float) -> float | None:  # a 2 d D t line only for a positive D
+            return D if math.isfinite(D) and D > 0 else None
+
         plot_msd(res.msd["time_s"], res.msd["tracer_A2"], figure,
                  msd_collective_A2=res.msd["collective_A2"],
-                 D_tracer_cm2_s=res.D_tracer_cm2_s, dimensionality=res.dimensionality,
+                 D_tracer_cm2_s=line(res.D_tracer_cm2_s),
+                 D_sigma_cm2_s=line(res.D_sigma_cm2_s), dimensionality=res.dimensionality,
                  title=f"{res.network_name}, {res.n_ions} ions, T = {res.temperature_K:g} K")
     print(figure)
     return 0

@@ -21,6 +21,7 @@ __all__ = [
     "V_PER_A_TO_V_PER_CM", "A_PER_S_TO_CM_PER_S",
     "MAX_DEGREE", "MAX_EVENT_MOVES", "MAX_ATTEMPT_FREQUENCY_HZ", "RATE_LAWS", "ENGINE_MODES",
     "INDEX_LIMIT", "SEED_LIMIT", "ZERO_HOP_A", "IMAGE_TOL",
+    "MAX_LINEAR_RESPONSE_PARAMETER", "MAX_FIELD_PARAMETER",
     "DEFAULT_ATTEMPT_FREQUENCY_HZ", "DEFAULT_LATTICE_CONSTANT_A", "DEFAULT_BARRIER_EV",
     "DEFAULT_OCCUPANCY", "DEFAULT_BLOCKS", "DEFAULT_STEPS", "default_equilibration",
     "DEFAULT_TRAJECTORY_FRAMES", "DEFAULT_TRAJECTORY_MAX_FRAMES", "DEFAULT_TRAJECTORY_SPECIES",
@@ -68,6 +69,16 @@ SEED_LIMIT = 2**63
 ZERO_HOP_A = 1e-8
 #: A hop vector must match the positions up to a lattice vector within this, in cell units.
 IMAGE_TOL = 1e-5
+#: Above this linear-response parameter x = q |E| a / (kB T) of a field (a: the mean jump
+#: length, Angstrom) a run warns that the field may be outside linear response. A field
+#: multiplies the rate of a jump along it by exp(+-x/2): the drift conductivity departs
+#: from linear response by sinh(x/2) / (x/2) - 1 (0.04 % at x = 0.1) and the summed hop
+#: rates, hence D* and D_sigma, rise by up to cosh(x/2) - 1 (0.1 % at x = 0.1).
+MAX_LINEAR_RESPONSE_PARAMETER = 0.1
+#: A field with x = q |E| a / (kB T) above this is refused: q E a > kB T, the field's
+#: energy over one jump outweighs the thermal energy and the drift dominates the hops
+#: (at x = 1 the drift is 4 % and the hop rates 13 % off their linear-response values).
+MAX_FIELD_PARAMETER = 1.0
 
 # ---------------------------------------------------------------- defaults
 #: Attempt frequency of every hop, Hz.

@@ -36,6 +36,7 @@ from .constants import CM_PER_A as _CM_PER_A
 from .constants import DEFAULT_ATTEMPT_FREQUENCY_HZ, E_CHARGE_C, KB_EV_PER_K, KB_J_PER_K
 from .errors import ConfigError
 from .lattice import SiteNetwork, wrapping_dimension
+from .microstructure import DEPRECATED_KEYS as _MICROSTRUCTURE_DEPRECATED_KEYS
 from .microstructure import (
     _CENTRAL,
     _SHIFTS,
@@ -549,7 +550,9 @@ def compare_with_bulk(ms: Microstructure, result: Any, bulk_result: Any) -> dict
         the bulk's dimensionality); for a polycrystal the resistor-network prediction built
         with the KMC bulk sigma (``sigma_network_S_cm``, ``sigma_brick_layer_S_cm``, ...);
         for a composite ``tortuosity`` (+ ``_err``), ``conducting_fraction`` and
-        ``percolates``; ``warnings``; and ``bulk``: ``bulk_result.to_dict()``.
+        ``percolates``; ``warnings``; and ``bulk``: ``bulk_result.to_dict()``. Old keys
+        of the microstructure's parameters still written this version are listed, old ->
+        new, under ``deprecated_keys``.
     """
     def finite(x: Any) -> Any:
         return x if not isinstance(x, float) or math.isfinite(x) else None
@@ -590,6 +593,9 @@ def compare_with_bulk(ms: Microstructure, result: Any, bulk_result: Any) -> dict
                    bulk_dimensionality=bulk_result.dimensionality)
     out["warnings"] = warnings
     out["bulk"] = bulk_result.to_dict()
+    deprecated = {k: v for k, v in _MICROSTRUCTURE_DEPRECATED_KEYS.items() if k in out}
+    if deprecated:
+        out["deprecated_keys"] = deprecated
     return {k: finite(v) for k, v in out.items()}
 
 

@@ -64,8 +64,8 @@ from .results import RunResult, SweepResult
 
 __all__ = ["RunFile", "read_run", "write_run", "load", "read_sweep", "read_sweep_record",
            "write_sweep", "write_json", "json_path", "provenance", "atomic_h5", "exclusive",
-           "file_format", "result_from_run", "FORMAT_VERSION", "RUN_FORMAT", "SWEEP_FORMAT",
-           "TrajectoryWriter"]
+           "file_format", "describe_file", "result_from_run", "FORMAT_VERSION", "RUN_FORMAT",
+           "SWEEP_FORMAT", "TrajectoryWriter"]
 
 FORMAT_VERSION = 1
 RUN_FORMAT = "kmc-run"
@@ -193,6 +193,26 @@ def file_format(path: str | os.PathLike[str]) -> str:
     """The kind of a kmc file: "kmc-run" or "kmc-sweep" (ConfigError for anything else)."""
     with _open(path) as f:
         return _check_format(f, str(path))
+
+
+def _sweep_phrase(group: Any) -> str:
+    """"a kmc sweep (N runs)" for the root group of a sweep file."""
+    n = len(group["runs"]) if "runs" in group else 0
+    return f"a kmc sweep ({n} run{'' if n == 1 else 's'})"
+
+
+def describe_file(path: str | os.PathLike[str]) -> str:
+    """What a file holds, for messages: "a kmc sweep (3 runs)", "a kmc run (complete)", or
+    "a file that is not a kmc results file" (missing, unreadable or foreign)."""
+    try:
+        with _open(path) as f:
+            if _check_format(f, repr(str(path))) == SWEEP_FORMAT:
+                return _sweep_phrase(f)
+            status = f.attrs.get("status")
+            status = status.decode() if isinstance(status, bytes) else status
+            return f"a kmc run ({status})"
+    except ConfigError:
+        return "a file that is not a kmc results file"
 
 
 def _check_format(group: Any, where: str) -> str:
@@ -450,8 +470,9 @@ def read_run_group(group: Any, path: str, where: str) -> RunFile:
     """Read one run from an HDF5 group (a run file's root or a sweep's /runs/<id>)."""
     try:
         fmt = _check_format(group, where)
-        if fmt != RUN_FORMAT:
-            raise ConfigError(f"{where} is a kmc {fmt.split('-')[1]} file, not a run")
+        if fmt == SWEEP_FORMAT:
+            raise ConfigError(f"{where} holds {_sweep_phrase(group)}, not a single run "
+                              "(kmc.load reads it; the same kmc sweep command continues it)")
         attrs = _read_attrs(group)
         inputs = _read_attrs(group["inputs"])
         if "initial_ion_sites" in group["inputs"]:
@@ -512,7 +533,8 @@ def result_from_run(run: RunFile) -> Any:
     field = inp.get("field_V_per_angstrom")
     est = transport(data, n_ions=int(inp["n_ions"]), volume_A3=float(inp["volume_A3"]),
                     temperature_K=float(inp["temperature_K"]), charge_e=float(inp["charge_e"]),
-                    dimensionality=int(inp["dimensionality"]), field_V_per_angstrom=field)
+                    dimensionality=int(inp["dimensionality"]), field_V_per_angstrom=field,
+                    jump_length_A=s.get("jump_length_A") if field is not None else None)
     own = [w for w in s.get("warnings", []) if w not in est.warnings]
 
     def num(key: str) -> float:

@@ -35,7 +35,8 @@ from .constants import A_PER_NM
 from .errors import ConfigError
 from .lattice import SiteNetwork, as_site_network
 
-__all__ = ["Microstructure", "polycrystal", "composite", "ARRANGEMENTS", "A_PER_NM"]
+__all__ = ["Microstructure", "polycrystal", "composite", "ARRANGEMENTS", "A_PER_NM",
+           "DEPRECATED_KEYS"]
 
 #: Names that moved to :mod:`kmc.effective_medium` (importable from here, with a warning).
 _MOVED = ("NetworkPrediction", "resistor_network", "brick_layer_S_cm", "bond_conductances_S",
@@ -43,6 +44,9 @@ _MOVED = ("NetworkPrediction", "resistor_network", "brick_layer_S_cm", "bond_con
           "compare_with_bulk")
 #: Grain arrangements of :func:`polycrystal`.
 ARRANGEMENTS = ("voronoi", "bricks")
+#: Old keys of :attr:`Microstructure.parameters` (and so of ``info()`` and the JSON of
+#: ``kmc run polycrystal``), old -> new: written beside the new key this version only.
+DEPRECATED_KEYS = {"grain_size_nm_requested": "grain_size_requested_nm"}
 _CANDIDATES = 16               # nearest seed images examined for the boundary distance
 _SHIFTS = np.array([(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)],
                    dtype=np.int64)
@@ -420,10 +424,11 @@ def polycrystal(network: SiteNetwork, *, grain_size_nm: float | None = None,
     if net.n_events:
         changes["event_barriers_eV"] = _offset(net.event_barriers_eV, ev_cross, db, "barrier",
                                                "gb_barrier_offset_eV")
-    params = {"grain_size_nm_requested": None if grain_size_nm is None else float(grain_size_nm),
+    params = {"grain_size_requested_nm": None if grain_size_nm is None else float(grain_size_nm),
               "n_grains_requested": None if n_grains is None else int(n_grains),
               "gb_barrier_offset_eV": db, "gb_energy_offset_eV": de,
               "gb_width_nm": width_A / A_PER_NM, "seed": seed}
+    params["grain_size_nm_requested"] = params["grain_size_requested_nm"]  # deprecated
     return Microstructure(
         network=net.replace(**changes), bulk=net, kind="polycrystal", region=region,
         seeds_A=seeds, site_index=np.arange(net.n_sites, dtype=np.int64),

@@ -8,7 +8,8 @@ resistor-network and brick-layer predictions over a wide range of grain sizes;
 :func:`plot_composition` draws sigma against the swept composition of any sweep (for a
 sweep at one temperature, where no Arrhenius plot can be drawn).
 Like :mod:`kmc.arrhenius`, the figures are drawn by matplotlib's Agg canvas (no pyplot
-state; matplotlib is imported only when plotting).
+state; matplotlib is imported only when plotting); each function writes its figure to the
+path it is given, or returns the matplotlib Figure when the path is None.
 
 Units: nm, S/cm, K.
 """
@@ -17,13 +18,12 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import assemble
-from .arrhenius import _plot_path, _saved_axes
+from .arrhenius import _path_or_figure, _plot_path, _saved_axes
 from .effective_medium import resistor_network
 from .errors import ConfigError
 
@@ -37,22 +37,24 @@ MAX_GRAIN_SIZE_NM = 1000.0
 _BLOCKING_RGBA = (0.6, 0.6, 0.6, 1.0)
 
 
-def plot_microstructure(structure: Any, path: str | os.PathLike, *, axis: int = 2,
+def plot_microstructure(structure: Any, path: str | os.PathLike | None, *, axis: int = 2,
                         position: float = 0.5, pixels: int = 200,
-                        title: str | None = None) -> Path:
+                        title: str | None = None) -> Any:
     """Draw a planar slice of a microstructure, coloured by grain (or particle).
 
     Grains get the colours of a qualitative colormap (tab20 without its greys,
-    repeated beyond 18 grains);
+    repeated beyond 18 grains), with a colourbar of the grain index;
     a composite's blocking regions are grey, and its conducting regions coloured by
-    particle (one colour for a site-by-site mixture).
+    particle (one colour for a site-by-site mixture), with a legend of the two.
+    The title names the slice by its fractional coordinate ("slice at fractional c = 0.5").
 
     Parameters
     ----------
     structure : Microstructure
         A polycrystal or composite (:mod:`kmc.microstructure`).
-    path : str or path-like
-        Output file; the format follows the extension (.png, .pdf, .svg).
+    path : str or path-like or None
+        Output file; the format follows the extension (.png, .pdf, .svg). None: write
+        nothing and return the Figure.
     axis : int, optional
         Cell axis normal to the slice (default 2).
     position : float, optional
@@ -65,12 +67,15 @@ def plot_microstructure(structure: Any, path: str | os.PathLike, *, axis: int = 
 
     Returns
     -------
-    pathlib.Path
-        ``path``.
+    pathlib.Path or matplotlib.figure.Figure
+        ``path``, or the Figure if `path` is None.
     """
     from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
     out = _plot_path(path)
     image, extent_A = structure.slice_image(axis, position, pixels)
@@ -79,7 +84,8 @@ def plot_microstructure(structure: Any, path: str | os.PathLike, *, axis: int = 
     colours = [c for i, c in enumerate(tab20) if i % 2 == 0 and i != 14]
     colours += [c for i, c in enumerate(tab20) if i % 2 == 1 and i != 15]
     palette = np.array([(*c, 1.0) for c in colours])
-    if structure.kind == "composite" and structure.arrangement == "sites":
+    mixture = structure.kind == "composite" and structure.arrangement == "sites"
+    if mixture:
         rgba = np.broadcast_to(palette[0], (*image.shape, 4)).copy()
     else:
         rgba = palette[np.maximum(image, 0) % len(palette)]
@@ -93,10 +99,10 @@ def plot_microstructure(structure: Any, path: str | os.PathLike, *, axis: int = 
             perc = ("percolating" if info["conducting_dimensionality"] > 0
                     else "not percolating")
             title = (f"{structure.network.name}: conducting fraction "
-                     f"{info['conducting_fraction']:.3g} ({perc}; grey: blocking)")
+                     f"{info['conducting_fraction']:.3g} ({perc})")
     other = [k for k in range(3) if k != axis]
     names = "abc"
-    fig = Figure(figsize=(5.5, 5.0))
+    fig = Figure(figsize=(6.2, 5.0))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     # image[i, j]: i along the first in-plane cell vector (x), j along the second (y)
@@ -104,10 +110,25 @@ def plot_microstructure(structure: Any, path: str | os.PathLike, *, axis: int = 
               extent=(0.0, extent_A[0] / 10.0, 0.0, extent_A[1] / 10.0))
     ax.set_xlabel(f"along {names[other[0]]} (nm)")
     ax.set_ylabel(f"along {names[other[1]]} (nm)")
-    ax.set_title(f"{title}\nslice {names[axis]} = {position:g}", fontsize="medium")
+    ax.set_title(f"{title}\nslice at fractional {names[axis]} = {position:g}",
+                 fontsize="medium")
+    if structure.kind == "polycrystal":  # the grain colours, one band per grain
+        n = structure.n_regions
+        cmap = ListedColormap(palette[np.arange(n) % len(palette)])
+        norm = BoundaryNorm(np.arange(n + 1) - 0.5, n)
+        bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="grain index")
+        bar.set_ticks(np.arange(n) if n <= 20 else np.linspace(0, n - 1, 6).round())
+    else:
+        conducting = ("conducting sites" if mixture
+                      else "conducting particles (one colour each)")
+        ax.legend(handles=[Patch(color=palette[0], label=conducting),
+                           Patch(color=_BLOCKING_RGBA, label="blocking regions")],
+                  loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2,
+                  fontsize="small", frameon=False)
     fig.tight_layout()
-    fig.savefig(out)
-    return out
+    if out is not None:
+        fig.savefig(out)
+    return fig if out is None else out
 
 
 def _sweep_axis(sweep: Any, allowed: tuple[str, ...]) -> str:
@@ -138,7 +159,7 @@ def _a_run(sweep: Any, composition: Any, temperature_K: float) -> Any:
     raise ConfigError(f"{sweep.path!r} has no run at {composition!r}, {temperature_K:g} K")
 
 
-def plot_grain_size(sweep: Any, path: str | os.PathLike) -> Path:
+def plot_grain_size(sweep: Any, path: str | os.PathLike | None) -> Any:
     """sigma_eff against the mean grain size of a polycrystal sweep, with predictions.
 
     For each temperature: the KMC effective conductivities (error bars) at the mean grain
@@ -155,13 +176,18 @@ def plot_grain_size(sweep: Any, path: str | os.PathLike) -> Path:
     ----------
     sweep : SweepResult
         A sweep over ``grain_size_nm`` or ``n_grains`` of a polycrystal.
-    path : str or path-like
-        Output file (.png, .pdf, .svg).
+    path : str or path-like or None
+        Output file (.png, .pdf, .svg); None: return the Figure.
 
     Returns
     -------
-    pathlib.Path
-        ``path``.
+    pathlib.Path or matplotlib.figure.Figure
+        ``path``, or the Figure if `path` is None.
+
+    Notes
+    -----
+    The x axis is the mean grain size whichever key the sweep varies; the title says so,
+    and for a sweep over ``n_grains`` adds which key was swept.
     """
     key = _sweep_axis(sweep, GRAIN_AXES)
     out = _plot_path(path)
@@ -203,15 +229,16 @@ def plot_grain_size(sweep: Any, path: str | os.PathLike) -> Path:
             ax.plot(d_line, pred.brick_layer_at(d_line), ":", color=c, label="brick layer")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("mean grain size (nm)")
+        x_name = "mean grain size"
+        ax.set_xlabel(f"{x_name} (nm)")
         ax.set_ylabel("sigma_eff (S/cm)")
-        what = "grain size" if key == "grain_size_nm" else "number of grains"
-        ax.set_title(f"{structures[ref].network.name}: sigma_eff vs {what}",
+        swept = "" if key == "grain_size_nm" else f" (swept: {key})"
+        ax.set_title(f"{structures[ref].network.name}: sigma_eff vs {x_name}{swept}",
                      fontsize="medium")
-    return out
+    return _path_or_figure(out, ax)
 
 
-def plot_fraction(sweep: Any, path: str | os.PathLike) -> Path:
+def plot_fraction(sweep: Any, path: str | os.PathLike | None) -> Any:
     """sigma_eff against the conducting fraction of a composite sweep.
 
     For each temperature the KMC effective conductivities (error bars) at the conducting
@@ -222,13 +249,13 @@ def plot_fraction(sweep: Any, path: str | os.PathLike) -> Path:
     ----------
     sweep : SweepResult
         A sweep over ``fraction`` of a composite.
-    path : str or path-like
-        Output file (.png, .pdf, .svg).
+    path : str or path-like or None
+        Output file (.png, .pdf, .svg); None: return the Figure.
 
     Returns
     -------
-    pathlib.Path
-        ``path``.
+    pathlib.Path or matplotlib.figure.Figure
+        ``path``, or the Figure if `path` is None.
     """
     _sweep_axis(sweep, ("fraction",))
     out = _plot_path(path)
@@ -254,23 +281,23 @@ def plot_fraction(sweep: Any, path: str | os.PathLike) -> Path:
         ax.set_ylabel("sigma_eff (S/cm)")
         ax.set_title(f"{structures[comps[0]].network.name}: sigma_eff vs conducting "
                      "fraction", fontsize="medium")
-    return out
+    return _path_or_figure(out, ax)
 
 
-def plot_composition(sweep: Any, path: str | os.PathLike) -> Path:
+def plot_composition(sweep: Any, path: str | os.PathLike | None) -> Any:
     """sigma against the swept composition of a sweep, one curve per temperature.
 
     Parameters
     ----------
     sweep : SweepResult
         Any sweep (its composition axis: occupancy, ions, vacancies, ...).
-    path : str or path-like
-        Output file (.png, .pdf, .svg).
+    path : str or path-like or None
+        Output file (.png, .pdf, .svg); None: return the Figure.
 
     Returns
     -------
-    pathlib.Path
-        ``path``.
+    pathlib.Path or matplotlib.figure.Figure
+        ``path``, or the Figure if `path` is None.
     """
     out = _plot_path(path)
     key = str(sweep.config.get("composition_key"))
@@ -285,4 +312,4 @@ def plot_composition(sweep: Any, path: str | os.PathLike) -> Path:
         ax.set_xlabel(key)
         ax.set_ylabel(f"{value.removesuffix('_S_cm')} (S/cm)")
         ax.set_title(f"{sweep.path}: sigma vs {key}", fontsize="medium")
-    return out
+    return _path_or_figure(out, ax)

@@ -167,8 +167,10 @@ class RunResult:
             row("conductivity (N-E)", t.sigma_S_cm, t.sigma_S_cm_err, "S/cm"),
         ]
         if self.field_V_per_angstrom is not None:
+            x = t.linear_response_parameter
             lines.append(row("conductivity (drift)", t.sigma_drift_S_cm, t.sigma_drift_S_cm_err,
-                             "S/cm"))
+                             "S/cm") + (f"   (q|E|a/kB T = {x:.3g})" if math.isfinite(x)
+                                        else ""))
         lines += [
             f"  {self.hops} hops in {t.n_blocks} blocks, simulated {self.simulated_time_s:.4g} s, "
             f"wall {self.wall_s:.3g} s ({self.hops_per_s:.3g} hops/s)",
@@ -272,7 +274,18 @@ class SweepResult:
 
     def table(self) -> list[dict[str, Any]]:
         """One row per finished run: its point, seed and observables with errors (for a
-        microstructure sweep also ``sigma_eff_S_cm``)."""
+        microstructure sweep also ``sigma_eff_S_cm``).
+
+        Rows of a microstructure sweep always hold both conductivities, so every row of every
+        sweep has the same keys: ``sigma_S_cm`` is the run's own Nernst-Einstein sigma (over
+        the directions its network percolates in), ``sigma_eff_S_cm`` the microstructure's
+        effective sigma (the same trace over the bulk's directions, 0 if the network does
+        not percolate; :func:`kmc.effective_medium.effective_sigma_S_cm`). They are equal
+        whenever the microstructure conducts in as many directions as its bulk: always for a
+        polycrystal, which keeps every hop; a composite near or below its percolation
+        threshold makes them differ. The printed table (:meth:`summary`) shows sigma_eff only
+        when the two are equal at every point.
+        """
         d_bulk = self.bulk_dimensionality
         rows = []
         for run_id in sorted(self.runs, key=self._order):
@@ -302,7 +315,9 @@ class SweepResult:
 
     def points(self) -> list[dict[str, Any]]:
         """One row per (composition, temperature): replicas combined with
-        :func:`kmc.arrhenius.combine_replicas` (mean; error sqrt(sum err^2) / R)."""
+        :func:`kmc.arrhenius.combine_replicas` (mean; error sqrt(sum err^2) / R). A
+        microstructure sweep's points hold both ``sigma_S_cm`` and ``sigma_eff_S_cm`` (see
+        :meth:`table`)."""
         groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for row in self.table():
             key = (row["composition_key"], row["composition"], row["temperature_K"])
@@ -362,46 +377,71 @@ class SweepResult:
                              T_ref_K=T_ref_K)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: the file, the config, the per-run and per-point tables, the fits."""
+        """JSON-ready: the file, the config, the per-run and per-point tables, the fits.
+
+        The keys of the tables and fits follow ``kmc run --json`` (``<quantity>_<unit>`` and
+        ``<quantity>_<unit>_err``). The fits still carry their old keys this version
+        (:meth:`kmc.arrhenius.ArrheniusFit.deprecated_keys`), listed old -> new under
+        ``deprecated_keys``; they go in the next version.
+        """
         fits = []
+        deprecated: dict[str, str] = {}
         for key, comp in self.compositions():
             temps = {s["temperature_K"] for s in self.specs.values()
                      if s["composition"] == comp and s["composition_key"] == key}
             if len(temps) >= 2:
                 try:
+                    fit = self.arrhenius(comp)
                     fits.append({"composition_key": key, "composition": comp,
-                                 **self.arrhenius(comp).to_dict()})
+                                 **fit.to_dict()})
+                    deprecated.update(fit.deprecated_keys())
                 except ConfigError as exc:
                     fits.append({"composition_key": key, "composition": comp,
                                  "error": str(exc)})
-        return {"output": self.path, "master_seed": self.master_seed,
-                "n_runs": self.n_runs, "executed": list(self.executed), "config": self.config,
-                "points": self.points(),
-                "runs": self.table(), "arrhenius": fits,
-                "failures": [{"run_id": k, "error": v} for k, v in self.failures.items()]}
+        out = {"output": self.path, "master_seed": self.master_seed,
+               "n_runs": self.n_runs, "executed": list(self.executed), "config": self.config,
+               "points": self.points(),
+               "runs": self.table(), "arrhenius": fits,
+               "failures": [{"run_id": k, "error": v} for k, v in self.failures.items()]}
+        if deprecated:
+            out["deprecated_keys"] = deprecated
+        return out
 
     def summary(self) -> str:
-        """A readable table of the points and the Arrhenius fits."""
+        """A readable table of the points and the Arrhenius fits.
+
+        For a microstructure sweep whose sigma and sigma_eff are equal at every point (a
+        polycrystal; see :meth:`table`) only the sigma_eff column is printed, and a line
+        above the table says so.
+        """
         def cell(v: Any, e: Any) -> str:
             if v is None:
                 return f"{'n/a':>22s}"
             return f"{v:>10.4g} +/- {e:<8.2g}" if e is not None else f"{v:>10.4g}{'':12s}"
 
+        points = self.points()
         columns = ["sigma_S_cm", "D_tracer_cm2_s", "correlation_factor", "haven_ratio"]
         heads = ["sigma (S/cm)", "D* (cm^2/s)", "f", "Haven ratio"]
-        if self.microstructure_kind is not None:
-            columns.insert(1, "sigma_eff_S_cm")
-            heads.insert(1, "sigma_eff (S/cm)")
         lines = [f"kmc sweep: {self.n_runs} runs in {self.path} (master seed "
-                 f"{self.master_seed}; {len(self.executed)} computed now)",
-                 f"  {'T (K)':>8s} {'composition':>20s} {'R':>3s} "
-                 + " ".join(f"{h:>22s}" for h in heads)]
+                 f"{self.master_seed}; {len(self.executed)} computed now)"]
+        if self.microstructure_kind is not None:
+            same = all(p["sigma_S_cm"] == p["sigma_eff_S_cm"]
+                       and p["sigma_S_cm_err"] == p["sigma_eff_S_cm_err"] for p in points)
+            if same:  # one column for two equal ones
+                columns[0], heads[0] = "sigma_eff_S_cm", "sigma_eff (S/cm)"
+                lines.append("  sigma_eff = sigma at every point here (the microstructure "
+                             "conducts in as many directions as its bulk)")
+            else:
+                columns.insert(1, "sigma_eff_S_cm")
+                heads.insert(1, "sigma_eff (S/cm)")
+        lines.append(f"  {'T (K)':>8s} {'composition':>20s} {'R':>3s} "
+                     + " ".join(f"{h:>22s}" for h in heads))
         def order(p: dict[str, Any]) -> tuple[Any, ...]:  # numbers by value, not as text
             c = p["composition"]
             num = isinstance(c, (int, float))
             return (not num, float(c) if num else 0.0, str(c), p["temperature_K"])
 
-        for p in sorted(self.points(), key=order):
+        for p in sorted(points, key=order):
             comp = f"{p['composition_key']}={_fmt(p['composition'])}"
             lines.append(f"  {p['temperature_K']:>8g} {comp:>20s} {p['replicas']:>3d} "
                          + " ".join(cell(p[k], p[k + "_err"]) for k in columns))
@@ -411,9 +451,9 @@ class SweepResult:
                 lines.append(f"  Arrhenius ({label}): {fit['error']}")
                 continue
             lines.append(
-                f"  Arrhenius ({label}): Ea = {fit['Ea_eV']:.4f} +/- {fit['Ea_err_eV']:.2g} eV, "
+                f"  Arrhenius ({label}): Ea = {fit['Ea_eV']:.4f} +/- {fit['Ea_eV_err']:.2g} eV, "
                 f"sigma(300 K) = {fit['sigma_300K_S_cm']:.3g} +/- "
-                f"{fit['sigma_300K_err_S_cm']:.2g} S/cm ({fit['n_points']} points)")
+                f"{fit['sigma_300K_S_cm_err']:.2g} S/cm ({fit['n_points']} points)")
         for run_id, err in self.failures.items():
             lines.append(f"  failed: {run_id}: {err}")
         return "\n".join(lines)

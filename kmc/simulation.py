@@ -39,7 +39,10 @@ from .constants import (
     DEFAULT_TRAJECTORY_MAX_FRAMES,
     DEFAULT_TRAJECTORY_SPECIES,
     ENGINE_MODES,
+    KB_EV_PER_K,
     MAX_ATTEMPT_FREQUENCY_HZ,
+    MAX_FIELD_PARAMETER,
+    MAX_LINEAR_RESPONSE_PARAMETER,
     RATE_LAWS,
     SEED_LIMIT,
     TRAJECTORY_MAX_BYTES,
@@ -52,7 +55,7 @@ from .resources import format_bytes, require_memory
 from .results import RunResult
 
 __all__ = ["Simulation", "RunResult", "resume", "occupancy_statistics", "engine_for",
-           "DEFAULT_ATTEMPT_FREQUENCY_HZ"]
+           "mean_jump_length_A", "DEFAULT_ATTEMPT_FREQUENCY_HZ"]
 # Events per engine call are tuned to about _CHUNK_WALL_S of wall time, so that Ctrl-C,
 # progress bars and checkpoints stay responsive; chunking never changes the trajectory.
 _CHUNK_WALL_S = 0.1
@@ -101,6 +104,65 @@ def engine_for(network: Network, ion_sites: ArrayLike, *,
                   seed=seed, mode=mode, rate_law=rate_law)
 
 
+def mean_jump_length_A(network: Network) -> float:
+    """The mean jump length of a network, known before it runs: its rms hop length, Angstrom.
+
+    The length ``a`` of the linear-response parameter ``x = |q| |E| a / (kB T)`` of a field.
+    Every directed hop of the network counts once (a periodic network's unit-cell hops stand
+    for those of every cell): ``a = sqrt(sum_types n_t <l^2>_t / sum_types n_t)`` from
+    :meth:`~kmc.lattice.Network.hop_type_mean_sq_A2`. Why this mean: after a run,
+    :func:`kmc.analysis.transport` would measure the rms length of the jumps made, which weights
+    each hop by its rate; the rates are not known before the run, so the hops are weighted by
+    their number instead. The two agree on a lattice with one hop length (the textbook
+    lattices) and whenever the hops are equally frequent. The shortest hop type instead would
+    understate x in materials whose transport runs through longer jumps, and the longest would
+    let one rare jump refuse a field the others carry linearly.
+
+    A network without hops (only multi-ion events) takes the rms over its event types of the
+    summed squared move length of an event. nan if nothing can move.
+
+    Parameters
+    ----------
+    network : Network
+
+    Returns
+    -------
+    float
+        a, Angstrom.
+    """
+    msq = np.asarray(network.hop_type_mean_sq_A2(), dtype=float)
+    counts = np.bincount(np.asarray(network.hop_types, dtype=np.int64).ravel(),
+                         minlength=msq.size)[:msq.size].astype(float)
+    if counts.sum() > 0:
+        return math.sqrt(float(counts @ msq) / float(counts.sum()))
+    ev = np.asarray(network.event_type_mean_sq_A2(), dtype=float)
+    ev = ev[ev > 0]
+    return math.sqrt(float(ev.mean())) if ev.size else math.nan
+
+
+def _check_field(network: Network, field_V_per_angstrom: tuple[float, float, float],
+                 temperature_K: float) -> float:
+    """The jump length a (Angstrom) of a field's linear-response parameter; ConfigError if
+    ``x = |q| |E| a / (kB T)`` is above :data:`kmc.constants.MAX_FIELD_PARAMETER`."""
+    a = mean_jump_length_A(network)
+    e_norm = float(np.linalg.norm(field_V_per_angstrom))
+    kt_eV = KB_EV_PER_K * temperature_K
+    q = abs(float(network.charge_e))
+    if not (math.isfinite(a) and a > 0 and q > 0):
+        return a
+    x = q * e_norm * a / kt_eV
+    if x > MAX_FIELD_PARAMETER:
+        e_lin = MAX_LINEAR_RESPONSE_PARAMETER * kt_eV / (q * a)
+        raise ConfigError(
+            f"field_V_per_angstrom = {list(field_V_per_angstrom)} (|E| = {e_norm:.3g} "
+            f"V/Angstrom) is far outside linear response: q |E| a / (kB T) = {x:.3g} for the "
+            f"mean jump length a = {a:.3g} Angstrom at {temperature_K:g} K, above the limit "
+            f"{MAX_FIELD_PARAMETER:g} (q E a > kB T: the drift dominates the hops); the "
+            f"largest field that stays linear (x <= {MAX_LINEAR_RESPONSE_PARAMETER:g}) is "
+            f"|E| = {e_lin:.3g} V/Angstrom")
+    return a
+
+
 class Simulation:
     """One KMC run on a site network.
 
@@ -122,7 +184,11 @@ class Simulation:
     field_V_per_angstrom : array_like of 3 floats or None
         Uniform electric field, V/Angstrom. The drift it causes gives an
         independent conductivity (``sigma_drift_S_cm``); keep q |E| a << kB T for
-        linear response.
+        linear response. The parameter ``x = |q| |E| a / (kB T)``, with a the network's
+        rms hop length (:func:`mean_jump_length_A`), is computed here: above
+        :data:`kmc.constants.MAX_FIELD_PARAMETER` (1) the field is refused, above
+        :data:`kmc.constants.MAX_LINEAR_RESPONSE_PARAMETER` (0.1) the result warns; the
+        result carries it as ``linear_response_parameter``.
     engine_mode : str
         The engine's algorithm: "auto" (default) picks uniformization (null events) for a
         network without pair interactions and multi-ion events whose hop attempts are
@@ -137,7 +203,8 @@ class Simulation:
     Raises
     ------
     ConfigError
-        On any invalid value (named in the message).
+        On any invalid value (named in the message), and on a field beyond linear
+        response (``x`` above :data:`kmc.constants.MAX_FIELD_PARAMETER`).
     """
 
     def __init__(
@@ -180,6 +247,12 @@ class Simulation:
                 raise ConfigError(
                     f"field_V_per_angstrom = {field_V_per_angstrom!r} must be 3 finite numbers")
             self.field_V_per_angstrom = tuple(float(x) for x in f) if np.any(f) else None
+        #: The jump length a of the field's linear-response parameter, Angstrom (None
+        #: without a field).
+        self.jump_length_A: float | None = None
+        if self.field_V_per_angstrom is not None:
+            a = _check_field(network, self.field_V_per_angstrom, T)
+            self.jump_length_A = a if math.isfinite(a) and a > 0 else None
 
         given = [k for k, v in (("n_ions", n_ions), ("n_vacancies", n_vacancies),
                                 ("occupancy", occupancy), ("ion_sites", ion_sites))
@@ -584,7 +657,7 @@ class Simulation:
             data, n_ions=self.n_ions, volume_A3=self.network.volume_A3,
             temperature_K=self.temperature_K, charge_e=self.network.charge_e,
             dimensionality=self.network.dimensionality,
-            field_V_per_angstrom=self.field_V_per_angstrom)
+            field_V_per_angstrom=self.field_V_per_angstrom, jump_length_A=self.jump_length_A)
         state = self.engine.get_state()
         counts = state["type_counts"] - st.counts0
         ev_counts = state["event_counts"] - (
@@ -938,8 +1011,8 @@ class _Checkpointer:
                         "failed": "a failed run"}.get(
                     status, f"an unfinished run (continue it with kmc run --resume "
                             f"{self.path})")
-            except ConfigError:
-                what = "a file that is not a kmc run"
+            except ConfigError:  # a sweep file, or not a kmc file: say which
+                what = _io.describe_file(self.path)
             raise ConfigError(f"output {str(self.path)!r} exists and holds {what}; choose "
                               "another output file or pass overwrite=True (--overwrite)")
 

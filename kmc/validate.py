@@ -38,7 +38,14 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = ["CASES", "Case", "ValidationReport", "run_validation", "case_sweep",
-           "experimental_table", "experimental_reference"]
+           "experimental_table", "experimental_reference", "DEPRECATED_KEYS"]
+
+#: The old keys of the validation JSON (rows and their ``experiment``), old -> new. This
+#: version writes each beside its new key with the same value; they go in the next version.
+#: (``kmc/data/experimental.toml`` keeps ``sigma_S_per_cm``: that is the data file's schema.)
+DEPRECATED_KEYS = {"sigma_S_per_cm": "sigma_S_cm", "sigma_err_S_per_cm": "sigma_S_cm_err",
+                   "sigma300_S_per_cm": "sigma_300K_S_cm",
+                   "sigma300_err_S_per_cm": "sigma_300K_S_cm_err", "Ea_err_eV": "Ea_eV_err"}
 
 
 @dataclass(frozen=True)
@@ -133,7 +140,15 @@ def _other_entry(material: str, options: dict[str, Any], key: str) -> dict[str, 
 
 @dataclass
 class ValidationReport:
-    """The rows of a validation: one per material case and temperature set."""
+    """The rows of a validation: one per material case and temperature set.
+
+    The keys follow ``kmc run --json``: ``<quantity>_<unit>`` and ``<quantity>_<unit>_err``
+    (``sigma_S_cm``, ``sigma_S_cm_err`` per temperature; ``sigma_300K_S_cm``,
+    ``sigma_300K_S_cm_err``, ``Ea_eV``, ``Ea_eV_err`` of the fit; ``experiment``:
+    ``sigma_S_cm``, ``sigma_T_K``, ``Ea_eV``). Each row (and its ``experiment``) also holds
+    the old keys of :data:`DEPRECATED_KEYS` this version, and :meth:`to_dict` lists them
+    under ``deprecated_keys``.
+    """
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     quick: bool = False
@@ -148,7 +163,8 @@ class ValidationReport:
                 return [clean(w) for w in v]
             return v
 
-        return {"quick": self.quick, "T_ref_K": 300.0, "rows": [clean(r) for r in self.rows]}
+        return {"quick": self.quick, "T_ref_K": 300.0, "rows": [clean(r) for r in self.rows],
+                "deprecated_keys": dict(DEPRECATED_KEYS)}
 
     def table(self) -> str:
         """The printed table: simulated vs experimental, with the ratio and the sources."""
@@ -158,12 +174,12 @@ class ValidationReport:
         lines = [head, "-" * len(head)]
         notes: list[str] = []
         for r in self.rows:
-            s, se = r["sigma300_S_per_cm"], r["sigma300_err_S_per_cm"]
-            ea, eae = r["Ea_eV"], r["Ea_err_eV"]
+            s, se = r["sigma_300K_S_cm"], r["sigma_300K_S_cm_err"]
+            ea, eae = r["Ea_eV"], r["Ea_eV_err"]
             exp = r.get("experiment") or {}
             ratio = r.get("ratio_sigma_sim_exp")
             t = r["temperatures_K"]
-            exp_s = f"{exp['sigma_S_per_cm']:.3g}" if exp else "-"
+            exp_s = f"{exp['sigma_S_cm']:.3g}" if exp else "-"
             ea_exp = r.get("Ea_exp") or {}
             exp_ea = f"{ea_exp['Ea_eV']:.3f}" if ea_exp else "-"
             if ea_exp and ea_exp["reference"] != exp.get("reference"):
@@ -242,18 +258,21 @@ def _case_row(case: Case, sweep: SweepResult) -> dict[str, Any]:
     ea_entry = _other_entry(case.material, case.options, "Ea_eV")
     per_run = [{"T_K": r.temperature_K, "haven_ratio": float(r.haven_ratio),
                 "haven_ratio_err": float(r.haven_ratio_err)} for r in runs]
-    return {
+    # the data file's sigma_S_per_cm (its own schema) is the JSON's sigma_S_cm
+    experiment = None if exp is None else {
+        ("sigma_S_cm" if k == "sigma_S_per_cm" else k): exp.get(k)
+        for k in ("formula", "sigma_S_per_cm", "sigma_T_K", "Ea_eV", "kind", "method",
+                  "reference", "doi", "via", "flag")}
+    row = {
         "case": case.label, "material": case.material, "options": dict(case.options),
         "temperatures_K": [float(t) for t in T],
-        "sigma_S_per_cm": [float(v) for v in s], "sigma_err_S_per_cm": [float(v) for v in e],
+        "sigma_S_cm": [float(v) for v in s], "sigma_S_cm_err": [float(v) for v in e],
         "haven_ratio": [r["haven_ratio"] for r in per_run],
         "n_sites": runs[0].n_sites, "n_ions": runs[0].n_ions,
         "dimensionality": runs[0].dimensionality, "seeds": [r.seed for r in runs],
-        "sigma300_S_per_cm": float(s300), "sigma300_err_S_per_cm": float(s300e),
-        "Ea_eV": float(ea), "Ea_err_eV": float(eae), "reduced_chi2": float(chi2),
-        "experiment": None if exp is None else {
-            k: exp.get(k) for k in ("formula", "sigma_S_per_cm", "sigma_T_K", "Ea_eV",
-                                    "kind", "method", "reference", "doi", "via", "flag")},
+        "sigma_300K_S_cm": float(s300), "sigma_300K_S_cm_err": float(s300e),
+        "Ea_eV": float(ea), "Ea_eV_err": float(eae), "reduced_chi2": float(chi2),
+        "experiment": experiment,
         "ratio_sigma_sim_exp": ratio,
         "Ea_exp": None if ea_entry is None else {
             k: ea_entry.get(k) for k in ("Ea_eV", "kind", "reference", "flag")},
@@ -261,6 +280,9 @@ def _case_row(case: Case, sweep: SweepResult) -> dict[str, Any]:
                              and math.isfinite(ea) else None),
         "haven": _haven_row(case, per_run),
     }
+    for d in (row, experiment or {}):  # the old keys, this version only
+        d.update({old: d[new] for old, new in DEPRECATED_KEYS.items() if new in d})
+    return row
 
 
 def run_validation(*, quick: bool = False, workers: int | None = None, seed: int = 0,

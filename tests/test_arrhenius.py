@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -201,31 +202,43 @@ def test_understated_errors_are_inflated():
 # --------------------------------------------------------------------------- #
 # serialisation and summary
 # --------------------------------------------------------------------------- #
-COMMON = {"quantity", "Ea_eV", "Ea_err_eV", "ln_prefactor", "ln_prefactor_err", "covariance",
+COMMON = {"quantity", "Ea_eV", "Ea_eV_err", "ln_prefactor", "ln_prefactor_err", "covariance",
           "covariance_scale", "T_ref_K", "n_points", "chi2", "dof", "reduced_chi2", "p_value",
-          "temperatures_K", "values", "errors"}
+          "temperatures_K"}
 
 
-@pytest.mark.parametrize("quantity,T_ref,keys", [
-    ("sigma", 300.0, ("prefactor_S_K_per_cm", "prefactor_err_S_K_per_cm", "sigma_300K_S_cm",
-                      "sigma_300K_err_S_cm")),
-    ("sigma", 500.0, ("prefactor_S_K_per_cm", "prefactor_err_S_K_per_cm", "sigma_ref_S_cm",
-                      "sigma_ref_err_S_cm")),
-    ("D", 300.0, ("D0_cm2_s", "D0_err_cm2_s", "D_300K_cm2_s", "D_300K_err_cm2_s")),
-    ("D", 250.0, ("D0_cm2_s", "D0_err_cm2_s", "D_ref_cm2_s", "D_ref_err_cm2_s")),
+@pytest.mark.parametrize("quantity,T_ref,keys,old", [
+    ("sigma", 300.0, ("prefactor_S_K_cm", "prefactor_S_K_cm_err", "sigma_300K_S_cm",
+                      "sigma_300K_S_cm_err", "sigma_S_cm", "sigma_S_cm_err"),
+     ("prefactor_S_K_per_cm", "prefactor_err_S_K_per_cm", "sigma_300K_err_S_cm")),
+    ("sigma", 500.0, ("prefactor_S_K_cm", "prefactor_S_K_cm_err", "sigma_ref_S_cm",
+                      "sigma_ref_S_cm_err", "sigma_S_cm", "sigma_S_cm_err"),
+     ("prefactor_S_K_per_cm", "prefactor_err_S_K_per_cm", "sigma_ref_err_S_cm")),
+    ("D", 300.0, ("D0_cm2_s", "D0_cm2_s_err", "D_300K_cm2_s", "D_300K_cm2_s_err", "D_cm2_s",
+                  "D_cm2_s_err"), ("D0_err_cm2_s", "D_300K_err_cm2_s")),
+    ("D", 250.0, ("D0_cm2_s", "D0_cm2_s_err", "D_ref_cm2_s", "D_ref_cm2_s_err", "D_cm2_s",
+                  "D_cm2_s_err"), ("D0_err_cm2_s", "D_ref_err_cm2_s")),
 ])
-def test_to_dict(quantity, T_ref, keys):
+def test_to_dict(quantity, T_ref, keys, old):
     rng = np.random.default_rng(SEED)
     v = sigma_model(T_GRID) * np.exp(0.05 * rng.standard_normal(T_GRID.size))
     fit = fit_arrhenius(T_GRID, v, 0.05 * v, quantity=quantity, T_ref_K=T_ref)
     d = fit.to_dict()
-    assert set(d) == COMMON | set(keys)
+    # the old keys stay this version, each with its new key's value
+    old = set(old) | {"Ea_err_eV", "values", "errors"}
+    assert set(fit.deprecated_keys()) == old
+    assert set(d) == COMMON | set(keys) | old
+    for old_key, new_key in fit.deprecated_keys().items():
+        assert new_key in keys or new_key in COMMON
+        assert d[old_key] == d[new_key]
     back = json.loads(json.dumps(d, allow_nan=False))
-    pre, pre_err, ref, ref_err = keys
+    pre, pre_err, ref, ref_err, data, data_err = keys
     assert back[pre] == fit.prefactor and back[pre_err] == fit.prefactor_err
     assert back[ref] == fit.value_ref and back[ref_err] == fit.value_ref_err
+    assert back["Ea_eV_err"] == fit.Ea_err_eV
     assert back["T_ref_K"] == T_ref and back["quantity"] == quantity
-    assert back["values"] == v.tolist() and len(back["covariance"]) == 2
+    assert back[data] == v.tolist() and back[data_err] == (0.05 * v).tolist()
+    assert len(back["covariance"]) == 2
     text = fit.summary()
     assert "Ea" in text and "eV" in text and "chi2/dof" in text and f"{T_ref:g} K" in text
 
@@ -331,6 +344,59 @@ def test_plot_msd(tmp_path):
     assert Path(out).read_bytes()[:8] == PNG_MAGIC and Path(out).stat().st_size > 1000
 
 
+@pytest.mark.parametrize("value,err,text", [
+    (0.2987, 0.0042, "0.2987 +/- 0.0042"),
+    (0.29871234, 3e-9, "0.2987123400 +/- 3.0e-09"),
+    (0.2987, 4.2e-5, "0.298700 +/- 4.2e-05"),
+    (0.2987, 0.012, "0.299 +/- 0.012"),
+    (123.4, 12.0, "123 +/- 12"),
+    (0.3, 0.5, "0.30 +/- 0.50"),
+    (-0.5, 0.013, "-0.500 +/- 0.013"),
+    (0.3, 0.0, "0.3 +/- 0"),
+])
+def test_format_with_error(value, err, text):
+    assert arr.format_with_error(value, err) == text
+
+
+def _legend(ax):
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_arrhenius_legend_gives_ea_to_two_digits_of_its_error():
+    fit = _fit()
+    fig = plot_arrhenius(fit, None, labels=["run"])  # no path: the Figure, no file
+    (ax,) = fig.axes
+    assert _legend(ax) == [f"run: Ea = {arr.format_with_error(fit.Ea_eV, fit.Ea_err_eV)} eV"]
+    # a fit of exact data with tiny errors: the error is printed, never "+/- 0.000"
+    v = sigma_model(T_GRID)
+    tight = fit_arrhenius(T_GRID, v, 1e-7 * v)
+    (text,) = _legend(plot_arrhenius(tight, None).axes[0])
+    err = re.search(r"\+/- (\S+) eV", text).group(1)
+    assert float(err) > 0 and float(err) == pytest.approx(tight.Ea_err_eV, rel=0.05), text
+    assert "Ea = " in tight.summary() and "+/- 0.0000 " not in tight.summary()
+
+
+def test_msd_plot_draws_both_fitted_lines():
+    t = np.linspace(0.0, 1e-6, 50)
+    D, D_sigma = 1e-6, 1.5e-6  # cm^2/s
+    fig = plot_msd(t, 6 * D * 1e16 * t, None, msd_collective_A2=6 * D_sigma * 1e16 * t,
+                   D_tracer_cm2_s=D, D_sigma_cm2_s=D_sigma, title="run 1")
+    (ax,) = fig.axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines) == ["tracer MSD", "collective MSD (per ion)",
+                           "2 d D* t, D* = 1e-06 cm^2/s", "2 d D_sigma t, D_sigma = 1.5e-06 cm^2/s"]
+    assert _legend(ax) == list(lines)
+    # the collective line is 2 d D_sigma t in Angstrom^2, in the collective curve's colour
+    x, y = lines["2 d D_sigma t, D_sigma = 1.5e-06 cm^2/s"].get_data()
+    assert y[-1] == pytest.approx(6 * D_sigma * 1e16 * x[-1])
+    assert lines["2 d D_sigma t, D_sigma = 1.5e-06 cm^2/s"].get_color() == \
+        lines["collective MSD (per ion)"].get_color()
+    # only the collective line
+    fig = plot_msd(t, t, None, D_sigma_cm2_s=D_sigma)
+    assert [ln.get_label() for ln in fig.axes[0].get_lines()] == [
+        "tracer MSD", "2 d D_sigma t, D_sigma = 1.5e-06 cm^2/s"]
+
+
 @pytest.mark.parametrize("call,needle", [
     (lambda p: plot_arrhenius(_fit(), p / "fig.jpg"), "fig.jpg"),
     (lambda p: plot_arrhenius([_fit(), _fit("D")], p / "f.png"), "['D', 'sigma']"),
@@ -338,6 +404,7 @@ def test_plot_msd(tmp_path):
     (lambda p: plot_arrhenius([], p / "f.png"), "ArrheniusFit"),
     (lambda p: plot_msd([0.0, 1.0], [0.0, 1.0], p / "m.png", dimensionality=4), "got 4"),
     (lambda p: plot_msd([0.0, 1.0], [0.0, 1.0], p / "m.png", D_tracer_cm2_s=-1.0), "-1.0"),
+    (lambda p: plot_msd([0.0, 1.0], [0.0, 1.0], p / "m.png", D_sigma_cm2_s=0.0), "D_sigma"),
     (lambda p: plot_msd([0.0, 1.0], [0.0, 1.0, 2.0], p / "m.png"), "'msd_tracer_A2': 3"),
     (lambda p: plot_msd([0.0, math.nan], [0.0, 1.0], p / "m.png"), "time_s[1] is nan"),
 ])

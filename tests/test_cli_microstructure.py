@@ -272,6 +272,44 @@ def test_grain_size_sweep_restart_and_plot(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(figure) and _png(figure)
 
 
+def test_grain_slice_has_a_colourbar_and_a_fractional_slice_label():
+    from kmc.plots import plot_microstructure
+
+    poly = assemble.microstructure(run_config("polycrystal", {
+        "material": "sc", "size": 6, "n_grains": 5}).model)
+    fig = plot_microstructure(poly, None, axis=1, position=0.25)  # no path: the Figure
+    ax, bar = fig.axes  # the image and its colourbar
+    assert ax.get_title().endswith("\nslice at fractional b = 0.25")
+    assert bar.get_ylabel() == "grain index"
+    assert [t.get_text() for t in bar.get_yticklabels()] == ["0", "1", "2", "3", "4"]
+    comp = assemble.microstructure(run_config("composite", {
+        "material": "sc", "size": 6, "fraction": 0.7, "particle_size_nm": 0.6}).model)
+    (ax,) = plot_microstructure(comp, None).axes
+    assert ax.get_title().endswith("slice at fractional c = 0.5")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "conducting particles (one colour each)", "blocking regions"]
+    mixture = assemble.microstructure(run_config("composite", {
+        "material": "sc", "size": 6, "fraction": 0.7}).model)
+    (ax,) = plot_microstructure(mixture, None).axes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "conducting sites", "blocking regions"]
+
+
+def test_grain_size_plot_is_titled_by_its_axis(tmp_path, capsys):
+    """A sweep over n_grains is drawn against the mean grain size, and titled so."""
+    from kmc.plots import plot_grain_size
+
+    out = tmp_path / "ng.h5"
+    assert main(["sweep", "polycrystal", "--material", "sc", "--size", "6", "--n-grains", "2,6",
+                 "--gb-barrier-offset-eV", "0.1", "-T", "600", "--steps", "5000", "--blocks",
+                 "5", "--seed", "3", "--workers", "1", "--quiet", "--output", str(out)]) == 0
+    capsys.readouterr()
+    (ax,) = plot_grain_size(kmc.load(out), None).axes
+    assert ax.get_xlabel() == "mean grain size (nm)"
+    assert ax.get_title() == "sc-polycrystal: sigma_eff vs mean grain size (swept: n_grains)"
+    assert "number of grains" not in ax.get_title()
+
+
 def test_fraction_and_n_grains_sweep_configs():
     sw = sweep_config("composite", {"material": "sc", "size": 6, "fraction": [0.5, 1.0],
                                     "temperature": [500.0, 600.0]})
@@ -297,6 +335,38 @@ def test_fraction_sweep_plot(tmp_path, capsys):
     assert "sigma_eff (S/cm)" in capsys.readouterr().out
     assert main(["plot", str(out)]) == 0
     assert _png(tmp_path / "f.fraction.png")
+
+
+def test_sweep_tables_print_sigma_eff_once_when_it_is_sigma(tmp_path, capsys):
+    """A polycrystal keeps every hop: sigma_eff = sigma at every point, one column and a line
+    that says so. A composite below its percolation threshold (fraction 0.2 of sc) has
+    sigma_eff = 0 but a finite sigma of its clusters: both columns. The JSON rows keep both
+    always."""
+    common = ["--material", "sc", "--size", "6", "-T", "600", "--steps", "5000", "--blocks",
+              "5", "--seed", "3", "--workers", "1", "--quiet"]
+    header = "sigma_eff = sigma at every point here"
+    tables = {}
+    for kind, axis in (("polycrystal", ["--grain-size-nm", "0.8,1.8"]),
+                       ("composite", ["--fraction", "0.2,1"])):
+        out = tmp_path / f"{kind}.h5"
+        argv = ["sweep", kind, *common, *axis, "--output", str(out)]
+        summary = _json(capsys, [*argv, "--json"])
+        both = {"sigma_S_cm", "sigma_S_cm_err", "sigma_eff_S_cm", "sigma_eff_S_cm_err"}
+        assert all(both <= set(row) for row in summary["points"] + summary["runs"])
+        assert main(argv) == 0
+        tables[kind] = (summary, capsys.readouterr().out)
+    summary, text = tables["polycrystal"]
+    assert all(p["sigma_eff_S_cm"] == p["sigma_S_cm"] > 0 for p in summary["points"])
+    head = text.splitlines()[2]
+    assert header in text and "sigma_eff (S/cm)" in head and "sigma (S/cm)" not in head
+    for p in summary["points"]:  # the one column holds the value once per row
+        row = next(line for line in text.splitlines() if f"={p['composition']:g} " in line)
+        assert row.count(f"{p['sigma_eff_S_cm']:.4g}") == 1
+    summary, text = tables["composite"]
+    low = next(p for p in summary["points"] if p["composition"] == 0.2)
+    assert low["sigma_eff_S_cm"] == 0.0 < low["sigma_S_cm"]
+    head = next(line for line in text.splitlines() if "T (K)" in line)
+    assert header not in text and "sigma (S/cm)" in head and "sigma_eff (S/cm)" in head
 
 
 def test_single_temperature_sweep_plots_sigma_vs_composition(tmp_path, capsys):

@@ -185,6 +185,40 @@ def test_corrupt_truncated_and_foreign_files_are_clear_errors(net, tmp_path, cap
         assert err.count("\n") == 1 and match in err
 
 
+def test_a_sweep_file_where_a_run_file_belongs_is_named_a_sweep(net, tmp_path, capsys):
+    sweep = tmp_path / "sweep.h5"
+    assert main(["sweep", "sc", "--size", "4", "-T", "400,500", "--steps", "2000", "--blocks",
+                 "4", "--seed", "1", "--workers", "1", "--quiet", "--output", str(sweep)]) == 0
+    capsys.readouterr()
+    before = sweep.read_bytes()
+    named = "holds a kmc sweep (2 runs)"
+    assert io.describe_file(sweep) == "a kmc sweep (2 runs)"
+    # as a run's output: refused, and named
+    with pytest.raises(kmc.ConfigError, match=r"exists and holds a kmc sweep \(2 runs\); "
+                                              r"choose another output file"):
+        _sim(net).run(2_000, blocks=4, output=sweep)
+    assert main(["run", "sc", "--size", "4", "--steps", "2000", "--quiet", "--output",
+                 str(sweep)]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "--overwrite" in err and "not a kmc run" not in err
+    # to resume, or read as a run
+    for call in (lambda: kmc.resume(sweep), lambda: io.read_run(sweep),
+                 lambda: io.result_from_run(io.read_run(sweep))):
+        with pytest.raises(kmc.ConfigError,
+                           match=r"holds a kmc sweep \(2 runs\), not a single run"):
+            call()
+    assert main(["run", "--resume", str(sweep)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and named in err
+    assert sweep.read_bytes() == before  # nothing was written to it
+    # where a sweep belongs it is read as one; a run file is still described as a run
+    assert isinstance(kmc.load(sweep), kmc.SweepResult)
+    run = tmp_path / "run.h5"
+    _sim(net).run(2_000, blocks=4, output=run)
+    assert io.describe_file(run) == "a kmc run (complete)"
+    assert io.describe_file(tmp_path / "none.h5") == "a file that is not a kmc results file"
+
+
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     path = tmp_path / "f.h5"
     io.atomic_h5(path, lambda f: f.create_dataset("x", data=[1, 2, 3]))
@@ -282,6 +316,30 @@ def test_cli_plot_draws_the_msd(tmp_path, capsys):
     figure = tmp_path / "run.msd.png"
     assert capsys.readouterr().out.strip() == str(figure)
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_plot_of_a_run_draws_the_d_sigma_line(tmp_path, capsys, monkeypatch):
+    """kmc plot gives plot_msd the run's D_sigma: the collective MSD gets its 2 d D_sigma t."""
+    import kmc.cli
+    from kmc.arrhenius import plot_msd
+
+    path = tmp_path / "run.h5"
+    assert main(["run", "sc", "--size", "5", "--steps", "20000", "--blocks", "10", "--seed", "2",
+                 "--output", str(path), "--quiet"]) == 0
+    figures = []
+
+    def keep(*args, **kwargs):
+        figures.append(plot_msd(*args[:2], None, **kwargs))  # the Figure, not the file
+
+    monkeypatch.setattr(kmc.cli, "plot_msd", keep)
+    assert main(["plot", str(path), "--to", str(tmp_path / "m.png")]) == 0
+    res = kmc.load(path)
+    (ax,) = figures[0].axes
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["tracer MSD", "collective MSD (per ion)",
+                      f"2 d D* t, D* = {res.D_tracer_cm2_s:.3g} cm^2/s",
+                      f"2 d D_sigma t, D_sigma = {res.D_sigma_cm2_s:.3g} cm^2/s"]
+    assert ax.get_title() == f"sc, {res.n_ions} ions, T = 300 K"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")

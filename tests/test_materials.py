@@ -360,7 +360,7 @@ def test_validate_rows_and_cli_json(capsys, monkeypatch):
     assert row["temperatures_K"] == [500.0, 600.0, 700.0]
     assert row["experiment"]["reference"] and row["ratio_sigma_sim_exp"] is not None
     assert math.isclose(row["ratio_sigma_sim_exp"],
-                        row["sigma300_S_per_cm"] / row["experiment"]["sigma_S_per_cm"])
+                        row["sigma_300K_S_cm"] / row["experiment"]["sigma_S_cm"])
     # the primary NASICON x = 2 entry has no Ea: the table takes it from another entry and
     # says so; beta-alumina's measured Haven ratio (298 K) meets the 300 K run
     assert row["Ea_exp"]["Ea_eV"] == 0.29 and "Goodenough" in row["Ea_exp"]["reference"]

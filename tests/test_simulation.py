@@ -122,3 +122,73 @@ def test_network_without_hops_is_refused_or_frozen():
                             hop_vectors=np.zeros((0, 3)), hop_barriers_eV=np.zeros(0))
     with pytest.raises(kmc.ConfigError, match="no hop is possible"):
         kmc.Simulation(empty, 300, n_ions=3, seed=1).run(100)
+
+
+# --------------------------------------------------------------------------------------
+# a field: the linear-response parameter x = q |E| a / (kB T), known before the run
+# --------------------------------------------------------------------------------------
+def test_field_far_outside_linear_response_is_refused(sc_net, capsys):
+    from kmc.cli import main
+    from kmc.constants import KB_EV_PER_K, MAX_FIELD_PARAMETER, MAX_LINEAR_RESPONSE_PARAMETER
+
+    x = 1.0 * 3.0 / (KB_EV_PER_K * 300.0)  # sc, a = 3 Angstrom, |E| = 1 V/Angstrom: x = 116
+    e_lin = MAX_LINEAR_RESPONSE_PARAMETER * KB_EV_PER_K * 300.0 / 3.0
+    with pytest.raises(kmc.ConfigError) as info:
+        kmc.Simulation(sc_net, 300, occupancy=0.5, seed=1, field_V_per_angstrom=(1, 0, 0))
+    msg = str(info.value)
+    assert f"q |E| a / (kB T) = {x:.3g}" in msg and "a = 3 Angstrom" in msg
+    assert f"above the limit {MAX_FIELD_PARAMETER:g}" in msg
+    assert f"|E| = {e_lin:.3g} V/Angstrom" in msg  # the largest field that stays linear
+    # just above the limit is refused, just below runs (with the warning)
+    e_max = MAX_FIELD_PARAMETER * KB_EV_PER_K * 300.0 / 3.0
+    with pytest.raises(kmc.ConfigError, match="far outside linear response"):
+        kmc.Simulation(sc_net, 300, occupancy=0.5, seed=1,
+                       field_V_per_angstrom=(0, 0, 1.01 * e_max))
+    kmc.Simulation(sc_net, 300, occupancy=0.5, seed=1, field_V_per_angstrom=(0, 0, 0.99 * e_max))
+    # the command line: one line on stderr, exit status 2, before any hop
+    assert main(["run", "sc", "--field", "1", "0", "0", "--steps", "1000", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"= {x:.3g}" in err and "largest field" in err
+
+
+def test_field_run_carries_its_linear_response_parameter(sc_net):
+    from kmc.constants import KB_EV_PER_K
+
+    def run(field):
+        return kmc.Simulation(sc_net, 300, occupancy=0.5, seed=1,
+                              field_V_per_angstrom=field).run(20_000, blocks=10)
+
+    weak, strong = run((0.0004, 0, 0)), run((0.004, 0, 0))
+    for res, e in ((weak, 0.0004), (strong, 0.004)):
+        d = res.to_dict()
+        assert d["jump_length_A"] == pytest.approx(3.0, rel=1e-12)
+        assert d["linear_response_parameter"] == pytest.approx(
+            e * 3.0 / (KB_EV_PER_K * 300.0), rel=1e-12)
+        line = next(s for s in res.summary().splitlines() if "conductivity (drift)" in s)
+        assert f"q|E|a/kB T = {d['linear_response_parameter']:.3g}" in line
+    # the warning band 0.1 < x <= 1: x = 0.046 is quiet, x = 0.46 warns
+    assert not any("linear response" in w for w in weak.to_dict()["warnings"])
+    assert any("outside linear response: q |E| a / kB T = 0.464" in w
+               for w in strong.to_dict()["warnings"])
+    # no field: no parameter
+    d = kmc.Simulation(sc_net, 300, occupancy=0.5, seed=1).run(20_000, blocks=10).to_dict()
+    assert d["linear_response_parameter"] is None and d["jump_length_A"] is None
+
+
+def test_mean_jump_length_is_the_rms_over_the_hops():
+    from kmc.simulation import mean_jump_length_A
+
+    assert mean_jump_length_A(build_lattice("sc", size=4, a=2.5)) == pytest.approx(2.5)
+    assert mean_jump_length_A(build_lattice("fcc", a=4.0, size=3)) == pytest.approx(
+        4.0 / math.sqrt(2.0))
+    # two hop lengths in two types, 6 of 3 A and 12 of 3 sqrt(2) A per site: every directed
+    # hop counts once (not every type), the same on the periodic and the expanded network
+    rms = math.sqrt((6 * 9.0 + 12 * 18.0) / 18)
+    for compact in (True, False):
+        net = kmc.periodic_network(np.eye(3) * 3.0, [[0, 0, 0]], 4,
+                                   cutoff_A=3.0 * math.sqrt(2) + 0.01, compact=compact)
+        assert mean_jump_length_A(net) == pytest.approx(rms, rel=1e-12)
+    sn = net.to_site_network()
+    long_hop = np.linalg.norm(sn.hop_vectors, axis=1) > 3.5
+    typed = sn.replace(hop_types=long_hop.astype(np.int32), hop_type_names=("short", "long"))
+    assert mean_jump_length_A(typed) == pytest.approx(rms, rel=1e-12)

@@ -180,10 +180,11 @@ def test_cli_sweep_arrhenius_and_plot(tmp_path, capsys):
     assert json.loads((tmp_path / "cli.json").read_text()) == summary
     assert main(["arrhenius", str(out), "--json", "--plot", str(tmp_path / "a.png")]) == 0
     fit = json.loads(capsys.readouterr().out)
-    for key in ("Ea_eV", "Ea_err_eV", "prefactor_S_K_per_cm", "sigma_300K_S_cm",
-                "sigma_300K_err_S_cm", "n_points"):
+    for key in ("Ea_eV", "Ea_eV_err", "prefactor_S_K_cm", "sigma_300K_S_cm",
+                "sigma_300K_S_cm_err", "n_points"):
         assert key in fit
-    assert fit["n_points"] == 3 and fit["Ea_err_eV"] > 0
+    assert fit["n_points"] == 3 and fit["Ea_eV_err"] > 0
+    assert fit["deprecated_keys"]["sigma_300K_err_S_cm"] == "sigma_300K_S_cm_err"
     assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["arrhenius", str(out), "--quantity", "D_tracer", "--json"]) == 0
     assert "D0_cm2_s" in json.loads(capsys.readouterr().out)
