@@ -426,6 +426,10 @@ def run_sweep(cfg: SweepConfig, *, quiet: bool | None = None) -> SweepResult:
         call continues.
     """
     cfg = assemble.resolve_composition(cfg)  # a material's own composition: its ion count
+    if cfg.base.get("field") is not None:
+        # a field beyond linear response is refused by every run: say so once, up front (the
+        # lowest temperature has the largest q E a / kB T)
+        assemble.simulation(cfg.run_config(min(cfg.temperatures_K), cfg.compositions[0], 0))
     output = Path(str(cfg.output.path))
     parts = output.with_name(output.name + ".parts")
     if output.is_dir():

@@ -262,3 +262,16 @@ def test_one_sweep_per_file(tmp_path):
     path = tmp_path / "s.h5"
     with io.exclusive(path), pytest.raises(kmc.ConfigError, match="another kmc process"):
         run_sweep(sweep_config("sc", {"output": str(path), "steps": 1000, "blocks": 4}))
+
+
+def test_a_sweep_refuses_a_field_beyond_linear_response_before_any_run(tmp_path, capsys):
+    """Every run would refuse it: the sweep says so once, and writes nothing."""
+    from kmc.cli import main
+
+    out = tmp_path / "f.h5"
+    assert main(["sweep", "sc", "--size", "4", "-T", "300,600", "--field", "1", "0", "0",
+                 "--steps", "2000", "--blocks", "4", "--workers", "1", "--output", str(out),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "q |E| a / (kB T) =" in err and "at 300 K" in err
+    assert not out.exists() and not (tmp_path / "f.h5.parts").exists()
