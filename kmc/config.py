@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _checks
+from ._compat import moved_names
 from .builders import LATTICES
 from .constants import (
     DEFAULT_ATTEMPT_FREQUENCY_HZ,
@@ -973,17 +974,8 @@ class RunConfig:
         return values
 
 
-def __getattr__(name: str) -> Any:
-    """``kmc.config.with_mechanisms`` moved to :func:`kmc.assemble.with_mechanisms`."""
-    if name == "with_mechanisms":
-        import warnings
-
-        warnings.warn("kmc.config.with_mechanisms is deprecated; use "
-                      "kmc.assemble.with_mechanisms", DeprecationWarning, stacklevel=2)
-        from . import assemble
-
-        return assemble.with_mechanisms
-    raise AttributeError(f"module 'kmc.config' has no attribute {name!r}")
+#: kmc.config.with_mechanisms moved to kmc.assemble; importable, with a warning
+__getattr__ = moved_names("kmc.config", {"with_mechanisms": "kmc.assemble"})
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _checks
+from ._compat import moved_names
 from .errors import ConfigError
 from .lattice import SiteNetwork
 from .mechanisms import interstitialcy_events, split_interstitialcy_events
@@ -689,14 +690,5 @@ def describe_material(name: str) -> str:
     return "\n".join(lines)
 
 
-def __getattr__(name: str) -> Any:
-    """``kmc.materials.from_cif`` moved to :func:`kmc.structures.from_cif` (deprecated)."""
-    if name == "from_cif":
-        import warnings
-
-        warnings.warn("kmc.materials.from_cif moved to kmc.structures.from_cif (also "
-                      "kmc.from_cif)", DeprecationWarning, stacklevel=2)
-        from . import structures  # imports this module: loaded on first use only
-
-        return structures.from_cif
-    raise AttributeError(f"module 'kmc.materials' has no attribute {name!r}")
+#: kmc.materials.from_cif moved to kmc.structures (also kmc.from_cif); importable, with a warning
+__getattr__ = moved_names("kmc.materials", {"from_cif": "kmc.structures"})

@@ -23,7 +23,6 @@ Units: Angstrom and nm (``_nm`` names; 1 nm = 10 A), eV, K, S/cm, Ohm cm^2.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _checks
+from ._compat import moved_names
 from .constants import A_PER_NM
 from .errors import ConfigError
 from .lattice import SiteNetwork, as_site_network
@@ -533,12 +533,6 @@ def composite(network: SiteNetwork, *, fraction: float, particle_size_nm: float 
         parameters=params, arrangement=arrangement, _blocked_region=blocked_region)
 
 
-def __getattr__(name: str) -> Any:
-    """The effective-medium names that moved to :mod:`kmc.effective_medium` (deprecated)."""
-    if name in _MOVED:
-        warnings.warn(f"kmc.microstructure.{name} moved to kmc.effective_medium.{name}",
-                      DeprecationWarning, stacklevel=2)
-        from . import effective_medium  # imports this module: loaded on first use only
-
-        return getattr(effective_medium, name)
-    raise AttributeError(f"module 'kmc.microstructure' has no attribute {name!r}")
+#: the effective-medium names moved to kmc.effective_medium; importable, with a warning
+__getattr__ = moved_names("kmc.microstructure", {name: "kmc.effective_medium"
+                                                  for name in _MOVED})

@@ -29,6 +29,29 @@ def _random_network(seed: int, *, interactions: bool = True) -> kmc.SiteNetwork:
     return net.replace(**changes)
 
 
+#: The numbers of a result that depend on the machine, not on the trajectory.
+WALL = ("wall_s", "hops_per_s")
+
+
+def _same_run(a, b):
+    """Every number of two results but the wall-clock ones, and their block data and MSD."""
+    da, db = a.to_dict(), b.to_dict()
+    for k in WALL:
+        da.pop(k), db.pop(k)
+    assert da == db
+    for name in ("duration_s", "tracer_sq_A2", "collective_A", "jump_sq_A2", "hops"):
+        np.testing.assert_array_equal(getattr(a.blocks, name), getattr(b.blocks, name))
+    for name in ("time_s", "tracer_A2", "collective_A2"):
+        np.testing.assert_array_equal(a.msd[name], b.msd[name])
+
+
+@pytest.fixture
+def same_run():
+    """same_run(a, b): assert two RunResults hold the same numbers (not the wall-clock
+    ones), blocks and MSD."""
+    return _same_run
+
+
 @pytest.fixture
 def random_network():
     """Factory: random_network(seed, interactions=True) -> a small disordered SiteNetwork."""

@@ -20,22 +20,6 @@ from kmc.cli import main
 WALL = ("wall_s", "hops_per_s")
 
 
-def _numbers(result):
-    d = result.to_dict()
-    for k in WALL:
-        d.pop(k)
-    return d
-
-
-def _same_run(a, b):
-    """Every number of two results but the wall-clock ones, and their block data."""
-    assert _numbers(a) == _numbers(b)
-    for name in ("duration_s", "tracer_sq_A2", "collective_A", "jump_sq_A2", "hops"):
-        np.testing.assert_array_equal(getattr(a.blocks, name), getattr(b.blocks, name))
-    for name in ("time_s", "tracer_A2", "collective_A2"):
-        np.testing.assert_array_equal(a.msd[name], b.msd[name])
-
-
 def _engine_state(path):
     return io.read_run(path).checkpoint["engine"]
 
@@ -75,12 +59,12 @@ def test_run_file_layout_is_plain_hdf5(net, tmp_path):
     np.testing.assert_array_equal(io.read_run(path).inputs["initial_ion_sites"], start)
 
 
-def test_load_gives_the_result_back(net, tmp_path):
+def test_load_gives_the_result_back(net, tmp_path, same_run):
     path = tmp_path / "run.h5"
     res = _sim(net, field_V_per_angstrom=(0.002, 0, 0)).run(50_000, blocks=10, output=path)
     back = kmc.load(path)
     assert back.to_dict() == res.to_dict()  # wall times included: they are stored
-    _same_run(back, res)
+    same_run(back, res)
     assert back.field_V_per_angstrom == res.field_V_per_angstrom
     assert io.read_run(path).network().n_hops == net.n_hops
 
@@ -93,7 +77,8 @@ def test_load_gives_the_result_back(net, tmp_path):
         (20_000, 100, 9_000),    # blocks shorter than a chunk: stops exactly at a block end
     ],
 )
-def test_interrupt_and_resume_is_bit_identical(net, tmp_path, steps, blocks, stop_at):
+def test_interrupt_and_resume_is_bit_identical(net, tmp_path, steps, blocks, stop_at,
+                                                same_run):
     whole = _sim(net).run(steps, blocks=blocks, output=tmp_path / "whole.h5")
     path = tmp_path / "cut.h5"
     sim = _sim(net)
@@ -115,7 +100,7 @@ def test_interrupt_and_resume_is_bit_identical(net, tmp_path, steps, blocks, sto
         kmc.load(path)
     resumed = kmc.resume(path)
     assert not resumed.interrupted
-    _same_run(resumed, whole)
+    same_run(resumed, whole)
     assert kmc.load(path).to_dict() == resumed.to_dict()
     a, b = _engine_state(path), _engine_state(tmp_path / "whole.h5")
     for key in ("ion_site", "displacement", "jump_sq", "ion_hops", "type_counts", "rng"):
@@ -123,7 +108,7 @@ def test_interrupt_and_resume_is_bit_identical(net, tmp_path, steps, blocks, sto
     assert a["time_s"] == b["time_s"] and a["steps"] == b["steps"]
 
 
-def test_interrupted_twice(net, tmp_path):
+def test_interrupted_twice(net, tmp_path, same_run):
     whole = _sim(net).run(100_000, blocks=20)
     path = tmp_path / "cut.h5"
 
@@ -141,7 +126,7 @@ def test_interrupted_twice(net, tmp_path):
     assert first.interrupted
     second = kmc.resume(path, progress=stop_after(30_000))
     assert second.interrupted and first.n_blocks < second.n_blocks < 20
-    _same_run(kmc.resume(path), whole)
+    same_run(kmc.resume(path), whole)
 
 
 def test_resume_of_a_complete_file_gives_its_result(net, tmp_path):

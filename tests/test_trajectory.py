@@ -16,7 +16,6 @@ from kmc.builders import build_lattice
 from kmc.cli import main
 from kmc.config import run_config
 
-WALL = ("wall_s", "hops_per_s")
 #: columns of a particle line: species, pos (3), id, disp (3), site
 PROPERTIES = "species:S:1:pos:R:3:id:I:1:disp:R:3:site:I:1"
 
@@ -28,21 +27,6 @@ def net():
 
 def _sim(net, occupancy=0.3, seed=3, **kw):
     return kmc.Simulation(net, 400, occupancy=occupancy, seed=seed, **kw)
-
-
-def _numbers(result):
-    d = result.to_dict()
-    for k in WALL:
-        d.pop(k)
-    return d
-
-
-def _same_run(a, b):
-    assert _numbers(a) == _numbers(b)
-    for name in ("duration_s", "tracer_sq_A2", "collective_A", "jump_sq_A2", "hops"):
-        np.testing.assert_array_equal(getattr(a.blocks, name), getattr(b.blocks, name))
-    for name in ("time_s", "tracer_A2", "collective_A2"):
-        np.testing.assert_array_equal(a.msd[name], b.msd[name])
 
 
 def _wrapped(net, sites):
@@ -190,7 +174,7 @@ def test_a_2d_network_is_written_in_its_3d_cell(tmp_path):
 # --------------------------------------------------------------------------- #
 @pytest.mark.parametrize("mode", ["uniform", "count", "tree"])
 def test_results_are_bit_identical_with_and_without_a_trajectory(random_network, tmp_path,
-                                                                 mode):
+                                                                 mode, same_run):
     # tree: with pair interactions; count and uniform: one hop rate
     network = random_network(5) if mode == "tree" else build_lattice("sc", size=5)
     kw = {"occupancy": 0.4, "seed": 9, "engine_mode": mode}
@@ -199,7 +183,7 @@ def test_results_are_bit_identical_with_and_without_a_trajectory(random_network,
     traced = kmc.Simulation(network, 500, **kw).run(
         30_000, blocks=10, output=tmp_path / "b.h5", trajectory=tmp_path / "t.xyz",
         trajectory_every_hops=777)
-    _same_run(plain, traced)
+    same_run(plain, traced)
     a = io.read_run(tmp_path / "a.h5").checkpoint["engine"]
     b = io.read_run(tmp_path / "b.h5").checkpoint["engine"]
     for key in ("ion_site", "displacement", "rng", "type_counts"):
@@ -274,7 +258,8 @@ def test_a_trajectory_larger_than_the_free_disk_is_refused(net, tmp_path, monkey
     (120_000, False),   # in production
     (120_000, True),    # in production, then frames written after the checkpoint (a kill)
 ])
-def test_resume_continues_the_trajectory_byte_for_byte(tmp_path, stop_at, crash):
+def test_resume_continues_the_trajectory_byte_for_byte(tmp_path, stop_at, crash,
+                                                       same_run):
     net6 = build_lattice("sc", size=6, compact=True)
     kw = {"blocks": 8, "trajectory_every_hops": 5_000}
     whole = _sim(net6, 0.4, 11).run(200_000, output=tmp_path / "whole.h5",
@@ -304,7 +289,7 @@ def test_resume_continues_the_trajectory_byte_for_byte(tmp_path, stop_at, crash)
         with open(traj, "ab") as f:
             f.write(traj.read_bytes()[:5000])
     resumed = kmc.resume(path)
-    _same_run(resumed, whole)
+    same_run(resumed, whole)
     assert filecmp.cmp(traj, tmp_path / "whole.xyz", shallow=False)
 
 
