@@ -114,10 +114,25 @@ def plan_runs(cfg: SweepConfig, master_seed: int) -> list[RunSpec]:
 # --------------------------------------------------------------------------- #
 # one run, in a worker
 # --------------------------------------------------------------------------- #
-def _worker_init() -> None:
-    # Ctrl-C reaches every process of the terminal's group: a worker between runs ignores
-    # it (a run in progress catches it itself, checkpoints and stops).
+#: In a pool worker: the coordinator's stop request (a multiprocessing Event), or None.
+_STOP: Any = None
+
+
+def _worker_init(stop: Any = None) -> None:
+    """Pool worker set-up: Ctrl-C reaches every process of the terminal's group, so a worker
+    ignores it and stops when the coordinator sets `stop` instead (a run in progress then
+    checkpoints at its next chunk and returns "interrupted"). No signal is sent to workers,
+    so a worker that is still starting up is never killed half-way (which would break the
+    pool and take the others down with it)."""
+    global _STOP
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _STOP = stop
+
+
+def _stop_requested(done: int) -> None:
+    """Progress callback of a worker's run: stop (as Ctrl-C would) once the coordinator asks."""
+    if _STOP is not None and _STOP.is_set():
+        raise KeyboardInterrupt
 
 
 def execute_run(config: dict[str, Any], part_path: str | None,
@@ -156,14 +171,16 @@ def execute_run(config: dict[str, Any], part_path: str | None,
                 status = None
         try:
             if status in ("running", "interrupted"):
-                result = resume(path, checkpoint_interval_s=checkpoint_interval_s)
+                result = resume(path, checkpoint_interval_s=checkpoint_interval_s,
+                                progress=_stop_requested)
             elif status == "complete":
                 return {"status": "complete"}
             else:
                 run = RunConfig.from_dict(config, where="sweep run")
                 result = assemble.simulation(run).run(
                     **run.plan.run_kwargs(), output=path, overwrite=True,
-                    checkpoint_interval_s=checkpoint_interval_s, config=config)
+                    checkpoint_interval_s=checkpoint_interval_s, config=config,
+                    progress=_stop_requested)
         except RunInterrupted:
             return {"status": "interrupted"}
         out: dict[str, Any] = {"status": "interrupted" if result.interrupted else "complete"}
@@ -285,13 +302,14 @@ class _Book:
 
 def _run_pool(book: _Book, todo: list[RunSpec], workers: int, interval_s: float) -> None:
     ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()  # set: the workers' runs checkpoint and stop
     idle_breaks = 0  # pools that broke before any run got going
     while todo:
         retry: list[RunSpec] = []
         progress_before = len(book.sources) + sum(
             (book.parts / f"{s.run_id}.h5").exists() for s in todo)
         with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx,
-                                    initializer=_worker_init) as pool:
+                                    initializer=_worker_init, initargs=(stop,)) as pool:
             futures = {}
             for spec in todo:
                 part = book.parts / f"{spec.run_id}.h5"
@@ -321,11 +339,9 @@ def _run_pool(book: _Book, todo: list[RunSpec], workers: int, interval_s: float)
                     else:
                         raise KeyboardInterrupt  # the run was stopped by a signal
             except BaseException:
-                # let the runs in progress checkpoint and stop: SIGTERM to this pool's
-                # workers only (the executor keeps no public list of them)
-                for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                    with contextlib.suppress(OSError, AttributeError):
-                        os.kill(proc.pid, signal.SIGTERM)
+                # let the runs in progress checkpoint and stop (at their next chunk, about
+                # 0.1 s); runs not started are cancelled
+                stop.set()
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
         progress_after = len(book.sources) + sum(
