@@ -147,6 +147,12 @@ void kmc_engine_get_displacements(const kmc_engine *e, double *displacement, dou
     }
 }
 
+void kmc_engine_get_total_displacement(const kmc_engine *e, double *total_displacement)
+{
+    int d;
+    for (d = 0; d < 3; d++) total_displacement[d] = e->total_disp[d];
+}
+
 /* The site records (tree, count and event solvers): every ion's site holds it, the
  * classes are valid, the masks are those of the occupancy, as many occupied sites as ions. */
 KMC_PRIVATE int kmc_check_sites(kmc_engine *e)

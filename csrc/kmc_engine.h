@@ -197,6 +197,9 @@ int kmc_engine_set_state(kmc_engine *e, const kmc_state *s);
 /* Copy only the per-ion displacements [n_ions*3] and jump_sq [n_ions] (cheap observables). */
 void kmc_engine_get_displacements(const kmc_engine *e, double *displacement, double *jump_sq);
 
+/* Copy the sum over all ions of their displacement [3], Angstrom (O(1): kept by the engine). */
+void kmc_engine_get_total_displacement(const kmc_engine *e, double *total_displacement);
+
 /* Recompute all derived data from the occupancy and compare (tests): masks, rates,
  * tree nodes and interaction fields. Returns KMC_OK or KMC_ERR_STATE with a message. */
 int kmc_engine_check(kmc_engine *e);

@@ -84,6 +84,7 @@ cdef extern from "kmc_engine.h" nogil:
     int kmc_engine_get_state(const kmc_engine *e, kmc_state *s)
     int kmc_engine_set_state(kmc_engine *e, const kmc_state *s)
     void kmc_engine_get_displacements(const kmc_engine *e, double *displacement, double *jump_sq)
+    void kmc_engine_get_total_displacement(const kmc_engine *e, double *total_displacement)
     int kmc_engine_check(kmc_engine *e)
     int32_t kmc_engine_n_sites(const kmc_engine *e)
     int32_t kmc_engine_n_ions(const kmc_engine *e)

@@ -12,6 +12,7 @@ from kmc._cengine cimport (
     KMC_ERR_INVALID, KMC_ERR_NOMEM, KMC_KB_EV_PER_K, KMC_MAX_ATTEMPT_FREQUENCY_HZ, KMC_MAX_DEGREE,
     KMC_MAX_EVENT_MOVES, KMC_N_RATE_LAWS, KMC_OK, kmc_engine, kmc_engine_check, kmc_engine_create,
     kmc_engine_errmsg, kmc_engine_free, kmc_engine_get_displacements, kmc_engine_get_state,
+    kmc_engine_get_total_displacement,
     kmc_engine_memory_bytes, kmc_engine_mode, kmc_engine_n_event_types, kmc_engine_n_hop_types,
     kmc_engine_n_ions, kmc_engine_n_sites,
     kmc_engine_run, kmc_engine_set_state, kmc_engine_steps, kmc_engine_time,
@@ -479,6 +480,15 @@ cdef class Engine:
     def steps(self):
         """Events executed since creation."""
         return int(kmc_engine_steps(self._e))
+
+    @property
+    def total_displacement_A(self):
+        """Sum over all ions of their unwrapped displacement since creation, shape (3,),
+        Angstrom (O(1): the engine keeps it)."""
+        out = np.empty(3, np.float64)
+        cdef double[::1] v = out
+        kmc_engine_get_total_displacement(self._e, &v[0])
+        return out
 
     @property
     def total_rate_Hz(self):

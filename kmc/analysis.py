@@ -16,6 +16,7 @@ cm^2/s, conductivities in S/cm, velocities in cm/s.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from collections.abc import Callable, Mapping
@@ -568,6 +569,22 @@ class TransportEstimate:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     linear_response_parameter: float = math.nan
     jump_length_A: float = math.nan
+    estimator: str = "blocks"
+    diffusive: bool = True
+    regime: str = ""
+    fit_range_s: tuple[float, float] | None = None
+    alpha_tracer: float = math.nan
+    alpha_tracer_err: float = math.nan
+    alpha_collective: float = math.nan
+    alpha_collective_err: float = math.nan
+    D_tracer_cm2_s_upper: float = math.nan
+    D_sigma_cm2_s_upper: float = math.nan
+    sigma_S_cm_upper: float = math.nan
+    rate_limiting_hops: int | None = None
+    D_tracer_blocks_cm2_s: float = math.nan
+    D_tracer_blocks_cm2_s_err: float = math.nan
+    D_sigma_blocks_cm2_s: float = math.nan
+    D_sigma_blocks_cm2_s_err: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict: floats, nested lists for arrays, nan -> None."""
@@ -612,8 +629,11 @@ def transport(
     dimensionality: int,
     field_V_per_angstrom: ArrayLike | None = None,
     jump_length_A: float | None = None,
+    fit: Any = None,
+    rate_limiting_hops: int | None = None,
 ) -> TransportEstimate:
-    """Diffusion coefficients, Haven ratio and conductivity from block moments.
+    """Diffusion coefficients, Haven ratio and conductivity from block moments, or from the
+    fit of the lag-time mean-squared displacement (`fit`, :func:`kmc.msd.fit_diffusion`).
 
     With block lengths T_b, tracer moments S_b = sum_i dr_i dr_i^T, collective
     displacements M_b = sum_i dr_i and jump sums J_b (see :class:`BlockData`)::
@@ -652,6 +672,16 @@ def transport(
         ``x = |q| |E| a / (kB T)``, Angstrom (> 0); default: the rms length of the jumps
         made, ``sqrt(sum J / hops)``. Above x =
         :data:`~kmc.constants.MAX_LINEAR_RESPONSE_PARAMETER` the field gets a warning.
+    fit : DiffusionFit, optional
+        The fit of the same production's mean-squared displacement over lag times
+        (:func:`kmc.msd.fit_diffusion`). With it, D*, D_sigma and their tensors (with the
+        fit's standard errors) come from the fit; f = 2 d D* / (sum J / (N sum T)),
+        H_R = D* / D_sigma and sigma follow from them (errors propagated as independent);
+        the block values stay as diagnostics (``D_tracer_blocks_cm2_s``, ...). When the fit
+        finds no diffusive regime, the coefficients are nan (null in JSON) and their upper
+        bounds are given (``D_tracer_cm2_s_upper``, ``sigma_S_cm_upper``, ...).
+    rate_limiting_hops : int, optional
+        How often the rate-limiting hop type fired (what the fit was given), recorded.
 
     Returns
     -------
@@ -785,7 +815,7 @@ def transport(
                 f"a = {jump_A:.3g} Angstrom"
             )
 
-    return TransportEstimate(
+    est = TransportEstimate(
         D_tracer_cm2_s=float(scal[0]),
         D_tracer_cm2_s_err=float(scal_err[0]),
         D_tracer_tensor_cm2_s=np.asarray(dt_tensor),
@@ -819,3 +849,57 @@ def transport(
         linear_response_parameter=x,
         jump_length_A=jump_A,
     )
+    if fit is None:
+        return est
+    est = dataclasses.replace(est, rate_limiting_hops=rate_limiting_hops)
+    return _from_fit(est, fit, jump_sq_rate_A2_s=float(j.sum()) / (n * t_total),
+                     ne_S_cm_per_cm2_s=float(ne), field_warnings=tuple(
+                         w for w in warnings if w.startswith("field")))
+
+
+def _from_fit(est: TransportEstimate, fit: Any, *, jump_sq_rate_A2_s: float,
+              ne_S_cm_per_cm2_s: float, field_warnings: tuple[str, ...]) -> TransportEstimate:
+    """The estimate with D*, D_sigma, f, H_R and sigma from the lag-time MSD fit (the block
+    values kept as diagnostics)."""
+    d = est.dimensionality
+    ne = ne_S_cm_per_cm2_s
+    dt, dt_e = float(fit.D_tracer_cm2_s), float(fit.D_tracer_cm2_s_err)
+    ds, ds_e = float(fit.D_sigma_cm2_s), float(fit.D_sigma_cm2_s_err)
+    # f = <r^2> / (sum of squared jumps): 2 d D* over the squared-jump rate per ion
+    f = 2 * d * (dt / A2_PER_S_TO_CM2_PER_S) / jump_sq_rate_A2_s if jump_sq_rate_A2_s > 0 \
+        else math.nan
+    f_e = abs(f) * dt_e / dt if dt else math.nan
+    h = dt / ds if ds else math.nan
+    h_e = abs(h) * math.hypot(dt_e / dt if dt else math.nan, ds_e / ds if ds else math.nan)
+    nan3 = np.full((3, 3), np.nan)
+    warnings = list(field_warnings)
+    upper = {}
+    if not fit.diffusive:
+        warnings.insert(0, f"no transport coefficient: {fit.regime}; the D and sigma given "
+                           "are upper bounds (*_upper)")
+        upper = dict(D_tracer_cm2_s_upper=float(fit.D_tracer_upper_cm2_s),
+                     D_sigma_cm2_s_upper=float(fit.D_sigma_upper_cm2_s),
+                     sigma_S_cm_upper=float(ne * fit.D_sigma_upper_cm2_s))
+        dt = dt_e = ds = ds_e = f = f_e = h = h_e = math.nan
+    ok = fit.diffusive
+    return dataclasses.replace(
+        est,
+        D_tracer_cm2_s=dt, D_tracer_cm2_s_err=dt_e,
+        D_tracer_tensor_cm2_s=np.asarray(fit.D_tracer_tensor_cm2_s) if ok else nan3,
+        D_tracer_tensor_cm2_s_err=np.asarray(fit.D_tracer_tensor_cm2_s_err) if ok else nan3,
+        D_sigma_cm2_s=ds, D_sigma_cm2_s_err=ds_e,
+        D_sigma_tensor_cm2_s=np.asarray(fit.D_sigma_tensor_cm2_s) if ok else nan3,
+        D_sigma_tensor_cm2_s_err=np.asarray(fit.D_sigma_tensor_cm2_s_err) if ok else nan3,
+        correlation_factor=f, correlation_factor_err=f_e, haven_ratio=h, haven_ratio_err=h_e,
+        sigma_S_cm=ne * ds, sigma_S_cm_err=ne * ds_e,
+        sigma_tensor_S_cm=ne * (np.asarray(fit.D_sigma_tensor_cm2_s) if ok else nan3),
+        sigma_tensor_S_cm_err=ne * (np.asarray(fit.D_sigma_tensor_cm2_s_err) if ok else nan3),
+        warnings=tuple(warnings), estimator="lag_msd", diffusive=bool(fit.diffusive),
+        regime=str(fit.regime), fit_range_s=tuple(float(x) for x in fit.fit_range_s),
+        alpha_tracer=float(fit.alpha_tracer), alpha_tracer_err=float(fit.alpha_tracer_err),
+        alpha_collective=float(fit.alpha_collective),
+        alpha_collective_err=float(fit.alpha_collective_err),
+        D_tracer_blocks_cm2_s=est.D_tracer_cm2_s,
+        D_tracer_blocks_cm2_s_err=est.D_tracer_cm2_s_err,
+        D_sigma_blocks_cm2_s=est.D_sigma_cm2_s, D_sigma_blocks_cm2_s_err=est.D_sigma_cm2_s_err,
+        **upper)

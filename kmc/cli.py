@@ -318,6 +318,12 @@ def _interrupt_status(signum: int | None) -> int:
     return 128 + int(signum or signal.SIGINT)
 
 
+def _twice(hops: int | None) -> int | None:
+    """A microstructure pair's hops: its run's and its bulk's (None: not known ahead, a run
+    to a precision)."""
+    return None if hops is None else 2 * hops
+
+
 def _write_json_beside(output: str | None, summary: dict[str, Any]) -> None:
     if output is not None:
         io.write_json(summary, io.json_path(output))
@@ -331,7 +337,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if out.summary_json and out.path is None:
         raise ConfigError("--summary-json needs --output FILE.h5 (the JSON goes beside it)")
     if cfg.model.microstructure_kind is not None:
-        bar = _HopBar(2 * cfg.plan.total_hops, 0, out.quiet)
+        bar = _HopBar(_twice(cfg.plan.total_hops), 0, out.quiet)
         return _report_pair(lambda: assemble.run_with_bulk(cfg, progress=bar), bar, out)
     bar = _HopBar(cfg.plan.total_hops, 0, out.quiet)
     return _run_and_report(lambda: assemble.run(cfg, progress=bar), bar, out.path, out.json,
@@ -383,7 +389,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     if stored.get("lattice") in MICROSTRUCTURES:
         cfg = RunConfig.from_stored(stored, f"{args.resume} (config)", **overrides,
                                     output=args.resume)
-        bar = _HopBar(2 * cfg.plan.total_hops, assemble.hops_done(cfg), cfg.output.quiet)
+        bar = _HopBar(_twice(cfg.plan.total_hops), assemble.hops_done(cfg),
+                      cfg.output.quiet)
         return _report_pair(
             lambda: assemble.resume_with_bulk(args.resume, progress=bar, **overrides), bar,
             cfg.output)

@@ -63,9 +63,14 @@ from .constants import (
     DEFAULT_BLOCKS,
     DEFAULT_LATTICE_CONSTANT_A,
     DEFAULT_OCCUPANCY,
-    DEFAULT_STEPS,
+    DEFAULT_MAX_STEPS,
+    DEFAULT_MAX_WALL_S,
+    DEFAULT_TARGET_REL_ERR,
     DEFAULT_TRAJECTORY_MAX_FRAMES,
+    MIN_MAX_STEPS,
+    MIN_MAX_WALL_S,
     RATE_LAWS,
+    TARGETS,
     SEED_LIMIT,
     default_equilibration,
 )
@@ -256,8 +261,19 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
            "particle arrangement (default 0)", minimum=0, maximum=SEED_LIMIT - 1,
            metavar="S"),
     # --- the plan
-    Option("steps", "int", DEFAULT_STEPS, "production hops (default 1e6)", group="plan",
-           minimum=1, metavar="N"),
+    Option("steps", "int", None, "production hops: a run of this fixed length (default: run "
+           "until --target-rel-err is reached)", group="plan", minimum=1, metavar="N"),
+    Option("target_rel_err", "float", None, "run until the relative standard error of "
+           f"--target is at most R and the transport is diffusive (default "
+           f"{DEFAULT_TARGET_REL_ERR:g} when --steps is not given)", group="plan",
+           minimum=0, strict=True, maximum=1, metavar="R"),
+    Option("target", "str", None, "what --target-rel-err aims at: " + ", ".join(TARGETS)
+           + " (default sigma)", group="plan", choices=TARGETS, metavar="QUANTITY"),
+    Option("max_steps", "int", None, "cap of a run to a precision: production hops (default "
+           f"{DEFAULT_MAX_STEPS:.0e})", group="plan", minimum=MIN_MAX_STEPS, metavar="N"),
+    Option("max_wall_s", "float", None, "cap of a run to a precision: wall seconds of "
+           f"production (default {DEFAULT_MAX_WALL_S:g})", group="plan",
+           minimum=MIN_MAX_WALL_S, metavar="SECONDS"),
     Option("equilibration", "int", None, "equilibration hops (default steps/10)", group="plan",
            minimum=0, metavar="N"),
     Option("blocks", "int", DEFAULT_BLOCKS, f"production blocks for the error bars (default "
@@ -306,7 +322,10 @@ FAMILY_BARRIER_KEYS = tuple(f"barrier_{name}" for name in FAMILIES)
 #: Keys that define the physics of a run and how it was sampled (stored with its results; a
 #: sweep restart must match).
 MODEL_KEYS = tuple(k for k, o in OPTIONS.items() if o.group == "model") + (
-    "steps", "equilibration", "blocks", "seed")
+    "steps", "equilibration", "blocks", "seed", "target_rel_err", "target", "max_steps",
+    "max_wall_s")
+#: The keys of a run to a precision (none of them goes with a fixed --steps).
+TARGET_KEYS = ("target_rel_err", "target", "max_steps", "max_wall_s")
 
 
 # --------------------------------------------------------------------------- #
@@ -633,6 +652,11 @@ def _complete(values: Mapping[str, Any], where: str, command: str,
     if checked.get("lattice") is None:
         raise ConfigError(f"{where}: no lattice given")
     _check_microstructure_keys(checked, where)
+    fixed = checked.get("steps") is not None
+    targets = [k for k in TARGET_KEYS if checked.get(k) is not None]
+    if fixed and targets:
+        raise ConfigError(f"{where}: {OPTIONS[targets[0]].flag} is for a run to a precision "
+                          f"and --steps fixes the length; give one of them")
     full = _with_defaults(checked, command)
     kind = _microstructure_kind(full["lattice"])
     if kind is not None:
@@ -778,40 +802,64 @@ class Model:
 
 @dataclass(frozen=True)
 class Plan:
-    """How a run is sampled: production hops, equilibration, blocks and the seed.
+    """How a run is sampled: a fixed length or a run to a precision, equilibration, blocks and
+    the seed.
 
     Attributes
     ----------
-    steps : int
-        Production hops.
+    steps : int or None
+        Production hops of a fixed-length run; None: a run to a precision.
     equilibration : int or None
-        Equilibration hops (None: :func:`kmc.constants.default_equilibration` of `steps`).
+        Equilibration hops (None: the default of the run's kind).
     blocks : int
-        Production blocks (the error bars come from their scatter).
+        Production blocks (diagnostics, and the drift under a field).
     seed : int or None
         The run's seed (None: drawn when the run starts, and recorded).
+    target_rel_err, target, max_steps, max_wall_s : optional
+        A run to a precision (see :meth:`kmc.Simulation.run`); None: the defaults when
+        `steps` is None.
     """
 
-    steps: int = DEFAULT_STEPS
+    steps: int | None = None
     equilibration: int | None = None
     blocks: int = DEFAULT_BLOCKS
     seed: int | None = None
+    target_rel_err: float | None = None
+    target: str | None = None
+    max_steps: int | None = None
+    max_wall_s: float | None = None
 
     @property
-    def equilibration_steps(self) -> int:
-        """Equilibration hops, the default filled in."""
-        return default_equilibration(self.steps) if self.equilibration is None \
-            else self.equilibration
+    def fixed_length(self) -> bool:
+        """True for a run of `steps` production hops, False for a run to a precision."""
+        return self.steps is not None
 
     @property
-    def total_hops(self) -> int:
-        """Equilibration and production hops."""
-        return self.steps + self.equilibration_steps
+    def equilibration_steps(self) -> int | None:
+        """Equilibration hops of a fixed-length run, the default filled in (None for a run
+        to a precision: its default depends on the ion count)."""
+        if self.equilibration is not None:
+            return self.equilibration
+        return default_equilibration(self.steps) if self.steps is not None else None
+
+    @property
+    def total_hops(self) -> int | None:
+        """Equilibration and production hops of a fixed-length run (None: not known in
+        advance)."""
+        if self.steps is None:
+            return None
+        return self.steps + int(self.equilibration_steps or 0)
 
     def run_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :meth:`kmc.Simulation.run` for this plan."""
-        return {"steps": self.steps, "equilibration": self.equilibration,
-                "blocks": self.blocks}
+        out: dict[str, Any] = {"steps": self.steps, "equilibration": self.equilibration,
+                               "blocks": self.blocks}
+        if self.steps is None:
+            out.update(target_rel_err=self.target_rel_err or DEFAULT_TARGET_REL_ERR,
+                       target=self.target or "sigma",
+                       max_steps=self.max_steps or DEFAULT_MAX_STEPS,
+                       max_wall_s=self.max_wall_s or DEFAULT_MAX_WALL_S)
+        return out
 
 
 @dataclass(frozen=True)

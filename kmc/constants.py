@@ -24,6 +24,9 @@ __all__ = [
     "MAX_LINEAR_RESPONSE_PARAMETER", "MAX_FIELD_PARAMETER",
     "DEFAULT_ATTEMPT_FREQUENCY_HZ", "DEFAULT_LATTICE_CONSTANT_A", "DEFAULT_BARRIER_EV",
     "DEFAULT_OCCUPANCY", "DEFAULT_BLOCKS", "DEFAULT_STEPS", "default_equilibration",
+    "DEFAULT_TARGET_REL_ERR", "TARGETS", "DEFAULT_MAX_WALL_S", "DEFAULT_MAX_STEPS",
+    "MIN_MAX_STEPS", "MIN_MAX_WALL_S", "default_target_equilibration", "MAX_SNAPSHOTS",
+    "MAX_TRACKED_IONS",
     "DEFAULT_TRAJECTORY_FRAMES", "DEFAULT_TRAJECTORY_MAX_FRAMES", "DEFAULT_TRAJECTORY_SPECIES",
     "TRAJECTORY_MAX_BYTES", "TRAJECTORY_MAX_BYTES_ENV",
 ]
@@ -97,6 +100,37 @@ DEFAULT_BLOCKS = 100
 def default_equilibration(steps: int) -> int:
     """Equilibration hops before a production phase of `steps` hops when not given: a tenth."""
     return int(steps) // 10
+
+
+# ---------------------------------------------------------------- runs to a precision
+#: What a run without --steps aims at: the relative standard error of its target (sigma by
+#: default), with the diffusive regime established.
+DEFAULT_TARGET_REL_ERR = 0.05
+#: The quantities a run to a precision can aim at (``--target``).
+TARGETS = ("sigma", "D_tracer")
+#: Caps of a run to a precision when not given: wall seconds of production, and hops.
+DEFAULT_MAX_WALL_S = 300.0
+DEFAULT_MAX_STEPS = 10**10
+#: Smallest caps accepted (below these no run could establish anything).
+MIN_MAX_STEPS = 10_000
+MIN_MAX_WALL_S = 1.0
+#: Equilibration of a run to a precision: this many hops per ion, at least MIN_... hops.
+TARGET_EQUILIBRATION_HOPS_PER_ION = 20
+MIN_TARGET_EQUILIBRATION_HOPS = 10_000
+#: The first look of a run to a precision comes after this many hops per ion (at least
+#: MIN_FIRST_CHECK_HOPS); then after every doubling of the production time.
+FIRST_CHECK_HOPS_PER_ION = 50
+MIN_FIRST_CHECK_HOPS = 50_000
+#: Displacement snapshots kept for the lag-time MSD (thinned by two when full), and the ions
+#: whose snapshots are kept for the tracer MSD (a random subset of larger systems).
+MAX_SNAPSHOTS = 256
+MAX_TRACKED_IONS = 4096
+
+
+def default_target_equilibration(n_ions: int) -> int:
+    """Equilibration hops of a run to a precision: TARGET_EQUILIBRATION_HOPS_PER_ION per ion,
+    at least MIN_TARGET_EQUILIBRATION_HOPS."""
+    return max(MIN_TARGET_EQUILIBRATION_HOPS, TARGET_EQUILIBRATION_HOPS_PER_ION * int(n_ions))
 
 
 # ---------------------------------------------------------------- trajectories

@@ -58,6 +58,7 @@ import numpy as np
 
 from . import __version__
 from .analysis import BlockData, transport
+from .msd import SnapshotBuffer, fit_diffusion, lag_msd
 from .errors import ConfigError
 from .lattice import PeriodicNetwork, SiteNetwork
 from .results import RunResult, SweepResult
@@ -517,8 +518,10 @@ def read_run(path: str | os.PathLike[str]) -> RunFile:
 def result_from_run(run: RunFile) -> Any:
     """Rebuild the :class:`kmc.RunResult` of a complete run from its file contents.
 
-    The transport estimates are recomputed from the stored blocks with
-    :func:`kmc.analysis.transport`, so they are the very numbers the run printed.
+    The transport estimates are recomputed from the stored blocks and displacement
+    snapshots with :func:`kmc.msd.fit_diffusion` and :func:`kmc.analysis.transport`, so they
+    are the very numbers the run printed. (A file written before kmc kept snapshots gives
+    the block estimates.)
     """
     if run.status != "complete" or run.summary is None:
         n = run.n_blocks
@@ -531,10 +534,21 @@ def result_from_run(run: RunFile) -> Any:
     inp = run.inputs
     data = BlockData(**run.blocks)
     field = inp.get("field_V_per_angstrom")
+    snap = _snapshots(run)
+    fit, msd = None, dict(run.msd)
+    if snap is not None:
+        lm = lag_msd(snap)
+        fit = fit_diffusion(lm, dimensionality=max(int(inp["dimensionality"]), 1),
+                            rate_limiting_hops=s.get("rate_limiting_hops"))
+        msd = {"time_s": np.asarray(lm.lags_s, dtype=float),
+               "tracer_A2": np.asarray(lm.tracer_A2, dtype=float),
+               "collective_A2": np.asarray(lm.collective_A2, dtype=float),
+               "fit_range_s": np.asarray(fit.fit_range_s, dtype=float)}
     est = transport(data, n_ions=int(inp["n_ions"]), volume_A3=float(inp["volume_A3"]),
                     temperature_K=float(inp["temperature_K"]), charge_e=float(inp["charge_e"]),
                     dimensionality=int(inp["dimensionality"]), field_V_per_angstrom=field,
-                    jump_length_A=s.get("jump_length_A") if field is not None else None)
+                    jump_length_A=s.get("jump_length_A") if field is not None else None,
+                    fit=fit, rate_limiting_hops=s.get("rate_limiting_hops"))
     own = [w for w in s.get("warnings", []) if w not in est.warnings]
 
     def num(key: str) -> float:
@@ -553,8 +567,16 @@ def result_from_run(run: RunFile) -> Any:
         displacement_share=dict(s.get("displacement_share", {})),
         field_V_per_angstrom=None if field is None else tuple(field),
         interrupted=bool(s["interrupted"]), blocks=data,
-        warnings=tuple(own), msd=dict(run.msd), engine_mode=str(s.get("engine_mode", "")),
-        rate_law=str(s.get("rate_law", "kra")))
+        warnings=tuple(own), msd=msd, engine_mode=str(s.get("engine_mode", "")),
+        rate_law=str(s.get("rate_law", "kra")), converged=bool(s.get("converged", True)),
+        stop_reason=str(s.get("stop_reason", "")))
+
+
+def _snapshots(run: RunFile) -> Any:
+    """The displacement snapshots of a run (kept with its checkpoint), or None."""
+    rec = (run.checkpoint or {}).get("run", {})
+    state = {k[len("snap_"):]: v for k, v in rec.items() if k.startswith("snap_")}
+    return SnapshotBuffer.from_state(state) if state else None
 
 
 def load(path: str | os.PathLike[str]) -> Any:

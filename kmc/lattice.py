@@ -297,6 +297,11 @@ class Network(Protocol):
         """The same network with per-hop arrays (itself for a SiteNetwork)."""
         ...
 
+    def type_dimensionality(self, types: Any) -> int:
+        """Dimensionality (0-3) of the network of the hops and multi-ion events of the named
+        types only (hop and event type names)."""
+        ...
+
 
 def as_site_network(network: Any, what: str = "network") -> SiteNetwork:
     """The :class:`SiteNetwork` form of any :class:`Network` (a :class:`PeriodicNetwork` is
@@ -949,6 +954,29 @@ class SiteNetwork:
             images = np.concatenate([images, np.rint(frac).astype(np.int64)])
         return wrapping_dimension(self.n_sites, src, dst, images, symmetric=True)
 
+    def type_dimensionality(self, types: Any) -> int:
+        """Dimensionality (0-3) of the network of the hops and multi-ion event moves of the
+        named types only (hop-type and event-type names): which mechanisms the long-range
+        transport needs."""
+        names = set(types)
+        hop = np.isin(self.hop_types, [k for k, n in enumerate(self.hop_type_names)
+                                       if n in names])
+        src = self.hop_src[hop].astype(np.int64)
+        dst = self.hop_dst[hop].astype(np.int64)
+        images = self.hop_images[hop].astype(np.int64)
+        kinds = [k for k, n in enumerate(self.event_type_names) if n in names]
+        if self.n_events and kinds:
+            per_move = np.repeat(self.event_types, np.diff(self.event_ptr))
+            mv = np.isin(per_move, kinds)
+            esrc = self.event_src[mv].astype(np.int64)
+            edst = self.event_dst[mv].astype(np.int64)
+            frac = (self.event_vectors[mv] - (self.positions[edst] - self.positions[esrc])) \
+                @ np.linalg.inv(self.cell)
+            src = np.concatenate([src, esrc])
+            dst = np.concatenate([dst, edst])
+            images = np.concatenate([images, np.rint(frac).astype(np.int64)])
+        return wrapping_dimension(self.n_sites, src, dst, images, symmetric=True)
+
     # ---------------------------------------------------------------- conversions
     def to_networkx(self) -> nx.MultiDiGraph:
         """The network as a :class:`networkx.MultiDiGraph`.
@@ -1275,6 +1303,15 @@ class PeriodicNetwork:
         translations of the cycles of the unit-cell graph, which is that of the supercell."""
         return wrapping_dimension(self.n_basis, self.hop_basis_src, self.hop_basis_dst,
                                   self.hop_cell_offsets, symmetric=True)
+
+    def type_dimensionality(self, types: Any) -> int:
+        """Dimensionality (0-3) of the network of the hops of the named types only."""
+        names = set(types)
+        keep = np.isin(self.hop_types, [k for k, n in enumerate(self.hop_type_names)
+                                        if n in names])
+        return wrapping_dimension(self.n_basis, self.hop_basis_src[keep],
+                                  self.hop_basis_dst[keep], self.hop_cell_offsets[keep],
+                                  symmetric=True)
 
     def hop_type_mean_sq_A2(self) -> np.ndarray:
         """Mean squared hop length of each hop type, Angstrom^2 (0 for an unused type)."""

@@ -95,6 +95,13 @@ class RunResult:
         The engine algorithm that ran: "uniform", "count" or "tree".
     rate_law : str
         The rate law of the run (:data:`kmc.constants.RATE_LAWS`).
+    converged : bool
+        The run's numbers are transport coefficients it can stand behind: the transport is
+        diffusive (``transport.diffusive``) and, for a run to a precision, the target was
+        reached (not a cap).
+    stop_reason : str
+        Why production ended: "steps" or "time" (a fixed length), "target" (the precision
+        reached), "max_steps" or "max_wall_s" (a cap), "interrupted".
     """
 
     transport: TransportEstimate
@@ -121,6 +128,8 @@ class RunResult:
     displacement_share: dict[str, float] = field(default_factory=dict)
     engine_mode: str = ""
     rate_law: str = "kra"
+    converged: bool = True
+    stop_reason: str = ""
 
     def __getattr__(self, name: str) -> Any:
         # only reached for names that are not fields: delegate to the estimates
@@ -138,7 +147,7 @@ class RunResult:
                     "dimensionality", "seed", "equilibration_steps", "hops",
                     "simulated_time_s", "wall_s", "hops_per_s", "hop_type_counts",
                     "event_counts", "displacement_share", "interrupted", "engine_mode",
-                    "rate_law"):
+                    "rate_law", "converged", "stop_reason"):
             out[key] = getattr(self, key)
         out["field_V_per_angstrom"] = (None if self.field_V_per_angstrom is None
                                        else list(self.field_V_per_angstrom))
@@ -151,7 +160,10 @@ class RunResult:
 
     def summary(self) -> str:
         """A readable table of the results."""
-        def row(label: str, value: float, err: float | None, unit: str) -> str:
+        def row(label: str, value: float, err: float | None, unit: str,
+                upper: float = math.nan) -> str:
+            if not math.isfinite(value) and math.isfinite(upper):
+                return f"  {label:<28s} {'< ' + format(upper, '.3g'):>12s} (upper bound) {unit}"
             if err is None:
                 return f"  {label:<28s} {value:>12.5g}              {unit}"
             return f"  {label:<28s} {value:>12.5g} +/- {err:<9.2g} {unit}"
@@ -160,11 +172,14 @@ class RunResult:
         lines = [
             f"kmc run: {self.network_name}, {self.n_ions} ions on {self.n_sites} sites "
             f"(d = {self.dimensionality}), T = {self.temperature_K:g} K, seed {self.seed}",
-            row("tracer diffusivity D*", t.D_tracer_cm2_s, t.D_tracer_cm2_s_err, "cm^2/s"),
-            row("collective diffusivity D_s", t.D_sigma_cm2_s, t.D_sigma_cm2_s_err, "cm^2/s"),
+            row("tracer diffusivity D*", t.D_tracer_cm2_s, t.D_tracer_cm2_s_err, "cm^2/s",
+                t.D_tracer_cm2_s_upper),
+            row("collective diffusivity D_s", t.D_sigma_cm2_s, t.D_sigma_cm2_s_err, "cm^2/s",
+                t.D_sigma_cm2_s_upper),
             row("correlation factor f", t.correlation_factor, t.correlation_factor_err, ""),
             row("Haven ratio D*/D_s", t.haven_ratio, t.haven_ratio_err, ""),
-            row("conductivity (N-E)", t.sigma_S_cm, t.sigma_S_cm_err, "S/cm"),
+            row("conductivity (N-E)", t.sigma_S_cm, t.sigma_S_cm_err, "S/cm",
+                t.sigma_S_cm_upper),
         ]
         if self.field_V_per_angstrom is not None:
             x = t.linear_response_parameter
@@ -175,6 +190,12 @@ class RunResult:
             f"  {self.hops} hops in {t.n_blocks} blocks, simulated {self.simulated_time_s:.4g} s, "
             f"wall {self.wall_s:.3g} s ({self.hops_per_s:.3g} hops/s)",
         ]
+        if t.estimator == "lag_msd" and t.fit_range_s is not None:
+            lo, hi = t.fit_range_s
+            state = "converged" if self.converged else "NOT converged"
+            lines.append(f"  {t.regime}: MSD ~ tau^{t.alpha_tracer:.3f} +/- "
+                         f"{t.alpha_tracer_err:.2g}, fitted over lags {lo:.3g}..{hi:.3g} s; "
+                         f"{state} ({self.stop_reason})")
         if set(self.event_counts) != set(self.hop_type_counts):  # multi-ion events present
             lines.append("  events fired (share of squared displacement): " + ", ".join(
                 f"{k} {v} ({100 * self.displacement_share.get(k, 0.0):.3g} %)"

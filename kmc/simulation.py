@@ -34,7 +34,17 @@ from .analysis import BlockData, transport
 from .constants import (
     DEFAULT_ATTEMPT_FREQUENCY_HZ,
     DEFAULT_BLOCKS,
-    DEFAULT_STEPS,
+    DEFAULT_MAX_STEPS,
+    DEFAULT_MAX_WALL_S,
+    DEFAULT_TARGET_REL_ERR,
+    FIRST_CHECK_HOPS_PER_ION,
+    MAX_SNAPSHOTS,
+    MAX_TRACKED_IONS,
+    MIN_FIRST_CHECK_HOPS,
+    MIN_MAX_STEPS,
+    MIN_MAX_WALL_S,
+    TARGETS,
+    default_target_equilibration,
     DEFAULT_TRAJECTORY_FRAMES,
     DEFAULT_TRAJECTORY_MAX_FRAMES,
     DEFAULT_TRAJECTORY_SPECIES,
@@ -51,6 +61,7 @@ from .constants import (
 )
 from .errors import ConfigError, ConfigTypeError, RunInterrupted
 from .lattice import Network
+from .msd import DiffusionFit, SnapshotBuffer, fit_diffusion, lag_msd
 from .resources import format_bytes, require_memory
 from .results import RunResult
 
@@ -405,8 +416,12 @@ class Simulation:
     # ------------------------------------------------------------------- run
     def run(
         self,
-        steps: int = DEFAULT_STEPS,
+        steps: int | None = None,
         *,
+        target_rel_err: float | None = None,
+        target: str = "sigma",
+        max_steps: int | None = None,
+        max_wall_s: float | None = None,
         equilibration: int | None = None,
         blocks: int = DEFAULT_BLOCKS,
         production_time_s: float | None = None,
@@ -490,16 +505,22 @@ class Simulation:
         RunInterrupted
             If stopped before two blocks were finished.
         """
-        steps = _count(steps, "steps", 1)
         blocks = _count(blocks, "blocks", 2)
-        equilibration = default_equilibration(steps) if equilibration is None else _count(
-            equilibration, "equilibration", 0)
+        aim = _Aim.checked(steps, production_time_s, target_rel_err, target, max_steps,
+                           max_wall_s)
+        steps = None if steps is None else _count(steps, "steps", 1)
+        if equilibration is not None:
+            equilibration = _count(equilibration, "equilibration", 0)
+        elif steps is not None:
+            equilibration = default_equilibration(steps)
+        else:
+            equilibration = default_target_equilibration(self.n_ions)
         tp = None
         if production_time_s is not None:
             tp = _number(production_time_s, "production_time_s")
             if not (math.isfinite(tp) and tp > 0):
                 raise ConfigError(f"production_time_s = {production_time_s!r} must be > 0")
-        elif blocks > steps:
+        elif steps is not None and blocks > steps:
             raise ConfigError(f"blocks = {blocks} is more than steps = {steps}: every block "
                               "needs events (use fewer blocks or more steps)")
         writer = None
@@ -523,7 +544,8 @@ class Simulation:
                 raise self._frozen_error()
             st = _RunState(steps=None if tp is not None else steps,
                            equilibration=equilibration, blocks=blocks, production_time_s=tp,
-                           start_steps=eng.steps, start_time_s=eng.time_s, trajectory=traj)
+                           start_steps=eng.steps, start_time_s=eng.time_s, trajectory=traj,
+                           aim=aim)
             if traj is not None:
                 frames = _Frames(self, st)
                 frames.check_size()
@@ -575,16 +597,7 @@ class Simulation:
                     if self._advance(left, None, on_chunk) == "frozen":
                         raise self._frozen_error()
                     self._begin_production(st)
-                while len(st.rows["duration_s"]) < st.blocks:
-                    b = len(st.rows["duration_s"])
-                    t_end = st.t_start_s + (b + 1) * st.tau_s
-                    if t_end <= st.t_block0_s:  # tau below the resolution of the clock
-                        raise ConfigError(
-                            f"block length {st.tau_s:.3g} s is too short to resolve at time "
-                            f"{eng.time_s:.3g} s; use more steps per block")
-                    if self._advance(None, t_end, on_chunk, self._frames) == "frozen":
-                        raise self._frozen_error()
-                    self._end_block(st)
+                self._produce(st, on_chunk)
                 st.phase = "done"
         except _Stop:
             stopped = True
@@ -609,17 +622,102 @@ class Simulation:
                          result=None if stopped else result)
         return result
 
+    def _produce(self, st: _RunState, on_chunk: Callable[[int], None]) -> None:
+        """The production phase: blocks, displacement snapshots, and (for a run to a
+        precision) the looks at the estimate, until its end (st.stop_reason says which)."""
+        eng = self.engine
+        aim = st.aim
+        snap = st.snap
+        assert snap is not None
+        while True:
+            n_rows = len(st.rows["duration_s"])
+            t_snap = st.t_start_s + snap.next_time_s
+            if aim.fixed and n_rows >= st.blocks and snap.next_time_s > st.blocks * st.tau_s \
+                    * (1.0 + 1e-9):  # every block and every snapshot of the plan: done
+                st.stop_reason = "time" if st.production_time_s is not None else "steps"
+                return
+            t_block = st.t_start_s + (n_rows + 1) * st.tau_s
+            t_next = min(t_block, t_snap) if not (aim.fixed and n_rows >= st.blocks) \
+                else t_snap
+            if not aim.fixed:
+                t_next = min(t_next, st.t_start_s + st.next_check_s)
+            if t_next <= st.t_block0_s and t_next < t_snap:  # below the clock's resolution
+                raise ConfigError(
+                    f"block length {st.tau_s:.3g} s is too short to resolve at time "
+                    f"{eng.time_s:.3g} s; use more steps per block")
+            if self._advance(None, t_next, on_chunk, self._frames) == "frozen":
+                raise self._frozen_error()
+            if eng.time_s >= t_snap:
+                self._record_snapshot(st)
+            if eng.time_s >= t_block and not (aim.fixed and n_rows >= st.blocks):
+                self._end_block(st)
+                if not aim.fixed and len(st.rows["duration_s"]) >= 2 * st.blocks:
+                    _merge_block_pairs(st)
+            if aim.fixed:
+                continue
+            if eng.time_s >= st.t_start_s + st.next_check_s:
+                fit = self._fit(st)
+                if fit.diffusive and _rel_err(fit, aim.target) <= aim.target_rel_err:
+                    st.stop_reason = "target"
+                    return
+                st.next_check_s *= 2.0
+            if eng.steps - st.start_steps - st.eq_steps >= aim.max_steps:
+                st.stop_reason = "max_steps"
+                return
+            if st.prod_wall_s >= aim.max_wall_s:
+                st.stop_reason = "max_wall_s"
+                return
+
+    def _record_snapshot(self, st: _RunState) -> None:
+        """The ions' displacements since the start of production, at a snapshot time."""
+        eng = self.engine
+        disp, _ = eng.displacements()
+        total = disp - st.disp0
+        st.snap.record(eng.time_s - st.t_start_s, total,  # type: ignore[union-attr]
+                       np.einsum("ij->j", total),
+                       np.array([eng.steps - st.start_steps - st.eq_steps], dtype=np.int64))
+
+    def _fit(self, st: _RunState) -> DiffusionFit:
+        """The lag-time MSD fit of the production so far (drift removed under a field)."""
+        return fit_diffusion(lag_msd(st.snap), dimensionality=max(self.network.dimensionality,
+                                                                  1),
+                             rate_limiting_hops=self._rate_limiting_hops(st))
+
+    def _rate_limiting_hops(self, st: _RunState) -> int | None:
+        """How often the rate-limiting hop type fired in production: the rarest of the hop
+        and event types without which the network does not percolate (None without a
+        percolating network)."""
+        state = self.engine.get_state()
+        counts = _event_counts(self.network, state["type_counts"] - st.counts0,
+                               _padded_event_counts(self.network, state["event_counts"]
+                                                    - (st.ev_counts0 if st.ev_counts0
+                                                       is not None else 0)))
+        return rate_limiting_count(self.network, counts)
+
     def _begin_production(self, st: _RunState) -> None:
         eng = self.engine
         st.eq_steps = eng.steps - st.start_steps
         eq_time = eng.time_s - st.start_time_s
+        # mean event rate of the equilibration (or the current total rate)
+        rate = (st.eq_steps / eq_time if st.eq_steps >= 1000 and eq_time > 0
+                else eng.total_rate_Hz)
         if st.production_time_s is not None:
             st.tau_s = st.production_time_s / st.blocks
-        else:
-            # mean event rate of the equilibration (or the current total rate)
-            rate = (st.eq_steps / eq_time if st.eq_steps >= 1000 and eq_time > 0
-                    else eng.total_rate_Hz)
-            st.tau_s = st.steps / st.blocks / rate  # type: ignore[operator]
+            planned_s = st.production_time_s
+        elif st.steps is not None:
+            st.tau_s = st.steps / st.blocks / rate
+            planned_s = st.tau_s * st.blocks
+        else:  # a run to a precision: a first look, then one after every doubling
+            first_hops = max(MIN_FIRST_CHECK_HOPS, FIRST_CHECK_HOPS_PER_ION * self.n_ions)
+            planned_s = first_hops / rate
+            st.tau_s = planned_s / st.blocks
+            st.next_check_s = planned_s
+        # snapshot 0 is the start of production; the last of a fixed-length run comes at its
+        # end, one short of the buffer's thinning (which would halve the lag resolution)
+        st.snap = SnapshotBuffer(self.n_ions, interval_s=planned_s / (MAX_SNAPSHOTS - 1),
+                                 max_snapshots=MAX_SNAPSHOTS,
+                                 max_tracked_ions=MAX_TRACKED_IONS,
+                                 seed=self.seed % (2**32))
         state = eng.get_state()
         st.disp0 = state["displacement"]
         st.disp_prev = st.disp0
@@ -653,24 +751,36 @@ class Simulation:
 
     def _result(self, st: _RunState, *, interrupted: bool, signum: int | None) -> RunResult:
         data = BlockData(**st.block_arrays())
+        state = self.engine.get_state()
+        counts = state["type_counts"] - st.counts0
+        ev_counts = _padded_event_counts(self.network, state["event_counts"] - (
+            st.ev_counts0 if st.ev_counts0 is not None else 0))
+        lm = lag_msd(st.snap)
+        limiting = rate_limiting_count(self.network,
+                                       _event_counts(self.network, counts, ev_counts))
+        fit = fit_diffusion(lm, dimensionality=max(self.network.dimensionality, 1),
+                            rate_limiting_hops=limiting)
         est = transport(
             data, n_ions=self.n_ions, volume_A3=self.network.volume_A3,
             temperature_K=self.temperature_K, charge_e=self.network.charge_e,
             dimensionality=self.network.dimensionality,
-            field_V_per_angstrom=self.field_V_per_angstrom, jump_length_A=self.jump_length_A)
-        state = self.engine.get_state()
-        counts = state["type_counts"] - st.counts0
-        ev_counts = state["event_counts"] - (
-            st.ev_counts0 if st.ev_counts0 is not None else 0)
-        # an event set may be empty but named (a generator that found no event): the engine
-        # then has no events and returns no counts; those types fired 0 times
-        missing = len(self.network.event_type_names) - ev_counts.shape[0]
-        if missing > 0:
-            ev_counts = np.concatenate([ev_counts, np.zeros(missing, dtype=ev_counts.dtype)])
+            field_V_per_angstrom=self.field_V_per_angstrom, jump_length_A=self.jump_length_A,
+            fit=fit, rate_limiting_hops=limiting)
         hops = int(data.hops.sum())
         notes: list[str] = []
         if interrupted:
-            notes.append(f"interrupted: {data.n_blocks} of {st.blocks} blocks finished")
+            notes.append(f"interrupted: {data.n_blocks} blocks finished")
+        aim = st.aim
+        converged = bool(fit.diffusive)
+        if not aim.fixed:
+            converged = converged and st.stop_reason == "target"
+            if st.stop_reason in ("max_steps", "max_wall_s"):
+                cap = (f"{aim.max_steps} production hops" if st.stop_reason == "max_steps"
+                       else f"{aim.max_wall_s:g} s of wall time")
+                notes.append(f"not converged: stopped at the cap of {cap} with the relative "
+                             f"error of {aim.target} at {_rel_err(fit, aim.target):.2g} "
+                             f"(target {aim.target_rel_err:g}); allow more (--max-steps, "
+                             "--max-wall-s)")
         traj = st.trajectory
         if traj is not None and st.phase != "equilibration":
             prod_hops = self.engine.steps - st.start_steps - st.eq_steps
@@ -702,10 +812,12 @@ class Simulation:
             interrupted=interrupted,
             blocks=data,
             warnings=tuple(notes),
-            msd={k: np.asarray(v, dtype=float) for k, v in st.msd.items()},
+            msd=_msd_of(lm, fit),
             stop_signal=signum,
             engine_mode=self.engine.mode,
             rate_law=self.rate_law,
+            converged=converged,
+            stop_reason="interrupted" if interrupted else st.stop_reason,
         )
 
     # ---------------------------------------------------------------- resume
@@ -715,6 +827,69 @@ class Simulation:
                checkpoint_interval_s: float | None = None) -> RunResult:
         """Continue the run checkpointed in `path` and finish it; see :func:`resume`."""
         return resume(path, progress=progress, checkpoint_interval_s=checkpoint_interval_s)
+
+
+def _msd_of(lm: Any, fit: DiffusionFit) -> dict[str, NDArray]:
+    """RunResult.msd: the mean-squared displacement per ion over lag times (Angstrom^2) and
+    the fitted range (s)."""
+    return {"time_s": np.asarray(lm.lags_s, dtype=float),
+            "tracer_A2": np.asarray(lm.tracer_A2, dtype=float),
+            "collective_A2": np.asarray(lm.collective_A2, dtype=float),
+            "fit_range_s": np.asarray(fit.fit_range_s, dtype=float)}
+
+
+def _padded_event_counts(net: Network, ev_counts: NDArray) -> NDArray:
+    """Event counts with one per named event type: an event set may be empty but named (a
+    generator that found no event); the engine then has no events and returns no counts;
+    those types fired 0 times."""
+    missing = len(net.event_type_names) - ev_counts.shape[0]
+    if missing > 0:
+        ev_counts = np.concatenate([ev_counts, np.zeros(missing, dtype=ev_counts.dtype)])
+    return ev_counts
+
+
+def rate_limiting_count(net: Network, counts: Mapping[str, int]) -> int | None:
+    """How often the rate-limiting hop (or event) type fired: adding the types from the most
+    to the least fired, the type that makes the network percolate (reach its full
+    dimensionality) is the rate-limiting one. None for a network that does not percolate.
+
+    Parameters
+    ----------
+    net : Network
+    counts : mapping
+        Events fired per hop and event type name (RunResult.event_counts).
+    """
+    full = int(net.dimensionality)
+    if full == 0:
+        return None
+    kept: list[str] = []
+    for name, count in sorted(counts.items(), key=lambda kv: -kv[1]):
+        kept.append(name)
+        if net.type_dimensionality(kept) >= full:
+            return int(count)
+    return None  # (not reached: all types together percolate)
+
+
+def _rel_err(fit: DiffusionFit, target: str) -> float:
+    """Relative standard error of the quantity a run to a precision aims at."""
+    if target == "sigma":
+        value, err = fit.D_sigma_cm2_s, fit.D_sigma_cm2_s_err
+    else:
+        value, err = fit.D_tracer_cm2_s, fit.D_tracer_cm2_s_err
+    return abs(err / value) if value and math.isfinite(err / value) else math.inf
+
+
+def _merge_block_pairs(st: _RunState) -> None:
+    """Merge the blocks of a run to a precision in pairs (block length doubled), so that it
+    keeps between `blocks` and 2 `blocks` of them however long it runs."""
+    rows = st.rows
+    for k in _RUN_ROWS:
+        pairs = rows[k]
+        rows[k] = [pairs[i] + pairs[i + 1] for i in range(0, len(pairs) - 1, 2)]
+    for k in _MSD_ROWS:  # the MSD at the ends of the merged blocks
+        st.msd[k] = st.msd[k][1::2]
+    st.tau_s *= 2.0
+    st._col_sum, st._col_rows = np.zeros(3), 0
 
 
 def _event_counts(net: Network, hop_counts: NDArray, ev_counts: NDArray) -> dict[str, int]:
@@ -774,8 +949,9 @@ class _TrajectoryPlan:
                               "overwrite=True (--overwrite)")
         if every_hops is None:
             if steps is None:
-                raise ConfigError("trajectory_every_hops must be given with "
-                                  "production_time_s (the hops are not known in advance)")
+                raise ConfigError("trajectory_every_hops must be given for a run without a "
+                                  "fixed number of steps (a production time, or a run to a "
+                                  "precision): its hops are not known in advance")
             every = max(1, steps // DEFAULT_TRAJECTORY_FRAMES)
         else:
             every = _count(every_hops, "trajectory_every_hops", 1)
@@ -881,6 +1057,63 @@ _ROW_SHAPES = {"duration_s": (0,), "tracer_sq_A2": (0, 3, 3), "collective_A": (0
                "jump_sq_A2": (0,), "hops": (0,)}
 
 
+@dataclass(frozen=True)
+class _Aim:
+    """How production ends: at a fixed length (hops or simulated time: `target_rel_err`
+    None), or once the relative standard error of `target` is at most `target_rel_err` and
+    the transport is diffusive, or at a cap (production hops, wall seconds)."""
+
+    target_rel_err: float | None
+    target: str = "sigma"
+    max_steps: int = DEFAULT_MAX_STEPS
+    max_wall_s: float = DEFAULT_MAX_WALL_S
+
+    @property
+    def fixed(self) -> bool:
+        return self.target_rel_err is None
+
+    @classmethod
+    def checked(cls, steps: Any, production_time_s: Any, target_rel_err: Any, target: Any,
+                max_steps: Any, max_wall_s: Any) -> _Aim:
+        given = [name for name, v in (("target_rel_err", target_rel_err),
+                                      ("max_steps", max_steps), ("max_wall_s", max_wall_s))
+                 if v is not None]
+        if steps is not None or production_time_s is not None:
+            if given:
+                what = "steps" if steps is not None else "production_time_s"
+                raise ConfigError(f"{given[0]} is for a run to a precision, and {what} fixes "
+                                  "the length; give one of them")
+            return cls(None)
+        return cls(
+            target_rel_err=_checks.real(
+                DEFAULT_TARGET_REL_ERR if target_rel_err is None else target_rel_err,
+                "target_rel_err", lo=0.0, hi=1.0, lo_open=True, hi_open=True),
+            target=_checks.choice(target, "target", TARGETS),
+            max_steps=_checks.integer(DEFAULT_MAX_STEPS if max_steps is None else max_steps,
+                                      "max_steps", lo=MIN_MAX_STEPS, whole_floats=True),
+            max_wall_s=_checks.real(DEFAULT_MAX_WALL_S if max_wall_s is None else max_wall_s,
+                                    "max_wall_s", lo=MIN_MAX_WALL_S))
+
+    def to_plan(self) -> dict[str, Any]:
+        """The plan's keys of a run to a precision (none for a fixed length)."""
+        if self.fixed:
+            return {}
+        return {"target_rel_err": self.target_rel_err, "target": self.target,
+                "max_steps": self.max_steps, "max_wall_s": self.max_wall_s}
+
+    def to_record(self) -> dict[str, Any]:
+        return {"target_rel_err": math.nan if self.fixed else self.target_rel_err,
+                "target": self.target, "max_steps": self.max_steps,
+                "max_wall_s": self.max_wall_s}
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any]) -> _Aim:
+        r = float(rec.get("target_rel_err", math.nan))
+        if math.isnan(r):
+            return cls(None)
+        return cls(r, str(rec["target"]), int(rec["max_steps"]), float(rec["max_wall_s"]))
+
+
 @dataclass
 class _RunState:
     """Everything beyond the engine's own state that a run needs to continue.
@@ -910,6 +1143,10 @@ class _RunState:
     trajectory: _TrajectoryPlan | None = None
     traj_frames: int = 0  # frames written so far
     traj_bytes: int = 0  # and the trajectory file's size after them
+    aim: _Aim = field(default_factory=lambda: _Aim(None))
+    snap: SnapshotBuffer | None = None  # the production's displacement snapshots
+    next_check_s: float = math.nan  # a run to a precision: production time of its next look
+    stop_reason: str = ""  # why production ended: "steps", "time", "target", "max_steps", ...
     rows: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in _RUN_ROWS})
     msd: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in _MSD_ROWS})
     # running sum of rows["collective_A"] over its first _col_rows rows (not checkpointed:
@@ -920,7 +1157,10 @@ class _RunState:
     _ARRAYS = ("counts0", "ev_counts0", "disp0", "disp_prev", "jsq_prev")
     _SCALARS = ("steps", "equilibration", "blocks", "production_time_s", "start_steps",
                 "start_time_s", "phase", "eq_steps", "tau_s", "t_start_s", "t_block0_s",
-                "steps_prev", "wall_s", "prod_wall_s", "traj_frames", "traj_bytes")
+                "steps_prev", "wall_s", "prod_wall_s", "traj_frames", "traj_bytes",
+                "next_check_s", "stop_reason")
+    _SNAP = "snap_"  # prefix of the snapshot buffer's state in the checkpoint
+    _AIM = "aim_"  # and of the stopping rule's
 
     def collective_total_A(self) -> NDArray[np.float64]:
         """Sum of the blocks' collective displacements so far, Angstrom (O(1) per block)."""
@@ -934,7 +1174,8 @@ class _RunState:
 
     def plan(self) -> dict[str, Any]:
         out = {"steps": self.steps, "equilibration": self.equilibration,
-               "blocks": self.blocks, "production_time_s": self.production_time_s}
+               "blocks": self.blocks, "production_time_s": self.production_time_s,
+               **self.aim.to_plan()}
         if self.trajectory is not None:
             out.update(self.trajectory.to_plan())
         return out
@@ -959,6 +1200,9 @@ class _RunState:
             v = getattr(self, k)
             if v is not None:
                 rec[k] = v
+        rec.update({self._AIM + k: v for k, v in self.aim.to_record().items()})
+        if self.snap is not None:
+            rec.update({self._SNAP + k: v for k, v in self.snap.state().items()})
         return rec
 
     @classmethod
@@ -973,7 +1217,13 @@ class _RunState:
             if k in kw:  # (files written before trajectories have no traj_*)
                 kw[k] = int(kw[k])
         kw["phase"] = str(kw["phase"])
+        kw["stop_reason"] = str(kw.get("stop_reason", ""))
+        kw["aim"] = _Aim.from_record({k[len(cls._AIM):]: v for k, v in rec.items()
+                                      if k.startswith(cls._AIM)})
         st = cls(**kw)
+        snap = {k[len(cls._SNAP):]: v for k, v in rec.items() if k.startswith(cls._SNAP)}
+        if snap:
+            st.snap = SnapshotBuffer.from_state(snap)
         for k in cls._ARRAYS:
             if k in rec:
                 setattr(st, k, np.asarray(rec[k]))

@@ -28,6 +28,7 @@ import numpy as np
 
 from .arrhenius import fit_arrhenius
 from .config import SweepConfig
+from .constants import MIN_MAX_STEPS
 from .errors import ConfigError, KMCError
 from .results import SweepResult
 from .sweep import derive_seed, run_sweep
@@ -36,6 +37,10 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
+
+#: Relative standard error of sigma each validation run aims at (full and quick validation).
+TARGET_REL_ERR = 0.05
+QUICK_TARGET_REL_ERR = 0.15
 
 __all__ = ["CASES", "Case", "ValidationReport", "run_validation", "case_sweep",
            "experimental_table", "experimental_reference", "DEPRECATED_KEYS"]
@@ -193,6 +198,10 @@ class ValidationReport:
                              f"{hv['exp']:.3g} at {hv['T_exp_K']:g} K ({hv['reference']}, "
                              f"{hv['flag']})")
             rat = f"{ratio:.3g}" if ratio is not None else "-"
+            if not r.get("compared", True):
+                rat = "n/a"
+                notes.append(f"{r['case']}: not compared: no diffusive regime at "
+                             + "; ".join(r.get("not_diffusive") or ["too few temperatures"]))
             trange = f"{min(t):g}-{max(t):g}"
             sim_s = f"{s:.3g} +- {se:.2g}"
             sim_ea = f"{ea:.3f} +- {eae:.3f}"
@@ -222,15 +231,17 @@ def case_sweep(case: Case, *, quick: bool, seed: int, workers: int | None,
 
     The case's master seed is derived from `seed` and the case's label
     (:func:`kmc.sweep.derive_seed`), so the cases do not share random streams and a case's
-    numbers do not depend on which other cases run. Equilibration is a fifth of the
-    production hops; 100 blocks.
+    numbers do not depend on which other cases run. Each run runs to a precision
+    (:data:`TARGET_REL_ERR`, :data:`QUICK_TARGET_REL_ERR` for a quick validation) of sigma,
+    capped at the case's hops; equilibration is a fifth of that cap.
     """
     temps = case.temperatures_K[-3:] if quick else case.temperatures_K
     size = case.quick_size if quick else case.size
     steps = case.quick_steps if quick else case.steps
     values: dict[str, Any] = {
         "lattice": case.material, **case.options, "temperature": [float(t) for t in temps],
-        "steps": steps, "equilibration": steps // 5, "blocks": 100,
+        "target_rel_err": QUICK_TARGET_REL_ERR if quick else TARGET_REL_ERR,
+        "max_steps": max(steps, MIN_MAX_STEPS), "equilibration": steps // 5, "blocks": 100,
         "seed": derive_seed(seed, 0.0, "validate", case.label, 0), "output": str(output),
         "quiet": not progress}
     if size is not None:
@@ -246,7 +257,8 @@ def _case_row(case: Case, sweep: SweepResult) -> dict[str, Any]:
     T = np.array([r.temperature_K for r in runs])
     s = np.array([float(r.sigma_S_cm) for r in runs])
     e = np.array([float(r.sigma_S_cm_err) for r in runs])
-    ok = np.isfinite(s) & (s > 0) & np.isfinite(e) & (e > 0)
+    diffusive = [bool(r.transport.diffusive) for r in runs]
+    ok = np.isfinite(s) & (s > 0) & np.isfinite(e) & (e > 0) & np.array(diffusive)
     if ok.sum() >= 2:
         fit = fit_arrhenius(T[ok], s[ok], e[ok], quantity="sigma", T_ref_K=300.0)
         s300, s300e, ea, eae = fit.value_ref, fit.value_ref_err, fit.Ea_eV, fit.Ea_err_eV
@@ -254,7 +266,11 @@ def _case_row(case: Case, sweep: SweepResult) -> dict[str, Any]:
     else:
         s300 = s300e = ea = eae = chi2 = float("nan")
     exp = experimental_reference(case.material, case.options)
-    ratio = s300 / exp["sigma_S_per_cm"] if exp and math.isfinite(s300) else None
+    compared = all(diffusive) and ok.sum() >= 2  # a number only where every run has one
+    ratio = s300 / exp["sigma_S_per_cm"] if exp and math.isfinite(s300) and compared \
+        else None
+    not_diffusive = [f"{r.temperature_K:g} K: {r.transport.regime}" for r in runs
+                     if not r.transport.diffusive]
     ea_entry = _other_entry(case.material, case.options, "Ea_eV")
     per_run = [{"T_K": r.temperature_K, "haven_ratio": float(r.haven_ratio),
                 "haven_ratio_err": float(r.haven_ratio_err)} for r in runs]
@@ -279,6 +295,9 @@ def _case_row(case: Case, sweep: SweepResult) -> dict[str, Any]:
         "ratio_Ea_sim_exp": (ea / ea_entry["Ea_eV"] if ea_entry is not None
                              and math.isfinite(ea) else None),
         "haven": _haven_row(case, per_run),
+        "diffusive": all(diffusive), "compared": compared,
+        "converged": [bool(r.converged) for r in runs], "not_diffusive": not_diffusive,
+        "sigma_S_cm_upper": [float(r.transport.sigma_S_cm_upper) for r in runs],
     }
     for d in (row, experiment or {}):  # the old keys, this version only
         d.update({old: d[new] for old, new in DEPRECATED_KEYS.items() if new in d})

@@ -1,9 +1,10 @@
 """One JSON vocabulary for kmc run, sweep, arrhenius and validate.
 
-The rule (README, "Command line"): a number's key is ``<quantity>[_<unit>][_err]``. The unit,
-when the quantity has one, comes last, from one list of spellings (``S_cm`` is S/cm,
-``cm2_s`` is cm^2/s; no ``per`` but in ``per_s`` and the field's ``V_per_angstrom``);
-``_err``, the standard error in the same unit, comes after it and nowhere else; an
+The rule (README, "Command line"): a number's key is ``<quantity>[_<unit>][_err|_upper]``.
+The unit, when the quantity has one, comes last, from one list of spellings (``S_cm`` is
+S/cm, ``cm2_s`` is cm^2/s; no ``per`` but in ``per_s`` and the field's ``V_per_angstrom``);
+``_err``, the standard error in the same unit, and ``_upper``, an upper bound in the same
+unit (a run without a diffusive regime), come after it and nowhere else; an
 extrapolated value names its temperature in the quantity (``sigma_300K_S_cm``). Old keys stay
 one version beside the new ones, listed old -> new under ``deprecated_keys``, each with its
 new key's value.
@@ -27,9 +28,9 @@ NAMES = {"config", "options", "hop_type_counts", "event_counts", "displacement_s
 
 def violation(key):
     """Why `key` breaks the naming rule (None if it follows it)."""
-    stem = key.removesuffix("_err")
-    if "err" in stem.split("_"):
-        return "_err is not last"
+    stem = key.removesuffix("_err").removesuffix("_upper")
+    if {"err", "upper"} & set(stem.split("_")):
+        return "_err or _upper is not last"
     unit = next((u for u in UNITS if stem == u or stem.endswith("_" + u)), None)
     quantity = stem if unit is None else stem[:-len(unit)].rstrip("_")
     if not quantity:
