@@ -817,10 +817,11 @@ def _fit_line(lag_m: NDArray, y: NDArray, cov_of: Any) -> _Line:
     """Iterated GLS of ``y = s * m + c``: OLS first, then covariance from the current model
     line -> GLS -> model, until the slope changes by less than GLS_RTOL relative (at most
     GLS_MAX_ITERATIONS rounds). ``cov_of(slope, intercept)`` gives the covariance."""
+    if not np.any(y):  # nothing moved (in this component): a line at 0, exactly
+        return _Line(slope=0.0, intercept=0.0, slope_err=0.0, intercept_err=0.0,
+                     cov=np.zeros((y.size, y.size)), chi2=0.0, iterations=0)
     x = lag_m / lag_m[-1]  # scaled abscissa: a well-conditioned design
     y_scale = float(np.max(np.abs(y)))
-    if not math.isfinite(y_scale) or y_scale == 0.0:
-        y_scale = 1.0
     yy = y / y_scale
     beta = np.polyfit(x, yy, 1)
     beta_cov = np.full((2, 2), np.nan)
@@ -844,9 +845,6 @@ def _fit_line(lag_m: NDArray, y: NDArray, cov_of: Any) -> _Line:
 # =============================================================================================
 # the fit
 # =============================================================================================
-_NAN33 = np.full((3, 3), np.nan)
-
-
 @dataclass(frozen=True, eq=False)
 class DiffusionFit:
     """D* and D_sigma from the long-lag MSD, with errors and a verdict on the regime.
@@ -969,7 +967,7 @@ def fit_diffusion(msd: LagMSD, *, dimensionality: int, min_hops_per_ion: float =
         diffusion (kinisi's ``use_ngp`` start). Only lags where the NGP exceeds the value
         of a Gaussian with the measured tensor by NGP_SIGNIFICANCE (4) standard errors
         count (Gaussian-model error, ``n_tracked K / m`` independent windows), so noise
-        around 0 does not move the start (it moved it in < 1 % of pure random walks);
+        around 0 does not move the start (it did in none of 1000 Gaussian random walks);
     (b) the smallest lag with at least `min_hops_per_ion` hops per ion per window, when
         `msd` has hop counts;
     (c) the smallest lag;
@@ -1010,7 +1008,7 @@ def fit_diffusion(msd: LagMSD, *, dimensionality: int, min_hops_per_ion: float =
     ``Cov(MSD_i, MSD_j) = v_i / N_j`` with ``N_j = N_p K / m_j`` (McCluskey, Coles & Morgan
     2025; v_i from the model line); it overstates the short lags' variances by 1.5 and
     understates the longest lags' by 3/4, is not always positive definite (projected), and
-    its errors cover 79 % instead of 68 % (tests/test_msd.py); the exact sum is the
+    its 1-sigma errors cover 73-77 % instead of 68 %; the exact sum is the
     default. Tensor components: ``Cov(dA_a dA_b, dB_a dB_b) = C_aa C_bb + C_ab^2`` with
     each component's own line (d -> 1). The collective MSD is one trajectory: its own line
     is too noisy to set its covariance (a random walk whose MSD happens to look flat would
@@ -1086,6 +1084,9 @@ def fit_diffusion(msd: LagMSD, *, dimensionality: int, min_hops_per_ion: float =
     if n_lags < MIN_FIT_LAGS:
         return _empty_fit(msd, f"too short: only {n_lags} lag time(s), at least "
                                f"{MIN_FIT_LAGS} are needed; record more snapshots", common)
+    if not np.any(msd.tracer_A2 > 0.0):
+        return _empty_fit(msd, "confined: no tracked ion moved (the MSD is 0)", common,
+                          value=0.0)
 
     # ---- the range
     m_all = np.rint(msd.lags_s / msd.interval_s).astype(np.int64)
@@ -1193,20 +1194,25 @@ def fit_diffusion(msd: LagMSD, *, dimensionality: int, min_hops_per_ion: float =
         chi2_collective_per_dof=line_co.chi2 / dof, fit_start=fit_start, **common)
 
 
-def _empty_fit(msd: LagMSD, regime: str, common: dict[str, Any]) -> DiffusionFit:
+def _empty_fit(msd: LagMSD, regime: str, common: dict[str, Any], *,
+               value: float = math.nan) -> DiffusionFit:
+    """A fit that could not be made: D, its errors and bounds all `value` (nan; 0 when
+    nothing moved), alpha nan, not diffusive."""
     nan = math.nan
     lags = msd.lags_s
     rng = (float(lags[0]), float(lags[-1])) if lags.size else (nan, nan)
+    t33 = np.full((3, 3), value)
     return DiffusionFit(
-        D_tracer_cm2_s=nan, D_tracer_cm2_s_err=nan, D_sigma_cm2_s=nan, D_sigma_cm2_s_err=nan,
-        D_tracer_tensor_cm2_s=_NAN33, D_tracer_tensor_cm2_s_err=_NAN33,
-        D_sigma_tensor_cm2_s=_NAN33, D_sigma_tensor_cm2_s_err=_NAN33,
-        intercept_tracer_A2=nan, intercept_tracer_A2_err=nan, intercept_collective_A2=nan,
-        intercept_collective_A2_err=nan, fit_range_s=rng, alpha_tracer=nan,
-        alpha_tracer_err=nan, alpha_collective=nan, alpha_collective_err=nan,
-        diffusive=False, regime=regime, range_ok=False, D_tracer_upper_cm2_s=nan,
-        D_sigma_upper_cm2_s=nan, n_fit_lags=0, chi2_tracer_per_dof=nan,
-        chi2_collective_per_dof=nan, fit_start="first lag", **common)
+        D_tracer_cm2_s=value, D_tracer_cm2_s_err=value, D_sigma_cm2_s=value,
+        D_sigma_cm2_s_err=value, D_tracer_tensor_cm2_s=t33, D_tracer_tensor_cm2_s_err=t33,
+        D_sigma_tensor_cm2_s=t33, D_sigma_tensor_cm2_s_err=t33,
+        intercept_tracer_A2=value, intercept_tracer_A2_err=value,
+        intercept_collective_A2=value, intercept_collective_A2_err=value, fit_range_s=rng,
+        alpha_tracer=nan, alpha_tracer_err=nan, alpha_collective=nan,
+        alpha_collective_err=nan, diffusive=False, regime=regime, range_ok=False,
+        D_tracer_upper_cm2_s=value, D_sigma_upper_cm2_s=value, n_fit_lags=0,
+        chi2_tracer_per_dof=nan, chi2_collective_per_dof=nan, fit_start="first lag",
+        **common)
 
 
 def _short_text(msd: LagMSD, i_min: int, offset: float, min_hops: float,
@@ -1310,7 +1316,7 @@ def _walk_of(slope: float, intercept: float, y: NDArray, m: NDArray,
         s = 0.5 * (max(slope, 0.0) + level)
         h = c / 2.0
     if s == 0.0 and h == 0.0:
-        h = max(float(np.mean(np.abs(y))), np.finfo(float).tiny) / 2.0
+        h = float(np.mean(np.abs(y))) / 2.0  # > 0: _fit_line fits no all-zero y
     return s, h
 
 

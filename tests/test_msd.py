@@ -520,6 +520,32 @@ def test_too_few_lags_give_an_empty_fit():
     assert fit.to_dict()["D_tracer_cm2_s"] is None
 
 
+def test_ions_that_do_not_move_and_ions_that_drift():
+    buf = SnapshotBuffer(5, interval_s=1.0, max_snapshots=64)
+    for k in range(1, 40):
+        buf.record(float(k), np.zeros((5, 3)), np.zeros(3), [0])
+    still = fit_diffusion(lag_msd(buf), dimensionality=3)
+    assert still.regime == "confined: no tracked ion moved (the MSD is 0)"
+    assert still.D_tracer_cm2_s == still.D_tracer_upper_cm2_s == still.D_sigma_cm2_s == 0.0
+    assert not still.diffusive
+    # pairs moving in opposite directions: a tracer D, no collective one
+    rng = np.random.default_rng(21)
+    buf = SnapshotBuffer(6, interval_s=1.0, max_snapshots=64)
+    p = np.zeros((6, 3))
+    for k in range(1, 64):
+        step = rng.normal(size=(3, 3))
+        p[:3] += step
+        p[3:] -= step
+        buf.record(float(k), p, np.zeros(3))
+    pairs = fit_diffusion(lag_msd(buf), dimensionality=3)
+    assert pairs.D_tracer_cm2_s > 0 and pairs.D_sigma_cm2_s == pairs.D_sigma_cm2_s_err == 0.0
+    # a drift (a field): super-diffusive
+    pos = gaussian_walk(rng, 20, 63, 1.0, 0.5) + 2.0 * np.arange(64)[:, None, None] * [1, 0, 0]
+    drift = fit_diffusion(lag_msd(fill(SnapshotBuffer(20, interval_s=1.0, max_snapshots=64),
+                                       pos, 1.0)), dimensionality=3)
+    assert drift.regime.startswith("super-diffusive: MSD ~ tau^1.")
+
+
 def test_to_dict_is_json_ready_with_kmc_keys():
     rng = np.random.default_rng(18)
     buf = fill(SnapshotBuffer(16, interval_s=1e-9, max_snapshots=64),
