@@ -104,12 +104,14 @@ class SnapshotBuffer:
     """Equally spaced displacement snapshots of a run's production phase, in bounded memory.
 
     Snapshot ``k`` is taken at ``t = k * interval_s`` after the start of production;
-    snapshot 0 (t = 0, all displacements zero) exists from the start. When the buffer holds
-    ``max_snapshots + 1`` snapshots it keeps every other one (0, 2, 4, ...) and doubles
+    snapshot 0 (t = 0, all displacements zero) exists from the start, so the first
+    :meth:`record` is at ``t = interval_s``. The caller stops the engine at
+    :attr:`next_time_s` and calls :meth:`record`; production time after the last snapshot
+    (less than one interval) is not stored. When the buffer holds ``max_snapshots + 1``
+    snapshots it keeps every other one (0, 2, 4, ...; the newest is kept) and doubles
     ``interval_s``, so the stored series always spans the whole production with uniform
-    spacing and holds between ``max_snapshots / 2 + 1`` and ``max_snapshots`` snapshots
-    between calls. The caller stops the engine at :attr:`next_time_s` and calls
-    :meth:`record`.
+    spacing, and, once it has thinned, holds between ``max_snapshots / 2 + 1`` and
+    ``max_snapshots`` snapshots between calls.
 
     The tracer MSD uses a random subset of at most ``max_tracked_ions`` ions (all ions if
     there are fewer); the collective displacement uses all ions (the caller passes their
@@ -866,15 +868,17 @@ class DiffusionFit:
         The tensors, cm^2/s (each component fitted on its own over the same range).
     intercept_tracer_A2, intercept_tracer_A2_err : float
     intercept_collective_A2, intercept_collective_A2_err : float
-        The fitted c, Angstrom^2: the offset of the long-time line, e.g. the cage rattling.
+        The fitted c, Angstrom^2: the offset of the long-time line, e.g. the cage rattling
+        (0 for a random walk).
     fit_range_s : tuple of float
         (tau_min, tau_max) of the fit, s.
     alpha_tracer, alpha_tracer_err, alpha_collective, alpha_collective_err : float
         Log-log slope of the MSD over the fitted range (1: diffusive; < 1: sub-diffusive;
         about 0: confined) and its standard error.
     diffusive : bool
-        The fit measures the long-time D: `range_ok`, both alphas within
-        ``max(ALPHA_SIGMAS * err, ALPHA_TOLERANCE)`` of 1, and enough rate-limiting hops.
+        The fit measures the long-time D: `range_ok`, the tracer alpha within
+        ``max(ALPHA_SIGMAS * err, ALPHA_TOLERANCE)`` of 1, and enough rate-limiting hops
+        (the collective alpha is reported, not judged).
     regime : str
         ``"diffusive"`` or why not, one line.
     range_ok : bool
@@ -894,8 +898,9 @@ class DiffusionFit:
     rate_limiting_hops : int or None
         As given.
     fit_start : str
-        What set tau_min: "first lag", "non-Gaussian parameter", "hops per ion" or
-        "last quarter" (when tau_min left less than a quarter of the lags).
+        What set the fit's first lag: "first lag", "non-Gaussian parameter", "hops per
+        ion", "offset" (rule (d) of :func:`fit_diffusion`) or "last quarter" (when tau_min
+        left less than a quarter of the lags).
     """
 
     D_tracer_cm2_s: float
