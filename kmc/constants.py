@@ -125,6 +125,11 @@ MIN_FIRST_CHECK_HOPS = 50_000
 #: whose snapshots are kept for the tracer MSD (a random subset of larger systems).
 MAX_SNAPSHOTS = 256
 MAX_TRACKED_IONS = 4096
+#: The summed displacement of all ions (the collective MSD, one trajectory, needs many time
+#: origins) is also kept on a finer grid of at most MAX_COLLECTIVE points, at least
+#: MIN_HOPS_PER_COLLECTIVE_POINT hops apart (each point stops the engine).
+MAX_COLLECTIVE = 65536
+MIN_HOPS_PER_COLLECTIVE_POINT = 2000
 
 
 def default_target_equilibration(n_ions: int) -> int:

@@ -90,6 +90,8 @@ GLS_MAX_ITERATIONS = 10
 #: The model covariances of overlapping-window MSDs :func:`fit_diffusion` knows.
 COVARIANCE_MODELS = ("exact", "kinisi")
 
+#: Points of the fine collective series a buffer keeps by default (3 floats each).
+DEFAULT_MAX_COLLECTIVE = 65536
 #: Ions per FFT batch in :func:`lag_msd` (bounds its temporary memory).
 _FFT_CHUNK_IONS = 256
 #: Jitter added to a covariance matrix that Cholesky refuses: these fractions of its mean
@@ -139,12 +141,19 @@ class SnapshotBuffer:
     """
 
     def __init__(self, n_ions: int, *, interval_s: float, max_snapshots: int = 256,
-                 max_tracked_ions: int = 4096, seed: int = 0) -> None:
+                 max_tracked_ions: int = 4096, seed: int = 0,
+                 collective_per_snapshot: int = 1,
+                 max_collective: int = DEFAULT_MAX_COLLECTIVE) -> None:
         n_ions = _checks.integer(n_ions, "n_ions", lo=1)
         interval_s = _checks.real(interval_s, "interval_s", lo=0.0, lo_open=True)
         max_snapshots = _check_max_snapshots(max_snapshots)
         max_tracked_ions = _checks.integer(max_tracked_ions, "max_tracked_ions", lo=1)
         seed = _checks.integer(seed, "seed", lo=0, hi=SEED_LIMIT - 1)
+        per = _checks.integer(collective_per_snapshot, "collective_per_snapshot", lo=1)
+        if per & (per - 1):
+            raise ConfigError(f"collective_per_snapshot = {per} must be a power of 2 (the "
+                              "snapshots must fall on the collective series' times)")
+        max_coll = _check_max_snapshots(max_collective, "max_collective")
         if n_ions <= max_tracked_ions:
             tracked = np.arange(n_ions, dtype=np.int64)
         else:
@@ -152,6 +161,18 @@ class SnapshotBuffer:
             tracked = np.sort(rng.choice(n_ions, size=max_tracked_ions, replace=False))
             tracked = tracked.astype(np.int64)
         self._setup(n_ions, interval_s, max_snapshots, max_tracked_ions, seed, tracked)
+        self._setup_collective(interval_s / per, max_coll)
+
+    def _setup_collective(self, interval_s: float, max_collective: int,
+                          total: NDArray[np.float64] | None = None) -> None:
+        """The fine series of the summed displacement (snapshot 0, zeros, from the start)."""
+        self._c_interval_s = interval_s
+        self._c_max = max_collective
+        n = 1 if total is None else total.shape[0]
+        self._c_total = np.zeros((max(64, 2 * n), 3), dtype=np.float64)  # grows to max + 1
+        if total is not None:
+            self._c_total[:n] = total
+        self._c_n = n
 
     def _setup(self, n_ions: int, interval_s: float, max_snapshots: int,
                max_tracked_ions: int, seed: int, tracked: NDArray[np.int64]) -> None:
@@ -244,6 +265,25 @@ class SnapshotBuffer:
         return view
 
     @property
+    def collective_interval_s(self) -> float:
+        """Time between the points of the fine series of the summed displacement, s."""
+        return self._c_interval_s
+
+    @property
+    def next_collective_time_s(self) -> float:
+        """When (since the start of production) the caller must record the next point of
+        the fine collective series (:meth:`record_collective`)."""
+        return self._c_n * self._c_interval_s
+
+    @property
+    def collective_A(self) -> NDArray[np.float64]:
+        """The fine series of the summed displacement of all ions, shape (n_collective, 3),
+        Angstrom (a read-only view)."""
+        view = self._c_total[:self._c_n]
+        view.flags.writeable = False
+        return view
+
+    @property
     def hop_counts(self) -> NDArray[np.int64] | None:
         """Cumulative hops per hop type since the start of production, shape
         (n_snapshots, n_types) (a read-only view), or None if :meth:`record` was not given
@@ -315,6 +355,45 @@ class SnapshotBuffer:
         if self._n == self._max_snapshots + 1:
             self._thin()
 
+    def record_collective(self, time_s: float, total_displacement_A: Any) -> None:
+        """Store the point of the fine collective series due at :attr:`next_collective_time_s`
+        (the summed displacement of all ions since the start of production, Angstrom).
+
+        The fine series resolves the collective MSD, one trajectory, at lags far shorter
+        than the snapshots' (a few numbers per point: it may hold `max_collective` points);
+        it grows to `max_collective` + 1 points, then keeps every other one and doubles its
+        interval. Record it before :meth:`record` when both are due.
+
+        Raises
+        ------
+        ConfigError
+            On a time that is not the next point's or a bad array.
+        """
+        t = _checks.real(time_s, "time_s")
+        due = self.next_collective_time_s
+        if abs(t - due) > TIME_RTOL * due:
+            raise ConfigError(f"time_s = {t!r} is not the next collective point's time "
+                              f"{due!r}; record each point exactly at next_collective_time_s")
+        total = _checks.float_array(total_displacement_A, "total_displacement_A", (3,))
+        if self._c_n == self._c_total.shape[0]:  # grow, up to max + 1
+            grown = np.zeros((min(2 * self._c_n, self._c_max + 1), 3))
+            grown[:self._c_n] = self._c_total[:self._c_n]
+            self._c_total = grown
+        self._c_total[self._c_n] = total
+        self._c_n += 1
+        if self._c_n == self._c_max + 1:
+            self.thin_collective()
+
+    def thin_collective(self) -> None:
+        """Keep every other point of the fine collective series and double its interval
+        (the caller may do this any time it finds the points too dense; the next point is
+        then due later, never earlier, than the last one recorded)."""
+        keep = (self._c_n + 1) // 2
+        self._c_total[:keep] = self._c_total[:self._c_n:2].copy()
+        self._c_total[keep:] = 0.0
+        self._c_n = keep
+        self._c_interval_s *= 2.0
+
     def _checked_hops(self, hops_per_type: Any) -> NDArray[np.int64] | None:
         given = hops_per_type is not None
         if self._hops_mode != -1 and given != bool(self._hops_mode):
@@ -375,6 +454,9 @@ class SnapshotBuffer:
             "total_displacement_A": self._total[:n].copy(),
             "hop_counts": hops,
             "hops_mode": self._hops_mode,
+            "collective_interval_s": self._c_interval_s,
+            "max_collective": self._c_max,
+            "collective_A": self._c_total[:self._c_n].copy(),
         }
 
     @classmethod
@@ -446,6 +528,16 @@ class SnapshotBuffer:
             buf._hops[:n] = hops
         buf._hops_mode = hops_mode
         buf._n = n
+        if "collective_A" in state:  # (a state of the fine collective series)
+            c_total = _checks.float_array(state["collective_A"], "state['collective_A']",
+                                          (None, 3))
+            buf._setup_collective(
+                _checks.real(_scalar(state["collective_interval_s"]),
+                             "state['collective_interval_s']", lo=0.0, lo_open=True),
+                _check_max_snapshots(_scalar(state["max_collective"]),
+                                     "state['max_collective']"), c_total)
+        else:
+            buf._setup_collective(interval_s, max_snapshots)
         return buf
 
 
@@ -504,6 +596,16 @@ class LagMSD:
         Spacing of the snapshots, s (``lags_s[m - 1] = m * interval_s``).
     n_intervals : int
         K, the intervals the snapshots span.
+    fine_lags_m : ndarray of int or None
+        With a fine collective series (:meth:`SnapshotBuffer.record_collective`) finer
+        than the snapshots: its lags in its own intervals, about two per octave
+        (``round(2^(k/2))``) up to `max_lag_fraction` of its span; else None.
+    fine_collective_A2, fine_collective_tensor_A2 : ndarray or None
+        The collective MSD (per ion) and its tensor at those lags, every origin used.
+    fine_interval_s : float
+        The fine series' interval, s (nan without one).
+    fine_n_intervals : int
+        Its span in intervals (0 without one).
     """
 
     lags_s: NDArray[np.float64]
@@ -518,10 +620,18 @@ class LagMSD:
     hops_per_ion: NDArray[np.float64]
     interval_s: float
     n_intervals: int
+    fine_lags_m: NDArray[np.int64] | None = None
+    fine_collective_A2: NDArray[np.float64] | None = None
+    fine_collective_tensor_A2: NDArray[np.float64] | None = None
+    fine_interval_s: float = math.nan
+    fine_n_intervals: int = 0
 
     def __post_init__(self) -> None:
         for name in ("lags_s", "tracer_A2", "tracer_tensor_A2", "collective_A2",
-                     "collective_tensor_A2", "n_windows", "ngp", "hops_per_ion"):
+                     "collective_tensor_A2", "n_windows", "ngp", "hops_per_ion",
+                     "fine_lags_m", "fine_collective_A2", "fine_collective_tensor_A2"):
+            if getattr(self, name) is None:
+                continue
             arr = np.array(getattr(self, name))
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
@@ -594,11 +704,24 @@ def lag_msd(buffer: SnapshotBuffer, *, max_lag_fraction: float = 0.5) -> LagMSD:
         later = c[n_snap] - c[m]  # sum_{t >= m} h(t)
         earlier = c[n_snap - m]  # sum_{t < N - m} h(t)
         hops_per_ion = (later - earlier) / n_win / buffer.n_ions
+    fine: dict[str, Any] = {}
+    series = buffer._c_total[:buffer._c_n]
+    kc = series.shape[0] - 1
+    if kc > k_int:  # a finer collective series: the collective MSD at shorter lags
+        top = frac * kc
+        mc = np.unique(np.rint(2.0 ** np.arange(0.0, math.log2(top) + 1e-9, 0.5)))
+        mc = mc[(mc >= 1) & (mc <= top)].astype(np.int64)
+        c_sum, _ = _tracer_sums(series[:, None, :], mc, _fast_len(kc + 1 + int(mc.max())),
+                                fourth=False)
+        c_tensor = c_sum / ((kc + 1 - mc) * buffer.n_ions)[:, None, None]
+        fine = {"fine_lags_m": mc, "fine_collective_tensor_A2": c_tensor,
+                "fine_collective_A2": np.trace(c_tensor, axis1=1, axis2=2).copy(),
+                "fine_interval_s": buffer._c_interval_s, "fine_n_intervals": kc}
     return LagMSD(lags_s=m * buffer.interval_s, tracer_A2=tracer,
                   tracer_tensor_A2=tracer_tensor, collective_A2=coll,
                   collective_tensor_A2=coll_tensor, n_windows=n_win, n_ions=buffer.n_ions,
                   n_tracked=n_tr, ngp=ngp, hops_per_ion=hops_per_ion,
-                  interval_s=buffer.interval_s, n_intervals=k_int)
+                  interval_s=buffer.interval_s, n_intervals=k_int, **fine)
 
 
 def _fast_len(n: int) -> int:
@@ -1146,18 +1269,48 @@ def fit_diffusion(msd: LagMSD, *, dimensionality: int, min_hops_per_ion: float =
 
     # ---- the fits
     line_tr = scalar_fit(i_start, msd.tracer_A2, msd.n_tracked)
-    line_co = scalar_fit(i_start, msd.collective_A2, 1.0, line_tr.intercept)
     y_tr = msd.tracer_A2[sel]
-    y_co = msd.collective_A2[sel]
     conv = A2_PER_S_TO_CM2_PER_S / (2 * d * dt)  # slope per interval -> D in cm^2/s
     alpha_tr = _alpha(m, y_tr, line_tr)
-    alpha_co = _alpha(m, y_co, line_co)
     geom = _sub(geom_all, i_start)
     t_tr, t_tr_err, t_tr_c = _tensor_fit(m, msd.tracer_tensor_A2[sel], geom, k_int,
                                          msd.n_tracked, model)
-    t_co, t_co_err, _ = _tensor_fit(m, msd.collective_tensor_A2[sel], geom, k_int, 1.0, model,
-                                    c_ref=t_tr_c)
     t_conv = A2_PER_S_TO_CM2_PER_S / (2 * dt)
+    # the collective MSD, one trajectory, from the fine series when there is one: over the
+    # same range of lag times, but with many more time origins (its precision is set by the
+    # number of independent windows at the shortest fitted lag)
+    fine = None
+    if msd.fine_lags_m is not None:
+        tau_c = msd.fine_lags_m * msd.fine_interval_s
+        start_c = tau[0]
+        if i_start == 0:  # the start lies at or before the snapshots' first lag: find it
+            start_c = _fine_start(msd, line_tr, dt, min_hops, max_offset)
+        pick = np.flatnonzero(tau_c >= start_c * (1.0 - 1e-9))
+        if pick.size >= MIN_FIT_LAGS:
+            fine = pick
+    if fine is not None:
+        m_co = msd.fine_lags_m[fine]
+        k_co = msd.fine_n_intervals
+        geom_co = _geometry(m_co, k_co)
+        y_co = msd.fine_collective_A2[fine]
+        mf_co = m_co.astype(np.float64)
+
+        def cov_co(slope: float, intercept: float) -> NDArray:
+            s, h = _walk_of(slope / d, intercept / d, y_co / d, mf_co, line_tr.intercept / d)
+            return d * _model_cov(geom_co, _Walk(s, h, s, h, s, h), k_co, 1.0, model)
+
+        line_co = _fit_line(mf_co, y_co, cov_co)
+        t_co, t_co_err, _ = _tensor_fit(m_co, msd.fine_collective_tensor_A2[fine], geom_co,
+                                        k_co, 1.0, model, c_ref=t_tr_c)
+        conv_co = A2_PER_S_TO_CM2_PER_S / (2 * d * msd.fine_interval_s)
+        t_conv_co = A2_PER_S_TO_CM2_PER_S / (2 * msd.fine_interval_s)
+    else:
+        m_co, y_co = m, msd.collective_A2[sel]
+        line_co = scalar_fit(i_start, msd.collective_A2, 1.0, line_tr.intercept)
+        t_co, t_co_err, _ = _tensor_fit(m, msd.collective_tensor_A2[sel], geom, k_int, 1.0,
+                                        model, c_ref=t_tr_c)
+        conv_co, t_conv_co = conv, t_conv
+    alpha_co = _alpha(m_co, y_co, line_co)
 
     # ---- the verdict
     reasons = []
@@ -1177,15 +1330,15 @@ def fit_diffusion(msd: LagMSD, *, dimensionality: int, min_hops_per_ion: float =
     diffusive = not reasons
     dof = max(m.size - 2, 1)
 
-    def upper(y: NDArray, line: _Line) -> float:
+    def upper(y: NDArray, line: _Line, mm: NDArray, cv: float) -> float:
         sigma = math.sqrt(max(float(line.cov[-1, -1]), 0.0))
-        return (float(y[-1]) + UPPER_BOUND_SIGMAS * sigma) * conv / m[-1]
+        return (float(y[-1]) + UPPER_BOUND_SIGMAS * sigma) * cv / mm[-1]
 
     return DiffusionFit(
         D_tracer_cm2_s=line_tr.slope * conv, D_tracer_cm2_s_err=line_tr.slope_err * conv,
-        D_sigma_cm2_s=line_co.slope * conv, D_sigma_cm2_s_err=line_co.slope_err * conv,
+        D_sigma_cm2_s=line_co.slope * conv_co, D_sigma_cm2_s_err=line_co.slope_err * conv_co,
         D_tracer_tensor_cm2_s=t_tr * t_conv, D_tracer_tensor_cm2_s_err=t_tr_err * t_conv,
-        D_sigma_tensor_cm2_s=t_co * t_conv, D_sigma_tensor_cm2_s_err=t_co_err * t_conv,
+        D_sigma_tensor_cm2_s=t_co * t_conv_co, D_sigma_tensor_cm2_s_err=t_co_err * t_conv_co,
         intercept_tracer_A2=line_tr.intercept, intercept_tracer_A2_err=line_tr.intercept_err,
         intercept_collective_A2=line_co.intercept,
         intercept_collective_A2_err=line_co.intercept_err,
@@ -1194,9 +1347,11 @@ def fit_diffusion(msd: LagMSD, *, dimensionality: int, min_hops_per_ion: float =
         alpha_collective=alpha_co[0], alpha_collective_err=alpha_co[1],
         diffusive=diffusive, regime="diffusive" if diffusive else "; ".join(reasons),
         range_ok=range_ok,
-        D_tracer_upper_cm2_s=upper(y_tr, line_tr), D_sigma_upper_cm2_s=upper(y_co, line_co),
+        D_tracer_upper_cm2_s=upper(y_tr, line_tr, m, conv),
+        D_sigma_upper_cm2_s=upper(y_co, line_co, m_co, conv_co),
         n_fit_lags=int(m.size), chi2_tracer_per_dof=line_tr.chi2 / dof,
-        chi2_collective_per_dof=line_co.chi2 / dof, fit_start=fit_start, **common)
+        chi2_collective_per_dof=line_co.chi2 / max(m_co.size - 2, 1), fit_start=fit_start,
+        **common)
 
 
 def _empty_fit(msd: LagMSD, regime: str, common: dict[str, Any], *,
@@ -1266,6 +1421,24 @@ def _ngp_start(msd: LagMSD) -> int:
     if not significant.any():
         return 0
     return int(np.argmax(np.where(significant, excess, -np.inf)))
+
+
+def _fine_start(msd: LagMSD, line_tr: _Line, dt: float, min_hops: float,
+                max_offset: float | None) -> float:
+    """Where the collective fit on the fine series starts when the diffusive regime begins
+    at or before the snapshots' first lag: the later of the lag with `min_hops` hops per
+    ion (from the mean hop rate) and the lag where the tracer's line exceeds its offset's
+    lower bound by 1 / `max_offset` (rule (d); the ions' rattling is local, so the per-ion
+    collective MSD carries the same offset), s. 0 when neither applies."""
+    start = 0.0
+    rate = msd.hops_per_ion / msd.lags_s  # hops per ion per second, at each lag
+    if np.isfinite(rate).all() and rate[-1] > 0:
+        start = max(start, min_hops / float(rate[-1]))
+    if max_offset is not None and line_tr.slope > 0:
+        c_low = line_tr.intercept - OFFSET_SIGMAS * line_tr.intercept_err
+        if c_low > 0:
+            start = max(start, c_low * (1.0 / max_offset - 1.0) / (line_tr.slope / dt))
+    return start
 
 
 def _alpha(m: NDArray, y: NDArray, line: _Line) -> tuple[float, float]:

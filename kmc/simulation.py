@@ -38,8 +38,10 @@ from .constants import (
     DEFAULT_MAX_WALL_S,
     DEFAULT_TARGET_REL_ERR,
     FIRST_CHECK_HOPS_PER_ION,
+    MAX_COLLECTIVE,
     MAX_SNAPSHOTS,
     MAX_TRACKED_IONS,
+    MIN_HOPS_PER_COLLECTIVE_POINT,
     MIN_FIRST_CHECK_HOPS,
     MIN_MAX_STEPS,
     MIN_MAX_WALL_S,
@@ -632,6 +634,7 @@ class Simulation:
         while True:
             n_rows = len(st.rows["duration_s"])
             t_snap = st.t_start_s + snap.next_time_s
+            t_coll = st.t_start_s + snap.next_collective_time_s
             if aim.fixed and n_rows >= st.blocks and snap.next_time_s > st.blocks * st.tau_s \
                     * (1.0 + 1e-9):  # every block and every snapshot of the plan: done
                 st.stop_reason = "time" if st.production_time_s is not None else "steps"
@@ -639,6 +642,7 @@ class Simulation:
             t_block = st.t_start_s + (n_rows + 1) * st.tau_s
             t_next = min(t_block, t_snap) if not (aim.fixed and n_rows >= st.blocks) \
                 else t_snap
+            t_next = min(t_next, t_coll)  # (the snapshots' times are among these)
             if not aim.fixed:
                 t_next = min(t_next, st.t_start_s + st.next_check_s)
             if t_next <= st.t_block0_s and t_next < t_snap:  # below the clock's resolution
@@ -647,6 +651,16 @@ class Simulation:
                     f"{eng.time_s:.3g} s; use more steps per block")
             if self._advance(None, t_next, on_chunk, self._frames) == "frozen":
                 raise self._frozen_error()
+            if eng.time_s >= t_coll:
+                snap.record_collective(eng.time_s - st.t_start_s,
+                                       eng.total_displacement_A - st.total0)
+                # points closer than MIN_HOPS_PER_COLLECTIVE_POINT hops (at the mean rate
+                # so far) cost more in engine stops than they add: thin them
+                prod_hops = eng.steps - st.start_steps - st.eq_steps
+                while snap.collective_interval_s * prod_hops \
+                        < MIN_HOPS_PER_COLLECTIVE_POINT * (eng.time_s - st.t_start_s) \
+                        and snap.collective_interval_s < snap.interval_s:
+                    snap.thin_collective()
             if eng.time_s >= t_snap:
                 self._record_snapshot(st)
             if eng.time_s >= t_block and not (aim.fixed and n_rows >= st.blocks):
@@ -712,17 +726,26 @@ class Simulation:
             planned_s = first_hops / rate
             st.tau_s = planned_s / st.blocks
             st.next_check_s = planned_s
+        # the fine collective series: a power of 2 points per snapshot, each at least
+        # MIN_HOPS_PER_COLLECTIVE_POINT hops (at the planned rate) after the last
+        hops_per_snapshot = planned_s * rate / (MAX_SNAPSHOTS - 1)
+        per = 1
+        while per * 2 * MIN_HOPS_PER_COLLECTIVE_POINT <= hops_per_snapshot \
+                and per * 2 * (MAX_SNAPSHOTS - 1) <= MAX_COLLECTIVE:
+            per *= 2
         # snapshot 0 is the start of production; the last of a fixed-length run comes at its
         # end, one short of the buffer's thinning (which would halve the lag resolution)
         st.snap = SnapshotBuffer(self.n_ions, interval_s=planned_s / (MAX_SNAPSHOTS - 1),
                                  max_snapshots=MAX_SNAPSHOTS,
                                  max_tracked_ions=MAX_TRACKED_IONS,
-                                 seed=self.seed % (2**32))
+                                 seed=self.seed % (2**32), collective_per_snapshot=per,
+                                 max_collective=MAX_COLLECTIVE)
         state = eng.get_state()
         st.disp0 = state["displacement"]
         st.disp_prev = st.disp0
         st.jsq_prev = state["jump_sq"]
         st.counts0 = state["type_counts"].copy()
+        st.total0 = eng.total_displacement_A
         st.ev_counts0 = state["event_counts"].copy()
         st.steps_prev = eng.steps
         st.t_start_s = st.t_block0_s = eng.time_s
@@ -1138,6 +1161,7 @@ class _RunState:
     disp0: NDArray[np.float64] | None = None
     disp_prev: NDArray[np.float64] | None = None
     jsq_prev: NDArray[np.float64] | None = None
+    total0: NDArray[np.float64] | None = None  # summed displacement at production's start
     wall_s: float = 0.0
     prod_wall_s: float = 0.0
     trajectory: _TrajectoryPlan | None = None
@@ -1154,7 +1178,7 @@ class _RunState:
     _col_sum: NDArray[np.float64] = field(default_factory=lambda: np.zeros(3), repr=False)
     _col_rows: int = field(default=0, repr=False)
 
-    _ARRAYS = ("counts0", "ev_counts0", "disp0", "disp_prev", "jsq_prev")
+    _ARRAYS = ("counts0", "ev_counts0", "disp0", "disp_prev", "jsq_prev", "total0")
     _SCALARS = ("steps", "equilibration", "blocks", "production_time_s", "start_steps",
                 "start_time_s", "phase", "eq_steps", "tau_s", "t_start_s", "t_block0_s",
                 "steps_prev", "wall_s", "prod_wall_s", "traj_frames", "traj_bytes",
