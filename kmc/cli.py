@@ -201,7 +201,7 @@ def _build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run one simulation",
                        description="Run one KMC simulation on a standard lattice, from a "
                        "config file, or continue one (--resume).")
-    r.add_argument("target", nargs="?", metavar="LATTICE|STRUCTURE|CONFIG.toml",
+    r.add_argument("what", nargs="?", metavar="LATTICE|STRUCTURE|CONFIG.toml",
                    help="a material (see `kmc lattices`), one of: " + ", ".join(LATTICES)
                    + "; " + " or ".join(MICROSTRUCTURES) + " (with --material NAME); a "
                    "structure file ASE reads (CIF, POSCAR, extxyz, ...; with --species X "
@@ -215,7 +215,7 @@ def _build_parser() -> argparse.ArgumentParser:
                        description="Run independent simulations over temperatures, "
                        "compositions and replicas on a local process pool or a dask cluster; "
                        "the same command again continues an interrupted sweep.")
-    s.add_argument("target", nargs="?", metavar="LATTICE|STRUCTURE|CONFIG.toml",
+    s.add_argument("what", nargs="?", metavar="LATTICE|STRUCTURE|CONFIG.toml",
                    help="a material (see `kmc lattices`), one of: " + ", ".join(LATTICES)
                    + "; " + " or ".join(MICROSTRUCTURES) + " (with --material NAME); a "
                    "structure file (with --species X --cutoff ANGSTROM); or a TOML config "
@@ -332,7 +332,7 @@ def _write_json_beside(output: str | None, summary: dict[str, Any]) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         return _cmd_resume(args)
-    cfg = run_config(args.target, _cli_values(args))
+    cfg = run_config(args.what, _cli_values(args))
     out = cfg.output
     if out.summary_json and out.path is None:
         raise ConfigError("--summary-json needs --output FILE.h5 (the JSON goes beside it)")
@@ -376,8 +376,8 @@ def _interrupted_note(output: str | None) -> None:
 def _cmd_resume(args: argparse.Namespace) -> int:
     given = [OPTIONS[k].flag for k, v in _cli_values(args).items()
              if v is not None and k not in _RESUME_OPTIONS]
-    if args.target is not None:
-        given.insert(0, repr(args.target))
+    if args.what is not None:
+        given.insert(0, repr(args.what))
     if given:
         raise ConfigError(f"--resume continues the run as it was set up; drop {given[0]}")
     if args.output is not None:
@@ -479,7 +479,7 @@ def _microstructure_table(s: dict[str, Any], printed: Sequence[str] = ()) -> str
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    cfg = sweep_config(args.target, _cli_values(args))
+    cfg = sweep_config(args.what, _cli_values(args))
     try:
         result = run_sweep(cfg)
     except RunInterrupted as exc:

@@ -1149,6 +1149,11 @@ def fit_diffusion(msd: LagMSD, *, dimensionality: int, min_hops_per_ion: float =
     mean diagonal added) -> model, until the slope changes by less than GLS_RTOL (1e-6)
     relative (at most GLS_MAX_ITERATIONS). Standard errors from ``(X^T S^-1 X)^-1``.
 
+    **One ion** (``n_ions == 1``): its displacement is the summed one, so with a fine
+    collective series D* and its tensor come from that series' fit (D* = D_sigma), with
+    far more time origins than the snapshots give. With a few ions the tracer's precision
+    is limited by the snapshots: about ``sqrt(2 / (d n_tracked K))`` relative at best.
+
     **The regime**: alpha is the GLS slope of ``log MSD`` against ``log tau`` over the
     range with ``Cov_log = S_ij / (mu_i mu_j)`` (mu the model line). Diffusive when
     `range_ok`, the tracer's ``|alpha - 1| <= max(3 alpha_err, 0.1)`` (ALPHA_SIGMAS,
@@ -1334,6 +1339,11 @@ def fit_diffusion(msd: LagMSD, *, dimensionality: int, min_hops_per_ion: float =
         sigma = math.sqrt(max(float(line.cov[-1, -1]), 0.0))
         return (float(y[-1]) + UPPER_BOUND_SIGMAS * sigma) * cv / mm[-1]
 
+    if msd.n_ions == 1 and fine is not None:
+        # one ion: its displacement is the summed one, so the fine series is its tracer
+        # trajectory too, with many more time origins than the snapshots
+        line_tr, conv, t_tr, t_tr_err, t_conv = line_co, conv_co, t_co, t_co_err, t_conv_co
+        y_tr, m = y_co, m_co
     return DiffusionFit(
         D_tracer_cm2_s=line_tr.slope * conv, D_tracer_cm2_s_err=line_tr.slope_err * conv,
         D_sigma_cm2_s=line_co.slope * conv_co, D_sigma_cm2_s_err=line_co.slope_err * conv_co,
