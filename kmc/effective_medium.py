@@ -56,6 +56,23 @@ __all__ = ["effective_sigma_S_cm", "tortuosity", "brick_layer_S_cm", "bond_condu
 
 
 # --------------------------------------------------------------------------- observables
+def _travel_nm(result: Any) -> tuple[float, str] | None:
+    """How far the ions move over the shortest time the estimate rests on (the root tracer
+    MSD), nm, and that time in words: the first fitted lag of the lag-time MSD fit, or a
+    block (block estimates); None when the run has neither."""
+    msd = result.msd or {}
+    fit = msd.get("fit_range_s")
+    if fit is not None and np.size(fit) == 2 and np.isfinite(fit).all() \
+            and np.size(msd.get("time_s", [])) > 0:
+        msd_A2 = float(np.interp(float(fit[0]), msd["time_s"], msd["tracer_A2"]))
+        return math.sqrt(max(msd_A2, 0.0)) / 10.0, "over the first lag of the MSD fit"
+    if result.blocks is not None and result.blocks.n_blocks > 0:
+        tr = result.blocks.tracer_sq_A2
+        msd_A2 = float(np.mean(np.trace(tr, axis1=1, axis2=2))) / result.n_ions
+        return math.sqrt(msd_A2) / 10.0, "per block (sqrt of the tracer MSD per block)"
+    return None
+
+
 def effective_sigma_S_cm(result: Any, bulk_dimensionality: int) -> tuple[float, float]:
     """Effective conductivity of a microstructure run and its standard error, S/cm.
 
@@ -575,16 +592,13 @@ def compare_with_bulk(ms: Microstructure, result: Any, bulk_result: Any) -> dict
                                 attempt_frequency_Hz=result.attempt_frequency_Hz,
                                 rate_law=result.rate_law)
         out.update(pred.to_dict())
-        if ms.n_grains > 1 and result.blocks is not None:
-            tr = result.blocks.tracer_sq_A2
-            msd_block_A2 = float(np.mean(np.trace(tr, axis1=1, axis2=2))) / result.n_ions
-            step_nm = math.sqrt(msd_block_A2) / 10.0
-            if step_nm < 2.0 * ms.grain_size_nm:
-                warnings.append(
-                    f"the ions move about {step_nm:.3g} nm per block (sqrt of the tracer MSD "
-                    f"per block), less than twice the mean grain size ({ms.grain_size_nm:.3g}"
-                    " nm): the blocks are too short to average over grains and sigma_eff is "
-                    "overestimated; use more steps per block (--steps, --blocks)")
+        travel = _travel_nm(result)
+        if ms.n_grains > 1 and travel is not None and travel[0] < 2.0 * ms.grain_size_nm:
+            warnings.append(
+                f"the ions move about {travel[0]:.3g} nm {travel[1]}, less than twice the "
+                f"mean grain size ({ms.grain_size_nm:.3g} nm): too short to average over "
+                "grains, sigma_eff is overestimated; run longer (--steps, or a smaller "
+                "--target-rel-err)")
     else:
         tau, tau_err = tortuosity(ms.conducting_fraction, sb, sigma_eff, sb_err, sigma_eff_err)
         out.update(tortuosity=tau, tortuosity_err=tau_err,

@@ -58,7 +58,7 @@ import numpy as np
 
 from . import __version__
 from .analysis import BlockData, transport
-from .msd import SnapshotBuffer, fit_diffusion, lag_msd
+from .msd import SnapshotBuffer, fit_diffusion, lag_msd, msd_record
 from .errors import ConfigError
 from .lattice import PeriodicNetwork, SiteNetwork
 from .results import RunResult, SweepResult
@@ -537,13 +537,10 @@ def result_from_run(run: RunFile) -> Any:
     snap = _snapshots(run)
     fit, msd = None, dict(run.msd)
     if snap is not None:
-        lm = lag_msd(snap)
+        lm = lag_msd(snap, remove_drift=field is not None and bool(np.any(field)))
         fit = fit_diffusion(lm, dimensionality=max(int(inp["dimensionality"]), 1),
                             rate_limiting_hops=s.get("rate_limiting_hops"))
-        msd = {"time_s": np.asarray(lm.lags_s, dtype=float),
-               "tracer_A2": np.asarray(lm.tracer_A2, dtype=float),
-               "collective_A2": np.asarray(lm.collective_A2, dtype=float),
-               "fit_range_s": np.asarray(fit.fit_range_s, dtype=float)}
+        msd = msd_record(lm, fit)
     est = transport(data, n_ions=int(inp["n_ions"]), volume_A3=float(inp["volume_A3"]),
                     temperature_K=float(inp["temperature_K"]), charge_e=float(inp["charge_e"]),
                     dimensionality=int(inp["dimensionality"]), field_V_per_angstrom=field,

@@ -606,6 +606,8 @@ class LagMSD:
         The fine series' interval, s (nan without one).
     fine_n_intervals : int
         Its span in intervals (0 without one).
+    drift_removed : bool
+        The MSDs are about the mean drift (``lag_msd(remove_drift=True)``).
     """
 
     lags_s: NDArray[np.float64]
@@ -625,6 +627,7 @@ class LagMSD:
     fine_collective_tensor_A2: NDArray[np.float64] | None = None
     fine_interval_s: float = math.nan
     fine_n_intervals: int = 0
+    drift_removed: bool = False
 
     def __post_init__(self) -> None:
         for name in ("lags_s", "tracer_A2", "tracer_tensor_A2", "collective_A2",
@@ -641,7 +644,8 @@ class LagMSD:
         return int(self.lags_s.size)
 
 
-def lag_msd(buffer: SnapshotBuffer, *, max_lag_fraction: float = 0.5) -> LagMSD:
+def lag_msd(buffer: SnapshotBuffer, *, max_lag_fraction: float = 0.5,
+            remove_drift: bool = False) -> LagMSD:
     """The tracer and collective MSD of `buffer` at lags ``m = 1 .. floor(max_lag_fraction
     * K)`` (K intervals), every time origin used.
 
@@ -663,6 +667,17 @@ def lag_msd(buffer: SnapshotBuffer, *, max_lag_fraction: float = 0.5) -> LagMSD:
     max_lag_fraction : float
         Largest lag as a fraction of the span, in (0, 1]; the default 0.5 keeps at least
         K/2 + 1 windows at every lag.
+    remove_drift : bool
+        Under a driving field: measure the MSD about the mean drift. Each series (the
+        snapshots, the fine collective series) has its drift velocity estimated from its
+        own end point, ``v = R(T) / (n_ions T)``, and ``v t`` is taken off every ion
+        (``n_ions v t`` off the summed displacement). An estimated drift also takes off
+        part of the fluctuation: the summed displacement becomes a Brownian bridge, whose
+        increments over tau have ``(1 - tau / T)`` of the variance, so the collective MSD
+        is divided by that; each ion loses ``(tau / T) MSD_coll(tau) / n_ions`` on average
+        (its share of the estimated drift), which is added back. Both corrections are
+        exact for Gaussian increments, so a field-free run gives the same MSD on average
+        with or without.
 
     Raises
     ------
@@ -683,6 +698,12 @@ def lag_msd(buffer: SnapshotBuffer, *, max_lag_fraction: float = 0.5) -> LagMSD:
     m = np.arange(1, n_lags + 1)
     nfft = _fast_len(n_snap + n_lags)
     disp = buffer._disp[:n_snap]  # (N, n, 3), read only here
+    total = buffer._total[:n_snap]
+    if remove_drift:  # v t off every ion, n_ions v t off the sum (v from the last snapshot)
+        frac_t = np.arange(n_snap, dtype=np.float64) / k_int  # t / T
+        drift = np.outer(frac_t, total[-1])  # n_ions v t
+        total = total - drift
+        disp = disp - drift[:, None, :] / buffer.n_ions
     tr_sum, r4_sum = _tracer_sums(disp, m, nfft)
     n_tr = disp.shape[1]
     n_win = (n_snap - m).astype(np.int64)
@@ -691,9 +712,12 @@ def lag_msd(buffer: SnapshotBuffer, *, max_lag_fraction: float = 0.5) -> LagMSD:
     r4 = r4_sum / (n_tr * n_win)
     with np.errstate(divide="ignore", invalid="ignore"):
         ngp = np.where(tracer > 0.0, 0.6 * r4 / tracer**2 - 1.0, np.nan)
-    total = buffer._total[:n_snap]
     coll_sum, _ = _tracer_sums(total[:, None, :], m, nfft, fourth=False)
     coll_tensor = coll_sum / (n_win * buffer.n_ions)[:, None, None]
+    if remove_drift:  # the Brownian bridge's (1 - tau/T), and each ion's share of the drift
+        coll_tensor /= (1.0 - m / k_int)[:, None, None]
+        tracer_tensor += coll_tensor * (m / (k_int * buffer.n_ions))[:, None, None]
+        tracer = np.trace(tracer_tensor, axis1=1, axis2=2).copy()
     coll = np.trace(coll_tensor, axis1=1, axis2=2).copy()
     hops = buffer.hop_counts
     if hops is None:
@@ -711,9 +735,13 @@ def lag_msd(buffer: SnapshotBuffer, *, max_lag_fraction: float = 0.5) -> LagMSD:
         top = frac * kc
         mc = np.unique(np.rint(2.0 ** np.arange(0.0, math.log2(top) + 1e-9, 0.5)))
         mc = mc[(mc >= 1) & (mc <= top)].astype(np.int64)
+        if remove_drift:
+            series = series - np.outer(np.arange(kc + 1, dtype=np.float64) / kc, series[-1])
         c_sum, _ = _tracer_sums(series[:, None, :], mc, _fast_len(kc + 1 + int(mc.max())),
                                 fourth=False)
         c_tensor = c_sum / ((kc + 1 - mc) * buffer.n_ions)[:, None, None]
+        if remove_drift:
+            c_tensor /= (1.0 - mc / kc)[:, None, None]
         fine = {"fine_lags_m": mc, "fine_collective_tensor_A2": c_tensor,
                 "fine_collective_A2": np.trace(c_tensor, axis1=1, axis2=2).copy(),
                 "fine_interval_s": buffer._c_interval_s, "fine_n_intervals": kc}
@@ -721,7 +749,17 @@ def lag_msd(buffer: SnapshotBuffer, *, max_lag_fraction: float = 0.5) -> LagMSD:
                   tracer_tensor_A2=tracer_tensor, collective_A2=coll,
                   collective_tensor_A2=coll_tensor, n_windows=n_win, n_ions=buffer.n_ions,
                   n_tracked=n_tr, ngp=ngp, hops_per_ion=hops_per_ion,
-                  interval_s=buffer.interval_s, n_intervals=k_int, **fine)
+                  interval_s=buffer.interval_s, n_intervals=k_int,
+                  drift_removed=bool(remove_drift), **fine)
+
+
+def msd_record(msd: LagMSD, fit: DiffusionFit) -> dict[str, NDArray[np.float64]]:
+    """What a run keeps of its MSD (``RunResult.msd``): ``time_s`` (lags, s), ``tracer_A2``
+    and ``collective_A2`` (per ion, Angstrom^2) and ``fit_range_s`` (the fitted lags, s)."""
+    return {"time_s": np.asarray(msd.lags_s, dtype=float),
+            "tracer_A2": np.asarray(msd.tracer_A2, dtype=float),
+            "collective_A2": np.asarray(msd.collective_A2, dtype=float),
+            "fit_range_s": np.asarray(fit.fit_range_s, dtype=float)}
 
 
 def _fast_len(n: int) -> int:
@@ -1344,6 +1382,9 @@ def fit_diffusion(msd: LagMSD, *, dimensionality: int, min_hops_per_ion: float =
         # trajectory too, with many more time origins than the snapshots
         line_tr, conv, t_tr, t_tr_err, t_conv = line_co, conv_co, t_co, t_co_err, t_conv_co
         y_tr, m = y_co, m_co
+    elif msd.n_ions == 1:  # the same trajectory: one fit (the tracer's covariance)
+        line_co, conv_co, t_co, t_co_err, t_conv_co = line_tr, conv, t_tr, t_tr_err, t_conv
+        y_co, m_co = y_tr, m
     return DiffusionFit(
         D_tracer_cm2_s=line_tr.slope * conv, D_tracer_cm2_s_err=line_tr.slope_err * conv,
         D_sigma_cm2_s=line_co.slope * conv_co, D_sigma_cm2_s_err=line_co.slope_err * conv_co,

@@ -143,9 +143,13 @@ def _points_by_temperature(sweep: Any, value: str = "sigma_eff_S_cm"
                            ) -> dict[float, list[dict[str, Any]]]:
     """The sweep's points with a finished `value`, by temperature (sorted)."""
     out: dict[float, list[dict[str, Any]]] = {}
-    for p in sweep.points():
+    points = sweep.points()
+    for p in points:
         if p.get(value) is not None:
             out.setdefault(p["temperature_K"], []).append(p)
+    if not out and points:
+        raise ConfigError(f"{sweep.path!r}: none of its {len(points)} points has a value of "
+                          f"{value} (no run found a diffusive regime: run longer)")
     if not out:
         raise ConfigError(f"{sweep.path!r} holds no finished run")
     return dict(sorted(out.items()))

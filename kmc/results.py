@@ -34,6 +34,8 @@ __all__ = ["RunResult", "SweepResult", "OBSERVABLES", "MICROSTRUCTURE_OBSERVABLE
 #: Observables tabulated per run and per point of a sweep (each with an ``_err`` twin).
 OBSERVABLES = ("sigma_S_cm", "D_tracer_cm2_s", "D_sigma_cm2_s", "correlation_factor",
                "haven_ratio")
+#: Observables that a run without a diffusive regime gives as an upper bound (``*_upper``).
+UPPER_BOUNDS = ("sigma_S_cm", "D_tracer_cm2_s", "D_sigma_cm2_s")
 #: Observables added for the runs of a microstructure sweep.
 MICROSTRUCTURE_OBSERVABLES = ("sigma_eff_S_cm",)
 #: The quantities an Arrhenius fit takes (``kmc arrhenius --quantity``) and their observable.
@@ -295,7 +297,8 @@ class SweepResult:
 
     def table(self) -> list[dict[str, Any]]:
         """One row per finished run: its point, seed and observables with errors (for a
-        microstructure sweep also ``sigma_eff_S_cm``).
+        microstructure sweep also ``sigma_eff_S_cm``), ``diffusive``, ``converged`` and the
+        upper bounds (``sigma_S_cm_upper``, ...; None for a diffusive run).
 
         Rows of a microstructure sweep always hold both conductivities, so every row of every
         sweep has the same keys: ``sigma_S_cm`` is the run's own Nernst-Einstein sigma (over
@@ -314,6 +317,10 @@ class SweepResult:
             row = {"run_id": run_id, **self.specs[run_id]}
             for k in OBSERVABLES:
                 row[k], row[k + "_err"] = res[k], res[k + "_err"]
+            row["diffusive"] = bool(res.get("diffusive", True))
+            row["converged"] = bool(res.get("converged", True))
+            for k in UPPER_BOUNDS:
+                row[k + "_upper"] = res.get(k + "_upper")
             if d_bulk is not None:
                 value, err = effective_sigma_S_cm(self.runs[run_id], d_bulk)
                 row["sigma_eff_S_cm"] = value if math.isfinite(value) else None
@@ -338,7 +345,8 @@ class SweepResult:
         """One row per (composition, temperature): replicas combined with
         :func:`kmc.arrhenius.combine_replicas` (mean; error sqrt(sum err^2) / R). A
         microstructure sweep's points hold both ``sigma_S_cm`` and ``sigma_eff_S_cm`` (see
-        :meth:`table`)."""
+        :meth:`table`). ``diffusive`` and ``converged`` hold when they hold for every
+        replica; an upper bound is the largest of the replicas'."""
         groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for row in self.table():
             key = (row["composition_key"], row["composition"], row["temperature_K"])
@@ -346,7 +354,12 @@ class SweepResult:
         out = []
         for (ckey, comp, T), rows in groups.items():
             point: dict[str, Any] = {"composition_key": ckey, "composition": comp,
-                                     "temperature_K": T, "replicas": len(rows)}
+                                     "temperature_K": T, "replicas": len(rows),
+                                     "diffusive": all(r["diffusive"] for r in rows),
+                                     "converged": all(r["converged"] for r in rows)}
+            for k in UPPER_BOUNDS:  # the loosest bound of the replicas that have one
+                bounds = [r[k + "_upper"] for r in rows if r[k + "_upper"] is not None]
+                point[k + "_upper"] = max(bounds) if bounds else None
             for k in self.observables():
                 vals = [r[k] for r in rows]
                 errs = [r[k + "_err"] for r in rows]
@@ -391,7 +404,13 @@ class SweepResult:
             raise ConfigError(f"composition {composition!r} is not in {self.path!r} "
                               f"(it has {', '.join(_fmt(v) for _, v in comps)})")
         k = keys[quantity]
-        pts.sort(key=lambda p: p["temperature_K"])
+        have = [p for p in pts if p[k] is not None]
+        if len(have) < 2 <= len(pts):
+            raise ConfigError(
+                f"composition {composition!r} of {self.path!r}: only {len(have)} of its "
+                f"{len(pts)} temperatures have a value of {k} (the others found no diffusive "
+                "regime: run them longer)")
+        pts = sorted(have or pts, key=lambda p: p["temperature_K"])
         return fit_arrhenius([p["temperature_K"] for p in pts], [p[k] for p in pts],
                              [p[k + "_err"] for p in pts],
                              quantity="sigma" if quantity == "sigma" else "D",

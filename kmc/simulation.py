@@ -63,7 +63,7 @@ from .constants import (
 )
 from .errors import ConfigError, ConfigTypeError, RunInterrupted
 from .lattice import Network
-from .msd import DiffusionFit, SnapshotBuffer, fit_diffusion, lag_msd
+from .msd import DiffusionFit, SnapshotBuffer, fit_diffusion, lag_msd, msd_record
 from .resources import format_bytes, require_memory
 from .results import RunResult
 
@@ -693,9 +693,13 @@ class Simulation:
 
     def _fit(self, st: _RunState) -> DiffusionFit:
         """The lag-time MSD fit of the production so far (drift removed under a field)."""
-        return fit_diffusion(lag_msd(st.snap), dimensionality=max(self.network.dimensionality,
-                                                                  1),
+        return fit_diffusion(self._lag_msd(st),
+                             dimensionality=max(self.network.dimensionality, 1),
                              rate_limiting_hops=self._rate_limiting_hops(st))
+
+    def _lag_msd(self, st: _RunState) -> Any:
+        """The production's MSD over lag times, about the mean drift under a field."""
+        return lag_msd(st.snap, remove_drift=self.field_V_per_angstrom is not None)
 
     def _rate_limiting_hops(self, st: _RunState) -> int | None:
         """How often the rate-limiting hop type fired in production: the rarest of the hop
@@ -778,7 +782,7 @@ class Simulation:
         counts = state["type_counts"] - st.counts0
         ev_counts = _padded_event_counts(self.network, state["event_counts"] - (
             st.ev_counts0 if st.ev_counts0 is not None else 0))
-        lm = lag_msd(st.snap)
+        lm = self._lag_msd(st)
         limiting = rate_limiting_count(self.network,
                                        _event_counts(self.network, counts, ev_counts))
         fit = fit_diffusion(lm, dimensionality=max(self.network.dimensionality, 1),
@@ -835,7 +839,7 @@ class Simulation:
             interrupted=interrupted,
             blocks=data,
             warnings=tuple(notes),
-            msd=_msd_of(lm, fit),
+            msd=msd_record(lm, fit),
             stop_signal=signum,
             engine_mode=self.engine.mode,
             rate_law=self.rate_law,
@@ -850,15 +854,6 @@ class Simulation:
                checkpoint_interval_s: float | None = None) -> RunResult:
         """Continue the run checkpointed in `path` and finish it; see :func:`resume`."""
         return resume(path, progress=progress, checkpoint_interval_s=checkpoint_interval_s)
-
-
-def _msd_of(lm: Any, fit: DiffusionFit) -> dict[str, NDArray]:
-    """RunResult.msd: the mean-squared displacement per ion over lag times (Angstrom^2) and
-    the fitted range (s)."""
-    return {"time_s": np.asarray(lm.lags_s, dtype=float),
-            "tracer_A2": np.asarray(lm.tracer_A2, dtype=float),
-            "collective_A2": np.asarray(lm.collective_A2, dtype=float),
-            "fit_range_s": np.asarray(fit.fit_range_s, dtype=float)}
 
 
 def _padded_event_counts(net: Network, ev_counts: NDArray) -> NDArray:

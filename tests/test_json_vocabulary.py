@@ -112,7 +112,7 @@ def test_the_rule():
 
 
 def test_run_sweep_arrhenius_and_validate_speak_one_vocabulary(tmp_path, capsys, monkeypatch):
-    small = ["--size", "4", "--steps", "4000", "--blocks", "4", "--seed", "1", "--quiet"]
+    small = ["--size", "4", "--steps", "40000", "--blocks", "4", "--seed", "1", "--quiet"]
     seen = {}
     # kmc run, with a field (drift, linear-response parameter), and a polycrystal pair
     run = _json(capsys, ["run", "sc", "--field", "0.001", "0", "0", *small, "--json"])

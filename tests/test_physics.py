@@ -98,9 +98,9 @@ def test_lattice_gas_collective_diffusion(c, mode):
     assert res.engine_mode == ("uniform" if mode == "auto" else mode)
     assert_close(res.D_sigma_cm2_s, res.D_sigma_cm2_s_err, D0 * (1 - c),
                  what=f"D_sigma at c={c}")
-    # Haven ratio = f(c) < 1, and D* = D0 (1 - c) f
-    assert res.haven_ratio < 1
-    assert res.correlation_factor < 1
+    # Haven ratio = f(c) < 1, and D* = D0 (1 - c) f (within 3 of their standard errors)
+    assert res.haven_ratio < 1 + 3 * res.haven_ratio_err
+    assert res.correlation_factor < 1 + 3 * res.correlation_factor_err
     # sigma is Nernst-Einstein of D_sigma: (N/V) q^2 D / kB T, checked in SI by hand
     n_cm3 = res.n_ions / (net.volume_A3 * 1e-24)
     sigma = n_cm3 * E_C**2 * res.D_sigma_cm2_s / (KB_J * T)
