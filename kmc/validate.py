@@ -266,7 +266,7 @@ def _case_row(case: Case, sweep: SweepResult) -> dict[str, Any]:
     else:
         s300 = s300e = ea = eae = chi2 = float("nan")
     exp = experimental_reference(case.material, case.options)
-    compared = all(diffusive) and ok.sum() >= 2  # a number only where every run has one
+    compared = bool(all(diffusive) and ok.sum() >= 2)  # a number only where every run has one
     ratio = s300 / exp["sigma_S_per_cm"] if exp and math.isfinite(s300) and compared \
         else None
     not_diffusive = [f"{r.temperature_K:g} K: {r.transport.regime}" for r in runs

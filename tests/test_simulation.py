@@ -66,9 +66,9 @@ def test_two_dimensional_lattice_uses_d2():
     res = kmc.Simulation(net, 300, occupancy=0.5, seed=1).run(50_000, blocks=10)
     assert res.dimensionality == 2
     assert res.D_tracer_tensor_cm2_s[2, 2] == 0
-    # the scalar is the in-plane trace / 2
+    # the scalar is the in-plane trace / 2 (fitted apart: equal well inside the errors)
     tr = np.trace(res.D_tracer_tensor_cm2_s)
-    assert res.D_tracer_cm2_s == pytest.approx(tr / 2, rel=1e-12)
+    assert abs(res.D_tracer_cm2_s - tr / 2) < 0.1 * res.D_tracer_cm2_s_err
 
 
 @pytest.mark.parametrize(
