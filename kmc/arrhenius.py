@@ -430,7 +430,10 @@ def plot_arrhenius(fits: ArrheniusFit | Sequence[ArrheniusFit], path: str | os.P
 def plot_msd(time_s: ArrayLike, msd_tracer_A2: ArrayLike, path: str | os.PathLike | None, *,
              msd_collective_A2: ArrayLike | None = None, D_tracer_cm2_s: float | None = None,
              D_sigma_cm2_s: float | None = None, dimensionality: int = 3,
-             title: str | None = None) -> Any:
+             title: str | None = None, fit_range_s: ArrayLike | None = None,
+             intercepts_A2: ArrayLike | None = None,
+             alpha_tracer: ArrayLike | None = None,
+             collective_time_s: ArrayLike | None = None) -> Any:
     """Mean squared displacement (Angstrom^2) against time (s) for one run.
 
     The tracer MSD and, if given, the collective one (per ion, ``|sum_i dr_i|^2 / N``), each
@@ -453,6 +456,17 @@ def plot_msd(time_s: ArrayLike, msd_tracer_A2: ArrayLike, path: str | os.PathLik
         d in ``2 d D t``. Default 3.
     title : str, optional
         Axes title.
+    fit_range_s : pair of float, optional
+        The lags of the run's fit (s): shaded, and the lines become ``2 d D t + c``.
+    intercepts_A2 : pair of float, optional
+        The fitted offsets c of the tracer and collective lines, Angstrom^2 (default 0).
+    alpha_tracer : pair of float, optional
+        The log-log slope of the tracer MSD over the fitted range and its error, shown in
+        the legend.
+    collective_time_s : array_like, optional
+        The lags of `msd_collective_A2` when they differ from `time_s` (a finer series).
+
+    With a fitted range the axes are logarithmic (a diffusive MSD has slope 1 there).
 
     Returns
     -------
@@ -460,29 +474,58 @@ def plot_msd(time_s: ArrayLike, msd_tracer_A2: ArrayLike, path: str | os.PathLik
         ``path``, or the Figure if `path` is None.
     """
     t = _array_1d("time_s", time_s, positive=False)
+    span = None
+    if fit_range_s is not None:
+        span = _checks.float_array(fit_range_s, "fit_range_s", (2,))
+        if not (np.isfinite(span).all() and 0 <= span[0] < span[1]):
+            span = None  # (no fit: nothing to shade)
+    offsets = np.zeros(2) if intercepts_A2 is None else np.nan_to_num(
+        _checks.float_array(intercepts_A2, "intercepts_A2", (2,)))
+    slope = None if alpha_tracer is None else _checks.float_array(alpha_tracer,
+                                                                  "alpha_tracer", (2,))
     msd = _array_1d("msd_tracer_A2", msd_tracer_A2, positive=False)
     _same_length(time_s=t, msd_tracer_A2=msd)
     coll = None
+    t_coll = t
+    if collective_time_s is not None:
+        t_coll = _array_1d("collective_time_s", collective_time_s, positive=False)
     if msd_collective_A2 is not None:
         coll = _array_1d("msd_collective_A2", msd_collective_A2, positive=False)
-        _same_length(time_s=t, msd_collective_A2=coll)
+        _same_length(collective_time_s=t_coll, msd_collective_A2=coll)
     if isinstance(dimensionality, bool) or dimensionality not in (1, 2, 3):
         raise ConfigError(f"dimensionality must be 1, 2 or 3, got {dimensionality!r}")
     # (symbol, D in cm^2/s, colour of its MSD curve) of each line 2 d D t
-    lines = [(sym, _checks.real(D, name, lo=0.0, lo_open=True), colour)
-             for sym, name, D, colour in (("D*", "D_tracer_cm2_s", D_tracer_cm2_s, "C0"),
-                                          ("D_sigma", "D_sigma_cm2_s", D_sigma_cm2_s, "C1"))
+    lines = [(sym, _checks.real(D, name, lo=0.0, lo_open=True), colour, c)
+             for sym, name, D, colour, c in (
+                 ("D*", "D_tracer_cm2_s", D_tracer_cm2_s, "C0", offsets[0]),
+                 ("D_sigma", "D_sigma_cm2_s", D_sigma_cm2_s, "C1", offsets[1]))
              if D is not None]
     out = _plot_path(path)
-    t_line = np.array([0.0, t.max()])
+    t_max = max(float(t.max()), float(t_coll.max()))
+    if span is None:
+        t_line = np.array([0.0, t_max])
+    else:  # log axes: the lines over the lags drawn
+        t_min = min(float(t[t > 0].min()), float(t_coll[t_coll > 0].min()))
+        t_line = np.geomspace(t_min, t_max, 200)
     with _saved_axes(out) as ax:
         ax.plot(t, msd, "-", color="C0", label="tracer MSD")
         if coll is not None:
-            ax.plot(t, coll, "-", color="C1", label="collective MSD (per ion)")
-        for sym, D, colour in lines:
-            ax.plot(t_line, 2.0 * dimensionality * D * CM2_TO_A2 * t_line, "--", color=colour,
-                    label=f"2 d {sym} t, {sym} = {D:.3g} cm^2/s")
-        ax.set_xlabel("time (s)")
+            ax.plot(t_coll, coll, "-", color="C1", label="collective MSD (per ion)")
+        if span is not None:
+            what = "fitted lags"
+            if slope is not None and np.isfinite(slope).all():
+                what += f": tracer MSD ~ tau^{slope[0]:.3f} +/- {slope[1]:.2g}"
+            ax.axvspan(span[0], span[1], color="0.9", zorder=0, label=what)
+        for sym, D, colour, c in lines:
+            shift = f" {'+' if c > 0 else '-'} {abs(c):.3g} A^2" if span is not None and c \
+                else ""
+            ax.plot(t_line, 2.0 * dimensionality * D * CM2_TO_A2 * t_line
+                    + (c if span is not None else 0.0), "--", color=colour,
+                    label=f"2 d {sym} t{shift}, {sym} = {D:.3g} cm^2/s")
+        if span is not None:
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+        ax.set_xlabel("lag time (s)" if span is not None else "time (s)")
         ax.set_ylabel("MSD (Angstrom^2)")
         if title is not None:
             ax.set_title(title)

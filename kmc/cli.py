@@ -581,11 +581,16 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         def line(D: float) -> float | None:  # a 2 d D t line only for a positive D
             return D if math.isfinite(D) and D > 0 else None
 
+        fine = "collective_fine_A2" in res.msd  # the collective fit's own lags
         plot_msd(res.msd["time_s"], res.msd["tracer_A2"], figure,
-                 msd_collective_A2=res.msd["collective_A2"],
+                 msd_collective_A2=res.msd["collective_fine_A2" if fine else "collective_A2"],
+                 collective_time_s=res.msd["collective_fine_time_s"] if fine else None,
                  D_tracer_cm2_s=line(res.D_tracer_cm2_s),
                  D_sigma_cm2_s=line(res.D_sigma_cm2_s), dimensionality=res.dimensionality,
-                 title=f"{res.network_name}, {res.n_ions} ions, T = {res.temperature_K:g} K")
+                 title=f"{res.network_name}, {res.n_ions} ions, T = {res.temperature_K:g} K",
+                 fit_range_s=res.msd.get("fit_range_s"),
+                 intercepts_A2=res.msd.get("intercepts_A2"),
+                 alpha_tracer=res.msd.get("alpha_tracer"))
     print(figure)
     return 0
 

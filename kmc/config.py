@@ -62,16 +62,16 @@ from .constants import (
     DEFAULT_BARRIER_EV,
     DEFAULT_BLOCKS,
     DEFAULT_LATTICE_CONSTANT_A,
-    DEFAULT_OCCUPANCY,
     DEFAULT_MAX_STEPS,
     DEFAULT_MAX_WALL_S,
+    DEFAULT_OCCUPANCY,
     DEFAULT_TARGET_REL_ERR,
     DEFAULT_TRAJECTORY_MAX_FRAMES,
     MIN_MAX_STEPS,
     MIN_MAX_WALL_S,
     RATE_LAWS,
-    TARGETS,
     SEED_LIMIT,
+    TARGETS,
     default_equilibration,
 )
 from .errors import ConfigError

@@ -18,8 +18,11 @@ One HDF5 file per run or per sweep, readable with plain h5py. A run file::
     /blocks                 per-block observables, one row per finished block:
                             duration_s (B,), tracer_sq_A2 (B,3,3), collective_A (B,3),
                             jump_sq_A2 (B,), hops (B,)
-    /msd                    time_s (B,), tracer_A2 (B,), collective_A2 (B,): MSD since the
-                            start of production at each block end (Angstrom^2)
+    /msd                    the MSD over lag times (:func:`kmc.msd.msd_record`): time_s,
+                            tracer_A2, collective_A2 (per ion, Angstrom^2), fit_range_s,
+                            intercepts_A2, alpha_tracer (files written before kmc fitted
+                            lag times: the MSD since production's start at each block end)
+    /checkpoint/run/snap_*  the displacement snapshots (:class:`kmc.msd.SnapshotBuffer`)
     /checkpoint/engine      the engine state: ion_site, displacement, jump_sq, ion_hops,
                             type_counts, total_displacement, rng (+ attrs time_s, steps)
     /checkpoint/run         the driver's state: phase, block accumulators, wall time
@@ -58,9 +61,9 @@ import numpy as np
 
 from . import __version__
 from .analysis import BlockData, transport
-from .msd import SnapshotBuffer, fit_diffusion, lag_msd, msd_record
 from .errors import ConfigError
 from .lattice import PeriodicNetwork, SiteNetwork
+from .msd import SnapshotBuffer, fit_diffusion, lag_msd, msd_record
 from .results import RunResult, SweepResult
 
 __all__ = ["RunFile", "read_run", "write_run", "load", "read_sweep", "read_sweep_record",

@@ -38,6 +38,7 @@ vocabulary: ``<quantity>_<unit>``, its error ``<quantity>_<unit>_err``.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -755,11 +756,22 @@ def lag_msd(buffer: SnapshotBuffer, *, max_lag_fraction: float = 0.5,
 
 def msd_record(msd: LagMSD, fit: DiffusionFit) -> dict[str, NDArray[np.float64]]:
     """What a run keeps of its MSD (``RunResult.msd``): ``time_s`` (lags, s), ``tracer_A2``
-    and ``collective_A2`` (per ion, Angstrom^2) and ``fit_range_s`` (the fitted lags, s)."""
+    and ``collective_A2`` (per ion, Angstrom^2), ``fit_range_s`` (the fitted lags, s),
+    ``intercepts_A2`` (the fitted offsets c of the tracer and collective lines),
+    ``alpha_tracer`` (the log-log slope over the fitted range and its error) and, with a
+    finer collective series, ``collective_fine_time_s`` and ``collective_fine_A2`` (the
+    lags the collective fit used)."""
     return {"time_s": np.asarray(msd.lags_s, dtype=float),
             "tracer_A2": np.asarray(msd.tracer_A2, dtype=float),
             "collective_A2": np.asarray(msd.collective_A2, dtype=float),
-            "fit_range_s": np.asarray(fit.fit_range_s, dtype=float)}
+            "fit_range_s": np.asarray(fit.fit_range_s, dtype=float),
+            "intercepts_A2": np.array([fit.intercept_tracer_A2,
+                                       fit.intercept_collective_A2], dtype=float),
+            "alpha_tracer": np.array([fit.alpha_tracer, fit.alpha_tracer_err], dtype=float),
+            **({} if msd.fine_lags_m is None else {  # the finer collective series' lags
+                "collective_fine_time_s": np.asarray(msd.fine_lags_m * msd.fine_interval_s,
+                                                     dtype=float),
+                "collective_fine_A2": np.asarray(msd.fine_collective_A2, dtype=float)})}
 
 
 def _fast_len(n: int) -> int:
@@ -858,7 +870,15 @@ class _Geometry:
 
 
 def _geometry(m: NDArray[np.int64], k_int: int) -> _Geometry:
+    """The window sums of lags `m` over K = `k_int` intervals (cached: a run to a precision
+    asks for the same lags and span at many of its looks)."""
     m = np.asarray(m, dtype=np.int64)
+    return _geometry_cached(m.tobytes(), int(k_int))
+
+
+@functools.lru_cache(maxsize=16)
+def _geometry_cached(m_bytes: bytes, k_int: int) -> _Geometry:
+    m = np.frombuffer(m_bytes, dtype=np.int64)
     n_col = m[:, None]
     n_max = int(m.max())
     pp = np.empty((m.size, m.size))
@@ -873,6 +893,8 @@ def _geometry(m: NDArray[np.int64], k_int: int) -> _Geometry:
         pp[i] = (count * overlap * overlap).sum(axis=1)
         pq[i] = (count * overlap * ends).sum(axis=1)
         qq[i] = (count * ends * ends).sum(axis=1)
+    for arr in (pp, pq, qq):
+        arr.setflags(write=False)
     return _Geometry(m=m, n_win=(k_int - m + 1).astype(np.float64), pp=pp, pq=pq, qq=qq)
 
 

@@ -151,3 +151,23 @@ def test_coverage_of_the_fitted_lattice_gas_D_sigma():
         hits += abs(t.D_sigma_cm2_s - exact) <= t.D_sigma_cm2_s_err
     p = 0.6827
     assert abs(hits / n - p) <= 3 * math.sqrt(p * (1 - p) / n), hits / n
+
+
+def test_a_sweep_of_runs_without_a_value_says_so(tmp_path, capsys):
+    """Runs too short for a diffusive regime: the sweep's rows are null with upper bounds,
+    and its Arrhenius fit and plot say why in one line (exit 2 on the command line)."""
+    out = tmp_path / "short.h5"
+    assert main(["sweep", "sc", "--size", "4", "-T", "400,500", "--steps", "1000",
+                 "--blocks", "2", "--seed", "1", "--workers", "1", "--quiet", "--output",
+                 str(out)]) == 0
+    capsys.readouterr()
+    sweep = kmc.load(out)
+    for p in sweep.points():
+        assert p["sigma_S_cm"] is None and p["sigma_S_cm_upper"] > 0
+        assert p["diffusive"] is False and p["converged"] is False
+    with pytest.raises(kmc.ConfigError, match="only 0 of its 2 temperatures have a value"):
+        sweep.arrhenius()
+    for argv in (["arrhenius", str(out)], ["plot", str(out)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "diffusive regime" in err, err

@@ -303,14 +303,16 @@ def test_cli_plot_draws_the_msd(tmp_path, capsys):
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cli_plot_of_a_run_draws_the_d_sigma_line(tmp_path, capsys, monkeypatch):
-    """kmc plot gives plot_msd the run's D_sigma: the collective MSD gets its 2 d D_sigma t."""
+def test_cli_plot_of_a_run_draws_the_fit(tmp_path, capsys, monkeypatch):
+    """kmc plot of a run: log axes, the fitted lags shaded and labelled with the tracer's
+    log-log slope, the collective MSD on the lags of its fit (the fine series) and both
+    fitted lines 2 d D t + c with the run's D* and D_sigma."""
     import kmc.cli
     from kmc.arrhenius import plot_msd
 
     path = tmp_path / "run.h5"
-    assert main(["run", "sc", "--size", "5", "--steps", "20000", "--blocks", "10", "--seed", "2",
-                 "--output", str(path), "--quiet"]) == 0
+    assert main(["run", "sc", "--size", "5", "--seed", "2", "--output", str(path),
+                 "--quiet"]) == 0
     figures = []
 
     def keep(*args, **kwargs):
@@ -319,11 +321,27 @@ def test_cli_plot_of_a_run_draws_the_d_sigma_line(tmp_path, capsys, monkeypatch)
     monkeypatch.setattr(kmc.cli, "plot_msd", keep)
     assert main(["plot", str(path), "--to", str(tmp_path / "m.png")]) == 0
     res = kmc.load(path)
+    t = res.transport
     (ax,) = figures[0].axes
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["tracer MSD", "collective MSD (per ion)",
-                      f"2 d D* t, D* = {res.D_tracer_cm2_s:.3g} cm^2/s",
-                      f"2 d D_sigma t, D_sigma = {res.D_sigma_cm2_s:.3g} cm^2/s"]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    labels = [x.get_text() for x in ax.get_legend().get_texts()]
+    c_tr, c_co = res.msd["intercepts_A2"]
+
+    def shift(c):
+        return f" {'+' if c > 0 else '-'} {abs(c):.3g} A^2" if c else ""
+
+    assert labels == [
+        "tracer MSD", "collective MSD (per ion)",
+        f"fitted lags: tracer MSD ~ tau^{t.alpha_tracer:.3f} +/- {t.alpha_tracer_err:.2g}",
+        f"2 d D* t{shift(c_tr)}, D* = {res.D_tracer_cm2_s:.3g} cm^2/s",
+        f"2 d D_sigma t{shift(c_co)}, D_sigma = {res.D_sigma_cm2_s:.3g} cm^2/s"]
+    tracer, coll = ax.get_lines()[:2]
+    np.testing.assert_array_equal(coll.get_xdata(), res.msd["collective_fine_time_s"])
+    np.testing.assert_array_equal(tracer.get_xdata(), res.msd["time_s"])
+    patch = ax.patches[0]  # the shaded fitted range (a Rectangle, or a Polygon before
+    xs = ([patch.get_x(), patch.get_x() + patch.get_width()]  # matplotlib 3.9)
+          if hasattr(patch, "get_width") else [p[0] for p in patch.get_xy()])
+    np.testing.assert_allclose([min(xs), max(xs)], t.fit_range_s)
     assert ax.get_title() == f"sc, {res.n_ions} ions, T = 300 K"
 
 

@@ -254,8 +254,9 @@ def test_percolation_threshold_of_simple_cubic_sites():
 def test_composite_sigma_vanishes_below_the_percolation_threshold():
     """Below the threshold the conducting sites form finite clusters only: the network does
     not percolate, sigma_eff is zero, the runs say they give no transport coefficient, and
-    their upper bound falls as they get longer (the mean squared displacement saturates). Above it, sigma_eff is finite and
-    independent of the block length within errors, and the tortuosity is above 1."""
+    their upper bound falls as they get longer (the mean squared displacement saturates).
+    Above it, sigma_eff is finite and independent of the run length within errors, and the
+    tortuosity is above 1."""
     net = kmc.build_lattice("sc", size=16)
     below = composite(net, fraction=0.2, seed=3).network
     above = composite(net, fraction=0.5, seed=3).network
