@@ -53,6 +53,18 @@ def test_lattice_gas_run_to_a_precision_reaches_it_and_the_exact_values():
     _close(one.D_tracer_cm2_s, one.D_tracer_cm2_s_err, _d0_cm2_s(), "D* of one ion")
 
 
+def test_single_vacancy_tracer_f_at_the_automatic_length():
+    """One vacancy on sc (216 sites) to 2 % on D*: the tracer correlation factor is the
+    exact 0.65311 (Compaan and Haven; docs/references.md) within 3 sigma plus the 1/N
+    finite-size allowance of tests/test_physics.py."""
+    net = kmc.build_lattice("sc", size=6, a=A, barrier_eV=BARRIER)
+    res = kmc.Simulation(net, T, n_vacancies=1, seed=4).run(target="D_tracer",
+                                                           target_rel_err=0.02)
+    assert res.converged and res.D_tracer_cm2_s_err / res.D_tracer_cm2_s <= 0.02
+    f, err = res.correlation_factor, res.correlation_factor_err
+    assert abs(f - 0.65311) <= 3 * err + 1 / net.n_sites, (f, err)
+
+
 def _caged_network(n_cages=3, intra=0.05, inter=0.3, closed=False):
     """Octahedral cages of 6 sites (edge 1.5 A) on a simple-cubic lattice of cages (4 A):
     fast hops inside a cage, slow hops between facing sites of neighbouring cages (none

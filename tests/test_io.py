@@ -108,6 +108,39 @@ def test_interrupt_and_resume_is_bit_identical(net, tmp_path, steps, blocks, sto
     assert a["time_s"] == b["time_s"] and a["steps"] == b["steps"]
 
 
+@pytest.mark.parametrize("stop_at", [3_000, 200_000, 2_500_000])
+def test_a_run_to_a_precision_resumes_bit_identically(net, tmp_path, stop_at, same_run):
+    """Stopped in equilibration, before the first look at the estimate and after several
+    (the blocks merged in pairs, the snapshots thinned, the fine collective series grown),
+    the resumed run to 5 % ends where the whole one does, with the same numbers."""
+    whole = _sim(net).run(target_rel_err=0.05, output=tmp_path / "whole.h5")
+    assert whole.converged and whole.stop_reason == "target" and whole.hops > 4 * stop_at / 5
+    path = tmp_path / "cut.h5"
+    sim = _sim(net)
+    seen = [0]
+
+    def progress(n):
+        seen[0] += n
+        if seen[0] >= stop_at:
+            sim.request_stop()
+
+    try:
+        part = sim.run(target_rel_err=0.05, output=path, progress=progress,
+                       checkpoint_interval_s=1e-3)
+        assert part.interrupted and not part.converged and part.stop_reason == "interrupted"
+    except kmc.RunInterrupted as exc:
+        assert exc.path == str(path)
+    assert io.read_run(path).status == "interrupted"
+    resumed = kmc.resume(path)
+    assert resumed.converged and resumed.stop_reason == "target"
+    same_run(resumed, whole)
+    assert resumed.to_dict()["fit_range_s"] == whole.to_dict()["fit_range_s"]
+    a, b = _engine_state(path), _engine_state(tmp_path / "whole.h5")
+    for key in ("ion_site", "displacement", "rng"):
+        np.testing.assert_array_equal(a[key], b[key])
+    assert a["time_s"] == b["time_s"] and a["steps"] == b["steps"]
+
+
 def test_interrupted_twice(net, tmp_path, same_run):
     whole = _sim(net).run(100_000, blocks=20)
     path = tmp_path / "cut.h5"

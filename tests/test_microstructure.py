@@ -190,6 +190,17 @@ def test_kmc_bricks_at_the_automatic_length_match_the_brick_layer_value(sc8):
     assert abs(q - _series(4)) < 3 * err, (q, err, _series(4))
 
 
+def test_kmc_voronoi_grains_at_the_automatic_length_match_the_network(sc8):
+    """Voronoi grains at the default length: converged, and within 20 % (the coarse
+    network's mesh error, see below) plus 3 standard errors of the resistor network."""
+    ms = polycrystal(sc8, n_grains=8, gb_barrier_offset_eV=DE, seed=1)
+    poly = kmc.Simulation(ms.network, T, n_ions=51, seed=7).run()
+    assert poly.converged
+    s, e = effective_sigma_S_cm(poly, 3)
+    net = resistor_network(ms, T, 51).sigma_S_cm  # mean-field bulk: exact here
+    assert abs(s / net - 1) < 0.2 + 3 * e / net, (s, e, net)
+
+
 def test_kmc_sigma_falls_as_grains_shrink_and_agrees_with_the_network(sc8):
     """Voronoi grains: the KMC conductivity falls monotonically (by more than 3 standard
     errors at each step) as the grains shrink, and lies within 20 % (plus 3 standard errors
