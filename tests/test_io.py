@@ -69,6 +69,26 @@ def test_load_gives_the_result_back(net, tmp_path, same_run):
     assert io.read_run(path).network().n_hops == net.n_hops
 
 
+def _stopped_run(sim, path, stop_at, **run_kw):
+    """`sim.run(**run_kw)` into `path`, stopped (request_stop) after `stop_at` hops: the
+    interrupted result, or None when it stopped before two blocks (RunInterrupted)."""
+    seen = [0]
+
+    def progress(n):
+        seen[0] += n
+        if seen[0] >= stop_at:
+            sim.request_stop()
+
+    try:
+        part = sim.run(output=path, progress=progress, checkpoint_interval_s=1e-3, **run_kw)
+        assert part.interrupted
+    except kmc.RunInterrupted as exc:
+        assert exc.path == str(path)
+        part = None
+    assert io.read_run(path).status == "interrupted"
+    return part
+
+
 @pytest.mark.parametrize(
     "steps, blocks, stop_at",
     [
@@ -81,21 +101,8 @@ def test_interrupt_and_resume_is_bit_identical(net, tmp_path, steps, blocks, sto
                                                 same_run):
     whole = _sim(net).run(steps, blocks=blocks, output=tmp_path / "whole.h5")
     path = tmp_path / "cut.h5"
-    sim = _sim(net)
-    seen = [0]
-
-    def progress(n):
-        seen[0] += n
-        if seen[0] >= stop_at:
-            sim.request_stop()
-
-    try:
-        part = sim.run(steps, blocks=blocks, output=path, progress=progress,
-                       checkpoint_interval_s=1e-3)
-        assert part.interrupted and part.n_blocks < blocks
-    except kmc.RunInterrupted as exc:
-        assert exc.path == str(path)
-    assert io.read_run(path).status == "interrupted"
+    part = _stopped_run(_sim(net), path, stop_at, steps=steps, blocks=blocks)
+    assert part is None or part.n_blocks < blocks
     with pytest.raises(kmc.ConfigError, match="resume"):
         kmc.load(path)
     resumed = kmc.resume(path)
@@ -116,21 +123,8 @@ def test_a_run_to_a_precision_resumes_bit_identically(net, tmp_path, stop_at, sa
     whole = _sim(net).run(target_rel_err=0.05, output=tmp_path / "whole.h5")
     assert whole.converged and whole.stop_reason == "target" and whole.hops > 4 * stop_at / 5
     path = tmp_path / "cut.h5"
-    sim = _sim(net)
-    seen = [0]
-
-    def progress(n):
-        seen[0] += n
-        if seen[0] >= stop_at:
-            sim.request_stop()
-
-    try:
-        part = sim.run(target_rel_err=0.05, output=path, progress=progress,
-                       checkpoint_interval_s=1e-3)
-        assert part.interrupted and not part.converged and part.stop_reason == "interrupted"
-    except kmc.RunInterrupted as exc:
-        assert exc.path == str(path)
-    assert io.read_run(path).status == "interrupted"
+    part = _stopped_run(_sim(net), path, stop_at, target_rel_err=0.05)
+    assert part is None or (not part.converged and part.stop_reason == "interrupted")
     resumed = kmc.resume(path)
     assert resumed.converged and resumed.stop_reason == "target"
     same_run(resumed, whole)
