@@ -74,6 +74,9 @@ ALPHA_SIGMAS = 3.0
 #: The maximum of the non-Gaussian parameter moves the fit's start only where its excess
 #: over a Gaussian's is at least this many (Gaussian-model) standard errors.
 NGP_SIGNIFICANCE = 4.0
+#: The NGP's peak (rule (a) of :func:`fit_diffusion`): the first lag within this many
+#: standard errors of the largest significant excess.
+NGP_PEAK_SIGMAS = 2.0
 #: ``rate_limiting_hops`` must be at least max(MIN_RATE_LIMITING_HOPS,
 #: MIN_RATE_LIMITING_HOPS_PER_ION * n_ions) for a diffusive verdict.
 MIN_RATE_LIMITING_HOPS = 100
@@ -1155,7 +1158,11 @@ def fit_diffusion(msd: LagMSD, *, dimensionality: int, min_hops_per_ion: float =
         diffusion (kinisi's ``use_ngp`` start). Only lags where the NGP exceeds the value
         of a Gaussian with the measured tensor by NGP_SIGNIFICANCE (4) standard errors
         count (Gaussian-model error, ``n_tracked K / m`` independent windows), so noise
-        around 0 does not move the start (it did in none of 1000 Gaussian random walks);
+        around 0 does not move the start (it did in none of 1000 Gaussian random walks).
+        The peak is the first lag whose excess comes within NGP_PEAK_SIGMAS (2) of its
+        standard errors of the largest: a plateau (ions of lasting different mobility,
+        which no run length removes) starts the fit where the plateau begins, not at the
+        noisiest point of it, so a longer run does not push the start later;
     (b) the smallest lag with at least `min_hops_per_ion` hops per ion per window, when
         `msd` has hop counts;
     (c) the smallest lag;
@@ -1478,8 +1485,9 @@ def _ngp_variance(d_eff: NDArray) -> NDArray:
 
 
 def _ngp_start(msd: LagMSD) -> int:
-    """Index of the lag of the largest significant NGP excess over the Gaussian value of
-    the measured tracer tensor (0 if none is significant)."""
+    """Index of the NGP's peak: the first lag whose significant excess over the Gaussian
+    value of the measured tracer tensor is within NGP_PEAK_SIGMAS standard errors of the
+    largest (0 if none is significant)."""
     t = msd.tracer_tensor_A2
     tr = np.trace(t, axis1=1, axis2=2)
     tr2 = np.einsum("mab,mba->m", t, t)
@@ -1493,7 +1501,9 @@ def _ngp_start(msd: LagMSD) -> int:
     significant = np.isfinite(excess) & (excess >= NGP_SIGNIFICANCE * se)
     if not significant.any():
         return 0
-    return int(np.argmax(np.where(significant, excess, -np.inf)))
+    top = int(np.argmax(np.where(significant, excess, -np.inf)))
+    near = significant & (excess >= excess[top] - NGP_PEAK_SIGMAS * se[top])
+    return int(np.flatnonzero(near)[0])
 
 
 def _fine_start(msd: LagMSD, line_tr: _Line, dt: float, min_hops: float,

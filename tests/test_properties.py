@@ -955,7 +955,10 @@ def test_simulation_runs_with_an_empty_named_event_set(case):
                            engine_mode=case.mode).run(400, equilibration=0, blocks=4)
             for n in (case.net, net)]
     assert runs[1].event_counts == {**runs[0].event_counts, "ev": 0}
-    assert runs[1].D_tracer_cm2_s == runs[0].D_tracer_cm2_s
+    # the same numbers (nan alike: 400 hops may give no diffusive regime, only a bound)
+    for key in ("D_tracer_cm2_s", "D_tracer_cm2_s_upper", "D_tracer_blocks_cm2_s"):
+        np.testing.assert_equal(getattr(runs[1].transport, key),
+                                getattr(runs[0].transport, key))
 
 
 # ======================================================================================
