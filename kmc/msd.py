@@ -1159,10 +1159,14 @@ def fit_diffusion(msd: LagMSD, *, dimensionality: int, min_hops_per_ion: float =
         of a Gaussian with the measured tensor by NGP_SIGNIFICANCE (4) standard errors
         count (Gaussian-model error, ``n_tracked K / m`` independent windows), so noise
         around 0 does not move the start (it did in none of 1000 Gaussian random walks).
-        The peak is the first lag whose excess comes within NGP_PEAK_SIGMAS (2) of its
-        standard errors of the largest: a plateau (ions of lasting different mobility,
-        which no run length removes) starts the fit where the plateau begins, not at the
-        noisiest point of it, so a longer run does not push the start later;
+        It counts only as a peak, a crossover the run has passed: the NGP must fall after
+        its largest excess by NGP_SIGNIFICANCE combined standard errors. An NGP that is
+        still rising at the longest lag (a run too short for its cage escapes, which the
+        alpha, offset and rate-limiting rules judge) or a plateau (ions of lasting
+        different mobility, as around beta-alumina's split pairs, which no run length
+        removes) moves no start; before this rule the start jumped between looks as noise
+        on the plateau moved its maximum. The start is the first lag whose excess comes
+        within NGP_PEAK_SIGMAS (2) standard errors of the peak's;
     (b) the smallest lag with at least `min_hops_per_ion` hops per ion per window, when
         `msd` has hop counts;
     (c) the smallest lag;
@@ -1487,7 +1491,8 @@ def _ngp_variance(d_eff: NDArray) -> NDArray:
 def _ngp_start(msd: LagMSD) -> int:
     """Index of the NGP's peak: the first lag whose significant excess over the Gaussian
     value of the measured tracer tensor is within NGP_PEAK_SIGMAS standard errors of the
-    largest (0 if none is significant)."""
+    largest, when the excess falls after it by NGP_SIGNIFICANCE standard errors (0 if
+    none is significant or it does not fall)."""
     t = msd.tracer_tensor_A2
     tr = np.trace(t, axis1=1, axis2=2)
     tr2 = np.einsum("mab,mba->m", t, t)
@@ -1502,6 +1507,9 @@ def _ngp_start(msd: LagMSD) -> int:
     if not significant.any():
         return 0
     top = int(np.argmax(np.where(significant, excess, -np.inf)))
+    after = top + int(np.nanargmin(excess[top:]))
+    if excess[top] - excess[after] < NGP_SIGNIFICANCE * math.hypot(se[top], se[after]):
+        return 0  # no peak: a rising NGP (the other rules judge it) or a plateau
     near = significant & (excess >= excess[top] - NGP_PEAK_SIGMAS * se[top])
     return int(np.flatnonzero(near)[0])
 
