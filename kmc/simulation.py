@@ -649,7 +649,10 @@ class Simulation:
                 raise ConfigError(
                     f"block length {st.tau_s:.3g} s is too short to resolve at time "
                     f"{eng.time_s:.3g} s; use more steps per block")
-            if self._advance(None, t_next, on_chunk, self._frames) == "frozen":
+            # a run to a precision stops exactly at its hop cap
+            cap = None if aim.fixed else aim.max_steps - (eng.steps - st.start_steps
+                                                          - st.eq_steps)
+            if self._advance(cap, t_next, on_chunk, self._frames) == "frozen":
                 raise self._frozen_error()
             if eng.time_s >= t_coll:
                 snap.record_collective(eng.time_s - st.t_start_s,

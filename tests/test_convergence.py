@@ -140,9 +140,11 @@ def test_bad_precision_options_are_one_line_exit_2(capsys):
 
 def test_a_run_stopped_by_a_cap_says_so(capsys):
     net = _caged_network()
-    res = kmc.Simulation(net, 350.0, n_ions=27, seed=7).run(target_rel_err=0.001,
-                                                             max_steps=20_000)
+    sim = kmc.Simulation(net, 350.0, n_ions=27, seed=7)
+    res = sim.run(target_rel_err=0.001, max_steps=20_000)
     assert not res.converged and res.stop_reason == "max_steps"
+    # exactly the cap's production hops (after the default equilibration of 10000)
+    assert sim.engine.steps == 10_000 + 20_000
     assert any("not converged: stopped at the cap" in w for w in res.warnings)
     assert main(["run", "sc", "--size", "4", "--target-rel-err", "0.0001", "--max-steps",
                  "2e4", "--seed", "1", "--json", "--quiet"]) == 0
