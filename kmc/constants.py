@@ -118,9 +118,15 @@ MIN_MAX_WALL_S = 1.0
 TARGET_EQUILIBRATION_HOPS_PER_ION = 20
 MIN_TARGET_EQUILIBRATION_HOPS = 10_000
 #: The first look of a run to a precision comes after this many hops per ion (at least
-#: MIN_FIRST_CHECK_HOPS); then after every doubling of the production time.
+#: MIN_FIRST_CHECK_HOPS). The next comes when the error should reach the target (it falls
+#: as 1 / sqrt(production time)), LOOK_MARGIN later than that, but no sooner than
+#: MIN_LOOK_GROWTH and no later than MAX_LOOK_GROWTH times the production time; after a
+#: look that finds no diffusive regime, the production time doubles.
 FIRST_CHECK_HOPS_PER_ION = 50
 MIN_FIRST_CHECK_HOPS = 50_000
+LOOK_MARGIN = 1.2
+MIN_LOOK_GROWTH = 1.25
+MAX_LOOK_GROWTH = 16.0
 #: Displacement snapshots kept for the lag-time MSD (thinned by two when full), and the ions
 #: whose snapshots are kept for the tracer MSD (a random subset of larger systems).
 MAX_SNAPSHOTS = 256

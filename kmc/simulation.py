@@ -43,14 +43,17 @@ from .constants import (
     ENGINE_MODES,
     FIRST_CHECK_HOPS_PER_ION,
     KB_EV_PER_K,
+    LOOK_MARGIN,
     MAX_ATTEMPT_FREQUENCY_HZ,
     MAX_COLLECTIVE,
     MAX_FIELD_PARAMETER,
     MAX_LINEAR_RESPONSE_PARAMETER,
+    MAX_LOOK_GROWTH,
     MAX_SNAPSHOTS,
     MAX_TRACKED_IONS,
     MIN_FIRST_CHECK_HOPS,
     MIN_HOPS_PER_COLLECTIVE_POINT,
+    MIN_LOOK_GROWTH,
     MIN_MAX_STEPS,
     MIN_MAX_WALL_S,
     RATE_LAWS,
@@ -674,10 +677,12 @@ class Simulation:
                 continue
             if eng.time_s >= st.t_start_s + st.next_check_s:
                 fit = self._fit(st)
-                if fit.diffusive and _rel_err(fit, aim.target) <= aim.target_rel_err:
+                err = _rel_err(fit, aim.target)
+                if fit.diffusive and err <= aim.target_rel_err:
                     st.stop_reason = "target"
                     return
-                st.next_check_s *= 2.0
+                st.next_check_s = (eng.time_s - st.t_start_s) * _look_growth(
+                    err if fit.diffusive else math.inf, aim.target_rel_err)
             if eng.steps - st.start_steps - st.eq_steps >= aim.max_steps:
                 st.stop_reason = "max_steps"
                 return
@@ -728,7 +733,7 @@ class Simulation:
         elif st.steps is not None:
             st.tau_s = st.steps / st.blocks / rate
             planned_s = st.tau_s * st.blocks
-        else:  # a run to a precision: a first look, then one after every doubling
+        else:  # a run to a precision: a first look, then where the target should be met
             first_hops = max(MIN_FIRST_CHECK_HOPS, FIRST_CHECK_HOPS_PER_ION * self.n_ions)
             planned_s = first_hops / rate
             st.tau_s = planned_s / st.blocks
@@ -898,6 +903,16 @@ def _rel_err(fit: DiffusionFit, target: str) -> float:
     else:
         value, err = fit.D_tracer_cm2_s, fit.D_tracer_cm2_s_err
     return abs(err / value) if value and math.isfinite(err / value) else math.inf
+
+
+def _look_growth(rel_err: float, target: float) -> float:
+    """By how much a run to a precision extends its production before its next look: to
+    where its relative error, falling as 1 / sqrt(time), should reach the target, with
+    LOOK_MARGIN to spare, within [MIN_LOOK_GROWTH, MAX_LOOK_GROWTH]; 2 without an error to
+    go by (no diffusive regime yet)."""
+    if not math.isfinite(rel_err):
+        return 2.0
+    return min(MAX_LOOK_GROWTH, max(MIN_LOOK_GROWTH, LOOK_MARGIN * (rel_err / target) ** 2))
 
 
 def _merge_block_pairs(st: _RunState) -> None:
