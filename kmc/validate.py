@@ -203,8 +203,8 @@ class ValidationReport:
                 notes.append(f"{r['case']}: not compared: no diffusive regime at "
                              + "; ".join(r.get("not_diffusive") or ["too few temperatures"]))
             trange = f"{min(t):g}-{max(t):g}"
-            sim_s = f"{s:.3g} +- {se:.2g}"
-            sim_ea = f"{ea:.3f} +- {eae:.3f}"
+            sim_s = f"{s:.3g} +- {se:.2g}" if s is not None and math.isfinite(s) else "-"
+            sim_ea = f"{ea:.3f} +- {eae:.3f}" if ea is not None and math.isfinite(ea) else "-"
             lines.append(f"{r['case']:<28s} {trange:<12s} {sim_s:<24s} {sim_ea:<14s} "
                          f"{exp_s:<15s} {exp_ea:<12s} {rat:<8s} "
                          f"{exp.get('reference', 'no tabulated value')}")
