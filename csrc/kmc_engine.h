@@ -13,7 +13,8 @@
  *   - site energies E_s (eV), optional pair energies J between occupied sites,
  *     optional uniform electric field F (V/Angstrom) acting on charge q (e).
  *   - a hop i -> j of an ion is allowed when j is empty; its rate is
- *         k = nu * exp(-Ea / kB T),  Ea = max(E_kra + dE/2, 0, dE)  (kmc_params.rate_law),
+ *         k = nu * exp(-Ea / kB T),  Ea from kmc_params.rate_law: max(E_kra + dE/2, 0, dE)
+ *         ("kra", the default) or E_kra + dE/2 ("kmcpy"),
  *     dE = E_j - E_i + (interaction energy change) - q F . d.
  *   - residence-time (BKL) algorithm: dt = -ln(1-u)/R_total, event chosen with
  *     probability k/R_total through a sum tree over per-site rate sums (O(log N)).
@@ -127,8 +128,9 @@ typedef enum {
  * change dE (eV) give its rate k = nu exp(-Ea / kB T). Values are consecutive from 0;
  * kmc_rate_law_name() gives each one's name (csrc/kmc_rate.h tells how to add one). */
 typedef enum {
-    KMC_RATE_KRA = 0, /* "kra": Ea = max(E_kra + dE/2, 0, dE) (detailed balance exactly) */
-    KMC_N_RATE_LAWS   /* the number of laws (not a law) */
+    KMC_RATE_KRA = 0,   /* "kra": Ea = max(E_kra + dE/2, 0, dE) (detailed balance exactly) */
+    KMC_RATE_KMCPY = 1, /* "kmcpy": Ea = E_kra + dE/2, unclamped, as kMCpy computes it */
+    KMC_N_RATE_LAWS     /* the number of laws (not a law) */
 } kmc_rate_law;
 
 typedef struct {

@@ -9,14 +9,18 @@
  *
  * Laws (kmc_rate_law in kmc_engine.h; the names are kmc._engine.RATE_LAWS):
  *   KMC_RATE_KRA "kra": Ea = max(E_kra + dE/2, 0, dE). Obeys detailed balance exactly.
+ *   KMC_RATE_KMCPY "kmcpy": Ea = E_kra + dE/2, not clamped: a hop far enough downhill
+ *     has Ea < 0 and a rate above nu. This is kMCpy's barrier (kmcpy/event.py,
+ *     Event.set_probability: barrier = ekra + direction * esite / 2, probability =
+ *     v exp(-barrier / kT); read at caneparesearch/kMCpy commit 07a72e6). It obeys detailed
+ *     balance exactly too: k(dE) / k(-dE) = exp(-dE / kB T) for every dE.
  *
- * Adding a law (e.g. "kmcpy", Ea = E_kra + dE/2 without clamping) is two edits:
- *   1. kmc_engine.h: its value in enum kmc_rate_law, before KMC_N_RATE_LAWS
- *      (KMC_RATE_KMCPY = 1; values are consecutive from 0: the value is its index in
- *      kmc._engine.RATE_LAWS);
- *   2. here: its function `static inline double kmc_ea_kmcpy(double ekra, double de)`
+ * Adding a law is two edits:
+ *   1. kmc_engine.h: its value in enum kmc_rate_law, before KMC_N_RATE_LAWS (values are
+ *      consecutive from 0: the value is its index in kmc._engine.RATE_LAWS);
+ *   2. here: its function `static inline double kmc_ea_<law>(double ekra, double de)`
  *      returning Ea in eV, and its line in KMC_RATE_LAWS below:
- *          X(KMC_RATE_KMCPY, "kmcpy", kmc_ea_kmcpy)
+ *          X(KMC_RATE_<LAW>, "<law>", kmc_ea_<law>)
  * Validation (kmc_engine_create refuses other values), the engine's evaluations, the memo
  * and its check, kmc_rate_law_name() and kmc._engine (RATE_LAWS, rate_Hz, Engine's
  * rate_law keyword) follow from the list; a mismatch between the list and the enum fails
@@ -49,8 +53,16 @@ static inline double kmc_ea_kra(double ekra, double de)
     return ea;
 }
 
+/* "kmcpy": Ea = E_kra + dE/2 (eV), unclamped (kMCpy's barrier). */
+static inline double kmc_ea_kmcpy(double ekra, double de)
+{
+    return ekra + 0.5 * de;
+}
+
 /* The list: X(enum value, name, activation-energy function), in enum order. */
-#define KMC_RATE_LAWS(X) X(KMC_RATE_KRA, "kra", kmc_ea_kra)
+#define KMC_RATE_LAWS(X)                    \
+    X(KMC_RATE_KRA, "kra", kmc_ea_kra)      \
+    X(KMC_RATE_KMCPY, "kmcpy", kmc_ea_kmcpy)
 
 /* the list has exactly KMC_N_RATE_LAWS entries (a negative array size otherwise) */
 #define KMC_RATE_COUNT_(id, name, fn) +1
@@ -96,10 +108,19 @@ static inline double kmc_rate_ea(int law, double ekra, double de)
     }
 }
 
+/* The largest exponent -Ea / kB T of a rate: nu e^300 (about 1e130 nu) at most. Only
+ * "kmcpy" can exceed it (Ea < 0): a hop more than 600 kB T + 2 E_kra downhill (16 eV at
+ * 300 K), whose rate would otherwise overflow to inf and the total rate to nan. Rates that
+ * large violate detailed balance by the cap; any smaller are exact. "kra" never reaches it
+ * (Ea >= 0), so its rates are the same bits with or without the cap. */
+#define KMC_RATE_MAX_EXPONENT 300.0
+
 /* The rate (Hz) of a hop or event with KRA barrier ekra and energy change de (eV). */
 static inline double kmc_rate(const kmc_rate_params *rp, double ekra, double de)
 {
-    return rp->nu * exp(-rp->beta * kmc_rate_ea(rp->law, ekra, de));
+    double x = -rp->beta * kmc_rate_ea(rp->law, ekra, de);
+    if (x > KMC_RATE_MAX_EXPONENT) x = KMC_RATE_MAX_EXPONENT;
+    return rp->nu * exp(x);
 }
 
 /* ---- the memo ---- */

@@ -201,7 +201,8 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
     Option("field", "vec3", None, "uniform electric field EX EY EZ, V/Angstrom",
            metavar="E"),
     Option("rate_law", "str", None, "how a hop's KRA barrier and energy change make its rate: "
-           + ", ".join(RATE_LAWS) + " (default kra: Ea = max(E_kra + dE/2, 0, dE))",
+           + ", ".join(RATE_LAWS) + " (default kra: Ea = max(E_kra + dE/2, 0, dE); kmcpy: "
+           "Ea = E_kra + dE/2, as kMCpy)",
            metavar="LAW", choices=RATE_LAWS),
     Option("mechanisms", "names", ("hop",), "comma-separated migration mechanisms from: "
            + ", ".join(MECHANISMS) + " (default hop; without hop, ions move only by the "

@@ -213,8 +213,10 @@ class Simulation:
         force one. All sample the same process; a seed reproduces a trajectory within one
         mode.
     rate_law : str
-        How a hop's barrier and energy change make its rate (:data:`kmc.constants.RATE_LAWS`):
-        "kra" (default), ``Ea = max(E_kra + dE/2, 0, dE)``, ``k = nu exp(-Ea / kB T)``.
+        How a hop's barrier and energy change make its rate (:data:`kmc.constants.RATE_LAWS`),
+        ``k = nu exp(-Ea / kB T)``: "kra" (default), ``Ea = max(E_kra + dE/2, 0, dE)``;
+        "kmcpy", ``Ea = E_kra + dE/2`` unclamped, as kMCpy computes it (a hop far downhill
+        is faster than nu). Both obey detailed balance exactly.
 
     Raises
     ------

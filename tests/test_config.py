@@ -187,6 +187,12 @@ def test_rate_law_from_the_command_line_to_the_engine(tmp_path, capsys):
                  "--rate-law", "kra", "--output", str(out), "--json", "--quiet"]) == 0
     assert json.loads(capsys.readouterr().out)["rate_law"] == "kra"
     assert kmc.load(out).rate_law == "kra"
+    # kMCpy's law reaches the engine the same way
+    assert main(["run", "sc", "--size", "4", "--steps", "2000", "--blocks", "4", "--seed", "1",
+                 "--barrier", "0.05", "--rate-law", "kmcpy", "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["rate_law"] == "kmcpy"
+    cfg = run_config("sc", {"size": 4, "rate_law": "kmcpy", "steps": 2000, "seed": 1})
+    assert assemble.simulation(cfg).engine.rate_law == "kmcpy"
     with pytest.raises(ConfigError, match=r"rate.law = 'kramers' must be one of "
                                           + ", ".join(RATE_LAWS)):
         run_config("sc", {"rate_law": "kramers"})

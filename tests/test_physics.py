@@ -164,14 +164,16 @@ def _enumeration_case(case):
                        pair_energies_eV=rng.uniform(-0.03, 0.06, 6)), 3
 
 
-@pytest.mark.parametrize("case, mode", [
-    ("chain_interactions", "auto"), ("chain_energies", "auto"), ("sc_energies", "auto"),
-    ("chain_energies", "uniform"), ("sc_energies", "uniform"), ("sc_energies", "count")])
-def test_detailed_balance_exact_enumeration(case, mode):
+@pytest.mark.parametrize("case, mode, law", [
+    ("chain_interactions", "auto", "kra"), ("chain_energies", "auto", "kra"),
+    ("sc_energies", "auto", "kra"), ("chain_energies", "uniform", "kra"),
+    ("sc_energies", "uniform", "kra"), ("sc_energies", "count", "kra"),
+    ("chain_interactions", "auto", "kmcpy"), ("sc_energies", "auto", "kmcpy")])
+def test_detailed_balance_exact_enumeration(case, mode, law):
     """Site energies (and pair interactions): every site's time-averaged occupancy matches
     the exact Boltzmann average over all configurations, in each of the engine's modes
     (automatic: interacting, count trees, float sum tree; forced uniformization, whose
-    thinning then handles many distinct rates)."""
+    thinning then handles many distinct rates), and with kMCpy's unclamped rate law."""
     if (case, mode) == ("sc_energies", "count"):  # > 16 distinct rates: count is refused
         net, n = _enumeration_case(case)
         with pytest.raises(kmc.ConfigError, match="mode count needs"):
@@ -195,7 +197,8 @@ def test_detailed_balance_exact_enumeration(case, mode):
     weights = np.array(weights) / sum(weights)
     exact = weights @ np.array(occs)
 
-    sim = kmc.Simulation(net, T, n_ions=n, seed=9, engine_mode=mode)
+    sim = kmc.Simulation(net, T, n_ions=n, seed=9, engine_mode=mode, rate_law=law)
+    assert sim.engine.rate_law == law
     if mode != "auto":
         assert sim.engine.mode == mode
     batches = np.array([kmc.occupancy_statistics(sim, 40_000, samples=400, equilibration=2000)

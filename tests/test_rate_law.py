@@ -21,7 +21,7 @@ def test_constants_come_from_the_header():
     assert _engine.MAX_EVENT_MOVES == 4 and isinstance(_engine.MAX_EVENT_MOVES, int)
     assert _engine.MAX_ATTEMPT_FREQUENCY_HZ == 1e30
     assert _engine.KB_EV_PER_K == 8.617333262e-5
-    assert _engine.RATE_LAWS == ("kra",)
+    assert _engine.RATE_LAWS == ("kra", "kmcpy")
 
 
 def _kra(ekra, de, T, nu):
@@ -48,6 +48,40 @@ def test_rate_Hz_is_the_kra_law(T, nu):
     np.testing.assert_allclose(got / back, np.exp(-de / (_engine.KB_EV_PER_K * T)), rtol=1e-12)
 
 
+@pytest.mark.parametrize("T, nu", [(300.0, 1e13), (873.0, 5e12), (50.0, 1.0)])
+def test_rate_Hz_is_the_kmcpy_law(T, nu):
+    """kMCpy's barrier (kmcpy/event.py, Event.set_probability): Ea = E_kra + dE/2, not
+    clamped -- a hop far downhill is faster than nu -- and detailed balance holds exactly."""
+    rng = np.random.default_rng(5)
+    ekra = np.concatenate([rng.uniform(0.0, 1.0, 200), [0.05, 0.3, 0.3]])
+    de = np.concatenate([rng.uniform(-1.5, 1.5, 200), [-1.0, 0.7, -0.7]])
+    beta = 1.0 / (_engine.KB_EV_PER_K * T)
+    got = rate_Hz(ekra, de, T, nu, rate_law="kmcpy")
+    np.testing.assert_allclose(got, nu * np.exp(-beta * (ekra + 0.5 * de)), rtol=2e-15,
+                               atol=0)
+    assert got[-3] > nu  # Ea = 0.05 - 0.5 < 0
+    kra = rate_Hz(ekra, de, T, nu)
+    same = ekra + 0.5 * de >= np.maximum(de, 0.0)  # where the kra law does not clamp
+    np.testing.assert_array_equal(got[same], kra[same])
+    assert not np.all(same)
+    back = rate_Hz(ekra, -de, T, nu, rate_law="kmcpy")
+    np.testing.assert_allclose(got / back, np.exp(-beta * de), rtol=1e-12)
+
+
+def test_kmcpy_rates_are_capped_before_they_overflow():
+    """Ea far below 0 would overflow exp() (inf, then a NaN total rate): the exponent
+    -Ea / kB T is capped at 300, so the fastest rate is nu e^300; just below the cap the law
+    is exact. The kra law never gets near it."""
+    T, nu = 300.0, 1e13
+    beta = 1.0 / (_engine.KB_EV_PER_K * T)
+    far = rate_Hz([0.0, 0.0, 0.1], [-1e3, -1e300, -2.0 * 299.0 / beta - 0.2], T, nu,
+                  rate_law="kmcpy")
+    assert np.all(np.isfinite(far))
+    np.testing.assert_allclose(far[:2], nu * math.exp(300.0), rtol=1e-15)
+    np.testing.assert_allclose(far[2], nu * math.exp(299.0), rtol=1e-12)
+    assert rate_Hz(0.0, -1e300, T, nu) == nu
+
+
 def test_rate_Hz_broadcasts_like_numpy():
     assert rate_Hz(0.3, 0.0, 300.0, 1e13).shape == ()
     assert rate_Hz([0.1, 0.2, 0.3], 0.05, 300.0, 1e13).shape == (3,)
@@ -60,7 +94,7 @@ def test_rate_Hz_broadcasts_like_numpy():
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    ({"rate_law": "kmcpy"}, ConfigError, "'kmcpy'"),
+    ({"rate_law": "arrhenius"}, ConfigError, "'arrhenius'"),
     ({"rate_law": 0}, ConfigError, "rate_law = 0"),
     ({"temperature_K": 0.0}, ConfigError, "temperature_K"),
     ({"temperature_K": float("nan")}, ConfigError, "temperature_K"),
@@ -92,28 +126,31 @@ CASES = [(0.3, 0.0, 0.0), (0.3, 0.0, 0.1), (0.3, 0.2, 0.0), (0.05, 0.0, 0.4),
          (0.05, 0.6, 0.0), (0.0, 0.0, 0.0), (0.45, -0.013, 0.027)]
 
 
+@pytest.mark.parametrize("law", _engine.RATE_LAWS)
 @pytest.mark.parametrize("mode", ["tree", "count", "uniform"])
 @pytest.mark.parametrize("ekra, e0, e1", CASES)
-def test_rate_Hz_is_the_engines_rate_bit_for_bit(mode, ekra, e0, e1):
+def test_rate_Hz_is_the_engines_rate_bit_for_bit(mode, ekra, e0, e1, law):
     """The engine's total rate with one allowed hop is that hop's rate: the same bits as
     rate_Hz(E_kra, dE) with dE computed as the engine does (site energies, field)."""
     T, nu, q, F = 450.0, 2e12, 1.0, 0.003
-    eng = _pair(ekra, e0, e1, T=T, nu=nu, q=q, field_V_per_A=(F, 0.0, 0.0), mode=mode)
-    assert eng.mode == mode and eng.rate_law == "kra"
+    eng = _pair(ekra, e0, e1, T=T, nu=nu, q=q, field_V_per_A=(F, 0.0, 0.0), mode=mode,
+                rate_law=law)
+    assert eng.mode == mode and eng.rate_law == law
     de = (e1 - e0) - q * (0.0 + F * 1.5 + 0.0 * 0.0 + 0.0 * 0.0)
-    assert eng.total_rate_Hz == rate_Hz(ekra, de, T, nu)
+    assert eng.total_rate_Hz == rate_Hz(ekra, de, T, nu, rate_law=law)
 
 
+@pytest.mark.parametrize("law", _engine.RATE_LAWS)
 @pytest.mark.parametrize("J", [0.04, -0.025])
-def test_rate_Hz_is_the_interacting_engines_rate_bit_for_bit(J):
+def test_rate_Hz_is_the_interacting_engines_rate_bit_for_bit(J, law):
     """With a pair energy the engine adds phi[dst] - J - phi[src] to the static dE (the ion
     on the source is the destination's only neighbour: phi[dst] = J, phi[src] = 0)."""
     for ekra, e0, e1 in CASES:
-        eng = _pair(ekra, e0, e1, J=J, T=500.0)
+        eng = _pair(ekra, e0, e1, J=J, T=500.0, rate_law=law)
         assert eng.mode == "tree"
         for _ in range(2):  # the second time through the rate memo
             de = ((e1 - e0) - 1.0 * (0.0 + 0.0 * 1.5 + 0.0 * 0.0 + 0.0 * 0.0) + J) - J - 0.0
-            assert eng.total_rate_Hz == rate_Hz(ekra, de, 500.0, 1e13)
+            assert eng.total_rate_Hz == rate_Hz(ekra, de, 500.0, 1e13, rate_law=law)
             eng.run(2)  # there and back
             eng.check()
 
@@ -121,7 +158,7 @@ def test_rate_Hz_is_the_interacting_engines_rate_bit_for_bit(J):
 def test_engine_rate_law_keyword():
     assert _pair(0.3, 0.0, 0.0).rate_law == "kra"
     assert _pair(0.3, 0.0, 0.0, rate_law="kra").total_rate_Hz == rate_Hz(0.3, 0.0, 300, 1e13)
-    with pytest.raises(ConfigError, match="rate_law = 'kmcpy' must be one of kra"):
-        _pair(0.3, 0.0, 0.0, rate_law="kmcpy")
+    with pytest.raises(ConfigError, match="rate_law = 'kra2' must be one of kra, kmcpy"):
+        _pair(0.3, 0.0, 0.0, rate_law="kra2")
     with pytest.raises(ValueError, match="rate_law = 1"):
         _pair(0.3, 0.0, 0.0, rate_law=1)

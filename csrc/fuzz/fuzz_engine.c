@@ -424,6 +424,19 @@ static double no_limit(const kmc_engine *e, double nu)
     return kmc_engine_time(e) + 1e5 / ((double)kmc_engine_n_ions(e) * 64.0 * nu + 1e-300);
 }
 
+/* The fastest rate any hop can have under the engine's law (Hz): nu for "kra" (Ea >= 0);
+ * more for a law whose Ea can be negative ("kmcpy": up to the rate cap). The time limits
+ * above are set from it, so that UNIFORM runs stay at about 1e5 attempts. */
+static double fastest_rate(const kmc_params *p)
+{
+    static const double ekra = 0.0, de = -1e300;
+    double rate = p->attempt_frequency_Hz;
+    if (kmc_rate_Hz(p->rate_law, p->temperature_K, p->attempt_frequency_Hz, 1, &ekra, &de, &rate) != KMC_OK ||
+        !(rate >= p->attempt_frequency_Hz))
+        return p->attempt_frequency_Hz;
+    return rate;
+}
+
 /* kmc_rate_Hz, the rate law on its own: it accepts exactly the laws the engine accepts (and
  * for an engine's parameters gives rates >= 0, not NaN) and refuses the others. */
 static void check_rate_function(const kmc_params *p, int engine_made)
@@ -454,7 +467,7 @@ static void check_rate_function(const kmc_params *p, int engine_made)
     }
 }
 
-static void exercise(kmc_engine *e, uint64_t steps, double t_stop, double nu)
+static void exercise(kmc_engine *e, uint64_t steps, double t_stop, double nu) /* nu: fastest_rate() */
 {
     const int32_t ni = kmc_engine_n_ions(e), nt = kmc_engine_n_hop_types(e), nv = kmc_engine_n_event_types(e);
     const int mode = kmc_engine_mode(e);
@@ -632,7 +645,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         if (status != KMC_OK) abort();
         fuzz_engine_created++;
-        exercise(e, steps, t_stop, p.attempt_frequency_Hz);
+        exercise(e, steps, t_stop, fastest_rate(&p));
         kmc_engine_free(e);
     }
     for (k = 0; k < nkeep; k++) free(keep[k]);

@@ -95,6 +95,11 @@ def corpus():
     yield "rate_law_kra_events", make(RATE_LAW | EVENTS | INTERACT, n=10, pairs=chain(10), rate_law=0,
                                       inter=[(2, 3, 140)],
                                       events=(1, [([(0, 1, (148, 128, 128)), (2, 3, (148, 128, 128))], 40, 0)]))
+    yield "rate_law_kmcpy_events", make(RATE_LAW | EVENTS | INTERACT, n=10, pairs=chain(10),
+                                        rate_law=1, inter=[(2, 3, 140)],
+                                        events=(1, [([(0, 1, (148, 128, 128)), (2, 3, (148, 128, 128))], 40, 0)]))
+    yield "rate_law_kmcpy_downhill", make(RATE_LAW | CORRUPT, n=6, rate_law=1,
+                                          corruptions=[(6, 0, 208), (6, 1, 210)])
     # invalid inputs
     yield "bad_nan_energy", make(CORRUPT, corruptions=[(6, 3, NAN)])
     yield "bad_reverse", make(CORRUPT, corruptions=[(2, 4, 64 + 1)])
