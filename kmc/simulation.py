@@ -701,26 +701,27 @@ class Simulation:
                        np.einsum("ij->j", total),
                        np.array([eng.steps - st.start_steps - st.eq_steps], dtype=np.int64))
 
-    def _fit(self, st: _RunState) -> DiffusionFit:
-        """The lag-time MSD fit of the production so far (drift removed under a field)."""
-        return fit_diffusion(self._lag_msd(st),
+    def _fit(self, st: _RunState, lm: Any = None,
+             counts: tuple[NDArray, NDArray] | None = None) -> DiffusionFit:
+        """The lag-time MSD fit of the production so far (drift removed under a field), with
+        how often the rate-limiting hop type fired (`lm` and `counts`, from
+        :meth:`_lag_msd` and :meth:`_production_counts`, when the caller has them)."""
+        hops, events = self._production_counts(st) if counts is None else counts
+        return fit_diffusion(self._lag_msd(st) if lm is None else lm,
                              dimensionality=max(self.network.dimensionality, 1),
-                             rate_limiting_hops=self._rate_limiting_hops(st))
+                             rate_limiting_hops=rate_limiting_count(
+                                 self.network, _event_counts(self.network, hops, events)))
 
     def _lag_msd(self, st: _RunState) -> Any:
         """The production's MSD over lag times, about the mean drift under a field."""
         return lag_msd(st.snap, remove_drift=self.field_V_per_angstrom is not None)
 
-    def _rate_limiting_hops(self, st: _RunState) -> int | None:
-        """How often the rate-limiting hop type fired in production: the rarest of the hop
-        and event types without which the network does not percolate (None without a
-        percolating network)."""
+    def _production_counts(self, st: _RunState) -> tuple[NDArray, NDArray]:
+        """Events fired in production so far: per hop type, and per named event type."""
         state = self.engine.get_state()
-        counts = _event_counts(self.network, state["type_counts"] - st.counts0,
-                               _padded_event_counts(self.network, state["event_counts"]
-                                                    - (st.ev_counts0 if st.ev_counts0
-                                                       is not None else 0)))
-        return rate_limiting_count(self.network, counts)
+        return (state["type_counts"] - st.counts0,
+                _padded_event_counts(self.network, state["event_counts"] - (
+                    st.ev_counts0 if st.ev_counts0 is not None else 0)))
 
     def _begin_production(self, st: _RunState) -> None:
         eng = self.engine
@@ -788,15 +789,10 @@ class Simulation:
 
     def _result(self, st: _RunState, *, interrupted: bool, signum: int | None) -> RunResult:
         data = BlockData(**st.block_arrays())
-        state = self.engine.get_state()
-        counts = state["type_counts"] - st.counts0
-        ev_counts = _padded_event_counts(self.network, state["event_counts"] - (
-            st.ev_counts0 if st.ev_counts0 is not None else 0))
+        counts, ev_counts = self._production_counts(st)
         lm = self._lag_msd(st)
-        limiting = rate_limiting_count(self.network,
-                                       _event_counts(self.network, counts, ev_counts))
-        fit = fit_diffusion(lm, dimensionality=max(self.network.dimensionality, 1),
-                            rate_limiting_hops=limiting)
+        fit = self._fit(st, lm, (counts, ev_counts))
+        limiting = fit.rate_limiting_hops
         est = transport(
             data, n_ions=self.n_ions, volume_A3=self.network.volume_A3,
             temperature_K=self.temperature_K, charge_e=self.network.charge_e,
