@@ -96,8 +96,8 @@ static int validate_templates(const kmc_network *net, int *status, char *errmsg,
     if (nt < 1) FAIL("n_templates = %d must be >= 1", (int)nt);
     if (net->hop_ptr || net->hop_dst || net->hop_rev || net->hop_type || net->hop_vec || net->hop_ekra)
         FAIL("give the hops either CSR by site (hop_ptr, ...) or as templates (site_template, ...), not both");
-    if ((net->int_ptr && net->int_ptr[n] > 0) || net->n_events > 0)
-        FAIL("template networks support neither pair interactions nor multi-ion events");
+    if ((net->int_ptr && net->int_ptr[n] > 0) || net->n_events > 0 || net->n_clusters > 0 || net->n_local_models > 0)
+        FAIL("template networks support neither pair interactions, clusters, local models nor multi-ion events");
     if (!net->tp_ptr) FAIL("tp_ptr is required with site_template");
     if (net->tp_ptr[0] != 0) FAIL("tp_ptr must start at 0");
     for (t = 0; t < nt; t++) {
@@ -148,6 +148,79 @@ static int validate_templates(const kmc_network *net, int *status, char *errmsg,
     return 1;
 }
 
+/* Validate the clusters (CSR form); 1 if valid, else 0 with a message. */
+static int validate_clusters(const kmc_network *net, int *status, char *errmsg, size_t errmsg_len)
+{
+    const int32_t n = net->n_sites, nc = net->n_clusters;
+    int32_t c, q, r;
+    if (nc < 0) FAIL("n_clusters = %d must be >= 0", (int)nc);
+    if (nc == 0) return 1;
+    if (!net->cl_ptr || !net->cl_site || !net->cl_V) FAIL("cl_ptr, cl_site and cl_V are required with clusters");
+    if (net->cl_ptr[0] != 0) FAIL("cl_ptr must start at 0");
+    for (c = 0; c < nc; c++) {
+        const int32_t b = net->cl_ptr[c], k = net->cl_ptr[c + 1] - b;
+        if (net->cl_ptr[c + 1] < b || k < 2 || k > KMC_MAX_CLUSTER_SITES)
+            FAIL("cluster %d has %d sites; 2..%d are supported", (int)c, (int)k, KMC_MAX_CLUSTER_SITES);
+        if (!isfinite(net->cl_V[c])) FAIL("cl_V[%d] = %g is not finite", (int)c, net->cl_V[c]);
+        for (q = b; q < b + k; q++) {
+            if (net->cl_site[q] < 0 || net->cl_site[q] >= n)
+                FAIL("cluster %d names site %d, outside 0..%d", (int)c, (int)net->cl_site[q], (int)(n - 1));
+            for (r = b; r < q; r++)
+                if (net->cl_site[r] == net->cl_site[q]) FAIL("cluster %d names site %d twice", (int)c, (int)net->cl_site[q]);
+        }
+    }
+    return 1;
+}
+
+/* Validate the local models and the hops' environments (CSR form); 1 if valid, else 0. */
+static int validate_local_models(const kmc_network *net, int *status, char *errmsg, size_t errmsg_len)
+{
+    const int32_t n = net->n_sites, nm = net->n_local_models;
+    int32_t m, t, h, q;
+    if (nm < 0) FAIL("n_local_models = %d must be >= 0", (int)nm);
+    if (nm == 0) return 1;
+    if (net->n_events > 0) FAIL("local models are not supported together with multi-ion events");
+    if (!net->lm_e0 || !net->lm_phi || !net->lm_tptr || !net->env_ptr || !net->hop_kra_model || !net->hop_de_model)
+        FAIL("lm_e0, lm_phi, lm_tptr, env_ptr, hop_kra_model and hop_de_model are required with local models");
+    if (net->lm_tptr[0] != 0) FAIL("lm_tptr must start at 0");
+    for (m = 0; m < nm; m++) {
+        if (net->lm_tptr[m + 1] < net->lm_tptr[m]) FAIL("lm_tptr is not non-decreasing at model %d", (int)m);
+        if (!isfinite(net->lm_e0[m]) || !isfinite(net->lm_phi[2 * m]) || !isfinite(net->lm_phi[2 * m + 1]))
+            FAIL("local model %d has a non-finite constant or basis value", (int)m);
+    }
+    if (net->lm_tptr[nm] > 0 && (!net->lm_tpos || !net->lm_K)) FAIL("lm_tpos and lm_K are required with model terms");
+    for (t = 0; t < net->lm_tptr[nm]; t++) {
+        if (!isfinite(net->lm_K[t])) FAIL("lm_K[%d] = %g is not finite", (int)t, net->lm_K[t]);
+        if (net->lm_tpos[4 * t] < 0) FAIL("model term %d names no environment position", (int)t);
+        for (q = 1; q < KMC_MAX_CLUSTER_SITES; q++)
+            if (net->lm_tpos[4 * t + q] < -1 || (net->lm_tpos[4 * t + q] >= 0 && net->lm_tpos[4 * t + q - 1] < 0))
+                FAIL("model term %d has invalid positions (-1 pads only after the last)", (int)t);
+    }
+    if (net->env_ptr[0] != 0) FAIL("env_ptr must start at 0");
+    for (h = 0; h < net->n_hops; h++)
+        if (net->env_ptr[h + 1] < net->env_ptr[h]) FAIL("env_ptr is not non-decreasing at hop %d", (int)h);
+    if (net->env_ptr[net->n_hops] > 0 && !net->env_site) FAIL("env_site is required with environments");
+    for (q = 0; q < net->env_ptr[net->n_hops]; q++)
+        if (net->env_site[q] < 0 || net->env_site[q] >= n)
+            FAIL("environment entry %d names site %d, outside 0..%d", (int)q, (int)net->env_site[q], (int)(n - 1));
+    for (h = 0; h < net->n_hops; h++) {
+        const int32_t len = net->env_ptr[h + 1] - net->env_ptr[h];
+        int w;
+        for (w = 0; w < 2; w++) {
+            const int32_t mm = w ? net->hop_de_model[h] : net->hop_kra_model[h];
+            if (mm < -1 || mm >= nm)
+                FAIL("%s[%d] = %d outside -1..%d", w ? "hop_de_model" : "hop_kra_model", (int)h, (int)mm, (int)(nm - 1));
+            if (mm < 0) continue;
+            for (t = net->lm_tptr[mm]; t < net->lm_tptr[mm + 1]; t++)
+                for (q = 0; q < KMC_MAX_CLUSTER_SITES && net->lm_tpos[4 * t + q] >= 0; q++)
+                    if (net->lm_tpos[4 * t + q] >= len)
+                        FAIL("model %d names environment position %d, but hop %d has %d environment sites",
+                             (int)mm, (int)net->lm_tpos[4 * t + q], (int)h, (int)len);
+        }
+    }
+    return 1;
+}
+
 /* Validate the inputs; 1 if valid, else 0 with a message. */
 static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
                     const int32_t *ion_site, int *status, char *errmsg, size_t errmsg_len)
@@ -174,8 +247,9 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
                                     kmc_rate_law_str(law));
         FAIL("rate_law = %d is not a known rate law; known: %s", p->rate_law, known);
     }
-    if (p->mode == KMC_MODE_UNIFORM && (net->n_events > 0 || (net->int_ptr && n >= 1 && net->int_ptr[n] > 0)))
-        FAIL("mode uniform needs a network without pair interactions and multi-ion events");
+    if (p->mode == KMC_MODE_UNIFORM && (net->n_events > 0 || (net->int_ptr && n >= 1 && net->int_ptr[n] > 0) ||
+                                        net->n_clusters > 0 || net->n_local_models > 0))
+        FAIL("mode uniform needs a network without pair interactions, clusters, local models and multi-ion events");
     if (!isfinite(p->charge_e)) FAIL("charge_e = %g must be finite", p->charge_e);
     for (d = 0; d < 3; d++)
         if (!isfinite(p->field_V_per_A[d])) FAIL("field component %d = %g is not finite", d, p->field_V_per_A[d]);
@@ -237,6 +311,8 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
         for (h = 0; h < net->n_hops; h++)
             if (!isfinite(net->hop_J[h])) FAIL("hop_J[%d] is not finite", (int)h);
     }
+    if (!validate_clusters(net, status, errmsg, errmsg_len)) return 0;
+    if (!validate_local_models(net, status, errmsg, errmsg_len)) return 0;
     if (net->n_events < 0) FAIL("n_events = %d must be >= 0", (int)net->n_events);
     if (net->n_events > 0) {
         int32_t v, m, q;
@@ -316,7 +392,7 @@ static int build_classes(kmc_engine *e, const kmc_network *net, const kmc_params
                 net_hop(net, s, k, &v);
                 e->ia.hop_ekra[v.id] = v.ekra;
                 e->ia.hop_de0[v.id] = hop_de0(net, p, s, &v);
-                e->ia.hop_J[v.id] = net->hop_J[v.id];
+                e->ia.hop_J[v.id] = net->hop_J ? net->hop_J[v.id] : 0.0;
             }
         }
     } else {
@@ -678,12 +754,163 @@ static int few_rate_keys(const kmc_engine *e, const kmc_network *net)
     }
     intern_free(&t);
     if (!few || intern_init(&t) != 0) return 0;
-    for (a = 0; a < net->int_ptr[net->n_sites] && few; a++) {
+    for (a = 0; net->int_ptr && a < net->int_ptr[net->n_sites] && few; a++) {
         const int64_t rec[1] = {dbits(net->int_J[a])};
         few = intern(&t, rec, 1) >= 0 && t.n <= 16;
     }
     intern_free(&t);
     return few;
+}
+
+static int cmp_int32(const void *a, const void *b)
+{
+    const int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sort each list of a CSR (ptr[0..n], val) and drop repeated entries, compacting in place;
+ * returns the longest list. */
+static int32_t csr_unique(int32_t *ptr, int32_t *val, int32_t n)
+{
+    int32_t s, q, w = 0, longest = 0;
+    for (s = 0; s < n; s++) {
+        const int32_t b = ptr[s], end = ptr[s + 1], start = w;
+        qsort(val + b, (size_t)(end - b), sizeof(int32_t), cmp_int32);
+        for (q = b; q < end; q++)
+            if (q == b || val[q] != val[q - 1]) val[w++] = val[q];
+        ptr[s] = start;
+        if (w - start > longest) longest = w - start;
+    }
+    ptr[n] = w;
+    return longest;
+}
+
+/* The clusters: copies, the clusters of each site, each site's cluster neighbours and the
+ * clusters holding both ends of each hop (CSR form). *max_cnb receives the longest list of
+ * cluster neighbours. 0, or -1 out of memory. */
+static int clusters_setup(kmc_engine *e, const kmc_network *net, int32_t *max_cnb)
+{
+    const int32_t n = net->n_sites, nc = net->n_clusters, nz = net->cl_ptr[nc];
+    int32_t c, q, r, s, h, tot;
+    int fail = 0, pass;
+    e->ia.n_cl = nc;
+    e->ia.cl_ptr = (int32_t *)xalloc(e, (size_t)nc + 1, sizeof(int32_t), &fail);
+    e->ia.cl_site = (int32_t *)xalloc(e, (size_t)nz, sizeof(int32_t), &fail);
+    e->ia.cl_V = (double *)xalloc(e, (size_t)nc, sizeof(double), &fail);
+    e->ia.scl_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
+    e->ia.scl = (int32_t *)xalloc(e, (size_t)nz, sizeof(int32_t), &fail);
+    e->ia.cnb_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
+    e->ia.hsh_ptr = (int32_t *)xalloc(e, (size_t)net->n_hops + 1, sizeof(int32_t), &fail);
+    e->ia.psi = (double *)xalloc(e, (size_t)n, sizeof(double), &fail);
+    if (fail) return -1;
+    memcpy(e->ia.cl_ptr, net->cl_ptr, ((size_t)nc + 1) * sizeof(int32_t));
+    memcpy(e->ia.cl_site, net->cl_site, (size_t)nz * sizeof(int32_t));
+    memcpy(e->ia.cl_V, net->cl_V, (size_t)nc * sizeof(double));
+    /* site -> clusters */
+    for (q = 0; q < nz; q++) e->ia.scl_ptr[net->cl_site[q] + 1]++;
+    for (s = 0; s < n; s++) e->ia.scl_ptr[s + 1] += e->ia.scl_ptr[s];
+    for (c = 0; c < nc; c++)
+        for (q = net->cl_ptr[c]; q < net->cl_ptr[c + 1]; q++) e->ia.scl[e->ia.scl_ptr[net->cl_site[q]]++] = c;
+    for (s = n; s > 0; s--) e->ia.scl_ptr[s] = e->ia.scl_ptr[s - 1];
+    e->ia.scl_ptr[0] = 0;
+    /* site -> cluster neighbours (with repeats, then made unique) */
+    tot = 0;
+    for (s = 0; s < n; s++) {
+        int32_t cnt = 0;
+        for (q = e->ia.scl_ptr[s]; q < e->ia.scl_ptr[s + 1]; q++) {
+            c = e->ia.scl[q];
+            cnt += net->cl_ptr[c + 1] - net->cl_ptr[c] - 1;
+        }
+        e->ia.cnb_ptr[s] = tot;
+        tot += cnt;
+    }
+    e->ia.cnb_ptr[n] = tot;
+    e->ia.cnb = (int32_t *)malloc((size_t)(tot > 0 ? tot : 1) * sizeof(int32_t));
+    if (!e->ia.cnb) return -1;
+    for (s = 0; s < n; s++) {
+        int32_t w = e->ia.cnb_ptr[s];
+        for (q = e->ia.scl_ptr[s]; q < e->ia.scl_ptr[s + 1]; q++) {
+            c = e->ia.scl[q];
+            for (r = net->cl_ptr[c]; r < net->cl_ptr[c + 1]; r++)
+                if (net->cl_site[r] != s) e->ia.cnb[w++] = net->cl_site[r];
+        }
+    }
+    *max_cnb = csr_unique(e->ia.cnb_ptr, e->ia.cnb, n);
+    e->bytes += (size_t)e->ia.cnb_ptr[n] * sizeof(int32_t);
+    /* hop -> clusters holding both ends: count, then fill */
+    for (pass = 0; pass < 2; pass++) {
+        int32_t w = 0;
+        for (s = 0; s < n; s++) {
+            for (h = net->hop_ptr[s]; h < net->hop_ptr[s + 1]; h++) {
+                const int32_t t = net->hop_dst[h];
+                if (pass) e->ia.hsh_ptr[h] = w;
+                for (q = e->ia.scl_ptr[s]; q < e->ia.scl_ptr[s + 1]; q++) {
+                    c = e->ia.scl[q];
+                    for (r = net->cl_ptr[c]; r < net->cl_ptr[c + 1] && net->cl_site[r] != t; r++) continue;
+                    if (r < net->cl_ptr[c + 1]) {
+                        if (pass) e->ia.hsh[w] = c;
+                        w++;
+                    }
+                }
+            }
+        }
+        if (!pass) {
+            e->ia.hsh = (int32_t *)xalloc(e, (size_t)w, sizeof(int32_t), &fail);
+            if (fail) return -1;
+        } else {
+            e->ia.hsh_ptr[net->n_hops] = w;
+        }
+    }
+    return 0;
+}
+
+/* The local models and the hops' environments: copies, and for every site the sources of
+ * the hops whose environment holds it (CSR, each once). *max_dep receives the longest such
+ * list. 0, or -1 out of memory. */
+static int local_models_setup(kmc_engine *e, const kmc_network *net, int32_t *max_dep)
+{
+    const int32_t n = net->n_sites, nm = net->n_local_models, nt = net->lm_tptr[nm], m = net->n_hops;
+    const int32_t nenv = net->env_ptr[m];
+    int32_t s, h, q;
+    int fail = 0;
+    e->ia.n_lm = nm;
+    e->ia.lm_e0 = (double *)xalloc(e, (size_t)nm, sizeof(double), &fail);
+    e->ia.lm_phi = (double *)xalloc(e, 2 * (size_t)nm, sizeof(double), &fail);
+    e->ia.lm_tptr = (int32_t *)xalloc(e, (size_t)nm + 1, sizeof(int32_t), &fail);
+    e->ia.lm_tpos = (int32_t *)xalloc(e, 4 * (size_t)nt, sizeof(int32_t), &fail);
+    e->ia.lm_K = (double *)xalloc(e, (size_t)nt, sizeof(double), &fail);
+    e->ia.env_ptr = (int32_t *)xalloc(e, (size_t)m + 1, sizeof(int32_t), &fail);
+    e->ia.env_site = (int32_t *)xalloc(e, (size_t)nenv, sizeof(int32_t), &fail);
+    e->ia.kra_model = (int32_t *)xalloc(e, (size_t)m, sizeof(int32_t), &fail);
+    e->ia.de_model = (int32_t *)xalloc(e, (size_t)m, sizeof(int32_t), &fail);
+    e->ia.dep_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
+    e->ia.dep = (int32_t *)malloc((size_t)(nenv > 0 ? nenv : 1) * sizeof(int32_t));
+    if (fail || !e->ia.dep) return -1;
+    memcpy(e->ia.lm_e0, net->lm_e0, (size_t)nm * sizeof(double));
+    memcpy(e->ia.lm_phi, net->lm_phi, 2 * (size_t)nm * sizeof(double));
+    memcpy(e->ia.lm_tptr, net->lm_tptr, ((size_t)nm + 1) * sizeof(int32_t));
+    if (nt > 0) {
+        memcpy(e->ia.lm_tpos, net->lm_tpos, 4 * (size_t)nt * sizeof(int32_t));
+        memcpy(e->ia.lm_K, net->lm_K, (size_t)nt * sizeof(double));
+    }
+    memcpy(e->ia.env_ptr, net->env_ptr, ((size_t)m + 1) * sizeof(int32_t));
+    if (nenv > 0) memcpy(e->ia.env_site, net->env_site, (size_t)nenv * sizeof(int32_t));
+    memcpy(e->ia.kra_model, net->hop_kra_model, (size_t)m * sizeof(int32_t));
+    memcpy(e->ia.de_model, net->hop_de_model, (size_t)m * sizeof(int32_t));
+    /* site x -> sources of the hops whose environment holds x (only hops with a model) */
+    for (h = 0; h < m; h++)
+        if (net->hop_kra_model[h] >= 0 || net->hop_de_model[h] >= 0)
+            for (q = net->env_ptr[h]; q < net->env_ptr[h + 1]; q++) e->ia.dep_ptr[net->env_site[q] + 1]++;
+    for (s = 0; s < n; s++) e->ia.dep_ptr[s + 1] += e->ia.dep_ptr[s];
+    for (s = 0; s < n; s++)
+        for (h = net->hop_ptr[s]; h < net->hop_ptr[s + 1]; h++)
+            if (net->hop_kra_model[h] >= 0 || net->hop_de_model[h] >= 0)
+                for (q = net->env_ptr[h]; q < net->env_ptr[h + 1]; q++) e->ia.dep[e->ia.dep_ptr[net->env_site[q]]++] = s;
+    for (s = n; s > 0; s--) e->ia.dep_ptr[s] = e->ia.dep_ptr[s - 1];
+    e->ia.dep_ptr[0] = 0;
+    *max_dep = csr_unique(e->ia.dep_ptr, e->ia.dep, n);
+    e->bytes += (size_t)e->ia.dep_ptr[n] * sizeof(int32_t);
+    return 0;
 }
 
 /* The ions' sites, checked for range and repetition (on the bitmap e->seen): KMC_OK, or
@@ -714,7 +941,7 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
 {
     kmc_engine *e;
     int fail = 0, counting = 0;
-    int32_t s, n, m, maxdeg = 0, maxint = 0, n_int, a;
+    int32_t s, n, m, maxdeg = 0, maxint = 0, n_int, a, max_cnb = 0, max_dep = 0;
     int dummy;
     if (!status) status = &dummy;
     *status = KMC_OK;
@@ -739,19 +966,28 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
     e->n_hops = m;
     e->n_ions = n_ions;
     e->n_hop_types = net->n_hop_types;
-    e->interacting = n_int > 0;
+    e->interacting = n_int > 0 || net->n_clusters > 0 || net->n_local_models > 0;
     e->rp = kmc_rate_params_make(p->rate_law, p->temperature_K, p->attempt_frequency_Hz);
 
     for (s = 0; s < n; s++) {
         int32_t deg = net_deg(net, s);
         if (deg > maxdeg) maxdeg = deg;
-        if (e->interacting && net->int_ptr[s + 1] - net->int_ptr[s] > maxint)
+        if (n_int > 0 && net->int_ptr[s + 1] - net->int_ptr[s] > maxint)
             maxint = net->int_ptr[s + 1] - net->int_ptr[s];
+    }
+    if (net->n_clusters > 0 && clusters_setup(e, net, &max_cnb) != 0) fail = 1;
+    if (!fail && net->n_local_models > 0 && local_models_setup(e, net, &max_dep) != 0) fail = 1;
+    if (fail) {
+        kmc_engine_free(e);
+        *status = KMC_ERR_NOMEM;
+        set_err(errmsg, errmsg_len, "out of memory allocating the clusters and local models");
+        return NULL;
     }
     {
         /* sites whose occupancy changes in one event: 2 for a hop, up to 2k for k moves */
         const int64_t moved = net->n_events > 0 ? 2 * KMC_MAX_EVENT_MOVES : 2;
-        int64_t xc = moved * (1 + (int64_t)maxint), rc = xc * (1 + (int64_t)maxdeg);
+        int64_t xc = moved * (1 + (int64_t)maxint + (int64_t)max_cnb);
+        int64_t rc = xc * (1 + (int64_t)maxdeg) + moved * (int64_t)max_dep;
         e->xcap = (int32_t)(xc < n ? xc : n);
         e->rcap = (int32_t)(rc < n ? rc : n);
     }
@@ -819,10 +1055,13 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
     }
     if (e->interacting) {
         memcpy(e->ia.hop_ptr, net->hop_ptr, ((size_t)n + 1) * sizeof(int32_t));
-        memcpy(e->ia.int_ptr, net->int_ptr, ((size_t)n + 1) * sizeof(int32_t));
-        memcpy(e->ia.int_nbr, net->int_nbr, (size_t)n_int * sizeof(int32_t));
-        memcpy(e->ia.int_J, net->int_J, (size_t)n_int * sizeof(double));
-        if (!few_rate_keys(e, net)) {
+        if (n_int > 0) { /* else the lists stay empty (zeroed) */
+            memcpy(e->ia.int_ptr, net->int_ptr, ((size_t)n + 1) * sizeof(int32_t));
+            memcpy(e->ia.int_nbr, net->int_nbr, (size_t)n_int * sizeof(int32_t));
+            memcpy(e->ia.int_J, net->int_J, (size_t)n_int * sizeof(double));
+        }
+        /* clusters and local models give many distinct rates: the memo would mostly miss */
+        if (net->n_clusters > 0 || net->n_local_models > 0 || !few_rate_keys(e, net)) {
             free(e->ia.memo);
             e->ia.memo = NULL;
             e->bytes -= KMC_RATE_MEMO_SIZE * sizeof(kmc_rate_memo_entry);

@@ -10,12 +10,14 @@
  *   - directed hops i -> j stored CSR by source (hop_ptr), each with a real
  *     displacement vector (Angstrom), a hop type and a KRA barrier E_kra (eV).
  *     Every hop has its reverse (index hop_rev), which makes detailed balance exact.
- *   - site energies E_s (eV), optional pair energies J between occupied sites,
- *     optional uniform electric field F (V/Angstrom) acting on charge q (e).
+ *   - site energies E_s (eV), optional pair energies J between occupied sites, optional
+ *     clusters of up to 4 sites with energies V (a cluster expansion), optional local models
+ *     of a hop's environment (E_kra and a dE term), optional uniform electric field F
+ *     (V/Angstrom) acting on charge q (e).
  *   - a hop i -> j of an ion is allowed when j is empty; its rate is
  *         k = nu * exp(-Ea / kB T),  Ea from kmc_params.rate_law: max(E_kra + dE/2, 0, dE)
  *         ("kra", the default) or E_kra + dE/2 ("kmcpy"),
- *     dE = E_j - E_i + (interaction energy change) - q F . d.
+ *     dE = E_j - E_i + (pair and cluster energy change) + (local dE term) - q F . d.
  *   - residence-time (BKL) algorithm: dt = -ln(1-u)/R_total, event chosen with
  *     probability k/R_total through a sum tree over per-site rate sums (O(log N)).
  *     After a move only the affected sites are recomputed. Without pair
@@ -42,6 +44,7 @@ extern "C" {
 
 #define KMC_MAX_DEGREE 64 /* at most this many hops start at one site */
 #define KMC_MAX_EVENT_MOVES 4 /* at most this many simultaneous moves in one event */
+#define KMC_MAX_CLUSTER_SITES 4 /* at most this many sites in a cluster or a local-model term */
 
 typedef enum {
     KMC_OK = 0,
@@ -107,6 +110,35 @@ typedef struct {
     const int32_t *tp_type;       /* [tp_ptr[n_templates]] in 0..n_hop_types-1 */
     const double *tp_vec;         /* [tp_ptr[n_templates]*3] displacement, Angstrom */
     const double *tp_ekra;        /* [tp_ptr[n_templates]] KRA barrier, eV */
+    /* Cluster expansion beyond pairs (CSR form only; pairs are int_J above): cluster c is the
+     * distinct sites cl_site[cl_ptr[c] .. cl_ptr[c+1]) (2..KMC_MAX_CLUSTER_SITES of them) with
+     * ECI cl_V[c] (eV); the energy is sum_c V_c prod_{i in c} n_i, n_i = 1 when site i holds
+     * an ion (occupation basis; static species are folded in by the caller). A hop's or
+     * event's dE includes the exact change of this energy. n_clusters = 0 for none. */
+    int32_t n_clusters;
+    const int32_t *cl_ptr;   /* [n_clusters+1], cl_ptr[0] = 0 */
+    const int32_t *cl_site;  /* [cl_ptr[n_clusters]] */
+    const double *cl_V;      /* [n_clusters] eV */
+    /* Local models (CSR form only, no events): environment-dependent barriers and energy
+     * terms. Model m evaluated on an environment (an ordered list of sites) is
+     *     lm_e0[m] + sum_t lm_K[t] prod_{p in term t} b_m(n of environment site p),
+     * b_m(0) = lm_phi[2m], b_m(1) = lm_phi[2m+1] (occupation basis: 0, 1; kMCpy's: +1, -1),
+     * over the terms t = lm_tptr[m] .. lm_tptr[m+1], term t naming the environment
+     * positions lm_tpos[4t .. 4t+3] (at least one, -1 after the last). Hop h has the
+     * environment env_site[env_ptr[h] .. env_ptr[h+1]); its E_kra is model hop_kra_model[h]
+     * on it (hop_ekra[h] when -1) and model hop_de_model[h] on it is added to its dE (nothing
+     * when -1). Both are evaluated in the configuration in which the hop is allowed. With
+     * n_local_models = 0 the other fields are ignored. */
+    int32_t n_local_models;
+    const double *lm_e0;         /* [n_local_models] eV */
+    const double *lm_phi;        /* [2*n_local_models] basis values of n = 0 and n = 1 */
+    const int32_t *lm_tptr;      /* [n_local_models+1], lm_tptr[0] = 0 */
+    const int32_t *lm_tpos;      /* [4*lm_tptr[n_local_models]] environment positions, -1 padded */
+    const double *lm_K;          /* [lm_tptr[n_local_models]] eV */
+    const int32_t *env_ptr;      /* [n_hops+1], env_ptr[0] = 0 */
+    const int32_t *env_site;     /* [env_ptr[n_hops]] sites */
+    const int32_t *hop_kra_model; /* [n_hops] model or -1 */
+    const int32_t *hop_de_model;  /* [n_hops] model or -1 */
 } kmc_network;
 
 /* The algorithm that picks events (kmc_params.mode). Every mode samples the same

@@ -167,9 +167,10 @@ typedef struct {
     double zig_w[256], zig_f[256];
 } kmc_uniform_data;
 
-/* Pair interactions (kmc_interact.c; e->interacting): the part of a hop's dE that depends
- * on the configuration, phi[dst] - J(src, dst) - phi[src], and the per-hop data it needs.
- * Used by the tree and event solvers. */
+/* Configuration-dependent rates (kmc_interact.c; e->interacting): pair interactions (the
+ * part of a hop's dE phi[dst] - J(src, dst) - phi[src]), clusters (psi[dst] - psi[src] -
+ * the clusters holding both ends), local models of each hop's environment (E_kra and a dE
+ * term), and the per-hop data they need. Used by the tree and event solvers. */
 typedef struct {
     int32_t *hop_ptr;                   /* [n_sites+1] CSR offsets of the per-hop arrays */
     double *hop_ekra, *hop_de0, *hop_J; /* [n_hops] barrier, static dE, J(src,dst) (eV) */
@@ -178,6 +179,22 @@ typedef struct {
     double *int_J;
     double *phi; /* phi[s] = sum over occupied interaction neighbours of J (eV) */
     kmc_rate_memo_entry *memo; /* [KMC_RATE_MEMO_SIZE] recent rates, or NULL (many distinct keys) */
+
+    /* clusters (n_cl > 0): the cluster expansion beyond pairs */
+    int32_t n_cl;
+    int32_t *cl_ptr, *cl_site;  /* as kmc_network's */
+    double *cl_V;
+    int32_t *scl_ptr, *scl;     /* clusters containing each site (CSR) */
+    int32_t *cnb_ptr, *cnb;     /* sites sharing a cluster with each site, each once (CSR) */
+    int32_t *hsh_ptr, *hsh;     /* [n_hops+1]: clusters containing both ends of each hop */
+    double *psi; /* psi[s] = sum_{c containing s} V_c prod_{i in c, i != s} n_i (eV) */
+
+    /* local models (n_lm > 0) */
+    int32_t n_lm;
+    double *lm_e0, *lm_phi, *lm_K;
+    int32_t *lm_tptr, *lm_tpos;
+    int32_t *env_ptr, *env_site, *kra_model, *de_model; /* per hop, as kmc_network's */
+    int32_t *dep_ptr, *dep; /* sources of the hops whose environment holds each site (CSR) */
 } kmc_ia_data;
 
 /* A class of multi-ion events: its type, where its move vectors start in ecl_vec, and
@@ -315,6 +332,7 @@ KMC_PRIVATE void uniform_free(kmc_engine *e);
 KMC_PRIVATE double ia_site_rate(kmc_engine *e, int32_t s);
 KMC_PRIVATE const double *ia_hop_rates(const kmc_engine *e, int32_t s);
 KMC_PRIVATE int32_t ia_extend(kmc_engine *e, int32_t nx);
+KMC_PRIVATE int32_t ia_dependents(kmc_engine *e, int32_t n_moved, int32_t nr);
 KMC_PRIVATE double ia_moves_de(const kmc_engine *e, const int32_t *src, const int32_t *dst, int32_t k);
 KMC_PRIVATE void ia_rebuild(kmc_engine *e);
 KMC_PRIVATE int ia_check(kmc_engine *e);
@@ -469,13 +487,16 @@ static inline int32_t hop_neighbourhood(kmc_engine *e, int32_t nx)
 }
 
 /* The sites a move touches. On entry xset[0..nx) holds the sites whose occupancy changed
- * (distinct); with interactions their interaction neighbours are added (X: the sites whose
- * field changed, recomputed here). rset becomes X and its hop neighbours (R). Returns |X|;
- * *nr receives |R|. */
+ * (distinct); with interactions their interaction and cluster neighbours are added (X: the
+ * sites whose field changed, recomputed here). rset becomes X and its hop neighbours (R),
+ * and with local models the sources of the hops whose environment holds a moved site.
+ * Returns |X|; *nr receives |R|. */
 static inline int32_t kmc_affected(kmc_engine *e, int32_t nx, int32_t *nr)
 {
+    const int32_t n_moved = nx;
     if (e->interacting) nx = ia_extend(e, nx);
     *nr = hop_neighbourhood(e, nx);
+    if (e->ia.n_lm > 0) *nr = ia_dependents(e, n_moved, *nr);
     return nx;
 }
 

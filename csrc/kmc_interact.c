@@ -1,4 +1,5 @@
-/* kmc_interact.c - pair interactions: the configuration-dependent part of the energy.
+/* kmc_interact.c - configuration-dependent rates: pair interactions, clusters (a cluster
+ * expansion with triplets and quadruplets) and local models of each hop's environment.
  *
  * With pair energies J between occupied sites, a hop's dE has a static part (site
  * energies, field; hop_de0) and phi[dst] - J(src, dst) - phi[src], where phi[s] is the sum
@@ -8,15 +9,86 @@
  * values). Used by the tree solver (kmc_tree.c) and the event solver (kmc_events.c); the
  * data are e->ia (kmc_ia_data), built at creation (kmc_build.c).
  *
- * This is the seam for other configuration-dependent energies (cluster expansions) and
- * barriers (environment-dependent E_kra): what they change is which sites a move affects
- * (ia_extend), a hop's (E_kra, dE) (ia_site_rate) and a multi-site move's dE (ia_moves_de).
+ * Clusters work like pairs: a site's cluster field psi[s] changes when a site sharing a
+ * cluster with it changes (ia_extend adds those sites to X), and a hop's cluster dE is
+ * psi[dst] - psi[src] minus the clusters holding both ends (hop_de_clusters, exact).
+ * Local models (E_kra and a dE term from a hop's environment, as kMCpy and CASM fit them)
+ * are evaluated anew whenever the rates of their hop's source are; a move adds to R the
+ * sources of the hops whose environment holds a moved site (ia_dependents, from lists
+ * built at creation), so exactly the rates that can change are recomputed, and
+ * kmc_engine_check compares every rate with its recomputation from scratch.
  */
 #include "kmc_engine_impl.h"
 
+/* n_i of site s: 1 when it holds an ion. */
+static inline int occ(const kmc_engine *e, int32_t s) { return e->site[s].ion >= 0; }
+
+/* Product of n over the sites of cluster c other than a and b (either may be -1). */
+static inline double cluster_rest(const kmc_engine *e, int32_t c, int32_t a, int32_t b)
+{
+    int32_t q;
+    for (q = e->ia.cl_ptr[c]; q < e->ia.cl_ptr[c + 1]; q++) {
+        const int32_t x = e->ia.cl_site[q];
+        if (x != a && x != b && !occ(e, x)) return 0.0;
+    }
+    return 1.0;
+}
+
+/* psi[s]: the clusters' field at site s, sum_{c containing s} V_c prod_{i in c, i != s} n_i. */
+static inline double site_psi(const kmc_engine *e, int32_t s)
+{
+    double sum = 0.0;
+    int32_t q;
+    for (q = e->ia.scl_ptr[s]; q < e->ia.scl_ptr[s + 1]; q++) {
+        const int32_t c = e->ia.scl[q];
+        if (cluster_rest(e, c, s, -1) != 0.0) sum += e->ia.cl_V[c];
+    }
+    return sum;
+}
+
+/* The clusters' part of the dE of hop h from src (occupied) to dst (empty): the clusters
+ * holding dst gain their energy, those holding src lose it, and those holding both (counted
+ * in psi[dst] with n_src = 1) have none before or after. Exact. */
+static inline double hop_de_clusters(const kmc_engine *e, int32_t src, int32_t dst, int32_t h)
+{
+    double de = e->ia.psi[dst] - e->ia.psi[src];
+    int32_t q;
+    for (q = e->ia.hsh_ptr[h]; q < e->ia.hsh_ptr[h + 1]; q++) {
+        const int32_t c = e->ia.hsh[q];
+        if (cluster_rest(e, c, src, dst) != 0.0) de -= e->ia.cl_V[c];
+    }
+    return de;
+}
+
+/* Model m evaluated on the environment of hop h in the current configuration (eV). */
+static inline double local_model(const kmc_engine *e, int32_t m, int32_t h)
+{
+    const int32_t *env = e->ia.env_site + e->ia.env_ptr[h];
+    const double b0 = e->ia.lm_phi[2 * m], b1 = e->ia.lm_phi[2 * m + 1];
+    double v = e->ia.lm_e0[m];
+    int32_t t;
+    int q;
+    for (t = e->ia.lm_tptr[m]; t < e->ia.lm_tptr[m + 1]; t++) {
+        const int32_t *pos = e->ia.lm_tpos + 4 * (size_t)t;
+        double x = e->ia.lm_K[t];
+        for (q = 0; q < KMC_MAX_CLUSTER_SITES && pos[q] >= 0; q++) x *= occ(e, env[pos[q]]) ? b1 : b0;
+        v += x;
+    }
+    return v;
+}
+
 static inline double hop_de_dynamic(const kmc_engine *e, int32_t src, int32_t dst, int32_t h)
 {
-    return e->ia.hop_de0[h] + e->ia.phi[dst] - e->ia.hop_J[h] - e->ia.phi[src];
+    double de = e->ia.hop_de0[h] + e->ia.phi[dst] - e->ia.hop_J[h] - e->ia.phi[src];
+    if (e->ia.n_cl > 0) de += hop_de_clusters(e, src, dst, h);
+    if (e->ia.n_lm > 0 && e->ia.de_model[h] >= 0) de += local_model(e, e->ia.de_model[h], h);
+    return de;
+}
+
+static inline double hop_ekra_dynamic(const kmc_engine *e, int32_t h)
+{
+    if (e->ia.n_lm > 0 && e->ia.kra_model[h] >= 0) return local_model(e, e->ia.kra_model[h], h);
+    return e->ia.hop_ekra[h];
 }
 
 static inline double site_phi(const kmc_engine *e, int32_t s)
@@ -48,7 +120,7 @@ KMC_PRIVATE double ia_site_rate(kmc_engine *e, int32_t s)
     double sum = 0.0;
     while (allowed) {
         const int k = ctz64(allowed);
-        const double ekra = e->ia.hop_ekra[b + k], de = hop_de_dynamic(e, s, s + ch[k].doff, b + k);
+        const double ekra = hop_ekra_dynamic(e, b + k), de = hop_de_dynamic(e, s, s + ch[k].doff, b + k);
         const double r = e->ia.memo ? kmc_rate_memo(e->ia.memo, &e->rp, ekra, de) : kmc_rate(&e->rp, ekra, de);
         e->ia.rate[b + k] = r;
         sum += r;
@@ -63,8 +135,8 @@ KMC_PRIVATE const double *ia_hop_rates(const kmc_engine *e, int32_t s)
     return e->ia.rate + e->ia.hop_ptr[s];
 }
 
-/* X: to the sites xset[0..nx) whose occupancy changed (distinct) add their interaction
- * neighbours, each once, and recompute the field of all of them; returns |X|. */
+/* X: to the sites xset[0..nx) whose occupancy changed (distinct) add their interaction and
+ * cluster neighbours, each once, and recompute the fields of all of them; returns |X|. */
 KMC_PRIVATE int32_t ia_extend(kmc_engine *e, int32_t nx)
 {
     const uint32_t sx = next_stamp(e);
@@ -79,14 +151,46 @@ KMC_PRIVATE int32_t ia_extend(kmc_engine *e, int32_t nx)
                 e->xset[nx++] = x;
             }
         }
+        if (e->ia.n_cl > 0) {
+            for (q = e->ia.cnb_ptr[e->xset[a]]; q < e->ia.cnb_ptr[e->xset[a] + 1]; q++) {
+                x = e->ia.cnb[q];
+                if (e->stamp[x] != sx) {
+                    e->stamp[x] = sx;
+                    e->xset[nx++] = x;
+                }
+            }
+        }
     }
     for (a = 0; a < nx; a++) e->ia.phi[e->xset[a]] = site_phi(e, e->xset[a]);
+    if (e->ia.n_cl > 0)
+        for (a = 0; a < nx; a++) e->ia.psi[e->xset[a]] = site_psi(e, e->xset[a]);
     return nx;
 }
 
-/* Change of the pair energy when the k moves src[m] -> dst[m] are made at once: with dn
- * the change of the occupation numbers, dE = sum_s dn_s phi_s + sum_{s<t} J_st dn_s dn_t
- * (exact). */
+/* With local models: to R = rset[0..nr) (marked with the current stamp) add the sources of
+ * the hops whose environment holds one of the moved sites xset[0..n_moved), each once;
+ * returns |R|. */
+KMC_PRIVATE int32_t ia_dependents(kmc_engine *e, int32_t n_moved, int32_t nr)
+{
+    const uint32_t sr = e->stamp_now;
+    int32_t a, q;
+    for (a = 0; a < n_moved; a++) {
+        const int32_t x = e->xset[a];
+        for (q = e->ia.dep_ptr[x]; q < e->ia.dep_ptr[x + 1]; q++) {
+            const int32_t t = e->ia.dep[q];
+            if (e->stamp[t] != sr) {
+                e->stamp[t] = sr;
+                e->rset[nr++] = t;
+            }
+        }
+    }
+    return nr;
+}
+
+/* Change of the pair and cluster energy when the k moves src[m] -> dst[m] are made at once
+ * (in the configuration before them): with dn the change of the occupation numbers,
+ * dE = sum_s dn_s phi_s + sum_{s<t} J_st dn_s dn_t for the pairs, and for the clusters the
+ * energy after minus before of every cluster holding a changed site (exact). */
 KMC_PRIVATE double ia_moves_de(const kmc_engine *e, const int32_t *src, const int32_t *dst, int32_t k)
 {
     int32_t sites[2 * KMC_MAX_EVENT_MOVES];
@@ -109,22 +213,52 @@ KMC_PRIVATE double ia_moves_de(const kmc_engine *e, const int32_t *src, const in
         for (c = a + 1; c < ns; c++)
             if (dn[c]) de += dn[a] * dn[c] * pair_J(e, sites[a], sites[c]);
     }
+    if (e->ia.n_cl > 0) {
+        for (a = 0; a < ns; a++) {
+            int32_t q;
+            if (!dn[a]) continue;
+            for (q = e->ia.scl_ptr[sites[a]]; q < e->ia.scl_ptr[sites[a] + 1]; q++) {
+                const int32_t cl = e->ia.scl[q];
+                int before = 1, after = 1, first = 1;
+                int32_t r;
+                for (r = e->ia.cl_ptr[cl]; r < e->ia.cl_ptr[cl + 1]; r++) {
+                    const int32_t x = e->ia.cl_site[r];
+                    int n0 = occ(e, x), d = 0;
+                    for (w = 0; w < ns; w++) {
+                        if (sites[w] == x) {
+                            d = dn[w];
+                            if (d && w < a) first = 0; /* counted at an earlier changed site */
+                        }
+                    }
+                    before &= n0;
+                    after &= n0 + d;
+                }
+                if (first) de += e->ia.cl_V[cl] * (double)(after - before);
+            }
+        }
+    }
     return de;
 }
 
-/* The field of every site from the site records' occupancy. */
+/* The fields of every site from the site records' occupancy. */
 KMC_PRIVATE void ia_rebuild(kmc_engine *e)
 {
     int32_t s;
     for (s = 0; s < e->n_sites; s++) e->ia.phi[s] = site_phi(e, s);
+    if (e->ia.n_cl > 0)
+        for (s = 0; s < e->n_sites; s++) e->ia.psi[s] = site_psi(e, s);
 }
 
-/* Every field and every remembered rate recomputed and compared. */
+/* Every field and every remembered rate recomputed and compared (the rates themselves are
+ * compared by the solver, from ia_site_rate evaluated anew). */
 KMC_PRIVATE int ia_check(kmc_engine *e)
 {
     int32_t s;
     for (s = 0; s < e->n_sites; s++)
         CHECK(e->ia.phi[s] == site_phi(e, s), "interaction field of site %d is stale", (int)s);
+    if (e->ia.n_cl > 0)
+        for (s = 0; s < e->n_sites; s++)
+            CHECK(e->ia.psi[s] == site_psi(e, s), "cluster field of site %d is stale", (int)s);
     if (e->ia.memo) { /* every remembered rate is the rate of its key */
         const int q = kmc_rate_memo_stale(e->ia.memo, &e->rp);
         CHECK(q < 0, "rate memo entry %d is stale", q);
@@ -144,5 +278,26 @@ KMC_PRIVATE void ia_free(kmc_engine *e)
     free(e->ia.int_J);
     free(e->ia.phi);
     free(e->ia.memo);
+    free(e->ia.cl_ptr);
+    free(e->ia.cl_site);
+    free(e->ia.cl_V);
+    free(e->ia.scl_ptr);
+    free(e->ia.scl);
+    free(e->ia.cnb_ptr);
+    free(e->ia.cnb);
+    free(e->ia.hsh_ptr);
+    free(e->ia.hsh);
+    free(e->ia.psi);
+    free(e->ia.lm_e0);
+    free(e->ia.lm_phi);
+    free(e->ia.lm_K);
+    free(e->ia.lm_tptr);
+    free(e->ia.lm_tpos);
+    free(e->ia.env_ptr);
+    free(e->ia.env_site);
+    free(e->ia.kra_model);
+    free(e->ia.de_model);
+    free(e->ia.dep_ptr);
+    free(e->ia.dep);
     memset(&e->ia, 0, sizeof(e->ia));
 }

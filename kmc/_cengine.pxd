@@ -5,6 +5,7 @@ from libc.stdint cimport int32_t, uint64_t
 cdef extern from "kmc_engine.h" nogil:
     enum: KMC_MAX_DEGREE
     enum: KMC_MAX_EVENT_MOVES
+    enum: KMC_MAX_CLUSTER_SITES
     const double KMC_MAX_ATTEMPT_FREQUENCY_HZ
     const double KMC_KB_EV_PER_K
     ctypedef enum kmc_rate_law:
@@ -51,6 +52,20 @@ cdef extern from "kmc_engine.h" nogil:
         const int32_t *tp_type
         const double *tp_vec
         const double *tp_ekra
+        int32_t n_clusters
+        const int32_t *cl_ptr
+        const int32_t *cl_site
+        const double *cl_V
+        int32_t n_local_models
+        const double *lm_e0
+        const double *lm_phi
+        const int32_t *lm_tptr
+        const int32_t *lm_tpos
+        const double *lm_K
+        const int32_t *env_ptr
+        const int32_t *env_site
+        const int32_t *hop_kra_model
+        const int32_t *hop_de_model
 
     ctypedef struct kmc_params:
         double temperature_K

@@ -7,6 +7,7 @@ STOP_REASONS: tuple[str, str, str]
 MODES: tuple[str, str, str, str]
 MAX_DEGREE: int
 MAX_EVENT_MOVES: int
+MAX_CLUSTER_SITES: int
 MAX_ATTEMPT_FREQUENCY_HZ: float
 KB_EV_PER_K: float
 RATE_LAWS: tuple[str, ...]

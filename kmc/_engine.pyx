@@ -10,7 +10,7 @@ import numpy as np
 
 from kmc._cengine cimport (
     KMC_ERR_INVALID, KMC_ERR_NOMEM, KMC_KB_EV_PER_K, KMC_MAX_ATTEMPT_FREQUENCY_HZ, KMC_MAX_DEGREE,
-    KMC_MAX_EVENT_MOVES, KMC_N_RATE_LAWS, KMC_OK, kmc_engine, kmc_engine_check, kmc_engine_create,
+    KMC_MAX_EVENT_MOVES, KMC_MAX_CLUSTER_SITES, KMC_N_RATE_LAWS, KMC_OK, kmc_engine, kmc_engine_check, kmc_engine_create,
     kmc_engine_errmsg, kmc_engine_free, kmc_engine_get_displacements, kmc_engine_get_state,
     kmc_engine_get_total_displacement,
     kmc_engine_memory_bytes, kmc_engine_mode, kmc_engine_n_event_types, kmc_engine_n_hop_types,
@@ -31,6 +31,8 @@ MODES = ("auto", "tree", "count", "uniform")
 MAX_DEGREE = KMC_MAX_DEGREE
 #: at most this many simultaneous moves in one multi-ion event
 MAX_EVENT_MOVES = KMC_MAX_EVENT_MOVES
+#: Most sites of a cluster or of a local-model term.
+MAX_CLUSTER_SITES = KMC_MAX_CLUSTER_SITES
 #: the largest attempt frequency the engine accepts, Hz
 MAX_ATTEMPT_FREQUENCY_HZ = KMC_MAX_ATTEMPT_FREQUENCY_HZ
 #: Boltzmann constant the engine uses, eV/K
@@ -175,6 +177,17 @@ cdef class Engine:
         and type ev_type[v]; the caller includes every event's reverse.
     n_event_types : int
         Number of event types (>= 1 when there are events).
+    cl_ptr, cl_site, cl_V : arrays or None
+        Clusters of 2..4 sites beyond the pairs, CSR by cluster: cluster c is the sites
+        cl_site[cl_ptr[c]:cl_ptr[c+1]] with ECI cl_V[c] (eV); the energy is
+        sum_c V_c prod n_i (occupation basis).
+    lm_e0, lm_phi, lm_tptr, lm_tpos, lm_K, env_ptr, env_site, hop_kra_model, hop_de_model
+        Local models of each hop's environment (see kmc_engine.h): model q is
+        lm_e0[q] + sum_t lm_K[t] prod_p b_q(n at environment position lm_tpos[t, p]) with
+        b_q(0), b_q(1) = lm_phi[q] (n_models, 2); the terms of q are lm_tptr[q]:lm_tptr[q+1],
+        lm_tpos is (n_terms, 4) padded with -1. Hop h's environment is
+        env_site[env_ptr[h]:env_ptr[h+1]]; model hop_kra_model[h] gives its E_kra (eV; -1:
+        hop_ekra[h]) and model hop_de_model[h] is added to its dE (eV; -1: none).
     site_template, tp_ptr, tp_doff, tp_rev, tp_type, tp_vec, tp_ekra : arrays or None
         The compact form of a periodic lattice, instead of the CSR hop arrays (pass None for
         hop_ptr ... hop_ekra): site s has the hops tp_ptr[t]:tp_ptr[t+1] of template
@@ -206,7 +219,10 @@ cdef class Engine:
                   hop_J=None, ev_ptr=None, ev_src=None, ev_dst=None, ev_vec=None,
                   ev_ekra=None, ev_type=None, n_event_types=0, site_template=None,
                   tp_ptr=None, tp_doff=None, tp_rev=None, tp_type=None, tp_vec=None,
-                  tp_ekra=None, seed, mode="auto", rate_law="kra"):
+                  tp_ekra=None, cl_ptr=None, cl_site=None, cl_V=None, lm_e0=None,
+                  lm_phi=None, lm_tptr=None, lm_tpos=None, lm_K=None, env_ptr=None,
+                  env_site=None, hop_kra_model=None, hop_de_model=None, seed, mode="auto",
+                  rate_law="kra"):
         cdef kmc_network net
         cdef kmc_params par
         cdef int status = 0
@@ -263,9 +279,9 @@ cdef class Engine:
             net.tp_type = _iptr(ttyp)
             net.tp_vec = _dptr(tvec)
             net.tp_ekra = _dptr(tekra)
-            if int_ptr is not None or ev_ptr is not None:
-                raise ConfigError("template networks support neither pair interactions nor "
-                                  "multi-ion events")
+            if int_ptr is not None or ev_ptr is not None or cl_ptr is not None or lm_e0 is not None:
+                raise ConfigError("template networks support neither pair interactions, "
+                                  "clusters, local models nor multi-ion events")
         energy = _array(site_energy, "site_energy", np.float64, (n,))
         ions = _array(ion_sites, "ion_sites", np.int32, (-1,))
         field = _array(field_V_per_A, "field_V_per_A", np.float64, (3,))
@@ -344,6 +360,49 @@ cdef class Engine:
                 net.ev_vec = _dptr(evec)
                 net.ev_ekra = _dptr(eekra)
                 net.ev_type = _iptr(etype)
+        net.n_clusters = 0
+        if cl_ptr is not None:
+            cptr = _array(cl_ptr, "cl_ptr", np.int32, (-1,))
+            if cptr.shape[0] < 1 or cptr[0] != 0 or np.any(np.diff(cptr) < 0):
+                raise ConfigError("cl_ptr must start at 0 and be non-decreasing")
+            n_cl = cptr.shape[0] - 1
+            csite = _array(cl_site, "cl_site", np.int32, (int(cptr[n_cl]),))
+            cV = _array(cl_V, "cl_V", np.float64, (n_cl,))
+            if n_cl > 0:
+                net.n_clusters = n_cl
+                net.cl_ptr = _iptr(cptr)
+                net.cl_site = _iptr(csite)
+                net.cl_V = _dptr(cV)
+        net.n_local_models = 0
+        if lm_e0 is not None:
+            if site_template is not None:
+                raise ConfigError("template networks support no local models")
+            le0 = _array(lm_e0, "lm_e0", np.float64, (-1,))
+            n_lm = le0.shape[0]
+            lphi = _array(lm_phi, "lm_phi", np.float64, (n_lm, 2)).reshape(-1)
+            ltptr = _array(lm_tptr, "lm_tptr", np.int32, (n_lm + 1,))
+            if ltptr[0] != 0 or np.any(np.diff(ltptr) < 0):
+                raise ConfigError("lm_tptr must start at 0 and be non-decreasing")
+            n_t = int(ltptr[n_lm])
+            ltpos = _array(lm_tpos, "lm_tpos", np.int32, (n_t, 4)).reshape(-1)
+            lK = _array(lm_K, "lm_K", np.float64, (n_t,))
+            eptr2 = _array(env_ptr, "env_ptr", np.int32, (m + 1,))
+            if eptr2[0] != 0 or np.any(np.diff(eptr2) < 0):
+                raise ConfigError("env_ptr must start at 0 and be non-decreasing")
+            esite = _array(env_site, "env_site", np.int32, (int(eptr2[m]),))
+            hkm = _array(hop_kra_model, "hop_kra_model", np.int32, (m,))
+            hdm = _array(hop_de_model, "hop_de_model", np.int32, (m,))
+            if n_lm > 0:
+                net.n_local_models = n_lm
+                net.lm_e0 = _dptr(le0)
+                net.lm_phi = _dptr(lphi)
+                net.lm_tptr = _iptr(ltptr)
+                net.lm_tpos = _iptr(ltpos)
+                net.lm_K = _dptr(lK)
+                net.env_ptr = _iptr(eptr2)
+                net.env_site = _iptr(esite)
+                net.hop_kra_model = _iptr(hkm)
+                net.hop_de_model = _iptr(hdm)
         nion = ions.shape[0]
         cdef const int32_t *ion_ptr = _iptr(ions)
         with nogil:

@@ -19,7 +19,7 @@ __all__ = [
     "KB_EV_PER_K", "KB_J_PER_K", "E_CHARGE_C",
     "CM_PER_A", "A_PER_NM", "A2_PER_S_TO_CM2_PER_S", "PER_A3_TO_PER_CM3",
     "V_PER_A_TO_V_PER_CM", "A_PER_S_TO_CM_PER_S",
-    "MAX_DEGREE", "MAX_EVENT_MOVES", "MAX_ATTEMPT_FREQUENCY_HZ", "RATE_LAWS", "ENGINE_MODES",
+    "MAX_DEGREE", "MAX_EVENT_MOVES", "MAX_CLUSTER_SITES", "MAX_ATTEMPT_FREQUENCY_HZ", "RATE_LAWS", "ENGINE_MODES",
     "INDEX_LIMIT", "SEED_LIMIT", "ZERO_HOP_A", "IMAGE_TOL",
     "MAX_LINEAR_RESPONSE_PARAMETER", "MAX_FIELD_PARAMETER",
     "DEFAULT_ATTEMPT_FREQUENCY_HZ", "DEFAULT_LATTICE_CONSTANT_A", "DEFAULT_BARRIER_EV",
@@ -58,6 +58,8 @@ A_PER_S_TO_CM_PER_S = 1e-8
 MAX_DEGREE: int = int(_engine.MAX_DEGREE)
 #: Most simultaneous moves of one multi-ion event (KMC_MAX_EVENT_MOVES).
 MAX_EVENT_MOVES: int = int(_engine.MAX_EVENT_MOVES)
+#: Most sites of a cluster or of a local-model term (KMC_MAX_CLUSTER_SITES).
+MAX_CLUSTER_SITES: int = int(_engine.MAX_CLUSTER_SITES)
 #: Largest attempt frequency accepted, Hz (KMC_MAX_ATTEMPT_FREQUENCY_HZ).
 MAX_ATTEMPT_FREQUENCY_HZ: float = float(_engine.MAX_ATTEMPT_FREQUENCY_HZ)
 #: The engine's rate laws (kmc_rate_law), by name.

@@ -289,6 +289,8 @@ def write_network(group: Any, network: Any) -> None:
         if not f.init:
             continue
         value = getattr(network, f.name)
+        if value is None:  # an optional field not given (read back as its default)
+            continue
         if isinstance(value, np.ndarray) or (
                 isinstance(value, tuple) and value and all(isinstance(x, int) for x in value)):
             group.create_dataset(f.name, data=np.asarray(value))

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 from . import _checks
-from .constants import IMAGE_TOL, INDEX_LIMIT, MAX_DEGREE, ZERO_HOP_A
+from .constants import IMAGE_TOL, INDEX_LIMIT, MAX_CLUSTER_SITES, MAX_DEGREE, ZERO_HOP_A
 from .errors import ConfigError
 from .errors import ConfigTypeError as _ConfigTypeError
 from .events import EventSet
@@ -420,6 +420,19 @@ class SiteNetwork:
     event_barriers_eV: np.ndarray = field(default=None)  # type: ignore[assignment]
     event_types: np.ndarray = field(default=None)  # type: ignore[assignment]
     event_type_names: tuple[str, ...] = ()
+    cluster_ptr: np.ndarray = field(default=None)  # type: ignore[assignment]
+    cluster_sites: np.ndarray = field(default=None)  # type: ignore[assignment]
+    cluster_energies_eV: np.ndarray = field(default=None)  # type: ignore[assignment]
+    env_ptr: np.ndarray = field(default=None)  # type: ignore[assignment]
+    env_sites: np.ndarray = field(default=None)  # type: ignore[assignment]
+    local_model_e0_eV: np.ndarray = field(default=None)  # type: ignore[assignment]
+    local_model_basis: np.ndarray = field(default=None)  # type: ignore[assignment]
+    local_model_term_ptr: np.ndarray = field(default=None)  # type: ignore[assignment]
+    local_model_term_pos: np.ndarray = field(default=None)  # type: ignore[assignment]
+    local_model_term_eV: np.ndarray = field(default=None)  # type: ignore[assignment]
+    hop_kra_model: np.ndarray = field(default=None)  # type: ignore[assignment]
+    hop_de_model: np.ndarray = field(default=None)  # type: ignore[assignment]
+    model_info: tuple[str, ...] = ()
 
     # ---------------------------------------------------------------- validation
     def __post_init__(self) -> None:
@@ -591,6 +604,97 @@ class SiteNetwork:
         self.__dict__["coordination"] = degree.astype(np.int32)
 
         self._set_events()
+        self._set_models(n, m)
+
+    _CLUSTER_FIELDS = ("cluster_ptr", "cluster_sites", "cluster_energies_eV")
+    _LOCAL_FIELDS = ("env_ptr", "env_sites", "local_model_e0_eV", "local_model_basis",
+                     "local_model_term_ptr", "local_model_term_pos", "local_model_term_eV",
+                     "hop_kra_model", "hop_de_model")
+
+    def _set_models(self, n: int, m: int) -> None:
+        """Validate the clusters and local models (the engine-level arrays that
+        :func:`kmc.energy.attach` writes) and make them contiguous."""
+        set_ = object.__setattr__
+        given = [f for f in self._CLUSTER_FIELDS if getattr(self, f) is not None]
+        if given and len(given) < 3:
+            missing = [f for f in self._CLUSTER_FIELDS if f not in given]
+            raise ConfigError(f"{', '.join(given)} given but {', '.join(missing)} not; give "
+                              "every cluster array or none")
+        if given:
+            ptr = _checks.int_array(self.cluster_ptr, "cluster_ptr", None).astype(np.int32)
+            if ptr.shape[0] < 1 or ptr[0] != 0 or np.any(np.diff(ptr) < 2) or np.any(
+                    np.diff(ptr) > MAX_CLUSTER_SITES):
+                raise ConfigError("cluster_ptr must start at 0 and every cluster must have "
+                                  f"2..{MAX_CLUSTER_SITES} sites")
+            cs = _checks.int_array(self.cluster_sites, "cluster_sites", int(ptr[-1]))
+            _checks.check_int_range(cs, "cluster_sites", n,
+                                    f"the network has only {n} sites (0..{n - 1})")
+            V = _checks.broadcast_float(self.cluster_energies_eV, "cluster_energies_eV",
+                                        ptr.shape[0] - 1, "cluster energies must be finite")
+            set_(self, "cluster_ptr", ptr)
+            set_(self, "cluster_sites", np.ascontiguousarray(cs, dtype=np.int32))
+            set_(self, "cluster_energies_eV", V)
+        given = [f for f in self._LOCAL_FIELDS if getattr(self, f) is not None]
+        if given and len(given) < len(self._LOCAL_FIELDS):
+            missing = [f for f in self._LOCAL_FIELDS if f not in given]
+            raise ConfigError(f"{', '.join(given)} given but {', '.join(missing)} not; give "
+                              "every local-model array or none")
+        if given:
+            if self.n_events:
+                raise ConfigError("local models are not supported together with multi-ion "
+                                  "events")
+            eptr = _checks.int_array(self.env_ptr, "env_ptr", m + 1).astype(np.int32)
+            if eptr[0] != 0 or np.any(np.diff(eptr) < 0):
+                raise ConfigError("env_ptr must start at 0 and be non-decreasing")
+            es = _checks.int_array(self.env_sites, "env_sites", int(eptr[-1]))
+            _checks.check_int_range(es, "env_sites", n,
+                                    f"the network has only {n} sites (0..{n - 1})")
+            e0 = _checks.float_array(self.local_model_e0_eV, "local_model_e0_eV", (None,))
+            q = e0.shape[0]
+            basis = _checks.float_array(self.local_model_basis, "local_model_basis", (q, 2))
+            tptr = _checks.int_array(self.local_model_term_ptr, "local_model_term_ptr",
+                                     q + 1).astype(np.int32)
+            if tptr[0] != 0 or np.any(np.diff(tptr) < 0):
+                raise ConfigError("local_model_term_ptr must start at 0 and be non-decreasing")
+            nt = int(tptr[-1])
+            tpos = np.asarray(self.local_model_term_pos)
+            if tpos.shape != (nt, MAX_CLUSTER_SITES) or tpos.dtype.kind not in "iu":
+                raise ConfigError(f"local_model_term_pos must be integers of shape "
+                                  f"({nt}, {MAX_CLUSTER_SITES}), got {tpos.dtype} "
+                                  f"{tpos.shape}")
+            K = _checks.float_array(self.local_model_term_eV, "local_model_term_eV", (nt,))
+            km = _checks.int_array(self.hop_kra_model, "hop_kra_model", m)
+            dm = _checks.int_array(self.hop_de_model, "hop_de_model", m)
+            for arr, name in ((km, "hop_kra_model"), (dm, "hop_de_model")):
+                bad = np.flatnonzero((arr < -1) | (arr >= q))
+                if bad.size:
+                    raise ConfigError(f"{name}[{bad[0]}] = {arr[bad[0]]} is outside -1..{q - 1} "
+                                      f"(the network has {q} local models)")
+            set_(self, "env_ptr", eptr)
+            set_(self, "env_sites", np.ascontiguousarray(es, dtype=np.int32))
+            set_(self, "local_model_e0_eV", e0)
+            set_(self, "local_model_basis", np.ascontiguousarray(basis))
+            set_(self, "local_model_term_ptr", tptr)
+            set_(self, "local_model_term_pos", np.ascontiguousarray(tpos, dtype=np.int32))
+            set_(self, "local_model_term_eV", K)
+            set_(self, "hop_kra_model", np.ascontiguousarray(km, dtype=np.int32))
+            set_(self, "hop_de_model", np.ascontiguousarray(dm, dtype=np.int32))
+        set_(self, "model_info", tuple(str(x) for x in self.model_info))
+
+    @property
+    def n_clusters(self) -> int:
+        """Number of clusters (of 2..4 sites) beyond the pairs."""
+        return 0 if self.cluster_ptr is None else int(self.cluster_ptr.shape[0] - 1)
+
+    @property
+    def n_local_models(self) -> int:
+        """Number of local models (environment-dependent barriers and dE terms)."""
+        return 0 if self.local_model_e0_eV is None else int(self.local_model_e0_eV.shape[0])
+
+    @property
+    def has_energy_models(self) -> bool:
+        """True with clusters or local models (see :mod:`kmc.energy`)."""
+        return self.n_clusters > 0 or self.n_local_models > 0
 
     _EVENT_FIELDS = ("event_ptr", "event_src", "event_dst", "event_vectors",
                      "event_barriers_eV", "event_types")
@@ -655,8 +759,12 @@ class SiteNetwork:
         Raises
         ------
         ConfigError
-            If an index is out of range or every site would be blocked.
+            If an index is out of range or every site would be blocked, or the network has
+            energy models (block the sites first, then attach the models).
         """
+        if self.has_energy_models:
+            raise ConfigError(f"network {self.name!r} has energy models (clusters or local "
+                              "models) attached; block the sites first, then attach them")
         n = self.n_sites
         arr = np.asarray(sites)
         if arr.dtype == bool:
@@ -1051,6 +1159,15 @@ class SiteNetwork:
             out.update(ev_ptr=self.event_ptr, ev_src=self.event_src, ev_dst=self.event_dst,
                        ev_vec=self.event_vectors, ev_ekra=self.event_barriers_eV,
                        ev_type=self.event_types, n_event_types=len(self.event_type_names))
+        if self.n_clusters:
+            out.update(cl_ptr=self.cluster_ptr, cl_site=self.cluster_sites,
+                       cl_V=self.cluster_energies_eV)
+        if self.n_local_models:
+            out.update(lm_e0=self.local_model_e0_eV, lm_phi=self.local_model_basis,
+                       lm_tptr=self.local_model_term_ptr, lm_tpos=self.local_model_term_pos,
+                       lm_K=self.local_model_term_eV, env_ptr=self.env_ptr,
+                       env_site=self.env_sites, hop_kra_model=self.hop_kra_model,
+                       hop_de_model=self.hop_de_model)
         return out
 
     def replace(self, **changes: Any) -> SiteNetwork:

@@ -1,0 +1,781 @@
+"""Energy models: cluster expansions and local cluster expansions of a hop's environment.
+
+Two kinds of model change a hop's rate beyond site energies, pair energies and one fixed
+KRA barrier per hop:
+
+* :class:`ClusterExpansion` -- a lattice Hamiltonian ``E = sum_c V_c prod_{i in c} n_i``
+  over clusters of up to 4 sites in the occupation basis (``n_i = 1`` when site ``i`` holds
+  an ion). Static species (Si/P on their sites, dopants) are "static sites", fixed 0 or 1,
+  and are folded into lower-order terms when the model is attached: a cluster with a
+  static site of n = 0 vanishes, one with n = 1 loses that site. Points become site
+  energies, pairs become the network's pair energies (so a model of pairs only runs the
+  engine's pair path, bit for bit), triplets and quadruplets the engine's clusters, whose
+  energy change per hop the engine computes exactly and locally.
+* :class:`LocalClusterExpansion` -- a function of the ordered environment of a hop (a list
+  of sites around it), ``e0 + sum_k K_k prod_{p in cluster k} b(n_{env[p]})``, with the
+  basis ``b`` either the occupation basis (b(0), b(1)) = (0, 1) or kMCpy's +-1 basis
+  (b(0), b(1)) = (+1, -1) (kMCpy: occupied -1, vacant +1). As ``kra`` it gives the hop's
+  E_kra (as kMCpy and CASM fit it); as ``de`` it is added to the hop's energy change
+  (kMCpy's "site" model: the hop in kMCpy's backward direction gets the opposite sign).
+  Environment entries that are not network sites are static with a fixed n; they are
+  folded in, so that the engine sees only the dynamic positions.
+
+:func:`attach` writes the folded models into a :class:`~kmc.lattice.SiteNetwork` (the
+arrays the engine reads, stored in run files with the network, so a resumed run is bit
+for bit the same) together with the models' own description (``model_info``), which
+:func:`summary` prints. :func:`hop_energetics` evaluates the (E_kra, dE) of hops in a
+configuration in plain numpy (the reference the engine is tested against), and
+:func:`check_detailed_balance` tests Kolmogorov's criterion on short cycles: a model whose
+dE does not derive from an energy function (kMCpy's local "site" expansion, or an E_kra
+that depends on the hop's own end sites) can violate detailed balance, and a run of such a
+model says so.
+
+Energies are in eV throughout (kMCpy's files are in meV; :mod:`kmc.interop.kmcpy`
+converts).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .constants import KB_EV_PER_K, MAX_CLUSTER_SITES
+from .errors import ConfigError
+
+__all__ = ["ClusterExpansion", "LocalClusterExpansion", "BASES", "attach", "summary",
+           "hop_energetics", "check_detailed_balance", "DetailedBalanceReport"]
+
+#: Named bases of a local cluster expansion: (b(n=0), b(n=1)).
+BASES: dict[str, tuple[float, float]] = {"occupation": (0.0, 1.0), "spin": (1.0, -1.0)}
+
+#: A violation of Kolmogorov's criterion below this (eV) is rounding.
+DETAILED_BALANCE_TOL_EV = 1e-9
+
+
+def _clusters(value: Any, what: str, *, allow_negative: bool) -> tuple[tuple[int, ...], ...]:
+    """Validated tuple of clusters (tuples of 1..MAX_CLUSTER_SITES distinct ints)."""
+    try:
+        out = tuple(tuple(int(x) for x in c) for c in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} must be a sequence of tuples of integers, got "
+                          f"{value!r:.80}") from None
+    for k, c in enumerate(out):
+        if not 1 <= len(c) <= MAX_CLUSTER_SITES:
+            raise ConfigError(f"{what}[{k}] = {c} has {len(c)} sites; 1..{MAX_CLUSTER_SITES} "
+                              "are supported")
+        if len(set(c)) != len(c):
+            raise ConfigError(f"{what}[{k}] = {c} names a site twice")
+        if not allow_negative and min(c) < 0:
+            raise ConfigError(f"{what}[{k}] = {c} names a negative position")
+    return out
+
+
+def _coefficients(value: Any, what: str, n: int, clusters_what: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ConfigError(f"{what} has {arr.size} values but there are {n} {clusters_what}; "
+                          "give one per cluster")
+    if not np.all(np.isfinite(arr)):
+        raise ConfigError(f"{what} must be finite")
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class ClusterExpansion:
+    """A cluster expansion ``E = sum_c V_c prod_{i in c} n_i`` (occupation basis), eV.
+
+    Parameters
+    ----------
+    clusters : sequence of tuples of int
+        The clusters, 1..4 distinct sites each. A site ``i >= 0`` is network site ``i``; a
+        site ``-1 - k`` is static site ``k``, whose occupation is ``static_occupation[k]``.
+    eci_eV : array_like of float
+        The effective cluster interaction V of each cluster, eV.
+    static_occupation : array_like of int, optional
+        Fixed occupation (0 or 1) of each static site (default: none).
+    name : str
+        A name for summaries and run files.
+    """
+
+    clusters: tuple[tuple[int, ...], ...]
+    eci_eV: np.ndarray
+    static_occupation: np.ndarray = field(default=None)  # type: ignore[assignment]
+    name: str = "cluster expansion"
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        cl = _clusters(self.clusters, "clusters", allow_negative=True)
+        set_(self, "clusters", cl)
+        set_(self, "eci_eV", _coefficients(self.eci_eV, "eci_eV", len(cl), "clusters"))
+        st = np.zeros(0, np.int8) if self.static_occupation is None else np.asarray(
+            self.static_occupation)
+        if st.ndim != 1 or (st.size and not np.all((st == 0) | (st == 1))):
+            raise ConfigError("static_occupation must be a 1-d array of 0 and 1")
+        set_(self, "static_occupation", st.astype(np.int8))
+        for k, c in enumerate(cl):
+            bad = [x for x in c if x < 0 and -1 - x >= st.size]
+            if bad:
+                raise ConfigError(f"clusters[{k}] = {c} names static site {-1 - bad[0]}, but "
+                                  f"static_occupation has {st.size} entries")
+
+    @property
+    def orders(self) -> np.ndarray:
+        """Number of sites of each cluster."""
+        return np.array([len(c) for c in self.clusters], dtype=np.int64)
+
+    def energy_eV(self, occupied: Any) -> float:
+        """The energy of a configuration, eV, summed term by term (a reference).
+
+        Parameters
+        ----------
+        occupied : array_like of bool
+            Occupation of the network sites.
+        """
+        occ = np.asarray(occupied, dtype=bool)
+        total = 0.0
+        for c, v in zip(self.clusters, self.eci_eV, strict=True):
+            if all((occ[x] if x >= 0 else self.static_occupation[-1 - x]) for x in c):
+                total += float(v)
+        return total
+
+    def folded(self, n_sites: int) -> tuple[float, np.ndarray, dict[tuple[int, int], float],
+                                             dict[tuple[int, ...], float]]:
+        """The model with the static sites folded in.
+
+        Returns
+        -------
+        constant_eV, site_energies_eV (n_sites,), pairs {(i, j): J_eV}, clusters
+        {sorted sites: V_eV} (3..4 sites); equal site sets are merged.
+        """
+        const = 0.0
+        site_e = np.zeros(n_sites)
+        pairs: dict[tuple[int, int], float] = {}
+        higher: dict[tuple[int, ...], float] = {}
+        for k, (c, v) in enumerate(zip(self.clusters, self.eci_eV, strict=True)):
+            if any(x < 0 and self.static_occupation[-1 - x] == 0 for x in c):
+                continue
+            dyn = tuple(sorted(x for x in c if x >= 0))
+            if dyn and dyn[-1] >= n_sites:
+                raise ConfigError(f"clusters[{k}] = {c} names site {dyn[-1]}, but the network "
+                                  f"has {n_sites} sites (0..{n_sites - 1})")
+            if not dyn:
+                const += float(v)
+            elif len(dyn) == 1:
+                site_e[dyn[0]] += float(v)
+            elif len(dyn) == 2:
+                pairs[dyn] = pairs.get(dyn, 0.0) + float(v)  # type: ignore[index]
+            else:
+                higher[dyn] = higher.get(dyn, 0.0) + float(v)
+        return const, site_e, pairs, higher
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able description (clusters, ECIs in eV, static occupation)."""
+        return {"kind": "ClusterExpansion", "name": self.name,
+                "clusters": [list(c) for c in self.clusters],
+                "eci_eV": self.eci_eV.tolist(),
+                "static_occupation": self.static_occupation.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ClusterExpansion:
+        """The inverse of :meth:`to_dict`."""
+        return cls([tuple(c) for c in d["clusters"]], d["eci_eV"],
+                   d.get("static_occupation"), d.get("name", "cluster expansion"))
+
+    def __str__(self) -> str:
+        return _describe(self.to_dict())
+
+
+@dataclass(frozen=True, eq=False)
+class LocalClusterExpansion:
+    """A local cluster expansion of a hop's environment (kMCpy's and CASM's local models).
+
+    ``value = e0_eV + sum_k coefficients_eV[k] prod_{p in clusters[k]} b(n_{env[p]})``, eV,
+    for an ordered environment ``env`` of the hop.
+
+    Parameters
+    ----------
+    e0_eV : float
+        The constant (kMCpy's ``empty_cluster``), eV.
+    clusters : sequence of tuples of int
+        Environment positions (0-based) of each cluster, 1..4 distinct positions.
+    coefficients_eV : array_like of float
+        One coefficient per cluster, eV (kMCpy: the orbit's ECI, repeated for every cluster
+        of the orbit).
+    basis : str or (float, float)
+        "occupation" (b(0), b(1)) = (0, 1), "spin" (kMCpy's: (+1, -1)) or the pair of values
+        of b for a vacant (n = 0) and an occupied (n = 1) position.
+    n_env : int, optional
+        The number of environment positions (default: the largest position used + 1).
+    name : str
+        A name for summaries and run files.
+    """
+
+    e0_eV: float
+    clusters: tuple[tuple[int, ...], ...]
+    coefficients_eV: np.ndarray
+    basis: tuple[float, float] = (0.0, 1.0)
+    n_env: int = -1
+    name: str = "local cluster expansion"
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        e0 = float(self.e0_eV)
+        if not np.isfinite(e0):
+            raise ConfigError(f"e0_eV = {self.e0_eV!r} must be finite")
+        set_(self, "e0_eV", e0)
+        cl = _clusters(self.clusters, "clusters", allow_negative=False)
+        set_(self, "clusters", cl)
+        set_(self, "coefficients_eV",
+             _coefficients(self.coefficients_eV, "coefficients_eV", len(cl), "clusters"))
+        basis = BASES.get(self.basis) if isinstance(self.basis, str) else self.basis
+        if basis is None:
+            raise ConfigError(f"basis = {self.basis!r} is not one of {', '.join(BASES)} or a "
+                              "pair of floats")
+        try:
+            b = (float(basis[0]), float(basis[1]))
+        except (TypeError, ValueError, IndexError):
+            raise ConfigError(f"basis = {self.basis!r} must be a name or (b(0), b(1))") from None
+        if not all(np.isfinite(b)):
+            raise ConfigError(f"basis = {self.basis!r} must be finite")
+        set_(self, "basis", b)
+        used = 1 + max((max(c) for c in cl), default=-1)
+        n_env = used if int(self.n_env) < 0 else int(self.n_env)
+        if n_env < used:
+            raise ConfigError(f"a cluster names environment position {used - 1}, but n_env = "
+                              f"{n_env}")
+        set_(self, "n_env", n_env)
+
+    def evaluate_eV(self, n_env: Any) -> np.ndarray:
+        """The model on environments given by their occupations, eV.
+
+        Parameters
+        ----------
+        n_env : array_like of int, shape (..., n_env)
+            Occupation (0 or 1) of every environment position.
+        """
+        n = np.asarray(n_env)
+        if n.shape[-1] != self.n_env:
+            raise ConfigError(f"an environment has {n.shape[-1]} positions, the model "
+                              f"{self.name!r} has {self.n_env}")
+        b = np.where(n.astype(bool), self.basis[1], self.basis[0])
+        out = np.full(n.shape[:-1], self.e0_eV)
+        for c, k in zip(self.clusters, self.coefficients_eV, strict=True):
+            out = out + k * np.prod(b[..., list(c)], axis=-1)
+        return out
+
+    def folded(self, static: np.ndarray, static_n: np.ndarray
+               ) -> tuple[float, list[tuple[tuple[int, ...], float]]]:
+        """The model with the static positions (mask `static`, occupations `static_n`)
+        folded in: (constant eV, [(dynamic positions renumbered, coefficient eV)]), in the
+        order of the clusters; a cluster of static positions only adds to the constant."""
+        new_index = np.cumsum(~static) - 1
+        e0 = self.e0_eV
+        terms: list[tuple[tuple[int, ...], float]] = []
+        for c, k in zip(self.clusters, self.coefficients_eV, strict=True):
+            coef = float(k)
+            dyn = []
+            for p in c:
+                if static[p]:
+                    coef *= self.basis[1] if static_n[p] else self.basis[0]
+                else:
+                    dyn.append(int(new_index[p]))
+            if not dyn:
+                e0 += coef
+            elif coef != 0.0:
+                terms.append((tuple(dyn), coef))
+        return e0, terms
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able description."""
+        return {"kind": "LocalClusterExpansion", "name": self.name, "e0_eV": self.e0_eV,
+                "clusters": [list(c) for c in self.clusters],
+                "coefficients_eV": self.coefficients_eV.tolist(), "basis": list(self.basis),
+                "n_env": self.n_env}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LocalClusterExpansion:
+        """The inverse of :meth:`to_dict`."""
+        return cls(d["e0_eV"], [tuple(c) for c in d["clusters"]], d["coefficients_eV"],
+                   tuple(d["basis"]), d.get("n_env", -1), d.get("name", "local cluster expansion"))
+
+    def __str__(self) -> str:
+        return _describe(self.to_dict())
+
+
+def _describe(d: Mapping[str, Any]) -> str:
+    """One readable paragraph about a model's description (to_dict)."""
+    if d.get("kind") == "ClusterExpansion":
+        orders = np.array([len(c) for c in d["clusters"]], dtype=int)
+        eci = np.asarray(d["eci_eV"], dtype=float)
+        parts = []
+        for k, word in ((1, "points"), (2, "pairs"), (3, "triplets"), (4, "quadruplets")):
+            sel = orders == k
+            if sel.any():
+                parts.append(f"{int(sel.sum())} {word} (|V| <= {np.abs(eci[sel]).max():.4g} eV)")
+        n_static = len(d.get("static_occupation", []))
+        return (f"ClusterExpansion {d.get('name')!r}: " + ", ".join(parts or ["no clusters"])
+                + (f"; {n_static} static sites folded in" if n_static else ""))
+    if d.get("kind") == "LocalClusterExpansion":
+        orders = np.array([len(c) for c in d["clusters"]], dtype=int)
+        coef = np.asarray(d["coefficients_eV"], dtype=float)
+        counts = ", ".join(f"{int((orders == k).sum())} of order {k}" for k in range(1, 5)
+                           if (orders == k).any())
+        role = f" as {d['role']}" if "role" in d else ""
+        return (f"LocalClusterExpansion {d.get('name')!r}{role}: e0 = {d['e0_eV']:.6g} eV, "
+                f"{len(coef)} clusters ({counts or 'none'}) on {d.get('n_env')} environment "
+                f"positions, {int(np.count_nonzero(coef))} nonzero (|K| <= "
+                f"{np.abs(coef).max(initial=0.0):.4g} eV), basis b(0), b(1) = "
+                f"{tuple(d['basis'])}")
+    return json.dumps(d)[:200]
+
+
+# --------------------------------------------------------------------------------------------
+# attaching models to a network
+# --------------------------------------------------------------------------------------------
+def _per_hop_models(model: Any, network: Any, role: str) -> tuple[list[Any], np.ndarray]:
+    """(distinct models, index of each hop's model or -1) for a model or {hop type: model}."""
+    m = network.n_hops
+    if model is None:
+        return [], np.full(m, -1, np.int64)
+    if isinstance(model, LocalClusterExpansion):
+        return [model], np.zeros(m, np.int64)
+    if isinstance(model, Mapping):
+        models, idx = [], np.full(m, -1, np.int64)
+        for name, mod in model.items():
+            if name not in network.hop_type_names:
+                raise ConfigError(f"{role}: hop type {name!r} is not one of the network's "
+                                  f"({', '.join(network.hop_type_names)})")
+            if not isinstance(mod, LocalClusterExpansion):
+                raise ConfigError(f"{role}[{name!r}] must be a LocalClusterExpansion")
+            idx[network.hop_types == network.hop_type_names.index(name)] = len(models)
+            models.append(mod)
+        return models, idx
+    raise ConfigError(f"{role} must be a LocalClusterExpansion or a mapping from hop type "
+                      f"names to them, got {type(model).__name__}")
+
+
+def attach(network: Any, *, cluster_expansion: ClusterExpansion | None = None,
+           environments: Any = None, static_n: Any = None, kra: Any = None, de: Any = None,
+           de_sign: Any = None, check_reversal: bool = True) -> Any:
+    """A network with energy models attached (a new :class:`~kmc.lattice.SiteNetwork`).
+
+    Parameters
+    ----------
+    network : SiteNetwork
+        The network (its hop order is the canonical one: index hops as ``network.hop_src``).
+    cluster_expansion : ClusterExpansion, optional
+        Folded and added: points to the site energies, pairs to the pair energies (merged
+        with the network's), triplets and quadruplets as the engine's clusters.
+    environments : array_like of int, shape (n_hops, k), optional
+        The ordered environment of every hop: a network site, or -1 for a static position
+        whose occupation is ``static_n`` there. Required with `kra` or `de`.
+    static_n : array_like of int, shape (n_hops, k), optional
+        Occupation (0 or 1) of the static positions (ignored elsewhere; default 0).
+    kra : LocalClusterExpansion or {hop type name: LocalClusterExpansion}, optional
+        E_kra of the hops (of the named types; the others keep their fixed barrier), eV.
+    de : LocalClusterExpansion or {hop type name: ...}, optional
+        A term added to the hops' energy change, eV, times `de_sign`.
+    de_sign : array_like of float, shape (n_hops,), optional
+        +1 or -1 per hop (default +1): kMCpy's "site" model enters with -1 for a hop in the
+        backward direction of its event.
+    check_reversal : bool
+        Require every hop's environment to hold the same sites and static occupations as
+        its reverse's (as a set): the hop and its reverse see one environment.
+
+    Returns
+    -------
+    SiteNetwork
+
+    Raises
+    ------
+    ConfigError
+        Naming the bad value: a model of the wrong size for the environments, an
+        environment that is not its reverse's, a site outside the network, ...
+    """
+    from .lattice import as_site_network
+
+    net = as_site_network(network, "network")
+    if net.n_events and (kra is not None or de is not None):
+        raise ConfigError("local models are not supported together with multi-ion events")
+    if net.has_energy_models:
+        raise ConfigError(f"network {net.name!r} already has energy models attached; attach "
+                          "all models in one call")
+    changes: dict[str, Any] = {}
+    info: list[str] = list(net.model_info)
+    n, m = net.n_sites, net.n_hops
+
+    if cluster_expansion is not None:
+        if not isinstance(cluster_expansion, ClusterExpansion):
+            raise ConfigError("cluster_expansion must be a ClusterExpansion, got "
+                              f"{type(cluster_expansion).__name__}")
+        const, site_e, pairs, higher = cluster_expansion.folded(n)
+        changes["site_energies_eV"] = net.site_energies_eV + site_e
+        merged: dict[tuple[int, int], float] = {}
+        for i, j, J in zip(net.pair_i, net.pair_j, net.pair_energies_eV, strict=True):
+            key = (int(min(i, j)), int(max(i, j)))
+            merged[key] = merged.get(key, 0.0) + float(J)
+        for key, J in pairs.items():
+            merged[key] = merged.get(key, 0.0) + J
+        keys = sorted(merged)
+        changes["pair_i"] = np.array([k[0] for k in keys], dtype=np.int64)
+        changes["pair_j"] = np.array([k[1] for k in keys], dtype=np.int64)
+        changes["pair_energies_eV"] = np.array([merged[k] for k in keys], dtype=np.float64)
+        if higher:
+            hk = sorted(higher)
+            changes["cluster_ptr"] = np.concatenate([[0], np.cumsum([len(c) for c in hk])])
+            changes["cluster_sites"] = np.array([x for c in hk for x in c], dtype=np.int64)
+            changes["cluster_energies_eV"] = np.array([higher[c] for c in hk])
+        d = cluster_expansion.to_dict()
+        d["constant_eV"] = const
+        info.append(json.dumps(d))
+
+    if kra is not None or de is not None:
+        if environments is None:
+            raise ConfigError("kra and de models need the hops' environments")
+        env = np.asarray(environments)
+        if env.ndim != 2 or env.shape[0] != m or env.dtype.kind not in "iu":
+            raise ConfigError(f"environments must be integers of shape (n_hops = {m}, k), got "
+                              f"{env.dtype} {env.shape}")
+        k = env.shape[1]
+        bad = np.argwhere((env < -1) | (env >= n))
+        if bad.size:
+            h, p = bad[0]
+            raise ConfigError(f"environments[{h}, {p}] = {env[h, p]} is not a site of the "
+                              f"network (0..{n - 1}) or -1 (static)")
+        static = env < 0
+        sn = np.zeros(env.shape, np.int8) if static_n is None else np.asarray(static_n)
+        if sn.shape != env.shape or not np.all((sn == 0) | (sn == 1)):
+            raise ConfigError(f"static_n must be 0 or 1 of shape {env.shape}")
+        sn = np.where(static, sn, 0).astype(np.int8)
+        if check_reversal:
+            rev = net.hop_rev
+            key = np.where(static, -2 - sn, env)  # a static position by its occupation
+            a = np.sort(key, axis=1)
+            bad_h = np.flatnonzero(np.any(a != a[rev], axis=1))
+            if bad_h.size:
+                h = int(bad_h[0])
+                raise ConfigError(
+                    f"the environment of hop {h} ({net.hop_src[h]} -> {net.hop_dst[h]}) is "
+                    f"not that of its reverse hop {int(rev[h])}: {sorted(key[h].tolist())} vs "
+                    f"{sorted(key[rev[h]].tolist())} (sites; -2 and -3 are static n = 0 and "
+                    "1); a hop and its reverse must see one environment")
+        sign = np.ones(m) if de_sign is None else np.asarray(de_sign, dtype=np.float64)
+        if sign.shape != (m,) or not np.all(np.abs(sign) == 1.0):
+            raise ConfigError(f"de_sign must be +1 or -1 for each of the {m} hops")
+        roles = []
+        for role, model in (("kra", kra), ("de", de)):
+            models, idx = _per_hop_models(model, net, role)
+            for q, mod in enumerate(models):
+                if mod.n_env != k:
+                    raise ConfigError(f"{role} model {mod.name!r} has {mod.n_env} environment "
+                                      f"positions, but environments has {k} per hop")
+                dd = mod.to_dict()
+                dd["role"] = role
+                info.append(json.dumps(dd))
+            roles.append((role, models, idx))
+        # one engine model per distinct (role, model, sign, static pattern): fold each once
+        e0s: list[float] = []
+        bases: list[tuple[float, float]] = []
+        tptr = [0]
+        tpos: list[list[int]] = []
+        tK: list[float] = []
+        hop_model = {}
+        for role, models, idx in roles:
+            s = sign if role == "de" else np.ones(m)
+            keymat = np.column_stack([idx, s, static, sn]).astype(np.float64)
+            uniq, inv = np.unique(keymat, axis=0, return_inverse=True)
+            out = np.full(m, -1, np.int64)
+            for u, row in enumerate(uniq):
+                q = int(row[0])
+                if q < 0:
+                    continue
+                mod = models[q]
+                st = row[2:2 + k].astype(bool)
+                e0, terms = mod.folded(st, row[2 + k:2 + 2 * k].astype(np.int8))
+                sg = float(row[1])
+                out[inv.ravel() == u] = len(e0s)
+                e0s.append(sg * e0)
+                bases.append(mod.basis)
+                for pos, coef in terms:
+                    tpos.append(list(pos) + [-1] * (MAX_CLUSTER_SITES - len(pos)))
+                    tK.append(sg * coef)
+                tptr.append(len(tK))
+            hop_model[role] = out
+        dyn = ~static
+        changes["env_ptr"] = np.concatenate([[0], np.cumsum(dyn.sum(axis=1))])
+        changes["env_sites"] = env[dyn]  # row-major: each hop's dynamic positions in order
+        changes["local_model_e0_eV"] = np.array(e0s, dtype=np.float64)
+        changes["local_model_basis"] = np.array(bases, dtype=np.float64).reshape(-1, 2)
+        changes["local_model_term_ptr"] = np.array(tptr, dtype=np.int64)
+        changes["local_model_term_pos"] = np.array(tpos, dtype=np.int32).reshape(-1,
+                                                                                 MAX_CLUSTER_SITES)
+        changes["local_model_term_eV"] = np.array(tK, dtype=np.float64)
+        changes["hop_kra_model"] = hop_model["kra"]
+        changes["hop_de_model"] = hop_model["de"]
+    elif environments is not None:
+        raise ConfigError("environments given without a kra or de model")
+    changes["model_info"] = tuple(info)
+    return net.replace(**changes)
+
+
+def summary(network: Any) -> str:
+    """A readable summary of a network's energy models (several lines; "" without)."""
+    lines = []
+    for s in getattr(network, "model_info", ()):
+        try:
+            lines.append(_describe(json.loads(s)))
+        except ValueError:
+            lines.append(str(s)[:200])
+    nc = getattr(network, "n_clusters", 0)
+    if nc:
+        orders = np.diff(network.cluster_ptr)
+        lines.append(f"engine: {nc} clusters beyond pairs ("
+                     + ", ".join(f"{int((orders == k).sum())} of {k} sites" for k in (2, 3, 4)
+                                 if (orders == k).any()) + ")")
+    nl = getattr(network, "n_local_models", 0)
+    if nl:
+        lines.append(f"engine: {nl} folded local models, "
+                     f"{int(network.local_model_term_ptr[-1])} terms; "
+                     f"{int(np.count_nonzero(network.hop_kra_model >= 0))} hops with an E_kra "
+                     f"model, {int(np.count_nonzero(network.hop_de_model >= 0))} with a dE model")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# reference evaluation and detailed balance
+# --------------------------------------------------------------------------------------------
+def _local_value(net: Any, q: int, h: int, occ: np.ndarray) -> float:
+    b0, b1 = net.local_model_basis[q]
+    env = net.env_sites[net.env_ptr[h]:net.env_ptr[h + 1]]
+    v = float(net.local_model_e0_eV[q])
+    for t in range(net.local_model_term_ptr[q], net.local_model_term_ptr[q + 1]):
+        x = float(net.local_model_term_eV[t])
+        for p in net.local_model_term_pos[t]:
+            if p < 0:
+                break
+            x *= b1 if occ[env[p]] else b0
+        v += x
+    return v
+
+
+def configuration_energy_eV(network: Any, occupied: Any) -> float:
+    """The energy of a configuration from site, pair and cluster energies, eV (no field,
+    no local models: those need not derive from an energy)."""
+    net = network
+    occ = np.asarray(occupied, dtype=bool)
+    e = float(net.site_energies_eV[occ].sum())
+    if net.n_pairs:
+        e += float(net.pair_energies_eV[occ[net.pair_i] & occ[net.pair_j]].sum())
+    for c in range(net.n_clusters):
+        if occ[net.cluster_sites[net.cluster_ptr[c]:net.cluster_ptr[c + 1]]].all():
+            e += float(net.cluster_energies_eV[c])
+    return e
+
+
+def hop_energetics(network: Any, occupied: Any, hops: Any, *, charge_e: float | None = None,
+                   field_V_per_A: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """E_kra and dE (eV) of hops in a configuration, evaluated in plain numpy (a reference:
+    the energy difference from scratch, the local models term by term).
+
+    Parameters
+    ----------
+    network : SiteNetwork
+    occupied : array_like of bool, shape (n_sites,)
+        The configuration; every hop given must be allowed in it (source occupied,
+        destination empty).
+    hops : array_like of int
+        Hop indices.
+    charge_e, field_V_per_A : optional
+        The field term -q F . d (default: none).
+    """
+    from .lattice import as_site_network
+
+    net = as_site_network(network, "network")
+    occ = np.asarray(occupied, dtype=bool)
+    hops = np.atleast_1d(np.asarray(hops, dtype=np.int64))
+    ekra = np.empty(hops.shape[0])
+    de = np.empty(hops.shape[0])
+    q = net.charge_e if charge_e is None else charge_e
+    F = np.zeros(3) if field_V_per_A is None else np.asarray(field_V_per_A, dtype=float)
+    e_before = configuration_energy_eV(net, occ)
+    for a, h in enumerate(hops):
+        i, j = int(net.hop_src[h]), int(net.hop_dst[h])
+        if not occ[i] or occ[j]:
+            raise ConfigError(f"hop {h} ({i} -> {j}) is not allowed in the configuration")
+        after = occ.copy()
+        after[i], after[j] = False, True
+        de[a] = configuration_energy_eV(net, after) - e_before - q * float(F @ net.hop_vectors[h])
+        ekra[a] = float(net.hop_barriers_eV[h])
+        if net.n_local_models:
+            if net.hop_kra_model[h] >= 0:
+                ekra[a] = _local_value(net, int(net.hop_kra_model[h]), int(h), occ)
+            if net.hop_de_model[h] >= 0:
+                de[a] += _local_value(net, int(net.hop_de_model[h]), int(h), occ)
+    return ekra, de
+
+
+def _activation_eV(rate_law: str, ekra: np.ndarray, de: np.ndarray) -> np.ndarray:
+    """Ea of the engine's rate law, from the engine's own rate function (ln of k / nu)."""
+    from ._engine import rate_Hz
+
+    T = 1000.0
+    k = rate_Hz(ekra, de, T, 1.0, rate_law)
+    return -KB_EV_PER_K * T * np.log(k)
+
+
+@dataclass(frozen=True)
+class DetailedBalanceReport:
+    """What :func:`check_detailed_balance` found.
+
+    Attributes
+    ----------
+    max_violation_eV : float
+        The largest |sum of Ea forward - sum of Ea backward| over the cycles tested, eV
+        (log of the ratio of the cycle's rate products times kB T): 0 for a model that obeys
+        detailed balance.
+    holds : bool
+        max_violation_eV below DETAILED_BALANCE_TOL_EV.
+    n_cycles : int
+        Cycles tested.
+    worst_cycle : str
+        The cycle of the largest violation, in words.
+    """
+
+    max_violation_eV: float
+    holds: bool
+    n_cycles: int
+    worst_cycle: str
+
+    def __str__(self) -> str:
+        verdict = "holds" if self.holds else "is VIOLATED"
+        return (f"detailed balance {verdict}: largest violation {self.max_violation_eV:.3g} eV "
+                f"over {self.n_cycles} cycles" + ("" if self.holds else
+                                                  f" (worst: {self.worst_cycle})"))
+
+
+def check_detailed_balance(network: Any, *, rate_law: str = "kra", fill: float = 0.5,
+                           n_configurations: int = 8, n_pairs: int = 64, seed: int = 0,
+                           max_ring: int = 6) -> DetailedBalanceReport:
+    """Kolmogorov's criterion on short cycles of the hop graph.
+
+    A Markov chain obeys detailed balance exactly when, around every cycle of
+    configurations, the product of the rates forwards equals the product backwards, i.e.
+    the sum of the activation energies Ea forwards equals the sum backwards. Tested here
+    on random configurations (occupied fraction `fill`, seeded) for two kinds of short cycle:
+
+    * commuting squares: two hops a -> b and c -> d near each other (sharing an
+      environment, a cluster or a pair, or adjacent), made in either order; this is where
+      a dE that is not an energy difference (kMCpy's local "site" expansion) fails;
+    * rings: one ion around a shortest cycle of up to `max_ring` sites of the hop graph
+      (the other ring sites vacant).
+
+    Parameters
+    ----------
+    network : SiteNetwork (or a network convertible to one)
+    rate_law : str
+        The rate law the run would use (its Ea).
+    fill : float
+        Fraction of sites occupied in the random configurations.
+    n_configurations, n_pairs : int
+        Configurations, and hop pairs tested per configuration.
+    seed : int
+    max_ring : int
+        Longest ring tested.
+
+    Returns
+    -------
+    DetailedBalanceReport
+    """
+    import networkx as nx
+
+    from .lattice import as_site_network
+
+    net = as_site_network(network, "network")
+    if not 0.0 < fill < 1.0:
+        raise ConfigError(f"fill = {fill!r} must be in (0, 1)")
+    rng = np.random.default_rng(seed)
+    n = net.n_sites
+    rev = net.hop_rev
+    src, dst = net.hop_src, net.hop_dst
+    hop_of = {(int(a), int(b)): h for h, (a, b) in enumerate(zip(src, dst, strict=True))}
+
+    def ea(occ: np.ndarray, h: int) -> float:
+        k, d = hop_energetics(net, occ, [h])
+        return float(_activation_eV(rate_law, k, d)[0])
+
+    def moved(occ: np.ndarray, h: int) -> np.ndarray:
+        o = occ.copy()
+        o[src[h]], o[dst[h]] = False, True
+        return o
+
+    # the sites whose occupation a hop's rate can depend on
+    near: list[set[int]] = []
+    nbrs = [set() for _ in range(n)]
+    for a, b in zip(src, dst, strict=True):
+        nbrs[int(a)].add(int(b))
+    for i, j in zip(net.pair_i, net.pair_j, strict=True):
+        nbrs[int(i)].add(int(j))
+        nbrs[int(j)].add(int(i))
+    for c in range(net.n_clusters):
+        cs = [int(x) for x in net.cluster_sites[net.cluster_ptr[c]:net.cluster_ptr[c + 1]]]
+        for x in cs:
+            nbrs[x].update(y for y in cs if y != x)
+    for h in range(net.n_hops):
+        s = {int(src[h]), int(dst[h])} | nbrs[int(src[h])] | nbrs[int(dst[h])]
+        if net.n_local_models:
+            s |= set(int(x) for x in net.env_sites[net.env_ptr[h]:net.env_ptr[h + 1]])
+        near.append(s)
+
+    worst, worst_text, n_cycles = 0.0, "", 0
+    for _ in range(n_configurations):
+        occ = rng.random(n) < fill
+        allowed = np.flatnonzero(occ[src] & ~occ[dst])
+        if allowed.size == 0:
+            continue
+        for _ in range(n_pairs):
+            h1 = int(rng.choice(allowed))
+            cand = [h for h in allowed if {int(src[h]), int(dst[h])} & near[h1]
+                    and not {int(src[h]), int(dst[h])} & {int(src[h1]), int(dst[h1])}]
+            if not cand:
+                continue
+            h2 = int(cand[rng.integers(len(cand))])
+            c1, c2 = moved(occ, h1), moved(occ, h2)
+            c12 = moved(c1, h2)
+            fwd = ea(occ, h1) + ea(c1, h2) + ea(c12, int(rev[h1])) + ea(c2, int(rev[h2]))
+            bwd = ea(occ, h2) + ea(c2, h1) + ea(c12, int(rev[h2])) + ea(c1, int(rev[h1]))
+            n_cycles += 1
+            v = abs(fwd - bwd)
+            if v > worst:
+                worst = v
+                worst_text = (f"hops {src[h1]}->{dst[h1]} and {src[h2]}->{dst[h2]} in either "
+                              "order")
+    # single-ion rings of the hop graph
+    g = nx.Graph()
+    g.add_edges_from(zip(src.tolist(), dst.tolist()))
+    for start in rng.choice(n, size=min(n, max(4, n_configurations)), replace=False):
+        try:
+            ring = nx.find_cycle(nx.ego_graph(g, int(start), radius=max_ring // 2), int(start))
+        except nx.NetworkXNoCycle:
+            continue
+        sites = [int(u) for u, _ in ring]
+        if len(sites) < 3 or len(sites) > max_ring:
+            continue
+        occ = rng.random(n) < fill
+        occ[sites] = False
+        occ[sites[0]] = True
+        steps = [hop_of[(sites[t], sites[(t + 1) % len(sites)])] for t in range(len(sites))]
+        fwd, o = 0.0, occ
+        for h in steps:
+            fwd += ea(o, h)
+            o = moved(o, h)
+        bwd, o = 0.0, occ
+        for h in reversed(steps):
+            bwd += ea(o, int(rev[h]))
+            o = moved(o, int(rev[h]))
+        n_cycles += 1
+        v = abs(fwd - bwd)
+        if v > worst:
+            worst, worst_text = v, "one ion around the ring " + "->".join(map(str, sites))
+    return DetailedBalanceReport(worst, worst <= DETAILED_BALANCE_TOL_EV, n_cycles, worst_text)
