@@ -8,7 +8,8 @@ standard errors (:mod:`kmc.analysis`) and Arrhenius fits (:mod:`kmc.arrhenius`);
 results and checkpoints go to HDF5 files (:mod:`kmc.io`, :func:`load`, :func:`resume`).
 Materials come from crystal data (:mod:`kmc.materials`); polycrystals and composites from
 :mod:`kmc.microstructure`, with their effective-medium predictions (a coarse resistor network
-of the grains, ...) in :mod:`kmc.effective_medium`. :mod:`kmc.config` validates run and
+of the grains, ...) in :mod:`kmc.effective_medium`. Cluster expansions and local models of a
+hop's environment (environment-dependent barriers, kMCpy's models) are in :mod:`kmc.energy`. :mod:`kmc.config` validates run and
 sweep configurations, :mod:`kmc.assemble` builds and runs them. The layers and where to add
 things: ``docs/architecture.md``.
 
@@ -31,7 +32,8 @@ from .materials import Material, build_material, list_materials
 from .structures import from_cif, from_structure, structure_model
 from .microstructure import Microstructure, composite, polycrystal
 from .effective_medium import resistor_network
-from . import assemble, config
+from .energy import ClusterExpansion, LocalClusterExpansion, check_detailed_balance
+from . import assemble, config, energy
 
 __all__ = [
     "__version__", "Network", "SiteNetwork", "PeriodicNetwork", "EventSet", "Simulation",
@@ -41,5 +43,6 @@ __all__ = [
     "fit_arrhenius", "ArrheniusFit", "Material", "build_material", "from_cif",
     "from_structure", "structure_model",
     "list_materials", "Microstructure", "polycrystal", "composite", "resistor_network",
-    "assemble", "config",
+    "assemble", "config", "energy", "ClusterExpansion", "LocalClusterExpansion",
+    "check_detailed_balance",
 ]

@@ -568,9 +568,9 @@ def configuration_energy_eV(network: Any, occupied: Any) -> float:
     e = float(net.site_energies_eV[occ].sum())
     if net.n_pairs:
         e += float(net.pair_energies_eV[occ[net.pair_i] & occ[net.pair_j]].sum())
-    for c in range(net.n_clusters):
-        if occ[net.cluster_sites[net.cluster_ptr[c]:net.cluster_ptr[c + 1]]].all():
-            e += float(net.cluster_energies_eV[c])
+    if net.n_clusters:
+        n_occ = np.add.reduceat(occ[net.cluster_sites].astype(np.int64), net.cluster_ptr[:-1])
+        e += float(net.cluster_energies_eV[n_occ == np.diff(net.cluster_ptr)].sum())
     return e
 
 

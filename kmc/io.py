@@ -571,7 +571,8 @@ def result_from_run(run: RunFile) -> Any:
         interrupted=bool(s["interrupted"]), blocks=data,
         warnings=tuple(own), msd=msd, engine_mode=str(s.get("engine_mode", "")),
         rate_law=str(s.get("rate_law", "kra")), converged=bool(s.get("converged", True)),
-        stop_reason=str(s.get("stop_reason", "")))
+        stop_reason=str(s.get("stop_reason", "")),
+        detailed_balance_violation_eV=float(s.get("detailed_balance_violation_eV") or 0.0))
 
 
 def _snapshots(run: RunFile) -> Any:

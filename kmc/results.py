@@ -132,6 +132,7 @@ class RunResult:
     rate_law: str = "kra"
     converged: bool = True
     stop_reason: str = ""
+    detailed_balance_violation_eV: float = 0.0
 
     def __getattr__(self, name: str) -> Any:
         # only reached for names that are not fields: delegate to the estimates
@@ -149,7 +150,7 @@ class RunResult:
                     "dimensionality", "seed", "equilibration_steps", "hops",
                     "simulated_time_s", "wall_s", "hops_per_s", "hop_type_counts",
                     "event_counts", "displacement_share", "interrupted", "engine_mode",
-                    "rate_law", "converged", "stop_reason"):
+                    "rate_law", "converged", "stop_reason", "detailed_balance_violation_eV"):
             out[key] = getattr(self, key)
         out["field_V_per_angstrom"] = (None if self.field_V_per_angstrom is None
                                        else list(self.field_V_per_angstrom))

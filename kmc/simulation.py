@@ -814,6 +814,12 @@ class Simulation:
                              f"error of {aim.target} at {_rel_err(fit, aim.target):.2g} "
                              f"(target {aim.target_rel_err:g}); allow more (--max-steps, "
                              "--max-wall-s)")
+        db = self.detailed_balance
+        if db is not None and not db.holds:
+            notes.append(f"the model violates detailed balance (Kolmogorov's criterion fails by "
+                         f"up to {db.max_violation_eV:.3g} eV around {db.worst_cycle}): its "
+                         "rates have no equilibrium Boltzmann distribution, as kMCpy's local "
+                         "site expansion need not (kmc.check_detailed_balance)")
         traj = st.trajectory
         if traj is not None and st.phase != "equilibration":
             prod_hops = self.engine.steps - st.start_steps - st.eq_steps
@@ -851,7 +857,24 @@ class Simulation:
             rate_law=self.rate_law,
             converged=converged,
             stop_reason="interrupted" if interrupted else st.stop_reason,
+            detailed_balance_violation_eV=0.0 if db is None else db.max_violation_eV,
         )
+
+    @property
+    def detailed_balance(self) -> Any:
+        """Kolmogorov's criterion on the network's short cycles under this run's rate law
+        (:func:`kmc.energy.check_detailed_balance`, seeded), for a network with local models;
+        None without (site, pair and cluster energies obey detailed balance by construction).
+        Computed once."""
+        if "_detailed_balance" not in self.__dict__:
+            net = self.network
+            rep = None
+            if getattr(net, "n_local_models", 0):
+                from .energy import check_detailed_balance
+                rep = check_detailed_balance(net, rate_law=self.rate_law, n_configurations=4,
+                                             n_pairs=32, seed=0)
+            self.__dict__["_detailed_balance"] = rep
+        return self.__dict__["_detailed_balance"]
 
     # ---------------------------------------------------------------- resume
     @classmethod
