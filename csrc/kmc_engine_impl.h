@@ -494,9 +494,12 @@ static inline int32_t hop_neighbourhood(kmc_engine *e, int32_t nx)
 static inline int32_t kmc_affected(kmc_engine *e, int32_t nx, int32_t *nr)
 {
     const int32_t n_moved = nx;
-    if (e->interacting) nx = ia_extend(e, nx);
-    *nr = hop_neighbourhood(e, nx);
-    if (e->ia.n_lm > 0) *nr = ia_dependents(e, n_moved, *nr);
+    if (!e->interacting) {
+        *nr = hop_neighbourhood(e, nx);
+        return nx;
+    }
+    nx = ia_extend(e, nx);
+    *nr = ia_dependents(e, n_moved, hop_neighbourhood(e, nx));
     return nx;
 }
 

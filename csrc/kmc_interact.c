@@ -167,13 +167,14 @@ KMC_PRIVATE int32_t ia_extend(kmc_engine *e, int32_t nx)
     return nx;
 }
 
-/* With local models: to R = rset[0..nr) (marked with the current stamp) add the sources of
- * the hops whose environment holds one of the moved sites xset[0..n_moved), each once;
- * returns |R|. */
+/* To R = rset[0..nr) (marked with the current stamp) add the sources of the hops whose
+ * environment holds one of the moved sites xset[0..n_moved), each once (with local models;
+ * nothing without); returns |R|. */
 KMC_PRIVATE int32_t ia_dependents(kmc_engine *e, int32_t n_moved, int32_t nr)
 {
     const uint32_t sr = e->stamp_now;
     int32_t a, q;
+    if (e->ia.n_lm == 0) return nr;
     for (a = 0; a < n_moved; a++) {
         const int32_t x = e->xset[a];
         for (q = e->ia.dep_ptr[x]; q < e->ia.dep_ptr[x + 1]; q++) {
