@@ -35,7 +35,7 @@ order has to be rebuilt exactly:
    per primitive site in ``index_metadata.allowed_species_by_primitive_site``, which is
    what this reader uses (the mapping itself lives in kMCpy's ``kmc_input.json``).
 4. The supercell is built site-major, image-minor (``make_kmc_supercell``,
-   kmcpy/structure/sites.py:116-134): for each primitive site, the lattice points of
+   kmcpy/structure/sites.py:116-148): for each primitive site, the lattice points of
    ``lattice_points_in_supercell(diag(supercell))`` in pymatgen's order, each position
    wrapped into the supercell.
 5. The active order is the supercell order restricted to active sites
@@ -397,7 +397,7 @@ def _kmcpy_supercell(struct, shape: tuple[int, int, int]):
             s = PeriodicSite(site.species, site.coords + new_lattice.get_cartesian_coords(t),
                              new_lattice, coords_are_cartesian=True, to_unit_cell=True,
                              skip_checks=True)
-            s = s.to_unit_cell()  # kMCpy wraps a second time (sites.py:142-144)
+            s = s.to_unit_cell()  # kMCpy wraps a second time (sites.py:146-148)
             prim.append(index)
             frac.append(s.frac_coords)
     return new_lattice, np.array(prim, dtype=np.int64), np.array(frac, dtype=float)
