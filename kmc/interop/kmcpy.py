@@ -1,0 +1,777 @@
+"""Read kMCpy's input files into plain numpy data, in kMCpy's own site order.
+
+kMCpy (https://github.com/caneparesearch/kMCpy, MIT licence) describes a simulation with a
+structure file (CIF), a composite local-cluster-expansion model (``model.json``), an event
+library (``events.json``) and an initial state (``initial_state.json``). :func:`read_kmcpy`
+reads the four files without kMCpy (pymatgen only: ``pip install 'kmc-ion[kmcpy]'``) and
+returns :class:`KmcpyInputs`: the mobile-ion sites, the hops, the local environments and the
+two LCE models as arrays. Turning them into a network and energy models is the engine side's
+job, not this module's.
+
+The references below are to kMCpy at commit 7761fdd2c0506763816d5b0b42226b224f60dc70.
+
+How kMCpy orders its sites
+--------------------------
+Every index in ``events.json`` and ``initial_state.json`` is an *active-site* index, so the
+order has to be rebuilt exactly:
+
+1. The CIF is read by kMCpy's own parser (``kmcpy/io/cif.py``, ``_LabeledCifParser``), not
+   pymatgen's: the ``_atom_site`` rows are taken in file order (a row at the position of an
+   earlier row is merged into it, cif.py:129-142), and the images of each row are generated
+   by applying the file's symmetry operations *in the order listed*, keeping an image unless
+   it coincides (``in_coord_list_pbc``, tolerance 1e-4) with an earlier image of the same
+   row (``_unique_coords``, cif.py:201-218, 398-406; coordinates wrapped with
+   ``x - floor(x)``). So the order of the symmetry operations in the CIF is part of the
+   site order: a CIF with a space-group symbol only gets pymatgen's list of operations and
+   another order.
+2. The structure is sorted by electronegativity with pymatgen's stable
+   ``get_sorted_structure()`` (cif.py:292) and, when ``convert_to_primitive_cell`` is true
+   (the NASICON example), reduced with ``get_primitive_structure()`` and
+   ``get_reduced_structure()`` (cif.py:296-298). These are the "primitive sites".
+3. A primitive site is *active* when the site mapping allows more than one species on it
+   (``ActiveSiteOrder.from_structure_and_mapping``, kmcpy/structure/active_site_order.py:
+   71-75); the NASICON mapping ``{"Na": ["Na", "X"], "Si": ["Si", "P"], "Zr": "Zr",
+   "O": "O"}`` makes the Na and the Si sites active. ``events.json`` carries the mapping
+   per primitive site in ``index_metadata.allowed_species_by_primitive_site``, which is
+   what this reader uses (the mapping itself lives in kMCpy's ``kmc_input.json``).
+4. The supercell is built site-major, image-minor (``make_kmc_supercell``,
+   kmcpy/structure/sites.py:116-148): for each primitive site, the lattice points of
+   ``lattice_points_in_supercell(diag(supercell))`` in pymatgen's order, each position
+   wrapped into the supercell.
+5. The active order is the supercell order restricted to active sites
+   (active_site_order.py:94-100): active index ``k`` is ``active_to_original[k]``.
+   ``index_metadata`` in ``events.json`` stores this order and its sha256 ``fingerprint``
+   (active_site_order.py:401-403); the reader recomputes both and refuses a file that
+   disagrees. The fingerprint covers indices and species, not positions: a CIF with the
+   right atoms but another order of symmetry operations passes it with the Na2 sites
+   permuted, which is why the tests also compare positions with kMCpy's.
+
+The network sites of :class:`KmcpyInputs` are the active sites that allow the mobile
+species (Na), numbered 0..n_sites-1 in active order (``kmcpy_index`` keeps the active
+index). Active sites that are not mobile-ion sites (Si/P) are static: no event changes
+them, so they enter only the local environments, with their initial state.
+
+Occupations, the basis and kmc's n
+----------------------------------
+kMCpy stores on each active site the index of its species in the site's allowed list
+(state 0 = first species: Na, or Si; state 1 = X (vacancy), or P; kmcpy/simulator/state.py,
+kmcpy/structure/basis.py ``ChebyshevBasis``). A composite LCE model evaluates, for one
+event (kmcpy/models/local_cluster_expansion.py:659-664, 850-873)::
+
+    E = empty_cluster + sum_f keci[f] * sum_{cluster c in feature f}
+                                         prod_{p in c} site_basis_values[p, s_p, 0]
+
+where ``s_p`` is the state of ``local_env_indices[p]`` and ``site_basis_values[p]`` is
+``[[-1], [+1]]`` for a binary site (Chebyshev, state 0 -> -1, state 1 -> +1), in meV.
+kmc's convention is n = 1 when the mobile ion is present; :class:`LceSpec` gives the basis
+value as ``phi(n)``: ``phi_occupied`` is the value of the mobile-ion state (Na, state 0:
+-1), ``phi_empty`` that of the vacancy (X, state 1: +1). A static site gets the n whose
+``phi`` is its basis value: Si (state 0, -1) -> n = 1, P (state 1, +1) -> n = 0. A model
+whose local sites do not share one (phi_empty, phi_occupied) pair, or with more than two
+states on a site, is refused.
+
+What an event means in kMCpy
+----------------------------
+- ``mobile_ion_indices = (i, j)`` is the hop i -> j when i holds the mobile ion and j is
+  vacant (direction +1), j -> i in the opposite case (-1), and no hop otherwise
+  (kmcpy/event/hop.py:57-90). One event stands for both directions; ``hops`` here is
+  kMCpy's forward direction (i, j).
+- ``E_kra`` is the kra LCE evaluated on the *current* occupations of
+  ``local_env_indices`` (composite_lce_model.py:218). In the NASICON events the local
+  environment contains the endpoint j (but not i), so E_kra for i -> j (j empty) and for
+  j -> i (j occupied) differ in general.
+- The site LCE gives the site-energy difference of the forward direction; kMCpy uses
+  ``direction * value`` (composite_lce_model.py:136-145), also evaluated on the current
+  occupations, and the barrier ``E_kra + direction * value / 2`` (line 227).
+- Everything in kMCpy's model file is in meV; :class:`LceSpec` holds eV (divided by 1000).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._checks import show
+from ..errors import ConfigError
+
+__all__ = ["KmcpyInputs", "LceSpec", "read_kmcpy", "evaluate_lce"]
+
+KMCPY_MODEL_FILETYPE = "kmcpy.model_file"
+KMCPY_MODEL_TYPE = "composite_lce"
+KMCPY_ORDER_FORMAT = "kmcpy.active_site_order.v1"
+KMCPY_VACANCY_LABELS = frozenset({"X", "Vacancy", "vacancy", "Va", "VA"})
+#: kMCpy's CIF parser's tolerance for coinciding images (pymatgen CifParser's default)
+CIF_SITE_TOLERANCE = 1e-4
+MEV_PER_EV = 1000.0
+_BASIS_TOL = 1e-12
+
+
+# --------------------------------------------------------------------------------------------
+# the records
+# --------------------------------------------------------------------------------------------
+def _frozen(arr: np.ndarray) -> np.ndarray:
+    arr = np.array(arr)  # own copy
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True)
+class LceSpec:
+    """One local cluster expansion of a kMCpy composite model, in eV and kmc's n.
+
+    Attributes
+    ----------
+    name : str
+        ``"kra"`` or ``"site"`` (the role in kMCpy's composite model).
+    e0_eV : float
+        The empty-cluster term, ``empty_cluster / 1000``.
+    clusters : tuple of tuple of int
+        Every cluster of every orbit (feature), expanded; each a tuple of positions in the
+        event's local environment (indices into ``KmcpyInputs.env_sites`` columns).
+    coefficients_eV : numpy.ndarray
+        One coefficient per cluster: the ``keci`` of its orbit / 1000.
+    phi_empty, phi_occupied : float
+        The basis value of a local site with n = 0 and n = 1.
+    """
+
+    name: str
+    e0_eV: float
+    clusters: tuple[tuple[int, ...], ...]
+    coefficients_eV: np.ndarray
+    phi_empty: float
+    phi_occupied: float
+
+
+@dataclass(frozen=True)
+class KmcpyInputs:
+    """kMCpy's inputs as plain arrays (see the module docstring for the conventions).
+
+    Attributes
+    ----------
+    lattice_A : numpy.ndarray, (3, 3)
+        Supercell lattice vectors (rows), Angstrom.
+    positions_A : numpy.ndarray, (n_sites, 3)
+        Cartesian positions of the mobile-ion sites (the network sites), Angstrom, in
+        kMCpy's active order.
+    site_labels : numpy.ndarray of str, (n_sites,)
+        CIF labels of the network sites (e.g. ``Na1``, ``Na2``).
+    kmcpy_index : numpy.ndarray of int, (n_sites,)
+        Each network site's index in kMCpy's active-site order.
+    hops : numpy.ndarray of int, (n_events, 2)
+        Network sites of ``mobile_ion_indices[0]`` and ``[1]`` of each event (kMCpy's
+        forward direction: the ion on the first moves to the empty second).
+    hop_vectors_A : numpy.ndarray, (n_events, 3)
+        Displacement from ``hops[:, 0]`` to ``hops[:, 1]`` (minimum image), Angstrom.
+    env_sites : numpy.ndarray of int, (n_events, n_env)
+        For each ``local_env_indices`` entry its network site, or -1 for a static site.
+    env_static_n : numpy.ndarray of int8, (n_events, n_env)
+        For static sites their fixed n (0 or 1, see the module docstring); 0 where
+        ``env_sites >= 0``.
+    kra, site : LceSpec, LceSpec or None
+        The composite model's kra and site LCEs.
+    occupied : numpy.ndarray of bool, (n_sites,)
+        Initial occupation of the network sites.
+    source : dict
+        Paths, sha256 of each file, the model's ``filetype``/``model_type``, the event
+        file's ``index_metadata`` format and fingerprint, supercell and options.
+    """
+
+    lattice_A: np.ndarray
+    positions_A: np.ndarray
+    site_labels: np.ndarray
+    kmcpy_index: np.ndarray
+    hops: np.ndarray
+    hop_vectors_A: np.ndarray
+    env_sites: np.ndarray
+    env_static_n: np.ndarray
+    kra: LceSpec
+    site: LceSpec | None
+    occupied: np.ndarray
+    source: dict = field(default_factory=dict)
+
+    @property
+    def n_sites(self) -> int:
+        """Number of network (mobile-ion) sites."""
+        return int(self.positions_A.shape[0])
+
+    @property
+    def n_events(self) -> int:
+        """Number of kMCpy events (each stands for both directions of one hop)."""
+        return int(self.hops.shape[0])
+
+    def env_n(self, occupied: np.ndarray | None = None) -> np.ndarray:
+        """The n of every local-environment entry, (n_events, n_env) int8.
+
+        Parameters
+        ----------
+        occupied : numpy.ndarray of bool, (n_sites,), optional
+            Occupation of the network sites; the initial one (``self.occupied``) if omitted.
+        """
+        occ = self.occupied if occupied is None else np.asarray(occupied, dtype=bool)
+        mobile = self.env_sites >= 0
+        n = self.env_static_n.copy()
+        n[mobile] = occ[self.env_sites[mobile]]
+        return n
+
+
+def evaluate_lce(spec: LceSpec, n_env: Any) -> float | np.ndarray:
+    """Value of an LCE in eV: ``e0 + sum_k coef_k prod_{p in cluster_k} phi(n_env[p])``.
+
+    Parameters
+    ----------
+    spec : LceSpec
+        The expansion.
+    n_env : array_like of 0/1, (n_env,) or (..., n_env)
+        kmc's n of the local-environment entries (``KmcpyInputs.env_n()``).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        One value per row of `n_env`.
+    """
+    n = np.asarray(n_env)
+    phi = np.where(n != 0, spec.phi_occupied, spec.phi_empty)
+    total = np.full(n.shape[:-1], spec.e0_eV, dtype=float)
+    for coef, cluster in zip(spec.coefficients_eV, spec.clusters):
+        total = total + coef * np.prod(phi[..., list(cluster)], axis=-1)
+    return float(total) if total.ndim == 0 else total
+
+
+# --------------------------------------------------------------------------------------------
+# messages
+# --------------------------------------------------------------------------------------------
+def _bad(path: Any, key: str, value: Any, why: str) -> ConfigError:
+    text = show(value)
+    if len(text) > 200:
+        text = text[:200] + "...)"
+    return ConfigError(f"{path}: {key} = {text}: {why}")
+
+
+def _get(data: Any, path: Any, key: str, dotted: str) -> Any:
+    if not isinstance(data, dict) or key not in data:
+        have = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise ConfigError(f"{path}: key {dotted!r} is missing (present: {show(have)})")
+    return data[key]
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not a JSON file ({exc})") from None
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _int_list(value: Any, path: Any, key: str) -> list[int]:
+    if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise _bad(path, key, value, "expected a list of integers")
+    return [int(v) for v in value]
+
+
+# --------------------------------------------------------------------------------------------
+# the structure, as kMCpy reads it
+# --------------------------------------------------------------------------------------------
+def _import_pymatgen():
+    try:
+        import pymatgen.core  # noqa: F401
+        import pymatgen.io.cif  # noqa: F401
+    except ImportError as exc:
+        raise ImportError("kmc.interop.kmcpy needs pymatgen to read kMCpy's structure file: "
+                          "pip install 'kmc-ion[kmcpy]'") from exc
+
+
+def _cif_float(text: str) -> float:
+    # kMCpy's str2float (kmcpy/io/cif.py): drop a standard uncertainty "(n)"
+    return float(re.sub(r"\(.+\)*", "", text))
+
+
+def _kmcpy_structure(path: Path, primitive: bool):
+    """The template structure of kmcpy.io.cif.load_labeled_structure_from_cif(path,
+    primitive), with the CIF label of each site in the site property ``label``."""
+    import warnings
+
+    from pymatgen.core import Structure
+    from pymatgen.io.cif import CifParser
+    from pymatgen.util.coord import find_in_coord_list_pbc, in_coord_list_pbc
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parser = CifParser(str(path), site_tolerance=CIF_SITE_TOLERANCE)
+            blocks = list(parser._cif.data.values())  # what kMCpy's parser iterates
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except Exception as exc:  # pymatgen's CIF errors have no common class
+        raise ConfigError(f"{path}: not a CIF file pymatgen can read ({exc})") from None
+    if not blocks:
+        raise ConfigError(f"{path}: no data block")
+    data = blocks[0]  # kMCpy uses the first structure of the file
+    for key in ("_atom_site_label", "_atom_site_fract_x", "_atom_site_fract_y",
+                "_atom_site_fract_z"):
+        if key not in data.data:
+            raise ConfigError(f"{path}: key {key!r} is missing")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lattice = parser.get_lattice(data)
+        symops = parser.get_symops(data)
+
+    rows: list[tuple[tuple[float, float, float], Any, str]] = []
+    for i, label in enumerate(data["_atom_site_label"]):
+        symbol_text = (data["_atom_site_type_symbol"][i]
+                       if "_atom_site_type_symbol" in data.data else label)
+        symbol = parser._parse_symbol(symbol_text)  # the parser kMCpy uses
+        if not symbol:
+            continue  # kMCpy skips rows without an element
+        try:
+            xyz = tuple(_cif_float(data[f"_atom_site_fract_{c}"][i]) for c in "xyz")
+        except ValueError:
+            raise _bad(path, f"_atom_site_fract_xyz[{label}]",
+                       [data[f"_atom_site_fract_{c}"][i] for c in "xyz"],
+                       "not numbers") from None
+        try:
+            occu = _cif_float(data["_atom_site_occupancy"][i])
+        except (KeyError, ValueError):
+            occu = 1.0
+        if occu <= 0:
+            continue  # kMCpy skips empty rows
+        if abs(occu - 1.0) > 1e-6:
+            raise _bad(path, f"_atom_site_occupancy[{label}]", occu,
+                       "a kMCpy template structure must be ordered (occupancy 1)")
+        if rows:
+            known = np.array([r[0] for r in rows])
+            for op in symops:
+                if len(find_in_coord_list_pbc(known, op.operate(xyz),
+                                              atol=CIF_SITE_TOLERANCE)):
+                    raise _bad(path, f"_atom_site_label[{i}]", label,
+                               "shares its position with another row (a disordered "
+                               "site); a kMCpy template structure must be ordered")
+        rows.append((xyz, symbol, label))
+
+    species, coords, labels = [], [], []
+    for xyz, symbol, label in rows:  # kmcpy/io/cif.py:201-252
+        images: list[np.ndarray] = []
+        for op in symops:
+            c = np.asarray(op.operate(xyz), dtype=float)
+            c = c - np.floor(c)
+            if not in_coord_list_pbc(images, c, atol=CIF_SITE_TOLERANCE):
+                images.append(c)
+        species += [symbol] * len(images)
+        coords += images
+        labels += [label] * len(images)
+    if not coords:
+        raise ConfigError(f"{path}: no atoms")
+    struct = Structure(lattice, species, coords, site_properties={"label": labels})
+    struct = struct.get_sorted_structure()
+    if primitive:
+        struct = struct.get_primitive_structure()
+        struct = struct.get_reduced_structure()
+    return struct
+
+
+def _kmcpy_supercell(struct, shape: tuple[int, int, int]):
+    """Sites of kmcpy.structure.sites.make_kmc_supercell(struct, shape): (lattice,
+    primitive index of each supercell site, fractional coordinates in the supercell)."""
+    from pymatgen.core.lattice import Lattice
+    from pymatgen.core.sites import PeriodicSite
+    from pymatgen.util.coord import lattice_points_in_supercell
+
+    scale = np.diag(shape).astype(int)
+    new_lattice = Lattice(scale @ struct.lattice.matrix)
+    translations = lattice_points_in_supercell(scale)
+    prim, frac = [], []
+    for index, site in enumerate(struct):
+        for t in translations:
+            s = PeriodicSite(site.species, site.coords + new_lattice.get_cartesian_coords(t),
+                             new_lattice, coords_are_cartesian=True, to_unit_cell=True,
+                             skip_checks=True)
+            s = s.to_unit_cell()  # kMCpy wraps a second time (sites.py:146-148)
+            prim.append(index)
+            frac.append(s.frac_coords)
+    return new_lattice, np.array(prim, dtype=np.int64), np.array(frac, dtype=float)
+
+
+def _kmcpy_fingerprint(payload: dict) -> str:
+    # kmcpy/structure/active_site_order.py _fingerprint
+    canonical = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# the model
+# --------------------------------------------------------------------------------------------
+def _read_lce_payload(path: Path, role: str, payload: Any, n_env: int) -> dict:
+    """The arrays of one LCE submodel of a composite model file, checked."""
+    lce = _get(payload, path, "lce", f"{role}.lce")
+    params = _get(payload, path, "parameters", f"{role}.parameters")
+    keci = _get(params, path, "keci", f"{role}.parameters.keci")
+    empty = _get(params, path, "empty_cluster", f"{role}.parameters.empty_cluster")
+    csi = _get(lce, path, "cluster_site_indices", f"{role}.lce.cluster_site_indices")
+    key = f"{role}.lce.site_basis_values"
+    if lce.get("site_basis_values") is None or lce.get("correlation_basis_indices") is None:
+        raise _bad(path, f"{role}.lce.basis", lce.get("basis"),
+                   "only models with site_basis_values and correlation_basis_indices "
+                   "(kMCpy's Chebyshev site basis) are supported")
+    sbv = np.asarray(lce["site_basis_values"], dtype=float)
+    if sbv.ndim != 3 or sbv.shape[0] != n_env or sbv.shape[1] < 2:
+        raise _bad(path, key, f"array of shape {sbv.shape}",
+                   f"expected ({n_env}, 2, 1): one row of two states per local-environment "
+                   f"site of the events")
+    counts = lce.get("basis_site_state_counts", [2] * n_env)
+    if list(counts) != [2] * n_env:
+        raise _bad(path, f"{role}.lce.basis_site_state_counts", counts,
+                   "only binary sites (two states each) are supported")
+    if not isinstance(keci, (list, tuple)) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in keci):
+        raise _bad(path, f"{role}.parameters.keci", keci, "expected a list of numbers")
+    if not isinstance(empty, (int, float)) or isinstance(empty, bool) \
+            or not np.isfinite(empty):
+        raise _bad(path, f"{role}.parameters.empty_cluster", empty, "expected a number")
+    if not isinstance(csi, list) or not all(
+            isinstance(orbit, list) and all(isinstance(c, list) and c for c in orbit)
+            for orbit in csi):
+        raise _bad(path, f"{role}.lce.cluster_site_indices", csi,
+                   "expected a list (orbits) of lists (clusters) of site lists")
+    if len(keci) != len(csi):
+        raise _bad(path, f"{role}.parameters.keci", f"{len(keci)} values",
+                   f"the model has {len(csi)} orbits ({role}.lce.cluster_site_indices); "
+                   f"one keci per orbit is needed")
+    orbits = lce.get("orbits")
+    if orbits is not None and len(orbits) != len(csi):
+        raise _bad(path, f"{role}.lce.orbits", f"{len(orbits)} orbits",
+                   f"{role}.lce.cluster_site_indices has {len(csi)}")
+    cbi = lce["correlation_basis_indices"]
+    flat_cbi = [int(b) for orbit in cbi for cluster in orbit for b in cluster]
+    if len(cbi) != len(csi) or any(b != 0 for b in flat_cbi):
+        raise _bad(path, f"{role}.lce.correlation_basis_indices", cbi,
+                   "expected one orbit per cluster_site_indices orbit, basis function 0 "
+                   "only (binary sites)")
+    clusters, coefs = [], []
+    for f, orbit in enumerate(csi):
+        for c, cluster in enumerate(orbit):
+            key = f"{role}.lce.cluster_site_indices[{f}][{c}]"
+            ints = _int_list(cluster, path, key)
+            if min(ints) < 0 or max(ints) >= n_env:
+                raise _bad(path, key, ints,
+                           f"a cluster names a local-environment position outside "
+                           f"0..{n_env - 1} (the events have {n_env} local sites)")
+            clusters.append(tuple(ints))
+            coefs.append(float(keci[f]) / MEV_PER_EV)
+    return {"name": role, "e0_eV": float(empty) / MEV_PER_EV, "clusters": tuple(clusters),
+            "coefficients_eV": _frozen(np.array(coefs, dtype=float)), "phi": sbv[:, :, 0]}
+
+
+def _phi_pair(path: Path, role: str, phi: np.ndarray, env_active: np.ndarray,
+              mobile_state: np.ndarray, vacancy_state: np.ndarray) -> tuple[float, float]:
+    """(phi_empty, phi_occupied) of an LCE: the basis values of the vacancy and of the
+    mobile-ion state over every (event, position) whose site is a mobile-ion site."""
+    n_events, n_env = env_active.shape
+    pos = np.broadcast_to(np.arange(n_env), (n_events, n_env))
+    mob = mobile_state[env_active] >= 0
+    if not mob.any():
+        raise ConfigError(f"{path}: no local-environment site of any event is a mobile-ion "
+                          f"site; kmc's n cannot be defined for {role!r}")
+    occ_vals = phi[pos[mob], mobile_state[env_active][mob]]
+    emp_vals = phi[pos[mob], vacancy_state[env_active][mob]]
+    for vals, what in ((occ_vals, "mobile-ion"), (emp_vals, "vacancy")):
+        if np.ptp(vals) > _BASIS_TOL:
+            raise _bad(path, f"{role}.lce.site_basis_values", phi.tolist(),
+                       f"the {what} state has basis values {sorted(set(vals.tolist()))} on "
+                       f"different local sites; one (phi_empty, phi_occupied) pair cannot "
+                       f"represent them")
+    phi_occ, phi_emp = float(occ_vals[0]), float(emp_vals[0])
+    if abs(phi_occ - phi_emp) <= _BASIS_TOL:
+        raise _bad(path, f"{role}.lce.site_basis_values", phi.tolist(),
+                   "the mobile-ion and the vacancy state have the same basis value")
+    return phi_emp, phi_occ
+
+
+# --------------------------------------------------------------------------------------------
+# the reader
+# --------------------------------------------------------------------------------------------
+def _supercell_shape(supercell: Any) -> tuple[int, int, int]:
+    ok = isinstance(supercell, (tuple, list, np.ndarray)) and len(supercell) == 3 and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v > 0
+        for v in supercell)
+    if not ok:
+        raise ConfigError(f"read_kmcpy: supercell = {show(supercell)}: expected 3 positive "
+                          f"integers (kMCpy's supercell_shape)")
+    return tuple(int(v) for v in supercell)
+
+
+def read_kmcpy(structure, model, events, initial_state, supercell, *, mobile_species="Na",
+               convert_to_primitive=True) -> KmcpyInputs:
+    """Read a kMCpy simulation's input files in kMCpy's site order.
+
+    Parameters
+    ----------
+    structure : str or path
+        kMCpy's structure file (CIF), read as kMCpy reads it (module docstring).
+    model : str or path
+        A kMCpy composite LCE model file (``filetype = "kmcpy.model_file"``,
+        ``model_type = "composite_lce"``) with a kra and an optional site LCE.
+    events : str or path
+        kMCpy's event library (``events``, ``index_metadata``).
+    initial_state : str or path
+        kMCpy's initial state (``occupation`` or ``occupations``, species-state indices of
+        the active sites or of every supercell site).
+    supercell : tuple of 3 int
+        kMCpy's ``supercell_shape``; must match the event file's.
+    mobile_species : str, optional
+        The hopping species (kMCpy's ``mobile_ion_specie``), ``"Na"`` by default.
+    convert_to_primitive : bool, optional
+        kMCpy's ``convert_to_primitive_cell`` (true in its NASICON example).
+
+    Returns
+    -------
+    KmcpyInputs
+
+    Raises
+    ------
+    ImportError
+        pymatgen is not installed (``pip install 'kmc-ion[kmcpy]'``).
+    ConfigError
+        (a ValueError) A file of another kind or format, a missing key, or values that do
+        not fit together; the message names the file, the key and the value.
+    """
+    _import_pymatgen()
+    shape = _supercell_shape(supercell)
+    if not isinstance(mobile_species, str) or not mobile_species:
+        raise ConfigError(f"read_kmcpy: mobile_species = {show(mobile_species)}: expected a "
+                          f"species symbol such as 'Na'")
+    paths = {"structure": Path(structure), "model": Path(model), "events": Path(events),
+             "initial_state": Path(initial_state)}
+    for p in paths.values():
+        if not p.is_file():
+            raise ConfigError(f"{p}: no such file")
+
+    # ---- events and their index metadata -------------------------------------------------
+    ev_path = paths["events"]
+    ev_data = _load_json(ev_path)
+    if not isinstance(ev_data, dict):
+        raise _bad(ev_path, "(top level)", type(ev_data).__name__,
+                   "expected an object with 'events' and 'index_metadata' (a kMCpy event "
+                   "library; legacy list files are refused by kMCpy too)")
+    meta = _get(ev_data, ev_path, "index_metadata", "index_metadata")
+    if meta is None:
+        raise _bad(ev_path, "index_metadata", None, "kMCpy event libraries need active-site "
+                   "metadata (regenerate the events with a site_mapping)")
+    fmt = _get(meta, ev_path, "format", "index_metadata.format")
+    if fmt != KMCPY_ORDER_FORMAT:
+        raise _bad(ev_path, "index_metadata.format", fmt, f"expected {KMCPY_ORDER_FORMAT!r}")
+    meta_shape = _get(meta, ev_path, "supercell_shape", "index_metadata.supercell_shape")
+    if list(meta_shape) != list(shape):
+        raise _bad(ev_path, "index_metadata.supercell_shape", meta_shape,
+                   f"the events were made for this supercell, not for supercell = {shape}")
+    allowed_meta = _get(meta, ev_path, "allowed_species_by_primitive_site",
+                        "index_metadata.allowed_species_by_primitive_site")
+    species_meta = _get(meta, ev_path, "species_by_primitive_site",
+                        "index_metadata.species_by_primitive_site")
+    fingerprint = _get(meta, ev_path, "fingerprint", "index_metadata.fingerprint")
+    allowed = [tuple(str(s) for s in a) for a in allowed_meta]
+
+    # ---- the structure, the supercell and the active order -------------------------------
+    st_path = paths["structure"]
+    prim = _kmcpy_structure(st_path, bool(convert_to_primitive))
+    prim_species = [str(site.specie.symbol) for site in prim]
+    if prim_species != [str(s) for s in species_meta] or len(allowed) != len(prim):
+        raise _bad(ev_path, "index_metadata.species_by_primitive_site", species_meta,
+                   f"{st_path} gives {len(prim)} primitive sites {show(prim_species)} "
+                   f"(convert_to_primitive = {bool(convert_to_primitive)})")
+    lattice, sc_prim, sc_frac = _kmcpy_supercell(prim, shape)
+    prim_active = [i for i, a in enumerate(allowed) if len(a) > 1]
+    is_active = np.isin(sc_prim, prim_active)
+    active_to_original = np.flatnonzero(is_active)
+    fixed = np.flatnonzero(~is_active)
+    active_to_primitive = sc_prim[active_to_original]
+    mine = {
+        "format": KMCPY_ORDER_FORMAT,
+        "primitive_site_count": len(prim),
+        "original_site_count": int(len(sc_prim)),
+        "primitive_active_indices": tuple(int(i) for i in prim_active),
+        "active_to_original": [int(i) for i in active_to_original],
+        "active_to_primitive": [int(i) for i in active_to_primitive],
+        "supercell_shape": shape,
+        "species_by_primitive_site": tuple(prim_species),
+        "allowed_species_by_primitive_site": tuple(allowed),
+    }
+    for key in ("primitive_site_count", "original_site_count", "primitive_active_indices",
+                "active_to_original", "active_to_primitive"):
+        if key in meta and list(np.atleast_1d(meta[key])) != list(np.atleast_1d(mine[key])):
+            raise _bad(ev_path, f"index_metadata.{key}", meta[key],
+                       f"{st_path} in supercell {shape} gives {show(mine[key])}")
+    if "fixed_original_indices" in meta and \
+            [int(i) for i in meta["fixed_original_indices"]] != fixed.tolist():
+        raise _bad(ev_path, "index_metadata.fixed_original_indices",
+                   meta["fixed_original_indices"], f"{st_path} gives {fixed.tolist()}")
+    my_fingerprint = _kmcpy_fingerprint(mine)
+    if fingerprint != my_fingerprint:
+        raise _bad(ev_path, "index_metadata.fingerprint", fingerprint,
+                   f"the active-site order rebuilt from {st_path} has fingerprint "
+                   f"{my_fingerprint}")
+    n_active = len(active_to_original)
+
+    # per active site: the state of the mobile ion and of the vacancy (-1: not a mobile site)
+    mobile_state = np.full(n_active, -1, dtype=np.int64)
+    vacancy_state = np.full(n_active, -1, dtype=np.int64)
+    for k, p in enumerate(active_to_primitive):
+        names = allowed[p]
+        if mobile_species in names:
+            vac = [s for s, name in enumerate(names) if name in KMCPY_VACANCY_LABELS]
+            if len(names) != 2 or len(vac) != 1:
+                raise _bad(ev_path, f"index_metadata.allowed_species_by_primitive_site[{p}]",
+                           list(names), f"a {mobile_species} site must allow exactly the "
+                           f"mobile ion and a vacancy")
+            mobile_state[k] = names.index(mobile_species)
+            vacancy_state[k] = vac[0]
+    network = np.flatnonzero(mobile_state >= 0)  # active index of each network site
+    if network.size == 0:
+        raise ConfigError(f"read_kmcpy: mobile_species = {mobile_species!r}: no active site "
+                          f"of {ev_path} allows it (allowed species: "
+                          f"{sorted({s for a in allowed for s in a})})")
+    active_to_network = np.full(n_active, -1, dtype=np.int64)
+    active_to_network[network] = np.arange(network.size)
+
+    # ---- the event list ------------------------------------------------------------------
+    ev_list = _get(ev_data, ev_path, "events", "events")
+    if not isinstance(ev_list, list) or not ev_list:
+        raise _bad(ev_path, "events", ev_list, "expected a non-empty list of events")
+    mobile_idx, env_idx = [], []
+    for e, item in enumerate(ev_list):
+        mi = _int_list(_get(item, ev_path, "mobile_ion_indices",
+                            f"events[{e}].mobile_ion_indices"),
+                       ev_path, f"events[{e}].mobile_ion_indices")
+        le = _int_list(_get(item, ev_path, "local_env_indices",
+                            f"events[{e}].local_env_indices"),
+                       ev_path, f"events[{e}].local_env_indices")
+        for key, vals in ((f"events[{e}].mobile_ion_indices", mi),
+                          (f"events[{e}].local_env_indices", le)):
+            if any(v < 0 or v >= n_active for v in vals):
+                raise _bad(ev_path, key, vals, f"indices must be in 0..{n_active - 1} "
+                           f"({n_active} active sites in {st_path}, supercell {shape})")
+        if len(mi) != 2 or mi[0] == mi[1]:
+            raise _bad(ev_path, f"events[{e}].mobile_ion_indices", mi,
+                       "expected two different sites")
+        if (mobile_state[mi] < 0).any():
+            raise _bad(ev_path, f"events[{e}].mobile_ion_indices", mi,
+                       f"both must be {mobile_species} sites")
+        if env_idx and len(le) != len(env_idx[0]):
+            raise _bad(ev_path, f"events[{e}].local_env_indices", le,
+                       f"has {len(le)} sites, events[0] has {len(env_idx[0])}")
+        mobile_idx.append(mi)
+        env_idx.append(le)
+    mobile_idx = np.array(mobile_idx, dtype=np.int64)
+    env_active = np.array(env_idx, dtype=np.int64)
+    n_env = env_active.shape[1]
+
+    # ---- the initial state ---------------------------------------------------------------
+    is_path = paths["initial_state"]
+    st_data = _load_json(is_path)
+    if not isinstance(st_data, dict) or not ({"occupation", "occupations"} & set(st_data)):
+        raise _bad(is_path, "(top level)", sorted(st_data) if isinstance(st_data, dict)
+                   else type(st_data).__name__,
+                   "expected a kMCpy state with key 'occupation' or 'occupations'")
+    occ_key = "occupations" if "occupations" in st_data else "occupation"
+    raw = _int_list(st_data[occ_key], is_path, occ_key)
+    if len(raw) == n_active:
+        states = np.array(raw, dtype=np.int64)
+    elif len(raw) == len(sc_prim):
+        states = np.array(raw, dtype=np.int64)[active_to_original]
+    else:
+        raise _bad(is_path, occ_key, f"{len(raw)} values",
+                   f"expected {n_active} (active sites) or {len(sc_prim)} (all sites of "
+                   f"the supercell)")
+    n_states = np.array([len(allowed[p]) for p in active_to_primitive])
+    bad = np.flatnonzero((states < 0) | (states >= n_states))
+    if bad.size:
+        raise _bad(is_path, occ_key, states.tolist(),
+                   f"active site {int(bad[0])} has state {int(states[bad[0]])}; its allowed "
+                   f"species are {list(allowed[active_to_primitive[bad[0]]])}")
+    occupied = states[network] == mobile_state[network]
+
+    # ---- the model -----------------------------------------------------------------------
+    mo_path = paths["model"]
+    mo_data = _load_json(mo_path)
+    if not isinstance(mo_data, dict):
+        raise _bad(mo_path, "(top level)", type(mo_data).__name__, "expected an object")
+    filetype = _get(mo_data, mo_path, "filetype", "filetype")
+    if filetype != KMCPY_MODEL_FILETYPE:
+        raise _bad(mo_path, "filetype", filetype, f"expected {KMCPY_MODEL_FILETYPE!r} "
+                   f"(a kMCpy model file)")
+    model_type = _get(mo_data, mo_path, "model_type", "model_type")
+    if model_type != KMCPY_MODEL_TYPE:
+        raise _bad(mo_path, "model_type", model_type, f"expected {KMCPY_MODEL_TYPE!r} (only "
+                   f"kMCpy's composite LCE models are read)")
+    raw_specs = {"kra": _read_lce_payload(mo_path, "kra",
+                                          _get(mo_data, mo_path, "kra", "kra"), n_env)}
+    if mo_data.get("site") is not None:
+        if "lce" not in mo_data["site"]:
+            raise _bad(mo_path, "site.model_type", mo_data["site"].get("model_type"),
+                       "only an LCE site model is supported")
+        raw_specs["site"] = _read_lce_payload(mo_path, "site", mo_data["site"], n_env)
+
+    # ---- kmc's n of the static environment sites ------------------------------------------
+    static = mobile_state[env_active] < 0
+    env_sites = np.where(static, -1, active_to_network[env_active])
+    env_static_n = np.zeros(env_active.shape, dtype=np.int8)
+    specs: dict[str, LceSpec] = {}
+    pos = np.broadcast_to(np.arange(n_env), env_active.shape)
+    for role, r in raw_specs.items():
+        phi = r.pop("phi")
+        phi_emp, phi_occ = _phi_pair(mo_path, role, phi, env_active, mobile_state,
+                                     vacancy_state)
+        vals = phi[pos[static], states[env_active][static]]
+        n_role = np.full(vals.shape, -1, dtype=np.int8)
+        n_role[np.abs(vals - phi_occ) <= _BASIS_TOL] = 1
+        n_role[np.abs(vals - phi_emp) <= _BASIS_TOL] = 0
+        if (n_role < 0).any():
+            raise _bad(mo_path, f"{role}.lce.site_basis_values", phi.tolist(),
+                       f"a static site's basis value {vals[n_role < 0][0]} is neither "
+                       f"phi_occupied = {phi_occ} nor phi_empty = {phi_emp}")
+        if specs and not np.array_equal(env_static_n[static], n_role):
+            raise _bad(mo_path, f"{role}.lce.site_basis_values", phi.tolist(),
+                       "gives the static sites another n than the kra model")
+        env_static_n[static] = n_role
+        specs[role] = LceSpec(phi_empty=phi_emp, phi_occupied=phi_occ, **r)
+
+    # ---- geometry ------------------------------------------------------------------------
+    frac = sc_frac[active_to_original[network]]
+    positions = lattice.get_cartesian_coords(frac)
+    hops = active_to_network[mobile_idx]
+    vectors = np.empty((len(hops), 3))
+    for e, (a, b) in enumerate(hops):
+        _, image = lattice.get_distance_and_image(frac[a], frac[b])
+        vectors[e] = lattice.get_cartesian_coords(frac[b] + image - frac[a])
+    labels = np.array([prim[int(p)].properties["label"]
+                       for p in active_to_primitive[network]], dtype=str)
+
+    source = {
+        "paths": {k: str(p) for k, p in paths.items()},
+        "sha256": {k: _sha256(p) for k, p in paths.items()},
+        "model_filetype": filetype,
+        "model_type": model_type,
+        "index_metadata_format": fmt,
+        "kmcpy_fingerprint": fingerprint,
+        "supercell": list(shape),
+        "mobile_species": mobile_species,
+        "convert_to_primitive": bool(convert_to_primitive),
+        "units": "kMCpy meV converted to eV (/1000); Angstrom",
+    }
+    return KmcpyInputs(
+        lattice_A=_frozen(lattice.matrix), positions_A=_frozen(positions),
+        site_labels=_frozen(labels), kmcpy_index=_frozen(network.astype(np.int64)),
+        hops=_frozen(hops), hop_vectors_A=_frozen(vectors), env_sites=_frozen(env_sites),
+        env_static_n=_frozen(env_static_n), kra=specs["kra"], site=specs.get("site"),
+        occupied=_frozen(occupied), source=source)
