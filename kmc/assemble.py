@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _checks
 from .builders import build_lattice
 from .config import RunConfig, SweepConfig, bulk_output_path
 from .constants import (
@@ -59,6 +60,11 @@ def bulk_material(model: Any) -> Material:
     model : Model or RunConfig
     """
     model = _model(model)
+    if model.bulk_is_kmcpy:
+        from .interop.kmcpy import kmcpy_material
+
+        return kmcpy_material(model.structure, model.kmcpy_model, model.kmcpy_events,
+                              model.kmcpy_initial_state, _checks.size3(model.supercell))
     if model.bulk_is_structure:
         if model.barriers is not None:
             barriers: Any = dict(model.barriers)
@@ -124,7 +130,7 @@ def bulk_network(model: Any, material: Material | None = None, *,
         materials and lattices with mechanisms are SiteNetworks.
     """
     model = _model(model)
-    if model.bulk_is_material or model.bulk_is_structure:
+    if model.bulk_is_material or model.bulk_is_structure or model.bulk_is_kmcpy:
         net = (material or bulk_material(model)).network
     else:
         kwargs: dict[str, Any] = {
@@ -184,6 +190,8 @@ def composition(model: Any, material: Material | None = None,
     if model.occupancy is not None:
         return {"occupancy": model.occupancy}
     own = material or bulk_material(model)  # a material's or structure's own composition
+    if model.bulk_is_kmcpy and model.microstructure_kind is None:  # kMCpy's initial state
+        return {"ion_sites": own.info["ion_sites"]}
     n_ions = own.n_ions
     if model.bulk_is_structure and not 0 < n_ions < own.network.n_sites:
         why = ("every one of its sites is occupied: no vacancy to move into"
@@ -226,8 +234,8 @@ def simulation(cfg: RunConfig, network: Network | None = None, *,
         The microstructure, if already built.
     """
     model = cfg.model
-    material = bulk_material(model) if model.bulk_is_material or model.bulk_is_structure \
-        else None
+    material = (bulk_material(model) if model.bulk_is_material or model.bulk_is_structure
+                or model.bulk_is_kmcpy else None)
     if model.microstructure_kind is not None and microstructure is None:
         microstructure = _microstructure_of(model, material)
     if network is None:

@@ -99,6 +99,10 @@ MICROSTRUCTURES = ("polycrystal", "composite")
 STRUCTURE = "structure"
 #: Keys of a structure file only.
 STRUCTURE_KEYS = ("structure", "species", "cutoff", "barriers")
+#: The lattice name of a kMCpy model (kmc run kmcpy --structure F.cif --model model.json ...).
+KMCPY = "kmcpy"
+#: Keys of a kMCpy model only (with ``structure``).
+KMCPY_KEYS = ("kmcpy_model", "kmcpy_events", "kmcpy_initial_state", "supercell")
 #: Keys of a polycrystal only, and of a composite only.
 POLYCRYSTAL_KEYS = ("grain_size_nm", "n_grains", "gb_barrier_offset_eV",
                     "gb_energy_offset_eV", "gb_width_nm", "arrangement")
@@ -164,11 +168,12 @@ class Option:
     short: str | None = None
     metavar: str | None = None
     choices: tuple[str, ...] | None = None
+    long: str | None = None
 
     @property
     def flag(self) -> str:
-        """The long command-line flag."""
-        return "--" + self.key.replace("_", "-")
+        """The long command-line flag (``long``, else from the key)."""
+        return self.long or "--" + self.key.replace("_", "-")
 
 
 def _family_options() -> tuple[Option, ...]:
@@ -219,6 +224,15 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
            "(a type's full name or its label pair, e.g. Li1-Li2=0.3); --barrier EV gives the "
            "others (`kmc lattices show FILE --species X --cutoff R` lists the types)",
            metavar="TYPE=EV,..."),
+    # --- kMCpy models (kmc run kmcpy --structure F.cif --model ...; see kmc.interop.kmcpy)
+    Option("kmcpy_model", "str", None, "kmcpy: kMCpy's model file (model.json: kra and site "
+           "local cluster expansions)", metavar="FILE", long="--model"),
+    Option("kmcpy_events", "str", None, "kmcpy: kMCpy's event file (events.json)",
+           metavar="FILE", long="--events"),
+    Option("kmcpy_initial_state", "str", None, "kmcpy: kMCpy's initial state "
+           "(initial_state.json)", metavar="FILE", long="--initial-state"),
+    Option("supercell", "size", None, "kmcpy: kMCpy's supercell of the primitive cell, "
+           "N0,N1,N2", minimum=1, metavar="N0,N1,N2"),
     # --- material options (see `kmc lattices show NAME`)
     Option("x", "float", None, "nasicon: x of Na(1+x)Zr2Si(x)P(3-x)O12, 0 <= x < 3 "
            "(default 2)", minimum=0, maximum=3, metavar="X"),
@@ -510,7 +524,7 @@ def _bulk_name(values: Mapping[str, Any]) -> Any:
 
 def _has_own_composition(bulk: Any) -> bool:
     """A material's composition comes from its formula, a structure's from its file."""
-    return _is_material(bulk) or bulk == STRUCTURE
+    return _is_material(bulk) or bulk in (STRUCTURE, KMCPY)
 
 
 def _with_defaults(values: Mapping[str, Any], command: str) -> dict[str, Any]:
@@ -522,6 +536,9 @@ def _with_defaults(values: Mapping[str, Any], command: str) -> dict[str, Any]:
     if bulk == STRUCTURE:  # one barrier for every hop type unless they are given by type
         if out.get("barrier") is None and out.get("barriers") is None:
             out["barrier"] = DEFAULT_BARRIER_EV
+    elif bulk == KMCPY:  # kMCpy's rates unless another law is asked for
+        if out.get("rate_law") is None:
+            out["rate_law"] = "kmcpy"
     elif bulk is not None and not _is_material(bulk):
         for key, value in (("a", DEFAULT_LATTICE_CONSTANT_A),
                            ("barrier", DEFAULT_BARRIER_EV)):  # standard-lattice defaults
@@ -591,7 +608,14 @@ def _check_lattice_keys(full: Mapping[str, Any], where: str) -> None:
     (for a microstructure: for its bulk)."""
     lattice = _bulk_name(full)
     _check_structure_keys(full, lattice, where)
-    if lattice == STRUCTURE:
+    _check_kmcpy_keys(full, lattice, where)
+    if lattice == KMCPY:
+        for k in ("a", "barrier", "size", *MATERIAL_KEYS):
+            if full.get(k) is not None:
+                raise ConfigError(f"{where}: {OPTIONS[k].flag} is not an option of a kMCpy "
+                                  "model (its cell, sites and barriers come from its files; "
+                                  "--supercell sets the size)")
+    elif lattice == STRUCTURE:
         for k in ("a", *MATERIAL_KEYS):
             if full.get(k) is not None:
                 raise ConfigError(f"{where}: {OPTIONS[k].flag} is not an option of a "
@@ -621,6 +645,12 @@ def _check_lattice_keys(full: Mapping[str, Any], where: str) -> None:
 def _check_structure_keys(full: Mapping[str, Any], bulk: Any, where: str) -> None:
     """The structure keys go together, and only with a structure bulk."""
     keys = [k for k in STRUCTURE_KEYS if full.get(k) is not None]
+    if bulk == KMCPY:
+        keys = [k for k in keys if k != "structure"]
+        if keys:
+            raise ConfigError(f"{where}: {OPTIONS[keys[0]].flag} is an option of a structure "
+                              "file, not of a kMCpy model")
+        return
     if bulk != STRUCTURE:
         if keys:
             raise ConfigError(f"{where}: {OPTIONS[keys[0]].flag} is an option of a structure "
@@ -637,6 +667,26 @@ def _check_structure_keys(full: Mapping[str, Any], bulk: Any, where: str) -> Non
         raise ConfigError(f"{where}: structure file {str(path)!r} does not exist")
 
 
+def _check_kmcpy_keys(full: Mapping[str, Any], bulk: Any, where: str) -> None:
+    """The kMCpy keys go together, and only with the lattice "kmcpy"; the files exist."""
+    keys = [k for k in KMCPY_KEYS if full.get(k) is not None]
+    if bulk != KMCPY:
+        if keys:
+            raise ConfigError(f"{where}: {OPTIONS[keys[0]].flag} is an option of a kMCpy model "
+                              f"(kmc run kmcpy --structure F.cif --model model.json --events "
+                              f"events.json --initial-state initial_state.json --supercell "
+                              f"2,1,1); {bulk!r} is not one")
+        return
+    missing = [OPTIONS[k].flag for k in ("structure", *KMCPY_KEYS) if full.get(k) is None]
+    if missing:
+        raise ConfigError(f"{where}: a kMCpy model needs {', '.join(missing)} (kmc run kmcpy "
+                          "--structure F.cif --model model.json --events events.json "
+                          "--initial-state initial_state.json --supercell 2,1,1)")
+    for k in ("structure", "kmcpy_model", "kmcpy_events", "kmcpy_initial_state"):
+        if not Path(full[k]).is_file():
+            raise ConfigError(f"{where}: {OPTIONS[k].flag} {str(full[k])!r}: no such file")
+
+
 def _complete(values: Mapping[str, Any], where: str, command: str,
               known: set[str]) -> tuple[dict[str, Any], str]:
     """Check every key and value, add the defaults; return them and the composition key."""
@@ -646,10 +696,11 @@ def _complete(values: Mapping[str, Any], where: str, command: str,
     checked = {k: (None if v is None else check_value(k, v, f"{where}: {k}",
                                                        allow_list=command == "sweep"))
                for k, v in values.items()}
-    if checked.get("structure") is not None:  # a structure file: one spelling, absolute
-        checked["structure"] = os.path.abspath(checked["structure"])
-        if checked.get("lattice") is None:
-            checked["lattice"] = STRUCTURE
+    for k in ("structure", "kmcpy_model", "kmcpy_events", "kmcpy_initial_state"):
+        if checked.get(k) is not None:  # files: one spelling, absolute
+            checked[k] = os.path.abspath(checked[k])
+    if checked.get("structure") is not None and checked.get("lattice") is None:
+        checked["lattice"] = STRUCTURE
     if checked.get("lattice") is None:
         raise ConfigError(f"{where}: no lattice given")
     _check_microstructure_keys(checked, where)
@@ -734,6 +785,10 @@ class Model:
     species: str | None = None
     cutoff: float | None = None
     barriers: tuple[tuple[str, float], ...] | None = None
+    kmcpy_model: str | None = None
+    kmcpy_events: str | None = None
+    kmcpy_initial_state: str | None = None
+    supercell: int | tuple[int, int, int] | None = None
     mechanisms: tuple[str, ...] = ("hop",)
     event_barriers_eV: tuple[tuple[str, float], ...] = ()
 
@@ -741,7 +796,7 @@ class Model:
     def from_keys(cls, values: Mapping[str, Any]) -> Model:
         """The record of validated model keys (``barrier_<family>`` included)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        kw = {k: (tuple(v) if k == "size" and isinstance(v, list) else v)
+        kw = {k: (tuple(v) if k in ("size", "supercell") and isinstance(v, list) else v)
               for k, v in values.items() if k in names}
         if isinstance(kw.get("barriers"), Mapping):  # frozen: (hop type, eV) pairs
             kw["barriers"] = tuple((str(t), float(v)) for t, v in kw["barriers"].items())
@@ -795,6 +850,11 @@ class Model:
     def bulk_is_structure(self) -> bool:
         """True if the bulk is a structure file (:mod:`kmc.structures`)."""
         return self.bulk_name == STRUCTURE
+
+    @property
+    def bulk_is_kmcpy(self) -> bool:
+        """True if the bulk is a kMCpy model (:mod:`kmc.interop.kmcpy`)."""
+        return self.bulk_name == KMCPY
 
     def material_options(self) -> dict[str, Any]:
         """The material options given (for :func:`kmc.build_material`), None: default."""

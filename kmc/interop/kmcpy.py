@@ -100,7 +100,8 @@ import numpy as np
 from .._checks import show
 from ..errors import ConfigError
 
-__all__ = ["KmcpyInputs", "LceSpec", "read_kmcpy", "evaluate_lce"]
+__all__ = ["KmcpyInputs", "LceSpec", "read_kmcpy", "evaluate_lce", "local_model", "to_network",
+           "kmcpy_material"]
 
 KMCPY_MODEL_FILETYPE = "kmcpy.model_file"
 KMCPY_MODEL_TYPE = "composite_lce"
@@ -775,3 +776,90 @@ def read_kmcpy(structure, model, events, initial_state, supercell, *, mobile_spe
         hops=_frozen(hops), hop_vectors_A=_frozen(vectors), env_sites=_frozen(env_sites),
         env_static_n=_frozen(env_static_n), kra=specs["kra"], site=specs.get("site"),
         occupied=_frozen(occupied), source=source)
+
+
+# --------------------------------------------------------------------------------------------
+# kMCpy's model as a kmc network
+# --------------------------------------------------------------------------------------------
+def local_model(spec: LceSpec) -> Any:
+    """A :class:`kmc.energy.LocalClusterExpansion` of a kMCpy LCE (eV, kmc's n)."""
+    from ..energy import LocalClusterExpansion
+
+    n_env = 1 + max((max(c) for c in spec.clusters), default=-1)
+    return LocalClusterExpansion(spec.e0_eV, spec.clusters, spec.coefficients_eV,
+                                 basis=(spec.phi_empty, spec.phi_occupied), n_env=n_env,
+                                 name=f"kMCpy {spec.name}")
+
+
+def to_network(inputs: KmcpyInputs, *, name: str = "kmcpy", charge_e: float = 1.0) -> Any:
+    """kMCpy's model as a :class:`kmc.lattice.SiteNetwork` with its local models attached.
+
+    Every kMCpy event (i, j) becomes the hop i -> j (kMCpy's direction +1) and its reverse
+    j -> i (-1), both with the event's local environment in kMCpy's order: E_kra is the kra
+    LCE on the environment in the configuration in which the hop is allowed (as kMCpy
+    evaluates it; the environment holds j, so the two directions may differ), and the site
+    LCE times the direction is added to dE. Run it with the "kmcpy" rate law
+    (Ea = E_kra + dE / 2, unclamped) to reproduce kMCpy's rates exactly.
+
+    Parameters
+    ----------
+    inputs : KmcpyInputs
+    name : str
+    charge_e : float
+        Charge of the mobile ion, e (kMCpy's ``mobile_ion_charge``).
+
+    Returns
+    -------
+    SiteNetwork
+    """
+    from ..energy import attach
+    from ..lattice import SiteNetwork
+
+    E = inputs.n_events
+    i, j = inputs.hops[:, 0], inputs.hops[:, 1]
+    labels = sorted(set(inputs.site_labels.tolist()))
+    net = SiteNetwork(
+        cell=inputs.lattice_A, positions=inputs.positions_A,
+        hop_src=np.concatenate([i, j]), hop_dst=np.concatenate([j, i]),
+        hop_vectors=np.concatenate([inputs.hop_vectors_A, -inputs.hop_vectors_A]),
+        hop_barriers_eV=max(inputs.kra.e0_eV, 0.0),
+        site_types=np.array([labels.index(s) for s in inputs.site_labels], dtype=np.int32),
+        site_type_names=tuple(labels),
+        hop_types=np.concatenate([np.zeros(E, np.int32), np.ones(E, np.int32)]),
+        hop_type_names=("forward", "backward"), charge_e=charge_e, name=name)
+    # the hops are now in canonical order: find each one's event and direction
+    order = {(int(a), int(b)): k for k, (a, b) in enumerate(zip(net.hop_src, net.hop_dst))}
+    if len(order) != net.n_hops:
+        raise ConfigError("kMCpy's events join some pair of sites twice; kmc needs one hop per "
+                          "ordered pair of sites")
+    env = np.empty((net.n_hops, inputs.env_sites.shape[1]), np.int64)
+    static_n = np.zeros(env.shape, np.int8)
+    sign = np.empty(net.n_hops)
+    for e in range(E):
+        for a, b, s in ((i[e], j[e], 1.0), (j[e], i[e], -1.0)):
+            h = order[(int(a), int(b))]
+            env[h] = inputs.env_sites[e]
+            static_n[h] = inputs.env_static_n[e]
+            sign[h] = s
+    return attach(net, environments=env, static_n=static_n, kra=local_model(inputs.kra),
+                  de=None if inputs.site is None else local_model(inputs.site), de_sign=sign)
+
+
+def kmcpy_material(structure: Any, model: Any, events: Any, initial_state: Any, supercell: Any,
+                   *, mobile_species: str = "Na", charge_e: float = 1.0) -> Any:
+    """kMCpy's inputs as a :class:`kmc.materials.Material` (what ``kmc run kmcpy`` runs):
+    its network (:func:`to_network`), its ion count, and in ``info`` the initial ion sites
+    of kMCpy's initial state and the provenance of the files."""
+    from ..materials import Material
+
+    inp = read_kmcpy(structure, model, events, initial_state, supercell,
+                     mobile_species=mobile_species)
+    net = to_network(inp, name="kmcpy", charge_e=charge_e)
+    sites = np.flatnonzero(inp.occupied)
+    if sites.size == 0 or sites.size == net.n_sites:
+        raise ConfigError(f"{initial_state}: the initial state puts {sites.size} ions on "
+                          f"{net.n_sites} {mobile_species} sites; nothing can move")
+    info = {"ion_sites": sites.tolist(), "source": {k: str(v) for k, v in inp.source.items()}}
+    return Material(name="kmcpy", network=net, n_ions=int(sites.size),
+                    options={"supercell": list(_supercell_shape(supercell))},
+                    size=_supercell_shape(supercell), info=info)
