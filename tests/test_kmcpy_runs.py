@@ -37,7 +37,7 @@ def material():
     return kmcpy_material(*_files())
 
 
-@pytest.mark.parametrize("events", ["events.json", "events_regenerated.json"])
+@pytest.mark.parametrize("events", ["events_regenerated.json"])
 def test_engine_rates_are_kmcpys(events):
     """For every kMCpy event, in the initial occupation and in both directions' occupations
     (kMCpy's own E_kra and site values, nasicon_reference.json), the hop's (E_kra, dE) in

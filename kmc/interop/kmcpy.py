@@ -502,6 +502,40 @@ def _phi_pair(path: Path, role: str, phi: np.ndarray, env_active: np.ndarray,
 # --------------------------------------------------------------------------------------------
 # the reader
 # --------------------------------------------------------------------------------------------
+#: Largest difference (Angstrom) between an environment site's distance from the event's
+#: centre and the same position's in the model's migration unit (CIF rounding is far below).
+ENV_DISTANCE_TOL_A = 0.05
+
+
+def _check_event_geometry(ev_path: Path, mo_data: dict, lattice: Any, active_frac: np.ndarray,
+                          mobile_idx: np.ndarray, env_active: np.ndarray) -> None:
+    """Every event's environment must have the model's geometry: the distance of
+    local_env_indices[p] from the event's centre (mobile_ion_indices[0]) equals that of
+    position p in the model's ``MigrationUnit_structure`` (centred on the origin). The site
+    order is only fixed by index lists (the fingerprint holds no positions), and kMCpy's
+    order of the same CIF changes with the pymatgen version: an event file made with another
+    order points at other sites, and this is where it shows."""
+    try:
+        sites = mo_data["kra"]["lce"]["MigrationUnit_structure"]["sites"]
+        ref = np.linalg.norm(np.array([st["xyz"] for st in sites], dtype=float), axis=1)
+    except (KeyError, TypeError, ValueError):
+        return  # no template in the file: nothing to compare with
+    if ref.shape[0] != env_active.shape[1]:
+        return
+    for e in range(env_active.shape[0]):
+        c = active_frac[mobile_idx[e, 0]]
+        for p_, a in enumerate(env_active[e]):
+            d, _ = lattice.get_distance_and_image(c, active_frac[a])
+            if abs(d - ref[p_]) > ENV_DISTANCE_TOL_A:
+                raise _bad(ev_path, f"events[{e}].local_env_indices[{p_}]", int(a),
+                           f"is {d:.3f} A from the event's centre (active site "
+                           f"{int(mobile_idx[e, 0])}), but the model's environment has "
+                           f"position {p_} at {ref[p_]:.3f} A: the event file does not fit "
+                           "this structure's site order (kMCpy's order of a CIF depends on "
+                           "the pymatgen version; regenerate the events with kMCpy for this "
+                           "structure)")
+
+
 def _supercell_shape(supercell: Any) -> tuple[int, int, int]:
     ok = isinstance(supercell, (tuple, list, np.ndarray)) and len(supercell) == 3 and all(
         isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v > 0
@@ -757,6 +791,8 @@ def read_kmcpy(structure, model, events, initial_state, supercell, *, mobile_spe
         vectors[e] = lattice.get_cartesian_coords(frac[b] + image - frac[a])
     labels = np.array([prim[int(p)].properties["label"]
                        for p in active_to_primitive[network]], dtype=str)
+    _check_event_geometry(ev_path, mo_data, lattice, sc_frac[active_to_original],
+                          mobile_idx, env_active)
 
     source = {
         "paths": {k: str(p) for k, p in paths.items()},
