@@ -574,10 +574,64 @@ def configuration_energy_eV(network: Any, occupied: Any) -> float:
     return e
 
 
+class _Index:
+    """Per-site lists of a network's pairs and clusters (built once per network)."""
+
+    def __init__(self, net: Any) -> None:
+        n = net.n_sites
+        if net.n_pairs:
+            self.pair_ptr, self.pair_nbr, self.pair_J = net.interaction_csr()
+        else:
+            self.pair_ptr = np.zeros(n + 1, np.int64)
+            self.pair_nbr = np.zeros(0, np.int64)
+            self.pair_J = np.zeros(0)
+        if net.n_clusters:
+            sizes = np.diff(net.cluster_ptr)
+            owner = np.repeat(np.arange(net.n_clusters), sizes)
+            order = np.argsort(net.cluster_sites, kind="stable")
+            self.cl_of_site = owner[order]
+            self.cl_ptr = np.concatenate([[0], np.cumsum(np.bincount(net.cluster_sites,
+                                                                     minlength=n))])
+        else:
+            self.cl_of_site = np.zeros(0, np.int64)
+            self.cl_ptr = np.zeros(n + 1, np.int64)
+
+    def clusters_of(self, s: int) -> np.ndarray:
+        return self.cl_of_site[self.cl_ptr[s]:self.cl_ptr[s + 1]]
+
+
+def _index(net: Any) -> _Index:
+    idx = net.__dict__.get("_energy_index")
+    if idx is None:
+        idx = _Index(net)
+        net.__dict__["_energy_index"] = idx
+    return idx
+
+
+def _local_de(net: Any, idx: _Index, occ: np.ndarray, i: int, j: int) -> float:
+    """E(after) - E(before) of moving the ion on i to the empty j, from the terms that hold
+    i or j (site energies, pairs, clusters), eV."""
+    de = float(net.site_energies_eV[j] - net.site_energies_eV[i])
+    for s, sign, other in ((j, 1.0, i), (i, -1.0, j)):
+        nb = idx.pair_nbr[idx.pair_ptr[s]:idx.pair_ptr[s + 1]]
+        J = idx.pair_J[idx.pair_ptr[s]:idx.pair_ptr[s + 1]]
+        keep = occ[nb] & (nb != other)
+        de += sign * float(J[keep].sum())
+        for c in idx.clusters_of(s):
+            sites = net.cluster_sites[net.cluster_ptr[c]:net.cluster_ptr[c + 1]]
+            if other in sites:
+                continue  # holds both ends: no energy before (n_j = 0) or after (n_i = 0)
+            rest = sites[sites != s]
+            if occ[rest].all():
+                de += sign * float(net.cluster_energies_eV[c])
+    return de
+
+
 def hop_energetics(network: Any, occupied: Any, hops: Any, *, charge_e: float | None = None,
                    field_V_per_A: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """E_kra and dE (eV) of hops in a configuration, evaluated in plain numpy (a reference:
-    the energy difference from scratch, the local models term by term).
+    the energy change from the site, pair and cluster terms that hold either end, the local
+    models term by term).
 
     Parameters
     ----------
@@ -593,20 +647,18 @@ def hop_energetics(network: Any, occupied: Any, hops: Any, *, charge_e: float | 
     from .lattice import as_site_network
 
     net = as_site_network(network, "network")
+    idx = _index(net)
     occ = np.asarray(occupied, dtype=bool)
     hops = np.atleast_1d(np.asarray(hops, dtype=np.int64))
     ekra = np.empty(hops.shape[0])
     de = np.empty(hops.shape[0])
     q = net.charge_e if charge_e is None else charge_e
     F = np.zeros(3) if field_V_per_A is None else np.asarray(field_V_per_A, dtype=float)
-    e_before = configuration_energy_eV(net, occ)
     for a, h in enumerate(hops):
         i, j = int(net.hop_src[h]), int(net.hop_dst[h])
         if not occ[i] or occ[j]:
             raise ConfigError(f"hop {h} ({i} -> {j}) is not allowed in the configuration")
-        after = occ.copy()
-        after[i], after[j] = False, True
-        de[a] = configuration_energy_eV(net, after) - e_before - q * float(F @ net.hop_vectors[h])
+        de[a] = _local_de(net, idx, occ, i, j) - q * float(F @ net.hop_vectors[h])
         ekra[a] = float(net.hop_barriers_eV[h])
         if net.n_local_models:
             if net.hop_kra_model[h] >= 0:
@@ -710,23 +762,20 @@ def check_detailed_balance(network: Any, *, rate_law: str = "kra", fill: float =
         o[src[h]], o[dst[h]] = False, True
         return o
 
-    # the sites whose occupation a hop's rate can depend on
-    near: list[set[int]] = []
-    nbrs = [set() for _ in range(n)]
-    for a, b in zip(src, dst, strict=True):
-        nbrs[int(a)].add(int(b))
-    for i, j in zip(net.pair_i, net.pair_j, strict=True):
-        nbrs[int(i)].add(int(j))
-        nbrs[int(j)].add(int(i))
-    for c in range(net.n_clusters):
-        cs = [int(x) for x in net.cluster_sites[net.cluster_ptr[c]:net.cluster_ptr[c + 1]]]
-        for x in cs:
-            nbrs[x].update(y for y in cs if y != x)
-    for h in range(net.n_hops):
-        s = {int(src[h]), int(dst[h])} | nbrs[int(src[h])] | nbrs[int(dst[h])]
+    idx = _index(net)
+    hop_ptr = net.hop_ptr
+
+    def near(h: int) -> set[int]:
+        """The sites whose occupation the rate of hop h can depend on, and their ends."""
+        out = {int(src[h]), int(dst[h])}
+        for s in (int(src[h]), int(dst[h])):
+            out.update(dst[hop_ptr[s]:hop_ptr[s + 1]].tolist())
+            out.update(idx.pair_nbr[idx.pair_ptr[s]:idx.pair_ptr[s + 1]].tolist())
+            for c in idx.clusters_of(s):
+                out.update(net.cluster_sites[net.cluster_ptr[c]:net.cluster_ptr[c + 1]].tolist())
         if net.n_local_models:
-            s |= set(int(x) for x in net.env_sites[net.env_ptr[h]:net.env_ptr[h + 1]])
-        near.append(s)
+            out.update(net.env_sites[net.env_ptr[h]:net.env_ptr[h + 1]].tolist())
+        return out
 
     worst, worst_text, n_cycles = 0.0, "", 0
     for _ in range(n_configurations):
@@ -736,8 +785,13 @@ def check_detailed_balance(network: Any, *, rate_law: str = "kra", fill: float =
             continue
         for _ in range(n_pairs):
             h1 = int(rng.choice(allowed))
-            cand = [h for h in allowed if {int(src[h]), int(dst[h])} & near[h1]
-                    and not {int(src[h]), int(dst[h])} & {int(src[h1]), int(dst[h1])}]
+            ends = {int(src[h1]), int(dst[h1])}
+            cand = []
+            for x in near(h1):  # the hops from and into the sites near h1
+                out_x = np.arange(hop_ptr[x], hop_ptr[x + 1])
+                for h in np.concatenate([out_x, rev[out_x]]).tolist():
+                    if occ[src[h]] and not occ[dst[h]] and not {int(src[h]), int(dst[h])} & ends:
+                        cand.append(h)
             if not cand:
                 continue
             h2 = int(cand[rng.integers(len(cand))])
@@ -752,11 +806,17 @@ def check_detailed_balance(network: Any, *, rate_law: str = "kra", fill: float =
                 worst_text = (f"hops {src[h1]}->{dst[h1]} and {src[h2]}->{dst[h2]} in either "
                               "order")
     # single-ion rings of the hop graph
-    g = nx.Graph()
-    g.add_edges_from(zip(src.tolist(), dst.tolist()))
     for start in rng.choice(n, size=min(n, max(4, n_configurations)), replace=False):
+        ball, front = {int(start)}, [int(start)]  # the sites within max_ring // 2 hops
+        for _ in range(max_ring // 2):
+            front = [int(t) for s in front for t in dst[hop_ptr[s]:hop_ptr[s + 1]]
+                     if int(t) not in ball]
+            ball.update(front)
+        g = nx.Graph()
+        for s in ball:
+            g.add_edges_from((s, int(t)) for t in dst[hop_ptr[s]:hop_ptr[s + 1]] if int(t) in ball)
         try:
-            ring = nx.find_cycle(nx.ego_graph(g, int(start), radius=max_ring // 2), int(start))
+            ring = nx.find_cycle(g, int(start))
         except nx.NetworkXNoCycle:
             continue
         sites = [int(u) for u, _ in ring]
