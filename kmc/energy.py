@@ -484,25 +484,31 @@ def attach(network: Any, *, cluster_expansion: ClusterExpansion | None = None,
         hop_model = {}
         for role, models, idx in roles:
             s = sign if role == "de" else np.ones(m)
-            keymat = np.column_stack([idx, s, static, sn]).astype(np.float64)
-            uniq, inv = np.unique(keymat, axis=0, return_inverse=True)
-            out = np.full(m, -1, np.int64)
+            # hops with one model, sign and static pattern share one folded model
+            cols = [idx, (s > 0).astype(np.int64)]
+            for b in range(0, k, 62):  # the static mask and occupations as bit words
+                w = 1 << np.arange(min(62, k - b), dtype=np.int64)
+                cols += [static[:, b:b + 62].astype(np.int64) @ w, sn[:, b:b + 62].astype(np.int64) @ w]
+            keys = np.column_stack(cols)
+            uniq, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+            inv = inv.ravel()
+            of_group = np.full(len(uniq), -1, np.int64)
             for u, row in enumerate(uniq):
                 q = int(row[0])
                 if q < 0:
                     continue
                 mod = models[q]
-                st = row[2:2 + k].astype(bool)
-                e0, terms = mod.folded(st, row[2 + k:2 + 2 * k].astype(np.int8))
-                sg = float(row[1])
-                out[inv.ravel() == u] = len(e0s)
+                h0 = int(first[u])
+                e0, terms = mod.folded(static[h0], sn[h0])
+                sg = 1.0 if row[1] else -1.0
+                of_group[u] = len(e0s)
                 e0s.append(sg * e0)
                 bases.append(mod.basis)
                 for pos, coef in terms:
                     tpos.append(list(pos) + [-1] * (MAX_CLUSTER_SITES - len(pos)))
                     tK.append(sg * coef)
                 tptr.append(len(tK))
-            hop_model[role] = out
+            hop_model[role] = of_group[inv]
         dyn = ~static
         changes["env_ptr"] = np.concatenate([[0], np.cumsum(dyn.sum(axis=1))])
         changes["env_sites"] = env[dyn]  # row-major: each hop's dynamic positions in order
