@@ -1060,8 +1060,9 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
             memcpy(e->ia.int_nbr, net->int_nbr, (size_t)n_int * sizeof(int32_t));
             memcpy(e->ia.int_J, net->int_J, (size_t)n_int * sizeof(double));
         }
-        /* clusters and local models give many distinct rates: the memo would mostly miss */
-        if (net->n_clusters > 0 || net->n_local_models > 0 || !few_rate_keys(e, net)) {
+        /* (with clusters and local models the rates can take many values or few: a miss
+         * costs a compare and a store next to the exp() a hit saves, so the memo stays) */
+        if (!few_rate_keys(e, net)) {
             free(e->ia.memo);
             e->ia.memo = NULL;
             e->bytes -= KMC_RATE_MEMO_SIZE * sizeof(kmc_rate_memo_entry);
