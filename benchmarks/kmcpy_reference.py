@@ -5,9 +5,9 @@ installed in a separate environment; kMCpy is never a dependency of kmc. Written
 against kMCpy commit 7761fdd2c0506763816d5b0b42226b224f60dc70 (kmcpy 0.3.0) with pymatgen
 2026.10.24:
 
-    python3.11 -m venv /work/venv-kmcpy-b
-    /work/venv-kmcpy-b/bin/pip install pymatgen==2026.10.24 -e /path/to/kMCpy
-    /work/venv-kmcpy-b/bin/python benchmarks/kmcpy_reference.py \
+    python3.11 -m venv /path/to/venv-kmcpy
+    /path/to/venv-kmcpy/bin/pip install pymatgen==2026.10.24 -e /path/to/kMCpy
+    /path/to/venv-kmcpy/bin/python benchmarks/kmcpy_reference.py \
         [--icsd-cif /path/to/kMCpy/tests/files/EntryWithCollCode15546_Na4Zr2Si3O12_573K.cif]
 
 What it writes (tests/data/kmcpy/):
@@ -18,7 +18,10 @@ What it writes (tests/data/kmcpy/):
   site mapping below, primitive cell, supercell 2x1x1). kMCpy's committed
   tests/files/input/events.json differs from it in events 12-23 (the environments of the
   two images of the second Na1 site are swapped; same index_metadata and fingerprint), so
-  those 12 hops are 6.46-8.08 A long in the order kMCpy's simulator builds.
+  those 12 hops are 6.46-8.08 A long in the order kMCpy's simulator builds with pymatgen
+  2026.10. The committed file was made with pymatgen 2025.10.7 (pinned in kMCpy's uv.lock),
+  whose order it fits: the site order of a CIF changed between the two versions, and
+  kmc.interop.kmcpy refuses an event file whose environments do not fit the order.
 - ``nasicon_reference.json``: for both event files, for every event and three
   occupations (the initial state; the initial state with the hop's endpoints set to the
   forward configuration, ion on mobile_ion_indices[0]; and to the backward one), kMCpy's
