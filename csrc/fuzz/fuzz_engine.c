@@ -19,7 +19,7 @@
  * a double):
  *   u8 flags: 1 pair interactions, 2 multi-ion events, 4 template form, 8 raw ion sites,
  *             16 corruptions follow, 32 keep the CSR arrays in the template form,
- *             64 a rate-law byte ends the input
+ *             64 a rate-law byte ends the input, 128 clusters and local models
  *   param T (10 + 5b K), param nu (1e12 (1 + b) Hz), param q ((b - 100)/50 e),
  *   3 x param field ((b - 100)/500 V/A), u8 mode (b < 250: b % 4, else an invalid value),
  *   8 bytes seed (little-endian), u8 steps (2b + 1), param t_stop (b < 200: INFINITY)
@@ -30,6 +30,13 @@
  *   [flags & 2] u8 n_event_types = 1 + b % 3, u8 events = b % 5, each: u8 moves = 1 + b % 4,
  *               per move u8 src, u8 dst, 3 x u8 vector; u8 E_kra, u8 type (the reverse event is added)
  *   [flags & 8] u8 n_ions = b % (n_sites + 2), each 4 bytes int32 site; else n_sites x u8: occupied if b & 1
+ *   [flags & 128] u8 what: [what & 1] u8 clusters = b % 16, each: u8 size (2 + b % 3), the
+ *               sites (u8 mod n_sites; a repeat ends the cluster), u8 V ((b - 128)/200 eV);
+ *               [what & 2] u8 models = 1 + b % 4, each: u8 e0 (b/200 eV), 2 x u8 basis value
+ *               ((b - 128)/64), u8 terms = b % 6, each: u8 positions (1 + b % 4), the positions
+ *               (u8 % 4), u8 K ((b - 128)/500 eV); then per hop: u8 environment length (4, or
+ *               b % 5 with what & 4), the sites (u8 mod n_sites), u8 E_kra model and u8 dE
+ *               model (b % (models + 1) - 1)
  *   [flags & 16] u8 corruptions = 1 + b % 6, each: u8 kind, u8 index, a value (see corrupt())
  *   [flags & 64] u8 rate law (b < 250: b % KMC_N_RATE_LAWS, else an invalid value); without
  *               the flag the law is 0 (kra)
@@ -107,15 +114,21 @@ typedef struct {
     int32_t n_templates, site_template[CAP], tp_ptr[CAP + 1], tp_doff[CAP], tp_rev[CAP], tp_type[CAP];
     double tp_vec[3 * CAP], tp_ekra[CAP];
     int32_t n_ions, ion_site[CAP];
-    unsigned null_mask; /* bit k: pass array k as NULL */
-    int use_int, use_ev, use_tp, keep_csr;
+    int32_t n_cl, cl_ptr[CAP + 1], cl_site[CAP];
+    double cl_V[CAP];
+    int32_t n_lm, lm_tptr[CAP + 1], lm_tpos[4 * CAP], env_ptr[CAP + 1], env_site[4 * CAP];
+    int32_t kra_model[CAP], de_model[CAP];
+    double lm_e0[CAP], lm_phi[2 * CAP], lm_K[CAP];
+    uint64_t null_mask; /* bit k: pass array k as NULL */
+    int use_int, use_ev, use_tp, keep_csr, use_cl, use_lm;
 } spec;
 
 /* the arrays a corruption can replace by NULL, in this order */
 enum { A_HOP_PTR, A_HOP_DST, A_HOP_REV, A_HOP_TYPE, A_HOP_VEC, A_HOP_EKRA, A_SITE_ENERGY,
        A_INT_PTR, A_INT_NBR, A_INT_J, A_HOP_J, A_EV_PTR, A_EV_SRC, A_EV_DST, A_EV_VEC,
        A_EV_EKRA, A_EV_TYPE, A_SITE_TEMPLATE, A_TP_PTR, A_TP_DOFF, A_TP_REV, A_TP_TYPE,
-       A_TP_VEC, A_TP_EKRA, A_ION_SITE, N_ARRAYS };
+       A_TP_VEC, A_TP_EKRA, A_ION_SITE, A_CL_PTR, A_CL_SITE, A_CL_V, A_LM_E0, A_LM_PHI, A_LM_TPTR,
+       A_LM_TPOS, A_LM_K, A_ENV_PTR, A_ENV_SITE, A_KRA_MODEL, A_DE_MODEL, N_ARRAYS };
 
 static size_t clampi(int64_t x, int64_t cap) { return x < 0 ? 0 : x > cap ? (size_t)cap : (size_t)x; }
 
@@ -252,6 +265,53 @@ static void build(spec *s, reader *r, uint8_t flags)
         s->keep_csr = (flags & 32) != 0;
     }
 
+    if (flags & 128) { /* clusters and local models */
+        const uint8_t what = u8(r);
+        if (what & 1) {
+            int32_t nc = u8(r) % 16, m = 0, c;
+            s->cl_ptr[0] = 0;
+            for (c = 0; c < nc; c++) {
+                const int32_t size = 2 + u8(r) % 3, b = m;
+                for (k = 0; k < size; k++) {
+                    const int32_t x = u8(r) % s->n;
+                    for (h = b; h < m && s->cl_site[h] != x; h++) continue;
+                    if (h < m) break; /* a repeat ends the cluster */
+                    s->cl_site[m++] = x;
+                }
+                s->cl_V[c] = ((int)u8(r) - 128) / 200.0;
+                s->cl_ptr[c + 1] = m;
+            }
+            s->n_cl = nc;
+            s->use_cl = 1;
+        }
+        if (what & 2) {
+            int32_t nm = 1 + u8(r) % 4, m, t = 0, q, e = 0;
+            s->lm_tptr[0] = 0;
+            for (m = 0; m < nm; m++) {
+                const int32_t nt = u8(r) % 6;
+                s->lm_e0[m] = u8(r) / 200.0;
+                s->lm_phi[2 * m] = ((int)u8(r) - 128) / 64.0;
+                s->lm_phi[2 * m + 1] = ((int)u8(r) - 128) / 64.0;
+                for (k = 0; k < nt; k++, t++) {
+                    const int32_t np = 1 + u8(r) % 4;
+                    for (q = 0; q < 4; q++) s->lm_tpos[4 * t + q] = q < np ? u8(r) % 4 : -1;
+                    s->lm_K[t] = ((int)u8(r) - 128) / 500.0;
+                }
+                s->lm_tptr[m + 1] = t;
+            }
+            s->env_ptr[0] = 0;
+            for (h = 0; h < s->n_hops; h++) {
+                const int32_t len = (what & 4) ? u8(r) % 5 : 4;
+                for (k = 0; k < len; k++) s->env_site[e++] = u8(r) % s->n;
+                s->env_ptr[h + 1] = e;
+                s->kra_model[h] = u8(r) % (nm + 1) - 1;
+                s->de_model[h] = u8(r) % (nm + 1) - 1;
+            }
+            s->n_lm = nm;
+            s->use_lm = 1;
+        }
+    }
+
     if (flags & 8) { /* raw ion sites: out of range, repeated */
         s->n_ions = u8(r) % (s->n + 2);
         for (k = 0; k < s->n_ions; k++) s->ion_site[k] = i32(r);
@@ -271,7 +331,7 @@ static int32_t fold(uint8_t ix, int32_t len)
 /* one corruption: u8 kind, u8 index, then a value */
 static void corrupt(spec *s, reader *r)
 {
-    const uint8_t kind = u8(r) % 24, ix = u8(r);
+    const uint8_t kind = u8(r) % 28, ix = u8(r);
     switch (kind) {
     case 0: s->hop_ptr[fold(ix, s->n + 1)] = small(r); break;
     case 1: s->hop_dst[ix] = (ix & 1) ? i32(r) : small(r); break;
@@ -302,7 +362,33 @@ static void corrupt(spec *s, reader *r)
         break;
     case 19: if (ix & 1) s->tp_vec[ix] = param(r, -1.0, 0.01); else s->site_template[ix] = small(r); break;
     case 20: s->n_templates = small(r); break;
-    case 21: s->null_mask |= 1u << (ix % N_ARRAYS); break;
+    case 21: s->null_mask |= (uint64_t)1 << (ix % N_ARRAYS); break;
+    case 24:
+        switch (ix % 4) {
+        case 0: s->cl_ptr[fold((uint8_t)(ix / 4), s->n_cl + 1)] = small(r); break;
+        case 1: s->cl_site[ix / 4] = (ix & 8) ? i32(r) : small(r); break;
+        case 2: s->cl_V[ix / 4] = param(r, -1.0, 0.01); break;
+        default: s->n_cl = small(r); s->use_cl = 1; break;
+        }
+        break;
+    case 25:
+        switch (ix % 5) {
+        case 0: s->lm_tptr[fold((uint8_t)(ix / 5), s->n_lm + 1)] = small(r); break;
+        case 1: s->lm_tpos[ix / 5] = small(r); break;
+        case 2: s->lm_K[ix / 5] = param(r, -1.0, 0.01); break;
+        case 3: s->lm_e0[ix / 5 % 8] = param(r, -1.0, 0.01); break;
+        default: s->lm_phi[ix / 5 % 16] = param(r, -1.0, 0.01); break;
+        }
+        break;
+    case 26:
+        switch (ix % 4) {
+        case 0: s->env_ptr[fold((uint8_t)(ix / 4), s->n_hops + 1)] = small(r); break;
+        case 1: s->env_site[ix / 4] = (ix & 8) ? i32(r) : small(r); break;
+        case 2: s->kra_model[ix / 4] = small(r); break;
+        default: s->de_model[ix / 4] = small(r); break;
+        }
+        break;
+    case 27: s->n_lm = small(r); s->use_lm = 1; break;
     case 22: s->n = small(r); break;
     default: if (ix & 1) s->n_ions = small(r); else s->ion_site[ix] = i32(r); break;
     }
@@ -316,7 +402,7 @@ static void corrupt(spec *s, reader *r)
 static int int_symmetric(const spec *s)
 {
     int32_t i, a, b, n = s->n;
-    if (!s->use_int || (s->null_mask & ((1u << A_INT_PTR) | (1u << A_INT_NBR) | (1u << A_INT_J)))) return 1;
+    if (!s->use_int || (s->null_mask & (((uint64_t)1 << A_INT_PTR) | ((uint64_t)1 << A_INT_NBR) | ((uint64_t)1 << A_INT_J)))) return 1;
     if (n < 1 || n > CAP || s->int_ptr[0] != 0) return 1;
     for (i = 0; i < n; i++)
         if (s->int_ptr[i + 1] < s->int_ptr[i] || s->int_ptr[i + 1] > CAP) return 1; /* rejected anyway */
@@ -580,7 +666,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the network, every array exactly as long as kmc_engine.h says */
     n = s->n;
 #define ARR(field, idx, src, count, type)                                                         \
-    net.field = (s->null_mask & (1u << (idx))) ? NULL                                             \
+    net.field = (s->null_mask & ((uint64_t)1 << (idx))) ? NULL                                   \
                                                : (const type *)block(src, count, sizeof(type), sizeof(src) / sizeof(type), keep, &nkeep)
     net.n_sites = n;
     net.n_hop_types = s->n_types;
@@ -626,8 +712,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ARR(ev_ekra, A_EV_EKRA, s->ev_ekra, ne, double);
         ARR(ev_type, A_EV_TYPE, s->ev_type, ne, int32_t);
     }
+    if (s->use_cl) {
+        const int32_t nc = s->n_cl, nz = nc >= 0 && nc <= CAP ? s->cl_ptr[nc] : 0;
+        net.n_clusters = nc;
+        ARR(cl_ptr, A_CL_PTR, s->cl_ptr, (int64_t)nc + 1, int32_t);
+        ARR(cl_site, A_CL_SITE, s->cl_site, nz, int32_t);
+        ARR(cl_V, A_CL_V, s->cl_V, nc, double);
+    }
+    if (s->use_lm) {
+        const int32_t nm = s->n_lm, nt = nm >= 0 && nm <= CAP ? s->lm_tptr[nm] : 0;
+        const int32_t nh = s->n_hops, ne = nh >= 0 && nh <= CAP ? s->env_ptr[nh] : 0;
+        net.n_local_models = nm;
+        ARR(lm_e0, A_LM_E0, s->lm_e0, nm, double);
+        ARR(lm_phi, A_LM_PHI, s->lm_phi, 2 * (int64_t)nm, double);
+        ARR(lm_tptr, A_LM_TPTR, s->lm_tptr, (int64_t)nm + 1, int32_t);
+        ARR(lm_tpos, A_LM_TPOS, s->lm_tpos, 4 * (int64_t)nt, int32_t);
+        ARR(lm_K, A_LM_K, s->lm_K, nt, double);
+        ARR(env_ptr, A_ENV_PTR, s->env_ptr, (int64_t)nh + 1, int32_t);
+        ARR(env_site, A_ENV_SITE, s->env_site, ne, int32_t);
+        ARR(hop_kra_model, A_KRA_MODEL, s->kra_model, nh, int32_t);
+        ARR(hop_de_model, A_DE_MODEL, s->de_model, nh, int32_t);
+    }
     {
-        const int32_t *ions = (s->null_mask & (1u << A_ION_SITE))
+        const int32_t *ions = (s->null_mask & ((uint64_t)1 << A_ION_SITE))
                                   ? NULL
                                   : (const int32_t *)block(s->ion_site, s->n_ions, sizeof(int32_t), CAP, keep, &nkeep);
         /* NULL ion sites are only the caller's right with no ions */

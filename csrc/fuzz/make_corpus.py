@@ -16,7 +16,7 @@ import struct
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "corpus")
 
-INTERACT, EVENTS, TEMPLATES, RAW_IONS, CORRUPT, KEEP_CSR, RATE_LAW = 1, 2, 4, 8, 16, 32, 64
+INTERACT, EVENTS, TEMPLATES, RAW_IONS, CORRUPT, KEEP_CSR, RATE_LAW, ENERGY = 1, 2, 4, 8, 16, 32, 64, 128
 NAN, INF, NEG_ONE = 213, 211, 203  # "param" bytes of SPECIAL[] (200 + index)
 
 
@@ -33,7 +33,7 @@ def chain(n, ring=False):
 
 def make(flags=0, n=8, n_types=1, T=58, nu=9, q=150, field=(100, 100, 100), mode=0, seed=1,
          steps=200, t_stop=0, energies=None, pairs=None, inter=(), events=None, ions=None,
-         raw_ions=None, corruptions=(), rate_law=0):
+         raw_ions=None, corruptions=(), rate_law=0, energy=b""):
     b = bytearray([flags])
     for v in (T, nu, q, *field):
         b += v if isinstance(v, bytes) else bytes([v])
@@ -59,6 +59,8 @@ def make(flags=0, n=8, n_types=1, T=58, nu=9, q=150, field=(100, 100, 100), mode
             for s, d, v in moves:
                 b += bytes([s, d, *v])
             b += bytes([e, t])
+    if flags & ENERGY:
+        b += energy
     if flags & RAW_IONS:
         b += bytes([len(raw_ions)])
         for s in raw_ions:
@@ -73,6 +75,40 @@ def make(flags=0, n=8, n_types=1, T=58, nu=9, q=150, field=(100, 100, 100), mode
     if flags & RATE_LAW:
         b += bytes([rate_law])  # < 250: a valid law; 250..255: -1, KMC_N_RATE_LAWS, INT_MIN, ...
     return bytes(b)
+
+
+def clusters_bytes(clusters, V=150):
+    """The [flags & 128] block with clusters only (what & 1)."""
+    b = bytes([1, len(clusters)])
+    for c in clusters:
+        b += bytes([len(c) - 2, *c, V])
+    return b
+
+
+def _models(n_hops, n_sites, lengths=None):
+    """Two local models (points and a pair on 4 positions) and every hop's environment."""
+    b = bytes([1])  # 2 models
+    for e0, phi in ((60, (192, 64)), (0, (64, 192))):
+        b += bytes([3, e0, *phi])  # 3 terms
+        b += bytes([0, 0, 150]) + bytes([0, 1, 110]) + bytes([1, 2, 3, 140])
+    for h in range(n_hops):
+        ln = 4 if lengths is None else lengths[h]
+        if lengths is not None:
+            b += bytes([ln])
+        b += bytes([(h + 2 + k) % n_sites for k in range(ln)]) + bytes([1 + h % 2, h % 3])
+    return b
+
+
+def local_bytes(n_sites, n_hops, short=False):
+    """The [flags & 128] block with local models only (what & 2; what & 4: short
+    environments, so that some models name positions a hop lacks)."""
+    if short:
+        return bytes([2 | 4]) + _models(n_hops, n_sites, [h % 5 for h in range(n_hops)])
+    return bytes([2]) + _models(n_hops, n_sites)
+
+
+def both_bytes(n_sites, n_hops, clusters):
+    return bytes([3]) + clusters_bytes(clusters)[1:] + _models(n_hops, n_sites)
 
 
 def corpus():
@@ -100,6 +136,17 @@ def corpus():
                                         events=(1, [([(0, 1, (148, 128, 128)), (2, 3, (148, 128, 128))], 40, 0)]))
     yield "rate_law_kmcpy_downhill", make(RATE_LAW | CORRUPT, n=6, rate_law=1,
                                           corruptions=[(6, 0, 208), (6, 1, 210)])
+    yield "clusters_tree", make(ENERGY | INTERACT, n=10, pairs=chain(10, ring=True),
+                                inter=[(i, (i + 1) % 10, 140) for i in range(10)],
+                                energy=clusters_bytes([(0, 1, 2), (3, 4, 5, 6), (7, 8), (2, 5, 9)]))
+    yield "clusters_events", make(ENERGY | EVENTS, n=10, pairs=chain(10),
+                                  events=(1, [([(0, 1, (148, 128, 128)), (2, 3, (148, 128, 128))], 40, 0)]),
+                                  energy=clusters_bytes([(0, 2, 4), (1, 3, 5, 7)]))
+    yield "local_models_kmcpy", make(ENERGY | RATE_LAW, n=12, pairs=chain(12, ring=True), rate_law=1,
+                                     energy=local_bytes(12, 24))
+    yield "local_models_and_clusters", make(ENERGY, n=12, pairs=chain(12, ring=True),
+                                            energy=both_bytes(12, 24, [(0, 1, 2), (4, 6, 8, 10)]))
+    yield "bad_local_model_position", make(ENERGY, n=8, energy=local_bytes(8, 14, short=True))
     # invalid inputs
     yield "bad_nan_energy", make(CORRUPT, corruptions=[(6, 3, NAN)])
     yield "bad_reverse", make(CORRUPT, corruptions=[(2, 4, 64 + 1)])
