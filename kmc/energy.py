@@ -731,7 +731,8 @@ def check_detailed_balance(network: Any, *, rate_law: str = "kra", fill: float =
 
     Parameters
     ----------
-    network : SiteNetwork (or a network convertible to one)
+    network : SiteNetwork (or a network convertible to one), or an object with a
+        ``network`` (a :class:`~kmc.materials.Material`, a :class:`~kmc.Simulation`)
     rate_law : str
         The rate law the run would use (its Ea).
     fill : float
@@ -750,6 +751,8 @@ def check_detailed_balance(network: Any, *, rate_law: str = "kra", fill: float =
 
     from .lattice import as_site_network
 
+    if not hasattr(network, "n_sites") and hasattr(network, "network"):
+        network = network.network  # a Material, a Simulation: its network
     net = as_site_network(network, "network")
     if not 0.0 < fill < 1.0:
         raise ConfigError(f"fill = {fill!r} must be in (0, 1)")

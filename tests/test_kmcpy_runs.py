@@ -148,3 +148,44 @@ def test_cli_kmcpy_bad_files_are_one_line(tmp_path):
     assert out.returncode == 2 and "--size is not an option of a kMCpy model" in out.stderr
     out = _kmc("run", "sc", "--supercell", "2,1,1", "--steps", "1000", "--quiet")
     assert out.returncode == 2 and "--supercell is an option of a kMCpy model" in out.stderr
+
+
+# --------------------------------------------------------------------------------------
+# side by side with kMCpy itself (benchmarks/kmcpy_peer.py, kmcpy_side_by_side.py)
+# --------------------------------------------------------------------------------------
+#: Tolerance in combined standard errors (kmc's and the kMCpy seed average's).
+K_SIGMA = 3.0
+
+
+@pytest.mark.parametrize("T", [873.0, 573.0])
+def test_kmc_agrees_with_kmcpys_runs(material, T):
+    """kMCpy's own runs of this model (tests/data/kmcpy/kmcpy_nasicon_runs.json: one
+    trajectory per seed, end values averaged over the seeds) and a kmc run: D*, D_J
+    (kmc's D_sigma), f, H_R and sigma agree within K_SIGMA combined standard errors. H_R of
+    kMCpy is the ratio of its seed-averaged D* and D_J (the mean of its per-seed ratios is
+    dominated by seeds with a small D_J). The volume and ion count of sigma are kMCpy's."""
+    peer = json.loads((DATA / "kmcpy_nasicon_runs.json").read_text())
+    assert peer["kmcpy_commit"] == "7761fdd2c0506763816d5b0b42226b224f60dc70"
+    s = peer["summary"][f"{int(T)}K"]
+    assert s["D_J_cm2_s"]["n"] >= 32
+    net = material.network
+    assert net.volume_A3 == pytest.approx(peer["settings"]["supercell_volume_A3"], rel=1e-6)
+    assert peer["settings"]["n_mobile_ions"] == material.n_ions == 14
+    res = kmc.Simulation(net, T, ion_sites=material.info["ion_sites"], seed=11,
+                         attempt_frequency_Hz=5e12, rate_law="kmcpy").run(4_000_000)
+    assert res.diffusive and res.n_ions == 14
+    pairs = {
+        "D*": ((res.D_tracer_cm2_s, res.D_tracer_cm2_s_err),
+               (s["D_tracer_cm2_s"]["mean"], s["D_tracer_cm2_s"]["sem"])),
+        "D_J": ((res.D_sigma_cm2_s, res.D_sigma_cm2_s_err),
+                (s["D_J_cm2_s"]["mean"], s["D_J_cm2_s"]["sem"])),
+        "f": ((res.correlation_factor, res.correlation_factor_err),
+              (s["correlation_factor"]["mean"], s["correlation_factor"]["sem"])),
+        "H_R": ((res.haven_ratio, res.haven_ratio_err),
+                (s["haven_ratio_of_means_Dtracer_over_DJ"], s["haven_ratio_of_means_sem_delta"])),
+        "sigma": ((res.sigma_S_cm * 1e3, res.sigma_S_cm_err * 1e3),
+                  (s["conductivity_mS_cm"]["mean"], s["conductivity_mS_cm"]["sem"])),
+    }
+    for name, ((a, ea), (b, eb)) in pairs.items():
+        assert abs(a - b) <= K_SIGMA * math.hypot(ea, eb), (T, name, a, ea, b, eb)
+        assert ea < 0.1 * a and eb < 0.2 * b  # resolved: a comparison that can fail
