@@ -180,9 +180,16 @@ def composition(model: Any, material: Material | None = None,
 
     An explicit occupancy, ion or vacancy count applies to the sites of the simulated
     network. Without one, a material bulk brings its own ion count: unchanged on a
-    polycrystal (the same sites), scaled by the share of the sites kept on a composite.
+    polycrystal (the same sites), scaled by the share of the sites kept on a composite. A
+    kMCpy model brings its initial state (``ion_sites``), also when the ion count given is
+    its own (a sweep's).
     """
     model = _model(model)
+    if (model.bulk_is_kmcpy and model.microstructure_kind is None and model.occupancy is None
+            and model.vacancies is None):
+        own = material or bulk_material(model)
+        if model.ions is None or model.ions == own.n_ions:  # kMCpy's initial state
+            return {"ion_sites": own.info["ion_sites"]}
     if model.vacancies is not None:
         return {"n_vacancies": model.vacancies}
     if model.ions is not None:
@@ -190,8 +197,6 @@ def composition(model: Any, material: Material | None = None,
     if model.occupancy is not None:
         return {"occupancy": model.occupancy}
     own = material or bulk_material(model)  # a material's or structure's own composition
-    if model.bulk_is_kmcpy and model.microstructure_kind is None:  # kMCpy's initial state
-        return {"ion_sites": own.info["ion_sites"]}
     n_ions = own.n_ions
     if model.bulk_is_structure and not 0 < n_ions < own.network.n_sites:
         why = ("every one of its sites is occupied: no vacancy to move into"
@@ -271,7 +276,8 @@ def resolve_composition(cfg: SweepConfig) -> SweepConfig:
     if cfg.composition_key is not None:
         return cfg
     probe = cfg.run_config(cfg.temperatures_K[0], None, 0)
-    n_ions = composition(probe.model)["n_ions"]
+    comp = composition(probe.model)
+    n_ions = comp["n_ions"] if "n_ions" in comp else len(comp["ion_sites"])
     return cfg.with_composition("ions", (n_ions,))
 
 

@@ -119,6 +119,17 @@ def test_cli_runs_kmcpy_inputs(tmp_path):
     assert net.n_local_models == 3 and "kMCpy site" in kmc.energy.summary(net)
 
 
+def test_cli_sweeps_kmcpy_inputs(tmp_path):
+    args = _cli_args()
+    args[0] = "sweep"
+    out = _kmc(*args, "--attempt-frequency", "5e12", "-T", "573,873", "--steps", "100000",
+               "--workers", "1", "--json", "--quiet", "--output", str(tmp_path / "sw.h5"))
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    rows = d["rows"] if "rows" in d else d["runs"]
+    assert len(rows) == 2 and all(r["n_ions"] == 14 for r in rows if "n_ions" in r)
+
+
 @pytest.mark.parametrize("drop, message", [
     ("--model", "needs --model"),
     ("--supercell", "needs --supercell"),
