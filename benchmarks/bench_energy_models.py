@@ -81,7 +81,7 @@ def local_network(L: int):
     order = np.argsort(idx(pos))
     site = np.empty(L**3, np.int64)
     site[order] = np.arange(L**3)
-    a, b = pos[net.hop_src], pos[net.hop_dst]
+    a = pos[net.hop_src]
     d = np.rint(net.hop_vectors / 3.0).astype(int)
     axis = np.argmax(np.abs(d), axis=1)
     env = []

@@ -27,7 +27,6 @@ tests/test_kmcpy_runs.py compares kmc with the recorded numbers.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import math
 import os
@@ -238,7 +237,7 @@ def aggregate():
 
     freeze = subprocess.run([sys.executable, "-m", "pip", "freeze"], capture_output=True,
                             text=True).stdout.splitlines()
-    import numpy, pymatgen.core, numba  # noqa: E401
+    import numpy, numba  # noqa: E401
     out = dict(
         description=(
             "kMCpy NASICON test model (tests/files/input) run side by side with kmc. "

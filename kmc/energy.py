@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -467,7 +467,7 @@ def attach(network: Any, *, cluster_expansion: ClusterExpansion | None = None,
         roles = []
         for role, model in (("kra", kra), ("de", de)):
             models, idx = _per_hop_models(model, net, role)
-            for q, mod in enumerate(models):
+            for mod in models:
                 if mod.n_env != k:
                     raise ConfigError(f"{role} model {mod.name!r} has {mod.n_env} environment "
                                       f"positions, but environments has {k} per hop")

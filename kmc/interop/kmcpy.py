@@ -239,7 +239,7 @@ def evaluate_lce(spec: LceSpec, n_env: Any) -> float | np.ndarray:
     n = np.asarray(n_env)
     phi = np.where(n != 0, spec.phi_occupied, spec.phi_empty)
     total = np.full(n.shape[:-1], spec.e0_eV, dtype=float)
-    for coef, cluster in zip(spec.coefficients_eV, spec.clusters):
+    for coef, cluster in zip(spec.coefficients_eV, spec.clusters, strict=True):
         total = total + coef * np.prod(phi[..., list(cluster)], axis=-1)
     return float(total) if total.ndim == 0 else total
 
@@ -864,7 +864,7 @@ def to_network(inputs: KmcpyInputs, *, name: str = "kmcpy", charge_e: float = 1.
         hop_types=np.concatenate([np.zeros(E, np.int32), np.ones(E, np.int32)]),
         hop_type_names=("forward", "backward"), charge_e=charge_e, name=name)
     # the hops are now in canonical order: find each one's event and direction
-    order = {(int(a), int(b)): k for k, (a, b) in enumerate(zip(net.hop_src, net.hop_dst))}
+    order = {(int(a), int(b)): k for k, (a, b) in enumerate(zip(net.hop_src, net.hop_dst, strict=True))}
     if len(order) != net.n_hops:
         raise ConfigError("kMCpy's events join some pair of sites twice; kmc needs one hop per "
                           "ordered pair of sites")
