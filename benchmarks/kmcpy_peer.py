@@ -259,7 +259,9 @@ def aggregate():
             "tests pass."
         ),
         settings=dict(
-            {k: (list(v) if isinstance(v, tuple) else v) for k, v in BASE_SETTINGS.items()},
+            {k: (list(v) if isinstance(v, tuple) else
+                 "kMCpy:" + os.path.relpath(v, SRC) if isinstance(v, str) and v.startswith(SRC)
+                 else v) for k, v in BASE_SETTINGS.items()},
             equilibration_passes=rows[0]["equilibration_passes"] if rows else None,
             kmc_passes=rows[0]["kmc_passes"] if rows else None,
             pass_length_steps=rows[0]["pass_length_steps"] if rows else None,
