@@ -15,7 +15,7 @@ Three cases, each from 10^3 to 10^6 sites:
 
     python benchmarks/bench_energy_models.py           # 10^3 .. 10^6 sites
     python benchmarks/bench_energy_models.py --quick   # up to 10^4 sites
-    python benchmarks/bench_energy_models.py --kmcpy-python /path/to/kmcpy-venv/bin/python
+    python benchmarks/bench_energy_models.py --kmcpy-python VENV/bin/python --kmcpy-src KMCPY
 
 Prints hops per second of the C engine alone (one `Engine.run` of 2x10^5 hops, best of
 three, after a warm-up), the engine's bytes per site and the set-up time (network, models,
@@ -183,8 +183,9 @@ def measure(case: str, size: int, hops: int = 200_000) -> dict:
             "B_site": eng.memory_bytes / net.n_sites, "setup_s": setup}
 
 
-def kmcpy_timing(python: str) -> dict:
-    out = subprocess.run([python, str(ROOT / "benchmarks" / "kmcpy_peer.py"), "timing"],
+def kmcpy_timing(python: str, src: str) -> dict:
+    out = subprocess.run([python, str(ROOT / "benchmarks" / "kmcpy_peer.py"), "timing",
+                          "--kmcpy-src", src],
                          capture_output=True, text=True, check=True, timeout=3600)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -195,11 +196,13 @@ def main() -> None:
     ap.add_argument("--cases", default="clusters,local,nasicon")
     ap.add_argument("--kmcpy-python", default=None, metavar="PYTHON",
                     help="a Python with kMCpy installed: time kMCpy on its test model too")
+    ap.add_argument("--kmcpy-src", default=None, metavar="DIR",
+                    help="kMCpy's repository (its test inputs), with --kmcpy-python")
     args = ap.parse_args()
     k = 2 if args.quick else None
     print(f"kmc {kmc.__version__}, {platform.machine()}, Python {platform.python_version()}")
     print(f"{'sites':>9} {'case':>9} {'Mhops/s':>8} {'B/site':>7} {'setup s':>8}")
-    for case in args.cases.split(","):
+    for case in filter(None, args.cases.split(",")):
         for size in (NASICON_REPS if case == "nasicon" else SC_SIZES)[:k]:
             r = measure(case, size)
             print(f"{r['sites']:>9} {case:>9} {r['Mhops_s']:>8.3f} {r['B_site']:>7.0f} "
@@ -208,7 +211,9 @@ def main() -> None:
         r = measure("nasicon", 0)
         print(f"{r['sites']:>9} {'nasicon':>9} {r['Mhops_s']:>8.3f} {r['B_site']:>7.0f} "
               f"{r['setup_s']:>8.2f}   (kMCpy's 2x1x1 test model itself)", flush=True)
-        p = kmcpy_timing(args.kmcpy_python)
+        if not args.kmcpy_src:
+            ap.error("--kmcpy-python needs --kmcpy-src")
+        p = kmcpy_timing(args.kmcpy_python, args.kmcpy_src)
         print(f"kMCpy {str(p.get('kmcpy_commit', ''))[:7]} on the same model: "
               f"{p['hops_per_s'] / 1e6:.6f} M hops/s ({p['hops']} hops in {p['wall_s']:.1f} s); "
               f"kmc / kMCpy = {r['Mhops_s'] * 1e6 / p['hops_per_s']:.3g}")
