@@ -67,11 +67,11 @@ def clusters_network(L: int):
     trip = [np.stack([s0, site[idx(ijk + a)], site[idx(ijk + b)]], 1)
             for a, b in ((ex, ey), (ey, ez), (ex, ez))]
     fwd = net.hop_src < net.hop_dst
-    pairs = np.stack([net.hop_src[fwd], net.hop_dst[fwd]], 1)
-    clusters = [tuple(p) for p in pairs.tolist()] + [tuple(t) for t in
-                                                     np.concatenate(trip).tolist()]
+    pairs = np.stack([net.hop_src[fwd], net.hop_dst[fwd], np.full(fwd.sum(), -1)], 1)
+    clusters = np.concatenate([pairs] + trip)  # arrays: the fast form (-1: pairs padded)
     eci = np.concatenate([np.full(len(pairs), 0.02), np.full(len(clusters) - len(pairs), 0.01)])
-    return attach(net, cluster_expansion=ClusterExpansion(clusters, eci))
+    ce = ClusterExpansion(clusters, eci, static_occupation=[1])  # static site 0: n = 1
+    return attach(net, cluster_expansion=ce)
 
 
 def local_network(L: int):

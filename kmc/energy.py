@@ -82,15 +82,39 @@ def _coefficients(value: Any, what: str, n: int, clusters_what: str) -> np.ndarr
     return arr
 
 
+#: Padding of the (n_clusters, 4) site array of a ClusterExpansion (never a site).
+_PAD = np.iinfo(np.int64).min
+#: A ClusterExpansion with more clusters than this is described by counts in run files
+#: (its folded clusters are stored in full as the network's arrays).
+MAX_DESCRIBED_CLUSTERS = 10_000
+
+
+def _cluster_array(value: Any) -> np.ndarray:
+    """Clusters as an (n, 4) int64 array padded with _PAD (from tuples or an int array)."""
+    if isinstance(value, np.ndarray) and value.ndim == 2 and value.dtype.kind in "iu":
+        if not 1 <= value.shape[1] <= MAX_CLUSTER_SITES:
+            raise ConfigError(f"clusters has {value.shape[1]} sites per cluster; 1.."
+                              f"{MAX_CLUSTER_SITES} are supported")
+        out = np.full((value.shape[0], MAX_CLUSTER_SITES), _PAD, np.int64)
+        out[:, :value.shape[1]] = value
+        return out
+    rows = _clusters(value, "clusters", allow_negative=True)
+    out = np.full((len(rows), MAX_CLUSTER_SITES), _PAD, np.int64)
+    for k, c in enumerate(rows):
+        out[k, :len(c)] = c
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class ClusterExpansion:
     """A cluster expansion ``E = sum_c V_c prod_{i in c} n_i`` (occupation basis), eV.
 
     Parameters
     ----------
-    clusters : sequence of tuples of int
+    clusters : sequence of tuples of int, or int array of shape (n_clusters, k)
         The clusters, 1..4 distinct sites each. A site ``i >= 0`` is network site ``i``; a
         site ``-1 - k`` is static site ``k``, whose occupation is ``static_occupation[k]``.
+        An array (all clusters of k sites) is the fast form for large lattices.
     eci_eV : array_like of float
         The effective cluster interaction V of each cluster, eV.
     static_occupation : array_like of int, optional
@@ -99,87 +123,142 @@ class ClusterExpansion:
         A name for summaries and run files.
     """
 
-    clusters: tuple[tuple[int, ...], ...]
+    clusters: Any
     eci_eV: np.ndarray
     static_occupation: np.ndarray = field(default=None)  # type: ignore[assignment]
     name: str = "cluster expansion"
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        cl = _clusters(self.clusters, "clusters", allow_negative=True)
-        set_(self, "clusters", cl)
-        set_(self, "eci_eV", _coefficients(self.eci_eV, "eci_eV", len(cl), "clusters"))
+        pad = _cluster_array(self.clusters)
+        set_(self, "_pad", pad)
+        n = pad.shape[0]
+        set_(self, "eci_eV", _coefficients(self.eci_eV, "eci_eV", n, "clusters"))
         st = np.zeros(0, np.int8) if self.static_occupation is None else np.asarray(
             self.static_occupation)
         if st.ndim != 1 or (st.size and not np.all((st == 0) | (st == 1))):
             raise ConfigError("static_occupation must be a 1-d array of 0 and 1")
         set_(self, "static_occupation", st.astype(np.int8))
-        for k, c in enumerate(cl):
-            bad = [x for x in c if x < 0 and -1 - x >= st.size]
-            if bad:
-                raise ConfigError(f"clusters[{k}] = {c} names static site {-1 - bad[0]}, but "
-                                  f"static_occupation has {st.size} entries")
+        used = pad != _PAD
+        if n and not used[:, 0].all():
+            raise ConfigError(f"clusters[{int(np.argmin(used[:, 0]))}] is empty")
+        srt = np.sort(np.where(used, pad, np.iinfo(np.int64).max), axis=1)
+        twice = np.flatnonzero(np.any((srt[:, 1:] == srt[:, :-1]) & (srt[:, 1:] != np.iinfo(
+            np.int64).max), axis=1))
+        if twice.size:
+            k = int(twice[0])
+            raise ConfigError(f"clusters[{k}] = {self._row(k)} names a site twice")
+        bad = np.argwhere(used & (pad < 0) & (-1 - pad >= st.size))
+        if bad.size:
+            k, p = (int(x) for x in bad[0])
+            raise ConfigError(f"clusters[{k}] = {self._row(k)} names static site "
+                              f"{-1 - int(pad[k, p])}, but static_occupation has {st.size} "
+                              "entries")
+
+    def _row(self, k: int) -> tuple[int, ...]:
+        return tuple(int(x) for x in self._pad[k] if x != _PAD)
+
+    @property
+    def n_clusters(self) -> int:
+        """Number of clusters."""
+        return int(self._pad.shape[0])
 
     @property
     def orders(self) -> np.ndarray:
         """Number of sites of each cluster."""
-        return np.array([len(c) for c in self.clusters], dtype=np.int64)
+        return np.count_nonzero(self._pad != _PAD, axis=1)
+
+    def _occupations(self, occupied: Any) -> np.ndarray:
+        """n of every cluster position (1 for padding), (n_clusters, 4)."""
+        occ = np.asarray(occupied, dtype=bool)
+        pad = self._pad
+        out = np.ones(pad.shape, dtype=bool)
+        dyn = pad >= 0
+        if dyn.any() and pad[dyn].max() >= occ.shape[0]:
+            raise ConfigError(f"a cluster names site {int(pad[dyn].max())}, but the "
+                              f"configuration has {occ.shape[0]} sites")
+        out[dyn] = occ[pad[dyn]]
+        stat = (pad < 0) & (pad != _PAD)
+        out[stat] = self.static_occupation[-1 - pad[stat]].astype(bool)
+        return out
 
     def energy_eV(self, occupied: Any) -> float:
-        """The energy of a configuration, eV, summed term by term (a reference).
+        """The energy of a configuration, eV, summed over the clusters (a reference).
 
         Parameters
         ----------
         occupied : array_like of bool
             Occupation of the network sites.
         """
-        occ = np.asarray(occupied, dtype=bool)
-        total = 0.0
-        for c, v in zip(self.clusters, self.eci_eV, strict=True):
-            if all((occ[x] if x >= 0 else self.static_occupation[-1 - x]) for x in c):
-                total += float(v)
-        return total
+        return float(self.eci_eV[self._occupations(occupied).all(axis=1)].sum())
 
-    def folded(self, n_sites: int) -> tuple[float, np.ndarray, dict[tuple[int, int], float],
-                                             dict[tuple[int, ...], float]]:
-        """The model with the static sites folded in.
+    def folded(self, n_sites: int) -> tuple[float, np.ndarray, tuple[np.ndarray, ...],
+                                             tuple[np.ndarray, ...]]:
+        """The model with the static sites folded in, equal site sets merged.
 
         Returns
         -------
-        constant_eV, site_energies_eV (n_sites,), pairs {(i, j): J_eV}, clusters
-        {sorted sites: V_eV} (3..4 sites); equal site sets are merged.
+        constant_eV : float
+        site_energies_eV : (n_sites,) array
+        pairs : (i, j, J_eV) arrays, i < j
+        clusters : (ptr, sites, V_eV) of the clusters of 3..4 sites (CSR, sites sorted)
         """
-        const = 0.0
-        site_e = np.zeros(n_sites)
-        pairs: dict[tuple[int, int], float] = {}
-        higher: dict[tuple[int, ...], float] = {}
-        for k, (c, v) in enumerate(zip(self.clusters, self.eci_eV, strict=True)):
-            if any(x < 0 and self.static_occupation[-1 - x] == 0 for x in c):
-                continue
-            dyn = tuple(sorted(x for x in c if x >= 0))
-            if dyn and dyn[-1] >= n_sites:
-                raise ConfigError(f"clusters[{k}] = {c} names site {dyn[-1]}, but the network "
-                                  f"has {n_sites} sites (0..{n_sites - 1})")
-            if not dyn:
-                const += float(v)
-            elif len(dyn) == 1:
-                site_e[dyn[0]] += float(v)
-            elif len(dyn) == 2:
-                pairs[dyn] = pairs.get(dyn, 0.0) + float(v)  # type: ignore[index]
-            else:
-                higher[dyn] = higher.get(dyn, 0.0) + float(v)
-        return const, site_e, pairs, higher
+        pad, V = self._pad, self.eci_eV
+        stat = (pad < 0) & (pad != _PAD)
+        svals = np.zeros(pad.shape, np.int8)
+        svals[stat] = self.static_occupation[-1 - pad[stat]]
+        keep = ~np.any(stat & (svals == 0), axis=1)  # a static site of n = 0: no energy
+        big = np.iinfo(np.int64).max
+        dyn = np.sort(np.where(pad >= 0, pad, big)[keep], axis=1)  # the network sites first
+        V = V[keep]
+        order = np.count_nonzero(dyn != big, axis=1)
+        if dyn.size and (dyn[dyn != big] >= n_sites).any():
+            k = int(np.flatnonzero(keep)[np.flatnonzero((dyn != big) & (dyn >= n_sites))[0]
+                                         // MAX_CLUSTER_SITES])
+            bad_site = max(x for x in self._row(k) if x >= 0)
+            raise ConfigError(f"clusters[{k}] = {self._row(k)} names site {bad_site}, but the "
+                              f"network has {n_sites} sites (0..{n_sites - 1})")
+        const = float(V[order == 0].sum())
+        site_e = np.bincount(dyn[order == 1, 0], weights=V[order == 1], minlength=n_sites)
+
+        def merged(rows: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            if rows.shape[0] == 0:
+                return rows, vals
+            u, inv = np.unique(rows, axis=0, return_inverse=True)
+            return u, np.bincount(inv.ravel(), weights=vals, minlength=u.shape[0])
+
+        pu, pJ = merged(dyn[order == 2, :2], V[order == 2])
+        hi = order >= 3
+        hu, hV = merged(dyn[hi], V[hi])
+        sizes = np.count_nonzero(hu != big, axis=1) if hu.size else np.zeros(0, np.int64)
+        ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        sites = hu[hu != big] if hu.size else np.zeros(0, np.int64)
+        return (const, site_e, (pu[:, 0] if pu.size else np.zeros(0, np.int64),
+                                pu[:, 1] if pu.size else np.zeros(0, np.int64), pJ),
+                (ptr, sites, hV))
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able description (clusters, ECIs in eV, static occupation)."""
-        return {"kind": "ClusterExpansion", "name": self.name,
-                "clusters": [list(c) for c in self.clusters],
-                "eci_eV": self.eci_eV.tolist(),
-                "static_occupation": self.static_occupation.tolist()}
+        """A JSON-able description: the clusters and ECIs in eV (up to
+        MAX_DESCRIBED_CLUSTERS clusters; a larger model by its counts per order)."""
+        orders = self.orders
+        d: dict[str, Any] = {
+            "kind": "ClusterExpansion", "name": self.name, "n_clusters": self.n_clusters,
+            "order_counts": {str(k): int((orders == k).sum()) for k in range(1, 5)},
+            "max_abs_eci_eV": {str(k): float(np.abs(self.eci_eV[orders == k]).max(initial=0))
+                               for k in range(1, 5)},
+            "static_occupation": self.static_occupation.tolist()}
+        if self.n_clusters <= MAX_DESCRIBED_CLUSTERS:
+            d["clusters"] = [list(self._row(k)) for k in range(self.n_clusters)]
+            d["eci_eV"] = self.eci_eV.tolist()
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ClusterExpansion:
-        """The inverse of :meth:`to_dict`."""
+        """The inverse of :meth:`to_dict` (of a model described in full)."""
+        if "clusters" not in d:
+            raise ConfigError(f"the description of {d.get('name')!r} holds counts only "
+                              f"({d.get('n_clusters')} clusters); its folded clusters are the "
+                              "network's arrays")
         return cls([tuple(c) for c in d["clusters"]], d["eci_eV"],
                    d.get("static_occupation"), d.get("name", "cluster expansion"))
 
@@ -307,13 +386,11 @@ class LocalClusterExpansion:
 def _describe(d: Mapping[str, Any]) -> str:
     """One readable paragraph about a model's description (to_dict)."""
     if d.get("kind") == "ClusterExpansion":
-        orders = np.array([len(c) for c in d["clusters"]], dtype=int)
-        eci = np.asarray(d["eci_eV"], dtype=float)
-        parts = []
-        for k, word in ((1, "points"), (2, "pairs"), (3, "triplets"), (4, "quadruplets")):
-            sel = orders == k
-            if sel.any():
-                parts.append(f"{int(sel.sum())} {word} (|V| <= {np.abs(eci[sel]).max():.4g} eV)")
+        counts = d.get("order_counts", {})
+        top = d.get("max_abs_eci_eV", {})
+        parts = [f"{counts[str(k)]} {word} (|V| <= {top[str(k)]:.4g} eV)"
+                 for k, word in ((1, "points"), (2, "pairs"), (3, "triplets"),
+                                 (4, "quadruplets")) if counts.get(str(k))]
         n_static = len(d.get("static_occupation", []))
         return (f"ClusterExpansion {d.get('name')!r}: " + ", ".join(parts or ["no clusters"])
                 + (f"; {n_static} static sites folded in" if n_static else ""))
@@ -410,23 +487,21 @@ def attach(network: Any, *, cluster_expansion: ClusterExpansion | None = None,
         if not isinstance(cluster_expansion, ClusterExpansion):
             raise ConfigError("cluster_expansion must be a ClusterExpansion, got "
                               f"{type(cluster_expansion).__name__}")
-        const, site_e, pairs, higher = cluster_expansion.folded(n)
+        const, site_e, (pi, pj, pJ), (hptr, hsites, hV) = cluster_expansion.folded(n)
         changes["site_energies_eV"] = net.site_energies_eV + site_e
-        merged: dict[tuple[int, int], float] = {}
-        for i, j, J in zip(net.pair_i, net.pair_j, net.pair_energies_eV, strict=True):
-            key = (int(min(i, j)), int(max(i, j)))
-            merged[key] = merged.get(key, 0.0) + float(J)
-        for key, J in pairs.items():
-            merged[key] = merged.get(key, 0.0) + J
-        keys = sorted(merged)
-        changes["pair_i"] = np.array([k[0] for k in keys], dtype=np.int64)
-        changes["pair_j"] = np.array([k[1] for k in keys], dtype=np.int64)
-        changes["pair_energies_eV"] = np.array([merged[k] for k in keys], dtype=np.float64)
-        if higher:
-            hk = sorted(higher)
-            changes["cluster_ptr"] = np.concatenate([[0], np.cumsum([len(c) for c in hk])])
-            changes["cluster_sites"] = np.array([x for c in hk for x in c], dtype=np.int64)
-            changes["cluster_energies_eV"] = np.array([higher[c] for c in hk])
+        # the network's pairs and the model's, equal pairs merged
+        ai = np.concatenate([np.minimum(net.pair_i, net.pair_j), pi]).astype(np.int64)
+        aj = np.concatenate([np.maximum(net.pair_i, net.pair_j), pj]).astype(np.int64)
+        aJ = np.concatenate([net.pair_energies_eV, pJ])
+        key, inv = np.unique(ai * n + aj, return_inverse=True)
+        changes["pair_i"] = key // n
+        changes["pair_j"] = key % n
+        changes["pair_energies_eV"] = np.bincount(inv.ravel(), weights=aJ,
+                                                  minlength=key.shape[0])
+        if hV.size:
+            changes["cluster_ptr"] = hptr
+            changes["cluster_sites"] = hsites
+            changes["cluster_energies_eV"] = hV
         d = cluster_expansion.to_dict()
         d["constant_eV"] = const
         info.append(json.dumps(d))
