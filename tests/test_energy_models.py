@@ -421,3 +421,32 @@ def test_bad_models_give_clear_errors():
     with pytest.raises(kmc.ConfigError, match="cluster 0 names site 16"):
         Engine(ion_sites=np.array([0], np.int32), **arrays, cl_ptr=[0, 3], cl_site=[0, 1, 16],
                cl_V=[0.1], temperature_K=300, attempt_frequency_Hz=1e13, seed=1)
+
+
+def test_cluster_arrays_are_the_tuples_fast_form():
+    """Clusters as an int array (all of one size, static sites negative) fold exactly as
+    the same clusters given as tuples; a large model is described by its counts."""
+    rng = np.random.default_rng(4)
+    net = _triangular()
+    tri = np.array(_triangles(net)[:10])
+    stat = np.column_stack([rng.choice(net.n_sites, 6), rng.choice(net.n_sites, 6), [-1] * 6])
+    stat = stat[stat[:, 0] != stat[:, 1]]
+    arr = np.concatenate([tri, stat])
+    eci = rng.normal(0, 0.05, len(arr))
+    a = ClusterExpansion(arr, eci, static_occupation=[1])
+    t = ClusterExpansion([tuple(int(x) for x in r) for r in arr], eci, static_occupation=[1])
+    fa, ft = a.folded(net.n_sites), t.folded(net.n_sites)
+    np.testing.assert_array_equal(fa[1], ft[1])
+    for x, y in zip(fa[2] + fa[3], ft[2] + ft[3], strict=True):
+        np.testing.assert_array_equal(x, y)
+    occ = _occupation(net.n_sites, 8, rng)
+    assert a.energy_eV(occ) == t.energy_eV(occ)
+    assert a.to_dict() == t.to_dict()
+    big = ClusterExpansion(np.arange(30_003).reshape(-1, 3), np.full(10_001, 0.01))
+    d = big.to_dict()
+    assert "clusters" not in d and d["order_counts"]["3"] == 10_001
+    assert "10001 triplets" in str(big)
+    with pytest.raises(kmc.ConfigError, match="counts only"):
+        ClusterExpansion.from_dict(d)
+    with pytest.raises(kmc.ConfigError, match="5 sites per cluster"):
+        ClusterExpansion(np.zeros((2, 5), int), [0.1, 0.1])
