@@ -205,7 +205,8 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="a material (see `kmc lattices`), one of: " + ", ".join(LATTICES)
                    + "; " + " or ".join(MICROSTRUCTURES) + " (with --material NAME); a "
                    "structure file ASE reads (CIF, POSCAR, extxyz, ...; with --species X "
-                   "--cutoff ANGSTROM); or a TOML config file")
+                   "--cutoff ANGSTROM); kmcpy (kMCpy's input files: --structure, --model, "
+                   "--events, --initial-state, --supercell); or a TOML config file")
     r.add_argument("--resume", metavar="FILE.h5", default=None,
                    help="continue the interrupted run in FILE.h5 and print its results")
     _add_options(r, "run")
@@ -218,8 +219,9 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("what", nargs="?", metavar="LATTICE|STRUCTURE|CONFIG.toml",
                    help="a material (see `kmc lattices`), one of: " + ", ".join(LATTICES)
                    + "; " + " or ".join(MICROSTRUCTURES) + " (with --material NAME); a "
-                   "structure file (with --species X --cutoff ANGSTROM); or a TOML config "
-                   "file")
+                   "structure file (with --species X --cutoff ANGSTROM); kmcpy (kMCpy's "
+                   "input files: --structure, --model, --events, --initial-state, "
+                   "--supercell); or a TOML config file")
     _add_options(s, "sweep")
     s.set_defaults(func=_cmd_sweep)
 
