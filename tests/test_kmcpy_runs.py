@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -94,9 +97,13 @@ def test_runs_are_reproducible_and_the_engine_stays_exact(material):
     assert any("violates detailed balance" in w for w in a.warnings)
 
 
-def _kmc(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "kmc.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
+def _kmc(*args):
+    """The installed command (not `python -m`, which would import the source tree from the
+    current directory), run outside the source tree."""
+    script = shutil.which("kmc", path=os.path.dirname(sys.executable)) or shutil.which("kmc")
+    cmd = [script] if script else [sys.executable, "-m", "kmc.cli"]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True,
+                          cwd=tempfile.gettempdir(), timeout=300, check=False)
 
 
 def _cli_args(events="events_regenerated.json"):
