@@ -11,7 +11,7 @@
  *   kmc_count.c     solver "count": integer count trees per rate class
  *   kmc_uniform.c   solver "uniform": uniformization (null events)
  *   kmc_events.c    solver "tree" with multi-ion events: the tree plus an event sum tree
- *   kmc_interact.c  pair interactions: the configuration-dependent part of dE
+ *   kmc_interact.c  configuration-dependent rates: pairs, clusters, local models
  *   kmc_rate.h      the rate laws and the rate memo
  *   kmc_sumtree.c   the float sum tree (tree and event solvers); kmc_rng.h the RNG
  *
