@@ -207,3 +207,51 @@ def test_kmc_agrees_with_kmcpys_runs(material, T):
     for name, ((a, ea), (b, eb)) in pairs.items():
         assert abs(a - b) <= K_SIGMA * math.hypot(ea, eb), (T, name, a, ea, b, eb)
         assert ea < 0.1 * a and eb < 0.2 * b  # resolved: a comparison that can fail
+
+
+# --------------------------------------------------------------------------------------
+# kMCpy's NASICON on any supercell, without an event file
+# --------------------------------------------------------------------------------------
+def test_environments_from_positions_are_kmcpys():
+    """nasicon_environments (kMCpy's nasicon_nat_commun_2022 order, from positions) gives
+    exactly the events of kMCpy's own generator (events_regenerated.json): the same hops,
+    each with the same 12 environment sites in the same order."""
+    from kmc.interop.kmcpy import nasicon_environments
+
+    r = read_kmcpy(*_files())
+    centres = np.flatnonzero(r.site_labels == "Na1")
+    hops, env, est = nasicon_environments(r.lattice_A, r.positions_A, r.static_positions_A,
+                                          centres)
+    mine = {(int(i), int(j)): (tuple(e), tuple(s)) for (i, j), e, s in zip(hops, env, est,
+                                                                             strict=True)}
+    theirs = {(int(i), int(j)): (tuple(e), tuple(s))
+              for (i, j), e, s in zip(r.hops, r.env_sites, r.env_static_index, strict=True)}
+    assert mine == theirs and len(mine) == 24
+
+
+def test_nasicon_on_any_supercell_with_si_p_disorder():
+    from kmc.interop.kmcpy import nasicon_inputs
+
+    small = nasicon_inputs(DATA / "model.json", (2, 1, 1), x=2.5, seed=1)
+    r = read_kmcpy(*_files())
+    np.testing.assert_allclose(small.positions_A, r.positions_A, atol=1e-9)
+    np.testing.assert_array_equal(small.hops, r.hops)
+    np.testing.assert_array_equal(small.env_sites, r.env_sites)
+    big = nasicon_inputs(DATA / "model.json", (3, 3, 3), x=2.0, seed=3)
+    n_fu = big.static_positions_A.shape[0] // 3  # 54 formula units
+    assert big.source["n_si"] == 2 * n_fu and big.source["n_p"] == n_fu
+    assert int(big.occupied.sum()) == 3 * n_fu == big.source["n_na"]
+    # every static environment entry is Si (n = 1) or P (n = 0) as arranged, both present
+    static = big.env_static_index >= 0
+    assert set(np.unique(big.env_static_n[static])) == {0, 1}
+    np.testing.assert_allclose(np.linalg.norm(big.hop_vectors_A, axis=1), 3.47782, atol=1e-3)
+    net = to_network(big)
+    assert net.n_sites == 216 and net.dimensionality == 3
+    sim = kmc.Simulation(net, 573.0, ion_sites=np.flatnonzero(big.occupied), seed=2,
+                         attempt_frequency_Hz=5e12, rate_law="kmcpy")
+    sim.run(50_000, blocks=5)
+    sim.engine.check()
+    with pytest.raises(kmc.ConfigError, match=r"x = 3.5 must be in \[0, 3\]"):
+        nasicon_inputs(DATA / "model.json", (2, 1, 1), x=3.5)
+    with pytest.raises(kmc.ConfigError, match="twice the cutoff"):
+        nasicon_inputs(DATA / "model.json", (1, 1, 1), x=2.0, cutoff_A=5.0)

@@ -101,7 +101,7 @@ from .._checks import show
 from ..errors import ConfigError
 
 __all__ = ["KmcpyInputs", "LceSpec", "read_kmcpy", "evaluate_lce", "local_model", "to_network",
-           "kmcpy_material"]
+           "kmcpy_material", "nasicon_environments", "nasicon_inputs"]
 
 KMCPY_MODEL_FILETYPE = "kmcpy.model_file"
 KMCPY_MODEL_TYPE = "composite_lce"
@@ -181,6 +181,11 @@ class KmcpyInputs:
     source : dict
         Paths, sha256 of each file, the model's ``filetype``/``model_type``, the event
         file's ``index_metadata`` format and fingerprint, supercell and options.
+    static_positions_A : numpy.ndarray, (n_static, 3)
+        Cartesian positions of the active sites that are not mobile-ion sites (Si/P), in
+        kMCpy's active order, Angstrom.
+    env_static_index : numpy.ndarray of int, (n_events, n_env)
+        For static environment entries their row of ``static_positions_A``; -1 elsewhere.
     """
 
     lattice_A: np.ndarray
@@ -195,6 +200,8 @@ class KmcpyInputs:
     site: LceSpec | None
     occupied: np.ndarray
     source: dict = field(default_factory=dict)
+    static_positions_A: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    env_static_index: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
 
     @property
     def n_sites(self) -> int:
@@ -806,7 +813,14 @@ def read_kmcpy(structure, model, events, initial_state, supercell, *, mobile_spe
         "convert_to_primitive": bool(convert_to_primitive),
         "units": "kMCpy meV converted to eV (/1000); Angstrom",
     }
+    static_active = np.flatnonzero(mobile_state < 0)
+    active_to_static = np.full(n_active, -1, dtype=np.int64)
+    active_to_static[static_active] = np.arange(static_active.size)
+    static_positions = lattice.get_cartesian_coords(sc_frac[active_to_original[static_active]]) \
+        if static_active.size else np.zeros((0, 3))
     return KmcpyInputs(
+        static_positions_A=_frozen(np.asarray(static_positions, dtype=float).reshape(-1, 3)),
+        env_static_index=_frozen(np.where(static, active_to_static[env_active], -1)),
         lattice_A=_frozen(lattice.matrix), positions_A=_frozen(positions),
         site_labels=_frozen(labels), kmcpy_index=_frozen(network.astype(np.int64)),
         hops=_frozen(hops), hop_vectors_A=_frozen(vectors), env_sites=_frozen(env_sites),
@@ -899,3 +913,197 @@ def kmcpy_material(structure: Any, model: Any, events: Any, initial_state: Any, 
     return Material(name="kmcpy", network=net, n_ions=int(sites.size),
                     options={"supercell": list(_supercell_shape(supercell))},
                     size=_supercell_shape(supercell), info=info)
+
+
+# --------------------------------------------------------------------------------------------
+# kMCpy's NASICON environments built from positions (any supercell, no event file)
+# --------------------------------------------------------------------------------------------
+def nasicon_environments(lattice_A: Any, mobile_positions_A: Any, static_positions_A: Any,
+                         centres: Any, *, cutoff_A: float = 4.0) -> tuple[np.ndarray, ...]:
+    """The local environments of kMCpy's NASICON model, from the sites' positions.
+
+    kMCpy's order ``nasicon_nat_commun_2022`` (kmcpy/structure/local_site_order.py:24-27 at
+    7761fdd): the sites within `cutoff_A` of the centre, the centre excluded, sorted by
+    species (pymatgen orders elements by electronegativity: Na before Si) and then by the
+    Cartesian x coordinate of the site's image next to the centre. Here the mobile-ion sites
+    come first and the static ones (Si/P) after, each by x. kMCpy's events of a centre are its
+    hops to the mobile sites of its environment, all with the centre's environment.
+
+    Parameters
+    ----------
+    lattice_A : (3, 3) array
+        Cell rows, Angstrom (periodic in all three directions).
+    mobile_positions_A, static_positions_A : (n, 3) arrays
+        Cartesian positions of the mobile-ion sites (the network's) and of the static sites.
+    centres : array_like of int
+        The mobile sites that are event centres (kMCpy: Na1).
+    cutoff_A : float
+        The environment's radius (kMCpy's local_env_cutoff, 4.0 A for NASICON).
+
+    Returns
+    -------
+    hops : (n_events, 2) int
+        (centre, mobile environment site) of every event.
+    env_sites : (n_events, n_env) int
+        Network site of each environment entry, -1 for a static one.
+    env_static_index : (n_events, n_env) int
+        Row of `static_positions_A` of each static entry, -1 for a mobile one.
+
+    Raises
+    ------
+    ConfigError
+        If the cell is too small for one image of each site within the cutoff, or the
+        centres' environments differ in size.
+    """
+    L = np.asarray(lattice_A, dtype=float)
+    mob = np.asarray(mobile_positions_A, dtype=float).reshape(-1, 3)
+    sta = np.asarray(static_positions_A, dtype=float).reshape(-1, 3)
+    inv = np.linalg.inv(L)
+    # the images of the shortest lattice translations: a site may have one within the cutoff
+    shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)
+                       if (i, j, k) != (0, 0, 0)]) @ L
+    if np.linalg.norm(shifts, axis=1).min() <= 2 * cutoff_A:
+        raise ConfigError(f"nasicon_environments: the cell's shortest translation is "
+                          f"{np.linalg.norm(shifts, axis=1).min():.3f} A, not more than twice "
+                          f"the cutoff {cutoff_A} A: a site could have two images in one "
+                          "environment; use a larger supercell")
+    hops, envs, stats = [], [], []
+    width = None
+    for c in np.atleast_1d(np.asarray(centres, dtype=np.int64)):
+        rows = []
+        for kind, pos in ((0, mob), (1, sta)):
+            d = pos - mob[c]
+            f = d @ inv
+            d = (f - np.rint(f)) @ L
+            r = np.linalg.norm(d, axis=1)
+            near = np.flatnonzero((r < cutoff_A) & ~((kind == 0) & (np.arange(len(pos)) == c)))
+            for k in near[np.argsort(d[near, 0], kind="stable")]:
+                rows.append((kind, int(k)))
+        if width is None:
+            width = len(rows)
+        elif len(rows) != width:
+            raise ConfigError(f"nasicon_environments: centre {int(c)} has {len(rows)} sites "
+                              f"within {cutoff_A} A, the first centre {width}")
+        env = np.array([k if kind == 0 else -1 for kind, k in rows], dtype=np.int64)
+        st = np.array([k if kind == 1 else -1 for kind, k in rows], dtype=np.int64)
+        for k in env[env >= 0]:
+            hops.append((int(c), int(k)))
+            envs.append(env)
+            stats.append(st)
+    return (np.array(hops, dtype=np.int64).reshape(-1, 2),
+            np.array(envs, dtype=np.int64).reshape(len(hops), -1),
+            np.array(stats, dtype=np.int64).reshape(len(hops), -1))
+
+
+def nasicon_inputs(model: Any, supercell: Any, *, x: float, seed: int = 0,
+                   structure: Any = None, cutoff_A: float = 4.0) -> KmcpyInputs:
+    """A kMCpy NASICON model (Na(1+x)Zr2Si(x)P(3-x)O12) on any supercell, without kMCpy.
+
+    The supercell is built as kMCpy builds it (labelled CIF -> primitive cell -> supercell),
+    its Na1 sites are the event centres, and the environments follow kMCpy's order
+    (:func:`nasicon_environments`); the Si/P sites are static, a random arrangement of
+    round(x n_fu) Si and the rest P, and round((1 + x) n_fu) Na ions are placed at random
+    (n_fu = formula units = Si/P sites / 3), both from `seed`. kMCpy's NASICON site mapping
+    is assumed: Na sites ["Na", "X"], Si sites ["Si", "P"] (state 0 the first).
+
+    Parameters
+    ----------
+    model : path
+        A kMCpy composite LCE model file (model.json) of a Na1-centred 12-site environment.
+    supercell : 3 ints
+        Repeats of the primitive cell.
+    x : float
+        Si content, 0 <= x <= 3.
+    seed : int
+        Seed of the Si/P arrangement and of the ions' sites.
+    structure : path, optional
+        The NASICON CIF (default: kmc's, ``kmc/data/structures/nasicon_Na4Zr2Si3O12_573K.cif``).
+    cutoff_A : float
+        Environment radius (kMCpy's 4.0 A).
+
+    Returns
+    -------
+    KmcpyInputs
+        As :func:`read_kmcpy` gives (``kmcpy_index``: kMCpy's active order of the Na sites,
+        which is this order).
+    """
+    _import_pymatgen()
+    from importlib import resources
+
+    shape = _supercell_shape(supercell)
+    if not 0.0 <= float(x) <= 3.0:
+        raise ConfigError(f"nasicon_inputs: x = {x!r} must be in [0, 3]")
+    path = Path(structure) if structure is not None else Path(
+        str(resources.files("kmc.data").joinpath("structures/nasicon_Na4Zr2Si3O12_573K.cif")))
+    mo_path = Path(model)
+    if not mo_path.is_file():
+        raise ConfigError(f"{mo_path}: no such file")
+    prim = _kmcpy_structure(path, True)
+    lattice, sc_prim, sc_frac = _kmcpy_supercell(prim, shape)
+    species = np.array([prim[int(p)].specie.symbol for p in sc_prim])
+    labels = np.array([prim[int(p)].properties["label"] for p in sc_prim])
+    na, si = np.flatnonzero(species == "Na"), np.flatnonzero(species == "Si")
+    if not na.size or not si.size or si.size % 3:
+        raise ConfigError(f"{path}: {na.size} Na and {si.size} Si sites in supercell {shape}; "
+                          "a NASICON structure has Na sites and 3 Si/P sites per formula unit")
+    pos = np.asarray(lattice.get_cartesian_coords(sc_frac))
+    L = np.asarray(lattice.matrix)
+    centres = np.flatnonzero(labels[na] == "Na1")
+    hops, env, est = nasicon_environments(L, pos[na], pos[si], centres, cutoff_A=cutoff_A)
+    n_env = env.shape[1]
+    mo_data = _load_json(mo_path)
+    for key, want in (("filetype", KMCPY_MODEL_FILETYPE), ("model_type", KMCPY_MODEL_TYPE)):
+        if mo_data.get(key) != want:
+            raise _bad(mo_path, key, mo_data.get(key), f"expected {want!r}")
+    raw = {"kra": _read_lce_payload(mo_path, "kra", _get(mo_data, mo_path, "kra", "kra"), n_env)}
+    if mo_data.get("site") is not None:
+        raw["site"] = _read_lce_payload(mo_path, "site", mo_data["site"], n_env)
+    # the environment geometry must be the model's migration unit's
+    try:
+        ref = np.linalg.norm(np.array([s["xyz"] for s in mo_data["kra"]["lce"][
+            "MigrationUnit_structure"]["sites"]], dtype=float), axis=1)
+    except (KeyError, TypeError, ValueError):
+        ref = None
+    inv = np.linalg.inv(L)
+    if ref is not None and ref.shape[0] == n_env:
+        for e in range(hops.shape[0]):
+            c = pos[na[hops[e, 0]]]
+            for p in range(n_env):
+                q = pos[na[env[e, p]]] if env[e, p] >= 0 else pos[si[est[e, p]]]
+                f = (q - c) @ inv
+                d = float(np.linalg.norm((f - np.rint(f)) @ L))
+                if abs(d - ref[p]) > ENV_DISTANCE_TOL_A:
+                    raise _bad(mo_path, f"kra.lce.MigrationUnit_structure.sites[{p}]",
+                               f"{ref[p]:.3f} A",
+                               f"environment position {p} of event {e} is {d:.3f} A from "
+                               f"its centre in {path}: the model is not this structure's")
+    specs = {}
+    for role, r in raw.items():
+        phi = r.pop("phi")
+        specs[role] = LceSpec(phi_empty=float(phi[0, 1]), phi_occupied=float(phi[0, 0]), **r)
+    rng = np.random.default_rng(seed)
+    n_fu = si.size // 3
+    n_si = int(round(float(x) * n_fu))
+    is_si = np.zeros(si.size, bool)
+    is_si[rng.choice(si.size, n_si, replace=False)] = True
+    # Si is state 0 (basis phi[., 0] = phi_occupied): n = 1; P is state 1: n = 0
+    static_n = np.where(est >= 0, is_si[np.maximum(est, 0)], 0).astype(np.int8)
+    n_na = int(round((1.0 + float(x)) * n_fu))
+    if not 0 < n_na < na.size:
+        raise ConfigError(f"nasicon_inputs: x = {x} gives {n_na} Na on {na.size} sites; "
+                          "nothing can move")
+    occupied = np.zeros(na.size, bool)
+    occupied[rng.choice(na.size, n_na, replace=False)] = True
+    d = pos[na[hops[:, 1]]] - pos[na[hops[:, 0]]]
+    f = d @ inv
+    vectors = (f - np.rint(f)) @ L
+    return KmcpyInputs(
+        lattice_A=_frozen(L), positions_A=_frozen(pos[na]), site_labels=_frozen(labels[na]),
+        kmcpy_index=_frozen(np.arange(na.size)), hops=_frozen(hops),
+        hop_vectors_A=_frozen(vectors), env_sites=_frozen(env),
+        env_static_n=_frozen(static_n), kra=specs["kra"], site=specs.get("site"),
+        occupied=_frozen(occupied),
+        source={"structure": str(path), "model": str(mo_path), "sha256_model": _sha256(mo_path),
+                "supercell": list(shape), "x": float(x), "seed": int(seed),
+                "n_si": n_si, "n_p": int(si.size - n_si), "n_na": n_na},
+        static_positions_A=_frozen(pos[si]), env_static_index=_frozen(est))
