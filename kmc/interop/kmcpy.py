@@ -514,7 +514,44 @@ def _phi_pair(path: Path, role: str, phi: np.ndarray, env_active: np.ndarray,
 ENV_DISTANCE_TOL_A = 0.05
 
 
-def _check_event_geometry(ev_path: Path, mo_data: dict, lattice: Any, active_frac: np.ndarray,
+_IMAGES = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)])
+
+
+def _min_image(d: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """The shortest periodic images of the displacements d (..., 3) in the cell L (rows),
+    Angstrom: rounded in fractional coordinates, then the shortest of the 27 neighbouring
+    images (rounding alone can miss it in a skewed cell)."""
+    f = d @ np.linalg.inv(L)
+    cand = ((f - np.rint(f))[..., None, :] + _IMAGES) @ L
+    best = np.argmin(np.einsum("...ij,...ij->...i", cand, cand), axis=-1)
+    return np.take_along_axis(cand, best[..., None, None], axis=-2)[..., 0, :]
+
+
+def _migration_unit_distances(mo_data: Any) -> np.ndarray | None:
+    """Distances (Angstrom) of the model's environment positions from the centre, from its
+    ``MigrationUnit_structure`` (centred on the origin); None if the file has none."""
+    try:
+        sites = mo_data["kra"]["lce"]["MigrationUnit_structure"]["sites"]
+        return np.linalg.norm(np.array([st["xyz"] for st in sites], dtype=float), axis=1)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _env_geometry_mismatch(ref: np.ndarray | None, L: np.ndarray, centres_A: np.ndarray,
+                           env_A: np.ndarray) -> tuple[int, int, float] | None:
+    """The first (event, position, distance A) whose environment site is not at the model's
+    distance from its centre (centres_A (E, 3), env_A (E, k, 3)), or None."""
+    if ref is None or ref.shape[0] != env_A.shape[1]:
+        return None
+    d = np.linalg.norm(_min_image(env_A - centres_A[:, None, :], L), axis=-1)
+    bad = np.argwhere(np.abs(d - ref) > ENV_DISTANCE_TOL_A)
+    if not bad.size:
+        return None
+    e, p = (int(v) for v in bad[0])
+    return e, p, float(d[e, p])
+
+
+def _check_event_geometry(ev_path: Path, mo_data: dict, L: np.ndarray, active_A: np.ndarray,
                           mobile_idx: np.ndarray, env_active: np.ndarray) -> None:
     """Every event's environment must have the model's geometry: the distance of
     local_env_indices[p] from the event's centre (mobile_ion_indices[0]) equals that of
@@ -522,25 +559,17 @@ def _check_event_geometry(ev_path: Path, mo_data: dict, lattice: Any, active_fra
     order is only fixed by index lists (the fingerprint holds no positions), and kMCpy's
     order of the same CIF changes with the pymatgen version: an event file made with another
     order points at other sites, and this is where it shows."""
-    try:
-        sites = mo_data["kra"]["lce"]["MigrationUnit_structure"]["sites"]
-        ref = np.linalg.norm(np.array([st["xyz"] for st in sites], dtype=float), axis=1)
-    except (KeyError, TypeError, ValueError):
-        return  # no template in the file: nothing to compare with
-    if ref.shape[0] != env_active.shape[1]:
-        return
-    for e in range(env_active.shape[0]):
-        c = active_frac[mobile_idx[e, 0]]
-        for p_, a in enumerate(env_active[e]):
-            d, _ = lattice.get_distance_and_image(c, active_frac[a])
-            if abs(d - ref[p_]) > ENV_DISTANCE_TOL_A:
-                raise _bad(ev_path, f"events[{e}].local_env_indices[{p_}]", int(a),
-                           f"is {d:.3f} A from the event's centre (active site "
-                           f"{int(mobile_idx[e, 0])}), but the model's environment has "
-                           f"position {p_} at {ref[p_]:.3f} A: the event file does not fit "
-                           "this structure's site order (kMCpy's order of a CIF depends on "
-                           "the pymatgen version; regenerate the events with kMCpy for this "
-                           "structure)")
+    ref = _migration_unit_distances(mo_data)
+    bad = _env_geometry_mismatch(ref, L, active_A[mobile_idx[:, 0]], active_A[env_active])
+    if bad is not None:
+        e, p_, d = bad
+        raise _bad(ev_path, f"events[{e}].local_env_indices[{p_}]", int(env_active[e, p_]),
+                   f"is {d:.3f} A from the event's centre (active site "
+                   f"{int(mobile_idx[e, 0])}), but the model's environment has "
+                   f"position {p_} at {ref[p_]:.3f} A: the event file does not fit "
+                   "this structure's site order (kMCpy's order of a CIF depends on "
+                   "the pymatgen version; regenerate the events with kMCpy for this "
+                   "structure)")
 
 
 def _supercell_shape(supercell: Any) -> tuple[int, int, int]:
@@ -798,7 +827,8 @@ def read_kmcpy(structure, model, events, initial_state, supercell, *, mobile_spe
         vectors[e] = lattice.get_cartesian_coords(frac[b] + image - frac[a])
     labels = np.array([prim[int(p)].properties["label"]
                        for p in active_to_primitive[network]], dtype=str)
-    _check_event_geometry(ev_path, mo_data, lattice, sc_frac[active_to_original],
+    _check_event_geometry(ev_path, mo_data, np.asarray(lattice.matrix),
+                          lattice.get_cartesian_coords(sc_frac[active_to_original]),
                           mobile_idx, env_active)
 
     source = {
@@ -958,10 +988,8 @@ def nasicon_environments(lattice_A: Any, mobile_positions_A: Any, static_positio
     L = np.asarray(lattice_A, dtype=float)
     mob = np.asarray(mobile_positions_A, dtype=float).reshape(-1, 3)
     sta = np.asarray(static_positions_A, dtype=float).reshape(-1, 3)
-    inv = np.linalg.inv(L)
     # the images of the shortest lattice translations: a site may have one within the cutoff
-    shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)
-                       if (i, j, k) != (0, 0, 0)]) @ L
+    shifts = _IMAGES[np.any(_IMAGES != 0, axis=1)] @ L
     if np.linalg.norm(shifts, axis=1).min() <= 2 * cutoff_A:
         raise ConfigError(f"nasicon_environments: the cell's shortest translation is "
                           f"{np.linalg.norm(shifts, axis=1).min():.3f} A, not more than twice "
@@ -972,9 +1000,7 @@ def nasicon_environments(lattice_A: Any, mobile_positions_A: Any, static_positio
     for c in np.atleast_1d(np.asarray(centres, dtype=np.int64)):
         rows = []
         for kind, pos in ((0, mob), (1, sta)):
-            d = pos - mob[c]
-            f = d @ inv
-            d = (f - np.rint(f)) @ L
+            d = _min_image(pos - mob[c], L)
             r = np.linalg.norm(d, axis=1)
             near = np.flatnonzero((r < cutoff_A) & ~((kind == 0) & (np.arange(len(pos)) == c)))
             for k in near[np.argsort(d[near, 0], kind="stable")]:
@@ -1059,24 +1085,15 @@ def nasicon_inputs(model: Any, supercell: Any, *, x: float, seed: int = 0,
     if mo_data.get("site") is not None:
         raw["site"] = _read_lce_payload(mo_path, "site", mo_data["site"], n_env)
     # the environment geometry must be the model's migration unit's
-    try:
-        ref = np.linalg.norm(np.array([s["xyz"] for s in mo_data["kra"]["lce"][
-            "MigrationUnit_structure"]["sites"]], dtype=float), axis=1)
-    except (KeyError, TypeError, ValueError):
-        ref = None
-    inv = np.linalg.inv(L)
-    if ref is not None and ref.shape[0] == n_env:
-        for e in range(hops.shape[0]):
-            c = pos[na[hops[e, 0]]]
-            for p in range(n_env):
-                q = pos[na[env[e, p]]] if env[e, p] >= 0 else pos[si[est[e, p]]]
-                f = (q - c) @ inv
-                d = float(np.linalg.norm((f - np.rint(f)) @ L))
-                if abs(d - ref[p]) > ENV_DISTANCE_TOL_A:
-                    raise _bad(mo_path, f"kra.lce.MigrationUnit_structure.sites[{p}]",
-                               f"{ref[p]:.3f} A",
-                               f"environment position {p} of event {e} is {d:.3f} A from "
-                               f"its centre in {path}: the model is not this structure's")
+    ref = _migration_unit_distances(mo_data)
+    env_A = np.where((env >= 0)[..., None], pos[na[np.maximum(env, 0)]],
+                     pos[si[np.maximum(est, 0)]])
+    bad = _env_geometry_mismatch(ref, L, pos[na[hops[:, 0]]], env_A)
+    if bad is not None:
+        e, p, d = bad
+        raise _bad(mo_path, f"kra.lce.MigrationUnit_structure.sites[{p}]", f"{ref[p]:.3f} A",
+                   f"environment position {p} of event {e} is {d:.3f} A from its centre in "
+                   f"{path}: the model is not this structure's")
     specs = {}
     for role, r in raw.items():
         phi = r.pop("phi")
@@ -1094,9 +1111,7 @@ def nasicon_inputs(model: Any, supercell: Any, *, x: float, seed: int = 0,
                           "nothing can move")
     occupied = np.zeros(na.size, bool)
     occupied[rng.choice(na.size, n_na, replace=False)] = True
-    d = pos[na[hops[:, 1]]] - pos[na[hops[:, 0]]]
-    f = d @ inv
-    vectors = (f - np.rint(f)) @ L
+    vectors = _min_image(pos[na[hops[:, 1]]] - pos[na[hops[:, 0]]], L)
     return KmcpyInputs(
         lattice_A=_frozen(L), positions_A=_frozen(pos[na]), site_labels=_frozen(labels[na]),
         kmcpy_index=_frozen(np.arange(na.size)), hops=_frozen(hops),
