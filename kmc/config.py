@@ -201,8 +201,9 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
            strict=True, listable=True, short="-T", metavar="KELVIN"),
     Option("barrier", "float", None, "KRA barrier of every hop of a standard lattice, eV "
            f"(default {DEFAULT_BARRIER_EV:g})", minimum=0, metavar="EV"),
-    Option("attempt_frequency", "float", DEFAULT_ATTEMPT_FREQUENCY_HZ, "attempt frequency, Hz "
-           f"(default {DEFAULT_ATTEMPT_FREQUENCY_HZ:g})", minimum=0, strict=True, metavar="HZ"),
+    Option("attempt_frequency", "float", None, "attempt frequency, Hz (default: the "
+           f"material's, `kmc lattices show`; otherwise {DEFAULT_ATTEMPT_FREQUENCY_HZ:g})",
+           minimum=0, strict=True, metavar="HZ"),
     Option("field", "vec3", None, "uniform electric field EX EY EZ, V/Angstrom",
            metavar="E"),
     Option("rate_law", "str", None, "how a hop's KRA barrier and energy change make its rate: "
@@ -539,6 +540,14 @@ def _with_defaults(values: Mapping[str, Any], command: str) -> dict[str, Any]:
     elif bulk == KMCPY:  # kMCpy's rates unless another law is asked for
         if out.get("rate_law") is None:
             out["rate_law"] = "kmcpy"
+    if _is_material(bulk):  # the material's own attempt frequency and rate law
+        spec = material_spec(bulk)
+        if out.get("attempt_frequency") is None:
+            out["attempt_frequency"] = spec.attempt_frequency_Hz
+        if out.get("rate_law") is None:
+            out["rate_law"] = spec.rate_law
+    if "attempt_frequency" in out and out["attempt_frequency"] is None:
+        out["attempt_frequency"] = DEFAULT_ATTEMPT_FREQUENCY_HZ
     elif bulk is not None and not _is_material(bulk):
         for key, value in (("a", DEFAULT_LATTICE_CONSTANT_A),
                            ("barrier", DEFAULT_BARRIER_EV)):  # standard-lattice defaults

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import _checks
 from ._compat import moved_names
+from .constants import DEFAULT_ATTEMPT_FREQUENCY_HZ, RATE_LAWS
 from .errors import ConfigError
 from .lattice import SiteNetwork
 from .mechanisms import interstitialcy_events, split_interstitialcy_events
@@ -81,6 +82,18 @@ class MaterialSpec:
     def spacegroup(self) -> str:
         sg = self.data["spacegroup"]
         return f"{sg['symbol']} (No. {sg['number']})"
+
+    @property
+    def attempt_frequency_Hz(self) -> float:
+        """The material's attempt frequency (``[attempt_frequency]``), Hz; the package
+        default where the file gives none."""
+        return float(self.data.get("attempt_frequency", {}).get(
+            "value_Hz", DEFAULT_ATTEMPT_FREQUENCY_HZ))
+
+    @property
+    def rate_law(self) -> str:
+        """The rate law the material's barriers are meant for (``rate_law``, default kra)."""
+        return str(self.data.get("rate_law", "kra"))
 
     @property
     def references(self) -> dict[str, dict[str, str]]:
@@ -142,11 +155,28 @@ def _check_spec(spec: MaterialSpec) -> None:
     entries += [(f"interactions.{i['name']}", i) for i in d.get("interactions", [])]
     entries += [(f"events.{e['name']}", e) for e in d.get("events", [])]
     entries += [(f"parameters.{k}", v) for k, v in d.get("parameters", {}).items()]
+    for name in ("attempt_frequency", "energy_model"):
+        if name in d:
+            entries.append((name, d[name]))
+    entries += [(f"validation[{k}]", v) for k, v in enumerate(d.get("validation", []))]
     for where, table in entries:
         for k in (s.strip() for s in str(table.get("source", "")).split(",")):
             if k not in refs:
                 raise ConfigError(f"material file {spec.name}.toml: {where} cites unknown "
                                   f"reference {k!r}")
+    for h in d["hops"]:
+        if "barrier_eV" not in h and not (h.get("barrier_model") == "energy_model"
+                                          and "energy_model" in d):
+            raise ConfigError(f"material file {spec.name}.toml: hop {h['name']!r} has no "
+                              "barrier_eV (or barrier_model = \"energy_model\" with an "
+                              "[energy_model] table)")
+    nu = d.get("attempt_frequency", {}).get("value_Hz")
+    if nu is not None and not (isinstance(nu, (int, float)) and math.isfinite(nu) and nu > 0):
+        raise ConfigError(f"material file {spec.name}.toml: attempt_frequency.value_Hz = "
+                          f"{nu!r} must be a positive number")
+    if d.get("rate_law", "kra") not in RATE_LAWS:
+        raise ConfigError(f"material file {spec.name}.toml: rate_law = {d['rate_law']!r} "
+                          f"(known: {', '.join(RATE_LAWS)})")
 
 
 def list_materials() -> list[str]:
@@ -356,6 +386,12 @@ class Material:
         Unit cells of the supercell along the cell vectors.
     info : dict
         What the model derived (e.g. the Si count, exchanged anion sites), JSON-ready.
+    attempt_frequency_Hz : float
+        The material's attempt frequency (its file's ``[attempt_frequency]``), Hz: what
+        ``kmc run MATERIAL`` uses unless ``--attempt-frequency`` is given; pass it to
+        :class:`kmc.Simulation` yourself in Python.
+    rate_law : str
+        The rate law the material's barriers are meant for ("kra" or "kmcpy").
     """
 
     name: str
@@ -364,6 +400,8 @@ class Material:
     options: dict[str, Any]
     size: tuple[int, int, int]
     info: dict[str, Any] = field(default_factory=dict)
+    attempt_frequency_Hz: float = DEFAULT_ATTEMPT_FREQUENCY_HZ
+    rate_law: str = "kra"
 
     @property
     def n_cells(self) -> int:
@@ -406,9 +444,11 @@ class _Build:
         self.positions, self.kinds, self.cell = _supercell(frac, kinds, cell, size)
         self.energies = np.array([float(s.get("energy_eV", 0.0)) for s in self.site_specs])[
             self.kinds]
+        # a hop with `barrier_model = "energy_model"` gets its barrier from the material's
+        # energy model (set by the model function); 0 until then
         self.hop_rules = [HopRule(h["name"], h["sites"][0], h["sites"][1],
                                   float(h["window_A"][0]), float(h["window_A"][1]),
-                                  float(h["barrier_eV"])) for h in d["hops"]]
+                                  float(h.get("barrier_eV", 0.0))) for h in d["hops"]]
         self.pair_rules = [(p["sites"][0], p["sites"][1], float(p["window_A"][0]),
                             float(p["window_A"][1]), float(p["energy_eV"]))
                            for p in d.get("interactions", [])]
@@ -490,28 +530,136 @@ def _model_argyrodite(b: _Build, options: dict[str, Any], rng: np.random.Generat
 
 
 # ---- NASICON --------------------------------------------------------------- #
+#: Largest difference (Angstrom) between a distance in a hop's 13-site environment (its Na1
+#: and the 12 sites within 4 A) and the same distance in the LCE's unit.
+NASICON_UNIT_TOL_A = 0.05
+
+
+@lru_cache(maxsize=None)
+def nasicon_lce_data(name: str = "nasicon_deng2022.json") -> dict[str, Any]:
+    """The NASICON local cluster expansions shipped in ``kmc/data`` (read once).
+
+    The file holds the 12-site unit around a Na1 (positions relative to it, Angstrom, in
+    kMCpy's order), the 24 orbits as position tuples, the fits (``fits[fit][role]`` with
+    ``empty_meV`` and one ``eci_meV`` per orbit, roles ``kra`` and ``site``) and the 15
+    training environments with their NEB energies. See the file's ``about``.
+    """
+    import json
+
+    text = resources.files("kmc.data").joinpath(name).read_text("utf-8")
+    return json.loads(text)
+
+
+def nasicon_lce(fit: str = "kmcpy_example", role: str = "kra") -> Any:
+    """One of the shipped NASICON LCEs as a :class:`kmc.energy.LocalClusterExpansion`.
+
+    Parameters
+    ----------
+    fit : str
+        "kmcpy_example" (kMCpy's example keci.txt) or "kmcpy_2022" (kMCpy's 2022 fit).
+    role : str
+        "kra" (E_KRA of a Na1-Na2 hop) or "site" (kMCpy's site term E_site).
+
+    Returns
+    -------
+    LocalClusterExpansion
+        eV, over the 12 unit positions with kMCpy's Chebyshev basis (n = 0 -> +1,
+        n = 1 -> -1; n = 1 is Na on a Na site and Si on a Si/P site).
+    """
+    from .energy import LocalClusterExpansion
+
+    data = nasicon_lce_data()
+    fits = data["fits"]
+    fit = _checks.choice(fit, "lce_fit", tuple(fits))
+    role = _checks.choice(role, "role", ("kra", "site"))
+    f = fits[fit][role]
+    clusters = [tuple(int(i) for i in c) for orbit in data["orbits"] for c in orbit]
+    coefs = [float(e) / 1000.0 for orbit, e in zip(data["orbits"], f["eci_meV"], strict=True)
+             for _ in orbit]
+    return LocalClusterExpansion(float(f["empty_meV"]) / 1000.0, clusters, np.array(coefs),
+                                 basis=(1.0, -1.0), n_env=len(data["unit"]),
+                                 name=f"Deng et al. 2022 NASICON {role} ({fit})")
+
+
+def _nasicon_unit_check(cell: np.ndarray, centres_A: np.ndarray, env_A: np.ndarray,
+                        unit_A: np.ndarray) -> None:
+    """Every environment (the centre and its 12 sites in the LCE's order) must be congruent
+    with the LCE's unit: all 78 distances within NASICON_UNIT_TOL_A, so each position of the
+    expansion's clusters is the same site of the geometry the LCE was fitted on."""
+    from .interop.kmcpy import _min_image
+
+    rel = _min_image(env_A - centres_A[:, None, :], cell)            # (E, 12, 3)
+    pts = np.concatenate([np.zeros((len(rel), 1, 3)), rel], axis=1)  # centre first
+    ref = np.concatenate([np.zeros((1, 3)), unit_A], axis=0)
+    d = np.linalg.norm(pts[:, :, None, :] - pts[:, None, :, :], axis=-1)
+    d_ref = np.linalg.norm(ref[:, None, :] - ref[None, :, :], axis=-1)
+    dev = np.abs(d - d_ref[None])
+    if dev.max() > NASICON_UNIT_TOL_A:
+        e, p, q = np.unravel_index(int(np.argmax(dev)), dev.shape)
+        raise ConfigError(f"NASICON energy model: hop environment {e} is not the LCE's unit "
+                          f"(distance {p}-{q} is {d[e, p, q]:.3f} A, the unit's "
+                          f"{d_ref[p, q]:.3f} A); the structure is not the one the model was "
+                          "fitted on")
+
+
 def _model_nasicon(b: _Build, options: dict[str, Any], rng: np.random.Generator
                    ) -> tuple[SiteNetwork, int]:
+    """NASICON with the LCE energetics of Deng et al. 2022 (kMCpy's NASICON model).
+
+    Every Na1 is the centre of its 6 Na1 -> Na2 hops; the 12 sites within 4 A of it (6 Na2,
+    6 Si/P) form the environment of those hops and of their reverses, ordered as kMCpy
+    orders them (:func:`kmc.interop.kmcpy.nasicon_environments`) and checked against the
+    LCE's unit. The Si/P sites are static (seeded random arrangement of round(x n_fu) Si).
+    E_KRA is the kra LCE, dE the site LCE times the direction (+1 Na1 -> Na2), for the
+    "kmcpy" rate law: E_b = E_KRA + dE / 2.
+    """
+    from .interop.kmcpy import KmcpyInputs, LceSpec, _min_image, nasicon_environments, to_network
+
     x = _option(options, "x", 2.0, 0.0, 3.0)
+    em = b.spec.data["energy_model"]
+    fit = _option(options, "lce_fit", str(em["fit"]), choices=tuple(nasicon_lce_data()["fits"]))
     tet = b.framework["Si/P"]
-    n_si = int(round(x / 3.0 * len(tet)))
+    n_fu = len(tet) // 3
+    n_ions = int(round((1.0 + x) * n_fu))
+    n_sites = len(b.positions)
+    if n_ions >= n_sites:
+        raise ConfigError(f"x = {x:g} fills all {n_sites} Na sites: no vacancy, no "
+                          "transport; use x < 3")
+    n_si = int(round(x * n_fu))
     is_si = np.zeros(len(tet), dtype=bool)
     is_si[rng.choice(len(tet), size=n_si, replace=False)] = True
-    net = b.network("nasicon")
-    # each Si4+ (in place of P5+) within reach lowers the Na site energy
-    reach = _param(b.spec, "si_reach_A")
-    shift = _param(b.spec, "si_site_shift_eV")
-    n_near = b.near(net.positions, tet[is_si], reach).sum(axis=1) if n_si else \
-        np.zeros(net.n_sites)
-    energies = net.site_energies_eV + shift * n_near
-    z = int(b.spec.data["composition"]["formula_units_per_cell"])
-    n_ions = int(round((1.0 + x) * z * np.prod(b.size)))
-    if n_ions >= net.n_sites:
-        raise ConfigError(f"x = {x:g} fills all {net.n_sites} Na sites: no vacancy, no "
-                          "transport; use x < 3")
-    b.info.update(x=x, si_sites=n_si, tetrahedral_sites=len(tet),
-                  mean_si_neighbours=float(n_near.mean()))
-    return net.replace(site_energies_eV=energies), n_ions
+    labels = np.array(b.labels)[b.kinds]
+    centres = np.flatnonzero(labels == "Na1")
+    hops, env, est = nasicon_environments(b.cell, b.positions, tet, centres,
+                                          cutoff_A=float(em["environment_cutoff_A"]))
+    data = nasicon_lce_data()
+    unit = np.array([u["xyz_A"] for u in data["unit"]], dtype=float)
+    if env.shape[1] != len(unit):
+        raise ConfigError(f"NASICON energy model: {env.shape[1]} sites within "
+                          f"{em['environment_cutoff_A']} A of a Na1, the LCE's unit has "
+                          f"{len(unit)}")
+    env_A = np.where((env >= 0)[..., None], b.positions[np.maximum(env, 0)],
+                     tet[np.maximum(est, 0)])
+    _nasicon_unit_check(b.cell, b.positions[hops[:, 0]], env_A, unit)
+
+    def spec(role: str) -> LceSpec:
+        m = nasicon_lce(fit, role)
+        return LceSpec(name=role, e0_eV=m.e0_eV, clusters=m.clusters,
+                       coefficients_eV=m.coefficients_eV, phi_empty=1.0, phi_occupied=-1.0)
+
+    static_n = np.where(est >= 0, is_si[np.maximum(est, 0)], 0).astype(np.int8)
+    inputs = KmcpyInputs(
+        lattice_A=b.cell, positions_A=b.positions, site_labels=labels,
+        kmcpy_index=np.arange(n_sites), hops=hops,
+        hop_vectors_A=_min_image(b.positions[hops[:, 1]] - b.positions[hops[:, 0]], b.cell),
+        env_sites=env, env_static_n=static_n, kra=spec("kra"), site=spec("site"),
+        occupied=np.zeros(n_sites, dtype=bool))
+    net = to_network(inputs, name="nasicon", charge_e=float(b.spec.data["charge_e"]))
+    net = net.replace(hop_type_names=("Na1->Na2", "Na2->Na1"))
+    b.info.update(x=x, lce_fit=fit, si_sites=n_si, tetrahedral_sites=len(tet),
+                  formula_units=n_fu)
+    options.setdefault("lce_fit", fit)
+    return net, n_ions
 
 
 # ---- beta-alumina ---------------------------------------------------------- #
@@ -555,7 +703,7 @@ _MODELS: dict[str, Callable[..., tuple[SiteNetwork, int]]] = {
 MODEL_OPTIONS: dict[str, tuple[str, ...]] = {
     "lgps": (),
     "argyrodite": ("halogen", "site_exchange"),
-    "nasicon": ("x",),
+    "nasicon": ("x", "lce_fit"),
     "beta_alumina": ("excess",),
 }
 
@@ -609,7 +757,8 @@ def build_material(name: str, *, size: Any = None, disorder_seed: int = 0,
     net, n_ions = _MODELS[model](b, opts, rng)
     used = {k: given.get(k) for k in allowed}
     used.update({k: v for k, v in b.info.items() if k in allowed})
-    return Material(key, net, n_ions, used, size3, dict(b.info))
+    return Material(key, net, n_ions, used, size3, dict(b.info),
+                    attempt_frequency_Hz=spec.attempt_frequency_Hz, rate_law=spec.rate_law)
 
 
 # --------------------------------------------------------------------------- #
@@ -654,9 +803,14 @@ def describe_material(name: str) -> str:
     for k, h in enumerate(d["hops"]):
         sel = net.hop_types == k
         got = f"{lengths[sel].min():.3f}-{lengths[sel].max():.3f} A" if sel.any() else "none"
+        if "barrier_eV" in h:
+            kra = f"E_KRA = {h['barrier_eV']:.3f} eV"
+            per = int(sel.sum()) // m.n_cells
+        else:  # both directions of each hop are hop types of the energy model's network
+            kra = "E_KRA from the energy model"
+            per = int(net.n_hops) // m.n_cells
         lines.append(f"    {h['name']:<12s} {'-'.join(h['sites']):<10s} {got:<16s} "
-                     f"E_KRA = {h['barrier_eV']:.3f} eV, {int(sel.sum()) // m.n_cells} per "
-                     f"cell   [{h['source']}]")
+                     f"{kra}, {per} per cell   [{h['source']}]")
     for e in d.get("events", []):
         i_, l_ = "/".join(e["interstitial"]), "/".join(e["lattice"])
         moves = (f"{i_} -> {'/'.join(e['split'])} and {l_} -> {'/'.join(e['split'])}"
@@ -671,6 +825,25 @@ def describe_material(name: str) -> str:
             lines.append(f"    {p['name']:<12s} {'-'.join(p['sites']):<10s} "
                          f"{p['window_A'][0]:g}-{p['window_A'][1]:g} A  J = "
                          f"{p['energy_eV']:+.3f} eV   [{p['source']}]")
+    em = d.get("energy_model")
+    if em:
+        data = nasicon_lce_data(em["data"])
+        lines.append(f"  energy model: {em['kind']} ({em['data']}), fit {em['fit']} (option "
+                     f"lce_fit: {', '.join(data['fits'])}); environment {len(data['unit'])} "
+                     f"sites within {em['environment_cutoff_A']:g} A, {len(data['orbits'])} "
+                     f"orbits   [{em['source']}]")
+        for fit, f in data["fits"].items():
+            lines.append(f"    {fit}: E_KRA = {f['kra']['empty_meV']:.2f} meV + ECIs "
+                         f"(RMSE {f['kra']['rmse_meV']:.1f}, LOOCV {f['kra']['loocv_meV']:.0f} "
+                         f"meV); E_site = {f['site']['empty_meV']:.2f} meV + ECIs (RMSE "
+                         f"{f['site']['rmse_meV']:.1f}, LOOCV {f['site']['loocv_meV']:.0f} meV)")
+        t = data["training"]["E_kra_meV"]
+        lines.append(f"    fitted to {len(t)} NEB E_KRA values, {min(t):.0f}-{max(t):.0f} meV")
+    af = d.get("attempt_frequency")
+    lines.append("  attempt frequency: " + (
+        f"{af['value_Hz']:g} Hz ({af.get('where', '')})   [{af['source']}]" if af else
+        f"{spec.attempt_frequency_Hz:g} Hz (kmc's default; the file gives none)")
+        + f"; rate law {spec.rate_law}")
     if d.get("parameters"):
         lines.append("  model parameters:")
         for k, p in d["parameters"].items():
@@ -680,6 +853,13 @@ def describe_material(name: str) -> str:
         for x, h in d["halogens"].items():
             vals = ", ".join(f"{k} = {v:g}" for k, v in h.items() if isinstance(v, float))
             lines.append(f"    {x}: {vals}   [{h['source']}]")
+    if d.get("validation"):
+        lines.append("  computed references (kmc validate):")
+        for v in d["validation"]:
+            opts = ", ".join(f"{k} = {w}" for k, w in v.get("options", {}).items())
+            lines.append(f"    {v['quantity']} = {v['value']:.3g} at {v['T_K']:g} K"
+                         + (f" ({opts})" if opts else "") + f": {v.get('method', '')}, "
+                         f"{v.get('where', '')}   [{v['source']}]")
     lines.append("  references:")
     for k, r in spec.references.items():
         flag = f" ({r['flag']})" if r.get("flag") else ""

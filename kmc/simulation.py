@@ -196,7 +196,8 @@ class Simulation:
         Seeds ion placement and the engine. None draws one from the OS; the seed
         used is recorded in the result, so every run can be repeated.
     attempt_frequency_Hz : float
-        Attempt frequency nu of every hop, Hz (default 1e13).
+        Attempt frequency nu of every hop, Hz (default 1e13; a material's own with
+        :meth:`from_material`).
     field_V_per_angstrom : array_like of 3 floats or None
         Uniform electric field, V/Angstrom. The drift it causes gives an
         independent conductivity (``sigma_drift_S_cm``); keep q |E| a << kB T for
@@ -315,6 +316,31 @@ class Simulation:
         self._stop_signal: int | None = None
         self._chunk = 1 << 16
         self._frames: _Frames | None = None  # the trajectory of the run under way
+
+    @classmethod
+    def from_material(cls, material: Any, temperature_K: float, *, seed: int | None = None,
+                      **kwargs: Any) -> Simulation:
+        """A run of a built material (:func:`kmc.build_material`) as ``kmc run`` makes it:
+        its network, its ion count, its attempt frequency and its rate law.
+
+        Parameters
+        ----------
+        material : kmc.materials.Material
+        temperature_K : float
+        seed : int or None
+        **kwargs
+            Any other :class:`Simulation` argument; ``attempt_frequency_Hz`` and
+            ``rate_law`` given here replace the material's.
+        """
+        kwargs.setdefault("attempt_frequency_Hz", material.attempt_frequency_Hz)
+        kwargs.setdefault("rate_law", material.rate_law)
+        if not any(k in kwargs for k in ("n_ions", "n_vacancies", "occupancy", "ion_sites")):
+            sites = material.info.get("ion_sites")
+            if sites is not None:
+                kwargs["ion_sites"] = np.asarray(sites, dtype=np.int64)
+            else:
+                kwargs["n_ions"] = material.n_ions
+        return cls(material.network, temperature_K, seed=seed, **kwargs)
 
     # ------------------------------------------------------------------ engine
     def _engine_memory_estimate_bytes(self) -> float:

@@ -43,7 +43,8 @@ TARGET_REL_ERR = 0.05
 QUICK_TARGET_REL_ERR = 0.15
 
 __all__ = ["CASES", "Case", "ValidationReport", "run_validation", "case_sweep",
-           "experimental_table", "experimental_reference", "DEPRECATED_KEYS"]
+           "experimental_table", "experimental_reference", "computed_references",
+           "REFERENCE_QUANTITIES", "DEPRECATED_KEYS"]
 
 #: The old keys of the validation JSON (rows and their ``experiment``), old -> new. This
 #: version writes each beside its new key with the same value; they go in the next version.
@@ -130,6 +131,43 @@ def experimental_reference(material: str, options: dict[str, Any]) -> dict[str, 
     return None
 
 
+#: The quantities a ``[[validation]]`` row of a material file may name: how each is read
+#: from a run's transport estimate (value, error), cm^2/s or S/cm.
+REFERENCE_QUANTITIES = {
+    "sigma_S_cm": lambda t: (t.sigma_S_cm, t.sigma_S_cm_err),
+    "D_tracer_cm2_s": lambda t: (t.D_tracer_cm2_s, t.D_tracer_cm2_s_err),
+    "D_tracer_c_cm2_s": lambda t: (t.D_tracer_tensor_cm2_s[2, 2],
+                                   t.D_tracer_tensor_cm2_s_err[2, 2]),
+    "D_tracer_ab_cm2_s": lambda t: (
+        0.5 * (t.D_tracer_tensor_cm2_s[0, 0] + t.D_tracer_tensor_cm2_s[1, 1]),
+        0.5 * math.hypot(t.D_tracer_tensor_cm2_s_err[0, 0], t.D_tracer_tensor_cm2_s_err[1, 1])),
+}
+
+
+def computed_references(material: str, options: dict[str, Any]) -> list[dict[str, Any]]:
+    """The computed references of a material composition: the ``[[validation]]`` rows of its
+    material file (the calculation its parameters come from, at a temperature, with its
+    source), each with the full citation and flag of its reference key."""
+    from .materials import material_spec
+
+    spec = material_spec(material)
+    out = []
+    for k, v in enumerate(spec.data.get("validation", [])):
+        if not _same_options(dict(v.get("options", {})), options):
+            continue
+        q = v.get("quantity")
+        if q not in REFERENCE_QUANTITIES:
+            raise ConfigError(f"material file {material}.toml: validation[{k}].quantity = "
+                              f"{q!r} (known: {', '.join(REFERENCE_QUANTITIES)})")
+        key = str(v["source"]).split(",")[0].strip()
+        ref = spec.references.get(key, {})
+        out.append({"quantity": q, "T_K": float(v["T_K"]), "value": float(v["value"]),
+                    "method": v.get("method", ""), "where": v.get("where", ""),
+                    "reference": spec.short_cite(key), "citation": spec.cite(v["source"]),
+                    "flag": ref.get("flag", ""), "note": v.get("note", "")})
+    return out
+
+
 def _other_entry(material: str, options: dict[str, Any], key: str) -> dict[str, Any] | None:
     """The first entry of a material composition with a finite `key` (primary first)."""
     entries = [e for e in experimental_table()
@@ -173,9 +211,9 @@ class ValidationReport:
 
     def table(self) -> str:
         """The printed table: simulated vs experimental, with the ratio and the sources."""
-        head = (f"{'material':<28s} {'T range / K':<12s} {'sigma_sim(300 K) S/cm':<24s} "
-                f"{'Ea_sim / eV':<14s} {'sigma_exp S/cm':<15s} {'Ea_exp / eV':<12s} "
-                f"{'sim/exp':<8s} source")
+        head = (f"{'material':<28s} {'T range / K':<12s} {'regime':<10s} "
+                f"{'sigma_sim(300 K) S/cm':<24s} {'Ea_sim / eV':<14s} {'sigma_exp S/cm':<15s} "
+                f"{'Ea_exp / eV':<12s} {'sim/exp':<8s} source")
         lines = [head, "-" * len(head)]
         notes: list[str] = []
         for r in self.rows:
@@ -205,9 +243,19 @@ class ValidationReport:
             trange = f"{min(t):g}-{max(t):g}"
             sim_s = f"{s:.3g} +- {se:.2g}" if s is not None and math.isfinite(s) else "-"
             sim_ea = f"{ea:.3f} +- {eae:.3f}" if ea is not None and math.isfinite(ea) else "-"
-            lines.append(f"{r['case']:<28s} {trange:<12s} {sim_s:<24s} {sim_ea:<14s} "
-                         f"{exp_s:<15s} {exp_ea:<12s} {rat:<8s} "
+            regime = "diffusive" if r.get("diffusive", True) else "not diff."
+            lines.append(f"{r['case']:<28s} {trange:<12s} {regime:<10s} {sim_s:<24s} "
+                         f"{sim_ea:<14s} {exp_s:<15s} {exp_ea:<12s} {rat:<8s} "
                          f"{exp.get('reference', 'no tabulated value')}")
+            for ref in r.get("computed_references") or []:
+                rr = ref.get("ratio_sim_ref")
+                lines.append(f"    computed reference: {ref['quantity']} at {ref['T_K']:g} K: sim "
+                             f"{ref['sim']:.3g} +- {ref['sim_err']:.2g}, ref {ref['value']:.3g} "
+                             f"({ref['method']}; {ref['reference']}, {ref['where']}, "
+                             f"{ref['flag']}), sim/ref "
+                             + (f"{rr:.3g}" if rr is not None else "n/a (not diffusive)"))
+            if not r.get("computed_references"):
+                lines.append("    computed reference: none in the material file")
         lines.extend(notes)
         lines.append("sigma_sim(300 K) and Ea_sim: weighted Arrhenius fit of sigma*T over the "
                      "temperature range; barriers from the cited calculations, not fitted.")
@@ -236,6 +284,9 @@ def case_sweep(case: Case, *, quick: bool, seed: int, workers: int | None,
     capped at the case's hops; equilibration is a fifth of that cap.
     """
     temps = case.temperatures_K[-3:] if quick else case.temperatures_K
+    # and the temperatures of the computed references (compared, not fitted)
+    extra = {r["T_K"] for r in computed_references(case.material, case.options)}
+    temps = tuple(sorted(set(temps) | extra))
     size = case.quick_size if quick else case.size
     steps = case.quick_steps if quick else case.steps
     values: dict[str, Any] = {
@@ -253,7 +304,17 @@ def case_sweep(case: Case, *, quick: bool, seed: int, workers: int | None,
 
 def _case_row(case: Case, sweep: SweepResult) -> dict[str, Any]:
     """One row of the report: the case's runs, its Arrhenius fit, the experiment."""
-    runs = sorted(sweep.runs.values(), key=lambda r: r.temperature_K)
+    every = sorted(sweep.runs.values(), key=lambda r: r.temperature_K)
+    refs = computed_references(case.material, case.options)
+    for ref in refs:  # the run at the reference's temperature
+        run = min(every, key=lambda r: abs(r.temperature_K - ref["T_K"]))
+        v, e = (float(u) for u in REFERENCE_QUANTITIES[ref["quantity"]](run.transport))
+        ref.update(sim=v, sim_err=e, T_sim_K=float(run.temperature_K),
+                   diffusive=bool(run.transport.diffusive),
+                   ratio_sim_ref=v / ref["value"] if run.transport.diffusive else None)
+    # the Arrhenius fit is over the case's own temperatures only
+    own = {float(t) for t in case.temperatures_K}
+    runs = [r for r in every if float(r.temperature_K) in own] or every
     T = np.array([r.temperature_K for r in runs])
     s = np.array([float(r.sigma_S_cm) for r in runs])
     e = np.array([float(r.sigma_S_cm_err) for r in runs])
@@ -295,6 +356,10 @@ def _case_row(case: Case, sweep: SweepResult) -> dict[str, Any]:
         "ratio_Ea_sim_exp": (ea / ea_entry["Ea_eV"] if ea_entry is not None
                              and math.isfinite(ea) else None),
         "haven": _haven_row(case, per_run),
+        "computed_references": refs,
+        "regime": ("diffusive" if all(diffusive) else
+                   "not diffusive at " + ", ".join(f"{r.temperature_K:g} K" for r in runs
+                                                   if not r.transport.diffusive)),
         "diffusive": all(diffusive), "compared": compared,
         "converged": [bool(r.converged) for r in runs], "not_diffusive": not_diffusive,
         "sigma_S_cm_upper": [float(r.transport.sigma_S_cm_upper) for r in runs],

@@ -32,7 +32,8 @@ def test_shipped_materials_and_sources():
         for key, ref in spec.references.items():
             assert ref["citation"].strip(), (name, key)
         for h in spec.data["hops"]:
-            assert h["source"] and h["barrier_eV"] >= 0
+            assert h["source"] and (h["barrier_eV"] >= 0 if "barrier_eV" in h
+                                    else h["barrier_model"] == "energy_model")
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -84,11 +85,17 @@ def test_dimensionality():
 
 
 def test_disorder_is_seeded():
-    a = build_material("nasicon", x=1.5, disorder_seed=3).network
-    b = build_material("nasicon", x=1.5, disorder_seed=3).network
-    c = build_material("nasicon", x=1.5, disorder_seed=4).network
-    assert np.array_equal(a.site_energies_eV, b.site_energies_eV)
-    assert not np.array_equal(a.site_energies_eV, c.site_energies_eV)
+    """The Si/P arrangement (static sites of the NASICON energy model) follows the seed: the
+    hop barriers in one configuration (every Na1 filled, every Na2 empty) repeat with the
+    same seed and differ with another."""
+    from kmc.energy import hop_energetics
+
+    nets = [build_material("nasicon", x=1.5, disorder_seed=s).network for s in (3, 3, 4)]
+    na1 = nets[0].site_types == nets[0].site_type_names.index("Na1")
+    hops = np.flatnonzero(na1[nets[0].hop_src])
+    a, b, c = (np.concatenate(hop_energetics(n, na1, hops)) for n in nets)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
 
 
 @pytest.mark.parametrize("call, match", [
@@ -240,16 +247,6 @@ def test_lgps_is_anisotropic_fast_along_c():
         assert D[2] - D[k] > 3 * math.hypot(E[2], E[k])
     # the tetragonal a and b axes are equivalent within the errors
     assert abs(D[0] - D[1]) < 4 * math.hypot(E[0], E[1])
-
-
-def test_nasicon_sigma_has_a_maximum_between_x0_and_x3():
-    """Na1 (6b) sites fill first: at x = 0 every Na1 is taken and the Na2 sites are empty, so
-    transport needs excitations; towards x = 3 the vacancies run out. In between sigma is
-    higher than at both ends (3 combined standard errors)."""
-    low, mid, high = (_run("nasicon", 500.0, 300_000, seed=1, size=(3, 3, 1), x=x)
-                      for x in (0.0, 1.0, 2.8))
-    assert _gap_sigma(mid, low) > 3
-    assert _gap_sigma(mid, high) > 3
 
 
 def test_argyrodite_site_exchange_raises_sigma_and_lowers_Ea():

@@ -942,7 +942,7 @@ def kmcpy_material(structure: Any, model: Any, events: Any, initial_state: Any, 
     info = {"ion_sites": sites.tolist(), "source": {k: str(v) for k, v in inp.source.items()}}
     return Material(name="kmcpy", network=net, n_ions=int(sites.size),
                     options={"supercell": list(_supercell_shape(supercell))},
-                    size=_supercell_shape(supercell), info=info)
+                    size=_supercell_shape(supercell), info=info, rate_law="kmcpy")
 
 
 # --------------------------------------------------------------------------------------------

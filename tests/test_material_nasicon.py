@@ -1,0 +1,112 @@
+"""NASICON with the Deng et al. 2022 local cluster expansions (kmc's built-in ``nasicon``).
+
+The model data (kmc/data/nasicon_deng2022.json) against kMCpy's fit, the built environments
+against the expansion's unit, the seeded Si/P arrangement, and the material's attempt
+frequency and rate law on every path (Python, ``kmc run``)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import kmc
+from kmc.errors import ConfigError
+from kmc.materials import _nasicon_unit_check, build_material, nasicon_lce, nasicon_lce_data
+
+
+def _training():
+    d = nasicon_lce_data()
+    occ = np.array(d["training"]["state1_minus_state0"])  # +1: vacancy / P, -1: Na / Si
+    return d, (occ == -1).astype(np.int8)                  # kmc's n: 1 = Na on Na, Si on Si/P
+
+
+@pytest.mark.parametrize("fit", ["kmcpy_example", "kmcpy_2022"])
+@pytest.mark.parametrize("role, key", [("kra", "E_kra_meV"), ("site", "E_site_meV")])
+def test_shipped_lce_reproduces_kmcpy_fit(fit, role, key):
+    """The shipped orbits and ECIs, evaluated by kmc on the 15 NEB environments, give the
+    RMSE kMCpy's LCEFitter reported for the fit (to 1e-6 meV): orbits, basis, sign convention
+    and parameters are kMCpy's."""
+    d, n = _training()
+    pred = np.asarray(nasicon_lce(fit, role).evaluate_eV(n)) * 1000.0
+    rmse = math.sqrt(np.mean((pred - np.array(d["training"][key])) ** 2))
+    assert rmse == pytest.approx(d["fits"][fit][role]["rmse_meV"], abs=1e-6)
+
+
+def test_barrier_range_follows_si_and_na_content():
+    """kMCpy's runtime E_KRA of the two extreme training environments (fit kmcpy_example;
+    kMCpy 7761fdd, CompositeLCEModel on events of kmc's CIF): all P with every Na2 empty
+    470.585 meV (NEB 473.25), all Si with five Na2 filled 154.426 meV (NEB 153.15). The
+    barrier falls with Si and Na content, as Deng et al. find."""
+    _, n = _training()
+    kra = nasicon_lce("kmcpy_example", "kra")
+    e = np.asarray(kra.evaluate_eV(n[[0, 14]])) * 1000.0
+    np.testing.assert_allclose(e, [470.585, 154.426], atol=1e-3)
+
+
+def test_environments_are_the_units_geometry():
+    """Every built environment is congruent with the LCE's unit; a swapped pair of
+    positions (an environment in another order) is refused."""
+    from kmc.interop.kmcpy import nasicon_environments
+    from kmc.materials import _Build, _load_spec
+
+    b = _Build(_load_spec("nasicon"), (2, 2, 1), {})
+    labels = np.array(b.labels)[b.kinds]
+    tet = b.framework["Si/P"]
+    hops, env, est = nasicon_environments(b.cell, b.positions, tet,
+                                          np.flatnonzero(labels == "Na1"))
+    assert hops.shape == (6 * 4 * 6, 2)  # 6 hops per Na1, 6 Na1 per cell, 4 cells
+    assert np.all((env >= 0).sum(axis=1) == 6) and np.all((est >= 0).sum(axis=1) == 6)
+    unit = np.array([u["xyz_A"] for u in nasicon_lce_data()["unit"]])
+    env_A = np.where((env >= 0)[..., None], b.positions[np.maximum(env, 0)],
+                     tet[np.maximum(est, 0)])
+    _nasicon_unit_check(b.cell, b.positions[hops[:, 0]], env_A, unit)
+    swapped = env_A.copy()
+    swapped[:, [0, 6]] = env_A[:, [6, 0]]  # a Na2 position and a Si/P position exchanged
+    with pytest.raises(ConfigError, match="not the LCE's unit"):
+        _nasicon_unit_check(b.cell, b.positions[hops[:, 0]], swapped, unit)
+
+
+@pytest.mark.parametrize("x", [0.0, 1.0, 2.4, 2.8])
+def test_composition(x):
+    m = build_material("nasicon", x=x, size=(2, 2, 1))
+    n_fu = 6 * 4
+    assert m.n_ions == round((1 + x) * n_fu)
+    assert m.info["si_sites"] == round(x * n_fu) and m.info["formula_units"] == n_fu
+    assert m.network.n_sites == 4 * n_fu
+    assert m.options == {"x": x, "lce_fit": "kmcpy_example"}
+
+
+def test_bad_options():
+    with pytest.raises(ConfigError, match="lce_fit"):
+        build_material("nasicon", lce_fit="paper")
+    with pytest.raises(ConfigError, match="fills all"):
+        build_material("nasicon", x=3.0)
+
+
+def test_material_carries_its_attempt_frequency_and_rate_law():
+    m = build_material("nasicon", x=2.0)
+    assert m.attempt_frequency_Hz == 5e12 and m.rate_law == "kmcpy"
+    sim = kmc.Simulation.from_material(m, 573.0, seed=1)
+    assert (sim.attempt_frequency_Hz, sim.rate_law, sim.n_ions) == (5e12, "kmcpy", m.n_ions)
+    sim = kmc.Simulation.from_material(m, 573.0, seed=1, attempt_frequency_Hz=1e13)
+    assert sim.attempt_frequency_Hz == 1e13
+    lgps = build_material("lgps")
+    assert kmc.Simulation.from_material(lgps, 573.0, seed=1).rate_law == "kra"
+
+
+def test_kmc_run_uses_the_materials_attempt_frequency(tmp_path):
+    exe = shutil.which("kmc")
+    if exe is None:
+        pytest.skip("the kmc command is not installed")
+    base = [exe, "run", "nasicon", "--x", "2", "-T", "573", "--steps", "20000", "--seed",
+            "1", "--json"]
+    for extra, nu in (([], 5e12), (["--attempt-frequency", "1e13"], 1e13)):
+        out = subprocess.run(base + extra, capture_output=True, text=True, cwd=tmp_path,
+                             check=True)
+        res = json.loads(out.stdout)
+        assert res["attempt_frequency_Hz"] == nu and res["rate_law"] == "kmcpy"
