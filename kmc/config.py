@@ -237,6 +237,9 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
     # --- material options (see `kmc lattices show NAME`)
     Option("x", "float", None, "nasicon: x of Na(1+x)Zr2Si(x)P(3-x)O12, 0 <= x < 3 "
            "(default 2)", minimum=0, maximum=3, metavar="X"),
+    Option("lce_fit", "str", None, "nasicon: parameters of the Deng et al. 2022 local "
+           "cluster expansions, kmcpy_example (kMCpy's example fit, default) or kmcpy_2022",
+           metavar="FIT"),
     Option("halogen", "str", None, "argyrodite: the halogen X of Li6PS5X, Cl, Br or I "
            "(default Cl)", metavar="X"),
     Option("site_exchange", "float", None, "argyrodite: X/S2- site-exchange fraction on the "
@@ -332,7 +335,7 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
 #: Options of a trajectory besides its file.
 _TRAJECTORY_KEYS = ("trajectory_every", "trajectory_max_frames", "trajectory_vacancies")
 #: Material options (the keys :func:`kmc.build_material` takes).
-MATERIAL_KEYS = ("x", "halogen", "site_exchange", "excess", "disorder_seed")
+MATERIAL_KEYS = ("x", "lce_fit", "halogen", "site_exchange", "excess", "disorder_seed")
 #: Keys of the event families' barriers, in registry order.
 FAMILY_BARRIER_KEYS = tuple(f"barrier_{name}" for name in FAMILIES)
 #: Keys that define the physics of a run and how it was sampled (stored with its results; a
@@ -778,6 +781,7 @@ class Model:
     size: int | tuple[int, int, int] | None = None
     a: float | None = None
     x: float | None = None
+    lce_fit: str | None = None
     halogen: str | None = None
     site_exchange: float | None = None
     excess: float | None = None
