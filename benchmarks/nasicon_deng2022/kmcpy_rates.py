@@ -9,32 +9,30 @@ composite LCE model file (``model_deng2022.json``: the "kmcpy_example" fit of
 Si/P framework positions by their FRACTIONAL coordinates in the 2x1x1 supercell (mod 1,
 tolerance 1e-3), never by Cartesian ones.
 
-Three stages, two virtual environments (run from any directory; ``cd /tmp`` for kmc so that
-the working tree's kmc is imported by /work/venv-conv):
+Three stages, two virtual environments: KMC_VENV has kmc installed (run it outside the
+source tree), KMCPY_VENV has kMCpy 7761fdd and its dependencies (benchmarks/kmcpy_peer.py
+sets one up); MODEL is ``model_example.json`` of fit_models.py, EVENTS kMCpy's events of the
+hexagonal 2x1x1 cell (optional):
 
 1. kmc side -- the configurations (Si/P arrangement of each disorder seed, as kmc's
    ``_model_nasicon`` draws it, captured from the build; random Na occupations)::
 
-     cd /tmp && nice -n 10 /work/venv-conv/bin/python \\
-         /work/wt-nasicon/benchmarks/nasicon_deng2022/kmcpy_rates.py inputs /tmp/nasicon_rates_stage1.json
+     KMC_VENV/bin/python benchmarks/nasicon_deng2022/kmcpy_rates.py inputs stage1.json
 
 2. kMCpy side -- E_KRA, E_site, E_b and the probability of every event, both directions, as
    kMCpy computes them at run time (``CompositeLCEModel.compute_probability`` and, as a check,
    the ``prob_list`` of ``KMC.from_config`` on the same initial state)::
 
-     nice -n 10 /work/venv-kmcpy/bin/python \\
-         /work/wt-nasicon/benchmarks/nasicon_deng2022/kmcpy_rates.py kmcpy /tmp/nasicon_rates_stage1.json \\
-         --events /work/nasicon-deng/events_conv_211.json --model /work/nasicon-deng/model_deng2022.json \\
-         --out /work/wt-nasicon/tests/data/kmcpy/nasicon_deng2022_rates.json
+     KMCPY_VENV/bin/python benchmarks/nasicon_deng2022/kmcpy_rates.py kmcpy stage1.json \\
+         [--events EVENTS] --model MODEL --out tests/data/kmcpy/nasicon_deng2022_rates.json
 
    (``--events`` may be omitted: the events are then regenerated with kMCpy's EventGenerator,
-   same settings as /work/nasicon-deng/gen_events.py, and must equal the file's.)
+   conventional cell, supercell 2x1x1, and must equal the file's.)
 
 3. kmc side -- the comparison with ``kmc.energy.hop_energetics`` (and the engine's rate law)::
 
-     cd /tmp && nice -n 10 /work/venv-conv/bin/python \\
-         /work/wt-nasicon/benchmarks/nasicon_deng2022/kmcpy_rates.py compare \\
-         /work/wt-nasicon/tests/data/kmcpy/nasicon_deng2022_rates.json
+     KMC_VENV/bin/python benchmarks/nasicon_deng2022/kmcpy_rates.py compare \\
+         tests/data/kmcpy/nasicon_deng2022_rates.json
 
 Conventions of the stored file: energies in meV (kMCpy's unit); ``events`` keyed by kmc's
 "src-dst" site pair of the FORWARD hop Na1 -> Na2 (kMCpy direction +1); each configuration
@@ -66,6 +64,16 @@ MAP = {"Na": ["Na", "X"], "Zr": "Zr", "Si": ["Si", "P"], "O": "O"}
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 CIF = os.path.join(REPO, "kmc", "data", "structures", "nasicon_Na4Zr2Si3O12_573K.cif")
+
+
+def _load(path: str):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _dump(obj, path: str, **kw) -> None:
+    with open(path, "w") as f:
+        json.dump(obj, f, **kw)
 
 
 def occ_rng(disorder_seed: int, k: int) -> np.random.Generator:
@@ -116,7 +124,7 @@ def stage_inputs(out: str) -> None:
                                               for v, t in zip(env0[e], est0[e])]
                        for e, (a, c) in enumerate(h_env)}
         # the Si pattern: from what the build passed on (static_n of each env entry)
-        _, env, est = captured["env"]
+        est = captured["env"][2]
         static_n = captured["inputs"]["env_static_n"]
         is_si = np.full(len(tet), -1)
         for e in range(est.shape[0]):
@@ -129,7 +137,7 @@ def stage_inputs(out: str) -> None:
         # ... and the same as redrawing kmc's rng call (materials.py _model_nasicon)
         n_fu = len(tet) // 3
         redraw = np.zeros(len(tet), dtype=int)
-        redraw[np.random.default_rng(ds).choice(len(tet), size=int(round(X * n_fu)),
+        redraw[np.random.default_rng(ds).choice(len(tet), size=round(X * n_fu),
                                                 replace=False)] = 1
         assert (redraw == is_si).all(), "Si pattern of the build != redrawn rng pattern"
         assert int(is_si.sum()) == m.info["si_sites"]
@@ -146,7 +154,7 @@ def stage_inputs(out: str) -> None:
            "hops": [[int(a), int(c)] for a, c in zip(net.hop_src, net.hop_dst)],
            "attempt_frequency_Hz": m.attempt_frequency_Hz, "rate_law": m.rate_law,
            "lce_fit": m.info["lce_fit"], "kmc_env": kmc_env, "configurations": configs}
-    json.dump(res, open(out, "w"))
+    _dump(res, out)
     print(f"{out}: {len(configs)} configurations, {net.n_sites} sites, {net.n_hops} hops")
 
 
@@ -166,7 +174,8 @@ def _map_frac(frac_a: np.ndarray, frac_b: np.ndarray) -> np.ndarray:
 
 
 def _sha256(path: str) -> str:
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def _generate_events(out: str) -> None:
@@ -191,16 +200,16 @@ def stage_kmcpy(stage1: str, events_file: str | None, model_file: str, out: str)
     from kmcpy.simulator.state import State
     from kmcpy.structure.active_site_order import ActiveSiteOrder
 
-    s1 = json.load(open(stage1))
+    s1 = _load(stage1)
     tmp = tempfile.mkdtemp(prefix="nasicon_rates_")
     regen = os.path.join(tmp, "events.json")
     _generate_events(regen)
     if events_file is None:
         events_file = regen
     else:  # the given events must be what kMCpy generates now
-        a, b = json.load(open(events_file)), json.load(open(regen))
+        a, b = _load(events_file), _load(regen)
         assert a["events"] == b["events"], f"{events_file} != regenerated events"
-    ev_json = json.load(open(events_file))
+    ev_json = _load(events_file)
     shape = ev_json["index_metadata"]["supercell_shape"]
     assert list(shape) == s1["size"]
     events = EventLib.from_file(events_file).events
@@ -224,7 +233,7 @@ def stage_kmcpy(stage1: str, events_file: str | None, model_file: str, out: str)
     for i in na:   # the labels agree (Na1 <-> Na1, Na2 <-> Na2)
         assert str(lab[i]).startswith(labels[to_site[i]]), (lab[i], labels[to_site[i]])
     kmc_hops = {tuple(h) for h in s1["hops"]}
-    keys, fwd = [], []
+    keys = []
     for e in events:
         a, c = (int(v) for v in e.mobile_ion_indices)
         i, j = int(to_site[a]), int(to_site[c])
@@ -273,7 +282,7 @@ def stage_kmcpy(stage1: str, events_file: str | None, model_file: str, out: str)
             probs.append(p)
         # kMCpy's run-time rate table (KMC.from_config on this occupation)
         init = os.path.join(tmp, "initial_state.json")
-        json.dump({"occupation": occ.tolist()}, open(init, "w"))
+        _dump({"occupation": occ.tolist()}, init)
         conf = Configuration(structure_file=CIF, model_file=os.path.abspath(model_file),
                              event_file=os.path.abspath(events_file), initial_state_file=init,
                              mobile_ion_specie="Na", temperature=T_K, attempt_frequency=NU_HZ,
@@ -299,7 +308,7 @@ def stage_kmcpy(stage1: str, events_file: str | None, model_file: str, out: str)
             "model_file_sha256": _sha256(model_file),
             "model_note": "kMCpy composite_lce model; parameters = kmc/data/nasicon_deng2022.json "
                           "fit 'kmcpy_example' (benchmarks/nasicon_deng2022/fit_models.py "
-                          "model_example.json / /work/nasicon-deng/build_model.py)",
+                          "model_example.json)",
             "events_file": os.path.basename(events_file) if events_file != regen
             else "regenerated",
             "events_sha256": _sha256(events_file),
@@ -357,7 +366,7 @@ def stage_compare(data_file: str, report: str | None) -> dict:
     import kmc
     from kmc.energy import _activation_eV, _local_value, hop_energetics
 
-    d = json.load(open(data_file))
+    d = _load(data_file)
     rows = []
     summary = {}
     for cfg in d["configurations"]:
@@ -432,7 +441,7 @@ def stage_compare(data_file: str, report: str | None) -> dict:
         summary["control_wrong_si_pattern_max_abs_d_Ekra_eV"] = dev
     print(json.dumps(summary, indent=1, default=str))
     if report:
-        json.dump(summary, open(report, "w"), indent=1, default=str)
+        _dump(summary, report, indent=1, default=str)
     tol = 1e-9
     bad = [k for k in ("max_abs_d_Ekra_eV", "max_abs_d_dE_eV", "max_abs_d_Ea_eV")
            if summary["all"][k] > tol]
