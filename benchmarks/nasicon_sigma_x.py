@@ -69,8 +69,24 @@ def main() -> None:
     jobs = [(x, T, k, a.steps, tuple(a.size), a.fit) for T in a.T for x in a.x
             for k in range(a.arrangements)]
     t0 = time.time()
-    with ProcessPoolExecutor(a.workers) as pool:
-        runs = list(pool.map(one, jobs))
+    # every finished run is appended to OUT.runs.jsonl at once, and a rerun takes it from
+    # there: an interrupted table resumes where it stopped
+    log = a.out + ".runs.jsonl"
+    done = {}
+    if os.path.exists(log):
+        with open(log) as f:
+            for line in f:
+                r = json.loads(line)
+                done[(r["x"], r["T_K"], r["arrangement"], r["steps"], tuple(r["size"]),
+                      r["fit"])] = r
+    todo = [j for j in jobs if (j[0], j[1], j[2], j[3], j[4], j[5]) not in done]
+    with ProcessPoolExecutor(a.workers) as pool, open(log, "a") as f:
+        for job, r in zip(todo, pool.map(one, todo)):
+            r.update(steps=job[3], size=list(job[4]), fit=job[5])
+            f.write(json.dumps(r) + "\n")
+            f.flush()
+            done[(job[0], job[1], job[2], job[3], job[4], job[5])] = r
+    runs = [done[j] for j in jobs]
     rows = []
     for T in a.T:
         for x in a.x:

@@ -380,3 +380,29 @@ def test_validate_rows_and_cli_json(capsys, monkeypatch):
     assert main(["validate", "--quick", "--json", "--workers", "1", "--quiet"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [r["case"] for r in out["rows"]] == ["nasicon (x=2.0)"]
+
+
+def test_validate_compares_with_the_material_files_computed_references(monkeypatch):
+    """A [[validation]] row of a material file: validate runs its temperature too (beside,
+    not in, the Arrhenius fit), reads the named quantity off that run and prints sim/ref."""
+    import dataclasses
+
+    from kmc import materials, validate
+
+    spec = materials.material_spec("nasicon")
+    fake = {"options": {"x": 2.0}, "quantity": "D_tracer_c_cm2_s", "T_K": 650.0,
+            "value": 1.0e-7, "method": "test", "source": "kmcpy_lce", "where": "nowhere"}
+    patched = dataclasses.replace(spec, data={**spec.data, "validation": [fake]})
+    monkeypatch.setattr(materials, "material_spec", lambda name: patched
+                        if name == "nasicon" else spec)
+    case = validate.Case("nasicon", {"x": 2.0}, (500.0, 600.0), 200_000, 200_000, (2, 2, 1))
+    row = validate.run_validation(quick=True, workers=1, cases=(case,), progress=False).rows[0]
+    assert row["temperatures_K"] == [500.0, 600.0]  # the fit's temperatures only
+    (ref,) = row["computed_references"]
+    assert ref["T_sim_K"] == 650.0 and ref["value"] == 1.0e-7 and ref["flag"] == "V"
+    assert ref["ratio_sim_ref"] == pytest.approx(ref["sim"] / 1.0e-7)
+    text = validate.ValidationReport(rows=[row]).table()
+    assert "computed reference: D_tracer_c_cm2_s at 650 K" in text and "sim/ref" in text
+    patched.data["validation"][0] = {**fake, "quantity": "D_c"}
+    with pytest.raises(ConfigError, match="quantity = 'D_c'"):
+        validate.computed_references("nasicon", {"x": 2.0})
