@@ -543,6 +543,11 @@ def _with_defaults(values: Mapping[str, Any], command: str) -> dict[str, Any]:
     elif bulk == KMCPY:  # kMCpy's rates unless another law is asked for
         if out.get("rate_law") is None:
             out["rate_law"] = "kmcpy"
+    elif bulk is not None and not _is_material(bulk):
+        for key, value in (("a", DEFAULT_LATTICE_CONSTANT_A),
+                           ("barrier", DEFAULT_BARRIER_EV)):  # standard-lattice defaults
+            if out.get(key) is None:
+                out[key] = value
     if _is_material(bulk):  # the material's own attempt frequency and rate law
         spec = material_spec(bulk)
         if out.get("attempt_frequency") is None:
@@ -551,11 +556,6 @@ def _with_defaults(values: Mapping[str, Any], command: str) -> dict[str, Any]:
             out["rate_law"] = spec.rate_law
     if "attempt_frequency" in out and out["attempt_frequency"] is None:
         out["attempt_frequency"] = DEFAULT_ATTEMPT_FREQUENCY_HZ
-    elif bulk is not None and not _is_material(bulk):
-        for key, value in (("a", DEFAULT_LATTICE_CONSTANT_A),
-                           ("barrier", DEFAULT_BARRIER_EV)):  # standard-lattice defaults
-            if out.get(key) is None:
-                out[key] = value
     kind = _microstructure_kind(out.get("lattice"))
     if kind is not None:
         for key, value in _MICROSTRUCTURE_DEFAULTS[kind].items():
