@@ -665,13 +665,69 @@ def _model_nasicon(b: _Build, options: dict[str, Any], rng: np.random.Generator
 # ---- beta-alumina ---------------------------------------------------------- #
 def _model_beta_alumina(b: _Build, options: dict[str, Any], rng: np.random.Generator
                         ) -> tuple[SiteNetwork, int]:
+    """Na beta-alumina with Roth-type compensation of the excess Na.
+
+    Each conduction plane of each cell holds 1 + x Na and x/2 interstitial oxygen ions (the
+    formula Na(1+x)Al11O(17+x/2) with one conduction plane per formula unit): every O_i
+    compensates two excess Na. The O_i sit on mid-oxygen (mO) positions of the plane, chosen
+    at random (seeded) per plane, no two closer than ``oi_min_separation_A``; an mO site that
+    holds an O_i leaves the Na network with every hop and interstitialcy event through it
+    (an O2- on the site, not an Na+: the Na-Na pair energies of the site are dropped, not
+    turned into offsets of its neighbours).
+    """
     x = _option(options, "excess", 0.2, 0.0, 0.5)
     net = b.network("beta-alumina")
     net = net.with_events(*_event_sets(b.spec, net), keep_hops=True)
     planes = int(b.spec.data["composition"]["planes_per_cell"])
-    n_ions = int(round((1.0 + x) * planes * np.prod(b.size)))
-    b.info.update(excess=x, excess_ions=n_ions - planes * int(np.prod(b.size)))
+    n_cells = int(np.prod(b.size))
+    oi_sites = _beta_alumina_oxygen_interstitials(b, net, x, rng)
+    n_oi = int(oi_sites.size)
+    if n_oi:
+        pair_touch = np.isin(net.pair_i, oi_sites) | np.isin(net.pair_j, oi_sites)
+        J = np.where(pair_touch, 0.0, net.pair_energies_eV)
+        positions = net.positions[oi_sites]
+        net = net.replace(pair_energies_eV=J).block_sites(oi_sites, name="beta-alumina")
+    else:
+        positions = np.zeros((0, 3))
+    n_excess = 2 * n_oi  # charge balance: one O2- per two excess Na+
+    n_ions = planes * n_cells + n_excess
+    b.info.update(excess=x, excess_ions=n_excess, oxygen_interstitials=n_oi,
+                  oxygen_interstitial_positions_A=np.round(positions, 6).tolist())
     return net, n_ions
+
+
+def _beta_alumina_oxygen_interstitials(b: _Build, net: SiteNetwork, x: float,
+                                       rng: np.random.Generator) -> np.ndarray:
+    """Indices of the mO sites that hold an interstitial oxygen (seeded, per plane).
+
+    Each plane gets round(x * cells_per_plane / 2) O_i; candidates are drawn in a seeded
+    random order and one is kept if it is farther than ``oi_min_separation_A`` (minimum
+    image) from every O_i already kept.
+    """
+    per_na = _param(b.spec, "oi_per_excess_na")
+    min_sep = _param(b.spec, "oi_min_separation_A")
+    types = np.asarray(net.site_type_names)[net.site_types]
+    mo = np.flatnonzero(types == "mO")
+    frac_z = (net.positions[mo] @ np.linalg.inv(net.cell))[:, 2]
+    plane_of = np.round(frac_z * 4.0 * b.size[2]).astype(np.int64)  # z = 1/4, 3/4 of each cell
+    cells_per_plane = b.size[0] * b.size[1]
+    want = int(round(per_na * x * cells_per_plane))
+    chosen: list[int] = []
+    for plane in np.unique(plane_of):
+        cand = mo[plane_of == plane]
+        kept: list[int] = []
+        for s in cand[rng.permutation(cand.size)]:
+            if len(kept) == want:
+                break
+            if kept and b.near(net.positions[[s]], net.positions[kept], min_sep).any():
+                continue
+            kept.append(int(s))
+        if len(kept) < want:
+            raise ConfigError(f"excess = {x:g}: only {len(kept)} of {want} interstitial oxygen "
+                              f"ions fit into a conduction plane of the {b.size} supercell "
+                              f"more than {min_sep:g} A apart; use a larger supercell")
+        chosen += kept
+    return np.array(sorted(chosen), dtype=np.int64)
 
 
 def _event_sets(spec: MaterialSpec, net: SiteNetwork) -> list[Any]:
