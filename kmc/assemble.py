@@ -181,15 +181,16 @@ def composition(model: Any, material: Material | None = None,
     An explicit occupancy, ion or vacancy count applies to the sites of the simulated
     network. Without one, a material bulk brings its own ion count: unchanged on a
     polycrystal (the same sites), scaled by the share of the sites kept on a composite. A
-    kMCpy model brings its initial state (``ion_sites``), also when the ion count given is
-    its own (a sweep's).
+    kMCpy model, or a material whose model places its ions (beta-alumina: charge-balanced
+    planes), brings its initial state (``ion_sites``), also when the ion count given is its
+    own (a sweep's).
     """
     model = _model(model)
-    if (model.bulk_is_kmcpy and model.microstructure_kind is None and model.occupancy is None
-            and model.vacancies is None):
+    if ((model.bulk_is_kmcpy or model.bulk_is_material) and model.microstructure_kind is None
+            and model.occupancy is None and model.vacancies is None):
         own = material or bulk_material(model)
-        if model.ions is None or model.ions == own.n_ions:  # kMCpy's initial state
-            return {"ion_sites": own.info["ion_sites"]}
+        if "ion_sites" in own.info and (model.ions is None or model.ions == own.n_ions):
+            return {"ion_sites": own.info["ion_sites"]}  # the model's initial state
     if model.vacancies is not None:
         return {"n_vacancies": model.vacancies}
     if model.ions is not None:

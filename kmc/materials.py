@@ -691,8 +691,24 @@ def _model_beta_alumina(b: _Build, options: dict[str, Any], rng: np.random.Gener
         positions = np.zeros((0, 3))
     n_excess = 2 * n_oi  # charge balance: one O2- per two excess Na+
     n_ions = planes * n_cells + n_excess
+    # the planes exchange no Na: start every plane charge-balanced (one Na on each BR site,
+    # two per O_i of the plane on random aBR sites of that plane), or a random start would
+    # leave planes with too many or too few excess Na for the whole run
+    types = np.asarray(net.site_type_names)[net.site_types]
+    plane_of = np.round((net.positions @ np.linalg.inv(net.cell))[:, 2] * 4.0 * b.size[2]
+                        ).astype(np.int64)
+    oi_plane = np.round((positions @ np.linalg.inv(net.cell))[:, 2] * 4.0 * b.size[2]
+                        ).astype(np.int64) if n_oi else np.zeros(0, np.int64)
+    sites = list(np.flatnonzero(types == "BR"))
+    for p in np.unique(plane_of):
+        abr = np.flatnonzero((types == "aBR") & (plane_of == p))
+        k = 2 * int(np.sum(oi_plane == p))
+        sites += list(rng.choice(abr, size=k, replace=False))
+    if len(sites) != n_ions:  # pragma: no cover - the counts above are the model's
+        raise ConfigError(f"beta-alumina: {len(sites)} balanced ion sites for {n_ions} ions")
     b.info.update(excess=x, excess_ions=n_excess, oxygen_interstitials=n_oi,
-                  oxygen_interstitial_positions_A=np.round(positions, 6).tolist())
+                  oxygen_interstitial_positions_A=np.round(positions, 6).tolist(),
+                  ion_sites=sorted(int(v) for v in sites))
     return net, n_ions
 
 

@@ -47,6 +47,31 @@ def test_oxygen_interstitials_balance_the_excess_na_plane_by_plane(size, x):
         assert sorted(types[d < 1.7]) == ["BR", "aBR"]
 
 
+@pytest.mark.parametrize("size, x", [((4, 4, 1), 0.2), ((5, 4, 2), 0.3)])
+def test_runs_start_with_every_plane_charge_balanced(size, x):
+    """The planes exchange no Na, so the model places the ions (info["ion_sites"]): one on
+    every BR site and two per O_i of the plane on aBR sites of that plane; kmc run and
+    Simulation.from_material start from it."""
+    from kmc import assemble
+    from kmc.config import RunConfig
+
+    m = build_material("beta_alumina", size=size, excess=x)
+    net, sites = m.network, np.asarray(m.info["ion_sites"])
+    assert sites.size == m.n_ions == np.unique(sites).size
+    types, plane = _types(net), _planes(net, size, net.positions)
+    oi_plane = _planes(net, size, np.asarray(m.info["oxygen_interstitial_positions_A"]
+                                             ).reshape(-1, 3))
+    assert set(np.flatnonzero(types == "BR")) <= set(sites.tolist())
+    for p in np.unique(plane):
+        on = sites[plane[sites] == p]
+        assert on.size == np.sum(types[plane == p] == "BR") + 2 * np.sum(oi_plane == p)
+    cfg = RunConfig.from_dict({"lattice": "beta_alumina", "excess": x, "size": list(size),
+                               "temperature": 300.0, "steps": 1000})
+    assert np.array_equal(assemble.composition(cfg.model)["ion_sites"], sites)
+    sim = kmc.Simulation.from_material(m, 300.0, seed=1)
+    assert np.array_equal(np.sort(sim.engine.get_state()["ion_site"]), sites)
+
+
 def test_oxygen_interstitials_are_apart_and_cut_one_hop_of_each_neighbour():
     m = build_material("beta_alumina", size=(8, 8, 1), excess=0.5, disorder_seed=3)
     net = m.network
