@@ -66,8 +66,9 @@ def main() -> None:
     a = ap.parse_args()
     if a.quick:
         a.x, a.T, a.arrangements, a.steps = [1.0, 2.4], [573.0], 2, 1e6
-    jobs = [(x, T, k, a.steps, tuple(a.size), a.fit) for T in a.T for x in a.x
-            for k in range(a.arrangements)]
+    # arrangement outermost: a table stopped early has every (x, T) with fewer arrangements
+    jobs = [(x, T, k, a.steps, tuple(a.size), a.fit) for k in range(a.arrangements)
+            for T in a.T for x in a.x]
     t0 = time.time()
     # every finished run is appended to OUT.runs.jsonl at once, and a rerun takes it from
     # there: an interrupted table resumes where it stopped
