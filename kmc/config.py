@@ -242,9 +242,10 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
            metavar="FIT"),
     Option("halogen", "str", None, "argyrodite: the halogen X of Li6PS5X, Cl, Br or I "
            "(default Cl)", metavar="X"),
-    Option("site_exchange", "float", None, "argyrodite: X/S2- site-exchange fraction on the "
-           "4a/4c anion sites, 0..0.5 (default: the measured value of the halogen)",
-           minimum=0, maximum=0.5, metavar="P"),
+    Option("site_exchange", "float", None, "argyrodite: X/S2- site exchange, the fraction of "
+           "the 4d sites holding X (and of the 4a sites holding S2-), 0..1, 0.5 random "
+           "(default: the measured value of the halogen)",
+           minimum=0, maximum=1, metavar="P"),
     Option("excess", "float", None, "beta-alumina: excess Na x of Na(1+x)Al11O(17+x/2), "
            "0..0.5 (default 0.2)", minimum=0, maximum=0.5, metavar="X"),
     Option("disorder_seed", "int", None, "seed of a material's quenched disorder (Si/P "

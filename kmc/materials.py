@@ -44,8 +44,9 @@ __all__ = ["Material", "describe_material", "is_material", "MODEL_OPTIONS", "Mat
 MATERIAL_OPTIONS: dict[str, tuple[str, str]] = {
     "x": ("float", "NASICON composition x of Na(1+x)Zr2Si(x)P(3-x)O12, 0 <= x <= 3"),
     "halogen": ("str", "argyrodite halogen X of Li6PS5X: Cl, Br or I"),
-    "site_exchange": ("float", "argyrodite X/S2- site-exchange fraction on 4a/4c, 0..0.5 "
-                      "(default: the measured value of the halogen)"),
+    "site_exchange": ("float", "argyrodite X/S2- site exchange: fraction of the 4d sites holding X "
+                      "(and of the 4a sites holding S2-), 0..1, 0.5 random (default: the "
+                      "measured value of the halogen)"),
     "excess": ("float", "beta-alumina excess Na x of Na(1+x)Al11O(17+x/2), 0 <= x <= 0.5"),
     "disorder_seed": ("int", "seed of the quenched disorder (Si/P, anion exchange, ...; "
                       "default 0)"),
@@ -492,41 +493,66 @@ def _model_lgps(b: _Build, options: dict[str, Any], rng: np.random.Generator
 
 
 # ---- argyrodite ------------------------------------------------------------ #
+def _argyrodite_nearest(b: _Build, points: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Index of the nearest target (minimum image) of every point."""
+    inv = np.linalg.inv(b.cell)
+    out = np.empty(len(points), dtype=np.int64)
+    for k in range(0, len(points), 512):
+        f = (targets[None, :, :] - points[k:k + 512, None, :]) @ inv
+        f -= np.rint(f)
+        out[k:k + 512] = np.argmin(np.linalg.norm(f @ b.cell, axis=2), axis=1)
+    return out
+
+
+def _argyrodite_classes(b: _Build, net: SiteNetwork, x_on_4d: np.ndarray,
+                        s_on_4a: np.ndarray) -> np.ndarray:
+    """Class of every Li site: its type and the species (S or X) on its 4a and 4d anion
+    vertices, e.g. "T5:XS" (the ordered environment); a T4 site has a 4a vertex only."""
+    ia = _argyrodite_nearest(b, net.positions, b.framework["X"])
+    idd = _argyrodite_nearest(b, net.positions, b.framework["S_free"])
+    names = np.array(net.site_type_names)[net.site_types]
+    sp_a = np.where(s_on_4a[ia], "S", "X")
+    sp_d = np.where(x_on_4d[idd], "X", "S")
+    return np.array([f"{t}:{a}" + ("" if t == "T4" else d)
+                     for t, a, d in zip(names, sp_a, sp_d)])
+
+
 def _model_argyrodite(b: _Build, options: dict[str, Any], rng: np.random.Generator
                       ) -> tuple[SiteNetwork, int]:
     halogens = b.spec.data["halogens"]
     x = _option(options, "halogen", "Cl", choices=tuple(halogens))
     hal = halogens[x]
-    exch = _option(options, "site_exchange", float(hal["site_exchange"]), 0.0, 0.5)
+    exch = _option(options, "site_exchange", float(hal["site_exchange"]), 0.0, 1.0)
     a = float(hal["a_A"])  # the cell of `b` is already the halogen's (build_material)
-    # anion exchange: a fraction `exch` of the 4c (free S2-) sites hold X, as many 4a
-    # sites hold S2- (the X/S2- exchange of the two anion sites keeps the formula)
-    free = b.framework["S_free"]
-    n_swap = int(round(exch * len(free)))
-    swapped = np.zeros(len(free), dtype=bool)
-    swapped[rng.choice(len(free), size=n_swap, replace=False)] = True
+    tables = halogens[str(hal.get("params_from", x))]
+    site_energy, kra = tables["site_energy_eV"], tables["kra_eV"]
+    # X/S2- exchange: a fraction `exch` of the 4d sites (the free S2-, cage centres) hold X
+    # and as many 4a sites hold S2- (the formula is kept)
+    n4a, n4d = len(b.framework["X"]), len(b.framework["S_free"])
+    n_swap = int(round(exch * n4d))
+    x_on_4d = np.zeros(n4d, dtype=bool)
+    x_on_4d[rng.choice(n4d, size=n_swap, replace=False)] = True
+    s_on_4a = np.zeros(n4a, dtype=bool)
+    s_on_4a[rng.choice(n4a, size=n_swap, replace=False)] = True
     net = b.network(f"argyrodite-{x}")
-    # inter-cage hops next to an exchanged cage centre: the barrier of the exchanged
-    # environment (the cage of an X- centre binds Li less strongly)
-    reach = _param(b.spec, "exchange_reach_A")
-    d_inter = float(_param(b.spec, f"inter_barrier_exchanged_{x}_eV"))
-    hop_type = net.hop_type_names.index("intercage")
-    inter = np.flatnonzero(net.hop_types == hop_type)
-    near = b.near(net.positions, free[swapped], reach).any(axis=1) if n_swap else \
-        np.zeros(net.n_sites, dtype=bool)
-    affected = inter[near[net.hop_src[inter]] | near[net.hop_dst[inter]]]
-    barriers = net.hop_barriers_eV.copy()
-    barriers[inter] = float(hal["inter_barrier_eV"])
-    barriers[affected] = d_inter
-    for t in ("doublet", "intracage"):
-        k = net.hop_type_names.index(t)
-        barriers[net.hop_types == k] = float(hal[f"{t}_barrier_eV"])
-    b.info.update(halogen=x, site_exchange=exch, exchanged_sites=n_swap,
-                  intercage_hops_exchanged=int(affected.size) // 2,
-                  intercage_hops=int(inter.size) // 2, a_A=a)
+    cls = _argyrodite_classes(b, net, x_on_4d, s_on_4a)
+    energies = np.array([float(site_energy[c]) for c in cls])
+    hop_names = np.array(net.hop_type_names)[net.hop_types]
+    barriers = np.empty(net.n_hops)
+    for h, (name, i, j) in enumerate(zip(hop_names, net.hop_src, net.hop_dst)):
+        c1, c2 = sorted((cls[i], cls[j]))
+        key = f"{name}|{c1}|{c2}"
+        if key not in kra:
+            raise ConfigError(f"material file {b.spec.name}.toml: [halogens."
+                              f"{hal.get('params_from', x)}.kra_eV] has no barrier for {key!r}")
+        barriers[h] = float(kra[key][0])
+    kinds, counts = np.unique(cls, return_counts=True)
+    b.info.update(halogen=x, site_exchange=exch, exchanged_sites=n_swap, anion_sites_4d=n4d,
+                  a_A=a, params_from=str(hal.get("params_from", x)),
+                  site_classes={str(k): int(c) for k, c in zip(kinds, counts)})
     options.setdefault("halogen", x)
     ions = int(round(float(b.spec.data["composition"]["ions_per_cell"]) * np.prod(b.size)))
-    return net.replace(hop_barriers_eV=barriers), ions
+    return net.replace(hop_barriers_eV=barriers, site_energies_eV=energies), ions
 
 
 # ---- NASICON --------------------------------------------------------------- #
