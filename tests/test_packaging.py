@@ -42,6 +42,7 @@ def test_package_data_is_installed():
     assert {"lgps.toml", "argyrodite.toml", "nasicon.toml", "beta_alumina.toml",
             "README.md"} <= lattices
     assert resources.files("kmc.data").joinpath("experimental.toml").is_file()
+    assert resources.files("kmc.data").joinpath("nasicon_deng2022.json").is_file()
     assert resources.files("kmc").joinpath("py.typed").is_file()
     assert set(kmc.list_materials()) >= {"lgps", "nasicon", "beta_alumina"}
 
