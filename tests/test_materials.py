@@ -31,6 +31,10 @@ def test_shipped_materials_and_sources():
         # every hop, site and parameter cites a reference with a DOI or a full citation
         for key, ref in spec.references.items():
             assert ref["citation"].strip(), (name, key)
+            # every reference says how well it was checked (lattices/README.md)
+            assert ref.get("flag") in ("V", "S", "U", "estimate"), (name, key, ref.get("flag"))
+        af = spec.data.get("attempt_frequency")
+        assert af is not None and af["value_Hz"] > 0 and af["source"], name  # cited, issue 21
         for h in spec.data["hops"]:
             assert h["source"] and (h["barrier_eV"] >= 0 if "barrier_eV" in h
                                     else h["barrier_model"] == "energy_model")
