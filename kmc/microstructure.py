@@ -470,6 +470,12 @@ def composite(network: SiteNetwork, *, fraction: float, particle_size_nm: float 
         phase does not percolate: its long-time conductivity is zero.
     """
     net = _check_network(network)
+    if net.has_energy_models:
+        # an environment holding a blocked site would need its own (refolded) model
+        raise ConfigError(f"composite: network {net.name!r} has an environment-dependent "
+                          "energy model (clusters or local models, e.g. the nasicon material's "
+                          "cluster expansions); blocking sites of such a network is not "
+                          "supported yet: use a polycrystal, or a bulk without one")
     phi = _real(fraction, "fraction", 0.0, 1.0, strict_lo=True)
     dE = _real(interface_barrier_offset_eV, "interface_barrier_offset_eV")
     seed = _int(seed, "seed", 0)

@@ -245,12 +245,19 @@ def test_composite_structure(sc8):
 
 
 def test_composite_pair_energies_to_blocking_sites_are_dropped():
-    m = kmc.build_material("nasicon", x=1.0, size=(2, 2, 1))
+    m = kmc.build_material("lgps", size=(2, 2, 2))  # the 16h pair exclusion
     ms = composite(m.network, fraction=0.7, seed=2)
     # blocking sites hold no ion: no pair energy turns into a site-energy offset
     kept = ms.site_index >= 0
     np.testing.assert_allclose(ms.network.site_energies_eV, m.network.site_energies_eV[kept])
-    assert ms.network.n_pairs <= m.network.n_pairs
+    assert ms.network.n_pairs < m.network.n_pairs
+
+
+def test_composite_of_a_network_with_local_models_is_refused():
+    m = kmc.build_material("nasicon", x=1.0, size=(2, 2, 1))
+    with pytest.raises(kmc.ConfigError, match="composite: network 'nasicon' has an "
+                       "environment-dependent energy model"):
+        composite(m.network, fraction=0.7, seed=2)
 
 
 def test_percolation_threshold_of_simple_cubic_sites():
