@@ -46,6 +46,7 @@ __all__ = [
     "nernst_einstein_S_cm",
     "random_walk_D_cm2_s",
     "transport",
+    "zero_field_drift",
 ]
 
 #: Below this many hops per ion per block the tracer estimates get a warning.
@@ -56,6 +57,10 @@ MIN_BLOCKS = 30
 # q |E| <jump length> / (kB T) the field gets a warning.
 
 _BLOCK_FIELDS = ("duration_s", "tracer_sq_A2", "collective_A", "jump_sq_A2", "hops")
+
+#: chi^2 (3 degrees of freedom) of the collective drift above which a run without a field
+#: is said to drift: P(chi^2_3 > 30) = 1.4e-6 for a model without drift.
+DRIFT_CHI2_LIMIT = 30.0
 
 
 # --------------------------------------------------------------------------- #
@@ -232,6 +237,42 @@ def _jackknife_spread(loo: NDArray) -> NDArray:
 
 def _scalar_or_array(x: NDArray) -> float | NDArray:
     return float(x) if np.ndim(x) == 0 else x
+
+
+def zero_field_drift(data: BlockData) -> tuple[NDArray[np.float64], float]:
+    """The mean velocity of the ions' summed displacement and how far it is from zero.
+
+    With the block displacements M_b of the summed ion displacement (Angstrom) over block
+    durations T_b, M_b = V T_b + e_b with Var(e_b,k) = s_k^2 T_b for diffusive noise. The
+    weighted estimate is V_k = sum_b M_b,k / sum_b T_b, its variance s_k^2 / sum_b T_b with
+    s_k^2 = sum_b (M_b,k - V_k T_b)^2 / T_b / (B - 1).
+
+    Without a field, a model whose rates obey detailed balance has V = 0 in expectation, and
+    ``chi2 = sum_k (V_k / se_k)^2`` follows chi^2 with 3 degrees of freedom. A model that
+    violates detailed balance (kMCpy's site term) can drive a steady current in a finite
+    periodic cell whose disorder breaks inversion symmetry: then chi2 grows with the run.
+
+    Parameters
+    ----------
+    data : BlockData
+
+    Returns
+    -------
+    velocity_A_per_s : ndarray, shape (3,)
+        V, the summed displacement per second, Angstrom/s (divide by the number of ions for
+        the mean ion velocity).
+    chi2 : float
+        The drift's chi^2 against zero (0 where the displacement has no scatter).
+    """
+    T = np.asarray(data.duration_s, dtype=float)
+    M = np.asarray(data.collective_A, dtype=float)
+    v = M.sum(axis=0) / T.sum()
+    resid = M - v[None, :] * T[:, None]
+    s2 = (resid ** 2 / T[:, None]).sum(axis=0) / max(len(T) - 1, 1)
+    se2 = s2 / T.sum()
+    ok = se2 > 0
+    chi2 = float(np.sum(v[ok] ** 2 / se2[ok]))
+    return v, chi2
 
 
 def jackknife(

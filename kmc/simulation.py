@@ -30,7 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 from . import _checks
 from . import io as _io
 from ._engine import Engine
-from .analysis import BlockData, transport
+from .analysis import DRIFT_CHI2_LIMIT, BlockData, transport, zero_field_drift
 from .constants import (
     DEFAULT_ATTEMPT_FREQUENCY_HZ,
     DEFAULT_BLOCKS,
@@ -846,6 +846,17 @@ class Simulation:
                          f"up to {db.max_violation_eV:.3g} eV around {db.worst_cycle}): its "
                          "rates have no equilibrium Boltzmann distribution, as kMCpy's local "
                          "site expansion need not (kmc.check_detailed_balance)")
+            if self.field_V_per_angstrom is None:
+                v, chi2 = zero_field_drift(data)
+                if chi2 > DRIFT_CHI2_LIMIT:
+                    notes.append(
+                        f"the ions drift without a field: their summed displacement moves at "
+                        f"({v[0]:.3g}, {v[1]:.3g}, {v[2]:.3g}) A/s (chi^2 = {chi2:.3g} against "
+                        f"no drift, 3 dof): a current the rates drive by themselves in this "
+                        f"periodic cell, as a model without detailed balance can; D_sigma, H_R "
+                        f"and sigma include it (they grow with the block length) and are not "
+                        f"linear-response transport coefficients; D* is the tracer's "
+                        f"(kmc.analysis.zero_field_drift)")
         traj = st.trajectory
         if traj is not None and st.phase != "equilibration":
             prod_hops = self.engine.steps - st.start_steps - st.eq_steps

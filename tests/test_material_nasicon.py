@@ -164,3 +164,35 @@ def test_tracer_diffusivity_peaks_at_intermediate_na_content():
         gap = (t[1.5].D_tracer_cm2_s - t[other].D_tracer_cm2_s) / math.hypot(
             t[1.5].D_tracer_cm2_s_err, t[other].D_tracer_cm2_s_err)
         assert gap > 5, (other, gap)
+
+
+def test_zero_field_drift_statistic():
+    """kmc.analysis.zero_field_drift on block displacements drawn with and without a mean
+    velocity: chi^2 of 200 drift-free blocks stays below the warning limit (its mean is 3),
+    a drift of 3 standard errors per component goes above it."""
+    from kmc.analysis import DRIFT_CHI2_LIMIT, BlockData, zero_field_drift
+
+    rng = np.random.default_rng(5)
+    B = 200
+    T = rng.uniform(0.5, 1.5, B)
+    noise = rng.normal(size=(B, 3)) * np.sqrt(T)[:, None]
+
+    def blocks(M):
+        return BlockData(duration_s=T, tracer_sq_A2=np.repeat(np.eye(3)[None], B, axis=0),
+                         collective_A=M, jump_sq_A2=np.ones(B), hops=np.ones(B, np.int64))
+
+    v0, chi0 = zero_field_drift(blocks(noise))
+    assert chi0 < DRIFT_CHI2_LIMIT and np.all(np.abs(v0) < 4 / np.sqrt(T.sum()))
+    v_true = 3.5 * np.ones(3) / np.sqrt(T.sum())  # 3.5 standard errors per component
+    v1, chi1 = zero_field_drift(blocks(noise + v_true[None, :] * T[:, None]))
+    np.testing.assert_allclose(v1 - v0, v_true)
+    assert chi1 > DRIFT_CHI2_LIMIT
+
+
+@pytest.mark.slow
+def test_nasicon_drifts_without_a_field():
+    """kMCpy's site term breaks detailed balance, and in a periodic cell with a fixed Si/P
+    arrangement the model drives a steady current without a field: the run says so."""
+    m = build_material("nasicon", x=2.0, size=(4, 4, 2), disorder_seed=0)
+    r = kmc.Simulation.from_material(m, 573.0, seed=1).run(steps=8_000_000)
+    assert any("drift without a field" in w for w in r.warnings)
