@@ -184,8 +184,10 @@ class Simulation:
 
     Parameters
     ----------
-    network : Network
-        A :class:`~kmc.lattice.SiteNetwork` or :class:`~kmc.lattice.PeriodicNetwork`: sites, hops (with KRA barriers, eV), site energies and interactions.
+    network : Network or Material
+        A :class:`~kmc.lattice.SiteNetwork` or :class:`~kmc.lattice.PeriodicNetwork`: sites, hops (with KRA barriers, eV), site energies and interactions; or a built material
+        (:func:`kmc.build_material`), which brings its network, its ions (unless a
+        composition is given), its attempt frequency and its rate law.
     temperature_K : float
         Temperature, K (> 0).
     n_ions, n_vacancies, occupancy, ion_sites :
@@ -195,9 +197,8 @@ class Simulation:
     seed : int or None
         Seeds ion placement and the engine. None draws one from the OS; the seed
         used is recorded in the result, so every run can be repeated.
-    attempt_frequency_Hz : float
-        Attempt frequency nu of every hop, Hz (default 1e13; a material's own with
-        :meth:`from_material`).
+    attempt_frequency_Hz : float or None
+        Attempt frequency nu of every hop, Hz (default: a material's own, else 1e13).
     field_V_per_angstrom : array_like of 3 floats or None
         Uniform electric field, V/Angstrom. The drift it causes gives an
         independent conductivity (``sigma_drift_S_cm``); keep q |E| a << kB T for
@@ -213,9 +214,10 @@ class Simulation:
         take at most 16 values, else the float sum tree; "uniform", "count" or "tree"
         force one. All sample the same process; a seed reproduces a trajectory within one
         mode.
-    rate_law : str
+    rate_law : str or None
         How a hop's barrier and energy change make its rate (:data:`kmc.constants.RATE_LAWS`),
-        ``k = nu exp(-Ea / kB T)``: "kra" (default), ``Ea = max(E_kra + dE/2, 0, dE)``;
+        ``k = nu exp(-Ea / kB T)`` (default: a material's own, else "kra"): "kra",
+        ``Ea = max(E_kra + dE/2, 0, dE)``;
         "kmcpy", ``Ea = E_kra + dE/2`` unclamped, as kMCpy computes it (a hop far downhill
         is faster than nu). Both obey detailed balance exactly.
 
@@ -236,14 +238,30 @@ class Simulation:
         occupancy: float | None = None,
         ion_sites: ArrayLike | None = None,
         seed: int | None = None,
-        attempt_frequency_Hz: float = DEFAULT_ATTEMPT_FREQUENCY_HZ,
+        attempt_frequency_Hz: float | None = None,
         field_V_per_angstrom: ArrayLike | None = None,
         engine_mode: str = "auto",
-        rate_law: str = "kra",
+        rate_law: str | None = None,
     ) -> None:
+        from .materials import Material
+
+        if isinstance(network, Material):  # its network, ions, attempt frequency, rate law
+            m = network
+            network = m.network
+            attempt_frequency_Hz = (m.attempt_frequency_Hz if attempt_frequency_Hz is None
+                                    else attempt_frequency_Hz)
+            rate_law = m.rate_law if rate_law is None else rate_law
+            if all(v is None for v in (n_ions, n_vacancies, occupancy, ion_sites)):
+                if m.info.get("ion_sites") is not None:
+                    ion_sites = np.asarray(m.info["ion_sites"], dtype=np.int64)
+                else:
+                    n_ions = m.n_ions
+        attempt_frequency_Hz = (DEFAULT_ATTEMPT_FREQUENCY_HZ if attempt_frequency_Hz is None
+                                else attempt_frequency_Hz)
+        rate_law = "kra" if rate_law is None else rate_law
         if not isinstance(network, Network):
-            raise ConfigTypeError(f"network must be a SiteNetwork or PeriodicNetwork, got "
-                                  f"{type(network).__name__}")
+            raise ConfigTypeError(f"network must be a SiteNetwork, PeriodicNetwork or built "
+                                  f"material, got {type(network).__name__}")
         self.network = network
         n = network.n_sites
         T = _number(temperature_K, "temperature_K")
@@ -332,15 +350,12 @@ class Simulation:
             Any other :class:`Simulation` argument; ``attempt_frequency_Hz`` and
             ``rate_law`` given here replace the material's.
         """
-        kwargs.setdefault("attempt_frequency_Hz", material.attempt_frequency_Hz)
-        kwargs.setdefault("rate_law", material.rate_law)
-        if not any(k in kwargs for k in ("n_ions", "n_vacancies", "occupancy", "ion_sites")):
-            sites = material.info.get("ion_sites")
-            if sites is not None:
-                kwargs["ion_sites"] = np.asarray(sites, dtype=np.int64)
-            else:
-                kwargs["n_ions"] = material.n_ions
-        return cls(material.network, temperature_K, seed=seed, **kwargs)
+        from .materials import Material
+
+        if not isinstance(material, Material):
+            raise ConfigTypeError(f"material must be a built material (kmc.build_material), "
+                                  f"got {type(material).__name__}")
+        return cls(material, temperature_K, seed=seed, **kwargs)
 
     # ------------------------------------------------------------------ engine
     def _engine_memory_estimate_bytes(self) -> float:

@@ -97,6 +97,15 @@ def test_material_carries_its_attempt_frequency_and_rate_law():
     assert sim.attempt_frequency_Hz == 1e13
     lgps = build_material("lgps")
     assert kmc.Simulation.from_material(lgps, 573.0, seed=1).rate_law == "kra"
+    # a material passed as the network is the same; a network alone takes the defaults
+    sim = kmc.Simulation(m, 573.0, seed=1)
+    assert (sim.attempt_frequency_Hz, sim.rate_law, sim.n_ions) == (5e12, "kmcpy", m.n_ions)
+    sim = kmc.Simulation(m, 573.0, seed=1, n_ions=10, rate_law="kra")
+    assert (sim.attempt_frequency_Hz, sim.rate_law, sim.n_ions) == (5e12, "kra", 10)
+    sim = kmc.Simulation(m.network, 573.0, seed=1, n_ions=10)
+    assert (sim.attempt_frequency_Hz, sim.rate_law) == (1e13, "kra")
+    with pytest.raises(kmc.ConfigTypeError, match="built material"):
+        kmc.Simulation.from_material(m.network, 573.0)
 
 
 def test_kmc_run_uses_the_materials_attempt_frequency(tmp_path):
