@@ -884,7 +884,9 @@ def describe_material(name: str) -> str:
              "  options: " + (", ".join(f"{k} = {v}" for k, v in m.options.items())
                               if m.options else "none"),
              "  sites:"]
-    counts = np.bincount(net.site_types, minlength=len(net.site_type_names)) // m.n_cells
+    # per cell on average (a model may remove sites: beta-alumina's interstitial oxygen)
+    counts = [f"{c:.4g}" for c in
+              np.bincount(net.site_types, minlength=len(net.site_type_names)) / m.n_cells]
     for s, c in zip(d["sites"], counts):
         occ = f", occupancy {s['occupancy']:g}" if "occupancy" in s else ""
         e = s.get("energy_eV")
