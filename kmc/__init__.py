@@ -33,6 +33,7 @@ from .structures import from_cif, from_structure, structure_model
 from .microstructure import Microstructure, composite, polycrystal
 from .effective_medium import resistor_network
 from .energy import ClusterExpansion, LocalClusterExpansion, check_detailed_balance
+from .response import FieldResponse, field_response
 from . import assemble, config, energy
 
 __all__ = [
@@ -44,5 +45,5 @@ __all__ = [
     "from_structure", "structure_model",
     "list_materials", "Microstructure", "polycrystal", "composite", "resistor_network",
     "assemble", "config", "energy", "ClusterExpansion", "LocalClusterExpansion",
-    "check_detailed_balance",
+    "check_detailed_balance", "field_response", "FieldResponse",
 ]

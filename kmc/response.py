@@ -1,0 +1,122 @@
+"""Conductivity as the response to an applied field (Angstrom, V, K, S/cm).
+
+The Nernst-Einstein conductivity of :mod:`kmc.analysis` comes from the fluctuations of the
+ions' summed displacement without a field; the fluctuation-dissipation relation that makes
+it the linear-response conductivity holds only for rates that obey detailed balance. A
+fitted model that does not (kMCpy's site term, :func:`kmc.check_detailed_balance`) may even
+drive a current without a field (:func:`kmc.analysis.zero_field_drift`). Its conductivity
+is then measured as what it is, the response to a field: runs with fields +E and -E along
+an axis give sigma_drift(+E) and sigma_drift(-E) (``TransportEstimate.sigma_drift_S_cm``);
+the zero-field current enters the two with opposite signs, so their mean is the response
+along that axis.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import _checks
+from .constants import KB_EV_PER_K
+from .errors import ConfigError
+
+__all__ = ["FieldResponse", "field_response"]
+
+
+@dataclass(frozen=True)
+class FieldResponse:
+    """The conductivity from runs with fields +E and -E along each axis.
+
+    Attributes
+    ----------
+    sigma_S_cm, sigma_S_cm_err : float
+        Mean of the axes' responses and its standard error, S/cm.
+    sigma_axes_S_cm, sigma_axes_S_cm_err : ndarray, shape (n_axes,)
+        Each axis's response (the mean of +E and -E) and its error, S/cm.
+    sigma_plus_S_cm, sigma_minus_S_cm : ndarray, shape (n_axes,)
+        sigma_drift of the +E and the -E run of each axis, S/cm: they differ by twice the
+        zero-field current's share along the axis.
+    axes : tuple of int
+    field_V_per_angstrom : float
+        |E|, V/Angstrom.
+    field_parameter : float
+        x = |q| |E| a / (kB T) (a: the network's rms hop length).
+    runs : list of RunResult
+        The runs, in the order (axis, +E), (axis, -E), ...
+    """
+
+    sigma_S_cm: float
+    sigma_S_cm_err: float
+    sigma_axes_S_cm: np.ndarray
+    sigma_axes_S_cm_err: np.ndarray
+    sigma_plus_S_cm: np.ndarray
+    sigma_minus_S_cm: np.ndarray
+    axes: tuple[int, ...]
+    field_V_per_angstrom: float
+    field_parameter: float
+    runs: list[Any] = field(default_factory=list, repr=False)
+
+
+def field_response(system: Any, temperature_K: float, *, steps: int, seed: int = 0,
+                   field_parameter: float = 0.05, axes: Any = (0, 1, 2),
+                   **simulation_kwargs: Any) -> FieldResponse:
+    """The conductivity of a network or built material as its response to +-E per axis.
+
+    Parameters
+    ----------
+    system : SiteNetwork, PeriodicNetwork or Material
+        What :class:`kmc.Simulation` takes (a material brings its ions, attempt frequency
+        and rate law).
+    temperature_K : float
+    steps : int
+        Production events of each run.
+    seed : int
+        Seed of every run (the +E and -E runs of an axis share it).
+    field_parameter : float
+        x = |q| |E| a / (kB T), 0 < x <= 0.1 (linear response; default 0.05).
+    axes : iterable of int
+        Cartesian axes (0, 1, 2) along which to apply the field.
+    **simulation_kwargs
+        Other :class:`kmc.Simulation` arguments (composition, rate law, ...), not a field.
+
+    Returns
+    -------
+    FieldResponse
+    """
+    from .materials import Material
+    from .simulation import Simulation, mean_jump_length_A
+
+    if "field_V_per_angstrom" in simulation_kwargs:
+        raise ConfigError("field_response sets the field itself; do not pass "
+                          "field_V_per_angstrom")
+    xp = _checks.real(field_parameter, "field_parameter", lo=0.0, hi=0.1, lo_open=True)
+    ax = tuple(int(_checks.integer(a, "axes", lo=0, hi=2)) for a in np.atleast_1d(axes))
+    if not ax or len(set(ax)) != len(ax):
+        raise ConfigError(f"axes = {axes!r} must be distinct axes among 0, 1, 2")
+    steps = _checks.integer(steps, "steps", lo=1)
+    net = system.network if isinstance(system, Material) else system
+    q = abs(float(net.charge_e))
+    a = mean_jump_length_A(net)
+    E = xp * KB_EV_PER_K * float(temperature_K) / (q * a)  # V/A (q in e, energies in eV)
+    plus, minus, plus_err, minus_err, runs = [], [], [], [], []
+    for k in ax:
+        for sign, vals, errs in ((1.0, plus, plus_err), (-1.0, minus, minus_err)):
+            vec = np.zeros(3)
+            vec[k] = sign * E
+            sim = Simulation(system, temperature_K, seed=seed, field_V_per_angstrom=vec,
+                             **simulation_kwargs)
+            res = sim.run(steps=steps)
+            vals.append(float(res.transport.sigma_drift_S_cm))
+            errs.append(float(res.transport.sigma_drift_S_cm_err))
+            runs.append(res)
+    p, m = np.array(plus), np.array(minus)
+    axis_val = 0.5 * (p + m)
+    axis_err = 0.5 * np.hypot(plus_err, minus_err)
+    return FieldResponse(
+        sigma_S_cm=float(axis_val.mean()),
+        sigma_S_cm_err=float(math.sqrt(np.sum(axis_err ** 2)) / len(ax)),
+        sigma_axes_S_cm=axis_val, sigma_axes_S_cm_err=axis_err, sigma_plus_S_cm=p,
+        sigma_minus_S_cm=m, axes=ax, field_V_per_angstrom=E, field_parameter=xp, runs=runs)
