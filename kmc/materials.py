@@ -721,10 +721,8 @@ def _model_beta_alumina(b: _Build, options: dict[str, Any], rng: np.random.Gener
     # two per O_i of the plane on random aBR sites of that plane), or a random start would
     # leave planes with too many or too few excess Na for the whole run
     types = np.asarray(net.site_type_names)[net.site_types]
-    plane_of = np.round((net.positions @ np.linalg.inv(net.cell))[:, 2] * 4.0 * b.size[2]
-                        ).astype(np.int64)
-    oi_plane = np.round((positions @ np.linalg.inv(net.cell))[:, 2] * 4.0 * b.size[2]
-                        ).astype(np.int64) if n_oi else np.zeros(0, np.int64)
+    plane_of = _beta_alumina_plane(b, net.cell, net.positions)
+    oi_plane = _beta_alumina_plane(b, net.cell, positions)
     sites = list(np.flatnonzero(types == "BR"))
     for p in np.unique(plane_of):
         abr = np.flatnonzero((types == "aBR") & (plane_of == p))
@@ -736,6 +734,13 @@ def _model_beta_alumina(b: _Build, options: dict[str, Any], rng: np.random.Gener
                   oxygen_interstitial_positions_A=np.round(positions, 6).tolist(),
                   ion_sites=sorted(int(v) for v in sites))
     return net, n_ions
+
+
+def _beta_alumina_plane(b: _Build, cell: np.ndarray, points_A: np.ndarray) -> np.ndarray:
+    """Index of the conduction plane (z = 1/4, 3/4 of each cell: 4 z-quarters per cell) of
+    each point (Cartesian, Angstrom) of the supercell `cell`."""
+    frac_z = (np.asarray(points_A).reshape(-1, 3) @ np.linalg.inv(cell))[:, 2]
+    return np.round(frac_z * 4.0 * b.size[2]).astype(np.int64)
 
 
 def _beta_alumina_oxygen_interstitials(b: _Build, net: SiteNetwork, x: float,
@@ -750,8 +755,7 @@ def _beta_alumina_oxygen_interstitials(b: _Build, net: SiteNetwork, x: float,
     min_sep = _param(b.spec, "oi_min_separation_A")
     types = np.asarray(net.site_type_names)[net.site_types]
     mo = np.flatnonzero(types == "mO")
-    frac_z = (net.positions[mo] @ np.linalg.inv(net.cell))[:, 2]
-    plane_of = np.round(frac_z * 4.0 * b.size[2]).astype(np.int64)  # z = 1/4, 3/4 of each cell
+    plane_of = _beta_alumina_plane(b, net.cell, net.positions[mo])
     cells_per_plane = b.size[0] * b.size[1]
     want = int(round(per_na * x * cells_per_plane))
     chosen: list[int] = []
