@@ -23,7 +23,8 @@ from . import _checks
 from .constants import KB_EV_PER_K
 from .errors import ConfigError
 
-__all__ = ["FieldResponse", "field_response"]
+__all__ = ["FieldResponse", "field_response", "response_field_V_per_angstrom",
+           "axis_response"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,36 @@ class FieldResponse:
     runs: list[Any] = field(default_factory=list, repr=False)
 
 
+def response_field_V_per_angstrom(network: Any, temperature_K: float,
+                                  field_parameter: float = 0.05) -> float:
+    """|E| that makes x = |q| |E| a / (kB T) equal `field_parameter` (a: the network's rms
+    hop length, Angstrom), V/Angstrom."""
+    xp = _checks.real(field_parameter, "field_parameter", lo=0.0, hi=0.1, lo_open=True)
+    from .simulation import mean_jump_length_A
+
+    q = abs(float(network.charge_e))
+    return xp * KB_EV_PER_K * float(temperature_K) / (q * mean_jump_length_A(network))
+
+
+def axis_response(plus_S_cm: Any, plus_err_S_cm: Any, minus_S_cm: Any,
+                  minus_err_S_cm: Any) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """The response of each axis from its +E and -E runs' sigma_drift, and their mean.
+
+    Returns
+    -------
+    axis, axis_err : ndarray
+        (sigma(+E) + sigma(-E)) / 2 per axis and its standard error, S/cm (independent runs).
+    mean, mean_err : float
+        The mean over the axes and its standard error, S/cm.
+    """
+    p, m = np.asarray(plus_S_cm, float), np.asarray(minus_S_cm, float)
+    axis_val = 0.5 * (p + m)
+    axis_err = 0.5 * np.hypot(np.asarray(plus_err_S_cm, float),
+                              np.asarray(minus_err_S_cm, float))
+    return (axis_val, axis_err, float(axis_val.mean()),
+            float(math.sqrt(np.sum(axis_err ** 2)) / axis_val.size))
+
+
 def field_response(system: Any, temperature_K: float, *, steps: int, seed: int = 0,
                    field_parameter: float = 0.05, axes: Any = (0, 1, 2),
                    **simulation_kwargs: Any) -> FieldResponse:
@@ -87,7 +118,7 @@ def field_response(system: Any, temperature_K: float, *, steps: int, seed: int =
     FieldResponse
     """
     from .materials import Material
-    from .simulation import Simulation, mean_jump_length_A
+    from .simulation import Simulation
 
     if "field_V_per_angstrom" in simulation_kwargs:
         raise ConfigError("field_response sets the field itself; do not pass "
@@ -98,9 +129,7 @@ def field_response(system: Any, temperature_K: float, *, steps: int, seed: int =
         raise ConfigError(f"axes = {axes!r} must be distinct axes among 0, 1, 2")
     steps = _checks.integer(steps, "steps", lo=1)
     net = system.network if isinstance(system, Material) else system
-    q = abs(float(net.charge_e))
-    a = mean_jump_length_A(net)
-    E = xp * KB_EV_PER_K * float(temperature_K) / (q * a)  # V/A (q in e, energies in eV)
+    E = response_field_V_per_angstrom(net, temperature_K, xp)
     plus, minus, plus_err, minus_err, runs = [], [], [], [], []
     for k in ax:
         for sign, vals, errs in ((1.0, plus, plus_err), (-1.0, minus, minus_err)):
@@ -113,10 +142,7 @@ def field_response(system: Any, temperature_K: float, *, steps: int, seed: int =
             errs.append(float(res.transport.sigma_drift_S_cm_err))
             runs.append(res)
     p, m = np.array(plus), np.array(minus)
-    axis_val = 0.5 * (p + m)
-    axis_err = 0.5 * np.hypot(plus_err, minus_err)
+    axis_val, axis_err, mean, mean_err = axis_response(p, plus_err, m, minus_err)
     return FieldResponse(
-        sigma_S_cm=float(axis_val.mean()),
-        sigma_S_cm_err=float(math.sqrt(np.sum(axis_err ** 2)) / len(ax)),
-        sigma_axes_S_cm=axis_val, sigma_axes_S_cm_err=axis_err, sigma_plus_S_cm=p,
+        sigma_S_cm=mean, sigma_S_cm_err=mean_err, sigma_axes_S_cm=axis_val, sigma_axes_S_cm_err=axis_err, sigma_plus_S_cm=p,
         sigma_minus_S_cm=m, axes=ax, field_V_per_angstrom=E, field_parameter=xp, runs=runs)

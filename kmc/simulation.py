@@ -871,7 +871,8 @@ class Simulation:
                         f"periodic cell, as a model without detailed balance can; D_sigma, H_R "
                         f"and sigma include it (they grow with the block length) and are not "
                         f"linear-response transport coefficients; D* is the tracer's "
-                        f"(kmc.analysis.zero_field_drift)")
+                        f"(kmc.analysis.zero_field_drift); measure sigma as the response to "
+                        f"+-E instead (kmc.field_response, as kmc validate does)")
         traj = st.trajectory
         if traj is not None and st.phase != "equilibration":
             prod_hops = self.engine.steps - st.start_steps - st.eq_steps

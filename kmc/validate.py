@@ -44,7 +44,8 @@ QUICK_TARGET_REL_ERR = 0.15
 
 __all__ = ["CASES", "Case", "ValidationReport", "run_validation", "case_sweep",
            "experimental_table", "experimental_reference", "computed_references",
-           "REFERENCE_QUANTITIES", "DEPRECATED_KEYS"]
+           "REFERENCE_QUANTITIES", "DEPRECATED_KEYS", "CONDUCTIVITY_METHODS",
+           "RESPONSE_FIELD_PARAMETER", "response_sweeps", "response_field_V_per_angstrom"]
 
 #: The old keys of the validation JSON (rows and their ``experiment``), old -> new. This
 #: version writes each beside its new key with the same value; they go in the next version.
@@ -52,6 +53,14 @@ __all__ = ["CASES", "Case", "ValidationReport", "run_validation", "case_sweep",
 DEPRECATED_KEYS = {"sigma_S_per_cm": "sigma_S_cm", "sigma_err_S_per_cm": "sigma_S_cm_err",
                    "sigma300_S_per_cm": "sigma_300K_S_cm",
                    "sigma300_err_S_per_cm": "sigma_300K_S_cm_err", "Ea_err_eV": "Ea_eV_err"}
+
+
+#: How a validation case measures sigma (:attr:`Case.conductivity`).
+CONDUCTIVITY_METHODS = ("nernst-einstein", "response")
+#: x = |q| |E| a / (kB T) of a response case's field at its lowest temperature (the field is
+#: the same at every temperature, so x is smaller at the others): linear response, the
+#: drift velocity's sinh(x/2) departing from x/2 by x^2/24 = 4e-4.
+RESPONSE_FIELD_PARAMETER = 0.1
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,11 @@ class Case:
         Production hops per run.
     size, quick_size : tuple of int or None
         Supercell (None: the material's default).
+    conductivity : str
+        How sigma is measured: "nernst-einstein" (the fluctuations of the summed
+        displacement without a field) or "response" (runs with fields +E and -E along each
+        axis, :mod:`kmc.response`), for a model whose rates violate detailed balance, where
+        the fluctuation-dissipation relation behind the Nernst-Einstein sigma fails.
     """
 
     material: str
@@ -78,6 +92,12 @@ class Case:
     quick_steps: int
     size: Any = None
     quick_size: Any = None
+    conductivity: str = "nernst-einstein"
+
+    def __post_init__(self) -> None:
+        if self.conductivity not in CONDUCTIVITY_METHODS:
+            raise ConfigError(f"Case {self.material}: conductivity = {self.conductivity!r} "
+                              f"(known: {', '.join(CONDUCTIVITY_METHODS)})")
 
     @property
     def label(self) -> str:
@@ -91,7 +111,9 @@ CASES: tuple[Case, ...] = (
     Case("argyrodite", {"halogen": "Cl"}, (300.0, 400.0, 500.0, 600.0), 16_000_000, 3_000_000),
     Case("argyrodite", {"halogen": "Br"}, (300.0, 400.0, 500.0, 600.0), 16_000_000, 3_000_000),
     Case("argyrodite", {"halogen": "I"}, (300.0, 400.0, 500.0, 600.0), 16_000_000, 3_000_000),
-    Case("nasicon", {"x": 2.0}, (400.0, 500.0, 600.0, 700.0), 8_000_000, 1_000_000, (4, 4, 2)),
+    # kMCpy's local site expansion breaks detailed balance (docs/materials/nasicon.md)
+    Case("nasicon", {"x": 2.0}, (400.0, 500.0, 600.0, 700.0), 8_000_000, 1_000_000, (4, 4, 2),
+         conductivity="response"),
     Case("beta_alumina", {"excess": 0.2}, (300.0, 400.0, 500.0, 600.0), 8_000_000, 1_000_000,
          (6, 6, 1)),
 )
@@ -235,6 +257,18 @@ class ValidationReport:
                              f"{hv['sim_err']:.2g} at {hv['T_sim_K']:g} K, measured "
                              f"{hv['exp']:.3g} at {hv['T_exp_K']:g} K ({hv['reference']}, "
                              f"{hv['flag']})")
+            rp = r.get("response")
+            if rp:
+                share = max((abs(v) / p["sigma_S_cm"] for p in rp["per_temperature"]
+                             for v in p["sigma_zero_field_share_S_cm"]
+                             if p["sigma_S_cm"] and math.isfinite(p["sigma_S_cm"])),
+                            default=math.nan)
+                notes.append(f"{r['case']}: sigma is the response to fields +E and -E along "
+                             f"x, y, z (|E| = {rp['field_V_per_angstrom']:.3g} V/A), the mean "
+                             "of the axes: the model violates detailed balance, so the "
+                             "Nernst-Einstein sigma does not apply (kmc.field_response); the "
+                             "zero-field current is up to "
+                             f"{share:.2g} x sigma per axis")
             rat = f"{ratio:.3g}" if ratio is not None else "-"
             if not r.get("compared", True):
                 rat = "n/a"
@@ -274,7 +308,8 @@ def _haven_row(case: Case, runs: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def case_sweep(case: Case, *, quick: bool, seed: int, workers: int | None,
-               output: str | os.PathLike[str], progress: bool) -> SweepConfig:
+               output: str | os.PathLike[str], progress: bool,
+               field_V_per_angstrom: Any = None, tag: str = "") -> SweepConfig:
     """The sweep of one validation case: the material at its temperatures, one run each.
 
     The case's master seed is derived from `seed` and the case's label
@@ -282,6 +317,10 @@ def case_sweep(case: Case, *, quick: bool, seed: int, workers: int | None,
     numbers do not depend on which other cases run. Each run runs to a precision
     (:data:`TARGET_REL_ERR`, :data:`QUICK_TARGET_REL_ERR` for a quick validation) of sigma,
     capped at the case's hops; equilibration is a fifth of that cap.
+
+    With `field_V_per_angstrom` (a response case's runs under a field, see
+    :func:`response_sweeps`) each run has the case's hops exactly, and `tag` names the
+    field in the derivation of the seed.
     """
     temps = case.temperatures_K[-3:] if quick else case.temperatures_K
     # and the temperatures of the computed references (compared, not fitted)
@@ -291,10 +330,14 @@ def case_sweep(case: Case, *, quick: bool, seed: int, workers: int | None,
     steps = case.quick_steps if quick else case.steps
     values: dict[str, Any] = {
         "lattice": case.material, **case.options, "temperature": [float(t) for t in temps],
-        "target_rel_err": QUICK_TARGET_REL_ERR if quick else TARGET_REL_ERR,
-        "max_steps": max(steps, MIN_MAX_STEPS), "equilibration": steps // 5, "blocks": 100,
-        "seed": derive_seed(seed, 0.0, "validate", case.label, 0), "output": str(output),
+        "equilibration": steps // 5, "blocks": 100,
+        "seed": derive_seed(seed, 0.0, "validate", case.label + tag, 0), "output": str(output),
         "quiet": not progress}
+    if field_V_per_angstrom is None:
+        values.update(target_rel_err=QUICK_TARGET_REL_ERR if quick else TARGET_REL_ERR,
+                      max_steps=max(steps, MIN_MAX_STEPS))
+    else:
+        values.update(steps=steps, field=[float(v) for v in field_V_per_angstrom])
     if size is not None:
         values["size"] = list(size) if isinstance(size, (tuple, list)) else size
     if workers is not None:
@@ -302,23 +345,119 @@ def case_sweep(case: Case, *, quick: bool, seed: int, workers: int | None,
     return SweepConfig.from_dict(values, where=f"validate {case.label}")
 
 
-def _case_row(case: Case, sweep: SweepResult) -> dict[str, Any]:
-    """One row of the report: the case's runs, its Arrhenius fit, the experiment."""
+#: The runs of a response case: (axis, sign) of the field -> the sweep at that field.
+ResponseSweeps = dict[tuple[int, int], SweepResult]
+
+
+def response_field_V_per_angstrom(case: Case, *, quick: bool) -> float:
+    """|E| of a response case's runs, V/Angstrom: x = |q| |E| a / (kB T) is
+    :data:`RESPONSE_FIELD_PARAMETER` at the lowest temperature the case runs."""
+    from .materials import build_material
+    from .response import response_field_V_per_angstrom as field_for
+
+    temps = case.temperatures_K[-3:] if quick else case.temperatures_K
+    temps = tuple(temps) + tuple(r["T_K"] for r in computed_references(case.material,
+                                                                        case.options))
+    size = case.quick_size if quick else case.size
+    net = build_material(case.material, size=size, **case.options).network
+    return field_for(net, min(temps), RESPONSE_FIELD_PARAMETER)
+
+
+def response_sweeps(case: Case, *, quick: bool, seed: int, workers: int | None,
+                    folder: Path, name: str, progress: bool) -> ResponseSweeps:
+    """Run a response case: one sweep over its temperatures per field, +E and -E along
+    each axis (each sweep file ``<name>_E+x.h5`` etc. in `folder`, so that an interrupted
+    validation continues). The runs of +E and -E have independent seeds."""
+    E = response_field_V_per_angstrom(case, quick=quick)
+    out: ResponseSweeps = {}
+    for k in range(3):
+        for sign in (1, -1):
+            vec = [0.0, 0.0, 0.0]
+            vec[k] = sign * E
+            tag = f" E{'+' if sign > 0 else '-'}{'xyz'[k]}"
+            cfg = case_sweep(case, quick=quick, seed=seed, workers=workers,
+                             output=folder / f"{name}_E{'+' if sign > 0 else '-'}{'xyz'[k]}"
+                             f"{'_quick' if quick else ''}.h5", progress=progress,
+                             field_V_per_angstrom=vec, tag=tag)
+            res = run_sweep(cfg)
+            if res.failures:
+                run_id, why = next(iter(res.failures.items()))
+                raise KMCError(f"validation of {case.label}{tag}: run {run_id} failed: {why}")
+            out[(k, sign)] = res
+    return out
+
+
+def _by_temperature(sweep: SweepResult) -> dict[float, Any]:
+    return {float(r.temperature_K): r for r in sweep.runs.values()}
+
+
+def _response_at(response: ResponseSweeps, T: float) -> dict[str, Any]:
+    """The response sigma at one temperature from the six runs, with each axis's response
+    and zero-field share ((sigma(+E) - sigma(-E)) / 2), S/cm."""
+    from .response import axis_response
+
+    plus = [_by_temperature(response[(k, 1)])[T].transport for k in range(3)]
+    minus = [_by_temperature(response[(k, -1)])[T].transport for k in range(3)]
+    p = [t.sigma_drift_S_cm for t in plus]
+    m = [t.sigma_drift_S_cm for t in minus]
+    axis, axis_err, mean, mean_err = axis_response(
+        p, [t.sigma_drift_S_cm_err for t in plus], m, [t.sigma_drift_S_cm_err for t in minus])
+    return {"sigma_S_cm": mean, "sigma_S_cm_err": mean_err,
+            "sigma_axes_S_cm": [float(v) for v in axis],
+            "sigma_axes_S_cm_err": [float(v) for v in axis_err],
+            "sigma_zero_field_share_S_cm": [float(0.5 * (a - b)) for a, b in zip(p, m)],
+            "diffusive": all(bool(t.diffusive) for t in plus + minus),
+            "regime": "; ".join(sorted({str(t.regime) for t in plus + minus
+                                        if not t.diffusive}))}
+
+
+def _reference_value(quantity: str, runs: list[Any]) -> tuple[float, float]:
+    """A [[validation]] quantity from one run, or the mean of several (a response case's
+    six runs at a temperature; their fields are weak), with its standard error."""
+    vals = [tuple(float(u) for u in REFERENCE_QUANTITIES[quantity](r.transport)) for r in runs]
+    v = float(np.mean([a for a, _ in vals]))
+    e = float(math.sqrt(sum(b * b for _, b in vals)) / len(vals))
+    return v, e
+
+
+def _case_row(case: Case, sweep: SweepResult,
+              response: ResponseSweeps | None = None) -> dict[str, Any]:
+    """One row of the report: the case's runs, its Arrhenius fit, the experiment. For a
+    response case `sweep` is the sweep of the field +E along x, and the sigma of each
+    temperature comes from all six (`response`)."""
     every = sorted(sweep.runs.values(), key=lambda r: r.temperature_K)
+    resp = {} if response is None else {
+        float(r.temperature_K): _response_at(response, float(r.temperature_K)) for r in every}
     refs = computed_references(case.material, case.options)
     for ref in refs:  # the run at the reference's temperature
         run = min(every, key=lambda r: abs(r.temperature_K - ref["T_K"]))
-        v, e = (float(u) for u in REFERENCE_QUANTITIES[ref["quantity"]](run.transport))
-        ref.update(sim=v, sim_err=e, T_sim_K=float(run.temperature_K),
-                   diffusive=bool(run.transport.diffusive),
-                   ratio_sim_ref=v / ref["value"] if run.transport.diffusive else None)
+        Tr = float(run.temperature_K)
+        if response is not None and ref["quantity"] == "sigma_S_cm":
+            v, e = resp[Tr]["sigma_S_cm"], resp[Tr]["sigma_S_cm_err"]
+            diff = resp[Tr]["diffusive"]
+        elif response is not None:
+            six = [_by_temperature(sw)[Tr] for sw in response.values()]
+            v, e = _reference_value(ref["quantity"], six)
+            diff = all(bool(r.transport.diffusive) for r in six)
+        else:
+            v, e = _reference_value(ref["quantity"], [run])
+            diff = bool(run.transport.diffusive)
+        ref.update(sim=v, sim_err=e, T_sim_K=Tr, diffusive=diff,
+                   ratio_sim_ref=v / ref["value"] if diff else None)
     # the Arrhenius fit is over the case's own temperatures only
     own = {float(t) for t in case.temperatures_K}
     runs = [r for r in every if float(r.temperature_K) in own] or every
     T = np.array([r.temperature_K for r in runs])
-    s = np.array([float(r.sigma_S_cm) for r in runs])
-    e = np.array([float(r.sigma_S_cm_err) for r in runs])
-    diffusive = [bool(r.transport.diffusive) for r in runs]
+    if response is None:
+        s = np.array([float(r.sigma_S_cm) for r in runs])
+        e = np.array([float(r.sigma_S_cm_err) for r in runs])
+        diffusive = [bool(r.transport.diffusive) for r in runs]
+        regimes = [str(r.transport.regime) for r in runs]
+    else:
+        s = np.array([resp[float(t)]["sigma_S_cm"] for t in T])
+        e = np.array([resp[float(t)]["sigma_S_cm_err"] for t in T])
+        diffusive = [resp[float(t)]["diffusive"] for t in T]
+        regimes = [resp[float(t)]["regime"] for t in T]
     ok = np.isfinite(s) & (s > 0) & np.isfinite(e) & (e > 0) & np.array(diffusive)
     if ok.sum() >= 2:
         fit = fit_arrhenius(T[ok], s[ok], e[ok], quantity="sigma", T_ref_K=300.0)
@@ -330,11 +469,13 @@ def _case_row(case: Case, sweep: SweepResult) -> dict[str, Any]:
     compared = bool(all(diffusive) and ok.sum() >= 2)  # a number only where every run has one
     ratio = s300 / exp["sigma_S_per_cm"] if exp and math.isfinite(s300) and compared \
         else None
-    not_diffusive = [f"{r.temperature_K:g} K: {r.transport.regime}" for r in runs
-                     if not r.transport.diffusive]
+    not_diffusive = [f"{t:g} K: {reg}" for t, reg, d in zip(T, regimes, diffusive) if not d]
     ea_entry = _other_entry(case.material, case.options, "Ea_eV")
-    per_run = [{"T_K": r.temperature_K, "haven_ratio": float(r.haven_ratio),
-                "haven_ratio_err": float(r.haven_ratio_err)} for r in runs]
+    # (a response case has no Haven ratio: its D_sigma is not the conductivity's)
+    per_run = [{"T_K": r.temperature_K,
+                "haven_ratio": float(r.haven_ratio) if response is None else math.nan,
+                "haven_ratio_err": float(r.haven_ratio_err) if response is None else math.nan}
+               for r in runs]
     # the data file's sigma_S_per_cm (its own schema) is the JSON's sigma_S_cm
     experiment = None if exp is None else {
         ("sigma_S_cm" if k == "sigma_S_per_cm" else k): exp.get(k)
@@ -355,14 +496,19 @@ def _case_row(case: Case, sweep: SweepResult) -> dict[str, Any]:
             k: ea_entry.get(k) for k in ("Ea_eV", "kind", "reference", "flag")},
         "ratio_Ea_sim_exp": (ea / ea_entry["Ea_eV"] if ea_entry is not None
                              and math.isfinite(ea) else None),
-        "haven": _haven_row(case, per_run),
+        "haven": _haven_row(case, per_run) if response is None else None,
+        "conductivity": case.conductivity,
+        "response": None if response is None else {
+            "field_V_per_angstrom": float(np.linalg.norm(every[0].field_V_per_angstrom)),
+            "per_temperature": [{"T_K": float(t), **resp[float(t)]} for t in T]},
         "computed_references": refs,
         "regime": ("diffusive" if all(diffusive) else
-                   "not diffusive at " + ", ".join(f"{r.temperature_K:g} K" for r in runs
-                                                   if not r.transport.diffusive)),
+                   "not diffusive at " + ", ".join(f"{t:g} K" for t, d in zip(T, diffusive)
+                                                   if not d)),
         "diffusive": all(diffusive), "compared": compared,
         "converged": [bool(r.converged) for r in runs], "not_diffusive": not_diffusive,
-        "sigma_S_cm_upper": [float(r.transport.sigma_S_cm_upper) for r in runs],
+        "sigma_S_cm_upper": ([float(r.transport.sigma_S_cm_upper) for r in runs]
+                             if response is None else [math.nan] * len(runs)),
     }
     for d in (row, experiment or {}):  # the old keys, this version only
         d.update({old: d[new] for old, new in DEPRECATED_KEYS.items() if new in d})
@@ -414,6 +560,11 @@ def run_validation(*, quick: bool = False, workers: int | None = None, seed: int
             cfg = case_sweep(case, quick=quick, seed=seed, workers=workers,
                              output=folder / f"{name}{'_quick' if quick else ''}.h5",
                              progress=progress)
+            if case.conductivity == "response":
+                resp = response_sweeps(case, quick=quick, seed=seed, workers=workers,
+                                       folder=folder, name=name, progress=progress)
+                report.rows.append(_case_row(case, resp[(0, 1)], resp))
+                continue
             result = run_sweep(cfg)
             if result.failures:
                 run_id, why = next(iter(result.failures.items()))

@@ -422,3 +422,54 @@ def test_validate_compares_with_the_material_files_computed_references(monkeypat
     patched.data["validation"][0] = {**fake, "quantity": "D_c"}
     with pytest.raises(ConfigError, match="quantity = 'D_c'"):
         validate.computed_references("nasicon", {"x": 2.0})
+
+
+def test_validate_response_case_equals_nernst_einstein_where_detailed_balance_holds(tmp_path):
+    """A response case (six sweeps, +-E along x, y, z) of beta-alumina, whose rates obey
+    detailed balance: its sigma at each temperature is the mean of the axes' (sigma(+E) +
+    sigma(-E)) / 2 read from the six sweep files, and it equals the Nernst-Einstein sigma of
+    the same case within 3 combined standard errors (the fluctuation-dissipation relation)."""
+    from kmc import validate
+    from kmc.response import axis_response
+
+    ne = validate.Case("beta_alumina", {"excess": 0.2}, (600.0,), 400_000, 400_000, (4, 4, 1))
+    rs = validate.Case("beta_alumina", {"excess": 0.2}, (600.0,), 300_000, 300_000, (4, 4, 1),
+                       conductivity="response")
+    rep = validate.run_validation(quick=True, workers=2, cases=(ne, rs), progress=False,
+                                  output_dir=tmp_path)
+    a, b = rep.rows
+    assert a["conductivity"] == "nernst-einstein" and a["response"] is None
+    assert b["conductivity"] == "response" and b["haven"] is None
+    files = sorted(p.name for p in tmp_path.glob("beta_alumina*_E*_quick.h5"))
+    assert files == sorted(f"beta_alumina__excess_0_2_E{s}{ax}_quick.h5"
+                           for s in "+-" for ax in "xyz")
+    runs = {(k, s): kmc.load(tmp_path / f"beta_alumina__excess_0_2_E{'+' if s > 0 else '-'}"
+                                        f"{'xyz'[k]}_quick.h5") for k in range(3) for s in (1, -1)}
+    t = {ks: next(iter(sw.runs.values())) for ks, sw in runs.items()}
+    for (k, s), run in t.items():  # each run's field: +-E along its axis, x <= 0.1
+        assert run.field_V_per_angstrom[k] * s > 0
+        assert sum(abs(v) for v in run.field_V_per_angstrom) == abs(run.field_V_per_angstrom[k])
+    assert t[(0, 1)].seed != t[(0, -1)].seed
+    val = axis_response(*[[t[(k, s)].transport.sigma_drift_S_cm if q == 0 else
+                           t[(k, s)].transport.sigma_drift_S_cm_err for k in range(3)]
+                          for s, q in ((1, 0), (1, 1), (-1, 0), (-1, 1))])
+    assert b["sigma_S_cm"][0] == pytest.approx(val[2]) and b["sigma_S_cm_err"][0] == \
+        pytest.approx(val[3])
+    assert b["response"]["per_temperature"][0]["sigma_axes_S_cm"] == pytest.approx(val[0])
+    diff = abs(a["sigma_S_cm"][0] - b["sigma_S_cm"][0])
+    assert diff < 3 * math.hypot(a["sigma_S_cm_err"][0], b["sigma_S_cm_err"][0])
+    assert "sigma is the response to fields +E and -E" in rep.table()
+    with pytest.raises(ConfigError, match="conductivity = 'green-kubo'"):
+        validate.Case("lgps", {}, (300.0,), 1, 1, conductivity="green-kubo")
+
+
+def test_validate_measures_sigma_as_the_response_exactly_where_detailed_balance_fails():
+    """Every validation case whose model violates detailed balance (kmc.check_detailed_balance
+    on its quick-size material) measures sigma as the response to +-E, and no other."""
+    from kmc import validate
+
+    for case in validate.CASES:
+        m = build_material(case.material, size=case.quick_size, **case.options)
+        holds = kmc.Simulation(m, 500.0, seed=0).detailed_balance
+        holds = True if holds is None else holds.holds
+        assert (case.conductivity == "response") == (not holds), case.label
