@@ -12,6 +12,7 @@ it: the Nernst-Einstein sigma of a zero-field run of the same arrangement, and D
 
     python benchmarks/nasicon_field_response.py                  # x 1.5 2.0 2.4 at 573 K
     python benchmarks/nasicon_field_response.py --x 2 --arrangements 1 --steps 2e6
+    python benchmarks/nasicon_field_response.py --lce-fit kmcpy_example   # kMCpy's example fit
 
 E is chosen so that q E a / kT = --response (default 0.05, a the rms hop length).
 """
@@ -28,8 +29,8 @@ import kmc
 def one(args: tuple) -> dict:
     """A zero-field run (Nernst-Einstein sigma, D*) and kmc.field_response of one
     (x, arrangement)."""
-    x, T, arrangement, steps, size, response = args
-    m = kmc.build_material("nasicon", x=x, size=size, disorder_seed=arrangement)
+    x, T, arrangement, steps, size, response, fit = args
+    m = kmc.build_material("nasicon", x=x, size=size, disorder_seed=arrangement, lce_fit=fit)
     t = kmc.Simulation(m, T, seed=100 + arrangement).run(steps=int(steps)).transport
     r = kmc.field_response(m, T, steps=int(steps), seed=100 + arrangement,
                            field_parameter=response)
@@ -50,14 +51,16 @@ def main() -> None:
     ap.add_argument("--steps", type=float, default=4e6)
     ap.add_argument("--size", type=int, nargs=3, default=[4, 4, 2])
     ap.add_argument("--response", type=float, default=0.05)
+    ap.add_argument("--lce-fit", default="deng2022",
+                    help="the parameters of the expansions (kmc.materials nasicon lce_fit)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default="nasicon_field_response.json")
     a = ap.parse_args()
-    jobs = [(x, a.T, k, a.steps, tuple(a.size), a.response) for x in a.x
+    jobs = [(x, a.T, k, a.steps, tuple(a.size), a.response, a.lce_fit) for x in a.x
             for k in range(a.arrangements)]
     with ProcessPoolExecutor(a.workers) as pool:
         rows = list(pool.map(one, jobs))
-    print(f"NASICON, {a.T:g} K, size {tuple(a.size)}, |E| = {rows[0]['E_V_per_A']:.3g} V/A "
+    print(f"NASICON ({a.lce_fit}), {a.T:g} K, size {tuple(a.size)}, |E| = {rows[0]['E_V_per_A']:.3g} V/A "
           f"(qEa/kT = {a.response}), {a.steps:.2g} events per run")
     print("| x | arrangement | sigma response (S/cm) | sigma N-E zero field (S/cm) | "
           "D* (cm^2/s) |")

@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("--arrangements", type=int, default=4)
     ap.add_argument("--steps", type=float, default=2e7)
     ap.add_argument("--size", type=int, nargs=3, default=[3, 3, 1])
-    ap.add_argument("--fit", default="kmcpy_example")
+    ap.add_argument("--fit", default="deng2022")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="x 1 and 2.4 at 573 K, 2 x 1e6 hops")
     ap.add_argument("--out", default="nasicon_sigma_x.json")

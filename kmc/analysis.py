@@ -45,6 +45,7 @@ __all__ = [
     "jackknife_sums",
     "nernst_einstein_S_cm",
     "random_walk_D_cm2_s",
+    "single_origin_D_sigma_cm2_s",
     "transport",
     "zero_field_drift",
 ]
@@ -273,6 +274,43 @@ def zero_field_drift(data: BlockData) -> tuple[NDArray[np.float64], float]:
     ok = se2 > 0
     chi2 = float(np.sum(v[ok] ** 2 / se2[ok]))
     return v, chi2
+
+
+def single_origin_D_sigma_cm2_s(data: BlockData, n_ions: int, dimensionality: int = 3,
+                                n_blocks: int | None = None) -> float:
+    """The collective diffusivity from one time origin, as kMCpy computes it.
+
+    ``D_J = |sum_b M_b|^2 / (2 d N t)`` over the first `n_blocks` blocks (all by default):
+    the summed displacement since the start of production, squared, over 2 d N and the
+    elapsed time (kMCpy's ``jump_diffusivity``; Deng et al., Nat. Commun. 13, 4470 (2022),
+    plot this D and take sigma from it). For rates with detailed balance it estimates
+    D_sigma without bias but with a relative error of order 1 (one sample of the summed
+    displacement); kmc's block estimate (:func:`transport`) is the reliable one. With a
+    zero-field drift V (:func:`zero_field_drift`) it grows with the run:
+    ``D_J = D_sigma + |V|^2 t / (2 d N)``.
+
+    Parameters
+    ----------
+    data : BlockData
+    n_ions : int
+        N, the number of mobile ions.
+    dimensionality : int
+        d (3 for a bulk crystal).
+    n_blocks : int, optional
+        Use the first `n_blocks` blocks (a shorter run from the same origin).
+
+    Returns
+    -------
+    float
+        D_J, cm^2/s.
+    """
+    n = _checks.integer(n_ions, "n_ions", lo=1)
+    d = _checks.integer(dimensionality, "dimensionality", lo=1, hi=3)
+    B = len(data.duration_s)
+    nb = B if n_blocks is None else _checks.integer(n_blocks, "n_blocks", lo=1, hi=B)
+    M = np.asarray(data.collective_A, dtype=float)[:nb].sum(axis=0)
+    t = float(np.sum(data.duration_s[:nb]))
+    return float(np.dot(M, M) / (2.0 * d * n * t) * A2_PER_S_TO_CM2_PER_S)
 
 
 def jackknife(

@@ -238,7 +238,8 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
     Option("x", "float", None, "nasicon: x of Na(1+x)Zr2Si(x)P(3-x)O12, 0 <= x < 3 "
            "(default 2)", minimum=0, maximum=3, metavar="X"),
     Option("lce_fit", "str", None, "nasicon: parameters of the Deng et al. 2022 local "
-           "cluster expansions, kmcpy_example (kMCpy's example fit, default) or kmcpy_2022",
+           "cluster expansions: deng2022 (the authors' own fit, default), kmcpy_example "
+           "(kMCpy's example fit) or kmcpy_2022",
            metavar="FIT"),
     Option("halogen", "str", None, "argyrodite: the halogen X of Li6PS5X, Cl, Br or I "
            "(default Cl)", metavar="X"),

@@ -576,13 +576,15 @@ def nasicon_lce_data(name: str = "nasicon_deng2022.json") -> dict[str, Any]:
     return json.loads(text)
 
 
-def nasicon_lce(fit: str = "kmcpy_example", role: str = "kra") -> Any:
+def nasicon_lce(fit: str = "deng2022", role: str = "kra") -> Any:
     """One of the shipped NASICON LCEs as a :class:`kmc.energy.LocalClusterExpansion`.
 
     Parameters
     ----------
     fit : str
-        "kmcpy_example" (kMCpy's example keci.txt) or "kmcpy_2022" (kMCpy's 2022 fit).
+        "deng2022" (the authors' fits in the code released with the paper, kMCpy commit
+        da89950), "kmcpy_example" (kMCpy's example keci.txt) or "kmcpy_2022" (kMCpy's 2022
+        fit).
     role : str
         "kra" (E_KRA of a Na1-Na2 hop) or "site" (kMCpy's site term E_site).
 

@@ -25,16 +25,27 @@ def _training():
     return d, (occ == -1).astype(np.int8)                  # kmc's n: 1 = Na on Na, Si on Si/P
 
 
-@pytest.mark.parametrize("fit", ["kmcpy_example", "kmcpy_2022"])
+@pytest.mark.parametrize("fit", ["deng2022", "kmcpy_example", "kmcpy_2022"])
 @pytest.mark.parametrize("role, key", [("kra", "E_kra_meV"), ("site", "E_site_meV")])
 def test_shipped_lce_reproduces_kmcpy_fit(fit, role, key):
     """The shipped orbits and ECIs, evaluated by kmc on the 15 NEB environments, give the
-    RMSE kMCpy's LCEFitter reported for the fit (to 1e-6 meV): orbits, basis, sign convention
-    and parameters are kMCpy's."""
+    RMSE the fit reported (to 1e-6 meV): orbits, basis, sign convention and parameters are
+    the fit's. The authors' own E_KRA fit (deng2022, kMCpy commit da89950) was made with the
+    first environment's E_KRA at 236.150 meV, not e_kra.txt's 473.25
+    (benchmarks/nasicon_deng2022/paper_fit.py), and uses 13 of the 24 orbits."""
     d, n = _training()
+    f = d["fits"][fit][role]
     pred = np.asarray(nasicon_lce(fit, role).evaluate_eV(n)) * 1000.0
-    rmse = math.sqrt(np.mean((pred - np.array(d["training"][key])) ** 2))
-    assert rmse == pytest.approx(d["fits"][fit][role]["rmse_meV"], abs=1e-6)
+    y = np.array(d["training"][key], dtype=float)
+    if "training_E_kra_meV_env0" in f:
+        assert fit == "deng2022" and role == "kra" and y[0] == 473.25
+        y[0] = f["training_E_kra_meV_env0"]
+    rmse = math.sqrt(np.mean((pred - y) ** 2))
+    assert rmse == pytest.approx(f["rmse_meV"], abs=1e-6)
+    if fit == "deng2022":
+        unused = np.setdiff1d(np.arange(len(d["orbits"])), f["orbits_used"])
+        assert len(unused) == (11 if role == "kra" else 0)
+        assert np.all(np.array(f["eci_meV"])[unused] == 0.0)
 
 
 def test_barrier_range_follows_si_and_na_content():
@@ -78,7 +89,7 @@ def test_composition(x):
     assert m.n_ions == round((1 + x) * n_fu)
     assert m.info["si_sites"] == round(x * n_fu) and m.info["formula_units"] == n_fu
     assert m.network.n_sites == 4 * n_fu
-    assert m.options == {"x": x, "lce_fit": "kmcpy_example"}
+    assert m.options == {"x": x, "lce_fit": "deng2022"}
 
 
 def test_bad_options():
@@ -137,7 +148,7 @@ def test_every_hop_matches_kmcpy_on_identical_inputs():
     checked = 0
     for cfg in ref["configurations"]:
         m = build_material("nasicon", x=ref["x"], size=tuple(ref["size"]),
-                           disorder_seed=cfg["disorder_seed"])
+                           disorder_seed=cfg["disorder_seed"], lce_fit="kmcpy_example")
         net = m.network
         assert m.n_ions == ref["n_ions"] == len(cfg["na_sites"])
         hop = {(int(a), int(b)): h for h, (a, b) in enumerate(zip(net.hop_src, net.hop_dst))}

@@ -71,7 +71,8 @@ def main(model_example: str, model_2022: str, src: str, out: str) -> None:
                                 "rmse_meV": meta["rmse_meV"], "loocv_meV": meta["loocv_meV"]}
     doc = {
         "about": ("Local cluster expansions (LCE) of the NASICON Na1-Na2 hop: E_KRA and the "
-                  "site-energy term of Deng, Li, Wang, Jun, Ceder, Nat. Commun. 13, 4470 (2022), "
+                  "site-energy term of Deng, Mishra, Mahayoni, Ma, Tieu, Guillon, Chotard, Seznec, "
+                  "Cheetham, Masquelier, Sai Gautam, Canepa, Nat. Commun. 13, 4470 (2022), "
                   "as fitted by kMCpy (github.com/caneparesearch/kMCpy, commit 7761fdd, MIT "
                   "licence, Copyright (c) the kMCpy developers) to its example data (15 NEB "
                   "calculations). Made by benchmarks/nasicon_deng2022/make_data.py."),
