@@ -48,6 +48,21 @@ def test_shipped_lce_reproduces_kmcpy_fit(fit, role, key):
         assert np.all(np.array(f["eci_meV"])[unused] == 0.0)
 
 
+def test_authors_fit_matches_the_authors_code():
+    """kmc's evaluation of the deng2022 fit agrees with the code the authors released to
+    reproduce the paper (kMCpy commit da89950: their orbits, ECIs and correlation function)
+    on 64 random occupations of the unit, to 1e-9 meV, for E_KRA and E_site."""
+    from pathlib import Path
+
+    ref = json.loads((Path(__file__).parent / "data" / "kmcpy" /
+                      "nasicon_deng2021_unit.json").read_text())
+    n = (np.array(ref["occupation"]) == -1).astype(np.int8)  # kmc's n: 1 = Na / Si
+    assert 0 < n.mean() < 1 and len(n) == 64
+    for role, key in (("kra", "E_kra_meV"), ("site", "E_site_meV")):
+        e = np.asarray(nasicon_lce("deng2022", role).evaluate_eV(n)) * 1000.0
+        np.testing.assert_allclose(e, ref[key], rtol=0, atol=1e-9)
+
+
 def test_barrier_range_follows_si_and_na_content():
     """kMCpy's runtime E_KRA of the two extreme training environments (fit kmcpy_example;
     kMCpy 7761fdd, CompositeLCEModel on events of kmc's CIF): all P with every Na2 empty

@@ -20,9 +20,13 @@ must be importable to unpickle the orbits):
    the site fit is reproduced on kMCpy's e_site.txt as it is; the E_KRA fit only with the
    first environment (all Na2 empty, all P: NaZr2(PO4)3) at 236.150 meV instead of
    e_kra.txt's 473.25, the one value the RMSE leaves free (the LOOCV then agrees too);
-3. writes the fit ``deng2022`` into the JSON.
+3. writes the fit ``deng2022`` into the JSON;
+4. with a 4th argument, writes the authors' code's own E_KRA and E_site (``_set_corr`` of
+   their ``lib/model.py``, its Python function, with their pickled orbits and ECIs) of 64
+   random occupations of the unit: tests/data/kmcpy/nasicon_deng2021_unit.json, which the
+   tests compare with kmc's evaluation.
 
-Usage: KMCPY_VENV/bin/python paper_fit.py DA89950_DIR KMCPY_SRC KMC_JSON
+Usage: KMCPY_VENV/bin/python paper_fit.py DA89950_DIR KMCPY_SRC KMC_JSON [UNIT_CHECK_JSON]
 (DA89950_DIR: ``inputs/`` and ``lib/`` of commit da89950, e.g. from ``git show``.)
 """
 from __future__ import annotations
@@ -64,7 +68,34 @@ def refit(X: np.ndarray, y: np.ndarray, w: np.ndarray, alpha: float) -> tuple:
     return np.array(p.keci), float(p.empty_cluster), float(p.rmse), float(p.loocv)
 
 
-def main(old: str, src: str, out: str) -> None:
+def unit_check(old: str, out: str) -> None:
+    """The authors' code's E_KRA and E_site of 64 random occupations of the unit."""
+    import model  # their lib/model.py
+
+    occ = np.random.default_rng(2022).choice([-1, 1], size=(64, 12)).astype(float)
+    doc = {"about": "E_KRA and E_site (meV) of random occupations of the 12-site unit "
+           "(Chebyshev: -1 Na on Na2 / Si on Si-P, +1 vacancy / P; kmc's unit order) "
+           "evaluated by the authors' released code (kMCpy commit da89950: lib/model.py "
+           "_set_corr (its Python function) with inputs/lce.pkl, lce_site.pkl sublattice "
+           "indices, and the latest rows of inputs/fitting_results*.pkl, as lib/kmc.py "
+           "does). Made by benchmarks/nasicon_deng2022/paper_fit.py (its 4th argument).",
+           "occupation": occ.astype(int).tolist()}
+    for key, lce_f, fit_f in (("E_kra_meV", "lce.pkl", "fitting_results.pkl"),
+                              ("E_site_meV", "lce_site.pkl", "fitting_results_site.pkl")):
+        lce = pickle.load(open(os.path.join(old, "inputs", lce_f), "rb"))
+        p = latest(os.path.join(old, "inputs", fit_f))
+        vals = []
+        for o in occ:
+            c = np.empty(len(lce.sublattice_indices))
+            model._set_corr.py_func(c, o, lce.sublattice_indices)
+            vals.append(float(np.inner(c, np.array(p.keci, float)) + p.empty_cluster))
+        doc[key] = vals
+    with open(out, "w") as f:
+        json.dump(doc, f, indent=0)
+        f.write("\n")
+
+
+def main(old: str, src: str, out: str, unit_out: str | None = None) -> None:
     sys.path.insert(0, os.path.join(old, "lib"))
     data = json.load(open(out))
     orbits = [[tuple(c) for c in o] for o in data["orbits"]]
@@ -106,7 +137,9 @@ def main(old: str, src: str, out: str) -> None:
     with open(out, "w") as f:
         json.dump(data, f, indent=1)
         f.write("\n")
+    if unit_out:
+        unit_check(old, unit_out)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])
