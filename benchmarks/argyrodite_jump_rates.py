@@ -17,8 +17,9 @@ benchmarks/argyrodite_aimd_jumps.py does for the AIMD:
 
 Errors are Poisson: a rate from N events has relative error 1/sqrt(N). The AIMD numbers are
 our counts from Morgan's trajectories at 500 K (AIMD below), 192 Li x 69-70 ps per entry.
-De Klerk, Roslon & Wagemaker (Chem. Mater. 28, 7955 (2016)) give jump rates at 300/450/600 K,
-but we could not read that paper (no stored copy), so their numbers are not in the table.
+De Klerk, Roslon & Wagemaker (Chem. Mater. 28, 7955 (2016)) give jump rates at 300/450/600 K;
+benchmarks/argyrodite_deklerk.py compares the model with them (read in a transcription of
+their SI, flag S).
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ import pytest
 
 import kmc
 from kmc.errors import ConfigError
-from kmc.jumps import count_moves, max_pairs_both_occupied, record_site_frames
+from kmc.jumps import count_moves, max_pairs_both_occupied, rates_per_ion_Hz, record_site_frames
 from kmc.materials import (ARGYRODITE_AIMD_500K, ARGYRODITE_FRAME_S, ARGYRODITE_T5_MOVES,
                            argyrodite_cages, argyrodite_face_pairs,
                            argyrodite_t5_move_classifier, build_material, material_spec)
@@ -153,3 +153,46 @@ def test_exchange_opens_intercage_paths_in_the_aimd_configurations():
     m0, m5 = a0["t5_moves"], a5["t5_moves"]
     assert m5["intercage"] / a5["li_time_s"] > m0["intercage"] / a0["li_time_s"]
     assert m0["doublet"] / a0["li_time_s"] > m5["doublet"] / a5["li_time_s"]
+
+
+def test_t5_move_mapping_on_a_known_trajectory():
+    """The mapping onto de Klerk's classes (benchmarks/argyrodite_deklerk.py) on a synthetic
+    trajectory of real sites of Li6PS5Cl: only T5 (48h) sites are tracked, so an excursion
+    T5 -> T2 -> T5' is one intracage jump, T5 -> T2 -> same T5 and T5 -> T4 -> same T5 are
+    none, T5 -> T4 -> T5 of another cage and T5 -> T2 -> T2 (around a 4a anion) -> T5 of
+    another cage are one intercage jump each; a Li starting on T4 enters at its first T5;
+    and the rate is de Klerk's tau = J / (N t): jumps per Li per second."""
+    m = build_material("argyrodite", halogen="Cl", size=2, site_exchange=0.5)
+    net = m.network
+    cage = argyrodite_cages(m)
+    typ = np.array(net.site_type_names)[net.site_types]
+
+    def nbrs(i, hop):
+        sel = (net.hop_src == i) & (net.hop_types == net.hop_type_names.index(hop))
+        return net.hop_dst[sel]
+
+    a = int(np.flatnonzero(typ == "T5")[0])
+    (p,) = nbrs(a, "doublet")
+    t2 = int(nbrs(a, "T5-T2")[0])
+    (b,) = [j for j in nbrs(t2, "T5-T2") if j != a]
+    assert cage[b] == cage[a] and b != p                 # another doublet of a's cage
+    t4 = int(nbrs(a, "T5-T4")[0])
+    c = int([j for j in nbrs(t4, "T5-T4") if j != a][0])
+    assert cage[c] != cage[a]
+    # a T2 next to a with a T2-T2 intercage neighbour, and a T5 of that T2's (other) cage
+    t2x = next(int(s) for s in nbrs(a, "T5-T2") if len(nbrs(s, "T2-T2_intercage")))
+    t2y = int(nbrs(t2x, "T2-T2_intercage")[0])
+    d = int(nbrs(t2y, "T5-T2")[0])
+    assert cage[d] == cage[t2y] != cage[a]
+    traj = np.array([
+        [a, p, a, t2, a, t2, b],          # doublet, doublet, return (none), intracage
+        [t4, a, t4, a, t4, c, c],         # enters at a; return via T4 (none); intercage
+        [a, a, t2x, t2y, d, d, d],        # intercage around a 4a anion
+        [a, t2, t2, t2, t2, t2, t2],      # left a, never reached another T5: none
+    ]).T
+    is5 = typ == "T5"
+    moves = count_moves(traj, is5, argyrodite_t5_move_classifier(m), ARGYRODITE_T5_MOVES)
+    assert moves == {"doublet": 2, "intracage": 1, "intercage": 2}
+    dt = 10e-15
+    rates = rates_per_ion_Hz(moves, traj.shape[1] * (traj.shape[0] - 1) * dt)
+    assert rates["doublet"][0] == pytest.approx(2 / (4 * 6 * dt))
