@@ -9,7 +9,9 @@ results and checkpoints go to HDF5 files (:mod:`kmc.io`, :func:`load`, :func:`re
 Materials come from crystal data (:mod:`kmc.materials`); polycrystals and composites from
 :mod:`kmc.microstructure`, with their effective-medium predictions (a coarse resistor network
 of the grains, ...) in :mod:`kmc.effective_medium`. Cluster expansions and local models of a
-hop's environment (environment-dependent barriers, kMCpy's models) are in :mod:`kmc.energy`. :mod:`kmc.config` validates run and
+hop's environment (environment-dependent barriers, kMCpy's models) are in :mod:`kmc.energy`;
+jump counts per hop type and per class of site pair in frames of fixed simulated time (as an
+AIMD trajectory is analysed) in :mod:`kmc.jumps`. :mod:`kmc.config` validates run and
 sweep configurations, :mod:`kmc.assemble` builds and runs them. The layers and where to add
 things: ``docs/architecture.md``.
 
@@ -34,7 +36,7 @@ from .microstructure import Microstructure, composite, polycrystal
 from .effective_medium import resistor_network
 from .energy import ClusterExpansion, LocalClusterExpansion, check_detailed_balance
 from .response import FieldResponse, field_response
-from . import assemble, config, energy
+from . import assemble, config, energy, jumps
 
 __all__ = [
     "__version__", "Network", "SiteNetwork", "PeriodicNetwork", "EventSet", "Simulation",
@@ -44,6 +46,6 @@ __all__ = [
     "fit_arrhenius", "ArrheniusFit", "Material", "build_material", "from_cif",
     "from_structure", "structure_model",
     "list_materials", "Microstructure", "polycrystal", "composite", "resistor_network",
-    "assemble", "config", "energy", "ClusterExpansion", "LocalClusterExpansion",
+    "assemble", "config", "energy", "jumps", "ClusterExpansion", "LocalClusterExpansion",
     "check_detailed_balance", "field_response", "FieldResponse",
 ]

@@ -36,7 +36,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["Material", "describe_material", "is_material", "MODEL_OPTIONS", "MaterialSpec",
+__all__ = ["Material", "describe_material", "ARGYRODITE_AIMD_500K", "ARGYRODITE_FRAME_S",
+           "ARGYRODITE_T5_MOVES", "argyrodite_cages", "argyrodite_face_pairs",
+           "argyrodite_t5_move_classifier", "is_material", "MODEL_OPTIONS", "MaterialSpec",
            "build_material", "material_spec", "list_materials", "MATERIAL_OPTIONS",
            "network_from_sites", "minimum_image_size", "plane_spacings_A"]
 
@@ -493,15 +495,20 @@ def _model_lgps(b: _Build, options: dict[str, Any], rng: np.random.Generator
 
 
 # ---- argyrodite ------------------------------------------------------------ #
-def _argyrodite_nearest(b: _Build, points: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Index of the nearest target (minimum image) of every point."""
-    inv = np.linalg.inv(b.cell)
+def _nearest_image(cell: np.ndarray, points: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Index of the nearest target (minimum image in `cell`) of every point."""
+    inv = np.linalg.inv(cell)
     out = np.empty(len(points), dtype=np.int64)
     for k in range(0, len(points), 512):
         f = (targets[None, :, :] - points[k:k + 512, None, :]) @ inv
         f -= np.rint(f)
-        out[k:k + 512] = np.argmin(np.linalg.norm(f @ b.cell, axis=2), axis=1)
+        out[k:k + 512] = np.argmin(np.linalg.norm(f @ cell, axis=2), axis=1)
     return out
+
+
+def _argyrodite_nearest(b: _Build, points: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Index of the nearest target (minimum image) of every point."""
+    return _nearest_image(b.cell, points, targets)
 
 
 def _argyrodite_classes(b: _Build, net: SiteNetwork, x_on_4d: np.ndarray,
@@ -553,6 +560,143 @@ def _model_argyrodite(b: _Build, options: dict[str, Any], rng: np.random.Generat
     options.setdefault("halogen", x)
     ions = int(round(float(b.spec.data["composition"]["ions_per_cell"]) * np.prod(b.size)))
     return net.replace(hop_barriers_eV=barriers, site_energies_eV=energies), ions
+
+
+#: Simulated time between the frames of Morgan's argyrodite AIMD (inherent structures every
+#: 100 fs), s: the interval at which the model is sampled to compare jump counts with it.
+ARGYRODITE_FRAME_S = 100e-15
+
+#: De Klerk's classes of a T5 -> T5 move of a Li (Chem. Mater. 28, 7955 (2016)), in the order
+#: of the class indices of :func:`argyrodite_t5_move_classifier`: to the other T5 of its
+#: doublet, to a T5 of another doublet of the same cage, to a T5 of another cage.
+ARGYRODITE_T5_MOVES = ("doublet", "intracage", "intercage")
+
+#: Morgan's Li6PS5Cl and Li6PS5I AIMD at 500 K (B. J. Morgan, Chem. Mater. 33, 2004 (2021);
+#: data at github.com/bjmorgan/data_argyrodite_disorder), our counts
+#: (benchmarks/argyrodite_aimd_jumps.py) per (halogen, X/S2- exchange): Li-seconds observed
+#: (``li_time_s``, s), open hops per hop type of the model (``hops``, both directions), T5 ->
+#: T5 moves per :data:`ARGYRODITE_T5_MOVES` (``t5_moves``, counted along each Li's sequence
+#: of T5 sites in frames 100 fs apart) and site populations per type (``populations``,
+#: fractions). 192 Li x 69-70 ps per entry; a count N has the Poisson error sqrt(N).
+ARGYRODITE_AIMD_500K: dict[tuple[str, float], dict[str, Any]] = {
+    ("Cl", 0.0): dict(li_time_s=1.3344e-08,
+                      hops={"doublet": 13089, "T5-T2": 10923, "T5-T4": 1,
+                            "T2-T2_intracage": 46, "T2-T2_intercage": 0},
+                      t5_moves={"doublet": 13325, "intracage": 1885, "intercage": 2},
+                      populations={"T5": 0.8023, "T2": 0.1976, "T4": 0.0000}),
+    ("Cl", 0.5): dict(li_time_s=1.33248e-08,
+                      hops={"doublet": 2641, "T5-T2": 14020, "T5-T4": 1280,
+                            "T2-T2_intracage": 153, "T2-T2_intercage": 813},
+                      t5_moves={"doublet": 2849, "intracage": 2249, "intercage": 535},
+                      populations={"T5": 0.6608, "T2": 0.3114, "T4": 0.0277}),
+    ("Cl", 1.0): dict(li_time_s=1.33248e-08,
+                      hops={"doublet": 9, "T5-T2": 12032, "T5-T4": 3152,
+                            "T2-T2_intracage": 106, "T2-T2_intercage": 3808},
+                      t5_moves={"doublet": 12, "intracage": 1820, "intercage": 1289},
+                      populations={"T5": 0.5522, "T2": 0.3740, "T4": 0.0737}),
+    ("I", 0.0): dict(li_time_s=1.33248e-08,
+                     hops={"doublet": 21854, "T5-T2": 1925, "T5-T4": 0,
+                           "T2-T2_intracage": 0, "T2-T2_intercage": 0},
+                     t5_moves={"doublet": 21856, "intracage": 287, "intercage": 0},
+                     populations={"T5": 0.9732, "T2": 0.0268, "T4": 0.0}),
+    ("I", 0.5): dict(li_time_s=1.33056e-08,
+                     hops={"doublet": 3055, "T5-T2": 8745, "T5-T4": 435,
+                           "T2-T2_intracage": 20, "T2-T2_intercage": 1341},
+                     t5_moves={"doublet": 3143, "intracage": 925, "intercage": 335},
+                     populations={"T5": 0.7073, "T2": 0.2868, "T4": 0.0060}),
+    ("I", 1.0): dict(li_time_s=1.33056e-08,
+                     hops={"doublet": 0, "T5-T2": 6109, "T5-T4": 391,
+                           "T2-T2_intracage": 5, "T2-T2_intercage": 6716},
+                     t5_moves={"doublet": 0, "intracage": 468, "intercage": 608},
+                     populations={"T5": 0.5253, "T2": 0.4692, "T4": 0.0055}),
+}
+
+
+def _argyrodite_network(material: Material) -> SiteNetwork:
+    if material_spec(material.name).data.get("model") != "argyrodite":
+        raise ConfigError(f"material {material.name!r} is not an argyrodite")
+    return material.network
+
+
+def argyrodite_cages(material: Material) -> np.ndarray:
+    """The cage of every Li site of an argyrodite: its nearest 4d anion site.
+
+    The Li sites surround the 4d anions (the free S2- of the ordered compound); each T5 and
+    T2 site belongs to the cage of its 4d vertex. A T4 site is equidistant from the centres
+    of the three cages it joins and belongs to none: -1.
+
+    Parameters
+    ----------
+    material : Material
+        Built by ``build_material("argyrodite", ...)``.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_sites,)
+        Index of the cage (of its 4d site, in the model's order of the 4d sites: the ones
+        ``site_exchange`` draws from) of every site, -1 for T4 sites; 4 cages per unit cell.
+
+    Raises
+    ------
+    ConfigError
+        If the material is not an argyrodite.
+    """
+    net = _argyrodite_network(material)
+    spec = material_spec(material.name)
+    fw = [f for f in spec.data["framework"] if f["label"] == "S_free"]
+    frac, _, _ = _expand_wyckoff(spec, fw)  # the fractions do not depend on the cell
+    size = np.array(material.size)
+    grid = np.stack(np.meshgrid(*(np.arange(n) for n in size), indexing="ij"),
+                    axis=-1).reshape(-1, 3)
+    centres_A = (((grid[:, None, :] + frac[None]) / size).reshape(-1, 3)) @ net.cell
+    cage = _nearest_image(np.asarray(net.cell), net.positions, centres_A)
+    cage[net.site_types == net.site_type_names.index("T4")] = -1
+    return cage
+
+
+def argyrodite_face_pairs(material: Material) -> tuple[np.ndarray, np.ndarray]:
+    """The face-sharing Li site pairs of an argyrodite (T5-T5 doublet, T5-T2, T5-T4): the
+    pairs of the model's hard-core exclusion (one Li per pair), as the network lists them.
+
+    Returns
+    -------
+    (ndarray, ndarray) of int64
+        Site indices ``pair_i``, ``pair_j`` (the network's pair interactions).
+    """
+    net = _argyrodite_network(material)
+    return np.asarray(net.pair_i, dtype=np.int64), np.asarray(net.pair_j, dtype=np.int64)
+
+
+def argyrodite_t5_move_classifier(material: Material
+                                  ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Classifier of T5 -> T5 moves of an argyrodite in de Klerk's terms.
+
+    For use with :func:`kmc.jumps.count_moves` (tracked sites: the T5 sites; labels:
+    :data:`ARGYRODITE_T5_MOVES`).
+
+    Parameters
+    ----------
+    material : Material
+        Built by ``build_material("argyrodite", ...)``.
+
+    Returns
+    -------
+    callable
+        ``classify(src, dst)`` -> int64 array: for each move between two different T5 sites,
+        0 (doublet: dst is the other T5 of src's doublet), 1 (intracage: another T5 of the
+        same cage, :func:`argyrodite_cages`) or 2 (intercage: a T5 of another cage).
+    """
+    net = _argyrodite_network(material)
+    cage = argyrodite_cages(material)
+    partner = np.full(net.n_sites, -1, dtype=np.int64)
+    sel = net.hop_types == net.hop_type_names.index("doublet")
+    partner[net.hop_src[sel]] = net.hop_dst[sel]
+
+    def classify(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        src, dst = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
+        return np.where(partner[src] == dst, 0, np.where(cage[src] == cage[dst], 1, 2))
+
+    return classify
 
 
 # ---- NASICON --------------------------------------------------------------- #

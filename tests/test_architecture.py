@@ -97,6 +97,7 @@ def test_no_import_cycle(module):
     ("lattice", {"mechanisms", "materials", "builders", "microstructure"} | DRIVERS),
     ("events", {"lattice", "mechanisms"} | DRIVERS),
     ("analysis", DRIVERS | {"io", "results", "lattice"}),
+    ("jumps", DRIVERS | {"io", "results", "lattice", "materials"}),
     ("microstructure", DRIVERS | {"effective_medium", "io", "results"}),
     ("effective_medium", DRIVERS | {"io"}),
 ])

@@ -2,28 +2,25 @@
 face-sharing pair (so one per 48h doublet), cages, and the Cl vs I contrast of intercage
 transport that X/S2- exchange makes.
 
-The rates are counted as in benchmarks/argyrodite_jump_rates.py (frames every 100 fs, T5 -> T5
-moves along each Li's sequence of T5 sites); a count N carries the Poisson error sqrt(N).
+The rates are counted as in benchmarks/argyrodite_jump_rates.py, with the same package
+functions (kmc.jumps: frames every 100 fs, T5 -> T5 moves along each Li's sequence of T5
+sites; kmc.materials: the cages and the move classes); a count N carries the Poisson error
+sqrt(N).
 """
 
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import kmc
 from kmc.errors import ConfigError
-from kmc.materials import build_material, material_spec
-
-_BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-if not (_BENCH / "argyrodite_jump_rates.py").exists():  # pragma: no cover - wheels' test runs
-    pytest.skip("needs the source tree's benchmarks/", allow_module_level=True)
-sys.path.insert(0, str(_BENCH))
-import argyrodite_jump_rates as bench  # noqa: E402
+from kmc.jumps import count_moves, max_pairs_both_occupied, rates_per_ion_Hz, record_site_frames
+from kmc.materials import (ARGYRODITE_AIMD_500K, ARGYRODITE_FRAME_S, ARGYRODITE_T5_MOVES,
+                           argyrodite_cages, argyrodite_face_pairs,
+                           argyrodite_t5_move_classifier, build_material, material_spec)
 
 
 def per_cell(m, label):
@@ -43,14 +40,17 @@ def test_sites_doublets_and_cages(halogen):
     net = m.network
     assert [per_cell(m, s) for s in ("T5", "T2", "T4")] == [48, 48, 16]
     assert m.n_ions / m.n_cells == 24                      # Li6PS5X, Z = 4
-    cage = bench.cage_of_sites(m)
+    cage = argyrodite_cages(m)
     t5 = np.flatnonzero(net.site_types == net.site_type_names.index("T5"))
     # every T5 site is in exactly one doublet, both ends in one 4d cage: 24 doublets per cell
     a, b = hop_pairs(net, "doublet")
     assert np.array_equal(np.sort(np.concatenate([a, b])), t5)
     assert len(a) / m.n_cells == 24 and np.all(cage[a] == cage[b])
-    # 4 cages per cell, each of 12 T5 sites = 6 doublets
+    # 4 cages per cell, each of 12 T5 sites = 6 doublets and 12 T2 sites; T4 in none
     assert np.array_equal(np.bincount(cage[t5]), np.full(4 * m.n_cells, 12))
+    t2 = net.site_types == net.site_type_names.index("T2")
+    assert np.array_equal(np.bincount(cage[t2]), np.full(4 * m.n_cells, 12))
+    assert np.all((cage == -1) == (net.site_types == net.site_type_names.index("T4")))
     # T2 joins two T5 of one cage; T4 joins three T5 of three cages
     a, b = hop_pairs(net, "T5-T2")
     assert np.all(cage[a] == cage[b])
@@ -93,31 +93,37 @@ def test_one_li_per_face_sharing_pair_in_every_frame():
     per doublet, at most 6 Li on the T5 sites of a cage, throughout."""
     m = build_material("argyrodite", halogen="Cl", size=2, site_exchange=0.5)
     net = m.network
-    cage = bench.cage_of_sites(m)
+    cage = argyrodite_cages(m)
     is5 = net.site_types == net.site_type_names.index("T5")
     da, db = hop_pairs(net, "doublet")
+    pi, pj = argyrodite_face_pairs(m)
+    assert np.array_equal(np.sort(np.unique(net.pair_energies_eV)), [2.0])  # all hard cores
     sim = kmc.Simulation(net, 600.0, n_ions=m.n_ions, seed=5)
-    eng = sim.engine
-    occ0 = np.zeros(net.n_sites, bool)
-    occ0[eng.get_state()["ion_site"]] = True
-    assert np.sum(occ0[net.pair_i] & occ0[net.pair_j]) > 0     # the check can fail
-    eng.run(20_000, None)
-    t0 = eng.time_s
-    hops0 = eng.steps
-    for k in range(400):
-        eng.run(10**9, t0 + (k + 1) * bench.FRAME_S)
-        s = eng.get_state()["ion_site"]
+    start = sim.engine.get_state()["ion_site"]
+    assert max_pairs_both_occupied(start[None], pi, pj, net.n_sites) > 0  # the check can fail
+    fr = record_site_frames(sim, ARGYRODITE_FRAME_S, 400, equilibration_hops=20_000)
+    assert fr.sites.shape == (401, m.n_ions)
+    assert max_pairs_both_occupied(fr.sites, pi, pj, net.n_sites) == 0
+    assert max_pairs_both_occupied(fr.sites, da, db, net.n_sites) == 0
+    for s in fr.sites:
         occ = np.zeros(net.n_sites, bool)
         occ[s] = True
         assert not np.any(occ[net.pair_i] & occ[net.pair_j])
-        assert not np.any(occ[da] & occ[db])
         assert np.bincount(cage[s[is5[s]]], minlength=cage.max() + 1).max() <= 6
-    assert eng.steps - hops0 > 5_000
+    assert fr.hops > 5_000
+    assert sum(fr.hop_type_counts.values()) == fr.hops     # no multi-ion events here
 
 
 def _moves(halogen, exchange, T_K, frames, seed=1):
-    r = bench.run(halogen, exchange, T_K, frames, seed=seed, equil_hops=50_000)
-    return r, r["moves"]["intercage"], r["li_s"]
+    """T5 -> T5 moves of a 2x2x2 run in `frames` frames of 100 fs after 50000 hops: the
+    counts per class, the intercage count and the Li-seconds observed."""
+    m = build_material("argyrodite", halogen=halogen, site_exchange=exchange)
+    net = m.network
+    sim = kmc.Simulation(net, T_K, n_ions=m.n_ions, seed=seed)
+    fr = record_site_frames(sim, ARGYRODITE_FRAME_S, frames, equilibration_hops=50_000)
+    is5 = net.site_types == net.site_type_names.index("T5")
+    moves = count_moves(fr.sites, is5, argyrodite_t5_move_classifier(m), ARGYRODITE_T5_MOVES)
+    return moves, moves["intercage"], fr.ion_time_s
 
 
 def test_ordered_iodide_has_no_intercage_transport_but_chloride_has():
@@ -127,7 +133,7 @@ def test_ordered_iodide_has_no_intercage_transport_but_chloride_has():
     (no intercage jump in Li6PS5I) and Morgan (ordered anions: no percolating path)."""
     r_i, n_i, t_i = _moves("I", None, 300.0, 1000)
     r_c, n_c, t_c = _moves("Cl", None, 300.0, 1000)
-    assert r_i["moves"]["doublet"] > 1000          # the iodide's Li are not frozen
+    assert r_i["doublet"] > 1000          # the iodide's Li are not frozen
     rate_i, rate_c = n_i / t_i, n_c / t_c
     err = math.hypot(math.sqrt(max(n_i, 1)) / t_i, math.sqrt(n_c) / t_c)
     assert rate_c - rate_i > 3 * err
@@ -137,12 +143,56 @@ def test_exchange_opens_intercage_paths_in_the_aimd_configurations():
     """500 K, as the AIMD: at 50 % exchange the intercage T5 -> T5 rate of Li6PS5Cl exceeds the
     ordered one by more than 3 combined Poisson errors, and the ordered doublet rate exceeds
     the 50 % one (disorder moves the Li off the doublets onto T2/T4 and across cages), the
-    orderings of Morgan's AIMD (benchmarks/argyrodite_jump_rates.py AIMD table)."""
+    orderings of Morgan's AIMD (kmc.materials.ARGYRODITE_AIMD_500K)."""
     r0, n0, t0 = _moves("Cl", 0.0, 500.0, 500)
     r5, n5, t5 = _moves("Cl", 0.5, 500.0, 500)
     assert n5 / t5 - n0 / t0 > 3 * math.hypot(math.sqrt(max(n0, 1)) / t0, math.sqrt(n5) / t5)
-    d0, d5 = r0["moves"]["doublet"], r5["moves"]["doublet"]
+    d0, d5 = r0["doublet"], r5["doublet"]
     assert d0 / t0 - d5 / t5 > 3 * math.hypot(math.sqrt(d0) / t0, math.sqrt(d5) / t5)
-    a0, a5 = bench.AIMD[("Cl", 0.0)], bench.AIMD[("Cl", 0.5)]
-    assert a5["moves"][2] / a5["li_s"] > a0["moves"][2] / a0["li_s"]
-    assert a0["moves"][0] / a0["li_s"] > a5["moves"][0] / a5["li_s"]
+    a0, a5 = ARGYRODITE_AIMD_500K[("Cl", 0.0)], ARGYRODITE_AIMD_500K[("Cl", 0.5)]
+    m0, m5 = a0["t5_moves"], a5["t5_moves"]
+    assert m5["intercage"] / a5["li_time_s"] > m0["intercage"] / a0["li_time_s"]
+    assert m0["doublet"] / a0["li_time_s"] > m5["doublet"] / a5["li_time_s"]
+
+
+def test_t5_move_mapping_on_a_known_trajectory():
+    """The mapping onto de Klerk's classes (benchmarks/argyrodite_deklerk.py) on a synthetic
+    trajectory of real sites of Li6PS5Cl: only T5 (48h) sites are tracked, so an excursion
+    T5 -> T2 -> T5' is one intracage jump, T5 -> T2 -> same T5 and T5 -> T4 -> same T5 are
+    none, T5 -> T4 -> T5 of another cage and T5 -> T2 -> T2 (around a 4a anion) -> T5 of
+    another cage are one intercage jump each; a Li starting on T4 enters at its first T5;
+    and the rate is de Klerk's tau = J / (N t): jumps per Li per second."""
+    m = build_material("argyrodite", halogen="Cl", size=2, site_exchange=0.5)
+    net = m.network
+    cage = argyrodite_cages(m)
+    typ = np.array(net.site_type_names)[net.site_types]
+
+    def nbrs(i, hop):
+        sel = (net.hop_src == i) & (net.hop_types == net.hop_type_names.index(hop))
+        return net.hop_dst[sel]
+
+    a = int(np.flatnonzero(typ == "T5")[0])
+    (p,) = nbrs(a, "doublet")
+    t2 = int(nbrs(a, "T5-T2")[0])
+    (b,) = [j for j in nbrs(t2, "T5-T2") if j != a]
+    assert cage[b] == cage[a] and b != p                 # another doublet of a's cage
+    t4 = int(nbrs(a, "T5-T4")[0])
+    c = int([j for j in nbrs(t4, "T5-T4") if j != a][0])
+    assert cage[c] != cage[a]
+    # a T2 next to a with a T2-T2 intercage neighbour, and a T5 of that T2's (other) cage
+    t2x = next(int(s) for s in nbrs(a, "T5-T2") if len(nbrs(s, "T2-T2_intercage")))
+    t2y = int(nbrs(t2x, "T2-T2_intercage")[0])
+    d = int(nbrs(t2y, "T5-T2")[0])
+    assert cage[d] == cage[t2y] != cage[a]
+    traj = np.array([
+        [a, p, a, t2, a, t2, b],          # doublet, doublet, return (none), intracage
+        [t4, a, t4, a, t4, c, c],         # enters at a; return via T4 (none); intercage
+        [a, a, t2x, t2y, d, d, d],        # intercage around a 4a anion
+        [a, t2, t2, t2, t2, t2, t2],      # left a, never reached another T5: none
+    ]).T
+    is5 = typ == "T5"
+    moves = count_moves(traj, is5, argyrodite_t5_move_classifier(m), ARGYRODITE_T5_MOVES)
+    assert moves == {"doublet": 2, "intracage": 1, "intercage": 2}
+    dt = 10e-15
+    rates = rates_per_ion_Hz(moves, traj.shape[1] * (traj.shape[0] - 1) * dt)
+    assert rates["doublet"][0] == pytest.approx(2 / (4 * 6 * dt))

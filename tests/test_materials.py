@@ -262,22 +262,28 @@ def test_argyrodite_site_exchange_raises_intercage_rate_and_lowers_its_Ea():
     raises the rate (3 combined Poisson errors at 450 K) and lowers its Arrhenius energy (2
     combined errors). The ordered compound has too few intercage moves for a sigma fit to
     converge in a fast test, hence counts, not sigma."""
-    import sys
-    from pathlib import Path
-    bench_dir = Path(__file__).resolve().parents[1] / "benchmarks"
-    if not (bench_dir / "argyrodite_jump_rates.py").exists():  # pragma: no cover
-        pytest.skip("needs the source tree's benchmarks/")
-    sys.path.insert(0, str(bench_dir))
-    import argyrodite_jump_rates as bench
+    from kmc.jumps import count_moves, record_site_frames
+    from kmc.materials import (ARGYRODITE_FRAME_S, ARGYRODITE_T5_MOVES,
+                               argyrodite_t5_move_classifier)
+
+    def intercage(p, T, frames):
+        m = build_material("argyrodite", halogen="Cl", site_exchange=p)
+        net = m.network
+        sim = kmc.Simulation(net, T, n_ions=m.n_ions, seed=2)
+        fr = record_site_frames(sim, ARGYRODITE_FRAME_S, frames, equilibration_hops=50_000)
+        is5 = net.site_types == net.site_type_names.index("T5")
+        moves = count_moves(fr.sites, is5, argyrodite_t5_move_classifier(m),
+                            ARGYRODITE_T5_MOVES)
+        return moves["intercage"], fr.ion_time_s
 
     kB = kmc.constants.KB_EV_PER_K
     fit = {}
     for p, frames in ((0.0, 2000), (0.5, 1000)):
         n, t = [], []
         for T in (450.0, 600.0):
-            r = bench.run("Cl", p, T, frames, seed=2, equil_hops=50_000)
-            n.append(r["moves"]["intercage"])
-            t.append(r["li_s"])
+            n_T, t_T = intercage(p, T, frames)
+            n.append(n_T)
+            t.append(t_T)
         assert min(n) > 0, (p, n)
         x = 1 / (kB * 450.0) - 1 / (kB * 600.0)
         Ea = math.log((n[1] / t[1]) / (n[0] / t[0])) / x
