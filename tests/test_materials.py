@@ -417,7 +417,7 @@ def test_validate_compares_with_the_material_files_computed_references(monkeypat
     patched = dataclasses.replace(spec, data={**spec.data, "validation": [fake]})
     monkeypatch.setattr(materials, "material_spec", lambda name: patched
                         if name == "nasicon" else spec)
-    case = validate.Case("nasicon", {"x": 2.0}, (500.0, 600.0), 200_000, 200_000, (2, 2, 1))
+    case = validate.Case("nasicon", {"x": 2.0}, (500.0, 600.0), 1_000_000, 1_000_000, (2, 2, 1))
     row = validate.run_validation(quick=True, workers=1, cases=(case,), progress=False).rows[0]
     assert row["temperatures_K"] == [500.0, 600.0]  # the fit's temperatures only
     (ref,) = row["computed_references"]
