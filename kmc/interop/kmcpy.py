@@ -995,16 +995,35 @@ def nasicon_environments(lattice_A: Any, mobile_positions_A: Any, static_positio
                           f"{np.linalg.norm(shifts, axis=1).min():.3f} A, not more than twice "
                           f"the cutoff {cutoff_A} A: a site could have two images in one "
                           "environment; use a larger supercell")
+    from scipy.spatial import cKDTree
+
+    # every site's 27 images around the cell, in a k-d tree per kind: a centre's neighbours
+    # within the cutoff in O(log N) (the cell admits at most one image of each within it)
+    inv = np.linalg.inv(L)
+
+    def wrapped(pos: np.ndarray) -> np.ndarray:
+        f = pos @ inv
+        return (f - np.floor(f)) @ L
+
+    image_shifts = _IMAGES @ L
+    trees = []
+    for pos in (mob, sta):
+        tiled = (wrapped(pos)[None, :, :] + image_shifts[:, None, :]).reshape(-1, 3)
+        trees.append((cKDTree(tiled), tiled, np.tile(np.arange(len(pos)), len(_IMAGES))))
     hops, envs, stats = [], [], []
     width = None
-    for c in np.atleast_1d(np.asarray(centres, dtype=np.int64)):
+    centre_list = np.atleast_1d(np.asarray(centres, dtype=np.int64))
+    centre_pos = wrapped(mob[centre_list]) if len(centre_list) else np.zeros((0, 3))
+    for c, cpos in zip(centre_list, centre_pos):
         rows = []
-        for kind, pos in ((0, mob), (1, sta)):
-            d = _min_image(pos - mob[c], L)
-            r = np.linalg.norm(d, axis=1)
-            near = np.flatnonzero((r < cutoff_A) & ~((kind == 0) & (np.arange(len(pos)) == c)))
-            for k in near[np.argsort(d[near, 0], kind="stable")]:
-                rows.append((kind, int(k)))
+        for kind, (tree, tiled, index) in enumerate(trees):
+            cand = np.array(tree.query_ball_point(cpos, cutoff_A), dtype=np.int64)
+            d = tiled[cand] - cpos
+            keep = (np.linalg.norm(d, axis=1) < cutoff_A) & ~((kind == 0) & (index[cand] == c))
+            k, dx = index[cand[keep]], d[keep, 0]
+            # kMCpy's order: by x (ties by site index, as a stable sort of ascending indices)
+            for j in np.lexsort((k, dx)):
+                rows.append((kind, int(k[j])))
         if width is None:
             width = len(rows)
         elif len(rows) != width:
