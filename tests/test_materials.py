@@ -257,8 +257,9 @@ def test_lgps_is_anisotropic_fast_along_c():
 
 
 def test_argyrodite_site_exchange_raises_intercage_rate_and_lowers_its_Ea():
-    """The intercage T5 -> T5 moves (the long-range step; counted in frames of 100 fs as in
-    benchmarks/argyrodite_jump_rates.py) of Li6PS5Cl at 450 and 600 K: 50 % X/S2- exchange
+    """The intercage T5 -> T5 moves (the long-range step; counted in frames of 100 fs with
+    kmc.jumps and the argyrodite classifier, as benchmarks/argyrodite_jump_rates.py does) of
+    Li6PS5Cl at 450 and 600 K: 50 % X/S2- exchange
     raises the rate (3 combined Poisson errors at 450 K) and lowers its Arrhenius energy (2
     combined errors). The ordered compound has too few intercage moves for a sigma fit to
     converge in a fast test, hence counts, not sigma."""
