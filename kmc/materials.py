@@ -812,7 +812,8 @@ def _model_nasicon(b: _Build, options: dict[str, Any], rng: np.random.Generator
                           f"{len(unit)}")
     env_A = np.where((env >= 0)[..., None], b.positions[np.maximum(env, 0)],
                      tet[np.maximum(est, 0)])
-    _nasicon_unit_check(b.cell, b.positions[hops[:, 0]], env_A, unit)
+    first = np.unique(hops[:, 0], return_index=True)[1]  # a centre's hops share its environment
+    _nasicon_unit_check(b.cell, b.positions[hops[first, 0]], env_A[first], unit)
 
     def spec(role: str) -> LceSpec:
         m = nasicon_lce(fit, role)

@@ -259,3 +259,19 @@ def test_nasicon_drifts_without_a_field():
     m = build_material("nasicon", x=2.0, size=(4, 4, 2), disorder_seed=0)
     r = kmc.Simulation.from_material(m, 573.0, seed=1).run(steps=8_000_000)
     assert any("drift without a field" in w for w in r.warnings)
+
+
+def test_environments_of_unequal_size_are_refused():
+    """Centres with different numbers of sites within the cutoff are refused, naming the odd
+    centre (the vectorised search falls back to the per-centre one, which says which)."""
+    from kmc.interop.kmcpy import nasicon_environments
+
+    cell = np.eye(3) * 20.0
+    mob = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [10.0, 10.0, 10.0]])
+    sta = np.array([[0.0, 2.0, 0.0], [10.0, 12.0, 10.0]])
+    hops, env, est = nasicon_environments(cell, mob, sta, [0, 1])
+    assert hops.tolist() == [[0, 1], [1, 0]]
+    assert env.tolist() == [[1, -1], [0, -1]] and est.tolist() == [[-1, 0], [-1, 0]]
+    with pytest.raises(ConfigError, match="centre 2 has 1 sites within 4.0 A, the first "
+                                          "centre 2"):
+        nasicon_environments(cell, mob, sta, [0, 2])

@@ -1010,10 +1010,13 @@ def nasicon_environments(lattice_A: Any, mobile_positions_A: Any, static_positio
     for pos in (mob, sta):
         tiled = (wrapped(pos)[None, :, :] + image_shifts[:, None, :]).reshape(-1, 3)
         trees.append((cKDTree(tiled), tiled, np.tile(np.arange(len(pos)), len(_IMAGES))))
-    hops, envs, stats = [], [], []
-    width = None
     centre_list = np.atleast_1d(np.asarray(centres, dtype=np.int64))
     centre_pos = wrapped(mob[centre_list]) if len(centre_list) else np.zeros((0, 3))
+    fast = _environments_vectorised(trees, centre_list, centre_pos, cutoff_A)
+    if fast is not None:
+        return fast
+    hops, envs, stats = [], [], []
+    width = None
     for c, cpos in zip(centre_list, centre_pos):
         rows = []
         for kind, (tree, tiled, index) in enumerate(trees):
@@ -1038,6 +1041,44 @@ def nasicon_environments(lattice_A: Any, mobile_positions_A: Any, static_positio
     return (np.array(hops, dtype=np.int64).reshape(-1, 2),
             np.array(envs, dtype=np.int64).reshape(len(hops), -1),
             np.array(stats, dtype=np.int64).reshape(len(hops), -1))
+
+
+def _environments_vectorised(trees: list, centres: np.ndarray, centre_pos: np.ndarray,
+                             cutoff_A: float) -> tuple[np.ndarray, ...] | None:
+    """:func:`nasicon_environments` for all centres at once, when every centre has the same
+    number of mobile and of static sites within the cutoff (else None: the per-centre loop
+    then finds the odd centre and says so)."""
+    if len(centres) == 0:
+        return None
+    parts = []
+    for kind, (tree, tiled, index) in enumerate(trees):
+        k_query = 24
+        while True:
+            dist, nb = tree.query(centre_pos, k=k_query, distance_upper_bound=cutoff_A)
+            if not np.isfinite(dist[:, -1]).any() or k_query >= len(tiled):
+                break
+            k_query *= 2
+        nb_safe = np.minimum(nb, len(tiled) - 1)
+        site = index[nb_safe]
+        valid = np.isfinite(dist) & (dist < cutoff_A)
+        if kind == 0:
+            valid &= site != centres[:, None]
+        count = valid.sum(axis=1)
+        if np.any(count != count[0]):
+            return None
+        n = int(count[0])
+        rows = np.nonzero(valid)  # row-major: per centre, in query order
+        k = site[rows].reshape(len(centres), n)
+        dx = (tiled[nb_safe[rows]][:, 0] - centre_pos[rows[0], 0]).reshape(len(centres), n)
+        # kMCpy's order: by x (ties by site index, as a stable sort of ascending indices)
+        order = np.lexsort((k, dx), axis=-1)
+        parts.append(np.take_along_axis(k, order, axis=-1))
+    mob_k, sta_k = parts
+    n_mob, n_sta = mob_k.shape[1], sta_k.shape[1]
+    env = np.concatenate([mob_k, np.full((len(centres), n_sta), -1, np.int64)], axis=1)
+    st = np.concatenate([np.full((len(centres), n_mob), -1, np.int64), sta_k], axis=1)
+    hops = np.column_stack([np.repeat(centres, n_mob), mob_k.ravel()]).astype(np.int64)
+    return (hops, np.repeat(env, n_mob, axis=0), np.repeat(st, n_mob, axis=0))
 
 
 def nasicon_inputs(model: Any, supercell: Any, *, x: float, seed: int = 0,
