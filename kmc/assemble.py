@@ -252,6 +252,39 @@ def simulation(cfg: RunConfig, network: Network | None = None, *,
                       **composition(model, material, microstructure))
 
 
+def response(cfg: RunConfig) -> Any:
+    """``kmc run --response``: sigma of a configuration as the response to +-E along x, y
+    and z (:func:`kmc.field_response`, ``cfg.plan.steps`` hops per run, the run's seed).
+
+    Raises
+    ------
+    ConfigError
+        Without a fixed ``steps``, with a field, an output file, a trajectory or a
+        microstructure (the six runs are not one run, and keep no file).
+    """
+    from .response import field_response
+
+    model, plan, out = cfg.model, cfg.plan, cfg.output
+    bad = [(plan.steps is None, "needs a fixed --steps N (hops of each of its six runs)"),
+           (model.field is not None, "sets the field itself; drop --field"),
+           (out.path is not None, "keeps no output file; drop --output"),
+           (out.trajectory is not None, "writes no trajectory; drop --trajectory"),
+           (model.microstructure_kind is not None, "is not available for a polycrystal or "
+            "composite")]
+    for cond, why in bad:
+        if cond:
+            raise ConfigError(f"--response {why}")
+    material = (bulk_material(model) if model.bulk_is_material or model.bulk_is_structure
+                or model.bulk_is_kmcpy else None)
+    net = _network_of(model, material, None)
+    return field_response(net, model.temperature, steps=plan.steps,
+                          seed=0 if plan.seed is None else plan.seed,
+                          equilibration=plan.equilibration, blocks=plan.blocks,
+                          attempt_frequency_Hz=model.attempt_frequency,
+                          rate_law=model.rate_law or "kra",
+                          **composition(model, material, None))
+
+
 def bulk_config(cfg: RunConfig, microstructure: Microstructure | None = None) -> RunConfig:
     """The configuration of the bulk run that goes with a microstructure run.
 

@@ -335,6 +335,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         return _cmd_resume(args)
     cfg = run_config(args.what, _cli_values(args))
+    if cfg.plan.response:
+        return _response_report(cfg)
     out = cfg.output
     if out.summary_json and out.path is None:
         raise ConfigError("--summary-json needs --output FILE.h5 (the JSON goes beside it)")
@@ -344,6 +346,51 @@ def _cmd_run(args: argparse.Namespace) -> int:
     bar = _HopBar(cfg.plan.total_hops, 0, out.quiet)
     return _run_and_report(lambda: assemble.run(cfg, progress=bar), bar, out.path, out.json,
                            out.summary_json)
+
+
+def _response_report(cfg: Any) -> int:
+    """``kmc run --response``: the six runs of kmc.field_response, then their table (or
+    JSON)."""
+    r = assemble.response(cfg)
+    first = r.runs[0]
+    axes = "xyz"
+    rows = []
+    for i, k in enumerate(r.axes):
+        for j, sign in enumerate((1, -1)):
+            t = r.runs[2 * i + j].transport
+            rows.append({"axis": axes[k], "sign": sign,
+                         "sigma_drift_S_cm": float(t.sigma_drift_S_cm),
+                         "sigma_drift_S_cm_err": float(t.sigma_drift_S_cm_err),
+                         "D_tracer_cm2_s": float(t.D_tracer_cm2_s),
+                         "diffusive": bool(t.diffusive), "seed": r.runs[2 * i + j].seed})
+    summary = {"network_name": first.network_name, "n_sites": first.n_sites,
+               "n_ions": first.n_ions, "temperature_K": first.temperature_K,
+               "steps": cfg.plan.steps, "field_V_per_angstrom": r.field_V_per_angstrom,
+               "field_parameter": r.field_parameter, "sigma_S_cm": r.sigma_S_cm,
+               "sigma_S_cm_err": r.sigma_S_cm_err,
+               "sigma_axes_S_cm": [float(v) for v in r.sigma_axes_S_cm],
+               "sigma_axes_S_cm_err": [float(v) for v in r.sigma_axes_S_cm_err],
+               "runs": rows}
+    if cfg.output.json:
+        print(json.dumps(summary, indent=1))
+        return 0
+    print(f"kmc run --response: {first.network_name}, {first.n_ions} ions on "
+          f"{first.n_sites} sites, T = {first.temperature_K:g} K, |E| = "
+          f"{r.field_V_per_angstrom:.3g} V/A (qEa/kT = {r.field_parameter:g}), six runs of "
+          f"{cfg.plan.steps} hops")
+    print(f"  {'axis':<6s}{'sigma(+E) S/cm':>24s}{'sigma(-E) S/cm':>24s}"
+          f"{'response S/cm':>24s}")
+    for i, k in enumerate(r.axes):
+        p, m = rows[2 * i], rows[2 * i + 1]
+        print(f"  {axes[k]:<6s}"
+              f"{p['sigma_drift_S_cm']:>13.4g} +/- {p['sigma_drift_S_cm_err']:<7.2g}"
+              f"{m['sigma_drift_S_cm']:>13.4g} +/- {m['sigma_drift_S_cm_err']:<7.2g}"
+              f"{r.sigma_axes_S_cm[i]:>13.4g} +/- {r.sigma_axes_S_cm_err[i]:<7.2g}")
+    print(f"  conductivity (response, mean of the axes)  {r.sigma_S_cm:.5g} +/- "
+          f"{r.sigma_S_cm_err:.2g} S/cm")
+    if not all(row["diffusive"] for row in rows):
+        print("  warning: not every run reached a diffusive regime; allow more --steps")
+    return 0
 
 
 def _run_and_report(call: Callable[[], Any], bar: _HopBar, output: str | None,

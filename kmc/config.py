@@ -295,6 +295,10 @@ OPTIONS: dict[str, Option] = {o.key: o for o in (
     Option("max_wall_s", "float", None, "cap of a run to a precision: wall seconds of "
            f"production (default {DEFAULT_MAX_WALL_S:g})", group="plan",
            minimum=MIN_MAX_WALL_S, metavar="SECONDS"),
+    Option("response", "bool", False, "measure sigma as the response to fields +E and -E "
+           "along x, y and z (six runs of --steps hops, kmc.field_response): for a model "
+           "that violates detailed balance, whose Nernst-Einstein sigma does not apply",
+           group="plan", commands=("run",)),
     Option("equilibration", "int", None, "equilibration hops (default steps/10)", group="plan",
            minimum=0, metavar="N"),
     Option("blocks", "int", DEFAULT_BLOCKS, f"production blocks for the error bars (default "
@@ -894,6 +898,9 @@ class Plan:
     target_rel_err, target, max_steps, max_wall_s : optional
         A run to a precision (see :meth:`kmc.Simulation.run`); None: the defaults when
         `steps` is None.
+    response : bool
+        Measure sigma as the response to +-E along each axis (:func:`kmc.field_response`,
+        ``kmc run --response``): six fixed-length runs instead of one.
     """
 
     steps: int | None = None
@@ -904,6 +911,7 @@ class Plan:
     target: str | None = None
     max_steps: int | None = None
     max_wall_s: float | None = None
+    response: bool = False
 
     @property
     def fixed_length(self) -> bool:

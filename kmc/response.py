@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import _checks
-from .constants import KB_EV_PER_K
+from .constants import DEFAULT_BLOCKS, KB_EV_PER_K
 from .errors import ConfigError
 
 __all__ = ["FieldResponse", "field_response", "response_field_V_per_angstrom",
@@ -93,6 +93,7 @@ def axis_response(plus_S_cm: Any, plus_err_S_cm: Any, minus_S_cm: Any,
 
 def field_response(system: Any, temperature_K: float, *, steps: int, seed: int = 0,
                    field_parameter: float = 0.05, axes: Any = (0, 1, 2),
+                   equilibration: int | None = None, blocks: int = DEFAULT_BLOCKS,
                    **simulation_kwargs: Any) -> FieldResponse:
     """The conductivity of a network or built material as its response to +-E per axis.
 
@@ -110,6 +111,10 @@ def field_response(system: Any, temperature_K: float, *, steps: int, seed: int =
         x = |q| |E| a / (kB T), 0 < x <= 0.1 (linear response; default 0.05).
     axes : iterable of int
         Cartesian axes (0, 1, 2) along which to apply the field.
+    equilibration : int, optional
+        Equilibration hops of each run (default: :meth:`kmc.Simulation.run`'s).
+    blocks : int
+        Production blocks of each run.
     **simulation_kwargs
         Other :class:`kmc.Simulation` arguments (composition, rate law, ...), not a field.
 
@@ -137,7 +142,7 @@ def field_response(system: Any, temperature_K: float, *, steps: int, seed: int =
             vec[k] = sign * E
             sim = Simulation(system, temperature_K, seed=seed, field_V_per_angstrom=vec,
                              **simulation_kwargs)
-            res = sim.run(steps=steps)
+            res = sim.run(steps=steps, equilibration=equilibration, blocks=blocks)
             vals.append(float(res.transport.sigma_drift_S_cm))
             errs.append(float(res.transport.sigma_drift_S_cm_err))
             runs.append(res)

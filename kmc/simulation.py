@@ -872,7 +872,7 @@ class Simulation:
                         f"and sigma include it (they grow with the block length) and are not "
                         f"linear-response transport coefficients; D* is the tracer's "
                         f"(kmc.analysis.zero_field_drift); measure sigma as the response to "
-                        f"+-E instead (kmc.field_response, as kmc validate does)")
+                        f"+-E instead (kmc run --response, kmc.field_response, kmc validate)")
         traj = st.trajectory
         if traj is not None and st.phase != "equilibration":
             prod_hops = self.engine.steps - st.start_steps - st.eq_steps

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -51,3 +52,32 @@ def test_nasicon_plus_and_minus_differ_by_the_zero_field_current():
                      for k in range(3)])
     assert np.any(np.abs(r.sigma_plus_S_cm - r.sigma_minus_S_cm) > 3 * np.hypot(*errs.T))
     assert r.sigma_S_cm > 3 * r.sigma_S_cm_err
+
+
+def test_kmc_run_response_prints_the_response_and_refuses_what_it_cannot_do(capsys):
+    """``kmc run --response``: the six runs of kmc.field_response from the run's options
+    (JSON: each axis, each run with its seed; the response is the mean of the axes, each the
+    mean of sigma(+E) and sigma(-E)); without --steps, with --field or --output: one error
+    line and exit status 2."""
+    from kmc.cli import main
+
+    args = ["run", "sc", "--size", "6", "--occupancy", "0.5", "-T", "600", "--barrier", "0.3",
+            "--steps", "20000", "--seed", "3", "--response"]
+    assert main(args + ["--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [(r["axis"], r["sign"]) for r in out["runs"]] == [
+        (a, s) for a in "xyz" for s in (1, -1)]
+    axes = [(p["sigma_drift_S_cm"] + m["sigma_drift_S_cm"]) / 2
+            for p, m in zip(out["runs"][::2], out["runs"][1::2])]
+    assert out["sigma_axes_S_cm"] == pytest.approx(axes)
+    assert out["sigma_S_cm"] == pytest.approx(np.mean(axes)) and out["sigma_S_cm"] > 0
+    assert out["field_parameter"] == 0.05 and out["n_ions"] == 108
+    assert {r["seed"] for r in out["runs"]} == {3}
+    assert main(args) == 0
+    assert "conductivity (response, mean of the axes)" in capsys.readouterr().out
+    for extra, msg in (([], "needs a fixed --steps"), (["--field", "0", "0", "1e-3"], "--field"),
+                       (["--output", "x.h5"], "--output")):
+        argv = [a for a in args if a not in ("--steps", "20000")] if not extra else args + extra
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and msg in err[0], err
