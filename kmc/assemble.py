@@ -239,6 +239,16 @@ def simulation(cfg: RunConfig, network: Network | None = None, *,
     microstructure : Microstructure, optional
         The microstructure, if already built.
     """
+    network, kwargs = _simulation_inputs(cfg, network, microstructure)
+    return Simulation(network, cfg.model.temperature, seed=cfg.plan.seed,
+                      field_V_per_angstrom=cfg.model.field, **kwargs)
+
+
+def _simulation_inputs(cfg: RunConfig, network: Network | None = None,
+                       microstructure: Microstructure | None = None
+                       ) -> tuple[Network, dict[str, Any]]:
+    """The network of a configuration (built if not given) and the :class:`kmc.Simulation`
+    arguments every run of it shares: attempt frequency, rate law and composition."""
     model = cfg.model
     material = (bulk_material(model) if model.bulk_is_material or model.bulk_is_structure
                 or model.bulk_is_kmcpy else None)
@@ -246,10 +256,9 @@ def simulation(cfg: RunConfig, network: Network | None = None, *,
         microstructure = _microstructure_of(model, material)
     if network is None:
         network = _network_of(model, material, microstructure)
-    return Simulation(network, model.temperature, seed=cfg.plan.seed,
-                      attempt_frequency_Hz=model.attempt_frequency,
-                      field_V_per_angstrom=model.field, rate_law=model.rate_law or "kra",
-                      **composition(model, material, microstructure))
+    return network, {"attempt_frequency_Hz": model.attempt_frequency,
+                     "rate_law": model.rate_law or "kra",
+                     **composition(model, material, microstructure)}
 
 
 def response(cfg: RunConfig) -> Any:
@@ -274,15 +283,10 @@ def response(cfg: RunConfig) -> Any:
     for cond, why in bad:
         if cond:
             raise ConfigError(f"--response {why}")
-    material = (bulk_material(model) if model.bulk_is_material or model.bulk_is_structure
-                or model.bulk_is_kmcpy else None)
-    net = _network_of(model, material, None)
+    net, kwargs = _simulation_inputs(cfg)
     return field_response(net, model.temperature, steps=plan.steps,
                           seed=0 if plan.seed is None else plan.seed,
-                          equilibration=plan.equilibration, blocks=plan.blocks,
-                          attempt_frequency_Hz=model.attempt_frequency,
-                          rate_law=model.rate_law or "kra",
-                          **composition(model, material, None))
+                          equilibration=plan.equilibration, blocks=plan.blocks, **kwargs)
 
 
 def bulk_config(cfg: RunConfig, microstructure: Microstructure | None = None) -> RunConfig:

@@ -16,7 +16,7 @@ type over the same window. From the frames:
   and a check of a hard-core exclusion frame by frame.
 
 The material-specific classification lives with the material's model (for argyrodites,
-:func:`kmc.materials.argyrodite_t5_move_class`, :func:`kmc.materials.argyrodite_cages`).
+:func:`kmc.materials.argyrodite_t5_move_classifier`, :func:`kmc.materials.argyrodite_cages`).
 
 Units: s, Hz (per ion).
 """

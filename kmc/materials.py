@@ -506,17 +506,12 @@ def _nearest_image(cell: np.ndarray, points: np.ndarray, targets: np.ndarray) ->
     return out
 
 
-def _argyrodite_nearest(b: _Build, points: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Index of the nearest target (minimum image) of every point."""
-    return _nearest_image(b.cell, points, targets)
-
-
 def _argyrodite_classes(b: _Build, net: SiteNetwork, x_on_4d: np.ndarray,
                         s_on_4a: np.ndarray) -> np.ndarray:
     """Class of every Li site: its type and the species (S or X) on its 4a and 4d anion
     vertices, e.g. "T5:XS" (the ordered environment); a T4 site has a 4a vertex only."""
-    ia = _argyrodite_nearest(b, net.positions, b.framework["X"])
-    idd = _argyrodite_nearest(b, net.positions, b.framework["S_free"])
+    ia = _nearest_image(b.cell, net.positions, b.framework["X"])
+    idd = _nearest_image(b.cell, net.positions, b.framework["S_free"])
     names = np.array(net.site_type_names)[net.site_types]
     sp_a = np.where(s_on_4a[ia], "S", "X")
     sp_d = np.where(x_on_4d[idd], "X", "S")

@@ -149,5 +149,6 @@ def field_response(system: Any, temperature_K: float, *, steps: int, seed: int =
     p, m = np.array(plus), np.array(minus)
     axis_val, axis_err, mean, mean_err = axis_response(p, plus_err, m, minus_err)
     return FieldResponse(
-        sigma_S_cm=mean, sigma_S_cm_err=mean_err, sigma_axes_S_cm=axis_val, sigma_axes_S_cm_err=axis_err, sigma_plus_S_cm=p,
-        sigma_minus_S_cm=m, axes=ax, field_V_per_angstrom=E, field_parameter=xp, runs=runs)
+        sigma_S_cm=mean, sigma_S_cm_err=mean_err, sigma_axes_S_cm=axis_val,
+        sigma_axes_S_cm_err=axis_err, sigma_plus_S_cm=p, sigma_minus_S_cm=m, axes=ax,
+        field_V_per_angstrom=E, field_parameter=xp, runs=runs)

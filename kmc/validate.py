@@ -374,30 +374,34 @@ def response_sweeps(case: Case, *, quick: bool, seed: int, workers: int | None,
         for sign in (1, -1):
             vec = [0.0, 0.0, 0.0]
             vec[k] = sign * E
-            tag = f" E{'+' if sign > 0 else '-'}{'xyz'[k]}"
+            field = f"E{'+' if sign > 0 else '-'}{'xyz'[k]}"
             cfg = case_sweep(case, quick=quick, seed=seed, workers=workers,
-                             output=folder / f"{name}_E{'+' if sign > 0 else '-'}{'xyz'[k]}"
-                             f"{'_quick' if quick else ''}.h5", progress=progress,
-                             field_V_per_angstrom=vec, tag=tag)
-            res = run_sweep(cfg)
-            if res.failures:
-                run_id, why = next(iter(res.failures.items()))
-                raise KMCError(f"validation of {case.label}{tag}: run {run_id} failed: {why}")
-            out[(k, sign)] = res
+                             output=folder / f"{name}_{field}{'_quick' if quick else ''}.h5",
+                             progress=progress, field_V_per_angstrom=vec, tag=f" {field}")
+            out[(k, sign)] = _run_case_sweep(cfg, f"{case.label} {field}")
     return out
+
+
+def _run_case_sweep(cfg: SweepConfig, label: str) -> SweepResult:
+    """Run one sweep of a validation case; a failed run stops the validation."""
+    result = run_sweep(cfg)
+    if result.failures:
+        run_id, why = next(iter(result.failures.items()))
+        raise KMCError(f"validation of {label}: run {run_id} failed: {why}")
+    return result
 
 
 def _by_temperature(sweep: SweepResult) -> dict[float, Any]:
     return {float(r.temperature_K): r for r in sweep.runs.values()}
 
 
-def _response_at(response: ResponseSweeps, T: float) -> dict[str, Any]:
-    """The response sigma at one temperature from the six runs, with each axis's response
-    and zero-field share ((sigma(+E) - sigma(-E)) / 2), S/cm."""
+def _response_at(runs: dict[tuple[int, int], dict[float, Any]], T: float) -> dict[str, Any]:
+    """The response sigma at one temperature from the six runs (per field, per temperature),
+    with each axis's response and zero-field share ((sigma(+E) - sigma(-E)) / 2), S/cm."""
     from .response import axis_response
 
-    plus = [_by_temperature(response[(k, 1)])[T].transport for k in range(3)]
-    minus = [_by_temperature(response[(k, -1)])[T].transport for k in range(3)]
+    plus = [runs[(k, 1)][T].transport for k in range(3)]
+    minus = [runs[(k, -1)][T].transport for k in range(3)]
     p = [t.sigma_drift_S_cm for t in plus]
     m = [t.sigma_drift_S_cm for t in minus]
     axis, axis_err, mean, mean_err = axis_response(
@@ -426,8 +430,9 @@ def _case_row(case: Case, sweep: SweepResult,
     response case `sweep` is the sweep of the field +E along x, and the sigma of each
     temperature comes from all six (`response`)."""
     every = sorted(sweep.runs.values(), key=lambda r: r.temperature_K)
-    resp = {} if response is None else {
-        float(r.temperature_K): _response_at(response, float(r.temperature_K)) for r in every}
+    by_T = {} if response is None else {ks: _by_temperature(sw) for ks, sw in response.items()}
+    resp = {float(r.temperature_K): _response_at(by_T, float(r.temperature_K))
+            for r in every} if by_T else {}
     refs = computed_references(case.material, case.options)
     for ref in refs:  # the run at the reference's temperature
         run = min(every, key=lambda r: abs(r.temperature_K - ref["T_K"]))
@@ -436,7 +441,7 @@ def _case_row(case: Case, sweep: SweepResult,
             v, e = resp[Tr]["sigma_S_cm"], resp[Tr]["sigma_S_cm_err"]
             diff = resp[Tr]["diffusive"]
         elif response is not None:
-            six = [_by_temperature(sw)[Tr] for sw in response.values()]
+            six = [runs_at[Tr] for runs_at in by_T.values()]
             v, e = _reference_value(ref["quantity"], six)
             diff = all(bool(r.transport.diffusive) for r in six)
         else:
@@ -557,17 +562,13 @@ def run_validation(*, quick: bool = False, workers: int | None = None, seed: int
         report = ValidationReport(quick=quick)
         for case in cases:
             name = "".join(ch if ch.isalnum() else "_" for ch in case.label).strip("_")
-            cfg = case_sweep(case, quick=quick, seed=seed, workers=workers,
-                             output=folder / f"{name}{'_quick' if quick else ''}.h5",
-                             progress=progress)
             if case.conductivity == "response":
                 resp = response_sweeps(case, quick=quick, seed=seed, workers=workers,
                                        folder=folder, name=name, progress=progress)
                 report.rows.append(_case_row(case, resp[(0, 1)], resp))
                 continue
-            result = run_sweep(cfg)
-            if result.failures:
-                run_id, why = next(iter(result.failures.items()))
-                raise KMCError(f"validation of {case.label}: run {run_id} failed: {why}")
-            report.rows.append(_case_row(case, result))
+            cfg = case_sweep(case, quick=quick, seed=seed, workers=workers,
+                             output=folder / f"{name}{'_quick' if quick else ''}.h5",
+                             progress=progress)
+            report.rows.append(_case_row(case, _run_case_sweep(cfg, case.label)))
     return report

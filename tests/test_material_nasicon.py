@@ -263,7 +263,7 @@ def test_nasicon_drifts_without_a_field():
 
 def test_environments_of_unequal_size_are_refused():
     """Centres with different numbers of sites within the cutoff are refused, naming the odd
-    centre (the vectorised search falls back to the per-centre one, which says which)."""
+    centre."""
     from kmc.interop.kmcpy import nasicon_environments
 
     cell = np.eye(3) * 20.0

@@ -1011,46 +1011,12 @@ def nasicon_environments(lattice_A: Any, mobile_positions_A: Any, static_positio
         tiled = (wrapped(pos)[None, :, :] + image_shifts[:, None, :]).reshape(-1, 3)
         trees.append((cKDTree(tiled), tiled, np.tile(np.arange(len(pos)), len(_IMAGES))))
     centre_list = np.atleast_1d(np.asarray(centres, dtype=np.int64))
-    centre_pos = wrapped(mob[centre_list]) if len(centre_list) else np.zeros((0, 3))
-    fast = _environments_vectorised(trees, centre_list, centre_pos, cutoff_A)
-    if fast is not None:
-        return fast
-    hops, envs, stats = [], [], []
-    width = None
-    for c, cpos in zip(centre_list, centre_pos):
-        rows = []
-        for kind, (tree, tiled, index) in enumerate(trees):
-            cand = np.array(tree.query_ball_point(cpos, cutoff_A), dtype=np.int64)
-            d = tiled[cand] - cpos
-            keep = (np.linalg.norm(d, axis=1) < cutoff_A) & ~((kind == 0) & (index[cand] == c))
-            k, dx = index[cand[keep]], d[keep, 0]
-            # kMCpy's order: by x (ties by site index, as a stable sort of ascending indices)
-            for j in np.lexsort((k, dx)):
-                rows.append((kind, int(k[j])))
-        if width is None:
-            width = len(rows)
-        elif len(rows) != width:
-            raise ConfigError(f"nasicon_environments: centre {int(c)} has {len(rows)} sites "
-                              f"within {cutoff_A} A, the first centre {width}")
-        env = np.array([k if kind == 0 else -1 for kind, k in rows], dtype=np.int64)
-        st = np.array([k if kind == 1 else -1 for kind, k in rows], dtype=np.int64)
-        for k in env[env >= 0]:
-            hops.append((int(c), int(k)))
-            envs.append(env)
-            stats.append(st)
-    return (np.array(hops, dtype=np.int64).reshape(-1, 2),
-            np.array(envs, dtype=np.int64).reshape(len(hops), -1),
-            np.array(stats, dtype=np.int64).reshape(len(hops), -1))
-
-
-def _environments_vectorised(trees: list, centres: np.ndarray, centre_pos: np.ndarray,
-                             cutoff_A: float) -> tuple[np.ndarray, ...] | None:
-    """:func:`nasicon_environments` for all centres at once, when every centre has the same
-    number of mobile and of static sites within the cutoff (else None: the per-centre loop
-    then finds the odd centre and says so)."""
-    if len(centres) == 0:
-        return None
-    parts = []
+    if len(centre_list) == 0:
+        return (np.zeros((0, 2), np.int64), np.zeros((0, 0), np.int64),
+                np.zeros((0, 0), np.int64))
+    centre_pos = wrapped(mob[centre_list])
+    # all centres at once: each kind's neighbours within the cutoff, excluding the centre
+    found = []
     for kind, (tree, tiled, index) in enumerate(trees):
         k_query = 24
         while True:
@@ -1058,27 +1024,34 @@ def _environments_vectorised(trees: list, centres: np.ndarray, centre_pos: np.nd
             if not np.isfinite(dist[:, -1]).any() or k_query >= len(tiled):
                 break
             k_query *= 2
-        nb_safe = np.minimum(nb, len(tiled) - 1)
-        site = index[nb_safe]
+        nb = np.minimum(nb, len(tiled) - 1)  # the missing neighbours' index is len(tiled)
         valid = np.isfinite(dist) & (dist < cutoff_A)
         if kind == 0:
-            valid &= site != centres[:, None]
-        count = valid.sum(axis=1)
-        if np.any(count != count[0]):
-            return None
-        n = int(count[0])
+            valid &= index[nb] != centre_list[:, None]
+        found.append((tiled, index, nb, valid))
+    counts = np.array([v.sum(axis=1) for _, _, _, v in found])  # (kind, centre)
+    total = counts.sum(axis=0)
+    odd = np.flatnonzero((counts != counts[:, :1]).any(axis=0))
+    if len(odd):
+        c = int(odd[0])
+        raise ConfigError(f"nasicon_environments: centre {int(centre_list[c])} has "
+                          f"{int(total[c])} sites within {cutoff_A} A, the first centre "
+                          f"{int(total[0])}" + ("" if total[c] != total[0] else
+                                                f" (mobile: {int(counts[0, c])} and "
+                                                f"{int(counts[0, 0])})"))
+    parts = []
+    for (tiled, index, nb, valid), n in zip(found, counts[:, 0]):
         rows = np.nonzero(valid)  # row-major: per centre, in query order
-        k = site[rows].reshape(len(centres), n)
-        dx = (tiled[nb_safe[rows]][:, 0] - centre_pos[rows[0], 0]).reshape(len(centres), n)
+        k = index[nb[rows]].reshape(len(centre_list), int(n))
+        dx = (tiled[nb[rows]][:, 0] - centre_pos[rows[0], 0]).reshape(len(centre_list), int(n))
         # kMCpy's order: by x (ties by site index, as a stable sort of ascending indices)
-        order = np.lexsort((k, dx), axis=-1)
-        parts.append(np.take_along_axis(k, order, axis=-1))
+        parts.append(np.take_along_axis(k, np.lexsort((k, dx), axis=-1), axis=-1))
     mob_k, sta_k = parts
     n_mob, n_sta = mob_k.shape[1], sta_k.shape[1]
-    env = np.concatenate([mob_k, np.full((len(centres), n_sta), -1, np.int64)], axis=1)
-    st = np.concatenate([np.full((len(centres), n_mob), -1, np.int64), sta_k], axis=1)
-    hops = np.column_stack([np.repeat(centres, n_mob), mob_k.ravel()]).astype(np.int64)
-    return (hops, np.repeat(env, n_mob, axis=0), np.repeat(st, n_mob, axis=0))
+    env = np.concatenate([mob_k, np.full((len(centre_list), n_sta), -1, np.int64)], axis=1)
+    st = np.concatenate([np.full((len(centre_list), n_mob), -1, np.int64), sta_k], axis=1)
+    hops = np.column_stack([np.repeat(centre_list, n_mob), mob_k.ravel()]).astype(np.int64)
+    return hops, np.repeat(env, n_mob, axis=0), np.repeat(st, n_mob, axis=0)
 
 
 def nasicon_inputs(model: Any, supercell: Any, *, x: float, seed: int = 0,
