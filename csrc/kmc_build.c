@@ -361,14 +361,148 @@ static uint8_t rate_class(const kmc_engine *e, double rate)
     return KMC_NO_RC; /* not reached: every positive rate has a class */
 }
 
+/* Interacting mode: what site s's class holds beyond its hop destinations, relative to s:
+ * per hop the bits of E_kra, static dE and J, and with local models the hop's models and
+ * environment (offsets); the interaction list (offsets, bits of J); with local models the
+ * dependents (offsets). Written to *buf (grown as needed); its length, or -1 out of memory.
+ * ia_classes_copy reads it back. */
+static int64_t ia_site_record(const kmc_network *net, const kmc_params *p, int32_t s, const int32_t *dep_ptr,
+                              const int32_t *dep, int64_t **buf, size_t *cap)
+{
+    const int32_t deg = net_deg(net, s), lm = net->n_local_models > 0;
+    const int32_t i0 = net->int_ptr ? net->int_ptr[s] : 0, i1 = net->int_ptr ? net->int_ptr[s + 1] : 0;
+    size_t need = 3 + 3 * (size_t)deg + 2 * (size_t)(i1 - i0), w = 0;
+    int32_t k, q;
+    hop_view v;
+    if (lm) {
+        need += 3 * (size_t)deg + (size_t)(dep_ptr[s + 1] - dep_ptr[s]);
+        for (k = 0; k < deg; k++) {
+            net_hop(net, s, k, &v);
+            need += (size_t)(net->env_ptr[v.id + 1] - net->env_ptr[v.id]);
+        }
+    }
+    if (need > *cap) {
+        int64_t *b = (int64_t *)realloc(*buf, need * 2 * sizeof(int64_t));
+        if (!b) return -1;
+        *buf = b;
+        *cap = need * 2;
+    }
+    (*buf)[w++] = deg;
+    for (k = 0; k < deg; k++) {
+        net_hop(net, s, k, &v);
+        (*buf)[w++] = dbits(v.ekra);
+        (*buf)[w++] = dbits(hop_de0(net, p, s, &v));
+        (*buf)[w++] = dbits(net->hop_J ? net->hop_J[v.id] : 0.0);
+        if (lm) {
+            (*buf)[w++] = net->hop_kra_model[v.id];
+            (*buf)[w++] = net->hop_de_model[v.id];
+            (*buf)[w++] = net->env_ptr[v.id + 1] - net->env_ptr[v.id];
+            for (q = net->env_ptr[v.id]; q < net->env_ptr[v.id + 1]; q++) (*buf)[w++] = (int64_t)net->env_site[q] - s;
+        }
+    }
+    (*buf)[w++] = i1 - i0;
+    for (q = i0; q < i1; q++) {
+        (*buf)[w++] = (int64_t)net->int_nbr[q] - s;
+        (*buf)[w++] = dbits(net->int_J[q]);
+    }
+    if (lm) {
+        (*buf)[w++] = dep_ptr[s + 1] - dep_ptr[s];
+        for (q = dep_ptr[s]; q < dep_ptr[s + 1]; q++) (*buf)[w++] = (int64_t)dep[q] - s;
+    }
+    return (int64_t)w;
+}
+
+/* Interacting mode: the classes' static data (e->ia: chd, the interaction lists, and with
+ * local models the hops' models, environments and the dependents) from the records of
+ * ia_site_record, class r's being A's record ia_rec[r]. 0, or -1 out of memory. */
+static int ia_classes_copy(kmc_engine *e, const interner *A, const int32_t *ia_rec, int lm)
+{
+    int32_t r, k, q, n_int = 0, n_env = 0, n_dep = 0;
+    int fail = 0, pass;
+    e->ia.chd = (kmc_ia_chop *)xalloc(e, (size_t)e->n_chop, sizeof(kmc_ia_chop), &fail);
+    e->ia.cint_ptr = (int32_t *)xalloc(e, (size_t)e->n_cls + 1, sizeof(int32_t), &fail);
+    if (lm) {
+        e->ia.ckra = (int32_t *)xalloc(e, (size_t)e->n_chop, sizeof(int32_t), &fail);
+        e->ia.cde = (int32_t *)xalloc(e, (size_t)e->n_chop, sizeof(int32_t), &fail);
+        e->ia.cenv_ptr = (int32_t *)xalloc(e, (size_t)e->n_chop + 1, sizeof(int32_t), &fail);
+        e->ia.cdep_ptr = (int32_t *)xalloc(e, (size_t)e->n_cls + 1, sizeof(int32_t), &fail);
+    }
+    if (fail) return -1;
+    for (pass = 0; pass < 2; pass++) { /* count, then fill */
+        n_int = n_env = n_dep = 0;
+        for (r = 0; r < e->n_cls; r++) {
+            const int64_t *x = intern_rec(A, ia_rec[r]);
+            const int32_t deg = (int32_t)x[0], q0 = e->cls[r].hop;
+            int32_t w = 1, len;
+            for (k = 0; k < deg; k++) {
+                if (pass) {
+                    kmc_ia_chop *hd = e->ia.chd + q0 + k;
+                    hd->ekra = bitsd(x[w]);
+                    hd->de0 = bitsd(x[w + 1]);
+                    hd->J = bitsd(x[w + 2]);
+                }
+                w += 3;
+                if (lm) {
+                    len = (int32_t)x[w + 2];
+                    if (pass) {
+                        e->ia.ckra[q0 + k] = (int32_t)x[w];
+                        e->ia.cde[q0 + k] = (int32_t)x[w + 1];
+                        e->ia.cenv_ptr[q0 + k] = n_env;
+                        for (q = 0; q < len; q++) e->ia.cenv_off[n_env + q] = (int32_t)x[w + 3 + q];
+                    }
+                    n_env += len;
+                    w += 3 + len;
+                }
+            }
+            len = (int32_t)x[w++];
+            if (pass) {
+                e->ia.cint_ptr[r] = n_int;
+                for (q = 0; q < len; q++) {
+                    e->ia.cint_off[n_int + q] = (int32_t)x[w + 2 * q];
+                    e->ia.cint_J[n_int + q] = bitsd(x[w + 2 * q + 1]);
+                }
+            }
+            n_int += len;
+            w += 2 * len;
+            if (lm) {
+                len = (int32_t)x[w++];
+                if (pass) {
+                    e->ia.cdep_ptr[r] = n_dep;
+                    for (q = 0; q < len; q++) e->ia.cdep_off[n_dep + q] = (int32_t)x[w + q];
+                }
+                n_dep += len;
+            }
+        }
+        if (!pass) {
+            e->ia.cint_off = (int32_t *)xalloc(e, (size_t)n_int, sizeof(int32_t), &fail);
+            e->ia.cint_J = (double *)xalloc(e, (size_t)n_int, sizeof(double), &fail);
+            if (lm) {
+                e->ia.cenv_off = (int32_t *)xalloc(e, (size_t)n_env, sizeof(int32_t), &fail);
+                e->ia.cdep_off = (int32_t *)xalloc(e, (size_t)n_dep, sizeof(int32_t), &fail);
+            }
+            if (fail) return -1;
+        }
+    }
+    e->ia.cint_ptr[e->n_cls] = n_int;
+    if (lm) {
+        e->ia.cenv_ptr[e->n_chop] = n_env;
+        e->ia.cdep_ptr[e->n_cls] = n_dep;
+    }
+    return 0;
+}
+
 /*
  * Build the deduplicated network: hop classes, rate lists (+ their sum tables) and
  * site classes; *counting receives whether the count solver is possible (its rate
  * classes, e->cnt, are then part of the site classes). Returns 0, or -1 when out of memory.
  */
-static int build_classes(kmc_engine *e, const kmc_network *net, const kmc_params *p, int *counting)
+static int build_classes(kmc_engine *e, const kmc_network *net, const kmc_params *p, const int32_t *dep_ptr,
+                         const int32_t *dep, int *counting)
 {
-    interner H, P, C;
+    interner H, P, C, A;
+    int64_t *ibuf = NULL;
+    size_t icap = 0;
+    int32_t *ia_rec = NULL;
     int64_t rec[2 + 2 * KMC_MAX_DEGREE];
     int32_t hcl[KMC_MAX_DEGREE];
     double rt[KMC_MAX_DEGREE];
@@ -379,22 +513,14 @@ static int build_classes(kmc_engine *e, const kmc_network *net, const kmc_params
     memset(&H, 0, sizeof(H));
     memset(&P, 0, sizeof(P));
     memset(&C, 0, sizeof(C));
-    if (intern_init(&H) || intern_init(&P) || intern_init(&C)) goto done;
+    memset(&A, 0, sizeof(A));
+    if (intern_init(&H) || intern_init(&P) || intern_init(&C) || intern_init(&A)) goto done;
 
     /* No per-hop scratch arrays: hop classes and rates are recomputed per site (the
      * interners return the same index for the same record), so set-up needs no memory
      * per hop beyond what the engine keeps. */
     if (e->interacting) {
-        /* per-hop static data (CSR form only) */
-        for (s = 0; s < n; s++) {
-            const int32_t deg = net_deg(net, s);
-            for (k = 0; k < deg; k++) {
-                net_hop(net, s, k, &v);
-                e->ia.hop_ekra[v.id] = v.ekra;
-                e->ia.hop_de0[v.id] = hop_de0(net, p, s, &v);
-                e->ia.hop_J[v.id] = net->hop_J ? net->hop_J[v.id] : 0.0;
-            }
-        }
+        /* (the static hop data go into the site classes: ia_site_record) */
     } else {
         /* counting mode: few distinct positive rates (in order of first appearance) */
         int32_t maxdeg = 0;
@@ -430,6 +556,9 @@ static int build_classes(kmc_engine *e, const kmc_network *net, const kmc_params
         if (!e->interacting) {
             for (k = 0; k < deg; k++) rec[k] = dbits(rt[k]);
             if ((pat = intern(&P, rec, (size_t)deg)) < 0) goto done;
+        } else {
+            const int64_t len = ia_site_record(net, p, s, dep_ptr, dep, &ibuf, &icap);
+            if (len < 0 || (pat = intern(&A, ibuf, (size_t)len)) < 0) goto done;
         }
         rec[0] = pat;
         for (k = 0; k < deg; k++) {
@@ -475,6 +604,7 @@ static int build_classes(kmc_engine *e, const kmc_network *net, const kmc_params
         }
     }
     if (fail) goto done;
+    if (e->interacting && !(ia_rec = (int32_t *)malloc(((size_t)C.n + 1) * sizeof(int32_t)))) goto done;
     if (e->tab && !(ptab = (int32_t *)malloc((size_t)P.n * sizeof(int32_t)))) goto done;
     for (r = 0; r < H.n; r++) {
         const int64_t *x = intern_rec(&H, r);
@@ -514,7 +644,9 @@ static int build_classes(kmc_engine *e, const kmc_network *net, const kmc_params
             c->deg = deg;
             c->rate = -1;
             c->tab = -1;
-            if (x[0] >= 0) {
+            if (e->interacting) {
+                ia_rec[r] = (int32_t)x[0];
+            } else if (x[0] >= 0) {
                 const int32_t pr = (int32_t)x[0];
                 c->rate = (int32_t)P.start[pr];
                 if (e->tab) c->tab = ptab[pr];
@@ -531,9 +663,13 @@ static int build_classes(kmc_engine *e, const kmc_network *net, const kmc_params
             hop += deg;
         }
     }
+    if (e->interacting && ia_classes_copy(e, &A, ia_rec, net->n_local_models > 0) != 0) goto done;
     ok = 0;
 done:
     free(ptab);
+    free(ia_rec);
+    free(ibuf);
+    intern_free(&A);
     intern_free(&H);
     intern_free(&P);
     intern_free(&C);
@@ -742,20 +878,21 @@ done:
  * distinct (E_kra, static dE, J of the hop) and the pairs few distinct J: then the
  * configuration-dependent dE takes few values too and the rate memo hits. With many
  * (disordered energies or barriers) the memo would mostly miss and only cost time. */
-static int few_rate_keys(const kmc_engine *e, const kmc_network *net)
+static int few_rate_keys(const kmc_engine *e)
 {
     interner t;
-    int32_t h, a;
+    int32_t q, a;
     int few = 1;
     if (intern_init(&t) != 0) return 0;
-    for (h = 0; h < e->n_hops && few; h++) {
-        const int64_t rec[3] = {dbits(e->ia.hop_ekra[h]), dbits(e->ia.hop_de0[h]), dbits(e->ia.hop_J[h])};
+    for (q = 0; q < e->n_chop && few; q++) {
+        const kmc_ia_chop *hd = e->ia.chd + q;
+        const int64_t rec[3] = {dbits(hd->ekra), dbits(hd->de0), dbits(hd->J)};
         few = intern(&t, rec, 3) >= 0 && t.n <= 64;
     }
     intern_free(&t);
     if (!few || intern_init(&t) != 0) return 0;
-    for (a = 0; net->int_ptr && a < net->int_ptr[net->n_sites] && few; a++) {
-        const int64_t rec[1] = {dbits(net->int_J[a])};
+    for (a = 0; a < e->ia.cint_ptr[e->n_cls] && few; a++) {
+        const int64_t rec[1] = {dbits(e->ia.cint_J[a])};
         few = intern(&t, rec, 1) >= 0 && t.n <= 16;
     }
     intern_free(&t);
@@ -802,7 +939,9 @@ static int clusters_setup(kmc_engine *e, const kmc_network *net, int32_t *max_cn
     e->ia.cnb_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
     e->ia.hsh_ptr = (int32_t *)xalloc(e, (size_t)net->n_hops + 1, sizeof(int32_t), &fail);
     e->ia.psi = (double *)xalloc(e, (size_t)n, sizeof(double), &fail);
+    e->ia.hop_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
     if (fail) return -1;
+    memcpy(e->ia.hop_ptr, net->hop_ptr, ((size_t)n + 1) * sizeof(int32_t));
     memcpy(e->ia.cl_ptr, net->cl_ptr, ((size_t)nc + 1) * sizeof(int32_t));
     memcpy(e->ia.cl_site, net->cl_site, (size_t)nz * sizeof(int32_t));
     memcpy(e->ia.cl_V, net->cl_V, (size_t)nc * sizeof(double));
@@ -864,14 +1003,39 @@ static int clusters_setup(kmc_engine *e, const kmc_network *net, int32_t *max_cn
     return 0;
 }
 
-/* The local models and the hops' environments: copies, and for every site the sources of
- * the hops whose environment holds it (CSR, each once). *max_dep receives the longest such
- * list. 0, or -1 out of memory. */
-static int local_models_setup(kmc_engine *e, const kmc_network *net, int32_t *max_dep)
+/* Local models: value tables only up to this many environment positions per model and
+ * this many entries in all (8 MiB). */
+#define KMC_LM_TAB_MAXBITS 16
+#define KMC_LM_TAB_BUDGET ((int64_t)1 << 20)
+
+/* Model m's value when its environment positions have the occupancy bits b (position p:
+ * bit p), summed over its terms exactly as local_model (kmc_interact.c) sums them. */
+static double lm_value_of_bits(const kmc_engine *e, int32_t m, uint32_t b)
+{
+    const double b0 = e->ia.lm_phi[2 * m], b1 = e->ia.lm_phi[2 * m + 1];
+    double v = e->ia.lm_e0[m];
+    int32_t t;
+    int q;
+    for (t = e->ia.lm_tptr[m]; t < e->ia.lm_tptr[m + 1]; t++) {
+        const int32_t *pos = e->ia.lm_tpos + 4 * (size_t)t;
+        double x = e->ia.lm_K[t];
+        for (q = 0; q < KMC_MAX_CLUSTER_SITES && pos[q] >= 0; q++) x *= ((b >> pos[q]) & 1u) ? b1 : b0;
+        v += x;
+    }
+    return v;
+}
+
+/* The local models: copies, their value tables when small enough, and for every site the
+ * sources of the hops whose environment holds it (CSR, each once, into *dep_ptr and *dep:
+ * creation scratch, part of the site classes). *max_dep receives the longest such list.
+ * 0, or -1 out of memory. */
+static int local_models_setup(kmc_engine *e, const kmc_network *net, int32_t *max_dep, int32_t **dep_ptr,
+                              int32_t **dep)
 {
     const int32_t n = net->n_sites, nm = net->n_local_models, nt = net->lm_tptr[nm], m = net->n_hops;
     const int32_t nenv = net->env_ptr[m];
-    int32_t s, h, q;
+    int32_t s, h, q, *dp, *dv;
+    int64_t total = 0;
     int fail = 0;
     e->ia.n_lm = nm;
     e->ia.lm_e0 = (double *)xalloc(e, (size_t)nm, sizeof(double), &fail);
@@ -879,13 +1043,11 @@ static int local_models_setup(kmc_engine *e, const kmc_network *net, int32_t *ma
     e->ia.lm_tptr = (int32_t *)xalloc(e, (size_t)nm + 1, sizeof(int32_t), &fail);
     e->ia.lm_tpos = (int32_t *)xalloc(e, 4 * (size_t)nt, sizeof(int32_t), &fail);
     e->ia.lm_K = (double *)xalloc(e, (size_t)nt, sizeof(double), &fail);
-    e->ia.env_ptr = (int32_t *)xalloc(e, (size_t)m + 1, sizeof(int32_t), &fail);
-    e->ia.env_site = (int32_t *)xalloc(e, (size_t)nenv, sizeof(int32_t), &fail);
-    e->ia.kra_model = (int32_t *)xalloc(e, (size_t)m, sizeof(int32_t), &fail);
-    e->ia.de_model = (int32_t *)xalloc(e, (size_t)m, sizeof(int32_t), &fail);
-    e->ia.dep_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
-    e->ia.dep = (int32_t *)malloc((size_t)(nenv > 0 ? nenv : 1) * sizeof(int32_t));
-    if (fail || !e->ia.dep) return -1;
+    e->ia.lm_nb = (int32_t *)xalloc(e, (size_t)nm, sizeof(int32_t), &fail);
+    e->ia.lm_toff = (int64_t *)xalloc(e, (size_t)nm + 1, sizeof(int64_t), &fail);
+    *dep_ptr = dp = (int32_t *)calloc((size_t)n + 1, sizeof(int32_t));
+    *dep = dv = (int32_t *)malloc((size_t)(nenv > 0 ? nenv : 1) * sizeof(int32_t));
+    if (fail || !dp || !dv) return -1;
     memcpy(e->ia.lm_e0, net->lm_e0, (size_t)nm * sizeof(double));
     memcpy(e->ia.lm_phi, net->lm_phi, 2 * (size_t)nm * sizeof(double));
     memcpy(e->ia.lm_tptr, net->lm_tptr, ((size_t)nm + 1) * sizeof(int32_t));
@@ -893,23 +1055,39 @@ static int local_models_setup(kmc_engine *e, const kmc_network *net, int32_t *ma
         memcpy(e->ia.lm_tpos, net->lm_tpos, 4 * (size_t)nt * sizeof(int32_t));
         memcpy(e->ia.lm_K, net->lm_K, (size_t)nt * sizeof(double));
     }
-    memcpy(e->ia.env_ptr, net->env_ptr, ((size_t)m + 1) * sizeof(int32_t));
-    if (nenv > 0) memcpy(e->ia.env_site, net->env_site, (size_t)nenv * sizeof(int32_t));
-    memcpy(e->ia.kra_model, net->hop_kra_model, (size_t)m * sizeof(int32_t));
-    memcpy(e->ia.de_model, net->hop_de_model, (size_t)m * sizeof(int32_t));
+    /* value tables: model m reads positions 0 .. lm_nb[m]-1 */
+    for (h = 0; h < nm; h++) {
+        int32_t t, nb = 0;
+        for (t = net->lm_tptr[h]; t < net->lm_tptr[h + 1]; t++)
+            for (q = 0; q < KMC_MAX_CLUSTER_SITES && net->lm_tpos[4 * t + q] >= 0; q++)
+                if (net->lm_tpos[4 * t + q] + 1 > nb) nb = net->lm_tpos[4 * t + q] + 1;
+        e->ia.lm_nb[h] = nb;
+        e->ia.lm_toff[h] = total;
+        if (nb > KMC_LM_TAB_MAXBITS) total = KMC_LM_TAB_BUDGET + 1;
+        if (total <= KMC_LM_TAB_BUDGET) total += (int64_t)1 << nb;
+    }
+    e->ia.lm_toff[nm] = total;
+    if (total <= KMC_LM_TAB_BUDGET) {
+        e->ia.lm_tab = (double *)xalloc(e, (size_t)total, sizeof(double), &fail);
+        if (fail) return -1;
+        for (h = 0; h < nm; h++) {
+            uint32_t b;
+            for (b = 0; b < ((uint32_t)1 << e->ia.lm_nb[h]); b++)
+                e->ia.lm_tab[e->ia.lm_toff[h] + b] = lm_value_of_bits(e, h, b);
+        }
+    }
     /* site x -> sources of the hops whose environment holds x (only hops with a model) */
     for (h = 0; h < m; h++)
         if (net->hop_kra_model[h] >= 0 || net->hop_de_model[h] >= 0)
-            for (q = net->env_ptr[h]; q < net->env_ptr[h + 1]; q++) e->ia.dep_ptr[net->env_site[q] + 1]++;
-    for (s = 0; s < n; s++) e->ia.dep_ptr[s + 1] += e->ia.dep_ptr[s];
+            for (q = net->env_ptr[h]; q < net->env_ptr[h + 1]; q++) dp[net->env_site[q] + 1]++;
+    for (s = 0; s < n; s++) dp[s + 1] += dp[s];
     for (s = 0; s < n; s++)
         for (h = net->hop_ptr[s]; h < net->hop_ptr[s + 1]; h++)
             if (net->hop_kra_model[h] >= 0 || net->hop_de_model[h] >= 0)
-                for (q = net->env_ptr[h]; q < net->env_ptr[h + 1]; q++) e->ia.dep[e->ia.dep_ptr[net->env_site[q]]++] = s;
-    for (s = n; s > 0; s--) e->ia.dep_ptr[s] = e->ia.dep_ptr[s - 1];
-    e->ia.dep_ptr[0] = 0;
-    *max_dep = csr_unique(e->ia.dep_ptr, e->ia.dep, n);
-    e->bytes += (size_t)e->ia.dep_ptr[n] * sizeof(int32_t);
+                for (q = net->env_ptr[h]; q < net->env_ptr[h + 1]; q++) dv[dp[net->env_site[q]]++] = s;
+    for (s = n; s > 0; s--) dp[s] = dp[s - 1];
+    dp[0] = 0;
+    *max_dep = csr_unique(dp, dv, n);
     return 0;
 }
 
@@ -942,6 +1120,7 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
     kmc_engine *e;
     int fail = 0, counting = 0;
     int32_t s, n, m, maxdeg = 0, maxint = 0, n_int, a, max_cnb = 0, max_dep = 0;
+    int32_t *dep_ptr = NULL, *dep = NULL; /* creation scratch of the local models */
     int dummy;
     if (!status) status = &dummy;
     *status = KMC_OK;
@@ -976,8 +1155,10 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
             maxint = net->int_ptr[s + 1] - net->int_ptr[s];
     }
     if (net->n_clusters > 0 && clusters_setup(e, net, &max_cnb) != 0) fail = 1;
-    if (!fail && net->n_local_models > 0 && local_models_setup(e, net, &max_dep) != 0) fail = 1;
+    if (!fail && net->n_local_models > 0 && local_models_setup(e, net, &max_dep, &dep_ptr, &dep) != 0) fail = 1;
     if (fail) {
+        free(dep_ptr);
+        free(dep);
         kmc_engine_free(e);
         *status = KMC_ERR_NOMEM;
         set_err(errmsg, errmsg_len, "out of memory allocating the clusters and local models");
@@ -992,15 +1173,7 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
         e->rcap = (int32_t)(rc < n ? rc : n);
     }
 
-    if (e->interacting) { /* per-hop data, the interaction lists, the field, the memo */
-        e->ia.hop_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
-        e->ia.rate = (double *)xalloc(e, (size_t)m, sizeof(double), &fail);
-        e->ia.hop_ekra = (double *)xalloc(e, (size_t)m, sizeof(double), &fail);
-        e->ia.hop_de0 = (double *)xalloc(e, (size_t)m, sizeof(double), &fail);
-        e->ia.hop_J = (double *)xalloc(e, (size_t)m, sizeof(double), &fail);
-        e->ia.int_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
-        e->ia.int_nbr = (int32_t *)xalloc(e, (size_t)n_int, sizeof(int32_t), &fail);
-        e->ia.int_J = (double *)xalloc(e, (size_t)n_int, sizeof(double), &fail);
+    if (e->interacting) { /* the field and the memo (the static data are the classes') */
         e->ia.memo = (kmc_rate_memo_entry *)xalloc(e, KMC_RATE_MEMO_SIZE, sizeof(kmc_rate_memo_entry), &fail);
         if (e->ia.memo) kmc_rate_memo_clear(e->ia.memo);
         e->ia.phi = (double *)xalloc(e, (size_t)n, sizeof(double), &fail);
@@ -1016,7 +1189,9 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
     e->xset = (int32_t *)xalloc(e, (size_t)e->xcap + 2, sizeof(int32_t), &fail);
     e->rset = (int32_t *)xalloc(e, (size_t)e->rcap + 2, sizeof(int32_t), &fail);
     if (!fail && net->n_events > 0 && events_setup(e, net, p) != 0) fail = 1;
-    if (!fail && build_classes(e, net, p, &counting) != 0) fail = 1;
+    if (!fail && build_classes(e, net, p, dep_ptr, dep, &counting) != 0) fail = 1;
+    free(dep_ptr);
+    free(dep);
     if (!fail && net->n_events == 0 && e->n_hc > 0) { /* one squared jump length? */
         int32_t h;
         e->jsq_unit = e->hc_vec[3];
@@ -1053,20 +1228,12 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
         set_err(errmsg, errmsg_len, "out of memory allocating the engine for %d sites and %d hops", (int)n, (int)m);
         return NULL;
     }
-    if (e->interacting) {
-        memcpy(e->ia.hop_ptr, net->hop_ptr, ((size_t)n + 1) * sizeof(int32_t));
-        if (n_int > 0) { /* else the lists stay empty (zeroed) */
-            memcpy(e->ia.int_ptr, net->int_ptr, ((size_t)n + 1) * sizeof(int32_t));
-            memcpy(e->ia.int_nbr, net->int_nbr, (size_t)n_int * sizeof(int32_t));
-            memcpy(e->ia.int_J, net->int_J, (size_t)n_int * sizeof(double));
-        }
+    if (e->interacting && !few_rate_keys(e)) {
         /* (with clusters and local models the rates can take many values or few: a miss
          * costs a compare and a store next to the exp() a hit saves, so the memo stays) */
-        if (!few_rate_keys(e, net)) {
-            free(e->ia.memo);
-            e->ia.memo = NULL;
-            e->bytes -= KMC_RATE_MEMO_SIZE * sizeof(kmc_rate_memo_entry);
-        }
+        free(e->ia.memo);
+        e->ia.memo = NULL;
+        e->bytes -= KMC_RATE_MEMO_SIZE * sizeof(kmc_rate_memo_entry);
     }
     *status = kmc_check_ion_sites(e, ion_site, errmsg, errmsg_len);
     if (*status != KMC_OK) {

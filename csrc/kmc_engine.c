@@ -181,6 +181,14 @@ uint64_t kmc_engine_steps(const kmc_engine *e) { return e->steps; }
 double kmc_engine_total_rate(const kmc_engine *e) { return e->solver->total_rate(e); }
 int32_t kmc_engine_n_event_types(const kmc_engine *e) { return e->ev.n_events ? e->ev.n_event_types : 0; }
 size_t kmc_engine_memory_bytes(const kmc_engine *e) { return e->bytes; }
+void kmc_engine_get_layout(const kmc_engine *e, kmc_engine_layout *out)
+{
+    out->n_site_classes = e->n_cls;
+    out->n_class_hops = e->n_chop;
+    out->n_hop_classes = e->n_hc;
+    out->rate_memo = e->ia.memo != NULL;
+    out->model_tables = e->ia.lm_tab != NULL;
+}
 int kmc_engine_mode(const kmc_engine *e) { return e->mode; }
 const char *kmc_engine_errmsg(const kmc_engine *e) { return e->errmsg; }
 

@@ -247,6 +247,16 @@ uint64_t kmc_engine_steps(const kmc_engine *e);
 double kmc_engine_total_rate(const kmc_engine *e); /* current R_total, Hz (UNIFORM mode: summed over the ions, O(N)) */
 int kmc_engine_mode(const kmc_engine *e);          /* the kmc_mode in use (never AUTO) */
 size_t kmc_engine_memory_bytes(const kmc_engine *e);  /* bytes allocated by the engine */
+
+/* How the engine stores the network: its deduplicated site classes (a periodic lattice has
+ * a few dozen, a disordered network one per site), the hops of those classes, the hop
+ * classes (vector, type), and whether the interacting mode remembers rates (the rate memo,
+ * when barriers and energies take few values) and reads local models from value tables. */
+typedef struct {
+    int32_t n_site_classes, n_class_hops, n_hop_classes;
+    int rate_memo, model_tables;
+} kmc_engine_layout;
+void kmc_engine_get_layout(const kmc_engine *e, kmc_engine_layout *out);
 const char *kmc_engine_errmsg(const kmc_engine *e);
 const char *kmc_strerror(int code);
 

@@ -37,8 +37,9 @@
  *     holds exactly what the summation loop gives (same order), so results are
  *     bit-identical either way.
  *   - per mode: the sum tree (leaves = per-site rate sums), the count trees, or the
- *     uniformization tables; with interactions per-hop data and the interaction field
- *     (e->ia); with events the event tables and the event sum tree (e->ev).
+ *     uniformization tables; with interactions the classes' static hop data and
+ *     interaction lists and the per-site interaction field (e->ia); with events the event
+ *     tables and the event sum tree (e->ev).
  *   - the per-ion records (32 bytes, two to a cache line).
  * The site numbering is the caller's; nothing is renumbered.
  */
@@ -167,21 +168,35 @@ typedef struct {
     double zig_w[256], zig_f[256];
 } kmc_uniform_data;
 
+/* Static data of a class hop in the interacting mode (24 bytes): its barrier, the static
+ * part of its dE (site energies, field) and J between its two ends, eV. */
+typedef struct {
+    double ekra, de0, J;
+} kmc_ia_chop;
+
 /* Configuration-dependent rates (kmc_interact.c; e->interacting): pair interactions (the
  * part of a hop's dE phi[dst] - J(src, dst) - phi[src]), clusters (psi[dst] - psi[src] -
  * the clusters holding both ends), local models of each hop's environment (E_kra and a dE
- * term), and the per-hop data they need. Used by the tree and event solvers. */
+ * term). Used by the tree and event solvers.
+ *
+ * Everything static is kept per site class, as the non-interacting modes keep their rate
+ * lists: the classes of an interacting network are also keyed by the hops' barriers,
+ * static dE and J, the interaction list (offsets and J), the hops' environments and local
+ * models and the site's dependents, all relative to the site. A periodic lattice with
+ * periodic energies then has a few dozen classes and no per-site or per-hop static data at
+ * all; a disordered network gets one class per site. Per site the mode keeps only phi (and
+ * psi with clusters); hop rates are not stored but evaluated when needed. */
 typedef struct {
-    int32_t *hop_ptr;                   /* [n_sites+1] CSR offsets of the per-hop arrays */
-    double *hop_ekra, *hop_de0, *hop_J; /* [n_hops] barrier, static dE, J(src,dst) (eV) */
-    double *rate;                       /* [n_hops] rate of each hop, refreshed when allowed */
-    int32_t *int_ptr, *int_nbr;         /* symmetric neighbour lists (CSR) */
-    double *int_J;
+    kmc_ia_chop *chd;           /* [n_chop] static data of each class hop */
+    int32_t *cint_ptr;          /* [n_cls+1] interaction list of each class: */
+    int32_t *cint_off;          /*   neighbour - site */
+    double *cint_J;             /*   J (eV) */
     double *phi; /* phi[s] = sum over occupied interaction neighbours of J (eV) */
     kmc_rate_memo_entry *memo; /* [KMC_RATE_MEMO_SIZE] recent rates, or NULL (many distinct keys) */
 
-    /* clusters (n_cl > 0): the cluster expansion beyond pairs */
+    /* clusters (n_cl > 0): the cluster expansion beyond pairs, per site (CSR) */
     int32_t n_cl;
+    int32_t *hop_ptr;           /* [n_sites+1] the network's hop offsets (hop ids for hsh) */
     int32_t *cl_ptr, *cl_site;  /* as kmc_network's */
     double *cl_V;
     int32_t *scl_ptr, *scl;     /* clusters containing each site (CSR) */
@@ -189,12 +204,21 @@ typedef struct {
     int32_t *hsh_ptr, *hsh;     /* [n_hops+1]: clusters containing both ends of each hop */
     double *psi; /* psi[s] = sum_{c containing s} V_c prod_{i in c, i != s} n_i (eV) */
 
-    /* local models (n_lm > 0) */
+    /* local models (n_lm > 0), per class hop and per class */
     int32_t n_lm;
     double *lm_e0, *lm_phi, *lm_K;
     int32_t *lm_tptr, *lm_tpos;
-    int32_t *env_ptr, *env_site, *kra_model, *de_model; /* per hop, as kmc_network's */
-    int32_t *dep_ptr, *dep; /* sources of the hops whose environment holds each site (CSR) */
+    int32_t *ckra, *cde;        /* [n_chop] E_kra and dE model of each class hop, or -1 */
+    int32_t *cenv_ptr;          /* [n_chop+1] environment of each class hop: */
+    int32_t *cenv_off;          /*   environment site - source */
+    int32_t *cdep_ptr;          /* [n_cls+1] sources of the hops whose environment holds the */
+    int32_t *cdep_off;          /*   site (source - site), each once */
+    /* value tables: model m's value for the occupancy bits b of its first lm_nb[m]
+     * environment sites is lm_tab[lm_toff[m] + b] (the same bits as the sum over its
+     * terms); lm_tab NULL when they would be too large */
+    double *lm_tab;
+    int64_t *lm_toff;
+    int32_t *lm_nb;
 } kmc_ia_data;
 
 /* A class of multi-ion events: its type, where its move vectors start in ecl_vec, and
@@ -330,7 +354,7 @@ KMC_PRIVATE double uniform_start_acceptance(const kmc_engine *e, const int32_t *
 KMC_PRIVATE void uniform_free(kmc_engine *e);
 /* kmc_interact.c */
 KMC_PRIVATE double ia_site_rate(kmc_engine *e, int32_t s);
-KMC_PRIVATE const double *ia_hop_rates(const kmc_engine *e, int32_t s);
+KMC_PRIVATE void ia_site_rates(kmc_engine *e, int32_t s, double *rate);
 KMC_PRIVATE int32_t ia_extend(kmc_engine *e, int32_t nx);
 KMC_PRIVATE int32_t ia_dependents(kmc_engine *e, int32_t n_moved, int32_t nr);
 KMC_PRIVATE double ia_moves_de(const kmc_engine *e, const int32_t *src, const int32_t *dst, int32_t k);

@@ -7,13 +7,18 @@
  * sites' interaction neighbours changes (ia_extend), and with it the rates of their hops,
  * which are evaluated anew (ia_site_rate; through the rate memo when the rates take few
  * values). Used by the tree solver (kmc_tree.c) and the event solver (kmc_events.c); the
- * data are e->ia (kmc_ia_data), built at creation (kmc_build.c).
+ * data are e->ia (kmc_ia_data), built at creation (kmc_build.c). The static data (a
+ * hop's barrier, static dE and J, the interaction lists, environments and dependents) are
+ * the site class's, relative to the site; per site only the fields phi and psi are kept,
+ * and hop rates are evaluated when needed, never stored (the tree solver's pick evaluates
+ * its site's again: the same inputs, the same bits).
  *
  * Clusters work like pairs: a site's cluster field psi[s] changes when a site sharing a
  * cluster with it changes (ia_extend adds those sites to X), and a hop's cluster dE is
  * psi[dst] - psi[src] minus the clusters holding both ends (hop_de_clusters, exact).
  * Local models (E_kra and a dE term from a hop's environment, as kMCpy and CASM fit them)
- * are evaluated anew whenever the rates of their hop's source are; a move adds to R the
+ * are evaluated anew whenever the rates of their hop's source are, from a table of their
+ * values by the occupancy of the environment when it is small enough; a move adds to R the
  * sources of the hops whose environment holds a moved site (ia_dependents, from lists
  * built at creation), so exactly the rates that can change are recomputed, and
  * kmc_engine_check compares every rate with its recomputation from scratch.
@@ -60,79 +65,99 @@ static inline double hop_de_clusters(const kmc_engine *e, int32_t src, int32_t d
     return de;
 }
 
-/* Model m evaluated on the environment of hop h in the current configuration (eV). */
-static inline double local_model(const kmc_engine *e, int32_t m, int32_t h)
+/* Model m on the environment env (sites src + off[p]) in the current configuration (eV):
+ * its value table when there is one, else the sum over its terms. The table holds the
+ * same sum evaluated at creation for every occupancy of the positions it reads
+ * (lm_value_of_bits), so both give the same bits. */
+static inline double local_model(const kmc_engine *e, int32_t m, int32_t src, const int32_t *off)
 {
-    const int32_t *env = e->ia.env_site + e->ia.env_ptr[h];
-    const double b0 = e->ia.lm_phi[2 * m], b1 = e->ia.lm_phi[2 * m + 1];
-    double v = e->ia.lm_e0[m];
-    int32_t t;
-    int q;
-    for (t = e->ia.lm_tptr[m]; t < e->ia.lm_tptr[m + 1]; t++) {
-        const int32_t *pos = e->ia.lm_tpos + 4 * (size_t)t;
-        double x = e->ia.lm_K[t];
-        for (q = 0; q < KMC_MAX_CLUSTER_SITES && pos[q] >= 0; q++) x *= occ(e, env[pos[q]]) ? b1 : b0;
-        v += x;
+    if (e->ia.lm_tab) {
+        const int32_t nb = e->ia.lm_nb[m];
+        uint32_t bits = 0;
+        int32_t p;
+        for (p = 0; p < nb; p++) bits |= (uint32_t)occ(e, src + off[p]) << p;
+        return e->ia.lm_tab[e->ia.lm_toff[m] + bits];
     }
-    return v;
+    {
+        const double b0 = e->ia.lm_phi[2 * m], b1 = e->ia.lm_phi[2 * m + 1];
+        double v = e->ia.lm_e0[m];
+        int32_t t;
+        int q;
+        for (t = e->ia.lm_tptr[m]; t < e->ia.lm_tptr[m + 1]; t++) {
+            const int32_t *pos = e->ia.lm_tpos + 4 * (size_t)t;
+            double x = e->ia.lm_K[t];
+            for (q = 0; q < KMC_MAX_CLUSTER_SITES && pos[q] >= 0; q++) x *= occ(e, src + off[pos[q]]) ? b1 : b0;
+            v += x;
+        }
+        return v;
+    }
 }
 
-static inline double hop_de_dynamic(const kmc_engine *e, int32_t src, int32_t dst, int32_t h)
+/* The rate of class hop q (slot k) of the occupied site s to its empty destination. */
+static inline double ia_hop_rate(kmc_engine *e, int32_t s, int32_t q, int k, double phi_s)
 {
-    double de = e->ia.hop_de0[h] + e->ia.phi[dst] - e->ia.hop_J[h] - e->ia.phi[src];
-    if (e->ia.n_cl > 0) de += hop_de_clusters(e, src, dst, h);
-    if (e->ia.n_lm > 0 && e->ia.de_model[h] >= 0) de += local_model(e, e->ia.de_model[h], h);
-    return de;
+    const kmc_ia_chop *hd = e->ia.chd + q;
+    const int32_t dst = s + e->chop[q].doff;
+    double ekra = hd->ekra, de = hd->de0 + e->ia.phi[dst] - hd->J - phi_s;
+    if (e->ia.n_cl > 0) de += hop_de_clusters(e, s, dst, e->ia.hop_ptr[s] + k);
+    if (e->ia.n_lm > 0) {
+        const int32_t *env = e->ia.cenv_off + e->ia.cenv_ptr[q];
+        if (e->ia.cde[q] >= 0) de += local_model(e, e->ia.cde[q], s, env);
+        if (e->ia.ckra[q] >= 0) ekra = local_model(e, e->ia.ckra[q], s, env);
+    }
+    return e->ia.memo ? kmc_rate_memo(e->ia.memo, &e->rp, ekra, de) : kmc_rate(&e->rp, ekra, de);
 }
 
-static inline double hop_ekra_dynamic(const kmc_engine *e, int32_t h)
-{
-    if (e->ia.n_lm > 0 && e->ia.kra_model[h] >= 0) return local_model(e, e->ia.kra_model[h], h);
-    return e->ia.hop_ekra[h];
-}
-
+/* phi[s] from the occupancy of its interaction neighbours (class list). */
 static inline double site_phi(const kmc_engine *e, int32_t s)
 {
+    const int32_t c = e->site[s].cls;
     double sum = 0.0;
     int32_t a;
-    for (a = e->ia.int_ptr[s]; a < e->ia.int_ptr[s + 1]; a++)
-        if (e->site[e->ia.int_nbr[a]].ion >= 0) sum += e->ia.int_J[a];
+    for (a = e->ia.cint_ptr[c]; a < e->ia.cint_ptr[c + 1]; a++)
+        if (e->site[s + e->ia.cint_off[a]].ion >= 0) sum += e->ia.cint_J[a];
     return sum;
 }
 
 /* J between sites s and t (0 if they do not interact). */
 static inline double pair_J(const kmc_engine *e, int32_t s, int32_t t)
 {
+    const int32_t c = e->site[s].cls;
     int32_t a;
-    for (a = e->ia.int_ptr[s]; a < e->ia.int_ptr[s + 1]; a++)
-        if (e->ia.int_nbr[a] == t) return e->ia.int_J[a];
+    for (a = e->ia.cint_ptr[c]; a < e->ia.cint_ptr[c + 1]; a++)
+        if (s + e->ia.cint_off[a] == t) return e->ia.cint_J[a];
     return 0.0;
 }
 
-/* Sum of the rates of the allowed hops of the occupied site s, refreshing the rate of each
- * of those hops (ia_hop_rates) from the current field. */
+/* Sum of the rates of the allowed hops of the occupied site s from the current field. */
 KMC_PRIVATE double ia_site_rate(kmc_engine *e, int32_t s)
 {
     const kmc_site *st = e->site + s;
-    const int32_t b = e->ia.hop_ptr[s];
-    const kmc_chop *ch = e->chop + e->cls[st->cls].hop;
+    const int32_t q0 = e->cls[st->cls].hop;
+    const double phi_s = e->ia.phi[s];
     uint64_t allowed = ~st->mask;
     double sum = 0.0;
     while (allowed) {
         const int k = ctz64(allowed);
-        const double ekra = hop_ekra_dynamic(e, b + k), de = hop_de_dynamic(e, s, s + ch[k].doff, b + k);
-        const double r = e->ia.memo ? kmc_rate_memo(e->ia.memo, &e->rp, ekra, de) : kmc_rate(&e->rp, ekra, de);
-        e->ia.rate[b + k] = r;
-        sum += r;
+        sum += ia_hop_rate(e, s, q0 + k, k, phi_s);
         allowed &= allowed - 1;
     }
     return sum;
 }
 
-/* The rates of site s's hops (slot k: rate[k]) as last refreshed by ia_site_rate. */
-KMC_PRIVATE const double *ia_hop_rates(const kmc_engine *e, int32_t s)
+/* The rates of the allowed hops of the occupied site s (slot k: rate[k]; the other slots
+ * are left alone), the same values ia_site_rate sums. */
+KMC_PRIVATE void ia_site_rates(kmc_engine *e, int32_t s, double *rate)
 {
-    return e->ia.rate + e->ia.hop_ptr[s];
+    const kmc_site *st = e->site + s;
+    const int32_t q0 = e->cls[st->cls].hop;
+    const double phi_s = e->ia.phi[s];
+    uint64_t allowed = ~st->mask;
+    while (allowed) {
+        const int k = ctz64(allowed);
+        rate[k] = ia_hop_rate(e, s, q0 + k, k, phi_s);
+        allowed &= allowed - 1;
+    }
 }
 
 /* X: to the sites xset[0..nx) whose occupancy changed (distinct) add their interaction and
@@ -144,8 +169,9 @@ KMC_PRIVATE int32_t ia_extend(kmc_engine *e, int32_t nx)
     int32_t a, q, x;
     for (a = 0; a < n_moved; a++) e->stamp[e->xset[a]] = sx;
     for (a = 0; a < n_moved; a++) {
-        for (q = e->ia.int_ptr[e->xset[a]]; q < e->ia.int_ptr[e->xset[a] + 1]; q++) {
-            x = e->ia.int_nbr[q];
+        const int32_t xa = e->xset[a], c = e->site[xa].cls;
+        for (q = e->ia.cint_ptr[c]; q < e->ia.cint_ptr[c + 1]; q++) {
+            x = xa + e->ia.cint_off[q];
             if (e->stamp[x] != sx) {
                 e->stamp[x] = sx;
                 e->xset[nx++] = x;
@@ -176,9 +202,9 @@ KMC_PRIVATE int32_t ia_dependents(kmc_engine *e, int32_t n_moved, int32_t nr)
     int32_t a, q;
     if (e->ia.n_lm == 0) return nr;
     for (a = 0; a < n_moved; a++) {
-        const int32_t x = e->xset[a];
-        for (q = e->ia.dep_ptr[x]; q < e->ia.dep_ptr[x + 1]; q++) {
-            const int32_t t = e->ia.dep[q];
+        const int32_t x = e->xset[a], c = e->site[x].cls;
+        for (q = e->ia.cdep_ptr[c]; q < e->ia.cdep_ptr[c + 1]; q++) {
+            const int32_t t = x + e->ia.cdep_off[q];
             if (e->stamp[t] != sr) {
                 e->stamp[t] = sr;
                 e->rset[nr++] = t;
@@ -269,16 +295,13 @@ KMC_PRIVATE int ia_check(kmc_engine *e)
 
 KMC_PRIVATE void ia_free(kmc_engine *e)
 {
-    free(e->ia.hop_ptr);
-    free(e->ia.hop_ekra);
-    free(e->ia.hop_de0);
-    free(e->ia.hop_J);
-    free(e->ia.rate);
-    free(e->ia.int_ptr);
-    free(e->ia.int_nbr);
-    free(e->ia.int_J);
+    free(e->ia.chd);
+    free(e->ia.cint_ptr);
+    free(e->ia.cint_off);
+    free(e->ia.cint_J);
     free(e->ia.phi);
     free(e->ia.memo);
+    free(e->ia.hop_ptr);
     free(e->ia.cl_ptr);
     free(e->ia.cl_site);
     free(e->ia.cl_V);
@@ -294,11 +317,14 @@ KMC_PRIVATE void ia_free(kmc_engine *e)
     free(e->ia.lm_K);
     free(e->ia.lm_tptr);
     free(e->ia.lm_tpos);
-    free(e->ia.env_ptr);
-    free(e->ia.env_site);
-    free(e->ia.kra_model);
-    free(e->ia.de_model);
-    free(e->ia.dep_ptr);
-    free(e->ia.dep);
+    free(e->ia.ckra);
+    free(e->ia.cde);
+    free(e->ia.cenv_ptr);
+    free(e->ia.cenv_off);
+    free(e->ia.cdep_ptr);
+    free(e->ia.cdep_off);
+    free(e->ia.lm_tab);
+    free(e->ia.lm_toff);
+    free(e->ia.lm_nb);
     memset(&e->ia, 0, sizeof(e->ia));
 }

@@ -79,8 +79,11 @@ KMC_PRIVATE int tree_pick(kmc_engine *e, double x, int32_t *s, int *k)
     }
     {
         const kmc_site *st = e->site + site;
-        const double *rate = e->interacting ? ia_hop_rates(e, (int32_t)site) : e->rate + e->cls[st->cls].rate;
+        double ia_rate[KMC_MAX_DEGREE]; /* interacting: the site's rates, evaluated again */
+        const double *rate = ia_rate;
         uint64_t allowed = ~st->mask;
+        if (e->interacting) ia_site_rates(e, (int32_t)site, ia_rate);
+        else rate = e->rate + e->cls[st->cls].rate;
         while (allowed) {
             const int q = ctz64(allowed);
             const double r = rate[q];

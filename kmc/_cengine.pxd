@@ -109,6 +109,10 @@ cdef extern from "kmc_engine.h" nogil:
     uint64_t kmc_engine_steps(const kmc_engine *e)
     double kmc_engine_total_rate(const kmc_engine *e)
     size_t kmc_engine_memory_bytes(const kmc_engine *e)
+    ctypedef struct kmc_engine_layout:
+        int32_t n_site_classes, n_class_hops, n_hop_classes
+        int rate_memo, model_tables
+    void kmc_engine_get_layout(const kmc_engine *e, kmc_engine_layout *out)
     int kmc_engine_mode(const kmc_engine *e)
     const char *kmc_engine_errmsg(const kmc_engine *e)
     const char *kmc_strerror(int code)

@@ -13,7 +13,7 @@ from kmc._cengine cimport (
     KMC_MAX_EVENT_MOVES, KMC_MAX_CLUSTER_SITES, KMC_N_RATE_LAWS, KMC_OK, kmc_engine, kmc_engine_check, kmc_engine_create,
     kmc_engine_errmsg, kmc_engine_free, kmc_engine_get_displacements, kmc_engine_get_state,
     kmc_engine_get_total_displacement,
-    kmc_engine_memory_bytes, kmc_engine_mode, kmc_engine_n_event_types, kmc_engine_n_hop_types,
+    kmc_engine_get_layout, kmc_engine_layout, kmc_engine_memory_bytes, kmc_engine_mode, kmc_engine_n_event_types, kmc_engine_n_hop_types,
     kmc_engine_n_ions, kmc_engine_n_sites,
     kmc_engine_run, kmc_engine_set_state, kmc_engine_steps, kmc_engine_time,
     kmc_engine_total_rate, kmc_network, kmc_params, kmc_rate_Hz, kmc_rate_law_name, kmc_state,
@@ -558,6 +558,19 @@ cdef class Engine:
     def memory_bytes(self):
         """Bytes allocated by the C engine."""
         return int(kmc_engine_memory_bytes(self._e))
+
+    @property
+    def layout(self):
+        """How the engine stores the network (dict): ``n_site_classes`` (sites whose hop
+        lists, barriers, energies and interaction lists are the same relative to the site
+        share one; a periodic lattice has a few dozen, a disordered network one per site),
+        ``n_class_hops``, ``n_hop_classes``, and whether the interacting mode uses the rate
+        memo (``rate_memo``) and value tables for its local models (``model_tables``)."""
+        cdef kmc_engine_layout lay
+        kmc_engine_get_layout(self._e, &lay)
+        return {"n_site_classes": int(lay.n_site_classes), "n_class_hops": int(lay.n_class_hops),
+                "n_hop_classes": int(lay.n_hop_classes), "rate_memo": bool(lay.rate_memo),
+                "model_tables": bool(lay.model_tables)}
 
     @property
     def mode(self):

@@ -1,0 +1,127 @@
+"""Golden trajectories of the interacting mode: pairs (rates remembered or not), clusters,
+local models and the shipped materials, each a fixed-seed run of the bare engine whose
+state (every ion's displacement and sum of squared jumps, the time and the step count) is
+hashed after 2x10^4 and 5x10^4 hops.
+
+Recorded with the engine of commit 208a55e, which kept per-hop arrays (barrier, static dE,
+J, rate) and per-site interaction lists. The engine now keeps those per site class and
+evaluates a picked site's rates again instead of storing them; the algorithm is the same,
+so the trajectories must be the same bit for bit. A change that alters the arithmetic (the
+order of a sum, an incremental field) changes these hashes and must say so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+import kmc
+from kmc.builders import build_lattice
+from kmc.energy import ClusterExpansion, LocalClusterExpansion, attach
+from kmc.lattice import as_site_network
+from kmc.materials import build_material
+
+GOLDEN = {  # case: (mode, state after 2x10^4 hops, after 5x10^4)
+    "pairs_uniform": ("tree", "177567040ff88043f418", "458a65b49ec70044411e"),
+    "pairs_disordered": ("tree", "b91901a74d50642840c6", "0cded86da07692d8da8d"),
+    "clusters": ("tree", "d56ceba48d1ff3d3e25f", "67b6e7a5ed2b9f7ff5be"),
+    "local": ("tree", "72b22053c5a534e8124b", "3c91fa80c80571235235"),
+    "lgps": ("tree", "1ce6f1587e77a9c76ac4", "17860666f74388fd75cf"),
+    "nasicon": ("tree", "353d68e004fc3d7bba0e", "3de1024ce80b52ef55a4"),
+    "beta_alumina": ("tree", "cd85f2f5cadc285d7d4e", "3efba3fbfa4fe87be90d"),
+    "argyrodite": ("tree", "be50e494b96ab8b8fdc6", "59b57e6b6863fcc2d730"),
+}
+
+
+def _pairs(L, case):
+    """Simple-cubic lattice gas with nearest-neighbour pairs (benchmarks/bench_interacting)."""
+    net = build_lattice("sc", size=L, a=3.0, barrier_eV=0.3)
+    fwd = net.hop_src < net.hop_dst
+    n_pairs = int(fwd.sum())
+    if case == "uniform":
+        return net.replace(pair_i=net.hop_src[fwd], pair_j=net.hop_dst[fwd],
+                           pair_energies_eV=np.full(n_pairs, 0.04))
+    rng = np.random.default_rng(1)
+    barrier = rng.uniform(0.2, 0.4, net.n_hops)
+    barrier = np.minimum(barrier, barrier[net.hop_rev])
+    return net.replace(site_energies_eV=rng.uniform(-0.05, 0.05, net.n_sites),
+                       hop_barriers_eV=barrier, pair_i=net.hop_src[fwd],
+                       pair_j=net.hop_dst[fwd], pair_energies_eV=rng.uniform(0.0, 0.05, n_pairs))
+
+
+def _sc_sites(L):
+    net = as_site_network(build_lattice("sc", size=L, a=3.0, barrier_eV=0.3))
+    pos = np.rint(net.positions / 3.0).astype(int)
+
+    def idx(v):
+        return ((v[..., 0] % L) * L + v[..., 1] % L) * L + v[..., 2] % L
+
+    site = np.empty(L**3, np.int64)
+    site[np.argsort(idx(pos))] = np.arange(L**3)
+    return net, pos, idx, site
+
+
+def _clusters(L):
+    """Pairs and three corner triplets per site (benchmarks/bench_energy_models)."""
+    net, _, idx, site = _sc_sites(L)
+    ijk = np.stack(np.meshgrid(*(np.arange(L),) * 3, indexing="ij"), -1).reshape(-1, 3)
+    s0 = site[idx(ijk)]
+    ex, ey, ez = np.eye(3, dtype=int)
+    trip = [np.stack([s0, site[idx(ijk + a)], site[idx(ijk + b)]], 1)
+            for a, b in ((ex, ey), (ey, ez), (ex, ez))]
+    fwd = net.hop_src < net.hop_dst
+    pairs = np.stack([net.hop_src[fwd], net.hop_dst[fwd], np.full(fwd.sum(), -1)], 1)
+    clusters = np.concatenate([pairs] + trip)
+    eci = np.concatenate([np.full(len(pairs), 0.02), np.full(len(clusters) - len(pairs), 0.01)])
+    return attach(net, cluster_expansion=ClusterExpansion(clusters, eci, static_occupation=[1]))
+
+
+def _local(L):
+    """E_kra from a local cluster expansion of the 8 sites beside each hop."""
+    net, pos, idx, site = _sc_sites(L)
+    a = pos[net.hop_src]
+    d = np.rint(net.hop_vectors / 3.0).astype(int)
+    axis = np.argmax(np.abs(d), axis=1)
+    env = []
+    for end in (a, a + d):
+        for k in (1, 2):
+            u = np.zeros_like(d)
+            u[np.arange(len(d)), (axis + k) % 3] = 1
+            env += [site[idx(end + u)], site[idx(end - u)]]
+    env = np.sort(np.stack(env, 1), axis=1)
+    kra = LocalClusterExpansion(0.3, [(p,) for p in range(8)] + [(0, 1), (2, 3), (4, 5), (6, 7)],
+                                [0.01] * 8 + [-0.005] * 4, basis="spin")
+    return attach(net, environments=env, kra=kra)
+
+
+def _simulation(case):
+    if case.startswith("pairs_"):
+        return kmc.Simulation(_pairs(6, case[6:]), 500.0, occupancy=0.5, seed=11)
+    if case == "clusters":
+        return kmc.Simulation(_clusters(5), 500.0, occupancy=0.5, seed=11)
+    if case == "local":
+        return kmc.Simulation(_local(5), 500.0, occupancy=0.5, seed=11)
+    size = (2, 2, 1) if case == "nasicon" else None
+    return kmc.Simulation(build_material(case, size=size), 600.0, seed=11)
+
+
+def _state(eng):
+    disp, jsq = eng.displacements()
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(disp).tobytes())
+    h.update(np.ascontiguousarray(jsq).tobytes())
+    h.update(np.float64(eng.time_s).tobytes())
+    h.update(np.int64(eng.steps).tobytes())
+    return h.hexdigest()[:20]
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN))
+def test_interacting_trajectory_is_unchanged(case):
+    eng = _simulation(case).engine
+    eng.run(20_000)
+    first = _state(eng)
+    eng.run(30_000)
+    eng.check()  # every field and rate against its recomputation
+    assert (eng.mode, first, _state(eng)) == GOLDEN[case]
