@@ -243,14 +243,47 @@ def _supercell(frac: np.ndarray, kinds: np.ndarray, cell: np.ndarray,
 
 def _pairs_within(positions: np.ndarray, cell: np.ndarray, cutoff_A: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All directed pairs (i, j, D) closer than `cutoff_A` (ASE neighbour list)."""
+    """All directed pairs (i, j, D) closer than `cutoff_A` (ASE neighbour list), sorted by
+    i, then j, then D, with the vectors D made exactly periodic (:func:`canonical_vectors`).
+    With sites numbered cell by cell, every site away from the box's faces then lists its
+    hops and interactions in the same order relative to itself as its periodic images do,
+    so the engine's site classes share them."""
     from ase import Atoms
     from ase.neighborlist import neighbor_list
 
     atoms = Atoms(numbers=np.ones(len(positions), dtype=int), positions=positions, cell=cell,
                   pbc=True)
     i, j, D = neighbor_list("ijD", atoms, float(cutoff_A), self_interaction=False)
-    return i.astype(np.int64), j.astype(np.int64), np.asarray(D, dtype=float)
+    D = canonical_vectors(np.asarray(D, dtype=float))
+    key = np.rint(D / 1e-6).astype(np.int64)
+    order = np.lexsort((key[:, 2], key[:, 1], key[:, 0], j, i))
+    return i[order].astype(np.int64), j[order].astype(np.int64), D[order]
+
+
+def canonical_vectors(D: np.ndarray, grid_A: float = 1e-6) -> np.ndarray:
+    """Vectors equal to within `grid_A` (Angstrom) made equal bit for bit, and opposite ones
+    exact negatives.
+
+    Differences of positions in a supercell carry rounding errors of a few 1e-15 A that
+    depend on where in the box the pair sits, so translation-equivalent hops get vectors
+    that differ in their last bits. The engine shares the hop data of sites whose hops are
+    the same bit for bit (its site classes: a periodic lattice has a few dozen), so each
+    group of vectors on the same `grid_A` cell is given one member's vector (and its
+    opposite group the negative of it). A vector moves by at most a few ulp.
+    """
+    D = np.asarray(D, dtype=float)
+    if D.size == 0:
+        return D.reshape(-1, 3)
+    key = np.rint(D / grid_A).astype(np.int64)
+    # orientation: the sign of the first non-zero component of the key
+    nz = key != 0
+    first = np.argmax(nz, axis=1)
+    sign = np.where(key[np.arange(len(key)), first] < 0, -1, 1)
+    sign[~nz.any(axis=1)] = 1
+    _, rep, inv = np.unique(key * sign[:, None], axis=0, return_index=True,
+                            return_inverse=True)
+    canon = D[rep] * sign[rep][:, None]
+    return canon[inv.reshape(-1)] * sign[:, None]
 
 
 def plane_spacings_A(cell: np.ndarray) -> np.ndarray:
@@ -819,7 +852,8 @@ def _model_nasicon(b: _Build, options: dict[str, Any], rng: np.random.Generator
     inputs = KmcpyInputs(
         lattice_A=b.cell, positions_A=b.positions, site_labels=labels,
         kmcpy_index=np.arange(n_sites), hops=hops,
-        hop_vectors_A=_min_image(b.positions[hops[:, 1]] - b.positions[hops[:, 0]], b.cell),
+        hop_vectors_A=canonical_vectors(_min_image(b.positions[hops[:, 1]] - b.positions[hops[:, 0]],
+                                                   b.cell)),
         env_sites=env, env_static_n=static_n, kra=spec("kra"), site=spec("site"),
         occupied=np.zeros(n_sites, dtype=bool))
     net = to_network(inputs, name="nasicon", charge_e=float(b.spec.data["charge_e"]))
