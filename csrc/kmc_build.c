@@ -1146,6 +1146,7 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
     e->n_ions = n_ions;
     e->n_hop_types = net->n_hop_types;
     e->interacting = n_int > 0 || net->n_clusters > 0 || net->n_local_models > 0;
+    e->prefetch = n >= KMC_PREFETCH_MIN_SITES;
     e->rp = kmc_rate_params_make(p->rate_law, p->temperature_K, p->attempt_frequency_Hz);
 
     for (s = 0; s < n; s++) {

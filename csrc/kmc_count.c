@@ -12,6 +12,11 @@
 
 #define CA 8 /* arity of the count trees */
 
+/* Look-ahead prefetching (count_execute) on a large system (e->prefetch) with at most this
+ * many vacancies: the next hop
+ * is then into the vacancy just made with probability about 1 / (number of vacancies). */
+#define KMC_COUNT_LOOKAHEAD_VACANCIES 4
+
 /* Number of allowed hops of each rate class of the occupied site st (added to cnt). */
 static inline void count_site(const kmc_engine *e, const kmc_site *st, uint32_t *cnt)
 {
@@ -155,6 +160,24 @@ static inline void count_execute(kmc_engine *e, int32_t i, int k)
     for (c = 0; c < e->cnt.n_rc; c++)
         if (cnt[c]) count_add(e, c, j, (int32_t)cnt[c]);
     count_total(e);
+    /* With few vacancies the next hop is most likely into the vacancy just made at i, by
+     * one of its neighbours x: start the misses of that move now, one step ahead (x's
+     * record is in cache from the mask update above; its neighbours' records and leaves
+     * and its ion's record are not). Prefetches change nothing but timing. */
+    if (e->prefetch && e->n_sites - e->n_ions <= KMC_COUNT_LOOKAHEAD_VACANCIES) {
+        for (a = 0; a < di; a++) {
+            const int32_t xs = i + hi[a].doff;
+            const kmc_class *cx = e->cls + site[xs].cls;
+            const kmc_chop *hx = e->chop + cx->hop;
+            int32_t b;
+            if (site[xs].ion < 0) continue;
+            KMC_PREFETCH_W(e->ions + site[xs].ion);
+            for (b = 0; b < cx->deg; b++) {
+                KMC_PREFETCH_W(site + xs + hx[b].doff);
+                KMC_PREFETCH_W(e->cnt.cleaf + xs + hx[b].doff);
+            }
+        }
+    }
 }
 
 /* The site holding allowed hop number idx (< N_v) of rate class v; *idx becomes the number

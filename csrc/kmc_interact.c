@@ -175,6 +175,10 @@ KMC_PRIVATE int32_t ia_extend(kmc_engine *e, int32_t nx)
             if (e->stamp[x] != sx) {
                 e->stamp[x] = sx;
                 e->xset[nx++] = x;
+                if (e->prefetch) {
+                    KMC_PREFETCH(e->site + x);
+                    KMC_PREFETCH_W(e->ia.phi + x);
+                }
             }
         }
         if (e->ia.n_cl > 0) {
@@ -187,10 +191,26 @@ KMC_PRIVATE int32_t ia_extend(kmc_engine *e, int32_t nx)
             }
         }
     }
+    /* on a large system the fields below read the records of X's interaction neighbours,
+     * scattered over the box: start those misses together (timing only) */
+    for (a = n_moved; a < nx && e->prefetch; a++) {
+        const int32_t xa = e->xset[a], c = e->site[xa].cls;
+        for (q = e->ia.cint_ptr[c]; q < e->ia.cint_ptr[c + 1]; q++) KMC_PREFETCH(e->site + xa + e->ia.cint_off[q]);
+    }
     for (a = 0; a < nx; a++) e->ia.phi[e->xset[a]] = site_phi(e, e->xset[a]);
     if (e->ia.n_cl > 0)
         for (a = 0; a < nx; a++) e->ia.psi[e->xset[a]] = site_psi(e, e->xset[a]);
     return nx;
+}
+
+/* Start the misses of evaluating the rates of site s (timing only): the fields of its
+ * destinations. */
+KMC_PRIVATE void ia_prefetch_rates(const kmc_engine *e, int32_t s)
+{
+    const kmc_class *c = e->cls + e->site[s].cls;
+    const kmc_chop *ch = e->chop + c->hop;
+    int32_t k;
+    for (k = 0; k < c->deg; k++) KMC_PREFETCH(e->ia.phi + s + ch[k].doff);
 }
 
 /* To R = rset[0..nr) (marked with the current stamp) add the sources of the hops whose

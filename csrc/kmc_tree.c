@@ -151,6 +151,12 @@ KMC_PRIVATE int32_t tree_execute(kmc_engine *e, int32_t i, int k)
          * neighbours (R) are the sites whose allowed hops or rates may change. */
         int32_t nr;
         nx = kmc_affected(e, 2, &nr);
+        /* on a large system R's leaves and its sites' destinations are scattered: start
+         * their misses together before the rates are evaluated (timing only) */
+        for (a = 0; a < nr && e->prefetch; a++) {
+            KMC_PREFETCH_W(leaf + e->rset[a]);
+            if (site[e->rset[a]].ion >= 0) ia_prefetch_rates(e, e->rset[a]);
+        }
         for (a = 0; a < nr; a++) refresh(e, leaf, e->rset[a], &nd);
     }
     kmc_sumtree_update(&e->tree.sum, e->tree.dirty, nd);

@@ -1,5 +1,6 @@
 """Golden trajectories of the interacting mode: pairs (rates remembered or not), clusters,
-local models and the shipped materials, each a fixed-seed run of the bare engine whose
+local models and the shipped materials, and large systems (the prefetching paths, also of
+the count solver), each a fixed-seed run of the bare engine whose
 state (every ion's displacement and sum of squared jumps, the time and the step count) is
 hashed after 2x10^4 and 5x10^4 hops.
 
@@ -37,6 +38,10 @@ GOLDEN = {  # case: (mode, state after 2x10^4 hops, after 5x10^4)
     "nasicon": ("tree", "da5f9678a472913d92ec", "605299f053c67a33e104"),
     "beta_alumina": ("tree", "6fcc879ad4512f43500f", "057bb2b3bc83faa2d0d7"),
     "argyrodite": ("tree", "0ed98e2d55dc37e6ef40", "03aa5891a78d11c1503d"),
+    # 41^3 = 68921 sites: large enough for the engine to prefetch a step's neighbourhood
+    # (and, with one vacancy, the count solver's look-ahead), which must change nothing
+    "pairs_large": ("tree", "ac3caee2c42705f0c281", "282b06e74568cb8cd118"),
+    "vacancy_large": ("count", "1a44ce8b9c765b3c7275", "09df22407f4273371181"),
 }
 
 
@@ -102,6 +107,11 @@ def _local(L):
 
 
 def _simulation(case):
+    if case == "pairs_large":
+        return kmc.Simulation(_pairs(41, "uniform"), 500.0, occupancy=0.5, seed=11)
+    if case == "vacancy_large":
+        net = build_lattice("sc", size=41, a=3.0, barrier_eV=0.3)
+        return kmc.Simulation(net, 500.0, n_vacancies=1, seed=11)
     if case.startswith("pairs_"):
         return kmc.Simulation(_pairs(6, case[6:]), 500.0, occupancy=0.5, seed=11)
     if case == "clusters":
