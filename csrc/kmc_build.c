@@ -362,8 +362,8 @@ static uint8_t rate_class(const kmc_engine *e, double rate)
 }
 
 /* Interacting mode: what site s's class holds beyond its hop destinations, relative to s:
- * per hop the bits of E_kra, static dE and J, and with local models the hop's models and
- * environment (offsets); the interaction list (offsets, bits of J); with local models the
+ * per hop the bits of E_kra, static dE and J, and with local models the hop's environment
+ * (offsets); the interaction list (offsets, bits of J); with local models the
  * dependents (offsets). Written to *buf (grown as needed); its length, or -1 out of memory.
  * ia_classes_copy reads it back. */
 static int64_t ia_site_record(const kmc_network *net, const kmc_params *p, int32_t s, const int32_t *dep_ptr,
@@ -375,7 +375,7 @@ static int64_t ia_site_record(const kmc_network *net, const kmc_params *p, int32
     int32_t k, q;
     hop_view v;
     if (lm) {
-        need += 3 * (size_t)deg + (size_t)(dep_ptr[s + 1] - dep_ptr[s]);
+        need += (size_t)deg + (size_t)(dep_ptr[s + 1] - dep_ptr[s]);
         for (k = 0; k < deg; k++) {
             net_hop(net, s, k, &v);
             need += (size_t)(net->env_ptr[v.id + 1] - net->env_ptr[v.id]);
@@ -393,9 +393,7 @@ static int64_t ia_site_record(const kmc_network *net, const kmc_params *p, int32
         (*buf)[w++] = dbits(v.ekra);
         (*buf)[w++] = dbits(hop_de0(net, p, s, &v));
         (*buf)[w++] = dbits(net->hop_J ? net->hop_J[v.id] : 0.0);
-        if (lm) {
-            (*buf)[w++] = net->hop_kra_model[v.id];
-            (*buf)[w++] = net->hop_de_model[v.id];
+        if (lm) { /* (the hop's models are per hop: e->ia.hmod) */
             (*buf)[w++] = net->env_ptr[v.id + 1] - net->env_ptr[v.id];
             for (q = net->env_ptr[v.id]; q < net->env_ptr[v.id + 1]; q++) (*buf)[w++] = (int64_t)net->env_site[q] - s;
         }
@@ -413,7 +411,7 @@ static int64_t ia_site_record(const kmc_network *net, const kmc_params *p, int32
 }
 
 /* Interacting mode: the classes' static data (e->ia: chd, the interaction lists, and with
- * local models the hops' models, environments and the dependents) from the records of
+ * local models the hops' environments and the dependents) from the records of
  * ia_site_record, class r's being A's record ia_rec[r]. 0, or -1 out of memory. */
 static int ia_classes_copy(kmc_engine *e, const interner *A, const int32_t *ia_rec, int lm)
 {
@@ -422,8 +420,6 @@ static int ia_classes_copy(kmc_engine *e, const interner *A, const int32_t *ia_r
     e->ia.chd = (kmc_ia_chop *)xalloc(e, (size_t)e->n_chop, sizeof(kmc_ia_chop), &fail);
     e->ia.cint_ptr = (int32_t *)xalloc(e, (size_t)e->n_cls + 1, sizeof(int32_t), &fail);
     if (lm) {
-        e->ia.ckra = (int32_t *)xalloc(e, (size_t)e->n_chop, sizeof(int32_t), &fail);
-        e->ia.cde = (int32_t *)xalloc(e, (size_t)e->n_chop, sizeof(int32_t), &fail);
         e->ia.cenv_ptr = (int32_t *)xalloc(e, (size_t)e->n_chop + 1, sizeof(int32_t), &fail);
         e->ia.cdep_ptr = (int32_t *)xalloc(e, (size_t)e->n_cls + 1, sizeof(int32_t), &fail);
     }
@@ -443,15 +439,13 @@ static int ia_classes_copy(kmc_engine *e, const interner *A, const int32_t *ia_r
                 }
                 w += 3;
                 if (lm) {
-                    len = (int32_t)x[w + 2];
+                    len = (int32_t)x[w];
                     if (pass) {
-                        e->ia.ckra[q0 + k] = (int32_t)x[w];
-                        e->ia.cde[q0 + k] = (int32_t)x[w + 1];
                         e->ia.cenv_ptr[q0 + k] = n_env;
-                        for (q = 0; q < len; q++) e->ia.cenv_off[n_env + q] = (int32_t)x[w + 3 + q];
+                        for (q = 0; q < len; q++) e->ia.cenv_off[n_env + q] = (int32_t)x[w + 1 + q];
                     }
                     n_env += len;
-                    w += 3 + len;
+                    w += 1 + len;
                 }
             }
             len = (int32_t)x[w++];
@@ -1045,9 +1039,16 @@ static int local_models_setup(kmc_engine *e, const kmc_network *net, int32_t *ma
     e->ia.lm_K = (double *)xalloc(e, (size_t)nt, sizeof(double), &fail);
     e->ia.lm_nb = (int32_t *)xalloc(e, (size_t)nm, sizeof(int32_t), &fail);
     e->ia.lm_toff = (int64_t *)xalloc(e, (size_t)nm + 1, sizeof(int64_t), &fail);
+    e->ia.hmod = (int32_t *)xalloc(e, 2 * (size_t)m, sizeof(int32_t), &fail);
+    if (!e->ia.hop_ptr) e->ia.hop_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
     *dep_ptr = dp = (int32_t *)calloc((size_t)n + 1, sizeof(int32_t));
     *dep = dv = (int32_t *)malloc((size_t)(nenv > 0 ? nenv : 1) * sizeof(int32_t));
     if (fail || !dp || !dv) return -1;
+    memcpy(e->ia.hop_ptr, net->hop_ptr, ((size_t)n + 1) * sizeof(int32_t));
+    for (h = 0; h < m; h++) {
+        e->ia.hmod[2 * (size_t)h] = net->hop_kra_model[h];
+        e->ia.hmod[2 * (size_t)h + 1] = net->hop_de_model[h];
+    }
     memcpy(e->ia.lm_e0, net->lm_e0, (size_t)nm * sizeof(double));
     memcpy(e->ia.lm_phi, net->lm_phi, 2 * (size_t)nm * sizeof(double));
     memcpy(e->ia.lm_tptr, net->lm_tptr, ((size_t)nm + 1) * sizeof(int32_t));

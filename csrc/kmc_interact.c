@@ -102,8 +102,9 @@ static inline double ia_hop_rate(kmc_engine *e, int32_t s, int32_t q, int k, dou
     if (e->ia.n_cl > 0) de += hop_de_clusters(e, s, dst, e->ia.hop_ptr[s] + k);
     if (e->ia.n_lm > 0) {
         const int32_t *env = e->ia.cenv_off + e->ia.cenv_ptr[q];
-        if (e->ia.cde[q] >= 0) de += local_model(e, e->ia.cde[q], s, env);
-        if (e->ia.ckra[q] >= 0) ekra = local_model(e, e->ia.ckra[q], s, env);
+        const int32_t *mod = e->ia.hmod + 2 * (size_t)(e->ia.hop_ptr[s] + k);
+        if (mod[1] >= 0) de += local_model(e, mod[1], s, env);
+        if (mod[0] >= 0) ekra = local_model(e, mod[0], s, env);
     }
     return e->ia.memo ? kmc_rate_memo(e->ia.memo, &e->rp, ekra, de) : kmc_rate(&e->rp, ekra, de);
 }
@@ -337,8 +338,7 @@ KMC_PRIVATE void ia_free(kmc_engine *e)
     free(e->ia.lm_K);
     free(e->ia.lm_tptr);
     free(e->ia.lm_tpos);
-    free(e->ia.ckra);
-    free(e->ia.cde);
+    free(e->ia.hmod);
     free(e->ia.cenv_ptr);
     free(e->ia.cenv_off);
     free(e->ia.cdep_ptr);
