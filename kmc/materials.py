@@ -260,6 +260,49 @@ def _pairs_within(positions: np.ndarray, cell: np.ndarray, cutoff_A: float
     return i[order].astype(np.int64), j[order].astype(np.int64), D[order]
 
 
+def periodic_pairs(frac: np.ndarray, cell: np.ndarray, size: tuple[int, int, int],
+                   cutoff_A: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All directed pairs (i, j, D) closer than `cutoff_A` in the `size` supercell of the
+    unit cell (`frac`: fractional basis, `cell`: rows, Angstrom), numbered as
+    :func:`_supercell` numbers its sites (cell index outer, basis inner).
+
+    The pairs are found once in the unit cell (basis site, basis site, cell shift) and
+    repeated over the cells, so the work is O(N) and every copy of a pair has the same
+    vector, bit for bit, and the same place in its source's list: each site of a periodic
+    lattice lists its hops and interactions as its images do (the engine's site classes then
+    share them). The supercell must be wider than twice `cutoff_A` (minimum image), which
+    the material builders check; a pair is then found once.
+    """
+    frac = np.asarray(frac, dtype=float)
+    nb = len(frac)
+    size_a = np.asarray(size, dtype=np.int64)
+    m = [int(math.ceil(cutoff_A / w)) + 1 for w in plane_spacings_A(cell)]
+    shifts = np.stack(np.meshgrid(*(np.arange(-k, k + 1) for k in m), indexing="ij"),
+                      axis=-1).reshape(-1, 3)
+    # D[b, b2, t] = (t + frac[b2] - frac[b]) @ cell: one vector per template
+    fd = shifts[None, None, :, :] + (frac[None, :, None, :] - frac[:, None, None, :])
+    D = fd @ cell
+    d2 = np.einsum("...k,...k->...", D, D)
+    b, b2, t = np.nonzero(d2 < cutoff_A * cutoff_A)
+    keep = ~((b == b2) & np.all(shifts[t] == 0, axis=1))
+    b, b2, t = b[keep], b2[keep], t[keep]
+    tv = D[b, b2, t]
+    order = np.lexsort((t, b2, b))  # a source's pairs by basis site, then cell shift
+    b, b2, tv, tsh = b[order], b2[order], tv[order], shifts[t[order]]
+    grid = np.stack(np.meshgrid(*(np.arange(n) for n in size), indexing="ij"),
+                    axis=-1).reshape(-1, 3)
+    n_cells = len(grid)
+
+    def cell_index(g: np.ndarray) -> np.ndarray:
+        g = g % size_a
+        return (g[..., 0] * size_a[1] + g[..., 1]) * size_a[2] + g[..., 2]
+
+    i = (np.arange(n_cells)[:, None] * nb + b[None, :]).reshape(-1)
+    j = (cell_index(grid[:, None, :] + tsh[None, :, :]) * nb + b2[None, :]).reshape(-1)
+    D_all = np.broadcast_to(tv, (n_cells, len(tv), 3)).reshape(-1, 3)
+    return i.astype(np.int64), j.astype(np.int64), np.ascontiguousarray(D_all)
+
+
 def canonical_vectors(D: np.ndarray, grid_A: float = 1e-6) -> np.ndarray:
     """Vectors equal to within `grid_A` (Angstrom) made equal bit for bit, and opposite ones
     exact negatives.
@@ -331,7 +374,9 @@ def network_from_sites(cell_A: np.ndarray, positions_A: np.ndarray, type_names: 
                        site_types: np.ndarray, hop_rules: list[HopRule], *,
                        site_energies_eV: Any = 0.0,
                        pair_rules: list[tuple[str, str, float, float, float]] = (),
-                       charge_e: float = 1.0, name: str = "network") -> SiteNetwork:
+                       charge_e: float = 1.0, name: str = "network",
+                       unit: tuple[np.ndarray, np.ndarray, tuple[int, int, int]] | None = None
+                       ) -> SiteNetwork:
     """A SiteNetwork of the given sites with hops and pair energies found by distance windows.
 
     Parameters
@@ -348,9 +393,18 @@ def network_from_sites(cell_A: np.ndarray, positions_A: np.ndarray, type_names: 
         that matches two rules is an error.
     pair_rules : list of (a, b, lo_A, hi_A, J_eV)
         Pair interactions by type pair and distance window.
+    unit : (frac, unit_cell_A, size), optional
+        When the sites are the `size` supercell of a unit cell as :func:`_supercell` makes
+        it, its fractional basis and cell: the pairs are then found in the unit cell and
+        repeated (:func:`periodic_pairs`; O(N), exactly periodic), else by a neighbour list
+        over the whole box.
     """
     reach = max([r.hi for r in hop_rules] + [p[3] for p in pair_rules])
-    i, j, D = _pairs_within(positions_A, cell_A, reach * (1 + 1e-9) + 2 * _EXCLUSION_TOL_A)
+    cut = reach * (1 + 1e-9) + 2 * _EXCLUSION_TOL_A
+    if unit is not None:
+        i, j, D = periodic_pairs(unit[0], unit[1], unit[2], cut)
+    else:
+        i, j, D = _pairs_within(positions_A, cell_A, cut)
     d = np.linalg.norm(D, axis=1)
     ti, tj = site_types[i], site_types[j]
     idx = {n: k for k, n in enumerate(type_names)}
@@ -501,7 +555,8 @@ class _Build:
         return network_from_sites(self.cell, self.positions, self.labels, self.kinds,
                                   self.hop_rules, site_energies_eV=self.energies,
                                   pair_rules=self.pair_rules,
-                                  charge_e=float(self.spec.data["charge_e"]), name=name)
+                                  charge_e=float(self.spec.data["charge_e"]), name=name,
+                                  unit=(self.frac_unit, self.unit_cell, self.size))
 
     def near(self, points: np.ndarray, targets: np.ndarray, cutoff_A: float) -> np.ndarray:
         """(n_points, n_targets) boolean: minimum-image distance <= cutoff_A."""

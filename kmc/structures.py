@@ -376,7 +376,8 @@ def structure_model(structure: Any, species: str, cutoff_A: float, *,
     if name is None:
         name = Path(structure).stem if isinstance(structure, (str, os.PathLike)) \
             else sites.formula
-    net = network_from_sites(sc, positions, uniq, kinds_all, rules, charge_e=q, name=name)
+    net = network_from_sites(sc, positions, uniq, kinds_all, rules, charge_e=q, name=name,
+                             unit=(sites.frac, sites.cell_A, size3))
     n_cells = int(np.prod(size3))
     ions = float(sites.occupancy.sum()) * n_cells
     label_occ: dict[str, float] = {}

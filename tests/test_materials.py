@@ -480,3 +480,36 @@ def test_validate_measures_sigma_as_the_response_exactly_where_detailed_balance_
         holds = kmc.Simulation(m, 500.0, seed=0).detailed_balance
         holds = True if holds is None else holds.holds
         assert (case.conductivity == "response") == (not holds), case.label
+
+
+@pytest.mark.parametrize("name,size", [("lgps", (3, 3, 2)), ("argyrodite", (2, 2, 2)),
+                                       ("beta_alumina", (4, 4, 1)), ("nasicon", (2, 2, 1))])
+def test_periodic_pairs_are_the_neighbour_list(name, size):
+    """The pairs found in the unit cell and repeated are the whole box's neighbour list (the
+    same site pairs and vectors), and every copy of a pair has the same vector bit for bit
+    and lists its pairs in the same order: the engine's site classes then share them."""
+    from kmc import materials as M
+
+    b = M._Build(M.material_spec(name), size, {})
+    i1, j1, D1 = M._pairs_within(b.positions, b.cell, 4.0)
+    i2, j2, D2 = M.periodic_pairs(b.frac_unit, b.unit_cell, b.size, 4.0)
+    key = [set(zip(i.tolist(), j.tolist(), map(tuple, np.rint(D * 1e6).astype(int).tolist())))
+           for i, j, D in ((i1, j1, D1), (i2, j2, D2))]
+    assert len(i2) == len(i1) and key[0] == key[1]
+    assert np.all(np.diff(i2) >= 0)
+    per_cell = np.split(D2, int(np.prod(size)))  # each cell's copy of the unit's pairs
+    assert all(np.array_equal(c, per_cell[0]) for c in per_cell)  # bit for bit
+
+
+def test_canonical_vectors_are_exact_and_antisymmetric():
+    from kmc.materials import canonical_vectors
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(-4, 4, (5, 3))
+    noisy = np.concatenate([base + rng.uniform(-1e-14, 1e-14, base.shape) for _ in range(4)]
+                           + [-base + 1e-15])
+    out = canonical_vectors(noisy)
+    assert np.all(np.abs(out - noisy) < 1e-12)
+    for k in range(5):
+        rows = out[k::5]
+        assert all(np.array_equal(r, rows[0]) for r in rows[:4]) and np.array_equal(rows[4], -rows[0])
