@@ -1,8 +1,19 @@
 /* kmc_sumtree.c - d-ary sum tree, see kmc_sumtree.h. */
+#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE /* posix_memalign and madvise (Linux only) */
+#endif
 #include "kmc_sumtree.h"
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+/* A tree of at least this many bytes is asked for in transparent huge pages (Linux): a
+ * selection and an update touch one node per level, scattered over the large levels, and
+ * with 4 KiB pages most of those touches also miss the TLB. */
+#define HUGE_PAGE ((size_t)1 << 21)
 
 #define A KMC_TREE_ARITY
 
@@ -41,7 +52,17 @@ KMC_SUMTREE_FN int kmc_sumtree_init(kmc_sumtree *t, int64_t n_leaves)
     if (n_leaves < 1) return -1;
     t->n_leaves = n_leaves;
     t->n_levels = plan(n_leaves, t->offset, t->size, &total);
-    t->raw = calloc((size_t)total * sizeof(double) + 64, 1);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if ((size_t)total * sizeof(double) >= HUGE_PAGE) {
+        const size_t bytes = ((size_t)total * sizeof(double) + 64 + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+        void *raw = NULL;
+        if (posix_memalign(&raw, HUGE_PAGE, bytes) != 0) return -1;
+        (void)madvise(raw, bytes, MADV_HUGEPAGE); /* a hint: failure changes nothing */
+        memset(raw, 0, bytes);
+        t->raw = raw;
+    } else
+#endif
+        t->raw = calloc((size_t)total * sizeof(double) + 64, 1);
     if (!t->raw) return -1;
     p = ((uintptr_t)t->raw + 63) & ~(uintptr_t)63;
     t->data = (double *)p;
