@@ -1180,8 +1180,13 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
         if (e->ia.memo) kmc_rate_memo_clear(e->ia.memo);
         e->ia.phi = (double *)xalloc(e, (size_t)n, sizeof(double), &fail);
     }
-    if (e->interacting || net->n_events > 0)
-        e->stamp = (uint32_t *)xalloc(e, (size_t)n, sizeof(uint32_t), &fail);
+    if (e->interacting || net->n_events > 0) { /* the site set: load <= 1/2 */
+        uint32_t bits = 6;
+        while (bits < 31 && ((uint64_t)1 << bits) < 2 * ((uint64_t)e->rcap + 2)) bits++;
+        e->sset_mask = ((uint32_t)1 << bits) - 1;
+        e->sset_shift = 32 - bits;
+        e->sset = (kmc_sslot *)xalloc(e, (size_t)e->sset_mask + 1, sizeof(kmc_sslot), &fail);
+    }
     e->site = (kmc_site *)xalloc(e, (size_t)n, sizeof(kmc_site), &fail);
     e->ions = (kmc_ion *)xalloc(e, (size_t)n_ions, sizeof(kmc_ion), &fail);
     e->hops_hi = (uint32_t *)xalloc(e, (size_t)n_ions, sizeof(uint32_t), &fail);

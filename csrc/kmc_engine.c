@@ -38,7 +38,7 @@ void kmc_engine_free(kmc_engine *e)
     free(e->jsq);
     free(e->jsq_hops);
     free(e->type_counts);
-    free(e->stamp);
+    free(e->sset);
     free(e->seen);
     free(e->xset);
     free(e->rset);

@@ -94,6 +94,12 @@
 
 /* ---- the shared core's records ---- */
 
+/* A slot of the site set (kmc_engine.sset). */
+typedef struct {
+    int32_t site;
+    uint32_t gen; /* the stamp of the set it belongs to; older stamps are empty slots */
+} kmc_sslot;
+
 /* Hot per-site record, 16 bytes (four to a cache line). */
 typedef struct {
     uint64_t mask; /* bit k set: hop k is blocked (destination occupied, or k >= degree) */
@@ -323,8 +329,12 @@ struct kmc_engine {
     double total_disp[3];
     kmc_rng rng;
 
-    /* scratch for local updates (kmc_affected) */
-    uint32_t *stamp; /* [n_sites] with interactions or events, else NULL */
+    /* scratch for local updates (kmc_affected): the sets X and R of a move as a small
+     * open-addressing table whose slots carry the generation (stamp) that filled them, so
+     * a new set needs no clearing; a few dozen to a few hundred sites, in L1 instead of a
+     * stamp per site scattered over the box */
+    kmc_sslot *sset;   /* [sset_mask + 1] with interactions or events, else NULL */
+    uint32_t sset_mask, sset_shift;
     uint32_t stamp_now;
     uint8_t *seen;        /* [n_sites/8+1] bitmap for checking ion sites */
     int32_t *xset, *rset; /* [xcap + 2], [rcap + 2]: sites whose occupancy/field changed; sites
@@ -486,13 +496,30 @@ static inline void *xalloc(kmc_engine *e, size_t n, size_t size, int *fail)
     return p;
 }
 
+/* A new empty site set (kmc_engine.sset); returns its stamp. */
 static inline uint32_t next_stamp(kmc_engine *e)
 {
     if (e->stamp_now >= UINT32_MAX - 1) {
-        memset(e->stamp, 0, (size_t)e->n_sites * sizeof(uint32_t));
+        memset(e->sset, 0, ((size_t)e->sset_mask + 1) * sizeof(kmc_sslot));
         e->stamp_now = 0;
     }
     return ++e->stamp_now;
+}
+
+/* Add site s to the set of stamp gen: 1 if it was not in it, 0 if it was. */
+static inline int sset_add(kmc_engine *e, int32_t s, uint32_t gen)
+{
+    uint32_t h = ((uint32_t)s * UINT32_C(2654435761)) >> e->sset_shift;
+    for (;;) {
+        kmc_sslot *q = e->sset + h;
+        if (q->gen != gen) {
+            q->gen = gen;
+            q->site = s;
+            return 1;
+        }
+        if (q->site == s) return 0;
+        h = (h + 1) & e->sset_mask;
+    }
 }
 
 /* R: the sites whose allowed hops or rates may change after a move, i.e. X = xset[0..nx)
@@ -507,14 +534,10 @@ static inline int32_t hop_neighbourhood(kmc_engine *e, int32_t nx)
         const kmc_class *cx = e->cls + site[e->xset[a]].cls;
         const kmc_chop *hx = e->chop + cx->hop;
         x = e->xset[a];
-        if (e->stamp[x] != sr) {
-            e->stamp[x] = sr;
-            e->rset[n_r++] = x;
-        }
+        if (sset_add(e, x, sr)) e->rset[n_r++] = x;
         for (q = 0; q < cx->deg; q++) {
             const int32_t t = x + hx[q].doff;
-            if (e->stamp[t] != sr) {
-                e->stamp[t] = sr;
+            if (sset_add(e, t, sr)) {
                 e->rset[n_r++] = t;
                 if (e->prefetch) KMC_PREFETCH(site + t);
             }

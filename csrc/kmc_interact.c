@@ -168,13 +168,12 @@ KMC_PRIVATE int32_t ia_extend(kmc_engine *e, int32_t nx)
     const uint32_t sx = next_stamp(e);
     const int32_t n_moved = nx;
     int32_t a, q, x;
-    for (a = 0; a < n_moved; a++) e->stamp[e->xset[a]] = sx;
+    for (a = 0; a < n_moved; a++) (void)sset_add(e, e->xset[a], sx);
     for (a = 0; a < n_moved; a++) {
         const int32_t xa = e->xset[a], c = e->site[xa].cls;
         for (q = e->ia.cint_ptr[c]; q < e->ia.cint_ptr[c + 1]; q++) {
             x = xa + e->ia.cint_off[q];
-            if (e->stamp[x] != sx) {
-                e->stamp[x] = sx;
+            if (sset_add(e, x, sx)) {
                 e->xset[nx++] = x;
                 if (e->prefetch) {
                     KMC_PREFETCH(e->site + x);
@@ -185,8 +184,7 @@ KMC_PRIVATE int32_t ia_extend(kmc_engine *e, int32_t nx)
         if (e->ia.n_cl > 0) {
             for (q = e->ia.cnb_ptr[e->xset[a]]; q < e->ia.cnb_ptr[e->xset[a] + 1]; q++) {
                 x = e->ia.cnb[q];
-                if (e->stamp[x] != sx) {
-                    e->stamp[x] = sx;
+                if (sset_add(e, x, sx)) {
                     e->xset[nx++] = x;
                 }
             }
@@ -214,7 +212,7 @@ KMC_PRIVATE void ia_prefetch_rates(const kmc_engine *e, int32_t s)
     for (k = 0; k < c->deg; k++) KMC_PREFETCH(e->ia.phi + s + ch[k].doff);
 }
 
-/* To R = rset[0..nr) (marked with the current stamp) add the sources of the hops whose
+/* To R = rset[0..nr) (the site set of the current stamp) add the sources of the hops whose
  * environment holds one of the moved sites xset[0..n_moved), each once (with local models;
  * nothing without); returns |R|. */
 KMC_PRIVATE int32_t ia_dependents(kmc_engine *e, int32_t n_moved, int32_t nr)
@@ -226,8 +224,7 @@ KMC_PRIVATE int32_t ia_dependents(kmc_engine *e, int32_t n_moved, int32_t nr)
         const int32_t x = e->xset[a], c = e->site[x].cls;
         for (q = e->ia.cdep_ptr[c]; q < e->ia.cdep_ptr[c + 1]; q++) {
             const int32_t t = x + e->ia.cdep_off[q];
-            if (e->stamp[t] != sr) {
-                e->stamp[t] = sr;
+            if (sset_add(e, t, sr)) {
                 e->rset[nr++] = t;
             }
         }
