@@ -1192,16 +1192,19 @@ def describe_material(name: str) -> str:
         lines.append("  computed references (kmc validate):")
         for v in d["validation"]:
             opts = ", ".join(f"{k} = {w}" for k, w in v.get("options", {}).items())
+            flag = spec.references.get(str(v["source"]).split(",")[0].strip(), {}).get("flag")
             lines.append(f"    {v['quantity']} = {v['value']:.3g} at {v['T_K']:g} K"
                          + (f" ({opts})" if opts else "") + f": {v.get('method', '')}, "
-                         f"{v.get('where', '')}   [{v['source']}]")
+                         f"{v.get('where', '')}   [{v['source']}]"
+                         + (f" ({flag})" if flag else ""))
     lines.append("  references:")
     for k, r in spec.references.items():
         flag = f" ({r['flag']})" if r.get("flag") else ""
         lines.append(f"    [{k}]{flag} {r['citation']}"
                      + (f", doi:{r['doi']}" if r.get("doi") else ""))
-    lines.append("  flags: V = seen in a stored copy of the source, S = from a review, "
-                 "U = recalled, to verify; estimate = kmc's own physical estimate")
+    lines.append("  flags: V = seen in a stored copy of the source, F = read off a figure of the "
+                 "source, S = from a review, U = recalled, to verify; estimate = kmc's own "
+                 "physical estimate")
     return "\n".join(lines)
 
 

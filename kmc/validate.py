@@ -153,10 +153,22 @@ def experimental_reference(material: str, options: dict[str, Any]) -> dict[str, 
     return None
 
 
+def _sigma_tracer(t: Any) -> tuple[float, float]:
+    """n q^2 D* / (kB T), S/cm: the tracer D in the Nernst-Einstein relation (no Haven ratio),
+    as AIMD papers often report it; n q^2 / (kB T) is sigma / D_sigma of the same run."""
+    d_sigma = float(t.D_sigma_cm2_s)
+    if not (math.isfinite(d_sigma) and d_sigma > 0):
+        return math.nan, math.nan
+    factor = float(t.sigma_S_cm) / d_sigma
+    return float(t.D_tracer_cm2_s) * factor, float(t.D_tracer_cm2_s_err) * factor
+
+
 #: The quantities a ``[[validation]]`` row of a material file may name: how each is read
-#: from a run's transport estimate (value, error), cm^2/s or S/cm.
+#: from a run's transport estimate (value, error), cm^2/s or S/cm. ``sigma_tracer_S_cm`` is
+#: n q^2 D* / (kB T) (the tracer D in the Nernst-Einstein relation).
 REFERENCE_QUANTITIES = {
     "sigma_S_cm": lambda t: (t.sigma_S_cm, t.sigma_S_cm_err),
+    "sigma_tracer_S_cm": _sigma_tracer,
     "D_tracer_cm2_s": lambda t: (t.D_tracer_cm2_s, t.D_tracer_cm2_s_err),
     "D_tracer_c_cm2_s": lambda t: (t.D_tracer_tensor_cm2_s[2, 2],
                                    t.D_tracer_tensor_cm2_s_err[2, 2]),

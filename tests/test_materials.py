@@ -32,7 +32,8 @@ def test_shipped_materials_and_sources():
         for key, ref in spec.references.items():
             assert ref["citation"].strip(), (name, key)
             # every reference says how well it was checked (lattices/README.md)
-            assert ref.get("flag") in ("V", "S", "U", "estimate"), (name, key, ref.get("flag"))
+            assert ref.get("flag") in ("V", "F", "S", "U", "estimate"), (name, key,
+                                                                         ref.get("flag"))
         af = spec.data.get("attempt_frequency")
         assert af is not None and af["value_Hz"] > 0 and af["source"], name  # cited, issue 21
         for h in spec.data["hops"]:
@@ -431,7 +432,74 @@ def test_validate_compares_with_the_material_files_computed_references(monkeypat
         validate.computed_references("nasicon", {"x": 2.0})
 
 
-def test_validate_response_case_equals_nernst_einstein_where_detailed_balance_holds(tmp_path):
+def test_material_files_computed_references_are_sourced_and_reach_a_case():
+    """Every [[validation]] row of the shipped material files parses, names a known quantity,
+    cites a read source (flag V, F or S: never recalled, never kmc's own estimate) with where
+    and how it was computed, and belongs to a validation case (its options are a case's), so
+    kmc validate compares with it; `kmc lattices show` lists it with its flag."""
+    from kmc import validate
+
+    expected = {("nasicon (x=2.0)", "sigma_S_cm", 573.0),
+                ("argyrodite (halogen=Cl)", "sigma_tracer_S_cm", 450.0),
+                ("argyrodite (halogen=Cl)", "sigma_tracer_S_cm", 600.0),
+                ("argyrodite (halogen=Br)", "sigma_tracer_S_cm", 450.0),
+                ("argyrodite (halogen=Br)", "sigma_tracer_S_cm", 600.0),
+                ("beta_alumina (excess=0.2)", "sigma_S_cm", 300.0),
+                ("beta_alumina (excess=0.2)", "sigma_S_cm", 600.0),
+                ("beta_alumina (excess=0.2)", "sigma_S_cm", 1000.0)}
+    found = set()
+    for case in validate.CASES:
+        for ref in validate.computed_references(case.material, case.options):
+            found.add((case.label, ref["quantity"], ref["T_K"]))
+            assert ref["quantity"] in validate.REFERENCE_QUANTITIES
+            assert ref["value"] > 0 and ref["T_K"] > 0, ref
+            assert ref["method"].strip() and ref["where"].strip() and ref["note"].strip(), ref
+            assert ref["flag"] in ("V", "F", "S"), ref
+            assert ref["citation"] and ref["reference"], ref
+    assert found == expected
+    n_rows = 0
+    for name in ALL:
+        spec = material_spec(name)
+        rows = spec.data.get("validation", [])
+        n_rows += len(rows)
+        for v in rows:  # a row no case matches would never be compared
+            assert any(c.material == name and validate._same_options(dict(v["options"]),
+                                                                     c.options)
+                       for c in validate.CASES), (name, v)
+        text = describe_material(name)
+        for v in rows:
+            flag = spec.references[v["source"]]["flag"]
+            assert f"{v['quantity']} = {v['value']:.3g} at {v['T_K']:g} K" in text
+            assert f"[{v['source']}] ({flag})" in text
+    assert n_rows == len(expected)
+    assert not material_spec("lgps").data.get("validation")  # no readable AIMD D (lgps.toml)
+
+
+def test_reference_quantity_sigma_tracer_is_nernst_einstein_of_the_tracer_d():
+    """sigma_tracer_S_cm = n q^2 D* / (kB T): the run's sigma / D_sigma (= n q^2 / kB T) times
+    D*, with D*'s error; nan where the run has no D_sigma."""
+    from types import SimpleNamespace
+
+    from kmc import validate
+
+    q = validate.REFERENCE_QUANTITIES["sigma_tracer_S_cm"]
+    t = SimpleNamespace(D_sigma_cm2_s=2e-6, sigma_S_cm=0.4, D_tracer_cm2_s=1e-6,
+                        D_tracer_cm2_s_err=1e-7)
+    assert q(t) == pytest.approx((0.2, 0.02))
+    assert all(math.isnan(v) for v in q(SimpleNamespace(**{**vars(t), "D_sigma_cm2_s": 0.0})))
+    # on a real run: the Nernst-Einstein factor of kmc.analysis
+    m = build_material("beta_alumina", size=(4, 4, 1), excess=0.2)
+    run = kmc.Simulation(m, 600.0, seed=1).run(steps=200_000)
+    v, e = q(run.transport)
+    kB, e0 = 8.617333262e-5, 1.602176634e-19  # eV/K, C
+    n = run.n_ions / m.network.volume_A3 * 1e24  # per cm^3
+    assert v == pytest.approx(n * e0 * run.transport.D_tracer_cm2_s / (kB * 600.0), rel=1e-6)
+    assert e == pytest.approx(v * run.transport.D_tracer_cm2_s_err
+                              / run.transport.D_tracer_cm2_s, rel=1e-9)
+
+
+def test_validate_response_case_equals_nernst_einstein_where_detailed_balance_holds(
+        tmp_path, monkeypatch):
     """A response case (six sweeps, +-E along x, y, z) of beta-alumina, whose rates obey
     detailed balance: its sigma at each temperature is the mean of the axes' (sigma(+E) +
     sigma(-E)) / 2 read from the six sweep files, and it equals the Nernst-Einstein sigma of
@@ -439,6 +507,9 @@ def test_validate_response_case_equals_nernst_einstein_where_detailed_balance_ho
     from kmc import validate
     from kmc.response import axis_response
 
+    # the response machinery alone: the material file's computed references (which add
+    # temperatures) are left out
+    monkeypatch.setattr(validate, "computed_references", lambda material, options: [])
     ne = validate.Case("beta_alumina", {"excess": 0.2}, (600.0,), 400_000, 400_000, (4, 4, 1))
     rs = validate.Case("beta_alumina", {"excess": 0.2}, (600.0,), 300_000, 300_000, (4, 4, 1),
                        conductivity="response")
