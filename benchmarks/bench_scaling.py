@@ -21,7 +21,8 @@ Cases, each at about 10^3 sites and at 10^5-10^6:
 Every measurement is a fresh subprocess (so one size's memory does not shape another's)
 that builds the model, warms the engine up and reports the best of three runs of
 `Engine.run` (hops per second), the engine's bytes per site, the set-up time (model and
-engine) and the engine's site classes. The rounds alternate small and large sizes, and the
+engine), the process's peak resident memory (the Python network and the interpreter
+included) and the engine's site classes. The rounds alternate small and large sizes, and the
 ratio large / small is taken per round (the median is printed), so that drifts of a shared
 machine hit both alike. Record the figures with the machine in benchmarks/README.md.
 """
@@ -32,6 +33,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -85,8 +87,10 @@ def worker(spec: dict) -> dict:
         done, _ = eng.run(hops)
         best = max(best, done / (time.perf_counter() - t))
     n = sim.network.n_sites
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     return {**spec, "sites": n, "mode": eng.mode, "Mhops_s": best / 1e6,
-            "engine_B_site": eng.memory_bytes / n, "setup_s": setup, **eng.layout}
+            "engine_B_site": eng.memory_bytes / n, "setup_s": setup,
+            "peak_rss_MB": peak / 2**20, **eng.layout}
 
 
 def measure(spec: dict) -> dict:
@@ -139,7 +143,8 @@ def main() -> None:
                   + f")  vs small {row['ratio_median']:.2f} (rounds "
                   + " ".join(f"{x:.2f}" for x in ratios)
                   + f")  {row['engine_B_site']:6.0f} B/site  set-up {row['setup_s']:6.1f} s  "
-                  f"{row['n_site_classes']} classes", flush=True)
+                  f"peak RSS {row['peak_rss_MB']:7.0f} MB  {row['n_site_classes']} classes",
+                  flush=True)
     if args.json:
         print(json.dumps(rows))
 
