@@ -431,7 +431,7 @@ def network_from_sites(cell_A: np.ndarray, positions_A: np.ndarray, type_names: 
     sel = np.flatnonzero(rule_of >= 0)
     if sel.size == 0:
         raise ConfigError(f"no hops found in {name!r}: no site pair matches a hop window")
-    barriers = np.array([hop_rules[k].barrier_eV for k in rule_of[sel]], dtype=float)
+    barriers = np.array([r.barrier_eV for r in hop_rules], dtype=float)[rule_of[sel]]
 
     pi: list[np.ndarray] = []
     pj: list[np.ndarray] = []
