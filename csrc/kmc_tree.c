@@ -82,6 +82,18 @@ KMC_PRIVATE int tree_pick(kmc_engine *e, double x, int32_t *s, int *k)
         double ia_rate[KMC_MAX_DEGREE]; /* interacting: the site's rates, evaluated again */
         const double *rate = ia_rate;
         uint64_t allowed = ~st->mask;
+        if (e->prefetch) { /* the move's misses (the ion, the possible destinations) start
+                              while the rates are evaluated (timing only) */
+            const kmc_class *c = e->cls + st->cls;
+            const kmc_chop *ch = e->chop + c->hop;
+            int32_t a;
+            const double *leaf = kmc_sumtree_leaves(&e->tree.sum);
+            KMC_PREFETCH_W(e->ions + st->ion);
+            for (a = 0; a < c->deg; a++) {
+                KMC_PREFETCH_W(e->site + site + ch[a].doff);
+                KMC_PREFETCH_W(leaf + site + ch[a].doff);
+            }
+        }
         if (e->interacting) ia_site_rates(e, (int32_t)site, ia_rate);
         else rate = e->rate + e->cls[st->cls].rate;
         while (allowed) {
@@ -124,6 +136,8 @@ KMC_PRIVATE int32_t tree_execute(kmc_engine *e, int32_t i, int k)
     int32_t a, x, nx = 2;
     int nd = 0;
 
+    if (e->prefetch) /* j's neighbours' records (i's came with the pick) */
+        for (a = 0; a < dj; a++) KMC_PREFETCH_W(site + j + hj[a].doff);
     move_ion(e, i, j, ion, hcl);
     e->xset[0] = i;
     e->xset[1] = j;
