@@ -393,7 +393,7 @@ static int64_t ia_site_record(const kmc_network *net, const kmc_params *p, int32
         (*buf)[w++] = dbits(v.ekra);
         (*buf)[w++] = dbits(hop_de0(net, p, s, &v));
         (*buf)[w++] = dbits(net->hop_J ? net->hop_J[v.id] : 0.0);
-        if (lm) { /* (the hop's models are per hop: e->ia.hmod) */
+        if (lm) { /* (the hops' models are the site's: e->ia.smod) */
             (*buf)[w++] = net->env_ptr[v.id + 1] - net->env_ptr[v.id];
             for (q = net->env_ptr[v.id]; q < net->env_ptr[v.id + 1]; q++) (*buf)[w++] = (int64_t)net->env_site[q] - s;
         }
@@ -1039,15 +1039,29 @@ static int local_models_setup(kmc_engine *e, const kmc_network *net, int32_t *ma
     e->ia.lm_K = (double *)xalloc(e, (size_t)nt, sizeof(double), &fail);
     e->ia.lm_nb = (int32_t *)xalloc(e, (size_t)nm, sizeof(int32_t), &fail);
     e->ia.lm_toff = (int64_t *)xalloc(e, (size_t)nm + 1, sizeof(int64_t), &fail);
-    e->ia.hmod = (int32_t *)xalloc(e, 2 * (size_t)m, sizeof(int32_t), &fail);
-    if (!e->ia.hop_ptr) e->ia.hop_ptr = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
+    e->ia.smod = (int32_t *)xalloc(e, (size_t)n, sizeof(int32_t), &fail);
     *dep_ptr = dp = (int32_t *)calloc((size_t)n + 1, sizeof(int32_t));
     *dep = dv = (int32_t *)malloc((size_t)(nenv > 0 ? nenv : 1) * sizeof(int32_t));
     if (fail || !dp || !dv) return -1;
-    memcpy(e->ia.hop_ptr, net->hop_ptr, ((size_t)n + 1) * sizeof(int32_t));
-    for (h = 0; h < m; h++) {
-        e->ia.hmod[2 * (size_t)h] = net->hop_kra_model[h];
-        e->ia.hmod[2 * (size_t)h + 1] = net->hop_de_model[h];
+    { /* each site's list of its hops' model ids, deduplicated (a few thousand lists at most
+         for NASICON's Si/P disorder, so the table stays in cache) */
+        interner M;
+        int64_t rec[2 * KMC_MAX_DEGREE];
+        int ok = intern_init(&M) == 0;
+        for (s = 0; s < n && ok; s++) {
+            const int32_t h0 = net->hop_ptr[s], deg = net->hop_ptr[s + 1] - h0;
+            int32_t r;
+            for (h = 0; h < deg; h++) {
+                rec[2 * h] = net->hop_kra_model[h0 + h];
+                rec[2 * h + 1] = net->hop_de_model[h0 + h];
+            }
+            ok = (r = intern(&M, rec, 2 * (size_t)deg)) >= 0 && M.nw < (size_t)INT32_MAX;
+            if (ok) e->ia.smod[s] = (int32_t)M.start[r];
+        }
+        if (ok) e->ia.mtab = (int32_t *)xalloc(e, M.nw, sizeof(int32_t), &fail);
+        for (h = 0; ok && !fail && (size_t)h < M.nw; h++) e->ia.mtab[h] = (int32_t)M.w[h];
+        intern_free(&M);
+        if (!ok || fail) return -1;
     }
     memcpy(e->ia.lm_e0, net->lm_e0, (size_t)nm * sizeof(double));
     memcpy(e->ia.lm_phi, net->lm_phi, 2 * (size_t)nm * sizeof(double));

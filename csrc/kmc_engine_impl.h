@@ -194,7 +194,7 @@ typedef struct {
  * site's dependents, all relative to the site. A periodic lattice with periodic energies
  * then has a few dozen classes and no per-site or per-hop static data at all; a disordered
  * network gets one class per site. Per site the mode keeps only phi (and psi with
- * clusters), and per hop the local models' ids; hop rates are not stored but evaluated
+ * clusters) and the local models' ids of its hops (a small table); hop rates are not stored but evaluated
  * when needed. */
 typedef struct {
     kmc_ia_chop *chd;           /* [n_chop] static data of each class hop */
@@ -204,7 +204,7 @@ typedef struct {
     double *phi; /* phi[s] = sum over occupied interaction neighbours of J (eV) */
     kmc_rate_memo_entry *memo; /* [KMC_RATE_MEMO_SIZE] recent rates, or NULL (many distinct keys) */
 
-    int32_t *hop_ptr; /* [n_sites+1] the network's hop offsets (hop ids), with clusters or local models */
+    int32_t *hop_ptr; /* [n_sites+1] the network's hop offsets (hop ids), with clusters */
 
     /* clusters (n_cl > 0): the cluster expansion beyond pairs, per site (CSR) */
     int32_t n_cl;
@@ -219,10 +219,11 @@ typedef struct {
     int32_t n_lm;
     double *lm_e0, *lm_phi, *lm_K;
     int32_t *lm_tptr, *lm_tpos;
-    int32_t *hmod;              /* [2*n_hops] E_kra and dE model of hop hop_ptr[s] + k, or -1:
-                                   per hop, as a material's disorder (NASICON's Si/P) makes
-                                   them differ from site to site while everything else stays
-                                   periodic */
+    int32_t *smod, *mtab;       /* [n_sites], table: hop k of site s has the E_kra and dE models
+                                   mtab[smod[s] + 2k] and mtab[smod[s] + 2k + 1] (or -1): per
+                                   site, as a material's disorder (NASICON's Si/P) makes them
+                                   differ from site to site while everything else stays
+                                   periodic; the lists deduplicated, so the table is small */
     int32_t *cenv_ptr;          /* [n_chop+1] environment of each class hop: */
     int32_t *cenv_off;          /*   environment site - source */
     int32_t *cdep_ptr;          /* [n_cls+1] sources of the hops whose environment holds the */

@@ -102,7 +102,7 @@ static inline double ia_hop_rate(kmc_engine *e, int32_t s, int32_t q, int k, dou
     if (e->ia.n_cl > 0) de += hop_de_clusters(e, s, dst, e->ia.hop_ptr[s] + k);
     if (e->ia.n_lm > 0) {
         const int32_t *env = e->ia.cenv_off + e->ia.cenv_ptr[q];
-        const int32_t *mod = e->ia.hmod + 2 * (size_t)(e->ia.hop_ptr[s] + k);
+        const int32_t *mod = e->ia.mtab + e->ia.smod[s] + 2 * k;
         if (mod[1] >= 0) de += local_model(e, mod[1], s, env);
         if (mod[0] >= 0) ekra = local_model(e, mod[0], s, env);
     }
@@ -335,7 +335,8 @@ KMC_PRIVATE void ia_free(kmc_engine *e)
     free(e->ia.lm_K);
     free(e->ia.lm_tptr);
     free(e->ia.lm_tpos);
-    free(e->ia.hmod);
+    free(e->ia.smod);
+    free(e->ia.mtab);
     free(e->ia.cenv_ptr);
     free(e->ia.cenv_off);
     free(e->ia.cdep_ptr);
