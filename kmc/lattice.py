@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import numbers
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -303,6 +304,30 @@ class Network(Protocol):
         ...
 
 
+#: The members of :class:`Network` (its annotated attributes, properties and methods).
+_NETWORK_MEMBERS = tuple(sorted(
+    set(Network.__annotations__)
+    | {a for a, v in vars(Network).items()
+       if not a.startswith("_") and (callable(v) or isinstance(v, property))}))
+
+
+def is_network(obj: Any) -> bool:
+    """``isinstance(obj, Network)`` without computing anything.
+
+    Python 3.11's check of a runtime protocol calls ``hasattr`` for each member, which
+    evaluates properties: a cached ``dimensionality`` (a graph search over every hop and
+    event move, seconds and gigabytes at 10^6 sites with events) was computed just to test
+    the type. Members are looked up with :func:`inspect.getattr_static` here (as Python
+    3.12 does).
+    """
+    for a in _NETWORK_MEMBERS:
+        try:
+            inspect.getattr_static(obj, a)
+        except AttributeError:
+            return False
+    return True
+
+
 def as_site_network(network: Any, what: str = "network") -> SiteNetwork:
     """The :class:`SiteNetwork` form of any :class:`Network` (a :class:`PeriodicNetwork` is
     expanded), for code that needs per-hop arrays: event generators, microstructures.
@@ -312,7 +337,7 @@ def as_site_network(network: Any, what: str = "network") -> SiteNetwork:
     ConfigTypeError
         If `network` is not a network.
     """
-    if not isinstance(network, Network):
+    if not is_network(network):
         raise _ConfigTypeError(f"{what} must be a SiteNetwork or PeriodicNetwork, got "
                                f"{type(network).__name__}")
     return network.to_site_network()
