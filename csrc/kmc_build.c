@@ -320,6 +320,12 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
             FAIL("event arrays are required when n_events > 0");
         if (net->n_event_types < 1) FAIL("n_event_types = %d must be >= 1", (int)net->n_event_types);
         if (net->ev_ptr[0] != 0) FAIL("ev_ptr must start at 0");
+        if (net->ev_vidx) { /* the table's rows once, then each move's row index */
+            int64_t i;
+            if (net->n_ev_vecs < 1) FAIL("n_ev_vecs = %d must be >= 1 with ev_vidx", (int)net->n_ev_vecs);
+            for (i = 0; i < 3 * (int64_t)net->n_ev_vecs; i++)
+                if (!isfinite(net->ev_vec[i])) FAIL("event vector row %d is not finite", (int)(i / 3));
+        }
         for (v = 0; v < net->n_events; v++) /* offsets first: ev_ptr[n_events] is the number of moves */
             if (net->ev_ptr[v + 1] < net->ev_ptr[v]) FAIL("ev_ptr is not non-decreasing at event %d", (int)v);
         for (v = 0; v < net->n_events; v++) {
@@ -335,8 +341,14 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
                 if (a0 < 0 || a0 >= n || b0 < 0 || b0 >= n)
                     FAIL("event %d moves %d -> %d, outside 0..%d", (int)v, (int)a0, (int)b0, (int)(n - 1));
                 if (a0 == b0) FAIL("event %d moves an ion from site %d to itself", (int)v, (int)a0);
-                for (d = 0; d < 3; d++)
-                    if (!isfinite(net->ev_vec[3 * (b + m) + d])) FAIL("event %d has a non-finite vector", (int)v);
+                if (net->ev_vidx) {
+                    if (net->ev_vidx[b + m] < 0 || net->ev_vidx[b + m] >= net->n_ev_vecs)
+                        FAIL("event %d: vector row %d outside 0..%d", (int)v, (int)net->ev_vidx[b + m],
+                             (int)(net->n_ev_vecs - 1));
+                } else {
+                    for (d = 0; d < 3; d++)
+                        if (!isfinite(net->ev_vec[3 * (b + m) + d])) FAIL("event %d has a non-finite vector", (int)v);
+                }
                 for (q = 0; q < m; q++) {
                     if (net->ev_src[b + q] == a0) FAIL("event %d moves two ions from site %d", (int)v, (int)a0);
                     if (net->ev_dst[b + q] == b0) FAIL("event %d moves two ions to site %d", (int)v, (int)b0);
@@ -672,14 +684,22 @@ done:
 
 /* ---- multi-ion events (creation only) ---- */
 
+/* The displacement (3 doubles) of move m: its own row, or its row of the table (ev_vidx). */
+static inline const double *move_vec(const kmc_network *net, int32_t m)
+{
+    return net->ev_vec + 3 * (size_t)(net->ev_vidx ? net->ev_vidx[m] : m);
+}
+
 /* Hash of event v's class record: type, move count and the bits of the move vectors. */
 static uint64_t event_hash(const kmc_network *net, int32_t v)
 {
     const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
     uint64_t h = ((uint64_t)(uint32_t)net->ev_type[v] << 8) ^ (uint64_t)k;
-    int32_t i;
-    for (i = 0; i < 3 * k; i++)
-        h = (h ^ (uint64_t)dbits(net->ev_vec[3 * (size_t)b + (size_t)i])) * UINT64_C(0x9E3779B97F4A7C15);
+    int32_t m, d;
+    for (m = 0; m < k; m++) {
+        const double *x = move_vec(net, b + m);
+        for (d = 0; d < 3; d++) h = (h ^ (uint64_t)dbits(x[d])) * UINT64_C(0x9E3779B97F4A7C15);
+    }
     h ^= h >> 29;
     h *= UINT64_C(0xBF58476D1CE4E5B9);
     return h ^ (h >> 32);
@@ -689,11 +709,14 @@ static uint64_t event_hash(const kmc_network *net, int32_t v)
 static int same_event_class(const kmc_network *net, int32_t v, int32_t r)
 {
     const int32_t bv = net->ev_ptr[v], k = net->ev_ptr[v + 1] - bv, br = net->ev_ptr[r];
-    const double *x = net->ev_vec + 3 * (size_t)bv, *y = net->ev_vec + 3 * (size_t)br;
-    int32_t i;
+    int32_t m, d;
     if (net->ev_type[v] != net->ev_type[r] || net->ev_ptr[r + 1] - br != k) return 0;
-    for (i = 0; i < 3 * k; i++)
-        if (dbits(x[i]) != dbits(y[i])) return 0;
+    for (m = 0; m < k; m++) {
+        const double *x = move_vec(net, bv + m), *y = move_vec(net, br + m);
+        if (net->ev_vidx && net->ev_vidx[bv + m] == net->ev_vidx[br + m]) continue; /* one row */
+        for (d = 0; d < 3; d++)
+            if (dbits(x[d]) != dbits(y[d])) return 0;
+    }
     return 1;
 }
 
@@ -763,9 +786,22 @@ static int events_setup(kmc_engine *e, const kmc_network *net, const kmc_params 
     int fail = 0, d, ok = -1;
     e->ev.n_events = ne;
     e->ev.n_event_types = net->n_event_types;
-    e->ev.ptr = (int32_t *)xalloc(e, (size_t)ne + 1, sizeof(int32_t), &fail);
-    e->ev.src = (int32_t *)xalloc(e, (size_t)nm, sizeof(int32_t), &fail);
-    e->ev.dst = (int32_t *)xalloc(e, (size_t)nm, sizeof(int32_t), &fail);
+    if (net->ev_borrow) { /* the caller's arrays, read only (kmc_network: ev_borrow) */
+        e->ev.ptr = net->ev_ptr;
+        e->ev.src = net->ev_src;
+        e->ev.dst = net->ev_dst;
+        e->ev.borrowed = 1;
+    } else {
+        int32_t *ptr = (int32_t *)xalloc(e, (size_t)ne + 1, sizeof(int32_t), &fail);
+        int32_t *src = (int32_t *)xalloc(e, (size_t)nm, sizeof(int32_t), &fail);
+        int32_t *dst = (int32_t *)xalloc(e, (size_t)nm, sizeof(int32_t), &fail);
+        if (ptr) memcpy(ptr, net->ev_ptr, ((size_t)ne + 1) * sizeof(int32_t));
+        if (src) memcpy(src, net->ev_src, (size_t)nm * sizeof(int32_t));
+        if (dst) memcpy(dst, net->ev_dst, (size_t)nm * sizeof(int32_t));
+        e->ev.ptr = ptr;
+        e->ev.src = src;
+        e->ev.dst = dst;
+    }
     e->ev.cls = (int32_t *)xalloc(e, (size_t)ne, sizeof(int32_t), &fail);
     if (e->interacting) {
         e->ev.ekra = (double *)xalloc(e, (size_t)ne, sizeof(double), &fail);
@@ -792,8 +828,9 @@ static int events_setup(kmc_engine *e, const kmc_network *net, const kmc_params 
             e->ev.ecl[c].rate = -1.0; /* none yet */
             for (m = 0; m < k; m++, rows++) {
                 double sq = 0.0, *w = e->ev.ecl_vec + 4 * (size_t)rows;
+                const double *mv = move_vec(net, b + m);
                 for (d = 0; d < 3; d++) {
-                    const double x = net->ev_vec[3 * (size_t)(b + m) + d];
+                    const double x = mv[d];
                     w[d] = x;
                     sq += x * x;
                     fd += p->field_V_per_A[d] * x;
@@ -803,9 +840,6 @@ static int events_setup(kmc_engine *e, const kmc_network *net, const kmc_params 
             cfd[c] = fd;
         }
     }
-    memcpy(e->ev.ptr, net->ev_ptr, ((size_t)ne + 1) * sizeof(int32_t));
-    memcpy(e->ev.src, net->ev_src, (size_t)nm * sizeof(int32_t));
-    memcpy(e->ev.dst, net->ev_dst, (size_t)nm * sizeof(int32_t));
     if (e->interacting) memcpy(e->ev.ekra, net->ev_ekra, (size_t)ne * sizeof(double));
     for (v = 0; v < ne; v++) {
         double de0 = 0.0, de;
