@@ -724,7 +724,12 @@ class SiteNetwork:
     _EVENT_FIELDS = ("event_ptr", "event_src", "event_dst", "event_vectors",
                      "event_barriers_eV", "event_types")
 
-    def _set_events(self) -> None:
+    def _set_events(self, events: EventSet | None = None) -> None:
+        """Validate the event fields (or `events`, an EventSet whose arrays become them) for
+        this network and keep the EventSet as :attr:`events`."""
+        if events is not None:
+            self._adopt_events(events)
+            return
         given = [f for f in self._EVENT_FIELDS if getattr(self, f) is not None]
         if not given:
             if self.event_type_names:
@@ -738,6 +743,9 @@ class SiteNetwork:
             events = EventSet(self.event_ptr, self.event_src, self.event_dst,
                               self.event_vectors, self.event_barriers_eV, self.event_types,
                               tuple(self.event_type_names))
+        self._adopt_events(events)
+
+    def _adopt_events(self, events: EventSet) -> None:
         clash = sorted(set(events.type_names) & set(self.hop_type_names))
         if clash:
             raise ConfigError(f"event type {clash[0]!r} is also a hop type name; the names of "
@@ -745,11 +753,15 @@ class SiteNetwork:
         if events.n_events:
             events.validate_for(self)
         for f, value in zip(self._EVENT_FIELDS,
-                            (events.ptr, events.src, events.dst, events.vectors,
+                            (events.ptr, events.src, events.dst, None,
                              events.barriers_eV, events.types), strict=True):
             object.__setattr__(self, f, value)
         object.__setattr__(self, "event_type_names", events.type_names)
         self.__dict__["events"] = events
+        # event_vectors is read through the EventSet (_EventVectors): the events may keep
+        # their move vectors as hop indices, gathered only when asked for
+        del self.__dict__["event_vectors"]
+
 
     @cached_property
     def events(self) -> Any:
@@ -849,23 +861,19 @@ class SiteNetwork:
         SiteNetwork
         """
         ev = EventSet.concatenate(self.events, *event_sets)
-        changes: dict[str, Any] = dict(
-            event_ptr=ev.ptr, event_src=ev.src, event_dst=ev.dst, event_vectors=ev.vectors,
-            event_barriers_eV=ev.barriers_eV, event_types=ev.types,
-            event_type_names=ev.type_names)
         if not keep_hops:
             z = np.zeros(0, dtype=np.int32)
-            changes.update(hop_src=z, hop_dst=z, hop_vectors=np.zeros((0, 3)),
-                           hop_barriers_eV=np.zeros(0), hop_types=z)
-            return self.replace(**changes)
+            return self.replace(
+                event_ptr=ev.ptr, event_src=ev.src, event_dst=ev.dst, event_vectors=ev.vectors,
+                event_barriers_eV=ev.barriers_eV, event_types=ev.types,
+                event_type_names=ev.type_names, hop_src=z, hop_dst=z,
+                hop_vectors=np.zeros((0, 3)), hop_barriers_eV=np.zeros(0), hop_types=z)
         # the hops are unchanged and already validated: share them (and their cached
         # derived arrays) and validate only the events, instead of rebuilding everything
         new = copy.copy(self)
-        for k, v in changes.items():
-            object.__setattr__(new, k, v)
         for stale in ("events", "dimensionality"):  # the cached values that depend on events
             new.__dict__.pop(stale, None)
-        new._set_events()
+        new._set_events(ev)
         return new
 
     @staticmethod
@@ -1154,7 +1162,10 @@ class SiteNetwork:
         lengths, Angstrom^2 (0 for an unused type; empty without events)."""
         if not self.n_events:
             return np.zeros(len(self.event_type_names))
-        move_sq = np.einsum("ij,ij->i", self.event_vectors, self.event_vectors)
+        table, index = self.events.vector_rows()
+        move_sq = np.einsum("ij,ij->i", table, table)
+        if index is not None:  # the vectors are rows of a table (hops): no per-move array
+            move_sq = np.take(move_sq, index)
         per_event = np.add.reduceat(move_sq, self.event_ptr[:-1])
         return _mean_by_type(self.event_types, per_event, len(self.event_type_names))
 
@@ -1181,9 +1192,12 @@ class SiteNetwork:
             ptr, nbr, J = self.interaction_csr()
             out.update(int_ptr=ptr, int_nbr=nbr, int_J=J, hop_J=self.hop_pair_energies_eV)
         if self.n_events:
+            table, index = self.events.vector_rows()
             out.update(ev_ptr=self.event_ptr, ev_src=self.event_src, ev_dst=self.event_dst,
-                       ev_vec=self.event_vectors, ev_ekra=self.event_barriers_eV,
+                       ev_vec=table, ev_ekra=self.event_barriers_eV,
                        ev_type=self.event_types, n_event_types=len(self.event_type_names))
+            if index is not None:
+                out["ev_vidx"] = index
         if self.n_clusters:
             out.update(cl_ptr=self.cluster_ptr, cl_site=self.cluster_sites,
                        cl_V=self.cluster_energies_eV)
@@ -1214,6 +1228,24 @@ class SiteNetwork:
             f"SiteNetwork(name={self.name!r}, n_sites={self.n_sites}, n_hops={self.n_hops}, "
             f"dimensionality={self.dimensionality})"
         )
+
+
+class _EventVectors:
+    """``SiteNetwork.event_vectors``: the move vectors of the network's :attr:`events`, an
+    (n_moves, 3) array made on first access when the events keep their vectors as hop
+    indices (:meth:`kmc.events.EventSet.vector_rows`). A non-data descriptor set on the
+    class after the dataclass is made (the field's default stays None): the constructor's
+    value, in the instance's ``__dict__``, comes first; a validated network drops it and
+    reads its EventSet."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return None  # the field's default
+        events = obj.__dict__.get("events")
+        return None if events is None else events.vectors
+
+
+SiteNetwork.event_vectors = _EventVectors()  # type: ignore[assignment]
 
 
 # --------------------------------------------------------------------------------------------

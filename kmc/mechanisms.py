@@ -320,13 +320,21 @@ def _hop_events(network: SiteNetwork, hops: np.ndarray, vec: np.ndarray, barrier
                                    network.hop_dst, vec)
     if short < 0 and image < 0:
         facts.cell, facts.positions = network.cell.copy(), network.positions.copy()
-    flat = hops.reshape(-1).astype(np.intp)  # take() would convert int32 indices each time
+    flat = np.ascontiguousarray(hops, dtype=np.int32).reshape(-1)  # the hop of every move
     del hops
-    return EventSet._trusted(
-        np.arange(n + 1, dtype=np.int32) * np.int32(k), np.take(network.hop_src, flat),
-        np.take(network.hop_dst, flat),
-        _take_rows(vec, flat) if move_vectors is None else move_vectors, np.full(n, barrier),
-        np.zeros(n, np.int32), (name,), facts)
+    src = np.empty(flat.size, dtype=np.int32)
+    dst = np.empty(flat.size, dtype=np.int32)
+    for a in range(0, flat.size, _CHUNK):  # intp indices a block at a time (cache-sized)
+        idx = flat[a:a + _CHUNK].astype(np.intp)
+        np.take(network.hop_src, idx, out=src[a:a + _CHUNK])
+        np.take(network.hop_dst, idx, out=dst[a:a + _CHUNK])
+    ptr = np.arange(n + 1, dtype=np.int32) * np.int32(k)
+    if move_vectors is not None:
+        return EventSet._trusted(ptr, src, dst, move_vectors, np.full(n, barrier),
+                                 np.zeros(n, np.int32), (name,), facts)
+    # the move vectors stay rows of `vec` (one per hop): no per-move vectors
+    return EventSet._trusted(ptr, src, dst, None, np.full(n, barrier), np.zeros(n, np.int32),
+                             (name,), facts, vector_rows=(vec, flat))
 
 
 def concerted_events(network: SiteNetwork, k: int, barrier_eV: float, *,
