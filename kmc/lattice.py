@@ -16,6 +16,7 @@ import copy
 import dataclasses
 import inspect
 import numbers
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol, runtime_checkable
@@ -232,6 +233,12 @@ def _check_cell(value: Any, name: str) -> np.ndarray:
             "independent lattice vectors"
         )
     return cell
+
+
+#: What PeriodicNetwork.to_site_network knows of the hops of the SiteNetwork it is about to
+#: construct (``hops`` = (images, reverses)); SiteNetwork.__post_init__ takes it (and clears
+#: it) first thing, so it applies to that one construction only.
+_TRUSTED = threading.local()
 
 
 # --------------------------------------------------------------------------------------------
@@ -462,6 +469,7 @@ class SiteNetwork:
     # ---------------------------------------------------------------- validation
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen dataclass
+        trusted, _TRUSTED.hops = getattr(_TRUSTED, "hops", None), None
 
         set_(self, "charge_e", _check_name_and_charge(self.name, self.charge_e))
         set_(self, "cell", _check_cell(self.cell, "cell"))
@@ -495,107 +503,111 @@ class SiteNetwork:
              _checks.broadcast_float(energies, "site_energies_eV", n, "site energies must be finite"))
 
         # hops
-        src = _checks.int_array(self.hop_src, "hop_src", None)
-        m = src.shape[0]
-        if m >= _INDEX_LIMIT:
-            raise ConfigError(f"the network has {m} hops; at most {_INDEX_LIMIT - 1} are supported")
-        dst = _checks.int_array(self.hop_dst, "hop_dst", None)
-        if dst.shape[0] != m:
-            raise ConfigError(
-                f"hop_dst has {dst.shape[0]} entries but hop_src has {m}; they must match"
-            )
-        for arr, what in ((src, "starts at"), (dst, "goes to")):
-            if m == 0 or (arr.min() >= 0 and arr.max() < n):
-                continue
-            bad = (arr < 0) | (arr >= n)
-            if bad.any():
-                h = int(np.flatnonzero(bad)[0])
-                raise ConfigError(
-                    f"hop {h} {what} site {arr[h]}, but the network has only {n} sites "
-                    f"(0..{n - 1})"
-                )
-        src = _checks.owned(src, self.hop_src, np.int32)
-        dst = _checks.owned(dst, self.hop_dst, np.int32)
-
-        vec = _checks.float_array(self.hop_vectors, "hop_vectors", (m, 3))
-        barriers = _checks.broadcast_float(
-            self.hop_barriers_eV, "hop_barriers_eV", m, "barriers must be finite and >= 0"
-        )
-        if m and barriers.min() < 0:
-            h = int(np.flatnonzero(barriers < 0)[0])
-            raise ConfigError(
-                f"hop_barriers_eV[{h}] is {_checks.fmt(barriers[h])}; barriers must be finite and >= 0"
-            )
-
-        hop_type_names = _checks.names(self.hop_type_names, "hop_type_names")
-        set_(self, "hop_type_names", hop_type_names)
-        if self.hop_types is None:
-            hop_types = np.zeros(m, dtype=np.int32)
+        if trusted is not None:  # from PeriodicNetwork.to_site_network (see _TrustedHops)
+            src, dst, vec, barriers, hop_types, images, rev = self._trusted_hops(trusted)
+            m = src.shape[0]
         else:
-            ht = _checks.int_array(self.hop_types, "hop_types", m)
-            _checks.check_int_range(
-                ht, "hop_types", len(hop_type_names),
-                f"hop_type_names has {len(hop_type_names)} names (0..{len(hop_type_names) - 1})",
-            )
-            hop_types = _checks.owned(ht, self.hop_types, np.int32)
-
-        # self hops, zero-length hops, images
-        self_hop = src == dst
-        if self_hop.any():
-            h = int(np.flatnonzero(self_hop)[0])
-            raise ConfigError(
-                f"hop {h} goes from site {src[h]} to itself (vector {_checks.fmt(vec[h])} A): the "
-                "supercell is too small, so the site would hop to its own periodic image "
-                "(self-hop); use a larger supercell"
-            )
-        len2 = np.einsum("ij,ij->i", vec, vec)
-        if m and len2.min() < _ZERO_HOP_A**2:
-            h = int(np.flatnonzero(len2 < _ZERO_HOP_A**2)[0])
-            raise ConfigError(
-                f"hop {h} (site {src[h]} -> {dst[h]}) has a zero-length vector "
-                f"hop_vectors[{h}] = {_checks.fmt(vec[h])} A"
-            )
-        images = self._images(self.cell, pos, src, dst, vec)
-
-        # duplicates, reverses, symmetric barriers
-        rev = np.zeros(0, dtype=np.int64)
-        if m:
-            fwd_key, rev_key = _hop_keys(n, src, dst, images)
-            order = np.argsort(fwd_key, kind="stable")
-            sk = fwd_key[order]
-            dup = np.flatnonzero(sk[1:] == sk[:-1])
-            if dup.size:
-                h1, h2 = int(order[dup[0]]), int(order[dup[0] + 1])
+            src = _checks.int_array(self.hop_src, "hop_src", None)
+            m = src.shape[0]
+            if m >= _INDEX_LIMIT:
+                raise ConfigError(f"the network has {m} hops; at most {_INDEX_LIMIT - 1} are supported")
+            dst = _checks.int_array(self.hop_dst, "hop_dst", None)
+            if dst.shape[0] != m:
                 raise ConfigError(
-                    f"hops {h1} and {h2} are duplicates: both go from site {src[h1]} to site "
-                    f"{dst[h1]} with image {_checks.fmt(images[h1])}"
+                    f"hop_dst has {dst.shape[0]} entries but hop_src has {m}; they must match"
                 )
-            pos_r = np.minimum(np.searchsorted(sk, rev_key), m - 1)
-            missing = np.flatnonzero(sk[pos_r] != rev_key)
-            if missing.size:
-                h = int(missing[0])
+            for arr, what in ((src, "starts at"), (dst, "goes to")):
+                if m == 0 or (arr.min() >= 0 and arr.max() < n):
+                    continue
+                bad = (arr < 0) | (arr >= n)
+                if bad.any():
+                    h = int(np.flatnonzero(bad)[0])
+                    raise ConfigError(
+                        f"hop {h} {what} site {arr[h]}, but the network has only {n} sites "
+                        f"(0..{n - 1})"
+                    )
+            src = _checks.owned(src, self.hop_src, np.int32)
+            dst = _checks.owned(dst, self.hop_dst, np.int32)
+
+            vec = _checks.float_array(self.hop_vectors, "hop_vectors", (m, 3))
+            barriers = _checks.broadcast_float(
+                self.hop_barriers_eV, "hop_barriers_eV", m, "barriers must be finite and >= 0"
+            )
+            if m and barriers.min() < 0:
+                h = int(np.flatnonzero(barriers < 0)[0])
                 raise ConfigError(
-                    f"hop {h} (site {src[h]} -> {dst[h]}, image {_checks.fmt(images[h])}) has no "
-                    f"reverse hop (site {dst[h]} -> {src[h]}, image {_checks.fmt(-images[h])}); every "
-                    "hop needs its reverse for detailed balance"
+                    f"hop_barriers_eV[{h}] is {_checks.fmt(barriers[h])}; barriers must be finite and >= 0"
                 )
-            rev = order[pos_r]
-            if barriers.min() == barriers.max():
-                asym = np.zeros(1, dtype=bool)  # all equal: trivially symmetric
+
+            hop_type_names = _checks.names(self.hop_type_names, "hop_type_names")
+            set_(self, "hop_type_names", hop_type_names)
+            if self.hop_types is None:
+                hop_types = np.zeros(m, dtype=np.int32)
             else:
-                b_rev = barriers[rev]
-                asym = np.abs(barriers - b_rev) > 1e-12 + 1e-9 * np.maximum(
-                    np.abs(barriers), np.abs(b_rev)
+                ht = _checks.int_array(self.hop_types, "hop_types", m)
+                _checks.check_int_range(
+                    ht, "hop_types", len(hop_type_names),
+                    f"hop_type_names has {len(hop_type_names)} names (0..{len(hop_type_names) - 1})",
                 )
-            if asym.any():
-                b_rev = barriers[rev]
-                h = int(np.flatnonzero(asym)[0])
+                hop_types = _checks.owned(ht, self.hop_types, np.int32)
+
+            # self hops, zero-length hops, images
+            self_hop = src == dst
+            if self_hop.any():
+                h = int(np.flatnonzero(self_hop)[0])
                 raise ConfigError(
-                    f"hop {h} (site {src[h]} -> {dst[h]}) has barrier hop_barriers_eV[{h}] = "
-                    f"{float(barriers[h])!r} eV but its reverse hop {int(rev[h])} has "
-                    f"{float(b_rev[h])!r} eV; the KRA barriers of a hop and its reverse must be "
-                    "equal"
+                    f"hop {h} goes from site {src[h]} to itself (vector {_checks.fmt(vec[h])} A): the "
+                    "supercell is too small, so the site would hop to its own periodic image "
+                    "(self-hop); use a larger supercell"
                 )
+            len2 = np.einsum("ij,ij->i", vec, vec)
+            if m and len2.min() < _ZERO_HOP_A**2:
+                h = int(np.flatnonzero(len2 < _ZERO_HOP_A**2)[0])
+                raise ConfigError(
+                    f"hop {h} (site {src[h]} -> {dst[h]}) has a zero-length vector "
+                    f"hop_vectors[{h}] = {_checks.fmt(vec[h])} A"
+                )
+            images = self._images(self.cell, pos, src, dst, vec)
+
+            # duplicates, reverses, symmetric barriers
+            rev = np.zeros(0, dtype=np.int64)
+            if m:
+                fwd_key, rev_key = _hop_keys(n, src, dst, images)
+                order = np.argsort(fwd_key, kind="stable")
+                sk = fwd_key[order]
+                dup = np.flatnonzero(sk[1:] == sk[:-1])
+                if dup.size:
+                    h1, h2 = int(order[dup[0]]), int(order[dup[0] + 1])
+                    raise ConfigError(
+                        f"hops {h1} and {h2} are duplicates: both go from site {src[h1]} to site "
+                        f"{dst[h1]} with image {_checks.fmt(images[h1])}"
+                    )
+                pos_r = np.minimum(np.searchsorted(sk, rev_key), m - 1)
+                missing = np.flatnonzero(sk[pos_r] != rev_key)
+                if missing.size:
+                    h = int(missing[0])
+                    raise ConfigError(
+                        f"hop {h} (site {src[h]} -> {dst[h]}, image {_checks.fmt(images[h])}) has no "
+                        f"reverse hop (site {dst[h]} -> {src[h]}, image {_checks.fmt(-images[h])}); every "
+                        "hop needs its reverse for detailed balance"
+                    )
+                rev = order[pos_r]
+                if barriers.min() == barriers.max():
+                    asym = np.zeros(1, dtype=bool)  # all equal: trivially symmetric
+                else:
+                    b_rev = barriers[rev]
+                    asym = np.abs(barriers - b_rev) > 1e-12 + 1e-9 * np.maximum(
+                        np.abs(barriers), np.abs(b_rev)
+                    )
+                if asym.any():
+                    b_rev = barriers[rev]
+                    h = int(np.flatnonzero(asym)[0])
+                    raise ConfigError(
+                        f"hop {h} (site {src[h]} -> {dst[h]}) has barrier hop_barriers_eV[{h}] = "
+                        f"{float(barriers[h])!r} eV but its reverse hop {int(rev[h])} has "
+                        f"{float(b_rev[h])!r} eV; the KRA barriers of a hop and its reverse must be "
+                        "equal"
+                    )
 
         # engine limit on the out-degree
         degree = np.bincount(src, minlength=n)
@@ -875,6 +887,22 @@ class SiteNetwork:
             new.__dict__.pop(stale, None)
         new._set_events(ev)
         return new
+
+    def _trusted_hops(self, known: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
+        """The hop arrays of a network built by :meth:`PeriodicNetwork.to_site_network`
+        without the checks it has made on the unit cell (site range, self hops, zero
+        lengths, images, duplicates, reverses, symmetric barriers, degree): the arrays as
+        given (fresh, not shared with anyone), and the known images and reverses."""
+        set_ = object.__setattr__
+        images, rev = known
+        src = np.ascontiguousarray(self.hop_src, dtype=np.int32)
+        m = src.shape[0]
+        set_(self, "hop_type_names", _checks.names(self.hop_type_names, "hop_type_names"))
+        barriers = _checks.broadcast_float(
+            self.hop_barriers_eV, "hop_barriers_eV", m, "barriers must be finite and >= 0")
+        return (src, np.ascontiguousarray(self.hop_dst, dtype=np.int32),
+                np.ascontiguousarray(self.hop_vectors, dtype=np.float64), barriers,
+                np.ascontiguousarray(self.hop_types, dtype=np.int32), images, rev)
 
     @staticmethod
     def _images(
@@ -1608,6 +1636,33 @@ class PeriodicNetwork:
             return np.broadcast_to(a, (n_cells, h)).reshape(n_hops)
 
         barriers = self.hop_barriers_eV
+        # What the unit cell's checks (__post_init__) give for every hop of the supercell,
+        # so that SiteNetwork need not find it again: hop c * h + u (cell c, unit hop u)
+        # crosses image floor((i_k + dn_k) / n_k) along axis k (positions are the unwrapped
+        # i_k + basis) and its reverse is hop c' * h + rev[u] of the destination cell c'.
+        # Unit hops of zero length go through the full checks (their error message).
+        known = None
+        uv = self.unit_hop_vectors
+        if h and np.einsum("ij,ij->i", uv, uv).min() >= ZERO_HOP_A**2:
+            images = np.empty((n0, n1, n2, h, 3), dtype=np.int32)
+            rev = np.zeros((n0, n1, n2, h), dtype=np.int32)
+            rev += self._rev.astype(np.int32)  # type: ignore[attr-defined]
+            for k, nk in enumerate(n_rep):
+                i_dn = np.arange(nk)[:, None] + dn[None, :, k]
+                images[..., k] = (i_dn // nk).astype(np.int32).reshape(
+                    [nk if a == k else 1 for a in range(3)] + [h])
+                rev += ((i_dn % nk) * (strides[k] // nb * h)).astype(np.int32).reshape(
+                    [nk if a == k else 1 for a in range(3)] + [h])
+            known = (images.reshape(n_hops, 3), rev.reshape(n_hops))
+        _TRUSTED.hops = known
+        try:
+            return self._site_network(src, dst, vectors, barriers, h, n_hops, n_cells, per_hop)
+        finally:
+            _TRUSTED.hops = None
+
+    def _site_network(self, src: np.ndarray, dst: np.ndarray, vectors: np.ndarray,
+                      barriers: np.ndarray, h: int, n_hops: int, n_cells: int,
+                      per_hop: Any) -> SiteNetwork:
         return SiteNetwork(
             cell=self.cell,
             positions=self.positions,
