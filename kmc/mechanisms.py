@@ -190,6 +190,7 @@ class _Paths:
     def __init__(self, network: SiteNetwork, first: np.ndarray, k: int,
                  accept: _Accept) -> None:
         self.network = network
+        self._slots: np.ndarray | None = None
         hptr, hsrc, hdst = network.hop_ptr, network.hop_src, network.hop_dst
         first = np.ascontiguousarray(first, dtype=np.int32)
         # first hops are all hops in order (the path index of a first hop is the hop)
@@ -246,10 +247,13 @@ class _Paths:
         self.cols = cols
 
     def _slot(self) -> np.ndarray:
-        """Position of every hop in its source's hop list, shape (n_hops,) int32."""
-        net = self.network
-        return (np.arange(net.n_hops, dtype=np.int32)
-                - np.take(net.hop_ptr, net.hop_src)).astype(np.int32, copy=False)
+        """Position of every hop in its source's hop list, shape (n_hops,) int32 (made
+        once)."""
+        if self._slots is None:
+            net = self.network
+            self._slots = (np.arange(net.n_hops, dtype=np.int32)
+                           - np.take(net.hop_ptr, net.hop_src)).astype(np.int32, copy=False)
+        return self._slots
 
     def index(self, hops: list[np.ndarray]) -> np.ndarray:
         """Index of the path with steps `hops` (one int array per step), -1 if none.
@@ -284,11 +288,15 @@ class _Paths:
         every path's reverse is a path, else None. (A reversed path is a chain of hops, so
         a path found for it by :meth:`index` is the reversed path itself.)"""
         rev = self.network.hop_rev
-        hops = [np.take(rev, c) for c in reversed(self.cols)]
-        idx = self.index(hops)
-        if idx.size and idx.min() < 0:
-            return None
-        return idx.astype(np.int32, copy=False)
+        n = self.cols[0].size
+        out = np.empty(n, dtype=np.int32)
+        for a in range(0, n, _CHUNK):  # in blocks: the index temporaries stay in the cache
+            b = min(n, a + _CHUNK)
+            idx = self.index([np.take(rev, c[a:b].astype(np.intp)) for c in reversed(self.cols)])
+            if idx.size and idx.min() < 0:
+                return None
+            out[a:b] = idx
+        return out
 
     def events(self, vec: np.ndarray, barrier: float, name: str,
                reverse: np.ndarray | None) -> EventSet:
