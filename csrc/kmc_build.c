@@ -723,8 +723,12 @@ static int same_event_class(const kmc_network *net, int32_t v, int32_t r)
 /* The class of every event (e->ev.cls, ids in order of first appearance) and one
  * representative event per class (*reps, malloc'd, e->ev.n_ecls of them). Open addressing
  * over the representatives: no copies of the records. Returns 0, or -1 when out of memory. */
+static int event_classes_by_rows(kmc_engine *e, const kmc_network *net, int32_t **reps);
+
 static int event_classes(kmc_engine *e, const kmc_network *net, int32_t **reps)
 {
+    if (net->ev_vidx) return event_classes_by_rows(e, net, reps);
+    {
     size_t n_slots = 64, mask = n_slots - 1, i;
     int32_t *slot = (int32_t *)malloc(n_slots * sizeof(int32_t)), *rep = (int32_t *)malloc(32 * sizeof(int32_t));
     int32_t nc = 0, cap = 32, v, r, prev = -1;
@@ -772,6 +776,67 @@ fail:
     free(slot);
     free(rep);
     return -1;
+    }
+}
+
+/* event_classes with a table of vectors (ev_vidx): the table's rows are interned first
+ * (rows with the same bits share an id), then each event's record (type and move count,
+ * the row ids of its moves): the same classes, ids in order of first appearance, without
+ * reading 3 doubles per move. */
+static int event_classes_by_rows(kmc_engine *e, const kmc_network *net, int32_t **reps)
+{
+    interner R, C;
+    int32_t *row = NULL, *rep = NULL, cap = 32, v, m, nc = 0, prev = -1;
+    int64_t rec[1 + KMC_MAX_EVENT_MOVES], last[1 + KMC_MAX_EVENT_MOVES];
+    int ok = -1;
+    *reps = NULL;
+    if (intern_init(&R) != 0) return -1;
+    if (intern_init(&C) != 0) {
+        intern_free(&R);
+        return -1;
+    }
+    row = (int32_t *)malloc((size_t)net->n_ev_vecs * sizeof(int32_t));
+    rep = (int32_t *)malloc((size_t)cap * sizeof(int32_t));
+    if (!row || !rep) goto done;
+    for (v = 0; v < net->n_ev_vecs; v++) {
+        int64_t w[3];
+        int d;
+        for (d = 0; d < 3; d++) w[d] = dbits(net->ev_vec[3 * (size_t)v + (size_t)d]);
+        if ((row[v] = intern(&R, w, 3)) < 0) goto done;
+    }
+    for (v = 0; v < net->n_events; v++) {
+        const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
+        int32_t c, same = prev >= 0;
+        rec[0] = ((int64_t)net->ev_type[v] << 8) ^ (int64_t)k; /* k: the record's length */
+        for (m = 0; m < k; m++) rec[1 + m] = row[net->ev_vidx[b + m]];
+        for (m = 0; m <= k && same; m++) same = rec[m] == last[m];
+        if (same) { /* runs of one class */
+            e->ev.cls[v] = prev;
+            continue;
+        }
+        if ((c = intern(&C, rec, (size_t)(1 + k))) < 0) goto done;
+        if (c == nc) { /* a new class: v represents it */
+            if (nc == cap) {
+                int32_t *p = (int32_t *)realloc(rep, 2 * (size_t)cap * sizeof(int32_t));
+                if (!p) goto done;
+                rep = p;
+                cap *= 2;
+            }
+            rep[nc++] = v;
+        }
+        e->ev.cls[v] = prev = c;
+        memcpy(last, rec, (size_t)(1 + k) * sizeof(int64_t));
+    }
+    e->ev.n_ecls = nc;
+    *reps = rep;
+    rep = NULL;
+    ok = 0;
+done:
+    free(row);
+    free(rep);
+    intern_free(&R);
+    intern_free(&C);
+    return ok;
 }
 
 /* Copy the multi-ion events, build their classes, static energies and rates, and the
