@@ -88,6 +88,13 @@ def _take_rows(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return np.take(rec, idx).view(arr.dtype).reshape(-1, arr.shape[1])
 
 
+def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
+    """`a` and `b` are views of the same memory with the same layout (for read-only
+    arrays: the same values)."""
+    return (a is b or (a.dtype == b.dtype and a.shape == b.shape and a.strides == b.strides
+                       and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]))
+
+
 def _check_n_moves(n_moves: int) -> None:
     if n_moves > _INDEX_LIMIT:
         raise ConfigError(f"the events have {n_moves} moves; at most {_INDEX_LIMIT} fit in the "
@@ -402,7 +409,7 @@ class EventSet:
 
         types = [r[s.types] for s, r in parts]
         rows = [s.vector_rows() for s, _ in parts]
-        if parts and all(ix is not None and t is rows[0][0] for t, ix in rows):
+        if parts and all(ix is not None and _same_array(t, rows[0][0]) for t, ix in rows):
             # every part's vectors are rows of one table (the same network's hops)
             vectors, vector_rows = None, (rows[0][0], np.concatenate([ix for _, ix in rows]))
         else:

@@ -1077,6 +1077,18 @@ class SiteNetwork:
         return self._interaction_arrays
 
     @cached_property
+    def _sym_hop_vectors(self) -> np.ndarray:
+        """Hop vectors symmetrised so that a hop and its reverse have exactly opposite
+        vectors: ``(v_h - v_rev(h)) / 2`` in Angstrom, shape (m, 3), read-only. Made once
+        per network and shared by the event generators (:mod:`kmc.mechanisms`), whose
+        events keep their move vectors as rows of it."""
+        v = self.hop_vectors
+        out = v - v[self.hop_rev]
+        out *= 0.5
+        out.flags.writeable = False
+        return out
+
+    @cached_property
     def hop_pair_energies_eV(self) -> np.ndarray:
         """Pair interaction J (eV) between the ends of each hop, 0 if not a pair; shape (m,)."""
         m, n = self.n_hops, self.n_sites

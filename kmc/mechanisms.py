@@ -66,11 +66,9 @@ def _site_mask(network: SiteNetwork, names: Any, what: str) -> tuple[np.ndarray,
 
 def _sym_vectors(network: SiteNetwork) -> np.ndarray:
     """Hop vectors symmetrised so that a hop and its reverse have exactly opposite vectors:
-    ``(v_h - v_rev(h)) / 2`` in Angstrom, shape (m, 3)."""
-    v = network.hop_vectors
-    out = v - v[network.hop_rev]
-    out *= 0.5
-    return out
+    ``(v_h - v_rev(h)) / 2`` in Angstrom, shape (m, 3), read-only; one array per network,
+    so that the events of several generators keep their vectors as rows of one table."""
+    return network._sym_hop_vectors
 
 
 def _angle_deg(v1: np.ndarray, v2: np.ndarray) -> np.ndarray:
