@@ -12,6 +12,9 @@
 #include "kmc_engine_impl.h"
 #include "kmc_intern.h"
 
+/* The KRA barrier of event v (kmc_network.ev_ekra_same: one for all). */
+#define EV_EKRA(net, v) ((net)->ev_ekra[(net)->ev_ekra_same ? 0 : (v)])
+
 /* Rate-sum tables only for degrees up to this and this many entries in all. */
 #define KMC_TAB_MAXDEG 8
 #define KMC_TAB_BUDGET 16384
@@ -332,8 +335,8 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
             const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
             if (k < 1 || k > KMC_MAX_EVENT_MOVES)
                 FAIL("event %d has %d moves; 1..%d are supported", (int)v, (int)k, KMC_MAX_EVENT_MOVES);
-            if (!isfinite(net->ev_ekra[v]) || net->ev_ekra[v] < 0.0)
-                FAIL("ev_ekra[%d] = %g must be finite and >= 0", (int)v, net->ev_ekra[v]);
+            if (!isfinite(EV_EKRA(net, v)) || EV_EKRA(net, v) < 0.0)
+                FAIL("ev_ekra[%d] = %g must be finite and >= 0", (int)v, EV_EKRA(net, v));
             if (net->ev_type[v] < 0 || net->ev_type[v] >= net->n_event_types)
                 FAIL("ev_type[%d] = %d outside 0..%d", (int)v, (int)net->ev_type[v], (int)(net->n_event_types - 1));
             for (m = 0; m < k; m++) {
@@ -905,7 +908,8 @@ static int events_setup(kmc_engine *e, const kmc_network *net, const kmc_params 
             cfd[c] = fd;
         }
     }
-    if (e->interacting) memcpy(e->ev.ekra, net->ev_ekra, (size_t)ne * sizeof(double));
+    if (e->interacting)
+        for (v = 0; v < ne; v++) e->ev.ekra[v] = EV_EKRA(net, v);
     for (v = 0; v < ne; v++) {
         double de0 = 0.0, de;
         for (m = net->ev_ptr[v]; m < net->ev_ptr[v + 1]; m++)
@@ -915,8 +919,8 @@ static int events_setup(kmc_engine *e, const kmc_network *net, const kmc_params 
             e->ev.de0[v] = de;
         } else { /* the rate of the previous event again if it has the same barrier and dE */
             kmc_evclass *ec = e->ev.ecl + e->ev.cls[v];
-            if (!(last_rate >= 0.0 && dbits(net->ev_ekra[v]) == dbits(last_ekra) && dbits(de) == dbits(last_de))) {
-                last_ekra = net->ev_ekra[v];
+            if (!(last_rate >= 0.0 && dbits(EV_EKRA(net, v)) == dbits(last_ekra) && dbits(de) == dbits(last_de))) {
+                last_ekra = EV_EKRA(net, v);
                 last_de = de;
                 last_rate = kmc_rate(&e->rp, last_ekra, last_de);
             }

@@ -100,6 +100,8 @@ typedef struct {
                                   ev_vidx[m] of the table ev_vec (e.g. the network's hop of
                                   the move), so that no per-move vectors need to exist */
     int32_t n_ev_vecs;         /* rows of ev_vec with ev_vidx (>= 1), else ignored */
+    int32_t ev_ekra_same;      /* nonzero: every event has the barrier ev_ekra[0] (ev_ekra
+                                  needs 1 entry), else ev_ekra has one per event */
     int32_t ev_borrow;         /* nonzero: the engine keeps pointers to ev_ptr, ev_src and
                                   ev_dst instead of copying them; the caller keeps those arrays
                                   alive and unchanged until kmc_engine_free (the engine only

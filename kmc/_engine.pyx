@@ -192,6 +192,8 @@ cdef class Engine:
         ev_dst are borrowed, not copied, when they are read-only int32 arrays whose data
         cannot be made writeable again (read-only views of read-only arrays, as an
         EventSet's): the Engine keeps a reference to them, so they live as long as it does.
+        An ev_ekra broadcast from one value (stride 0, as np.broadcast_to makes) is read as
+        that one value.
     ev_vidx : (n_moves,) int32 or None
         With it, ev_vec is a table of vectors (n_rows, 3) and move m's vector is
         ev_vec[ev_vidx[m]] (e.g. the network's hop of each move): no per-move vectors.
@@ -374,7 +376,12 @@ cdef class Engine:
             else:
                 evidx = _array(ev_vidx, "ev_vidx", np.int32, (n_mv,))
                 evec = _array(ev_vec, "ev_vec", np.float64, (-1, 3)).reshape(-1)
-            eekra = _array(ev_ekra, "ev_ekra", np.float64, (n_ev,))
+            if (isinstance(ev_ekra, np.ndarray) and ev_ekra.shape == (n_ev,) and n_ev > 1
+                    and ev_ekra.strides == (0,)):  # one barrier broadcast to every event
+                eekra = _array(ev_ekra[:1], "ev_ekra", np.float64, (1,))
+                net.ev_ekra_same = 1
+            else:
+                eekra = _array(ev_ekra, "ev_ekra", np.float64, (n_ev,))
             etype = _array(ev_type, "ev_type", np.int32, (n_ev,))
             if n_ev > 0:
                 net.n_events = n_ev

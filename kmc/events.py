@@ -69,7 +69,10 @@ def _ints(value: Any, name: str, length: int | None = None) -> np.ndarray:
 def _freeze(arr: np.ndarray) -> np.ndarray:
     """A read-only view of `arr` (contiguous) whose base is read-only too, so that the
     WRITEABLE flag cannot be set again: the data of an EventSet never changes."""
-    base = np.ascontiguousarray(arr)
+    if arr.ndim == 1 and arr.shape[0] > 1 and arr.strides == (0,):
+        base = arr  # one value broadcast (np.broadcast_to): kept so, not copied
+    else:
+        base = np.ascontiguousarray(arr)
     root = base
     while isinstance(root.base, np.ndarray):  # views of our own fresh arrays: freeze the owner
         root = root.base

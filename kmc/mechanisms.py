@@ -335,11 +335,13 @@ def _hop_events(network: SiteNetwork, hops: np.ndarray, vec: np.ndarray, barrier
         np.take(network.hop_src, idx, out=src[a:a + _CHUNK])
         np.take(network.hop_dst, idx, out=dst[a:a + _CHUNK])
     ptr = np.arange(n + 1, dtype=np.int32) * np.int32(k)
+    # one barrier for all: a read-only broadcast of one value (the engine reads it so too)
+    barriers = np.broadcast_to(np.array([barrier], dtype=np.float64), (n,))
     if move_vectors is not None:
-        return EventSet._trusted(ptr, src, dst, move_vectors, np.full(n, barrier),
+        return EventSet._trusted(ptr, src, dst, move_vectors, barriers,
                                  np.zeros(n, np.int32), (name,), facts)
     # the move vectors stay rows of `vec` (one per hop): no per-move vectors
-    return EventSet._trusted(ptr, src, dst, None, np.full(n, barrier), np.zeros(n, np.int32),
+    return EventSet._trusted(ptr, src, dst, None, barriers, np.zeros(n, np.int32),
                              (name,), facts, vector_rows=(vec, flat))
 
 

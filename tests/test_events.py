@@ -503,7 +503,9 @@ def test_engine_reads_table_vectors_and_borrowed_arrays_like_copies():
     assert np.array_equal(back.event_vectors, net.event_vectors)
     kw = net.engine_arrays()
     assert "ev_vidx" in kw and not kw["ev_src"].flags.writeable
-    copies = dict(kw, ev_vec=np.array(net.event_vectors), ev_ptr=np.array(kw["ev_ptr"]),
+    assert kw["ev_ekra"].strides == (0,)  # one barrier for all events, not one per event
+    copies = dict(kw, ev_vec=np.array(net.event_vectors), ev_ekra=np.array(kw["ev_ekra"]),
+                  ev_ptr=np.array(kw["ev_ptr"]),
                   ev_src=np.array(kw["ev_src"]), ev_dst=np.array(kw["ev_dst"]))
     del copies["ev_vidx"]
     sites = rng.choice(net.n_sites, 20, replace=False).astype(np.int32)
