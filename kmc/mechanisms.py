@@ -181,8 +181,10 @@ class _Paths:
 
     Attributes
     ----------
+    hops : ndarray of int32, shape (n_paths, k)
+        Hop index of step j of every path in column j (C order: the events' move hops).
     cols : list of ndarray of int32
-        Hop index of step j of every path, j = 0..k-1 (each shape (n_paths,)).
+        The columns of `hops` (views).
     """
 
     def __init__(self, network: SiteNetwork, first: np.ndarray, k: int,
@@ -202,6 +204,7 @@ class _Paths:
         self.levels: list[tuple[np.ndarray, np.ndarray]] = []
         cols = [first]
         sites = [np.take(hsrc, first), np.take(hdst, first)]
+        self.hops = first[:, None]  # k = 1; the last level replaces it
         for level in range(2, k + 1):
             mid = sites[-1]
             starts = np.take(hptr, mid)
@@ -214,8 +217,12 @@ class _Paths:
             # the ones kept written straight to the (upper-bound sized) outputs. The pages
             # of the outputs beyond the kept ones are never touched.
             new_index = np.empty(total, dtype=it)  # path index of each candidate, -1 if dropped
-            parent = np.empty(total, dtype=it)
-            nxt = np.empty(total, dtype=np.int32)
+            last = level == k
+            if last:  # the paths' hops go straight into the rows of the events' hop table
+                hops = np.empty((total, k), dtype=np.int32)
+            else:
+                parent = np.empty(total, dtype=it)
+                nxt = np.empty(total, dtype=np.int32)
             n_kept, p0, n_paths = 0, 0, counts.size
             while p0 < n_paths:
                 a = int(cfirst[p0])
@@ -230,11 +237,24 @@ class _Paths:
                 m = int(ni[-1]) if b > a else 0
                 ni += it(n_kept - 1)
                 ni[~keep] = -1
-                parent[n_kept:n_kept + m] = par[keep]
-                nxt[n_kept:n_kept + m] = nx[keep]
+                if last:
+                    pk = par[keep]
+                    rows = hops[n_kept:n_kept + m]
+                    for j, c in enumerate(cols):
+                        # first[pk] = pk when the first hops are all hops in order
+                        rows[:, j] = pk if j == 0 and level == 2 and self.identity_first \
+                            else np.take(c, pk)
+                    rows[:, k - 1] = nx[keep]
+                else:
+                    parent[n_kept:n_kept + m] = par[keep]
+                    nxt[n_kept:n_kept + m] = nx[keep]
                 n_kept += m
                 p0 = p1
             self.levels.append((cfirst.astype(it), new_index))
+            if last:  # rows beyond n_kept were never touched (no memory)
+                self.hops = hops[:n_kept]
+                cols = [self.hops[:, j] for j in range(k)]
+                break
             parent, nxt = parent[:n_kept], nxt[:n_kept]
             if level == 2 and self.identity_first:
                 cols = [parent.astype(np.int32, copy=False), nxt]  # first[parent] = parent
@@ -300,11 +320,7 @@ class _Paths:
                reverse: np.ndarray | None) -> EventSet:
         """EventSet whose event e has the moves of path e (hop sources, targets and the
         vectors `vec` of its hops, Angstrom), with the reverses if known."""
-        k = len(self.cols)
-        hops = np.empty((self.cols[0].size, k), dtype=np.int32)
-        for j, c in enumerate(self.cols):
-            hops[:, j] = c
-        self.cols = []  # no longer needed: free them before the event arrays are made
+        hops, self.hops, self.cols = self.hops, None, []
         return _hop_events(self.network, hops, vec, barrier, name, reverse)
 
 
@@ -334,7 +350,7 @@ def _hop_events(network: SiteNetwork, hops: np.ndarray, vec: np.ndarray, barrier
         idx = flat[a:a + _CHUNK].astype(np.intp)
         np.take(network.hop_src, idx, out=src[a:a + _CHUNK])
         np.take(network.hop_dst, idx, out=dst[a:a + _CHUNK])
-    ptr = np.arange(n + 1, dtype=np.int32) * np.int32(k)
+    ptr = np.arange(0, (n + 1) * k, k, dtype=np.int32)
     # one barrier for all: a read-only broadcast of one value (the engine reads it so too)
     barriers = np.broadcast_to(np.array([barrier], dtype=np.float64), (n,))
     if move_vectors is not None:
