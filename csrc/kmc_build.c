@@ -842,13 +842,28 @@ done:
     return ok;
 }
 
+/* The distinct sites event v moves an ion from or to (sources, then the targets that are
+ * not sources) into xs; returns their number. */
+static int32_t event_sites(const kmc_network *net, int32_t v, int32_t *xs)
+{
+    const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
+    int32_t m, w, nx = 0;
+    for (m = 0; m < 2 * k; m++) {
+        const int32_t x = m < k ? net->ev_src[b + m] : net->ev_dst[b + m - k];
+        int32_t dup = 0;
+        for (w = 0; w < k && m >= k && !dup; w++) dup = net->ev_src[b + w] == x;
+        if (!dup) xs[nx++] = x;
+    }
+    return nx;
+}
+
 /* Copy the multi-ion events, build their classes, static energies and rates, and the
  * site -> event lists (the event solver's init allocates its tree). Returns 0, or -1 when
  * out of memory. */
 static int events_setup(kmc_engine *e, const kmc_network *net, const kmc_params *p)
 {
     const int32_t n = net->n_sites, ne = net->n_events, nm = net->ev_ptr[ne];
-    int32_t v, m, q, c, *rep = NULL, maxsev = 0;
+    int32_t v, m, c, *rep = NULL, maxsev = 0;
     double *cfd = NULL; /* field term of each class */
     double last_ekra = 0.0, last_de = 0.0, last_rate = -1.0;
     int fail = 0, d, ok = -1;
@@ -936,33 +951,25 @@ static int events_setup(kmc_engine *e, const kmc_network *net, const kmc_params 
             }
             if (e->ev.rate) e->ev.rate[v] = last_rate;
         }
+        { /* the count of the site -> event lists below, in the same pass */
+            int32_t xs[2 * KMC_MAX_EVENT_MOVES], nx = event_sites(net, v, xs);
+            for (m = 0; m < nx; m++) e->ev.sev_ptr[xs[m] + 1]++;
+        }
     }
     /* site -> events, each event once per site (a site may be a source and a target):
-     * counts, offsets, then the lists (sev_ptr[x] runs ahead as the fill position) */
-    for (q = 0; q < 2; q++) {
-        for (v = 0; v < ne; v++) {
-            const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
-            for (m = 0; m < 2 * k; m++) {
-                const int32_t x = m < k ? net->ev_src[b + m] : net->ev_dst[b + m - k];
-                int32_t w, dup = 0;
-                for (w = 0; w < k && m >= k && !dup; w++) dup = net->ev_src[b + w] == x;
-                if (dup) continue;
-                if (q == 0) e->ev.sev_ptr[x + 1]++;
-                else e->ev.sev[e->ev.sev_ptr[x]++] = v;
-            }
-        }
-        if (q == 0) {
-            for (m = 0; m < n; m++) {
-                if (e->ev.sev_ptr[m + 1] > maxsev) maxsev = e->ev.sev_ptr[m + 1];
-                e->ev.sev_ptr[m + 1] += e->ev.sev_ptr[m];
-            }
-            e->ev.sev = (int32_t *)xalloc(e, (size_t)e->ev.sev_ptr[n], sizeof(int32_t), &fail);
-            if (fail) goto done;
-        } else { /* each sev_ptr[x] is now the start of x + 1's list: shift back */
-            for (m = n; m > 0; m--) e->ev.sev_ptr[m] = e->ev.sev_ptr[m - 1];
-            e->ev.sev_ptr[0] = 0;
-        }
+     * counts (above), offsets, then the lists (sev_ptr[x] runs ahead as the fill position) */
+    for (m = 0; m < n; m++) {
+        if (e->ev.sev_ptr[m + 1] > maxsev) maxsev = e->ev.sev_ptr[m + 1];
+        e->ev.sev_ptr[m + 1] += e->ev.sev_ptr[m];
     }
+    e->ev.sev = (int32_t *)xalloc(e, (size_t)e->ev.sev_ptr[n], sizeof(int32_t), &fail);
+    if (fail) goto done;
+    for (v = 0; v < ne; v++) {
+        int32_t xs[2 * KMC_MAX_EVENT_MOVES], nx = event_sites(net, v, xs);
+        for (m = 0; m < nx; m++) e->ev.sev[e->ev.sev_ptr[xs[m]]++] = v;
+    }
+    for (m = n; m > 0; m--) e->ev.sev_ptr[m] = e->ev.sev_ptr[m - 1]; /* shift back */
+    e->ev.sev_ptr[0] = 0;
     e->ev.max_sev = maxsev;
     ok = 0;
 done:

@@ -74,8 +74,8 @@ def _array(value, name, dtype, shape):
     arr = _checks.as_numeric(value, name)
     if np.dtype(dtype).kind in "iu" and arr.dtype.kind == "f":
         raise ConfigTypeError(f"{name} must be an integer array, got dtype {arr.dtype}")
-    if np.dtype(dtype).kind in "iu" and arr.size:
-        info = np.iinfo(dtype)
+    if np.dtype(dtype).kind in "iu" and arr.size and arr.dtype != np.dtype(dtype):
+        info = np.iinfo(dtype)  # (an array of the C type itself is in range)
         if arr.min() < info.min or arr.max() > info.max:
             raise ConfigError(f"{name} has values outside the range of {np.dtype(dtype).name}")
     arr = np.ascontiguousarray(arr, dtype=dtype)
@@ -365,7 +365,7 @@ cdef class Engine:
         net.ev_type = NULL
         if ev_ptr is not None:
             eptr = _array(ev_ptr, "ev_ptr", np.int32, (-1,))
-            if eptr.shape[0] < 1 or eptr[0] != 0 or np.any(np.diff(eptr) < 1):
+            if eptr.shape[0] < 1 or eptr[0] != 0 or np.any(eptr[1:] <= eptr[:eptr.shape[0] - 1]):
                 raise ConfigError("ev_ptr must start at 0 and be increasing")
             n_ev = eptr.shape[0] - 1
             n_mv = int(eptr[n_ev])
