@@ -1220,8 +1220,11 @@ class SiteNetwork:
             Angstrom, ``hop_ekra`` in eV), ``site_energy`` (eV), ``n_hop_types``,
             ``charge_e``; with pair interactions ``int_ptr``, ``int_nbr``, ``int_J`` and
             ``hop_J`` (eV); with multi-ion events ``ev_ptr``, ``ev_src``, ``ev_dst``,
-            ``ev_vec`` (Angstrom), ``ev_ekra`` (eV), ``ev_type`` and ``n_event_types``. The
-            engine copies what it keeps.
+            ``ev_vec`` (Angstrom), ``ev_ekra`` (eV), ``ev_type`` and ``n_event_types``,
+            and ``ev_vidx`` when the events keep their move vectors as hop indices (then
+            ``ev_vec`` is the table of vectors, see :meth:`kmc.events.EventSet.vector_rows`).
+            The engine copies what it keeps, except the EventSet's read-only ``ev_ptr``,
+            ``ev_src`` and ``ev_dst``, which it borrows (the Engine object holds them).
         """
         out: dict[str, Any] = {
             "hop_ptr": self.hop_ptr, "hop_dst": self.hop_dst, "hop_rev": self.hop_rev,
