@@ -12,6 +12,9 @@
 #include "kmc_engine_impl.h"
 #include "kmc_intern.h"
 
+/* The KRA barrier of event v (kmc_network.ev_ekra_same: one for all). */
+#define EV_EKRA(net, v) ((net)->ev_ekra[(net)->ev_ekra_same ? 0 : (v)])
+
 /* Rate-sum tables only for degrees up to this and this many entries in all. */
 #define KMC_TAB_MAXDEG 8
 #define KMC_TAB_BUDGET 16384
@@ -320,14 +323,20 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
             FAIL("event arrays are required when n_events > 0");
         if (net->n_event_types < 1) FAIL("n_event_types = %d must be >= 1", (int)net->n_event_types);
         if (net->ev_ptr[0] != 0) FAIL("ev_ptr must start at 0");
+        if (net->ev_vidx) { /* the table's rows once, then each move's row index */
+            int64_t i;
+            if (net->n_ev_vecs < 1) FAIL("n_ev_vecs = %d must be >= 1 with ev_vidx", (int)net->n_ev_vecs);
+            for (i = 0; i < 3 * (int64_t)net->n_ev_vecs; i++)
+                if (!isfinite(net->ev_vec[i])) FAIL("event vector row %d is not finite", (int)(i / 3));
+        }
         for (v = 0; v < net->n_events; v++) /* offsets first: ev_ptr[n_events] is the number of moves */
             if (net->ev_ptr[v + 1] < net->ev_ptr[v]) FAIL("ev_ptr is not non-decreasing at event %d", (int)v);
         for (v = 0; v < net->n_events; v++) {
             const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
             if (k < 1 || k > KMC_MAX_EVENT_MOVES)
                 FAIL("event %d has %d moves; 1..%d are supported", (int)v, (int)k, KMC_MAX_EVENT_MOVES);
-            if (!isfinite(net->ev_ekra[v]) || net->ev_ekra[v] < 0.0)
-                FAIL("ev_ekra[%d] = %g must be finite and >= 0", (int)v, net->ev_ekra[v]);
+            if (!isfinite(EV_EKRA(net, v)) || EV_EKRA(net, v) < 0.0)
+                FAIL("ev_ekra[%d] = %g must be finite and >= 0", (int)v, EV_EKRA(net, v));
             if (net->ev_type[v] < 0 || net->ev_type[v] >= net->n_event_types)
                 FAIL("ev_type[%d] = %d outside 0..%d", (int)v, (int)net->ev_type[v], (int)(net->n_event_types - 1));
             for (m = 0; m < k; m++) {
@@ -335,8 +344,14 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
                 if (a0 < 0 || a0 >= n || b0 < 0 || b0 >= n)
                     FAIL("event %d moves %d -> %d, outside 0..%d", (int)v, (int)a0, (int)b0, (int)(n - 1));
                 if (a0 == b0) FAIL("event %d moves an ion from site %d to itself", (int)v, (int)a0);
-                for (d = 0; d < 3; d++)
-                    if (!isfinite(net->ev_vec[3 * (b + m) + d])) FAIL("event %d has a non-finite vector", (int)v);
+                if (net->ev_vidx) {
+                    if (net->ev_vidx[b + m] < 0 || net->ev_vidx[b + m] >= net->n_ev_vecs)
+                        FAIL("event %d: vector row %d outside 0..%d", (int)v, (int)net->ev_vidx[b + m],
+                             (int)(net->n_ev_vecs - 1));
+                } else {
+                    for (d = 0; d < 3; d++)
+                        if (!isfinite(net->ev_vec[3 * (b + m) + d])) FAIL("event %d has a non-finite vector", (int)v);
+                }
                 for (q = 0; q < m; q++) {
                     if (net->ev_src[b + q] == a0) FAIL("event %d moves two ions from site %d", (int)v, (int)a0);
                     if (net->ev_dst[b + q] == b0) FAIL("event %d moves two ions to site %d", (int)v, (int)b0);
@@ -672,14 +687,22 @@ done:
 
 /* ---- multi-ion events (creation only) ---- */
 
+/* The displacement (3 doubles) of move m: its own row, or its row of the table (ev_vidx). */
+static inline const double *move_vec(const kmc_network *net, int32_t m)
+{
+    return net->ev_vec + 3 * (size_t)(net->ev_vidx ? net->ev_vidx[m] : m);
+}
+
 /* Hash of event v's class record: type, move count and the bits of the move vectors. */
 static uint64_t event_hash(const kmc_network *net, int32_t v)
 {
     const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
     uint64_t h = ((uint64_t)(uint32_t)net->ev_type[v] << 8) ^ (uint64_t)k;
-    int32_t i;
-    for (i = 0; i < 3 * k; i++)
-        h = (h ^ (uint64_t)dbits(net->ev_vec[3 * (size_t)b + (size_t)i])) * UINT64_C(0x9E3779B97F4A7C15);
+    int32_t m, d;
+    for (m = 0; m < k; m++) {
+        const double *x = move_vec(net, b + m);
+        for (d = 0; d < 3; d++) h = (h ^ (uint64_t)dbits(x[d])) * UINT64_C(0x9E3779B97F4A7C15);
+    }
     h ^= h >> 29;
     h *= UINT64_C(0xBF58476D1CE4E5B9);
     return h ^ (h >> 32);
@@ -689,19 +712,26 @@ static uint64_t event_hash(const kmc_network *net, int32_t v)
 static int same_event_class(const kmc_network *net, int32_t v, int32_t r)
 {
     const int32_t bv = net->ev_ptr[v], k = net->ev_ptr[v + 1] - bv, br = net->ev_ptr[r];
-    const double *x = net->ev_vec + 3 * (size_t)bv, *y = net->ev_vec + 3 * (size_t)br;
-    int32_t i;
+    int32_t m, d;
     if (net->ev_type[v] != net->ev_type[r] || net->ev_ptr[r + 1] - br != k) return 0;
-    for (i = 0; i < 3 * k; i++)
-        if (dbits(x[i]) != dbits(y[i])) return 0;
+    for (m = 0; m < k; m++) {
+        const double *x = move_vec(net, bv + m), *y = move_vec(net, br + m);
+        if (net->ev_vidx && net->ev_vidx[bv + m] == net->ev_vidx[br + m]) continue; /* one row */
+        for (d = 0; d < 3; d++)
+            if (dbits(x[d]) != dbits(y[d])) return 0;
+    }
     return 1;
 }
 
 /* The class of every event (e->ev.cls, ids in order of first appearance) and one
  * representative event per class (*reps, malloc'd, e->ev.n_ecls of them). Open addressing
  * over the representatives: no copies of the records. Returns 0, or -1 when out of memory. */
+static int event_classes_by_rows(kmc_engine *e, const kmc_network *net, int32_t **reps);
+
 static int event_classes(kmc_engine *e, const kmc_network *net, int32_t **reps)
 {
+    if (net->ev_vidx) return event_classes_by_rows(e, net, reps);
+    {
     size_t n_slots = 64, mask = n_slots - 1, i;
     int32_t *slot = (int32_t *)malloc(n_slots * sizeof(int32_t)), *rep = (int32_t *)malloc(32 * sizeof(int32_t));
     int32_t nc = 0, cap = 32, v, r, prev = -1;
@@ -749,6 +779,82 @@ fail:
     free(slot);
     free(rep);
     return -1;
+    }
+}
+
+/* event_classes with a table of vectors (ev_vidx): the table's rows are interned first
+ * (rows with the same bits share an id), then each event's record (type and move count,
+ * the row ids of its moves): the same classes, ids in order of first appearance, without
+ * reading 3 doubles per move. */
+static int event_classes_by_rows(kmc_engine *e, const kmc_network *net, int32_t **reps)
+{
+    interner R, C;
+    int32_t *row = NULL, *rep = NULL, cap = 32, v, m, nc = 0, prev = -1;
+    int64_t rec[1 + KMC_MAX_EVENT_MOVES], last[1 + KMC_MAX_EVENT_MOVES];
+    int ok = -1;
+    *reps = NULL;
+    if (intern_init(&R) != 0) return -1;
+    if (intern_init(&C) != 0) {
+        intern_free(&R);
+        return -1;
+    }
+    row = (int32_t *)malloc((size_t)net->n_ev_vecs * sizeof(int32_t));
+    rep = (int32_t *)malloc((size_t)cap * sizeof(int32_t));
+    if (!row || !rep) goto done;
+    for (v = 0; v < net->n_ev_vecs; v++) {
+        int64_t w[3];
+        int d;
+        for (d = 0; d < 3; d++) w[d] = dbits(net->ev_vec[3 * (size_t)v + (size_t)d]);
+        if ((row[v] = intern(&R, w, 3)) < 0) goto done;
+    }
+    for (v = 0; v < net->n_events; v++) {
+        const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
+        int32_t c, same = prev >= 0;
+        rec[0] = ((int64_t)net->ev_type[v] << 8) ^ (int64_t)k; /* k: the record's length */
+        for (m = 0; m < k; m++) rec[1 + m] = row[net->ev_vidx[b + m]];
+        for (m = 0; m <= k && same; m++) same = rec[m] == last[m];
+        if (same) { /* runs of one class */
+            e->ev.cls[v] = prev;
+            continue;
+        }
+        if ((c = intern(&C, rec, (size_t)(1 + k))) < 0) goto done;
+        if (c == nc) { /* a new class: v represents it */
+            if (nc == cap) {
+                int32_t *p = (int32_t *)realloc(rep, 2 * (size_t)cap * sizeof(int32_t));
+                if (!p) goto done;
+                rep = p;
+                cap *= 2;
+            }
+            rep[nc++] = v;
+        }
+        e->ev.cls[v] = prev = c;
+        memcpy(last, rec, (size_t)(1 + k) * sizeof(int64_t));
+    }
+    e->ev.n_ecls = nc;
+    *reps = rep;
+    rep = NULL;
+    ok = 0;
+done:
+    free(row);
+    free(rep);
+    intern_free(&R);
+    intern_free(&C);
+    return ok;
+}
+
+/* The distinct sites event v moves an ion from or to (sources, then the targets that are
+ * not sources) into xs; returns their number. */
+static int32_t event_sites(const kmc_network *net, int32_t v, int32_t *xs)
+{
+    const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
+    int32_t m, w, nx = 0;
+    for (m = 0; m < 2 * k; m++) {
+        const int32_t x = m < k ? net->ev_src[b + m] : net->ev_dst[b + m - k];
+        int32_t dup = 0;
+        for (w = 0; w < k && m >= k && !dup; w++) dup = net->ev_src[b + w] == x;
+        if (!dup) xs[nx++] = x;
+    }
+    return nx;
 }
 
 /* Copy the multi-ion events, build their classes, static energies and rates, and the
@@ -757,15 +863,28 @@ fail:
 static int events_setup(kmc_engine *e, const kmc_network *net, const kmc_params *p)
 {
     const int32_t n = net->n_sites, ne = net->n_events, nm = net->ev_ptr[ne];
-    int32_t v, m, q, c, *rep = NULL, maxsev = 0;
+    int32_t v, m, c, *rep = NULL, maxsev = 0;
     double *cfd = NULL; /* field term of each class */
     double last_ekra = 0.0, last_de = 0.0, last_rate = -1.0;
     int fail = 0, d, ok = -1;
     e->ev.n_events = ne;
     e->ev.n_event_types = net->n_event_types;
-    e->ev.ptr = (int32_t *)xalloc(e, (size_t)ne + 1, sizeof(int32_t), &fail);
-    e->ev.src = (int32_t *)xalloc(e, (size_t)nm, sizeof(int32_t), &fail);
-    e->ev.dst = (int32_t *)xalloc(e, (size_t)nm, sizeof(int32_t), &fail);
+    if (net->ev_borrow) { /* the caller's arrays, read only (kmc_network: ev_borrow) */
+        e->ev.ptr = net->ev_ptr;
+        e->ev.src = net->ev_src;
+        e->ev.dst = net->ev_dst;
+        e->ev.borrowed = 1;
+    } else {
+        int32_t *ptr = (int32_t *)xalloc(e, (size_t)ne + 1, sizeof(int32_t), &fail);
+        int32_t *src = (int32_t *)xalloc(e, (size_t)nm, sizeof(int32_t), &fail);
+        int32_t *dst = (int32_t *)xalloc(e, (size_t)nm, sizeof(int32_t), &fail);
+        if (ptr) memcpy(ptr, net->ev_ptr, ((size_t)ne + 1) * sizeof(int32_t));
+        if (src) memcpy(src, net->ev_src, (size_t)nm * sizeof(int32_t));
+        if (dst) memcpy(dst, net->ev_dst, (size_t)nm * sizeof(int32_t));
+        e->ev.ptr = ptr;
+        e->ev.src = src;
+        e->ev.dst = dst;
+    }
     e->ev.cls = (int32_t *)xalloc(e, (size_t)ne, sizeof(int32_t), &fail);
     if (e->interacting) {
         e->ev.ekra = (double *)xalloc(e, (size_t)ne, sizeof(double), &fail);
@@ -792,8 +911,9 @@ static int events_setup(kmc_engine *e, const kmc_network *net, const kmc_params 
             e->ev.ecl[c].rate = -1.0; /* none yet */
             for (m = 0; m < k; m++, rows++) {
                 double sq = 0.0, *w = e->ev.ecl_vec + 4 * (size_t)rows;
+                const double *mv = move_vec(net, b + m);
                 for (d = 0; d < 3; d++) {
-                    const double x = net->ev_vec[3 * (size_t)(b + m) + d];
+                    const double x = mv[d];
                     w[d] = x;
                     sq += x * x;
                     fd += p->field_V_per_A[d] * x;
@@ -803,10 +923,8 @@ static int events_setup(kmc_engine *e, const kmc_network *net, const kmc_params 
             cfd[c] = fd;
         }
     }
-    memcpy(e->ev.ptr, net->ev_ptr, ((size_t)ne + 1) * sizeof(int32_t));
-    memcpy(e->ev.src, net->ev_src, (size_t)nm * sizeof(int32_t));
-    memcpy(e->ev.dst, net->ev_dst, (size_t)nm * sizeof(int32_t));
-    if (e->interacting) memcpy(e->ev.ekra, net->ev_ekra, (size_t)ne * sizeof(double));
+    if (e->interacting)
+        for (v = 0; v < ne; v++) e->ev.ekra[v] = EV_EKRA(net, v);
     for (v = 0; v < ne; v++) {
         double de0 = 0.0, de;
         for (m = net->ev_ptr[v]; m < net->ev_ptr[v + 1]; m++)
@@ -816,8 +934,8 @@ static int events_setup(kmc_engine *e, const kmc_network *net, const kmc_params 
             e->ev.de0[v] = de;
         } else { /* the rate of the previous event again if it has the same barrier and dE */
             kmc_evclass *ec = e->ev.ecl + e->ev.cls[v];
-            if (!(last_rate >= 0.0 && dbits(net->ev_ekra[v]) == dbits(last_ekra) && dbits(de) == dbits(last_de))) {
-                last_ekra = net->ev_ekra[v];
+            if (!(last_rate >= 0.0 && dbits(EV_EKRA(net, v)) == dbits(last_ekra) && dbits(de) == dbits(last_de))) {
+                last_ekra = EV_EKRA(net, v);
                 last_de = de;
                 last_rate = kmc_rate(&e->rp, last_ekra, last_de);
             }
@@ -833,33 +951,25 @@ static int events_setup(kmc_engine *e, const kmc_network *net, const kmc_params 
             }
             if (e->ev.rate) e->ev.rate[v] = last_rate;
         }
+        { /* the count of the site -> event lists below, in the same pass */
+            int32_t xs[2 * KMC_MAX_EVENT_MOVES], nx = event_sites(net, v, xs);
+            for (m = 0; m < nx; m++) e->ev.sev_ptr[xs[m] + 1]++;
+        }
     }
     /* site -> events, each event once per site (a site may be a source and a target):
-     * counts, offsets, then the lists (sev_ptr[x] runs ahead as the fill position) */
-    for (q = 0; q < 2; q++) {
-        for (v = 0; v < ne; v++) {
-            const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
-            for (m = 0; m < 2 * k; m++) {
-                const int32_t x = m < k ? net->ev_src[b + m] : net->ev_dst[b + m - k];
-                int32_t w, dup = 0;
-                for (w = 0; w < k && m >= k && !dup; w++) dup = net->ev_src[b + w] == x;
-                if (dup) continue;
-                if (q == 0) e->ev.sev_ptr[x + 1]++;
-                else e->ev.sev[e->ev.sev_ptr[x]++] = v;
-            }
-        }
-        if (q == 0) {
-            for (m = 0; m < n; m++) {
-                if (e->ev.sev_ptr[m + 1] > maxsev) maxsev = e->ev.sev_ptr[m + 1];
-                e->ev.sev_ptr[m + 1] += e->ev.sev_ptr[m];
-            }
-            e->ev.sev = (int32_t *)xalloc(e, (size_t)e->ev.sev_ptr[n], sizeof(int32_t), &fail);
-            if (fail) goto done;
-        } else { /* each sev_ptr[x] is now the start of x + 1's list: shift back */
-            for (m = n; m > 0; m--) e->ev.sev_ptr[m] = e->ev.sev_ptr[m - 1];
-            e->ev.sev_ptr[0] = 0;
-        }
+     * counts (above), offsets, then the lists (sev_ptr[x] runs ahead as the fill position) */
+    for (m = 0; m < n; m++) {
+        if (e->ev.sev_ptr[m + 1] > maxsev) maxsev = e->ev.sev_ptr[m + 1];
+        e->ev.sev_ptr[m + 1] += e->ev.sev_ptr[m];
     }
+    e->ev.sev = (int32_t *)xalloc(e, (size_t)e->ev.sev_ptr[n], sizeof(int32_t), &fail);
+    if (fail) goto done;
+    for (v = 0; v < ne; v++) {
+        int32_t xs[2 * KMC_MAX_EVENT_MOVES], nx = event_sites(net, v, xs);
+        for (m = 0; m < nx; m++) e->ev.sev[e->ev.sev_ptr[xs[m]]++] = v;
+    }
+    for (m = n; m > 0; m--) e->ev.sev_ptr[m] = e->ev.sev_ptr[m - 1]; /* shift back */
+    e->ev.sev_ptr[0] = 0;
     e->ev.max_sev = maxsev;
     ok = 0;
 done:

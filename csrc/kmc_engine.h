@@ -92,9 +92,20 @@ typedef struct {
     const int32_t *ev_ptr;     /* [n_events+1], ev_ptr[0] = 0 */
     const int32_t *ev_src;     /* [ev_ptr[n_events]] */
     const int32_t *ev_dst;     /* [ev_ptr[n_events]] */
-    const double *ev_vec;      /* [ev_ptr[n_events]*3] displacement of each move, Angstrom */
+    const double *ev_vec;      /* [ev_ptr[n_events]*3] displacement of each move, Angstrom;
+                                  with ev_vidx: [n_ev_vecs*3], a table of vectors */
     const double *ev_ekra;     /* [n_events] KRA barrier, eV */
     const int32_t *ev_type;    /* [n_events] in 0..n_event_types-1 */
+    const int32_t *ev_vidx;    /* [ev_ptr[n_events]] or NULL: move m's displacement is row
+                                  ev_vidx[m] of the table ev_vec (e.g. the network's hop of
+                                  the move), so that no per-move vectors need to exist */
+    int32_t n_ev_vecs;         /* rows of ev_vec with ev_vidx (>= 1), else ignored */
+    int32_t ev_ekra_same;      /* nonzero: every event has the barrier ev_ekra[0] (ev_ekra
+                                  needs 1 entry), else ev_ekra has one per event */
+    int32_t ev_borrow;         /* nonzero: the engine keeps pointers to ev_ptr, ev_src and
+                                  ev_dst instead of copying them; the caller keeps those arrays
+                                  alive and unchanged until kmc_engine_free (the engine only
+                                  reads them) */
     /* Compact form for periodic lattices: when site_template is not NULL, hop_ptr and the
      * per-hop arrays above are NULL (and there are neither pair interactions nor events).
      * Site s has the hop list of template t = site_template[s]: hop k < tp_ptr[t+1] - tp_ptr[t]

@@ -250,7 +250,9 @@ typedef struct {
  * per-event data are the sites, the class and the rate. */
 typedef struct {
     int32_t n_events, n_event_types, n_ecls;
-    int32_t *ptr, *src, *dst; /* as kmc_network's ev_ptr, ev_src, ev_dst */
+    const int32_t *ptr, *src, *dst; /* as kmc_network's ev_ptr, ev_src, ev_dst: copies, or
+                                       the caller's arrays with ev_borrow (then borrowed = 1) */
+    int borrowed;
     int32_t *cls;      /* [n_events] class of each event */
     kmc_evclass *ecl;  /* [n_ecls] */
     double *ecl_vec;   /* [4 per class move] vector (Angstrom) and its squared length */

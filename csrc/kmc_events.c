@@ -172,9 +172,11 @@ static int events_check(kmc_engine *e)
 
 KMC_PRIVATE void events_free(kmc_engine *e)
 {
-    free(e->ev.ptr);
-    free(e->ev.src);
-    free(e->ev.dst);
+    if (!e->ev.borrowed) {
+        free((void *)e->ev.ptr);
+        free((void *)e->ev.src);
+        free((void *)e->ev.dst);
+    }
     free(e->ev.cls);
     free(e->ev.ecl);
     free(e->ev.ecl_vec);

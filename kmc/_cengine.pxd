@@ -44,6 +44,10 @@ cdef extern from "kmc_engine.h" nogil:
         const double *ev_vec
         const double *ev_ekra
         const int32_t *ev_type
+        const int32_t *ev_vidx
+        int32_t n_ev_vecs
+        int32_t ev_borrow
+        int32_t ev_ekra_same
         int32_t n_templates
         const int32_t *site_template
         const int32_t *tp_ptr

@@ -53,6 +53,7 @@ class Engine:
         ev_ekra: ArrayLike | None = ...,
         ev_type: ArrayLike | None = ...,
         n_event_types: int = ...,
+        ev_vidx: ArrayLike | None = ...,
         site_template: ArrayLike | None = ...,
         tp_ptr: ArrayLike | None = ...,
         tp_doff: ArrayLike | None = ...,

@@ -43,6 +43,20 @@ RATE_LAWS = tuple(kmc_rate_law_name(i).decode() for i in range(KMC_N_RATE_LAWS))
 _UINT64_MAX = 2**64 - 1
 
 
+def _frozen(arr, given):
+    """`arr` (as converted) is the caller's own array `given` and its data cannot change:
+    read-only, and a view of a read-only array (whose WRITEABLE flag numpy will not set
+    again). The engine may then keep a pointer to it instead of a copy."""
+    if arr is not given or arr.flags.writeable or not isinstance(arr.base, np.ndarray):
+        return False
+    root = arr
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+        if root.flags.writeable:
+            return False
+    return root.base is None
+
+
 cdef _raise(int rc, msg):
     if isinstance(msg, bytes):
         msg = msg.decode("utf-8", "replace")
@@ -60,8 +74,8 @@ def _array(value, name, dtype, shape):
     arr = _checks.as_numeric(value, name)
     if np.dtype(dtype).kind in "iu" and arr.dtype.kind == "f":
         raise ConfigTypeError(f"{name} must be an integer array, got dtype {arr.dtype}")
-    if np.dtype(dtype).kind in "iu" and arr.size:
-        info = np.iinfo(dtype)
+    if np.dtype(dtype).kind in "iu" and arr.size and arr.dtype != np.dtype(dtype):
+        info = np.iinfo(dtype)  # (an array of the C type itself is in range)
         if arr.min() < info.min or arr.max() > info.max:
             raise ConfigError(f"{name} has values outside the range of {np.dtype(dtype).name}")
     arr = np.ascontiguousarray(arr, dtype=dtype)
@@ -174,7 +188,15 @@ cdef class Engine:
     ev_ptr, ev_src, ev_dst, ev_vec, ev_ekra, ev_type : arrays or None
         Multi-ion events, CSR by event: event v moves the ions on ev_src[ev_ptr[v]:ev_ptr[v+1]]
         to ev_dst[...] by ev_vec[...] (Angstrom) at once, with KRA barrier ev_ekra[v] (eV)
-        and type ev_type[v]; the caller includes every event's reverse.
+        and type ev_type[v]; the caller includes every event's reverse. ev_ptr, ev_src and
+        ev_dst are borrowed, not copied, when they are read-only int32 arrays whose data
+        cannot be made writeable again (read-only views of read-only arrays, as an
+        EventSet's): the Engine keeps a reference to them, so they live as long as it does.
+        An ev_ekra broadcast from one value (stride 0, as np.broadcast_to makes) is read as
+        that one value.
+    ev_vidx : (n_moves,) int32 or None
+        With it, ev_vec is a table of vectors (n_rows, 3) and move m's vector is
+        ev_vec[ev_vidx[m]] (e.g. the network's hop of each move): no per-move vectors.
     n_event_types : int
         Number of event types (>= 1 when there are events).
     cl_ptr, cl_site, cl_V : arrays or None
@@ -212,12 +234,13 @@ cdef class Engine:
     cdef readonly int32_t n_hop_types
     cdef readonly int32_t n_event_types
     cdef readonly str rate_law
+    cdef object _borrowed  # arrays the C engine reads without a copy: kept alive with it
 
     def __cinit__(self, hop_ptr, hop_dst, hop_rev, hop_type, hop_vec, hop_ekra, site_energy,
                   ion_sites, *, n_hop_types, temperature_K, attempt_frequency_Hz, charge_e,
                   field_V_per_A=(0.0, 0.0, 0.0), int_ptr=None, int_nbr=None, int_J=None,
                   hop_J=None, ev_ptr=None, ev_src=None, ev_dst=None, ev_vec=None,
-                  ev_ekra=None, ev_type=None, n_event_types=0, site_template=None,
+                  ev_ekra=None, ev_type=None, n_event_types=0, ev_vidx=None, site_template=None,
                   tp_ptr=None, tp_doff=None, tp_rev=None, tp_type=None, tp_vec=None,
                   tp_ekra=None, cl_ptr=None, cl_site=None, cl_V=None, lm_e0=None,
                   lm_phi=None, lm_tptr=None, lm_tpos=None, lm_K=None, env_ptr=None,
@@ -342,14 +365,23 @@ cdef class Engine:
         net.ev_type = NULL
         if ev_ptr is not None:
             eptr = _array(ev_ptr, "ev_ptr", np.int32, (-1,))
-            if eptr.shape[0] < 1 or eptr[0] != 0 or np.any(np.diff(eptr) < 1):
+            if eptr.shape[0] < 1 or eptr[0] != 0 or np.any(eptr[1:] <= eptr[:eptr.shape[0] - 1]):
                 raise ConfigError("ev_ptr must start at 0 and be increasing")
             n_ev = eptr.shape[0] - 1
             n_mv = int(eptr[n_ev])
             esrc = _array(ev_src, "ev_src", np.int32, (n_mv,))
             edst = _array(ev_dst, "ev_dst", np.int32, (n_mv,))
-            evec = _array(ev_vec, "ev_vec", np.float64, (n_mv, 3)).reshape(-1)
-            eekra = _array(ev_ekra, "ev_ekra", np.float64, (n_ev,))
+            if ev_vidx is None:
+                evec = _array(ev_vec, "ev_vec", np.float64, (n_mv, 3)).reshape(-1)
+            else:
+                evidx = _array(ev_vidx, "ev_vidx", np.int32, (n_mv,))
+                evec = _array(ev_vec, "ev_vec", np.float64, (-1, 3)).reshape(-1)
+            if (isinstance(ev_ekra, np.ndarray) and ev_ekra.shape == (n_ev,) and n_ev > 1
+                    and ev_ekra.strides == (0,)):  # one barrier broadcast to every event
+                eekra = _array(ev_ekra[:1], "ev_ekra", np.float64, (1,))
+                net.ev_ekra_same = 1
+            else:
+                eekra = _array(ev_ekra, "ev_ekra", np.float64, (n_ev,))
             etype = _array(ev_type, "ev_type", np.int32, (n_ev,))
             if n_ev > 0:
                 net.n_events = n_ev
@@ -360,6 +392,12 @@ cdef class Engine:
                 net.ev_vec = _dptr(evec)
                 net.ev_ekra = _dptr(eekra)
                 net.ev_type = _iptr(etype)
+                if ev_vidx is not None:
+                    net.ev_vidx = _iptr(evidx)
+                    net.n_ev_vecs = evec.shape[0] // 3
+                if all(_frozen(a, b) for a, b in ((eptr, ev_ptr), (esrc, ev_src), (edst, ev_dst))):
+                    net.ev_borrow = 1  # the engine reads them for its lifetime: keep them
+                    self._borrowed = (eptr, esrc, edst)
         net.n_clusters = 0
         if cl_ptr is not None:
             cptr = _array(cl_ptr, "cl_ptr", np.int32, (-1,))

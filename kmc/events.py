@@ -69,7 +69,10 @@ def _ints(value: Any, name: str, length: int | None = None) -> np.ndarray:
 def _freeze(arr: np.ndarray) -> np.ndarray:
     """A read-only view of `arr` (contiguous) whose base is read-only too, so that the
     WRITEABLE flag cannot be set again: the data of an EventSet never changes."""
-    base = np.ascontiguousarray(arr)
+    if arr.ndim == 1 and arr.shape[0] > 1 and arr.strides == (0,):
+        base = arr  # one value broadcast (np.broadcast_to): kept so, not copied
+    else:
+        base = np.ascontiguousarray(arr)
     root = base
     while isinstance(root.base, np.ndarray):  # views of our own fresh arrays: freeze the owner
         root = root.base
@@ -86,6 +89,13 @@ def _take_rows(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
     arr = np.ascontiguousarray(arr)
     rec = arr.view(np.dtype((np.void, arr.shape[1] * arr.itemsize))).reshape(-1)
     return np.take(rec, idx).view(arr.dtype).reshape(-1, arr.shape[1])
+
+
+def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
+    """`a` and `b` are views of the same memory with the same layout (for read-only
+    arrays: the same values)."""
+    return (a is b or (a.dtype == b.dtype and a.shape == b.shape and a.strides == b.strides
+                       and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]))
 
 
 def _check_n_moves(n_moves: int) -> None:
@@ -190,6 +200,12 @@ class EventSet:
     read-only and never change) shares them, and what is known about them, without checking
     or copying again.
 
+    The generators keep the move vectors as rows of a table: per move the index of its
+    network hop (4 bytes) into the network's hop vectors, instead of an (n_moves, 3) array
+    (24 bytes per move: 1.44 GB for the 60 million moves of 10^6 sites with bent 2-ion
+    strings). :meth:`vector_rows` gives that form, which the engine reads directly;
+    ``vectors`` is then gathered (bit for bit ``table[index]``) on first access and kept.
+
     Parameters
     ----------
     ptr : array_like of int, shape (n_events + 1,)
@@ -266,7 +282,8 @@ class EventSet:
         (in place, so that a network's event arrays stay the same objects)."""
         self.__dict__.update(state)
         facts = state.get("_facts")
-        arrays = [getattr(self, f) for f in _ARRAY_FIELDS]
+        arrays = [state[f] for f in (*_ARRAY_FIELDS, "_vec_table", "_vec_index")
+                  if f in state]
         arrays += [a for a in (getattr(facts, "reverse", None), state.get("_reverse"))
                    if isinstance(a, np.ndarray)]
         for arr in arrays:
@@ -280,26 +297,63 @@ class EventSet:
     def _holds(self, other: EventSet) -> bool:
         """`other` was given exactly this set's arrays (the same objects) and type names."""
         tn = other.type_names
-        return (all(getattr(other, f) is getattr(self, f) for f in _ARRAY_FIELDS)
+        mine, theirs = self.__dict__, other.__dict__
+        return (all(theirs.get(f) is mine.get(f) for f in _ARRAY_FIELDS)
                 and isinstance(tn, (tuple, list)) and tuple(tn) == self.type_names)
 
     @classmethod
-    def _trusted(cls, ptr: np.ndarray, src: np.ndarray, dst: np.ndarray, vectors: np.ndarray,
-                 barriers_eV: np.ndarray, types: np.ndarray, type_names: tuple[str, ...],
-                 facts: _Facts | None = None) -> EventSet:
+    def _trusted(cls, ptr: np.ndarray, src: np.ndarray, dst: np.ndarray,
+                 vectors: np.ndarray | None, barriers_eV: np.ndarray, types: np.ndarray,
+                 type_names: tuple[str, ...], facts: _Facts | None = None,
+                 vector_rows: tuple[np.ndarray, np.ndarray] | None = None) -> EventSet:
         """An EventSet from arrays known to be structurally valid, without checks or copies
         (internal: the generators and :meth:`concatenate`; the arrays must not be used
-        elsewhere, or be read-only arrays of another EventSet)."""
+        elsewhere, or be read-only arrays of another EventSet). With `vector_rows` = (table
+        (r, 3) float64, index (n_moves,) int32 in 0..r-1), `vectors` is None: the move
+        vectors are ``table[index]``, gathered only when ``vectors`` is read."""
         self = object.__new__(cls)
         set_ = object.__setattr__
         for field, arr, dt in zip(_ARRAY_FIELDS, (ptr, src, dst, vectors, barriers_eV, types),
                                   (np.int32, np.int32, np.int32, np.float64, np.float64,
                                    np.int32), strict=True):
+            if arr is None and field == "vectors" and vector_rows is not None:
+                table, index = vector_rows
+                set_(self, "_vec_table", _freeze(np.asarray(table, dtype=np.float64)))
+                set_(self, "_vec_index", _freeze(np.asarray(index, dtype=np.int32)))
+                continue
             set_(self, field, _freeze(np.asarray(arr, dtype=dt)))
         set_(self, "type_names", tuple(type_names))
         set_(self, "_facts", _Facts() if facts is None else facts)
         _HOLDERS[id(self.src)] = self
         return self
+
+    def __getattr__(self, name: str) -> Any:
+        """``vectors`` of a set that holds its move vectors as table rows: gathered once
+        (``table[index]``, bit for bit) and kept. Called only for attributes not found."""
+        d = self.__dict__
+        if name != "vectors" or "_vec_index" not in d:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        table, index = d["_vec_table"], d["_vec_index"]
+        out = np.empty((index.shape[0], 3), dtype=np.float64)
+        for a in range(0, index.shape[0], _CHUNK):
+            out[a:a + _CHUNK] = _take_rows(table, index[a:a + _CHUNK])
+        vec = _freeze(out)
+        object.__setattr__(self, "vectors", vec)
+        return vec
+
+    def vector_rows(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The move vectors as rows of a table: ``(table, index)`` with ``vectors ==
+        table[index]`` (read-only; Angstrom); index is None when the set holds one row per
+        move (then table is ``vectors``). Reads no per-move vectors that do not exist."""
+        d = self.__dict__
+        if "_vec_index" in d:
+            return d["_vec_table"], d["_vec_index"]
+        return self.vectors, None
+
+    def _move_vectors(self, a: int, b: int) -> np.ndarray:
+        """The vectors of moves a..b-1, shape (b - a, 3)."""
+        table, index = self.vector_rows()
+        return table[a:b] if index is None else table[index[a:b]]
 
     # ---------------------------------------------------------------- constructors
     @classmethod
@@ -329,6 +383,10 @@ class EventSet:
         parts = [(s, r) for s, r in zip(sets, remaps) if s.n_events]
         if len(parts) == 1 and np.array_equal(parts[0][1], np.arange(parts[0][1].size)):
             s = parts[0][0]
+            table, index = s.vector_rows()
+            if index is not None:
+                return cls._trusted(s.ptr, s.src, s.dst, None, s.barriers_eV, s.types,
+                                    tuple(names), s._facts, (table, index))
             return cls._trusted(s.ptr, s.src, s.dst, s.vectors, s.barriers_eV, s.types,
                                 tuple(names), s._facts)
         n_moves = sum(s.n_moves for s, _ in parts)
@@ -353,10 +411,17 @@ class EventSet:
             return np.concatenate(arrs) if arrs else np.zeros(shape, dtype)
 
         types = [r[s.types] for s, r in parts]
+        rows = [s.vector_rows() for s, _ in parts]
+        if parts and all(ix is not None and _same_array(t, rows[0][0]) for t, ix in rows):
+            # every part's vectors are rows of one table (the same network's hops)
+            vectors, vector_rows = None, (rows[0][0], np.concatenate([ix for _, ix in rows]))
+        else:
+            vectors, vector_rows = cat("vectors", (0, 3), np.float64), None
         return cls._trusted(
             np.concatenate(ptrs), cat("src", (0,), np.int32), cat("dst", (0,), np.int32),
-            cat("vectors", (0, 3), np.float64), cat("barriers_eV", (0,), np.float64),
-            np.concatenate(types) if types else np.zeros(0, np.int32), tuple(names), facts)
+            vectors, cat("barriers_eV", (0,), np.float64),
+            np.concatenate(types) if types else np.zeros(0, np.int32), tuple(names), facts,
+            vector_rows)
 
     @classmethod
     def from_lists(cls, events: Sequence[Sequence[tuple[int, int, Any]]], type_name: str,
@@ -418,7 +483,9 @@ class EventSet:
                 or not 0 <= e < self.n_events:
             raise IndexError(f"event index {e!r} is out of range (0..{self.n_events - 1})")
         a, b = int(self.ptr[e]), int(self.ptr[e + 1])
-        return self.src[a:b], self.dst[a:b], self.vectors[a:b]
+        vec = self._move_vectors(a, b)
+        vec.flags.writeable = False
+        return self.src[a:b], self.dst[a:b], vec
 
     @cached_property
     def _move_event(self) -> np.ndarray:
@@ -463,7 +530,9 @@ class EventSet:
     # ---------------------------------------------------------------- reverses
     def _quantised(self) -> np.ndarray:
         """Move vectors on the 1e-6 Angstrom grid, shape (n_moves, 3) int64."""
-        return np.rint(self.vectors / _VEC_QUANTUM_A).astype(np.int64)
+        table, index = self.vector_rows()
+        q = np.rint(table / _VEC_QUANTUM_A).astype(np.int64)
+        return q if index is None else _take_rows(q, index)
 
     def _same(self, e1: np.ndarray, e2: np.ndarray, q: np.ndarray,
               reversed_: bool) -> np.ndarray:

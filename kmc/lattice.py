@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import numbers
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol, runtime_checkable
@@ -233,6 +235,12 @@ def _check_cell(value: Any, name: str) -> np.ndarray:
     return cell
 
 
+#: What PeriodicNetwork.to_site_network knows of the hops of the SiteNetwork it is about to
+#: construct (``hops`` = (images, reverses)); SiteNetwork.__post_init__ takes it (and clears
+#: it) first thing, so it applies to that one construction only.
+_TRUSTED = threading.local()
+
+
 # --------------------------------------------------------------------------------------------
 # the network protocol
 # --------------------------------------------------------------------------------------------
@@ -303,6 +311,30 @@ class Network(Protocol):
         ...
 
 
+#: The members of :class:`Network` (its annotated attributes, properties and methods).
+_NETWORK_MEMBERS = tuple(sorted(
+    set(Network.__annotations__)
+    | {a for a, v in vars(Network).items()
+       if not a.startswith("_") and (callable(v) or isinstance(v, property))}))
+
+
+def is_network(obj: Any) -> bool:
+    """``isinstance(obj, Network)`` without computing anything.
+
+    Python 3.11's check of a runtime protocol calls ``hasattr`` for each member, which
+    evaluates properties: a cached ``dimensionality`` (a graph search over every hop and
+    event move, seconds and gigabytes at 10^6 sites with events) was computed just to test
+    the type. Members are looked up with :func:`inspect.getattr_static` here (as Python
+    3.12 does).
+    """
+    for a in _NETWORK_MEMBERS:
+        try:
+            inspect.getattr_static(obj, a)
+        except AttributeError:
+            return False
+    return True
+
+
 def as_site_network(network: Any, what: str = "network") -> SiteNetwork:
     """The :class:`SiteNetwork` form of any :class:`Network` (a :class:`PeriodicNetwork` is
     expanded), for code that needs per-hop arrays: event generators, microstructures.
@@ -312,7 +344,7 @@ def as_site_network(network: Any, what: str = "network") -> SiteNetwork:
     ConfigTypeError
         If `network` is not a network.
     """
-    if not isinstance(network, Network):
+    if not is_network(network):
         raise _ConfigTypeError(f"{what} must be a SiteNetwork or PeriodicNetwork, got "
                                f"{type(network).__name__}")
     return network.to_site_network()
@@ -437,6 +469,7 @@ class SiteNetwork:
     # ---------------------------------------------------------------- validation
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen dataclass
+        trusted, _TRUSTED.hops = getattr(_TRUSTED, "hops", None), None
 
         set_(self, "charge_e", _check_name_and_charge(self.name, self.charge_e))
         set_(self, "cell", _check_cell(self.cell, "cell"))
@@ -470,107 +503,111 @@ class SiteNetwork:
              _checks.broadcast_float(energies, "site_energies_eV", n, "site energies must be finite"))
 
         # hops
-        src = _checks.int_array(self.hop_src, "hop_src", None)
-        m = src.shape[0]
-        if m >= _INDEX_LIMIT:
-            raise ConfigError(f"the network has {m} hops; at most {_INDEX_LIMIT - 1} are supported")
-        dst = _checks.int_array(self.hop_dst, "hop_dst", None)
-        if dst.shape[0] != m:
-            raise ConfigError(
-                f"hop_dst has {dst.shape[0]} entries but hop_src has {m}; they must match"
-            )
-        for arr, what in ((src, "starts at"), (dst, "goes to")):
-            if m == 0 or (arr.min() >= 0 and arr.max() < n):
-                continue
-            bad = (arr < 0) | (arr >= n)
-            if bad.any():
-                h = int(np.flatnonzero(bad)[0])
-                raise ConfigError(
-                    f"hop {h} {what} site {arr[h]}, but the network has only {n} sites "
-                    f"(0..{n - 1})"
-                )
-        src = _checks.owned(src, self.hop_src, np.int32)
-        dst = _checks.owned(dst, self.hop_dst, np.int32)
-
-        vec = _checks.float_array(self.hop_vectors, "hop_vectors", (m, 3))
-        barriers = _checks.broadcast_float(
-            self.hop_barriers_eV, "hop_barriers_eV", m, "barriers must be finite and >= 0"
-        )
-        if m and barriers.min() < 0:
-            h = int(np.flatnonzero(barriers < 0)[0])
-            raise ConfigError(
-                f"hop_barriers_eV[{h}] is {_checks.fmt(barriers[h])}; barriers must be finite and >= 0"
-            )
-
-        hop_type_names = _checks.names(self.hop_type_names, "hop_type_names")
-        set_(self, "hop_type_names", hop_type_names)
-        if self.hop_types is None:
-            hop_types = np.zeros(m, dtype=np.int32)
+        if trusted is not None:  # from PeriodicNetwork.to_site_network (see _TrustedHops)
+            src, dst, vec, barriers, hop_types, images, rev = self._trusted_hops(trusted)
+            m = src.shape[0]
         else:
-            ht = _checks.int_array(self.hop_types, "hop_types", m)
-            _checks.check_int_range(
-                ht, "hop_types", len(hop_type_names),
-                f"hop_type_names has {len(hop_type_names)} names (0..{len(hop_type_names) - 1})",
-            )
-            hop_types = _checks.owned(ht, self.hop_types, np.int32)
-
-        # self hops, zero-length hops, images
-        self_hop = src == dst
-        if self_hop.any():
-            h = int(np.flatnonzero(self_hop)[0])
-            raise ConfigError(
-                f"hop {h} goes from site {src[h]} to itself (vector {_checks.fmt(vec[h])} A): the "
-                "supercell is too small, so the site would hop to its own periodic image "
-                "(self-hop); use a larger supercell"
-            )
-        len2 = np.einsum("ij,ij->i", vec, vec)
-        if m and len2.min() < _ZERO_HOP_A**2:
-            h = int(np.flatnonzero(len2 < _ZERO_HOP_A**2)[0])
-            raise ConfigError(
-                f"hop {h} (site {src[h]} -> {dst[h]}) has a zero-length vector "
-                f"hop_vectors[{h}] = {_checks.fmt(vec[h])} A"
-            )
-        images = self._images(self.cell, pos, src, dst, vec)
-
-        # duplicates, reverses, symmetric barriers
-        rev = np.zeros(0, dtype=np.int64)
-        if m:
-            fwd_key, rev_key = _hop_keys(n, src, dst, images)
-            order = np.argsort(fwd_key, kind="stable")
-            sk = fwd_key[order]
-            dup = np.flatnonzero(sk[1:] == sk[:-1])
-            if dup.size:
-                h1, h2 = int(order[dup[0]]), int(order[dup[0] + 1])
+            src = _checks.int_array(self.hop_src, "hop_src", None)
+            m = src.shape[0]
+            if m >= _INDEX_LIMIT:
+                raise ConfigError(f"the network has {m} hops; at most {_INDEX_LIMIT - 1} are supported")
+            dst = _checks.int_array(self.hop_dst, "hop_dst", None)
+            if dst.shape[0] != m:
                 raise ConfigError(
-                    f"hops {h1} and {h2} are duplicates: both go from site {src[h1]} to site "
-                    f"{dst[h1]} with image {_checks.fmt(images[h1])}"
+                    f"hop_dst has {dst.shape[0]} entries but hop_src has {m}; they must match"
                 )
-            pos_r = np.minimum(np.searchsorted(sk, rev_key), m - 1)
-            missing = np.flatnonzero(sk[pos_r] != rev_key)
-            if missing.size:
-                h = int(missing[0])
+            for arr, what in ((src, "starts at"), (dst, "goes to")):
+                if m == 0 or (arr.min() >= 0 and arr.max() < n):
+                    continue
+                bad = (arr < 0) | (arr >= n)
+                if bad.any():
+                    h = int(np.flatnonzero(bad)[0])
+                    raise ConfigError(
+                        f"hop {h} {what} site {arr[h]}, but the network has only {n} sites "
+                        f"(0..{n - 1})"
+                    )
+            src = _checks.owned(src, self.hop_src, np.int32)
+            dst = _checks.owned(dst, self.hop_dst, np.int32)
+
+            vec = _checks.float_array(self.hop_vectors, "hop_vectors", (m, 3))
+            barriers = _checks.broadcast_float(
+                self.hop_barriers_eV, "hop_barriers_eV", m, "barriers must be finite and >= 0"
+            )
+            if m and barriers.min() < 0:
+                h = int(np.flatnonzero(barriers < 0)[0])
                 raise ConfigError(
-                    f"hop {h} (site {src[h]} -> {dst[h]}, image {_checks.fmt(images[h])}) has no "
-                    f"reverse hop (site {dst[h]} -> {src[h]}, image {_checks.fmt(-images[h])}); every "
-                    "hop needs its reverse for detailed balance"
+                    f"hop_barriers_eV[{h}] is {_checks.fmt(barriers[h])}; barriers must be finite and >= 0"
                 )
-            rev = order[pos_r]
-            if barriers.min() == barriers.max():
-                asym = np.zeros(1, dtype=bool)  # all equal: trivially symmetric
+
+            hop_type_names = _checks.names(self.hop_type_names, "hop_type_names")
+            set_(self, "hop_type_names", hop_type_names)
+            if self.hop_types is None:
+                hop_types = np.zeros(m, dtype=np.int32)
             else:
-                b_rev = barriers[rev]
-                asym = np.abs(barriers - b_rev) > 1e-12 + 1e-9 * np.maximum(
-                    np.abs(barriers), np.abs(b_rev)
+                ht = _checks.int_array(self.hop_types, "hop_types", m)
+                _checks.check_int_range(
+                    ht, "hop_types", len(hop_type_names),
+                    f"hop_type_names has {len(hop_type_names)} names (0..{len(hop_type_names) - 1})",
                 )
-            if asym.any():
-                b_rev = barriers[rev]
-                h = int(np.flatnonzero(asym)[0])
+                hop_types = _checks.owned(ht, self.hop_types, np.int32)
+
+            # self hops, zero-length hops, images
+            self_hop = src == dst
+            if self_hop.any():
+                h = int(np.flatnonzero(self_hop)[0])
                 raise ConfigError(
-                    f"hop {h} (site {src[h]} -> {dst[h]}) has barrier hop_barriers_eV[{h}] = "
-                    f"{float(barriers[h])!r} eV but its reverse hop {int(rev[h])} has "
-                    f"{float(b_rev[h])!r} eV; the KRA barriers of a hop and its reverse must be "
-                    "equal"
+                    f"hop {h} goes from site {src[h]} to itself (vector {_checks.fmt(vec[h])} A): the "
+                    "supercell is too small, so the site would hop to its own periodic image "
+                    "(self-hop); use a larger supercell"
                 )
+            len2 = np.einsum("ij,ij->i", vec, vec)
+            if m and len2.min() < _ZERO_HOP_A**2:
+                h = int(np.flatnonzero(len2 < _ZERO_HOP_A**2)[0])
+                raise ConfigError(
+                    f"hop {h} (site {src[h]} -> {dst[h]}) has a zero-length vector "
+                    f"hop_vectors[{h}] = {_checks.fmt(vec[h])} A"
+                )
+            images = self._images(self.cell, pos, src, dst, vec)
+
+            # duplicates, reverses, symmetric barriers
+            rev = np.zeros(0, dtype=np.int64)
+            if m:
+                fwd_key, rev_key = _hop_keys(n, src, dst, images)
+                order = np.argsort(fwd_key, kind="stable")
+                sk = fwd_key[order]
+                dup = np.flatnonzero(sk[1:] == sk[:-1])
+                if dup.size:
+                    h1, h2 = int(order[dup[0]]), int(order[dup[0] + 1])
+                    raise ConfigError(
+                        f"hops {h1} and {h2} are duplicates: both go from site {src[h1]} to site "
+                        f"{dst[h1]} with image {_checks.fmt(images[h1])}"
+                    )
+                pos_r = np.minimum(np.searchsorted(sk, rev_key), m - 1)
+                missing = np.flatnonzero(sk[pos_r] != rev_key)
+                if missing.size:
+                    h = int(missing[0])
+                    raise ConfigError(
+                        f"hop {h} (site {src[h]} -> {dst[h]}, image {_checks.fmt(images[h])}) has no "
+                        f"reverse hop (site {dst[h]} -> {src[h]}, image {_checks.fmt(-images[h])}); every "
+                        "hop needs its reverse for detailed balance"
+                    )
+                rev = order[pos_r]
+                if barriers.min() == barriers.max():
+                    asym = np.zeros(1, dtype=bool)  # all equal: trivially symmetric
+                else:
+                    b_rev = barriers[rev]
+                    asym = np.abs(barriers - b_rev) > 1e-12 + 1e-9 * np.maximum(
+                        np.abs(barriers), np.abs(b_rev)
+                    )
+                if asym.any():
+                    b_rev = barriers[rev]
+                    h = int(np.flatnonzero(asym)[0])
+                    raise ConfigError(
+                        f"hop {h} (site {src[h]} -> {dst[h]}) has barrier hop_barriers_eV[{h}] = "
+                        f"{float(barriers[h])!r} eV but its reverse hop {int(rev[h])} has "
+                        f"{float(b_rev[h])!r} eV; the KRA barriers of a hop and its reverse must be "
+                        "equal"
+                    )
 
         # engine limit on the out-degree
         degree = np.bincount(src, minlength=n)
@@ -699,7 +736,12 @@ class SiteNetwork:
     _EVENT_FIELDS = ("event_ptr", "event_src", "event_dst", "event_vectors",
                      "event_barriers_eV", "event_types")
 
-    def _set_events(self) -> None:
+    def _set_events(self, events: EventSet | None = None) -> None:
+        """Validate the event fields (or `events`, an EventSet whose arrays become them) for
+        this network and keep the EventSet as :attr:`events`."""
+        if events is not None:
+            self._adopt_events(events)
+            return
         given = [f for f in self._EVENT_FIELDS if getattr(self, f) is not None]
         if not given:
             if self.event_type_names:
@@ -713,6 +755,9 @@ class SiteNetwork:
             events = EventSet(self.event_ptr, self.event_src, self.event_dst,
                               self.event_vectors, self.event_barriers_eV, self.event_types,
                               tuple(self.event_type_names))
+        self._adopt_events(events)
+
+    def _adopt_events(self, events: EventSet) -> None:
         clash = sorted(set(events.type_names) & set(self.hop_type_names))
         if clash:
             raise ConfigError(f"event type {clash[0]!r} is also a hop type name; the names of "
@@ -720,11 +765,15 @@ class SiteNetwork:
         if events.n_events:
             events.validate_for(self)
         for f, value in zip(self._EVENT_FIELDS,
-                            (events.ptr, events.src, events.dst, events.vectors,
+                            (events.ptr, events.src, events.dst, None,
                              events.barriers_eV, events.types), strict=True):
             object.__setattr__(self, f, value)
         object.__setattr__(self, "event_type_names", events.type_names)
         self.__dict__["events"] = events
+        # event_vectors is read through the EventSet (_EventVectors): the events may keep
+        # their move vectors as hop indices, gathered only when asked for
+        del self.__dict__["event_vectors"]
+
 
     @cached_property
     def events(self) -> Any:
@@ -824,24 +873,36 @@ class SiteNetwork:
         SiteNetwork
         """
         ev = EventSet.concatenate(self.events, *event_sets)
-        changes: dict[str, Any] = dict(
-            event_ptr=ev.ptr, event_src=ev.src, event_dst=ev.dst, event_vectors=ev.vectors,
-            event_barriers_eV=ev.barriers_eV, event_types=ev.types,
-            event_type_names=ev.type_names)
         if not keep_hops:
             z = np.zeros(0, dtype=np.int32)
-            changes.update(hop_src=z, hop_dst=z, hop_vectors=np.zeros((0, 3)),
-                           hop_barriers_eV=np.zeros(0), hop_types=z)
-            return self.replace(**changes)
+            return self.replace(
+                event_ptr=ev.ptr, event_src=ev.src, event_dst=ev.dst, event_vectors=ev.vectors,
+                event_barriers_eV=ev.barriers_eV, event_types=ev.types,
+                event_type_names=ev.type_names, hop_src=z, hop_dst=z,
+                hop_vectors=np.zeros((0, 3)), hop_barriers_eV=np.zeros(0), hop_types=z)
         # the hops are unchanged and already validated: share them (and their cached
         # derived arrays) and validate only the events, instead of rebuilding everything
         new = copy.copy(self)
-        for k, v in changes.items():
-            object.__setattr__(new, k, v)
         for stale in ("events", "dimensionality"):  # the cached values that depend on events
             new.__dict__.pop(stale, None)
-        new._set_events()
+        new._set_events(ev)
         return new
+
+    def _trusted_hops(self, known: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
+        """The hop arrays of a network built by :meth:`PeriodicNetwork.to_site_network`
+        without the checks it has made on the unit cell (site range, self hops, zero
+        lengths, images, duplicates, reverses, symmetric barriers, degree): the arrays as
+        given (fresh, not shared with anyone), and the known images and reverses."""
+        set_ = object.__setattr__
+        images, rev = known
+        src = np.ascontiguousarray(self.hop_src, dtype=np.int32)
+        m = src.shape[0]
+        set_(self, "hop_type_names", _checks.names(self.hop_type_names, "hop_type_names"))
+        barriers = _checks.broadcast_float(
+            self.hop_barriers_eV, "hop_barriers_eV", m, "barriers must be finite and >= 0")
+        return (src, np.ascontiguousarray(self.hop_dst, dtype=np.int32),
+                np.ascontiguousarray(self.hop_vectors, dtype=np.float64), barriers,
+                np.ascontiguousarray(self.hop_types, dtype=np.int32), images, rev)
 
     @staticmethod
     def _images(
@@ -1016,6 +1077,18 @@ class SiteNetwork:
         return self._interaction_arrays
 
     @cached_property
+    def _sym_hop_vectors(self) -> np.ndarray:
+        """Hop vectors symmetrised so that a hop and its reverse have exactly opposite
+        vectors: ``(v_h - v_rev(h)) / 2`` in Angstrom, shape (m, 3), read-only. Made once
+        per network and shared by the event generators (:mod:`kmc.mechanisms`), whose
+        events keep their move vectors as rows of it."""
+        v = self.hop_vectors
+        out = v - v[self.hop_rev]
+        out *= 0.5
+        out.flags.writeable = False
+        return out
+
+    @cached_property
     def hop_pair_energies_eV(self) -> np.ndarray:
         """Pair interaction J (eV) between the ends of each hop, 0 if not a pair; shape (m,)."""
         m, n = self.n_hops, self.n_sites
@@ -1129,7 +1202,10 @@ class SiteNetwork:
         lengths, Angstrom^2 (0 for an unused type; empty without events)."""
         if not self.n_events:
             return np.zeros(len(self.event_type_names))
-        move_sq = np.einsum("ij,ij->i", self.event_vectors, self.event_vectors)
+        table, index = self.events.vector_rows()
+        move_sq = np.einsum("ij,ij->i", table, table)
+        if index is not None:  # the vectors are rows of a table (hops): no per-move array
+            move_sq = np.take(move_sq, index)
         per_event = np.add.reduceat(move_sq, self.event_ptr[:-1])
         return _mean_by_type(self.event_types, per_event, len(self.event_type_names))
 
@@ -1144,8 +1220,11 @@ class SiteNetwork:
             Angstrom, ``hop_ekra`` in eV), ``site_energy`` (eV), ``n_hop_types``,
             ``charge_e``; with pair interactions ``int_ptr``, ``int_nbr``, ``int_J`` and
             ``hop_J`` (eV); with multi-ion events ``ev_ptr``, ``ev_src``, ``ev_dst``,
-            ``ev_vec`` (Angstrom), ``ev_ekra`` (eV), ``ev_type`` and ``n_event_types``. The
-            engine copies what it keeps.
+            ``ev_vec`` (Angstrom), ``ev_ekra`` (eV), ``ev_type`` and ``n_event_types``,
+            and ``ev_vidx`` when the events keep their move vectors as hop indices (then
+            ``ev_vec`` is the table of vectors, see :meth:`kmc.events.EventSet.vector_rows`).
+            The engine copies what it keeps, except the EventSet's read-only ``ev_ptr``,
+            ``ev_src`` and ``ev_dst``, which it borrows (the Engine object holds them).
         """
         out: dict[str, Any] = {
             "hop_ptr": self.hop_ptr, "hop_dst": self.hop_dst, "hop_rev": self.hop_rev,
@@ -1156,9 +1235,12 @@ class SiteNetwork:
             ptr, nbr, J = self.interaction_csr()
             out.update(int_ptr=ptr, int_nbr=nbr, int_J=J, hop_J=self.hop_pair_energies_eV)
         if self.n_events:
+            table, index = self.events.vector_rows()
             out.update(ev_ptr=self.event_ptr, ev_src=self.event_src, ev_dst=self.event_dst,
-                       ev_vec=self.event_vectors, ev_ekra=self.event_barriers_eV,
+                       ev_vec=table, ev_ekra=self.event_barriers_eV,
                        ev_type=self.event_types, n_event_types=len(self.event_type_names))
+            if index is not None:
+                out["ev_vidx"] = index
         if self.n_clusters:
             out.update(cl_ptr=self.cluster_ptr, cl_site=self.cluster_sites,
                        cl_V=self.cluster_energies_eV)
@@ -1189,6 +1271,24 @@ class SiteNetwork:
             f"SiteNetwork(name={self.name!r}, n_sites={self.n_sites}, n_hops={self.n_hops}, "
             f"dimensionality={self.dimensionality})"
         )
+
+
+class _EventVectors:
+    """``SiteNetwork.event_vectors``: the move vectors of the network's :attr:`events`, an
+    (n_moves, 3) array made on first access when the events keep their vectors as hop
+    indices (:meth:`kmc.events.EventSet.vector_rows`). A non-data descriptor set on the
+    class after the dataclass is made (the field's default stays None): the constructor's
+    value, in the instance's ``__dict__``, comes first; a validated network drops it and
+    reads its EventSet."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return None  # the field's default
+        events = obj.__dict__.get("events")
+        return None if events is None else events.vectors
+
+
+SiteNetwork.event_vectors = _EventVectors()  # type: ignore[assignment]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1551,6 +1651,33 @@ class PeriodicNetwork:
             return np.broadcast_to(a, (n_cells, h)).reshape(n_hops)
 
         barriers = self.hop_barriers_eV
+        # What the unit cell's checks (__post_init__) give for every hop of the supercell,
+        # so that SiteNetwork need not find it again: hop c * h + u (cell c, unit hop u)
+        # crosses image floor((i_k + dn_k) / n_k) along axis k (positions are the unwrapped
+        # i_k + basis) and its reverse is hop c' * h + rev[u] of the destination cell c'.
+        # Unit hops of zero length go through the full checks (their error message).
+        known = None
+        uv = self.unit_hop_vectors
+        if h and np.einsum("ij,ij->i", uv, uv).min() >= ZERO_HOP_A**2:
+            images = np.empty((n0, n1, n2, h, 3), dtype=np.int32)
+            rev = np.zeros((n0, n1, n2, h), dtype=np.int32)
+            rev += self._rev.astype(np.int32)  # type: ignore[attr-defined]
+            for k, nk in enumerate(n_rep):
+                i_dn = np.arange(nk)[:, None] + dn[None, :, k]
+                images[..., k] = (i_dn // nk).astype(np.int32).reshape(
+                    [nk if a == k else 1 for a in range(3)] + [h])
+                rev += ((i_dn % nk) * (strides[k] // nb * h)).astype(np.int32).reshape(
+                    [nk if a == k else 1 for a in range(3)] + [h])
+            known = (images.reshape(n_hops, 3), rev.reshape(n_hops))
+        _TRUSTED.hops = known
+        try:
+            return self._site_network(src, dst, vectors, barriers, h, n_hops, n_cells, per_hop)
+        finally:
+            _TRUSTED.hops = None
+
+    def _site_network(self, src: np.ndarray, dst: np.ndarray, vectors: np.ndarray,
+                      barriers: np.ndarray, h: int, n_hops: int, n_cells: int,
+                      per_hop: Any) -> SiteNetwork:
         return SiteNetwork(
             cell=self.cell,
             positions=self.positions,

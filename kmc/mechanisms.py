@@ -66,11 +66,9 @@ def _site_mask(network: SiteNetwork, names: Any, what: str) -> tuple[np.ndarray,
 
 def _sym_vectors(network: SiteNetwork) -> np.ndarray:
     """Hop vectors symmetrised so that a hop and its reverse have exactly opposite vectors:
-    ``(v_h - v_rev(h)) / 2`` in Angstrom, shape (m, 3)."""
-    v = network.hop_vectors
-    out = v - v[network.hop_rev]
-    out *= 0.5
-    return out
+    ``(v_h - v_rev(h)) / 2`` in Angstrom, shape (m, 3), read-only; one array per network,
+    so that the events of several generators keep their vectors as rows of one table."""
+    return network._sym_hop_vectors
 
 
 def _angle_deg(v1: np.ndarray, v2: np.ndarray) -> np.ndarray:
@@ -183,13 +181,16 @@ class _Paths:
 
     Attributes
     ----------
+    hops : ndarray of int32, shape (n_paths, k)
+        Hop index of step j of every path in column j (C order: the events' move hops).
     cols : list of ndarray of int32
-        Hop index of step j of every path, j = 0..k-1 (each shape (n_paths,)).
+        The columns of `hops` (views).
     """
 
     def __init__(self, network: SiteNetwork, first: np.ndarray, k: int,
                  accept: _Accept) -> None:
         self.network = network
+        self._slots: np.ndarray | None = None
         hptr, hsrc, hdst = network.hop_ptr, network.hop_src, network.hop_dst
         first = np.ascontiguousarray(first, dtype=np.int32)
         # first hops are all hops in order (the path index of a first hop is the hop)
@@ -203,6 +204,7 @@ class _Paths:
         self.levels: list[tuple[np.ndarray, np.ndarray]] = []
         cols = [first]
         sites = [np.take(hsrc, first), np.take(hdst, first)]
+        self.hops = first[:, None]  # k = 1; the last level replaces it
         for level in range(2, k + 1):
             mid = sites[-1]
             starts = np.take(hptr, mid)
@@ -215,8 +217,12 @@ class _Paths:
             # the ones kept written straight to the (upper-bound sized) outputs. The pages
             # of the outputs beyond the kept ones are never touched.
             new_index = np.empty(total, dtype=it)  # path index of each candidate, -1 if dropped
-            parent = np.empty(total, dtype=it)
-            nxt = np.empty(total, dtype=np.int32)
+            last = level == k
+            if last:  # the paths' hops go straight into the rows of the events' hop table
+                hops = np.empty((total, k), dtype=np.int32)
+            else:
+                parent = np.empty(total, dtype=it)
+                nxt = np.empty(total, dtype=np.int32)
             n_kept, p0, n_paths = 0, 0, counts.size
             while p0 < n_paths:
                 a = int(cfirst[p0])
@@ -231,11 +237,24 @@ class _Paths:
                 m = int(ni[-1]) if b > a else 0
                 ni += it(n_kept - 1)
                 ni[~keep] = -1
-                parent[n_kept:n_kept + m] = par[keep]
-                nxt[n_kept:n_kept + m] = nx[keep]
+                if last:
+                    pk = par[keep]
+                    rows = hops[n_kept:n_kept + m]
+                    for j, c in enumerate(cols):
+                        # first[pk] = pk when the first hops are all hops in order
+                        rows[:, j] = pk if j == 0 and level == 2 and self.identity_first \
+                            else np.take(c, pk)
+                    rows[:, k - 1] = nx[keep]
+                else:
+                    parent[n_kept:n_kept + m] = par[keep]
+                    nxt[n_kept:n_kept + m] = nx[keep]
                 n_kept += m
                 p0 = p1
             self.levels.append((cfirst.astype(it), new_index))
+            if last:  # rows beyond n_kept were never touched (no memory)
+                self.hops = hops[:n_kept]
+                cols = [self.hops[:, j] for j in range(k)]
+                break
             parent, nxt = parent[:n_kept], nxt[:n_kept]
             if level == 2 and self.identity_first:
                 cols = [parent.astype(np.int32, copy=False), nxt]  # first[parent] = parent
@@ -246,10 +265,13 @@ class _Paths:
         self.cols = cols
 
     def _slot(self) -> np.ndarray:
-        """Position of every hop in its source's hop list, shape (n_hops,) int32."""
-        net = self.network
-        return (np.arange(net.n_hops, dtype=np.int32)
-                - np.take(net.hop_ptr, net.hop_src)).astype(np.int32, copy=False)
+        """Position of every hop in its source's hop list, shape (n_hops,) int32 (made
+        once)."""
+        if self._slots is None:
+            net = self.network
+            self._slots = (np.arange(net.n_hops, dtype=np.int32)
+                           - np.take(net.hop_ptr, net.hop_src)).astype(np.int32, copy=False)
+        return self._slots
 
     def index(self, hops: list[np.ndarray]) -> np.ndarray:
         """Index of the path with steps `hops` (one int array per step), -1 if none.
@@ -284,21 +306,21 @@ class _Paths:
         every path's reverse is a path, else None. (A reversed path is a chain of hops, so
         a path found for it by :meth:`index` is the reversed path itself.)"""
         rev = self.network.hop_rev
-        hops = [np.take(rev, c) for c in reversed(self.cols)]
-        idx = self.index(hops)
-        if idx.size and idx.min() < 0:
-            return None
-        return idx.astype(np.int32, copy=False)
+        n = self.cols[0].size
+        out = np.empty(n, dtype=np.int32)
+        for a in range(0, n, _CHUNK):  # in blocks: the index temporaries stay in the cache
+            b = min(n, a + _CHUNK)
+            idx = self.index([np.take(rev, c[a:b].astype(np.intp)) for c in reversed(self.cols)])
+            if idx.size and idx.min() < 0:
+                return None
+            out[a:b] = idx
+        return out
 
     def events(self, vec: np.ndarray, barrier: float, name: str,
                reverse: np.ndarray | None) -> EventSet:
         """EventSet whose event e has the moves of path e (hop sources, targets and the
         vectors `vec` of its hops, Angstrom), with the reverses if known."""
-        k = len(self.cols)
-        hops = np.empty((self.cols[0].size, k), dtype=np.int32)
-        for j, c in enumerate(self.cols):
-            hops[:, j] = c
-        self.cols = []  # no longer needed: free them before the event arrays are made
+        hops, self.hops, self.cols = self.hops, None, []
         return _hop_events(self.network, hops, vec, barrier, name, reverse)
 
 
@@ -320,13 +342,23 @@ def _hop_events(network: SiteNetwork, hops: np.ndarray, vec: np.ndarray, barrier
                                    network.hop_dst, vec)
     if short < 0 and image < 0:
         facts.cell, facts.positions = network.cell.copy(), network.positions.copy()
-    flat = hops.reshape(-1).astype(np.intp)  # take() would convert int32 indices each time
+    flat = np.ascontiguousarray(hops, dtype=np.int32).reshape(-1)  # the hop of every move
     del hops
-    return EventSet._trusted(
-        np.arange(n + 1, dtype=np.int32) * np.int32(k), np.take(network.hop_src, flat),
-        np.take(network.hop_dst, flat),
-        _take_rows(vec, flat) if move_vectors is None else move_vectors, np.full(n, barrier),
-        np.zeros(n, np.int32), (name,), facts)
+    src = np.empty(flat.size, dtype=np.int32)
+    dst = np.empty(flat.size, dtype=np.int32)
+    for a in range(0, flat.size, _CHUNK):  # intp indices a block at a time (cache-sized)
+        idx = flat[a:a + _CHUNK].astype(np.intp)
+        np.take(network.hop_src, idx, out=src[a:a + _CHUNK])
+        np.take(network.hop_dst, idx, out=dst[a:a + _CHUNK])
+    ptr = np.arange(0, (n + 1) * k, k, dtype=np.int32)
+    # one barrier for all: a read-only broadcast of one value (the engine reads it so too)
+    barriers = np.broadcast_to(np.array([barrier], dtype=np.float64), (n,))
+    if move_vectors is not None:
+        return EventSet._trusted(ptr, src, dst, move_vectors, barriers,
+                                 np.zeros(n, np.int32), (name,), facts)
+    # the move vectors stay rows of `vec` (one per hop): no per-move vectors
+    return EventSet._trusted(ptr, src, dst, None, barriers, np.zeros(n, np.int32),
+                             (name,), facts, vector_rows=(vec, flat))
 
 
 def concerted_events(network: SiteNetwork, k: int, barrier_eV: float, *,

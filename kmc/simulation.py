@@ -65,7 +65,7 @@ from .constants import (
     default_target_equilibration,
 )
 from .errors import ConfigError, ConfigTypeError, RunInterrupted
-from .lattice import Network
+from .lattice import Network, is_network
 from .msd import DiffusionFit, SnapshotBuffer, fit_diffusion, lag_msd, msd_record
 from .resources import format_bytes, require_memory
 from .results import RunResult
@@ -259,7 +259,7 @@ class Simulation:
         attempt_frequency_Hz = (DEFAULT_ATTEMPT_FREQUENCY_HZ if attempt_frequency_Hz is None
                                 else attempt_frequency_Hz)
         rate_law = "kra" if rate_law is None else rate_law
-        if not isinstance(network, Network):
+        if not is_network(network):
             raise ConfigTypeError(f"network must be a SiteNetwork, PeriodicNetwork or built "
                                   f"material, got {type(network).__name__}")
         self.network = network

@@ -460,3 +460,65 @@ def test_blocked_sites_are_removed_and_immobile_neighbours_fold_into_energies():
         net.block_sites([27])
     with pytest.raises(kmc.ConfigError, match="no network"):
         net.block_sites(np.ones(27, dtype=bool))
+
+
+# --------------------------------------------------------------------------------------
+# move vectors kept as hop indices; the engine borrowing the event arrays
+# --------------------------------------------------------------------------------------
+def test_generated_events_keep_their_vectors_as_hop_indices():
+    net = build_lattice("sc", size=4, barrier_eV=0.2)
+    ev2, ev3 = concerted_events(net, 2, 0.12), concerted_events(net, 3, 0.1, max_turn_deg=0)
+    for ev in (ev2, ev3):
+        table, index = ev.vector_rows()
+        assert index is not None and np.shares_memory(table, net._sym_hop_vectors)
+        assert "vectors" not in ev.__dict__  # not gathered until asked for
+        vec = ev.vectors  # gathered once, bit for bit the rows of the table
+        assert ev.vectors is vec and not vec.flags.writeable
+        assert np.array_equal(vec.view(np.uint64), table[index].view(np.uint64))
+        s, d, v = ev.moves(3)
+        assert np.array_equal(v, vec[ev.ptr[3]:ev.ptr[4]]) and not v.flags.writeable
+    both = net.with_events(ev2, ev3)  # one table: the parts' indices concatenated
+    table, index = both.events.vector_rows()
+    assert np.shares_memory(table, net._sym_hop_vectors)
+    assert index.size == ev2.n_moves + ev3.n_moves
+    arrays = both.engine_arrays()
+    assert arrays["ev_vec"] is table and arrays["ev_vidx"] is index
+    assert np.array_equal(both.event_vectors, np.concatenate([ev2.vectors, ev3.vectors]))
+    assert np.allclose(both.event_type_mean_sq_A2(), [2 * 9.0, 3 * 9.0])
+
+
+def test_engine_reads_table_vectors_and_borrowed_arrays_like_copies():
+    """An engine given the vector table (ev_vidx) and the EventSet's read-only arrays (which
+    it borrows) runs the same trajectory as one given per-move vectors and writeable copies."""
+    import pickle
+
+    from kmc._engine import Engine
+
+    rng = np.random.default_rng(5)
+    net = build_lattice("sc", size=4, barrier_eV=0.2)
+    net = net.replace(site_energies_eV=rng.uniform(-0.05, 0.05, net.n_sites))
+    net = net.with_events(concerted_events(net, 2, 0.12))
+    back = pickle.loads(pickle.dumps(net))  # the hop-index form survives a round trip
+    assert back.engine_arrays()["ev_vidx"].tolist() == net.engine_arrays()["ev_vidx"].tolist()
+    assert np.array_equal(back.event_vectors, net.event_vectors)
+    kw = net.engine_arrays()
+    assert "ev_vidx" in kw and not kw["ev_src"].flags.writeable
+    assert kw["ev_ekra"].strides == (0,)  # one barrier for all events, not one per event
+    copies = dict(kw, ev_vec=np.array(net.event_vectors), ev_ekra=np.array(kw["ev_ekra"]),
+                  ev_ptr=np.array(kw["ev_ptr"]),
+                  ev_src=np.array(kw["ev_src"]), ev_dst=np.array(kw["ev_dst"]))
+    del copies["ev_vidx"]
+    sites = rng.choice(net.n_sites, 20, replace=False).astype(np.int32)
+    states = []
+    for arrays in (kw, copies):
+        eng = Engine(ion_sites=sites, **arrays, temperature_K=500,
+                     attempt_frequency_Hz=1e13, seed=3)
+        eng.run(20_000)
+        eng.check()
+        st = eng.get_state()
+        states.append((eng.memory_bytes, st["time_s"], st["steps"],
+                       st["event_counts"].tolist(), st["total_displacement"].tolist(),
+                       st["ion_sites"].tolist() if "ion_sites" in st else None))
+    (m_borrow, *a), (m_copy, *b) = states
+    assert a == b and a[2][0] > 0
+    assert m_copy - m_borrow == 4 * (net.n_events + 1) + 8 * net.events.n_moves  # not copied

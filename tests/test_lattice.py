@@ -648,3 +648,21 @@ def test_huge_images_use_general_code_paths():
     with pytest.raises(ConfigError, match="duplicates"):
         network_from_unit_hops(np.eye(3), [[0, 0, 0], [0.5, 0, 0]],
                                [(0, 1, (big, 0, 0)), (0, 1, (big, 0, 0))])
+
+
+@pytest.mark.parametrize("name", ["chain", "honeycomb", "sc", "bcc", "fcc", "diamond"])
+@pytest.mark.parametrize("size", [3, (3, 4, 5)])
+def test_trusted_to_site_network_equals_the_validated_network(name, size):
+    """PeriodicNetwork.to_site_network passes the images and reverses it knows from the unit
+    cell instead of SiteNetwork finding them again: the same arrays as full validation."""
+    import dataclasses
+
+    from kmc.builders import build_lattice
+    from kmc.lattice import SiteNetwork
+
+    t = build_lattice(name, size=size, compact=True).to_site_network()
+    ref = SiteNetwork(**{f.name: getattr(t, f.name) for f in dataclasses.fields(t)})
+    for a in ("hop_images", "hop_rev", "coordination", "hop_src", "hop_dst", "hop_vectors",
+              "hop_barriers_eV", "hop_types"):
+        assert getattr(t, a).dtype == getattr(ref, a).dtype, a
+        assert np.array_equal(getattr(t, a), getattr(ref, a)), a
