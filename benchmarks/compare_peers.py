@@ -1,4 +1,4 @@
-"""kmc side by side with the peer KMC codes on PyPI: kmcpy 0.3.0 and lattice_mc 1.0.4.
+"""kmc side by side with the peer KMC codes: kmcpy 0.3.0 and lattice_mc 1.0.4 (PyPI), kMCpy.
 
     python benchmarks/compare_peers.py            # full comparison (about 30 minutes, 15 GB)
     python benchmarks/compare_peers.py --quick    # 10^3 sites and NASICON, short runs (~2 min)
@@ -36,6 +36,29 @@ Problems
    EventGenerator, supercell (1, 2, 1); lattice_mc: a sites file of the orthohexagonal cell
    (its periodic boundaries must be orthogonal). The three cells span the same lattice.
 
+3. kMCpy's NASICON test model (--problems kmcpy-nasicon; code "kmcpy-src"): kMCpy itself,
+   from its repository source at commit 7761fdd in its own venv (made as
+   benchmarks/kmcpy_peer.py says; never imported here), on its tests/files/input model
+   (composite local cluster expansion of E_KRA and E_site, 5e12 Hz, 14 Na on 16 sites),
+   beside kmc on the same files (kmc.interop.kmcpy): kMCpy's 2x1x1 supercell and 2x2x2, at
+   873 and 573 K (--quick: 2x1x1, 873 K). Needs pymatgen beside kmc (pip install
+   '.[kmcpy]'), --kmcpy-python VENV/bin/python and --kmcpy-src KMCPY (or $KMCPY_PYTHON,
+   $KMCPY_SRC):
+
+       python benchmarks/compare_peers.py --problems kmcpy-nasicon --codes kmc,kmcpy-src \
+           --kmcpy-python VENV/bin/python --kmcpy-src KMCPY        # about 8 minutes
+
+   kMCpy runs `kmcpy_peer.py blocks` in its venv: at 2x1x1 its test inputs themselves; at
+   a multiple of 2x1x1 the events of its own EventGenerator (the settings of its test) and
+   the test's initial state tiled by position. 500 equilibration passes (--quick 100), then
+   the body of KMC.run's production loop, recorded in blocks as below. kmc reads kMCpy's
+   CIF, model.json and initial_state.json in place; the events are
+   tests/data/kmcpy/events_regenerated.json (kMCpy's generator's output for pymatgen 2026:
+   kMCpy's committed events.json fits only the site order of the pymatgen 2025.10 its venv
+   pins), tiled for 2x2x2 (bench_energy_models.tile_kmcpy). kmc starts from kMCpy's initial
+   ions (mapped by position) and checks that the static Si/P sites are kMCpy's. There is
+   no single hop rate: D_J (= D_sigma) and D* are compared in 1e-6 cm^2/s, with f and sigma.
+
 What is measured, and how
 -------------------------
 Every (problem, code) pair runs in its own subprocess, one at a time, alternating kmcpy,
@@ -50,7 +73,8 @@ problem's own.
   observable run, as in bench_engine.py; hops counted by the engine's hop counters.
   kmcpy: the body of its own KMC.run production loop (propose, Tracker.update, KMC.update,
   Tracker.sample_properties), after a warm-up as KMC.run's equilibration loop (this compiles
-  its numba kernels). lattice_mc: Lattice.jump() in a loop, as its Simulation.run.
+  its numba kernels); kmcpy-src (kMCpy 7761fdd) the same, plus the per-pass bookkeeping
+  (Tracker.update_current_pass, show_current_info), after its equilibration passes. lattice_mc: Lattice.jump() in a loop, as its Simulation.run.
   The peers are slow: each gets a production of about --budget wall seconds (default 60,
   --quick 10) after a warm-up of min(5 % of it, 5 s); their cost per hop is flat in time.
 - observables: kmc's headline values from Simulation.run (400 blocks of up to 50 hops per ion
