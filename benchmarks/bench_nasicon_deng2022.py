@@ -26,7 +26,7 @@ Each size runs in its own single-threaded subprocess (peak memory is that size's
 - cli: ``kmc run nasicon --size ... --steps ... --json`` for the hexagonal sizes, its whole
   wall time (start-up, build, equilibration, production, analysis) and hops/s.
 
-    python benchmarks/bench_nasicon_deng2022.py            # all sizes (about 12 minutes)
+    python benchmarks/bench_nasicon_deng2022.py            # all sizes (about 25 minutes)
     python benchmarks/bench_nasicon_deng2022.py --quick    # up to 10^4 sites, shorter runs
     python benchmarks/bench_nasicon_deng2022.py --json     # one JSON object on stdout
 """
