@@ -463,9 +463,12 @@ def blocks(temperature, seed, shape, budget_s, eq_passes, out_dir):
 
     snapshot(0)
     hops, wall = production(step, snapshot, budget_s)
-    own = dict(zip(("sim_time_s", "msd_A2", "D_J_cm2_s", "D_tracer_cm2_s",
-                    "conductivity_mS_cm", "haven_ratio", "correlation_factor"),
-                   (float(v) for v in tracker.return_current_info())))
+    try:  # kMCpy's own end values (it samples once per pass: none in a run of < 1 pass)
+        own = dict(zip(("sim_time_s", "msd_A2", "D_J_cm2_s", "D_tracer_cm2_s",
+                        "conductivity_mS_cm", "haven_ratio", "correlation_factor"),
+                       (float(v) for v in tracker.return_current_info())))
+    except ValueError:
+        own = None
     peak = float("nan")
     with open("/proc/self/status") as fh:
         for line in fh:
