@@ -432,6 +432,27 @@ def kmcpy_nasicon_model(spec: dict):
     return net, inputs, extra
 
 
+def _match_positions(mine: np.ndarray, theirs: np.ndarray, L: np.ndarray):
+    """For each of `theirs`, the row of `mine` at the same position modulo the cell L (a
+    periodic k-d tree in fractional coordinates, then the Cartesian minimum image); and
+    whether every one matched a different row within 1e-3 A."""
+    from scipy.spatial import cKDTree
+
+    inv = np.linalg.inv(L)
+
+    def wrap(f):
+        f = f - np.floor(f)
+        return np.where(f >= 1.0, 0.0, f)
+
+    fm, ft = wrap(mine @ inv), wrap(theirs @ inv)
+    _, idx = cKDTree(fm, boxsize=1.0).query(ft)
+    d = fm[idx] - ft
+    d -= np.rint(d)
+    ok = bool(np.linalg.norm(d @ L, axis=1).max() < 1e-3
+              and len(set(idx.tolist())) == len(theirs))
+    return idx, ok
+
+
 def _initial_state_check(inputs, initial: dict) -> tuple[np.ndarray, dict]:
     """kMCpy's initial state (kmcpy_peer.py blocks: positions of its Na ions and P sites)
     in kmc's reading of the same files: the network sites of kMCpy's ions (an error if one
@@ -440,13 +461,8 @@ def _initial_state_check(inputs, initial: dict) -> tuple[np.ndarray, dict]:
     order of kmc's pymatgen, puts two of the 14 ions elsewhere (the order of two Na1
     images differs from that of kMCpy's pinned pymatgen): kmc starts from kMCpy's ions."""
     L = np.asarray(initial["lattice_A"])
-    inv = np.linalg.inv(L)
     theirs = np.asarray(initial["na_A"], float).reshape(-1, 3)
-    d = (inputs.positions_A @ inv)[:, None, :] - (theirs @ inv)[None, :, :]
-    d -= np.rint(d)
-    dist = np.linalg.norm(d @ L, axis=2)            # (kmc's sites, kMCpy's ions)
-    sites = dist.argmin(axis=0)
-    mapped = bool(dist.min(axis=0).max() < 1e-3 and len(set(sites.tolist())) == len(theirs))
+    sites, mapped = _match_positions(inputs.positions_A, theirs, L)
     if not mapped:
         raise ValueError("kMCpy's initial Na ions are not on kmc's Na sites")
     file_sites = np.flatnonzero(inputs.occupied)
@@ -463,11 +479,7 @@ def _initial_state_check(inputs, initial: dict) -> tuple[np.ndarray, dict]:
     elif not len(mine):
         out["p"] = "none in either"
     else:
-        d = (mine @ inv)[:, None, :] - (theirs @ inv)[None, :, :]
-        d -= np.rint(d)
-        dist = np.linalg.norm(d @ L, axis=2)
-        used = dist.argmin(axis=1)
-        ok = dist.min(axis=1).max() < 1e-3 and len(set(used.tolist())) == len(theirs)
+        ok = _match_positions(mine, theirs, L)[1]
         out["p"] = f"same {len(mine)} sites" if ok else "different sites"
     out["same"] = out["p"].startswith(("same", "none"))
     return np.sort(sites), out
