@@ -99,11 +99,9 @@ def local_network(L: int):
 
 def nasicon_network(n: int):
     """kMCpy's NASICON test model (2x1x1 supercell) tiled n x 2n x 2n times."""
-    from scipy.spatial import cKDTree
-
     from importlib import resources
 
-    from kmc.interop.kmcpy import KmcpyInputs, read_kmcpy, to_network
+    from kmc.interop.kmcpy import read_kmcpy, to_network
 
     cif = Path(resources.files("kmc.data").joinpath("structures/nasicon_Na4Zr2Si3O12_573K.cif"))
     files = (cif, DATA / "model.json", DATA / "events_regenerated.json",
@@ -111,53 +109,80 @@ def nasicon_network(n: int):
     small = read_kmcpy(*files)
     if n == 0:  # the model itself
         return to_network(small, name="nasicon-kmcpy"), np.flatnonzero(small.occupied)
-    reps = np.array([n, 2 * n, 2 * n])
+    big = tile_kmcpy(small, (n, 2 * n, 2 * n))
+    return to_network(big, name="nasicon-kmcpy"), np.flatnonzero(big.occupied)
+
+
+def tile_kmcpy(small, reps):
+    """A kMCpy model (kmc.interop.kmcpy.KmcpyInputs) tiled reps[0] x reps[1] x reps[2]
+    times: every copy's events mapped by position, the initial state and the static (Si/P)
+    sites copied; returns the KmcpyInputs of the larger supercell."""
+    from scipy.spatial import cKDTree
+
+    from kmc.interop.kmcpy import KmcpyInputs
+
+    reps = np.asarray(reps, dtype=int)
     L = small.lattice_A
     cells = np.stack(np.meshgrid(*(np.arange(r) for r in reps), indexing="ij"), -1).reshape(-1, 3)
     n0, nc = small.n_sites, len(cells)
     big_L = L * reps[:, None]
-    pos = (small.positions_A[None, :, :] + (cells @ L)[:, None, :]).reshape(-1, 3)
+    shift = cells @ L
+    pos = (small.positions_A[None, :, :] + shift[:, None, :]).reshape(-1, 3)
+    spos = (small.static_positions_A[None, :, :] + shift[:, None, :]).reshape(-1, 3)
     inv = np.linalg.inv(big_L)
+
     def wrap(f):
         f = f - np.floor(f)
         return np.where(f >= 1.0, 0.0, f)  # -1e-17 % 1 is 1.0
 
-    tree = cKDTree(wrap(pos @ inv), boxsize=1.0)
+    trees = [cKDTree(wrap(p @ inv), boxsize=1.0) if len(p) else None for p in (pos, spos)]
 
-    def find(cart):
-        d, k = tree.query(wrap(cart @ inv))
+    def find(cart, kind=0):
+        d, k = trees[kind].query(wrap(cart @ inv))
         assert d.max() < 1e-6
         return k
 
     inv_small = np.linalg.inv(L)
+
+    def rel(points):  # minimum image next to the event's centre (unique: the environment
+        f = (points - centre[:, None, :]) @ inv_small  # lies within 3.74 A, images of a
+        return (f - np.rint(f)) @ L                     # site are >= 5.6 A apart)
+
     centre = small.positions_A[small.hops[:, 0]]
-    # each environment site as the minimum image next to the event's centre (unique: the
-    # environment lies within 3.74 A, images of a site are >= 5.6 A apart)
-    rel = np.zeros(small.env_sites.shape + (3,))
     dyn = small.env_sites >= 0
-    d = small.positions_A[np.where(dyn, small.env_sites, 0)] - centre[:, None, :]
-    f = d @ inv_small
-    rel[dyn] = ((f - np.rint(f)) @ L)[dyn]
-    hops, vecs, envs, stat = [], [], [], []
-    shift = cells @ L
+    rel_dyn = rel(small.positions_A[np.where(dyn, small.env_sites, 0)])
+    est = small.env_static_index
+    has_static = est.size == small.env_sites.size and len(small.static_positions_A) > 0
+    if has_static:
+        sta = est >= 0
+        rel_sta = rel(small.static_positions_A[np.where(sta, est, 0)])
+    hops, vecs, envs, stat, sidx = [], [], [], [], []
     for e in range(small.n_events):
         c = centre[e][None, :] + shift
         i = find(c)
         j = find(c + small.hop_vectors_A[e])
         env = np.full((nc, small.env_sites.shape[1]), -1, np.int64)
         for p in np.flatnonzero(dyn[e]):
-            env[:, p] = find(c + rel[e, p])
+            env[:, p] = find(c + rel_dyn[e, p])
         hops.append(np.stack([i, j], 1))
         vecs.append(np.repeat(small.hop_vectors_A[e][None], nc, 0))
         envs.append(env)
         stat.append(np.repeat(small.env_static_n[e][None], nc, 0))
-    big = KmcpyInputs(
+        if has_static:
+            si = np.full_like(env, -1)
+            for p in np.flatnonzero(sta[e]):
+                si[:, p] = find(c + rel_sta[e, p], 1)
+            sidx.append(si)
+    extra = {}
+    if has_static:
+        extra = dict(static_positions_A=spos, env_static_index=np.concatenate(sidx))
+    return KmcpyInputs(
         lattice_A=big_L, positions_A=pos, site_labels=np.tile(small.site_labels, nc),
         kmcpy_index=np.arange(n0 * nc), hops=np.concatenate(hops),
         hop_vectors_A=np.concatenate(vecs), env_sites=np.concatenate(envs),
         env_static_n=np.concatenate(stat), kra=small.kra, site=small.site,
-        occupied=np.tile(small.occupied, nc), source={})
-    return to_network(big, name="nasicon-kmcpy"), np.flatnonzero(big.occupied)
+        occupied=np.tile(small.occupied, nc), source={"tiled_from": small.source,
+                                                      "reps": reps.tolist()}, **extra)
 
 
 def measure(case: str, size: int, hops: int = 200_000) -> dict:

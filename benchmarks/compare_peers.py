@@ -1,4 +1,4 @@
-"""kmc side by side with the peer KMC codes on PyPI: kmcpy 0.3.0 and lattice_mc 1.0.4.
+"""kmc side by side with the peer KMC codes: kmcpy 0.3.0 and lattice_mc 1.0.4 (PyPI), kMCpy.
 
     python benchmarks/compare_peers.py            # full comparison (about 30 minutes, 15 GB)
     python benchmarks/compare_peers.py --quick    # 10^3 sites and NASICON, short runs (~2 min)
@@ -36,6 +36,33 @@ Problems
    EventGenerator, supercell (1, 2, 1); lattice_mc: a sites file of the orthohexagonal cell
    (its periodic boundaries must be orthogonal). The three cells span the same lattice.
 
+3. kMCpy's NASICON test model (--problems kmcpy-nasicon; code "kmcpy-src"): kMCpy itself,
+   from its repository source at commit 7761fdd in its own venv (made as
+   benchmarks/kmcpy_peer.py says; never imported here), on its tests/files/input model
+   (composite local cluster expansion of E_KRA and E_site, 5e12 Hz, 14 Na on 16 sites),
+   beside kmc on the same files (kmc.interop.kmcpy): kMCpy's 2x1x1 supercell and 2x2x2, at
+   873 and 573 K, and Deng et al. 2022's 8x8x8 (4096 Na sites) at 873 K (--quick: 2x1x1,
+   873 K). Needs pymatgen beside kmc (pip install
+   '.[kmcpy]'), --kmcpy-python VENV/bin/python and --kmcpy-src KMCPY (or $KMCPY_PYTHON,
+   $KMCPY_SRC):
+
+       python benchmarks/compare_peers.py --problems kmcpy-nasicon --codes kmc,kmcpy-src \
+           --kmcpy-python VENV/bin/python --kmcpy-src KMCPY        # about 12 minutes
+
+   kMCpy runs `kmcpy_peer.py blocks` in its venv: at 2x1x1 its test inputs themselves; at
+   a multiple of 2x1x1 the events of its own EventGenerator (the settings of its test) and
+   the test's initial state tiled by position. 500 equilibration passes (--quick 100; one
+   above 64 Na sites: kMCpy makes 80 hops/s at 8x8x8), then the body of KMC.run's
+   production loop, recorded in blocks as below. At 8x8x8 its budget holds about 2 hops
+   per ion: f is not resolved, and D_sigma is the short-time value near kMCpy's tiled
+   start, compared with kmc's at the same block length (kmc's after its equilibration). kmc reads kMCpy's
+   CIF, model.json and initial_state.json in place; the events are
+   tests/data/kmcpy/events_regenerated.json (kMCpy's generator's output for pymatgen 2026:
+   kMCpy's committed events.json fits only the site order of the pymatgen 2025.10 its venv
+   pins), tiled for 2x2x2 (bench_energy_models.tile_kmcpy). kmc starts from kMCpy's initial
+   ions (mapped by position) and checks that the static Si/P sites are kMCpy's. There is
+   no single hop rate: D_J (= D_sigma) and D* are compared in 1e-6 cm^2/s, with f and sigma.
+
 What is measured, and how
 -------------------------
 Every (problem, code) pair runs in its own subprocess, one at a time, alternating kmcpy,
@@ -50,7 +77,9 @@ problem's own.
   observable run, as in bench_engine.py; hops counted by the engine's hop counters.
   kmcpy: the body of its own KMC.run production loop (propose, Tracker.update, KMC.update,
   Tracker.sample_properties), after a warm-up as KMC.run's equilibration loop (this compiles
-  its numba kernels). lattice_mc: Lattice.jump() in a loop, as its Simulation.run.
+  its numba kernels); kmcpy-src (kMCpy 7761fdd) the same, plus the per-pass bookkeeping
+  (Tracker.update_current_pass, show_current_info), after its equilibration passes.
+  lattice_mc: Lattice.jump() in a loop, as its Simulation.run.
   The peers are slow: each gets a production of about --budget wall seconds (default 60,
   --quick 10) after a warm-up of min(5 % of it, 5 s); their cost per hop is flat in time.
 - observables: kmc's headline values from Simulation.run (400 blocks of up to 50 hops per ion
@@ -110,6 +139,18 @@ MIN_HOPS_PER_ION_BLOCK = 20.0
 MIN_HOPS_PER_ION_RUN = 5.0
 Z_MAX = 3.0
 PEERS = ("kmcpy", "lattice_mc")
+# kMCpy's NASICON test model (problem 3), kMCpy from its repository source in its own venv
+KMCPY_CIF = "EntryWithCollCode15546_Na4Zr2Si3O12_573K.cif"   # read in place, never copied
+KMCPY_TEST_SHAPE = (2, 1, 1)
+NU_KMCPY_MODEL = 5e12  # Hz, kMCpy's kmc_input.json
+# 8x8x8 = Deng et al. 2022's supercell (4096 Na sites): timing and the short-time D_sigma
+KMCPY_SIZES = {"quick": [(2, 1, 1)], "full": [(2, 1, 1), (2, 2, 2), (8, 8, 8)]}
+KMCPY_LARGE = 1000     # Na sites above which a size runs at the first temperature only
+KMCPY_TEMPS = {"quick": [873.0], "full": [873.0, 573.0]}
+D_UNIT_CM2_S = 1e-6    # problem 3 has no single hop rate: D is quoted in 1e-6 cm^2/s
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+               "NUMBA_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+PROBLEMS = ("sc", "nasicon", "kmcpy-nasicon")
 
 
 def sc_sizes(quick: bool) -> tuple[list[int], list[int]]:
@@ -194,7 +235,10 @@ class Recorder:
         est = self._transport(list(range(n_blocks + 1)), volume_A3, temperature_K)
         per_ion = self.hops[-1] / self.n_ions
         out = {"D_red": est.D_sigma_cm2_s / scale, "D_red_err": est.D_sigma_cm2_s_err / scale,
-               "D_tracer_red": est.D_tracer_cm2_s / scale, "hops_per_ion": per_ion,
+               "D_tracer_red": est.D_tracer_cm2_s / scale,
+               "D_tracer_red_err": est.D_tracer_cm2_s_err / scale,
+               "sigma_S_cm": est.sigma_S_cm, "sigma_S_cm_err": est.sigma_S_cm_err,
+               "hops_per_ion": per_ion,
                "hops_per_ion_per_block": per_ion / n_blocks, "blocks": n_blocks}
         # f needs blocks of >= 20 hops per ion: merge consecutive blocks into super-blocks
         merge = max(1, math.ceil(MIN_HOPS_PER_ION_BLOCK / (per_ion / n_blocks)))
@@ -202,6 +246,7 @@ class Recorder:
             ends = list(range(0, n_blocks + 1, merge))
             fe = self._transport(ends, volume_A3, temperature_K)
             out.update(f=fe.correlation_factor, f_err=fe.correlation_factor_err,
+                       Dt_red=fe.D_tracer_cm2_s / scale, Dt_red_err=fe.D_tracer_cm2_s_err / scale,
                        f_m=per_ion / n_blocks * merge,
                        f_estimator=f"{len(ends) - 1} blocks of {per_ion / n_blocks * merge:.0f}"
                                    " hops/ion")
@@ -284,15 +329,27 @@ def run_kmc(spec: dict) -> dict:
         net = kmc.build_lattice("sc", size=L, a=A_SC, barrier_eV=EA_SC, compact=True)
         comp = {"occupancy": spec["c"]}
         T, ea, a = T_SC, EA_SC, A_SC
-    else:
+    elif spec["problem"] == "nasicon":
         net, n_ions = nasicon_network(tuple(spec["size"]))
         comp = {"n_ions": n_ions}
         T, ea, a = T_NASICON, EA_NASICON, float(net.hop_lengths_A.mean())
-    sim = kmc.Simulation(net, T, seed=spec["seed"], attempt_frequency_Hz=NU, **comp)
+    else:  # kMCpy's NASICON test model: its own files, read by kmc.interop.kmcpy
+        net, inputs, extra = kmcpy_nasicon_model(spec)
+        sites = np.flatnonzero(inputs.occupied)
+        if spec.get("kmcpy_initial"):   # start from kMCpy's ions, check the Si/P sites
+            sites, extra["initial_state_check"] = _initial_state_check(
+                inputs, spec["kmcpy_initial"])
+        comp = {"ion_sites": sites, "rate_law": "kmcpy"}
+        T = spec["T"]
+    nu = NU_KMCPY_MODEL if spec["problem"] == "kmcpy-nasicon" else NU
+    sim = kmc.Simulation(net, T, seed=spec["seed"], attempt_frequency_Hz=nu, **comp)
     eng = sim.engine
     setup = time.perf_counter() - t0
     n_ions = sim.n_ions
-    gamma = NU * math.exp(-ea / (KB_EV * T))
+    if spec["problem"] == "kmcpy-nasicon":   # no single hop rate: D in units of 1e-6 cm^2/s
+        gamma, a = D_UNIT_CM2_S * 1e16, 1.0
+    else:
+        gamma = NU * math.exp(-ea / (KB_EV * T))
     # many blocks for a sharp D_sigma, 50 hops per ion per block for f where affordable;
     # above 2x10^5 sites 100 blocks (each block end copies every ion's displacement)
     blocks = KMC_BLOCKS if net.n_sites <= 200_000 else BLOCKS
@@ -303,6 +360,8 @@ def run_kmc(spec: dict) -> dict:
     per_block = res.hops / n_ions / t.n_blocks
     obs = {"D_red": t.D_sigma_cm2_s / scale, "D_red_err": t.D_sigma_cm2_s_err / scale,
            "D_tracer_red": t.D_tracer_cm2_s / scale,
+           "D_tracer_red_err": t.D_tracer_cm2_s_err / scale,
+           "sigma_S_cm": t.sigma_S_cm, "sigma_S_cm_err": t.sigma_S_cm_err,
            "hops_per_ion": res.hops / n_ions, "hops_per_ion_per_block": per_block,
            "blocks": t.n_blocks, "run_hops_per_s": res.hops_per_s}
     if per_block >= MIN_HOPS_PER_ION_BLOCK:
@@ -320,7 +379,8 @@ def run_kmc(spec: dict) -> dict:
             steps = max(int(m["f_m"] * n_ions * BLOCKS), BLOCKS)
             r = sim.run(steps=steps, blocks=BLOCKS, equilibration=max(10_000, steps // 10))
             mo.update(f=r.correlation_factor, f_err=r.correlation_factor_err, f_m=m["f_m"],
-                      f_m_kmc=r.hops / n_ions / BLOCKS)
+                      f_m_kmc=r.hops / n_ions / BLOCKS, Dt_red=r.D_tracer_cm2_s / scale,
+                      Dt_red_err=r.D_tracer_cm2_s_err / scale)
         steps = max(int(m["D_m"] * n_ions * BLOCKS), BLOCKS)
         r = sim.run(steps=steps, blocks=BLOCKS, equilibration=max(10_000, steps // 10))
         mo.update(D_red=r.D_sigma_cm2_s / scale, D_red_err=r.D_sigma_cm2_s_err / scale,
@@ -333,11 +393,136 @@ def run_kmc(spec: dict) -> dict:
     eng.run(n_speed)
     wall = time.perf_counter() - w0
     done = int(eng.get_state()["type_counts"].sum() - before)   # hops executed
-    return {"n_sites": net.n_sites, "n_ions": n_ions, "setup_s": setup,
-            "hops": done, "prod_wall_s": wall, "hops_per_s": done / wall,
-            "gamma_Hz": gamma, "engine_mode": getattr(eng, "mode", ""),
-            "engine_B_per_site": eng.memory_bytes / net.n_sites, "obs": obs,
-            "kmc_version": kmc.__version__, "kmc_path": os.path.dirname(kmc.__file__)}
+    out = {"n_sites": net.n_sites, "n_ions": n_ions, "setup_s": setup,
+           "hops": done, "prod_wall_s": wall, "hops_per_s": done / wall,
+           "gamma_Hz": gamma, "engine_mode": getattr(eng, "mode", ""),
+           "engine_B_per_site": eng.memory_bytes / net.n_sites, "obs": obs,
+           "kmc_version": kmc.__version__, "kmc_path": os.path.dirname(kmc.__file__)}
+    if spec["problem"] == "kmcpy-nasicon":
+        out.update(extra, events=int(len(inputs.hops)), volume_A3=float(
+            abs(np.linalg.det(inputs.lattice_A))))
+    return out
+
+
+# ----------------------------------------------------------------------------- kMCpy's model
+def kmcpy_nasicon_model(spec: dict):
+    """kMCpy's NASICON test model in kmc: kMCpy's own CIF, model.json and initial_state.json
+    (read in place from its repository) through kmc.interop.kmcpy, at its 2x1x1 supercell
+    or tiled to a multiple of it (bench_energy_models.tile_kmcpy, as kmcpy_peer.py tiles
+    kMCpy's side). The event file is tests/data/kmcpy/events_regenerated.json: kMCpy's own
+    generator's output for the pymatgen in kmc's venv (kMCpy's committed events.json fits
+    the site order of pymatgen 2025.10 that its venv pins; kmc refuses it under pymatgen
+    2026: tests/data/kmcpy/README.md). Returns (network, KmcpyInputs, provenance)."""
+    from kmc.interop.kmcpy import read_kmcpy, to_network
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from bench_energy_models import tile_kmcpy
+
+    files = os.path.join(spec["kmcpy_src"], "tests", "files")
+    regenerated = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                               "tests", "data", "kmcpy", "events_regenerated.json")
+    small = read_kmcpy(os.path.join(files, KMCPY_CIF), os.path.join(files, "input", "model.json"),
+                       regenerated, os.path.join(files, "input", "initial_state.json"),
+                       KMCPY_TEST_SHAPE)
+    reps = [s // t for s, t in zip(spec["size"], KMCPY_TEST_SHAPE)]
+    inputs = small if reps == [1, 1, 1] else tile_kmcpy(small, reps)
+    net = to_network(inputs, name="kmcpy-nasicon")
+    extra = {"inputs": {"structure, model, initial state": "kMCpy's tests/files (in place)",
+                        "events": "kmc's tests/data/kmcpy/events_regenerated.json",
+                        "tiled": reps}}
+    return net, inputs, extra
+
+
+def _match_positions(mine: np.ndarray, theirs: np.ndarray, L: np.ndarray):
+    """For each of `theirs`, the row of `mine` at the same position modulo the cell L (a
+    periodic k-d tree in fractional coordinates, then the Cartesian minimum image); and
+    whether every one matched a different row within 1e-3 A."""
+    from scipy.spatial import cKDTree
+
+    inv = np.linalg.inv(L)
+
+    def wrap(f):
+        f = f - np.floor(f)
+        return np.where(f >= 1.0, 0.0, f)
+
+    fm, ft = wrap(mine @ inv), wrap(theirs @ inv)
+    _, idx = cKDTree(fm, boxsize=1.0).query(ft)
+    d = fm[idx] - ft
+    d -= np.rint(d)
+    ok = bool(np.linalg.norm(d @ L, axis=1).max() < 1e-3
+              and len(set(idx.tolist())) == len(theirs))
+    return idx, ok
+
+
+def _initial_state_check(inputs, initial: dict) -> tuple[np.ndarray, dict]:
+    """kMCpy's initial state (kmcpy_peer.py blocks: positions of its Na ions and P sites)
+    in kmc's reading of the same files: the network sites of kMCpy's ions (an error if one
+    is on no Na site), and whether the static P sites are where kMCpy has them (positions
+    modulo the supercell, within 1e-3 A). kMCpy's initial_state.json, read in the site
+    order of kmc's pymatgen, puts two of the 14 ions elsewhere (the order of two Na1
+    images differs from that of kMCpy's pinned pymatgen): kmc starts from kMCpy's ions."""
+    L = np.asarray(initial["lattice_A"])
+    theirs = np.asarray(initial["na_A"], float).reshape(-1, 3)
+    sites, mapped = _match_positions(inputs.positions_A, theirs, L)
+    if not mapped:
+        raise ValueError("kMCpy's initial Na ions are not on kmc's Na sites")
+    file_sites = np.flatnonzero(inputs.occupied)
+    out = {"ions from initial_state.json on kMCpy's sites":
+           int(np.isin(file_sites, sites).sum()), "of": int(len(sites))}
+    static_n = np.ones(len(inputs.static_positions_A), int)
+    est = inputs.env_static_index
+    if est.size:
+        static_n[est[est >= 0]] = inputs.env_static_n[est >= 0]
+    mine = inputs.static_positions_A[static_n == 0]            # the P sites (n = 0)
+    theirs = np.asarray(initial["p_A"], float).reshape(-1, 3)
+    if len(mine) != len(theirs):
+        out["p"] = f"{len(mine)} in kmc, {len(theirs)} in kMCpy"
+    elif not len(mine):
+        out["p"] = "none in either"
+    else:
+        ok = _match_positions(mine, theirs, L)[1]
+        out["p"] = f"same {len(mine)} sites" if ok else "different sites"
+    out["same"] = out["p"].startswith(("same", "none"))
+    return np.sort(sites), out
+
+
+def run_kmcpy_src(spec: dict) -> dict:
+    """kMCpy from its repository source, in its own venv: kmcpy_peer.py blocks in a
+    subprocess of that venv's Python (kMCpy is never imported here); its block-end
+    snapshots go through kmc's estimator (Recorder) in this process."""
+    env = dict(os.environ)
+    for var in THREAD_VARS:
+        env[var] = "1"
+    # 500 passes (--quick 100) up to 64 Na sites; one pass above (kMCpy's 8x8x8 makes
+    # 80 hops/s: 500 passes would take 7 hours); the start is the tiled test state
+    eq = 100 if spec.get("quick") else 500
+    if 8 * math.prod(spec["size"]) > 64:
+        eq = 1
+    cmd = [spec["kmcpy_python"], os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                              "kmcpy_peer.py"), "blocks",
+           "--kmcpy-src", spec["kmcpy_src"], "--temps", str(spec["T"]),
+           "--seed", str(spec["seed"]), "--supercell", *map(str, spec["size"]),
+           "--budget", str(spec["budget_s"]), "--eq-passes", str(eq)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                       timeout=max(3600.0, 20 * spec["budget_s"]))
+    lines = r.stdout.strip().splitlines()
+    if r.returncode != 0 or not lines:
+        raise RuntimeError("kmcpy_peer.py blocks: " + (r.stderr.strip().splitlines()
+                                                       or [f"exit {r.returncode}"])[-1])
+    d = json.loads(lines[-1])
+    snaps = d.pop("snapshots")
+    a2 = d["hop_length_A"] ** 2
+    rec = Recorder(d["n_ions"])
+    rec.snapshot(snaps["t"][0], snaps["disp"][0], np.asarray(snaps["hops"][0]) * a2)
+    for t, disp, hops, n in zip(snaps["t"][1:], snaps["disp"][1:], snaps["hops"][1:],
+                                snaps["block_hops"]):
+        rec.snapshot(t, disp, np.asarray(hops) * a2, n)
+    obs = rec.observables(D_UNIT_CM2_S * 1e16, d["volume_A3"], spec["T"]) \
+        if len(rec.t) >= 3 else {}
+    peak = d.pop("peak_MB")
+    # hops the Tracker counted (an event whose end sites do not fit it would not count)
+    d["hops_tracked"] = int(np.sum(snaps["hops"][-1]) - np.sum(snaps["hops"][0]))
+    return {**d, "obs": obs, "kmcpy_peak_MB": peak, "warmup_hops": d["eq_hops"],
+            "peer_version": "kMCpy " + d["kmcpy_commit"][:7]}
 
 
 # ----------------------------------------------------------------------------- kmcpy
@@ -521,7 +706,7 @@ def run_lattice_mc(spec: dict) -> dict:
 
 
 RUNNERS = {"kmc": run_kmc, "kmcpy": run_kmcpy, "kmcpy-raw": run_kmcpy,
-           "lattice_mc": run_lattice_mc}
+           "lattice_mc": run_lattice_mc, "kmcpy-src": run_kmcpy_src}
 
 
 def worker(spec: dict) -> None:
@@ -529,7 +714,7 @@ def worker(spec: dict) -> None:
     if spec.get("cpu") is not None:
         os.sched_setaffinity(0, {int(spec["cpu"])})
     i0 = time.perf_counter()
-    if spec["code"] == "kmc":
+    if spec["code"] in ("kmc", "kmcpy-src"):   # kmcpy-src: kMCpy runs in its own venv
         import kmc  # noqa: F401
     elif spec["code"].startswith("kmcpy"):
         import kmcpy.simulator.kmc  # noqa: F401  (pymatgen, numba)
@@ -544,28 +729,42 @@ def worker(spec: dict) -> None:
         out["import_s"] = import_s
     except MemoryError as exc:
         out = {"error": f"MemoryError: {exc}"}
-    out.update(peak_MB=peak_mb(), import_MB=import_mb)
+    out.update(peak_MB=out.pop("kmcpy_peak_MB", None) or peak_mb(), import_MB=import_mb)
     print(json.dumps(out))
 
 
 # ----------------------------------------------------------------------------- driver
-def available(code: str) -> str | None:
-    """None if `code` can be imported by this interpreter, else the reason."""
+def available(code: str, args: argparse.Namespace | None = None) -> str | None:
+    """None if `code` can be imported by this interpreter (kmcpy-src: kMCpy by the Python
+    of --kmcpy-python, its test inputs under --kmcpy-src), else the reason."""
+    python = sys.executable
+    if code == "kmcpy-src":
+        if args is None or not args.kmcpy_python or not args.kmcpy_src:
+            return "needs --kmcpy-python and --kmcpy-src (or KMCPY_PYTHON and KMCPY_SRC)"
+        if not os.path.isfile(os.path.join(args.kmcpy_src, "tests", "files", KMCPY_CIF)):
+            return f"no tests/files/{KMCPY_CIF} under --kmcpy-src {args.kmcpy_src}"
+        python = args.kmcpy_python
     mod = {"kmc": "kmc", "kmcpy": "kmcpy", "kmcpy-raw": "kmcpy",
-           "lattice_mc": "lattice_mc"}[code]
-    r = subprocess.run([sys.executable, "-c", f"import {mod}"], capture_output=True, text=True)
+           "lattice_mc": "lattice_mc", "kmcpy-src": "kmcpy.simulator.kmc"}[code]
+    try:
+        r = subprocess.run([python, "-c", f"import {mod}"], capture_output=True, text=True)
+    except OSError as exc:
+        return str(exc)
+    if r.returncode == 0 and code == "kmcpy-src":   # kmc's side reads kMCpy's CIF: pymatgen
+        r = subprocess.run([sys.executable, "-c", "import pymatgen.core"],
+                           capture_output=True, text=True)
     return None if r.returncode == 0 else (r.stderr.strip().splitlines() or ["?"])[-1]
 
 
 def measure(spec: dict, timeout_s: float) -> dict:
     env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    for var in THREAD_VARS:
         env[var] = "1"
     t0 = time.perf_counter()
     try:
-        r = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker",
-                            json.dumps(spec)], capture_output=True, text=True, env=env,
+        # the spec on stdin: kMCpy's initial ions at 8x8x8 are too long for an argument
+        r = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", "-"],
+                           input=json.dumps(spec), capture_output=True, text=True, env=env,
                            timeout=timeout_s)
     except subprocess.TimeoutExpired:
         return {**spec, "error": f"timed out after {timeout_s:.0f} s"}
@@ -583,6 +782,8 @@ def measure(spec: dict, timeout_s: float) -> dict:
 def z_score(a: float | None, ea: float | None, b: float | None, eb: float | None) -> float | None:
     if a is None or b is None or ea is None or eb is None:
         return None
+    if not all(math.isfinite(v) for v in (a, ea, b, eb)):
+        return None  # e.g. kmc's D_sigma from blocks shorter than a hop per ion
     s = math.hypot(ea, eb)
     return abs(a - b) / s if s > 0 else (0.0 if a == b else math.inf)
 
@@ -597,12 +798,25 @@ def check(kmc_r: dict, peer: dict, exact_D: float | None) -> dict:
     kd = km if "D_red" in km else ko
     z = {"f": z_score(kf.get("f"), kf.get("f_err"), po.get("f"), po.get("f_err")),
          "D": z_score(kd["D_red"], kd["D_red_err"], po["D_red"], po["D_red_err"])}
+    if "Dt_red" in po and "Dt_red" in km:    # D* from the blocks of f (same lengths)
+        z["D*"] = z_score(km["Dt_red"], km["Dt_red_err"], po["Dt_red"], po["Dt_red_err"])
     if exact_D is not None:
         z["D_peer_exact"] = z_score(po["D_red"], po["D_red_err"], exact_D, 0.0)
         z["D_kmc_exact"] = z_score(ko["D_red"], ko["D_red_err"], exact_D, 0.0)
     failed = [k for k, v in z.items() if v is not None and v > Z_MAX]
     partial = z["f"] is None
     zs = ", ".join(f"{k} {v:.1f}" for k, v in z.items() if v is not None and k != "D_kmc_exact")
+    init = kmc_r.get("initial_state_check")
+    if peer["code"] == "kmcpy-src" and init is None:
+        failed.append("initial state")
+        zs += "; kmc did not start from kMCpy's initial state"
+    elif init is not None and not init.get("same"):
+        failed.append("initial state")
+        zs += f"; initial state differs: {init}"
+    if z["D"] is None and not failed:   # nothing to compare: timing only
+        return {"verdict": "not compared: too few hops per ion in the peer's run for f or "
+                           "D_sigma (timing only)", "comparable": False, "partial": False,
+                "z": z, "kmc_matched": km}
     if failed:
         verdict = f"FAIL (z: {zs})"
     elif partial:
@@ -631,7 +845,10 @@ def build_plan(args: argparse.Namespace, codes: list[str]) -> list[dict]:
         kmc_only = [L for L in kmc_only if L ** 3 <= args.max_sites]
     plan: list[dict] = []
     seed = 1
-    peers = [c for c in codes if c != "kmc"]
+    peers = [c for c in codes if c not in ("kmc", "kmcpy-src")]
+    problems = set(args.problems.split(","))
+    if "sc" not in problems:
+        compared, kmc_only = [], []
     for L in compared:
         for c in (0.5, 0.05):
             for code in peers:
@@ -646,11 +863,21 @@ def build_plan(args: argparse.Namespace, codes: list[str]) -> list[dict]:
             if "kmc" in codes:
                 plan.append({"problem": "sc", "L": L, "c": c, "code": "kmc", "seed": seed})
             seed += 1
-    for size in NASICON_SIZES[:1 if args.quick else None]:
+    for size in NASICON_SIZES[:1 if args.quick else None] if "nasicon" in problems else []:
         for code in peers + ["kmc"]:
             plan.append({"problem": "nasicon", "size": list(size), "code": code,
                          "seed": seed})
         seed += 1
+    if "kmcpy-nasicon" in problems and "kmcpy-src" in codes:
+        for size in args.kmcpy_sizes:
+            large = 8 * math.prod(size) > KMCPY_LARGE
+            for T in args.kmcpy_temps[:1] if large else args.kmcpy_temps:
+                for code in ("kmcpy-src", "kmc"):
+                    plan.append({"problem": "kmcpy-nasicon", "size": list(size), "T": T,
+                                 "code": code, "seed": seed, "quick": args.quick,
+                                 "kmcpy_src": os.path.abspath(args.kmcpy_src),
+                                 "kmcpy_python": args.kmcpy_python})
+                seed += 1
     for p in plan:
         p["budget_s"] = args.budget
         p["cpu"] = args.cpu
@@ -658,12 +885,14 @@ def build_plan(args: argparse.Namespace, codes: list[str]) -> list[dict]:
 
 
 def key_of(r: dict) -> tuple:
-    return (r["problem"], r.get("L"), r.get("c"), tuple(r.get("size", ())))
+    return (r["problem"], r.get("L"), r.get("c"), tuple(r.get("size", ())), r.get("T"))
 
 
 def problem_name(r: dict) -> str:
     if r["problem"] == "sc":
         return f"sc lattice gas c={r['c']:g}"
+    if r["problem"] == "kmcpy-nasicon":
+        return "kMCpy NASICON {}x{}x{} {:g} K".format(*r["size"], r["T"])
     return f"NASICON lattice gas x={NASICON_X:g}"
 
 
@@ -681,11 +910,62 @@ def report(results: list[dict], out) -> list[dict]:
             ratio = k["hops_per_s"] / r["hops_per_s"]
             row["ratio_kmc_over_peer"] = ratio if chk["comparable"] else None
             row["ratio_raw"] = ratio
+            if chk["verdict"].startswith("not compared"):
+                chk["verdict"] += f"; hops/s ratio {ratio:.3g} unchecked"
         elif r["code"] == "kmc" and "obs" in r and exact is not None:
             row["check"] = {"z": {"D_kmc_exact": z_score(r["obs"]["D_red"],
                                                          r["obs"]["D_red_err"], exact, 0.0)}}
         rows.append(row)
 
+    lattice_gas = [r for r in rows if r["problem"] != "kmcpy-nasicon"]
+    if lattice_gas:
+        _table(lattice_gas, out)
+    kmcpy_rows = [r for r in rows if r["problem"] == "kmcpy-nasicon"]
+    if kmcpy_rows:
+        if lattice_gas:
+            print(file=out)
+        _kmcpy_table(kmcpy_rows, out)
+    return rows
+
+
+def _ratio_and_verdict(r: dict) -> tuple[str, str]:
+    ratio = "" if r["code"] == "kmc" else (
+        "n/c" if r.get("ratio_kmc_over_peer") is None else
+        f"{r['ratio_kmc_over_peer']:.3g}" + ("*" if r["check"].get("partial") else ""))
+    if r["code"] == "kmc":
+        zk = r.get("check", {}).get("z", {}).get("D_kmc_exact")
+        verdict = "" if zk is None else f"D vs exact z={zk:.1f}"
+    else:
+        verdict = r.get("check", {}).get("verdict", "")
+    return ratio, verdict
+
+
+def _kmcpy_table(rows: list[dict], out) -> None:
+    """Problem 3: kMCpy's NASICON test model (absolute D in 1e-6 cm^2/s, sigma in mS/cm)."""
+    hdr = (f"{'problem':<28} {'sites':>6} {'code':<10} {'hops/s':>10} {'set-up s':>9} "
+           f"{'peak MB':>8} {'kmc/peer':>10} {'f':>13} {'D_J 1e-6cm2/s':>14} "
+           f"{'D* 1e-6cm2/s':>14} {'sigma mS/cm':>13} {'hops/ion':>9}  check")
+    print(hdr, file=out)
+    print("-" * len(hdr), file=out)
+    for r in rows:
+        if "error" in r:
+            print(f"{problem_name(r):<28} {'':>6} {r['code']:<10} FAILED: {r['error']}",
+                  file=out)
+            continue
+        o = r.get("obs", {})
+        ratio, verdict = _ratio_and_verdict(r)
+        sig, sig_e = (None if o.get(k) is None else o[k] * 1e3      # mS/cm
+                      for k in ("sigma_S_cm", "sigma_S_cm_err"))
+        print(f"{problem_name(r):<28} {r['n_sites']:>6} {r['code']:<10} "
+              f"{fmt_rate(r['hops_per_s']):>10} {r['setup_s']:>9.2f} {r['peak_MB']:>8.0f} "
+              f"{ratio:>10} {fmt_pm(o.get('f'), o.get('f_err')):>13} "
+              f"{fmt_pm(o.get('D_red'), o.get('D_red_err'), 2):>14} "
+              f"{fmt_pm(o.get('D_tracer_red'), o.get('D_tracer_red_err'), 2):>14} "
+              f"{fmt_pm(sig, sig_e, 1):>13} "
+              f"{o.get('hops_per_ion', float('nan')):>9.3g}  {verdict}", file=out)
+
+
+def _table(rows: list[dict], out) -> None:
     hdr = (f"{'problem':<26} {'sites':>9} {'code':<10} {'hops/s':>10} {'set-up s':>9} "
            f"{'peak MB':>8} {'kmc/peer':>10} {'f':>13} {'D_s/(G a^2)':>13} {'hops/ion':>9}  check")
     print(hdr, file=out)
@@ -696,20 +976,12 @@ def report(results: list[dict], out) -> list[dict]:
                   f"{r['code']:<10} FAILED: {r['error']}", file=out)
             continue
         o = r.get("obs", {})
-        ratio = "" if r["code"] == "kmc" else (
-            "n/c" if r.get("ratio_kmc_over_peer") is None else
-            f"{r['ratio_kmc_over_peer']:.3g}" + ("*" if r["check"].get("partial") else ""))
-        if r["code"] == "kmc":
-            zk = r.get("check", {}).get("z", {}).get("D_kmc_exact")
-            verdict = "" if zk is None else f"D vs exact z={zk:.1f}"
-        else:
-            verdict = r.get("check", {}).get("verdict", "")
+        ratio, verdict = _ratio_and_verdict(r)
         print(f"{problem_name(r):<26} {r['n_sites']:>9} {r['code']:<10} "
               f"{fmt_rate(r['hops_per_s']):>10} {r['setup_s']:>9.2f} {r['peak_MB']:>8.0f} "
               f"{ratio:>10} {fmt_pm(o.get('f'), o.get('f_err')):>13} "
               f"{fmt_pm(o.get('D_red'), o.get('D_red_err')):>13} "
               f"{o.get('hops_per_ion', float('nan')):>9.3g}  {verdict}", file=out)
-    return rows
 
 
 def machine() -> dict:
@@ -750,31 +1022,61 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=None,
                     help="wall seconds of production per peer measurement (default 60, "
                          "--quick 10)")
-    ap.add_argument("--codes", default="kmc,kmcpy,lattice_mc",
-                    help="comma-separated subset of kmc,kmcpy,lattice_mc")
+    ap.add_argument("--codes", default="kmc,kmcpy,lattice_mc,kmcpy-src",
+                    help="comma-separated subset of kmc,kmcpy,lattice_mc,kmcpy-src (kMCpy "
+                         "from its repository source: --kmcpy-python, --kmcpy-src)")
+    ap.add_argument("--problems", default=",".join(PROBLEMS),
+                    help="comma-separated subset of sc,nasicon,kmcpy-nasicon")
+    ap.add_argument("--kmcpy-python", default=os.environ.get("KMCPY_PYTHON"),
+                    metavar="PYTHON", help="kmcpy-nasicon: the Python of kMCpy's own venv "
+                    "(default $KMCPY_PYTHON)")
+    ap.add_argument("--kmcpy-src", default=os.environ.get("KMCPY_SRC"), metavar="DIR",
+                    help="kmcpy-nasicon: kMCpy's repository at commit 7761fdd, its test "
+                         "inputs (default $KMCPY_SRC)")
+    ap.add_argument("--kmcpy-sizes", default=None,
+                    help="kmcpy-nasicon supercells, multiples of 2x1x1 (default "
+                         "2x1x1,2x2x2,8x8x8, those above 1000 Na sites at the first "
+                         "temperature only; --quick 2x1x1)")
+    ap.add_argument("--kmcpy-temps", default=None,
+                    help="kmcpy-nasicon temperatures, K (default 873,573; --quick 873)")
     ap.add_argument("--max-sites", type=int, default=0,
                     help="skip the kmc-only sizes above this many sites")
     ap.add_argument("--cpu", type=int, default=None, help="pin every measurement to this core")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        worker(json.loads(args.worker))
+        worker(json.loads(sys.stdin.read() if args.worker == "-" else args.worker))
         return
     if args.budget is None:
         args.budget = 10.0 if args.quick else 60.0
+    mode = "quick" if args.quick else "full"
+    args.kmcpy_sizes = KMCPY_SIZES[mode] if args.kmcpy_sizes is None else [
+        tuple(int(v) for v in x.split("x")) for x in args.kmcpy_sizes.split(",")]
+    args.kmcpy_temps = KMCPY_TEMPS[mode] if args.kmcpy_temps is None else [
+        float(v) for v in args.kmcpy_temps.split(",")]
+    for p in args.problems.split(","):
+        if p not in PROBLEMS:
+            ap.error(f"--problems: unknown problem {p!r} (known: {', '.join(PROBLEMS)})")
     log = sys.stderr
     table_out = sys.stderr if args.json else sys.stdout
 
     codes = []
     skipped = {}
     for code in args.codes.split(","):
-        why = available(code)
+        if code == "kmcpy-src" and "kmcpy-nasicon" not in args.problems.split(","):
+            continue
+        if code != "kmcpy-src" and args.problems == "kmcpy-nasicon" and code != "kmc":
+            continue
+        why = available(code, args)
         if why is None:
             codes.append(code)
         else:
             skipped[code] = why
             print(f"skipping {code}: cannot import it here ({why}); see the install note "
                   "at the top of this script", file=log)
+            if code == "kmcpy-src":
+                print("  (the kmcpy-nasicon problem needs kMCpy's own venv: "
+                      "benchmarks/kmcpy_peer.py says how it is made)", file=log)
     if "kmc" not in codes:
         sys.exit("kmc cannot be imported by this interpreter")
     info = machine()
@@ -785,22 +1087,32 @@ def main() -> None:
     for i, spec in enumerate(plan, 1):
         desc = (f"[{i}/{len(plan)}] {spec['problem']} "
                 + (f"L={spec['L']} c={spec['c']}" if spec["problem"] == "sc" else
-                   f"size={spec['size']}") + f" {spec['code']}")
+                   f"size={spec['size']}") + (f" T={spec['T']:g}" if "T" in spec else "")
+                + f" {spec['code']}")
         print(desc + " ...", file=log, flush=True)
+        if spec["code"] == "kmc" and spec["problem"] == "kmcpy-nasicon":
+            for r in results:   # start from kMCpy's ions (and check its Si/P sites)
+                if key_of(r) == key_of(spec) and r["code"] == "kmcpy-src" and "initial" in r:
+                    spec["kmcpy_initial"] = r["initial"]
         if spec["code"] == "kmc":   # estimate kmc's f and D_sigma at the peers' block lengths
             spec["match"] = [{"code": r["code"], "f_m": r["obs"].get("f_m"),
                               "D_m": r["obs"]["hops_per_ion_per_block"]}
                              for r in results if key_of(r) == key_of(spec) and r.get("obs")]
         r = measure(spec, timeout_s=max(3600.0, 20 * args.budget))
+        r.pop("kmcpy_initial", None)   # kMCpy's initial positions: handed over, not kept
         if "error" in r:
             print(f"    failed: {r['error']}", file=log, flush=True)
         else:
             o = r.get("obs", {})
+            dname = ("D_J/(1e-6 cm^2/s)" if spec["problem"] == "kmcpy-nasicon"
+                     else "D_s/(G a^2)")
             print(f"    {r['n_sites']} sites: {fmt_rate(r['hops_per_s'])} hops/s, set-up "
                   f"{r['setup_s']:.2f} s, peak {r['peak_MB']:.0f} MB, f "
-                  f"{fmt_pm(o.get('f'), o.get('f_err'))}, D_s/(G a^2) "
+                  f"{fmt_pm(o.get('f'), o.get('f_err'))}, {dname} "
                   f"{fmt_pm(o.get('D_red'), o.get('D_red_err'))}", file=log, flush=True)
         results.append(r)
+    for r in results:
+        r.pop("initial", None)        # kMCpy's initial positions (used by kmc's run)
     print(file=table_out)
     rows = report(results, table_out)
     print("\nD_s/(G a^2): D_sigma over each code's own hop rate Gamma times the hop length "

@@ -306,10 +306,190 @@ def timing(kmc_passes=2000):
                       "hops_per_s": row["production_steps"] / row["wall_run_s"]}))
 
 
+# ----------------------------------------------------------------------------- blocks
+# compare_peers.py's "kMCpy NASICON test model" problem: one production run of kMCpy's own
+# loop, recorded at block ends; kmc's estimator is applied by compare_peers (kmc's venv).
+EVENT_SETTINGS = dict(  # kMCpy's tests/test_nasicon_bulk.py test_generate_events
+    local_env_cutoff_dict={("Na+", "Na+"): 4, ("Na+", "Si4+"): 4},
+    mobile_ion_identifiers=("Na1", "Na2"), distance_matrix_rtol=0.01,
+    distance_matrix_atol=0.01, find_nearest_if_fail=False, convert_to_primitive_cell=True)
+TEST_SHAPE = (2, 1, 1)
+
+
+def _active(shape):
+    """kMCpy's active-site order and active structure of a supercell of its test CIF."""
+    from kmcpy.io.cif import load_labeled_structure_from_cif
+    from kmcpy.structure.active_site_order import ActiveSiteOrder
+
+    full = load_labeled_structure_from_cif(BASE_SETTINGS["structure_file"], primitive=True)
+    order = ActiveSiteOrder.from_structure_and_mapping(
+        full, BASE_SETTINGS["site_mapping"], supercell_shape=list(shape))
+    return order, order.active_structure()
+
+
+def supercell_inputs(shape, out_dir):
+    """kMCpy's event file and initial occupations for a supercell of its test model.
+
+    (2, 1, 1): its test files themselves (occupations None: the initial-state file). Any
+    multiple of (2, 1, 1): events from kMCpy's EventGenerator with the settings of its own
+    test (tests/test_nasicon_bulk.py), and the test's initial state (Na and Si/P) tiled:
+    every active site takes the state of the 2x1x1 site at the same position modulo the
+    2x1x1 cell. Returns (event file, occupations or None, seconds spent generating)."""
+    import numpy as np
+
+    shape = tuple(int(v) for v in shape)
+    if shape == TEST_SHAPE:
+        return BASE_SETTINGS["event_file"], None, 0.0
+    if any(s % t for s, t in zip(shape, TEST_SHAPE)):
+        raise SystemExit(f"supercell {shape}: not a multiple of kMCpy's test supercell "
+                         f"{TEST_SHAPE}")
+    from kmcpy.event import EventGenerator
+    from kmcpy.simulator.state import State
+
+    t0 = time.perf_counter()
+    event_file = os.path.join(out_dir, "events_%d_%d_%d.json" % shape)
+    EventGenerator().generate_events(
+        structure_file=BASE_SETTINGS["structure_file"], supercell_shape=list(shape),
+        site_mapping=BASE_SETTINGS["site_mapping"], export_local_env_structure=False,
+        event_file=event_file, **EVENT_SETTINGS)
+    gen_s = time.perf_counter() - t0
+    small_order, small = _active(TEST_SHAPE)
+    small_occ = np.array(State.from_file(BASE_SETTINGS["initial_state_file"],
+                                         supercell_shape=list(TEST_SHAPE),
+                                         active_site_order=small_order).occupations)
+    _, big = _active(shape)
+    inv = np.linalg.inv(small.lattice.matrix)
+    fb = big.cart_coords @ inv
+    fs = small.cart_coords @ inv
+    d = fb[:, None, :] - fs[None, :, :]
+    d -= np.rint(d)
+    dist = np.linalg.norm(d @ small.lattice.matrix, axis=2)
+    match = dist.argmin(axis=1)
+    if dist.min(axis=1).max() > 1e-3 or any(
+            str(big[i].specie) != str(small[int(j)].specie) for i, j in enumerate(match)):
+        raise SystemExit(f"supercell {shape}: its sites do not tile kMCpy's 2x1x1 cell")
+    return event_file, small_occ[match].tolist(), gen_s
+
+
+def _initial_summary(structure, occupations):
+    """Positions of the occupied Na sites and of the P sites (state 1 of a Si site)."""
+    import numpy as np
+
+    occ = np.asarray(occupations)
+    sym = np.array([str(s.symbol) for s in structure.species])
+    xyz = structure.cart_coords
+    return {"lattice_A": structure.lattice.matrix.tolist(),
+            "na_A": xyz[(sym == "Na") & (occ == 0)].tolist(),
+            "p_A": xyz[(sym == "Si") & (occ == 1)].tolist()}
+
+
+def blocks(temperature, seed, shape, budget_s, eq_passes, out_dir):
+    """One kMCpy run in blocks (for compare_peers.py): JSON with the block-end snapshots.
+
+    Set-up: event generation (a supercell other than 2x1x1) and KMC.from_config.
+    Equilibration: eq_passes passes of KMC.run's equilibration loop (dt = 0; this also
+    compiles numba's _propose). Production: the body of KMC.run's production loop
+    (propose, Tracker.update, KMC.update, Tracker.sample_properties, and at the end of each
+    pass Tracker.update_current_pass and show_current_info) for about budget_s
+    wall seconds in 100 blocks of equal hop count (compare_peers.production); at each
+    block end the time, every ion's unwrapped displacement and hop count are recorded."""
+    import logging
+
+    import numpy as np
+
+    logging.disable(logging.WARNING)
+    warnings.filterwarnings("ignore")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from compare_peers import production  # numpy only: kmc is not imported
+
+    from kmcpy.simulator.kmc import KMC
+    from kmcpy.simulator.tracker import Tracker
+
+    t0 = time.perf_counter()
+    event_file, occ, gen_s = supercell_inputs(shape, out_dir)
+    settings = dict(BASE_SETTINGS, supercell_shape=tuple(shape), event_file=event_file)
+    if occ is not None:
+        settings.update(initial_state_file=None, initial_occupations=occ)
+    from kmcpy.simulator.config import Configuration
+    config = Configuration(temperature=float(temperature), random_seed=int(seed),
+                           equilibration_passes=int(eq_passes), kmc_passes=1,
+                           name=f"blocks_T{int(temperature)}_seed{int(seed)}", **settings)
+    k = KMC.from_config(config)
+    k.rng = np.random.default_rng(seed=int(seed))        # as KMC.run
+    setup_s = time.perf_counter() - t0
+    initial = _initial_summary(k.structure, k.simulation_state.occupations)
+    events = k.event_lib.events
+    pass_length = len([el.symbol for el in k.structure.species if "Na" in el.symbol])
+
+    frac = k.structure.frac_coords
+    ij = np.array([ev.mobile_ion_indices for ev in events])
+    dfrac = frac[ij[:, 1]] - frac[ij[:, 0]]
+    dfrac -= np.round(dfrac)
+    lengths = np.linalg.norm(dfrac @ k.structure.lattice.matrix, axis=1)
+    if np.ptp(lengths) > 1e-3:   # the squared jumps below are hop count x length^2
+        raise SystemExit(f"hop lengths {lengths.min():.4f}..{lengths.max():.4f} A differ")
+
+    e0 = time.perf_counter()
+    for _ in range(int(eq_passes) * pass_length):      # KMC.run's equilibration loop
+        event, _dt = k.propose(events)
+        k.update(event, dt=0.0)
+    eq_s = time.perf_counter() - e0
+    k._ensure_property_state()
+    tracker = Tracker(config=config, structure=k.structure, initial_state=k.simulation_state,
+                      property_plan=k.property_plan,
+                      default_property_interval=max(pass_length, 1),
+                      hop_state_lookup=getattr(k, "hop_state_lookup", None))
+    state = k.simulation_state
+    snaps = {"t": [], "disp": [], "hops": [], "block_hops": []}
+
+    def snapshot(n):
+        snaps["t"].append(float(state.time))
+        snaps["disp"].append(tracker.displacement.tolist())
+        snaps["hops"].append(tracker.hop_counter.tolist())
+        if n:
+            snaps["block_hops"].append(int(n))
+
+    count = [0]
+
+    def step():                                         # KMC.run's production loop body
+        event, dt = k.propose(events)
+        tracker.update(event, dt)
+        k.update(event, dt=dt)
+        tracker.sample_properties(step=int(state.step), sim_time=float(state.time))
+        count[0] += 1
+        if count[0] % pass_length == 0:                 # KMC.run's end of a pass
+            tracker.update_current_pass(count[0] // pass_length - 1)
+            tracker.show_current_info()
+
+    snapshot(0)
+    hops, wall = production(step, snapshot, budget_s)
+    try:  # kMCpy's own end values (it samples once per pass: none in a run of < 1 pass)
+        own = dict(zip(("sim_time_s", "msd_A2", "D_J_cm2_s", "D_tracer_cm2_s",
+                        "conductivity_mS_cm", "haven_ratio", "correlation_factor"),
+                       (float(v) for v in tracker.return_current_info())))
+    except ValueError:
+        own = None
+    peak = float("nan")
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                peak = int(line.split()[1]) / 1024
+    return {"kmcpy_commit": KMCPY_COMMIT, "supercell": list(shape),
+            "temperature_K": float(temperature), "seed": int(seed),
+            "n_sites": pass_length, "n_active_sites": len(k.structure),
+            "n_ions": int(tracker.n_mobile_ion_specie), "events": len(events),
+            "event_file": os.path.basename(event_file), "hop_length_A": float(lengths.mean()),
+            "volume_A3": float(tracker.volume), "setup_s": setup_s, "event_generation_s": gen_s,
+            "eq_hops": int(eq_passes) * pass_length, "eq_wall_s": eq_s,
+            "hops": int(hops), "prod_wall_s": wall, "hops_per_s": hops / wall,
+            "kmcpy_end_values": own, "initial": initial, "snapshots": snaps,
+            "peak_MB": peak}
+
+
 def main():
     global RUNS, RESULTS_JSON
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["run", "aggregate", "timing"])
+    ap.add_argument("mode", choices=["run", "aggregate", "timing", "blocks"])
     ap.add_argument("--kmcpy-src", required=True, help="kMCpy's repository (its test inputs)")
     ap.add_argument("--out", default="kmcpy-runs", help="directory of the per-run results")
     ap.add_argument("--json", default="kmcpy_nasicon_runs.json", help="aggregate: output")
@@ -319,12 +499,23 @@ def main():
     ap.add_argument("--eq-passes", type=int, default=500)
     ap.add_argument("--kmc-passes", type=int, default=6000)
     ap.add_argument("--procs", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1, help="blocks: the run's seed")
+    ap.add_argument("--supercell", type=int, nargs=3, default=list(TEST_SHAPE),
+                    help="blocks: a multiple of kMCpy's test supercell 2 1 1")
+    ap.add_argument("--budget", type=float, default=60.0,
+                    help="blocks: wall seconds of production")
     a = ap.parse_args()
     os.environ["KMCPY_SRC"] = os.path.abspath(a.kmcpy_src)
     os.environ["KMCPY_RUNS"] = os.path.abspath(a.out)
     # the module-level paths follow (worker processes re-read them from the environment)
     _set_paths(os.environ["KMCPY_SRC"], os.environ["KMCPY_RUNS"])
     RESULTS_JSON = os.path.abspath(a.json)
+    if a.mode == "blocks":  # one JSON object on the last line of stdout
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            out = blocks(a.temps[0], a.seed, a.supercell, a.budget, a.eq_passes, d)
+        print(json.dumps(out))
+        return
     os.makedirs(RUNS, exist_ok=True)
     if a.mode == "timing":
         import tempfile

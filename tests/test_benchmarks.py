@@ -103,3 +103,70 @@ def test_engine_comparison_worker_measures_every_case():
         modes[kind] = r["mode"]
     assert modes["1 vacancy"] == "count" and modes["tree disordered"] == "tree"
     assert modes["events"] == modes["interacting uniform"] == "tree"
+
+
+def _kmcpy_small():
+    from importlib import resources
+
+    from kmc.interop.kmcpy import read_kmcpy
+    data = Path(__file__).resolve().parent / "data" / "kmcpy"
+    cif = resources.files("kmc.data").joinpath("structures/nasicon_Na4Zr2Si3O12_573K.cif")
+    return read_kmcpy(str(cif), data / "model.json", data / "events_regenerated.json",
+                      data / "initial_state.json", (2, 1, 1))
+
+
+def test_tiled_kmcpy_model_keeps_every_environment():
+    """bench_energy_models.tile_kmcpy (compare_peers' kMCpy model at 2x2x2): every copy
+    of an event has the small model's environment (mobile and static sites at the same
+    offsets from the centre, the same Si/P states), and the initial state is tiled."""
+    pytest.importorskip("pymatgen.core")
+    import numpy as np
+    small = _kmcpy_small()
+    big = _load("bench_energy_models").tile_kmcpy(small, (1, 2, 2))
+    assert big.n_sites == 4 * small.n_sites and big.n_events == 4 * small.n_events
+    assert big.occupied.sum() == 4 * small.occupied.sum()
+
+    def offsets(m):
+        L, inv = m.lattice_A, np.linalg.inv(m.lattice_A)
+        centre = m.positions_A[m.hops[:, 0]]
+        mob = m.env_sites >= 0
+        at = np.where(mob[..., None], m.positions_A[np.maximum(m.env_sites, 0)],
+                      m.static_positions_A[np.maximum(m.env_static_index, 0)])
+        f = (at - centre[:, None, :]) @ inv
+        return np.round((f - np.rint(f)) @ L, 6), mob
+
+    (o_small, mob_small), (o_big, mob_big) = offsets(small), offsets(big)
+    n = small.n_events
+    for c in range(4):  # tile_kmcpy lists the copies of event e as rows e*4 .. e*4+3
+        rows = np.arange(n) * 4 + c
+        assert np.array_equal(o_big[rows], o_small)
+        assert np.array_equal(mob_big[rows], mob_small)
+        assert np.array_equal(big.env_static_n[rows], small.env_static_n)
+    # one static site, one state, whichever event sees it
+    est, sn = big.env_static_index, big.env_static_n
+    for s in np.unique(est[est >= 0]):
+        assert len(set(sn[est == s].tolist())) == 1
+    # compare_peers maps kMCpy's initial ions onto kmc's sites by position
+    cp = _load("compare_peers")
+    initial = {"lattice_A": big.lattice_A.tolist(),
+               "na_A": big.positions_A[big.occupied].tolist(), "p_A": []}
+    sites, check = cp._initial_state_check(big, initial)
+    assert np.array_equal(sites, np.flatnonzero(big.occupied)) and check["same"]
+
+
+def test_deng2022_primitive_supercell_runs():
+    """bench_nasicon_deng2022's cell of the paper (primitive rhombohedral cells) at 2x2x2:
+    8 Na sites and 2 formula units per cell, 6 hops per Na1, exact local updates."""
+    pytest.importorskip("pymatgen.core")
+    import numpy as np
+
+    import kmc
+    mod = _load("bench_nasicon_deng2022")
+    net, n_ions = mod.primitive_network((2, 2, 2))
+    assert net.n_sites == 64 and n_ions == 48
+    counts = np.bincount(net.hop_src, minlength=64)  # Na1: 6 Na2 neighbours; Na2: 2 Na1
+    assert sorted(np.bincount(counts).nonzero()[0]) == [2, 6] and (counts == 6).sum() == 16
+    sim = kmc.Simulation(net, 573.0, n_ions=n_ions, seed=1, attempt_frequency_Hz=5e12,
+                         rate_law="kmcpy")
+    sim.engine.run(5000)
+    sim.engine.check()
