@@ -295,9 +295,13 @@ def nasicon_network(size: tuple[int, int, int]):
     """kmc's NASICON Na sublattice as a lattice gas: one barrier, no energies, no pairs."""
     import kmc
     m = kmc.build_material("nasicon", x=NASICON_X, size=size, disorder_seed=0)
-    net = m.network.replace(site_energies_eV=0.0, pair_i=np.zeros(0, int),
-                            pair_j=np.zeros(0, int), pair_energies_eV=np.zeros(0),
-                            hop_barriers_eV=EA_NASICON, name="nasicon-lattice-gas")
+    g = m.network  # its sites and hops only: the material's energy models are left behind
+    net = kmc.SiteNetwork(cell=g.cell, positions=g.positions, hop_src=g.hop_src,
+                          hop_dst=g.hop_dst, hop_vectors=g.hop_vectors,
+                          hop_barriers_eV=EA_NASICON, site_types=g.site_types,
+                          site_type_names=g.site_type_names, hop_types=g.hop_types,
+                          hop_type_names=g.hop_type_names, charge_e=g.charge_e,
+                          name="nasicon-lattice-gas")
     return net, m.n_ions
 
 
