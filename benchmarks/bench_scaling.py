@@ -90,7 +90,8 @@ def worker(spec: dict) -> dict:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     return {**spec, "sites": n, "mode": eng.mode, "Mhops_s": best / 1e6,
             "engine_B_site": eng.memory_bytes / n, "setup_s": setup,
-            "peak_rss_MB": peak / 2**20, **eng.layout}
+            "peak_rss_MB": peak / 2**20,
+            **getattr(eng, "layout", {"n_site_classes": "-"})}  # (older engines: none)
 
 
 def measure(spec: dict) -> dict:
