@@ -130,8 +130,10 @@ static inline double pair_J(const kmc_engine *e, int32_t s, int32_t t)
     return 0.0;
 }
 
-/* Sum of the rates of the allowed hops of the occupied site s from the current field. */
-KMC_PRIVATE double ia_site_rate(kmc_engine *e, int32_t s)
+/* Sum of the rates of the allowed hops of the occupied site s from the current field, in
+ * increasing slot order; with rate != NULL each rate is also stored (slot k: rate[k]; the
+ * other slots are left alone), so the tree solver's pick gets the very values summed. */
+static inline double site_rates(kmc_engine *e, int32_t s, double *rate)
 {
     const kmc_site *st = e->site + s;
     const int32_t q0 = e->cls[st->cls].hop;
@@ -140,26 +142,17 @@ KMC_PRIVATE double ia_site_rate(kmc_engine *e, int32_t s)
     double sum = 0.0;
     while (allowed) {
         const int k = ctz64(allowed);
-        sum += ia_hop_rate(e, s, q0 + k, k, phi_s);
+        const double r = ia_hop_rate(e, s, q0 + k, k, phi_s);
+        if (rate) rate[k] = r;
+        sum += r;
         allowed &= allowed - 1;
     }
     return sum;
 }
 
-/* The rates of the allowed hops of the occupied site s (slot k: rate[k]; the other slots
- * are left alone), the same values ia_site_rate sums. */
-KMC_PRIVATE void ia_site_rates(kmc_engine *e, int32_t s, double *rate)
-{
-    const kmc_site *st = e->site + s;
-    const int32_t q0 = e->cls[st->cls].hop;
-    const double phi_s = e->ia.phi[s];
-    uint64_t allowed = ~st->mask;
-    while (allowed) {
-        const int k = ctz64(allowed);
-        rate[k] = ia_hop_rate(e, s, q0 + k, k, phi_s);
-        allowed &= allowed - 1;
-    }
-}
+KMC_PRIVATE double ia_site_rate(kmc_engine *e, int32_t s) { return site_rates(e, s, NULL); }
+
+KMC_PRIVATE void ia_site_rates(kmc_engine *e, int32_t s, double *rate) { (void)site_rates(e, s, rate); }
 
 /* X: to the sites xset[0..nx) whose occupancy changed (distinct) add their interaction and
  * cluster neighbours, each once, and recompute the fields of all of them; returns |X|. */
