@@ -1120,12 +1120,13 @@ class SiteNetwork:
         unwrapped image offset along a spanning tree; each remaining hop closes a cycle whose
         net translation (in cell units) is ``off[src] + image - off[dst]``. The rank of these
         translations is the component's dimensionality; the network's is the maximum over its
-        components (0 without hops).
+        components (0 without hops). Event moves that are network hops (those of the event
+        generators, :meth:`_event_move_hops`) add no edge and are not gathered.
         """
         src = self.hop_src.astype(np.int64)
         dst = self.hop_dst.astype(np.int64)
         images = self.hop_images.astype(np.int64)
-        if self.n_events:  # the moves of multi-ion events connect sites too
+        if self.n_events and self._event_move_hops() is None:  # moves connect sites too
             esrc = self.event_src.astype(np.int64)
             edst = self.event_dst.astype(np.int64)
             frac = (self.event_vectors - (self.positions[edst] - self.positions[esrc])) @ \
@@ -1142,11 +1143,20 @@ class SiteNetwork:
         names = set(types)
         hop = np.isin(self.hop_types, [k for k, n in enumerate(self.hop_type_names)
                                        if n in names])
+        kinds = [k for k, n in enumerate(self.event_type_names) if n in names]
+        move_hops = self._event_move_hops() if self.n_events and kinds else None
+        if move_hops is not None:
+            # every move is a network hop: the selected events' moves select their hops
+            # (and the reverses, so that the edge list stays symmetric)
+            mv = np.repeat(np.isin(self.event_types, kinds), np.diff(self.event_ptr))
+            used = np.zeros(self.n_hops, dtype=bool)
+            used[move_hops[mv]] = True
+            used[self.hop_rev[used]] = True
+            hop |= used
         src = self.hop_src[hop].astype(np.int64)
         dst = self.hop_dst[hop].astype(np.int64)
         images = self.hop_images[hop].astype(np.int64)
-        kinds = [k for k, n in enumerate(self.event_type_names) if n in names]
-        if self.n_events and kinds:
+        if self.n_events and kinds and move_hops is None:
             per_move = np.repeat(self.event_types, np.diff(self.event_ptr))
             mv = np.isin(per_move, kinds)
             esrc = self.event_src[mv].astype(np.int64)
@@ -1157,6 +1167,31 @@ class SiteNetwork:
             dst = np.concatenate([dst, edst])
             images = np.concatenate([images, np.rint(frac).astype(np.int64)])
         return wrapping_dimension(self.n_sites, src, dst, images, symmetric=True)
+
+    def _event_move_hops(self) -> np.ndarray | None:
+        """The network hop of every event move, shape (n_moves,) int32, when every move is
+        one (same source, target and vector as the hop, so the same image), else None.
+
+        That is so for the events of the generators (:mod:`kmc.mechanisms`) made on this
+        network or on one with the same hops: they keep their move vectors as hop indices
+        into the symmetrised hop vectors (:meth:`kmc.events.EventSet.vector_rows`). The
+        check reads the indices, sources and targets in blocks and gathers no vectors.
+        """
+        table, index = self.events.vector_rows()
+        if index is None or table.shape != (self.n_hops, 3) or index.size == 0:
+            return None
+        if table is not self.__dict__.get("_sym_hop_vectors") \
+                and not np.array_equal(table, self._sym_hop_vectors):
+            return None
+        if int(index.min()) < 0 or int(index.max()) >= self.n_hops:
+            return None
+        src, dst, block = self.event_src, self.event_dst, 1 << 20
+        for a in range(0, index.size, block):
+            h = index[a:a + block]
+            if not (np.array_equal(np.take(self.hop_src, h), src[a:a + block])
+                    and np.array_equal(np.take(self.hop_dst, h), dst[a:a + block])):
+                return None
+        return index
 
     # ---------------------------------------------------------------- conversions
     def to_networkx(self) -> nx.MultiDiGraph:

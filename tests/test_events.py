@@ -522,3 +522,47 @@ def test_engine_reads_table_vectors_and_borrowed_arrays_like_copies():
     (m_borrow, *a), (m_copy, *b) = states
     assert a == b and a[2][0] > 0
     assert m_copy - m_borrow == 4 * (net.n_events + 1) + 8 * net.events.n_moves  # not copied
+
+
+def _layered_sc(L: int = 4):
+    """sc L^3 whose sites are "A" on even z layers and "B" on odd ones."""
+    net = build_lattice("sc", size=L, barrier_eV=0.3)
+    z = np.rint(net.positions[:, 2] / net.cell[2, 2] * L).astype(int)
+    return net.replace(site_types=(z % 2).astype(np.int32), site_type_names=("A", "B"))
+
+
+def test_dimensionality_reads_generated_moves_as_their_hops(monkeypatch):
+    """Generated events keep their moves as hop indices: dimensionality and
+    type_dimensionality take them as those hops (no vector gather, no extra edges) and agree
+    with the general path that adds every move as an edge."""
+    from kmc.lattice import SiteNetwork
+    net = _layered_sc()
+    # strings within the A layers only: the events alone percolate in 2 dimensions
+    ev = concerted_events(net, 2, 0.2, max_turn_deg=90, site_types="A", name="s")
+    full = net.with_events(ev)
+    hops = full._event_move_hops()
+    assert hops is not None and hops.size == full.event_src.size
+    np.testing.assert_array_equal(full.hop_src[hops], full.event_src)
+    np.testing.assert_array_equal(full.hop_dst[hops], full.event_dst)
+    fast = (full.dimensionality, full.type_dimensionality(["s"]),
+            full.type_dimensionality(full.hop_type_names),
+            full.type_dimensionality(["s", *full.hop_type_names]))
+    assert fast == (3, 2, 3, 3)
+    monkeypatch.setattr(SiteNetwork, "_event_move_hops", lambda self: None)
+    again = net.with_events(ev)
+    assert (again.dimensionality, again.type_dimensionality(["s"]),
+            again.type_dimensionality(again.hop_type_names),
+            again.type_dimensionality(["s", *again.hop_type_names])) == fast
+
+
+def test_moves_given_as_vectors_are_not_taken_as_hops():
+    """Events with their own per-move vectors (user-made, or without the hops) take the
+    general path, which adds every move as an edge."""
+    net = _layered_sc()
+    ev = concerted_events(net, 2, 0.2, max_turn_deg=0, site_types="A", name="s")
+    own = EventSet(ev.ptr, ev.src, ev.dst, np.array(ev.vectors), ev.barriers_eV, ev.types,
+                   ev.type_names)
+    assert net.with_events(own)._event_move_hops() is None
+    only = net.with_events(ev, keep_hops=False)
+    assert only._event_move_hops() is None
+    assert only.dimensionality == 2 and only.type_dimensionality(["s"]) == 2
