@@ -501,6 +501,8 @@ def run_kmcpy_src(spec: dict) -> dict:
     eq = 100 if spec.get("quick") else 500
     if 8 * math.prod(spec["size"]) > 64:
         eq = 1
+    if spec.get("kmcpy_eq_passes") is not None:   # --kmcpy-eq-passes
+        eq = int(spec["kmcpy_eq_passes"])
     cmd = [spec["kmcpy_python"], os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                               "kmcpy_peer.py"), "blocks",
            "--kmcpy-src", spec["kmcpy_src"], "--temps", str(spec["T"]),
@@ -880,7 +882,8 @@ def build_plan(args: argparse.Namespace, codes: list[str]) -> list[dict]:
                     plan.append({"problem": "kmcpy-nasicon", "size": list(size), "T": T,
                                  "code": code, "seed": seed, "quick": args.quick,
                                  "kmcpy_src": os.path.abspath(args.kmcpy_src),
-                                 "kmcpy_python": args.kmcpy_python})
+                                 "kmcpy_python": args.kmcpy_python,
+                                 "kmcpy_eq_passes": args.kmcpy_eq_passes})
                 seed += 1
     for p in plan:
         p["budget_s"] = args.budget
@@ -1043,6 +1046,10 @@ def main() -> None:
                          "temperature only; --quick 2x1x1)")
     ap.add_argument("--kmcpy-temps", default=None,
                     help="kmcpy-nasicon temperatures, K (default 873,573; --quick 873)")
+    ap.add_argument("--kmcpy-eq-passes", type=int, default=None,
+                    help="kmcpy-nasicon: kMCpy's equilibration passes (one pass = one "
+                         "attempted hop per Na site; default 500, --quick 100, 1 above 64 "
+                         "Na sites)")
     ap.add_argument("--max-sites", type=int, default=0,
                     help="skip the kmc-only sizes above this many sites")
     ap.add_argument("--cpu", type=int, default=None, help="pin every measurement to this core")
