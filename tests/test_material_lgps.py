@@ -12,7 +12,7 @@ import kmc
 from kmc.materials import build_material, material_spec
 from kmc.simulation import occupancy_statistics
 
-FLAGS = {"V", "S", "U", "estimate"}
+FLAGS = {"V", "S", "F", "U", "estimate"}
 #: Refinement uncertainties of the kc5021 occupancies (the digits in brackets of the source):
 #: Li1 0.437(4), Li2 0.931(4), Li3 0.845(8), Li4 0.808(4).
 REFINED_ERR = {"Li1": 0.004, "Li2": 0.004, "Li3": 0.008, "Li4": 0.004}
