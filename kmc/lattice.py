@@ -1082,9 +1082,18 @@ class SiteNetwork:
         vectors: ``(v_h - v_rev(h)) / 2`` in Angstrom, shape (m, 3), read-only. Made once
         per network and shared by the event generators (:mod:`kmc.mechanisms`), whose
         events keep their move vectors as rows of it."""
-        v = self.hop_vectors
-        out = v - v[self.hop_rev]
-        out *= 0.5
+        v, rev, block = self.hop_vectors, self.hop_rev, 1 << 18
+        # most networks (the builders', the materials') have exactly opposite vectors
+        # already: then (v - v_rev) / 2 has the bits of v, and the table is the hop vectors
+        # themselves (checked in blocks, bit for bit, without a second (m, 3) array)
+        if v.flags.c_contiguous and all(
+                np.array_equal(((v[a:a + block] - np.take(v, rev[a:a + block], axis=0))
+                                * 0.5).view(np.int64), v[a:a + block].view(np.int64))
+                for a in range(0, v.shape[0], block)):
+            out = v.view()
+        else:
+            out = v - v[rev]
+            out *= 0.5
         out.flags.writeable = False
         return out
 
