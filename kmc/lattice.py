@@ -874,12 +874,16 @@ class SiteNetwork:
         """
         ev = EventSet.concatenate(self.events, *event_sets)
         if not keep_hops:
+            # the sites without hops or events, then the events validated for them as an
+            # EventSet: moves kept as hop indices stay so (no per-move vectors)
             z = np.zeros(0, dtype=np.int32)
-            return self.replace(
-                event_ptr=ev.ptr, event_src=ev.src, event_dst=ev.dst, event_vectors=ev.vectors,
-                event_barriers_eV=ev.barriers_eV, event_types=ev.types,
-                event_type_names=ev.type_names, hop_src=z, hop_dst=z,
-                hop_vectors=np.zeros((0, 3)), hop_barriers_eV=np.zeros(0), hop_types=z)
+            new = self.replace(
+                event_ptr=None, event_src=None, event_dst=None, event_vectors=None,
+                event_barriers_eV=None, event_types=None, event_type_names=(), hop_src=z,
+                hop_dst=z, hop_vectors=np.zeros((0, 3)), hop_barriers_eV=np.zeros(0),
+                hop_types=z)
+            new._set_events(ev)
+            return new
         # the hops are unchanged and already validated: share them (and their cached
         # derived arrays) and validate only the events, instead of rebuilding everything
         new = copy.copy(self)
@@ -1136,13 +1140,16 @@ class SiteNetwork:
         dst = self.hop_dst.astype(np.int64)
         images = self.hop_images.astype(np.int64)
         if self.n_events and self._event_move_hops() is None:  # moves connect sites too
-            esrc = self.event_src.astype(np.int64)
-            edst = self.event_dst.astype(np.int64)
-            frac = (self.event_vectors - (self.positions[edst] - self.positions[esrc])) @ \
-                np.linalg.inv(self.cell)
-            src = np.concatenate([src, esrc])
-            dst = np.concatenate([dst, edst])
-            images = np.concatenate([images, np.rint(frac).astype(np.int64)])
+            edges = self._event_row_edges()
+            if edges is None:
+                esrc = self.event_src.astype(np.int64)
+                edst = self.event_dst.astype(np.int64)
+                frac = (self.event_vectors - (self.positions[edst] - self.positions[esrc])) \
+                    @ np.linalg.inv(self.cell)
+                edges = esrc, edst, np.rint(frac).astype(np.int64)
+            src = np.concatenate([src, edges[0]])
+            dst = np.concatenate([dst, edges[1]])
+            images = np.concatenate([images, edges[2]])
         return wrapping_dimension(self.n_sites, src, dst, images, symmetric=True)
 
     def type_dimensionality(self, types: Any) -> int:
@@ -1166,16 +1173,53 @@ class SiteNetwork:
         dst = self.hop_dst[hop].astype(np.int64)
         images = self.hop_images[hop].astype(np.int64)
         if self.n_events and kinds and move_hops is None:
-            per_move = np.repeat(self.event_types, np.diff(self.event_ptr))
-            mv = np.isin(per_move, kinds)
-            esrc = self.event_src[mv].astype(np.int64)
-            edst = self.event_dst[mv].astype(np.int64)
-            frac = (self.event_vectors[mv] - (self.positions[edst] - self.positions[esrc])) \
-                @ np.linalg.inv(self.cell)
-            src = np.concatenate([src, esrc])
-            dst = np.concatenate([dst, edst])
-            images = np.concatenate([images, np.rint(frac).astype(np.int64)])
+            mv = np.repeat(np.isin(self.event_types, kinds), np.diff(self.event_ptr))
+            edges = self._event_row_edges(mv)
+            if edges is None:
+                esrc = self.event_src[mv].astype(np.int64)
+                edst = self.event_dst[mv].astype(np.int64)
+                frac = (self.event_vectors[mv] - (self.positions[edst] - self.positions[esrc])) \
+                    @ np.linalg.inv(self.cell)
+                edges = esrc, edst, np.rint(frac).astype(np.int64)
+            src = np.concatenate([src, edges[0]])
+            dst = np.concatenate([dst, edges[1]])
+            images = np.concatenate([images, edges[2]])
         return wrapping_dimension(self.n_sites, src, dst, images, symmetric=True)
+
+    def _event_row_edges(self, moves: np.ndarray | None = None
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The edges ``(src, dst, image)`` of the event moves (those of the boolean mask
+        `moves`, default all), one per row of the events' vector table, int64, when the
+        events keep their vectors as rows (:meth:`kmc.events.EventSet.vector_rows`) and all
+        moves of a row have the same source and target (so the same image): the
+        generators' events, whose rows are hops, without a network hop to stand for them
+        (``with_events(..., keep_hops=False)``). Else None. Reads the moves in blocks; no
+        per-move vectors or images.
+        """
+        table, index = self.events.vector_rows()
+        if index is None:
+            return None
+        src, dst, block = self.event_src, self.event_dst, 1 << 20
+        row_src = np.full(table.shape[0], -1, dtype=np.int32)
+        row_dst = np.full(table.shape[0], -1, dtype=np.int32)
+        for a in range(0, index.size, block):
+            row_src[index[a:a + block]] = src[a:a + block]
+            row_dst[index[a:a + block]] = dst[a:a + block]
+        for a in range(0, index.size, block):  # every move of a row has its ends
+            h = index[a:a + block]
+            if not (np.array_equal(np.take(row_src, h), src[a:a + block])
+                    and np.array_equal(np.take(row_dst, h), dst[a:a + block])):
+                return None
+        if moves is None:
+            rows = np.flatnonzero(row_src >= 0)
+        else:
+            used = np.zeros(table.shape[0], dtype=bool)
+            for a in range(0, index.size, block):
+                used[index[a:a + block][moves[a:a + block]]] = True
+            rows = np.flatnonzero(used)
+        s, d = row_src[rows].astype(np.int64), row_dst[rows].astype(np.int64)
+        frac = (table[rows] - (self.positions[d] - self.positions[s])) @ np.linalg.inv(self.cell)
+        return s, d, np.rint(frac).astype(np.int64)
 
     def _event_move_hops(self) -> np.ndarray | None:
         """The network hop of every event move, shape (n_moves,) int32, when every move is

@@ -531,38 +531,47 @@ def _layered_sc(L: int = 4):
     return net.replace(site_types=(z % 2).astype(np.int32), site_type_names=("A", "B"))
 
 
-def test_dimensionality_reads_generated_moves_as_their_hops(monkeypatch):
+def _dims(net, event_name):
+    return (net.dimensionality, net.type_dimensionality([event_name]),
+            net.type_dimensionality(net.hop_type_names),
+            net.type_dimensionality([event_name, *net.hop_type_names]))
+
+
+@pytest.mark.parametrize("keep_hops", [True, False])
+def test_dimensionality_reads_generated_moves_by_their_rows(monkeypatch, keep_hops):
     """Generated events keep their moves as hop indices: dimensionality and
-    type_dimensionality take them as those hops (no vector gather, no extra edges) and agree
-    with the general path that adds every move as an edge."""
+    type_dimensionality take them as those hops (with the hops kept) or as one edge per hop
+    used (without them), gather no per-move vectors, and agree with the general path that
+    adds every move as an edge."""
     from kmc.lattice import SiteNetwork
     net = _layered_sc()
     # strings within the A layers only: the events alone percolate in 2 dimensions
     ev = concerted_events(net, 2, 0.2, max_turn_deg=90, site_types="A", name="s")
-    full = net.with_events(ev)
+    full = net.with_events(ev, keep_hops=keep_hops)
+    assert full.events.vector_rows()[1] is not None  # no per-move vectors were made
     hops = full._event_move_hops()
-    assert hops is not None and hops.size == full.event_src.size
-    np.testing.assert_array_equal(full.hop_src[hops], full.event_src)
-    np.testing.assert_array_equal(full.hop_dst[hops], full.event_dst)
-    fast = (full.dimensionality, full.type_dimensionality(["s"]),
-            full.type_dimensionality(full.hop_type_names),
-            full.type_dimensionality(["s", *full.hop_type_names]))
-    assert fast == (3, 2, 3, 3)
+    assert (hops is not None) == keep_hops
+    if keep_hops:
+        np.testing.assert_array_equal(full.hop_src[hops], full.event_src)
+        np.testing.assert_array_equal(full.hop_dst[hops], full.event_dst)
+    src, dst, img = full._event_row_edges()
+    assert src.size == np.unique(full.events.vector_rows()[1]).size  # one edge per hop used
+    fast = _dims(full, "s")
+    assert fast == ((3, 2, 3, 3) if keep_hops else (2, 2, 0, 2))
+    assert "vectors" not in full.events.__dict__  # still none
     monkeypatch.setattr(SiteNetwork, "_event_move_hops", lambda self: None)
-    again = net.with_events(ev)
-    assert (again.dimensionality, again.type_dimensionality(["s"]),
-            again.type_dimensionality(again.hop_type_names),
-            again.type_dimensionality(["s", *again.hop_type_names])) == fast
+    monkeypatch.setattr(SiteNetwork, "_event_row_edges", lambda self, moves=None: None)
+    assert _dims(net.with_events(ev, keep_hops=keep_hops), "s") == fast
 
 
-def test_moves_given_as_vectors_are_not_taken_as_hops():
-    """Events with their own per-move vectors (user-made, or without the hops) take the
-    general path, which adds every move as an edge."""
+def test_moves_given_as_vectors_take_the_general_path():
+    """Events with their own per-move vectors (user-made) are not read by rows: every move
+    is an edge."""
     net = _layered_sc()
     ev = concerted_events(net, 2, 0.2, max_turn_deg=0, site_types="A", name="s")
     own = EventSet(ev.ptr, ev.src, ev.dst, np.array(ev.vectors), ev.barriers_eV, ev.types,
                    ev.type_names)
-    assert net.with_events(own)._event_move_hops() is None
-    only = net.with_events(ev, keep_hops=False)
-    assert only._event_move_hops() is None
+    for n in (net.with_events(own), net.with_events(own, keep_hops=False)):
+        assert n._event_move_hops() is None and n._event_row_edges() is None
+    only = net.with_events(own, keep_hops=False)
     assert only.dimensionality == 2 and only.type_dimensionality(["s"]) == 2
