@@ -13,7 +13,12 @@ One HDF5 file per run or per sweep, readable with plain h5py. A run file::
                             engine_mode (absent: "auto"), rate_law (absent: "kra")
                             initial_ion_sites: (n_ions,) the random (seeded) placement
     /inputs/network         every SiteNetwork field: arrays as datasets (Angstrom, eV),
-                            names as string datasets, scalars (charge_e, name) as attrs
+                            names as string datasets, scalars (charge_e, name) as attrs;
+                            events whose move vectors are rows of a table (the event
+                            generators': rows = hop vectors) store event_vector_table
+                            (rows, 3) and event_vector_index (n_moves,) instead of
+                            event_vectors (format_version 2; event_vectors =
+                            table[index])
     /plan                   attrs: steps, equilibration, blocks, production_time_s (nan: none)
     /blocks                 per-block observables, one row per finished block:
                             duration_s (B,), tracer_sq_A2 (B,3,3), collective_A (B,3),
@@ -71,7 +76,7 @@ __all__ = ["RunFile", "read_run", "write_run", "load", "read_sweep", "read_sweep
            "file_format", "describe_file", "result_from_run", "FORMAT_VERSION", "RUN_FORMAT",
            "SWEEP_FORMAT", "TrajectoryWriter"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest this kmc reads; a file is written as 1 unless it needs 2
 RUN_FORMAT = "kmc-run"
 SWEEP_FORMAT = "kmc-sweep"
 STATUSES = ("running", "interrupted", "failed", "complete")
@@ -280,13 +285,27 @@ def _read_arrays(group: Any) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------- #
 # networks
 # --------------------------------------------------------------------------- #
-def write_network(group: Any, network: Any) -> None:
+def write_network(group: Any, network: Any) -> int:
     """Store every field of a SiteNetwork or PeriodicNetwork in an HDF5 group (its class
-    in the attribute ``network_class``)."""
+    in the attribute ``network_class``). Events that keep their move vectors as rows of a
+    table (:meth:`kmc.events.EventSet.vector_rows`) are stored so, as
+    ``event_vector_table`` and ``event_vector_index``: no per-move vectors are made or
+    written. Returns the format version the group needs (1, or 2 for that form)."""
     h5py = _h5py()
     group.attrs["network_class"] = type(network).__name__
+    version = 1
+    rows = None
+    if isinstance(network, SiteNetwork) and network.n_events:
+        table, index = network.events.vector_rows()
+        if index is not None:
+            rows = table, index
     for f in dataclasses.fields(network):
         if not f.init:
+            continue
+        if f.name == "event_vectors" and rows is not None:
+            group.create_dataset("event_vector_table", data=np.asarray(rows[0]))
+            group.create_dataset("event_vector_index", data=np.asarray(rows[1]))
+            version = 2
             continue
         value = getattr(network, f.name)
         if value is None:  # an optional field not given (read back as its default)
@@ -299,6 +318,7 @@ def write_network(group: Any, network: Any) -> None:
                                  dtype=h5py.string_dtype())
         else:
             group.attrs[f.name] = value
+    return version
 
 
 def read_network(group: Any) -> Any:
@@ -315,6 +335,15 @@ def read_network(group: Any) -> Any:
             kwargs[name] = tuple(x.decode() if isinstance(x, bytes) else str(x) for x in data)
         else:
             kwargs[name] = data
+    if "event_vector_table" in kwargs or "event_vector_index" in kwargs:
+        table = kwargs.pop("event_vector_table", None)
+        index = kwargs.pop("event_vector_index", None)
+        if table is None or index is None or "event_vectors" in kwargs \
+                or np.ndim(table) != 2 or np.ndim(index) != 1 \
+                or (index.size and not 0 <= int(index.min()) <= int(index.max()) < len(table)):
+            raise ConfigError("the stored network's event_vector_table and "
+                              "event_vector_index do not make the events' vectors")
+        kwargs["event_vectors"] = np.asarray(table)[np.asarray(index, dtype=np.intp)]
     return classes[kind](**kwargs)
 
 
@@ -404,7 +433,7 @@ def write_run_group(group: Any, *, network: Any, inputs: Mapping[str, Any],
     if status not in STATUSES:
         raise ValueError(f"status {status!r} not in {STATUSES}")
     group.attrs["format"] = RUN_FORMAT
-    group.attrs["format_version"] = FORMAT_VERSION
+    group.attrs["format_version"] = 1  # 2 if the network needs it (below)
     group.attrs["status"] = status
     group.attrs["kmc_version"] = __version__
     if error:
@@ -424,7 +453,8 @@ def write_run_group(group: Any, *, network: Any, inputs: Mapping[str, Any],
             ig.create_dataset(k, data=np.asarray(v, dtype=np.int32))
         elif v is not None:
             ig.attrs[k] = _attr(v)
-    write_network(ig.create_group("network"), network)
+    if write_network(ig.create_group("network"), network) > 1:
+        group.attrs["format_version"] = 2
     plg = group.create_group("plan")
     for k, v in plan.items():
         plg.attrs[k] = np.nan if v is None else v
@@ -665,7 +695,7 @@ def write_sweep(path: str | os.PathLike[str], record: Mapping[str, Any], master_
 
     def fill(f: Any) -> None:
         f.attrs["format"] = SWEEP_FORMAT
-        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["format_version"] = 1  # (run groups inside say what they need)
         f.attrs["kmc_version"] = __version__
         pg = f.create_group("provenance")
         for k, v in provenance().items():

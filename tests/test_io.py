@@ -418,3 +418,62 @@ def test_one_writer_per_file(net, tmp_path):
             kmc.resume(path)
     _sim(net).run(20_000, blocks=5, output=path)  # free again
     assert not (tmp_path / "run.h5.lock").exists()
+
+
+@pytest.mark.parametrize("keep_hops", [True, False])
+def test_generated_events_are_stored_by_rows_and_resume_bit_identically(tmp_path, same_run,
+                                                                         keep_hops):
+    """A network whose events keep their move vectors as hop indices is stored as the table
+    and the index (format version 2; no per-move vectors written), read back to the same
+    network, and an interrupted run on it resumes bit-identically."""
+    from kmc.mechanisms import concerted_events
+    base = build_lattice("sc", size=5)
+    net = base.with_events(concerted_events(base, 2, 0.25, max_turn_deg=90),
+                           keep_hops=keep_hops)
+    table, index = net.events.vector_rows()
+    assert index is not None
+
+    def sim():
+        return kmc.Simulation(net, 500, occupancy=0.3, seed=3)
+
+    whole = sim().run(60_000, blocks=6, output=tmp_path / "whole.h5")
+    with h5py.File(tmp_path / "whole.h5", "r") as f:
+        g = f["inputs/network"]
+        assert f.attrs["format_version"] == 2 and "event_vectors" not in g
+        np.testing.assert_array_equal(g["event_vector_index"][()], index)
+        np.testing.assert_array_equal(g["event_vector_table"][()], table)
+    back = io.read_run(tmp_path / "whole.h5").network()
+    for f in ("event_ptr", "event_src", "event_dst", "event_barriers_eV", "event_types",
+              "hop_src", "hop_dst", "hop_vectors"):
+        np.testing.assert_array_equal(getattr(back, f), getattr(net, f))
+    np.testing.assert_array_equal(back.event_vectors.view(np.int64),
+                                  net.event_vectors.view(np.int64))
+    assert back.event_type_names == net.event_type_names
+    path = tmp_path / "cut.h5"
+    _stopped_run(sim(), path, 25_000, steps=60_000, blocks=6)
+    same_run(kmc.resume(path), whole)
+
+
+def test_a_network_without_rows_is_stored_as_before(net, tmp_path):
+    """Networks without events (or with per-move vectors) keep format version 1, readable
+    by every kmc that reads run files."""
+    _sim(net).run(20_000, blocks=4, output=tmp_path / "run.h5")
+    with h5py.File(tmp_path / "run.h5", "r") as f:
+        assert f.attrs["format_version"] == 1
+        assert "event_vector_table" not in f["inputs/network"]
+
+
+def test_inconsistent_stored_event_rows_are_a_clear_error(tmp_path):
+    from kmc.mechanisms import concerted_events
+    base = build_lattice("sc", size=4)
+    net = base.with_events(concerted_events(base, 2, 0.25))
+    path = tmp_path / "run.h5"
+    kmc.Simulation(net, 500, occupancy=0.3, seed=3).run(5_000, blocks=2, output=path)
+    with h5py.File(path, "r+") as f:
+        g = f["inputs/network"]
+        bad = g["event_vector_index"][()]
+        bad[0] = len(g["event_vector_table"])  # beyond the table
+        del g["event_vector_index"]
+        g.create_dataset("event_vector_index", data=bad)
+    with pytest.raises(kmc.ConfigError, match="event_vector_table and event_vector_index"):
+        io.read_run(path).network()
