@@ -99,19 +99,25 @@ def with_mechanisms(network: Network, mechanisms: tuple[str, ...],
     ConfigError
         An unknown family, a family without its barrier, or a network that cannot have it.
     """
-    families = [m for m in mechanisms if m != "hop"]
+    families = _families(mechanisms, barriers_eV)
     if not families:
         return network
-    sets = []
+    sets = [FAMILIES[m].build(network.to_site_network(), barriers_eV[m]) for m in families]
+    return network.to_site_network().with_events(*sets, keep_hops="hop" in mechanisms)
+
+
+def _families(mechanisms: tuple[str, ...], barriers_eV: Mapping[str, float | None]
+              ) -> list[str]:
+    """The multi-ion families of `mechanisms`, each known and with its barrier (else a
+    ConfigError, before anything is built)."""
+    families = [m for m in mechanisms if m != "hop"]
     for m in families:
         if m not in FAMILIES:
             raise ConfigError(f"unknown mechanism {m!r} (known: hop, {', '.join(FAMILIES)})")
-        barrier = barriers_eV.get(m)
-        if barrier is None:
+        if barriers_eV.get(m) is None:
             raise ConfigError(f"mechanism {m!r} needs its barrier: --barrier-{m} EV (or "
                               f"barrier_{m} in the config file)")
-        sets.append(FAMILIES[m].build(network.to_site_network(), barrier))
-    return network.to_site_network().with_events(*sets, keep_hops="hop" in mechanisms)
+    return families
 
 
 def bulk_network(model: Any, material: Material | None = None, *,
@@ -130,6 +136,7 @@ def bulk_network(model: Any, material: Material | None = None, *,
         materials and lattices with mechanisms are SiteNetworks.
     """
     model = _model(model)
+    _families(model.mechanisms, dict(model.event_barriers_eV))  # bad input: before building
     if model.bulk_is_material or model.bulk_is_structure or model.bulk_is_kmcpy:
         net = (material or bulk_material(model)).network
     else:
