@@ -295,7 +295,7 @@ def write_network(group: Any, network: Any) -> int:
     group.attrs["network_class"] = type(network).__name__
     version = 1
     rows = None
-    if isinstance(network, SiteNetwork) and network.n_events:
+    if network.n_events:  # (a PeriodicNetwork has none)
         table, index = network.events.vector_rows()
         if index is not None:
             rows = table, index
