@@ -310,7 +310,12 @@ def write_network(group: Any, network: Any) -> int:
         value = getattr(network, f.name)
         if value is None:  # an optional field not given (read back as its default)
             continue
-        if isinstance(value, np.ndarray) or (
+        if isinstance(value, np.ndarray) and _one_value(value):
+            # one value throughout (e.g. a generator's barriers, a broadcast): a dataset of
+            # that fill value, no data written (it reads back as the full array)
+            group.create_dataset(f.name, shape=value.shape, dtype=value.dtype,
+                                 fillvalue=value.reshape(-1)[0])
+        elif isinstance(value, np.ndarray) or (
                 isinstance(value, tuple) and value and all(isinstance(x, int) for x in value)):
             group.create_dataset(f.name, data=np.asarray(value))
         elif isinstance(value, tuple):
@@ -319,6 +324,19 @@ def write_network(group: Any, network: Any) -> int:
         else:
             group.attrs[f.name] = value
     return version
+
+
+def _one_value(a: np.ndarray, min_size: int = 1 << 16) -> bool:
+    """A large numeric array whose entries all have the bits of its first one."""
+    if a.size < min_size or a.dtype.kind not in "biuf":
+        return False
+    if all(st == 0 for st in a.strides):  # a broadcast of one value
+        return True
+    if not a.flags.c_contiguous:
+        return False
+    bits = a.reshape(-1).view(f"u{a.dtype.itemsize}")
+    block = 1 << 20
+    return all(np.all(bits[i:i + block] == bits[0]) for i in range(0, bits.size, block))
 
 
 def read_network(group: Any) -> Any:

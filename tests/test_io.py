@@ -477,3 +477,22 @@ def test_inconsistent_stored_event_rows_are_a_clear_error(tmp_path):
         g.create_dataset("event_vector_index", data=bad)
     with pytest.raises(kmc.ConfigError, match="event_vector_table and event_vector_index"):
         io.read_run(path).network()
+
+
+def test_arrays_of_one_value_are_stored_as_a_fill_value(tmp_path):
+    """A generator's barriers (a broadcast) and its event types (all 0) are stored as
+    HDF5 datasets of one fill value (no data written) and read back as the full arrays."""
+    from kmc.mechanisms import concerted_events
+    base = build_lattice("sc", size=14)
+    net = base.with_events(concerted_events(base, 2, 0.25, max_turn_deg=90))
+    assert net.n_events >= 1 << 16
+    path = tmp_path / "run.h5"
+    kmc.Simulation(net, 500, occupancy=0.3, seed=3).run(5_000, blocks=2, output=path)
+    with h5py.File(path, "r") as f:
+        g = f["inputs/network"]
+        for name in ("event_barriers_eV", "event_types"):
+            assert g[name].id.get_storage_size() == 0  # nothing written
+    back = io.read_run(path).network()
+    np.testing.assert_array_equal(back.event_barriers_eV, net.event_barriers_eV)
+    np.testing.assert_array_equal(back.event_types, net.event_types)
+    np.testing.assert_array_equal(back.event_src, net.event_src)
