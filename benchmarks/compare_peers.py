@@ -53,9 +53,10 @@ Problems
    a multiple of 2x1x1 the events of its own EventGenerator (the settings of its test) and
    the test's initial state tiled by position. 500 equilibration passes (--quick 100; one
    above 64 Na sites: kMCpy makes 80 hops/s at 8x8x8), then the body of KMC.run's
-   production loop, recorded in blocks as below. At 8x8x8 its budget holds about 2 hops
-   per ion: f is not resolved, and D_sigma is the short-time value near kMCpy's tiled
-   start, compared with kmc's at the same block length (kmc's after its equilibration). kmc reads kMCpy's
+   production loop, recorded in blocks as below. At 8x8x8 the default budget holds about
+   2 hops per ion (timing only); a checked run there needs about 2 hours of kMCpy:
+   --kmcpy-sizes 8x8x8 --kmcpy-temps 873 --budget 5400 --kmcpy-eq-passes 20 (kmc's f and
+   D_sigma at kMCpy's block lengths are then recorded exactly as kMCpy's run is). kmc reads kMCpy's
    CIF, model.json and initial_state.json in place; the events are
    tests/data/kmcpy/events_regenerated.json (kMCpy's generator's output for pymatgen 2026:
    kMCpy's committed events.json fits only the site order of the pymatgen 2025.10 its venv
