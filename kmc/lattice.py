@@ -198,6 +198,18 @@ def wrapping_dimension(n_sites: int, src: Any, dst: Any, images: Any, *,
     return _cycle_rank(labels[src[nz]], cyc[nz])
 
 
+def _moves_have_ends(index: np.ndarray, end_src: np.ndarray, end_dst: np.ndarray,
+                     src: np.ndarray, dst: np.ndarray, block: int = 1 << 20) -> bool:
+    """Move m goes from ``end_src[index[m]]`` to ``end_dst[index[m]]``, i.e. ``src[m]`` and
+    ``dst[m]``, for every move (read in blocks)."""
+    for a in range(0, index.size, block):
+        h = index[a:a + block]
+        if not (np.array_equal(np.take(end_src, h), src[a:a + block])
+                and np.array_equal(np.take(end_dst, h), dst[a:a + block])):
+            return False
+    return True
+
+
 def _mean_by_type(types: np.ndarray, values: np.ndarray, n_types: int) -> np.ndarray:
     """Mean of `values` over the entries of each type (0 for an unused type)."""
     n = np.bincount(types, minlength=n_types)
@@ -1140,13 +1152,7 @@ class SiteNetwork:
         dst = self.hop_dst.astype(np.int64)
         images = self.hop_images.astype(np.int64)
         if self.n_events and self._event_move_hops() is None:  # moves connect sites too
-            edges = self._event_row_edges()
-            if edges is None:
-                esrc = self.event_src.astype(np.int64)
-                edst = self.event_dst.astype(np.int64)
-                frac = (self.event_vectors - (self.positions[edst] - self.positions[esrc])) \
-                    @ np.linalg.inv(self.cell)
-                edges = esrc, edst, np.rint(frac).astype(np.int64)
+            edges = self._event_edges()
             src = np.concatenate([src, edges[0]])
             dst = np.concatenate([dst, edges[1]])
             images = np.concatenate([images, edges[2]])
@@ -1160,31 +1166,42 @@ class SiteNetwork:
         hop = np.isin(self.hop_types, [k for k, n in enumerate(self.hop_type_names)
                                        if n in names])
         kinds = [k for k, n in enumerate(self.event_type_names) if n in names]
-        move_hops = self._event_move_hops() if self.n_events and kinds else None
-        if move_hops is not None:
-            # every move is a network hop: the selected events' moves select their hops
-            # (and the reverses, so that the edge list stays symmetric)
+        edges = None
+        if self.n_events and kinds:
             mv = np.repeat(np.isin(self.event_types, kinds), np.diff(self.event_ptr))
-            used = np.zeros(self.n_hops, dtype=bool)
-            used[move_hops[mv]] = True
-            used[self.hop_rev[used]] = True
-            hop |= used
+            move_hops = self._event_move_hops()
+            if move_hops is None:
+                edges = self._event_edges(mv)
+            else:
+                # every move is a network hop: the selected events' moves select their
+                # hops (and the reverses, so that the edge list stays symmetric)
+                used = np.zeros(self.n_hops, dtype=bool)
+                used[move_hops[mv]] = True
+                used[self.hop_rev[used]] = True
+                hop |= used
         src = self.hop_src[hop].astype(np.int64)
         dst = self.hop_dst[hop].astype(np.int64)
         images = self.hop_images[hop].astype(np.int64)
-        if self.n_events and kinds and move_hops is None:
-            mv = np.repeat(np.isin(self.event_types, kinds), np.diff(self.event_ptr))
-            edges = self._event_row_edges(mv)
-            if edges is None:
-                esrc = self.event_src[mv].astype(np.int64)
-                edst = self.event_dst[mv].astype(np.int64)
-                frac = (self.event_vectors[mv] - (self.positions[edst] - self.positions[esrc])) \
-                    @ np.linalg.inv(self.cell)
-                edges = esrc, edst, np.rint(frac).astype(np.int64)
+        if edges is not None:
             src = np.concatenate([src, edges[0]])
             dst = np.concatenate([dst, edges[1]])
             images = np.concatenate([images, edges[2]])
         return wrapping_dimension(self.n_sites, src, dst, images, symmetric=True)
+
+    def _event_edges(self, moves: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The edges ``(src, dst, image)`` (int64) of the event moves of the boolean mask
+        `moves` (default all): one per row of the events' vector table where
+        :meth:`_event_row_edges` can tell, else one per move (its vector gathered)."""
+        edges = self._event_row_edges(moves)
+        if edges is not None:
+            return edges
+        sel = slice(None) if moves is None else moves
+        esrc = self.event_src[sel].astype(np.int64)
+        edst = self.event_dst[sel].astype(np.int64)
+        frac = (self.event_vectors[sel] - (self.positions[edst] - self.positions[esrc])) \
+            @ np.linalg.inv(self.cell)
+        return esrc, edst, np.rint(frac).astype(np.int64)
 
     def _event_row_edges(self, moves: np.ndarray | None = None
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -1205,11 +1222,8 @@ class SiteNetwork:
         for a in range(0, index.size, block):
             row_src[index[a:a + block]] = src[a:a + block]
             row_dst[index[a:a + block]] = dst[a:a + block]
-        for a in range(0, index.size, block):  # every move of a row has its ends
-            h = index[a:a + block]
-            if not (np.array_equal(np.take(row_src, h), src[a:a + block])
-                    and np.array_equal(np.take(row_dst, h), dst[a:a + block])):
-                return None
+        if not _moves_have_ends(index, row_src, row_dst, src, dst):  # a row, one pair of ends
+            return None
         if moves is None:
             rows = np.flatnonzero(row_src >= 0)
         else:
@@ -1238,12 +1252,9 @@ class SiteNetwork:
             return None
         if int(index.min()) < 0 or int(index.max()) >= self.n_hops:
             return None
-        src, dst, block = self.event_src, self.event_dst, 1 << 20
-        for a in range(0, index.size, block):
-            h = index[a:a + block]
-            if not (np.array_equal(np.take(self.hop_src, h), src[a:a + block])
-                    and np.array_equal(np.take(self.hop_dst, h), dst[a:a + block])):
-                return None
+        if not _moves_have_ends(index, self.hop_src, self.hop_dst, self.event_src,
+                                self.event_dst):
+            return None
         return index
 
     # ---------------------------------------------------------------- conversions
