@@ -107,6 +107,16 @@ def _candidates(starts: np.ndarray, counts: np.ndarray, first: np.ndarray, total
 _MAX_VECTOR_CLASSES = 1024
 
 
+def _row_keys(bits: np.ndarray) -> np.ndarray:
+    """64-bit hash of the bits of each row of `bits` (uint64, shape (m, 3))."""
+    with np.errstate(over="ignore"):
+        key = (bits[:, 0] * np.uint64(0x9E3779B97F4A7C15)
+               ^ (bits[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F) + np.uint64(0x165667B19E3779F9))
+               ^ (bits[:, 2] * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(0x94D049BB133111EB)))
+        key ^= key >> np.uint64(31)
+    return key
+
+
 def _vector_classes(vec: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The distinct rows of `vec` (bit for bit) if there are at most `_MAX_VECTOR_CLASSES`:
     the class of each row, shape (m,) int32, and one representative row index per class;
@@ -114,31 +124,39 @@ def _vector_classes(vec: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
     Lattices have few distinct hop vectors; they are found from a 64-bit hash of the bits
     of each row (the classes of the first 4096 rows, all rows if some row is not among
-    them) and verified exactly.
+    them) and verified exactly. The rows are hashed and checked in blocks of `_CHUNK`, so
+    the temporaries stay cache-sized (10^6-site lattices have 6 million hops).
     """
     m = vec.shape[0]
     if m == 0:
         return None
     bits = np.ascontiguousarray(vec).view(np.uint64)
-    with np.errstate(over="ignore"):
-        key = (bits[:, 0] * np.uint64(0x9E3779B97F4A7C15)
-               ^ (bits[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F) + np.uint64(0x165667B19E3779F9))
-               ^ (bits[:, 2] * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(0x94D049BB133111EB)))
-        key ^= key >> np.uint64(31)
-    for sample in (key[:4096], key):
-        uk = np.unique(sample)
+    uk = np.unique(_row_keys(bits[:4096]))
+    cls = np.empty(m, dtype=np.int32)
+    for attempt in range(2):
         if uk.size > _MAX_VECTOR_CLASSES:
             return None
-        cls = np.searchsorted(uk, key).astype(np.int32)
-        np.minimum(cls, uk.size - 1, out=cls)
-        if np.array_equal(uk[cls], key):
+        for a in range(0, m, _CHUNK):
+            key = _row_keys(bits[a:a + _CHUNK])
+            c = np.searchsorted(uk, key)
+            np.minimum(c, uk.size - 1, out=c)
+            if not np.array_equal(uk[c], key):
+                break  # a row outside the sample's classes
+            cls[a:a + _CHUNK] = c
+        else:
             break
-    else:  # pragma: no cover - the full key set always covers every row
-        return None
+        if attempt:  # pragma: no cover - the full key set always covers every row
+            return None
+        # some row is not among the sample's classes: the keys of all rows
+        uk = np.unique(np.concatenate([np.unique(_row_keys(bits[a:a + _CHUNK]))
+                                       for a in range(0, m, _CHUNK)]))
     rep = np.zeros(uk.size, dtype=np.int64)
-    rep[cls] = np.arange(m)
-    if not np.array_equal(bits, _take_rows(bits, rep[cls])):
-        return None  # a hash collision between different vectors
+    for a in range(0, m, _CHUNK):
+        c = cls[a:a + _CHUNK]
+        rep[c] = np.arange(a, a + c.size)
+    for a in range(0, m, _CHUNK):  # every row equals its class's representative
+        if not np.array_equal(bits[a:a + _CHUNK], bits[rep[cls[a:a + _CHUNK]]]):
+            return None  # a hash collision between different vectors
     return cls, rep
 
 
