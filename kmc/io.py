@@ -18,7 +18,10 @@ One HDF5 file per run or per sweep, readable with plain h5py. A run file::
                             generators': rows = hop vectors) store event_vector_table
                             (rows, 3) and event_vector_index (n_moves,) instead of
                             event_vectors (format_version 2; event_vectors =
-                            table[index])
+                            table[index]). While a run with a large network runs
+                            (status "running" or "interrupted"), this is an HDF5
+                            external link to the group /network of its network file
+                            (below); complete and failed runs hold the network itself
     /plan                   attrs: steps, equilibration, blocks, production_time_s (nan: none)
     /blocks                 per-block observables, one row per finished block:
                             duration_s (B,), tracer_sq_A2 (B,3,3), collective_A (B,3),
@@ -40,6 +43,14 @@ trajectory_every_hops, trajectory_max_frames, trajectory_species, trajectory_vac
 and in ``/checkpoint/run``: traj_frames and traj_bytes, the frames written and the file's
 size at the checkpoint (a resumed run cuts the file to that size and goes on from there).
 The trajectory itself is extended XYZ, see :class:`TrajectoryWriter`.
+
+A network of at least :data:`NETWORK_FILE_MIN_BYTES` is written once per run, not at every
+checkpoint: to the network file ``<run file name>.network-<id>.h5`` next to the run file
+(its root attrs: format = "kmc-network", format_version, network_id; its group /network as
+/inputs/network above), which the run file's ``/inputs/network`` links to; the run file's
+root attrs network_file and network_id name it. The run's last write (complete or failed)
+puts the network into the run file and removes the network file, so a finished run is one
+file; an unfinished one is the two files together.
 
 A sweep file holds ``/sweep`` (its configuration) and ``/runs/<run id>``, each a run
 file's layout. Every write goes to a temporary file that is flushed, fsynced and
@@ -74,7 +85,8 @@ from .results import RunResult, SweepResult
 __all__ = ["RunFile", "read_run", "write_run", "load", "read_sweep", "read_sweep_record",
            "write_sweep", "write_json", "json_path", "provenance", "atomic_h5", "exclusive",
            "file_format", "describe_file", "result_from_run", "FORMAT_VERSION", "RUN_FORMAT",
-           "SWEEP_FORMAT", "TrajectoryWriter"]
+           "SWEEP_FORMAT", "TrajectoryWriter", "NETWORK_FILE_MIN_BYTES", "network_nbytes",
+           "write_network_file", "network_file_path", "network_file_version"]
 
 FORMAT_VERSION = 2  # the newest this kmc reads; a file is written as 1 unless it needs 2
 RUN_FORMAT = "kmc-run"
@@ -285,15 +297,11 @@ def _read_arrays(group: Any) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------- #
 # networks
 # --------------------------------------------------------------------------- #
-def write_network(group: Any, network: Any) -> int:
-    """Store every field of a SiteNetwork or PeriodicNetwork in an HDF5 group (its class
-    in the attribute ``network_class``). Events that keep their move vectors as rows of a
-    table (:meth:`kmc.events.EventSet.vector_rows`) are stored so, as
-    ``event_vector_table`` and ``event_vector_index``: no per-move vectors are made or
-    written. Returns the format version the group needs (1, or 2 for that form)."""
-    h5py = _h5py()
-    group.attrs["network_class"] = type(network).__name__
-    version = 1
+def _network_items(network: Any) -> Iterator[tuple[str, Any]]:
+    """The (name, value) pairs :func:`write_network` stores: every init field of the
+    network that is given, with ``event_vectors`` of events whose move vectors are rows of
+    a table (:meth:`kmc.events.EventSet.vector_rows`) replaced by ``event_vector_table``
+    and ``event_vector_index`` (no per-move vectors are gathered)."""
     rows = None
     if network.n_events:  # (a PeriodicNetwork has none)
         table, index = network.events.vector_rows()
@@ -303,27 +311,81 @@ def write_network(group: Any, network: Any) -> int:
         if not f.init:
             continue
         if f.name == "event_vectors" and rows is not None:
-            group.create_dataset("event_vector_table", data=np.asarray(rows[0]))
-            group.create_dataset("event_vector_index", data=np.asarray(rows[1]))
-            version = 2
+            yield "event_vector_table", np.asarray(rows[0])
+            yield "event_vector_index", np.asarray(rows[1])
             continue
         value = getattr(network, f.name)
-        if value is None:  # an optional field not given (read back as its default)
-            continue
+        if value is not None:  # (an optional field not given reads back as its default)
+            yield f.name, value
+
+
+def network_nbytes(network: Any) -> int:
+    """Bytes of the arrays :func:`write_network` would write for `network` (a broadcast of
+    one value counts nothing; other arrays of one value are counted, though they are stored
+    as fill values)."""
+    return sum(v.nbytes for _, v in _network_items(network)
+               if isinstance(v, np.ndarray) and not all(st == 0 for st in v.strides))
+
+
+def write_network(group: Any, network: Any) -> int:
+    """Store every field of a SiteNetwork or PeriodicNetwork in an HDF5 group (its class
+    in the attribute ``network_class``). Events that keep their move vectors as rows of a
+    table (:meth:`kmc.events.EventSet.vector_rows`) are stored so, as
+    ``event_vector_table`` and ``event_vector_index``: no per-move vectors are made or
+    written. Returns the format version the group needs (1, or 2 for that form)."""
+    h5py = _h5py()
+    group.attrs["network_class"] = type(network).__name__
+    version = 1
+    for name, value in _network_items(network):
+        if name == "event_vector_index":
+            version = 2
         if isinstance(value, np.ndarray) and _one_value(value):
             # one value throughout (e.g. a generator's barriers, a broadcast): a dataset of
             # that fill value, no data written (it reads back as the full array)
-            group.create_dataset(f.name, shape=value.shape, dtype=value.dtype,
+            group.create_dataset(name, shape=value.shape, dtype=value.dtype,
                                  fillvalue=value.reshape(-1)[0])
         elif isinstance(value, np.ndarray) or (
                 isinstance(value, tuple) and value and all(isinstance(x, int) for x in value)):
-            group.create_dataset(f.name, data=np.asarray(value))
+            group.create_dataset(name, data=np.asarray(value))
         elif isinstance(value, tuple):
-            group.create_dataset(f.name, data=np.array(value, dtype=object),
+            group.create_dataset(name, data=np.array(value, dtype=object),
                                  dtype=h5py.string_dtype())
         else:
-            group.attrs[f.name] = value
+            group.attrs[name] = value
     return version
+
+
+#: networks whose arrays (:func:`network_nbytes`) take at least this many bytes are written
+#: once per run to a network file instead of into every checkpoint (module docstring)
+NETWORK_FILE_MIN_BYTES = 64 << 20
+NETWORK_FORMAT = "kmc-network"
+
+
+def network_file_path(run_path: str | os.PathLike[str], network_id: str) -> Path:
+    """The network file of the run file `run_path` with network id `network_id`."""
+    p = Path(run_path)
+    return p.with_name(f"{p.name}.network-{network_id}.h5")
+
+
+def network_file_version(path: str | os.PathLike[str]) -> int:
+    """The format version of a network file (:func:`write_network_file`)."""
+    with _open(path) as f:
+        return int(f.attrs.get("format_version", 1))
+
+
+def write_network_file(path: str | os.PathLike[str], network: Any, network_id: str) -> int:
+    """Write `network` to its own HDF5 file atomically (group /network, root attrs format,
+    format_version, network_id); returns the format version (as :func:`write_network`)."""
+    version = [1]
+
+    def fill(f: Any) -> None:
+        f.attrs["format"] = NETWORK_FORMAT
+        f.attrs["network_id"] = network_id
+        version[0] = write_network(f.create_group("network"), network)
+        f.attrs["format_version"] = version[0]
+
+    atomic_h5(path, fill)
+    return version[0]
 
 
 def _one_value(a: np.ndarray, min_size: int = 1 << 16) -> bool:
@@ -403,11 +465,36 @@ class RunFile:
     provenance: dict[str, Any]
     error: str | None
     group: str = "/"
+    network_file: str | None = None
+    network_id: str | None = None
 
     def network(self) -> Any:
-        """The run's SiteNetwork (read and validated on each call)."""
-        with _open(self.path) as f:
-            return read_network(f[self.group]["inputs/network"])
+        """The run's SiteNetwork (read and validated on each call): from the run file, or
+        from its network file while a run with a large network is unfinished."""
+        if self.network_file is None:
+            with _open(self.path) as f:
+                return read_network(f[self.group]["inputs/network"])
+        name = self.network_file
+        if Path(name).name != name or not name:
+            raise ConfigError(f"{self.path!r} names the network file {name!r}; a network "
+                              "file is a plain file name next to the run file")
+        side = Path(self.path).with_name(name)
+        if not side.exists():
+            raise ConfigError(
+                f"the network of {self.path!r} is in {str(side)!r}, which is missing: an "
+                "unfinished run's file and its network file belong together (keep or move "
+                "them in one directory)")
+        with _open(side) as f:
+            attrs = _read_attrs(f)
+            if (attrs.get("format") != NETWORK_FORMAT
+                    or str(attrs.get("network_id")) != self.network_id or "network" not in f):
+                raise ConfigError(f"{str(side)!r} is not the network file of {self.path!r} "
+                                  f"(network_id {self.network_id!r})")
+            version = int(attrs.get("format_version", -1))
+            if not 1 <= version <= FORMAT_VERSION:
+                raise ConfigError(f"{str(side)!r} has format version {version}; this kmc "
+                                  f"reads up to {FORMAT_VERSION}")
+            return read_network(f["network"])
 
     @property
     def n_blocks(self) -> int:
@@ -446,8 +533,13 @@ def write_run_group(group: Any, *, network: Any, inputs: Mapping[str, Any],
                     msd: Mapping[str, Any], checkpoint: Mapping[str, Any] | None = None,
                     summary: Mapping[str, Any] | None = None,
                     config: Mapping[str, Any] | None = None,
-                    prov: Mapping[str, Any] | None = None, error: str | None = None) -> None:
-    """Fill an HDF5 group with one run (the layout of the module docstring)."""
+                    prov: Mapping[str, Any] | None = None, error: str | None = None,
+                    network_file: tuple[str, str, int] | None = None) -> None:
+    """Fill an HDF5 group with one run (the layout of the module docstring).
+
+    `network_file` = (file name, network id, format version) of the network file written by
+    :func:`write_network_file` next to the run file: /inputs/network is then a link to it
+    instead of the network itself."""
     if status not in STATUSES:
         raise ValueError(f"status {status!r} not in {STATUSES}")
     group.attrs["format"] = RUN_FORMAT
@@ -471,8 +563,16 @@ def write_run_group(group: Any, *, network: Any, inputs: Mapping[str, Any],
             ig.create_dataset(k, data=np.asarray(v, dtype=np.int32))
         elif v is not None:
             ig.attrs[k] = _attr(v)
-    if write_network(ig.create_group("network"), network) > 1:
-        group.attrs["format_version"] = 2
+    if network_file is None:
+        if write_network(ig.create_group("network"), network) > 1:
+            group.attrs["format_version"] = 2
+    else:  # the network is in its network file (written once per run): a link to it
+        name, network_id, version = network_file
+        ig["network"] = _h5py().ExternalLink(name, "/network")
+        group.attrs["network_file"] = name
+        group.attrs["network_id"] = network_id
+        if version > 1:
+            group.attrs["format_version"] = 2
     plg = group.create_group("plan")
     for k, v in plan.items():
         plg.attrs[k] = np.nan if v is None else v
@@ -548,7 +648,9 @@ def read_run_group(group: Any, path: str, where: str) -> RunFile:
             checkpoint=checkpoint,
             summary=_json_attr(group["summary"], "all_json") if "summary" in group else None,
             provenance=_read_attrs(group["provenance"]), error=attrs.get("error"),
-            group=group.name)
+            group=group.name,
+            network_file=None if "network_file" not in attrs else str(attrs["network_file"]),
+            network_id=None if "network_id" not in attrs else str(attrs["network_id"]))
     except KeyError as exc:
         raise ConfigError(f"{where} is incomplete: missing {exc}") from None
 

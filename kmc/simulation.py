@@ -13,12 +13,14 @@ Units: Angstrom, s, eV, K, e; D in cm^2/s, sigma in S/cm.
 from __future__ import annotations
 
 import contextlib
+import glob
 import math
 import os
 import shutil
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1346,10 +1348,18 @@ class _RunState:
 
 
 class _Checkpointer:
-    """Writes a run's file: inputs, blocks so far, the full state, and at the end the result."""
+    """Writes a run's file: inputs, blocks so far, the full state, and at the end the result.
+
+    A large network (:data:`kmc.io.NETWORK_FILE_MIN_BYTES`) is written once, to a network
+    file next to the run file that the checkpoints link to (a resumed run goes on with the
+    one it was read from); the run's last write (complete or failed) puts it into the run
+    file and removes the network file. After each write, the network files of this run
+    file that it no longer names (an earlier run's, replaced) are removed.
+    """
 
     def __init__(self, sim: Simulation, path: str | os.PathLike[str], interval_s: float,
-                 config: Mapping[str, Any] | None, created: str | None = None) -> None:
+                 config: Mapping[str, Any] | None, created: str | None = None,
+                 network_file: tuple[str, str, int] | None = None) -> None:
         interval = _number(interval_s, "checkpoint_interval_s")
         if not (math.isfinite(interval) and interval > 0):
             raise ConfigError(f"checkpoint_interval_s = {interval_s!r} must be finite and > 0")
@@ -1358,6 +1368,28 @@ class _Checkpointer:
         self.interval_s = interval
         self.config = None if config is None else dict(config)
         self.created = created
+        self._network_file = network_file  # (file name, network id, format version)
+        self._large: bool | None = None
+
+    def _network_link(self) -> tuple[str, str, int] | None:
+        """The network file the checkpoints link to (written on the first call), or None:
+        the network is small enough to go into every checkpoint."""
+        if self._network_file is None:
+            if self._large is None:
+                self._large = _io.network_nbytes(self.sim.network) >= _io.NETWORK_FILE_MIN_BYTES
+            if self._large:
+                network_id = uuid.uuid4().hex[:16]
+                side = _io.network_file_path(self.path, network_id)
+                version = _io.write_network_file(side, self.sim.network, network_id)
+                self._network_file = (side.name, network_id, version)
+        return self._network_file
+
+    def _remove_network_files(self, keep: str | None) -> None:
+        """Remove this run file's network files other than `keep` (a file name)."""
+        pattern = glob.escape(self.path.name) + ".network-*.h5"
+        for side in self.path.parent.glob(pattern):
+            if side.name != keep:
+                side.unlink(missing_ok=True)
 
     def check_target(self, overwrite: bool) -> None:
         """Refuse to replace an existing file (its results would be lost) unless asked."""
@@ -1395,11 +1427,13 @@ class _Checkpointer:
                         for k, v in eng.get_state().items()}
         if sim._frames is not None:  # the frames the checkpoint counts are on disk first
             sim._frames.writer.sync()
+        link = None if status in ("complete", "failed") else self._network_link()
         _io.write_run(self.path, network=net, inputs=inputs, plan=st.plan(), status=status,
                       blocks=st.block_arrays(), msd=st.msd_arrays(),
                       checkpoint={"engine": engine_state, "run": st.to_record()},
                       summary=None if result is None else result.to_dict(),
-                      config=self.config, prov=prov, error=error)
+                      config=self.config, prov=prov, error=error, network_file=link)
+        self._remove_network_files(None if link is None else link[0])
 
 
 @contextlib.contextmanager
@@ -1488,8 +1522,12 @@ def _resume(path: str | os.PathLike[str], progress: Callable[[int], None] | None
     st.trajectory = _TrajectoryPlan.from_plan(rec.plan)
     if checkpoint_interval_s is None:
         checkpoint_interval_s = float((rec.config or {}).get("checkpoint_interval", 60.0))
+    link = None
+    if rec.network_file is not None:  # go on with the network file the network came from
+        link = (rec.network_file, str(rec.network_id),
+                _io.network_file_version(Path(path).with_name(rec.network_file)))
     writer = _Checkpointer(sim, path, checkpoint_interval_s, rec.config,
-                           created=rec.provenance.get("created"))
+                           created=rec.provenance.get("created"), network_file=link)
     if st.trajectory is None:
         return sim._execute(st, progress, writer)
     with _io.exclusive(st.trajectory.path):

@@ -496,3 +496,84 @@ def test_arrays_of_one_value_are_stored_as_a_fill_value(tmp_path):
     np.testing.assert_array_equal(back.event_barriers_eV, net.event_barriers_eV)
     np.testing.assert_array_equal(back.event_types, net.event_types)
     np.testing.assert_array_equal(back.event_src, net.event_src)
+
+
+def _network_files(path):
+    return sorted(p.name for p in path.parent.glob(path.name + ".network-*.h5"))
+
+
+def test_a_large_network_is_written_once_per_run_not_per_checkpoint(net, tmp_path, same_run,
+                                                                   monkeypatch):
+    """A network at or above NETWORK_FILE_MIN_BYTES (here: any) goes to a network file once;
+    the checkpoints link to it (plain h5py follows the link), a resumed run goes on with it,
+    and the complete run file holds the network itself, with the network file gone."""
+    whole = _sim(net).run(200_000, blocks=8, output=tmp_path / "whole.h5")
+    monkeypatch.setattr(io, "NETWORK_FILE_MIN_BYTES", 0)
+    writes = []
+    real = io.write_network_file
+    monkeypatch.setattr(io, "write_network_file",
+                        lambda *a, **k: writes.append(a[0]) or real(*a, **k))
+    path = tmp_path / "cut.h5"
+    _stopped_run(_sim(net), path, 120_000, steps=200_000, blocks=8)
+    assert len(writes) == 1  # one network file for the many checkpoints (interval 1 ms)
+    names = _network_files(path)
+    assert names == [writes[0].name]
+    rec = io.read_run(path)
+    assert rec.network_file == names[0]
+    with h5py.File(path, "r") as f:
+        link = f["inputs"].get("network", getlink=True)
+        assert isinstance(link, h5py.ExternalLink) and link.filename == names[0]
+        np.testing.assert_array_equal(f["inputs/network/hop_dst"][()], net.hop_dst)
+    np.testing.assert_array_equal(rec.network().hop_dst, net.hop_dst)
+    # the run file is read from another working directory too
+    monkeypatch.chdir(tmp_path.parent)
+    resumed = kmc.resume(path)
+    assert len(writes) == 1  # the resumed run went on with the same network file
+    same_run(resumed, whole)
+    assert _network_files(path) == []
+    with h5py.File(path, "r") as f:
+        assert isinstance(f["inputs"].get("network", getlink=True), h5py.HardLink)
+    assert io.read_run(path).network_file is None
+    np.testing.assert_array_equal(io.read_run(path).network().hop_vectors, net.hop_vectors)
+    assert kmc.load(path).to_dict() == resumed.to_dict()
+
+
+def test_a_missing_or_foreign_network_file_is_a_clear_error(net, tmp_path, monkeypatch):
+    monkeypatch.setattr(io, "NETWORK_FILE_MIN_BYTES", 0)
+    path = tmp_path / "cut.h5"
+    _stopped_run(_sim(net), path, 20_000, steps=100_000, blocks=8)
+    (side,) = tmp_path.glob("cut.h5.network-*.h5")
+    moved = tmp_path / "elsewhere.h5"
+    side.rename(moved)
+    with pytest.raises(kmc.ConfigError, match=r"network-.*\.h5.*which is missing"):
+        kmc.resume(path)
+    assert main(["run", "--resume", str(path)]) == 2
+    # another run's network file under this name: named, not read
+    other = _sim(net)
+    io.write_network_file(side, other.network, "0123456789abcdef")
+    with pytest.raises(kmc.ConfigError, match="is not the network file of"):
+        kmc.resume(path)
+    moved.replace(side)
+    assert not kmc.resume(path).interrupted
+
+
+def test_overwriting_a_run_removes_its_network_file(net, tmp_path, monkeypatch):
+    monkeypatch.setattr(io, "NETWORK_FILE_MIN_BYTES", 0)
+    path = tmp_path / "run.h5"
+    _stopped_run(_sim(net), path, 20_000, steps=100_000, blocks=8)
+    assert len(_network_files(path)) == 1
+    monkeypatch.setattr(io, "NETWORK_FILE_MIN_BYTES", 1 << 60)  # a small network now
+    _sim(net).run(20_000, blocks=4, output=path, overwrite=True)
+    assert _network_files(path) == []
+    assert io.read_run(path).status == "complete"
+
+
+def test_network_nbytes_counts_what_is_written(tmp_path):
+    from kmc.mechanisms import concerted_events
+    sc = build_lattice("sc", size=4)
+    ev = sc.with_events(concerted_events(sc, 2, 0.3))
+    n = io.network_nbytes(ev)
+    assert n > io.network_nbytes(sc) > 0
+    # no per-move vectors: the table and the index
+    assert n < io.network_nbytes(sc) + ev.events.n_moves * (4 + 4 + 4) + ev.n_events * 16 + 4096
+    assert "vectors" not in ev.events.__dict__
