@@ -18,7 +18,9 @@ One HDF5 file per run or per sweep, readable with plain h5py. A run file::
                             generators': rows = hop vectors) store event_vector_table
                             (rows, 3) and event_vector_index (n_moves,) instead of
                             event_vectors (format_version 2; event_vectors =
-                            table[index]). While a run with a large network runs
+                            table[index]), with event_reverse (n_events,) and the
+                            attr events_digest (SHA-256 of the events as validated,
+                            so that they are read back without validating again). While a run with a large network runs
                             (status "running" or "interrupted"), this is an HDF5
                             external link to the group /network of its network file
                             (below); complete and failed runs hold the network itself
@@ -63,6 +65,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import hashlib
 import json
 import math
 import os
@@ -297,7 +300,7 @@ def _read_arrays(group: Any) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------- #
 # networks
 # --------------------------------------------------------------------------- #
-def _network_items(network: Any) -> Iterator[tuple[str, Any]]:
+def _network_items(network: Any, digest: bool = True) -> Iterator[tuple[str, Any]]:
     """The (name, value) pairs :func:`write_network` stores: every init field of the
     network that is given, with ``event_vectors`` of events whose move vectors are rows of
     a table (:meth:`kmc.events.EventSet.vector_rows`) replaced by ``event_vector_table``
@@ -311,19 +314,50 @@ def _network_items(network: Any) -> Iterator[tuple[str, Any]]:
         if not f.init:
             continue
         if f.name == "event_vectors" and rows is not None:
+            ev = network.events
+            reverse = ev.reverse_index()  # (known: the network's events are validated)
             yield "event_vector_table", np.asarray(rows[0])
             yield "event_vector_index", np.asarray(rows[1])
+            yield "event_reverse", reverse
+            if digest:
+                yield "events_digest", _events_digest(
+                    network.cell, network.positions, ev.ptr, ev.src, ev.dst, rows[0],
+                    rows[1], ev.barriers_eV, ev.types, ev.type_names, reverse)
             continue
         value = getattr(network, f.name)
         if value is not None:  # (an optional field not given reads back as its default)
             yield f.name, value
 
 
+def _events_digest(cell: Any, positions: Any, ptr: Any, src: Any, dst: Any, table: Any,
+                   index: Any, barriers: Any, types: Any, type_names: Any,
+                   reverse: Any) -> str:
+    """SHA-256 of a network's events as kmc validated them (with the cell and positions the
+    per-move checks depend on, and the reverse index): :func:`read_network` trusts stored
+    events whose digest it finds again, instead of validating and searching their reverses
+    anew (tens of seconds for 10^7 events). An array of one value (:func:`_one_value`)
+    counts by its shape and value, so a broadcast and its stored fill value agree."""
+    h = hashlib.sha256(b"kmc events v1")
+    h.update(json.dumps(list(type_names)).encode())
+    for a, dt in ((cell, np.float64), (positions, np.float64), (ptr, np.int32),
+                  (src, np.int32), (dst, np.int32), (table, np.float64), (index, np.int32),
+                  (barriers, np.float64), (types, np.int32), (reverse, np.int32)):
+        a = np.asarray(a)
+        h.update(repr((a.shape, np.dtype(dt).str)).encode())
+        if a.dtype != dt:
+            a = a.astype(dt)
+        if _one_value(a):
+            h.update(b"one" + a.reshape(-1)[:1].tobytes())
+        else:
+            h.update(memoryview(np.ascontiguousarray(a)).cast("B"))
+    return h.hexdigest()
+
+
 def network_nbytes(network: Any) -> int:
     """Bytes of the arrays :func:`write_network` would write for `network` (a broadcast of
     one value counts nothing; other arrays of one value are counted, though they are stored
     as fill values)."""
-    return sum(v.nbytes for _, v in _network_items(network)
+    return sum(v.nbytes for _, v in _network_items(network, digest=False)
                if isinstance(v, np.ndarray) and not all(st == 0 for st in v.strides))
 
 
@@ -403,7 +437,8 @@ def _one_value(a: np.ndarray, min_size: int = 1 << 16) -> bool:
 
 def read_network(group: Any) -> Any:
     """Rebuild the SiteNetwork or PeriodicNetwork stored by :func:`write_network`
-    (validated again)."""
+    (validated again; events stored with their digest and found unchanged keep what was
+    known of them when written: their reverses, and that they passed the checks)."""
     kwargs: dict[str, Any] = _read_attrs(group)
     kind = kwargs.pop("network_class", "SiteNetwork")
     classes = {"SiteNetwork": SiteNetwork, "PeriodicNetwork": PeriodicNetwork}
@@ -415,6 +450,8 @@ def read_network(group: Any) -> Any:
             kwargs[name] = tuple(x.decode() if isinstance(x, bytes) else str(x) for x in data)
         else:
             kwargs[name] = data
+    reverse = kwargs.pop("event_reverse", None)
+    digest = kwargs.pop("events_digest", None)
     if "event_vector_table" in kwargs or "event_vector_index" in kwargs:
         table = kwargs.pop("event_vector_table", None)
         index = kwargs.pop("event_vector_index", None)
@@ -423,8 +460,52 @@ def read_network(group: Any) -> Any:
                 or (index.size and not 0 <= int(index.min()) <= int(index.max()) < len(table)):
             raise ConfigError("the stored network's event_vector_table and "
                               "event_vector_index do not make the events' vectors")
+        trusted = _trusted_network(classes[kind], kwargs, table, index, reverse, digest)
+        if trusted is not None:
+            return trusted
         kwargs["event_vectors"] = np.asarray(table)[np.asarray(index, dtype=np.intp)]
     return classes[kind](**kwargs)
+
+
+def _trusted_network(cls: Any, kwargs: dict[str, Any], table: np.ndarray, index: np.ndarray,
+                     reverse: np.ndarray | None, digest: Any) -> Any:
+    """The stored network with its events as kmc wrote them, if their digest
+    (:func:`_events_digest`) is found again: the network built (its hops validated as
+    always), then the events adopted with what was known of them when they were written
+    (their reverse index, no duplicates, the per-move checks passed for this cell and these
+    positions) and their vectors kept as table rows. None if anything differs (then the
+    caller validates everything)."""
+    from .events import EventSet, _Facts
+
+    need = ("event_ptr", "event_src", "event_dst", "event_barriers_eV", "event_types",
+            "cell", "positions")
+    if reverse is None or digest is None or any(k not in kwargs for k in need):
+        return None
+    names = tuple(kwargs.get("event_type_names", ()))
+    ptr, src, dst = (np.ascontiguousarray(kwargs[k], dtype=np.int32)
+                     for k in ("event_ptr", "event_src", "event_dst"))
+    barriers = np.asarray(kwargs["event_barriers_eV"], dtype=np.float64)
+    types = np.ascontiguousarray(kwargs["event_types"], dtype=np.int32)
+    table = np.ascontiguousarray(table, dtype=np.float64)
+    index = np.ascontiguousarray(index, dtype=np.int32)
+    reverse = np.ascontiguousarray(reverse, dtype=np.int32)
+    cell = np.asarray(kwargs["cell"], dtype=np.float64)
+    positions = np.asarray(kwargs["positions"], dtype=np.float64)
+    if str(digest) != _events_digest(cell, positions, ptr, src, dst, table, index, barriers,
+                                     types, names, reverse):
+        return None
+    if _one_value(barriers):  # one barrier for all, as the generators give it
+        barriers = np.broadcast_to(barriers[:1], barriers.shape)
+    rest = {k: v for k, v in kwargs.items()
+            if k not in ("event_ptr", "event_src", "event_dst", "event_barriers_eV",
+                         "event_types", "event_type_names")}
+    net = cls(**rest)
+    if not (np.array_equal(net.cell, cell) and np.array_equal(net.positions, positions)):
+        return None  # (the network does not change them; checked all the same)
+    facts = _Facts(reverse=reverse, unique=True, cell=cell.copy(), positions=positions.copy())
+    events = EventSet._trusted(ptr, src, dst, None, barriers, types, names, facts,
+                               vector_rows=(table, index))
+    return net.with_events(events)
 
 
 # --------------------------------------------------------------------------- #

@@ -577,3 +577,46 @@ def test_network_nbytes_counts_what_is_written(tmp_path):
     # no per-move vectors: the table and the index
     assert n < io.network_nbytes(sc) + ev.events.n_moves * (4 + 4 + 4) + ev.n_events * 16 + 4096
     assert "vectors" not in ev.events.__dict__
+
+
+def test_stored_events_are_read_back_without_validating_again(tmp_path, monkeypatch):
+    """Generated events stored with their digest come back as written: table rows kept (no
+    per-move vectors), the reverse index as known, no search; a changed array (here the
+    stored reverse index) fails the digest and everything is validated and searched anew."""
+    from kmc import events as events_mod
+    from kmc.mechanisms import concerted_events
+    base = build_lattice("sc", size=5)
+    net = base.with_events(concerted_events(base, 2, 0.25, max_turn_deg=90))
+    path = tmp_path / "run.h5"
+    kmc.Simulation(net, 500, occupancy=0.3, seed=3).run(5_000, blocks=2, output=path)
+    with h5py.File(path, "r") as f:
+        assert len(f["inputs/network"].attrs["events_digest"]) == 64
+    searched = []
+    real = events_mod.EventSet._search_reverse
+    monkeypatch.setattr(events_mod.EventSet, "_search_reverse",
+                        lambda self: searched.append(1) or real(self))
+    back = io.read_run(path).network()
+    assert searched == []
+    ev = back.events
+    assert "_vec_index" in ev.__dict__ and "vectors" not in ev.__dict__
+    np.testing.assert_array_equal(ev.reverse_index(), net.events.reverse_index())
+    for f in ("ptr", "src", "dst", "vectors", "barriers_eV", "types"):
+        np.testing.assert_array_equal(getattr(ev, f), getattr(net.events, f))
+    assert ev.type_names == net.events.type_names
+    np.testing.assert_array_equal(back.hop_dst, net.hop_dst)
+    # a run on the network read back is the run on the original
+    a = kmc.Simulation(net, 500, occupancy=0.3, seed=4).engine
+    b = kmc.Simulation(back, 500, occupancy=0.3, seed=4).engine
+    a.run(3_000)
+    b.run(3_000)
+    np.testing.assert_array_equal(a.get_state()["ion_site"], b.get_state()["ion_site"])
+    assert a.time_s == b.time_s
+    # a wrong stored reverse fails the digest: the reverses are searched, the right ones
+    with h5py.File(path, "r+") as f:
+        g = f["inputs/network"]
+        bad = g["event_reverse"][()]
+        bad[[0, 1]] = bad[[1, 0]]
+        g["event_reverse"][...] = bad
+    back = io.read_run(path).network()
+    assert searched == [1]
+    np.testing.assert_array_equal(back.events.reverse_index(), net.events.reverse_index())
