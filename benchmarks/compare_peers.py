@@ -877,7 +877,7 @@ def build_plan(args: argparse.Namespace, codes: list[str]) -> list[dict]:
     if args.max_sites:
         kmc_only = [L for L in kmc_only if L ** 3 <= args.max_sites]
     plan: list[dict] = []
-    seed = 1
+    seed = args.first_seed
     peers = [c for c in codes if c not in ("kmc", "kmcpy-src")]
     problems = set(args.problems.split(","))
     if "sc" not in problems:
@@ -1080,6 +1080,11 @@ def main() -> None:
     ap.add_argument("--max-sites", type=int, default=0,
                     help="skip the kmc-only sizes above this many sites")
     ap.add_argument("--cpu", type=int, default=None, help="pin every measurement to this core")
+    ap.add_argument("--first-seed", type=int, default=1,
+                    help="seed of the first problem (default 1; each problem's seed follows "
+                         "in order). Runs with a wall-time budget and the same seed share "
+                         "their trajectories' beginnings: independent replicas need "
+                         "different seeds")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:

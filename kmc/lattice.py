@@ -1166,6 +1166,8 @@ class SiteNetwork:
         hop = np.isin(self.hop_types, [k for k, n in enumerate(self.hop_type_names)
                                        if n in names])
         kinds = [k for k, n in enumerate(self.event_type_names) if n in names]
+        if hop.all() and (not self.n_events or np.isin(self.event_types, kinds).all()):
+            return self.dimensionality  # every hop and event: the whole network's (cached)
         edges = None
         if self.n_events and kinds:
             mv = np.repeat(np.isin(self.event_types, kinds), np.diff(self.event_ptr))

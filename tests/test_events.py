@@ -575,3 +575,24 @@ def test_moves_given_as_vectors_take_the_general_path():
         assert n._event_move_hops() is None and n._event_row_edges() is None
     only = net.with_events(own, keep_hops=False)
     assert only.dimensionality == 2 and only.type_dimensionality(["s"]) == 2
+
+
+@pytest.mark.parametrize("keep_hops", [True, False])
+def test_type_dimensionality_of_every_type_is_the_networks(monkeypatch, keep_hops):
+    """All hop and event types together (types without members aside) are the whole
+    network: its cached dimensionality, no second graph search; a subset is searched."""
+    from kmc import lattice
+    net = _layered_sc()
+    ev = concerted_events(net, 2, 0.2, max_turn_deg=90, site_types="A", name="s")
+    full = net.with_events(ev, keep_hops=keep_hops)
+    d = full.dimensionality
+    calls = []
+    real = lattice.wrapping_dimension
+    monkeypatch.setattr(lattice, "wrapping_dimension",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert full.type_dimensionality(["s", *full.hop_type_names]) == d
+    if not keep_hops:  # no hops: the event type alone is every type with members
+        assert full.type_dimensionality(["s"]) == d == 2
+    assert calls == []
+    assert full.type_dimensionality(full.hop_type_names) == (3 if keep_hops else 0)
+    assert len(calls) == 1
