@@ -615,12 +615,14 @@ def write_run_group(group: Any, *, network: Any, inputs: Mapping[str, Any],
                     summary: Mapping[str, Any] | None = None,
                     config: Mapping[str, Any] | None = None,
                     prov: Mapping[str, Any] | None = None, error: str | None = None,
-                    network_file: tuple[str, str, int] | None = None) -> None:
+                    network_file: tuple[str, str, int] | None = None,
+                    embed_network: bool = False) -> None:
     """Fill an HDF5 group with one run (the layout of the module docstring).
 
     `network_file` = (file name, network id, format version) of the network file written by
     :func:`write_network_file` next to the run file: /inputs/network is then a link to it
-    instead of the network itself."""
+    instead of the network itself, or with `embed_network` a copy of it (HDF5's object
+    copy: the stored bytes, 3-4 times faster than writing the network again)."""
     if status not in STATUSES:
         raise ValueError(f"status {status!r} not in {STATUSES}")
     group.attrs["format"] = RUN_FORMAT
@@ -644,16 +646,22 @@ def write_run_group(group: Any, *, network: Any, inputs: Mapping[str, Any],
             ig.create_dataset(k, data=np.asarray(v, dtype=np.int32))
         elif v is not None:
             ig.attrs[k] = _attr(v)
-    if network_file is None:
-        if write_network(ig.create_group("network"), network) > 1:
-            group.attrs["format_version"] = 2
-    else:  # the network is in its network file (written once per run): a link to it
+    side = None
+    if network_file is not None:
         name, network_id, version = network_file
+        side = Path(group.file.filename).with_name(name)
+    if side is not None and not embed_network:
+        # the network is in its network file (written once per run): a link to it
         ig["network"] = _h5py().ExternalLink(name, "/network")
         group.attrs["network_file"] = name
         group.attrs["network_id"] = network_id
         if version > 1:
             group.attrs["format_version"] = 2
+    elif side is not None and _copy_network(side, network_id, ig):
+        if version > 1:  # the network itself, copied from its network file as it is
+            group.attrs["format_version"] = 2
+    elif write_network(ig.create_group("network"), network) > 1:
+        group.attrs["format_version"] = 2
     plg = group.create_group("plan")
     for k, v in plan.items():
         plg.attrs[k] = np.nan if v is None else v
@@ -670,6 +678,20 @@ def write_run_group(group: Any, *, network: Any, inputs: Mapping[str, Any],
                     sub.attrs[k] = v
     if summary is not None:
         _write_summary(group.create_group("summary"), summary)
+
+
+def _copy_network(side: Path, network_id: str, group: Any) -> bool:
+    """Copy the group /network of the network file `side` into `group` as "network" if the
+    file is there with this network id; False (nothing copied) otherwise."""
+    h5py = _h5py()
+    try:
+        with h5py.File(side, "r") as f:
+            if str(_read_attrs(f).get("network_id")) != network_id or "network" not in f:
+                return False
+            f.copy(f["network"], group, name="network")
+    except OSError:
+        return False
+    return True
 
 
 def _nan_for_none(x: Any) -> Any:

@@ -1352,7 +1352,7 @@ class _Checkpointer:
 
     A large network (:data:`kmc.io.NETWORK_FILE_MIN_BYTES`) is written once, to a network
     file next to the run file that the checkpoints link to (a resumed run goes on with the
-    one it was read from); the run's last write (complete or failed) puts it into the run
+    one it was read from); the run's last write (complete or failed) copies it into the run
     file and removes the network file. After each write, the network files of this run
     file that it no longer names (an earlier run's, replaced) are removed.
     """
@@ -1427,13 +1427,15 @@ class _Checkpointer:
                         for k, v in eng.get_state().items()}
         if sim._frames is not None:  # the frames the checkpoint counts are on disk first
             sim._frames.writer.sync()
-        link = None if status in ("complete", "failed") else self._network_link()
+        final = status in ("complete", "failed")
+        link = self._network_file if final else self._network_link()
         _io.write_run(self.path, network=net, inputs=inputs, plan=st.plan(), status=status,
                       blocks=st.block_arrays(), msd=st.msd_arrays(),
                       checkpoint={"engine": engine_state, "run": st.to_record()},
                       summary=None if result is None else result.to_dict(),
-                      config=self.config, prov=prov, error=error, network_file=link)
-        self._remove_network_files(None if link is None else link[0])
+                      config=self.config, prov=prov, error=error, network_file=link,
+                      embed_network=final)
+        self._remove_network_files(None if final or link is None else link[0])
 
 
 @contextlib.contextmanager

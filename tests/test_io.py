@@ -527,8 +527,12 @@ def test_a_large_network_is_written_once_per_run_not_per_checkpoint(net, tmp_pat
     np.testing.assert_array_equal(rec.network().hop_dst, net.hop_dst)
     # the run file is read from another working directory too
     monkeypatch.chdir(tmp_path.parent)
+    written = []
+    real_write = io.write_network
+    monkeypatch.setattr(io, "write_network", lambda *a: written.append(1) or real_write(*a))
     resumed = kmc.resume(path)
     assert len(writes) == 1  # the resumed run went on with the same network file
+    assert written == []  # and its last write copied the network from it
     same_run(resumed, whole)
     assert _network_files(path) == []
     with h5py.File(path, "r") as f:
