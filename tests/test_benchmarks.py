@@ -170,3 +170,32 @@ def test_deng2022_primitive_supercell_runs():
                          rate_law="kmcpy")
     sim.engine.run(5000)
     sim.engine.check()
+
+
+def test_kmcpy_replicas_aggregates_independent_seeds(tmp_path):
+    """kmcpy_replicas.py reads compare_peers' JSON (kMCpy's row with kmc's matched numbers)
+    and gives each code's mean, the standard error from the replicas' spread and the z of
+    the difference of the means."""
+    mod = _load("kmcpy_replicas")
+    obs = [(0.35, 12.0, 5.0), (0.33, 11.0, 4.8), (0.34, 13.0, 5.2)]
+    km = [(0.34, 11.5, 4.9), (0.32, 10.5, 4.7), (0.36, 12.5, 5.1)]
+    files = []
+    for i, ((f, d, dt), (kf, kd, kdt)) in enumerate(zip(obs, km, strict=True)):
+        row = {"code": "kmcpy-src", "seed": 100 + i, "size": [2, 1, 1], "T": 873.0,
+               "obs": {"f": f, "f_err": 0.01, "D_red": d, "D_red_err": 1.0, "Dt_red": dt,
+                       "Dt_red_err": 0.2, "hops_per_ion_per_block": 20.0},
+               "check": {"kmc_matched": {"f": kf, "f_err": 0.01, "D_red": kd,
+                                         "D_red_err": 0.9, "Dt_red": kdt,
+                                         "Dt_red_err": 0.1}}}
+        p = tmp_path / f"seed_{i}.json"
+        p.write_text(json.dumps({"results": [row, {"code": "kmc", "seed": 100 + i}]}))
+        files.append(str(p))
+    (tmp_path / "torn.json").write_text("{")
+    rows = mod.load([*files, str(tmp_path / "torn.json")])
+    assert len(rows) == 3
+    s = mod.summary(rows)["D_J 1e-6 cm^2/s"]
+    assert s["kmcpy"]["mean"] == pytest.approx(12.0) and s["kmc"]["mean"] == pytest.approx(11.5)
+    assert s["kmcpy"]["sd"] == pytest.approx(1.0) and s["kmc"]["sd"] == pytest.approx(1.0)
+    sem = 1.0 / 3 ** 0.5
+    assert s["z"] == pytest.approx(0.5 / (2 ** 0.5 * sem))
+    assert s["kmcpy"]["mean_quoted_err"] == 1.0 and s["kmc"]["mean_quoted_err"] == 0.9
