@@ -42,6 +42,7 @@ MAX_HOPS_PER_SITE = MAX_DEGREE
 _INDEX_LIMIT = INDEX_LIMIT
 _ZERO_HOP_A = ZERO_HOP_A  # Angstrom: shorter hop vectors are rejected
 _IMAGE_TOL = IMAGE_TOL  # fractional (cell units): tolerance of hop images to integers
+_EVENT_BLOCK = 1 << 20  # events per block of per-move temporaries
 
 
 def _hop_keys(
@@ -1305,9 +1306,16 @@ class SiteNetwork:
             return np.zeros(len(self.event_type_names))
         table, index = self.events.vector_rows()
         move_sq = np.einsum("ij,ij->i", table, table)
-        if index is not None:  # the vectors are rows of a table (hops): no per-move array
-            move_sq = np.take(move_sq, index)
-        per_event = np.add.reduceat(move_sq, self.event_ptr[:-1])
+        ptr = self.event_ptr
+        if index is None:
+            per_event = np.add.reduceat(move_sq, ptr[:-1])
+        else:  # the vectors are rows of a table (hops): no per-move array, events in blocks
+            per_event = np.empty(self.n_events, dtype=np.float64)
+            for a in range(0, self.n_events, _EVENT_BLOCK):
+                b = min(self.n_events, a + _EVENT_BLOCK)
+                m0, m1 = int(ptr[a]), int(ptr[b])
+                per_event[a:b] = np.add.reduceat(np.take(move_sq, index[m0:m1]),
+                                                 ptr[a:b] - m0)
         return _mean_by_type(self.event_types, per_event, len(self.event_type_names))
 
     def engine_arrays(self) -> dict[str, Any]:

@@ -596,3 +596,22 @@ def test_type_dimensionality_of_every_type_is_the_networks(monkeypatch, keep_hop
     assert calls == []
     assert full.type_dimensionality(full.hop_type_names) == (3 if keep_hops else 0)
     assert len(calls) == 1
+
+
+def test_event_type_mean_sq_reads_table_rows_in_blocks(monkeypatch):
+    """Events kept as table rows: the mean summed squared move length per type is that of
+    the per-move vectors, bit for bit, in blocks of events of any size."""
+    from kmc import lattice
+    net = build_lattice("sc", size=5)
+    ev = EventSet.concatenate(concerted_events(net, 2, 0.3, max_turn_deg=90),
+                              concerted_events(net, 3, 0.3, max_turn_deg=0))
+    rows = net.with_events(ev)
+    own = net.with_events(EventSet(ev.ptr, ev.src, ev.dst, np.array(ev.vectors),
+                                   ev.barriers_eV, ev.types, ev.type_names))
+    want = own.event_type_mean_sq_A2()
+    assert want.shape == (2,) and np.all(want > 0)
+    for block in (7, 1000, 1 << 20):
+        monkeypatch.setattr(lattice, "_EVENT_BLOCK", block)
+        got = rows.event_type_mean_sq_A2()
+        assert got.tobytes() == want.tobytes()
+    assert "vectors" not in rows.events.__dict__
