@@ -728,6 +728,56 @@ static int same_event_class(const kmc_network *net, int32_t v, int32_t r)
  * over the representatives: no copies of the records. Returns 0, or -1 when out of memory. */
 static int event_classes_by_rows(kmc_engine *e, const kmc_network *net, int32_t **reps);
 
+#define KMC_DENSE_CLASS_KEYS (1 << 20) /* largest table of event_classes_dense */
+
+/* event_classes_by_rows when the records (type, move count, row ids of the moves) take
+ * few values: each record's number in a table of all of them (ids in order of first
+ * appearance, as the interner gives them) instead of hashing 30 million records. row[]
+ * holds the move rows' ids (0..n_rows-1); *rep, *cap and *nc as there. Returns 0 when done,
+ * 1 when the records could take too many values (nothing changed), -1 out of memory. */
+static int event_classes_dense(kmc_engine *e, const kmc_network *net, const int32_t *row,
+                               int32_t n_rows, int32_t **rep, int32_t *cap, int32_t *nc)
+{
+    int32_t v, m, kmax = 0, *tab;
+    int64_t keys = 1, width = 1;
+    for (v = 0; v < net->n_events; v++) {
+        const int32_t k = net->ev_ptr[v + 1] - net->ev_ptr[v];
+        if (k > kmax) kmax = k;
+    }
+    for (m = 0; m < kmax; m++) {
+        width *= (int64_t)n_rows;
+        if (width > KMC_DENSE_CLASS_KEYS) return 1;
+    }
+    /* key = ((type * (KMC_MAX_EVENT_MOVES + 1) + k) * n_rows + r_0) * n_rows + ... + r_{kmax-1},
+     * the rows of a shorter event padded with 0 */
+    keys = (int64_t)net->n_event_types * (KMC_MAX_EVENT_MOVES + 1) * width;
+    if (keys > KMC_DENSE_CLASS_KEYS) return 1;
+    tab = (int32_t *)malloc((size_t)keys * sizeof(int32_t));
+    if (!tab) return -1;
+    for (m = 0; m < keys; m++) tab[m] = -1;
+    for (v = 0; v < net->n_events; v++) {
+        const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
+        int64_t key = (int64_t)net->ev_type[v] * (KMC_MAX_EVENT_MOVES + 1) + k;
+        for (m = 0; m < kmax; m++) key = key * n_rows + (m < k ? row[net->ev_vidx[b + m]] : 0);
+        if (tab[key] < 0) { /* a new class: v represents it */
+            if (*nc == *cap) {
+                int32_t *p = (int32_t *)realloc(*rep, 2 * (size_t)*cap * sizeof(int32_t));
+                if (!p) {
+                    free(tab);
+                    return -1;
+                }
+                *rep = p;
+                *cap *= 2;
+            }
+            (*rep)[*nc] = v;
+            tab[key] = (*nc)++;
+        }
+        e->ev.cls[v] = tab[key];
+    }
+    free(tab);
+    return 0;
+}
+
 static int event_classes(kmc_engine *e, const kmc_network *net, int32_t **reps)
 {
     if (net->ev_vidx) return event_classes_by_rows(e, net, reps);
@@ -807,6 +857,11 @@ static int event_classes_by_rows(kmc_engine *e, const kmc_network *net, int32_t 
         for (d = 0; d < 3; d++) w[d] = dbits(net->ev_vec[3 * (size_t)v + (size_t)d]);
         if ((row[v] = intern(&R, w, 3)) < 0) goto done;
     }
+    { /* few distinct records (lattices): a table of them instead of the interner */
+        const int dense = event_classes_dense(e, net, row, R.n, &rep, &cap, &nc);
+        if (dense < 0) goto done;
+        if (dense == 0) goto classed;
+    }
     for (v = 0; v < net->n_events; v++) {
         const int32_t b = net->ev_ptr[v], k = net->ev_ptr[v + 1] - b;
         int32_t c, same = prev >= 0;
@@ -830,6 +885,7 @@ static int event_classes_by_rows(kmc_engine *e, const kmc_network *net, int32_t 
         e->ev.cls[v] = prev = c;
         memcpy(last, rec, (size_t)(1 + k) * sizeof(int64_t));
     }
+classed:
     e->ev.n_ecls = nc;
     *reps = rep;
     rep = NULL;

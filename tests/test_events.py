@@ -487,15 +487,23 @@ def test_generated_events_keep_their_vectors_as_hop_indices():
     assert np.allclose(both.event_type_mean_sq_A2(), [2 * 9.0, 3 * 9.0])
 
 
-def test_engine_reads_table_vectors_and_borrowed_arrays_like_copies():
+@pytest.mark.parametrize("displaced", [False, True])
+def test_engine_reads_table_vectors_and_borrowed_arrays_like_copies(displaced):
     """An engine given the vector table (ev_vidx) and the EventSet's read-only arrays (which
-    it borrows) runs the same trajectory as one given per-move vectors and writeable copies."""
+    it borrows) runs the same trajectory as one given per-move vectors and writeable copies:
+    on a lattice (few distinct rows: the engine numbers the event classes from a table of
+    them) and with displaced sites (1296 distinct rows, too many for that table: hashed)."""
     import pickle
 
     from kmc._engine import Engine
 
     rng = np.random.default_rng(5)
-    net = build_lattice("sc", size=4, barrier_eV=0.2)
+    net = build_lattice("sc", size=6 if displaced else 4, barrier_eV=0.2)
+    if displaced:
+        shift = rng.normal(0.0, 0.05, net.positions.shape)
+        net = net.replace(positions=net.positions + shift,
+                          hop_vectors=net.hop_vectors + shift[net.hop_dst] - shift[net.hop_src])
+        assert np.unique(net.hop_vectors, axis=0).shape[0] == net.n_hops == 1296
     net = net.replace(site_energies_eV=rng.uniform(-0.05, 0.05, net.n_sites))
     net = net.with_events(concerted_events(net, 2, 0.12))
     back = pickle.loads(pickle.dumps(net))  # the hop-index form survives a round trip
