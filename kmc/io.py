@@ -243,6 +243,10 @@ def _check_format(group: Any, where: str) -> str:
     fmt = group.attrs.get("format")
     if isinstance(fmt, bytes):
         fmt = fmt.decode()
+    if fmt == NETWORK_FORMAT:
+        raise ConfigError(f"{where} is the network file of an unfinished run, not a results "
+                          "file: use the run file it is named after (the name before "
+                          "'.network-')")
     if fmt not in (RUN_FORMAT, SWEEP_FORMAT):
         raise ConfigError(f"{where} is not a kmc results file (format attribute {fmt!r})")
     version = int(group.attrs.get("format_version", -1))

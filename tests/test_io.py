@@ -558,6 +558,10 @@ def test_a_missing_or_foreign_network_file_is_a_clear_error(net, tmp_path, monke
     with pytest.raises(kmc.ConfigError, match="is not the network file of"):
         kmc.resume(path)
     moved.replace(side)
+    # the network file itself given where a run file belongs: named
+    for call in (lambda: kmc.load(side), lambda: kmc.resume(side), lambda: io.read_run(side)):
+        with pytest.raises(kmc.ConfigError, match="network file of an unfinished run"):
+            call()
     assert not kmc.resume(path).interrupted
 
 
