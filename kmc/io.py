@@ -17,10 +17,11 @@ One HDF5 file per run or per sweep, readable with plain h5py. A run file::
                             events whose move vectors are rows of a table (the event
                             generators': rows = hop vectors) store event_vector_table
                             (rows, 3) and event_vector_index (n_moves,) instead of
-                            event_vectors (format_version 2; event_vectors =
-                            table[index]), with event_reverse (n_events,) and the
-                            attr events_digest (SHA-256 of the events as validated,
-                            so that they are read back without validating again). While a run with a large network runs
+                            event_vectors (event_vectors = table[index]), with
+                            event_reverse (n_events,) and the attr events_digest
+                            (SHA-256 of the events as validated, so that they are
+                            read back without validating again): format_version 3
+                            (version 2 files have the table and index only). While a run with a large network runs
                             (status "running" or "interrupted"), this is an HDF5
                             external link to the group /network of its network file
                             (below); complete and failed runs hold the network itself
@@ -91,7 +92,7 @@ __all__ = ["RunFile", "read_run", "write_run", "load", "read_sweep", "read_sweep
            "SWEEP_FORMAT", "TrajectoryWriter", "NETWORK_FILE_MIN_BYTES", "network_nbytes",
            "write_network_file", "network_file_path", "network_file_version"]
 
-FORMAT_VERSION = 2  # the newest this kmc reads; a file is written as 1 unless it needs 2
+FORMAT_VERSION = 3  # the newest this kmc reads; a file is written as 1 unless it needs more
 RUN_FORMAT = "kmc-run"
 SWEEP_FORMAT = "kmc-sweep"
 STATUSES = ("running", "interrupted", "failed", "complete")
@@ -370,13 +371,17 @@ def write_network(group: Any, network: Any) -> int:
     in the attribute ``network_class``). Events that keep their move vectors as rows of a
     table (:meth:`kmc.events.EventSet.vector_rows`) are stored so, as
     ``event_vector_table`` and ``event_vector_index``: no per-move vectors are made or
-    written. Returns the format version the group needs (1, or 2 for that form)."""
+    written; with them the reverse index of the events and their digest
+    (:func:`_events_digest`). Returns the format version the group needs (1, or 3 for that
+    form; version 2 is the same without the reverse index and digest, as written before)."""
     h5py = _h5py()
     group.attrs["network_class"] = type(network).__name__
     version = 1
     for name, value in _network_items(network):
         if name == "event_vector_index":
-            version = 2
+            version = max(version, 2)
+        elif name == "event_reverse":
+            version = 3
         if isinstance(value, np.ndarray) and _one_value(value):
             # one value throughout (e.g. a generator's barriers, a broadcast): a dataset of
             # that fill value, no data written (it reads back as the full array)
@@ -630,7 +635,7 @@ def write_run_group(group: Any, *, network: Any, inputs: Mapping[str, Any],
     if status not in STATUSES:
         raise ValueError(f"status {status!r} not in {STATUSES}")
     group.attrs["format"] = RUN_FORMAT
-    group.attrs["format_version"] = 1  # 2 if the network needs it (below)
+    group.attrs["format_version"] = 1  # the network's version (below)
     group.attrs["status"] = status
     group.attrs["kmc_version"] = __version__
     if error:
@@ -650,7 +655,7 @@ def write_run_group(group: Any, *, network: Any, inputs: Mapping[str, Any],
             ig.create_dataset(k, data=np.asarray(v, dtype=np.int32))
         elif v is not None:
             ig.attrs[k] = _attr(v)
-    side = None
+    side, version = None, 1
     if network_file is not None:
         name, network_id, version = network_file
         side = Path(group.file.filename).with_name(name)
@@ -659,13 +664,10 @@ def write_run_group(group: Any, *, network: Any, inputs: Mapping[str, Any],
         ig["network"] = _h5py().ExternalLink(name, "/network")
         group.attrs["network_file"] = name
         group.attrs["network_id"] = network_id
-        if version > 1:
-            group.attrs["format_version"] = 2
-    elif side is not None and _copy_network(side, network_id, ig):
-        if version > 1:  # the network itself, copied from its network file as it is
-            group.attrs["format_version"] = 2
-    elif write_network(ig.create_group("network"), network) > 1:
-        group.attrs["format_version"] = 2
+    elif side is None or not _copy_network(side, network_id, ig):
+        version = write_network(ig.create_group("network"), network)
+    # (else the network itself, copied from its network file as it is: its version)
+    group.attrs["format_version"] = version
     plg = group.create_group("plan")
     for k, v in plan.items():
         plg.attrs[k] = np.nan if v is None else v

@@ -439,7 +439,7 @@ def test_generated_events_are_stored_by_rows_and_resume_bit_identically(tmp_path
     whole = sim().run(60_000, blocks=6, output=tmp_path / "whole.h5")
     with h5py.File(tmp_path / "whole.h5", "r") as f:
         g = f["inputs/network"]
-        assert f.attrs["format_version"] == 2 and "event_vectors" not in g
+        assert f.attrs["format_version"] == 3 and "event_vectors" not in g
         np.testing.assert_array_equal(g["event_vector_index"][()], index)
         np.testing.assert_array_equal(g["event_vector_table"][()], table)
     back = io.read_run(tmp_path / "whole.h5").network()
@@ -628,3 +628,27 @@ def test_stored_events_are_read_back_without_validating_again(tmp_path, monkeypa
     back = io.read_run(path).network()
     assert searched == [1]
     np.testing.assert_array_equal(back.events.reverse_index(), net.events.reverse_index())
+
+
+def test_a_version_2_file_without_reverse_and_digest_still_reads(tmp_path):
+    """Files of the table form written before the reverse index and digest (format version
+    2) read as before: every check made and the reverses searched, the same network."""
+    from kmc.mechanisms import concerted_events
+    base = build_lattice("sc", size=4)
+    net = base.with_events(concerted_events(base, 2, 0.25))
+    path = tmp_path / "run.h5"
+    kmc.Simulation(net, 500, occupancy=0.3, seed=3).run(5_000, blocks=2, output=path)
+    with h5py.File(path, "r+") as f:
+        assert f.attrs["format_version"] == 3
+        g = f["inputs/network"]
+        del g["event_reverse"]
+        del g.attrs["events_digest"]
+        f.attrs["format_version"] = 2
+    back = io.read_run(path).network()
+    np.testing.assert_array_equal(back.events.reverse_index(), net.events.reverse_index())
+    np.testing.assert_array_equal(back.event_vectors, net.event_vectors)
+    np.testing.assert_array_equal(back.event_src, net.event_src)
+    with h5py.File(path, "r+") as f:
+        f.attrs["format_version"] = 4
+    with pytest.raises(kmc.ConfigError, match="format version 4; this kmc reads up to 3"):
+        io.read_run(path)
