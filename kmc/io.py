@@ -21,10 +21,11 @@ One HDF5 file per run or per sweep, readable with plain h5py. A run file::
                             event_reverse (n_events,) and the attr events_digest
                             (SHA-256 of the events as validated, so that they are
                             read back without validating again): format_version 3
-                            (version 2 files have the table and index only). While a run with a large network runs
-                            (status "running" or "interrupted"), this is an HDF5
-                            external link to the group /network of its network file
-                            (below); complete and failed runs hold the network itself
+                            (version 2 files have the table and index only). While
+                            a run with a large network runs (status "running" or
+                            "interrupted"), this is an HDF5 external link to the
+                            group /network of its network file (below); complete
+                            and failed runs hold the network itself
     /plan                   attrs: steps, equilibration, blocks, production_time_s (nan: none)
     /blocks                 per-block observables, one row per finished block:
                             duration_s (B,), tracer_sq_A2 (B,3,3), collective_A (B,3),
@@ -696,6 +697,8 @@ def _copy_network(side: Path, network_id: str, group: Any) -> bool:
                 return False
             f.copy(f["network"], group, name="network")
     except OSError:
+        if "network" in group:  # a copy cut short: the caller writes the network instead
+            del group["network"]
         return False
     return True
 
