@@ -380,18 +380,12 @@ def run_kmc(spec: dict) -> dict:
     matched = {}
     for m in spec.get("match", []):
         mo: dict[str, Any] = {}
-        if m.get("f_m") and spec["problem"] != "kmcpy-nasicon":
-            steps = max(int(m["f_m"] * n_ions * BLOCKS), BLOCKS)
-            r = sim.run(steps=steps, blocks=BLOCKS, equilibration=max(10_000, steps // 10))
-            mo.update(f=r.correlation_factor, f_err=r.correlation_factor_err, f_m=m["f_m"],
-                      f_m_kmc=r.hops / n_ions / BLOCKS, Dt_red=r.D_tracer_cm2_s / scale,
-                      Dt_red_err=r.D_tracer_cm2_s_err / scale)
         if spec["problem"] == "kmcpy-nasicon":
             # recorded exactly as kMCpy's run is: BLOCKS blocks of the same hops per ion,
-            # the ions' displacements at the block ends through the same Recorder (a run of
-            # about a hop per ion per block is too short for Simulation.run's lag fit)
-            # f and D* too: from the same record, merged into blocks as the peer's are
-            # (Simulation.run's estimators differ: its D* is a lag fit)
+            # the ions' displacements at the block ends through the same Recorder, and f, D*
+            # and D_sigma from it by the same estimators, the blocks merged as the peer's
+            # are (a run of about a hop per ion per block is too short for Simulation.run's
+            # lag fit, and its D* is a lag fit)
             rec = _record_blocks(eng, n_ions, m["D_m"])
             ro = rec.observables(gamma * a * a, net.volume_A3, T)
             mo.update(D_red=ro["D_red"], D_red_err=ro["D_red_err"], D_m=m["D_m"],
@@ -403,6 +397,12 @@ def run_kmc(spec: dict) -> dict:
                     mo.update(Dt_red=ro["Dt_red"], Dt_red_err=ro["Dt_red_err"])
             matched[m["code"]] = mo
             continue
+        if m.get("f_m"):
+            steps = max(int(m["f_m"] * n_ions * BLOCKS), BLOCKS)
+            r = sim.run(steps=steps, blocks=BLOCKS, equilibration=max(10_000, steps // 10))
+            mo.update(f=r.correlation_factor, f_err=r.correlation_factor_err, f_m=m["f_m"],
+                      f_m_kmc=r.hops / n_ions / BLOCKS, Dt_red=r.D_tracer_cm2_s / scale,
+                      Dt_red_err=r.D_tracer_cm2_s_err / scale)
         steps = max(int(m["D_m"] * n_ions * BLOCKS), BLOCKS)
         r = sim.run(steps=steps, blocks=BLOCKS, equilibration=max(10_000, steps // 10))
         mo.update(D_red=r.D_sigma_cm2_s / scale, D_red_err=r.D_sigma_cm2_s_err / scale,

@@ -251,11 +251,16 @@ def _check_format(group: Any, where: str) -> str:
                           "'.network-')")
     if fmt not in (RUN_FORMAT, SWEEP_FORMAT):
         raise ConfigError(f"{where} is not a kmc results file (format attribute {fmt!r})")
+    _check_version(group, where)
+    return str(fmt)
+
+
+def _check_version(group: Any, where: str) -> None:
+    """The group's format_version is one this kmc reads (ConfigError naming it otherwise)."""
     version = int(group.attrs.get("format_version", -1))
     if not 1 <= version <= FORMAT_VERSION:
         raise ConfigError(f"{where} has format version {version}; this kmc reads up to "
                           f"{FORMAT_VERSION}")
-    return str(fmt)
 
 
 # --------------------------------------------------------------------------- #
@@ -581,10 +586,7 @@ class RunFile:
                     or str(attrs.get("network_id")) != self.network_id or "network" not in f):
                 raise ConfigError(f"{str(side)!r} is not the network file of {self.path!r} "
                                   f"(network_id {self.network_id!r})")
-            version = int(attrs.get("format_version", -1))
-            if not 1 <= version <= FORMAT_VERSION:
-                raise ConfigError(f"{str(side)!r} has format version {version}; this kmc "
-                                  f"reads up to {FORMAT_VERSION}")
+            _check_version(f, repr(str(side)))
             return read_network(f["network"])
 
     @property
