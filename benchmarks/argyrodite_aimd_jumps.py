@@ -7,6 +7,7 @@ Li6PS5I (PBE, 2x2x2 cells of 192 Li, 500 K, 2 fs steps, inherent structures ever
 github.com/bjmorgan/data_argyrodite_disorder. Clone it and run
 
     python benchmarks/argyrodite_aimd_jumps.py /path/to/data_argyrodite_disorder [--json out]
+    python benchmarks/argyrodite_aimd_jumps.py /path/to/data... --tables   # the TOML tables
 
 What is computed (our analysis of his data, not his):
 
@@ -16,7 +17,16 @@ What is computed (our analysis of his data, not his):
 * each 4a and 4d anion site of the first frame is S or X (the run's X/S2- arrangement);
   a site's class is its type and the species of its 4a and 4d vertices;
 * site populations per class; per-pair hop rates k(A -> B) = hops A -> B / (time-summed
-  number of neighbour pairs with A occupied and B empty x frame interval) per hop type;
+  number of neighbour pairs with A occupied, B empty and no Li on a site of an exclusion
+  pair with B (`exclusion_pairs`, the lattice model's hard core) x frame interval) per hop
+  type and pair of end classes;
+* how often the two T2-T2 pair kinds hold two Li, against independent placement (the
+  evidence for excluding the intercage pairs and not the intracage ones);
+* with --pairs, for every kind of Li site pair up to 3 A (site types, same or another 4d
+  cage, distance to 0.05 A): pairs both occupied per frame against p_i p_j summed over the
+  pairs (independent placement at each site's mean occupancy);
+* with --tables, the site energies and KRA barriers of lattices/argyrodite.toml from these
+  rates (`derive`, `toml_tables`);
 * the T5 -> T5 moves in de Klerk's terms (doublet, intracage, intercage), counted along each
   Li's sequence of T5 sites, per Li per second;
 * the tracer diffusion coefficient from the raw (actual) frames: MSD slope over 1.0-3.4 ps per
@@ -81,6 +91,31 @@ def nearest(points, sites, cell):
     return out, dist
 
 
+#: pairs of Li sites never both occupied in the lattice model (a 2.0 eV hard core): the
+#: face-sharing pairs (T5-T5 doublet, T5-T2, T5-T4: < 2.0 A apart) and the intercage T2-T2
+#: pairs (the T2-T2 hop around a 4a anion, 2.23 A in Li6PS5Cl), which in every one of the six
+#: AIMD configurations hold two Li at 0-3 % of the rate that independent placement at the mean
+#: T2 occupancy would give. The intracage T2-T2 pairs (2.09 A) are not excluded: the AIMD puts
+#: two Li on them at 1-54 % of that rate, depending on the anions (printed per configuration:
+#: "T2-T2 pairs both occupied").
+PAIRS = False                # --pairs: also count the co-occupancy of every pair kind
+FACE_SHARING_MAX_A = 2.0
+T2_T2_MAX_A = 2.5            # both T2-T2 hop kinds lie below, the next T2-T2 pair at 2.75 A
+
+
+def exclusion_pairs(names: np.ndarray, dmat: np.ndarray, cage: np.ndarray) -> np.ndarray:
+    """Boolean matrix of the site pairs of the lattice model's exclusion (see above); `cage`
+    is each site's 4d cage (nearest 4d site)."""
+    return (((dmat > 0.1) & (dmat < FACE_SHARING_MAX_A))
+            | (t2_pairs(names, dmat) & (cage[:, None] != cage[None, :])))
+
+
+def t2_pairs(names: np.ndarray, dmat: np.ndarray) -> np.ndarray:
+    """Boolean matrix of the T2-T2 pairs of the two T2-T2 hop kinds."""
+    is2 = names == "T2"
+    return is2[:, None] & is2[None, :] & (dmat > 0.1) & (dmat < T2_T2_MAX_A)
+
+
 def analyse(root: Path, system: str, disorder: str):
     x = X_OF[system]
     sites = {t: orbit(c) for t, c in CENTRES.items()}
@@ -95,6 +130,11 @@ def analyse(root: Path, system: str, disorder: str):
     unresolved = 0
     changes = 0
     pairs_close_both = 0
+    t2_both = {"intracage": 0, "intercage": 0}
+    pair_g: dict[str, list[float]] = {}   # kind -> [pairs (summed over runs), both, p_i p_j]
+    pair_frames = 0
+    t2_n = dict(t2_both)
+    t2_occ, t2_frames = 0, 0
     blocked_hops = 0
     for run in range(1, RUNS[system][disorder] + 1):
         d = root / "data" / system / disorder / f"run{run}"
@@ -116,7 +156,11 @@ def analyse(root: Path, system: str, disorder: str):
                         for n, i, j in zip(names, va, vd)])
         dmat = np.linalg.norm(mic(allsites[None] - allsites[:, None]) @ cell, axis=2)
         is5 = names == "T5"
-        close = (dmat < 2.0) & (dmat > 0.1)
+        close = exclusion_pairs(names, dmat, vd)
+        is2 = names == "T2"
+        t2 = t2_pairs(names, dmat)
+        same = vd[:, None] == vd[None, :]
+        t2kinds = {"intracage": t2 & same, "intercage": t2 & ~same}
         # neighbour pairs (hop types) by type and distance
         kinds = {}
         for i, j in zip(*np.nonzero((dmat > 0.1) & (dmat < 3.2))):
@@ -140,6 +184,21 @@ def analyse(root: Path, system: str, disorder: str):
             s, _ = nearest(f[li], allsites, cell)
             occ_sites.append(s)
         occ_sites = np.array(occ_sites)
+        if PAIRS:
+            occ_all = np.zeros((len(fr), len(allsites)), bool)
+            occ_all[np.arange(len(fr))[:, None], occ_sites] = True
+            pr_i, pr_j = np.nonzero(np.triu((dmat > 0.1) & (dmat < 3.0)))
+            both = (occ_all[:, pr_i] & occ_all[:, pr_j]).mean(0)
+            p_site = occ_all.mean(0)
+            for i, j, b in zip(pr_i, pr_j, both):
+                t = "-".join(sorted((names[i], names[j])))
+                key = f"{t} {'same' if vd[i] == vd[j] else 'other'} cage " \
+                      f"{0.05 * round(dmat[i, j] / 0.05):.2f} A"
+                v = pair_g.setdefault(key, [0, 0.0, 0.0])
+                v[0] += 1
+                v[1] += b * len(fr)
+                v[2] += p_site[i] * p_site[j] * len(fr)
+            pair_frames += len(fr)
         nsite = len(allsites)
         last5 = np.full(li.sum(), -1)
         for t in range(len(fr)):
@@ -148,9 +207,14 @@ def analyse(root: Path, system: str, disorder: str):
             for c, n in zip(*np.unique(cls[occ_sites[t]], return_counts=True)):
                 pop[c] = pop.get(c, 0) + n
             pairs_close_both += int(np.sum(close & occ[:, None] & occ[None, :]) // 2)
+            for kind, m in t2kinds.items():
+                t2_both[kind] += int(np.sum(m & occ[:, None] & occ[None, :]) // 2)
+                t2_n[kind] = int(m.sum() // 2)
+            t2_occ += int(occ[is2].sum())
+            t2_frames += 1
             if t + 1 < len(fr):
                 # a hop A -> B is open when A is occupied, B is empty and no other site
-                # within 2.0 A of B is occupied (the exclusion of the lattice model)
+                # of an exclusion pair with B is occupied (the exclusion of the lattice model)
                 nclose = close[:, occ].sum(axis=1)
                 expo = occ[pi] & ~occ[pj] & (nclose[pj] - close[pj, pi] == 0)
                 for key in np.unique(pkc[expo]):
@@ -191,7 +255,16 @@ def analyse(root: Path, system: str, disorder: str):
            "populations": {k: v / total for k, v in sorted(pop.items())},
            "site_changes": changes, "unresolved": unresolved,
            "close_pairs_both_occupied": pairs_close_both,
+           # T2-T2 pairs (per kind) both occupied per frame, and what independent placement
+           # at the mean T2 occupancy would give (pairs x p^2)
+           "t2_pairs_both_per_frame": {k: v / t2_frames for k, v in t2_both.items()},
+           "t2_pairs_independent_per_frame": {
+               k: t2_n[k] * (t2_occ / t2_frames / is2.sum()) ** 2 for k in t2_n},
            "hops_into_blocked_sites": blocked_hops,
+           "pairs": {k: {"pairs_per_run": v[0] / RUNS[system][disorder],
+                         "both_per_frame": v[1] / pair_frames,
+                         "independent_per_frame": v[2] / pair_frames}
+                     for k, v in sorted(pair_g.items(), key=lambda kv: kv[0][-6:])},
            "t5_moves_per_li_per_s": {k: v / li_time for k, v in t5moves.items()},
            "t5_moves_counts": t5moves,
            "hops": {k: {"count": v[0], "exposure_s": v[1] * FRAME_S,
@@ -207,7 +280,13 @@ def main(argv=None):
     ap.add_argument("root", type=Path)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--only", nargs="*")
+    ap.add_argument("--pairs", action="store_true",
+                    help="print the co-occupancy of every kind of site pair up to 3 A")
+    ap.add_argument("--tables", action="store_true",
+                    help="print the site-energy and barrier tables of lattices/argyrodite.toml")
     a = ap.parse_args(argv)
+    global PAIRS
+    PAIRS = a.pairs
     res = []
     for system, d in RUNS.items():
         for disorder in d:
@@ -224,16 +303,44 @@ def main(argv=None):
                 + f"; changes {r['site_changes']}, unresolved {r['unresolved']}, "
                   f"close pairs both occupied {r['close_pairs_both_occupied']}, "
                   f"hops into blocked sites {r['hops_into_blocked_sites']}")
+            print("   T2-T2 pairs both occupied per frame (independent placement): " + ", ".join(
+                f"{k} {v:.3f} ({r['t2_pairs_independent_per_frame'][k]:.3f})"
+                for k, v in r["t2_pairs_both_per_frame"].items()))
+            for k, v in r["pairs"].items():
+                print(f"   pair {k:28s} {v['pairs_per_run']:4.0f} pairs: both occupied "
+                      f"{v['both_per_frame']:7.3f} per frame, independent "
+                      f"{v['independent_per_frame']:7.3f}")
             for k, h in r["hops"].items():
                 if h["count"]:
                     print(f"   {k:40s} {h['count']:5d} hops  k = {h['k_Hz']:.3g} Hz")
             sys.stdout.flush()
     if a.json:
         a.json.write_text(json.dumps(res, indent=1))
+    if a.tables:
+        for system, x in (("Li6PS5Cl", "Cl"), ("Li6PS5I", "I")):   # the file's order
+            if any(r["system"] == system for r in res):
+                print(toml_tables(res, system, x))
 
 
-if __name__ == "__main__":
-    main()
+def toml_tables(results, system: str, halogen: str) -> str:
+    """The [halogens.X.site_energy_eV] and [halogens.X.kra_eV] tables of
+    lattices/argyrodite.toml from :func:`derive` (all exchanges of `system` pooled)."""
+    energies, barriers = derive(results, system)
+    kT = KB_EV_PER_K * T_K
+    out = [f"[halogens.{halogen}.site_energy_eV]   # class 'type:ad' (species on the 4a, 4d "
+           f"vertex); from {system}"]
+    out += [f'"{c}" = {e:.3f}' for c, e in sorted(energies.items())]
+    out += ["", f"[halogens.{halogen}.kra_eV]   # 'hop|class|class' = [E_kra_eV, AIMD hops "
+            f"behind it]; +- kT/sqrt(hops), kT = {kT:.4f} eV"]
+    rows = {}
+    for (t, a, b), (ek, how, n) in barriers.items():
+        a, b = sorted((a, b))
+        rows[f"{t}|{a}|{b}"] = (ek, how, n)
+    for key in sorted(rows):
+        ek, how, n = rows[key]
+        out.append(f'"{key}" = [{ek:.3f}, {n}]' + ("" if how == "both" else f"   # {how}"))
+    return "\n".join(out) + "\n"
+
 
 
 # --------------------------------------------------------------------------- parameters
@@ -322,3 +429,7 @@ def derive(results, halogen_system: str, nu_Hz: float = 1e13):
             how = "bound"
         barriers[(t, a, b)] = (float(ek), how, int(n + n2) if a != b else int(2 * n))
     return energies, barriers
+
+
+if __name__ == "__main__":
+    main()

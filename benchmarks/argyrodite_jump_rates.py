@@ -12,8 +12,9 @@ benchmarks/argyrodite_aimd_jumps.py does for the AIMD:
 * T5 -> T5 moves in de Klerk's terms along each Li's sequence of T5 sites: doublet (the
   other T5 of the doublet), intracage (another doublet of the same 4d cage), intercage
   (a T5 of another cage), per Li per second;
-* site populations by type, and the largest number of face-sharing site pairs found both
-  occupied in a frame (the hard-core exclusion: 0 means one Li per doublet throughout).
+* site populations by type, and the largest number of exclusion pairs (face-sharing and
+  intercage T2-T2) found both occupied in a frame (the hard core: 0 means one Li per
+  doublet throughout).
 
 Errors are Poisson: a rate from N events has relative error 1/sqrt(N). The AIMD numbers are
 our counts from Morgan's trajectories at 500 K (AIMD below), 192 Li x 69-70 ps per entry.
@@ -31,7 +32,7 @@ import kmc
 from kmc.jumps import count_moves, max_pairs_both_occupied, record_site_frames, \
     site_type_fractions
 from kmc.materials import (ARGYRODITE_AIMD_500K, ARGYRODITE_FRAME_S, ARGYRODITE_T5_MOVES,
-                           argyrodite_face_pairs, argyrodite_t5_move_classifier,
+                           argyrodite_exclusion_pairs, argyrodite_t5_move_classifier,
                            build_material)
 
 FRAME_S = ARGYRODITE_FRAME_S
@@ -47,8 +48,8 @@ def run(halogen: str, exchange: float | None, T_K: float, frames: int, seed: int
         equil_hops: int = 200_000):
     """One model run sampled every FRAME_S (kmc.jumps.record_site_frames) and its counts:
     hops per hop type (the engine's), T5 -> T5 moves (kmc.jumps.count_moves with
-    kmc.materials.argyrodite_t5_move_classifier), populations and face-pair check over the
-    frames after the start."""
+    kmc.materials.argyrodite_t5_move_classifier), populations and exclusion-pair check over
+    the frames after the start."""
     m = build_material("argyrodite", halogen=halogen, site_exchange=exchange)
     net = m.network
     sim = kmc.Simulation(net, T_K, n_ions=m.n_ions, seed=seed)
@@ -56,7 +57,7 @@ def run(halogen: str, exchange: float | None, T_K: float, frames: int, seed: int
     is5 = net.site_types == net.site_type_names.index("T5")
     moves = count_moves(fr.sites, is5, argyrodite_t5_move_classifier(m), MOVES)
     pop = site_type_fractions(fr.sites[1:], net.site_types, net.site_type_names)
-    pi, pj = argyrodite_face_pairs(m)
+    pi, pj = argyrodite_exclusion_pairs(m)
     return dict(halogen=halogen, exchange=m.options["site_exchange"], T_K=T_K,
                 li_s=fr.ion_time_s, hops=fr.hop_type_counts, moves=moves,
                 pop=[pop[t] for t in ("T5", "T2", "T4")],
@@ -88,7 +89,7 @@ def main(argv=None) -> None:
                 r = run(halogen, exch, T, a.frames)
                 print(f"\n## Li6PS5{halogen}, site_exchange {r['exchange']:.4g}, {T:g} K "
                       f"(model, {r['frames'] * FRAME_S * 1e12:.0f} ps x {r['n_ions']} Li, "
-                      f"{time.perf_counter() - w:.1f} s wall); max face-sharing pairs both "
+                      f"{time.perf_counter() - w:.1f} s wall); max exclusion pairs both "
                       f"occupied in a frame: {r['max_pairs_both_occupied']}")
                 ref = AIMD.get((halogen, exch)) if T == 500.0 and exch is not None else None
                 print(f"{'jump type':<18s} {'kmc':>28s} {'AIMD (Morgan, 500 K)':>28s}")

@@ -37,7 +37,8 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = ["Material", "describe_material", "ARGYRODITE_AIMD_500K", "ARGYRODITE_FRAME_S",
-           "ARGYRODITE_T5_MOVES", "argyrodite_cages", "argyrodite_face_pairs",
+           "ARGYRODITE_T5_MOVES", "argyrodite_cages", "argyrodite_exclusion_pairs",
+           "argyrodite_face_pairs",
            "argyrodite_t5_move_classifier", "is_material", "MODEL_OPTIONS", "MaterialSpec",
            "build_material", "material_spec", "list_materials", "MATERIAL_OPTIONS",
            "network_from_sites", "minimum_image_size", "plane_spacings_A"]
@@ -657,39 +658,41 @@ ARGYRODITE_T5_MOVES = ("doublet", "intracage", "intercage")
 #: Morgan's Li6PS5Cl and Li6PS5I AIMD at 500 K (B. J. Morgan, Chem. Mater. 33, 2004 (2021);
 #: data at github.com/bjmorgan/data_argyrodite_disorder), our counts
 #: (benchmarks/argyrodite_aimd_jumps.py) per (halogen, X/S2- exchange): Li-seconds observed
-#: (``li_time_s``, s), open hops per hop type of the model (``hops``, both directions), T5 ->
-#: T5 moves per :data:`ARGYRODITE_T5_MOVES` (``t5_moves``, counted along each Li's sequence
-#: of T5 sites in frames 100 fs apart) and site populations per type (``populations``,
-#: fractions). 192 Li x 69-70 ps per entry; a count N has the Poisson error sqrt(N).
+#: (``li_time_s``, s), open hops per hop type of the model (``hops``, both directions; open:
+#: into a site with no Li on a site of an exclusion pair with it,
+#: :func:`argyrodite_exclusion_pairs`), T5 -> T5 moves per :data:`ARGYRODITE_T5_MOVES`
+#: (``t5_moves``, counted along each Li's sequence of T5 sites in frames 100 fs apart) and
+#: site populations per type (``populations``, fractions). 192 Li x 69-70 ps per entry; a
+#: count N has the Poisson error sqrt(N).
 ARGYRODITE_AIMD_500K: dict[tuple[str, float], dict[str, Any]] = {
     ("Cl", 0.0): dict(li_time_s=1.3344e-08,
-                      hops={"doublet": 13089, "T5-T2": 10923, "T5-T4": 1,
-                            "T2-T2_intracage": 46, "T2-T2_intercage": 0},
+                      hops={"doublet": 13089, "T5-T2": 10814, "T5-T4": 1,
+                            "T2-T2_intracage": 45, "T2-T2_intercage": 0},
                       t5_moves={"doublet": 13325, "intracage": 1885, "intercage": 2},
                       populations={"T5": 0.8023, "T2": 0.1976, "T4": 0.0000}),
     ("Cl", 0.5): dict(li_time_s=1.33248e-08,
-                      hops={"doublet": 2641, "T5-T2": 14020, "T5-T4": 1280,
-                            "T2-T2_intracage": 153, "T2-T2_intercage": 813},
+                      hops={"doublet": 2641, "T5-T2": 13863, "T5-T4": 1280,
+                            "T2-T2_intracage": 136, "T2-T2_intercage": 813},
                       t5_moves={"doublet": 2849, "intracage": 2249, "intercage": 535},
                       populations={"T5": 0.6608, "T2": 0.3114, "T4": 0.0277}),
     ("Cl", 1.0): dict(li_time_s=1.33248e-08,
-                      hops={"doublet": 9, "T5-T2": 12032, "T5-T4": 3152,
-                            "T2-T2_intracage": 106, "T2-T2_intercage": 3808},
+                      hops={"doublet": 9, "T5-T2": 11844, "T5-T4": 3152,
+                            "T2-T2_intracage": 69, "T2-T2_intercage": 3808},
                       t5_moves={"doublet": 12, "intracage": 1820, "intercage": 1289},
                       populations={"T5": 0.5522, "T2": 0.3740, "T4": 0.0737}),
     ("I", 0.0): dict(li_time_s=1.33248e-08,
-                     hops={"doublet": 21854, "T5-T2": 1925, "T5-T4": 0,
+                     hops={"doublet": 21854, "T5-T2": 1923, "T5-T4": 0,
                            "T2-T2_intracage": 0, "T2-T2_intercage": 0},
                      t5_moves={"doublet": 21856, "intracage": 287, "intercage": 0},
                      populations={"T5": 0.9732, "T2": 0.0268, "T4": 0.0}),
     ("I", 0.5): dict(li_time_s=1.33056e-08,
-                     hops={"doublet": 3055, "T5-T2": 8745, "T5-T4": 435,
-                           "T2-T2_intracage": 20, "T2-T2_intercage": 1341},
+                     hops={"doublet": 3055, "T5-T2": 8697, "T5-T4": 435,
+                           "T2-T2_intracage": 17, "T2-T2_intercage": 1341},
                      t5_moves={"doublet": 3143, "intracage": 925, "intercage": 335},
                      populations={"T5": 0.7073, "T2": 0.2868, "T4": 0.0060}),
     ("I", 1.0): dict(li_time_s=1.33056e-08,
-                     hops={"doublet": 0, "T5-T2": 6109, "T5-T4": 391,
-                           "T2-T2_intracage": 5, "T2-T2_intercage": 6716},
+                     hops={"doublet": 0, "T5-T2": 6101, "T5-T4": 391,
+                           "T2-T2_intracage": 3, "T2-T2_intercage": 6716},
                      t5_moves={"doublet": 0, "intracage": 468, "intercage": 608},
                      populations={"T5": 0.5253, "T2": 0.4692, "T4": 0.0055}),
 }
@@ -737,9 +740,10 @@ def argyrodite_cages(material: Material) -> np.ndarray:
     return cage
 
 
-def argyrodite_face_pairs(material: Material) -> tuple[np.ndarray, np.ndarray]:
-    """The face-sharing Li site pairs of an argyrodite (T5-T5 doublet, T5-T2, T5-T4): the
-    pairs of the model's hard-core exclusion (one Li per pair), as the network lists them.
+def argyrodite_exclusion_pairs(material: Material) -> tuple[np.ndarray, np.ndarray]:
+    """The Li site pairs of an argyrodite's hard-core exclusion (one Li per pair), as the
+    network lists them: the face-sharing pairs (T5-T5 doublet, T5-T2, T5-T4) and the two T2
+    sites of each intercage T2-T2 hop.
 
     Returns
     -------
@@ -748,6 +752,11 @@ def argyrodite_face_pairs(material: Material) -> tuple[np.ndarray, np.ndarray]:
     """
     net = _argyrodite_network(material)
     return np.asarray(net.pair_i, dtype=np.int64), np.asarray(net.pair_j, dtype=np.int64)
+
+
+#: the former name of :func:`argyrodite_exclusion_pairs` (from before the T2-T2 pairs joined
+#: the exclusion)
+argyrodite_face_pairs = argyrodite_exclusion_pairs
 
 
 def argyrodite_t5_move_classifier(material: Material

@@ -1,6 +1,6 @@
 """The argyrodite model (lattices/argyrodite.toml): Morgan's T5/T2/T4 sites, one Li per
-face-sharing pair (so one per 48h doublet), cages, and the Cl vs I contrast of intercage
-transport that X/S2- exchange makes.
+face-sharing pair (so one per 48h doublet) and per intercage T2-T2 pair, cages, and the Cl vs
+I contrast of intercage transport that X/S2- exchange makes.
 
 The rates are counted as in benchmarks/argyrodite_jump_rates.py, with the same package
 functions (kmc.jumps: frames every 100 fs, T5 -> T5 moves along each Li's sequence of T5
@@ -19,7 +19,7 @@ import kmc
 from kmc.errors import ConfigError
 from kmc.jumps import count_moves, max_pairs_both_occupied, rates_per_ion_Hz, record_site_frames
 from kmc.materials import (ARGYRODITE_AIMD_500K, ARGYRODITE_FRAME_S, ARGYRODITE_T5_MOVES,
-                           argyrodite_cages, argyrodite_face_pairs,
+                           argyrodite_cages, argyrodite_exclusion_pairs,
                            argyrodite_t5_move_classifier, build_material, material_spec)
 
 
@@ -87,8 +87,30 @@ def test_every_toml_table_is_complete():
         assert d["references"][key]["flag"] in ("V", "S", "U", "estimate")
 
 
-def test_one_li_per_face_sharing_pair_in_every_frame():
-    """Random placement puts some Li on face-sharing pairs; after 20000 hops none is left, and
+def test_exclusion_pairs_are_the_face_sharing_and_intercage_t2_pairs():
+    """The hard-core pairs are exactly the face-sharing pairs (T5-T5 doublet, T5-T2, T5-T4)
+    and the two ends of every intercage T2-T2 hop; no intracage T2-T2 pair (the AIMD fills
+    those, benchmarks/argyrodite_aimd_jumps.py)."""
+    for halogen in ("Cl", "I"):
+        m = build_material("argyrodite", halogen=halogen, size=2)
+        net = m.network
+        pi, pj = argyrodite_exclusion_pairs(m)
+        got = {tuple(sorted(p)) for p in zip(pi.tolist(), pj.tolist())}
+        want = set()
+        for hop in ("doublet", "T5-T2", "T5-T4", "T2-T2_intercage"):
+            a, b = hop_pairs(net, hop)
+            want |= {tuple(sorted(p)) for p in zip(a.tolist(), b.tolist())}
+        assert got == want, halogen
+        a, b = hop_pairs(net, "T2-T2_intracage")
+        assert not {tuple(sorted(p)) for p in zip(a.tolist(), b.tolist())} & got
+        n5 = per_cell(m, "T5") * m.n_cells
+        n2 = per_cell(m, "T2") * m.n_cells
+        # per T5: 1 doublet partner, 2 T2, 1 T4 (face-sharing); per T2: 1 intercage T2
+        assert len(got) == n5 / 2 + 2 * n5 + n5 + n2 / 2
+
+
+def test_one_li_per_exclusion_pair_in_every_frame():
+    """Random placement puts some Li on exclusion pairs; after 20000 hops none is left, and
     in 400 frames of 100 fs (about 30 hops per frame) no pair is ever doubly occupied: one Li
     per doublet, at most 6 Li on the T5 sites of a cage, throughout."""
     m = build_material("argyrodite", halogen="Cl", size=2, site_exchange=0.5)
@@ -96,7 +118,7 @@ def test_one_li_per_face_sharing_pair_in_every_frame():
     cage = argyrodite_cages(m)
     is5 = net.site_types == net.site_type_names.index("T5")
     da, db = hop_pairs(net, "doublet")
-    pi, pj = argyrodite_face_pairs(m)
+    pi, pj = argyrodite_exclusion_pairs(m)
     assert np.array_equal(np.sort(np.unique(net.pair_energies_eV)), [2.0])  # all hard cores
     sim = kmc.Simulation(net, 600.0, n_ions=m.n_ions, seed=5)
     start = sim.engine.get_state()["ion_site"]
