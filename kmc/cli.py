@@ -12,7 +12,7 @@
     kmc arrhenius FILE.h5 [...] [--json] [--plot arrhenius.png]
     kmc plot FILE.h5 [--to FIGURE.png]
     kmc lattices [show NAME]
-    kmc validate [--quick] [--json]
+    kmc validate [--quick] [--json] [--case NAME ...]
 
 A microstructure run (:mod:`kmc.microstructure`) is two runs with the same seed and plan:
 the polycrystal or composite, then its bulk (``--output FILE.h5`` writes FILE.h5 and
@@ -64,7 +64,7 @@ from .results import ARRHENIUS_QUANTITIES, SweepResult
 from .simulation import resume
 from .structures import describe_structure, is_structure_file
 from .sweep import run_sweep
-from .validate import run_validation
+from .validate import run_validation, select_cases
 
 __all__ = ["main"]
 
@@ -278,6 +278,9 @@ def _build_parser() -> argparse.ArgumentParser:
     v.add_argument("--output-dir", default=None, metavar="DIR",
                    help="keep each case's sweep file in DIR (the same command again "
                    "continues it); default: a temporary directory")
+    v.add_argument("--case", action="append", default=None, metavar="NAME",
+                   help="run only this material ('argyrodite') or case ('argyrodite "
+                   "(halogen=Cl)', as printed); repeat for more (default: all)")
     v.set_defaults(func=_cmd_validate)
     return p
 
@@ -681,8 +684,9 @@ def _cmd_lattices(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    cases = None if args.case is None else select_cases(args.case)
     report = run_validation(quick=args.quick, workers=args.workers, seed=args.seed,
-                            progress=not args.quiet, output_dir=args.output_dir)
+                            progress=not args.quiet, output_dir=args.output_dir, cases=cases)
     if args.json:
         print(json.dumps(report.to_dict()))
     else:

@@ -351,7 +351,10 @@ def _run_pool(book: _Book, todo: list[RunSpec], workers: int, interval_s: float)
             for spec in retry:
                 book.failures[spec.run_id] = "worker processes died before the run started"
             raise KMCError(f"the worker processes died {idle_breaks} times before starting "
-                           f"a run; {len(retry)} runs were not made")
+                           f"a run; {len(retry)} runs were not made (a worker is a fresh "
+                           f"Python process that imports the calling script: a script that "
+                           f"starts a sweep at its top level needs `if __name__ == "
+                           f"'__main__':`; or the workers ran out of memory)")
         todo = retry
 
 

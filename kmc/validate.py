@@ -21,6 +21,7 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,8 @@ else:  # pragma: no cover - Python 3.10
 TARGET_REL_ERR = 0.05
 QUICK_TARGET_REL_ERR = 0.15
 
-__all__ = ["CASES", "Case", "ValidationReport", "run_validation", "case_sweep",
-           "experimental_table", "experimental_reference", "computed_references",
+__all__ = ["CASES", "Case", "ValidationReport", "run_validation", "select_cases",
+           "case_sweep", "experimental_table", "experimental_reference", "computed_references",
            "REFERENCE_QUANTITIES", "DEPRECATED_KEYS", "CONDUCTIVITY_METHODS",
            "RESPONSE_FIELD_PARAMETER", "response_sweeps", "response_field_V_per_angstrom"]
 
@@ -117,6 +118,32 @@ CASES: tuple[Case, ...] = (
     Case("beta_alumina", {"excess": 0.2}, (300.0, 400.0, 500.0, 600.0), 8_000_000, 1_000_000,
          (6, 6, 1)),
 )
+
+
+def select_cases(names: Sequence[str], cases: tuple[Case, ...] | None = None
+                 ) -> tuple[Case, ...]:
+    """The cases named: a material name selects all its cases ("argyrodite", "beta-alumina"),
+    a case label one case ("argyrodite (halogen=Cl)", as validate prints it); in the order
+    of `cases` (default :data:`CASES`).
+
+    Raises
+    ------
+    ConfigError
+        If a name matches no case (the message lists the materials and labels).
+    """
+    cases = CASES if cases is None else cases
+    names = [names] if isinstance(names, str) else list(names)
+
+    def match(n: str, c: Case) -> bool:  # material names as `kmc run` takes them too
+        return n.strip() == c.label or n.strip().lower().replace("-", "_") == c.material
+
+    for n in names:
+        if not any(match(n, c) for c in cases):
+            known = dict.fromkeys(sorted({c.material for c in cases})
+                                  + [c.label for c in cases])
+            raise ConfigError(f"validation case {n!r} is unknown (known: "
+                              f"{', '.join(repr(k) for k in known)})")
+    return tuple(c for c in cases if any(match(n, c) for n in names))
 
 
 @lru_cache(maxsize=1)

@@ -406,6 +406,27 @@ def test_validate_rows_and_cli_json(capsys, monkeypatch):
     assert [r["case"] for r in out["rows"]] == ["nasicon (x=2.0)"]
 
 
+def test_validate_runs_the_cases_named(capsys, monkeypatch):
+    """--case picks cases by material or by label (as printed); an unknown name is one line
+    on stderr naming it and the known ones, exit 2, before anything runs."""
+    from kmc import validate
+
+    cases = (validate.Case("nasicon", {"x": 2.0}, (500.0, 600.0), 300_000, 300_000, (2, 2, 1)),
+             validate.Case("beta_alumina", {"excess": 0.2}, (300.0, 400.0), 300_000, 300_000,
+                           (4, 4, 1)))
+    monkeypatch.setattr(validate, "CASES", cases)
+    assert validate.select_cases(["beta_alumina"]) == cases[1:]
+    assert validate.select_cases("Beta-Alumina") == cases[1:]   # as `kmc run` takes it
+    assert validate.select_cases(["beta_alumina (excess=0.2)", "nasicon"]) == cases
+    assert main(["validate", "--quick", "--json", "--workers", "1", "--quiet",
+                 "--case", "beta_alumina (excess=0.2)"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["case"] for r in out["rows"]] == ["beta_alumina (excess=0.2)"]
+    assert main(["validate", "--quick", "--case", "argyrodyte"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'argyrodyte' is unknown" in err[0] and "'nasicon'" in err[0]
+
+
 def test_validate_compares_with_the_material_files_computed_references(monkeypatch):
     """A [[validation]] row of a material file: validate runs its temperature too (beside,
     not in, the Arrhenius fit), reads the named quantity off that run and prints sim/ref."""

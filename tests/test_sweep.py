@@ -277,3 +277,23 @@ def test_a_sweep_refuses_a_field_beyond_linear_response_before_any_run(tmp_path,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "q |E| a / (kB T) =" in err and "at 300 K" in err
     assert not out.exists() and not (tmp_path / "f.h5.parts").exists()
+
+
+def test_a_script_without_a_main_guard_gets_told_why_its_workers_died(tmp_path):
+    """The pool's workers are fresh interpreters that import the calling script; one that
+    starts a sweep at its top level makes every worker die while it starts (Python refuses a
+    new process during bootstrapping). The sweep gives up after its attempts with an error
+    that names the likely cause, instead of hanging or saying only that workers died."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from kmc.config import sweep_config\n"
+        "from kmc.sweep import run_sweep\n"
+        f"run_sweep(sweep_config('sc', {{'size': 4, 'temperature': [300.0, 400.0], "
+        f"'occupancy': 0.5, 'steps': 1000, 'seed': 1, 'quiet': True, 'workers': 2, "
+        f"'output': {str(tmp_path / 'u.h5')!r}}}))\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
+    assert out.returncode != 0
+    # (the workers' own tracebacks mention the idiom too: look at the sweep's error line)
+    line = [ln for ln in out.stderr.splitlines() if ln.startswith("kmc.errors.KMCError")]
+    assert line and "died" in line[0] and "__name__" in line[0], out.stderr[-2000:]
