@@ -98,7 +98,6 @@ def nearest(points, sites, cell):
 #: T2 occupancy would give. The intracage T2-T2 pairs (2.09 A) are not excluded: the AIMD puts
 #: two Li on them at 1-54 % of that rate, depending on the anions (printed per configuration:
 #: "T2-T2 pairs both occupied").
-PAIRS = False                # --pairs: also count the co-occupancy of every pair kind
 FACE_SHARING_MAX_A = 2.0
 T2_T2_MAX_A = 2.5            # both T2-T2 hop kinds lie below, the next T2-T2 pair at 2.75 A
 
@@ -116,7 +115,9 @@ def t2_pairs(names: np.ndarray, dmat: np.ndarray) -> np.ndarray:
     return is2[:, None] & is2[None, :] & (dmat > 0.1) & (dmat < T2_T2_MAX_A)
 
 
-def analyse(root: Path, system: str, disorder: str):
+def analyse(root: Path, system: str, disorder: str, pairs: bool = False):
+    """The statistics of one configuration's runs (see the top); `pairs`: also the
+    co-occupancy of every pair kind (--pairs)."""
     x = X_OF[system]
     sites = {t: orbit(c) for t, c in CENTRES.items()}
     names = np.concatenate([[t] * len(s) for t, s in sites.items()])
@@ -184,7 +185,7 @@ def analyse(root: Path, system: str, disorder: str):
             s, _ = nearest(f[li], allsites, cell)
             occ_sites.append(s)
         occ_sites = np.array(occ_sites)
-        if PAIRS:
+        if pairs:
             occ_all = np.zeros((len(fr), len(allsites)), bool)
             occ_all[np.arange(len(fr))[:, None], occ_sites] = True
             pr_i, pr_j = np.nonzero(np.triu((dmat > 0.1) & (dmat < 3.0)))
@@ -285,14 +286,12 @@ def main(argv=None):
     ap.add_argument("--tables", action="store_true",
                     help="print the site-energy and barrier tables of lattices/argyrodite.toml")
     a = ap.parse_args(argv)
-    global PAIRS
-    PAIRS = a.pairs
     res = []
     for system, d in RUNS.items():
         for disorder in d:
             if a.only and f"{system}/{disorder}" not in a.only:
                 continue
-            r = analyse(a.root, system, disorder)
+            r = analyse(a.root, system, disorder, pairs=a.pairs)
             res.append(r)
             print(f"{system} {disorder}: populations "
                   + ", ".join(f"{k} {v:.4f}" for k, v in r["populations"].items()))
@@ -340,7 +339,6 @@ def toml_tables(results, system: str, halogen: str) -> str:
         ek, how, n = rows[key]
         out.append(f'"{key}" = [{ek:.3f}, {n}]' + ("" if how == "both" else f"   # {how}"))
     return "\n".join(out) + "\n"
-
 
 
 # --------------------------------------------------------------------------- parameters

@@ -18,10 +18,10 @@ import math
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 

@@ -83,7 +83,7 @@ def test_every_toml_table_is_complete():
         for key, (e, n) in t["kra_eV"].items():
             assert 0.0 < e < 0.6 and n >= 1, (x, key)
     assert d["attempt_frequency"]["value_Hz"] == 1e13
-    for key in ("morgan_cif", "morgan_aimd", "nu_estimate"):
+    for key in ("morgan_cif", "morgan_aimd", "nu_estimate", "t2_exclusion_estimate"):
         assert d["references"][key]["flag"] in ("V", "S", "U", "estimate")
 
 
