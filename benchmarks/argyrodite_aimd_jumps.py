@@ -24,7 +24,8 @@ What is computed (our analysis of his data, not his):
   evidence for excluding the intercage pairs and not the intracage ones);
 * with --pairs, for every kind of Li site pair up to 3 A (site types, same or another 4d
   cage, distance to 0.05 A): pairs both occupied per frame against p_i p_j summed over the
-  pairs (independent placement at each site's mean occupancy);
+  pairs (independent placement at each site's mean occupancy); with --pair-classes, split
+  by the classes of the two sites;
 * with --tables, the site energies and KRA barriers of lattices/argyrodite.toml from these
   rates (`derive`, `toml_tables`);
 * the T5 -> T5 moves in de Klerk's terms (doublet, intracage, intercage), counted along each
@@ -115,9 +116,11 @@ def t2_pairs(names: np.ndarray, dmat: np.ndarray) -> np.ndarray:
     return is2[:, None] & is2[None, :] & (dmat > 0.1) & (dmat < T2_T2_MAX_A)
 
 
-def analyse(root: Path, system: str, disorder: str, pairs: bool = False):
+def analyse(root: Path, system: str, disorder: str, pairs: bool = False,
+            pair_classes: bool = False):
     """The statistics of one configuration's runs (see the top); `pairs`: also the
-    co-occupancy of every pair kind (--pairs)."""
+    co-occupancy of every pair kind (--pairs), split by the classes of the two sites if
+    `pair_classes` (--pair-classes)."""
     x = X_OF[system]
     sites = {t: orbit(c) for t, c in CENTRES.items()}
     names = np.concatenate([[t] * len(s) for t, s in sites.items()])
@@ -195,6 +198,9 @@ def analyse(root: Path, system: str, disorder: str, pairs: bool = False):
                 t = "-".join(sorted((names[i], names[j])))
                 key = f"{t} {'same' if vd[i] == vd[j] else 'other'} cage " \
                       f"{0.05 * round(dmat[i, j] / 0.05):.2f} A"
+                if pair_classes:  # the classes in the order of the sorted types
+                    ci, cj = (cls[i], cls[j]) if names[i] <= names[j] else (cls[j], cls[i])
+                    key = f"{ci}-{cj} {key}"
                 v = pair_g.setdefault(key, [0, 0.0, 0.0])
                 v[0] += 1
                 v[1] += b * len(fr)
@@ -283,6 +289,8 @@ def main(argv=None):
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--pairs", action="store_true",
                     help="print the co-occupancy of every kind of site pair up to 3 A")
+    ap.add_argument("--pair-classes", action="store_true",
+                    help="with --pairs: split each kind by the classes of its two sites")
     ap.add_argument("--tables", action="store_true",
                     help="print the site-energy and barrier tables of lattices/argyrodite.toml")
     a = ap.parse_args(argv)
@@ -291,7 +299,8 @@ def main(argv=None):
         for disorder in d:
             if a.only and f"{system}/{disorder}" not in a.only:
                 continue
-            r = analyse(a.root, system, disorder, pairs=a.pairs)
+            r = analyse(a.root, system, disorder, pairs=a.pairs,
+                        pair_classes=a.pair_classes)
             res.append(r)
             print(f"{system} {disorder}: populations "
                   + ", ".join(f"{k} {v:.4f}" for k, v in r["populations"].items()))
