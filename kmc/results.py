@@ -100,7 +100,7 @@ class RunResult:
     converged : bool
         The run's numbers are transport coefficients it can stand behind: the transport is
         diffusive (``transport.diffusive``) and, for a run to a precision, the target was
-        reached (not a cap).
+        reached: at a look, or in the final estimate of a run a cap stopped between looks.
     stop_reason : str
         Why production ended: "steps" or "time" (a fixed length), "target" (the precision
         reached), "max_steps" or "max_wall_s" (a cap), "interrupted".

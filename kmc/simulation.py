@@ -849,8 +849,12 @@ class Simulation:
         aim = st.aim
         converged = bool(fit.diffusive)
         if not aim.fixed:
-            converged = converged and st.stop_reason == "target"
-            if st.stop_reason in ("max_steps", "max_wall_s"):
+            # a cap can end production between two looks at the estimate: the final
+            # estimate is one more look, and a run whose final estimate meets the target
+            # has converged whatever stopped it (stop_reason still says what did)
+            converged = converged and (st.stop_reason == "target"
+                                       or _rel_err(fit, aim.target) <= aim.target_rel_err)
+            if st.stop_reason in ("max_steps", "max_wall_s") and not converged:
                 cap = (f"{aim.max_steps} production hops" if st.stop_reason == "max_steps"
                        else f"{aim.max_wall_s:g} s of wall time")
                 notes.append(f"not converged: stopped at the cap of {cap} with the relative "

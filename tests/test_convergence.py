@@ -152,6 +152,20 @@ def test_a_run_stopped_by_a_cap_says_so(capsys):
     assert out["converged"] is False and out["stop_reason"] == "max_steps"
 
 
+def test_a_run_whose_final_estimate_meets_the_target_at_the_cap_has_converged():
+    """A cap can stop production between two looks at the estimate. If the final estimate
+    (one more look) meets the target with a diffusive MSD, the run has converged: no
+    "not converged ... allow more" note, stop_reason still "max_steps" (what stopped it)."""
+    net = kmc.build_lattice("sc", size=6, barrier_eV=0.3)
+    res = kmc.Simulation(net, 500.0, occupancy=0.5, seed=4).run(target_rel_err=0.25,
+                                                                 max_steps=40_000)
+    fit = res.transport
+    assert res.stop_reason == "max_steps" and fit.diffusive
+    assert fit.D_sigma_cm2_s_err / fit.D_sigma_cm2_s <= 0.25   # the case: met only at the cap
+    assert res.converged
+    assert not any("not converged" in w for w in res.warnings)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["fixed", "target"])
 def test_coverage_of_the_fitted_lattice_gas_D_sigma(kind):
