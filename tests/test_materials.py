@@ -41,6 +41,41 @@ def test_shipped_materials_and_sources():
                                     else h["barrier_model"] == "energy_model")
 
 
+#: numbers of a material file that are definitions, not data: the mobile ion's formal charge
+#: and the space group's number and setting (fixed by its symbol)
+DEFINITIONS = {("charge_e",), ("spacegroup", "number"), ("spacegroup", "setting")}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_number_of_a_material_file_cites_a_flagged_reference(name):
+    """Issue 21's rule for lattices/*.toml: every number carries `source` (on its table or an
+    enclosing one), naming references that exist and carry a flag (V, F, S, U, estimate)."""
+    spec = material_spec(name)
+    refs = spec.data["references"]
+
+    def numbers_with_source(node, src, path):
+        if isinstance(node, dict):
+            src = node.get("source", src)
+            for k, v in node.items():
+                if k != "references":
+                    yield from numbers_with_source(v, src, (*path, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                yield from numbers_with_source(v, src, (*path, i))
+        elif isinstance(node, (int, float)) and not isinstance(node, bool):
+            yield path, src
+
+    found = list(numbers_with_source(spec.data, None, ()))
+    assert len(found) > 20
+    for path, src in found:
+        if path in DEFINITIONS:
+            continue
+        keys = [k.strip() for k in str(src or "").split(",") if k.strip()]
+        assert keys, (name, path)
+        for k in keys:
+            assert refs.get(k, {}).get("flag") in ("V", "F", "S", "U", "estimate"), (name, path, k)
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_every_material_builds_and_describes(name):
     m = build_material(name)
