@@ -137,7 +137,6 @@ def analyse(root: Path, system: str, disorder: str, pairs: bool = False,
     t2_both = {"intracage": 0, "intercage": 0}
     pair_g: dict[str, list[float]] = {}   # kind -> [pairs (summed over runs), both, p_i p_j]
     pair_frames = 0
-    t2_n = dict(t2_both)
     t2_occ, t2_frames = 0, 0
     blocked_hops = 0
     for run in range(1, RUNS[system][disorder] + 1):
@@ -165,6 +164,7 @@ def analyse(root: Path, system: str, disorder: str, pairs: bool = False,
         t2 = t2_pairs(names, dmat)
         same = vd[:, None] == vd[None, :]
         t2kinds = {"intracage": t2 & same, "intercage": t2 & ~same}
+        t2_n = {kind: int(m.sum() // 2) for kind, m in t2kinds.items()}   # pairs per kind
         # neighbour pairs (hop types) by type and distance
         kinds = {}
         for i, j in zip(*np.nonzero((dmat > 0.1) & (dmat < 3.2))):
@@ -175,7 +175,7 @@ def analyse(root: Path, system: str, disorder: str, pairs: bool = False,
                 k = f"{ti}-{tj}"
             elif {ti, tj} == {"T5", "T4"} and r < 1.8:
                 k = f"{ti}-{tj}"
-            elif ti == "T2" and tj == "T2" and r < 2.5:
+            elif ti == "T2" and tj == "T2" and r < T2_T2_MAX_A:
                 k = "T2-T2 intracage" if vd[i] == vd[j] else "T2-T2 intercage"
             else:
                 continue
@@ -216,7 +216,6 @@ def analyse(root: Path, system: str, disorder: str, pairs: bool = False,
             pairs_close_both += int(np.sum(close & occ[:, None] & occ[None, :]) // 2)
             for kind, m in t2kinds.items():
                 t2_both[kind] += int(np.sum(m & occ[:, None] & occ[None, :]) // 2)
-                t2_n[kind] = int(m.sum() // 2)
             t2_occ += int(occ[is2].sum())
             t2_frames += 1
             if t + 1 < len(fr):

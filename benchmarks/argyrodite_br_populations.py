@@ -7,7 +7,9 @@ Li6PS5Cl and Li6PS5I; kmc's Br runs the Cl tables): M. Sadowski, K. Albe, "Influ
 Br-/S2- site-exchange on Li diffusion mechanism in Li6PS5Br - a computational study",
 Philosophical Transactions A, doi 10.1098/rsta.2019.0458 (as the data repository's README
 cites it; the paper itself was not read); data at github.com/Gitdowski/DFT-Data. VASP, PBE, 96 Li (a sqrt2 x sqrt2 x 2 supercell of the cubic
-cell, a = 10.2855 A), 600 K (INCAR TEBEG = TEEND = 600), 1 fs steps. The file
+cell, a = 10.2855 A), 600 K and 1 fs steps (TEBEG = TEEND = 600, POTIM = 1.0 in the INCARs
+of data/ordered/Ensemble2 and data/6.25%disorder/03; the other runs have no INCAR in the
+repository and are taken to be the same study's 600 K runs, not read). The file
 `Tetrahdral_Occupancies_Percentages.txt` of each run gives the share of the time-averaged Li
 density inside the tetrahedra of types 1-5 ("Total" row, %); types 5, 2 and 4 are the T5,
 T2 and T4 of the model (Morgan's names follow the same scheme), type 1 holds 0.02-0.07 %
