@@ -47,7 +47,7 @@ def model(exchange: float, disorder_seed: int, frames: int, T_K: float = 600.0,
     m = build_material("argyrodite", halogen="Br", site_exchange=exchange,
                        disorder_seed=disorder_seed)
     net = m.network
-    sim = kmc.Simulation(net, T_K, n_ions=m.n_ions, seed=seed)
+    sim = kmc.Simulation(m, T_K, seed=seed)   # from its initial state: one Li per doublet
     fr = record_site_frames(sim, ARGYRODITE_FRAME_S, frames, equilibration_hops=200_000)
     pop = site_type_fractions(fr.sites[1:], net.site_types, net.site_type_names)
     return tuple(100 * pop[t] for t in TYPES)

@@ -101,7 +101,7 @@ def run(halogen: str, exchange: float | None, T_K: float, frames: int, frame_s: 
     m = build_material("argyrodite", halogen=halogen, site_exchange=exchange,
                        disorder_seed=disorder_seed)
     net = m.network
-    sim = kmc.Simulation(net, T_K, n_ions=m.n_ions, seed=seed)
+    sim = kmc.Simulation(m, T_K, seed=seed)   # from its initial state: one Li per doublet
     fr = record_site_frames(sim, frame_s, frames, equilibration_hops=equil_hops)
     is5 = net.site_types == net.site_type_names.index("T5")
     classify = argyrodite_t5_move_classifier(m)

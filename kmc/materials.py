@@ -38,7 +38,7 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = ["Material", "describe_material", "ARGYRODITE_AIMD_500K", "ARGYRODITE_FRAME_S",
            "ARGYRODITE_T5_MOVES", "argyrodite_cages", "argyrodite_exclusion_pairs",
-           "argyrodite_face_pairs",
+           "argyrodite_face_pairs", "argyrodite_network", "argyrodite_anion_sites_A",
            "argyrodite_t5_move_classifier", "is_material", "MODEL_OPTIONS", "MaterialSpec",
            "build_material", "material_spec", "list_materials", "MATERIAL_OPTIONS",
            "network_from_sites", "minimum_image_size", "plane_spacings_A"]
@@ -614,9 +614,6 @@ def _model_argyrodite(b: _Build, options: dict[str, Any], rng: np.random.Generat
     x = _option(options, "halogen", "Cl", choices=tuple(halogens))
     hal = halogens[x]
     exch = _option(options, "site_exchange", float(hal["site_exchange"]), 0.0, 1.0)
-    a = float(hal["a_A"])  # the cell of `b` is already the halogen's (build_material)
-    tables = halogens[str(hal.get("params_from", x))]
-    site_energy, kra = tables["site_energy_eV"], tables["kra_eV"]
     # X/S2- exchange: a fraction `exch` of the 4d sites (the free S2-, cage centres) hold X
     # and as many 4a sites hold S2- (the formula is kept)
     n4a, n4d = len(b.framework["X"]), len(b.framework["S_free"])
@@ -625,8 +622,43 @@ def _model_argyrodite(b: _Build, options: dict[str, Any], rng: np.random.Generat
     x_on_4d[rng.choice(n4d, size=n_swap, replace=False)] = True
     s_on_4a = np.zeros(n4a, dtype=bool)
     s_on_4a[rng.choice(n4a, size=n_swap, replace=False)] = True
+    net, cls = _argyrodite_assemble(b, x, s_on_4a, x_on_4d, None)
+    kinds, counts = np.unique(cls, return_counts=True)
+    # the initial state: the diffraction structure, one Li on a random T5 of every 48h
+    # doublet, so six per cage (what the AIMD starts from). Random placement would crowd some
+    # cages, and in the ordered compounds no intercage jump relaxes that within a run.
+    dbl = net.hop_types == net.hop_type_names.index("doublet")
+    a_, b_ = net.hop_src[dbl], net.hop_dst[dbl]
+    first, second = a_[a_ < b_], b_[a_ < b_]
+    ion_sites = np.sort(np.where(rng.random(len(first)) < 0.5, first, second))
+    b.info.update(halogen=x, site_exchange=exch, exchanged_sites=n_swap, anion_sites_4d=n4d,
+                  a_A=float(hal["a_A"]), params_from=str(hal.get("params_from", x)),
+                  site_classes={str(k): int(c) for k, c in zip(kinds, counts)})
+    options.setdefault("halogen", x)
+    ions = int(round(float(b.spec.data["composition"]["ions_per_cell"]) * np.prod(b.size)))
+    if len(ion_sites) != ions:  # pragma: no cover - 24 doublets and 24 Li per cell
+        raise ConfigError(f"argyrodite: {len(ion_sites)} doublets for {ions} Li")
+    b.info["ion_sites"] = ion_sites.tolist()
+    return net, ions
+
+
+def _argyrodite_assemble(b: _Build, x: str, s_on_4a: np.ndarray, x_on_4d: np.ndarray,
+                         tables: dict[str, Any] | None) -> tuple[SiteNetwork, np.ndarray]:
+    """The network of halogen `x` with the given anion arrangement: site classes, their
+    energies and the barriers per hop and end classes from `tables` (keys
+    ``site_energy_eV``, ``kra_eV``; default the file's tables of the halogen's
+    ``params_from``)."""
+    hal = b.spec.data["halogens"][x]
+    src = str(hal.get("params_from", x))
+    if tables is None:
+        tables = b.spec.data["halogens"][src]
+    site_energy, kra = tables["site_energy_eV"], tables["kra_eV"]
     net = b.network(f"argyrodite-{x}")
     cls = _argyrodite_classes(b, net, x_on_4d, s_on_4a)
+    missing = sorted(str(c) for c in set(cls) - set(site_energy))
+    if missing:
+        raise ConfigError(f"material file {b.spec.name}.toml: [halogens.{src}.site_energy_eV] "
+                          f"has no energy for site class {missing[0]!r}")
     energies = np.array([float(site_energy[c]) for c in cls])
     hop_names = np.array(net.hop_type_names)[net.hop_types]
     barriers = np.empty(net.n_hops)
@@ -634,16 +666,72 @@ def _model_argyrodite(b: _Build, options: dict[str, Any], rng: np.random.Generat
         c1, c2 = sorted((cls[i], cls[j]))
         key = f"{name}|{c1}|{c2}"
         if key not in kra:
-            raise ConfigError(f"material file {b.spec.name}.toml: [halogens."
-                              f"{hal.get('params_from', x)}.kra_eV] has no barrier for {key!r}")
-        barriers[h] = float(kra[key][0])
-    kinds, counts = np.unique(cls, return_counts=True)
-    b.info.update(halogen=x, site_exchange=exch, exchanged_sites=n_swap, anion_sites_4d=n4d,
-                  a_A=a, params_from=str(hal.get("params_from", x)),
-                  site_classes={str(k): int(c) for k, c in zip(kinds, counts)})
-    options.setdefault("halogen", x)
-    ions = int(round(float(b.spec.data["composition"]["ions_per_cell"]) * np.prod(b.size)))
-    return net.replace(hop_barriers_eV=barriers, site_energies_eV=energies), ions
+            raise ConfigError(f"material file {b.spec.name}.toml: [halogens.{src}.kra_eV] has "
+                              f"no barrier for {key!r}")
+        barriers[h] = float(kra[key][0]) if isinstance(kra[key], list) else float(kra[key])
+    return net.replace(hop_barriers_eV=barriers, site_energies_eV=energies), cls
+
+
+def argyrodite_anion_sites_A(halogen: str = "Cl", size: Any = None
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """Cartesian positions (Angstrom) of the 4a and the 4d anion sites of an argyrodite
+    supercell, in the order that :func:`argyrodite_network`'s arrangements follow.
+
+    Parameters
+    ----------
+    halogen : str
+        "Cl", "Br" or "I" (sets the lattice constant).
+    size : int or 3 ints, optional
+        Unit cells along the cell vectors (default: the file's ``default_size``).
+    """
+    b, _ = _argyrodite_build(halogen, size)
+    return b.framework["X"].copy(), b.framework["S_free"].copy()
+
+
+def _argyrodite_build(halogen: str, size: Any) -> tuple[_Build, str]:
+    spec = _load_spec("argyrodite")
+    x = _checks.choice(halogen, "halogen", tuple(spec.data["halogens"]), fold_case=True)
+    a = float(spec.data["halogens"][x]["a_A"])
+    return _Build(spec, _size3(size, spec.data["structure"].get("default_size", 2)), {},
+                  cell_override=[a, a, a, 90.0, 90.0, 90.0]), x
+
+
+def argyrodite_network(halogen: str, s_on_4a: Any, x_on_4d: Any, *, size: Any = None,
+                       tables: dict[str, Any] | None = None
+                       ) -> tuple[SiteNetwork, np.ndarray]:
+    """The argyrodite model for a given X/S2- arrangement, optionally with trial tables.
+
+    What :func:`build_material` builds with a random arrangement; for comparing the model
+    with a simulation of a known arrangement (an AIMD cell) and for fitting the tables.
+
+    Parameters
+    ----------
+    halogen : str
+        "Cl", "Br" or "I".
+    s_on_4a, x_on_4d : array_like of bool
+        Per 4a site (S2- instead of X) and per 4d site (X instead of S2-), in the order of
+        :func:`argyrodite_anion_sites_A`.
+    size : int or 3 ints, optional
+        Unit cells along the cell vectors (default: the file's ``default_size``).
+    tables : dict, optional
+        ``site_energy_eV`` (class -> eV) and ``kra_eV`` ("hop|class|class" -> eV or [eV,
+        n]); default the material file's tables.
+
+    Returns
+    -------
+    (SiteNetwork, ndarray of str)
+        The network and every site's class ("T5:XS": type, species on its 4a and 4d
+        vertices).
+    """
+    b, x = _argyrodite_build(halogen, size)
+    n4a, n4d = len(b.framework["X"]), len(b.framework["S_free"])
+    s4a = np.asarray(s_on_4a, dtype=bool)
+    x4d = np.asarray(x_on_4d, dtype=bool)
+    if s4a.shape != (n4a,) or x4d.shape != (n4d,):
+        raise ConfigError(f"s_on_4a and x_on_4d need {n4a} and {n4d} entries (the 4a and 4d "
+                          f"sites of the supercell), got {s4a.shape} and {x4d.shape}")
+    net, cls = _argyrodite_assemble(b, x, s4a, x4d, tables)
+    return net, cls
 
 
 #: Simulated time between the frames of Morgan's argyrodite AIMD (inherent structures every
@@ -662,39 +750,46 @@ ARGYRODITE_T5_MOVES = ("doublet", "intracage", "intercage")
 #: into a site with no Li on a site of an exclusion pair with it,
 #: :func:`argyrodite_exclusion_pairs`), T5 -> T5 moves per :data:`ARGYRODITE_T5_MOVES`
 #: (``t5_moves``, counted along each Li's sequence of T5 sites in frames 100 fs apart) and
-#: site populations per type (``populations``, fractions). 192 Li x 69-70 ps per entry; a
-#: count N has the Poisson error sqrt(N).
+#: site populations per type (``populations``, fractions; ``populations_se``: the standard
+#: error of the mean over the 5-7 runs of a configuration, from the runs' own fractions).
+#: 192 Li x 69-70 ps per entry; a count N has the Poisson error sqrt(N).
 ARGYRODITE_AIMD_500K: dict[tuple[str, float], dict[str, Any]] = {
     ("Cl", 0.0): dict(li_time_s=1.3344e-08,
                       hops={"doublet": 13089, "T5-T2": 10814, "T5-T4": 1,
                             "T2-T2_intracage": 45, "T2-T2_intercage": 0},
                       t5_moves={"doublet": 13325, "intracage": 1885, "intercage": 2},
-                      populations={"T5": 0.8023, "T2": 0.1976, "T4": 0.0000}),
+                      populations={"T5": 0.8023, "T2": 0.1976, "T4": 0.0000},
+                      populations_se={"T5": 0.0034, "T2": 0.0034, "T4": 0.0}),
     ("Cl", 0.5): dict(li_time_s=1.33248e-08,
                       hops={"doublet": 2641, "T5-T2": 13863, "T5-T4": 1280,
                             "T2-T2_intracage": 136, "T2-T2_intercage": 813},
                       t5_moves={"doublet": 2849, "intracage": 2249, "intercage": 535},
-                      populations={"T5": 0.6608, "T2": 0.3114, "T4": 0.0277}),
+                      populations={"T5": 0.6608, "T2": 0.3114, "T4": 0.0277},
+                      populations_se={"T5": 0.0066, "T2": 0.0055, "T4": 0.0018}),
     ("Cl", 1.0): dict(li_time_s=1.33248e-08,
                       hops={"doublet": 9, "T5-T2": 11844, "T5-T4": 3152,
                             "T2-T2_intracage": 69, "T2-T2_intercage": 3808},
                       t5_moves={"doublet": 12, "intracage": 1820, "intercage": 1289},
-                      populations={"T5": 0.5522, "T2": 0.3740, "T4": 0.0737}),
+                      populations={"T5": 0.5522, "T2": 0.3740, "T4": 0.0737},
+                      populations_se={"T5": 0.0038, "T2": 0.0037, "T4": 0.0021}),
     ("I", 0.0): dict(li_time_s=1.33248e-08,
                      hops={"doublet": 21854, "T5-T2": 1923, "T5-T4": 0,
                            "T2-T2_intracage": 0, "T2-T2_intercage": 0},
                      t5_moves={"doublet": 21856, "intracage": 287, "intercage": 0},
-                     populations={"T5": 0.9732, "T2": 0.0268, "T4": 0.0}),
+                     populations={"T5": 0.9732, "T2": 0.0268, "T4": 0.0},
+                     populations_se={"T5": 0.0027, "T2": 0.0027, "T4": 0.0}),
     ("I", 0.5): dict(li_time_s=1.33056e-08,
                      hops={"doublet": 3055, "T5-T2": 8697, "T5-T4": 435,
                            "T2-T2_intracage": 17, "T2-T2_intercage": 1341},
                      t5_moves={"doublet": 3143, "intracage": 925, "intercage": 335},
-                     populations={"T5": 0.7073, "T2": 0.2868, "T4": 0.0060}),
+                     populations={"T5": 0.7073, "T2": 0.2868, "T4": 0.0060},
+                     populations_se={"T5": 0.0047, "T2": 0.0044, "T4": 0.0005}),
     ("I", 1.0): dict(li_time_s=1.33056e-08,
                      hops={"doublet": 0, "T5-T2": 6101, "T5-T4": 391,
                            "T2-T2_intracage": 3, "T2-T2_intercage": 6716},
                      t5_moves={"doublet": 0, "intracage": 468, "intercage": 608},
-                     populations={"T5": 0.5253, "T2": 0.4692, "T4": 0.0055}),
+                     populations={"T5": 0.5253, "T2": 0.4692, "T4": 0.0055},
+                     populations_se={"T5": 0.0052, "T2": 0.005, "T4": 0.0003}),
 }
 
 

@@ -19,7 +19,8 @@ import kmc
 from kmc.errors import ConfigError
 from kmc.jumps import count_moves, max_pairs_both_occupied, rates_per_ion_Hz, record_site_frames
 from kmc.materials import (ARGYRODITE_AIMD_500K, ARGYRODITE_FRAME_S, ARGYRODITE_T5_MOVES,
-                           argyrodite_cages, argyrodite_exclusion_pairs,
+                           argyrodite_anion_sites_A, argyrodite_cages,
+                           argyrodite_exclusion_pairs, argyrodite_network,
                            argyrodite_t5_move_classifier, build_material, material_spec)
 
 
@@ -141,7 +142,7 @@ def _moves(halogen, exchange, T_K, frames, seed=1):
     counts per class, the intercage count and the Li-seconds observed."""
     m = build_material("argyrodite", halogen=halogen, site_exchange=exchange)
     net = m.network
-    sim = kmc.Simulation(net, T_K, n_ions=m.n_ions, seed=seed)
+    sim = kmc.Simulation(m, T_K, seed=seed)   # from its initial state: one Li per doublet
     fr = record_site_frames(sim, ARGYRODITE_FRAME_S, frames, equilibration_hops=50_000)
     is5 = net.site_types == net.site_type_names.index("T5")
     moves = count_moves(fr.sites, is5, argyrodite_t5_move_classifier(m), ARGYRODITE_T5_MOVES)
@@ -218,3 +219,80 @@ def test_t5_move_mapping_on_a_known_trajectory():
     dt = 10e-15
     rates = rates_per_ion_Hz(moves, traj.shape[1] * (traj.shape[0] - 1) * dt)
     assert rates["doublet"][0] == pytest.approx(2 / (4 * 6 * dt))
+
+
+@pytest.mark.parametrize("halogen,exchange", [("Cl", None), ("I", None), ("Br", 0.5)])
+def test_initial_state_is_one_li_per_doublet(halogen, exchange):
+    """A built argyrodite starts from the diffraction structure, as Morgan's AIMD does: one
+    Li on one of the two T5 sites of every 48h doublet, so six in every cage and no
+    hard-core pair occupied; `kmc.Simulation(material)` starts there, and the disorder seed
+    draws which T5."""
+    m = build_material("argyrodite", halogen=halogen, site_exchange=exchange, size=2)
+    net = m.network
+    sites = np.asarray(m.info["ion_sites"])
+    assert len(sites) == m.n_ions == len(set(sites.tolist()))
+    assert np.all(net.site_types[sites] == net.site_type_names.index("T5"))
+    a, b = hop_pairs(net, "doublet")
+    occ = np.zeros(net.n_sites, bool)
+    occ[sites] = True
+    assert np.all(occ[a] ^ occ[b])                                 # one Li per doublet
+    cage = argyrodite_cages(m)
+    assert np.array_equal(np.bincount(cage[sites]), np.full(4 * m.n_cells, 6))
+    sim = kmc.Simulation(m, 500.0, seed=1)
+    assert np.array_equal(np.sort(sim.engine.get_state()["ion_site"]), np.sort(sites))
+    other = build_material("argyrodite", halogen=halogen, site_exchange=exchange, size=2,
+                           disorder_seed=1)
+    assert not np.array_equal(np.asarray(other.info["ion_sites"]), sites)
+
+
+def test_argyrodite_network_is_the_built_model_for_its_arrangement():
+    """`argyrodite_network` with the arrangement of a built material gives the same network
+    (energies, barriers, pairs) and its classes; a wrong shape or an incomplete table is a
+    clear error."""
+    for halogen, exch, swap in (("I", 0.0, False), ("Cl", 1.0, True)):
+        m = build_material("argyrodite", halogen=halogen, site_exchange=exch, size=2)
+        n4a, n4d = (len(p) for p in argyrodite_anion_sites_A(halogen, 2))
+        net, cls = argyrodite_network(halogen, np.full(n4a, swap), np.full(n4d, swap), size=2)
+        for attr in ("site_energies_eV", "hop_barriers_eV", "hop_src", "hop_dst", "pair_i",
+                     "pair_j", "pair_energies_eV", "positions"):
+            assert np.array_equal(getattr(net, attr), getattr(m.network, attr)), attr
+        kinds, counts = np.unique(cls, return_counts=True)
+        assert dict(zip(kinds.tolist(), counts.tolist())) == m.info["site_classes"]
+    with pytest.raises(ConfigError, match=r"need 32 and 32 entries.*\(3,\)"):
+        argyrodite_network("Cl", np.zeros(3, bool), np.zeros(32, bool), size=2)
+    spec = material_spec("argyrodite").data["halogens"]["Cl"]
+    partial = dict(site_energy_eV={"T5:XS": 0.0}, kra_eV=spec["kra_eV"])
+    with pytest.raises(ConfigError, match="no energy for site class 'T2:XS'"):
+        argyrodite_network("Cl", np.zeros(32, bool), np.zeros(32, bool), size=2,
+                           tables=partial)
+
+
+def _t2_fraction(halogen, exchange, frames=2000, seed=3):
+    """Fraction of the Li on T2 sites at 500 K from the built model's initial state (six Li
+    per cage, as the AIMD), and its standard error over 8 blocks of frames."""
+    m = build_material("argyrodite", halogen=halogen, site_exchange=exchange)
+    net = m.network
+    sim = kmc.Simulation(m, 500.0, seed=seed)
+    fr = record_site_frames(sim, ARGYRODITE_FRAME_S, frames, equilibration_hops=20_000)
+    on_t2 = (net.site_types == net.site_type_names.index("T2"))[fr.sites[1:]].mean(axis=1)
+    blocks = on_t2.reshape(8, -1).mean(axis=1)
+    return blocks.mean(), blocks.std(ddof=1) / math.sqrt(len(blocks))
+
+
+@pytest.mark.parametrize("halogen", ["Cl", "I"])
+def test_t2_population_matches_the_aimd_it_is_fitted_to(halogen):
+    """500 K, the AIMD's temperature and start (six Li per cage): the T2 population summed
+    over the three AIMD configurations (0, 50, 100 % exchange; the fit pools them,
+    benchmarks/argyrodite_fit.py) agrees with Morgan's AIMD (kmc.materials.
+    ARGYRODITE_AIMD_500K, our analysis) within three combined standard errors (the AIMD's
+    over its runs, the model's over 8 blocks of 250 frames). With the earlier tables (open-hop
+    rate ratios) the model put 0.32 of ordered Li6PS5Cl's Li on T2 against the AIMD's 0.198:
+    the sum was 0.21 too high for Cl. Per configuration the fit is a compromise
+    (docs/materials/argyrodite.md): ordered Li6PS5I keeps about twice the AIMD's T2."""
+    model, var, aimd, aimd_var = 0.0, 0.0, 0.0, 0.0
+    for exchange in (0.0, 0.5, 1.0):
+        f, se = _t2_fraction(halogen, exchange)
+        ref = ARGYRODITE_AIMD_500K[(halogen, exchange)]
+        model, var = model + f, var + se ** 2
+        aimd, aimd_var = aimd + ref["populations"]["T2"], aimd_var + ref["populations_se"]["T2"] ** 2
+    assert abs(model - aimd) < 3 * math.sqrt(var + aimd_var), (model, aimd)

@@ -1,0 +1,417 @@
+"""Fit the argyrodite model's site energies and KRA barriers to Morgan's AIMD of Li6PS5Cl and
+Li6PS5I (the tables of lattices/argyrodite.toml).
+
+    python benchmarks/argyrodite_fit.py /path/to/data_argyrodite_disorder [--halogen Cl I]
+        [--iterations 12] [--frames 1500] [--json out.json] [--tables]
+
+B. J. Morgan, Chem. Mater. 33, 2004 (2021) deposited his AIMD trajectories (PBE, 2x2x2 cells
+of 192 Li, 500 K, inherent structures every 100 fs, 0/50/100 % X/S2- exchange of the 4a/4d
+sites) at github.com/bjmorgan/data_argyrodite_disorder. The model (kmc.materials, the lattice
+of lattices/argyrodite.toml) is compared with them exactly as they are analysed:
+
+* every Li of every AIMD frame is put on the nearest of Morgan's tetrahedral sites
+  (benchmarks/argyrodite_aimd_jumps.py) and that site on the model's site of the same type
+  (one to one, at most 0.2 A apart), so AIMD and model frames are occupations of the same
+  896 sites;
+* each AIMD run's X/S2- arrangement (from its first frame) is given to the model
+  (:func:`kmc.materials.argyrodite_network`), and the model starts from the run's first
+  frame: the same cells, and the same Li per cage (six in every cage of the ordered cells,
+  where no intercage jump changes them);
+* from the frames of either: the mean occupancy of each site class ("T5:XS": type and the
+  species on its 4a and 4d vertices), per hop type and ordered class pair the open-hop rate
+  (hops A -> B between consecutive frames per frame-time of A occupied, B empty and no Li on
+  a site of a hard-core pair with B), and as a check (not fitted) the probability that both
+  sites of a Li-Li pair (CHECK_PAIRS) are occupied, per pair kind and class pair.
+
+The fit (all three degrees of exchange of a compound at once; the model sampled every 100 fs
+at 500 K for `--frames` frames per AIMD run after 20 000 hops):
+
+1. Site energies by inverse Monte Carlo (Lyubartsev & Laaksonen's Newton step): with N_c
+   the Li on the sites of class c per frame, summed over the runs, <N>(E + dE) = <N> -
+   Cov(N, N) dE / kT, so each iteration takes dE = kT (Cov + 0.1 diag Cov)^-1 (<N>_model -
+   <N>_AIMD) (the ridge also fixes the uniform shift, which the fixed Li number leaves free),
+   each component at most 0.05 eV; then T5:XS = 0. It starts from the file's tables.
+   (The open-hop-rate ratios of benchmarks/argyrodite_aimd_jumps.py --tables, which the file
+   held before, ignore that a Li's neighbours are not independent: with them the model put
+   1.6-5x the AIMD's Li on T2 in the ordered compounds.)
+2. KRA barriers: E_kra(hop|A|B) changes by kT ln(sqrt(k_AB k_BA)_model / sqrt(k_AB
+   k_BA)_AIMD) once the equilibrium is fitted; the open-hop rates of a hop class are then
+   those of the AIMD (a barrier changes the rates, not the equilibrium). Hop classes seen
+   fewer than 5 times in the AIMD keep their barrier.
+
+Nothing experimental enters: the fit sees Morgan's AIMD only. The printout gives, per
+compound, the occupancies and pair co-occupancies of AIMD and model before and after, with
+the difference in units of a Poisson error that counts frames as independent (they are
+not: 100 fs apart, so |z| overstates the significance).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import kmc
+from kmc.jumps import record_site_frames
+from kmc.materials import argyrodite_anion_sites_A, argyrodite_network, material_spec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import argyrodite_aimd_jumps as aimd  # noqa: E402  (Morgan's sites, XDATCAR reader)
+
+KB_EV_PER_K = 8.617333262e-5
+T_K = aimd.T_K
+KT_EV = KB_EV_PER_K * T_K
+FRAME_S = aimd.FRAME_S
+SYSTEM = {"Cl": "Li6PS5Cl", "I": "Li6PS5I"}
+HARD_EV = 1.0        # pair energies at or above this are the hard cores
+RIDGE = 0.1          # regularisation of the inverse Monte Carlo step
+MAX_STEP_EV = 0.05
+MIN_COUNT = 5
+#: Li6PS5Cl's lattice constant (lattices/argyrodite.toml), Angstrom: the pair windows below
+#: are distances at it (the fractional coordinates are the same for every halogen)
+A_CL_A = 9.86026
+#: the Li-Li pair kinds of the check (not fitted): site types and distance window at A_CL_A
+#: in the model's geometry (T5 at the refined Li1 position); the face-sharing and intercage
+#: T2-T2 pairs are the hard cores and not listed
+CHECK_PAIRS = (
+    dict(name="T2-T2_intracage", sites=("T2", "T2"), window_A=(2.04, 2.14)),   # 2.092 A
+    dict(name="T5-T5_cage", sites=("T5", "T5"), window_A=(2.20, 2.30)),        # 2.252 A
+    dict(name="T2-T4", sites=("T2", "T4"), window_A=(2.45, 2.55)),             # 2.498 A
+    dict(name="T2-T5_cage1", sites=("T2", "T5"), window_A=(2.45, 2.55)),       # 2.509 A
+    dict(name="T2-T5_cage2", sites=("T2", "T5"), window_A=(2.56, 2.65)),       # 2.602 A
+    dict(name="T2-T2_cage2", sites=("T2", "T2"), window_A=(2.60, 2.70)),       # 2.649 A
+    dict(name="T5-T5_intercage", sites=("T5", "T5"), window_A=(2.72, 2.80)),   # 2.762 A
+    dict(name="T2-T5_intercage", sites=("T2", "T5"), window_A=(2.74, 2.82)),   # 2.783 A
+    dict(name="T4-T4", sites=("T4", "T4"), window_A=(2.74, 2.84)),             # 2.789 A
+    dict(name="T4-T5", sites=("T4", "T5"), window_A=(2.85, 2.95)),             # 2.896 A
+)
+DEBUG = False
+
+
+def _frac(net) -> np.ndarray:
+    return np.asarray(net.positions) @ np.linalg.inv(np.asarray(net.cell))
+
+
+def morgan_to_model(net) -> np.ndarray:
+    """Model site index of each of Morgan's tetrahedral sites (his order, 2x2x2 cell)."""
+    names = np.array(net.site_type_names)[net.site_types]
+    ms = {t: aimd.orbit(c) for t, c in aimd.CENTRES.items()}
+    mnames = np.concatenate([[t] * len(s) for t, s in ms.items()])
+    msites = np.concatenate(list(ms.values()))
+    cell = np.asarray(net.cell)
+    d = _frac(net)[None, :, :] - msites[:, None, :]
+    d -= np.rint(d)
+    dist = np.linalg.norm(d @ cell, axis=2)
+    dist[mnames[:, None] != names[None, :]] = np.inf
+    m2 = dist.argmin(1)
+    if len(set(m2)) != len(m2) or dist.min(1).max() > 0.3:
+        raise RuntimeError("Morgan's sites and the model's do not match one to one")
+    return m2
+
+
+class Geometry:
+    """The site pairs that the statistics run over, from one model network."""
+
+    def __init__(self, net, cls: np.ndarray):
+        self.n = net.n_sites
+        self.cls = cls
+        names = np.array(net.site_type_names)[net.site_types]
+        cell = np.asarray(net.cell)
+        f = _frac(net)
+        d = f[None] - f[:, None]
+        d -= np.rint(d)
+        r = np.linalg.norm(d @ cell, axis=2) * A_CL_A / cell[0, 0] * 2  # at Cl's a
+        # the pairs of the check: kind|class|class keys
+        keys, pi, pj = [], [], []
+        for rule in CHECK_PAIRS:
+            a, b = rule["sites"]
+            lo, hi = rule["window_A"]
+            m = np.triu((r >= lo) & (r <= hi)
+                        & (((names[:, None] == a) & (names[None, :] == b))
+                           | ((names[:, None] == b) & (names[None, :] == a))), 1)
+            i, j = np.nonzero(m)
+            for u, v in zip(i, j):
+                c1, c2 = sorted((cls[u], cls[v]))
+                keys.append(f"{rule['name']}|{c1}|{c2}")
+            pi.append(i), pj.append(j)
+        self.pi, self.pj = np.concatenate(pi), np.concatenate(pj)
+        self.pair_keys = np.array(keys)
+        # hard cores (from the network) and hops
+        hard = np.asarray(net.pair_energies_eV) >= HARD_EV
+        self.close = np.zeros((self.n, self.n), np.int32)
+        hi_, hj_ = np.asarray(net.pair_i)[hard], np.asarray(net.pair_j)[hard]
+        self.close[hi_, hj_] = 1
+        self.close[hj_, hi_] = 1
+        src, dst = np.asarray(net.hop_src), np.asarray(net.hop_dst)
+        tnames = np.array(net.hop_type_names)[net.hop_types]
+        self.src, self.dst = src, dst
+        self.hop_keys = np.array([f"{t}|{cls[s]}>{cls[e]}" for t, s, e in zip(tnames, src, dst)])
+        self.hop_of = np.full((self.n, self.n), -1, np.int64)
+        self.hop_of[src, dst] = np.arange(len(src))
+
+
+def statistics(g: Geometry, sites: np.ndarray) -> dict[str, dict[str, list[float]]]:
+    """Counts from frames (n_frames, n_ions) of site indices: per site class [occupied
+    site-frames, site-frames]; per pair key [both occupied pair-frames, pair-frames]; per
+    ordered hop key [hops, open exposure frames]."""
+    F = len(sites)
+    occ = np.zeros((F, g.n), bool)
+    occ[np.arange(F)[:, None], sites] = True
+    out: dict[str, dict[str, list[float]]] = {"sites": {}, "pairs": {}, "hops": {}}
+    u, inv = np.unique(g.cls, return_inverse=True)
+    occ_n = np.bincount(inv, weights=occ.sum(0), minlength=len(u))
+    n_c = np.bincount(inv, minlength=len(u)) * F
+    for c, a, b in zip(u, occ_n, n_c):
+        out["sites"][str(c)] = [float(a), float(b)]
+    both = (occ[:, g.pi] & occ[:, g.pj]).sum(0)
+    u, inv = np.unique(g.pair_keys, return_inverse=True)
+    for k, a, b in zip(u, np.bincount(inv, weights=both, minlength=len(u)),
+                       np.bincount(inv, minlength=len(u)) * F):
+        out["pairs"][str(k)] = [float(a), float(b)]
+    # open exposure of every hop over frames 0..F-2 and the hops made between frames
+    nclose = occ[:-1].astype(np.int32) @ g.close
+    o = occ[:-1]
+    expo = (o[:, g.src] & ~o[:, g.dst]
+            & (nclose[:, g.dst] - g.close[g.dst, g.src] == 0)).sum(0)
+    s0, s1 = sites[:-1], sites[1:]
+    moved = s0 != s1
+    h = g.hop_of[s0[moved], s1[moved]]
+    t_idx = np.nonzero(moved)[0]
+    ok = h >= 0
+    # a hop into a site next to another Li (a hard-core partner occupied) is not open
+    blocked = nclose[t_idx[ok], s1[moved][ok]] - g.close[s1[moved][ok], s0[moved][ok]] > 0
+    hops = np.bincount(h[ok][~blocked], minlength=len(g.src))
+    u, inv = np.unique(g.hop_keys, return_inverse=True)
+    for k, a, b in zip(u, np.bincount(inv, weights=hops, minlength=len(u)),
+                       np.bincount(inv, weights=expo, minlength=len(u))):
+        out["hops"][str(k)] = [float(a), float(b)]
+    return out
+
+
+def add(total: dict, part: dict) -> None:
+    for kind, d in part.items():
+        t = total.setdefault(kind, {})
+        for k, v in d.items():
+            w = t.setdefault(k, [0.0, 0.0])
+            w[0] += v[0]
+            w[1] += v[1]
+
+
+def aimd_runs(root: Path, halogen: str) -> list[dict]:
+    """Every AIMD run of a compound: its X/S2- arrangement (on the model's 4a and 4d sites,
+    from the run's first frame) and its frames as model site indices (Li on the nearest of
+    Morgan's sites, mapped one to one onto the model's)."""
+    system = SYSTEM[halogen]
+    a_A = float(material_spec("argyrodite").data["halogens"][halogen]["a_A"])
+    pos4a, pos4d = argyrodite_anion_sites_A(halogen, 2)
+    msites = np.concatenate([aimd.orbit(c) for c in aimd.CENTRES.values()])
+    m2 = None
+    runs = []
+    for disorder, n in aimd.RUNS[system].items():
+        for run in range(1, n + 1):
+            d = root / "data" / system / disorder / f"run{run}"
+            cell, labels, fr = aimd.read_xdatcar(d / "inherent_XDATCAR.gz")
+            an = np.flatnonzero((labels == "S") | (labels == halogen))
+            s_on_4a = np.zeros(len(pos4a), bool)
+            x_on_4d = np.zeros(len(pos4d), bool)
+            for pos, target, swapped in ((pos4a, s_on_4a, "S"), (pos4d, x_on_4d, halogen)):
+                j, dist = aimd.nearest(fr[0][an], pos / (2 * a_A), cell)
+                ok = dist < 1.2
+                if ok.sum() != len(pos) or np.bincount(j[ok], minlength=len(pos)).max() != 1:
+                    raise RuntimeError(f"{d}: anions do not match the 4a/4d sites one to one")
+                target[j[ok]] = labels[an[ok]] == swapped
+            if m2 is None:
+                m2 = morgan_to_model(argyrodite_network(halogen, s_on_4a, x_on_4d, size=2)[0])
+            li = labels == "Li"
+            sites = np.stack([m2[aimd.nearest(f[li], msites, cell)[0]] for f in fr])
+            runs.append(dict(disorder=disorder, run=run, s_on_4a=s_on_4a, x_on_4d=x_on_4d,
+                             sites=sites))
+    return runs
+
+
+def observables(g: Geometry, sites: np.ndarray, names: list[str]) -> np.ndarray:
+    """Per frame, the number of Li on the sites of each class in `names` (the conjugates of
+    the site energies)."""
+    F = len(sites)
+    occ = np.zeros((F, g.n), np.float64)
+    occ[np.arange(F)[:, None], sites] = 1.0
+    return np.stack([occ[:, g.cls == n].sum(1) for n in names], axis=1)
+
+
+def model_statistics(halogen: str, runs: list[dict], tables: dict, frames: int,
+                     seed: int, geoms: list[Geometry], names: list[str] | None = None):
+    """The model's counts pooled over the runs' arrangements (one simulation each) and, for
+    `names`, the summed per-frame means and covariance matrices of :func:`observables`."""
+    total: dict = {}
+    mean = np.zeros(len(names or ()))
+    cov = np.zeros((len(mean), len(mean)))
+    for k, r in enumerate(runs):
+        net, cls = argyrodite_network(halogen, r["s_on_4a"], r["x_on_4d"], size=2,
+                                      tables=tables)
+        # from the AIMD run's first frame: the Li per cage as in the AIMD (they change only
+        # by intercage jumps, none in the ordered cells)
+        sim = kmc.Simulation(net, T_K, ion_sites=r["sites"][0], seed=seed + k)
+        fr = record_site_frames(sim, FRAME_S, frames, equilibration_hops=20_000)
+        add(total, statistics(geoms[k], fr.sites))
+        if names:
+            X = observables(geoms[k], fr.sites[1:], names)
+            mean += X.mean(0)
+            cov += np.cov(X, rowvar=False)
+    return total, mean, cov
+
+
+def _ratio(model: list[float], ref: list[float]) -> float:
+    """ln of the model's over the reference's probability, one count added to both."""
+    return float(np.log((model[0] + 1.0) / (model[1] + 1.0))
+                 - np.log((ref[0] + 1.0) / (ref[1] + 1.0)))
+
+
+def _z(model: list[float], ref: list[float]) -> float:
+    """Difference of two rates in units of their Poisson error."""
+    pm, pr = model[0] / model[1], ref[0] / ref[1]
+    err = np.sqrt(max(model[0], 1.0) / model[1] ** 2 + max(ref[0], 1.0) / ref[1] ** 2)
+    return float((pm - pr) / err)
+
+
+def fit(root: Path, halogen: str, iterations: int, frames: int, seed: int = 11):
+    """Inverse Monte Carlo of the site and pair energies, then the barriers (see the top)."""
+    spec = material_spec("argyrodite")
+    hal = spec.data["halogens"][halogen]
+    tables = {"site_energy_eV": dict(hal["site_energy_eV"]),
+              "kra_eV": {k: float(v[0]) for k, v in hal["kra_eV"].items()},
+              }
+    t0 = time.time()
+    runs = aimd_runs(root, halogen)
+    geoms = []
+    ref: dict = {}
+    for r in runs:
+        net, cls = argyrodite_network(halogen, r["s_on_4a"], r["x_on_4d"], size=2,
+                                      tables=tables)
+        g = Geometry(net, cls)
+        geoms.append(g)
+        add(ref, statistics(g, r["sites"]))
+    print(f"{halogen}: {len(runs)} AIMD runs read and analysed ({time.time() - t0:.0f} s)",
+          flush=True)
+    # the fitted quantities: the Li on each site class; the pairs are a check
+    classes = sorted(ref["sites"])
+    keys = sorted(k for k, v in ref["pairs"].items() if v[0] >= MIN_COUNT)
+    names = classes
+    target = np.zeros(len(names))
+    for g, r in zip(geoms, runs):
+        target += observables(g, r["sites"], names).mean(0)
+    history = []
+    for it in range(iterations + 1):
+        mod, mean, cov = model_statistics(halogen, runs, tables, frames, seed + 100 * it,
+                                          geoms, names)
+        dev_site = {c: _ratio(mod["sites"][c], ref["sites"][c]) for c in classes}
+        dev_pair = {k: _ratio(mod["pairs"][k], ref["pairs"][k]) for k in keys}
+        zs = [abs(_z(mod["sites"][c], ref["sites"][c])) for c in classes]
+        zp = [abs(_z(mod["pairs"][k], ref["pairs"][k])) for k in keys]
+        history.append(dict(iteration=it, max_ln_site=max(abs(v) for v in dev_site.values()),
+                            max_ln_pair=max(abs(v) for v in dev_pair.values()),
+                            median_z_site=float(np.median(zs)),
+                            median_z_pair=float(np.median(zp))))
+        print(f"  iteration {it}: max |ln(model/AIMD)| sites {history[-1]['max_ln_site']:.3f}, "
+              f"pairs {history[-1]['max_ln_pair']:.3f}; median |z| sites "
+              f"{history[-1]['median_z_site']:.1f}, pairs {history[-1]['median_z_pair']:.1f} "
+              f"({time.time() - t0:.0f} s)", flush=True)
+        if it == 0:
+            before = mod
+        if it == iterations:
+            break
+        # <S>(lambda + d) = <S> - Cov d / kT: the Newton step of inverse Monte Carlo, with a
+        # ridge (RIDGE x the diagonal; also fixes the uniform shift of the site energies,
+        # which the fixed Li number leaves free) and at most MAX_STEP_EV per parameter
+        A = cov + RIDGE * np.diag(np.diag(cov)) + 1e-9 * np.eye(len(names))
+        d = KT_EV * np.linalg.solve(A, mean - target)
+        d = np.clip(d, -MAX_STEP_EV, MAX_STEP_EV)
+        if DEBUG:
+            for q in np.argsort(-np.abs(mean - target))[:8]:
+                print(f"     {names[q]:34s} model {mean[q]:9.3f} AIMD {target[q]:9.3f} "
+                      f"step {d[q]:+.4f}")
+        for n, v in zip(names, d):
+            tables["site_energy_eV"][n] += float(v)
+        e0 = tables["site_energy_eV"]["T5:XS"]
+        for c in tables["site_energy_eV"]:
+            tables["site_energy_eV"][c] -= e0
+    # barriers: the model's geometric-mean open-hop rates onto the AIMD's
+    kra_new = dict(tables["kra_eV"])
+    n_ref = {}
+    for key in tables["kra_eV"]:
+        hop, a, b = key.split("|")
+        f, r_ = f"{hop}|{a}>{b}", f"{hop}|{b}>{a}"
+        refs = [ref["hops"].get(f), ref["hops"].get(r_)]
+        mods = [mod["hops"].get(f), mod["hops"].get(r_)]
+        if any(v is None for v in refs + mods):
+            continue
+        n_aimd = refs[0][0] + (refs[1][0] if a != b else 0)
+        n_ref[key] = int(n_aimd)
+        if refs[0][0] + refs[1][0] < MIN_COUNT or min(m[0] for m in mods) < 1:
+            continue
+        lr = 0.5 * sum(np.log(m[0] / m[1]) - np.log(max(q[0], 0.5) / q[1])
+                       for m, q in zip(mods, refs))
+        kra_new[key] = tables["kra_eV"][key] + KT_EV * lr
+    tables["kra_eV"] = kra_new
+    after, _, _ = model_statistics(halogen, runs, tables, frames,
+                                   seed + 100 * (iterations + 1), geoms)
+    return dict(halogen=halogen, tables=tables, ref=ref, before=before, fitted=mod,
+                after=after, history=history, n_ref=n_ref)
+
+
+def toml_tables(res: dict) -> str:
+    """The three tables of a halogen in lattices/argyrodite.toml."""
+    x, t = res["halogen"], res["tables"]
+    out = [f"[halogens.{x}.site_energy_eV]   # class 'type:ad' (species on the 4a, 4d vertex);"
+           f" fitted to {SYSTEM[x]} (benchmarks/argyrodite_fit.py)"]
+    out += [f'"{c}" = {e:.3f}' for c, e in sorted(t["site_energy_eV"].items())]
+    out += ["", f"[halogens.{x}.kra_eV]   # 'hop|class|class' = [E_kra_eV, AIMD hops behind "
+            f"it]; +- kT/sqrt(hops), kT = {KT_EV:.4f} eV"]
+    out += [f'"{k}" = [{v:.3f}, {res["n_ref"].get(k, 0)}]'
+            for k, v in sorted(t["kra_eV"].items())]
+    return "\n".join(out) + "\n"
+
+
+def report(res: dict) -> str:
+    ref, lines = res["ref"], []
+    lines.append(f"{res['halogen']}: site occupancy per class (AIMD | model before | after)")
+    for c in sorted(ref["sites"]):
+        v = [d["sites"][c][0] / d["sites"][c][1] for d in (ref, res["before"], res["after"])]
+        lines.append(f"   {c:6s} {v[0]:.4f} | {v[1]:.4f} | {v[2]:.4f}   z after "
+                     f"{_z(res['after']['sites'][c], ref['sites'][c]):+.1f}")
+    lines.append("  pairs both occupied, probability per pair (AIMD | before | after), "
+                 "pairs with >= 20 AIMD counts")
+    for k in sorted(ref["pairs"]):
+        if ref["pairs"][k][0] < 20:
+            continue
+        v = [d["pairs"][k][0] / d["pairs"][k][1] for d in (ref, res["before"], res["after"])]
+        lines.append(f"   {k:34s} {v[0]:.4f} | {v[1]:.4f} | {v[2]:.4f}   z after "
+                     f"{_z(res['after']['pairs'][k], ref['pairs'][k]):+.1f}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("root", type=Path)
+    ap.add_argument("--halogen", nargs="*", default=["Cl", "I"], choices=["Cl", "I"])
+    ap.add_argument("--iterations", type=int, default=16)
+    ap.add_argument("--frames", type=int, default=2000)
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--tables", action="store_true")
+    a = ap.parse_args(argv)
+    out = []
+    for x in a.halogen:
+        res = fit(a.root, x, a.iterations, a.frames)
+        print(report(res))
+        if a.tables:
+            print(toml_tables(res))
+        out.append(res)
+    if a.json:
+        a.json.write_text(json.dumps(
+            [{k: v for k, v in r.items()} for r in out], indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()
