@@ -7,7 +7,7 @@ Li6PS5I (PBE, 2x2x2 cells of 192 Li, 500 K, 2 fs steps, inherent structures ever
 github.com/bjmorgan/data_argyrodite_disorder. Clone it and run
 
     python benchmarks/argyrodite_aimd_jumps.py /path/to/data_argyrodite_disorder [--json out]
-    python benchmarks/argyrodite_aimd_jumps.py /path/to/data... --tables   # the TOML tables
+    python benchmarks/argyrodite_aimd_jumps.py /path/to/data... --tables   # rate-ratio tables
 
 What is computed (our analysis of his data, not his):
 
@@ -26,8 +26,9 @@ What is computed (our analysis of his data, not his):
   cage, distance to 0.05 A): pairs both occupied per frame against p_i p_j summed over the
   pairs (independent placement at each site's mean occupancy); with --pair-classes, split
   by the classes of the two sites;
-* with --tables, the site energies and KRA barriers of lattices/argyrodite.toml from these
-  rates (`derive`, `toml_tables`);
+* with --tables, site energies and KRA barriers from these rates alone (`derive`,
+  `toml_tables`): the starting point of benchmarks/argyrodite_fit.py, which fits the tables
+  of lattices/argyrodite.toml (the file held these before the fit);
 * the T5 -> T5 moves in de Klerk's terms (doublet, intracage, intercage), counted along each
   Li's sequence of T5 sites, per Li per second;
 * the tracer diffusion coefficient from the raw (actual) frames: MSD slope over 1.0-3.4 ps per

@@ -30,7 +30,9 @@ at 500 K for `--frames` frames per AIMD run after 20 000 hops):
    the Li on the sites of class c per frame, summed over the runs, <N>(E + dE) = <N> -
    Cov(N, N) dE / kT, so each iteration takes dE = kT (Cov + 0.1 diag Cov)^-1 (<N>_model -
    <N>_AIMD) (the ridge also fixes the uniform shift, which the fixed Li number leaves free),
-   each component at most 0.05 eV; then T5:XS = 0. It starts from the file's tables.
+   each component at most 0.05 eV; then T5:XS = 0. It starts from the file's tables, or with
+   --from-rates from the open-hop-rate tables of benchmarks/argyrodite_aimd_jumps.py (what
+   the file's tables were fitted from, 2026-12-07).
    (The open-hop-rate ratios of benchmarks/argyrodite_aimd_jumps.py --tables, which the file
    held before, ignore that a Li's neighbours are not independent: with them the model put
    1.6-5x the AIMD's Li on T2 in the ordered compounds.)
@@ -276,15 +278,36 @@ def _z(model: list[float], ref: list[float]) -> float:
     return float((pm - pr) / err)
 
 
-def fit(root: Path, halogen: str, iterations: int, frames: int, seed: int = 11):
-    """Inverse Monte Carlo of the site and pair energies, then the barriers (see the top)."""
+def fit(root: Path, halogen: str, iterations: int, frames: int, seed: int = 11,
+        from_rates: bool = False):
+    """Inverse Monte Carlo of the site energies, then the barriers (see the top); starting
+    from the file's tables, or from the open-hop-rate tables if `from_rates`."""
     spec = material_spec("argyrodite")
     hal = spec.data["halogens"][halogen]
     tables = {"site_energy_eV": dict(hal["site_energy_eV"]),
-              "kra_eV": {k: float(v[0]) for k, v in hal["kra_eV"].items()},
-              }
+              "kra_eV": {k: float(v[0]) for k, v in hal["kra_eV"].items()}}
+    if from_rates:
+        system = SYSTEM[halogen]
+        res = [aimd.analyse(root, system, d) for d in aimd.RUNS[system]]
+        energies, barriers = aimd.derive(res, system)
+        tables = {"site_energy_eV": energies,
+                  "kra_eV": {"|".join([t, *sorted((a, b))]): v[0]
+                             for (t, a, b), v in barriers.items()}}
     t0 = time.time()
     runs = aimd_runs(root, halogen)
+    print(f"{halogen}: {len(runs)} AIMD runs read ({time.time() - t0:.0f} s)", flush=True)
+    return fit_runs(runs, halogen, tables, iterations, frames, seed)
+
+
+def fit_runs(runs: list[dict], halogen: str, tables: dict, iterations: int, frames: int,
+             seed: int = 11) -> dict:
+    """The fit (see the top) to reference runs: dicts with ``s_on_4a``, ``x_on_4d`` (the
+    arrangement, model order) and ``sites`` (frames x Li, model site indices, 100 fs apart),
+    from the starting `tables` (``site_energy_eV``, ``kra_eV``; not changed). Returns the
+    fitted tables, the reference's and the model's counts before, at the last iteration and
+    after the barrier step, the history and the reference hops behind each barrier."""
+    tables = {k: dict(v) for k, v in tables.items()}
+    t0 = time.time()
     geoms = []
     ref: dict = {}
     for r in runs:
@@ -293,8 +316,6 @@ def fit(root: Path, halogen: str, iterations: int, frames: int, seed: int = 11):
         g = Geometry(net, cls)
         geoms.append(g)
         add(ref, statistics(g, r["sites"]))
-    print(f"{halogen}: {len(runs)} AIMD runs read and analysed ({time.time() - t0:.0f} s)",
-          flush=True)
     # the fitted quantities: the Li on each site class; the pairs are a check
     classes = sorted(ref["sites"])
     keys = sorted(k for k, v in ref["pairs"].items() if v[0] >= MIN_COUNT)
@@ -396,14 +417,16 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("root", type=Path)
     ap.add_argument("--halogen", nargs="*", default=["Cl", "I"], choices=["Cl", "I"])
-    ap.add_argument("--iterations", type=int, default=16)
-    ap.add_argument("--frames", type=int, default=2000)
+    ap.add_argument("--iterations", type=int, default=12)
+    ap.add_argument("--frames", type=int, default=1500)
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--tables", action="store_true")
+    ap.add_argument("--tables", action="store_true", help="print the TOML tables")
+    ap.add_argument("--from-rates", action="store_true",
+                    help="start from the open-hop-rate tables instead of the file's")
     a = ap.parse_args(argv)
     out = []
     for x in a.halogen:
-        res = fit(a.root, x, a.iterations, a.frames)
+        res = fit(a.root, x, a.iterations, a.frames, from_rates=a.from_rates)
         print(report(res))
         if a.tables:
             print(toml_tables(res))

@@ -199,3 +199,49 @@ def test_kmcpy_replicas_aggregates_independent_seeds(tmp_path):
     sem = 1.0 / 3 ** 0.5
     assert s["z"] == pytest.approx(0.5 / (2 ** 0.5 * sem))
     assert s["kmcpy"]["mean_quoted_err"] == 1.0 and s["kmc"]["mean_quoted_err"] == 0.9
+
+
+def test_argyrodite_fit_recovers_the_site_energies_of_a_known_model():
+    """benchmarks/argyrodite_fit.py's inverse Monte Carlo, given frames of the model itself
+    with two site energies changed (T2:XS +0.06 eV, T2:SX -0.04 eV; an ordered and a fully
+    exchanged Li6PS5Cl cell, 1500 frames each), recovers them from the file's tables in four
+    iterations within three standard errors: kT times the relative block error (10 blocks)
+    of the reference's Li count on that class, times sqrt 2 for the model's own sampling. A
+    cell of fixed Li number fixes only energy differences within it: T2 against T5."""
+    import math
+
+    import numpy as np
+
+    import kmc
+    from kmc.jumps import record_site_frames
+    from kmc.materials import argyrodite_network, build_material, material_spec
+
+    fitmod = _load("argyrodite_fit")
+    hal = material_spec("argyrodite").data["halogens"]["Cl"]
+    base = {"site_energy_eV": dict(hal["site_energy_eV"]),
+            "kra_eV": {k: float(v[0]) for k, v in hal["kra_eV"].items()}}
+    true = {"site_energy_eV": dict(base["site_energy_eV"]), "kra_eV": base["kra_eV"]}
+    true["site_energy_eV"]["T2:XS"] += 0.06
+    true["site_energy_eV"]["T2:SX"] -= 0.04
+    runs, counts = [], {}
+    for k, swap in enumerate((False, True)):
+        m = build_material("argyrodite", halogen="Cl", site_exchange=float(swap), size=2)
+        arr = dict(s_on_4a=np.full(32, swap), x_on_4d=np.full(32, swap))
+        net, cls = argyrodite_network("Cl", size=2, tables=true, **arr)
+        sim = kmc.Simulation(net, 500.0, ion_sites=m.info["ion_sites"], seed=20 + k)
+        fr = record_site_frames(sim, 100e-15, 1500, equilibration_hops=20_000)
+        runs.append(dict(sites=fr.sites[1:], **arr))
+        counts["T2:SX" if swap else "T2:XS"] = (cls == ("T2:SX" if swap else "T2:XS"))[
+            fr.sites[1:]].sum(axis=1)
+    res = fitmod.fit_runs(runs, "Cl", base, iterations=4, frames=1000, seed=5)
+    kT = fitmod.KT_EV
+    got_E = res["tables"]["site_energy_eV"]
+    for t2, t5 in (("T2:XS", "T5:XS"), ("T2:SX", "T5:SX")):
+        n = counts[t2]
+        blocks = n.reshape(10, -1).mean(axis=1)
+        err = kT * blocks.std(ddof=1) / math.sqrt(10) / blocks.mean() * math.sqrt(2)
+        # one cell fixes only differences within it (its Li number is fixed)
+        got = got_E[t2] - got_E[t5]
+        want = true["site_energy_eV"][t2] - true["site_energy_eV"][t5]
+        assert abs(got - want) < 3 * err, (t2, got, want, err)
+    assert got_E["T5:XS"] == 0.0
