@@ -74,7 +74,7 @@ MAX_STEP_EV = 0.05
 MIN_COUNT = 5
 #: Li6PS5Cl's lattice constant (lattices/argyrodite.toml), Angstrom: the pair windows below
 #: are distances at it (the fractional coordinates are the same for every halogen)
-A_CL_A = 9.86026
+A_CL_A = float(material_spec("argyrodite").data["halogens"]["Cl"]["a_A"])
 #: the Li-Li pair kinds of the check (not fitted): site types and distance window at A_CL_A
 #: in the model's geometry (T5 at the refined Li1 position); the face-sharing and intercage
 #: T2-T2 pairs are the hard cores and not listed
@@ -90,7 +90,6 @@ CHECK_PAIRS = (
     dict(name="T4-T4", sites=("T4", "T4"), window_A=(2.74, 2.84)),             # 2.789 A
     dict(name="T4-T5", sites=("T4", "T5"), window_A=(2.85, 2.95)),             # 2.896 A
 )
-DEBUG = False
 
 
 def _frac(net) -> np.ndarray:
@@ -125,7 +124,8 @@ class Geometry:
         f = _frac(net)
         d = f[None] - f[:, None]
         d -= np.rint(d)
-        r = np.linalg.norm(d @ cell, axis=2) * A_CL_A / cell[0, 0] * 2  # at Cl's a
+        a_A = cell[0, 0] / 2                    # the 2x2x2 cubic cell of the AIMD
+        r = np.linalg.norm(d @ cell, axis=2) * A_CL_A / a_A       # distances at Cl's a
         # the pairs of the check: kind|class|class keys
         keys, pi, pj = [], [], []
         for rule in CHECK_PAIRS:
@@ -349,10 +349,6 @@ def fit_runs(runs: list[dict], halogen: str, tables: dict, iterations: int, fram
         A = cov + RIDGE * np.diag(np.diag(cov)) + 1e-9 * np.eye(len(names))
         d = KT_EV * np.linalg.solve(A, mean - target)
         d = np.clip(d, -MAX_STEP_EV, MAX_STEP_EV)
-        if DEBUG:
-            for q in np.argsort(-np.abs(mean - target))[:8]:
-                print(f"     {names[q]:34s} model {mean[q]:9.3f} AIMD {target[q]:9.3f} "
-                      f"step {d[q]:+.4f}")
         for n, v in zip(names, d):
             tables["site_energy_eV"][n] += float(v)
         e0 = tables["site_energy_eV"]["T5:XS"]

@@ -702,7 +702,9 @@ def argyrodite_network(halogen: str, s_on_4a: Any, x_on_4d: Any, *, size: Any = 
     """The argyrodite model for a given X/S2- arrangement, optionally with trial tables.
 
     What :func:`build_material` builds with a random arrangement; for comparing the model
-    with a simulation of a known arrangement (an AIMD cell) and for fitting the tables.
+    with a simulation of a known arrangement (an AIMD cell) and for fitting the tables. It
+    has no initial state: give :class:`kmc.Simulation` ``ion_sites`` (e.g. one Li per 48h
+    doublet, as ``build_material(...).info["ion_sites"]``) or ``n_ions``.
 
     Parameters
     ----------
