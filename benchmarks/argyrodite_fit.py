@@ -36,6 +36,11 @@ at 500 K for `--frames` frames per AIMD run after 20 000 hops):
    (The open-hop-rate ratios of benchmarks/argyrodite_aimd_jumps.py --tables, which the file
    held before, ignore that a Li's neighbours are not independent: with them the model put
    1.6-5x the AIMD's Li on T2 in the ordered compounds.)
+   With --cage, also a cage energy U per species on the cage centre (the table
+   ``cage_energy_eV`` of kmc.materials.argyrodite_network: a pair energy between every two
+   T5/T2 sites of one cage), whose conjugate is the number of Li pairs per cage; the
+   shipped tables have none (docs/materials/argyrodite.md, "Li per cage": it reproduces the
+   AIMD's Li-per-cage distributions but slows the engine 5-7x as pairs).
 2. KRA barriers: E_kra(hop|A|B) changes by kT ln(sqrt(k_AB k_BA)_model / sqrt(k_AB
    k_BA)_AIMD) once the equilibrium is fitted; the open-hop rates of a hop class are then
    those of the AIMD (a barrier changes the rates, not the equilibrium). Hop classes seen
@@ -72,6 +77,7 @@ HARD_EV = 1.0        # pair energies at or above this are the hard cores
 RIDGE = 0.1          # regularisation of the inverse Monte Carlo step
 MAX_STEP_EV = 0.05
 MIN_COUNT = 5
+MAX_U_EV = 0.3       # bound on the cage energies
 #: Li6PS5Cl's lattice constant (lattices/argyrodite.toml), Angstrom: the pair windows below
 #: are distances at it (the fractional coordinates are the same for every halogen)
 A_CL_A = float(material_spec("argyrodite").data["halogens"]["Cl"]["a_A"])
@@ -116,7 +122,7 @@ def morgan_to_model(net) -> np.ndarray:
 class Geometry:
     """The site pairs that the statistics run over, from one model network."""
 
-    def __init__(self, net, cls: np.ndarray):
+    def __init__(self, net, cls: np.ndarray, centres_A: np.ndarray):
         self.n = net.n_sites
         self.cls = cls
         names = np.array(net.site_type_names)[net.site_types]
@@ -153,6 +159,17 @@ class Geometry:
         self.hop_keys = np.array([f"{t}|{cls[s]}>{cls[e]}" for t, s, e in zip(tnames, src, dst)])
         self.hop_of = np.full((self.n, self.n), -1, np.int64)
         self.hop_of[src, dst] = np.arange(len(src))
+        # the cage term's pairs: T5/T2 sites of one cage (nearest 4d centre), no hard core,
+        # by the species on the centre ("cage:S", "cage:X")
+        dc = (centres_A @ np.linalg.inv(cell))[None] - f[:, None]
+        dc -= np.rint(dc)
+        cage = np.linalg.norm(dc @ cell, axis=2).argmin(1)
+        cage[names == "T4"] = -1
+        i, j = np.nonzero(np.triu((cage[:, None] == cage[None, :]) & (cage[:, None] >= 0)
+                                  & (self.close == 0), 1))
+        centre = np.array([c[4] if len(c) > 4 else "" for c in cls])[i]
+        self.terms = {f"cage:{sp}": (i[centre == sp], j[centre == sp]) for sp in "SX"}
+        self.cage = cage
 
 
 def statistics(g: Geometry, sites: np.ndarray) -> dict[str, dict[str, list[float]]]:
@@ -162,12 +179,24 @@ def statistics(g: Geometry, sites: np.ndarray) -> dict[str, dict[str, list[float
     F = len(sites)
     occ = np.zeros((F, g.n), bool)
     occ[np.arange(F)[:, None], sites] = True
-    out: dict[str, dict[str, list[float]]] = {"sites": {}, "pairs": {}, "hops": {}}
+    out: dict[str, dict[str, list[float]]] = {"sites": {}, "pairs": {}, "hops": {},
+                                              "cages": {}}
     u, inv = np.unique(g.cls, return_inverse=True)
     occ_n = np.bincount(inv, weights=occ.sum(0), minlength=len(u))
     n_c = np.bincount(inv, minlength=len(u)) * F
     for c, a, b in zip(u, occ_n, n_c):
         out["sites"][str(c)] = [float(a), float(b)]
+    # Li per cage (T5 and T2 sites), by the species on the centre: frames x cages
+    in_cage = g.cage >= 0
+    n_cages = int(g.cage.max()) + 1
+    per_cage = np.stack([np.bincount(g.cage[in_cage], weights=o[in_cage], minlength=n_cages)
+                         for o in occ])
+    centre = np.array([g.cls[np.flatnonzero(g.cage == c)[0]][4] for c in range(n_cages)])
+    for sp in "SX":
+        sel = np.rint(per_cage[:, centre == sp]).astype(int).ravel()
+        if sel.size:  # [cage-frames with k Li, cage-frames] for k = 0..12
+            for k, v in enumerate(np.bincount(sel, minlength=13)[:13]):
+                out["cages"][f"{sp}:{k:02d}"] = [float(v), float(sel.size)]
     both = (occ[:, g.pi] & occ[:, g.pj]).sum(0)
     u, inv = np.unique(g.pair_keys, return_inverse=True)
     for k, a, b in zip(u, np.bincount(inv, weights=both, minlength=len(u)),
@@ -235,12 +264,20 @@ def aimd_runs(root: Path, halogen: str) -> list[dict]:
 
 
 def observables(g: Geometry, sites: np.ndarray, names: list[str]) -> np.ndarray:
-    """Per frame, the number of Li on the sites of each class in `names` (the conjugates of
-    the site energies)."""
+    """Per frame, the number of Li on the sites of each class in `names`, and for "cage:S"
+    and "cage:X" the number of Li pairs in cages with that centre (sum of n(n - 1)/2 over
+    the cages, hard-core pairs aside): the conjugates of the site and cage energies."""
     F = len(sites)
     occ = np.zeros((F, g.n), np.float64)
     occ[np.arange(F)[:, None], sites] = 1.0
-    return np.stack([occ[:, g.cls == n].sum(1) for n in names], axis=1)
+    cols = []
+    for n in names:
+        if n in g.terms:
+            i, j = g.terms[n]
+            cols.append((occ[:, i] * occ[:, j]).sum(1))
+        else:
+            cols.append(occ[:, g.cls == n].sum(1))
+    return np.stack(cols, axis=1)
 
 
 def model_statistics(halogen: str, runs: list[dict], tables: dict, frames: int,
@@ -279,7 +316,7 @@ def _z(model: list[float], ref: list[float]) -> float:
 
 
 def fit(root: Path, halogen: str, iterations: int, frames: int, seed: int = 11,
-        from_rates: bool = False):
+        from_rates: bool = False, cage: bool = False):
     """Inverse Monte Carlo of the site energies, then the barriers (see the top); starting
     from the file's tables, or from the open-hop-rate tables if `from_rates`."""
     spec = material_spec("argyrodite")
@@ -296,30 +333,35 @@ def fit(root: Path, halogen: str, iterations: int, frames: int, seed: int = 11,
     t0 = time.time()
     runs = aimd_runs(root, halogen)
     print(f"{halogen}: {len(runs)} AIMD runs read ({time.time() - t0:.0f} s)", flush=True)
-    return fit_runs(runs, halogen, tables, iterations, frames, seed)
+    return fit_runs(runs, halogen, tables, iterations, frames, seed, cage=cage)
 
 
 def fit_runs(runs: list[dict], halogen: str, tables: dict, iterations: int, frames: int,
-             seed: int = 11) -> dict:
+             seed: int = 11, cage: bool = False) -> dict:
     """The fit (see the top) to reference runs: dicts with ``s_on_4a``, ``x_on_4d`` (the
     arrangement, model order) and ``sites`` (frames x Li, model site indices, 100 fs apart),
-    from the starting `tables` (``site_energy_eV``, ``kra_eV``; not changed). Returns the
+    from the starting `tables` (``site_energy_eV``, ``kra_eV``; not changed); `cage`: fit
+    the cage energies too. Returns the
     fitted tables, the reference's and the model's counts before, at the last iteration and
     after the barrier step, the history and the reference hops behind each barrier."""
     tables = {k: dict(v) for k, v in tables.items()}
+    tables.setdefault("cage_energy_eV", {"S": 0.0, "X": 0.0})
+    centres_A = argyrodite_anion_sites_A(halogen, 2)[1]
     t0 = time.time()
     geoms = []
     ref: dict = {}
     for r in runs:
         net, cls = argyrodite_network(halogen, r["s_on_4a"], r["x_on_4d"], size=2,
                                       tables=tables)
-        g = Geometry(net, cls)
+        g = Geometry(net, cls, centres_A)
         geoms.append(g)
         add(ref, statistics(g, r["sites"]))
-    # the fitted quantities: the Li on each site class; the pairs are a check
+    # the fitted quantities: the Li on each site class and the Li pairs per cage (by centre
+    # species, where the runs have such cages); the pairs of CHECK_PAIRS are a check
     classes = sorted(ref["sites"])
     keys = sorted(k for k, v in ref["pairs"].items() if v[0] >= MIN_COUNT)
-    names = classes
+    names = classes + [t for t in ("cage:S", "cage:X")
+                       if any(len(g.terms[t][0]) for g in geoms)] if cage else classes
     target = np.zeros(len(names))
     for g, r in zip(geoms, runs):
         target += observables(g, r["sites"], names).mean(0)
@@ -350,7 +392,11 @@ def fit_runs(runs: list[dict], halogen: str, tables: dict, iterations: int, fram
         d = KT_EV * np.linalg.solve(A, mean - target)
         d = np.clip(d, -MAX_STEP_EV, MAX_STEP_EV)
         for n, v in zip(names, d):
-            tables["site_energy_eV"][n] += float(v)
+            if n.startswith("cage:"):
+                U = tables["cage_energy_eV"][n[5:]] + float(v)
+                tables["cage_energy_eV"][n[5:]] = float(np.clip(U, -MAX_U_EV, MAX_U_EV))
+            else:
+                tables["site_energy_eV"][n] += float(v)
         e0 = tables["site_energy_eV"]["T5:XS"]
         for c in tables["site_energy_eV"]:
             tables["site_energy_eV"][c] -= e0
@@ -388,6 +434,10 @@ def toml_tables(res: dict) -> str:
             f"it]; +- kT/sqrt(hops), kT = {KT_EV:.4f} eV"]
     out += [f'"{k}" = [{v:.3f}, {res["n_ref"].get(k, 0)}]'
             for k, v in sorted(t["kra_eV"].items())]
+    if any(t.get("cage_energy_eV", {}).values()):
+        out += ["", f"[halogens.{x}.cage_energy_eV]   # U per pair of Li in one cage, by the "
+                "species on its centre (4d)"]
+        out += [f'"{k}" = {v:.4f}' for k, v in sorted(t["cage_energy_eV"].items())]
     return "\n".join(out) + "\n"
 
 
@@ -398,6 +448,12 @@ def report(res: dict) -> str:
         v = [d["sites"][c][0] / d["sites"][c][1] for d in (ref, res["before"], res["after"])]
         lines.append(f"   {c:6s} {v[0]:.4f} | {v[1]:.4f} | {v[2]:.4f}   z after "
                      f"{_z(res['after']['sites'][c], ref['sites'][c]):+.1f}")
+    lines.append("  Li per cage, by the species on its centre: fraction of cage-frames "
+                 "(AIMD | before | after)")
+    for k in sorted(ref["cages"]):
+        v = [d["cages"][k] for d in (ref, res["before"], res["after"])]
+        if max(a for a, _ in v):
+            lines.append(f"   {k:5s} " + " | ".join(f"{a / b:.3f}" for a, b in v))
     lines.append("  pairs both occupied, probability per pair (AIMD | before | after), "
                  "pairs with >= 20 AIMD counts")
     for k in sorted(ref["pairs"]):
@@ -419,10 +475,12 @@ def main(argv=None) -> None:
     ap.add_argument("--tables", action="store_true", help="print the TOML tables")
     ap.add_argument("--from-rates", action="store_true",
                     help="start from the open-hop-rate tables instead of the file's")
+    ap.add_argument("--cage", action="store_true",
+                    help="fit a cage energy per cage-centre species too (cage_energy_eV)")
     a = ap.parse_args(argv)
     out = []
     for x in a.halogen:
-        res = fit(a.root, x, a.iterations, a.frames, from_rates=a.from_rates)
+        res = fit(a.root, x, a.iterations, a.frames, from_rates=a.from_rates, cage=a.cage)
         print(report(res))
         if a.tables:
             print(toml_tables(res))

@@ -645,9 +645,9 @@ def _model_argyrodite(b: _Build, options: dict[str, Any], rng: np.random.Generat
 def _argyrodite_assemble(b: _Build, x: str, s_on_4a: np.ndarray, x_on_4d: np.ndarray,
                          tables: dict[str, Any] | None) -> tuple[SiteNetwork, np.ndarray]:
     """The network of halogen `x` with the given anion arrangement: site classes, their
-    energies and the barriers per hop and end classes from `tables` (keys
-    ``site_energy_eV``, ``kra_eV``; default the file's tables of the halogen's
-    ``params_from``)."""
+    energies, the barriers per hop and end classes and the optional cage term from `tables`
+    (keys ``site_energy_eV``, ``kra_eV``, ``cage_energy_eV``; default the file's tables of
+    the halogen's ``params_from``)."""
     hal = b.spec.data["halogens"][x]
     src = str(hal.get("params_from", x))
     if tables is None:
@@ -669,7 +669,54 @@ def _argyrodite_assemble(b: _Build, x: str, s_on_4a: np.ndarray, x_on_4d: np.nda
             raise ConfigError(f"material file {b.spec.name}.toml: [halogens.{src}.kra_eV] has "
                               f"no barrier for {key!r}")
         barriers[h] = float(kra[key][0]) if isinstance(kra[key], list) else float(kra[key])
-    return net.replace(hop_barriers_eV=barriers, site_energies_eV=energies), cls
+    kw: dict[str, Any] = {}
+    cage_U = {k: float(v) for k, v in tables.get("cage_energy_eV", {}).items()}
+    for key in cage_U:
+        if key not in ("S", "X"):
+            raise ConfigError(f"material file {b.spec.name}.toml: [halogens.{src}."
+                              f"cage_energy_eV] has {key!r}; the keys are the species on the "
+                              "cage centre (4d), 'S' or 'X'")
+    if any(cage_U.values()):
+        ci, cj, cU = _argyrodite_cage_pairs(b, net, cls, cage_U)
+        kw = dict(pair_i=np.concatenate([net.pair_i, ci]),
+                  pair_j=np.concatenate([net.pair_j, cj]),
+                  pair_energies_eV=np.concatenate([net.pair_energies_eV, cU]))
+    return net.replace(hop_barriers_eV=barriers, site_energies_eV=energies, **kw), cls
+
+
+def _argyrodite_site_cages(network: SiteNetwork, centres_A: np.ndarray) -> np.ndarray:
+    """The cage of every Li site: the index of its nearest cage centre (4d site) among
+    `centres_A` (Angstrom), -1 for T4 sites (shared by three cages)."""
+    cage = _nearest_image(np.asarray(network.cell), network.positions, centres_A)
+    cage[network.site_types == network.site_type_names.index("T4")] = -1
+    return cage
+
+
+def _argyrodite_cage_pairs(b: _Build, net: SiteNetwork, cls: np.ndarray,
+                           cage_U: dict[str, float]
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cage term: every pair of T5/T2 sites of one cage that is not a hard core gets
+    ``cage_U[species on the cage centre]``. With n Li in a cage that is U n(n - 1)/2 (hard
+    pairs are never both occupied), so with the site energies a cage costs
+    (U/2)(n - n0)^2 + const: it holds the Li count of a cage near n0."""
+    cage = _argyrodite_site_cages(net, b.framework["S_free"])
+    n = net.n_sites
+    hard = set((np.minimum(net.pair_i, net.pair_j).astype(np.int64) * n
+                + np.maximum(net.pair_i, net.pair_j)).tolist())
+    out_i, out_j, out_U = [], [], []
+    order = np.argsort(cage, kind="stable")
+    order = order[cage[order] >= 0]
+    for members in np.split(order, np.flatnonzero(np.diff(cage[order])) + 1):
+        U = cage_U.get(str(cls[members[0]])[4], 0.0)  # class "T5:ad": d, the centre
+        if U == 0.0:
+            continue
+        u, v = np.triu_indices(len(members), 1)
+        pi, pj = np.minimum(members[u], members[v]), np.maximum(members[u], members[v])
+        keep = ~np.isin(pi.astype(np.int64) * n + pj, np.fromiter(hard, np.int64))
+        out_i.append(pi[keep]), out_j.append(pj[keep]), out_U.append(np.full(keep.sum(), U))
+    if not out_i:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    return np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_U)
 
 
 def argyrodite_anion_sites_A(halogen: str = "Cl", size: Any = None
@@ -717,7 +764,9 @@ def argyrodite_network(halogen: str, s_on_4a: Any, x_on_4d: Any, *, size: Any = 
         Unit cells along the cell vectors (default: the file's ``default_size``).
     tables : dict, optional
         ``site_energy_eV`` (class -> eV) and ``kra_eV`` ("hop|class|class" -> eV or [eV,
-        n]); default the material file's tables.
+        n]); optionally ``cage_energy_eV`` ({"S": U, "X": U} by the species on the cage
+        centre: a pair energy U between every two T5/T2 sites of one cage that are not a
+        hard core); default the material file's tables.
 
     Returns
     -------
@@ -735,6 +784,10 @@ def argyrodite_network(halogen: str, s_on_4a: Any, x_on_4d: Any, *, size: Any = 
     net, cls = _argyrodite_assemble(b, x, s4a, x4d, tables)
     return net, cls
 
+
+#: Pair energies of an argyrodite at or above this (eV) are its hard cores (2.0 eV,
+#: ``[[interactions]]``); the cage term's pair energies lie far below it.
+ARGYRODITE_HARD_CORE_MIN_EV = 1.0
 
 #: Simulated time between the frames of Morgan's argyrodite AIMD (inherent structures every
 #: 100 fs), s: the interval at which the model is sampled to compare jump counts with it.
@@ -832,15 +885,14 @@ def argyrodite_cages(material: Material) -> np.ndarray:
     grid = np.stack(np.meshgrid(*(np.arange(n) for n in size), indexing="ij"),
                     axis=-1).reshape(-1, 3)
     centres_A = (((grid[:, None, :] + frac[None]) / size).reshape(-1, 3)) @ net.cell
-    cage = _nearest_image(np.asarray(net.cell), net.positions, centres_A)
-    cage[net.site_types == net.site_type_names.index("T4")] = -1
-    return cage
+    return _argyrodite_site_cages(net, centres_A)
 
 
 def argyrodite_exclusion_pairs(material: Material) -> tuple[np.ndarray, np.ndarray]:
     """The Li site pairs of an argyrodite's hard-core exclusion (one Li per pair), as the
     network lists them: the face-sharing pairs (T5-T5 doublet, T5-T2, T5-T4) and the two T2
-    sites of each intercage T2-T2 hop.
+    sites of each intercage T2-T2 hop (pair energies >= ARGYRODITE_HARD_CORE_MIN_EV; not the
+    soft pairs of the cage term).
 
     Returns
     -------
@@ -848,7 +900,9 @@ def argyrodite_exclusion_pairs(material: Material) -> tuple[np.ndarray, np.ndarr
         Site indices ``pair_i``, ``pair_j`` (the network's pair interactions).
     """
     net = _argyrodite_network(material)
-    return np.asarray(net.pair_i, dtype=np.int64), np.asarray(net.pair_j, dtype=np.int64)
+    hard = np.asarray(net.pair_energies_eV) >= ARGYRODITE_HARD_CORE_MIN_EV
+    return (np.asarray(net.pair_i, dtype=np.int64)[hard],
+            np.asarray(net.pair_j, dtype=np.int64)[hard])
 
 
 #: the former name of :func:`argyrodite_exclusion_pairs` (from before the T2-T2 pairs joined

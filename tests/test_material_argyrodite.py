@@ -120,7 +120,9 @@ def test_one_li_per_exclusion_pair_in_every_frame():
     is5 = net.site_types == net.site_type_names.index("T5")
     da, db = hop_pairs(net, "doublet")
     pi, pj = argyrodite_exclusion_pairs(m)
-    assert np.array_equal(np.sort(np.unique(net.pair_energies_eV)), [2.0])  # all hard cores
+    hard = net.pair_energies_eV >= 1.0
+    assert hard.sum() == len(pi) and np.all(net.pair_energies_eV[hard] == 2.0)
+    assert np.all(np.abs(net.pair_energies_eV[~hard]) < 0.3)       # the cage term
     sim = kmc.Simulation(net, 600.0, n_ions=m.n_ions, seed=5)
     start = sim.engine.get_state()["ion_site"]
     assert max_pairs_both_occupied(start[None], pi, pj, net.n_sites) > 0  # the check can fail
@@ -131,7 +133,7 @@ def test_one_li_per_exclusion_pair_in_every_frame():
     for s in fr.sites:
         occ = np.zeros(net.n_sites, bool)
         occ[s] = True
-        assert not np.any(occ[net.pair_i] & occ[net.pair_j])
+        assert not np.any(occ[pi] & occ[pj])
         assert np.bincount(cage[s[is5[s]]], minlength=cage.max() + 1).max() <= 6
     assert fr.hops > 5_000
     assert sum(fr.hop_type_counts.values()) == fr.hops     # no multi-ion events here
@@ -296,3 +298,38 @@ def test_t2_population_matches_the_aimd_it_is_fitted_to(halogen):
         model, var = model + f, var + se ** 2
         aimd, aimd_var = aimd + ref["populations"]["T2"], aimd_var + ref["populations_se"]["T2"] ** 2
     assert abs(model - aimd) < 3 * math.sqrt(var + aimd_var), (model, aimd)
+
+
+def test_cage_term_pairs_every_two_sites_of_a_cage():
+    """The cage energy U (``cage_energy_eV``, by the species on the cage centre) is a pair
+    energy between every two T5/T2 sites of one cage that are not a hard core: 24 sites, 276
+    pairs, of which 6 doublets and 24 T5-T2 faces are hard, so 246 per cage; so n Li in a cage
+    cost U n(n-1)/2. Zero U adds none; a wrong key is a clear error."""
+    spec = material_spec("argyrodite").data["halogens"]["Cl"]
+    base = dict(site_energy_eV=spec["site_energy_eV"], kra_eV=spec["kra_eV"])
+    x_on_4d = np.zeros(32, bool)
+    x_on_4d[:12] = True
+    net0, _ = argyrodite_network("Cl", np.zeros(32, bool), x_on_4d, size=2,
+                                 tables={**base, "cage_energy_eV": {"S": 0.0, "X": 0.0}})
+    net, cls = argyrodite_network("Cl", np.zeros(32, bool), x_on_4d, size=2,
+                                  tables={**base, "cage_energy_eV": {"S": 0.03, "X": 0.01}})
+    soft = net.pair_energies_eV < 1.0
+    assert net0.n_pairs == soft.size - soft.sum() == 1536          # the hard cores only
+    assert soft.sum() == 246 * 32
+    assert np.count_nonzero(net.pair_energies_eV == 0.01) == 246 * 12   # X-centred cages
+    m = build_material("argyrodite", halogen="Cl", site_exchange=0.0, size=2)
+    cage = argyrodite_cages(m)
+    i, j = net.pair_i[soft], net.pair_j[soft]
+    assert np.all(cage[i] == cage[j]) and np.all(cage[i] >= 0)
+    # the energy of a configuration: U n(n-1)/2 per cage
+    occ = np.zeros(net.n_sites, bool)
+    t5 = np.flatnonzero((cage == 0) & (net.site_types == net.site_type_names.index("T5")))
+    a, b = hop_pairs(net, "doublet")
+    first = [s for s in t5 if s in set(a.tolist())][:4]    # 4 Li on 4 doublets of cage 0
+    occ[first] = True
+    E = np.sum(net.pair_energies_eV[soft] * (occ[i] & occ[j]))
+    U = 0.01 if x_on_4d[0] else 0.03
+    assert E == pytest.approx(U * 4 * 3 / 2)
+    with pytest.raises(ConfigError, match="'Cl'.*'S' or 'X'"):
+        argyrodite_network("Cl", np.zeros(32, bool), x_on_4d, size=2,
+                           tables={**base, "cage_energy_eV": {"Cl": 0.01}})
