@@ -40,7 +40,7 @@ at 500 K for `--frames` frames per AIMD run after 20 000 hops):
    ``cage_energy_eV`` of kmc.materials.argyrodite_network: a pair energy between every two
    T5/T2 sites of one cage), whose conjugate is the number of Li pairs per cage; the
    shipped tables have none (docs/materials/argyrodite.md, "Li per cage": it reproduces the
-   AIMD's Li-per-cage distributions but slows the engine 5-7x as pairs).
+   AIMD's Li-per-cage distributions but slows the engine 4-5x as pairs).
 2. KRA barriers: E_kra(hop|A|B) changes by kT ln(sqrt(k_AB k_BA)_model / sqrt(k_AB
    k_BA)_AIMD) once the equilibrium is fitted; the open-hop rates of a hop class are then
    those of the AIMD (a barrier changes the rates, not the equilibrium). Hop classes seen
