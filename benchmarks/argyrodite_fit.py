@@ -169,6 +169,10 @@ class Geometry:
                                   & (self.close == 0), 1))
         centre = np.array([c[4] if len(c) > 4 else "" for c in cls])[i]
         self.terms = {f"cage:{sp}": (i[centre == sp], j[centre == sp]) for sp in "SX"}
+        kind = np.array([k.split("|")[0] for k in keys])
+        for rule in CHECK_PAIRS:   # "pair:NAME": every pair of that kind, all classes
+            sel = kind == rule["name"]
+            self.terms[f"pair:{rule['name']}"] = (self.pi[sel], self.pj[sel])
         self.cage = cage
 
 
@@ -280,6 +284,21 @@ def observables(g: Geometry, sites: np.ndarray, names: list[str]) -> np.ndarray:
     return np.stack(cols, axis=1)
 
 
+def with_pair_energies(net, g: Geometry, pair_energy: dict[str, float]):
+    """The network with an energy per pair kind of CHECK_PAIRS (``{name: J_eV}``) added to
+    its pairs (an experiment of --pairs: the material file has no such table)."""
+    add_i, add_j, add_J = [], [], []
+    for name, J in pair_energy.items():
+        if J:
+            i, j = g.terms[f"pair:{name}"]
+            add_i.append(i), add_j.append(j), add_J.append(np.full(len(i), J))
+    if not add_i:
+        return net
+    return net.replace(pair_i=np.concatenate([net.pair_i, *add_i]),
+                       pair_j=np.concatenate([net.pair_j, *add_j]),
+                       pair_energies_eV=np.concatenate([net.pair_energies_eV, *add_J]))
+
+
 def model_statistics(halogen: str, runs: list[dict], tables: dict, frames: int,
                      seed: int, geoms: list[Geometry], names: list[str] | None = None):
     """The model's counts pooled over the runs' arrangements (one simulation each) and, for
@@ -290,6 +309,7 @@ def model_statistics(halogen: str, runs: list[dict], tables: dict, frames: int,
     for k, r in enumerate(runs):
         net, cls = argyrodite_network(halogen, r["s_on_4a"], r["x_on_4d"], size=2,
                                       tables=tables)
+        net = with_pair_energies(net, geoms[k], tables.get("pair_energy_eV", {}))
         # from the AIMD run's first frame: the Li per cage as in the AIMD (they change only
         # by intercage jumps, none in the ordered cells)
         sim = kmc.Simulation(net, T_K, ion_sites=r["sites"][0], seed=seed + k)
@@ -316,7 +336,7 @@ def _z(model: list[float], ref: list[float]) -> float:
 
 
 def fit(root: Path, halogen: str, iterations: int, frames: int, seed: int = 11,
-        from_rates: bool = False, cage: bool = False):
+        from_rates: bool = False, cage: bool = False, pairs: tuple[str, ...] = ()):
     """Inverse Monte Carlo of the site energies, then the barriers (see the top); starting
     from the file's tables, or from the open-hop-rate tables if `from_rates`."""
     spec = material_spec("argyrodite")
@@ -333,11 +353,11 @@ def fit(root: Path, halogen: str, iterations: int, frames: int, seed: int = 11,
     t0 = time.time()
     runs = aimd_runs(root, halogen)
     print(f"{halogen}: {len(runs)} AIMD runs read ({time.time() - t0:.0f} s)", flush=True)
-    return fit_runs(runs, halogen, tables, iterations, frames, seed, cage=cage)
+    return fit_runs(runs, halogen, tables, iterations, frames, seed, cage=cage, pairs=pairs)
 
 
 def fit_runs(runs: list[dict], halogen: str, tables: dict, iterations: int, frames: int,
-             seed: int = 11, cage: bool = False) -> dict:
+             seed: int = 11, cage: bool = False, pairs: tuple[str, ...] = ()) -> dict:
     """The fit (see the top) to reference runs: dicts with ``s_on_4a``, ``x_on_4d`` (the
     arrangement, model order) and ``sites`` (frames x Li, model site indices, 100 fs apart),
     from the starting `tables` (``site_energy_eV``, ``kra_eV``; not changed); `cage`: fit
@@ -362,6 +382,8 @@ def fit_runs(runs: list[dict], halogen: str, tables: dict, iterations: int, fram
     keys = sorted(k for k, v in ref["pairs"].items() if v[0] >= MIN_COUNT)
     names = classes + [t for t in ("cage:S", "cage:X")
                        if any(len(g.terms[t][0]) for g in geoms)] if cage else classes
+    names = names + [f"pair:{p}" for p in pairs]
+    tables.setdefault("pair_energy_eV", {p: 0.0 for p in pairs})
     target = np.zeros(len(names))
     for g, r in zip(geoms, runs):
         target += observables(g, r["sites"], names).mean(0)
@@ -392,7 +414,10 @@ def fit_runs(runs: list[dict], halogen: str, tables: dict, iterations: int, fram
         d = KT_EV * np.linalg.solve(A, mean - target)
         d = np.clip(d, -MAX_STEP_EV, MAX_STEP_EV)
         for n, v in zip(names, d):
-            if n.startswith("cage:"):
+            if n.startswith("pair:"):
+                J = tables["pair_energy_eV"][n[5:]] + float(v)
+                tables["pair_energy_eV"][n[5:]] = float(np.clip(J, -MAX_U_EV, MAX_U_EV))
+            elif n.startswith("cage:"):
                 U = tables["cage_energy_eV"][n[5:]] + float(v)
                 tables["cage_energy_eV"][n[5:]] = float(np.clip(U, -MAX_U_EV, MAX_U_EV))
             else:
@@ -434,6 +459,9 @@ def toml_tables(res: dict) -> str:
             f"it]; +- kT/sqrt(hops), kT = {KT_EV:.4f} eV"]
     out += [f'"{k}" = [{v:.3f}, {res["n_ref"].get(k, 0)}]'
             for k, v in sorted(t["kra_eV"].items())]
+    if any(t.get("pair_energy_eV", {}).values()):
+        out += ["", "# pair energies per CHECK_PAIRS kind (experiment, not a file table): "
+                + ", ".join(f"{k} {v:+.4f}" for k, v in sorted(t["pair_energy_eV"].items()))]
     if any(t.get("cage_energy_eV", {}).values()):
         out += ["", f"[halogens.{x}.cage_energy_eV]   # U per pair of Li in one cage, by the "
                 "species on its centre (4d)"]
@@ -477,10 +505,13 @@ def main(argv=None) -> None:
                     help="start from the open-hop-rate tables instead of the file's")
     ap.add_argument("--cage", action="store_true",
                     help="fit a cage energy per cage-centre species too (cage_energy_eV)")
+    ap.add_argument("--pairs", nargs="*", default=[], metavar="KIND",
+                    help="fit one pair energy per named CHECK_PAIRS kind too (an experiment)")
     a = ap.parse_args(argv)
     out = []
     for x in a.halogen:
-        res = fit(a.root, x, a.iterations, a.frames, from_rates=a.from_rates, cage=a.cage)
+        res = fit(a.root, x, a.iterations, a.frames, from_rates=a.from_rates, cage=a.cage,
+                  pairs=tuple(a.pairs))
         print(report(res))
         if a.tables:
             print(toml_tables(res))
