@@ -63,21 +63,21 @@ import numpy as np
 
 import kmc
 from kmc.jumps import record_site_frames
-from kmc.materials import argyrodite_anion_sites_A, argyrodite_network, material_spec
+from kmc.constants import KB_EV_PER_K
+from kmc.materials import (ARGYRODITE_HARD_CORE_MIN_EV, argyrodite_anion_sites_A,
+                           argyrodite_cages, argyrodite_network, build_material, material_spec)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import argyrodite_aimd_jumps as aimd  # noqa: E402  (Morgan's sites, XDATCAR reader)
 
-KB_EV_PER_K = 8.617333262e-5
 T_K = aimd.T_K
 KT_EV = KB_EV_PER_K * T_K
 FRAME_S = aimd.FRAME_S
 SYSTEM = {"Cl": "Li6PS5Cl", "I": "Li6PS5I"}
-HARD_EV = 1.0        # pair energies at or above this are the hard cores
 RIDGE = 0.1          # regularisation of the inverse Monte Carlo step
 MAX_STEP_EV = 0.05
 MIN_COUNT = 5
-MAX_U_EV = 0.3       # bound on the cage energies
+MAX_U_EV = 0.3       # bound on the cage and pair energies
 #: Li6PS5Cl's lattice constant (lattices/argyrodite.toml), Angstrom: the pair windows below
 #: are distances at it (the fractional coordinates are the same for every halogen)
 A_CL_A = float(material_spec("argyrodite").data["halogens"]["Cl"]["a_A"])
@@ -122,7 +122,7 @@ def morgan_to_model(net) -> np.ndarray:
 class Geometry:
     """The site pairs that the statistics run over, from one model network."""
 
-    def __init__(self, net, cls: np.ndarray, centres_A: np.ndarray):
+    def __init__(self, net, cls: np.ndarray, cage: np.ndarray):
         self.n = net.n_sites
         self.cls = cls
         names = np.array(net.site_type_names)[net.site_types]
@@ -148,7 +148,7 @@ class Geometry:
         self.pi, self.pj = np.concatenate(pi), np.concatenate(pj)
         self.pair_keys = np.array(keys)
         # hard cores (from the network) and hops
-        hard = np.asarray(net.pair_energies_eV) >= HARD_EV
+        hard = np.asarray(net.pair_energies_eV) >= ARGYRODITE_HARD_CORE_MIN_EV
         self.close = np.zeros((self.n, self.n), np.int32)
         hi_, hj_ = np.asarray(net.pair_i)[hard], np.asarray(net.pair_j)[hard]
         self.close[hi_, hj_] = 1
@@ -159,12 +159,8 @@ class Geometry:
         self.hop_keys = np.array([f"{t}|{cls[s]}>{cls[e]}" for t, s, e in zip(tnames, src, dst)])
         self.hop_of = np.full((self.n, self.n), -1, np.int64)
         self.hop_of[src, dst] = np.arange(len(src))
-        # the cage term's pairs: T5/T2 sites of one cage (nearest 4d centre), no hard core,
-        # by the species on the centre ("cage:S", "cage:X")
-        dc = (centres_A @ np.linalg.inv(cell))[None] - f[:, None]
-        dc -= np.rint(dc)
-        cage = np.linalg.norm(dc @ cell, axis=2).argmin(1)
-        cage[names == "T4"] = -1
+        # the cage term's pairs: T5/T2 sites of one cage (`cage`: kmc.materials.
+        # argyrodite_cages), no hard core, by the species on the centre ("cage:S", "cage:X")
         i, j = np.nonzero(np.triu((cage[:, None] == cage[None, :]) & (cage[:, None] >= 0)
                                   & (self.close == 0), 1))
         centre = np.array([c[4] if len(c) > 4 else "" for c in cls])[i]
@@ -268,9 +264,10 @@ def aimd_runs(root: Path, halogen: str) -> list[dict]:
 
 
 def observables(g: Geometry, sites: np.ndarray, names: list[str]) -> np.ndarray:
-    """Per frame, the number of Li on the sites of each class in `names`, and for "cage:S"
-    and "cage:X" the number of Li pairs in cages with that centre (sum of n(n - 1)/2 over
-    the cages, hard-core pairs aside): the conjugates of the site and cage energies."""
+    """Per frame, the number of Li on the sites of each class in `names`, for "cage:S" and
+    "cage:X" the number of Li pairs in cages with that centre (sum of n(n - 1)/2 over the
+    cages, hard-core pairs aside), and for "pair:KIND" the doubly occupied pairs of that
+    CHECK_PAIRS kind: the conjugates of the site, cage and pair energies."""
     F = len(sites)
     occ = np.zeros((F, g.n), np.float64)
     occ[np.arange(F)[:, None], sites] = 1.0
@@ -361,19 +358,19 @@ def fit_runs(runs: list[dict], halogen: str, tables: dict, iterations: int, fram
     """The fit (see the top) to reference runs: dicts with ``s_on_4a``, ``x_on_4d`` (the
     arrangement, model order) and ``sites`` (frames x Li, model site indices, 100 fs apart),
     from the starting `tables` (``site_energy_eV``, ``kra_eV``; not changed); `cage`: fit
-    the cage energies too. Returns the
+    the cage energies too; `pairs`: one energy per named CHECK_PAIRS kind too. Returns the
     fitted tables, the reference's and the model's counts before, at the last iteration and
     after the barrier step, the history and the reference hops behind each barrier."""
     tables = {k: dict(v) for k, v in tables.items()}
     tables.setdefault("cage_energy_eV", {"S": 0.0, "X": 0.0})
-    centres_A = argyrodite_anion_sites_A(halogen, 2)[1]
+    cages = argyrodite_cages(build_material("argyrodite", halogen=halogen, size=2))
     t0 = time.time()
     geoms = []
     ref: dict = {}
     for r in runs:
         net, cls = argyrodite_network(halogen, r["s_on_4a"], r["x_on_4d"], size=2,
                                       tables=tables)
-        g = Geometry(net, cls, centres_A)
+        g = Geometry(net, cls, cages)
         geoms.append(g)
         add(ref, statistics(g, r["sites"]))
     # the fitted quantities: the Li on each site class and the Li pairs per cage (by centre
@@ -414,12 +411,9 @@ def fit_runs(runs: list[dict], halogen: str, tables: dict, iterations: int, fram
         d = KT_EV * np.linalg.solve(A, mean - target)
         d = np.clip(d, -MAX_STEP_EV, MAX_STEP_EV)
         for n, v in zip(names, d):
-            if n.startswith("pair:"):
-                J = tables["pair_energy_eV"][n[5:]] + float(v)
-                tables["pair_energy_eV"][n[5:]] = float(np.clip(J, -MAX_U_EV, MAX_U_EV))
-            elif n.startswith("cage:"):
-                U = tables["cage_energy_eV"][n[5:]] + float(v)
-                tables["cage_energy_eV"][n[5:]] = float(np.clip(U, -MAX_U_EV, MAX_U_EV))
+            if n.startswith(("pair:", "cage:")):   # pair_energy_eV / cage_energy_eV
+                t = tables[f"{n[:4]}_energy_eV"]
+                t[n[5:]] = float(np.clip(t[n[5:]] + v, -MAX_U_EV, MAX_U_EV))
             else:
                 tables["site_energy_eV"][n] += float(v)
         e0 = tables["site_energy_eV"]["T5:XS"]

@@ -701,8 +701,8 @@ def _argyrodite_cage_pairs(b: _Build, net: SiteNetwork, cls: np.ndarray,
     (U/2)(n - n0)^2 + const: it holds the Li count of a cage near n0."""
     cage = _argyrodite_site_cages(net, b.framework["S_free"])
     n = net.n_sites
-    hard = set((np.minimum(net.pair_i, net.pair_j).astype(np.int64) * n
-                + np.maximum(net.pair_i, net.pair_j)).tolist())
+    hard = (np.minimum(net.pair_i, net.pair_j).astype(np.int64) * n
+            + np.maximum(net.pair_i, net.pair_j))
     out_i, out_j, out_U = [], [], []
     order = np.argsort(cage, kind="stable")
     order = order[cage[order] >= 0]
@@ -712,7 +712,7 @@ def _argyrodite_cage_pairs(b: _Build, net: SiteNetwork, cls: np.ndarray,
             continue
         u, v = np.triu_indices(len(members), 1)
         pi, pj = np.minimum(members[u], members[v]), np.maximum(members[u], members[v])
-        keep = ~np.isin(pi.astype(np.int64) * n + pj, np.fromiter(hard, np.int64))
+        keep = ~np.isin(pi.astype(np.int64) * n + pj, hard)
         out_i.append(pi[keep]), out_j.append(pj[keep]), out_U.append(np.full(keep.sum(), U))
     if not out_i:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
@@ -735,12 +735,17 @@ def argyrodite_anion_sites_A(halogen: str = "Cl", size: Any = None
     return b.framework["X"].copy(), b.framework["S_free"].copy()
 
 
+def _argyrodite_cellpar(spec: MaterialSpec, halogen: str) -> list[float]:
+    """The cubic cell of a halogen: its lattice constant sets it."""
+    a = float(spec.data["halogens"][halogen]["a_A"])
+    return [a, a, a, 90.0, 90.0, 90.0]
+
+
 def _argyrodite_build(halogen: str, size: Any) -> tuple[_Build, str]:
     spec = _load_spec("argyrodite")
     x = _checks.choice(halogen, "halogen", tuple(spec.data["halogens"]), fold_case=True)
-    a = float(spec.data["halogens"][x]["a_A"])
     return _Build(spec, _size3(size, spec.data["structure"].get("default_size", 2)), {},
-                  cell_override=[a, a, a, 90.0, 90.0, 90.0]), x
+                  cell_override=_argyrodite_cellpar(spec, x)), x
 
 
 def argyrodite_network(halogen: str, s_on_4a: Any, x_on_4d: Any, *, size: Any = None,
@@ -781,8 +786,7 @@ def argyrodite_network(halogen: str, s_on_4a: Any, x_on_4d: Any, *, size: Any = 
     if s4a.shape != (n4a,) or x4d.shape != (n4d,):
         raise ConfigError(f"s_on_4a and x_on_4d need {n4a} and {n4d} entries (the 4a and 4d "
                           f"sites of the supercell), got {s4a.shape} and {x4d.shape}")
-    net, cls = _argyrodite_assemble(b, x, s4a, x4d, tables)
-    return net, cls
+    return _argyrodite_assemble(b, x, s4a, x4d, tables)
 
 
 #: Pair energies of an argyrodite at or above this (eV) are its hard cores (2.0 eV,
@@ -1243,8 +1247,7 @@ def build_material(name: str, *, size: Any = None, disorder_seed: int = 0,
     cell = None
     if model == "argyrodite":  # the halogen sets the lattice constant
         hal = _option(dict(given), "halogen", "Cl", choices=tuple(spec.data["halogens"]))
-        a = float(spec.data["halogens"][hal]["a_A"])
-        cell = [a, a, a, 90.0, 90.0, 90.0]
+        cell = _argyrodite_cellpar(spec, hal)
     b = _Build(spec, size3, {}, cell_override=cell)
     opts = dict(given)
     net, n_ions = _MODELS[model](b, opts, rng)

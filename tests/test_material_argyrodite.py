@@ -18,7 +18,8 @@ import pytest
 import kmc
 from kmc.errors import ConfigError
 from kmc.jumps import count_moves, max_pairs_both_occupied, rates_per_ion_Hz, record_site_frames
-from kmc.materials import (ARGYRODITE_AIMD_500K, ARGYRODITE_FRAME_S, ARGYRODITE_T5_MOVES,
+from kmc.materials import (ARGYRODITE_AIMD_500K, ARGYRODITE_FRAME_S,
+                           ARGYRODITE_HARD_CORE_MIN_EV, ARGYRODITE_T5_MOVES,
                            argyrodite_anion_sites_A, argyrodite_cages,
                            argyrodite_exclusion_pairs, argyrodite_network,
                            argyrodite_t5_move_classifier, build_material, material_spec)
@@ -120,7 +121,7 @@ def test_one_li_per_exclusion_pair_in_every_frame():
     is5 = net.site_types == net.site_type_names.index("T5")
     da, db = hop_pairs(net, "doublet")
     pi, pj = argyrodite_exclusion_pairs(m)
-    hard = net.pair_energies_eV >= 1.0
+    hard = net.pair_energies_eV >= ARGYRODITE_HARD_CORE_MIN_EV
     assert hard.sum() == len(pi) and np.all(net.pair_energies_eV[hard] == 2.0)
     assert np.all(np.abs(net.pair_energies_eV[~hard]) < 0.3)       # the cage term
     sim = kmc.Simulation(net, 600.0, n_ions=m.n_ions, seed=5)
@@ -296,7 +297,8 @@ def test_t2_population_matches_the_aimd_it_is_fitted_to(halogen):
         f, se = _t2_fraction(halogen, exchange)
         ref = ARGYRODITE_AIMD_500K[(halogen, exchange)]
         model, var = model + f, var + se ** 2
-        aimd, aimd_var = aimd + ref["populations"]["T2"], aimd_var + ref["populations_se"]["T2"] ** 2
+        aimd += ref["populations"]["T2"]
+        aimd_var += ref["populations_se"]["T2"] ** 2
     assert abs(model - aimd) < 3 * math.sqrt(var + aimd_var), (model, aimd)
 
 
