@@ -21,7 +21,8 @@ of lattices/argyrodite.toml) is compared with them exactly as they are analysed:
   species on its 4a and 4d vertices), per hop type and ordered class pair the open-hop rate
   (hops A -> B between consecutive frames per frame-time of A occupied, B empty and no Li on
   a site of a hard-core pair with B), and as a check (not fitted) the probability that both
-  sites of a Li-Li pair (CHECK_PAIRS) are occupied, per pair kind and class pair.
+  sites of a Li-Li pair are occupied, per pair kind (the file's [[li_pairs.kinds]]) and
+  class pair.
 
 The fit (all three degrees of exchange of a compound at once; the model sampled every 100 fs
 at 500 K for `--frames` frames per AIMD run after 20 000 hops):
@@ -41,10 +42,17 @@ at 500 K for `--frames` frames per AIMD run after 20 000 hops):
    T5/T2 sites of one cage), whose conjugate is the number of Li pairs per cage; the
    shipped tables have none (docs/materials/argyrodite.md, "Li per cage": it reproduces the
    AIMD's Li-per-cage distributions but slows the engine 4-5x as pairs).
+   With --pairs KIND..., also one pair energy J per named kind of [[li_pairs.kinds]] (the
+   table ``pair_energy_eV``), whose conjugate is the number of doubly occupied pairs of the
+   kind. The shipped tables (2026-12-07) were fitted with --pairs T2-T2_intracage T5-T5_cage
+   T2-T4 T2-T5_cage1 T2-T5_cage2: these five kinds were the ones most often doubly occupied
+   in the model without them, against the AIMD (30x for the intracage T2-T2 pair).
 2. KRA barriers: E_kra(hop|A|B) changes by kT ln(sqrt(k_AB k_BA)_model / sqrt(k_AB
    k_BA)_AIMD) once the equilibrium is fitted; the open-hop rates of a hop class are then
    those of the AIMD (a barrier changes the rates, not the equilibrium). Hop classes seen
-   fewer than 5 times in the AIMD keep their barrier.
+   fewer than 5 times in the AIMD keep their barrier. Hops are counted between frames, and a
+   fast class hops back and forth within one, so a step under-corrects: --barrier-steps
+   passes (default 3), each from the model's rates with the last barriers.
 
 Nothing experimental enters: the fit sees Morgan's AIMD only. The printout gives, per
 compound, the occupancies and pair co-occupancies of AIMD and model before and after, with
@@ -65,6 +73,7 @@ import kmc
 from kmc.jumps import record_site_frames
 from kmc.constants import KB_EV_PER_K
 from kmc.materials import (ARGYRODITE_HARD_CORE_MIN_EV, argyrodite_anion_sites_A,
+                           argyrodite_li_pairs,
                            argyrodite_cages, argyrodite_network, build_material, material_spec)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -78,24 +87,10 @@ RIDGE = 0.1          # regularisation of the inverse Monte Carlo step
 MAX_STEP_EV = 0.05
 MIN_COUNT = 5
 MAX_U_EV = 0.3       # bound on the cage and pair energies
-#: Li6PS5Cl's lattice constant (lattices/argyrodite.toml), Angstrom: the pair windows below
-#: are distances at it (the fractional coordinates are the same for every halogen)
-A_CL_A = float(material_spec("argyrodite").data["halogens"]["Cl"]["a_A"])
-#: the Li-Li pair kinds of the check (not fitted): site types and distance window at A_CL_A
-#: in the model's geometry (T5 at the refined Li1 position); the face-sharing and intercage
-#: T2-T2 pairs are the hard cores and not listed
-CHECK_PAIRS = (
-    dict(name="T2-T2_intracage", sites=("T2", "T2"), window_A=(2.04, 2.14)),   # 2.092 A
-    dict(name="T5-T5_cage", sites=("T5", "T5"), window_A=(2.20, 2.30)),        # 2.252 A
-    dict(name="T2-T4", sites=("T2", "T4"), window_A=(2.45, 2.55)),             # 2.498 A
-    dict(name="T2-T5_cage1", sites=("T2", "T5"), window_A=(2.45, 2.55)),       # 2.509 A
-    dict(name="T2-T5_cage2", sites=("T2", "T5"), window_A=(2.56, 2.65)),       # 2.602 A
-    dict(name="T2-T2_cage2", sites=("T2", "T2"), window_A=(2.60, 2.70)),       # 2.649 A
-    dict(name="T5-T5_intercage", sites=("T5", "T5"), window_A=(2.72, 2.80)),   # 2.762 A
-    dict(name="T2-T5_intercage", sites=("T2", "T5"), window_A=(2.74, 2.82)),   # 2.783 A
-    dict(name="T4-T4", sites=("T4", "T4"), window_A=(2.74, 2.84)),             # 2.789 A
-    dict(name="T4-T5", sites=("T4", "T5"), window_A=(2.85, 2.95)),             # 2.896 A
-)
+#: the Li-Li pair kinds (site types and distance window at Li6PS5Cl's lattice constant):
+#: the file's [[li_pairs.kinds]], kmc.materials.argyrodite_li_pairs; the face-sharing and
+#: intercage T2-T2 pairs are the hard cores and not among them
+PAIR_KINDS = [k["name"] for k in material_spec("argyrodite").data["li_pairs"]["kinds"]]
 
 
 def _frac(net) -> np.ndarray:
@@ -125,28 +120,11 @@ class Geometry:
     def __init__(self, net, cls: np.ndarray, cage: np.ndarray):
         self.n = net.n_sites
         self.cls = cls
-        names = np.array(net.site_type_names)[net.site_types]
-        cell = np.asarray(net.cell)
-        f = _frac(net)
-        d = f[None] - f[:, None]
-        d -= np.rint(d)
-        a_A = cell[0, 0] / 2                    # the 2x2x2 cubic cell of the AIMD
-        r = np.linalg.norm(d @ cell, axis=2) * A_CL_A / a_A       # distances at Cl's a
         # the pairs of the check: kind|class|class keys
-        keys, pi, pj = [], [], []
-        for rule in CHECK_PAIRS:
-            a, b = rule["sites"]
-            lo, hi = rule["window_A"]
-            m = np.triu((r >= lo) & (r <= hi)
-                        & (((names[:, None] == a) & (names[None, :] == b))
-                           | ((names[:, None] == b) & (names[None, :] == a))), 1)
-            i, j = np.nonzero(m)
-            for u, v in zip(i, j):
-                c1, c2 = sorted((cls[u], cls[v]))
-                keys.append(f"{rule['name']}|{c1}|{c2}")
-            pi.append(i), pj.append(j)
-        self.pi, self.pj = np.concatenate(pi), np.concatenate(pj)
-        self.pair_keys = np.array(keys)
+        a_A = float(np.asarray(net.cell)[0, 0]) / 2          # the 2x2x2 cubic cell of the AIMD
+        self.pi, self.pj, kind = argyrodite_li_pairs(net, a_A)
+        self.pair_keys = np.array([f"{PAIR_KINDS[k]}|{'|'.join(sorted((cls[u], cls[v])))}"
+                                   for u, v, k in zip(self.pi, self.pj, kind)])
         # hard cores (from the network) and hops
         hard = np.asarray(net.pair_energies_eV) >= ARGYRODITE_HARD_CORE_MIN_EV
         self.close = np.zeros((self.n, self.n), np.int32)
@@ -165,10 +143,8 @@ class Geometry:
                                   & (self.close == 0), 1))
         centre = np.array([c[4] if len(c) > 4 else "" for c in cls])[i]
         self.terms = {f"cage:{sp}": (i[centre == sp], j[centre == sp]) for sp in "SX"}
-        kind = np.array([k.split("|")[0] for k in keys])
-        for rule in CHECK_PAIRS:   # "pair:NAME": every pair of that kind, all classes
-            sel = kind == rule["name"]
-            self.terms[f"pair:{rule['name']}"] = (self.pi[sel], self.pj[sel])
+        for k, name in enumerate(PAIR_KINDS):   # "pair:NAME": every pair of that kind
+            self.terms[f"pair:{name}"] = (self.pi[kind == k], self.pj[kind == k])
         self.cage = cage
 
 
@@ -267,7 +243,7 @@ def observables(g: Geometry, sites: np.ndarray, names: list[str]) -> np.ndarray:
     """Per frame, the number of Li on the sites of each class in `names`, for "cage:S" and
     "cage:X" the number of Li pairs in cages with that centre (sum of n(n - 1)/2 over the
     cages, hard-core pairs aside), and for "pair:KIND" the doubly occupied pairs of that
-    CHECK_PAIRS kind: the conjugates of the site, cage and pair energies."""
+    pair kind: the conjugates of the site, cage and pair energies."""
     F = len(sites)
     occ = np.zeros((F, g.n), np.float64)
     occ[np.arange(F)[:, None], sites] = 1.0
@@ -281,21 +257,6 @@ def observables(g: Geometry, sites: np.ndarray, names: list[str]) -> np.ndarray:
     return np.stack(cols, axis=1)
 
 
-def with_pair_energies(net, g: Geometry, pair_energy: dict[str, float]):
-    """The network with an energy per pair kind of CHECK_PAIRS (``{name: J_eV}``) added to
-    its pairs (an experiment of --pairs: the material file has no such table)."""
-    add_i, add_j, add_J = [], [], []
-    for name, J in pair_energy.items():
-        if J:
-            i, j = g.terms[f"pair:{name}"]
-            add_i.append(i), add_j.append(j), add_J.append(np.full(len(i), J))
-    if not add_i:
-        return net
-    return net.replace(pair_i=np.concatenate([net.pair_i, *add_i]),
-                       pair_j=np.concatenate([net.pair_j, *add_j]),
-                       pair_energies_eV=np.concatenate([net.pair_energies_eV, *add_J]))
-
-
 def model_statistics(halogen: str, runs: list[dict], tables: dict, frames: int,
                      seed: int, geoms: list[Geometry], names: list[str] | None = None):
     """The model's counts pooled over the runs' arrangements (one simulation each) and, for
@@ -306,7 +267,6 @@ def model_statistics(halogen: str, runs: list[dict], tables: dict, frames: int,
     for k, r in enumerate(runs):
         net, cls = argyrodite_network(halogen, r["s_on_4a"], r["x_on_4d"], size=2,
                                       tables=tables)
-        net = with_pair_energies(net, geoms[k], tables.get("pair_energy_eV", {}))
         # from the AIMD run's first frame: the Li per cage as in the AIMD (they change only
         # by intercage jumps, none in the ordered cells)
         sim = kmc.Simulation(net, T_K, ion_sites=r["sites"][0], seed=seed + k)
@@ -333,13 +293,15 @@ def _z(model: list[float], ref: list[float]) -> float:
 
 
 def fit(root: Path, halogen: str, iterations: int, frames: int, seed: int = 11,
-        from_rates: bool = False, cage: bool = False, pairs: tuple[str, ...] = ()):
+        from_rates: bool = False, cage: bool = False, pairs: tuple[str, ...] = (),
+        average: int = 1, barrier_steps: int = 3):
     """Inverse Monte Carlo of the site energies, then the barriers (see the top); starting
     from the file's tables, or from the open-hop-rate tables if `from_rates`."""
     spec = material_spec("argyrodite")
     hal = spec.data["halogens"][halogen]
     tables = {"site_energy_eV": dict(hal["site_energy_eV"]),
-              "kra_eV": {k: float(v[0]) for k, v in hal["kra_eV"].items()}}
+              "kra_eV": {k: float(v[0]) for k, v in hal["kra_eV"].items()},
+              "pair_energy_eV": dict(hal.get("pair_energy_eV", {}))}
     if from_rates:
         system = SYSTEM[halogen]
         res = [aimd.analyse(root, system, d) for d in aimd.RUNS[system]]
@@ -350,15 +312,19 @@ def fit(root: Path, halogen: str, iterations: int, frames: int, seed: int = 11,
     t0 = time.time()
     runs = aimd_runs(root, halogen)
     print(f"{halogen}: {len(runs)} AIMD runs read ({time.time() - t0:.0f} s)", flush=True)
-    return fit_runs(runs, halogen, tables, iterations, frames, seed, cage=cage, pairs=pairs)
+    return fit_runs(runs, halogen, tables, iterations, frames, seed, cage=cage, pairs=pairs,
+                    average=average, barrier_steps=barrier_steps)
 
 
 def fit_runs(runs: list[dict], halogen: str, tables: dict, iterations: int, frames: int,
-             seed: int = 11, cage: bool = False, pairs: tuple[str, ...] = ()) -> dict:
+             seed: int = 11, cage: bool = False, pairs: tuple[str, ...] = (),
+             average: int = 1, barrier_steps: int = 3) -> dict:
     """The fit (see the top) to reference runs: dicts with ``s_on_4a``, ``x_on_4d`` (the
     arrangement, model order) and ``sites`` (frames x Li, model site indices, 100 fs apart),
     from the starting `tables` (``site_energy_eV``, ``kra_eV``; not changed); `cage`: fit
-    the cage energies too; `pairs`: one energy per named CHECK_PAIRS kind too. Returns the
+    the cage energies too; `pairs`: one energy per named pair kind too; `average`: the
+    fitted energies are the mean of the last `average` iterates (1: the last);
+    `barrier_steps`: passes of the barrier correction. Returns the
     fitted tables, the reference's and the model's counts before, at the last iteration and
     after the barrier step, the history and the reference hops behind each barrier."""
     tables = {k: dict(v) for k, v in tables.items()}
@@ -374,18 +340,24 @@ def fit_runs(runs: list[dict], halogen: str, tables: dict, iterations: int, fram
         geoms.append(g)
         add(ref, statistics(g, r["sites"]))
     # the fitted quantities: the Li on each site class and the Li pairs per cage (by centre
-    # species, where the runs have such cages); the pairs of CHECK_PAIRS are a check
+    # species, where the runs have such cages) and the doubly occupied pairs of the `pairs`
+    # kinds; the other pair kinds are a check
     classes = sorted(ref["sites"])
     keys = sorted(k for k, v in ref["pairs"].items() if v[0] >= MIN_COUNT)
     names = classes + [t for t in ("cage:S", "cage:X")
                        if any(len(g.terms[t][0]) for g in geoms)] if cage else classes
     names = names + [f"pair:{p}" for p in pairs]
-    tables.setdefault("pair_energy_eV", {p: 0.0 for p in pairs})
+    tables.setdefault("pair_energy_eV", {})
+    for p in pairs:
+        tables["pair_energy_eV"].setdefault(p, 0.0)
     target = np.zeros(len(names))
     for g, r in zip(geoms, runs):
         target += observables(g, r["sites"], names).mean(0)
     history = []
+    fitted = ("site_energy_eV", "pair_energy_eV", "cage_energy_eV")
+    iterates = []
     for it in range(iterations + 1):
+        iterates.append({k: dict(tables[k]) for k in fitted})
         mod, mean, cov = model_statistics(halogen, runs, tables, frames, seed + 100 * it,
                                           geoms, names)
         dev_site = {c: _ratio(mod["sites"][c], ref["sites"][c]) for c in classes}
@@ -419,28 +391,87 @@ def fit_runs(runs: list[dict], halogen: str, tables: dict, iterations: int, fram
         e0 = tables["site_energy_eV"]["T5:XS"]
         for c in tables["site_energy_eV"]:
             tables["site_energy_eV"][c] -= e0
-    # barriers: the model's geometric-mean open-hop rates onto the AIMD's
-    kra_new = dict(tables["kra_eV"])
-    n_ref = {}
-    for key in tables["kra_eV"]:
+    if average > 1:
+        # the iterates scatter about the solution by the noise of a finite sample: the
+        # mean of the last `average` (Polyak averaging) is nearer to it than any one
+        last = iterates[-average:]
+        for k in fitted:
+            tables[k] = {c: float(np.mean([t[k][c] for t in last])) for c in tables[k]}
+        mod, _, _ = model_statistics(halogen, runs, tables, frames,
+                                     seed + 100 * (iterations + 2), geoms)
+        zs = [abs(_z(mod["sites"][c], ref["sites"][c])) for c in classes]
+        zp = [abs(_z(mod["pairs"][k], ref["pairs"][k])) for k in keys]
+        print(f"  mean of the last {len(last)} iterates: median |z| sites "
+              f"{np.median(zs):.1f}, pairs {np.median(zp):.1f} ({time.time() - t0:.0f} s)",
+              flush=True)
+    # barriers: the model's geometric-mean open-hop rates onto the AIMD's. Hops are counted
+    # between frames 100 fs apart (as in the AIMD), and a fast hop class hops back and forth
+    # within a frame, so its counted rate grows more slowly than exp(-E_kra/kT): one step
+    # under-corrects; `barrier_steps` steps, each from the model's rates with the last
+    # barriers, converge. From the second step on, a class whose last step was large (|ln| >
+    # 0.15, well above the noise of the rates) divides by the response that step showed (a
+    # secant step, response 0.5-1). A class whose counted rate hardly responds (< 0.2: its
+    # frame-to-frame "hops" are mostly two hops within a frame, e.g. T2 -> T5 -> T2 for the
+    # intracage T2-T2 pairs, or it saturates) is not determined by its barrier and keeps the
+    # last one; no step moves a barrier by more than 0.05 eV
+    fitted_mod = mod
+    last: dict[str, tuple[float, float]] = {}   # key -> (its ln ratio, the move made)
+    frozen: set[str] = set()
+    n_ref = {k: n for k, (_, n) in _hop_ln_ratios(tables["kra_eV"], mod, ref).items()}
+    for step in range(barrier_steps + 1):
+        lrs = _hop_ln_ratios(tables["kra_eV"], mod, ref)
+        dev = [abs(lr) for lr, n in lrs.values() if lr is not None and n >= 100]
+        print(f"  barrier pass {step}: |ln(model/AIMD)| of the open-hop rates of the hop "
+              f"classes with >= 100 AIMD hops: max {max(dev):.3f}, median {np.median(dev):.3f}"
+              f" ({time.time() - t0:.0f} s)", flush=True)
+        if step == barrier_steps:
+            break
+        kra_new = dict(tables["kra_eV"])
+        for key, (lr, _) in lrs.items():
+            if lr is None:
+                continue
+            if key in frozen:
+                continue
+            move = lr
+            if key in last and abs(last[key][1]) > 0.15:   # a secant needs a step above noise
+                lr0, move0 = last[key]
+                response = (lr0 - lr) / move0
+                if response < 0.2:
+                    frozen.add(key)
+                    continue
+                move = lr / min(max(response, 0.5), 1.0)
+            move = float(np.clip(move, -MAX_STEP_EV / KT_EV, MAX_STEP_EV / KT_EV))
+            # a barrier is >= 0: the fastest class may not reach the AIMD's rate at this nu
+            kra_new[key] = max(tables["kra_eV"][key] + KT_EV * move, 0.0)
+            last[key] = (lr, (kra_new[key] - tables["kra_eV"][key]) / KT_EV)   # as made
+        tables["kra_eV"] = kra_new
+        mod, _, _ = model_statistics(halogen, runs, tables, frames,
+                                     seed + 100 * (iterations + 3 + step), geoms)
+    if frozen:
+        print(f"  barriers not determined by the counted rates (kept): {', '.join(sorted(frozen))}")
+    return dict(halogen=halogen, tables=tables, ref=ref, before=before, fitted=fitted_mod,
+                after=mod, history=history, n_ref=n_ref, frozen=sorted(frozen))
+
+
+def _hop_ln_ratios(kra: dict, mod: dict, ref: dict) -> dict[str, tuple[float | None, int]]:
+    """Per hop class of `kra` seen by both: ln of the model's over the AIMD's geometric-mean
+    open-hop rate (None if the AIMD saw it fewer than MIN_COUNT times or the model never) and
+    the AIMD's hops behind it."""
+    out: dict[str, tuple[float | None, int]] = {}
+    for key in kra:
         hop, a, b = key.split("|")
         f, r_ = f"{hop}|{a}>{b}", f"{hop}|{b}>{a}"
         refs = [ref["hops"].get(f), ref["hops"].get(r_)]
         mods = [mod["hops"].get(f), mod["hops"].get(r_)]
         if any(v is None for v in refs + mods):
             continue
-        n_aimd = refs[0][0] + (refs[1][0] if a != b else 0)
-        n_ref[key] = int(n_aimd)
-        if refs[0][0] + refs[1][0] < MIN_COUNT or min(m[0] for m in mods) < 1:
-            continue
-        lr = 0.5 * sum(np.log(m[0] / m[1]) - np.log(max(q[0], 0.5) / q[1])
-                       for m, q in zip(mods, refs))
-        kra_new[key] = tables["kra_eV"][key] + KT_EV * lr
-    tables["kra_eV"] = kra_new
-    after, _, _ = model_statistics(halogen, runs, tables, frames,
-                                   seed + 100 * (iterations + 1), geoms)
-    return dict(halogen=halogen, tables=tables, ref=ref, before=before, fitted=mod,
-                after=after, history=history, n_ref=n_ref)
+        n_aimd = int(refs[0][0] + (refs[1][0] if a != b else 0))
+        lr = None
+        if n_aimd >= MIN_COUNT and min(m[0] for m in mods) >= 1:
+            lr = float(0.5 * sum(np.log(m[0] / m[1]) - np.log(max(q[0], 0.5) / q[1])
+                                 for m, q in zip(mods, refs)))
+        out[key] = (lr, n_aimd)
+    return out
 
 
 def toml_tables(res: dict) -> str:
@@ -454,8 +485,10 @@ def toml_tables(res: dict) -> str:
     out += [f'"{k}" = [{v:.3f}, {res["n_ref"].get(k, 0)}]'
             for k, v in sorted(t["kra_eV"].items())]
     if any(t.get("pair_energy_eV", {}).values()):
-        out += ["", "# pair energies per CHECK_PAIRS kind (experiment, not a file table): "
-                + ", ".join(f"{k} {v:+.4f}" for k, v in sorted(t["pair_energy_eV"].items()))]
+        out += ["", f"[halogens.{x}.pair_energy_eV]   # J per Li-Li pair kind of "
+                "[[li_pairs.kinds]]; fitted with the tables above (benchmarks/argyrodite_fit.py"
+                " --pairs)"]
+        out += [f'"{k}" = {v:.3f}' for k, v in sorted(t["pair_energy_eV"].items()) if v]
     if any(t.get("cage_energy_eV", {}).values()):
         out += ["", f"[halogens.{x}.cage_energy_eV]   # U per pair of Li in one cage, by the "
                 "species on its centre (4d)"]
@@ -492,6 +525,10 @@ def main(argv=None) -> None:
     ap.add_argument("root", type=Path)
     ap.add_argument("--halogen", nargs="*", default=["Cl", "I"], choices=["Cl", "I"])
     ap.add_argument("--iterations", type=int, default=12)
+    ap.add_argument("--barrier-steps", type=int, default=3, metavar="N",
+                    help="passes of the barrier correction (default 3)")
+    ap.add_argument("--average", type=int, default=1, metavar="K",
+                    help="fitted energies: the mean of the last K iterates (default: the last)")
     ap.add_argument("--frames", type=int, default=1500)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--tables", action="store_true", help="print the TOML tables")
@@ -500,11 +537,13 @@ def main(argv=None) -> None:
     ap.add_argument("--cage", action="store_true",
                     help="fit a cage energy per cage-centre species too (cage_energy_eV)")
     ap.add_argument("--pairs", nargs="*", default=[], metavar="KIND",
-                    help="fit one pair energy per named CHECK_PAIRS kind too (an experiment)")
+                    choices=PAIR_KINDS,
+                    help="fit one pair energy per named pair kind ([[li_pairs.kinds]]) too")
     a = ap.parse_args(argv)
     out = []
     for x in a.halogen:
         res = fit(a.root, x, a.iterations, a.frames, from_rates=a.from_rates, cage=a.cage,
+                  average=a.average, barrier_steps=a.barrier_steps,
                   pairs=tuple(a.pairs))
         print(report(res))
         if a.tables:

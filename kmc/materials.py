@@ -38,7 +38,8 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = ["Material", "describe_material", "ARGYRODITE_AIMD_500K", "ARGYRODITE_FRAME_S",
            "ARGYRODITE_T5_MOVES", "argyrodite_cages", "argyrodite_exclusion_pairs",
-           "argyrodite_face_pairs", "argyrodite_network", "argyrodite_anion_sites_A",
+           "argyrodite_face_pairs", "argyrodite_li_pairs", "argyrodite_network",
+           "argyrodite_anion_sites_A",
            "argyrodite_t5_move_classifier", "is_material", "MODEL_OPTIONS", "MaterialSpec",
            "build_material", "material_spec", "list_materials", "MATERIAL_OPTIONS",
            "network_from_sites", "minimum_image_size", "plane_spacings_A"]
@@ -159,7 +160,7 @@ def _check_spec(spec: MaterialSpec) -> None:
     entries += [(f"interactions.{i['name']}", i) for i in d.get("interactions", [])]
     entries += [(f"events.{e['name']}", e) for e in d.get("events", [])]
     entries += [(f"parameters.{k}", v) for k, v in d.get("parameters", {}).items()]
-    for name in ("attempt_frequency", "energy_model"):
+    for name in ("attempt_frequency", "energy_model", "li_pairs"):
         if name in d:
             entries.append((name, d[name]))
     entries += [(f"validation[{k}]", v) for k, v in enumerate(d.get("validation", []))]
@@ -645,9 +646,10 @@ def _model_argyrodite(b: _Build, options: dict[str, Any], rng: np.random.Generat
 def _argyrodite_assemble(b: _Build, x: str, s_on_4a: np.ndarray, x_on_4d: np.ndarray,
                          tables: dict[str, Any] | None) -> tuple[SiteNetwork, np.ndarray]:
     """The network of halogen `x` with the given anion arrangement: site classes, their
-    energies, the barriers per hop and end classes and the optional cage term from `tables`
-    (keys ``site_energy_eV``, ``kra_eV``, ``cage_energy_eV``; default the file's tables of
-    the halogen's ``params_from``)."""
+    energies, the barriers per hop and end classes, the Li-Li pair energies per pair kind and
+    the optional cage term from `tables` (keys ``site_energy_eV``, ``kra_eV``,
+    ``pair_energy_eV``, ``cage_energy_eV``; default the file's tables of the halogen's
+    ``params_from``)."""
     hal = b.spec.data["halogens"][x]
     src = str(hal.get("params_from", x))
     if tables is None:
@@ -670,6 +672,19 @@ def _argyrodite_assemble(b: _Build, x: str, s_on_4a: np.ndarray, x_on_4d: np.nda
                               f"no barrier for {key!r}")
         barriers[h] = float(kra[key][0]) if isinstance(kra[key], list) else float(kra[key])
     kw: dict[str, Any] = {}
+    extra = [(np.asarray(net.pair_i), np.asarray(net.pair_j),
+              np.asarray(net.pair_energies_eV, dtype=float))]
+    pair_J = {k: float(v) for k, v in tables.get("pair_energy_eV", {}).items()}
+    kinds = [k["name"] for k in b.spec.data["li_pairs"]["kinds"]]
+    for key in pair_J:
+        if key not in kinds:
+            raise ConfigError(f"material file {b.spec.name}.toml: [halogens.{src}."
+                              f"pair_energy_eV] has {key!r}; the keys are the names of "
+                              f"[[li_pairs.kinds]]: {', '.join(kinds)}")
+    if any(pair_J.values()):
+        pi, pj, pk = argyrodite_li_pairs(net, _argyrodite_cellpar(b.spec, x)[0])
+        J = np.array([pair_J.get(k, 0.0) for k in kinds])[pk]
+        extra.append((pi[J != 0], pj[J != 0], J[J != 0]))
     cage_U = {k: float(v) for k, v in tables.get("cage_energy_eV", {}).items()}
     for key in cage_U:
         if key not in ("S", "X"):
@@ -677,11 +692,59 @@ def _argyrodite_assemble(b: _Build, x: str, s_on_4a: np.ndarray, x_on_4d: np.nda
                               f"cage_energy_eV] has {key!r}; the keys are the species on the "
                               "cage centre (4d), 'S' or 'X'")
     if any(cage_U.values()):
-        ci, cj, cU = _argyrodite_cage_pairs(b, net, cls, cage_U)
-        kw = dict(pair_i=np.concatenate([net.pair_i, ci]),
-                  pair_j=np.concatenate([net.pair_j, cj]),
-                  pair_energies_eV=np.concatenate([net.pair_energies_eV, cU]))
+        extra.append(_argyrodite_cage_pairs(b, net, cls, cage_U))
+    if len(extra) > 1:
+        kw = dict(pair_i=np.concatenate([e[0] for e in extra]),
+                  pair_j=np.concatenate([e[1] for e in extra]),
+                  pair_energies_eV=np.concatenate([e[2] for e in extra]))
     return net.replace(hop_barriers_eV=barriers, site_energies_eV=energies, **kw), cls
+
+
+def argyrodite_li_pairs(network: SiteNetwork, a_A: float
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Li-Li pairs of the argyrodite's pair kinds (``[[li_pairs.kinds]]`` of
+    lattices/argyrodite.toml: site types and a distance window at Li6PS5Cl's lattice
+    constant ``li_pairs.window_a_A``): the pairs that ``pair_energy_eV`` tables act on.
+
+    Parameters
+    ----------
+    network : SiteNetwork
+        An argyrodite network (any supercell).
+    a_A : float
+        Its lattice constant, Angstrom: distances are compared with the windows after
+        scaling by ``window_a_A / a_A`` (the fractional coordinates do not depend on X).
+
+    Returns
+    -------
+    (ndarray, ndarray, ndarray) of int64
+        Sites ``i < j`` of every pair (each unordered pair once) and the index of its kind
+        in ``[[li_pairs.kinds]]``.
+    """
+    spec = _load_spec("argyrodite")
+    lp = spec.data["li_pairs"]
+    scale = float(lp["window_a_A"]) / _checks.real(a_A, "a_A", lo=1.0)
+    kinds = lp["kinds"]
+    reach = max(float(k["window_A"][1]) for k in kinds) / scale + 1e-3
+    i, j, D = _pairs_within(np.asarray(network.positions), np.asarray(network.cell), reach)
+    keep = i < j
+    i, j = i[keep], j[keep]
+    d = np.linalg.norm(D[keep], axis=1) * scale
+    names = np.array(network.site_type_names)[network.site_types]
+    ti, tj = names[i], names[j]
+    kind = np.full(len(i), -1, dtype=np.int64)
+    for k, rule in enumerate(kinds):
+        a, b = rule["sites"]
+        lo, hi = (float(v) for v in rule["window_A"])
+        m = (((ti == a) & (tj == b)) | ((ti == b) & (tj == a))) & (d >= lo) & (d <= hi)
+        if np.any(m & (kind >= 0)):  # pragma: no cover - the shipped windows are disjoint
+            raise ConfigError(f"argyrodite.toml: li_pairs kind {rule['name']!r} overlaps "
+                              "another kind's window")
+        kind[m] = k
+    sel = kind >= 0
+    i, j, kind = i[sel], j[sel], kind[sel]
+    # one entry per unordered pair (a small supercell may list two images)
+    _, first = np.unique(i * network.n_sites + j, return_index=True)
+    return i[first], j[first], kind[first]
 
 
 def _argyrodite_site_cages(network: SiteNetwork, centres_A: np.ndarray) -> np.ndarray:
@@ -769,9 +832,11 @@ def argyrodite_network(halogen: str, s_on_4a: Any, x_on_4d: Any, *, size: Any = 
         Unit cells along the cell vectors (default: the file's ``default_size``).
     tables : dict, optional
         ``site_energy_eV`` (class -> eV) and ``kra_eV`` ("hop|class|class" -> eV or [eV,
-        n]); optionally ``cage_energy_eV`` ({"S": U, "X": U} by the species on the cage
-        centre: a pair energy U between every two T5/T2 sites of one cage that are not a
-        hard core); default the material file's tables.
+        n]); optionally ``pair_energy_eV`` ({kind: J}: a pair energy J between the two
+        sites of every pair of that kind, :func:`argyrodite_li_pairs`) and
+        ``cage_energy_eV`` ({"S": U, "X": U} by the species on the cage centre: a pair
+        energy U between every two T5/T2 sites of one cage that are not a hard core);
+        default the material file's tables.
 
     Returns
     -------
@@ -818,37 +883,91 @@ ARGYRODITE_AIMD_500K: dict[tuple[str, float], dict[str, Any]] = {
                             "T2-T2_intracage": 45, "T2-T2_intercage": 0},
                       t5_moves={"doublet": 13325, "intracage": 1885, "intercage": 2},
                       populations={"T5": 0.8023, "T2": 0.1976, "T4": 0.0000},
-                      populations_se={"T5": 0.0034, "T2": 0.0034, "T4": 0.0}),
+                      populations_se={"T5": 0.0034, "T2": 0.0034, "T4": 0.0},
+                      pairs_both={"T2-T2_intracage": 0.00010, "T5-T5_cage": 0.11917,
+                                  "T2-T4": 0.00000, "T2-T5_cage1": 0.05944, "T2-T5_cage2": 0.01154,
+                                  "T2-T2_cage2": 0.00074, "T5-T5_intercage": 0.14122,
+                                  "T2-T5_intercage": 0.02975, "T4-T4": 0.00000, "T4-T5": 0.00000},
+                      pairs_both_se={"T2-T2_intracage": 0.00002, "T5-T5_cage": 0.00124,
+                                     "T2-T4": 0.00000, "T2-T5_cage1": 0.00106,
+                                     "T2-T5_cage2": 0.00020, "T2-T2_cage2": 0.00009,
+                                     "T5-T5_intercage": 0.00258, "T2-T5_intercage": 0.00048,
+                                     "T4-T4": 0.00000, "T4-T5": 0.00000}),
     ("Cl", 0.5): dict(li_time_s=1.33248e-08,
                       hops={"doublet": 2641, "T5-T2": 13863, "T5-T4": 1280,
                             "T2-T2_intracage": 136, "T2-T2_intercage": 813},
                       t5_moves={"doublet": 2849, "intracage": 2249, "intercage": 535},
                       populations={"T5": 0.6608, "T2": 0.3114, "T4": 0.0277},
-                      populations_se={"T5": 0.0066, "T2": 0.0055, "T4": 0.0018}),
+                      populations_se={"T5": 0.0066, "T2": 0.0055, "T4": 0.0018},
+                      pairs_both={"T2-T2_intracage": 0.00325, "T5-T5_cage": 0.07651,
+                                  "T2-T4": 0.00116, "T2-T5_cage1": 0.08834, "T2-T5_cage2": 0.04549,
+                                  "T2-T2_cage2": 0.01476, "T5-T5_intercage": 0.08884,
+                                  "T2-T5_intercage": 0.03515, "T4-T4": 0.00192, "T4-T5": 0.01473},
+                      pairs_both_se={"T2-T2_intracage": 0.00039, "T5-T5_cage": 0.00208,
+                                     "T2-T4": 0.00007, "T2-T5_cage1": 0.00092,
+                                     "T2-T5_cage2": 0.00091, "T2-T2_cage2": 0.00068,
+                                     "T5-T5_intercage": 0.00117, "T2-T5_intercage": 0.00099,
+                                     "T4-T4": 0.00045, "T4-T5": 0.00112}),
     ("Cl", 1.0): dict(li_time_s=1.33248e-08,
                       hops={"doublet": 9, "T5-T2": 11844, "T5-T4": 3152,
                             "T2-T2_intracage": 69, "T2-T2_intercage": 3808},
                       t5_moves={"doublet": 12, "intracage": 1820, "intercage": 1289},
                       populations={"T5": 0.5522, "T2": 0.3740, "T4": 0.0737},
-                      populations_se={"T5": 0.0038, "T2": 0.0037, "T4": 0.0021}),
+                      populations_se={"T5": 0.0038, "T2": 0.0037, "T4": 0.0021},
+                      pairs_both={"T2-T2_intracage": 0.00780, "T5-T5_cage": 0.01048,
+                                  "T2-T4": 0.00289, "T2-T5_cage1": 0.11342, "T2-T5_cage2": 0.05011,
+                                  "T2-T2_cage2": 0.02084, "T5-T5_intercage": 0.02958,
+                                  "T2-T5_intercage": 0.01883, "T4-T4": 0.00870, "T4-T5": 0.04193},
+                      pairs_both_se={"T2-T2_intracage": 0.00060, "T5-T5_cage": 0.00048,
+                                     "T2-T4": 0.00009, "T2-T5_cage1": 0.00105,
+                                     "T2-T5_cage2": 0.00056, "T2-T2_cage2": 0.00119,
+                                     "T5-T5_intercage": 0.00094, "T2-T5_intercage": 0.00048,
+                                     "T4-T4": 0.00037, "T4-T5": 0.00179}),
     ("I", 0.0): dict(li_time_s=1.33248e-08,
                      hops={"doublet": 21854, "T5-T2": 1923, "T5-T4": 0,
                            "T2-T2_intracage": 0, "T2-T2_intercage": 0},
                      t5_moves={"doublet": 21856, "intracage": 287, "intercage": 0},
                      populations={"T5": 0.9732, "T2": 0.0268, "T4": 0.0},
-                     populations_se={"T5": 0.0027, "T2": 0.0027, "T4": 0.0}),
+                     populations_se={"T5": 0.0027, "T2": 0.0027, "T4": 0.0},
+                     pairs_both={"T2-T2_intracage": 0.00001, "T5-T5_cage": 0.16210,
+                                 "T2-T4": 0.00000, "T2-T5_cage1": 0.00808, "T2-T5_cage2": 0.00086,
+                                 "T2-T2_cage2": 0.00001, "T5-T5_intercage": 0.19183,
+                                 "T2-T5_intercage": 0.00360, "T4-T4": 0.00000, "T4-T5": 0.00000},
+                     pairs_both_se={"T2-T2_intracage": 0.00001, "T5-T5_cage": 0.00072,
+                                    "T2-T4": 0.00000, "T2-T5_cage1": 0.00068,
+                                    "T2-T5_cage2": 0.00004, "T2-T2_cage2": 0.00001,
+                                    "T5-T5_intercage": 0.00176, "T2-T5_intercage": 0.00035,
+                                    "T4-T4": 0.00000, "T4-T5": 0.00000}),
     ("I", 0.5): dict(li_time_s=1.33056e-08,
                      hops={"doublet": 3055, "T5-T2": 8697, "T5-T4": 435,
                            "T2-T2_intracage": 17, "T2-T2_intercage": 1341},
                      t5_moves={"doublet": 3143, "intracage": 925, "intercage": 335},
                      populations={"T5": 0.7073, "T2": 0.2868, "T4": 0.0060},
-                     populations_se={"T5": 0.0047, "T2": 0.0044, "T4": 0.0005}),
+                     populations_se={"T5": 0.0047, "T2": 0.0044, "T4": 0.0005},
+                     pairs_both={"T2-T2_intracage": 0.00785, "T5-T5_cage": 0.08343,
+                                 "T2-T4": 0.00009, "T2-T5_cage1": 0.08477, "T2-T5_cage2": 0.03746,
+                                 "T2-T2_cage2": 0.01450, "T5-T5_intercage": 0.08358,
+                                 "T2-T5_intercage": 0.02172, "T4-T4": 0.00001, "T4-T5": 0.00408},
+                     pairs_both_se={"T2-T2_intracage": 0.00080, "T5-T5_cage": 0.00080,
+                                    "T2-T4": 0.00002, "T2-T5_cage1": 0.00096,
+                                    "T2-T5_cage2": 0.00046, "T2-T2_cage2": 0.00082,
+                                    "T5-T5_intercage": 0.00140, "T2-T5_intercage": 0.00065,
+                                    "T4-T4": 0.00001, "T4-T5": 0.00047}),
     ("I", 1.0): dict(li_time_s=1.33056e-08,
                      hops={"doublet": 0, "T5-T2": 6101, "T5-T4": 391,
                            "T2-T2_intracage": 3, "T2-T2_intercage": 6716},
                      t5_moves={"doublet": 0, "intracage": 468, "intercage": 608},
                      populations={"T5": 0.5253, "T2": 0.4692, "T4": 0.0055},
-                     populations_se={"T5": 0.0052, "T2": 0.005, "T4": 0.0003}),
+                     populations_se={"T5": 0.0052, "T2": 0.005, "T4": 0.0003},
+                     pairs_both={"T2-T2_intracage": 0.02952, "T5-T5_cage": 0.00352,
+                                 "T2-T4": 0.00025, "T2-T5_cage1": 0.13134, "T2-T5_cage2": 0.04629,
+                                 "T2-T2_cage2": 0.04722, "T5-T5_intercage": 0.00282,
+                                 "T2-T5_intercage": 0.00494, "T4-T4": 0.00000, "T4-T5": 0.00367},
+                     pairs_both_se={"T2-T2_intracage": 0.00117, "T5-T5_cage": 0.00032,
+                                    "T2-T4": 0.00004, "T2-T5_cage1": 0.00133,
+                                    "T2-T5_cage2": 0.00051, "T2-T2_cage2": 0.00168,
+                                    "T5-T5_intercage": 0.00015, "T2-T5_intercage": 0.00019,
+                                    "T4-T4": 0.00000, "T4-T5": 0.00024}),
 }
 
 
@@ -1323,6 +1442,13 @@ def describe_material(name: str) -> str:
             lines.append(f"    {p['name']:<12s} {'-'.join(p['sites']):<10s} "
                          f"{p['window_A'][0]:g}-{p['window_A'][1]:g} A  J = "
                          f"{p['energy_eV']:+.3f} eV   [{p['source']}]")
+    lp = d.get("li_pairs")
+    if lp:
+        lines.append(f"  pair kinds (soft pair energies per halogen, below; windows at a = "
+                     f"{lp['window_a_A']:g} A, scaled with a)   [{lp['source']}]:")
+        for k in lp["kinds"]:
+            lines.append(f"    {k['name']:<16s} {'-'.join(k['sites']):<6s} "
+                         f"{k['window_A'][0]:g}-{k['window_A'][1]:g} A")
     em = d.get("energy_model")
     if em:
         data = nasicon_lce_data(em["data"])
@@ -1351,6 +1477,18 @@ def describe_material(name: str) -> str:
         for x, h in d["halogens"].items():
             vals = ", ".join(f"{k} = {v:g}" for k, v in h.items() if isinstance(v, float))
             lines.append(f"    {x}: {vals}   [{h['source']}]")
+            src = str(h.get("params_from", x))
+            if src != x:
+                lines.append(f"       tables: those of {src}")
+                continue
+            e = [float(v) for v in h.get("site_energy_eV", {}).values()]
+            k = [float(v[0] if isinstance(v, list) else v) for v in h.get("kra_eV", {}).values()]
+            if e and k:
+                lines.append(f"       {len(e)} site energies {min(e):+.3f}..{max(e):+.3f} eV, "
+                             f"{len(k)} KRA barriers {min(k):.3f}..{max(k):.3f} eV")
+            if h.get("pair_energy_eV"):
+                lines.append("       pair energies: " + ", ".join(
+                    f"{n} {v:+.3f}" for n, v in h["pair_energy_eV"].items()) + " eV")
     if d.get("validation"):
         lines.append("  computed references (kmc validate):")
         for v in d["validation"]:

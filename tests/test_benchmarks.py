@@ -203,11 +203,14 @@ def test_kmcpy_replicas_aggregates_independent_seeds(tmp_path):
 
 def test_argyrodite_fit_recovers_the_site_energies_of_a_known_model():
     """benchmarks/argyrodite_fit.py's inverse Monte Carlo, given frames of the model itself
-    with two site energies changed (T2:XS +0.06 eV, T2:SX -0.04 eV; an ordered and a fully
-    exchanged Li6PS5Cl cell, 1500 frames each), recovers them from the file's tables in four
-    iterations within three standard errors: kT times the relative block error (10 blocks)
-    of the reference's Li count on that class, times sqrt 2 for the model's own sampling. A
-    cell of fixed Li number fixes only energy differences within it: T2 against T5. (The
+    with two site energies and a pair energy changed (T2:XS +0.06 eV, T2:SX -0.04 eV, the
+    T5-T5_cage pair +0.04 eV; an ordered and a fully exchanged Li6PS5Cl cell, 1500 frames
+    each), recovers them from the file's tables in four iterations within three standard
+    errors: kT times the relative block error (10 blocks) of the reference's Li count on
+    that class (for the pair energy: kT times the standard error of the doubly occupied
+    pairs of that kind over their variance, the response), times sqrt 2 for the model's own
+    sampling. A cell of fixed Li number fixes only energy differences within it: T2 against
+    T5. (The
     optional cage term is not tested here: these block errors, which ignore the slow drift
     of the Li per cage, are too small for it.)"""
     import math
@@ -221,11 +224,14 @@ def test_argyrodite_fit_recovers_the_site_energies_of_a_known_model():
     fitmod = _load("argyrodite_fit")
     hal = material_spec("argyrodite").data["halogens"]["Cl"]
     base = {"site_energy_eV": dict(hal["site_energy_eV"]),
-            "kra_eV": {k: float(v[0]) for k, v in hal["kra_eV"].items()}}
-    true = {"site_energy_eV": dict(base["site_energy_eV"]), "kra_eV": base["kra_eV"]}
+            "kra_eV": {k: float(v[0]) for k, v in hal["kra_eV"].items()},
+            "pair_energy_eV": dict(hal["pair_energy_eV"])}
+    true = {k: dict(v) for k, v in base.items()}
     true["site_energy_eV"]["T2:XS"] += 0.06
     true["site_energy_eV"]["T2:SX"] -= 0.04
+    true["pair_energy_eV"]["T5-T5_cage"] += 0.04
     runs, counts = [], {}
+    pairs = np.zeros(3000)
     for k, swap in enumerate((False, True)):
         m = build_material("argyrodite", halogen="Cl", site_exchange=float(swap), size=2)
         arr = dict(s_on_4a=np.full(32, swap), x_on_4d=np.full(32, swap))
@@ -235,7 +241,11 @@ def test_argyrodite_fit_recovers_the_site_energies_of_a_known_model():
         runs.append(dict(sites=fr.sites[1:], **arr))
         counts["T2:SX" if swap else "T2:XS"] = (cls == ("T2:SX" if swap else "T2:XS"))[
             fr.sites[1:]].sum(axis=1)
-    res = fitmod.fit_runs(runs, "Cl", base, iterations=4, frames=1000, seed=5)
+        g = fitmod.Geometry(net, cls, np.zeros(net.n_sites, np.int64) - 1)
+        pairs[1500 * k:1500 * (k + 1)] = fitmod.observables(g, fr.sites[1:],
+                                                            ["pair:T5-T5_cage"])[:, 0]
+    res = fitmod.fit_runs(runs, "Cl", base, iterations=4, frames=1000, seed=5,
+                          pairs=("T5-T5_cage",), barrier_steps=1)
     kT = fitmod.KT_EV
     got_E = res["tables"]["site_energy_eV"]
     for t2, t5 in (("T2:XS", "T5:XS"), ("T2:SX", "T5:SX")):
@@ -247,3 +257,12 @@ def test_argyrodite_fit_recovers_the_site_energies_of_a_known_model():
         want = true["site_energy_eV"][t2] - true["site_energy_eV"][t5]
         assert abs(got - want) < 3 * err, (t2, got, want, err)
     assert got_E["T5:XS"] == 0.0
+    # d<N>/dJ = -Var(N)/kT for the pair count N (summed over the two cells): the error of J
+    # is kT SE(<N>) / Var(N), not kT SE/<N> as for a site count (Var ~ <N> there)
+    per_cell = pairs.reshape(2, 1500)
+    se = np.sqrt(sum(c.reshape(10, -1).mean(axis=1).var(ddof=1) / 10 for c in per_cell))
+    err = kT * se / sum(c.var() for c in per_cell) * math.sqrt(2)
+    got = res["tables"]["pair_energy_eV"]["T5-T5_cage"]
+    want = true["pair_energy_eV"]["T5-T5_cage"]
+    assert abs(got - want) < 3 * err, (got, want, err)
+    assert abs(got - base["pair_energy_eV"]["T5-T5_cage"]) > 3 * err   # it had to move

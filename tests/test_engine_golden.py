@@ -39,8 +39,9 @@ GOLDEN = {  # case: (mode, state after 2x10^4 hops, after 5x10^4)
     "beta_alumina": ("tree", "daf222c225013b61a0d6", "5483e383ea1f71069a10"),
     # re-recorded 2026-12-07: the model gained the intercage T2-T2 exclusion and new tables,
     # then (the same day) site energies and barriers fitted to the AIMD and the diffraction
-    # structure as its start (a new model, the same engine: every other hash is unchanged)
-    "argyrodite": ("tree", "bef8e4248c067bb18492", "dea382f244b276a2e957"),
+    # structure as its start (a new model, the same engine: every other hash is unchanged);
+    # again 2026-12-07 for the Li-Li pair energies per pair kind and the refitted tables
+    "argyrodite": ("tree", "ee13688fc2660300f643", "fcd103ca46527c030285"),
     # 41^3 = 68921 sites: large enough for the engine to prefetch a step's neighbourhood
     # (and, with one vacancy, the count solver's look-ahead), which must change nothing
     "pairs_large": ("tree", "ac3caee2c42705f0c281", "282b06e74568cb8cd118"),

@@ -10,6 +10,7 @@ sqrt(N).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -21,7 +22,7 @@ from kmc.jumps import count_moves, max_pairs_both_occupied, rates_per_ion_Hz, re
 from kmc.materials import (ARGYRODITE_AIMD_500K, ARGYRODITE_FRAME_S,
                            ARGYRODITE_HARD_CORE_MIN_EV, ARGYRODITE_T5_MOVES,
                            argyrodite_anion_sites_A, argyrodite_cages,
-                           argyrodite_exclusion_pairs, argyrodite_network,
+                           argyrodite_exclusion_pairs, argyrodite_li_pairs, argyrodite_network,
                            argyrodite_t5_move_classifier, build_material, material_spec)
 
 
@@ -84,6 +85,9 @@ def test_every_toml_table_is_complete():
         assert len(t["site_energy_eV"]) == 10 and len(t["kra_eV"]) == 24, x
         for key, (e, n) in t["kra_eV"].items():
             assert 0.0 < e < 0.6 and n >= 1, (x, key)
+        kinds = [k["name"] for k in d["li_pairs"]["kinds"]]
+        assert t["pair_energy_eV"] and all(k in kinds and 0.0 < J < 0.3
+                                           for k, J in t["pair_energy_eV"].items()), x
     assert d["attempt_frequency"]["value_Hz"] == 1e13
     for key in ("morgan_cif", "morgan_aimd", "nu_estimate", "t2_exclusion_estimate"):
         assert d["references"][key]["flag"] in ("V", "S", "U", "estimate")
@@ -123,7 +127,7 @@ def test_one_li_per_exclusion_pair_in_every_frame():
     pi, pj = argyrodite_exclusion_pairs(m)
     hard = net.pair_energies_eV >= ARGYRODITE_HARD_CORE_MIN_EV
     assert hard.sum() == len(pi) and np.all(net.pair_energies_eV[hard] == 2.0)
-    assert np.all(np.abs(net.pair_energies_eV[~hard]) < 0.3)       # the cage term
+    assert np.all(np.abs(net.pair_energies_eV[~hard]) < 0.3)       # the soft pairs
     sim = kmc.Simulation(net, 600.0, n_ions=m.n_ions, seed=5)
     start = sim.engine.get_state()["ion_site"]
     assert max_pairs_both_occupied(start[None], pi, pj, net.n_sites) > 0  # the check can fail
@@ -270,16 +274,28 @@ def test_argyrodite_network_is_the_built_model_for_its_arrangement():
                            tables=partial)
 
 
-def _t2_fraction(halogen, exchange, frames=2000, seed=3):
-    """Fraction of the Li on T2 sites at 500 K from the built model's initial state (six Li
-    per cage, as the AIMD), and its standard error over 8 blocks of frames."""
+@functools.lru_cache(maxsize=None)
+def _frames_500K(halogen, exchange, frames=2000, seed=3):
+    """The built model at 500 K from its initial state (six Li per cage, as the AIMD): the
+    material and its occupied sites in `frames` frames of 100 fs after 20000 hops."""
     m = build_material("argyrodite", halogen=halogen, site_exchange=exchange)
-    net = m.network
     sim = kmc.Simulation(m, 500.0, seed=seed)
     fr = record_site_frames(sim, ARGYRODITE_FRAME_S, frames, equilibration_hops=20_000)
-    on_t2 = (net.site_types == net.site_type_names.index("T2"))[fr.sites[1:]].mean(axis=1)
-    blocks = on_t2.reshape(8, -1).mean(axis=1)
+    return m, fr.sites[1:]
+
+
+def _block_mean(per_frame):
+    """Mean of a per-frame series and its standard error over 8 blocks."""
+    blocks = np.asarray(per_frame).reshape(8, -1).mean(axis=1)
     return blocks.mean(), blocks.std(ddof=1) / math.sqrt(len(blocks))
+
+
+def _t2_fraction(halogen, exchange):
+    """Fraction of the Li on T2 sites at 500 K (:func:`_frames_500K`) and its standard error
+    over 8 blocks of frames."""
+    m, sites = _frames_500K(halogen, exchange)
+    net = m.network
+    return _block_mean((net.site_types == net.site_type_names.index("T2"))[sites].mean(axis=1))
 
 
 @pytest.mark.parametrize("halogen", ["Cl", "I"])
@@ -335,3 +351,79 @@ def test_cage_term_pairs_every_two_sites_of_a_cage():
     with pytest.raises(ConfigError, match="'Cl'.*'S' or 'X'"):
         argyrodite_network("Cl", np.zeros(32, bool), x_on_4d, size=2,
                            tables={**base, "cage_energy_eV": {"Cl": 0.01}})
+
+
+def test_li_pair_kinds_and_their_energies():
+    """The pair kinds of ``[[li_pairs.kinds]]`` (kmc.materials.argyrodite_li_pairs): per unit
+    cell 48, 48, 96, 48, 96, 48, 48, 96, 24, 48 pairs, each kind at one distance (at Cl's a;
+    the same pairs for every halogen, whose distances scale with a); the built model puts the
+    halogen's ``pair_energy_eV`` on every pair of a kind and nothing on the others; a wrong
+    kind is a clear error."""
+    spec = material_spec("argyrodite").data
+    kinds = [k["name"] for k in spec["li_pairs"]["kinds"]]
+    for halogen in ("Cl", "I"):
+        m = build_material("argyrodite", halogen=halogen, size=2)
+        net = m.network
+        a_A = float(spec["halogens"][halogen]["a_A"])
+        i, j, k = argyrodite_li_pairs(net, a_A)
+        assert np.bincount(k).tolist() == [8 * n for n in (48, 48, 96, 48, 96, 48, 48, 96,
+                                                           24, 48)]
+        f = (net.positions[j] - net.positions[i]) @ np.linalg.inv(net.cell)
+        d = np.linalg.norm((f - np.rint(f)) @ net.cell, axis=1) * (9.86026 / a_A)
+        for q, rule in enumerate(spec["li_pairs"]["kinds"]):
+            lo, hi = rule["window_A"]
+            assert lo <= d[k == q].min() and d[k == q].max() <= hi
+            assert np.ptp(d[k == q]) < 1e-3, rule["name"]
+        # the network's soft pairs are exactly the kinds with an energy, carrying it
+        J = spec["halogens"][halogen]["pair_energy_eV"]
+        soft = net.pair_energies_eV < ARGYRODITE_HARD_CORE_MIN_EV
+        got = dict(zip(zip(net.pair_i[soft].tolist(), net.pair_j[soft].tolist()),
+                       net.pair_energies_eV[soft].tolist()))
+        want = {(u, v): J[kinds[q]] for u, v, q in zip(i.tolist(), j.tolist(), k.tolist())
+                if J.get(kinds[q], 0.0)}
+        assert got == want and len(want) > 0
+    base = {t: spec["halogens"]["Cl"][t] for t in ("site_energy_eV", "kra_eV")}
+    net0, _ = argyrodite_network("Cl", np.zeros(32, bool), np.zeros(32, bool), size=2,
+                                 tables=base)
+    assert np.all(net0.pair_energies_eV >= ARGYRODITE_HARD_CORE_MIN_EV)   # no table: none
+    with pytest.raises(ConfigError, match="'T5-T6'.*T2-T2_intracage"):
+        argyrodite_network("Cl", np.zeros(32, bool), np.zeros(32, bool), size=2,
+                           tables={**base, "pair_energy_eV": {"T5-T6": 0.1}})
+
+
+@pytest.mark.parametrize("halogen", ["Cl", "I"])
+def test_li_pair_correlations_match_the_aimd_they_are_fitted_to(halogen):
+    """500 K, as the T2 test: for each pair kind with a pair energy (the fitted kinds), the
+    probability that both sites of a pair are occupied, summed over the three AIMD
+    configurations, agrees with Morgan's AIMD (ARGYRODITE_AIMD_500K ``pairs_both``, our
+    analysis: Morgan's frames on the model's sites) within three combined standard errors
+    (the model's over 8 blocks, the AIMD's over its runs). One known exception, bounded at
+    10 %: Li6PS5I's T5-T5 pairs of one cage come out 5.5 % too often doubly occupied (z 8),
+    the compromise of one energy per kind over the three configurations (the fully exchanged
+    cell fills them 10x too often, docs/materials/argyrodite.md). Without the pair energies
+    the short intracage pairs were 5-30x too often doubly occupied."""
+    spec = material_spec("argyrodite").data
+    kinds = [k["name"] for k in spec["li_pairs"]["kinds"]]
+    fitted = spec["halogens"][halogen]["pair_energy_eV"]
+    model = {k: [0.0, 0.0] for k in fitted}
+    aimd = {k: [0.0, 0.0] for k in fitted}
+    for exchange in (0.0, 0.5, 1.0):
+        m, sites = _frames_500K(halogen, exchange)
+        net = m.network
+        i, j, kind = argyrodite_li_pairs(net, float(spec["halogens"][halogen]["a_A"]))
+        occ = np.zeros((len(sites), net.n_sites), bool)
+        occ[np.arange(len(sites))[:, None], sites] = True
+        ref = ARGYRODITE_AIMD_500K[(halogen, exchange)]
+        for name in fitted:
+            sel = kind == kinds.index(name)
+            mean, se = _block_mean((occ[:, i[sel]] & occ[:, j[sel]]).mean(axis=1))
+            model[name][0] += mean
+            model[name][1] += se ** 2
+            aimd[name][0] += ref["pairs_both"][name]
+            aimd[name][1] += ref["pairs_both_se"][name] ** 2
+    for name in fitted:
+        diff = abs(model[name][0] - aimd[name][0])
+        tol = 3 * math.sqrt(model[name][1] + aimd[name][1])
+        if (halogen, name) == ("I", "T5-T5_cage"):   # the known compromise, bounded
+            tol = 0.1 * aimd[name][0]
+        assert diff < tol, (name, model[name][0], aimd[name][0], tol)
