@@ -2,7 +2,8 @@
 Li6PS5I (the tables of lattices/argyrodite.toml).
 
     python benchmarks/argyrodite_fit.py /path/to/data_argyrodite_disorder [--halogen Cl I]
-        [--iterations 12] [--frames 1500] [--json out.json] [--tables]
+        [--iterations 12] [--average K] [--barrier-steps 3] [--frames 1500] [--pairs KIND...]
+        [--cage] [--from-rates] [--json out.json] [--tables]
 
 B. J. Morgan, Chem. Mater. 33, 2004 (2021) deposited his AIMD trajectories (PBE, 2x2x2 cells
 of 192 Li, 500 K, inherent structures every 100 fs, 0/50/100 % X/S2- exchange of the 4a/4d
@@ -45,14 +46,21 @@ at 500 K for `--frames` frames per AIMD run after 20 000 hops):
    With --pairs KIND..., also one pair energy J per named kind of [[li_pairs.kinds]] (the
    table ``pair_energy_eV``), whose conjugate is the number of doubly occupied pairs of the
    kind. The shipped tables (2026-12-07) were fitted with --pairs T2-T2_intracage T5-T5_cage
-   T2-T4 T2-T5_cage1 T2-T5_cage2: these five kinds were the ones most often doubly occupied
-   in the model without them, against the AIMD (30x for the intracage T2-T2 pair).
+   T2-T4 T2-T5_cage1 T2-T5_cage2, the five kinds the model without them missed most (up to
+   30x too often doubly occupied; the 2.51 A T2-T5_cage1 pair 2-3x too rarely), in three
+   runs, each starting from the file's tables as the last left them: --iterations 20
+   --barrier-steps 1 (from the tables without pair energies), then --iterations 10 --average
+   6 --barrier-steps 1, then --iterations 0 --barrier-steps 4 (the first two with the
+   single barrier pass the script then had: no cap, no floor, and a class with 3 hops each
+   way counted as 6 >= MIN_COUNT, which moved Li6PS5I's T2-T2_intracage|T2:XX|T2:XX, 3 hops).
 2. KRA barriers: E_kra(hop|A|B) changes by kT ln(sqrt(k_AB k_BA)_model / sqrt(k_AB
    k_BA)_AIMD) once the equilibrium is fitted; the open-hop rates of a hop class are then
    those of the AIMD (a barrier changes the rates, not the equilibrium). Hop classes seen
    fewer than 5 times in the AIMD keep their barrier. Hops are counted between frames, and a
    fast class hops back and forth within one, so a step under-corrects: --barrier-steps
-   passes (default 3), each from the model's rates with the last barriers.
+   passes (default 3), each from the model's rates with the last barriers, the later ones
+   secant steps; a class whose counted rate hardly answers its barrier keeps it (see
+   fit_runs), and barriers stay >= 0.
 
 Nothing experimental enters: the fit sees Morgan's AIMD only. The printout gives, per
 compound, the occupancies and pair co-occupancies of AIMD and model before and after, with

@@ -307,7 +307,7 @@ def test_t2_population_matches_the_aimd_it_is_fitted_to(halogen):
     over its runs, the model's over 8 blocks of 250 frames). With the earlier tables (open-hop
     rate ratios) the model put 0.32 of ordered Li6PS5Cl's Li on T2 against the AIMD's 0.198:
     the sum was 0.21 too high for Cl. Per configuration the fit is a compromise
-    (docs/materials/argyrodite.md): ordered Li6PS5I keeps about twice the AIMD's T2."""
+    (docs/materials/argyrodite.md): ordered Li6PS5I keeps about 1.5x the AIMD's T2."""
     model, var, aimd, aimd_var = 0.0, 0.0, 0.0, 0.0
     for exchange in (0.0, 0.5, 1.0):
         f, se = _t2_fraction(halogen, exchange)
