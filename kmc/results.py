@@ -200,9 +200,12 @@ class RunResult:
                          f"{t.alpha_tracer_err:.2g}, fitted over lags {lo:.3g}..{hi:.3g} s; "
                          f"{state} ({self.stop_reason})")
         if set(self.event_counts) != set(self.hop_type_counts):  # multi-ion events present
-            lines.append("  events fired (share of squared displacement): " + ", ".join(
+            fired = {k: v for k, v in self.event_counts.items() if v}
+            never = [k for k, v in self.event_counts.items() if not v]
+            lines.append("  events fired (share of squared displacement): " + (", ".join(
                 f"{k} {v} ({100 * self.displacement_share.get(k, 0.0):.3g} %)"
-                for k, v in self.event_counts.items()))
+                for k, v in fired.items()) or "none") + (
+                f"; never fired: {', '.join(never)}" if never else ""))
         for w in self.to_dict()["warnings"]:
             lines.append(f"  warning: {w}")
         return "\n".join(lines)

@@ -206,12 +206,10 @@ def test_argyrodite_fit_recovers_the_site_energies_of_a_known_model():
     with two site energies and a pair energy changed (T2:XS +0.06 eV, T2:SX -0.04 eV, the
     T5-T5_cage pair +0.04 eV; an ordered and a fully exchanged Li6PS5Cl cell, 1500 frames
     each), recovers them from the file's tables in four iterations within three standard
-    errors: kT times the relative block error (10 blocks) of the reference's Li count on
-    that class (for the pair energy: kT times the standard error of the doubly occupied
-    pairs of that kind over their variance, the response), times sqrt 2 for the model's own
-    sampling. A cell of fixed Li number fixes only energy differences within it: T2 against
-    T5. (The
-    optional cage term is not tested here: these block errors, which ignore the slow drift
+    errors: kT times the block standard error (10 blocks) of the reference's Li count on
+    that class (of its doubly occupied pairs of that kind) over the count's variance (the
+    response of the mean to the energy), times sqrt 2 for the model's own sampling. A cell of fixed Li number fixes only energy differences within it: T2 against
+    T5. (The optional cage term is not tested here: these block errors, which ignore the slow drift
     of the Li per cage, are too small for it.)"""
     import math
 
@@ -249,16 +247,18 @@ def test_argyrodite_fit_recovers_the_site_energies_of_a_known_model():
     kT = fitmod.KT_EV
     got_E = res["tables"]["site_energy_eV"]
     for t2, t5 in (("T2:XS", "T5:XS"), ("T2:SX", "T5:SX")):
+        # d<N>/dE = -Var(N)/kT for the Li count N of the class: the error of E is kT SE(<N>)
+        # / Var(N) (kT SE/<N> only if N were Poisson; the hard cores and pair energies of
+        # a cell of fixed Li number narrow it)
         n = counts[t2]
         blocks = n.reshape(10, -1).mean(axis=1)
-        err = kT * blocks.std(ddof=1) / math.sqrt(10) / blocks.mean() * math.sqrt(2)
+        err = kT * blocks.std(ddof=1) / math.sqrt(10) / n.var() * math.sqrt(2)
         # one cell fixes only differences within it (its Li number is fixed)
         got = got_E[t2] - got_E[t5]
         want = true["site_energy_eV"][t2] - true["site_energy_eV"][t5]
         assert abs(got - want) < 3 * err, (t2, got, want, err)
     assert got_E["T5:XS"] == 0.0
-    # d<N>/dJ = -Var(N)/kT for the pair count N (summed over the two cells): the error of J
-    # is kT SE(<N>) / Var(N), not kT SE/<N> as for a site count (Var ~ <N> there)
+    # the same for the pair count N, summed over the two cells
     per_cell = pairs.reshape(2, 1500)
     se = np.sqrt(sum(c.reshape(10, -1).mean(axis=1).var(ddof=1) / 10 for c in per_cell))
     err = kT * se / sum(c.var() for c in per_cell) * math.sqrt(2)

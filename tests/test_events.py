@@ -260,6 +260,9 @@ def test_bound_pair_haven_ratio_is_one_half():
     assert res.event_counts == {"hop": 0, "concerted2": res.hops}
     assert res.displacement_share == {"hop": 0.0, "concerted2": 1.0}
     assert not any("dimensionality" in w for w in res.warnings)
+    # the summary lists what fired and names the types that never did (no "hop 0 (0 %)")
+    line = next(x for x in res.summary().splitlines() if "events fired" in x)
+    assert line.endswith(f"concerted2 {res.hops} (100 %); never fired: hop"), line
 
 
 def test_haven_ratio_drops_as_concerted_events_dominate():
