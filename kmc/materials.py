@@ -170,11 +170,12 @@ def _check_spec(spec: MaterialSpec) -> None:
                 raise ConfigError(f"material file {spec.name}.toml: {where} cites unknown "
                                   f"reference {k!r}")
     for h in d["hops"]:
-        if "barrier_eV" not in h and not (h.get("barrier_model") == "energy_model"
-                                          and "energy_model" in d):
+        model = h.get("barrier_model")
+        if "barrier_eV" not in h and not ((model == "energy_model" and "energy_model" in d)
+                                          or (model == "halogen_tables" and "halogens" in d)):
             raise ConfigError(f"material file {spec.name}.toml: hop {h['name']!r} has no "
                               "barrier_eV (or barrier_model = \"energy_model\" with an "
-                              "[energy_model] table)")
+                              "[energy_model] table, or \"halogen_tables\" with [halogens])")
     nu = d.get("attempt_frequency", {}).get("value_Hz")
     if nu is not None and not (isinstance(nu, (int, float)) and math.isfinite(nu) and nu > 0):
         raise ConfigError(f"material file {spec.name}.toml: attempt_frequency.value_Hz = "
@@ -536,8 +537,9 @@ class _Build:
         self.positions, self.kinds, self.cell = _supercell(frac, kinds, cell, size)
         self.energies = np.array([float(s.get("energy_eV", 0.0)) for s in self.site_specs])[
             self.kinds]
-        # a hop with `barrier_model = "energy_model"` gets its barrier from the material's
-        # energy model (set by the model function); 0 until then
+        # a hop with `barrier_model = "energy_model"` (or "halogen_tables", the argyrodite's
+        # per-class tables) gets its barrier from the material's energy model or tables (set
+        # by the model function); 0 until then
         self.hop_rules = [HopRule(h["name"], h["sites"][0], h["sites"][1],
                                   float(h["window_A"][0]), float(h["window_A"][1]),
                                   float(h.get("barrier_eV", 0.0))) for h in d["hops"]]
@@ -1422,6 +1424,9 @@ def describe_material(name: str) -> str:
         got = f"{lengths[sel].min():.3f}-{lengths[sel].max():.3f} A" if sel.any() else "none"
         if "barrier_eV" in h:
             kra = f"E_KRA = {h['barrier_eV']:.3f} eV"
+            per = int(sel.sum()) // m.n_cells
+        elif h.get("barrier_model") == "halogen_tables":
+            kra = "E_KRA per end classes (halogens, below)"
             per = int(sel.sum()) // m.n_cells
         else:  # both directions of each hop are hop types of the energy model's network
             kra = "E_KRA from the energy model"
