@@ -642,3 +642,21 @@ def test_canonical_vectors_are_exact_and_antisymmetric():
     for k in range(5):
         rows = out[k::5]
         assert all(np.array_equal(r, rows[0]) for r in rows[:4]) and np.array_equal(rows[4], -rows[0])
+
+
+def test_material_file_checks_refuse_a_hop_without_a_barrier_source():
+    """A hop needs `barrier_eV`, or a `barrier_model` whose table the file has
+    (`energy_model` with [energy_model], `halogen_tables` with [halogens]); a source must be
+    a known reference key. Both are clear errors naming the hop or the key."""
+    import copy
+
+    from kmc.materials import MaterialSpec, _check_spec
+
+    data = copy.deepcopy(material_spec("argyrodite").data)
+    _check_spec(MaterialSpec("argyrodite", data))                 # the shipped file passes
+    no_tables = {k: v for k, v in data.items() if k != "halogens"}
+    with pytest.raises(ConfigError, match="hop 'doublet' has no barrier_eV.*halogen_tables"):
+        _check_spec(MaterialSpec("argyrodite", no_tables))
+    data["li_pairs"]["source"] = "nobody2099"
+    with pytest.raises(ConfigError, match="li_pairs cites unknown reference 'nobody2099'"):
+        _check_spec(MaterialSpec("argyrodite", data))
