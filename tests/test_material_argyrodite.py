@@ -386,6 +386,8 @@ def test_li_pair_kinds_and_their_energies():
     net0, _ = argyrodite_network("Cl", np.zeros(32, bool), np.zeros(32, bool), size=2,
                                  tables=base)
     assert np.all(net0.pair_energies_eV >= ARGYRODITE_HARD_CORE_MIN_EV)   # no table: none
+    with pytest.raises(ConfigError, match="a_A"):
+        argyrodite_li_pairs(net0, -9.86)
     with pytest.raises(ConfigError, match="'T5-T6'.*T2-T2_intracage"):
         argyrodite_network("Cl", np.zeros(32, bool), np.zeros(32, bool), size=2,
                            tables={**base, "pair_energy_eV": {"T5-T6": 0.1}})
