@@ -370,12 +370,10 @@ def fit_runs(runs: list[dict], halogen: str, tables: dict, iterations: int, fram
                                           geoms, names)
         dev_site = {c: _ratio(mod["sites"][c], ref["sites"][c]) for c in classes}
         dev_pair = {k: _ratio(mod["pairs"][k], ref["pairs"][k]) for k in keys}
-        zs = [abs(_z(mod["sites"][c], ref["sites"][c])) for c in classes]
-        zp = [abs(_z(mod["pairs"][k], ref["pairs"][k])) for k in keys]
+        z_site, z_pair = _median_z(mod, ref, classes, keys)
         history.append(dict(iteration=it, max_ln_site=max(abs(v) for v in dev_site.values()),
                             max_ln_pair=max(abs(v) for v in dev_pair.values()),
-                            median_z_site=float(np.median(zs)),
-                            median_z_pair=float(np.median(zp))))
+                            median_z_site=z_site, median_z_pair=z_pair))
         print(f"  iteration {it}: max |ln(model/AIMD)| sites {history[-1]['max_ln_site']:.3f}, "
               f"pairs {history[-1]['max_ln_pair']:.3f}; median |z| sites "
               f"{history[-1]['median_z_site']:.1f}, pairs {history[-1]['median_z_pair']:.1f} "
@@ -407,11 +405,9 @@ def fit_runs(runs: list[dict], halogen: str, tables: dict, iterations: int, fram
             tables[k] = {c: float(np.mean([t[k][c] for t in last])) for c in tables[k]}
         mod, _, _ = model_statistics(halogen, runs, tables, frames,
                                      seed + 100 * (iterations + 2), geoms)
-        zs = [abs(_z(mod["sites"][c], ref["sites"][c])) for c in classes]
-        zp = [abs(_z(mod["pairs"][k], ref["pairs"][k])) for k in keys]
-        print(f"  mean of the last {len(last)} iterates: median |z| sites "
-              f"{np.median(zs):.1f}, pairs {np.median(zp):.1f} ({time.time() - t0:.0f} s)",
-              flush=True)
+        z_site, z_pair = _median_z(mod, ref, classes, keys)
+        print(f"  mean of the last {len(last)} iterates: median |z| sites {z_site:.1f}, "
+              f"pairs {z_pair:.1f} ({time.time() - t0:.0f} s)", flush=True)
     # barriers: the model's geometric-mean open-hop rates onto the AIMD's. Hops are counted
     # between frames 100 fs apart (as in the AIMD), and a fast hop class hops back and forth
     # within a frame, so its counted rate grows more slowly than exp(-E_kra/kT): one step
@@ -425,9 +421,10 @@ def fit_runs(runs: list[dict], halogen: str, tables: dict, iterations: int, fram
     fitted_mod = mod
     last: dict[str, tuple[float, float]] = {}   # key -> (its ln ratio, the move made)
     frozen: set[str] = set()
-    n_ref = {k: n for k, (_, n) in _hop_ln_ratios(tables["kra_eV"], mod, ref).items()}
     for step in range(barrier_steps + 1):
         lrs = _hop_ln_ratios(tables["kra_eV"], mod, ref)
+        if step == 0:
+            n_ref = {k: n for k, (_, n) in lrs.items()}   # the AIMD hops behind each barrier
         dev = [abs(lr) for lr, n in lrs.values() if lr is not None and n >= 100]
         print(f"  barrier pass {step}: |ln(model/AIMD)| of the open-hop rates of the hop "
               f"classes with >= 100 AIMD hops: max {max(dev):.3f}, median {np.median(dev):.3f}"
@@ -436,9 +433,7 @@ def fit_runs(runs: list[dict], halogen: str, tables: dict, iterations: int, fram
             break
         kra_new = dict(tables["kra_eV"])
         for key, (lr, _) in lrs.items():
-            if lr is None:
-                continue
-            if key in frozen:
+            if lr is None or key in frozen:
                 continue
             move = lr
             if key in last and abs(last[key][1]) > 0.15:   # a secant needs a step above noise
@@ -459,6 +454,13 @@ def fit_runs(runs: list[dict], halogen: str, tables: dict, iterations: int, fram
         print(f"  barriers not determined by the counted rates (kept): {', '.join(sorted(frozen))}")
     return dict(halogen=halogen, tables=tables, ref=ref, before=before, fitted=fitted_mod,
                 after=mod, history=history, n_ref=n_ref, frozen=sorted(frozen))
+
+
+def _median_z(mod: dict, ref: dict, classes: list[str], keys: list[str]
+              ) -> tuple[float, float]:
+    """Median |z| of the model against the reference over the site classes and pair keys."""
+    return (float(np.median([abs(_z(mod["sites"][c], ref["sites"][c])) for c in classes])),
+            float(np.median([abs(_z(mod["pairs"][k], ref["pairs"][k])) for k in keys])))
 
 
 def _hop_ln_ratios(kra: dict, mod: dict, ref: dict) -> dict[str, tuple[float | None, int]]:

@@ -672,7 +672,7 @@ def _argyrodite_assemble(b: _Build, x: str, s_on_4a: np.ndarray, x_on_4d: np.nda
         if key not in kra:
             raise ConfigError(f"material file {b.spec.name}.toml: [halogens.{src}.kra_eV] has "
                               f"no barrier for {key!r}")
-        barriers[h] = float(kra[key][0]) if isinstance(kra[key], list) else float(kra[key])
+        barriers[h] = _kra_value(kra[key])
     kw: dict[str, Any] = {}
     extra = [(np.asarray(net.pair_i), np.asarray(net.pair_j),
               np.asarray(net.pair_energies_eV, dtype=float))]
@@ -700,6 +700,11 @@ def _argyrodite_assemble(b: _Build, x: str, s_on_4a: np.ndarray, x_on_4d: np.nda
                   pair_j=np.concatenate([e[1] for e in extra]),
                   pair_energies_eV=np.concatenate([e[2] for e in extra]))
     return net.replace(hop_barriers_eV=barriers, site_energies_eV=energies, **kw), cls
+
+
+def _kra_value(entry: Any) -> float:
+    """A KRA barrier of an argyrodite ``kra_eV`` table, eV: ``E`` or ``[E, AIMD hops]``."""
+    return float(entry[0]) if isinstance(entry, list) else float(entry)
 
 
 def argyrodite_li_pairs(network: SiteNetwork, a_A: float
@@ -1487,7 +1492,7 @@ def describe_material(name: str) -> str:
                 lines.append(f"       tables: those of {src}")
                 continue
             e = [float(v) for v in h.get("site_energy_eV", {}).values()]
-            k = [float(v[0] if isinstance(v, list) else v) for v in h.get("kra_eV", {}).values()]
+            k = [_kra_value(v) for v in h.get("kra_eV", {}).values()]
             if e and k:
                 lines.append(f"       {len(e)} site energies {min(e):+.3f}..{max(e):+.3f} eV, "
                              f"{len(k)} KRA barriers {min(k):.3f}..{max(k):.3f} eV")

@@ -208,9 +208,10 @@ def test_argyrodite_fit_recovers_the_site_energies_of_a_known_model():
     each), recovers them from the file's tables in four iterations within three standard
     errors: kT times the block standard error (10 blocks) of the reference's Li count on
     that class (of its doubly occupied pairs of that kind) over the count's variance (the
-    response of the mean to the energy), times sqrt 2 for the model's own sampling. A cell of fixed Li number fixes only energy differences within it: T2 against
-    T5. (The optional cage term is not tested here: these block errors, which ignore the slow drift
-    of the Li per cage, are too small for it.)"""
+    response of the mean to the energy), times sqrt 2 for the model's own sampling. A cell
+    of fixed Li number fixes only energy differences within it: T2 against T5. (The optional
+    cage term is not tested here: these block errors, which ignore the slow drift of the Li
+    per cage, are too small for it.)"""
     import math
 
     import numpy as np
