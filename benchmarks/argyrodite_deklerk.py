@@ -53,6 +53,8 @@ import time
 import numpy as np
 
 import kmc
+from kmc.arrhenius import fit_arrhenius
+from kmc.errors import ConfigError
 from kmc.jumps import count_moves, record_site_frames, site_type_fractions
 from kmc.materials import (ARGYRODITE_FRAME_S, ARGYRODITE_T5_MOVES,
                            argyrodite_t5_move_classifier, build_material)
@@ -145,6 +147,45 @@ def compare_row(c: str, kmc_r: tuple[float, float, float], ref) -> dict:
     return row
 
 
+def jump_arrhenius(points: list[tuple[float, float, float]]) -> tuple[float, float] | None:
+    """Activation energy (eV) and its error of a jump rate, rate = nu exp(-Ea / kT), from
+    (T_K, rate, 1 sigma) points: kmc.arrhenius.fit_arrhenius on ln(rate) (quantity "D"),
+    weighted by the errors, its covariance inflated by the reduced chi^2 when that exceeds 1.
+    None with fewer than two temperatures that have a positive rate."""
+    pts = [p for p in points if p[1] > 0 and p[2] > 0]
+    if len({p[0] for p in pts}) < 2:
+        return None
+    try:
+        fit = fit_arrhenius(*zip(*pts), quantity="D")
+    except ConfigError:
+        return None
+    return fit.Ea_eV, fit.Ea_err_eV
+
+
+def print_arrhenius(label: str, rows_by_T: dict[float, list[dict]]) -> list[dict]:
+    """Per class: the Arrhenius activation energy of kmc's rates and of de Klerk's over the
+    temperatures run, and over 450-600 K only (de Klerk's 300 K intercage rates rest on a
+    handful of jumps)."""
+    out = []
+    print(f"\n## Arrhenius activation energy per jump type, {label} (eV, 1 sigma; de Klerk "
+          f"with their sigma as printed)")
+    print(f"{'class':<10s} {'T range K':>10s} {'kmc':>16s} {'de Klerk':>16s}")
+    for c in MOVES:
+        for lo in sorted({min(rows_by_T), 450.0} & set(rows_by_T)):
+            Ts = [T for T in sorted(rows_by_T) if T >= lo]
+            if len(Ts) < 2:
+                continue
+            rows = {T: next(r for r in rows_by_T[T] if r["cls"] == c) for T in Ts}
+            k = jump_arrhenius([(T, r["kmc"], r["kmc_err"]) for T, r in rows.items()])
+            d = jump_arrhenius([(T, r["dk"], r["dk_sigma"]) for T, r in rows.items()
+                                if r.get("dk") is not None])
+            fmt = (lambda e: "-" if e is None else f"{e[0]:.3f} +- {e[1]:.3f}")
+            rng = f"{Ts[0]:g}-{Ts[-1]:g}"
+            print(f"{c:<10s} {rng:>10s} {fmt(k):>16s} {fmt(d):>16s}")
+            out.append(dict(cls=c, T_K=Ts, kmc_Ea_eV=k, deklerk_Ea_eV=d))
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--frames", type=int, default=50_000, help="frames per run (default "
@@ -163,10 +204,11 @@ def main(argv=None) -> None:
           f"Li in 1e10 s^-1; kmc error = max(10-block SEM, Poisson)")
     print("# de Klerk 2016 SI (via transcription, flag S): 24 Li x 97.5 ps, 1 sigma as "
           "printed; z = diff / hypot(err, sigma), z10 with sigma / sqrt(10)")
-    out = []
+    out, arrhenius = [], []
     for halogen, exch in CASES:
         if halogen not in a.halogens:
             continue
+        rows_by_T = {}
         for T in a.temperatures:
             w = time.perf_counter()
             r = run(halogen, exch, T, a.frames, frame_s, disorder_seed=a.disorder_seed)
@@ -198,9 +240,13 @@ def main(argv=None) -> None:
                       f"{row['ratio']:>6.2f} +- {row['ratio_err']:.2f} "
                       f"{row['z']:>6.1f} {row['z10']:>6.1f}")
             out.append(dict(run=r, comparison=rows))
+            rows_by_T[T] = rows
+        if len(rows_by_T) >= 2 and all(DEKLERK.get((halogen, T)) for T in rows_by_T):
+            label = f"Li6PS5{halogen}, site_exchange {r['exchange']:.4g}"
+            arrhenius.append(dict(case=label, fits=print_arrhenius(label, rows_by_T)))
     if a.json:
         with open(a.json, "w") as fh:
-            json.dump(out, fh, indent=1)
+            json.dump(dict(runs=out, arrhenius=arrhenius), fh, indent=1)
 
 
 if __name__ == "__main__":

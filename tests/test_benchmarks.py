@@ -5,6 +5,7 @@ and skip without them (e.g. on Windows wheels' test runs).
 """
 
 import importlib.util
+import math
 import json
 import shutil
 import subprocess
@@ -267,3 +268,21 @@ def test_argyrodite_fit_recovers_the_site_energies_of_a_known_model():
     want = true["pair_energy_eV"]["T5-T5_cage"]
     assert abs(got - want) < 3 * err, (got, want, err)
     assert abs(got - base["pair_energy_eV"]["T5-T5_cage"]) > 3 * err   # it had to move
+
+
+def test_deklerk_jump_arrhenius_recovers_a_known_activation_energy():
+    """The per-jump-type Arrhenius fit of benchmarks/argyrodite_deklerk.py: exact rates
+    nu exp(-Ea / kT) give back Ea; a class seen at fewer than two temperatures gives None."""
+    dk = _load("argyrodite_deklerk")
+    kB = 8.617333262e-5
+    pts = [(T, 1e13 * math.exp(-0.17 / (kB * T)), 0.05 * 1e13 * math.exp(-0.17 / (kB * T)))
+           for T in (300.0, 450.0, 600.0)]
+    Ea, err = dk.jump_arrhenius(pts)
+    assert Ea == pytest.approx(0.17, abs=1e-9) and 0 < err < 0.02
+    assert dk.jump_arrhenius(pts[:1] + [(450.0, 0.0, 1.0)]) is None
+    rows = {T: [dict(cls=c, kmc=r, kmc_err=e, dk=r, dk_sigma=e) for c in dk.MOVES]
+            for T, r, e in pts}
+    fits = dk.print_arrhenius("synthetic", rows)
+    assert [(f["cls"], f["T_K"][0]) for f in fits] == [(c, lo) for c in dk.MOVES
+                                                     for lo in (300.0, 450.0)]
+    assert all(f["kmc_Ea_eV"][0] == pytest.approx(0.17) for f in fits)

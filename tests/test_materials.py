@@ -497,13 +497,11 @@ def test_material_files_computed_references_are_sourced_and_reach_a_case():
     from kmc import validate
 
     expected = {("nasicon (x=2.0)", "sigma_S_cm", 573.0),
-                ("argyrodite (halogen=Cl)", "sigma_tracer_S_cm", 450.0),
-                ("argyrodite (halogen=Cl)", "sigma_tracer_S_cm", 600.0),
-                ("argyrodite (halogen=Br)", "sigma_tracer_S_cm", 450.0),
-                ("argyrodite (halogen=Br)", "sigma_tracer_S_cm", 600.0),
                 ("beta_alumina (excess=0.2)", "sigma_S_cm", 300.0),
                 ("beta_alumina (excess=0.2)", "sigma_S_cm", 600.0),
                 ("beta_alumina (excess=0.2)", "sigma_S_cm", 1000.0)}
+    expected |= {(f"argyrodite (halogen={x})", "sigma_tracer_S_cm", T)  # de Klerk's AIMD
+                 for x in ("Cl", "Br") for T in (300.0, 450.0, 600.0)}
     expected |= {("lgps", q, T) for T in (623.0, 723.0, 823.0)  # ML-potential MD (lgps.toml)
                  for q in ("D_tracer_cm2_s", "D_tracer_c_cm2_s", "D_tracer_ab_cm2_s")}
     found = set()
