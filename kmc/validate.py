@@ -190,9 +190,25 @@ def _sigma_tracer(t: Any) -> tuple[float, float]:
     return float(t.D_tracer_cm2_s) * factor, float(t.D_tracer_cm2_s_err) * factor
 
 
+def _haven_axes(t: Any, axes: tuple[int, ...]) -> tuple[float, float]:
+    """Haven ratio along the given Cartesian axes: the mean of D*_ii over them divided by
+    the mean of D_sigma_ii (dimensionless). The error adds the two relative errors in
+    quadrature as if independent; the estimates are positively correlated (one run), so it
+    overstates the error a little."""
+    dt = sum(float(t.D_tracer_tensor_cm2_s[i, i]) for i in axes) / len(axes)
+    ds = sum(float(t.D_sigma_tensor_cm2_s[i, i]) for i in axes) / len(axes)
+    if not (math.isfinite(ds) and ds > 0 and math.isfinite(dt) and dt > 0):
+        return math.nan, math.nan
+    et = math.sqrt(sum(float(t.D_tracer_tensor_cm2_s_err[i, i]) ** 2 for i in axes)) / len(axes)
+    es = math.sqrt(sum(float(t.D_sigma_tensor_cm2_s_err[i, i]) ** 2 for i in axes)) / len(axes)
+    return dt / ds, dt / ds * math.hypot(et / dt, es / ds)
+
+
 #: The quantities a ``[[validation]]`` row of a material file may name: how each is read
-#: from a run's transport estimate (value, error), cm^2/s or S/cm. ``sigma_tracer_S_cm`` is
-#: n q^2 D* / (kB T) (the tracer D in the Nernst-Einstein relation).
+#: from a run's transport estimate (value, error), cm^2/s, S/cm or dimensionless.
+#: ``sigma_tracer_S_cm`` is n q^2 D* / (kB T) (the tracer D in the Nernst-Einstein
+#: relation); ``haven_ratio`` is D*/D_sigma, ``haven_ratio_c`` the same along z (c) and
+#: ``haven_ratio_ab`` in the xy (ab) plane (means of the two diagonal components).
 REFERENCE_QUANTITIES = {
     "sigma_S_cm": lambda t: (t.sigma_S_cm, t.sigma_S_cm_err),
     "sigma_tracer_S_cm": _sigma_tracer,
@@ -202,6 +218,9 @@ REFERENCE_QUANTITIES = {
     "D_tracer_ab_cm2_s": lambda t: (
         0.5 * (t.D_tracer_tensor_cm2_s[0, 0] + t.D_tracer_tensor_cm2_s[1, 1]),
         0.5 * math.hypot(t.D_tracer_tensor_cm2_s_err[0, 0], t.D_tracer_tensor_cm2_s_err[1, 1])),
+    "haven_ratio": lambda t: (t.haven_ratio, t.haven_ratio_err),
+    "haven_ratio_c": lambda t: _haven_axes(t, (2,)),
+    "haven_ratio_ab": lambda t: _haven_axes(t, (0, 1)),
 }
 
 

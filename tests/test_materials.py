@@ -504,6 +504,9 @@ def test_material_files_computed_references_are_sourced_and_reach_a_case():
                  for x in ("Cl", "Br") for T in (300.0, 450.0, 600.0)}
     expected |= {("lgps", q, T) for T in (623.0, 723.0, 823.0)  # ML-potential MD (lgps.toml)
                  for q in ("D_tracer_cm2_s", "D_tracer_c_cm2_s", "D_tracer_ab_cm2_s")}
+    expected |= {("lgps", q, 800.0)  # Car-Parrinello MD, Haven ratios (lgps.toml)
+                 for q in ("haven_ratio", "haven_ratio_c", "haven_ratio_ab")}
+    expected |= {("lgps", "D_tracer_cm2_s", T) for T in (518.0, 1176.0)}  # the same, D*
     found = set()
     for case in validate.CASES:
         for ref in validate.computed_references(case.material, case.options):
@@ -552,6 +555,31 @@ def test_reference_quantity_sigma_tracer_is_nernst_einstein_of_the_tracer_d():
     assert v == pytest.approx(n * e0 * run.transport.D_tracer_cm2_s / (kB * 600.0), rel=1e-6)
     assert e == pytest.approx(v * run.transport.D_tracer_cm2_s_err
                               / run.transport.D_tracer_cm2_s, rel=1e-9)
+
+
+def test_reference_quantity_haven_ratios_per_direction():
+    """haven_ratio_c = D*_zz / D_sigma_zz, haven_ratio_ab = (D*_xx + D*_yy) / (D_sigma_xx +
+    D_sigma_yy), errors of the two added in quadrature; nan without a positive D_sigma. With a
+    single ion D* and D_sigma are the same sums, so every Haven ratio is 1 (a real run)."""
+    from types import SimpleNamespace
+
+    from kmc import validate
+
+    qc = validate.REFERENCE_QUANTITIES["haven_ratio_c"]
+    qab = validate.REFERENCE_QUANTITIES["haven_ratio_ab"]
+    t = SimpleNamespace(D_tracer_tensor_cm2_s=np.diag([1e-6, 2e-6, 3e-6]),
+                        D_tracer_tensor_cm2_s_err=np.diag([0.0, 0.0, 0.3e-6]),
+                        D_sigma_tensor_cm2_s=np.diag([2e-6, 2e-6, 6e-6]),
+                        D_sigma_tensor_cm2_s_err=np.diag([0.0, 0.0, 0.6e-6]))
+    assert qc(t) == pytest.approx((0.5, 0.5 * math.hypot(0.1, 0.1)))
+    assert qab(t) == pytest.approx((0.75, 0.0))
+    t.D_sigma_tensor_cm2_s = np.zeros((3, 3))
+    assert all(math.isnan(v) for v in qc(t) + qab(t))
+    m = build_material("lgps", size=(2, 2, 1))
+    run = kmc.Simulation(m.network, 900.0, n_ions=1, seed=3).run(steps=20_000)
+    for q in ("haven_ratio", "haven_ratio_c", "haven_ratio_ab"):
+        assert validate.REFERENCE_QUANTITIES[q](run.transport)[0] == pytest.approx(1.0,
+                                                                                    rel=1e-9)
 
 
 def test_validate_response_case_equals_nernst_einstein_where_detailed_balance_holds(
