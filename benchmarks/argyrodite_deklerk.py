@@ -165,7 +165,11 @@ def jump_arrhenius(points: list[tuple[float, float, float]]) -> tuple[float, flo
 def print_arrhenius(label: str, rows_by_T: dict[float, list[dict]]) -> list[dict]:
     """Per class: the Arrhenius activation energy of kmc's rates and of de Klerk's over the
     temperatures run, and over 450-600 K only (de Klerk's 300 K intercage rates rest on a
-    handful of jumps)."""
+    handful of jumps). Returns the fits as dicts (class, temperatures, (Ea, error) or None
+    for kmc and for de Klerk)."""
+    def fmt(e):
+        return "-" if e is None else f"{e[0]:.3f} +- {e[1]:.3f}"
+
     out = []
     print(f"\n## Arrhenius activation energy per jump type, {label} (eV, 1 sigma; de Klerk "
           f"with their sigma as printed)")
@@ -179,7 +183,6 @@ def print_arrhenius(label: str, rows_by_T: dict[float, list[dict]]) -> list[dict
             k = jump_arrhenius([(T, r["kmc"], r["kmc_err"]) for T, r in rows.items()])
             d = jump_arrhenius([(T, r["dk"], r["dk_sigma"]) for T, r in rows.items()
                                 if r.get("dk") is not None])
-            fmt = (lambda e: "-" if e is None else f"{e[0]:.3f} +- {e[1]:.3f}")
             rng = f"{Ts[0]:g}-{Ts[-1]:g}"
             print(f"{c:<10s} {rng:>10s} {fmt(k):>16s} {fmt(d):>16s}")
             out.append(dict(cls=c, T_K=Ts, kmc_Ea_eV=k, deklerk_Ea_eV=d))

@@ -193,8 +193,8 @@ def _sigma_tracer(t: Any) -> tuple[float, float]:
 def _haven_axes(t: Any, axes: tuple[int, ...]) -> tuple[float, float]:
     """Haven ratio along the given Cartesian axes: the mean of D*_ii over them divided by
     the mean of D_sigma_ii (dimensionless). The error adds the two relative errors in
-    quadrature as if independent; the estimates are positively correlated (one run), so it
-    overstates the error a little."""
+    quadrature as if independent; the two estimates come from the same run and are
+    positively correlated, so it overstates the error."""
     dt = sum(float(t.D_tracer_tensor_cm2_s[i, i]) for i in axes) / len(axes)
     ds = sum(float(t.D_sigma_tensor_cm2_s[i, i]) for i in axes) / len(axes)
     if not (math.isfinite(ds) and ds > 0 and math.isfinite(dt) and dt > 0):

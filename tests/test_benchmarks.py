@@ -5,8 +5,8 @@ and skip without them (e.g. on Windows wheels' test runs).
 """
 
 import importlib.util
-import math
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -280,7 +280,7 @@ def test_deklerk_jump_arrhenius_recovers_a_known_activation_energy():
     Ea, err = dk.jump_arrhenius(pts)
     assert Ea == pytest.approx(0.17, abs=1e-9) and 0 < err < 0.02
     assert dk.jump_arrhenius(pts[:1] + [(450.0, 0.0, 1.0)]) is None
-    rows = {T: [dict(cls=c, kmc=r, kmc_err=e, dk=r, dk_sigma=e) for c in dk.MOVES]
+    rows = {T: [{"cls": c, "kmc": r, "kmc_err": e, "dk": r, "dk_sigma": e} for c in dk.MOVES]
             for T, r, e in pts}
     fits = dk.print_arrhenius("synthetic", rows)
     assert [(f["cls"], f["T_K"][0]) for f in fits] == [(c, lo) for c in dk.MOVES
