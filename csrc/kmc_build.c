@@ -99,8 +99,10 @@ static int validate_templates(const kmc_network *net, int *status, char *errmsg,
     if (nt < 1) FAIL("n_templates = %d must be >= 1", (int)nt);
     if (net->hop_ptr || net->hop_dst || net->hop_rev || net->hop_type || net->hop_vec || net->hop_ekra)
         FAIL("give the hops either CSR by site (hop_ptr, ...) or as templates (site_template, ...), not both");
-    if ((net->int_ptr && net->int_ptr[n] > 0) || net->n_events > 0 || net->n_clusters > 0 || net->n_local_models > 0)
-        FAIL("template networks support neither pair interactions, clusters, local models nor multi-ion events");
+    if ((net->int_ptr && net->int_ptr[n] > 0) || (net->n_events > 0 && !net->et_ptr) || net->n_clusters > 0 ||
+        net->n_local_models > 0)
+        FAIL("template networks support neither pair interactions, clusters, local models nor multi-ion events "
+             "other than event templates");
     if (!net->tp_ptr) FAIL("tp_ptr is required with site_template");
     if (net->tp_ptr[0] != 0) FAIL("tp_ptr must start at 0");
     for (t = 0; t < nt; t++) {
@@ -225,6 +227,59 @@ static int validate_local_models(const kmc_network *net, int *status, char *errm
 }
 
 /* Validate the inputs; 1 if valid, else 0 with a message. */
+/* Validate the event templates (et_ptr; the checks that need the hop classes, the sites
+ * of each event and its dE, come in events_tmpl_setup); 1 if valid, else 0 with a message. */
+static int validate_event_templates(const kmc_network *net, int *status, char *errmsg, size_t errmsg_len)
+{
+    const int32_t nc = net->n_ev_classes, k = net->et_k;
+    int32_t c, q, i, s;
+    int64_t total = 0;
+    if (net->ev_ptr || net->ev_src || net->ev_dst)
+        FAIL("give the multi-ion events either as lists (ev_ptr, ...) or as templates (et_ptr, ...), not both");
+    if ((net->int_ptr && net->int_ptr[net->n_sites] > 0) || net->n_clusters > 0 || net->n_local_models > 0)
+        FAIL("event templates need a network without pair interactions, clusters and local models");
+    if (nc < 1) FAIL("n_ev_classes = %d must be >= 1 with event templates", (int)nc);
+    if (k < 2 || k > KMC_MAX_EVENT_MOVES) FAIL("et_k = %d must be in 2..%d", (int)k, KMC_MAX_EVENT_MOVES);
+    if (net->n_event_types < 1) FAIL("n_event_types = %d must be >= 1", (int)net->n_event_types);
+    if (!net->ev_class) FAIL("ev_class is required with event templates");
+    if (net->et_ptr[0] != 0) FAIL("et_ptr must start at 0");
+    for (c = 0; c < nc; c++)
+        if (net->et_ptr[c + 1] < net->et_ptr[c]) FAIL("et_ptr is not non-decreasing at event class %d", (int)c);
+    if (net->et_ptr[nc] > 0 && (!net->et_slot || !net->et_vec || !net->et_ekra || !net->et_type))
+        FAIL("template arrays are required when there are templates");
+    for (c = 0; c < nc; c++) {
+        uint32_t prev = 0;
+        for (q = net->et_ptr[c]; q < net->et_ptr[c + 1]; q++) {
+            uint32_t key = 0;
+            if (!isfinite(net->et_ekra[q]) || net->et_ekra[q] < 0.0)
+                FAIL("et_ekra[%d] = %g must be finite and >= 0", (int)q, net->et_ekra[q]);
+            if (net->et_type[q] < 0 || net->et_type[q] >= net->n_event_types)
+                FAIL("et_type[%d] = %d outside 0..%d", (int)q, (int)net->et_type[q], (int)(net->n_event_types - 1));
+            for (i = 0; i < k; i++) {
+                const int32_t sl = net->et_slot[(size_t)q * k + i];
+                int d;
+                if (sl < 0 || sl >= KMC_MAX_DEGREE)
+                    FAIL("et_slot[%d] = %d outside 0..%d", (int)((size_t)q * k + i), (int)sl, KMC_MAX_DEGREE - 1);
+                key = (key << KMC_ET_BITS) | (uint32_t)sl;
+                for (d = 0; d < 3; d++)
+                    if (!isfinite(net->et_vec[3 * ((size_t)q * k + i) + d])) FAIL("template %d has a non-finite vector", (int)q);
+            }
+            if (q > net->et_ptr[c] && key <= prev)
+                FAIL("the templates of event class %d are not sorted by their slot paths, without repeats, at template %d",
+                     (int)c, (int)q);
+            prev = key;
+        }
+    }
+    for (s = 0; s < net->n_sites; s++) {
+        c = net->ev_class[s];
+        if (c < 0 || c >= nc) FAIL("ev_class[%d] = %d outside 0..%d", (int)s, (int)c, (int)(nc - 1));
+        total += net->et_ptr[c + 1] - net->et_ptr[c];
+    }
+    if (total != net->n_events)
+        FAIL("n_events = %d, but the sites' event classes hold %lld events", (int)net->n_events, (long long)total);
+    return 1;
+}
+
 static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
                     const int32_t *ion_site, int *status, char *errmsg, size_t errmsg_len)
 {
@@ -262,6 +317,8 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
     if (!net->site_energy) FAIL("site_energy is required");
     if (net->site_template) {
         if (!validate_templates(net, status, errmsg, errmsg_len)) return 0;
+        if (net->n_events < 0) FAIL("n_events = %d must be >= 0", (int)net->n_events);
+        if (net->et_ptr && !validate_event_templates(net, status, errmsg, errmsg_len)) return 0;
         goto ions;
     }
     if (!net->hop_ptr) FAIL("hop_ptr (or site_template) is required");
@@ -317,7 +374,9 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
     if (!validate_clusters(net, status, errmsg, errmsg_len)) return 0;
     if (!validate_local_models(net, status, errmsg, errmsg_len)) return 0;
     if (net->n_events < 0) FAIL("n_events = %d must be >= 0", (int)net->n_events);
-    if (net->n_events > 0) {
+    if (net->et_ptr) {
+        if (!validate_event_templates(net, status, errmsg, errmsg_len)) return 0;
+    } else if (net->n_events > 0) {
         int32_t v, m, q;
         if (!net->ev_ptr || !net->ev_src || !net->ev_dst || !net->ev_vec || !net->ev_ekra || !net->ev_type)
             FAIL("event arrays are required when n_events > 0");
@@ -1034,6 +1093,110 @@ done:
     return ok;
 }
 
+/* The event templates (et_ptr): copy them, check every event against the hop classes (its
+ * slots exist, its sites are distinct, its dE is its template's), and build each site's
+ * first event and the template classes (type, vectors, rate). After build_classes.
+ * Returns 0, -1 when out of memory, -2 for an invalid network (message in errmsg). */
+static int events_tmpl_setup(kmc_engine *e, const kmc_network *net, const kmc_params *p, char *errmsg,
+                             size_t errmsg_len)
+{
+    const int32_t n = net->n_sites, nc = net->n_ev_classes, k = net->et_k, nq = net->et_ptr[nc];
+    int32_t s, q, i, c, d, *touch = NULL, maxsev = 0;
+    double *tde = NULL; /* dE of each template, NaN until its first site */
+    int64_t v = 0;
+    int fail = 0, ok = -1;
+    kmc_events_data *ev = &e->ev;
+    ev->tmpl = 1;
+    ev->k = k;
+    ev->n_events = net->n_events;
+    ev->n_event_types = net->n_event_types;
+    ev->n_ecls = nq;
+    ev->ecl_of = (int32_t *)xalloc(e, (size_t)n, sizeof(int32_t), &fail);
+    ev->first = (int32_t *)xalloc(e, (size_t)n + 1, sizeof(int32_t), &fail);
+    ev->et_ptr = (int32_t *)xalloc(e, (size_t)nc + 1, sizeof(int32_t), &fail);
+    ev->et_key = (uint32_t *)xalloc(e, (size_t)nq + 1, sizeof(uint32_t), &fail);
+    ev->et_slot = (uint8_t *)xalloc(e, (size_t)nq * k + 1, sizeof(uint8_t), &fail);
+    ev->ecl = (kmc_evclass *)xalloc(e, (size_t)nq + 1, sizeof(kmc_evclass), &fail);
+    ev->ecl_vec = (double *)xalloc(e, (size_t)nq * k * 4 + 1, sizeof(double), &fail);
+    ev->counts = (uint64_t *)xalloc(e, (size_t)net->n_event_types, sizeof(uint64_t), &fail);
+    touch = (int32_t *)calloc((size_t)n, sizeof(int32_t));
+    tde = (double *)malloc(((size_t)nq + 1) * sizeof(double));
+    if (fail || !touch || !tde) goto done;
+    memcpy(ev->ecl_of, net->ev_class, (size_t)n * sizeof(int32_t));
+    memcpy(ev->et_ptr, net->et_ptr, ((size_t)nc + 1) * sizeof(int32_t));
+    for (q = 0; q < nq; q++) {
+        uint32_t key = 0;
+        double fd = 0.0;
+        for (i = 0; i < k; i++) {
+            const size_t m = (size_t)q * k + i;
+            double sq = 0.0, *w = ev->ecl_vec + 4 * m;
+            ev->et_slot[m] = (uint8_t)net->et_slot[m];
+            key = (key << KMC_ET_BITS) | (uint32_t)net->et_slot[m];
+            for (d = 0; d < 3; d++) { /* as events_setup: the same bits */
+                const double x = net->et_vec[3 * m + d];
+                w[d] = x;
+                sq += x * x;
+                fd += p->field_V_per_A[d] * x;
+            }
+            w[3] = sq;
+        }
+        ev->et_key[q] = key;
+        ev->ecl[q].type = net->et_type[q];
+        ev->ecl[q].vec = (int32_t)((size_t)q * k);
+        ev->ecl[q].rate = fd; /* the field term for now; the rate below */
+        tde[q] = NAN;
+    }
+    for (s = 0; s < n; s++) {
+        c = ev->ecl_of[s];
+        ev->first[s] = (int32_t)v;
+        v += ev->et_ptr[c + 1] - ev->et_ptr[c];
+        for (q = ev->et_ptr[c]; q < ev->et_ptr[c + 1]; q++) {
+            int32_t sg[KMC_MAX_EVENT_MOVES + 1], a;
+            double de0 = 0.0, de;
+            sg[0] = s;
+            for (i = 0; i < k; i++) {
+                const kmc_class *cl = e->cls + e->site[sg[i]].cls;
+                const int32_t sl = ev->et_slot[(size_t)q * k + i];
+                if (sl >= cl->deg) {
+                    set_err(errmsg, errmsg_len, "template %d at site %d: move %d leaves site %d by hop slot %d, "
+                            "but the site has %d hops", (int)q, (int)s, (int)i, (int)sg[i], (int)sl, (int)cl->deg);
+                    ok = -2;
+                    goto done;
+                }
+                sg[i + 1] = sg[i] + e->chop[cl->hop + sl].doff;
+                for (a = 0; a <= i; a++)
+                    if (sg[a] == sg[i + 1]) {
+                        set_err(errmsg, errmsg_len, "template %d at site %d visits site %d twice; the sites of "
+                                "an event must be distinct", (int)q, (int)s, (int)sg[i + 1]);
+                        ok = -2;
+                        goto done;
+                    }
+            }
+            for (i = 0; i < k; i++) de0 += net->site_energy[sg[i + 1]] - net->site_energy[sg[i]];
+            de = de0 - p->charge_e * ev->ecl[q].rate;
+            if (isnan(tde[q])) {
+                tde[q] = de;
+            } else if (dbits(de) != dbits(tde[q])) {
+                set_err(errmsg, errmsg_len, "template %d has dE = %.17g eV at site %d but %.17g eV elsewhere; event "
+                        "templates need the same dE at every site of a class", (int)q, de, (int)s, tde[q]);
+                ok = -2;
+                goto done;
+            }
+            for (i = 0; i <= k; i++)
+                if (++touch[sg[i]] > maxsev) maxsev = touch[sg[i]];
+        }
+    }
+    ev->first[n] = (int32_t)v;
+    for (q = 0; q < nq; q++) /* a template no site uses keeps rate 0 */
+        ev->ecl[q].rate = isnan(tde[q]) ? 0.0 : kmc_rate(&e->rp, net->et_ekra[q], tde[q]);
+    ev->max_sev = maxsev;
+    ok = 0;
+done:
+    free(touch);
+    free(tde);
+    return ok;
+}
+
 /* Interacting mode: do the hop rates take few values? They do when the hops have few
  * distinct (E_kra, static dE, J of the hop) and the pairs few distinct J: then the
  * configuration-dependent dE takes few values too and the rate memo hits. With many
@@ -1375,10 +1538,19 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
     e->seen = (uint8_t *)xalloc(e, (size_t)n / 8 + 1, sizeof(uint8_t), &fail);
     e->xset = (int32_t *)xalloc(e, (size_t)e->xcap + 2, sizeof(int32_t), &fail);
     e->rset = (int32_t *)xalloc(e, (size_t)e->rcap + 2, sizeof(int32_t), &fail);
-    if (!fail && net->n_events > 0 && events_setup(e, net, p) != 0) fail = 1;
+    if (!fail && net->n_events > 0 && !net->et_ptr && events_setup(e, net, p) != 0) fail = 1;
     if (!fail && build_classes(e, net, p, dep_ptr, dep, &counting) != 0) fail = 1;
     free(dep_ptr);
     free(dep);
+    if (!fail && net->n_events > 0 && net->et_ptr) {
+        const int rc = events_tmpl_setup(e, net, p, errmsg, errmsg_len);
+        if (rc == -2) {
+            kmc_engine_free(e);
+            *status = KMC_ERR_INVALID;
+            return NULL;
+        }
+        if (rc != 0) fail = 1;
+    }
     if (!fail && net->n_events == 0 && e->n_hc > 0) { /* one squared jump length? */
         int32_t h;
         e->jsq_unit = e->hc_vec[3];

@@ -106,8 +106,30 @@ typedef struct {
                                   ev_dst instead of copying them; the caller keeps those arrays
                                   alive and unchanged until kmc_engine_free (the engine only
                                   reads them) */
+    /* Multi-ion events as templates, string moves along hops (instead of ev_ptr ...; no pair
+     * interactions, clusters or local models): with et_ptr not NULL the ev_* arrays above
+     * are NULL, and site s has the events of its event class c = ev_class[s], in order:
+     * event j < et_ptr[c+1] - et_ptr[c] of s is template q = et_ptr[c] + j, et_k moves
+     * along hops: move 0 leaves s by hop slot et_slot[q*et_k] of s's hop list, move i
+     * leaves the destination of move i-1 by its hop slot et_slot[q*et_k + i]. The event has
+     * type et_type[q], KRA barrier et_ekra[q] (eV) and move vectors et_vec[3*(q*et_k+i) ..]
+     * (Angstrom). Events are numbered site by site (site 0's, then site 1's, ...); n_events
+     * is their total. Within a class the templates are sorted by their slot paths
+     * (lexicographically, no two equal); the et_k + 1 sites of every event are distinct and
+     * the events of one template have one dE at every site (periodic site energies): the
+     * engine checks both. The caller includes every event's reverse (the reversed string).
+     * The engine keeps 8 bytes per site and the event sum tree, nothing per event. */
+    int32_t n_ev_classes;         /* >= 1 with et_ptr */
+    const int32_t *ev_class;      /* [n_sites] in 0..n_ev_classes-1 */
+    const int32_t *et_ptr;        /* [n_ev_classes+1], et_ptr[0] = 0; or NULL */
+    int32_t et_k;                 /* moves per event, 2..KMC_MAX_EVENT_MOVES */
+    const int32_t *et_slot;       /* [et_ptr[n_ev_classes]*et_k] hop slots, 0..KMC_MAX_DEGREE-1 */
+    const double *et_vec;         /* [et_ptr[n_ev_classes]*et_k*3] Angstrom */
+    const double *et_ekra;        /* [et_ptr[n_ev_classes]] eV */
+    const int32_t *et_type;       /* [et_ptr[n_ev_classes]] in 0..n_event_types-1 */
     /* Compact form for periodic lattices: when site_template is not NULL, hop_ptr and the
-     * per-hop arrays above are NULL (and there are neither pair interactions nor events).
+     * per-hop arrays above are NULL (and there are neither pair interactions nor events
+     * other than templates, et_ptr).
      * Site s has the hop list of template t = site_template[s]: hop k < tp_ptr[t+1] - tp_ptr[t]
      * is template hop h = tp_ptr[t] + k, going to site s + tp_doff[h]; its reverse is hop
      * tp_rev[h] of the destination's list; it has type tp_type[h], vector tp_vec[3h..3h+2]

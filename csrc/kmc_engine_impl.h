@@ -248,6 +248,8 @@ typedef struct {
  * the move vectors of an event are those of its class (events with the same type and the
  * same vectors, bit for bit, share one: a periodic lattice has a few dozen), so the
  * per-event data are the sites, the class and the rate. */
+#define KMC_ET_BITS 6 /* bits of one hop slot (< KMC_MAX_DEGREE = 64) in a template key */
+
 typedef struct {
     int32_t n_events, n_event_types, n_ecls;
     const int32_t *ptr, *src, *dst; /* as kmc_network's ev_ptr, ev_src, ev_dst: copies, or
@@ -264,6 +266,15 @@ typedef struct {
     int32_t *sev_ptr, *sev; /* events that move an ion from or to each site (CSR) */
     int32_t max_sev;        /* longest site -> event list */
     uint64_t *counts;       /* [n_event_types] */
+    /* template events (kmc_network's et_ptr): ptr, src, dst, cls, rate and the site ->
+     * event lists are NULL; template q is event class q (ecl[q]) */
+    int tmpl;
+    int32_t k;              /* moves per event */
+    int32_t *ecl_of;        /* [n_sites] event class of each site */
+    int32_t *first;         /* [n_sites + 1] first event of each site */
+    int32_t *et_ptr;        /* [n_ev_classes + 1] templates of each event class */
+    uint32_t *et_key;       /* [templates] slot path, KMC_ET_BITS a slot, first slot highest */
+    uint8_t *et_slot;       /* [templates * k] */
     kmc_sumtree tree;       /* leaves: event rates (0 if not allowed) */
     int64_t *dirty;         /* [cap] scratch: events re-evaluated in one step */
     int64_t cap;

@@ -30,12 +30,83 @@ static double event_rate(const kmc_engine *e, int32_t v)
     return kmc_rate(&e->rp, e->ev.ekra[v], e->ev.de0[v] + ia_moves_de(e, e->ev.src + b, e->ev.dst + b, k));
 }
 
+/* ---- template events (e->ev.tmpl): event first[s] + j of site s is template
+ * q = et_ptr[ecl_of[s]] + j, a string of k moves along hop slots from s ---- */
+
+/* Rate of template q's event at site s (0 if not allowed): its k sources occupied, its
+ * last site empty (the other targets are sources). */
+static inline double tmpl_rate(const kmc_engine *e, int32_t s, int32_t q)
+{
+    const uint8_t *sl = e->ev.et_slot + (size_t)q * e->ev.k;
+    int32_t x = s, i;
+    for (i = 0; i < e->ev.k; i++) {
+        if (e->site[x].ion < 0) return 0.0;
+        x += e->chop[e->cls[e->site[x].cls].hop + sl[i]].doff;
+    }
+    return e->site[x].ion >= 0 ? 0.0 : e->ev.ecl[q].rate;
+}
+
+/* The sites of template q's event at site s: sg[0..k]. */
+static inline void tmpl_sites(const kmc_engine *e, int32_t s, int32_t q, int32_t *sg)
+{
+    const uint8_t *sl = e->ev.et_slot + (size_t)q * e->ev.k;
+    int32_t i;
+    sg[0] = s;
+    for (i = 0; i < e->ev.k; i++) sg[i + 1] = sg[i] + e->chop[e->cls[e->site[sg[i]].cls].hop + sl[i]].doff;
+}
+
+/* First template in [lo, hi) whose key is >= key. */
+static inline int32_t tmpl_lower(const uint32_t *keys, int32_t lo, int32_t hi, uint32_t key)
+{
+    while (lo < hi) {
+        const int32_t mid = lo + (hi - lo) / 2;
+        if (keys[mid] < key) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* Re-evaluate the events of site y whose first d slots are pref (d slots, the first
+ * highest), then those of the sites d + 1 hops before y on a string to the same site:
+ * every event with the site at position d. */
+static void tmpl_visit(kmc_engine *e, int32_t y, uint32_t pref, int d, double *leaf, int *ne)
+{
+    const int32_t c = e->ev.ecl_of[y], base = e->ev.et_ptr[c];
+    int32_t lo = base, hi = e->ev.et_ptr[c + 1], q;
+    if (d > 0) {
+        const int sh = KMC_ET_BITS * (e->ev.k - d);
+        lo = tmpl_lower(e->ev.et_key, lo, hi, pref << sh);
+        hi = tmpl_lower(e->ev.et_key, lo, hi, (pref + 1) << sh);
+    }
+    for (q = lo; q < hi; q++) {
+        const int64_t v = (int64_t)e->ev.first[y] + (q - base);
+        const double r = tmpl_rate(e, y, q);
+        if (r != leaf[v]) {
+            leaf[v] = r;
+            e->ev.dirty[(*ne)++] = v;
+        }
+    }
+    if (d < e->ev.k) {
+        const kmc_class *cl = e->cls + e->site[y].cls;
+        int32_t h;
+        for (h = 0; h < cl->deg; h++) { /* z -> y is hop slot rev of z */
+            const kmc_chop *ch = e->chop + cl->hop + h;
+            tmpl_visit(e, y + ch->doff, ((uint32_t)ch->rev << (KMC_ET_BITS * d)) | pref, d + 1, leaf, ne);
+        }
+    }
+}
+
 /* Recompute the events touching the n sites xs and update the event tree. */
 static void refresh_events(kmc_engine *e, const int32_t *xs, int32_t n)
 {
     double *leaf = kmc_sumtree_leaves(&e->ev.tree);
     int32_t a, q;
     int ne = 0;
+    if (e->ev.tmpl) {
+        for (a = 0; a < n; a++) tmpl_visit(e, xs[a], 0, 0, leaf, &ne);
+        kmc_sumtree_update(&e->ev.tree, e->ev.dirty, ne);
+        return;
+    }
     for (a = 0; a < n; a++) {
         for (q = e->ev.sev_ptr[xs[a]]; q < e->ev.sev_ptr[xs[a] + 1]; q++) {
             const int32_t v = e->ev.sev[q];
@@ -54,14 +125,37 @@ static void refresh_events(kmc_engine *e, const int32_t *xs, int32_t n)
 static void execute_event(kmc_engine *e, int32_t v)
 {
     kmc_site *site = e->site;
-    const int32_t b = e->ev.ptr[v], k = e->ev.ptr[v + 1] - b;
-    const kmc_evclass *ec = e->ev.ecl + e->ev.cls[v];
+    int32_t b, k, sg[2 * KMC_MAX_EVENT_MOVES + 1]; /* templates: sites, then targets */
+    const int32_t *src, *dst;
+    const kmc_evclass *ec;
     int32_t ion[KMC_MAX_EVENT_MOVES], m, a, nx = 0, nr = 0, x;
     int d;
-    for (m = 0; m < k; m++) ion[m] = site[e->ev.src[b + m]].ion;
-    for (m = 0; m < k; m++) site[e->ev.src[b + m]].ion = -1;
+    if (e->ev.tmpl) { /* the site whose events hold v (binary search), then the template */
+        int32_t lo = 0, hi = e->n_sites, q;
+        while (hi - lo > 1) {
+            const int32_t mid = lo + (hi - lo) / 2;
+            if (e->ev.first[mid] <= v) lo = mid;
+            else hi = mid;
+        }
+        q = e->ev.et_ptr[e->ev.ecl_of[lo]] + (v - e->ev.first[lo]);
+        k = e->ev.k;
+        tmpl_sites(e, lo, q, sg);
+        for (m = 0; m < k; m++) sg[KMC_MAX_EVENT_MOVES + 1 + m] = sg[m + 1];
+        src = sg;
+        dst = sg + KMC_MAX_EVENT_MOVES + 1;
+        ec = e->ev.ecl + q;
+        b = 0;
+    } else {
+        b = e->ev.ptr[v];
+        k = e->ev.ptr[v + 1] - b;
+        src = e->ev.src;
+        dst = e->ev.dst;
+        ec = e->ev.ecl + e->ev.cls[v];
+    }
+    for (m = 0; m < k; m++) ion[m] = site[src[b + m]].ion;
+    for (m = 0; m < k; m++) site[src[b + m]].ion = -1;
     for (m = 0; m < k; m++) {
-        const int32_t j = e->ev.dst[b + m];
+        const int32_t j = dst[b + m];
         const double *w = e->ev.ecl_vec + 4 * (size_t)(ec->vec + m);
         kmc_ion *pi = e->ions + ion[m];
         site[j].ion = ion[m];
@@ -78,7 +172,7 @@ static void execute_event(kmc_engine *e, int32_t v)
     /* the moved sites, each once; then X and R as for a hop. Events are rare next to
      * hops, so this path favours simplicity over speed (masks recomputed in full). */
     for (m = 0; m < 2 * k; m++) {
-        x = m < k ? e->ev.src[b + m] : e->ev.dst[b + m - k];
+        x = m < k ? src[b + m] : dst[b + m - k];
         for (a = 0; a < nx && e->xset[a] != x; a++) continue;
         if (a == nx) e->xset[nx++] = x;
     }
@@ -144,7 +238,14 @@ static void events_rebuild(kmc_engine *e)
     double *leaf = kmc_sumtree_leaves(&e->ev.tree);
     int32_t v;
     tree_rebuild(e);
-    for (v = 0; v < e->ev.n_events; v++) leaf[v] = event_rate(e, v);
+    if (e->ev.tmpl) {
+        int32_t s, q;
+        for (s = 0, v = 0; s < e->n_sites; s++)
+            for (q = e->ev.et_ptr[e->ev.ecl_of[s]]; q < e->ev.et_ptr[e->ev.ecl_of[s] + 1]; q++, v++)
+                leaf[v] = tmpl_rate(e, s, q);
+    } else {
+        for (v = 0; v < e->ev.n_events; v++) leaf[v] = event_rate(e, v);
+    }
     kmc_sumtree_rebuild(&e->ev.tree);
 }
 
@@ -156,9 +257,20 @@ static int events_check(kmc_engine *e)
     int64_t k;
     int l, rc;
     if ((rc = tree_check(e)) != KMC_OK) return rc;
-    for (v = 0; v < e->ev.n_events; v++) {
-        double r = event_rate(e, v);
-        CHECK(r == leaf[v], "rate of event %d is %.17g, recomputed %.17g", (int)v, leaf[v], r);
+    if (e->ev.tmpl) {
+        int32_t s, q;
+        for (s = 0, v = 0; s < e->n_sites; s++) {
+            CHECK(e->ev.first[s] == v, "first event of site %d is %d, expected %d", (int)s, (int)e->ev.first[s], (int)v);
+            for (q = e->ev.et_ptr[e->ev.ecl_of[s]]; q < e->ev.et_ptr[e->ev.ecl_of[s] + 1]; q++, v++) {
+                double r = tmpl_rate(e, s, q);
+                CHECK(r == leaf[v], "rate of event %d is %.17g, recomputed %.17g", (int)v, leaf[v], r);
+            }
+        }
+    } else {
+        for (v = 0; v < e->ev.n_events; v++) {
+            double r = event_rate(e, v);
+            CHECK(r == leaf[v], "rate of event %d is %.17g, recomputed %.17g", (int)v, leaf[v], r);
+        }
     }
     for (l = 1; l < t->n_levels; l++) {
         const double *below = t->data + t->offset[l - 1];
@@ -187,6 +299,11 @@ KMC_PRIVATE void events_free(kmc_engine *e)
     free(e->ev.sev);
     free(e->ev.counts);
     free(e->ev.dirty);
+    free(e->ev.ecl_of);
+    free(e->ev.first);
+    free(e->ev.et_ptr);
+    free(e->ev.et_key);
+    free(e->ev.et_slot);
     kmc_sumtree_free(&e->ev.tree);
     memset(&e->ev, 0, sizeof(e->ev));
 }

@@ -49,6 +49,14 @@ cdef extern from "kmc_engine.h" nogil:
         int32_t ev_borrow
         int32_t ev_ekra_same
         int32_t n_templates
+        int32_t n_ev_classes
+        const int32_t *ev_class
+        const int32_t *et_ptr
+        int32_t et_k
+        const int32_t *et_slot
+        const double *et_vec
+        const double *et_ekra
+        const int32_t *et_type
         const int32_t *site_template
         const int32_t *tp_ptr
         const int32_t *tp_doff

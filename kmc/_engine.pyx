@@ -199,6 +199,17 @@ cdef class Engine:
         ev_vec[ev_vidx[m]] (e.g. the network's hop of each move): no per-move vectors.
     n_event_types : int
         Number of event types (>= 1 when there are events).
+    ev_class, et_ptr, et_k, et_slot, et_vec, et_ekra, et_type : arrays, int or None
+        Multi-ion events as templates, string moves along hops (instead of ev_ptr ...;
+        without pair interactions, clusters and local models; with either hop form): site s
+        has the events et_ptr[c]:et_ptr[c+1] of its event class c = ev_class[s] (int32,
+        one per site), in order; template q moves et_k ions along the hop slots
+        et_slot[q] (shape (n_templates, et_k): move 0 leaves s by its hop et_slot[q, 0],
+        move i leaves the previous move's destination by its hop et_slot[q, i]), with the
+        vectors et_vec[q] ((n_templates, et_k, 3), Angstrom), KRA barrier et_ekra[q] (eV)
+        and type et_type[q]. The events are numbered site by site; within a class the
+        templates are sorted by their slot paths. The engine keeps about 8 bytes per site
+        and 9 per event (its sum tree) instead of lists of every event.
     cl_ptr, cl_site, cl_V : arrays or None
         Clusters of 2..4 sites beyond the pairs, CSR by cluster: cluster c is the sites
         cl_site[cl_ptr[c]:cl_ptr[c+1]] with ECI cl_V[c] (eV); the energy is
@@ -240,7 +251,9 @@ cdef class Engine:
                   ion_sites, *, n_hop_types, temperature_K, attempt_frequency_Hz, charge_e,
                   field_V_per_A=(0.0, 0.0, 0.0), int_ptr=None, int_nbr=None, int_J=None,
                   hop_J=None, ev_ptr=None, ev_src=None, ev_dst=None, ev_vec=None,
-                  ev_ekra=None, ev_type=None, n_event_types=0, ev_vidx=None, site_template=None,
+                  ev_ekra=None, ev_type=None, n_event_types=0, ev_vidx=None, ev_class=None,
+                  et_ptr=None, et_k=0, et_slot=None, et_vec=None, et_ekra=None, et_type=None,
+                  site_template=None,
                   tp_ptr=None, tp_doff=None, tp_rev=None, tp_type=None, tp_vec=None,
                   tp_ekra=None, cl_ptr=None, cl_site=None, cl_V=None, lm_e0=None,
                   lm_phi=None, lm_tptr=None, lm_tpos=None, lm_K=None, env_ptr=None,
@@ -304,7 +317,8 @@ cdef class Engine:
             net.tp_ekra = _dptr(tekra)
             if int_ptr is not None or ev_ptr is not None or cl_ptr is not None or lm_e0 is not None:
                 raise ConfigError("template networks support neither pair interactions, "
-                                  "clusters, local models nor multi-ion events")
+                                  "clusters, local models nor multi-ion events other than "
+                                  "event templates (et_ptr)")
         energy = _array(site_energy, "site_energy", np.float64, (n,))
         ions = _array(ion_sites, "ion_sites", np.int32, (-1,))
         field = _array(field_V_per_A, "field_V_per_A", np.float64, (3,))
@@ -398,6 +412,41 @@ cdef class Engine:
                 if all(_frozen(a, b) for a, b in ((eptr, ev_ptr), (esrc, ev_src), (edst, ev_dst))):
                     net.ev_borrow = 1  # the engine reads them for its lifetime: keep them
                     self._borrowed = (eptr, esrc, edst)
+        if et_ptr is not None:
+            if ev_ptr is not None:
+                raise ConfigError("give the multi-ion events either as lists (ev_ptr, ...) or "
+                                  "as templates (et_ptr, ...), not both")
+            k = int(et_k)
+            if not 2 <= k <= 4:
+                raise ConfigError(f"et_k = {et_k!r} must be 2, 3 or 4")
+            etptr = _array(et_ptr, "et_ptr", np.int32, (-1,))
+            if etptr.shape[0] < 2 or etptr[0] != 0 or np.any(np.diff(etptr) < 0):
+                raise ConfigError("et_ptr must start at 0 and be non-decreasing")
+            n_ec = etptr.shape[0] - 1
+            n_q = int(etptr[n_ec])
+            ecls = _array(ev_class, "ev_class", np.int32, (n,))
+            if ecls.size and (ecls.min() < 0 or ecls.max() >= n_ec):
+                bad = int(np.flatnonzero((ecls < 0) | (ecls >= n_ec))[0])
+                raise ConfigError(f"ev_class[{bad}] = {ecls[bad]} outside 0..{n_ec - 1}")
+            n_ev = int(np.diff(etptr).astype(np.int64)[ecls].sum())
+            if n_ev > 2**31 - 1:
+                raise ConfigError(f"the templates give {n_ev} events; at most 2**31 - 1 are "
+                                  "supported")
+            eslot = _array(et_slot, "et_slot", np.int32, (n_q, k)).reshape(-1)
+            etvec = _array(et_vec, "et_vec", np.float64, (n_q, k, 3)).reshape(-1)
+            etekra = _array(et_ekra, "et_ekra", np.float64, (n_q,))
+            ettype = _array(et_type, "et_type", np.int32, (n_q,))
+            if n_ev > 0:
+                net.n_event_types = int(n_event_types)
+                net.n_events = n_ev
+                net.n_ev_classes = n_ec
+                net.ev_class = _iptr(ecls)
+                net.et_ptr = _iptr(etptr)
+                net.et_k = k
+                net.et_slot = _iptr(eslot)
+                net.et_vec = _dptr(etvec)
+                net.et_ekra = _dptr(etekra)
+                net.et_type = _iptr(ettype)
         net.n_clusters = 0
         if cl_ptr is not None:
             cptr = _array(cl_ptr, "cl_ptr", np.int32, (-1,))

@@ -730,3 +730,84 @@ class EventSet:
     def __repr__(self) -> str:
         return (f"EventSet(n_events={self.n_events}, n_moves={self.n_moves}, "
                 f"type_names={self.type_names})")
+
+
+# --------------------------------------------------------------------------------------------
+# PeriodicEvents: string events of a periodic lattice, kept per basis site
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class PeriodicEvents:
+    """Multi-ion string events of a :class:`kmc.lattice.PeriodicNetwork`, kept per basis site.
+
+    Every site of basis site ``b`` has the events ``ptr[b]:ptr[b + 1]`` (*templates*), the
+    same relative to the site in every cell: template ``q`` moves ``k`` ions along a string
+    of hops, move 0 from the site by its hop ``slots[q, 0]`` (the position in the site's hop
+    list, that is in its basis site's unit-cell hops), move i from the previous move's
+    destination by its hop ``slots[q, i]``. The events of the whole lattice are numbered site
+    by site, each site's in template order, which is the order of the
+    :class:`~kmc.events.EventSet` the same generator gives on
+    :meth:`~kmc.lattice.PeriodicNetwork.to_site_network` (:meth:`materialize` makes it).
+    Memory: nothing per site or event (the engine keeps 8 bytes per site and its sum tree,
+    about 9 bytes per event).
+
+    Made by the generators (:func:`kmc.mechanisms.concerted_events` on a PeriodicNetwork),
+    not by hand.
+
+    Parameters
+    ----------
+    k : int
+        Moves per event (2..4).
+    ptr : ndarray of int32, shape (nb + 1,)
+        Templates of each basis site (CSR).
+    slots : ndarray of int32, shape (n_templates, k)
+        Hop slots of each template; within a basis site sorted lexicographically.
+    vectors : ndarray of float64, shape (n_templates, k, 3)
+        Move vectors, Angstrom (the symmetrised hop vectors).
+    barriers_eV : ndarray, shape (n_templates,)
+        KRA barrier of each template, eV.
+    types : ndarray of int32, shape (n_templates,)
+        Event type of each template, into `type_names`.
+    type_names : tuple of str
+    reverse : ndarray of int32, shape (n_templates,)
+        The template of each template's reverse string (at the site where it ends).
+    spec : tuple
+        How the generator made them (name and options), to make the same events on the
+        :class:`~kmc.lattice.SiteNetwork` of the lattice.
+    """
+
+    k: int
+    ptr: np.ndarray
+    slots: np.ndarray
+    vectors: np.ndarray
+    barriers_eV: np.ndarray
+    types: np.ndarray
+    type_names: tuple[str, ...]
+    reverse: np.ndarray
+    spec: tuple = ()
+
+    def __post_init__(self) -> None:
+        for name in ("ptr", "slots", "vectors", "barriers_eV", "types", "reverse"):
+            object.__setattr__(self, name, _freeze(np.ascontiguousarray(getattr(self, name))))
+
+    @property
+    def n_templates(self) -> int:
+        """Number of templates (events per unit cell)."""
+        return int(self.slots.shape[0])
+
+    def counts(self) -> np.ndarray:
+        """Events per site of each basis site, int64, shape (nb,)."""
+        return np.diff(self.ptr.astype(np.int64))
+
+    def mean_sq_A2(self) -> np.ndarray:
+        """Mean over the events of each type of the summed squared move lengths,
+        Angstrom^2 (every cell holds each template once: the templates' mean is the
+        lattice's)."""
+        per = np.einsum("qmd,qmd->q", self.vectors, self.vectors)
+        out = np.zeros(len(self.type_names))
+        for t in range(len(self.type_names)):
+            sel = self.types == t
+            if sel.any():
+                out[t] = per[sel].mean()
+        return out

@@ -1415,8 +1415,10 @@ class PeriodicNetwork:
     list relative to itself), so building and simulating it costs about 4 bytes per site
     beyond the engine's own memory, where a :class:`SiteNetwork` holds about 50 bytes per
     hop. Build one with ``periodic_network(..., compact=True)`` or any lattice builder's
-    ``compact=True``. It has no pair interactions or multi-ion events; use
-    :meth:`to_site_network` for anything beyond a plain simulation (events, blocking sites,
+    ``compact=True``. It has no pair interactions; its multi-ion events can only be string
+    moves kept per basis site (:meth:`with_events` of
+    :func:`kmc.mechanisms.concerted_events` on it: nothing per event). Use
+    :meth:`to_site_network` for anything beyond (other events, blocking sites,
     microstructures).
 
     Parameters
@@ -1465,9 +1467,12 @@ class PeriodicNetwork:
     charge_e: float = 1.0
     name: str = "network"
 
-    #: always empty: no multi-ion events on a compact network
+    #: the multi-ion event types (empty without events; see :meth:`with_events`)
     event_type_names: tuple[str, ...] = field(default=(), init=False)
+    #: number of multi-ion events (0 without)
     n_events: int = field(default=0, init=False)
+    #: the multi-ion events kept per basis site (:class:`kmc.events.PeriodicEvents`), or None
+    events: Any = field(default=None, init=False, repr=False)
     has_interactions: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
@@ -1645,18 +1650,90 @@ class PeriodicNetwork:
         return _mean_sq_by_type(self.hop_types, self.unit_hop_vectors, len(self.hop_type_names))
 
     def event_type_mean_sq_A2(self) -> np.ndarray:
-        """Always empty: a compact network has no multi-ion events."""
-        return np.zeros(0)
+        """Mean over the events of each multi-ion event type of the summed squared move
+        lengths, Angstrom^2 (empty without events)."""
+        return np.zeros(0) if self.events is None else self.events.mean_sq_A2()
+
+    def with_events(self, events: Any) -> PeriodicNetwork:
+        """The same lattice with multi-ion events kept per basis site.
+
+        Parameters
+        ----------
+        events : kmc.events.PeriodicEvents
+            Made for this lattice by :func:`kmc.mechanisms.concerted_events` (on this
+            network or one with the same unit cell and hops).
+
+        Returns
+        -------
+        PeriodicNetwork
+            A new network; this one is unchanged. One set of events per network: a second
+            call raises (use :meth:`to_site_network` to combine event families).
+
+        Raises
+        ------
+        ConfigError
+            If `events` are not PeriodicEvents for this unit cell's basis, or the network
+            has events already.
+        """
+        from .events import PeriodicEvents
+
+        if not isinstance(events, PeriodicEvents):
+            raise ConfigError(f"a PeriodicNetwork takes PeriodicEvents (concerted_events on the "
+                              f"PeriodicNetwork), got {type(events).__name__}; for an EventSet "
+                              "use network.to_site_network().with_events(...)")
+        if self.events is not None:
+            raise ConfigError("this PeriodicNetwork has multi-ion events already; one family "
+                              "per compact network (combine families on to_site_network())")
+        deg = np.bincount(self.hop_basis_src, minlength=self.n_basis)
+        start = np.concatenate([[0], np.cumsum(deg)])
+        ok = events.ptr.shape[0] == self.n_basis + 1
+        if ok and events.n_templates:
+            basis = np.repeat(np.arange(self.n_basis), events.counts())
+            ok = bool(np.all(events.slots[:, 0] < deg[basis]))
+            if ok:  # the hops along each string, and their vectors
+                hops = np.empty(events.slots.shape, dtype=np.int64)
+                b = basis
+                for i in range(events.k):
+                    ok = ok and bool(np.all(events.slots[:, i] < deg[b]))
+                    if not ok:
+                        break
+                    hops[:, i] = start[b] + events.slots[:, i]
+                    b = self.hop_basis_dst[hops[:, i]]
+                ok = ok and np.array_equal(events.vectors, self._sym_unit_vectors()[hops])
+        if not ok:
+            raise ConfigError("these PeriodicEvents were made for another unit cell (their "
+                              "basis sites, hop slots or vectors differ from this network's)")
+        out = copy.copy(self)
+        set_ = object.__setattr__
+        set_(out, "events", events)
+        set_(out, "event_type_names", tuple(events.type_names))
+        set_(out, "n_events", int(events.counts() @ np.full(self.n_basis, self.n_cells,
+                                                            dtype=np.int64)))
+        return out
+
+    def _sym_unit_vectors(self) -> np.ndarray:
+        """The unit-cell hops' symmetrised vectors, as SiteNetwork's (Angstrom)."""
+        uv = self.unit_hop_vectors
+        return (uv - uv[self._rev]) * 0.5  # type: ignore[attr-defined]
+
+
 
     def engine_arrays(self) -> dict[str, Any]:
         """What the engine needs of this network (the :class:`Network` protocol): the
         per-site templates (:meth:`templates`) instead of per-hop arrays, ``site_energy``
         (eV), ``n_hop_types`` and ``charge_e``; keyword arguments of
         :class:`kmc._engine.Engine`."""
-        return {"hop_ptr": None, "hop_dst": None, "hop_rev": None, "hop_type": None,
-                "hop_vec": None, "hop_ekra": None, "site_energy": self.site_energies_eV,
-                "n_hop_types": len(self.hop_type_names), "charge_e": self.charge_e,
-                **self.templates()}
+        out = {"hop_ptr": None, "hop_dst": None, "hop_rev": None, "hop_type": None,
+               "hop_vec": None, "hop_ekra": None, "site_energy": self.site_energies_eV,
+               "n_hop_types": len(self.hop_type_names), "charge_e": self.charge_e,
+               **self.templates()}
+        ev = self.events
+        if ev is not None and self.n_events:  # the events per basis site (et_*)
+            out.update(ev_class=np.tile(np.arange(self.n_basis, dtype=np.int32), self.n_cells),
+                       et_ptr=ev.ptr, et_k=ev.k, et_slot=ev.slots, et_vec=ev.vectors,
+                       et_ekra=ev.barriers_eV, et_type=ev.types,
+                       n_event_types=len(ev.type_names))
+        return out
 
     # ---------------------------------------------------------------- the engine's input
     def templates(self) -> dict[str, np.ndarray]:
@@ -1780,9 +1857,16 @@ class PeriodicNetwork:
             known = (images.reshape(n_hops, 3), rev.reshape(n_hops))
         _TRUSTED.hops = known
         try:
-            return self._site_network(src, dst, vectors, barriers, h, n_hops, n_cells, per_hop)
+            net = self._site_network(src, dst, vectors, barriers, h, n_hops, n_cells, per_hop)
         finally:
             _TRUSTED.hops = None
+        if self.events is not None:  # the same events as lists: their generator again
+            from .mechanisms import concerted_events
+
+            _, k, barrier, max_turn_deg, site_types, name = self.events.spec  # "concerted"
+            net = net.with_events(concerted_events(net, k, barrier, max_turn_deg=max_turn_deg,
+                                                   site_types=site_types, name=name))
+        return net
 
     def _site_network(self, src: np.ndarray, dst: np.ndarray, vectors: np.ndarray,
                       barriers: np.ndarray, h: int, n_hops: int, n_cells: int,

@@ -30,13 +30,14 @@ from .events import (  # noqa: F401  (EventSet re-exported: its home until 0.x)
     _MIN_MOVES,
     MAX_MOVES_PER_EVENT,
     EventSet,
+    PeriodicEvents,
     _check_n_moves,
     _Facts,
     _freeze,
     _take_rows,
     _vector_defects,
 )
-from .lattice import SiteNetwork, as_site_network
+from .lattice import PeriodicNetwork, SiteNetwork, as_site_network
 
 __all__ = ["MAX_MOVES_PER_EVENT", "EventSet", "FAMILIES", "Family", "family",
            "concerted_events", "interstitialcy_events", "split_interstitialcy_events"]
@@ -379,9 +380,9 @@ def _hop_events(network: SiteNetwork, hops: np.ndarray, vec: np.ndarray, barrier
                              (name,), facts, vector_rows=(vec, flat))
 
 
-def concerted_events(network: SiteNetwork, k: int, barrier_eV: float, *,
+def concerted_events(network: SiteNetwork | PeriodicNetwork, k: int, barrier_eV: float, *,
                      max_turn_deg: float = 90.0, site_types: Any = None,
-                     name: str | None = None) -> EventSet:
+                     name: str | None = None) -> EventSet | PeriodicEvents:
     """Concerted k-ion string moves along paths of k network hops.
 
     Every path ``s_0 -> s_1 -> ... -> s_k`` of k hops through k + 1 distinct sites gives one
@@ -391,7 +392,11 @@ def concerted_events(network: SiteNetwork, k: int, barrier_eV: float, *,
 
     Parameters
     ----------
-    network : SiteNetwork
+    network : SiteNetwork or PeriodicNetwork
+        On a :class:`~kmc.lattice.PeriodicNetwork` the events are kept per basis site
+        (:class:`~kmc.events.PeriodicEvents`: the same events, in the same order, as on its
+        :meth:`~kmc.lattice.PeriodicNetwork.to_site_network`, without per-event arrays);
+        its repeats must then exceed k times the longest hop's cell offset along each axis.
     k : int
         Number of ions moving together, 2, 3 or 4.
     barrier_eV : float
@@ -406,9 +411,10 @@ def concerted_events(network: SiteNetwork, k: int, barrier_eV: float, *,
 
     Returns
     -------
-    EventSet
+    EventSet or PeriodicEvents
         Sorted by the hop indices of the path (first hop first); move vectors are the hop
-        vectors (symmetrised: ``(v_h - v_rev(h)) / 2``) in Angstrom.
+        vectors (symmetrised: ``(v_h - v_rev(h)) / 2``) in Angstrom. PeriodicEvents for a
+        PeriodicNetwork.
     """
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral) \
             or not _MIN_MOVES <= k <= MAX_MOVES_PER_EVENT:
@@ -417,6 +423,9 @@ def concerted_events(network: SiteNetwork, k: int, barrier_eV: float, *,
     barrier = _checks.real(barrier_eV, "barrier_eV", lo=0.0)
     max_turn = _checks.real(max_turn_deg, "max_turn_deg", lo=0.0, hi=180.0)
     name = f"concerted{k}" if name is None else _checks.name(name, "name")
+    if isinstance(network, PeriodicNetwork):
+        return _periodic_strings(network, k, barrier, max_turn, site_types, name,
+                                 ("concerted", k, barrier, max_turn_deg, site_types, name))
     network = _check_network(network)
     hsrc, hdst = network.hop_src, network.hop_dst
     if site_types is None:
@@ -444,6 +453,83 @@ def concerted_events(network: SiteNetwork, k: int, barrier_eV: float, *,
 
     paths = _Paths(network, first, k, accept)
     return paths.events(vec, barrier, name, paths.reverse())
+
+
+def _periodic_strings(network: PeriodicNetwork, k: int, barrier: float, max_turn: float,
+                      site_types: Any, name: str, spec: tuple) -> PeriodicEvents:
+    """The string events of :func:`concerted_events` on a PeriodicNetwork, per basis site.
+
+    The paths of k unit-cell hops from each basis site, in slot order (so lexicographic),
+    with k + 1 distinct sites and every turn at most `max_turn` degrees: the same tests as
+    on the SiteNetwork (the same symmetrised vectors and angle function), which give the
+    same events at every cell when no string can wrap around the supercell onto itself.
+    """
+    b_src, b_dst = network.hop_basis_src, network.hop_basis_dst
+    dn = network.hop_cell_offsets.astype(np.int64)
+    nb, h = network.n_basis, b_src.shape[0]
+    reach = k * (np.abs(dn).max(axis=0) if h else np.zeros(3, np.int64))
+    small = [a for a in range(3) if reach[a] and network.size[a] <= reach[a]]
+    if small:
+        a = small[0]
+        raise ConfigError(
+            f"concerted_events on a PeriodicNetwork needs more than {int(reach[a])} repeats "
+            f"along axis {a} (strings of {k} hops reach that far), got size "
+            f"{tuple(network.size)}; use network.to_site_network() for a box this small")
+    if site_types is None:
+        ok_basis = np.ones(nb, dtype=bool)
+    else:
+        names = (site_types,) if isinstance(site_types, str) else site_types
+        if not isinstance(names, (tuple, list, set, frozenset)) or not names:
+            raise ConfigError("site_types must be a site type name or a non-empty sequence "
+                              f"of names, got {site_types!r}")
+        for nm in names:
+            if nm not in network.site_type_names:
+                raise ConfigError(f"site_types: unknown site type {nm!r} (known: "
+                                  f"{', '.join(map(repr, network.site_type_names))})")
+        ids = [network.site_type_names.index(nm) for nm in names]
+        ok_basis = np.isin(network.basis_types, ids)
+    uv = network.unit_hop_vectors
+    rev = network._rev  # type: ignore[attr-defined]
+    sym = (uv - uv[rev]) * 0.5  # as SiteNetwork._sym_hop_vectors, bit for bit
+    if np.array_equal(sym.view(np.int64), uv.view(np.int64)):
+        sym = uv
+    start = np.concatenate([[0], np.cumsum(np.bincount(b_src, minlength=nb))]).astype(np.int64)
+    limit = max_turn + _ANGLE_TOL_DEG
+    per_basis: list[list[tuple[int, ...]]] = [[] for _ in range(nb)]
+
+    def grow(b0: int, path: list[int], sites: list[tuple[int, int, int, int]]) -> None:
+        if len(path) == k:
+            per_basis[b0].append(tuple(path))
+            return
+        here = sites[-1][3]
+        for u in range(int(start[here]), int(start[here + 1])):
+            b2 = int(b_dst[u])
+            if not ok_basis[b2]:
+                continue
+            c = sites[-1][:3]
+            new = (c[0] + int(dn[u, 0]), c[1] + int(dn[u, 1]), c[2] + int(dn[u, 2]), b2)
+            if new in sites:
+                continue
+            if path and not _angle_deg(sym[path[-1]][None], sym[u][None])[0] <= limit:
+                continue
+            grow(b0, [*path, u], [*sites, new])
+
+    for b0 in range(nb):
+        if ok_basis[b0]:
+            grow(b0, [], [(0, 0, 0, b0)])
+    ptr = np.zeros(nb + 1, dtype=np.int32)
+    ptr[1:] = np.cumsum([len(p) for p in per_basis])
+    paths = np.array([p for ps in per_basis for p in ps], dtype=np.int64).reshape(-1, k)
+    n_t = paths.shape[0]
+    slots = (paths - start[b_src[paths]]).astype(np.int32)
+    # the reverse string starts where the string ends: its hops are the reverses, backwards
+    index = {(int(b_src[p[0]]), tuple(p.tolist())): q for q, p in enumerate(paths)}
+    reverse = np.array([index[(int(b_dst[p[-1]]), tuple(rev[p[::-1]].tolist()))]
+                        for p in paths], dtype=np.int32)
+    return PeriodicEvents(k=k, ptr=ptr, slots=slots.reshape(n_t, k),
+                          vectors=sym[paths].reshape(n_t, k, 3),
+                          barriers_eV=np.full(n_t, barrier), types=np.zeros(n_t, np.int32),
+                          type_names=(name,), reverse=reverse, spec=spec)
 
 
 def interstitialcy_events(network: SiteNetwork, interstitial_types: Any, lattice_types: Any,

@@ -365,12 +365,16 @@ class Simulation:
         trees, the arrays handed to it, per-ion records; per-hop data with interactions;
         per-event and per-move data of multi-ion events: sites, class, rate, site -> event
         lists and sum tree, and the move vectors of the event classes, which on a periodic
-        lattice are a few dozen, but at most one per event)."""
+        lattice are a few dozen, but at most one per event; only the sum tree and 8 bytes
+        per site for the events of a PeriodicNetwork)."""
         net = self.network
         est = 64.0 * net.n_sites + 96.0 * self.n_ions
         if net.has_interactions:
             est += 48.0 * net.n_hops + 24.0 * 2 * net.n_pairs
-        if net.n_events:
+        if net.n_events and getattr(net, "events", None) is not None \
+                and not hasattr(net, "event_ptr"):  # per basis site: the sum tree only
+            est += 8.0 * net.n_sites + 9.0 * net.n_events
+        elif net.n_events:
             est += 48.0 * net.event_ptr[-1] + 64.0 * net.n_events
         return est
 
