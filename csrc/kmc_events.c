@@ -71,14 +71,15 @@ static inline int32_t tmpl_lower(const uint32_t *keys, int32_t lo, int32_t hi, u
  * every event with the site at position d. */
 static void tmpl_visit(kmc_engine *e, int32_t y, uint32_t pref, int d, double *leaf, int *ne)
 {
-    const int32_t c = e->ev.ecl_of[y], base = e->ev.et_ptr[c];
-    int32_t lo = base, hi = e->ev.et_ptr[c + 1], q;
+    const int32_t c = e->ev.ecl_of[y], base = e->ev.et_ptr[c], end = e->ev.et_ptr[c + 1];
+    int32_t q = base;
+    uint32_t stop = UINT32_MAX; /* keys below it have the prefix (all of them for d = 0) */
     if (d > 0) {
         const int sh = KMC_ET_BITS * (e->ev.k - d);
-        lo = tmpl_lower(e->ev.et_key, lo, hi, pref << sh);
-        hi = tmpl_lower(e->ev.et_key, lo, hi, (pref + 1) << sh);
+        q = tmpl_lower(e->ev.et_key, base, end, pref << sh);
+        stop = (pref + 1) << sh;
     }
-    for (q = lo; q < hi; q++) {
+    for (; q < end && e->ev.et_key[q] < stop; q++) {
         const int64_t v = (int64_t)e->ev.first[y] + (q - base);
         const double r = tmpl_rate(e, y, q);
         if (r != leaf[v]) {

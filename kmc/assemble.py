@@ -34,8 +34,9 @@ from .constants import (
 )
 from .effective_medium import compare_with_bulk
 from .errors import ConfigError, RunInterrupted
+from .events import PeriodicEvents
 from .io import read_run
-from .lattice import Network
+from .lattice import Network, PeriodicNetwork
 from .materials import Material, build_material, material_spec
 from .mechanisms import FAMILIES
 from .microstructure import Microstructure, composite, polycrystal
@@ -88,7 +89,11 @@ def with_mechanisms(network: Network, mechanisms: tuple[str, ...],
     Parameters
     ----------
     network : Network
-        A SiteNetwork (a PeriodicNetwork is expanded when a family is added).
+        A SiteNetwork or PeriodicNetwork. A PeriodicNetwork with single hops and one family
+        of string events (concerted2-4) keeps them per basis site
+        (:class:`kmc.events.PeriodicEvents`) when its repeats allow; otherwise it is
+        expanded (:meth:`~kmc.lattice.PeriodicNetwork.to_site_network`) and the events are
+        listed.
     mechanisms : tuple of str
         "hop" and names from :data:`kmc.mechanisms.FAMILIES`.
     barriers_eV : mapping
@@ -102,6 +107,15 @@ def with_mechanisms(network: Network, mechanisms: tuple[str, ...],
     families = _families(mechanisms, barriers_eV)
     if not families:
         return network
+    if isinstance(network, PeriodicNetwork) and "hop" in mechanisms and len(families) == 1:
+        # string events kept per basis site when the family makes them and the box is
+        # large enough (else the events as lists on the SiteNetwork, as for the others)
+        try:
+            events = FAMILIES[families[0]].build(network, barriers_eV[families[0]])
+        except ConfigError:
+            events = None
+        if isinstance(events, PeriodicEvents):
+            return network.with_events(events)
     sets = [FAMILIES[m].build(network.to_site_network(), barriers_eV[m]) for m in families]
     return network.to_site_network().with_events(*sets, keep_hops="hop" in mechanisms)
 
@@ -131,9 +145,9 @@ def bulk_network(model: Any, material: Material | None = None, *,
     material : Material, optional
         The bulk's material, if already built (:func:`bulk_material`).
     compact : bool, optional
-        A textbook lattice without multi-ion mechanisms as a
-        :class:`kmc.lattice.PeriodicNetwork` (the same network in about 4 bytes per site);
-        materials and lattices with mechanisms are SiteNetworks.
+        A textbook lattice with single hops as a :class:`kmc.lattice.PeriodicNetwork` (the
+        same network in about 4 bytes per site), with one family of string events kept per
+        basis site; materials, and lattices with other mechanisms, are SiteNetworks.
     """
     model = _model(model)
     _families(model.mechanisms, dict(model.event_barriers_eV))  # bad input: before building
@@ -145,7 +159,7 @@ def bulk_network(model: Any, material: Material | None = None, *,
             "barrier_eV": DEFAULT_BARRIER_EV if model.barrier is None else model.barrier}
         if model.size is not None:
             kwargs["size"] = model.size
-        if compact and all(m == "hop" for m in model.mechanisms):
+        if compact and "hop" in model.mechanisms:  # (events: see with_mechanisms)
             kwargs["compact"] = True
         net = build_lattice(model.bulk_name, **kwargs)
     return with_mechanisms(net, model.mechanisms, dict(model.event_barriers_eV))
@@ -221,8 +235,8 @@ def composition(model: Any, material: Material | None = None,
 def network(model: Any, material: Material | None = None,
             microstructure: Microstructure | None = None) -> Network:
     """The network to simulate: the bulk network (a compact PeriodicNetwork for a textbook
-    lattice without multi-ion mechanisms, else a SiteNetwork), or the microstructure's
-    network for a polycrystal or composite."""
+    lattice with single hops and at most one family of string events, else a SiteNetwork),
+    or the microstructure's network for a polycrystal or composite."""
     model = _model(model)
     if model.microstructure_kind is None:  # a plain lattice needs no per-hop arrays
         return bulk_network(model, material, compact=True)

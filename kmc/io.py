@@ -25,7 +25,10 @@ One HDF5 file per run or per sweep, readable with plain h5py. A run file::
                             a run with a large network runs (status "running" or
                             "interrupted"), this is an HDF5 external link to the
                             group /network of its network file (below); complete
-                            and failed runs hold the network itself
+                            and failed runs hold the network itself. A
+                            PeriodicNetwork with string events kept per basis site
+                            stores how they were generated (attr periodic_events,
+                            JSON) and makes them again when read: format_version 4
     /plan                   attrs: steps, equilibration, blocks, production_time_s (nan: none)
     /blocks                 per-block observables, one row per finished block:
                             duration_s (B,), tracer_sq_A2 (B,3,3), collective_A (B,3),
@@ -93,7 +96,7 @@ __all__ = ["RunFile", "read_run", "write_run", "load", "read_sweep", "read_sweep
            "SWEEP_FORMAT", "TrajectoryWriter", "NETWORK_FILE_MIN_BYTES", "network_nbytes",
            "write_network_file", "network_file_path", "network_file_version"]
 
-FORMAT_VERSION = 3  # the newest this kmc reads; a file is written as 1 unless it needs more
+FORMAT_VERSION = 4  # the newest this kmc reads; a file is written as 1 unless it needs more
 RUN_FORMAT = "kmc-run"
 SWEEP_FORMAT = "kmc-sweep"
 STATUSES = ("running", "interrupted", "failed", "complete")
@@ -317,7 +320,10 @@ def _network_items(network: Any, digest: bool = True) -> Iterator[tuple[str, Any
     a table (:meth:`kmc.events.EventSet.vector_rows`) replaced by ``event_vector_table``
     and ``event_vector_index`` (no per-move vectors are gathered)."""
     rows = None
-    if network.n_events:  # (a PeriodicNetwork has none)
+    if isinstance(network, PeriodicNetwork):
+        if network.events is not None:  # how they were made (PeriodicEvents.spec), not them
+            yield "periodic_events", json.dumps(list(network.events.spec))
+    elif network.n_events:
         table, index = network.events.vector_rows()
         if index is not None:
             rows = table, index
@@ -378,8 +384,11 @@ def write_network(group: Any, network: Any) -> int:
     table (:meth:`kmc.events.EventSet.vector_rows`) are stored so, as
     ``event_vector_table`` and ``event_vector_index``: no per-move vectors are made or
     written; with them the reverse index of the events and their digest
-    (:func:`_events_digest`). Returns the format version the group needs (1, or 3 for that
-    form; version 2 is the same without the reverse index and digest, as written before)."""
+    (:func:`_events_digest`). A PeriodicNetwork's string events are stored as the JSON of
+    their generator and options (attribute ``periodic_events``) and made again on reading.
+    Returns the format version the group needs (1; 3 for events as table rows, version 2
+    being the same without the reverse index and digest, as written before; 4 for a
+    PeriodicNetwork with events)."""
     h5py = _h5py()
     group.attrs["network_class"] = type(network).__name__
     version = 1
@@ -387,7 +396,9 @@ def write_network(group: Any, network: Any) -> int:
         if name == "event_vector_index":
             version = max(version, 2)
         elif name == "event_reverse":
-            version = 3
+            version = max(version, 3)
+        elif name == "periodic_events":
+            version = 4
         if isinstance(value, np.ndarray) and _one_value(value):
             # one value throughout (e.g. a generator's barriers, a broadcast): a dataset of
             # that fill value, no data written (it reads back as the full array)
@@ -467,6 +478,9 @@ def read_network(group: Any) -> Any:
             kwargs[name] = data
     reverse = kwargs.pop("event_reverse", None)
     digest = kwargs.pop("events_digest", None)
+    spec = kwargs.pop("periodic_events", None)
+    if spec is not None:
+        return _with_periodic_events(classes[kind](**kwargs), spec)
     if "event_vector_table" in kwargs or "event_vector_index" in kwargs:
         table = kwargs.pop("event_vector_table", None)
         index = kwargs.pop("event_vector_index", None)
@@ -480,6 +494,26 @@ def read_network(group: Any) -> Any:
             return trusted
         kwargs["event_vectors"] = np.asarray(table)[np.asarray(index, dtype=np.intp)]
     return classes[kind](**kwargs)
+
+
+def _with_periodic_events(network: Any, spec: Any) -> Any:
+    """A stored PeriodicNetwork with its string events made again from their generator's
+    spec (:attr:`kmc.events.PeriodicEvents.spec`, JSON); ConfigError if it is not one."""
+    from .mechanisms import concerted_events
+
+    try:
+        kind, k, barrier, max_turn_deg, site_types, name = json.loads(str(spec))
+    except (ValueError, TypeError):
+        raise ConfigError(f"the stored network's periodic_events {str(spec)!r} is not the "
+                          "spec of a string-event generator") from None
+    if kind != "concerted" or not isinstance(network, PeriodicNetwork):
+        raise ConfigError(f"the stored network's periodic_events name the generator {kind!r} "
+                          "(known: 'concerted', on a PeriodicNetwork)")
+    if isinstance(site_types, list):
+        site_types = tuple(site_types)
+    return network.with_events(concerted_events(network, k, barrier,
+                                                max_turn_deg=max_turn_deg,
+                                                site_types=site_types, name=name))
 
 
 def _trusted_network(cls: Any, kwargs: dict[str, Any], table: np.ndarray, index: np.ndarray,

@@ -1636,10 +1636,21 @@ class PeriodicNetwork:
                                   self.hop_cell_offsets, symmetric=True)
 
     def type_dimensionality(self, types: Any) -> int:
-        """Dimensionality (0-3) of the network of the hops of the named types only."""
+        """Dimensionality (0-3) of the network of the hops and multi-ion events of the named
+        types only (hop and event type names; an event's moves are hops)."""
         names = set(types)
         keep = np.isin(self.hop_types, [k for k, n in enumerate(self.hop_type_names)
                                         if n in names])
+        ev = self.events
+        if ev is not None and ev.n_templates:
+            sel = np.isin(ev.types, [k for k, n in enumerate(ev.type_names) if n in names])
+            start = np.concatenate([[0], np.cumsum(np.bincount(self.hop_basis_src,
+                                                               minlength=self.n_basis))])
+            b = np.repeat(np.arange(self.n_basis), ev.counts())[sel]
+            for i in range(ev.k):  # the unit hops along the selected strings
+                u = start[b] + ev.slots[sel, i]
+                keep[u] = True
+                b = self.hop_basis_dst[u]
         return wrapping_dimension(self.n_basis, self.hop_basis_src[keep],
                                   self.hop_basis_dst[keep], self.hop_cell_offsets[keep],
                                   symmetric=True)

@@ -424,8 +424,10 @@ def concerted_events(network: SiteNetwork | PeriodicNetwork, k: int, barrier_eV:
     max_turn = _checks.real(max_turn_deg, "max_turn_deg", lo=0.0, hi=180.0)
     name = f"concerted{k}" if name is None else _checks.name(name, "name")
     if isinstance(network, PeriodicNetwork):
+        spec_types = list(site_types) if isinstance(site_types, (tuple, list, set,
+                                                                 frozenset)) else site_types
         return _periodic_strings(network, k, barrier, max_turn, site_types, name,
-                                 ("concerted", k, barrier, max_turn_deg, site_types, name))
+                                 ("concerted", k, barrier, max_turn, spec_types, name))
     network = _check_network(network)
     hsrc, hdst = network.hop_src, network.hop_dst
     if site_types is None:

@@ -143,10 +143,16 @@ def test_write_read_network_without_run(tmp_path):
 def test_plain_lattice_configs_run_compact():
     cfg = run_config("sc", {"size": 6, "occupancy": 0.2, "temperature": 500, "seed": 1})
     assert isinstance(assemble.network(cfg.model), PeriodicNetwork)
+    # one family of string events: kept per basis site (tests/test_periodic_events.py);
+    # events without single hops, or an interstitialcy family, need the lists
     with_events = run_config("sc", {"size": 6, "occupancy": 0.2, "temperature": 500,
                                     "mechanisms": ("hop", "concerted2"),
                                     "barrier_concerted2": 0.2})
-    assert isinstance(assemble.network(with_events.model), SiteNetwork)
+    net = assemble.network(with_events.model)
+    assert isinstance(net, PeriodicNetwork) and net.n_events == 30 * 216
+    only = run_config("sc", {"size": 6, "occupancy": 0.2, "temperature": 500,
+                             "mechanisms": ("concerted2",), "barrier_concerted2": 0.2})
+    assert isinstance(assemble.network(only.model), SiteNetwork)
 
 
 # ------------------------------------------------------------------ bad input

@@ -172,3 +172,56 @@ def test_engine_rejects_bad_event_templates():
         Engine(**dict(arrays, site_energy=energies), **kw)
     with pytest.raises(ConfigError, match=r"ev_class\[0\] = 3 outside 0\.\.0"):
         Engine(**dict(arrays, ev_class=np.full(pn.n_sites, 3, dtype=np.int32)), **kw)
+
+
+def test_run_configs_keep_string_events_per_cell():
+    from kmc import assemble
+    from kmc.config import run_config
+    from kmc.lattice import SiteNetwork
+
+    def net(**kw):
+        cfg = run_config("sc", {"occupancy": 0.3, "temperature": 500, "seed": 1, **kw})
+        return assemble.network(cfg.model)
+
+    pe = net(size=6, mechanisms=("hop", "concerted2"), barrier_concerted2=0.2)
+    assert isinstance(pe, PeriodicNetwork) and pe.event_type_names == ("concerted2",)
+    # too small for strings of 3 per cell, two families, no single hops: the lists
+    assert isinstance(net(size=3, mechanisms=("hop", "concerted3"), barrier_concerted3=0.2),
+                      SiteNetwork)
+    assert isinstance(net(size=6, mechanisms=("hop", "concerted2", "concerted3"),
+                          barrier_concerted2=0.2, barrier_concerted3=0.2), SiteNetwork)
+    # the same results as the lists, from the run's fits to the rate-limiting type
+    sn = pe.to_site_network()
+    a = kmc.Simulation(pe, 500, occupancy=0.3, seed=4).run(steps=30_000, blocks=5)
+    b = kmc.Simulation(sn, 500, occupancy=0.3, seed=4).run(steps=30_000, blocks=5)
+    assert a.event_counts == b.event_counts and a.event_counts["concerted2"] > 0
+    assert (a.D_tracer_cm2_s, a.D_sigma_cm2_s, a.correlation_factor) == \
+        (b.D_tracer_cm2_s, b.D_sigma_cm2_s, b.correlation_factor)
+    assert a.displacement_share == b.displacement_share
+    for types in (["hop"], ["concerted2"], ["hop", "concerted2"]):
+        assert pe.type_dimensionality(types) == sn.type_dimensionality(types) == 3
+
+
+def test_file_round_trip(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    from kmc.io import read_network, write_network
+
+    pn = builders.build_lattice("bcc", size=5, compact=True)
+    pe = pn.with_events(concerted_events(pn, 2, 0.2, max_turn_deg=120.0,
+                                         site_types=("A",), name="pairs"))
+    with h5py.File(tmp_path / "n.h5", "w") as f:
+        assert write_network(f.create_group("net"), pe) == 4
+        assert f["net"].attrs["network_class"] == "PeriodicNetwork"
+        back = read_network(f["net"])
+    assert isinstance(back, PeriodicNetwork) and back.n_events == pe.n_events
+    for name in ("ptr", "slots", "vectors", "barriers_eV", "types", "reverse"):
+        np.testing.assert_array_equal(getattr(back.events, name), getattr(pe.events, name))
+    assert back.event_type_names == ("pairs",)
+    # a whole run file, and its resume, with the events per cell
+    path = tmp_path / "run.h5"
+    full = kmc.Simulation(pe, 500, occupancy=0.3, seed=2).run(steps=20_000, blocks=4)
+    kmc.Simulation(pe, 500, occupancy=0.3, seed=2).run(steps=20_000, blocks=4,
+                                                       output=str(path))
+    f = kmc.io.read_run(str(path))
+    assert f.network().n_events == pe.n_events
+    assert f.summary["D_tracer_cm2_s"] == full.D_tracer_cm2_s
