@@ -1093,6 +1093,8 @@ done:
     return ok;
 }
 
+#define KMC_ET_BY1_MAX (1 << 20) /* largest first-slot table of the templates (entries) */
+
 /* The event templates (et_ptr): copy them, check every event against the hop classes (its
  * slots exist, its sites are distinct, its dE is its template's), and build each site's
  * first event and the template classes (type, vectors, rate). After build_classes.
@@ -1187,6 +1189,18 @@ static int events_tmpl_setup(kmc_engine *e, const kmc_network *net, const kmc_pa
         }
     }
     ev->first[n] = (int32_t)v;
+    if ((int64_t)nc * (KMC_MAX_DEGREE + 1) <= KMC_ET_BY1_MAX) { /* look-up by first slot */
+        ev->et_by1 = (int32_t *)xalloc(e, (size_t)nc * (KMC_MAX_DEGREE + 1), sizeof(int32_t), &fail);
+        if (fail) goto done;
+        for (c = 0; c < nc; c++) {
+            int32_t *by1 = ev->et_by1 + (size_t)c * (KMC_MAX_DEGREE + 1);
+            q = ev->et_ptr[c];
+            for (i = 0; i <= KMC_MAX_DEGREE; i++) {
+                while (q < ev->et_ptr[c + 1] && (int32_t)ev->et_slot[(size_t)q * k] < i) q++;
+                by1[i] = q;
+            }
+        }
+    }
     for (q = 0; q < nq; q++) /* a template no site uses keeps rate 0 */
         ev->ecl[q].rate = isnan(tde[q]) ? 0.0 : kmc_rate(&e->rp, net->et_ekra[q], tde[q]);
     ev->max_sev = maxsev;

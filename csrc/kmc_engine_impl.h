@@ -275,6 +275,9 @@ typedef struct {
     int32_t *et_ptr;        /* [n_ev_classes + 1] templates of each event class */
     uint32_t *et_key;       /* [templates] slot path, KMC_ET_BITS a slot, first slot highest */
     uint8_t *et_slot;       /* [templates * k] */
+    int32_t *et_by1;        /* [n_ev_classes * (KMC_MAX_DEGREE + 1)] or NULL: the first
+                               template of class c whose first slot is >= s at
+                               c * (KMC_MAX_DEGREE + 1) + s (a look-up instead of a search) */
     kmc_sumtree tree;       /* leaves: event rates (0 if not allowed) */
     int64_t *dirty;         /* [cap] scratch: events re-evaluated in one step */
     int64_t cap;

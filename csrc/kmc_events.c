@@ -76,7 +76,17 @@ static void tmpl_visit(kmc_engine *e, int32_t y, uint32_t pref, int d, double *l
     uint32_t stop = UINT32_MAX; /* keys below it have the prefix (all of them for d = 0) */
     if (d > 0) {
         const int sh = KMC_ET_BITS * (e->ev.k - d);
-        q = tmpl_lower(e->ev.et_key, base, end, pref << sh);
+        const uint32_t from = pref << sh;
+        if (e->ev.et_by1) { /* the templates with the first slot, then a short scan */
+            const int32_t *by1 = e->ev.et_by1 + (size_t)c * (KMC_MAX_DEGREE + 1);
+            const uint32_t s0 = pref >> (KMC_ET_BITS * (d - 1));
+            int32_t hi = by1[s0 + 1];
+            q = by1[s0];
+            if (hi > end) hi = end;
+            while (q < hi && e->ev.et_key[q] < from) q++;
+        } else {
+            q = tmpl_lower(e->ev.et_key, base, end, from);
+        }
         stop = (pref + 1) << sh;
     }
     for (; q < end && e->ev.et_key[q] < stop; q++) {
@@ -305,6 +315,7 @@ KMC_PRIVATE void events_free(kmc_engine *e)
     free(e->ev.et_ptr);
     free(e->ev.et_key);
     free(e->ev.et_slot);
+    free(e->ev.et_by1);
     kmc_sumtree_free(&e->ev.tree);
     memset(&e->ev, 0, sizeof(e->ev));
 }

@@ -225,3 +225,27 @@ def test_file_round_trip(tmp_path):
     f = kmc.io.read_run(str(path))
     assert f.network().n_events == pe.n_events
     assert f.summary["D_tracer_cm2_s"] == full.D_tracer_cm2_s
+
+
+def test_one_event_class_per_site_gives_the_same_trajectory():
+    # above 16 131 event classes the engine finds a template's first slot by a search
+    # instead of a table: the same events either way
+    pn = builders.build_lattice("sc", size=26, barrier_eV=0.3, compact=True)
+    pe = pn.with_events(concerted_events(pn, 2, 0.25))
+    arrays = pe.engine_arrays()
+    n, q = pn.n_sites, pe.events.n_templates
+    per_site = dict(arrays, ev_class=np.arange(n, dtype=np.int32),
+                    et_ptr=np.arange(0, (n + 1) * q, q, dtype=np.int32),
+                    et_slot=np.tile(arrays["et_slot"], (n, 1)),
+                    et_vec=np.tile(arrays["et_vec"], (n, 1, 1)),
+                    et_ekra=np.tile(arrays["et_ekra"], n), et_type=np.tile(arrays["et_type"], n))
+    ions = np.random.default_rng(3).choice(n, n // 3, replace=False).astype(np.int32)
+    kw = dict(temperature_K=600.0, attempt_frequency_Hz=1e13, seed=9, ion_sites=ions)
+    states = []
+    for a in (arrays, per_site):
+        eng = Engine(**a, **kw)
+        eng.run(20_000)
+        eng.check()
+        states.append(eng.get_state())
+    _same_state(*states)
+    assert states[0]["event_counts"][0] > 1000
