@@ -227,6 +227,27 @@ def test_file_round_trip(tmp_path):
     assert f.summary["D_tracer_cm2_s"] == full.D_tracer_cm2_s
 
 
+def test_interrupted_run_resumes_bit_identically(tmp_path, same_run):
+    pn = builders.build_lattice("sc", size=6, compact=True)
+    pe = pn.with_events(concerted_events(pn, 2, 0.2))
+    whole = kmc.Simulation(pe, 500, occupancy=0.3, seed=4).run(40_000, blocks=10)
+    sim = kmc.Simulation(pe, 500, occupancy=0.3, seed=4)
+    seen = [0]
+
+    def progress(n):
+        seen[0] += n
+        if seen[0] > 20_000:
+            sim.request_stop()
+
+    part = sim.run(40_000, blocks=10, output=tmp_path / "r.h5", progress=progress)
+    assert part.interrupted
+    back = kmc.resume(tmp_path / "r.h5")
+    same_run(back, whole)
+    assert back.event_counts["concerted2"] > 0
+    net = kmc.io.read_run(tmp_path / "r.h5").network()
+    assert isinstance(net, PeriodicNetwork) and net.n_events == pe.n_events
+
+
 def test_one_event_class_per_site_gives_the_same_trajectory():
     # above 16 131 event classes the engine finds a template's first slot by a search
     # instead of a table: the same events either way

@@ -28,7 +28,10 @@
  *   u8 pairs = b % 80, each: u8 i, u8 j (mod n_sites), u8 type, u8 E_kra (b/100 eV), 3 x u8 vector ((b - 128)/20 A)
  *   [flags & 1] u8 count = b % 24, each: u8 i, u8 j, u8 J ((b - 128)/100 eV)
  *   [flags & 2] u8 n_event_types = 1 + b % 3, u8 events = b % 5, each: u8 moves = 1 + b % 4,
- *               per move u8 src, u8 dst, 3 x u8 vector; u8 E_kra, u8 type (the reverse event is added)
+ *               per move u8 src, u8 dst, 3 x u8 vector; u8 E_kra, u8 type (the reverse event is added);
+ *               then u8 (b & 1: the events as templates instead: u8 k = 2 + b % 3, per site u8
+ *               strings = b % 4, each k x u8 slot choice (the next hop to a site not yet on the
+ *               string), u8 E_kra, u8 type; one event class per site, templates sorted)
  *   [flags & 8] u8 n_ions = b % (n_sites + 2), each 4 bytes int32 site; else n_sites x u8: occupied if b & 1
  *   [flags & 128] u8 what: [what & 1] u8 clusters = b % 16, each: u8 size (2 + b % 3), the
  *               sites (u8 mod n_sites; a repeat ends the cluster), u8 V ((b - 128)/200 eV);
@@ -119,8 +122,10 @@ typedef struct {
     int32_t n_lm, lm_tptr[CAP + 1], lm_tpos[4 * CAP], env_ptr[CAP + 1], env_site[4 * CAP];
     int32_t kra_model[CAP], de_model[CAP];
     double lm_e0[CAP], lm_phi[2 * CAP], lm_K[CAP];
+    int32_t n_ec, et_k, ev_class[CAP], et_ptr[CAP + 1], et_slot[4 * CAP], et_type[CAP];
+    double et_vec[12 * CAP], et_ekra[CAP];
     uint64_t null_mask; /* bit k: pass array k as NULL */
-    int use_int, use_ev, use_tp, keep_csr, use_cl, use_lm;
+    int use_int, use_ev, use_tp, keep_csr, use_cl, use_lm, use_et;
 } spec;
 
 /* the arrays a corruption can replace by NULL, in this order */
@@ -128,7 +133,8 @@ enum { A_HOP_PTR, A_HOP_DST, A_HOP_REV, A_HOP_TYPE, A_HOP_VEC, A_HOP_EKRA, A_SIT
        A_INT_PTR, A_INT_NBR, A_INT_J, A_HOP_J, A_EV_PTR, A_EV_SRC, A_EV_DST, A_EV_VEC,
        A_EV_EKRA, A_EV_TYPE, A_SITE_TEMPLATE, A_TP_PTR, A_TP_DOFF, A_TP_REV, A_TP_TYPE,
        A_TP_VEC, A_TP_EKRA, A_ION_SITE, A_CL_PTR, A_CL_SITE, A_CL_V, A_LM_E0, A_LM_PHI, A_LM_TPTR,
-       A_LM_TPOS, A_LM_K, A_ENV_PTR, A_ENV_SITE, A_KRA_MODEL, A_DE_MODEL, N_ARRAYS };
+       A_LM_TPOS, A_LM_K, A_ENV_PTR, A_ENV_SITE, A_KRA_MODEL, A_DE_MODEL, A_EV_CLASS, A_ET_PTR,
+       A_ET_SLOT, A_ET_VEC, A_ET_EKRA, A_ET_TYPE, N_ARRAYS };
 
 static size_t clampi(int64_t x, int64_t cap) { return x < 0 ? 0 : x > cap ? (size_t)cap : (size_t)x; }
 
@@ -232,6 +238,65 @@ static void build(spec *s, reader *r, uint8_t flags)
         }
         s->n_events = v;
         s->use_ev = 1;
+        if (u8(r) & 1) { /* the events as templates instead: strings along the hops */
+            int32_t q = 0, c, kk = 2 + u8(r) % 3, m, a;
+            s->et_k = kk;
+            s->et_ptr[0] = 0;
+            for (c = 0; c < s->n; c++) {
+                const int32_t ns = u8(r) % 4, b0 = q;
+                s->ev_class[c] = c;
+                for (j = 0; j < ns && q < CAP - 1; j++) {
+                    int32_t x = c, on[5], sl[4], ok = 1, pos;
+                    on[0] = c;
+                    for (m = 0; m < kk && ok; m++) { /* the next hop to a site not on it yet */
+                        const int32_t hb = s->hop_ptr[x], dg = s->hop_ptr[x + 1] - hb;
+                        int32_t t, pick = -1;
+                        const int32_t first = dg > 0 ? u8(r) % dg : 0;
+                        for (t = 0; t < dg && pick < 0; t++) {
+                            const int32_t cand = (first + t) % dg, y = s->hop_dst[hb + cand];
+                            for (a = 0; a <= m && on[a] != y; a++) continue;
+                            if (a > m) pick = cand;
+                        }
+                        if (pick < 0) ok = 0;
+                        else {
+                            sl[m] = pick;
+                            x = s->hop_dst[hb + pick];
+                            on[m + 1] = x;
+                        }
+                    }
+                    if (!ok) continue;
+                    /* insert in slot order; a repeat is dropped */
+                    for (pos = b0; pos < q; pos++) {
+                        int cmp = 0;
+                        for (m = 0; m < kk && !cmp; m++) cmp = (sl[m] > s->et_slot[pos * kk + m]) - (sl[m] < s->et_slot[pos * kk + m]);
+                        if (cmp <= 0) {
+                            if (cmp == 0) ok = 0;
+                            break;
+                        }
+                    }
+                    if (!ok) continue;
+                    memmove(s->et_slot + (pos + 1) * kk, s->et_slot + pos * kk, (size_t)(q - pos) * kk * sizeof(int32_t));
+                    memmove(s->et_vec + 3 * (pos + 1) * kk, s->et_vec + 3 * pos * kk, (size_t)(q - pos) * kk * 3 * sizeof(double));
+                    memmove(s->et_ekra + pos + 1, s->et_ekra + pos, (size_t)(q - pos) * sizeof(double));
+                    memmove(s->et_type + pos + 1, s->et_type + pos, (size_t)(q - pos) * sizeof(int32_t));
+                    x = c;
+                    for (m = 0; m < kk; m++) {
+                        const int32_t hh = s->hop_ptr[x] + sl[m];
+                        s->et_slot[pos * kk + m] = sl[m];
+                        for (d = 0; d < 3; d++) s->et_vec[3 * (pos * kk + m) + d] = s->hop_vec[3 * hh + d];
+                        x = s->hop_dst[hh];
+                    }
+                    s->et_ekra[pos] = u8(r) / 100.0;
+                    s->et_type[pos] = u8(r) % s->n_event_types;
+                    q++;
+                }
+                s->et_ptr[c + 1] = q;
+            }
+            s->n_ec = s->n;
+            s->n_events = q;
+            s->use_ev = 0;
+            s->use_et = 1;
+        }
     }
 
     if (flags & 4) { /* template form: one template per distinct hop list */
@@ -331,7 +396,7 @@ static int32_t fold(uint8_t ix, int32_t len)
 /* one corruption: u8 kind, u8 index, then a value */
 static void corrupt(spec *s, reader *r)
 {
-    const uint8_t kind = u8(r) % 28, ix = u8(r);
+    const uint8_t kind = u8(r) % 29, ix = u8(r);
     switch (kind) {
     case 0: s->hop_ptr[fold(ix, s->n + 1)] = small(r); break;
     case 1: s->hop_dst[ix] = (ix & 1) ? i32(r) : small(r); break;
@@ -389,6 +454,16 @@ static void corrupt(spec *s, reader *r)
         }
         break;
     case 27: s->n_lm = small(r); s->use_lm = 1; break;
+    case 28:
+        switch (ix % 6) {
+        case 0: s->et_ptr[fold((uint8_t)(ix / 6), s->n_ec + 1)] = small(r); break;
+        case 1: s->et_slot[ix / 6] = (ix & 64) ? i32(r) : small(r); break;
+        case 2: s->ev_class[ix / 6] = small(r); break;
+        case 3: if (ix & 64) s->et_vec[ix / 6] = param(r, -1.0, 0.01); else s->et_ekra[ix / 6] = param(r, 0.0, 0.01); break;
+        case 4: if (ix & 64) s->et_k = small(r); else s->et_type[ix / 6] = small(r); break;
+        default: if (ix & 64) s->n_ec = small(r); else s->n_events = small(r); break;
+        }
+        break;
     case 22: s->n = small(r); break;
     default: if (ix & 1) s->n_ions = small(r); else s->ion_site[ix] = i32(r); break;
     }
@@ -711,6 +786,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ARR(ev_vec, A_EV_VEC, s->ev_vec, 3 * (int64_t)nm, double);
         ARR(ev_ekra, A_EV_EKRA, s->ev_ekra, ne, double);
         ARR(ev_type, A_EV_TYPE, s->ev_type, ne, int32_t);
+    }
+    if (s->use_et) {
+        const int32_t nc = s->n_ec, nq = nc >= 0 && nc <= CAP ? s->et_ptr[nc] : 0;
+        const int64_t nqk = (int64_t)nq * (s->et_k > 0 ? s->et_k : 0);
+        net.n_events = s->n_events;
+        net.n_event_types = s->n_event_types;
+        net.n_ev_classes = nc;
+        net.et_k = s->et_k;
+        ARR(ev_class, A_EV_CLASS, s->ev_class, n, int32_t);
+        ARR(et_ptr, A_ET_PTR, s->et_ptr, (int64_t)nc + 1, int32_t);
+        ARR(et_slot, A_ET_SLOT, s->et_slot, nqk, int32_t);
+        ARR(et_vec, A_ET_VEC, s->et_vec, 3 * nqk, double);
+        ARR(et_ekra, A_ET_EKRA, s->et_ekra, nq, double);
+        ARR(et_type, A_ET_TYPE, s->et_type, nq, int32_t);
     }
     if (s->use_cl) {
         const int32_t nc = s->n_cl, nz = nc >= 0 && nc <= CAP ? s->cl_ptr[nc] : 0;

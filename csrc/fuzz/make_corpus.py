@@ -2,10 +2,10 @@
 
     python csrc/fuzz/make_corpus.py        # rewrites csrc/fuzz/corpus/*.bin
 
-Small valid networks in every form and mode (CSR, pair interactions, multi-ion events,
-templates; auto/tree/count/uniform) and a few invalid ones (NaN energy, a broken reverse
-hop, a bad CSR offset, an invalid mode or rate law, T < 0, two ions on a site, an empty
-input).
+Small valid networks in every form and mode (CSR, pair interactions, multi-ion events as
+lists and as templates, hop templates; auto/tree/count/uniform) and a few invalid ones (NaN energy, a broken reverse
+hop, a bad CSR offset, an invalid mode or rate law, T < 0, two ions on a site, a hop slot
+of an event template beyond the site's hops, an empty input).
 The regression_* inputs crashed the engine before the fixes of the commit that added them
 (see README.md). Files of corpus/ that this script does not write are inputs found by
 fuzzing, kept as they were found.
@@ -33,7 +33,7 @@ def chain(n, ring=False):
 
 def make(flags=0, n=8, n_types=1, T=58, nu=9, q=150, field=(100, 100, 100), mode=0, seed=1,
          steps=200, t_stop=0, energies=None, pairs=None, inter=(), events=None, ions=None,
-         raw_ions=None, corruptions=(), rate_law=0, energy=b""):
+         raw_ions=None, corruptions=(), rate_law=0, energy=b"", strings=None):
     b = bytearray([flags])
     for v in (T, nu, q, *field):
         b += v if isinstance(v, bytes) else bytes([v])
@@ -59,6 +59,15 @@ def make(flags=0, n=8, n_types=1, T=58, nu=9, q=150, field=(100, 100, 100), mode
             for s, d, v in moves:
                 b += bytes([s, d, *v])
             b += bytes([e, t])
+        if strings is None:
+            b += bytes([0])  # the events as lists
+        else:  # as templates: (k, per site a list of (k slot choices, E_kra, type))
+            k, per_site = strings
+            b += bytes([1, k - 2])
+            for site in per_site:
+                b += bytes([len(site)])
+                for choices, e, t in site:
+                    b += bytes([*choices, e, t])
     if flags & ENERGY:
         b += energy
     if flags & RAW_IONS:
@@ -125,6 +134,16 @@ def corpus():
                               events=(2, [([(0, 1, (148, 128, 128)), (2, 3, (148, 128, 128))], 40, 0),
                                           ([(5, 7, (168, 128, 128))], 20, 1)]))
     yield "templates_ring_auto", make(TEMPLATES, n=16, pairs=chain(16, ring=True), steps=500)
+    # event templates: strings along the hops, per site (both ways round a ring, 2 and 3 ions)
+    ring_strings = (2, [[((0, 0), 30, 0), ((1, 1), 30, 0)] for _ in range(12)])
+    yield "event_templates_ring", make(EVENTS, n=12, pairs=chain(12, ring=True), steps=400,
+                                       events=(1, []), strings=ring_strings)
+    yield "event_templates_on_hop_templates", make(
+        EVENTS | TEMPLATES, n=12, pairs=chain(12, ring=True), steps=400, events=(1, []),
+        strings=ring_strings)
+    yield "event_templates_square_k3", make(
+        EVENTS, n=16, pairs=square, steps=400, events=(2, []),
+        strings=(3, [[((i % 3, 1, 2), 25, i % 2), ((2, 0, 1), 35, 1)] for i in range(16)]))
     yield "templates_chain_count", make(TEMPLATES, n=9, mode=2)
     yield "short_t_stop", make(n=6, t_stop=raw(1e-13), steps=511)
     yield "huge_energies", make(CORRUPT, n=6, corruptions=[(6, 0, 208), (6, 1, 210), (6, 4, 209)])
@@ -158,6 +177,9 @@ def corpus():
     yield "bad_templates_and_csr", make(TEMPLATES | KEEP_CSR, n=9, mode=2)
     yield "bad_two_ions_one_site", make(RAW_IONS, raw_ions=[2, 2, 5])
     yield "bad_null_site_energy", make(CORRUPT, corruptions=[(21, 6, 0)])
+    yield "bad_event_template_slot", make(EVENTS | CORRUPT, n=12, pairs=chain(12, ring=True),
+                                          events=(1, []), strings=ring_strings,
+                                          corruptions=[(28, 6 * 3 + 1, 64 + 9)])
     yield "empty", b""
     # regressions: CSR offsets that decrease later on were used before they were checked
     # (out-of-bounds reads of hop_dst, ev_src), a NULL int_J with interactions
