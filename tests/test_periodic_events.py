@@ -151,8 +151,8 @@ def test_engine_rejects_bad_event_templates():
     pn = builders.build_lattice("sc", size=5, compact=True)
     pe = pn.with_events(concerted_events(pn, 2, 0.25))
     arrays = pe.engine_arrays()
-    kw = dict(temperature_K=600.0, attempt_frequency_Hz=1e13, seed=1,
-              ion_sites=np.array([0, 1, 7], dtype=np.int32))
+    kw = {"temperature_K": 600.0, "attempt_frequency_Hz": 1e13, "seed": 1,
+          "ion_sites": np.array([0, 1, 7], dtype=np.int32)}
     Engine(**arrays, **kw).check()  # valid
     slots = arrays["et_slot"].copy()
     slots[-1, 1] = 6  # a site of the simple-cubic lattice has 6 hops: slots 0..5
@@ -261,7 +261,7 @@ def test_one_event_class_per_site_gives_the_same_trajectory():
                     et_vec=np.tile(arrays["et_vec"], (n, 1, 1)),
                     et_ekra=np.tile(arrays["et_ekra"], n), et_type=np.tile(arrays["et_type"], n))
     ions = np.random.default_rng(3).choice(n, n // 3, replace=False).astype(np.int32)
-    kw = dict(temperature_K=600.0, attempt_frequency_Hz=1e13, seed=9, ion_sites=ions)
+    kw = {"temperature_K": 600.0, "attempt_frequency_Hz": 1e13, "seed": 9, "ion_sites": ions}
     states = []
     for a in (arrays, per_site):
         eng = Engine(**a, **kw)
