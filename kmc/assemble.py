@@ -36,7 +36,7 @@ from .effective_medium import compare_with_bulk
 from .errors import ConfigError, RunInterrupted
 from .events import PeriodicEvents
 from .io import read_run
-from .lattice import Network, PeriodicNetwork
+from .lattice import Network
 from .materials import Material, build_material, material_spec
 from .mechanisms import FAMILIES
 from .microstructure import Microstructure, composite, polycrystal
@@ -107,15 +107,17 @@ def with_mechanisms(network: Network, mechanisms: tuple[str, ...],
     families = _families(mechanisms, barriers_eV)
     if not families:
         return network
-    if isinstance(network, PeriodicNetwork) and "hop" in mechanisms and len(families) == 1:
-        # string events kept per basis site when the family makes them and the box is
-        # large enough (else the events as lists on the SiteNetwork, as for the others)
+    if "hop" in mechanisms and len(families) == 1:
+        # one family on the network as it is: a PeriodicNetwork keeps string events per
+        # basis site when the box is large enough (else, or for other families, the lists)
         try:
             events = FAMILIES[families[0]].build(network, barriers_eV[families[0]])
         except ConfigError:
-            events = None
+            events = None  # (a box too small for events per cell; a real error comes again)
         if isinstance(events, PeriodicEvents):
             return network.with_events(events)
+        if events is not None:
+            return network.to_site_network().with_events(events)
     sets = [FAMILIES[m].build(network.to_site_network(), barriers_eV[m]) for m in families]
     return network.to_site_network().with_events(*sets, keep_hops="hop" in mechanisms)
 

@@ -86,6 +86,7 @@ import numpy as np
 from . import __version__
 from .analysis import BlockData, transport
 from .errors import ConfigError
+from .events import PeriodicEvents
 from .lattice import PeriodicNetwork, SiteNetwork
 from .msd import SnapshotBuffer, fit_diffusion, lag_msd, msd_record
 from .results import RunResult, SweepResult
@@ -320,9 +321,9 @@ def _network_items(network: Any, digest: bool = True) -> Iterator[tuple[str, Any
     a table (:meth:`kmc.events.EventSet.vector_rows`) replaced by ``event_vector_table``
     and ``event_vector_index`` (no per-move vectors are gathered)."""
     rows = None
-    if isinstance(network, PeriodicNetwork):
-        if network.events is not None:  # how they were made (PeriodicEvents.spec), not them
-            yield "periodic_events", json.dumps(list(network.events.spec))
+    events = network.events if network.n_events else None
+    if isinstance(events, PeriodicEvents):  # how they were made (their spec), not them
+        yield "periodic_events", json.dumps(list(events.spec))
     elif network.n_events:
         table, index = network.events.vector_rows()
         if index is not None:
@@ -506,9 +507,9 @@ def _with_periodic_events(network: Any, spec: Any) -> Any:
     except (ValueError, TypeError):
         raise ConfigError(f"the stored network's periodic_events {str(spec)!r} is not the "
                           "spec of a string-event generator") from None
-    if kind != "concerted" or not isinstance(network, PeriodicNetwork):
+    if kind != "concerted":
         raise ConfigError(f"the stored network's periodic_events name the generator {kind!r} "
-                          "(known: 'concerted', on a PeriodicNetwork)")
+                          "(known: 'concerted')")
     if isinstance(site_types, list):
         site_types = tuple(site_types)
     return network.with_events(concerted_events(network, k, barrier,

@@ -67,7 +67,8 @@ from .constants import (
     default_target_equilibration,
 )
 from .errors import ConfigError, ConfigTypeError, RunInterrupted
-from .lattice import Network, PeriodicNetwork, is_network
+from .events import PeriodicEvents
+from .lattice import Network, is_network
 from .msd import DiffusionFit, SnapshotBuffer, fit_diffusion, lag_msd, msd_record
 from .resources import format_bytes, require_memory
 from .results import RunResult
@@ -371,7 +372,7 @@ class Simulation:
         est = 64.0 * net.n_sites + 96.0 * self.n_ions
         if net.has_interactions:
             est += 48.0 * net.n_hops + 24.0 * 2 * net.n_pairs
-        if net.n_events and isinstance(net, PeriodicNetwork):  # templates: the sum tree
+        if net.n_events and isinstance(net.events, PeriodicEvents):  # the sum tree only
             est += 8.0 * net.n_sites + 9.0 * net.n_events
         elif net.n_events:
             est += 48.0 * net.event_ptr[-1] + 64.0 * net.n_events
