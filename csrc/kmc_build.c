@@ -1095,6 +1095,12 @@ done:
 
 #define KMC_ET_BY1_MAX (1 << 20) /* largest first-slot table of the templates (entries) */
 
+static int cmp_uint32(const void *a, const void *b)
+{
+    const uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
 /* The event templates (et_ptr): copy them, check every event against the hop classes (its
  * slots exist, its sites are distinct, its dE is its template's), and build each site's
  * first event and the template classes (type, vectors, rate). After build_classes.
@@ -1189,6 +1195,22 @@ static int events_tmpl_setup(kmc_engine *e, const kmc_network *net, const kmc_pa
         }
     }
     ev->first[n] = (int32_t)v;
+    /* the slot windows of the templates, which stop the walk back from a site early */
+    ev->et_win = (uint64_t *)xalloc(e, 1 + 64 + 4096, sizeof(uint64_t), &fail);
+    if (k == 4) ev->et_win4 = (uint32_t *)xalloc(e, (size_t)nq + 1, sizeof(uint32_t), &fail);
+    if (fail) goto done;
+    for (q = 0; q < nq; q++) {
+        int32_t a, j;
+        for (a = 0; a < k; a++) /* the run of j slots from slot a */
+            for (j = 1; j <= 3 && a + j <= k; j++) {
+                uint32_t w = 0;
+                int32_t b;
+                for (b = a; b < a + j; b++) w = (w << KMC_ET_BITS) | ev->et_slot[(size_t)q * k + b];
+                ev->et_win[(j == 1 ? 0 : j == 2 ? 1 : 65) + (w >> 6)] |= (uint64_t)1 << (w & 63);
+            }
+        if (k == 4) ev->et_win4[q] = ev->et_key[q];
+    }
+    if (k == 4) qsort(ev->et_win4, (size_t)nq, sizeof(uint32_t), cmp_uint32);
     if ((int64_t)nc * (KMC_MAX_DEGREE + 1) <= KMC_ET_BY1_MAX) { /* look-up by first slot */
         ev->et_by1 = (int32_t *)xalloc(e, (size_t)nc * (KMC_MAX_DEGREE + 1), sizeof(int32_t), &fail);
         if (fail) goto done;

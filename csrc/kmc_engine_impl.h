@@ -275,6 +275,9 @@ typedef struct {
     int32_t *et_ptr;        /* [n_ev_classes + 1] templates of each event class */
     uint32_t *et_key;       /* [templates] slot path, KMC_ET_BITS a slot, first slot highest */
     uint8_t *et_slot;       /* [templates * k] */
+    uint64_t *et_win;       /* bitsets of the slot windows (contiguous slot runs) of length 1,
+                               2 and 3 that occur in some template: 1, 64 and 4096 words */
+    uint32_t *et_win4;      /* sorted slot keys of the templates (k = 4), n_ecls of them */
     int32_t *et_by1;        /* [n_ev_classes * (KMC_MAX_DEGREE + 1)] or NULL: the first
                                template of class c whose first slot is >= s at
                                c * (KMC_MAX_DEGREE + 1) + s (a look-up instead of a search) */

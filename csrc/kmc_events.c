@@ -66,6 +66,25 @@ static inline int32_t tmpl_lower(const uint32_t *keys, int32_t lo, int32_t hi, u
     return lo;
 }
 
+/* Does the run of j slots w (the first highest) occur in some template? If not, no
+ * string walked back through these hops holds the site: the walk stops there. */
+static inline int tmpl_window(const kmc_engine *e, int j, uint32_t w)
+{
+    if (j <= 3) {
+        const size_t off = j == 1 ? 0 : j == 2 ? 1 : 65;
+        return (int)((e->ev.et_win[off + (w >> 6)] >> (w & 63)) & 1);
+    }
+    {
+        int32_t lo = 0, hi = e->ev.n_ecls;
+        while (lo < hi) {
+            const int32_t mid = lo + (hi - lo) / 2;
+            if (e->ev.et_win4[mid] < w) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo < e->ev.n_ecls && e->ev.et_win4[lo] == w;
+    }
+}
+
 /* Re-evaluate the events of site y whose first d slots are pref (d slots, the first
  * highest), then those of the sites d + 1 hops before y on a string to the same site:
  * every event with the site at position d. */
@@ -102,7 +121,8 @@ static void tmpl_visit(kmc_engine *e, int32_t y, uint32_t pref, int d, double *l
         int32_t h;
         for (h = 0; h < cl->deg; h++) { /* z -> y is hop slot rev of z */
             const kmc_chop *ch = e->chop + cl->hop + h;
-            tmpl_visit(e, y + ch->doff, ((uint32_t)ch->rev << (KMC_ET_BITS * d)) | pref, d + 1, leaf, ne);
+            const uint32_t zp = ((uint32_t)ch->rev << (KMC_ET_BITS * d)) | pref;
+            if (tmpl_window(e, d + 1, zp)) tmpl_visit(e, y + ch->doff, zp, d + 1, leaf, ne);
         }
     }
 }
@@ -316,6 +336,8 @@ KMC_PRIVATE void events_free(kmc_engine *e)
     free(e->ev.et_key);
     free(e->ev.et_slot);
     free(e->ev.et_by1);
+    free(e->ev.et_win);
+    free(e->ev.et_win4);
     kmc_sumtree_free(&e->ev.tree);
     memset(&e->ev, 0, sizeof(e->ev));
 }
