@@ -3,7 +3,7 @@ hop barrier 0.3 eV) plus concerted 2-ion string moves (barrier 0.25 eV), 500 K, 
 
     python benchmarks/bench_events.py                 # 10^3 .. 10^5 sites
     python benchmarks/bench_events.py --quick         # 10^3 and 10^4 only
-    python benchmarks/bench_events.py --large         # also 10^6 sites (about 12 GB)
+    python benchmarks/bench_events.py --large         # also 10^6 sites (a 2.4 GB peak as lists)
     python benchmarks/bench_events.py --setup-only    # set-up times only, no engine runs
     python benchmarks/bench_events.py --compact       # also the PeriodicNetwork's events
     python benchmarks/bench_events.py --only-compact --large   # that form only (10^6: 0.5 GB)
