@@ -45,6 +45,49 @@ def _same_run(a, b):
         np.testing.assert_array_equal(a.msd[name], b.msd[name])
 
 
+def _same_state(a, b):
+    """Two engine states (Engine.get_state) equal bit for bit."""
+    assert a.keys() == b.keys()
+    for k in a:
+        if isinstance(a[k], np.ndarray):
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+        else:
+            assert a[k] == b[k], k
+
+
+def _stopped_run(sim, path, stop_at, **run_kw):
+    """`sim.run(**run_kw)` into `path`, stopped (request_stop) after `stop_at` hops: the
+    interrupted result, or None when it stopped before two blocks (RunInterrupted)."""
+    seen = [0]
+
+    def progress(n):
+        seen[0] += n
+        if seen[0] >= stop_at:
+            sim.request_stop()
+
+    try:
+        part = sim.run(output=path, progress=progress, checkpoint_interval_s=1e-3, **run_kw)
+        assert part.interrupted
+    except kmc.RunInterrupted as exc:
+        assert exc.path == str(path)
+        part = None
+    assert kmc.io.read_run(path).status == "interrupted"
+    return part
+
+
+@pytest.fixture
+def same_state():
+    """same_state(a, b): assert two engine states are equal bit for bit."""
+    return _same_state
+
+
+@pytest.fixture
+def stopped_run():
+    """stopped_run(sim, path, stop_at, **run_kw): a run into `path` stopped after `stop_at`
+    hops (the interrupted result, or None when it stopped before two blocks)."""
+    return _stopped_run
+
+
 @pytest.fixture
 def same_run():
     """same_run(a, b): assert two RunResults hold the same numbers (not the wall-clock

@@ -29,15 +29,6 @@ def _state(net, mode, *, field=None, steps=20_000):
     return sim.engine.get_state()
 
 
-def _same_state(a, b):
-    assert a.keys() == b.keys()
-    for k in a:
-        if isinstance(a[k], np.ndarray):
-            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-        else:
-            assert a[k] == b[k], k
-
-
 @pytest.mark.parametrize("name", LATTICES)
 def test_to_site_network_is_the_builders_network(name):
     pn = builders.build_lattice(name, compact=True)
@@ -57,12 +48,12 @@ def test_to_site_network_is_the_builders_network(name):
 
 @pytest.mark.parametrize("name", LATTICES)
 @pytest.mark.parametrize("mode", ["tree", "count", "uniform"])
-def test_trajectories_are_bit_identical(name, mode):
+def test_trajectories_are_bit_identical(name, mode, same_state):
     pn = builders.build_lattice(name, compact=True)
-    _same_state(_state(pn, mode), _state(pn.to_site_network(), mode))
+    same_state(_state(pn, mode), _state(pn.to_site_network(), mode))
 
 
-def test_site_energies_field_and_hop_types_carry_over():
+def test_site_energies_field_and_hop_types_carry_over(same_state):
     # two basis sites with different energies, two hop types with different barriers:
     # every ingredient of the rates goes through the templates
     pn = builders.build_lattice("bcc", size=4, compact=True)
@@ -77,7 +68,7 @@ def test_site_energies_field_and_hop_types_carry_over():
         hop_type_names=("in-plane", "out-of-plane"), name="bcc2")
     sn = pn.to_site_network()
     for mode in ("tree", "count", "uniform"):
-        _same_state(_state(pn, mode, field=(0.01, 0.0, 0.0)),
+        same_state(_state(pn, mode, field=(0.01, 0.0, 0.0)),
                     _state(sn, mode, field=(0.01, 0.0, 0.0)))
 
 

@@ -69,26 +69,6 @@ def test_load_gives_the_result_back(net, tmp_path, same_run):
     assert io.read_run(path).network().n_hops == net.n_hops
 
 
-def _stopped_run(sim, path, stop_at, **run_kw):
-    """`sim.run(**run_kw)` into `path`, stopped (request_stop) after `stop_at` hops: the
-    interrupted result, or None when it stopped before two blocks (RunInterrupted)."""
-    seen = [0]
-
-    def progress(n):
-        seen[0] += n
-        if seen[0] >= stop_at:
-            sim.request_stop()
-
-    try:
-        part = sim.run(output=path, progress=progress, checkpoint_interval_s=1e-3, **run_kw)
-        assert part.interrupted
-    except kmc.RunInterrupted as exc:
-        assert exc.path == str(path)
-        part = None
-    assert io.read_run(path).status == "interrupted"
-    return part
-
-
 @pytest.mark.parametrize(
     "steps, blocks, stop_at",
     [
@@ -98,10 +78,10 @@ def _stopped_run(sim, path, stop_at, **run_kw):
     ],
 )
 def test_interrupt_and_resume_is_bit_identical(net, tmp_path, steps, blocks, stop_at,
-                                                same_run):
+                                                same_run, stopped_run):
     whole = _sim(net).run(steps, blocks=blocks, output=tmp_path / "whole.h5")
     path = tmp_path / "cut.h5"
-    part = _stopped_run(_sim(net), path, stop_at, steps=steps, blocks=blocks)
+    part = stopped_run(_sim(net), path, stop_at, steps=steps, blocks=blocks)
     assert part is None or part.n_blocks < blocks
     with pytest.raises(kmc.ConfigError, match="resume"):
         kmc.load(path)
@@ -116,14 +96,15 @@ def test_interrupt_and_resume_is_bit_identical(net, tmp_path, steps, blocks, sto
 
 
 @pytest.mark.parametrize("stop_at", [3_000, 200_000, 2_500_000])
-def test_a_run_to_a_precision_resumes_bit_identically(net, tmp_path, stop_at, same_run):
+def test_a_run_to_a_precision_resumes_bit_identically(net, tmp_path, stop_at, same_run,
+                                                      stopped_run):
     """Stopped in equilibration, before the first look at the estimate and after several
     (the blocks merged in pairs, the snapshots thinned, the fine collective series grown),
     the resumed run to 5 % ends where the whole one does, with the same numbers."""
     whole = _sim(net).run(target_rel_err=0.05, output=tmp_path / "whole.h5")
     assert whole.converged and whole.stop_reason == "target" and whole.hops > 4 * stop_at / 5
     path = tmp_path / "cut.h5"
-    part = _stopped_run(_sim(net), path, stop_at, target_rel_err=0.05)
+    part = stopped_run(_sim(net), path, stop_at, target_rel_err=0.05)
     assert part is None or (not part.converged and part.stop_reason == "interrupted")
     resumed = kmc.resume(path)
     assert resumed.converged and resumed.stop_reason == "target"
@@ -422,7 +403,7 @@ def test_one_writer_per_file(net, tmp_path):
 
 @pytest.mark.parametrize("keep_hops", [True, False])
 def test_generated_events_are_stored_by_rows_and_resume_bit_identically(tmp_path, same_run,
-                                                                         keep_hops):
+                                                                         keep_hops, stopped_run):
     """A network whose events keep their move vectors as hop indices is stored as the table
     and the index (format version 2; no per-move vectors written), read back to the same
     network, and an interrupted run on it resumes bit-identically."""
@@ -450,7 +431,7 @@ def test_generated_events_are_stored_by_rows_and_resume_bit_identically(tmp_path
                                   net.event_vectors.view(np.int64))
     assert back.event_type_names == net.event_type_names
     path = tmp_path / "cut.h5"
-    _stopped_run(sim(), path, 25_000, steps=60_000, blocks=6)
+    stopped_run(sim(), path, 25_000, steps=60_000, blocks=6)
     same_run(kmc.resume(path), whole)
 
 
@@ -503,7 +484,7 @@ def _network_files(path):
 
 
 def test_a_large_network_is_written_once_per_run_not_per_checkpoint(net, tmp_path, same_run,
-                                                                   monkeypatch):
+                                                                   monkeypatch, stopped_run):
     """A network at or above NETWORK_FILE_MIN_BYTES (here: any) goes to a network file once;
     the checkpoints link to it (plain h5py follows the link), a resumed run goes on with it,
     and the complete run file holds the network itself, with the network file gone."""
@@ -514,7 +495,7 @@ def test_a_large_network_is_written_once_per_run_not_per_checkpoint(net, tmp_pat
     monkeypatch.setattr(io, "write_network_file",
                         lambda *a, **k: writes.append(a[0]) or real(*a, **k))
     path = tmp_path / "cut.h5"
-    _stopped_run(_sim(net), path, 120_000, steps=200_000, blocks=8)
+    stopped_run(_sim(net), path, 120_000, steps=200_000, blocks=8)
     assert len(writes) == 1  # one network file for the many checkpoints (interval 1 ms)
     names = _network_files(path)
     assert names == [writes[0].name]
@@ -542,10 +523,11 @@ def test_a_large_network_is_written_once_per_run_not_per_checkpoint(net, tmp_pat
     assert kmc.load(path).to_dict() == resumed.to_dict()
 
 
-def test_a_missing_or_foreign_network_file_is_a_clear_error(net, tmp_path, monkeypatch):
+def test_a_missing_or_foreign_network_file_is_a_clear_error(net, tmp_path, monkeypatch,
+                                                            stopped_run):
     monkeypatch.setattr(io, "NETWORK_FILE_MIN_BYTES", 0)
     path = tmp_path / "cut.h5"
-    _stopped_run(_sim(net), path, 20_000, steps=100_000, blocks=8)
+    stopped_run(_sim(net), path, 20_000, steps=100_000, blocks=8)
     (side,) = tmp_path.glob("cut.h5.network-*.h5")
     moved = tmp_path / "elsewhere.h5"
     side.rename(moved)
@@ -565,10 +547,10 @@ def test_a_missing_or_foreign_network_file_is_a_clear_error(net, tmp_path, monke
     assert not kmc.resume(path).interrupted
 
 
-def test_overwriting_a_run_removes_its_network_file(net, tmp_path, monkeypatch):
+def test_overwriting_a_run_removes_its_network_file(net, tmp_path, monkeypatch, stopped_run):
     monkeypatch.setattr(io, "NETWORK_FILE_MIN_BYTES", 0)
     path = tmp_path / "run.h5"
-    _stopped_run(_sim(net), path, 20_000, steps=100_000, blocks=8)
+    stopped_run(_sim(net), path, 20_000, steps=100_000, blocks=8)
     assert len(_network_files(path)) == 1
     monkeypatch.setattr(io, "NETWORK_FILE_MIN_BYTES", 1 << 60)  # a small network now
     _sim(net).run(20_000, blocks=4, output=path, overwrite=True)

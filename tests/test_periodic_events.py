@@ -27,15 +27,6 @@ def _state(net, *, field=None, steps=20_000, seed=5):
     return sim.engine.get_state()
 
 
-def _same_state(a, b):
-    assert a.keys() == b.keys()
-    for k in a:
-        if isinstance(a[k], np.ndarray):
-            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-        else:
-            assert a[k] == b[k], k
-
-
 def _expanded(pn, ev):
     """Every event of the templates as (src, dst) per move, site by site (test-side)."""
     nb, n0, n1, n2 = pn.n_basis, *pn.size
@@ -86,15 +77,15 @@ def test_the_events_of_the_site_network(name, size, k, turn):
 @pytest.mark.parametrize(("name", "size", "k", "turn"), [
     ("sc", 6, 2, 90.0), ("sc", 7, 3, 90.0), ("sc", 5, 2, 0.0), ("bcc", 5, 2, 90.0),
     ("fcc", 5, 2, 60.0), ("sc", 9, 4, 0.0)])
-def test_trajectories_are_bit_identical(name, size, k, turn):
+def test_trajectories_are_bit_identical(name, size, k, turn, same_state):
     pn = builders.build_lattice(name, size=size, barrier_eV=0.3, compact=True)
     pe = pn.with_events(concerted_events(pn, k, 0.25, max_turn_deg=turn))
     a, b = _state(pe), _state(pe.to_site_network())
-    _same_state(a, b)
+    same_state(a, b)
     assert a["event_counts"][0] > 1000  # the events fired, not only hops
 
 
-def test_energies_field_and_site_types():
+def test_energies_field_and_site_types(same_state):
     # two basis sites with different energies, a field, strings of one site type only
     base = builders.build_lattice("bcc", size=5, compact=True)
     pn = PeriodicNetwork(
@@ -106,7 +97,7 @@ def test_energies_field_and_site_types():
     for kw in ({}, {"site_types": ("corner", "centre")}):
         pe = pn.with_events(concerted_events(pn, 2, 0.2, max_turn_deg=180.0, **kw))
         field = (0.002, 0.0, 0.001)
-        _same_state(_state(pe, field=field), _state(pe.to_site_network(), field=field))
+        same_state(_state(pe, field=field), _state(pe.to_site_network(), field=field))
     # corner-only strings do not exist (bcc hops join corners to centres): none, as listed
     none = concerted_events(pn, 2, 0.2, site_types="corner")
     assert none.n_templates == 0 and pn.with_events(none).n_events == 0
@@ -227,20 +218,13 @@ def test_file_round_trip(tmp_path):
     assert f.summary["D_tracer_cm2_s"] == full.D_tracer_cm2_s
 
 
-def test_interrupted_run_resumes_bit_identically(tmp_path, same_run):
+def test_interrupted_run_resumes_bit_identically(tmp_path, same_run, stopped_run):
     pn = builders.build_lattice("sc", size=6, compact=True)
     pe = pn.with_events(concerted_events(pn, 2, 0.2))
     whole = kmc.Simulation(pe, 500, occupancy=0.3, seed=4).run(40_000, blocks=10)
-    sim = kmc.Simulation(pe, 500, occupancy=0.3, seed=4)
-    seen = [0]
-
-    def progress(n):
-        seen[0] += n
-        if seen[0] > 20_000:
-            sim.request_stop()
-
-    part = sim.run(40_000, blocks=10, output=tmp_path / "r.h5", progress=progress)
-    assert part.interrupted
+    part = stopped_run(kmc.Simulation(pe, 500, occupancy=0.3, seed=4), tmp_path / "r.h5",
+                       20_000, steps=40_000, blocks=10)
+    assert part is not None
     back = kmc.resume(tmp_path / "r.h5")
     same_run(back, whole)
     assert back.event_counts["concerted2"] > 0
@@ -248,7 +232,7 @@ def test_interrupted_run_resumes_bit_identically(tmp_path, same_run):
     assert isinstance(net, PeriodicNetwork) and net.n_events == pe.n_events
 
 
-def test_one_event_class_per_site_gives_the_same_trajectory():
+def test_one_event_class_per_site_gives_the_same_trajectory(same_state):
     # above 16 131 event classes the engine finds a template's first slot by a search
     # instead of a table: the same events either way
     pn = builders.build_lattice("sc", size=26, barrier_eV=0.3, compact=True)
@@ -268,5 +252,5 @@ def test_one_event_class_per_site_gives_the_same_trajectory():
         eng.run(20_000)
         eng.check()
         states.append(eng.get_state())
-    _same_state(*states)
+    same_state(*states)
     assert states[0]["event_counts"][0] > 1000
