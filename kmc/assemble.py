@@ -81,6 +81,12 @@ def bulk_material(model: Any) -> Material:
                           disorder_seed=model.disorder_seed or 0, **model.material_options())
 
 
+#: Strings of 3 or 4 ions are kept per basis site (PeriodicEvents) from this many sites on;
+#: on smaller lattices as lists, whose steps are 20-30 % faster there (benchmarks/README.md,
+#: "String events kept per basis site"); 2-ion strings always (as fast at every size).
+COMPACT_STRINGS_MIN_SITES = 50_000
+
+
 def with_mechanisms(network: Network, mechanisms: tuple[str, ...],
                     barriers_eV: Mapping[str, float | None]) -> Network:
     """The network with the multi-ion event families of `mechanisms` (and without its single
@@ -91,9 +97,10 @@ def with_mechanisms(network: Network, mechanisms: tuple[str, ...],
     network : Network
         A SiteNetwork or PeriodicNetwork. A PeriodicNetwork with single hops and one family
         of string events (concerted2-4) keeps them per basis site
-        (:class:`kmc.events.PeriodicEvents`) when its repeats allow; otherwise it is
-        expanded (:meth:`~kmc.lattice.PeriodicNetwork.to_site_network`) and the events are
-        listed.
+        (:class:`kmc.events.PeriodicEvents`) when its repeats allow (3- and 4-ion strings
+        from :data:`COMPACT_STRINGS_MIN_SITES` sites on); otherwise it is expanded
+        (:meth:`~kmc.lattice.PeriodicNetwork.to_site_network`) and the events are listed.
+        Either way the same trajectories.
     mechanisms : tuple of str
         "hop" and names from :data:`kmc.mechanisms.FAMILIES`.
     barriers_eV : mapping
@@ -114,8 +121,11 @@ def with_mechanisms(network: Network, mechanisms: tuple[str, ...],
             events = FAMILIES[families[0]].build(network, barriers_eV[families[0]])
         except ConfigError:
             events = None  # (a box too small for events per cell; a real error comes again)
-        if isinstance(events, PeriodicEvents):
+        if isinstance(events, PeriodicEvents) and (
+                events.k == 2 or network.n_sites >= COMPACT_STRINGS_MIN_SITES):
             return network.with_events(events)
+        if isinstance(events, PeriodicEvents):  # longer strings on a small lattice: lists
+            events = None
         if events is not None:
             return network.to_site_network().with_events(events)
     sets = [FAMILIES[m].build(network.to_site_network(), barriers_eV[m]) for m in families]

@@ -179,6 +179,12 @@ def test_run_configs_keep_string_events_per_cell():
     # too small for strings of 3 per cell, two families, no single hops: the lists
     assert isinstance(net(size=3, mechanisms=("hop", "concerted3"), barrier_concerted3=0.2),
                       SiteNetwork)
+    # strings of 3 per cell from COMPACT_STRINGS_MIN_SITES sites on (faster as lists below)
+    small3 = net(size=8, mechanisms=("hop", "concerted3"), barrier_concerted3=0.2)
+    assert isinstance(small3, SiteNetwork) and small3.n_events > 0
+    big = round(assemble.COMPACT_STRINGS_MIN_SITES ** (1 / 3)) + 1
+    assert isinstance(net(size=big, mechanisms=("hop", "concerted3"), barrier_concerted3=0.2),
+                      PeriodicNetwork)
     assert isinstance(net(size=6, mechanisms=("hop", "concerted2", "concerted3"),
                           barrier_concerted2=0.2, barrier_concerted3=0.2), SiteNetwork)
     # the same results as the lists, from the run's fits to the rate-limiting type
