@@ -1698,19 +1698,16 @@ class PeriodicNetwork:
         deg = np.bincount(self.hop_basis_src, minlength=self.n_basis)
         start = np.concatenate([[0], np.cumsum(deg)])
         ok = events.ptr.shape[0] == self.n_basis + 1
-        if ok and events.n_templates:
-            basis = np.repeat(np.arange(self.n_basis), events.counts())
-            ok = bool(np.all(events.slots[:, 0] < deg[basis]))
-            if ok:  # the hops along each string, and their vectors
-                hops = np.empty(events.slots.shape, dtype=np.int64)
-                b = basis
-                for i in range(events.k):
-                    ok = ok and bool(np.all(events.slots[:, i] < deg[b]))
-                    if not ok:
-                        break
-                    hops[:, i] = start[b] + events.slots[:, i]
-                    b = self.hop_basis_dst[hops[:, i]]
-                ok = ok and np.array_equal(events.vectors, self._sym_unit_vectors()[hops])
+        if ok and events.n_templates:  # the hops along each string exist, with its vectors
+            hops = np.empty(events.slots.shape, dtype=np.int64)
+            b = np.repeat(np.arange(self.n_basis), events.counts())
+            for i in range(events.k):
+                ok = bool(np.all(events.slots[:, i] < deg[b]))
+                if not ok:
+                    break
+                hops[:, i] = start[b] + events.slots[:, i]
+                b = self.hop_basis_dst[hops[:, i]]
+            ok = ok and np.array_equal(events.vectors, self._sym_unit_vectors()[hops])
         if not ok:
             raise ConfigError("these PeriodicEvents were made for another unit cell (their "
                               "basis sites, hop slots or vectors differ from this network's)")
@@ -1718,16 +1715,13 @@ class PeriodicNetwork:
         set_ = object.__setattr__
         set_(out, "events", events)
         set_(out, "event_type_names", tuple(events.type_names))
-        set_(out, "n_events", int(events.counts() @ np.full(self.n_basis, self.n_cells,
-                                                            dtype=np.int64)))
+        set_(out, "n_events", int(events.counts().sum()) * self.n_cells)
         return out
 
     def _sym_unit_vectors(self) -> np.ndarray:
         """The unit-cell hops' symmetrised vectors, as SiteNetwork's (Angstrom)."""
         uv = self.unit_hop_vectors
         return (uv - uv[self._rev]) * 0.5  # type: ignore[attr-defined]
-
-
 
     def engine_arrays(self) -> dict[str, Any]:
         """What the engine needs of this network (the :class:`Network` protocol): the

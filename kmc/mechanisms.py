@@ -490,11 +490,8 @@ def _periodic_strings(network: PeriodicNetwork, k: int, barrier: float, max_turn
                                   f"{', '.join(map(repr, network.site_type_names))})")
         ids = [network.site_type_names.index(nm) for nm in names]
         ok_basis = np.isin(network.basis_types, ids)
-    uv = network.unit_hop_vectors
     rev = network._rev  # type: ignore[attr-defined]
-    sym = (uv - uv[rev]) * 0.5  # as SiteNetwork._sym_hop_vectors, bit for bit
-    if np.array_equal(sym.view(np.int64), uv.view(np.int64)):
-        sym = uv
+    sym = network._sym_unit_vectors()  # as SiteNetwork._sym_hop_vectors, bit for bit
     start = np.concatenate([[0], np.cumsum(np.bincount(b_src, minlength=nb))]).astype(np.int64)
     limit = max_turn + _ANGLE_TOL_DEG
     per_basis: list[list[tuple[int, ...]]] = [[] for _ in range(nb)]
