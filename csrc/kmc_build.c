@@ -1110,7 +1110,7 @@ static int events_tmpl_setup(kmc_engine *e, const kmc_network *net, const kmc_pa
 {
     const int32_t n = net->n_sites, nc = net->n_ev_classes, k = net->et_k, nq = net->et_ptr[nc];
     int32_t s, q, i, c, d, *touch = NULL, maxsev = 0;
-    double *tde = NULL; /* dE of each template, NaN until its first site */
+    double *tde = NULL, *tfd = NULL; /* each template's dE (NaN until its first site) and field term */
     int64_t v = 0;
     int fail = 0, ok = -1;
     kmc_events_data *ev = &e->ev;
@@ -1129,7 +1129,8 @@ static int events_tmpl_setup(kmc_engine *e, const kmc_network *net, const kmc_pa
     ev->counts = (uint64_t *)xalloc(e, (size_t)net->n_event_types, sizeof(uint64_t), &fail);
     touch = (int32_t *)calloc((size_t)n, sizeof(int32_t));
     tde = (double *)malloc(((size_t)nq + 1) * sizeof(double));
-    if (fail || !touch || !tde) goto done;
+    tfd = (double *)malloc(((size_t)nq + 1) * sizeof(double));
+    if (fail || !touch || !tde || !tfd) goto done;
     memcpy(ev->ecl_of, net->ev_class, (size_t)n * sizeof(int32_t));
     memcpy(ev->et_ptr, net->et_ptr, ((size_t)nc + 1) * sizeof(int32_t));
     for (q = 0; q < nq; q++) {
@@ -1151,7 +1152,7 @@ static int events_tmpl_setup(kmc_engine *e, const kmc_network *net, const kmc_pa
         ev->et_key[q] = key;
         ev->ecl[q].type = net->et_type[q];
         ev->ecl[q].vec = (int32_t)((size_t)q * k);
-        ev->ecl[q].rate = fd; /* the field term for now; the rate below */
+        tfd[q] = fd;
         tde[q] = NAN;
     }
     for (s = 0; s < n; s++) {
@@ -1181,7 +1182,7 @@ static int events_tmpl_setup(kmc_engine *e, const kmc_network *net, const kmc_pa
                     }
             }
             for (i = 0; i < k; i++) de0 += net->site_energy[sg[i + 1]] - net->site_energy[sg[i]];
-            de = de0 - p->charge_e * ev->ecl[q].rate;
+            de = de0 - p->charge_e * tfd[q];
             if (isnan(tde[q])) {
                 tde[q] = de;
             } else if (dbits(de) != dbits(tde[q])) {
@@ -1230,6 +1231,7 @@ static int events_tmpl_setup(kmc_engine *e, const kmc_network *net, const kmc_pa
 done:
     free(touch);
     free(tde);
+    free(tfd);
     return ok;
 }
 

@@ -156,7 +156,7 @@ static void refresh_events(kmc_engine *e, const int32_t *xs, int32_t n)
 static void execute_event(kmc_engine *e, int32_t v)
 {
     kmc_site *site = e->site;
-    int32_t b, k, sg[2 * KMC_MAX_EVENT_MOVES + 1]; /* templates: sites, then targets */
+    int32_t b, k, sg[KMC_MAX_EVENT_MOVES + 1]; /* templates: the string's sites */
     const int32_t *src, *dst;
     const kmc_evclass *ec;
     int32_t ion[KMC_MAX_EVENT_MOVES], m, a, nx = 0, nr = 0, x;
@@ -171,9 +171,8 @@ static void execute_event(kmc_engine *e, int32_t v)
         q = e->ev.et_ptr[e->ev.ecl_of[lo]] + (v - e->ev.first[lo]);
         k = e->ev.k;
         tmpl_sites(e, lo, q, sg);
-        for (m = 0; m < k; m++) sg[KMC_MAX_EVENT_MOVES + 1 + m] = sg[m + 1];
-        src = sg;
-        dst = sg + KMC_MAX_EVENT_MOVES + 1;
+        src = sg;     /* move m: sg[m] -> sg[m + 1] */
+        dst = sg + 1;
         ec = e->ev.ecl + q;
         b = 0;
     } else {

@@ -324,15 +324,15 @@ def _network_items(network: Any, digest: bool = True) -> Iterator[tuple[str, Any
     events = network.events if network.n_events else None
     if isinstance(events, PeriodicEvents):  # how they were made (their spec), not them
         yield "periodic_events", json.dumps(list(events.spec))
-    elif network.n_events:
-        table, index = network.events.vector_rows()
+    elif events is not None:
+        table, index = events.vector_rows()
         if index is not None:
             rows = table, index
     for f in dataclasses.fields(network):
         if not f.init:
             continue
         if f.name == "event_vectors" and rows is not None:
-            ev = network.events
+            ev = events  # (an EventSet here)
             reverse = ev.reverse_index()  # (known: the network's events are validated)
             yield "event_vector_table", np.asarray(rows[0])
             yield "event_vector_index", np.asarray(rows[1])

@@ -1644,8 +1644,7 @@ class PeriodicNetwork:
         ev = self.events
         if ev is not None and ev.n_templates:
             sel = np.isin(ev.types, [k for k, n in enumerate(ev.type_names) if n in names])
-            start = np.concatenate([[0], np.cumsum(np.bincount(self.hop_basis_src,
-                                                               minlength=self.n_basis))])
+            start = self._basis_hop_start
             b = np.repeat(np.arange(self.n_basis), ev.counts())[sel]
             for i in range(ev.k):  # the unit hops along the selected strings
                 u = start[b] + ev.slots[sel, i]
@@ -1695,8 +1694,8 @@ class PeriodicNetwork:
         if self.events is not None:
             raise ConfigError("this PeriodicNetwork has multi-ion events already; one family "
                               "per compact network (combine families on to_site_network())")
-        deg = np.bincount(self.hop_basis_src, minlength=self.n_basis)
-        start = np.concatenate([[0], np.cumsum(deg)])
+        start = self._basis_hop_start
+        deg = np.diff(start)
         ok = events.ptr.shape[0] == self.n_basis + 1
         if ok and events.n_templates:  # the hops along each string exist, with its vectors
             hops = np.empty(events.slots.shape, dtype=np.int64)
@@ -1717,6 +1716,13 @@ class PeriodicNetwork:
         set_(out, "event_type_names", tuple(events.type_names))
         set_(out, "n_events", int(events.counts().sum()) * self.n_cells)
         return out
+
+    @cached_property
+    def _basis_hop_start(self) -> np.ndarray:
+        """Index of each basis site's first unit-cell hop (hops are sorted by source basis
+        site), int64, shape (nb + 1,): basis site b's hop slot k is unit hop start[b] + k."""
+        return np.concatenate([[0], np.cumsum(np.bincount(self.hop_basis_src,
+                                                          minlength=self.n_basis))])
 
     def _sym_unit_vectors(self) -> np.ndarray:
         """The unit-cell hops' symmetrised vectors, as SiteNetwork's (Angstrom)."""
@@ -1775,8 +1781,8 @@ class PeriodicNetwork:
         site_template = (cell_t.reshape(-1, 1) * np.int32(nb)
                          + np.arange(nb, dtype=np.int32)[None, :]).reshape(-1)
         # every template's hop list: the unit-cell hops of its basis site, in order
-        deg = np.bincount(b, minlength=nb)
-        start = np.concatenate([[0], np.cumsum(deg)])
+        start = self._basis_hop_start
+        deg = np.diff(start)
         slot = np.arange(h) - start[b]  # position of each unit hop in its basis site's list
         g0, g1, g2, gb = np.meshgrid(np.arange(p0), np.arange(p1), np.arange(p2),
                                      np.arange(nb), indexing="ij")

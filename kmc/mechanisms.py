@@ -492,7 +492,7 @@ def _periodic_strings(network: PeriodicNetwork, k: int, barrier: float, max_turn
         ok_basis = np.isin(network.basis_types, ids)
     rev = network._rev  # type: ignore[attr-defined]
     sym = network._sym_unit_vectors()  # as SiteNetwork._sym_hop_vectors, bit for bit
-    start = np.concatenate([[0], np.cumsum(np.bincount(b_src, minlength=nb))]).astype(np.int64)
+    start = network._basis_hop_start
     limit = max_turn + _ANGLE_TOL_DEG
     per_basis: list[list[tuple[int, ...]]] = [[] for _ in range(nb)]
 
