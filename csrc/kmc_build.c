@@ -80,6 +80,55 @@ static inline void net_hop(const kmc_network *net, int32_t s, int32_t k, hop_vie
     }
 }
 
+/* The pair interactions of site s, from either form: entries a0 .. a1 of *nbr_off (a
+ * neighbour is s + off[a] in the template form, nbr[a] in the CSR form) and *J. */
+typedef struct {
+    int32_t a0, a1, rel; /* rel: entries are offsets from s (templates) */
+    const int32_t *nbr;
+    const double *J;
+} int_view;
+
+static inline void net_ints(const kmc_network *net, int32_t s, int_view *v)
+{
+    if (net->site_template && net->ti_ptr) {
+        const int32_t t = net->site_template[s];
+        v->a0 = net->ti_ptr[t];
+        v->a1 = net->ti_ptr[t + 1];
+        v->rel = 1;
+        v->nbr = net->ti_doff;
+        v->J = net->ti_J;
+    } else if (!net->site_template && net->int_ptr) {
+        v->a0 = net->int_ptr[s];
+        v->a1 = net->int_ptr[s + 1];
+        v->rel = 0;
+        v->nbr = net->int_nbr;
+        v->J = net->int_J;
+    } else {
+        v->a0 = v->a1 = v->rel = 0;
+        v->nbr = NULL;
+        v->J = NULL;
+    }
+}
+
+static inline int32_t int_nbr(const int_view *v, int32_t s, int32_t a)
+{
+    return v->rel ? s + v->nbr[a] : v->nbr[a];
+}
+
+/* J between the ends of a hop (0 without interactions). */
+static inline double net_hop_J(const kmc_network *net, const hop_view *v)
+{
+    if (net->site_template) return net->tp_J ? net->tp_J[v->id] : 0.0;
+    return net->hop_J ? net->hop_J[v->id] : 0.0;
+}
+
+/* Whether the network has pair interactions (in either form). */
+static int net_has_pairs(const kmc_network *net)
+{
+    if (net->site_template) return net->ti_ptr && net->n_templates >= 1 && net->ti_ptr[net->n_templates] > 0;
+    return net->int_ptr && net->n_sites >= 1 && net->int_ptr[net->n_sites] > 0;
+}
+
 /* The static part of a hop's energy change, eV: E_dst - E_src - q F . d. */
 static inline double hop_de0(const kmc_network *net, const kmc_params *p, int32_t s, const hop_view *v)
 {
@@ -99,10 +148,12 @@ static int validate_templates(const kmc_network *net, int *status, char *errmsg,
     if (nt < 1) FAIL("n_templates = %d must be >= 1", (int)nt);
     if (net->hop_ptr || net->hop_dst || net->hop_rev || net->hop_type || net->hop_vec || net->hop_ekra)
         FAIL("give the hops either CSR by site (hop_ptr, ...) or as templates (site_template, ...), not both");
-    if ((net->int_ptr && net->int_ptr[n] > 0) || (net->n_events > 0 && !net->et_ptr) || net->n_clusters > 0 ||
-        net->n_local_models > 0)
-        FAIL("template networks support neither pair interactions, clusters, local models nor multi-ion events "
-             "other than event templates");
+    if (net->int_ptr || net->int_nbr || net->int_J || net->hop_J)
+        FAIL("template networks take their pair interactions as templates (ti_ptr, ti_doff, ti_J, tp_J), "
+             "not as per-site lists (int_ptr, ...)");
+    if ((net->n_events > 0 && !net->et_ptr) || net->n_clusters > 0 || net->n_local_models > 0)
+        FAIL("template networks support neither clusters, local models nor multi-ion events other than event "
+             "templates");
     if (!net->tp_ptr) FAIL("tp_ptr is required with site_template");
     if (net->tp_ptr[0] != 0) FAIL("tp_ptr must start at 0");
     for (t = 0; t < nt; t++) {
@@ -150,6 +201,50 @@ static int validate_templates(const kmc_network *net, int *status, char *errmsg,
         }
     }
     if (total != net->n_hops) FAIL("n_hops = %d, but the sites' templates hold %lld hops", (int)net->n_hops, (long long)total);
+    if (net->ti_ptr) { /* pair interactions as templates */
+        const int32_t na = net->ti_ptr[0] == 0 ? net->ti_ptr[nt] : 0;
+        if (net->ti_ptr[0] != 0) FAIL("ti_ptr must start at 0");
+        for (t = 0; t < nt; t++)
+            if (net->ti_ptr[t + 1] < net->ti_ptr[t]) FAIL("ti_ptr is not non-decreasing at template %d", (int)t);
+        if (na > 0 && (!net->ti_doff || !net->ti_J)) FAIL("ti_doff and ti_J are required with ti_ptr");
+        if (net->tp_ptr[nt] > 0 && !net->tp_J) FAIL("tp_J is required with ti_ptr");
+        for (h = 0; h < na; h++)
+            if (!isfinite(net->ti_J[h])) FAIL("ti_J[%d] = %g is not finite", (int)h, net->ti_J[h]);
+        for (h = 0; h < net->tp_ptr[nt]; h++)
+            if (!isfinite(net->tp_J[h])) FAIL("tp_J[%d] = %g is not finite", (int)h, net->tp_J[h]);
+        for (s = 0; s < n; s++) {
+            int_view iv, jv;
+            int32_t a, b, c;
+            net_ints(net, s, &iv);
+            for (a = iv.a0; a < iv.a1; a++) {
+                const int64_t j = (int64_t)s + iv.nbr[a];
+                int found = 0;
+                if (j < 0 || j >= n || j == s)
+                    FAIL("interaction %d of site %d goes to site %lld (outside 0..%d or the site itself)",
+                         (int)(a - iv.a0), (int)s, (long long)j, (int)(n - 1));
+                for (c = iv.a0; c < a; c++)
+                    if (iv.nbr[c] == iv.nbr[a]) FAIL("site %d lists interaction neighbour %lld twice", (int)s, (long long)j);
+                net_ints(net, (int32_t)j, &jv);
+                for (b = jv.a0; b < jv.a1 && !found; b++)
+                    found = (int64_t)j + jv.nbr[b] == s && dbits(jv.J[b]) == dbits(iv.J[a]);
+                if (!found)
+                    FAIL("interaction %d of site %d (-> %lld) is not listed by site %lld with the same J", (int)(a - iv.a0),
+                         (int)s, (long long)j, (long long)j);
+            }
+            for (k = 0; k < net_deg(net, s); k++) { /* tp_J is the J of the hop's ends */
+                hop_view v;
+                double J = 0.0;
+                net_hop(net, s, k, &v);
+                for (a = iv.a0; a < iv.a1; a++)
+                    if (s + iv.nbr[a] == v.dst) J = iv.J[a];
+                if (dbits(J) != dbits(net->tp_J[v.id]))
+                    FAIL("tp_J of hop %d of site %d is %g, but the sites' interaction is %g", (int)k, (int)s,
+                         net->tp_J[v.id], J);
+            }
+        }
+    } else if (net->tp_J) {
+        FAIL("tp_J is given without ti_ptr");
+    }
     return 1;
 }
 
@@ -236,7 +331,7 @@ static int validate_event_templates(const kmc_network *net, int *status, char *e
     int64_t total = 0;
     if (net->ev_ptr || net->ev_src || net->ev_dst)
         FAIL("give the multi-ion events either as lists (ev_ptr, ...) or as templates (et_ptr, ...), not both");
-    if ((net->int_ptr && net->int_ptr[net->n_sites] > 0) || net->n_clusters > 0 || net->n_local_models > 0)
+    if (net_has_pairs(net) || net->n_clusters > 0 || net->n_local_models > 0)
         FAIL("event templates need a network without pair interactions, clusters and local models");
     if (nc < 1) FAIL("n_ev_classes = %d must be >= 1 with event templates", (int)nc);
     if (k < 2 || k > KMC_MAX_EVENT_MOVES) FAIL("et_k = %d must be in 2..%d", (int)k, KMC_MAX_EVENT_MOVES);
@@ -305,7 +400,7 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
                                     kmc_rate_law_str(law));
         FAIL("rate_law = %d is not a known rate law; known: %s", p->rate_law, known);
     }
-    if (p->mode == KMC_MODE_UNIFORM && (net->n_events > 0 || (net->int_ptr && n >= 1 && net->int_ptr[n] > 0) ||
+    if (p->mode == KMC_MODE_UNIFORM && (net->n_events > 0 || net_has_pairs(net) ||
                                         net->n_clusters > 0 || net->n_local_models > 0))
         FAIL("mode uniform needs a network without pair interactions, clusters, local models and multi-ion events");
     if (!isfinite(p->charge_e)) FAIL("charge_e = %g must be finite", p->charge_e);
@@ -444,10 +539,12 @@ static int64_t ia_site_record(const kmc_network *net, const kmc_params *p, int32
                               const int32_t *dep, int64_t **buf, size_t *cap)
 {
     const int32_t deg = net_deg(net, s), lm = net->n_local_models > 0;
-    const int32_t i0 = net->int_ptr ? net->int_ptr[s] : 0, i1 = net->int_ptr ? net->int_ptr[s + 1] : 0;
-    size_t need = 3 + 3 * (size_t)deg + 2 * (size_t)(i1 - i0), w = 0;
+    int_view iv;
+    size_t need, w = 0;
     int32_t k, q;
     hop_view v;
+    net_ints(net, s, &iv);
+    need = 3 + 3 * (size_t)deg + 2 * (size_t)(iv.a1 - iv.a0);
     if (lm) {
         need += (size_t)deg + (size_t)(dep_ptr[s + 1] - dep_ptr[s]);
         for (k = 0; k < deg; k++) {
@@ -466,16 +563,16 @@ static int64_t ia_site_record(const kmc_network *net, const kmc_params *p, int32
         net_hop(net, s, k, &v);
         (*buf)[w++] = dbits(v.ekra);
         (*buf)[w++] = dbits(hop_de0(net, p, s, &v));
-        (*buf)[w++] = dbits(net->hop_J ? net->hop_J[v.id] : 0.0);
+        (*buf)[w++] = dbits(net_hop_J(net, &v));
         if (lm) { /* (the hops' models are the site's: e->ia.smod) */
             (*buf)[w++] = net->env_ptr[v.id + 1] - net->env_ptr[v.id];
             for (q = net->env_ptr[v.id]; q < net->env_ptr[v.id + 1]; q++) (*buf)[w++] = (int64_t)net->env_site[q] - s;
         }
     }
-    (*buf)[w++] = i1 - i0;
-    for (q = i0; q < i1; q++) {
-        (*buf)[w++] = (int64_t)net->int_nbr[q] - s;
-        (*buf)[w++] = dbits(net->int_J[q]);
+    (*buf)[w++] = iv.a1 - iv.a0;
+    for (q = iv.a0; q < iv.a1; q++) {
+        (*buf)[w++] = (int64_t)int_nbr(&iv, s, q) - s;
+        (*buf)[w++] = dbits(iv.J[q]);
     }
     if (lm) {
         (*buf)[w++] = dep_ptr[s + 1] - dep_ptr[s];
@@ -1514,7 +1611,7 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
     if (!validate(net, p, n_ions, ion_site, status, errmsg, errmsg_len)) return NULL;
     n = net->n_sites;
     m = net->n_hops;
-    n_int = net->int_ptr ? net->int_ptr[n] : 0;
+    n_int = net_has_pairs(net);
 
     e = (kmc_engine *)calloc(1, sizeof(*e));
     if (!e) {
@@ -1534,8 +1631,11 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
     for (s = 0; s < n; s++) {
         int32_t deg = net_deg(net, s);
         if (deg > maxdeg) maxdeg = deg;
-        if (n_int > 0 && net->int_ptr[s + 1] - net->int_ptr[s] > maxint)
-            maxint = net->int_ptr[s + 1] - net->int_ptr[s];
+        if (n_int > 0) {
+            int_view iv;
+            net_ints(net, s, &iv);
+            if (iv.a1 - iv.a0 > maxint) maxint = iv.a1 - iv.a0;
+        }
     }
     if (net->n_clusters > 0 && clusters_setup(e, net, &max_cnb) != 0) fail = 1;
     if (!fail && net->n_local_models > 0 && local_models_setup(e, net, &max_dep, &dep_ptr, &dep) != 0) fail = 1;

@@ -128,8 +128,8 @@ typedef struct {
     const double *et_ekra;        /* [et_ptr[n_ev_classes]] eV */
     const int32_t *et_type;       /* [et_ptr[n_ev_classes]] in 0..n_event_types-1 */
     /* Compact form for periodic lattices: when site_template is not NULL, hop_ptr and the
-     * per-hop arrays above are NULL (and there are neither pair interactions nor events
-     * other than templates, et_ptr).
+     * per-hop arrays above are NULL (pair interactions as templates, ti_* below; neither
+     * clusters, local models nor events other than templates, et_ptr).
      * Site s has the hop list of template t = site_template[s]: hop k < tp_ptr[t+1] - tp_ptr[t]
      * is template hop h = tp_ptr[t] + k, going to site s + tp_doff[h]; its reverse is hop
      * tp_rev[h] of the destination's list; it has type tp_type[h], vector tp_vec[3h..3h+2]
@@ -143,6 +143,15 @@ typedef struct {
     const int32_t *tp_type;       /* [tp_ptr[n_templates]] in 0..n_hop_types-1 */
     const double *tp_vec;         /* [tp_ptr[n_templates]*3] displacement, Angstrom */
     const double *tp_ekra;        /* [tp_ptr[n_templates]] KRA barrier, eV */
+    /* Pair interactions of the template form (int_ptr above must be NULL): template t's
+     * interaction list is entries a = ti_ptr[t] .. ti_ptr[t+1]: site s (of template t)
+     * interacts with site s + ti_doff[a] with energy ti_J[a] (eV); every pair listed from
+     * both ends with the same J, no neighbour twice, none the site itself. tp_J[h] is J
+     * between the ends of template hop h (0 if they do not interact). ti_ptr NULL: none. */
+    const int32_t *ti_ptr;        /* [n_templates+1], ti_ptr[0] = 0; or NULL */
+    const int32_t *ti_doff;       /* [ti_ptr[n_templates]] neighbour - site */
+    const double *ti_J;           /* [ti_ptr[n_templates]] eV */
+    const double *tp_J;           /* [tp_ptr[n_templates]] eV; required with ti_ptr */
     /* Cluster expansion beyond pairs (CSR form only; pairs are int_J above): cluster c is the
      * distinct sites cl_site[cl_ptr[c] .. cl_ptr[c+1]) (2..KMC_MAX_CLUSTER_SITES of them) with
      * ECI cl_V[c] (eV); the energy is sum_c V_c prod_{i in c} n_i, n_i = 1 when site i holds

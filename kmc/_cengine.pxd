@@ -64,6 +64,10 @@ cdef extern from "kmc_engine.h" nogil:
         const int32_t *tp_type
         const double *tp_vec
         const double *tp_ekra
+        const int32_t *ti_ptr
+        const int32_t *ti_doff
+        const double *ti_J
+        const double *tp_J
         int32_t n_clusters
         const int32_t *cl_ptr
         const int32_t *cl_site

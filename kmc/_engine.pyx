@@ -226,7 +226,12 @@ cdef class Engine:
         hop_ptr ... hop_ekra): site s has the hops tp_ptr[t]:tp_ptr[t+1] of template
         t = site_template[s] (int32), going to s + tp_doff[h], with the reverse at slot
         tp_rev[h] of the destination's list, type tp_type[h], vector tp_vec[h] (Angstrom)
-        and barrier tp_ekra[h] (eV). No pair interactions or events with this form.
+        and barrier tp_ekra[h] (eV). Events with this form only as event templates.
+    ti_ptr, ti_doff, ti_J, tp_J : arrays or None
+        Pair interactions of the compact form: a site of template t interacts with the
+        sites s + ti_doff[a], a in ti_ptr[t]:ti_ptr[t+1], with energy ti_J[a] (eV); every
+        pair listed from both ends with the same J; tp_J[h] is J between the ends of
+        template hop h (eV, 0 if they do not interact).
     seed : int
         64-bit RNG seed, 0 <= seed < 2**64.
     mode : str
@@ -255,7 +260,7 @@ cdef class Engine:
                   et_ptr=None, et_k=0, et_slot=None, et_vec=None, et_ekra=None, et_type=None,
                   site_template=None,
                   tp_ptr=None, tp_doff=None, tp_rev=None, tp_type=None, tp_vec=None,
-                  tp_ekra=None, cl_ptr=None, cl_site=None, cl_V=None, lm_e0=None,
+                  tp_ekra=None, ti_ptr=None, ti_doff=None, ti_J=None, tp_J=None, cl_ptr=None, cl_site=None, cl_V=None, lm_e0=None,
                   lm_phi=None, lm_tptr=None, lm_tpos=None, lm_K=None, env_ptr=None,
                   env_site=None, hop_kra_model=None, hop_de_model=None, seed, mode="auto",
                   rate_law="kra"):
@@ -315,10 +320,28 @@ cdef class Engine:
             net.tp_type = _iptr(ttyp)
             net.tp_vec = _dptr(tvec)
             net.tp_ekra = _dptr(tekra)
-            if int_ptr is not None or ev_ptr is not None or cl_ptr is not None or lm_e0 is not None:
-                raise ConfigError("template networks support neither pair interactions, "
-                                  "clusters, local models nor multi-ion events other than "
-                                  "event templates (et_ptr)")
+            if int_ptr is not None:
+                raise ConfigError("template networks take their pair interactions as "
+                                  "templates (ti_ptr, ti_doff, ti_J, tp_J), not int_ptr")
+            if ev_ptr is not None or cl_ptr is not None or lm_e0 is not None:
+                raise ConfigError("template networks support neither clusters, local models "
+                                  "nor multi-ion events other than event templates (et_ptr)")
+            if ti_ptr is not None:
+                tiptr = _array(ti_ptr, "ti_ptr", np.int32, (n_tp + 1,))
+                if tiptr[0] != 0 or np.any(np.diff(tiptr) < 0):
+                    raise ConfigError("ti_ptr must start at 0 and be non-decreasing")
+                na = int(tiptr[n_tp])
+                tidoff = _array(ti_doff, "ti_doff", np.int32, (na,))
+                tiJ = _array(ti_J, "ti_J", np.float64, (na,))
+                tpJ = _array(tp_J, "tp_J", np.float64, (mt,))
+                if na > 0:
+                    net.ti_ptr = _iptr(tiptr)
+                    net.ti_doff = _iptr(tidoff)
+                    net.ti_J = _dptr(tiJ)
+                    net.tp_J = _dptr(tpJ)
+        if site_template is None and ti_ptr is not None:
+            raise ConfigError("ti_ptr (pair interactions as templates) needs the template "
+                              "form (site_template); CSR networks take int_ptr")
         energy = _array(site_energy, "site_energy", np.float64, (n,))
         ions = _array(ion_sites, "ion_sites", np.int32, (-1,))
         field = _array(field_V_per_A, "field_V_per_A", np.float64, (3,))

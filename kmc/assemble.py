@@ -37,7 +37,7 @@ from .errors import ConfigError, RunInterrupted
 from .events import PeriodicEvents
 from .io import read_run
 from .lattice import Network
-from .materials import Material, build_material, material_spec
+from .materials import Material, build_material, has_compact_network, material_spec
 from .mechanisms import FAMILIES
 from .microstructure import Microstructure, composite, polycrystal
 from .results import RunResult
@@ -51,7 +51,7 @@ __all__ = ["bulk_material", "bulk_network", "with_mechanisms", "microstructure",
 
 
 # --------------------------------------------------------------------------- networks
-def bulk_material(model: Any) -> Material:
+def bulk_material(model: Any, *, compact: bool = False) -> Material:
     """The :class:`kmc.materials.Material` of a configuration's bulk: a material, or a
     structure file (:func:`kmc.structures.structure_model`; its composition from the file's
     occupancies).
@@ -59,6 +59,9 @@ def bulk_material(model: Any) -> Material:
     Parameters
     ----------
     model : Model or RunConfig
+    compact : bool, optional
+        Keep a material's network as a PeriodicNetwork where the material allows it
+        (:func:`kmc.materials.has_compact_network`: LGPS); others are built as usual.
     """
     model = _model(model)
     if model.bulk_is_kmcpy:
@@ -78,7 +81,9 @@ def bulk_material(model: Any) -> Material:
     if not model.bulk_is_material:
         raise ConfigError(f"{model.bulk_name!r} is a standard lattice, not a material")
     return build_material(model.bulk_name, size=model.size,
-                          disorder_seed=model.disorder_seed or 0, **model.material_options())
+                          disorder_seed=model.disorder_seed or 0,
+                          compact=compact and has_compact_network(model.bulk_name),
+                          **model.material_options())
 
 
 #: Strings of 3 or 4 ions are kept per basis site (PeriodicEvents) from this many sites on;
@@ -121,10 +126,11 @@ def with_mechanisms(network: Network, mechanisms: tuple[str, ...],
             events = FAMILIES[families[0]].build(network, barriers_eV[families[0]])
         except ConfigError:
             events = None  # (a box too small for events per cell; a real error comes again)
-        if isinstance(events, PeriodicEvents) and (
+        if isinstance(events, PeriodicEvents) and not network.has_interactions and (
                 events.k == 2 or network.n_sites >= COMPACT_STRINGS_MIN_SITES):
             return network.with_events(events)
-        if isinstance(events, PeriodicEvents):  # longer strings on a small lattice: lists
+        if isinstance(events, PeriodicEvents):  # (longer strings on a small lattice, or
+            # an interacting lattice: the engine's templates are for the lattice gas) lists
             events = None
         if events is not None:
             return network.to_site_network().with_events(events)
@@ -159,12 +165,14 @@ def bulk_network(model: Any, material: Material | None = None, *,
     compact : bool, optional
         A textbook lattice with single hops as a :class:`kmc.lattice.PeriodicNetwork` (the
         same network in about 4 bytes per site), with one family of string events kept per
-        basis site; materials, and lattices with other mechanisms, are SiteNetworks.
+        basis site; a material without quenched disorder (LGPS) built compact when
+        `material` is not given; other materials, and lattices with other mechanisms, are
+        SiteNetworks.
     """
     model = _model(model)
     _families(model.mechanisms, dict(model.event_barriers_eV))  # bad input: before building
     if model.bulk_is_material or model.bulk_is_structure or model.bulk_is_kmcpy:
-        net = (material or bulk_material(model)).network
+        net = (material or bulk_material(model, compact=compact)).network
     else:
         kwargs: dict[str, Any] = {
             "a": DEFAULT_LATTICE_CONSTANT_A if model.a is None else model.a,
@@ -283,8 +291,10 @@ def _simulation_inputs(cfg: RunConfig, network: Network | None = None,
     """The network of a configuration (built if not given) and the :class:`kmc.Simulation`
     arguments every run of it shares: attempt frequency, rate law and composition."""
     model = cfg.model
-    material = (bulk_material(model) if model.bulk_is_material or model.bulk_is_structure
-                or model.bulk_is_kmcpy else None)
+    # a bulk material is kept compact where it can be (a microstructure needs its sites)
+    material = (bulk_material(model, compact=model.microstructure_kind is None)
+                if model.bulk_is_material or model.bulk_is_structure or model.bulk_is_kmcpy
+                else None)
     if model.microstructure_kind is not None and microstructure is None:
         microstructure = _microstructure_of(model, material)
     if network is None:

@@ -28,7 +28,10 @@ One HDF5 file per run or per sweep, readable with plain h5py. A run file::
                             and failed runs hold the network itself. A
                             PeriodicNetwork with string events kept per basis site
                             stores how they were generated (attr periodic_events,
-                            JSON) and makes them again when read: format_version 4
+                            JSON) and makes them again when read: format_version 4.
+                            A PeriodicNetwork with pair interactions stores its
+                            unit-cell pairs (pair_basis_i, pair_basis_j,
+                            pair_cell_offsets, pair_energies_eV): format_version 5
     /plan                   attrs: steps, equilibration, blocks, production_time_s (nan: none)
     /blocks                 per-block observables, one row per finished block:
                             duration_s (B,), tracer_sq_A2 (B,3,3), collective_A (B,3),
@@ -97,7 +100,7 @@ __all__ = ["RunFile", "read_run", "write_run", "load", "read_sweep", "read_sweep
            "SWEEP_FORMAT", "TrajectoryWriter", "NETWORK_FILE_MIN_BYTES", "network_nbytes",
            "write_network_file", "network_file_path", "network_file_version"]
 
-FORMAT_VERSION = 4  # the newest this kmc reads; a file is written as 1 unless it needs more
+FORMAT_VERSION = 5  # the newest this kmc reads; a file is written as 1 unless it needs more
 RUN_FORMAT = "kmc-run"
 SWEEP_FORMAT = "kmc-sweep"
 STATUSES = ("running", "interrupted", "failed", "complete")
@@ -389,7 +392,7 @@ def write_network(group: Any, network: Any) -> int:
     their generator and options (attribute ``periodic_events``) and made again on reading.
     Returns the format version the group needs (1; 3 for events as table rows, version 2
     being the same without the reverse index and digest, as written before; 4 for a
-    PeriodicNetwork with events)."""
+    PeriodicNetwork with events; 5 for a PeriodicNetwork with pair interactions)."""
     h5py = _h5py()
     group.attrs["network_class"] = type(network).__name__
     version = 1
@@ -399,7 +402,9 @@ def write_network(group: Any, network: Any) -> int:
         elif name == "event_reverse":
             version = max(version, 3)
         elif name == "periodic_events":
-            version = 4
+            version = max(version, 4)
+        elif name == "pair_basis_i":  # (a PeriodicNetwork's unit-cell pairs)
+            version = 5
         if isinstance(value, np.ndarray) and _one_value(value):
             # one value throughout (e.g. a generator's barriers, a broadcast): a dataset of
             # that fill value, no data written (it reads back as the full array)

@@ -1415,11 +1415,11 @@ class PeriodicNetwork:
     list relative to itself), so building and simulating it costs about 4 bytes per site
     beyond the engine's own memory, where a :class:`SiteNetwork` holds about 50 bytes per
     hop. Build one with ``periodic_network(..., compact=True)`` or any lattice builder's
-    ``compact=True``. It has no pair interactions; its multi-ion events can only be string
-    moves kept per basis site (:meth:`with_events` of
-    :func:`kmc.mechanisms.concerted_events` on it: nothing per event). Use
-    :meth:`to_site_network` for anything beyond (other events, blocking sites,
-    microstructures).
+    ``compact=True``. Its pair interactions are unit-cell pairs repeated over the cells
+    (like its hops); its multi-ion events can only be string moves kept per basis site
+    (:meth:`with_events` of :func:`kmc.mechanisms.concerted_events` on it: nothing per
+    event; without interactions). Use :meth:`to_site_network` for anything beyond (other
+    events, clusters, local models, blocking sites, microstructures).
 
     Parameters
     ----------
@@ -1447,6 +1447,14 @@ class PeriodicNetwork:
     charge_e : float
         Ion charge in e.
     name : str
+    pair_basis_i, pair_basis_j : array_like of int, shape (p,), optional
+        Unit-cell pair interactions: basis site ``pair_basis_i[u]`` interacts with basis site
+        ``pair_basis_j[u]`` in the unit cell displaced by ``pair_cell_offsets[u]``, with
+        energy ``pair_energies_eV[u]`` when both hold an ion. Each pair once (not also its
+        reverse); in the supercell no two may join the same two sites.
+    pair_cell_offsets : array_like of int, shape (p, 3), optional
+    pair_energies_eV : array_like, shape (p,) or scalar, optional
+        eV.
 
     Site ``((i0 * n1 + i1) * n2 + i2) * nb + b`` is basis site b of cell (i0, i1, i2); site
     s's hops are the unit-cell hops of its basis site, in order.
@@ -1466,6 +1474,10 @@ class PeriodicNetwork:
     hop_type_names: tuple[str, ...] = ("hop",)
     charge_e: float = 1.0
     name: str = "network"
+    pair_basis_i: np.ndarray = field(default=None)  # type: ignore[assignment]
+    pair_basis_j: np.ndarray = field(default=None)  # type: ignore[assignment]
+    pair_cell_offsets: np.ndarray = field(default=None)  # type: ignore[assignment]
+    pair_energies_eV: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     #: the multi-ion event types (empty without events; see :meth:`with_events`)
     event_type_names: tuple[str, ...] = field(default=(), init=False)
@@ -1568,6 +1580,69 @@ class PeriodicNetwork:
             raise ConfigError(f"unit-cell hop {u} and its reverse {int(rev[u])} have different "
                               "barriers")
         set_(self, "_rev", rev)
+        self._set_pairs(nb, reps)
+
+    def _set_pairs(self, nb: int, reps: np.ndarray) -> None:
+        """Check the unit-cell pairs (none when all four pair fields are None)."""
+        set_ = object.__setattr__
+        given = [f for f in ("pair_basis_i", "pair_basis_j", "pair_cell_offsets",
+                             "pair_energies_eV") if getattr(self, f) is not None]
+        if given and len(given) < 4:
+            missing = sorted({"pair_basis_i", "pair_basis_j", "pair_cell_offsets",
+                              "pair_energies_eV"} - set(given))
+            raise ConfigError(f"{', '.join(given)} given without {', '.join(missing)}; give "
+                              "all four pair fields or none")
+        if not given:
+            set_(self, "has_interactions", False)
+            return
+        pi = _checks.int_array(self.pair_basis_i, "pair_basis_i", None)
+        p = pi.shape[0]
+        pj = _checks.int_array(self.pair_basis_j, "pair_basis_j", p)
+        _checks.check_int_range(pi, "pair_basis_i", nb, "basis site")
+        _checks.check_int_range(pj, "pair_basis_j", nb, "basis site")
+        po = _checks.as_numeric(self.pair_cell_offsets, "pair_cell_offsets")
+        if po.dtype.kind not in "iu" and po.size:
+            raise ConfigError("pair_cell_offsets must be integers (unit cells)")
+        _checks.check_shape(po, "pair_cell_offsets", (p, 3))
+        po = np.ascontiguousarray(po, dtype=np.int64)
+        J = _checks.broadcast_float(self.pair_energies_eV, "pair_energies_eV", p,
+                                    "pair energies must be finite")
+        # in the supercell: no pair of a site with itself, no two pairs (either way round)
+        # joining the same two sites
+        fwd = np.column_stack([pi, pj, po % reps])
+        bwd = np.column_stack([pj, pi, -po % reps])
+        self_pair = (pi == pj) & np.all(fwd[:, 2:] == 0, axis=1)
+        if self_pair.any():
+            u = int(np.flatnonzero(self_pair)[0])
+            raise ConfigError(f"pair {u} joins basis site {pi[u]} to its own periodic image "
+                              f"(offset {tuple(po[u].tolist())}) at size {self.size}; use a "
+                              "larger size")
+        keys = np.concatenate([fwd, bwd])
+        _, inv, cnt = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+        inv = inv.reshape(-1)
+        # a pair that is its own reverse (same basis site, offset = -offset in the box) lists
+        # one neighbour twice; two pairs with one key join the same sites
+        twice = np.flatnonzero((cnt[inv[:p]] > 1) | np.all(fwd == bwd, axis=1))
+        if twice.size:
+            u = int(twice[0])
+            others = np.flatnonzero((inv[:p] == inv[u]) | (inv[p:] == inv[u]))
+            if np.any(others != u):
+                v = int(others[others != u][0])
+                why = f"pairs {u} and {v} join the same two sites"
+            else:
+                why = (f"pair {u} (offset {tuple(po[u].tolist())}) joins each site to one "
+                       "neighbour from both sides")
+            raise ConfigError(f"{why} at size {self.size}: the supercell is too small for the "
+                              "pairs' offsets; use a larger size")
+        for name, arr in (("pair_basis_i", pi), ("pair_basis_j", pj),
+                          ("pair_cell_offsets", po), ("pair_energies_eV", J)):
+            arr.setflags(write=False)
+            set_(self, name, arr)
+        n_cells = int(np.prod(reps))
+        if n_cells * 2 * p >= _INDEX_LIMIT:
+            raise ConfigError(f"size {self.size} gives {n_cells * 2 * p} interaction entries; "
+                              f"at most {_INDEX_LIMIT - 1} are supported")
+        set_(self, "has_interactions", bool(p and np.any(J != 0)))
 
     # ---------------------------------------------------------------- sizes and geometry
     @property
@@ -1589,6 +1664,11 @@ class PeriodicNetwork:
     def n_hops(self) -> int:
         """Number of directed hops."""
         return self.n_cells * int(self.hop_basis_src.shape[0])
+
+    @property
+    def n_pairs(self) -> int:
+        """Number of pair interactions (unordered pairs of sites)."""
+        return 0 if self.pair_basis_i is None else self.n_cells * int(self.pair_basis_i.shape[0])
 
     @cached_property
     def cell(self) -> np.ndarray:
@@ -1694,6 +1774,9 @@ class PeriodicNetwork:
         if self.events is not None:
             raise ConfigError("this PeriodicNetwork has multi-ion events already; one family "
                               "per compact network (combine families on to_site_network())")
+        if self.has_interactions:
+            raise ConfigError("string events kept per basis site need a network without pair "
+                              "interactions; list them on network.to_site_network() instead")
         start = self._basis_hop_start
         deg = np.diff(start)
         ok = events.ptr.shape[0] == self.n_basis + 1
@@ -1767,10 +1850,22 @@ class PeriodicNetwork:
         h = b.shape[0]
         n0, n1, n2 = self.size
         strides = (n1 * n2 * nb, n2 * nb, nb)
+        # the interactions' directed entries (each pair from both ends), sorted by source
+        # basis site: their offsets wrap too
+        pb = pb2 = np.zeros(0, dtype=np.int64)
+        po = np.zeros((0, 3), dtype=np.int64)
+        pJ = np.zeros(0)
+        if self.has_interactions:
+            pb = np.concatenate([self.pair_basis_i, self.pair_basis_j]).astype(np.int64)
+            pb2 = np.concatenate([self.pair_basis_j, self.pair_basis_i]).astype(np.int64)
+            po = np.concatenate([self.pair_cell_offsets, -self.pair_cell_offsets])
+            pJ = np.concatenate([self.pair_energies_eV, self.pair_energies_eV])
+        offsets = np.concatenate([dn, po])
         pats, ids = [], []
         for k, nk in enumerate(self.size):
             i = np.arange(nk, dtype=np.int64)[:, None]
-            wrap = np.floor_divide(i + dn[None, :, k], nk)  # (nk, h) supercell images crossed
+            # (nk, h + entries) supercell images crossed
+            wrap = np.floor_divide(i + offsets[None, :, k], nk)
             uniq, idx = np.unique(wrap, axis=0, return_inverse=True)
             pats.append(uniq)
             ids.append(idx.reshape(-1).astype(np.int32))
@@ -1798,7 +1893,7 @@ class PeriodicNetwork:
         for k in range(3):
             wrap_k = pats[k][pat_idx[k], u_of]
             doff += (dn[u_of, k] - wrap_k * self.size[k]) * strides[k]
-        return {
+        out = {
             "site_template": site_template,
             "tp_ptr": tp_ptr.astype(np.int32),
             "tp_doff": doff.astype(np.int32),
@@ -1807,6 +1902,42 @@ class PeriodicNetwork:
             "tp_vec": np.ascontiguousarray(self.unit_hop_vectors[u_of]),
             "tp_ekra": np.ascontiguousarray(self.hop_barriers_eV[u_of]),
         }
+        if self.has_interactions:
+            out.update(self._interaction_templates(pats, (g0, g1, g2), t_basis, pb, pb2, po,
+                                                   pJ, h, strides, t_of, doff))
+        return out
+
+    def _interaction_templates(self, pats: list[np.ndarray], grids: tuple[np.ndarray, ...],
+                               t_basis: np.ndarray, pb: np.ndarray, pb2: np.ndarray,
+                               po: np.ndarray, pJ: np.ndarray, h: int, strides: tuple[int, ...],
+                               t_of: np.ndarray, hop_doff: np.ndarray) -> dict[str, np.ndarray]:
+        """The template form of the pair interactions (``ti_ptr``, ``ti_doff``, ``ti_J``,
+        ``tp_J``): each template's entries sorted by neighbour offset, which is the order
+        of a :class:`SiteNetwork`'s neighbour lists (by neighbour index), so that the
+        engine sums a site's field in the same order either way."""
+        n_t = t_basis.size
+        order = np.argsort(pb, kind="stable")
+        pb, pb2, po, pJ = pb[order], pb2[order], po[order], pJ[order]
+        start = np.searchsorted(pb, np.arange(self.n_basis + 1))
+        cnt = np.diff(start)
+        ti_ptr = np.zeros(n_t + 1, dtype=np.int64)
+        np.cumsum(cnt[t_basis], out=ti_ptr[1:])
+        tt = np.repeat(np.arange(n_t), cnt[t_basis])
+        e_of = start[t_basis][tt] + (np.arange(ti_ptr[-1]) - ti_ptr[:-1][tt])
+        ti_doff = (pb2[e_of] - pb[e_of]).astype(np.int64)
+        for k in range(3):
+            wrap_k = pats[k][grids[k].reshape(-1)[tt], h + order[e_of]]
+            ti_doff += (po[e_of, k] - wrap_k * self.size[k]) * strides[k]
+        srt = np.lexsort((ti_doff, tt))  # within each template by offset
+        ti_doff, ti_J = ti_doff[srt], pJ[e_of][srt]
+        # J of each template hop's ends: the template's entry with the hop's offset
+        key = tt[srt] * (4 * np.int64(self.n_sites) + 1) + ti_doff
+        hkey = t_of * (4 * np.int64(self.n_sites) + 1) + hop_doff
+        pos = np.minimum(np.searchsorted(key, hkey), max(key.size - 1, 0))
+        found = key[pos] == hkey if key.size else np.zeros(hkey.size, dtype=bool)
+        tp_J = np.where(found, ti_J[pos] if key.size else 0.0, 0.0)
+        return {"ti_ptr": ti_ptr.astype(np.int32), "ti_doff": ti_doff.astype(np.int32),
+                "ti_J": np.ascontiguousarray(ti_J), "tp_J": np.ascontiguousarray(tp_J)}
 
     # ---------------------------------------------------------------- conversions
     def to_site_network(self) -> SiteNetwork:
@@ -1879,10 +2010,27 @@ class PeriodicNetwork:
                                                    site_types=site_types, name=name))
         return net
 
+    def _site_pairs(self) -> dict[str, np.ndarray]:
+        """The pair interactions of every cell as a SiteNetwork takes them (empty dict
+        without)."""
+        if self.pair_basis_i is None:
+            return {}
+        nb, reps = self.n_basis, np.array(self.size, dtype=np.int64)
+        grid = np.stack(np.meshgrid(*(np.arange(k) for k in self.size), indexing="ij"),
+                        axis=-1).reshape(-1, 3)
+        c2 = (grid[:, None, :] + self.pair_cell_offsets[None, :, :]) % reps
+        cell_j = (c2[..., 0] * reps[1] + c2[..., 1]) * reps[2] + c2[..., 2]
+        pi = (np.arange(len(grid))[:, None] * nb + self.pair_basis_i[None, :]).reshape(-1)
+        pj = (cell_j * nb + self.pair_basis_j[None, :]).reshape(-1)
+        J = np.broadcast_to(self.pair_energies_eV, (len(grid), len(self.pair_energies_eV)))
+        return {"pair_i": pi.astype(np.int32), "pair_j": pj.astype(np.int32),
+                "pair_energies_eV": J.reshape(-1)}
+
     def _site_network(self, src: np.ndarray, dst: np.ndarray, vectors: np.ndarray,
                       barriers: np.ndarray, h: int, n_hops: int, n_cells: int,
                       per_hop: Any) -> SiteNetwork:
         return SiteNetwork(
+            **self._site_pairs(),
             cell=self.cell,
             positions=self.positions,
             hop_src=src,

@@ -28,7 +28,7 @@ from . import _checks
 from ._compat import moved_names
 from .constants import DEFAULT_ATTEMPT_FREQUENCY_HZ, RATE_LAWS
 from .errors import ConfigError
-from .lattice import SiteNetwork
+from .lattice import PeriodicNetwork, SiteNetwork
 from .mechanisms import interstitialcy_events, split_interstitialcy_events
 
 if sys.version_info >= (3, 11):
@@ -263,6 +263,36 @@ def _pairs_within(positions: np.ndarray, cell: np.ndarray, cutoff_A: float
     return i[order].astype(np.int64), j[order].astype(np.int64), D[order]
 
 
+def unit_cell_pairs(frac: np.ndarray, cell: np.ndarray, cutoff_A: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """All directed pairs of a periodic crystal closer than `cutoff_A`, as unit-cell pairs:
+    basis site ``b`` to basis site ``b2`` in the unit cell shifted by ``shift`` (integers),
+    with the vector ``D = (shift + frac[b2] - frac[b]) @ cell`` (Angstrom), sorted by ``b``,
+    then ``b2``, then shift; the pair of a site with itself (zero shift) excluded.
+
+    Returns
+    -------
+    b, b2 : ndarray of int64, shape (p,)
+    shift : ndarray of int64, shape (p, 3)
+    D : ndarray, shape (p, 3)
+    """
+    frac = np.asarray(frac, dtype=float)
+    m = [int(math.ceil(cutoff_A / w)) + 1 for w in plane_spacings_A(cell)]
+    shifts = np.stack(np.meshgrid(*(np.arange(-k, k + 1) for k in m), indexing="ij"),
+                      axis=-1).reshape(-1, 3)
+    # D[b, b2, t] = (t + frac[b2] - frac[b]) @ cell: one vector per template
+    fd = shifts[None, None, :, :] + (frac[None, :, None, :] - frac[:, None, None, :])
+    D = fd @ cell
+    d2 = np.einsum("...k,...k->...", D, D)
+    b, b2, t = np.nonzero(d2 < cutoff_A * cutoff_A)
+    keep = ~((b == b2) & np.all(shifts[t] == 0, axis=1))
+    b, b2, t = b[keep], b2[keep], t[keep]
+    tv = D[b, b2, t]
+    order = np.lexsort((t, b2, b))  # a source's pairs by basis site, then cell shift
+    return (b[order].astype(np.int64), b2[order].astype(np.int64),
+            shifts[t[order]].astype(np.int64), tv[order])
+
+
 def periodic_pairs(frac: np.ndarray, cell: np.ndarray, size: tuple[int, int, int],
                    cutoff_A: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All directed pairs (i, j, D) closer than `cutoff_A` in the `size` supercell of the
@@ -276,22 +306,9 @@ def periodic_pairs(frac: np.ndarray, cell: np.ndarray, size: tuple[int, int, int
     share them). The supercell must be wider than twice `cutoff_A` (minimum image), which
     the material builders check; a pair is then found once.
     """
-    frac = np.asarray(frac, dtype=float)
     nb = len(frac)
     size_a = np.asarray(size, dtype=np.int64)
-    m = [int(math.ceil(cutoff_A / w)) + 1 for w in plane_spacings_A(cell)]
-    shifts = np.stack(np.meshgrid(*(np.arange(-k, k + 1) for k in m), indexing="ij"),
-                      axis=-1).reshape(-1, 3)
-    # D[b, b2, t] = (t + frac[b2] - frac[b]) @ cell: one vector per template
-    fd = shifts[None, None, :, :] + (frac[None, :, None, :] - frac[:, None, None, :])
-    D = fd @ cell
-    d2 = np.einsum("...k,...k->...", D, D)
-    b, b2, t = np.nonzero(d2 < cutoff_A * cutoff_A)
-    keep = ~((b == b2) & np.all(shifts[t] == 0, axis=1))
-    b, b2, t = b[keep], b2[keep], t[keep]
-    tv = D[b, b2, t]
-    order = np.lexsort((t, b2, b))  # a source's pairs by basis site, then cell shift
-    b, b2, tv, tsh = b[order], b2[order], tv[order], shifts[t[order]]
+    b, b2, tsh, tv = unit_cell_pairs(frac, cell, cutoff_A)
     grid = np.stack(np.meshgrid(*(np.arange(n) for n in size), indexing="ij"),
                     axis=-1).reshape(-1, 3)
     n_cells = len(grid)
@@ -373,6 +390,101 @@ class HopRule:
     barrier_eV: float
 
 
+def _rules_cutoff_A(hop_rules: list[HopRule],
+                    pair_rules: list[tuple[str, str, float, float, float]]) -> float:
+    """The neighbour search's cutoff (Angstrom) that finds every hop and pair of the rules."""
+    reach = max([r.hi for r in hop_rules] + [p[3] for p in pair_rules])
+    return reach * (1 + 1e-9) + 2 * _EXCLUSION_TOL_A
+
+
+def _match_rules(ti: np.ndarray, tj: np.ndarray, d: np.ndarray, type_names: list[str],
+                 hop_rules: list[HopRule],
+                 pair_rules: list[tuple[str, str, float, float, float]], name: str
+                 ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Which hop rule each directed pair (site types ti, tj, distance d in Angstrom) matches
+    (-1: none) and, per pair rule, which pairs it matches; ConfigError for unknown site
+    types, a pair matching two hop rules, or no hop at all."""
+    idx = {n: k for k, n in enumerate(type_names)}
+
+    def match(a: str, b: str, lo: float, hi: float) -> np.ndarray:
+        for t in (a, b):
+            if t not in idx:
+                raise ConfigError(f"hop/interaction rule names site type {t!r}, not one of "
+                                  f"{', '.join(type_names)}")
+        ka, kb = idx[a], idx[b]
+        pair = ((ti == ka) & (tj == kb)) | ((ti == kb) & (tj == ka))
+        return pair & (d >= lo - _EXCLUSION_TOL_A) & (d <= hi + _EXCLUSION_TOL_A)
+
+    rule_of = np.full(ti.size, -1, dtype=np.int64)
+    for k, r in enumerate(hop_rules):
+        m = match(r.a, r.b, r.lo, r.hi)
+        clash = m & (rule_of >= 0)
+        if clash.any():
+            other = hop_rules[int(rule_of[np.flatnonzero(clash)[0]])].name
+            raise ConfigError(f"hop types {other!r} and {r.name!r} both match a {r.a}-{r.b} "
+                              f"pair at {d[np.flatnonzero(clash)[0]]:.4f} A; make their "
+                              "distance windows disjoint")
+        rule_of[m] = k
+    if not np.any(rule_of >= 0):
+        raise ConfigError(f"no hops found in {name!r}: no site pair matches a hop window")
+    return rule_of, [match(a, b, lo, hi) for a, b, lo, hi, _ in pair_rules]
+
+
+def periodic_network_from_unit(unit_cell_A: np.ndarray, frac: np.ndarray,
+                               size: tuple[int, int, int], type_names: list[str],
+                               basis_types: np.ndarray, hop_rules: list[HopRule], *,
+                               basis_energies_eV: Any = 0.0,
+                               pair_rules: list[tuple[str, str, float, float, float]] = (),
+                               charge_e: float = 1.0, name: str = "network"
+                               ) -> PeriodicNetwork:
+    """The :class:`kmc.lattice.PeriodicNetwork` of a crystal whose hops and pair energies
+    follow from distance windows (as :func:`network_from_sites` with ``unit``): the same
+    network, its unit cell's hops and pairs kept once instead of in every cell.
+
+    Parameters
+    ----------
+    unit_cell_A : (3, 3) array
+        Unit cell in Angstrom (rows).
+    frac : (nb, 3) array
+        Basis sites, fractional coordinates of the unit cell.
+    size : 3 ints
+        Repeats of the unit cell (the supercell must be wider than twice the longest hop
+        or pair: the material builders check).
+    type_names, basis_types :
+        Site type names and each basis site's type index.
+    hop_rules, pair_rules, charge_e, name :
+        As :func:`network_from_sites`.
+    basis_energies_eV : float or (nb,) array
+        Site energy of each basis site, eV.
+    """
+    b, b2, shift, D = unit_cell_pairs(frac, unit_cell_A,
+                                      _rules_cutoff_A(hop_rules, pair_rules))
+    basis_types = np.asarray(basis_types)
+    rule_of, pair_masks = _match_rules(basis_types[b], basis_types[b2],
+                                       np.linalg.norm(D, axis=1), type_names, hop_rules,
+                                       pair_rules, name)
+    sel = np.flatnonzero(rule_of >= 0)
+    kw: dict[str, Any] = {}
+    if pair_rules:
+        # each unordered pair once: from the lower basis site, or along +shift
+        s0, s1, s2 = shift.T
+        along = (s0 > 0) | ((s0 == 0) & ((s1 > 0) | ((s1 == 0) & (s2 > 0))))
+        first = (b < b2) | ((b == b2) & along)
+        m = [np.flatnonzero(mk & first) for mk in pair_masks]
+        kw = dict(pair_basis_i=np.concatenate([b[x] for x in m]),
+                  pair_basis_j=np.concatenate([b2[x] for x in m]),
+                  pair_cell_offsets=np.concatenate([shift[x] for x in m]),
+                  pair_energies_eV=np.concatenate([np.full(x.size, float(r[4]))
+                                                   for x, r in zip(m, pair_rules)]))
+    return PeriodicNetwork(
+        unit_cell=unit_cell_A, basis_frac=frac, size=tuple(size),
+        hop_basis_src=b[sel], hop_basis_dst=b2[sel], hop_cell_offsets=shift[sel],
+        hop_barriers_eV=np.array([r.barrier_eV for r in hop_rules], dtype=float)[rule_of[sel]],
+        basis_types=basis_types, site_type_names=tuple(type_names),
+        basis_energies_eV=basis_energies_eV, hop_types=rule_of[sel],
+        hop_type_names=tuple(r.name for r in hop_rules), charge_e=charge_e, name=name, **kw)
+
+
 def network_from_sites(cell_A: np.ndarray, positions_A: np.ndarray, type_names: list[str],
                        site_types: np.ndarray, hop_rules: list[HopRule], *,
                        site_energies_eV: Any = 0.0,
@@ -402,45 +514,22 @@ def network_from_sites(cell_A: np.ndarray, positions_A: np.ndarray, type_names: 
         repeated (:func:`periodic_pairs`; O(N), exactly periodic), else by a neighbour list
         over the whole box.
     """
-    reach = max([r.hi for r in hop_rules] + [p[3] for p in pair_rules])
-    cut = reach * (1 + 1e-9) + 2 * _EXCLUSION_TOL_A
+    cut = _rules_cutoff_A(hop_rules, pair_rules)
     if unit is not None:
         i, j, D = periodic_pairs(unit[0], unit[1], unit[2], cut)
     else:
         i, j, D = _pairs_within(positions_A, cell_A, cut)
     d = np.linalg.norm(D, axis=1)
-    ti, tj = site_types[i], site_types[j]
-    idx = {n: k for k, n in enumerate(type_names)}
-
-    def match(a: str, b: str, lo: float, hi: float) -> np.ndarray:
-        for t in (a, b):
-            if t not in idx:
-                raise ConfigError(f"hop/interaction rule names site type {t!r}, not one of "
-                                  f"{', '.join(type_names)}")
-        ka, kb = idx[a], idx[b]
-        pair = ((ti == ka) & (tj == kb)) | ((ti == kb) & (tj == ka))
-        return pair & (d >= lo - _EXCLUSION_TOL_A) & (d <= hi + _EXCLUSION_TOL_A)
-
-    rule_of = np.full(i.size, -1, dtype=np.int64)
-    for k, r in enumerate(hop_rules):
-        m = match(r.a, r.b, r.lo, r.hi)
-        clash = m & (rule_of >= 0)
-        if clash.any():
-            other = hop_rules[int(rule_of[np.flatnonzero(clash)[0]])].name
-            raise ConfigError(f"hop types {other!r} and {r.name!r} both match a {r.a}-{r.b} "
-                              f"pair at {d[np.flatnonzero(clash)[0]]:.4f} A; make their "
-                              "distance windows disjoint")
-        rule_of[m] = k
+    rule_of, pair_masks = _match_rules(site_types[i], site_types[j], d, type_names,
+                                       hop_rules, pair_rules, name)
     sel = np.flatnonzero(rule_of >= 0)
-    if sel.size == 0:
-        raise ConfigError(f"no hops found in {name!r}: no site pair matches a hop window")
     barriers = np.array([r.barrier_eV for r in hop_rules], dtype=float)[rule_of[sel]]
 
     pi: list[np.ndarray] = []
     pj: list[np.ndarray] = []
     pe: list[np.ndarray] = []
-    for a, b, lo, hi, J in pair_rules:
-        m = np.flatnonzero(match(a, b, lo, hi) & (i < j))
+    for m_rule, (_, _, _, _, J) in zip(pair_masks, pair_rules):
+        m = np.flatnonzero(m_rule & (i < j))
         pi.append(i[m])
         pj.append(j[m])
         pe.append(np.full(m.size, float(J)))
@@ -469,7 +558,7 @@ class Material:
     ----------
     name : str
         Material name.
-    network : SiteNetwork
+    network : SiteNetwork or PeriodicNetwork
         Sites, hops (and events), energies and interactions of the supercell.
     n_ions : int
         Mobile ions in the supercell (from the formula and the composition options).
@@ -488,7 +577,7 @@ class Material:
     """
 
     name: str
-    network: SiteNetwork
+    network: SiteNetwork | PeriodicNetwork
     n_ions: int
     options: dict[str, Any]
     size: tuple[int, int, int]
@@ -535,8 +624,10 @@ class _Build:
         self.unit_cell = cell
         self.frac_unit, self.kinds_unit = frac, kinds
         self.positions, self.kinds, self.cell = _supercell(frac, kinds, cell, size)
-        self.energies = np.array([float(s.get("energy_eV", 0.0)) for s in self.site_specs])[
-            self.kinds]
+        self.kind_energies = np.array([float(s.get("energy_eV", 0.0)) for s in self.site_specs])
+        self.energies = self.kind_energies[self.kinds]
+        #: build the network as a PeriodicNetwork (build_material(..., compact=True))
+        self.compact = False
         # a hop with `barrier_model = "energy_model"` (or "halogen_tables", the argyrodite's
         # per-class tables) gets its barrier from the material's energy model or tables (set
         # by the model function); 0 until then
@@ -562,6 +653,13 @@ class _Build:
                                   charge_e=float(self.spec.data["charge_e"]), name=name,
                                   unit=(self.frac_unit, self.unit_cell, self.size))
 
+    def periodic_network(self, name: str) -> PeriodicNetwork:
+        """The network of :meth:`network` as a PeriodicNetwork (no quenched disorder)."""
+        return periodic_network_from_unit(
+            self.unit_cell, self.frac_unit, self.size, self.labels, self.kinds_unit,
+            self.hop_rules, basis_energies_eV=self.kind_energies[self.kinds_unit],
+            pair_rules=self.pair_rules, charge_e=float(self.spec.data["charge_e"]), name=name)
+
     def near(self, points: np.ndarray, targets: np.ndarray, cutoff_A: float) -> np.ndarray:
         """(n_points, n_targets) boolean: minimum-image distance <= cutoff_A."""
         inv = np.linalg.inv(self.cell)
@@ -581,9 +679,9 @@ def _param(spec: MaterialSpec, key: str) -> float:
 
 # ---- LGPS ----------------------------------------------------------------- #
 def _model_lgps(b: _Build, options: dict[str, Any], rng: np.random.Generator
-                ) -> tuple[SiteNetwork, int]:
+                ) -> tuple[SiteNetwork | PeriodicNetwork, int]:
     ions = int(round(float(b.spec.data["composition"]["ions_per_cell"]) * np.prod(b.size)))
-    return b.network("lgps"), ions
+    return (b.periodic_network("lgps") if b.compact else b.network("lgps")), ions
 
 
 # ---- argyrodite ------------------------------------------------------------ #
@@ -715,7 +813,7 @@ def argyrodite_li_pairs(network: SiteNetwork, a_A: float
 
     Parameters
     ----------
-    network : SiteNetwork
+    network : SiteNetwork or PeriodicNetwork
         An argyrodite network (any supercell).
     a_A : float
         Its lattice constant, Angstrom: distances are compared with the windows after
@@ -1331,8 +1429,18 @@ MODEL_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: the material models whose network is a periodic lattice without quenched disorder, which
+#: build_material(..., compact=True) keeps as a PeriodicNetwork
+COMPACT_MODELS = ("lgps",)
+
+
+def has_compact_network(name: str) -> bool:
+    """Whether :func:`build_material` can keep material `name`'s network compact."""
+    return _load_spec(_resolve(name)).data["model"] in COMPACT_MODELS
+
+
 def build_material(name: str, *, size: Any = None, disorder_seed: int = 0,
-                   **options: Any) -> Material:
+                   compact: bool = False, **options: Any) -> Material:
     """Build a material's site network.
 
     Parameters
@@ -1344,6 +1452,11 @@ def build_material(name: str, *, size: Any = None, disorder_seed: int = 0,
         Unit cells along the cell vectors (default: the file's ``default_size``).
     disorder_seed : int, optional
         Seed of the quenched disorder (Si/P arrangement, anion exchange); default 0.
+    compact : bool, optional
+        Keep the network as a :class:`kmc.lattice.PeriodicNetwork` (its unit cell's hops
+        and pairs once, not per cell: the same network and, in a simulation, bit-identical
+        trajectories, in far less memory). Only for materials without quenched disorder
+        (:data:`COMPACT_MODELS`: LGPS).
     **options
         Composition and disorder options of the material (``x`` for NASICON; ``halogen``,
         ``site_exchange`` for argyrodites; ``excess`` for beta-alumina). None = default.
@@ -1355,8 +1468,8 @@ def build_material(name: str, *, size: Any = None, disorder_seed: int = 0,
     Raises
     ------
     ConfigError
-        Unknown material (with a "did you mean"), an option the material does not take, or a
-        value out of range.
+        Unknown material (with a "did you mean"), an option the material does not take, a
+        value out of range, or `compact` for a material with quenched disorder.
     """
     key = _resolve(name)
     spec = _load_spec(key)
@@ -1375,6 +1488,12 @@ def build_material(name: str, *, size: Any = None, disorder_seed: int = 0,
         hal = _option(dict(given), "halogen", "Cl", choices=tuple(spec.data["halogens"]))
         cell = _argyrodite_cellpar(spec, hal)
     b = _Build(spec, size3, {}, cell_override=cell)
+    if compact:
+        if model not in COMPACT_MODELS:
+            raise ConfigError(f"material {key!r} cannot be compact (its network carries "
+                              "quenched disorder or per-site structure); compact networks: "
+                              f"{', '.join(COMPACT_MODELS)}")
+        b.compact = True
     opts = dict(given)
     net, n_ions = _MODELS[model](b, opts, rng)
     used = {k: given.get(k) for k in allowed}

@@ -193,6 +193,9 @@ def test_engine_rejects_bad_templates():
     sn = pn.to_site_network()
     with pytest.raises(ConfigError, match=r"not both"):
         Engine(sn.hop_ptr, None, None, None, None, None, e, ions, **kw, **t)
-    with pytest.raises(ConfigError, match=r"neither pair interactions, clusters"):
+    with pytest.raises(ConfigError, match=r"pair interactions as templates .* not int_ptr"):
         Engine(None, None, None, None, None, None, e, ions, **kw, **t,
                int_ptr=np.zeros(pn.n_sites + 1, dtype=np.int32))
+    with pytest.raises(ConfigError, match=r"neither clusters, local models"):
+        Engine(None, None, None, None, None, None, e, ions, **kw, **t,
+               cl_ptr=np.zeros(1, dtype=np.int32))

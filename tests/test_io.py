@@ -631,6 +631,7 @@ def test_a_version_2_file_without_reverse_and_digest_still_reads(tmp_path):
     np.testing.assert_array_equal(back.event_vectors, net.event_vectors)
     np.testing.assert_array_equal(back.event_src, net.event_src)
     with h5py.File(path, "r+") as f:
-        f.attrs["format_version"] = 5
-    with pytest.raises(kmc.ConfigError, match="format version 5; this kmc reads up to 4"):
+        f.attrs["format_version"] = io.FORMAT_VERSION + 1
+    with pytest.raises(kmc.ConfigError, match=f"format version {io.FORMAT_VERSION + 1}; "
+                       f"this kmc reads up to {io.FORMAT_VERSION}"):
         io.read_run(path)

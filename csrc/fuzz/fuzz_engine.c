@@ -4,7 +4,7 @@
  * The bytes are decoded (never past `data`: a missing byte reads as 0) into a small
  * network built to be consistent - CSR hops made of forward/reverse pairs, symmetric pair
  * interactions, events with their reverse, optionally the template form derived from the
- * CSR hops - and then optionally corrupted field by field (counts, offsets, indices, NaN,
+ * CSR hops (and interactions: one template per distinct hop and interaction list) - and then optionally corrupted field by field (counts, offsets, indices, NaN,
  * inf, huge values, NULL arrays). Every array is then copied into a heap block of exactly
  * the length kmc_engine.h gives it, so that AddressSanitizer reports any read past it.
  *
@@ -116,6 +116,8 @@ typedef struct {
     double ev_vec[3 * CAP], ev_ekra[CAP];
     int32_t n_templates, site_template[CAP], tp_ptr[CAP + 1], tp_doff[CAP], tp_rev[CAP], tp_type[CAP];
     double tp_vec[3 * CAP], tp_ekra[CAP];
+    int32_t ti_ptr[CAP + 1], ti_doff[CAP];
+    double ti_J[CAP], tp_J[CAP];
     int32_t n_ions, ion_site[CAP];
     int32_t n_cl, cl_ptr[CAP + 1], cl_site[CAP];
     double cl_V[CAP];
@@ -134,7 +136,7 @@ enum { A_HOP_PTR, A_HOP_DST, A_HOP_REV, A_HOP_TYPE, A_HOP_VEC, A_HOP_EKRA, A_SIT
        A_EV_EKRA, A_EV_TYPE, A_SITE_TEMPLATE, A_TP_PTR, A_TP_DOFF, A_TP_REV, A_TP_TYPE,
        A_TP_VEC, A_TP_EKRA, A_ION_SITE, A_CL_PTR, A_CL_SITE, A_CL_V, A_LM_E0, A_LM_PHI, A_LM_TPTR,
        A_LM_TPOS, A_LM_K, A_ENV_PTR, A_ENV_SITE, A_KRA_MODEL, A_DE_MODEL, A_EV_CLASS, A_ET_PTR,
-       A_ET_SLOT, A_ET_VEC, A_ET_EKRA, A_ET_TYPE, N_ARRAYS };
+       A_ET_SLOT, A_ET_VEC, A_ET_EKRA, A_ET_TYPE, A_TI_PTR, A_TI_DOFF, A_TI_J, A_TP_J, N_ARRAYS };
 
 static size_t clampi(int64_t x, int64_t cap) { return x < 0 ? 0 : x > cap ? (size_t)cap : (size_t)x; }
 
@@ -299,18 +301,24 @@ static void build(spec *s, reader *r, uint8_t flags)
         }
     }
 
-    if (flags & 4) { /* template form: one template per distinct hop list */
-        int32_t nt = 0, t, nth = 0;
+    if (flags & 4) { /* template form: one template per distinct hop (and interaction) list */
+        int32_t nt = 0, t, nth = 0, nti = 0;
+        s->ti_ptr[0] = 0;
         for (i = 0; i < s->n; i++) {
             const int32_t b = s->hop_ptr[i], dg = s->hop_ptr[i + 1] - b;
+            const int32_t ib = s->use_int ? s->int_ptr[i] : 0, ig = s->use_int ? s->int_ptr[i + 1] - ib : 0;
             for (t = 0; t < nt; t++) {
-                const int32_t tb = s->tp_ptr[t];
-                int same = s->tp_ptr[t + 1] - tb == dg;
+                const int32_t tb = s->tp_ptr[t], ti = s->ti_ptr[t];
+                int same = s->tp_ptr[t + 1] - tb == dg && s->ti_ptr[t + 1] - ti == ig;
                 for (k = 0; same && k < dg; k++)
                     same = s->tp_doff[tb + k] == s->hop_dst[b + k] - i &&
                            s->tp_rev[tb + k] == s->hop_rev[b + k] - s->hop_ptr[s->hop_dst[b + k]] &&
                            s->tp_type[tb + k] == s->hop_type[b + k] && s->tp_ekra[tb + k] == s->hop_ekra[b + k] &&
-                           memcmp(s->tp_vec + 3 * (tb + k), s->hop_vec + 3 * (b + k), 3 * sizeof(double)) == 0;
+                           memcmp(s->tp_vec + 3 * (tb + k), s->hop_vec + 3 * (b + k), 3 * sizeof(double)) == 0 &&
+                           (!s->use_int || memcmp(s->tp_J + tb + k, s->hop_J + b + k, sizeof(double)) == 0);
+                for (k = 0; same && k < ig; k++)
+                    same = s->ti_doff[ti + k] == s->int_nbr[ib + k] - i &&
+                           memcmp(s->ti_J + ti + k, s->int_J + ib + k, sizeof(double)) == 0;
                 if (same) break;
             }
             if (t == nt) { /* a new template */
@@ -319,9 +327,15 @@ static void build(spec *s, reader *r, uint8_t flags)
                     s->tp_rev[nth] = s->hop_rev[b + k] - s->hop_ptr[s->hop_dst[b + k]];
                     s->tp_type[nth] = s->hop_type[b + k];
                     s->tp_ekra[nth] = s->hop_ekra[b + k];
+                    s->tp_J[nth] = s->use_int ? s->hop_J[b + k] : 0.0;
                     memcpy(s->tp_vec + 3 * nth, s->hop_vec + 3 * (b + k), 3 * sizeof(double));
                 }
+                for (k = 0; k < ig; k++, nti++) {
+                    s->ti_doff[nti] = s->int_nbr[ib + k] - i;
+                    s->ti_J[nti] = s->int_J[ib + k];
+                }
                 s->tp_ptr[++nt] = nth;
+                s->ti_ptr[nt] = nti;
             }
             s->site_template[i] = t;
         }
@@ -396,7 +410,7 @@ static int32_t fold(uint8_t ix, int32_t len)
 /* one corruption: u8 kind, u8 index, then a value */
 static void corrupt(spec *s, reader *r)
 {
-    const uint8_t kind = u8(r) % 29, ix = u8(r);
+    const uint8_t kind = u8(r) % 30, ix = u8(r);
     switch (kind) {
     case 0: s->hop_ptr[fold(ix, s->n + 1)] = small(r); break;
     case 1: s->hop_dst[ix] = (ix & 1) ? i32(r) : small(r); break;
@@ -462,6 +476,14 @@ static void corrupt(spec *s, reader *r)
         case 3: if (ix & 64) s->et_vec[ix / 6] = param(r, -1.0, 0.01); else s->et_ekra[ix / 6] = param(r, 0.0, 0.01); break;
         case 4: if (ix & 64) s->et_k = small(r); else s->et_type[ix / 6] = small(r); break;
         default: if (ix & 64) s->n_ec = small(r); else s->n_events = small(r); break;
+        }
+        break;
+    case 29:
+        switch (ix % 4) {
+        case 0: s->ti_ptr[fold((uint8_t)(ix / 4), s->n_templates + 1)] = small(r); break;
+        case 1: s->ti_doff[ix / 4] = (ix & 8) ? i32(r) : small(r); break;
+        case 2: s->ti_J[ix / 4] = param(r, -1.0, 0.01); break;
+        default: s->tp_J[ix / 4] = param(r, -1.0, 0.01); break;
         }
         break;
     case 22: s->n = small(r); break;
@@ -769,7 +791,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ARR(tp_vec, A_TP_VEC, s->tp_vec, 3 * (int64_t)th, double);
         ARR(tp_ekra, A_TP_EKRA, s->tp_ekra, th, double);
     }
-    if (s->use_int) {
+    if (s->use_int && s->use_tp) { /* the interactions as templates */
+        const int32_t nt = s->n_templates, na = nt >= 0 && nt <= CAP ? s->ti_ptr[nt] : 0;
+        const int32_t th = nt >= 0 && nt <= CAP ? s->tp_ptr[nt] : 0;
+        ARR(ti_ptr, A_TI_PTR, s->ti_ptr, (int64_t)nt + 1, int32_t);
+        ARR(ti_doff, A_TI_DOFF, s->ti_doff, na, int32_t);
+        ARR(ti_J, A_TI_J, s->ti_J, na, double);
+        ARR(tp_J, A_TP_J, s->tp_J, th, double);
+    }
+    if (s->use_int && (!s->use_tp || s->keep_csr)) {
         const int32_t ni = n >= 0 && n <= CAP ? s->int_ptr[n] : 0;
         ARR(int_ptr, A_INT_PTR, s->int_ptr, (int64_t)n + 1, int32_t);
         ARR(int_nbr, A_INT_NBR, s->int_nbr, ni, int32_t);

@@ -3,9 +3,11 @@
     python csrc/fuzz/make_corpus.py        # rewrites csrc/fuzz/corpus/*.bin
 
 Small valid networks in every form and mode (CSR, pair interactions, multi-ion events as
-lists and as templates, hop templates; auto/tree/count/uniform) and a few invalid ones (NaN energy, a broken reverse
+lists and as templates, hop templates, pair interactions as templates;
+auto/tree/count/uniform) and a few invalid ones (NaN energy, a broken reverse
 hop, a bad CSR offset, an invalid mode or rate law, T < 0, two ions on a site, a hop slot
-of an event template beyond the site's hops, an empty input).
+of an event template beyond the site's hops, an interaction template whose two ends
+disagree or that leaves the box, an empty input).
 The regression_* inputs crashed the engine before the fixes of the commit that added them
 (see README.md). Files of corpus/ that this script does not write are inputs found by
 fuzzing, kept as they were found.
@@ -145,6 +147,12 @@ def corpus():
         EVENTS, n=16, pairs=square, steps=400, events=(2, []),
         strings=(3, [[((i % 3, 1, 2), 25, i % 2), ((2, 0, 1), 35, 1)] for i in range(16)]))
     yield "templates_chain_count", make(TEMPLATES, n=9, mode=2)
+    # pair interactions as templates (one template per hop and interaction list)
+    ring_inter = [(i, (i + 1) % 12, 128 + 10) for i in range(12)] + [(i, (i + 3) % 12, 120) for i in range(12)]
+    yield "interaction_templates_ring", make(INTERACT | TEMPLATES, n=12, pairs=chain(12, ring=True),
+                                             steps=400, inter=ring_inter)
+    yield "interaction_templates_chain_field", make(INTERACT | TEMPLATES, n=10, pairs=chain(10),
+                                                    field=(150, 100, 100), inter=[(2, 3, 140), (0, 5, 100)])
     yield "short_t_stop", make(n=6, t_stop=raw(1e-13), steps=511)
     yield "huge_energies", make(CORRUPT, n=6, corruptions=[(6, 0, 208), (6, 1, 210), (6, 4, 209)])
     yield "rate_law_kra_events", make(RATE_LAW | EVENTS | INTERACT, n=10, pairs=chain(10), rate_law=0,
@@ -180,6 +188,12 @@ def corpus():
     yield "bad_event_template_slot", make(EVENTS | CORRUPT, n=12, pairs=chain(12, ring=True),
                                           events=(1, []), strings=ring_strings,
                                           corruptions=[(28, 6 * 3 + 1, 64 + 9)])
+    yield "bad_interaction_template_J", make(INTERACT | TEMPLATES | CORRUPT, n=12,
+                                             pairs=chain(12, ring=True), inter=ring_inter,
+                                             corruptions=[(29, 2, 150)])
+    yield "bad_interaction_template_doff", make(INTERACT | TEMPLATES | CORRUPT, n=12,
+                                                pairs=chain(12, ring=True), inter=ring_inter,
+                                                corruptions=[(29, 4 * 3 + 1, 64 + 40)])
     yield "empty", b""
     # regressions: CSR offsets that decrease later on were used before they were checked
     # (out-of-bounds reads of hop_dst, ev_src), a NULL int_J with interactions
