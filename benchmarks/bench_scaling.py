@@ -4,9 +4,9 @@ models issue's targets), one core, the C engine alone.
 Cases, each at about 10^3 sites and at 10^5-10^6:
 
 * "lgps": the shipped LGPS model (Li sites of Li10GeP2S12, the 16h pair exclusion: the
-  interacting mode), 600 K;
+  interacting mode), 600 K, built compact (a PeriodicNetwork, as `kmc run lgps` builds it);
 * "pairs": simple-cubic lattice gas with a uniform nearest-neighbour J (0.04 eV, barrier
-  0.3 eV, occupancy 0.5, 500 K; benchmarks/bench_interacting.py's "uniform");
+  0.3 eV, occupancy 0.5, 500 K; benchmarks/bench_interacting.py's "uniform"), compact;
 * "nasicon": the shipped NASICON model of Deng et al. 2022 (x = 2, the authors' local
   cluster expansions of E_kra and the site term: the environment-dependent mode), 573 K;
   also at the paper's supercell (8x8x8 primitive cells, 4096 Na sites: kmc's hexagonal
@@ -17,6 +17,7 @@ Cases, each at about 10^3 sites and at 10^5-10^6:
     python benchmarks/bench_scaling.py                 # every case, 3 alternating rounds
     python benchmarks/bench_scaling.py --cases lgps,vacancy --rounds 5
     python benchmarks/bench_scaling.py --quick         # small sizes only (a smoke test)
+    python benchmarks/bench_scaling.py --cases lgps,pairs --site-network  # as SiteNetworks
 
 Every measurement is a fresh subprocess (so one size's memory does not shape another's)
 that builds the model, warms the engine up and reports the best of three runs of
@@ -53,8 +54,11 @@ QUICK = {"lgps": [("small", [2, 2, 2], 50_000), ("4e3", [5, 5, 5], 50_000)],
          "vacancy": [("small", 10, 200_000), ("1e4", 22, 200_000)]}
 
 
-def build(case: str, size):
-    """The simulation of a case at a size (imports kmc here: the worker process)."""
+def build(case: str, size, site_network: bool = False):
+    """The simulation of a case at a size (imports kmc here: the worker process); LGPS and
+    the pair gas as PeriodicNetworks unless `site_network` (the same trajectories)."""
+    import dataclasses
+
     import numpy as np
 
     import kmc
@@ -62,21 +66,26 @@ def build(case: str, size):
     from kmc.materials import build_material
 
     if case == "lgps":
-        return kmc.Simulation(build_material("lgps", size=tuple(size)), 600.0, seed=1)
+        return kmc.Simulation(build_material("lgps", size=tuple(size),
+                                             compact=not site_network), 600.0, seed=1)
     if case == "nasicon":
         return kmc.Simulation(build_material("nasicon", size=tuple(size), x=2.0), 573.0, seed=1)
-    net = build_lattice("sc", size=int(size), a=3.0, barrier_eV=0.3)
     if case == "vacancy":
+        net = build_lattice("sc", size=int(size), a=3.0, barrier_eV=0.3)
         return kmc.Simulation(net, 500.0, n_vacancies=1, seed=1)
-    fwd = net.hop_src < net.hop_dst
-    net = net.replace(pair_i=net.hop_src[fwd], pair_j=net.hop_dst[fwd],
-                      pair_energies_eV=np.full(int(fwd.sum()), 0.04))
+    # nearest-neighbour pairs: the unit cell's hops along +x, +y, +z
+    pn = build_lattice("sc", size=int(size), a=3.0, barrier_eV=0.3, compact=True)
+    fwd = np.flatnonzero(pn.hop_cell_offsets.sum(axis=1) > 0)
+    pn = dataclasses.replace(pn, pair_basis_i=pn.hop_basis_src[fwd],
+                             pair_basis_j=pn.hop_basis_dst[fwd],
+                             pair_cell_offsets=pn.hop_cell_offsets[fwd], pair_energies_eV=0.04)
+    net = pn.to_site_network() if site_network else pn
     return kmc.Simulation(net, 500.0, occupancy=0.5, seed=1)
 
 
 def worker(spec: dict) -> dict:
     t0 = time.perf_counter()
-    sim = build(spec["case"], spec["size"])
+    sim = build(spec["case"], spec["size"], spec.get("site_network", False))
     eng = sim.engine
     setup = time.perf_counter() - t0
     hops = int(spec["hops"])
@@ -109,6 +118,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="small sizes only (a smoke test)")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON")
+    ap.add_argument("--site-network", action="store_true",
+                    help="LGPS and the pair gas as SiteNetworks (per-hop arrays) instead of "
+                         "PeriodicNetworks: the same trajectories, more memory and set-up")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -129,7 +141,8 @@ def main() -> None:
         for r in range(args.rounds):
             order = sizes if r % 2 == 0 else sizes[::-1]
             for label, size, hops in order:
-                runs[label].append(measure({"case": case, "size": size, "hops": hops}))
+                runs[label].append(measure({"case": case, "size": size, "hops": hops,
+                                            "site_network": args.site_network}))
         small = runs[sizes[0][0]]
         for label, _, _ in sizes:
             rs = runs[label]

@@ -188,6 +188,7 @@ void kmc_engine_get_layout(const kmc_engine *e, kmc_engine_layout *out)
     out->n_hop_classes = e->n_hc;
     out->rate_memo = e->ia.memo != NULL;
     out->model_tables = e->ia.lm_tab != NULL;
+    out->config_memo = e->tree.cm ? e->tree.cm->n : -1;
 }
 int kmc_engine_mode(const kmc_engine *e) { return e->mode; }
 const char *kmc_engine_errmsg(const kmc_engine *e) { return e->errmsg; }

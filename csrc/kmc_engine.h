@@ -214,6 +214,9 @@ typedef struct {
     double field_V_per_A[3];     /* uniform field, V/Angstrom */
     int mode;                    /* a kmc_mode; 0 = automatic */
     int rate_law;                /* a kmc_rate_law; 0 = KMC_RATE_KRA */
+    int no_config_memo;          /* nonzero: never remember whole configurations (the tree
+                                    solver's memo of small interacting systems; the same
+                                    trajectories either way: for tests and measurements) */
 } kmc_params;
 
 /* Snapshot of the dynamic state, for checkpoints and observables. Every pointer
@@ -293,10 +296,13 @@ size_t kmc_engine_memory_bytes(const kmc_engine *e);  /* bytes allocated by the 
 /* How the engine stores the network: its deduplicated site classes (a periodic lattice has
  * a few dozen, a disordered network one per site), the hops of those classes, the hop
  * classes (vector, type), and whether the interacting mode remembers rates (the rate memo,
- * when barriers and energies take few values) and reads local models from value tables. */
+ * when barriers and energies take few values) and reads local models from value tables, and
+ * how many whole configurations it remembers (the configuration memo of a system of at most
+ * 64 sites, kmc_tree.c). */
 typedef struct {
     int32_t n_site_classes, n_class_hops, n_hop_classes;
     int rate_memo, model_tables;
+    int32_t config_memo; /* configurations the tree solver remembers (-1: no memo) */
 } kmc_engine_layout;
 void kmc_engine_get_layout(const kmc_engine *e, kmc_engine_layout *out);
 const char *kmc_engine_errmsg(const kmc_engine *e);

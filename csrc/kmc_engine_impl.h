@@ -131,10 +131,31 @@ typedef struct {
 
 /* ---- the modes' and components' own data ---- */
 
+/* The tree solver's configuration memo (kmc_tree.c): for an interacting system of at most
+ * 64 sites, what a step needs of each configuration met (the sum tree's nodes and every
+ * occupied site's hop rates), keyed by the occupancy bits, so that a configuration met
+ * again costs a look-up instead of the rates' re-evaluation. */
+typedef struct {
+    int32_t n, cap;       /* configurations stored, at most cap */
+    int32_t len;          /* doubles per configuration: the tree's nodes, then n_sites * deg */
+    int32_t deg;          /* the largest degree: hop k of site s is rates[s * deg + k] */
+    uint32_t hmask;       /* hash table slots - 1 (a power of two >= 2 cap) */
+    uint64_t *hkey;       /* [hmask + 1] occupancy bits of the slot's configuration */
+    int32_t *hidx;        /* [hmask + 1] its index in data, -1: empty slot */
+    double *data;         /* [cap * len] */
+    int32_t *next;        /* [cap * n_sites * deg] the configuration hop k of site s leads
+                             to from configuration c, at (c * n_sites + s) * deg + k; -1
+                             while not known */
+    int stale;            /* the site records, fields and tree lag the ions (steps taken
+                             from the memo): rebuilt before anything reads them */
+    kmc_sumtree *view;    /* the sum tree's shape over a remembered configuration's nodes */
+} kmc_config_memo;
+
 /* Solver "tree" (kmc_tree.c). */
 typedef struct {
     kmc_sumtree sum; /* leaves: per-site sum of allowed hop rates */
     int64_t *dirty;  /* [rcap + 2] scratch: leaves changed by one move */
+    kmc_config_memo *cm; /* or NULL */
 } kmc_tree_data;
 
 #define KMC_MAX_RCLASS 16
@@ -387,6 +408,7 @@ KMC_PRIVATE int tree_pick(kmc_engine *e, double x, int32_t *s, int *k);
 KMC_PRIVATE int32_t tree_execute(kmc_engine *e, int32_t i, int k);
 KMC_PRIVATE void tree_refresh_sites(kmc_engine *e, const int32_t *sites, int32_t n);
 KMC_PRIVATE void tree_free(kmc_engine *e);
+KMC_PRIVATE int tree_config_memo_init(kmc_engine *e);
 /* kmc_count.c, kmc_uniform.c */
 KMC_PRIVATE void count_free(kmc_engine *e);
 KMC_PRIVATE int uniform_bounds(const kmc_engine *e, int32_t *zmax, double *rmax);

@@ -9,8 +9,15 @@
  * rates of the allowed hops are evaluated anew from the interaction field (kmc_interact.c),
  * and a move affects the interaction neighbours of the moved sites too.
  *
- * Data: e->tree (the sum tree, a scratch list of changed leaves) and the core's site
- * records. The event solver (kmc_events.c) is this solver plus multi-ion events and uses
+ * A small interacting system (at most 64 sites) revisits its configurations: the
+ * configuration memo (kmc_config_memo) keeps, per configuration met, the tree's nodes and
+ * the occupied sites' hop rates, and a step from a remembered configuration draws and picks
+ * on those (the same numbers, so the same trajectory bit for bit) and moves the ion, leaving
+ * the site records, fields and tree to be rebuilt when a new configuration is met or the run
+ * ends. The memo stops (is freed) when it would outgrow KMC_CM_MAX_BYTES.
+ *
+ * Data: e->tree (the sum tree, a scratch list of changed leaves, the memo) and the core's
+ * site records. The event solver (kmc_events.c) is this solver plus multi-ion events and uses
  * tree_pick, tree_execute and tree_refresh_sites.
  */
 #include "kmc_engine_impl.h"
@@ -177,10 +184,246 @@ KMC_PRIVATE int32_t tree_execute(kmc_engine *e, int32_t i, int k)
     return nx;
 }
 
+/* ---- the configuration memo ---- */
+
+#define KMC_CM_MAX_BYTES ((size_t)8 << 20) /* the memo's data at most (then it stops) */
+#define KMC_CM_FIRST 64                     /* configurations room is made for at first */
+
+static size_t cm_tree_len(const kmc_sumtree *t)
+{
+    return (size_t)(t->offset[t->n_levels - 1] + t->size[t->n_levels - 1]);
+}
+
+/* Bytes of the memo's arrays for cap configurations and hmask + 1 hash slots. */
+static size_t cm_bytes(const kmc_engine *e, int32_t cap, uint32_t hmask)
+{
+    const kmc_config_memo *cm = e->tree.cm;
+    const size_t per = (size_t)e->n_sites * cm->deg;
+    return (size_t)cap * (cm->len * sizeof(double) + per * sizeof(int32_t)) +
+           (cap ? ((size_t)hmask + 1) * (sizeof(uint64_t) + sizeof(int32_t)) : 0);
+}
+
+static void cm_free(kmc_engine *e)
+{
+    kmc_config_memo *cm = e->tree.cm;
+    if (!cm) return;
+    e->bytes -= cm_bytes(e, cm->cap, cm->hmask) + sizeof(kmc_sumtree) + sizeof(*cm);
+    free(cm->hkey);
+    free(cm->hidx);
+    free(cm->data);
+    free(cm->next);
+    free(cm->view);
+    free(cm);
+    e->tree.cm = NULL;
+}
+
+static uint32_t cm_hash(uint64_t key)
+{
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdULL;
+    key ^= key >> 33;
+    return (uint32_t)key;
+}
+
+/* The index of the configuration with occupancy bits key, or -1. */
+static inline int32_t cm_find(const kmc_config_memo *cm, uint64_t key)
+{
+    uint32_t h = cm_hash(key) & cm->hmask;
+    while (cm->hidx[h] >= 0) {
+        if (cm->hkey[h] == key) return cm->hidx[h];
+        h = (h + 1) & cm->hmask;
+    }
+    return -1;
+}
+
+/* Room for twice the configurations (data and hash table); 0, or -1 (at the size limit or
+ * out of memory: the memo is unchanged). */
+static int cm_grow(kmc_engine *e)
+{
+    kmc_config_memo *cm = e->tree.cm;
+    const int32_t cap = cm->cap ? 2 * cm->cap : KMC_CM_FIRST;
+    const uint32_t slots = 4 * (uint32_t)cap;
+    const size_t per = (size_t)e->n_sites * cm->deg, old_bytes = cm_bytes(e, cm->cap, cm->hmask);
+    double *data;
+    uint64_t *hkey;
+    int32_t *hidx, *next, a;
+    uint32_t h;
+    size_t q;
+    if (cm_bytes(e, cap, slots - 1) > KMC_CM_MAX_BYTES) return -1;
+    data = (double *)realloc(cm->data, (size_t)cap * cm->len * sizeof(double));
+    if (!data) return -1;
+    cm->data = data;
+    next = (int32_t *)realloc(cm->next, (size_t)cap * per * sizeof(int32_t));
+    if (!next) return -1;
+    cm->next = next;
+    for (q = (size_t)cm->cap * per; q < (size_t)cap * per; q++) next[q] = -1;
+    hkey = (uint64_t *)malloc(slots * sizeof(uint64_t));
+    hidx = (int32_t *)malloc(slots * sizeof(int32_t));
+    if (!hkey || !hidx) {
+        free(hkey);
+        free(hidx);
+        return -1;
+    }
+    for (h = 0; h < slots; h++) hidx[h] = -1;
+    for (h = 0; cm->hidx && h <= cm->hmask; h++) { /* rehash */
+        uint32_t g;
+        if ((a = cm->hidx[h]) < 0) continue;
+        g = cm_hash(cm->hkey[h]) & (slots - 1);
+        while (hidx[g] >= 0) g = (g + 1) & (slots - 1);
+        hkey[g] = cm->hkey[h];
+        hidx[g] = a;
+    }
+    free(cm->hkey);
+    free(cm->hidx);
+    cm->hkey = hkey;
+    cm->hidx = hidx;
+    cm->hmask = slots - 1;
+    cm->cap = cap;
+    e->bytes += cm_bytes(e, cap, cm->hmask) - old_bytes;
+    return 0;
+}
+
+/* Remember the current configuration (occupancy bits key; the site records, fields and
+ * tree up to date): its tree nodes and its occupied sites' hop rates (0 for a blocked hop,
+ * an empty site's all 0). Returns its index, or -1 when the memo stopped (freed: full). */
+static int32_t cm_store(kmc_engine *e, uint64_t key)
+{
+    kmc_config_memo *cm = e->tree.cm;
+    const size_t tl = cm_tree_len(&e->tree.sum);
+    double *d;
+    int32_t s, c = cm->n;
+    uint32_t h;
+    if (cm->n == cm->cap && cm_grow(e) != 0) {
+        cm_free(e);
+        return -1;
+    }
+    d = cm->data + (size_t)c * cm->len;
+    memcpy(d, e->tree.sum.data, tl * sizeof(double));
+    memset(d + tl, 0, (size_t)e->n_sites * cm->deg * sizeof(double));
+    for (s = 0; s < e->n_sites; s++)
+        if (e->site[s].ion >= 0) ia_site_rates(e, s, d + tl + (size_t)s * cm->deg);
+    h = cm_hash(key) & cm->hmask;
+    while (cm->hidx[h] >= 0) h = (h + 1) & cm->hmask;
+    cm->hkey[h] = key;
+    cm->hidx[h] = c;
+    cm->n++;
+    return c;
+}
+
+/* Set up the memo for an interacting system of at most 64 sites (a no-op otherwise). 0, or
+ * -1 out of memory. */
+KMC_PRIVATE int tree_config_memo_init(kmc_engine *e)
+{
+    kmc_config_memo *cm;
+    int32_t c, deg = 1;
+    if (!e->interacting || e->n_sites > 64) return 0;
+    for (c = 0; c < e->n_cls; c++)
+        if (e->cls[c].deg > deg) deg = e->cls[c].deg;
+    cm = (kmc_config_memo *)calloc(1, sizeof(*cm));
+    if (!cm) return -1;
+    e->tree.cm = cm;
+    e->bytes += sizeof(*cm) + sizeof(kmc_sumtree);
+    cm->deg = deg;
+    cm->len = (int32_t)(cm_tree_len(&e->tree.sum) + (size_t)e->n_sites * deg);
+    cm->view = (kmc_sumtree *)malloc(sizeof(kmc_sumtree));
+    if (!cm->view || cm_grow(e) != 0) {
+        cm_free(e);
+        return -1;
+    }
+    *cm->view = e->tree.sum; /* the tree's shape; its data pointer is set per step */
+    return 0;
+}
+
+/* The tree solver's loop with the configuration memo (same steps as tree_run's). */
+static int tree_run_memo(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *steps_done, int *reason)
+{
+    const size_t tl = cm_tree_len(&e->tree.sum);
+    const int root = (int)e->tree.sum.offset[e->tree.sum.n_levels - 1];
+    uint64_t done = 0, key = 0;
+    int why = KMC_STOP_STEPS;
+    int32_t s;
+    for (s = 0; s < e->n_sites; s++)
+        if (e->site[s].ion >= 0) key |= (uint64_t)1 << s;
+    int32_t c = e->tree.cm ? cm_find(e->tree.cm, key) : -1;
+    while (done < max_steps && e->tree.cm) {
+        kmc_config_memo *cm = e->tree.cm;
+        int32_t i, j, ion, hop, *next;
+        double dt = 0.0;
+        int k;
+        if (c < 0) { /* a configuration not met yet: the structures, then remember it */
+            if (cm->stale) {
+                tree_rebuild(e);
+                cm->stale = 0;
+            }
+            if ((c = cm_store(e, key)) < 0) break; /* (the memo stopped: tree_run goes on) */
+        }
+        {
+            const double *d = cm->data + (size_t)c * cm->len;
+            const double *rate;
+            double x;
+            int last = -1, q;
+            int64_t site;
+            if ((why = next_event_time(e, d[root], t_stop, &dt)) != KMC_STOP_STEPS) break;
+            x = kmc_rng_uniform(&e->rng) * d[root];
+            cm->view->data = (double *)d;
+            site = kmc_sumtree_select(cm->view, &x);
+            if (site < 0 || e->site[site].ion < 0) RUN_FAIL("selected site %lld holds no ion", (long long)site);
+            i = (int32_t)site;
+            /* the hop as tree_pick chooses it: the allowed hops' rates in slot order (a
+             * blocked hop's rate is 0 here, and tree_pick skips rates <= 0 too) */
+            rate = d + tl + (size_t)i * cm->deg;
+            k = -1;
+            for (q = 0; q < e->cls[e->site[i].cls].deg; q++) {
+                const double r = rate[q];
+                if (r > 0.0) {
+                    if (x < r) {
+                        k = q;
+                        break;
+                    }
+                    x -= r;
+                    last = q;
+                }
+            }
+            if (k < 0) k = last;
+            if (k < 0) RUN_FAIL("site %lld has a positive rate but no allowed hop", (long long)site);
+        }
+        hop = e->cls[e->site[i].cls].hop + k;
+        j = i + e->chop[hop].doff;
+        ion = e->site[i].ion;
+        move_ion(e, i, j, ion, e->chc[hop]);
+        cm->stale = 1;
+        key ^= ((uint64_t)1 << i) | ((uint64_t)1 << j);
+        /* the next configuration: known from an earlier visit, else looked up (and noted) */
+        next = cm->next + ((size_t)c * e->n_sites + i) * cm->deg + k;
+        if (*next < 0) *next = cm_find(cm, key);
+        c = *next;
+        e->time += dt;
+        e->steps++;
+        done++;
+    }
+    if (e->tree.cm && e->tree.cm->stale) {
+        tree_rebuild(e);
+        e->tree.cm->stale = 0;
+    } else if (!e->tree.cm) { /* the memo stopped: its last steps' structures are stale */
+        tree_rebuild(e);
+    }
+    *steps_done = done;
+    *reason = why;
+    return KMC_OK;
+}
+
 static int tree_run(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *steps_done, int *reason)
 {
     uint64_t done = 0;
     int why = KMC_STOP_STEPS;
+    if (e->tree.cm) {
+        const int rc = tree_run_memo(e, max_steps, t_stop, &done, &why);
+        if (rc != KMC_OK || e->tree.cm || why != KMC_STOP_STEPS || done == max_steps) {
+            *steps_done = done;
+            *reason = why;
+            return rc;
+        }
+    }
     while (done < max_steps) {
         const double total = tree_total(e);
         double dt = 0.0;
@@ -253,6 +496,7 @@ KMC_PRIVATE int tree_check(kmc_engine *e)
 
 KMC_PRIVATE void tree_free(kmc_engine *e)
 {
+    cm_free(e);
     kmc_sumtree_free(&e->tree.sum);
     free(e->tree.dirty);
     e->tree.dirty = NULL;

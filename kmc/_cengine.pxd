@@ -90,6 +90,7 @@ cdef extern from "kmc_engine.h" nogil:
         double field_V_per_A[3]
         int mode
         int rate_law
+        int no_config_memo
 
     ctypedef struct kmc_state:
         int32_t *ion_site
@@ -128,6 +129,7 @@ cdef extern from "kmc_engine.h" nogil:
     ctypedef struct kmc_engine_layout:
         int32_t n_site_classes, n_class_hops, n_hop_classes
         int rate_memo, model_tables
+        int32_t config_memo
     void kmc_engine_get_layout(const kmc_engine *e, kmc_engine_layout *out)
     int kmc_engine_mode(const kmc_engine *e)
     const char *kmc_engine_errmsg(const kmc_engine *e)

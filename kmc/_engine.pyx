@@ -242,6 +242,11 @@ cdef class Engine:
     rate_law : str
         How a hop's (or event's) KRA barrier and energy change give its rate, one of
         RATE_LAWS (see rate_Hz): "kra" (default).
+    config_memo : bool
+        Let the tree solver remember whole configurations of a small interacting system
+        (at most 64 sites; default True): a configuration met again costs a look-up
+        instead of its rates. The same trajectories either way (False: for tests and
+        measurements).
     """
 
     cdef kmc_engine *_e
@@ -263,7 +268,7 @@ cdef class Engine:
                   tp_ekra=None, ti_ptr=None, ti_doff=None, ti_J=None, tp_J=None, cl_ptr=None, cl_site=None, cl_V=None, lm_e0=None,
                   lm_phi=None, lm_tptr=None, lm_tpos=None, lm_K=None, env_ptr=None,
                   env_site=None, hop_kra_model=None, hop_de_model=None, seed, mode="auto",
-                  rate_law="kra"):
+                  rate_law="kra", config_memo=True):
         cdef kmc_network net
         cdef kmc_params par
         cdef int status = 0
@@ -364,6 +369,7 @@ cdef class Engine:
             raise ConfigError(f"mode = {mode!r} must be one of {', '.join(MODES)}")
         par.mode = MODES.index(mode)
         par.rate_law = _rate_law_index(rate_law)
+        par.no_config_memo = 0 if config_memo else 1
 
         net.n_sites = n
         net.n_hops = m
@@ -675,12 +681,15 @@ cdef class Engine:
         lists, barriers, energies and interaction lists are the same relative to the site
         share one; a periodic lattice has a few dozen, a disordered network one per site),
         ``n_class_hops``, ``n_hop_classes``, and whether the interacting mode uses the rate
-        memo (``rate_memo``) and value tables for its local models (``model_tables``)."""
+        memo (``rate_memo``) and value tables for its local models (``model_tables``), and
+        how many configurations the tree solver remembers (``config_memo``; None without
+        the memo, which only a system of at most 64 sites with interactions has)."""
         cdef kmc_engine_layout lay
         kmc_engine_get_layout(self._e, &lay)
         return {"n_site_classes": int(lay.n_site_classes), "n_class_hops": int(lay.n_class_hops),
                 "n_hop_classes": int(lay.n_hop_classes), "rate_memo": bool(lay.rate_memo),
-                "model_tables": bool(lay.model_tables)}
+                "model_tables": bool(lay.model_tables),
+                "config_memo": None if lay.config_memo < 0 else int(lay.config_memo)}
 
     @property
     def mode(self):

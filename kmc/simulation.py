@@ -94,7 +94,7 @@ def _count(value: Any, name: str, minimum: int = 0) -> int:
 def engine_for(network: Network, ion_sites: ArrayLike, *,
                temperature_K: float, attempt_frequency_Hz: float = DEFAULT_ATTEMPT_FREQUENCY_HZ,
                field_V_per_angstrom: ArrayLike | None = None, seed: int = 0,
-               mode: str = "auto", rate_law: str = "kra") -> Engine:
+               mode: str = "auto", rate_law: str = "kra", config_memo: bool = True) -> Engine:
     """The C engine of a network with ions on `ion_sites` (what :class:`Simulation` runs).
 
     Parameters
@@ -114,13 +114,16 @@ def engine_for(network: Network, ion_sites: ArrayLike, *,
         The engine's algorithm (see :class:`Simulation`).
     rate_law : str
         The engine's rate law (:data:`kmc.constants.RATE_LAWS`).
+    config_memo : bool
+        Whether the engine may remember whole configurations of a small interacting system
+        (see :class:`kmc._engine.Engine`; the same trajectory either way).
     """
     sites = np.asarray(ion_sites, dtype=np.int32)
     return Engine(ion_sites=sites, **network.engine_arrays(), temperature_K=temperature_K,
                   attempt_frequency_Hz=attempt_frequency_Hz,
                   field_V_per_A=(0.0, 0.0, 0.0) if field_V_per_angstrom is None
                   else field_V_per_angstrom,
-                  seed=seed, mode=mode, rate_law=rate_law)
+                  seed=seed, mode=mode, rate_law=rate_law, config_memo=config_memo)
 
 
 def mean_jump_length_A(network: Network) -> float:
