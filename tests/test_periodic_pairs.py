@@ -168,6 +168,18 @@ def test_run_file_round_trip(tmp_path):
         assert read_network(h["b"]).n_pairs == 27 * 3
 
 
+def test_interrupted_run_resumes_bit_identically(tmp_path, same_run, stopped_run):
+    mat = build_material("lgps", size=(2, 2, 2), compact=True)
+    whole = kmc.Simulation(mat, 600.0, seed=5).run(steps=40_000, blocks=10)
+    part = stopped_run(kmc.Simulation(mat, 600.0, seed=5), tmp_path / "r.h5", 20_000,
+                       steps=40_000, blocks=10)
+    assert part is not None
+    back = kmc.resume(tmp_path / "r.h5")
+    same_run(back, whole)
+    net = kmc.io.read_run(tmp_path / "r.h5").network()
+    assert isinstance(net, PeriodicNetwork) and net.n_pairs == mat.network.n_pairs
+
+
 # ------------------------------------------------------------------ bad input
 @pytest.mark.parametrize("changes, match", [
     ({"pair_energies_eV": None}, r"given without pair_energies_eV"),
