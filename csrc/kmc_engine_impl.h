@@ -143,6 +143,7 @@ typedef struct {
     uint64_t *hkey;       /* [hmask + 1] occupancy bits of the slot's configuration */
     int32_t *hidx;        /* [hmask + 1] its index in data, -1: empty slot */
     double *data;         /* [cap * len] */
+    uint64_t *allow;      /* [cap * n_sites] the slots of each site's hops with rates > 0 */
     int32_t *next;        /* [cap * n_sites * deg] the configuration hop k of site s leads
                              to from configuration c, at (c * n_sites + s) * deg + k; -1
                              while not known */

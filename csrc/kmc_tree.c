@@ -73,13 +73,32 @@ KMC_PRIVATE void tree_refresh_sites(kmc_engine *e, const int32_t *sites, int32_t
     kmc_sumtree_update(&e->tree.sum, e->tree.dirty, nd);
 }
 
+/* The hop among the slots of `allowed` (increasing) in whose rate interval x (in [0, the sum
+ * of their rates)) falls, rates <= 0 skipped; the last positive one when rounding leaves x
+ * beyond them all; -1 if none is positive. */
+static inline int pick_hop(const double *rate, uint64_t allowed, double x)
+{
+    int last = -1;
+    while (allowed) {
+        const int q = ctz64(allowed);
+        const double r = rate[q];
+        allowed &= allowed - 1;
+        if (r > 0.0) {
+            if (x < r) return q;
+            x -= r;
+            last = q;
+        }
+    }
+    return last; /* rounding at the end of the site's interval */
+}
+
 /* The hop for a uniform x in [0, tree total): the site *s by the tree, then the allowed
  * hop *k of that site in whose rate interval the rest of x falls. KMC_OK, or
  * KMC_ERR_STATE with a message. */
 KMC_PRIVATE int tree_pick(kmc_engine *e, double x, int32_t *s, int *k)
 {
     const int64_t site = kmc_sumtree_select(&e->tree.sum, &x);
-    int chosen = -1, last = -1;
+    int chosen = -1;
     if (site < 0 || e->site[site].ion < 0) {
         set_err(e->errmsg, sizeof(e->errmsg), "selected site %lld holds no ion", (long long)site);
         return KMC_ERR_STATE;
@@ -103,21 +122,8 @@ KMC_PRIVATE int tree_pick(kmc_engine *e, double x, int32_t *s, int *k)
         }
         if (e->interacting) ia_site_rates(e, (int32_t)site, ia_rate);
         else rate = e->rate + e->cls[st->cls].rate;
-        while (allowed) {
-            const int q = ctz64(allowed);
-            const double r = rate[q];
-            allowed &= allowed - 1;
-            if (r > 0.0) {
-                if (x < r) {
-                    chosen = q;
-                    break;
-                }
-                x -= r;
-                last = q;
-            }
-        }
+        chosen = pick_hop(rate, allowed, x);
     }
-    if (chosen < 0) chosen = last; /* rounding at the end of the site's interval */
     if (chosen < 0) {
         set_err(e->errmsg, sizeof(e->errmsg), "site %lld has a positive rate but no allowed hop", (long long)site);
         return KMC_ERR_STATE;
@@ -199,7 +205,7 @@ static size_t cm_bytes(const kmc_engine *e, int32_t cap, uint32_t hmask)
 {
     const kmc_config_memo *cm = e->tree.cm;
     const size_t per = (size_t)e->n_sites * cm->deg;
-    return (size_t)cap * (cm->len * sizeof(double) + per * sizeof(int32_t)) +
+    return (size_t)cap * (cm->len * sizeof(double) + per * sizeof(int32_t) + (size_t)e->n_sites * sizeof(uint64_t)) +
            (cap ? ((size_t)hmask + 1) * (sizeof(uint64_t) + sizeof(int32_t)) : 0);
 }
 
@@ -211,6 +217,7 @@ static void cm_free(kmc_engine *e)
     free(cm->hkey);
     free(cm->hidx);
     free(cm->data);
+    free(cm->allow);
     free(cm->next);
     free(cm->view);
     free(cm);
@@ -245,7 +252,7 @@ static int cm_grow(kmc_engine *e)
     const uint32_t slots = 4 * (uint32_t)cap;
     const size_t per = (size_t)e->n_sites * cm->deg, old_bytes = cm_bytes(e, cm->cap, cm->hmask);
     double *data;
-    uint64_t *hkey;
+    uint64_t *hkey, *allow;
     int32_t *hidx, *next, a;
     uint32_t h;
     size_t q;
@@ -257,6 +264,9 @@ static int cm_grow(kmc_engine *e)
     if (!next) return -1;
     cm->next = next;
     for (q = (size_t)cm->cap * per; q < (size_t)cap * per; q++) next[q] = -1;
+    allow = (uint64_t *)realloc(cm->allow, (size_t)cap * e->n_sites * sizeof(uint64_t));
+    if (!allow) return -1;
+    cm->allow = allow;
     hkey = (uint64_t *)malloc(slots * sizeof(uint64_t));
     hidx = (int32_t *)malloc(slots * sizeof(int32_t));
     if (!hkey || !hidx) {
@@ -300,8 +310,15 @@ static int32_t cm_store(kmc_engine *e, uint64_t key)
     d = cm->data + (size_t)c * cm->len;
     memcpy(d, e->tree.sum.data, tl * sizeof(double));
     memset(d + tl, 0, (size_t)e->n_sites * cm->deg * sizeof(double));
-    for (s = 0; s < e->n_sites; s++)
-        if (e->site[s].ion >= 0) ia_site_rates(e, s, d + tl + (size_t)s * cm->deg);
+    for (s = 0; s < e->n_sites; s++) {
+        double *rate = d + tl + (size_t)s * cm->deg;
+        uint64_t *allow = cm->allow + (size_t)c * e->n_sites + s;
+        int k;
+        if (e->site[s].ion >= 0) ia_site_rates(e, s, rate);
+        *allow = 0;
+        for (k = 0; k < cm->deg; k++)
+            if (rate[k] > 0.0) *allow |= (uint64_t)1 << k;
+    }
     h = cm_hash(key) & cm->hmask;
     while (cm->hidx[h] >= 0) h = (h + 1) & cm->hmask;
     cm->hkey[h] = key;
@@ -359,9 +376,7 @@ static int tree_run_memo(kmc_engine *e, uint64_t max_steps, double t_stop, uint6
         }
         {
             const double *d = cm->data + (size_t)c * cm->len;
-            const double *rate;
             double x;
-            int last = -1, q;
             int64_t site;
             if ((why = next_event_time(e, d[root], t_stop, &dt)) != KMC_STOP_STEPS) break;
             x = kmc_rng_uniform(&e->rng) * d[root];
@@ -369,22 +384,9 @@ static int tree_run_memo(kmc_engine *e, uint64_t max_steps, double t_stop, uint6
             site = kmc_sumtree_select(cm->view, &x);
             if (site < 0 || e->site[site].ion < 0) RUN_FAIL("selected site %lld holds no ion", (long long)site);
             i = (int32_t)site;
-            /* the hop as tree_pick chooses it: the allowed hops' rates in slot order (a
-             * blocked hop's rate is 0 here, and tree_pick skips rates <= 0 too) */
-            rate = d + tl + (size_t)i * cm->deg;
-            k = -1;
-            for (q = 0; q < e->cls[e->site[i].cls].deg; q++) {
-                const double r = rate[q];
-                if (r > 0.0) {
-                    if (x < r) {
-                        k = q;
-                        break;
-                    }
-                    x -= r;
-                    last = q;
-                }
-            }
-            if (k < 0) k = last;
+            /* the hop as tree_pick chooses it, among the hops of rate > 0 (tree_pick skips
+             * the others too) */
+            k = pick_hop(d + tl + (size_t)i * cm->deg, cm->allow[(size_t)c * e->n_sites + i], x);
             if (k < 0) RUN_FAIL("site %lld has a positive rate but no allowed hop", (long long)site);
         }
         hop = e->cls[e->site[i].cls].hop + k;
