@@ -45,6 +45,10 @@ extern "C" {
 #define KMC_MAX_DEGREE 64 /* at most this many hops start at one site */
 #define KMC_MAX_EVENT_MOVES 4 /* at most this many simultaneous moves in one event */
 #define KMC_MAX_CLUSTER_SITES 4 /* at most this many sites in a cluster or a local-model term */
+/* The tree solver's configuration memo (kmc_params.no_config_memo): for interacting systems
+ * of at most this many sites, and at most this many bytes (then it is freed) */
+#define KMC_CONFIG_MEMO_MAX_SITES 64
+#define KMC_CONFIG_MEMO_MAX_BYTES (8 << 20)
 
 typedef enum {
     KMC_OK = 0,

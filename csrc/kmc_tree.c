@@ -14,7 +14,7 @@
  * the occupied sites' hop rates, and a step from a remembered configuration draws and picks
  * on those (the same numbers, so the same trajectory bit for bit) and moves the ion, leaving
  * the site records, fields and tree to be rebuilt when a new configuration is met or the run
- * ends. The memo stops (is freed) when it would outgrow KMC_CM_MAX_BYTES.
+ * ends. The memo stops (is freed) when it would outgrow KMC_CONFIG_MEMO_MAX_BYTES.
  *
  * Data: e->tree (the sum tree, a scratch list of changed leaves, the memo) and the core's
  * site records. The event solver (kmc_events.c) is this solver plus multi-ion events and uses
@@ -192,8 +192,7 @@ KMC_PRIVATE int32_t tree_execute(kmc_engine *e, int32_t i, int k)
 
 /* ---- the configuration memo ---- */
 
-#define KMC_CM_MAX_BYTES ((size_t)8 << 20) /* the memo's data at most (then it stops) */
-#define KMC_CM_FIRST 64                     /* configurations room is made for at first */
+#define KMC_CM_FIRST 64 /* configurations room is made for at first */
 
 static size_t cm_tree_len(const kmc_sumtree *t)
 {
@@ -256,7 +255,7 @@ static int cm_grow(kmc_engine *e)
     int32_t *hidx, *next, a;
     uint32_t h;
     size_t q;
-    if (cm_bytes(e, cap, slots - 1) > KMC_CM_MAX_BYTES) return -1;
+    if (cm_bytes(e, cap, slots - 1) > (size_t)KMC_CONFIG_MEMO_MAX_BYTES) return -1;
     data = (double *)realloc(cm->data, (size_t)cap * cm->len * sizeof(double));
     if (!data) return -1;
     cm->data = data;
@@ -333,7 +332,7 @@ KMC_PRIVATE int tree_config_memo_init(kmc_engine *e)
 {
     kmc_config_memo *cm;
     int32_t c, deg = 1;
-    if (!e->interacting || e->n_sites > 64) return 0;
+    if (!e->interacting || e->n_sites > KMC_CONFIG_MEMO_MAX_SITES) return 0;
     for (c = 0; c < e->n_cls; c++)
         if (e->cls[c].deg > deg) deg = e->cls[c].deg;
     cm = (kmc_config_memo *)calloc(1, sizeof(*cm));

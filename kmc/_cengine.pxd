@@ -6,6 +6,8 @@ cdef extern from "kmc_engine.h" nogil:
     enum: KMC_MAX_DEGREE
     enum: KMC_MAX_EVENT_MOVES
     enum: KMC_MAX_CLUSTER_SITES
+    enum: KMC_CONFIG_MEMO_MAX_SITES
+    enum: KMC_CONFIG_MEMO_MAX_BYTES
     const double KMC_MAX_ATTEMPT_FREQUENCY_HZ
     const double KMC_KB_EV_PER_K
     ctypedef enum kmc_rate_law:

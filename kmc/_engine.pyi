@@ -8,6 +8,8 @@ MODES: tuple[str, str, str, str]
 MAX_DEGREE: int
 MAX_EVENT_MOVES: int
 MAX_CLUSTER_SITES: int
+CONFIG_MEMO_MAX_SITES: int
+CONFIG_MEMO_MAX_BYTES: int
 MAX_ATTEMPT_FREQUENCY_HZ: float
 KB_EV_PER_K: float
 RATE_LAWS: tuple[str, ...]

@@ -10,7 +10,8 @@ import numpy as np
 
 from kmc._cengine cimport (
     KMC_ERR_INVALID, KMC_ERR_NOMEM, KMC_KB_EV_PER_K, KMC_MAX_ATTEMPT_FREQUENCY_HZ, KMC_MAX_DEGREE,
-    KMC_MAX_EVENT_MOVES, KMC_MAX_CLUSTER_SITES, KMC_N_RATE_LAWS, KMC_OK, kmc_engine, kmc_engine_check, kmc_engine_create,
+    KMC_MAX_EVENT_MOVES, KMC_MAX_CLUSTER_SITES, KMC_CONFIG_MEMO_MAX_SITES, KMC_CONFIG_MEMO_MAX_BYTES,
+    KMC_N_RATE_LAWS, KMC_OK, kmc_engine, kmc_engine_check, kmc_engine_create,
     kmc_engine_errmsg, kmc_engine_free, kmc_engine_get_displacements, kmc_engine_get_state,
     kmc_engine_get_total_displacement,
     kmc_engine_get_layout, kmc_engine_layout, kmc_engine_memory_bytes, kmc_engine_mode, kmc_engine_n_event_types, kmc_engine_n_hop_types,
@@ -33,6 +34,10 @@ MAX_DEGREE = KMC_MAX_DEGREE
 MAX_EVENT_MOVES = KMC_MAX_EVENT_MOVES
 #: Most sites of a cluster or of a local-model term.
 MAX_CLUSTER_SITES = KMC_MAX_CLUSTER_SITES
+#: the tree solver remembers whole configurations of interacting systems of at most this many
+#: sites (Engine(config_memo=...)), in at most this many bytes
+CONFIG_MEMO_MAX_SITES = KMC_CONFIG_MEMO_MAX_SITES
+CONFIG_MEMO_MAX_BYTES = KMC_CONFIG_MEMO_MAX_BYTES
 #: the largest attempt frequency the engine accepts, Hz
 MAX_ATTEMPT_FREQUENCY_HZ = KMC_MAX_ATTEMPT_FREQUENCY_HZ
 #: Boltzmann constant the engine uses, eV/K

@@ -306,6 +306,12 @@ class Network(Protocol):
         """Keyword arguments of :class:`kmc._engine.Engine` that describe the network."""
         ...
 
+    def engine_input_bytes(self) -> float:
+        """An upper estimate, bytes, of what creating the engine for this network needs
+        beyond its per-site and per-ion records: the arrays :meth:`engine_arrays` makes and
+        the engine's own copies of per-hop, per-pair and per-event data."""
+        ...
+
     def hop_type_mean_sq_A2(self) -> np.ndarray:
         """Mean squared hop length per hop type, Angstrom^2."""
         ...
@@ -1318,6 +1324,21 @@ class SiteNetwork:
                                                  ptr[a:b] - m0)
         return _mean_by_type(self.event_types, per_event, len(self.event_type_names))
 
+    def engine_input_bytes(self) -> float:
+        """An upper estimate, bytes, of what creating the engine for this network needs
+        beyond its per-site and per-ion records (the :class:`Network` protocol): with
+        interactions the pair lists and per-hop J handed over and, a disordered network
+        having a site class per site, the classes' copies of the hops' data; with events
+        their per-move and per-event data (sites, class, rate, site -> event lists, sum
+        tree, and the move vectors of the event classes, which on a periodic lattice are a
+        few dozen, but at most one per event)."""
+        est = 0.0
+        if self.has_interactions:
+            est += 48.0 * self.n_hops + 24.0 * 2 * self.n_pairs
+        if self.n_events:
+            est += 48.0 * float(self.event_ptr[-1]) + 64.0 * self.n_events
+        return est
+
     def engine_arrays(self) -> dict[str, Any]:
         """What the engine needs of this network (the :class:`Network` protocol).
 
@@ -1811,6 +1832,26 @@ class PeriodicNetwork:
         """The unit-cell hops' symmetrised vectors, as SiteNetwork's (Angstrom)."""
         uv = self.unit_hop_vectors
         return (uv - uv[self._rev]) * 0.5  # type: ignore[attr-defined]
+
+    def engine_input_bytes(self) -> float:
+        """An upper estimate, bytes, of what creating the engine for this network needs
+        beyond its per-site and per-ion records (the :class:`Network` protocol): the
+        per-site template indices and the templates (nothing per hop or per pair: the
+        engine's classes are at most the templates), and with string events their class per
+        site and their sum tree."""
+        nb, h = self.n_basis, int(self.hop_basis_src.shape[0])
+        offsets = self.hop_cell_offsets
+        p = 0
+        if self.pair_basis_i is not None:
+            p = int(self.pair_basis_i.shape[0])
+            offsets = np.concatenate([offsets, self.pair_cell_offsets])
+        # the wrap patterns along axis k: at most 2 max|offset_k| + 1 (and n_k)
+        reach = np.abs(offsets).max(axis=0) if len(offsets) else np.zeros(3, dtype=np.int64)
+        cells = float(np.prod(np.minimum(2 * reach + 1, self.size)))
+        est = 4.0 * self.n_sites + cells * (48.0 * h + 48.0 * p + 200.0 * nb)
+        if self.n_events:
+            est += 8.0 * self.n_sites + 9.0 * self.n_events
+        return est
 
     def engine_arrays(self) -> dict[str, Any]:
         """What the engine needs of this network (the :class:`Network` protocol): the

@@ -31,7 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _checks
 from . import io as _io
-from ._engine import Engine
+from ._engine import CONFIG_MEMO_MAX_BYTES, CONFIG_MEMO_MAX_SITES, Engine
 from .analysis import DRIFT_CHI2_LIMIT, BlockData, transport, zero_field_drift
 from .constants import (
     DEFAULT_ATTEMPT_FREQUENCY_HZ,
@@ -67,7 +67,6 @@ from .constants import (
     default_target_equilibration,
 )
 from .errors import ConfigError, ConfigTypeError, RunInterrupted
-from .events import PeriodicEvents
 from .lattice import Network, is_network
 from .msd import DiffusionFit, SnapshotBuffer, fit_diffusion, lag_msd, msd_record
 from .resources import format_bytes, require_memory
@@ -366,19 +365,13 @@ class Simulation:
     # ------------------------------------------------------------------ engine
     def _engine_memory_estimate_bytes(self) -> float:
         """Peak memory of creating the engine, bytes (an upper estimate: site records, sum
-        trees, the arrays handed to it, per-ion records; per-hop data with interactions;
-        per-event and per-move data of multi-ion events: sites, class, rate, site -> event
-        lists and sum tree, and the move vectors of the event classes, which on a periodic
-        lattice are a few dozen, but at most one per event; only the sum tree and 8 bytes
-        per site for the events of a PeriodicNetwork)."""
+        trees and fields, per-ion records, what the network's engine input and the engine's
+        copies of it take, :meth:`~kmc.lattice.Network.engine_input_bytes`, and a small
+        interacting system's configuration memo as large as it may grow)."""
         net = self.network
-        est = 64.0 * net.n_sites + 96.0 * self.n_ions
-        if net.has_interactions:
-            est += 48.0 * net.n_hops + 24.0 * 2 * net.n_pairs
-        if net.n_events and isinstance(net.events, PeriodicEvents):  # the sum tree only
-            est += 8.0 * net.n_sites + 9.0 * net.n_events
-        elif net.n_events:
-            est += 48.0 * net.event_ptr[-1] + 64.0 * net.n_events
+        est = 64.0 * net.n_sites + 96.0 * self.n_ions + net.engine_input_bytes()
+        if net.has_interactions and net.n_sites <= CONFIG_MEMO_MAX_SITES:
+            est += CONFIG_MEMO_MAX_BYTES  # the tree solver's configuration memo, at most
         return est
 
     def _make_engine(self) -> Engine:

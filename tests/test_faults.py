@@ -38,7 +38,7 @@ def test_too_large_site_network_is_refused_up_front(monkeypatch):
         build_lattice("sc", size=100)
     net = build_lattice("sc", size=100, compact=True)  # the compact form fits
     with pytest.raises(kmc.ConfigError, match=r"the engine for 1000000 sites and 500000 ions "
-                                              r"needs about 112 MB"):
+                                              r"needs about 116 MB"):
         kmc.Simulation(net, 300, occupancy=0.5, seed=1).engine
     monkeypatch.setenv("KMC_MEMORY_LIMIT_BYTES", str(2**30))
     assert kmc.Simulation(net, 300, occupancy=0.5, seed=1).engine.n_sites == 10**6
@@ -62,6 +62,14 @@ def test_engine_estimate_bounds_the_engine():
     jit = net.replace(positions=net.positions + noise,
                       hop_vectors=net.hop_vectors + noise[net.hop_dst] - noise[net.hop_src])
     cases.append(jit.with_events(concerted_events(jit, 2, 0.25)))
+    # pairs on the compact form; a small interacting system with the configuration memo
+    from kmc.materials import build_material
+
+    cases.append(build_material("lgps", size=(3, 3, 3), compact=True).network)
+    small = build_lattice("sc", size=3)
+    fwd = small.hop_src < small.hop_dst
+    cases.append(small.replace(pair_i=small.hop_src[fwd], pair_j=small.hop_dst[fwd],
+                               pair_energies_eV=0.05))
     for n in cases:
         for occ in (0.05, 0.5, 0.95):
             sim = kmc.Simulation(n, 500, occupancy=occ, seed=1)
