@@ -470,7 +470,12 @@ def periodic_network_from_unit(unit_cell_A: np.ndarray, frac: np.ndarray,
         s0, s1, s2 = shift.T
         along = (s0 > 0) | ((s0 == 0) & ((s1 > 0) | ((s1 == 0) & (s2 > 0))))
         first = (b < b2) | ((b == b2) & along)
-        m = [np.flatnonzero(mk & first) for mk in pair_masks]
+        # a pair two rules match keeps the first rule's energy (as network_from_sites)
+        taken = np.zeros(b.size, dtype=bool)
+        m = []
+        for mk in pair_masks:
+            m.append(np.flatnonzero(mk & first & ~taken))
+            taken[m[-1]] = True
         kw = dict(pair_basis_i=np.concatenate([b[x] for x in m]),
                   pair_basis_j=np.concatenate([b2[x] for x in m]),
                   pair_cell_offsets=np.concatenate([shift[x] for x in m]),

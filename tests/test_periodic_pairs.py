@@ -112,6 +112,34 @@ def test_lgps_compact_is_lgps(size, same_state):
     same_state(_state(mat, steps=30_000), _state(ref, steps=30_000))
 
 
+def test_overlapping_pair_rules_keep_the_first(same_state):
+    """A pair two rules match takes the first rule's energy in both forms (here the 16h
+    exclusion and a weaker rule over the same window, plus a 16h-4d shell)."""
+    import kmc.materials as M
+
+    b = M._Build(M.material_spec("lgps"), (3, 3, 3), {})
+    rules = b.pair_rules + [("Li1", "Li1", 1.3, 1.6, 0.5), ("Li1", "Li3", 2.0, 2.6, 0.02)]
+    sn = M.network_from_sites(b.cell, b.positions, b.labels, b.kinds, b.hop_rules,
+                              site_energies_eV=b.energies, pair_rules=rules, name="x",
+                              unit=(b.frac_unit, b.unit_cell, b.size))
+    pn = M.periodic_network_from_unit(b.unit_cell, b.frac_unit, b.size, b.labels,
+                                      b.kinds_unit, b.hop_rules,
+                                      basis_energies_eV=b.kind_energies[b.kinds_unit],
+                                      pair_rules=rules, name="x")
+    back = pn.to_site_network()
+
+    def pairs(net):  # (lower site, higher site, J), sorted
+        lo, hi = np.minimum(net.pair_i, net.pair_j), np.maximum(net.pair_i, net.pair_j)
+        order = np.lexsort((hi, lo))
+        return lo[order], hi[order], net.pair_energies_eV[order]
+
+    for a, b_ in zip(pairs(back), pairs(sn)):
+        np.testing.assert_array_equal(a, b_)
+    np.testing.assert_array_equal(back.hop_pair_energies_eV, sn.hop_pair_energies_eV)
+    assert set(np.unique(sn.pair_energies_eV)) == {0.02, 1.0}
+    same_state(_state(pn, n_ions=400, steps=10_000), _state(sn, n_ions=400, steps=10_000))
+
+
 def test_lgps_compact_holds_nothing_per_hop():
     """The compact LGPS hands the engine one int32 per site (and the site energies) plus
     tables that do not grow with the box."""
