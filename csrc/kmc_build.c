@@ -202,10 +202,11 @@ static int validate_templates(const kmc_network *net, int *status, char *errmsg,
     }
     if (total != net->n_hops) FAIL("n_hops = %d, but the sites' templates hold %lld hops", (int)net->n_hops, (long long)total);
     if (net->ti_ptr) { /* pair interactions as templates */
-        const int32_t na = net->ti_ptr[0] == 0 ? net->ti_ptr[nt] : 0;
+        int32_t na;
         if (net->ti_ptr[0] != 0) FAIL("ti_ptr must start at 0");
         for (t = 0; t < nt; t++)
             if (net->ti_ptr[t + 1] < net->ti_ptr[t]) FAIL("ti_ptr is not non-decreasing at template %d", (int)t);
+        na = net->ti_ptr[nt];
         if (na > 0 && (!net->ti_doff || !net->ti_J)) FAIL("ti_doff and ti_J are required with ti_ptr");
         if (net->tp_ptr[nt] > 0 && !net->tp_J) FAIL("tp_J is required with ti_ptr");
         for (h = 0; h < na; h++)

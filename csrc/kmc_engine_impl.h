@@ -149,7 +149,7 @@ typedef struct {
                              while not known */
     int stale;            /* the site records, fields and tree lag the ions (steps taken
                              from the memo): rebuilt before anything reads them */
-    kmc_sumtree *view;    /* the sum tree's shape over a remembered configuration's nodes */
+    kmc_sumtree view;     /* the sum tree's shape over a remembered configuration's nodes */
 } kmc_config_memo;
 
 /* Solver "tree" (kmc_tree.c). */

@@ -212,13 +212,12 @@ static void cm_free(kmc_engine *e)
 {
     kmc_config_memo *cm = e->tree.cm;
     if (!cm) return;
-    e->bytes -= cm_bytes(e, cm->cap, cm->hmask) + sizeof(kmc_sumtree) + sizeof(*cm);
+    e->bytes -= cm_bytes(e, cm->cap, cm->hmask) + sizeof(*cm);
     free(cm->hkey);
     free(cm->hidx);
     free(cm->data);
     free(cm->allow);
     free(cm->next);
-    free(cm->view);
     free(cm);
     e->tree.cm = NULL;
 }
@@ -338,15 +337,14 @@ KMC_PRIVATE int tree_config_memo_init(kmc_engine *e)
     cm = (kmc_config_memo *)calloc(1, sizeof(*cm));
     if (!cm) return -1;
     e->tree.cm = cm;
-    e->bytes += sizeof(*cm) + sizeof(kmc_sumtree);
+    e->bytes += sizeof(*cm);
     cm->deg = deg;
     cm->len = (int32_t)(cm_tree_len(&e->tree.sum) + (size_t)e->n_sites * deg);
-    cm->view = (kmc_sumtree *)malloc(sizeof(kmc_sumtree));
-    if (!cm->view || cm_grow(e) != 0) {
+    if (cm_grow(e) != 0) {
         cm_free(e);
         return -1;
     }
-    *cm->view = e->tree.sum; /* the tree's shape; its data pointer is set per step */
+    cm->view = e->tree.sum; /* the tree's shape; its data pointer is set per step */
     return 0;
 }
 
@@ -379,8 +377,8 @@ static int tree_run_memo(kmc_engine *e, uint64_t max_steps, double t_stop, uint6
             int64_t site;
             if ((why = next_event_time(e, d[root], t_stop, &dt)) != KMC_STOP_STEPS) break;
             x = kmc_rng_uniform(&e->rng) * d[root];
-            cm->view->data = (double *)d;
-            site = kmc_sumtree_select(cm->view, &x);
+            cm->view.data = (double *)d;
+            site = kmc_sumtree_select(&cm->view, &x);
             if (site < 0 || e->site[site].ion < 0) RUN_FAIL("selected site %lld holds no ion", (long long)site);
             i = (int32_t)site;
             /* the hop as tree_pick chooses it, among the hops of rate > 0 (tree_pick skips
@@ -402,11 +400,11 @@ static int tree_run_memo(kmc_engine *e, uint64_t max_steps, double t_stop, uint6
         e->steps++;
         done++;
     }
+    /* (a memo that stopped did so on a new configuration, after the structures were
+     * brought up to date for it) */
     if (e->tree.cm && e->tree.cm->stale) {
         tree_rebuild(e);
         e->tree.cm->stale = 0;
-    } else if (!e->tree.cm) { /* the memo stopped: its last steps' structures are stale */
-        tree_rebuild(e);
     }
     *steps_done = done;
     *reason = why;

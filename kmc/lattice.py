@@ -1971,12 +1971,12 @@ class PeriodicNetwork:
             ti_doff += (po[e_of, k] - wrap_k * self.size[k]) * strides[k]
         srt = np.lexsort((ti_doff, tt))  # within each template by offset
         ti_doff, ti_J = ti_doff[srt], pJ[e_of][srt]
-        # J of each template hop's ends: the template's entry with the hop's offset
+        # J of each template hop's ends: the template's entry with the hop's offset (there
+        # are entries: a network with interactions has pairs)
         key = tt[srt] * (4 * np.int64(self.n_sites) + 1) + ti_doff
         hkey = t_of * (4 * np.int64(self.n_sites) + 1) + hop_doff
-        pos = np.minimum(np.searchsorted(key, hkey), max(key.size - 1, 0))
-        found = key[pos] == hkey if key.size else np.zeros(hkey.size, dtype=bool)
-        tp_J = np.where(found, ti_J[pos] if key.size else 0.0, 0.0)
+        pos = np.minimum(np.searchsorted(key, hkey), key.size - 1)
+        tp_J = np.where(key[pos] == hkey, ti_J[pos], 0.0)
         return {"ti_ptr": ti_ptr.astype(np.int32), "ti_doff": ti_doff.astype(np.int32),
                 "ti_J": np.ascontiguousarray(ti_J), "tp_J": np.ascontiguousarray(tp_J)}
 
