@@ -1719,7 +1719,7 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
                     : net->n_events > 0      ? &kmc_events_solver
                                              : &kmc_tree_solver;
         if (e->solver->init(e) != 0) fail = 1;
-        if (!fail && e->solver == &kmc_tree_solver && !p->no_config_memo && tree_config_memo_init(e) != 0) fail = 1;
+        if (!fail && e->solver == &kmc_tree_solver && !p->no_config_memo && tree_config_memo_init(e, p->config_memo_walk) != 0) fail = 1;
     }
     if (fail) {
         kmc_engine_free(e);

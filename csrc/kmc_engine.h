@@ -221,6 +221,9 @@ typedef struct {
     int no_config_memo;          /* nonzero: never remember whole configurations (the tree
                                     solver's memo of small interacting systems; the same
                                     trajectories either way: for tests and measurements) */
+    int config_memo_walk;        /* nonzero: the memo picks a remembered configuration's hop
+                                    by walking its sum tree, never by the search of its
+                                    hops' intervals (the same hops: for tests) */
 } kmc_params;
 
 /* Snapshot of the dynamic state, for checkpoints and observables. Every pointer

@@ -132,21 +132,28 @@ typedef struct {
 /* ---- the modes' and components' own data ---- */
 
 /* The tree solver's configuration memo (kmc_tree.c): for an interacting system of at most
- * 64 sites, what a step needs of each configuration met (the sum tree's nodes and every
- * occupied site's hop rates), keyed by the occupancy bits, so that a configuration met
- * again costs a look-up instead of the rates' re-evaluation. */
+ * 64 sites, what a step needs of each configuration met, keyed by the occupancy bits, so
+ * that a configuration met again costs a look-up instead of the rates' re-evaluation: the
+ * sum tree's nodes, and the hops of positive rate in the order the tree walks them (by
+ * site, then slot), each with its rate, the start of its interval in [0, total) and the
+ * configuration it leads to. Configuration c's hops are entries off[c] .. off[c] + m[c] - 1
+ * of the pools (bnd, rate, slot, next); up to off[c] + width[c] the entries are padding
+ * (bnd[off[c] + m[c]] is the sum of the rates, the bnd after it +inf, slot -1). */
 typedef struct {
     int32_t n, cap;       /* configurations stored, at most cap */
-    int32_t len;          /* doubles per configuration: the tree's nodes, then n_sites * deg */
-    int32_t deg;          /* the largest degree: hop k of site s is rates[s * deg + k] */
+    int32_t tl;           /* the sum tree's nodes (doubles per configuration in nodes) */
+    int walk;             /* nonzero: pick by the walk only (no interval search; for tests) */
     uint32_t hmask;       /* hash table slots - 1 (a power of two >= 2 cap) */
     uint64_t *hkey;       /* [hmask + 1] occupancy bits of the slot's configuration */
-    int32_t *hidx;        /* [hmask + 1] its index in data, -1: empty slot */
-    double *data;         /* [cap * len] */
-    uint64_t *allow;      /* [cap * n_sites] the slots of each site's hops with rates > 0 */
-    int32_t *next;        /* [cap * n_sites * deg] the configuration hop k of site s leads
-                             to from configuration c, at (c * n_sites + s) * deg + k; -1
-                             while not known */
+    int32_t *hidx;        /* [hmask + 1] its index, -1: empty slot */
+    double *nodes;        /* [cap * tl] */
+    int64_t *off;         /* [cap + 1] start of each configuration's hops in the pools */
+    int32_t *m, *width;   /* [cap] its hops, and a power of two >= 16 above it (the search's) */
+    int64_t pcap;         /* the pools' length */
+    double *bnd;          /* [pcap] start of the hop's interval (the rates before it summed) */
+    double *rate;         /* [pcap] the hop's rate */
+    int32_t *slot;        /* [pcap] site * KMC_MAX_DEGREE + the hop's slot, -1: padding */
+    int32_t *next;        /* [pcap] the configuration the hop leads to, -1 while not known */
     int stale;            /* the site records, fields and tree lag the ions (steps taken
                              from the memo): rebuilt before anything reads them */
     kmc_sumtree view;     /* the sum tree's shape over a remembered configuration's nodes */
@@ -409,7 +416,7 @@ KMC_PRIVATE int tree_pick(kmc_engine *e, double x, int32_t *s, int *k);
 KMC_PRIVATE int32_t tree_execute(kmc_engine *e, int32_t i, int k);
 KMC_PRIVATE void tree_refresh_sites(kmc_engine *e, const int32_t *sites, int32_t n);
 KMC_PRIVATE void tree_free(kmc_engine *e);
-KMC_PRIVATE int tree_config_memo_init(kmc_engine *e);
+KMC_PRIVATE int tree_config_memo_init(kmc_engine *e, int walk);
 /* kmc_count.c, kmc_uniform.c */
 KMC_PRIVATE void count_free(kmc_engine *e);
 KMC_PRIVATE int uniform_bounds(const kmc_engine *e, int32_t *zmax, double *rmax);

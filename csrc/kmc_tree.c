@@ -192,19 +192,22 @@ KMC_PRIVATE int32_t tree_execute(kmc_engine *e, int32_t i, int k)
 
 /* ---- the configuration memo ---- */
 
-#define KMC_CM_FIRST 64 /* configurations room is made for at first */
+#define KMC_CM_FIRST 64     /* configurations room is made for at first */
+#define KMC_CM_COUNT 16     /* hops a configuration's intervals are counted over (below: searched) */
+#define KMC_CM_BAND 0x1p-30 /* the search's margin, relative to the total rate (see cm_search) */
 
 static size_t cm_tree_len(const kmc_sumtree *t)
 {
     return (size_t)(t->offset[t->n_levels - 1] + t->size[t->n_levels - 1]);
 }
 
-/* Bytes of the memo's arrays for cap configurations and hmask + 1 hash slots. */
-static size_t cm_bytes(const kmc_engine *e, int32_t cap, uint32_t hmask)
+/* Bytes of the memo's arrays for cap configurations, pcap hop entries and hmask + 1 hash
+ * slots. */
+static size_t cm_bytes(const kmc_engine *e, int32_t cap, int64_t pcap, uint32_t hmask)
 {
     const kmc_config_memo *cm = e->tree.cm;
-    const size_t per = (size_t)e->n_sites * cm->deg;
-    return (size_t)cap * (cm->len * sizeof(double) + per * sizeof(int32_t) + (size_t)e->n_sites * sizeof(uint64_t)) +
+    return (size_t)cap * ((size_t)cm->tl * sizeof(double) + sizeof(int64_t) + 2 * sizeof(int32_t)) +
+           (size_t)pcap * (2 * sizeof(double) + 2 * sizeof(int32_t)) +
            (cap ? ((size_t)hmask + 1) * (sizeof(uint64_t) + sizeof(int32_t)) : 0);
 }
 
@@ -212,11 +215,16 @@ static void cm_free(kmc_engine *e)
 {
     kmc_config_memo *cm = e->tree.cm;
     if (!cm) return;
-    e->bytes -= cm_bytes(e, cm->cap, cm->hmask) + sizeof(*cm);
+    e->bytes -= cm_bytes(e, cm->cap, cm->pcap, cm->hmask) + sizeof(*cm);
     free(cm->hkey);
     free(cm->hidx);
-    free(cm->data);
-    free(cm->allow);
+    free(cm->nodes);
+    free(cm->off);
+    free(cm->m);
+    free(cm->width);
+    free(cm->bnd);
+    free(cm->rate);
+    free(cm->slot);
     free(cm->next);
     free(cm);
     e->tree.cm = NULL;
@@ -241,30 +249,29 @@ static inline int32_t cm_find(const kmc_config_memo *cm, uint64_t key)
     return -1;
 }
 
-/* Room for twice the configurations (data and hash table); 0, or -1 (at the size limit or
- * out of memory: the memo is unchanged). */
+#define CM_REALLOC(ptr, type, count)                                     \
+    do {                                                                 \
+        type *grown_ = (type *)realloc((ptr), (size_t)(count) * sizeof(type)); \
+        if (!grown_) return -1;                                          \
+        (ptr) = grown_;                                                  \
+    } while (0)
+
+/* Room for twice the configurations (nodes, offsets, hash table); 0, or -1 (at the size
+ * limit or out of memory: the memo is unchanged but for capacity). */
 static int cm_grow(kmc_engine *e)
 {
     kmc_config_memo *cm = e->tree.cm;
     const int32_t cap = cm->cap ? 2 * cm->cap : KMC_CM_FIRST;
     const uint32_t slots = 4 * (uint32_t)cap;
-    const size_t per = (size_t)e->n_sites * cm->deg, old_bytes = cm_bytes(e, cm->cap, cm->hmask);
-    double *data;
-    uint64_t *hkey, *allow;
-    int32_t *hidx, *next, a;
+    const size_t old_bytes = cm_bytes(e, cm->cap, cm->pcap, cm->hmask);
+    uint64_t *hkey;
+    int32_t *hidx, a;
     uint32_t h;
-    size_t q;
-    if (cm_bytes(e, cap, slots - 1) > (size_t)KMC_CONFIG_MEMO_MAX_BYTES) return -1;
-    data = (double *)realloc(cm->data, (size_t)cap * cm->len * sizeof(double));
-    if (!data) return -1;
-    cm->data = data;
-    next = (int32_t *)realloc(cm->next, (size_t)cap * per * sizeof(int32_t));
-    if (!next) return -1;
-    cm->next = next;
-    for (q = (size_t)cm->cap * per; q < (size_t)cap * per; q++) next[q] = -1;
-    allow = (uint64_t *)realloc(cm->allow, (size_t)cap * e->n_sites * sizeof(uint64_t));
-    if (!allow) return -1;
-    cm->allow = allow;
+    if (cm_bytes(e, cap, cm->pcap, slots - 1) > (size_t)KMC_CONFIG_MEMO_MAX_BYTES) return -1;
+    CM_REALLOC(cm->nodes, double, (size_t)cap * cm->tl);
+    CM_REALLOC(cm->off, int64_t, cap + 1);
+    CM_REALLOC(cm->m, int32_t, cap);
+    CM_REALLOC(cm->width, int32_t, cap);
     hkey = (uint64_t *)malloc(slots * sizeof(uint64_t));
     hidx = (int32_t *)malloc(slots * sizeof(int32_t));
     if (!hkey || !hidx) {
@@ -287,36 +294,85 @@ static int cm_grow(kmc_engine *e)
     cm->hidx = hidx;
     cm->hmask = slots - 1;
     cm->cap = cap;
-    e->bytes += cm_bytes(e, cap, cm->hmask) - old_bytes;
+    e->bytes += cm_bytes(e, cap, cm->pcap, cm->hmask) - old_bytes;
+    return 0;
+}
+
+/* Room for at least need hop entries in all (the pools grow by doubling); 0, or -1. */
+static int cm_grow_pool(kmc_engine *e, int64_t need)
+{
+    kmc_config_memo *cm = e->tree.cm;
+    const size_t old_bytes = cm_bytes(e, cm->cap, cm->pcap, cm->hmask);
+    int64_t pcap = cm->pcap ? cm->pcap : 1024;
+    while (pcap < need) pcap *= 2;
+    if (pcap == cm->pcap) return 0;
+    if (cm_bytes(e, cm->cap, pcap, cm->hmask) > (size_t)KMC_CONFIG_MEMO_MAX_BYTES) return -1;
+    CM_REALLOC(cm->bnd, double, pcap);
+    CM_REALLOC(cm->rate, double, pcap);
+    CM_REALLOC(cm->slot, int32_t, pcap);
+    CM_REALLOC(cm->next, int32_t, pcap);
+    cm->pcap = pcap;
+    e->bytes += cm_bytes(e, cm->cap, pcap, cm->hmask) - old_bytes;
     return 0;
 }
 
 /* Remember the current configuration (occupancy bits key; the site records, fields and
- * tree up to date): its tree nodes and its occupied sites' hop rates (0 for a blocked hop,
- * an empty site's all 0). Returns its index, or -1 when the memo stopped (freed: full). */
+ * tree up to date): its tree nodes and its hops of positive rate in the order the tree
+ * walks them (by site, then slot), each with its slot, rate and interval. Returns its
+ * index, or -1 when the memo stopped (freed: full). */
 static int32_t cm_store(kmc_engine *e, uint64_t key)
 {
     kmc_config_memo *cm = e->tree.cm;
-    const size_t tl = cm_tree_len(&e->tree.sum);
-    double *d;
-    int32_t s, c = cm->n;
+    double rate[KMC_MAX_DEGREE];
+    int32_t s, c = cm->n, m = 0, w;
+    int64_t o;
     uint32_t h;
     if (cm->n == cm->cap && cm_grow(e) != 0) {
         cm_free(e);
         return -1;
     }
-    d = cm->data + (size_t)c * cm->len;
-    memcpy(d, e->tree.sum.data, tl * sizeof(double));
-    memset(d + tl, 0, (size_t)e->n_sites * cm->deg * sizeof(double));
+    o = cm->off[c];
+    memcpy(cm->nodes + (size_t)c * cm->tl, e->tree.sum.data, (size_t)cm->tl * sizeof(double));
     for (s = 0; s < e->n_sites; s++) {
-        double *rate = d + tl + (size_t)s * cm->deg;
-        uint64_t *allow = cm->allow + (size_t)c * e->n_sites + s;
+        const int deg = e->cls[e->site[s].cls].deg;
         int k;
-        if (e->site[s].ion >= 0) ia_site_rates(e, s, rate);
-        *allow = 0;
-        for (k = 0; k < cm->deg; k++)
-            if (rate[k] > 0.0) *allow |= (uint64_t)1 << k;
+        if (e->site[s].ion < 0) continue;
+        if (cm_grow_pool(e, o + m + deg + KMC_CM_COUNT + 1) != 0) {
+            cm_free(e);
+            return -1;
+        }
+        memset(rate, 0, (size_t)deg * sizeof(double)); /* (a blocked hop's is not written) */
+        ia_site_rates(e, s, rate);
+        for (k = 0; k < deg; k++)
+            if (rate[k] > 0.0) {
+                cm->rate[o + m] = rate[k];
+                cm->slot[o + m] = s * KMC_MAX_DEGREE + k;
+                cm->next[o + m] = -1;
+                m++;
+            }
     }
+    for (w = KMC_CM_COUNT; w <= m; w *= 2) {}
+    if (cm_grow_pool(e, o + w + 1) != 0) {
+        cm_free(e);
+        return -1;
+    }
+    { /* the intervals: hop q's starts at the sum of the rates before it */
+        double acc = 0.0;
+        for (s = 0; s < m; s++) {
+            cm->bnd[o + s] = acc;
+            acc += cm->rate[o + s];
+        }
+        cm->bnd[o + m] = acc;
+        for (s = m + 1; s <= w; s++) cm->bnd[o + s] = HUGE_VAL; /* (m <= s: never chosen) */
+        for (s = m; s <= w; s++) {
+            cm->rate[o + s] = 0.0;
+            cm->slot[o + s] = -1;
+            cm->next[o + s] = -1;
+        }
+    }
+    cm->m[c] = m;
+    cm->width[c] = w;
+    cm->off[c + 1] = o + w + 1;
     h = cm_hash(key) & cm->hmask;
     while (cm->hidx[h] >= 0) h = (h + 1) & cm->hmask;
     cm->hkey[h] = key;
@@ -325,33 +381,84 @@ static int32_t cm_store(kmc_engine *e, uint64_t key)
     return c;
 }
 
+/* The hop of remembered configuration c for x in [0, its total rate) as the tree solver
+ * picks it (kmc_sumtree_select on the configuration's nodes, then pick_hop on the chosen
+ * site's rates): its index q among the configuration's hops, or -1 when the walk finds no
+ * hop (a corrupt state). */
+static int32_t cm_walk(kmc_config_memo *cm, int32_t c, double x)
+{
+    const int64_t o = cm->off[c];
+    double rate[KMC_MAX_DEGREE] = {0};
+    uint64_t allowed = 0;
+    int32_t q0, q;
+    int64_t site;
+    int k;
+    cm->view.data = cm->nodes + (size_t)c * cm->tl;
+    site = kmc_sumtree_select(&cm->view, &x);
+    if (site < 0) return -1;
+    for (q0 = 0; q0 < cm->m[c] && cm->slot[o + q0] < site * KMC_MAX_DEGREE; q0++) {}
+    for (q = q0; q < cm->m[c] && cm->slot[o + q] < (site + 1) * KMC_MAX_DEGREE; q++) {
+        rate[cm->slot[o + q] % KMC_MAX_DEGREE] = cm->rate[o + q];
+        allowed |= (uint64_t)1 << (cm->slot[o + q] % KMC_MAX_DEGREE);
+    }
+    if ((k = pick_hop(rate, allowed, x)) < 0) return -1;
+    for (q = q0; cm->slot[o + q] != site * KMC_MAX_DEGREE + k; q++) {}
+    return q;
+}
+
+/* The hop of remembered configuration c for x, from its intervals: the q with bnd[q] <= x
+ * < bnd[q + 1], counted over the first KMC_CM_COUNT (no branch on the numbers), else by
+ * bisection. It is the walk's choice (cm_walk) when x is farther than KMC_CM_BAND times
+ * the total from every end of an interval: the walk's sums and differences are those of
+ * the same rates (at most 64 x 64 of them) in other orders, so each of its comparisons is
+ * off the exact one by less than about 2^-40 of the total (rounding of at most ~4 x 10^3
+ * additions), and so are the intervals' ends. Then -1 is returned only for x within the
+ * margin (probability about 2^-29 per hop per hop of the configuration), left to the walk,
+ * and for a total below 2^-960 (where rounding is no longer relative). */
+static inline int32_t cm_search(const kmc_config_memo *cm, int32_t c, double total, double x)
+{
+    const double *bnd = cm->bnd + cm->off[c], *at = bnd;
+    const double band = total * KMC_CM_BAND;
+    int32_t n = cm->width[c], q;
+    if (n == KMC_CM_COUNT) {
+        int p, below = 0;
+        for (p = 1; p < KMC_CM_COUNT; p++) below += bnd[p] <= x;
+        at += below;
+    } else {
+        while (n > 1) {
+            const int32_t half = n >> 1;
+            at = at[half] <= x ? at + half : at;
+            n -= half;
+        }
+    }
+    q = (int32_t)(at - bnd);
+    return q < cm->m[c] && x - at[0] > band && at[1] - x > band && total >= 0x1p-960 ? q : -1;
+}
+
 /* Set up the memo for an interacting system of at most 64 sites (a no-op otherwise). 0, or
  * -1 out of memory. */
-KMC_PRIVATE int tree_config_memo_init(kmc_engine *e)
+KMC_PRIVATE int tree_config_memo_init(kmc_engine *e, int walk)
 {
     kmc_config_memo *cm;
-    int32_t c, deg = 1;
     if (!e->interacting || e->n_sites > KMC_CONFIG_MEMO_MAX_SITES) return 0;
-    for (c = 0; c < e->n_cls; c++)
-        if (e->cls[c].deg > deg) deg = e->cls[c].deg;
     cm = (kmc_config_memo *)calloc(1, sizeof(*cm));
     if (!cm) return -1;
     e->tree.cm = cm;
     e->bytes += sizeof(*cm);
-    cm->deg = deg;
-    cm->len = (int32_t)(cm_tree_len(&e->tree.sum) + (size_t)e->n_sites * deg);
+    cm->walk = walk;
+    cm->tl = (int32_t)cm_tree_len(&e->tree.sum);
     if (cm_grow(e) != 0) {
         cm_free(e);
         return -1;
     }
-    cm->view = e->tree.sum; /* the tree's shape; its data pointer is set per step */
+    cm->off[0] = 0;
+    cm->view = e->tree.sum; /* the tree's shape; its data pointer is set per walk */
     return 0;
 }
 
 /* The tree solver's loop with the configuration memo (same steps as tree_run's). */
 static int tree_run_memo(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *steps_done, int *reason)
 {
-    const size_t tl = cm_tree_len(&e->tree.sum);
     const int root = (int)e->tree.sum.offset[e->tree.sum.n_levels - 1];
     uint64_t done = 0, key = 0;
     int why = KMC_STOP_STEPS;
@@ -361,9 +468,8 @@ static int tree_run_memo(kmc_engine *e, uint64_t max_steps, double t_stop, uint6
     int32_t c = e->tree.cm ? cm_find(e->tree.cm, key) : -1;
     while (done < max_steps && e->tree.cm) {
         kmc_config_memo *cm = e->tree.cm;
-        int32_t i, j, ion, hop, *next;
-        double dt = 0.0;
-        int k;
+        int32_t i, j, ion, hop, q, slot, *next;
+        double dt = 0.0, total, x;
         if (c < 0) { /* a configuration not met yet: the structures, then remember it */
             if (cm->stale) {
                 tree_rebuild(e);
@@ -371,29 +477,21 @@ static int tree_run_memo(kmc_engine *e, uint64_t max_steps, double t_stop, uint6
             }
             if ((c = cm_store(e, key)) < 0) break; /* (the memo stopped: tree_run goes on) */
         }
-        {
-            const double *d = cm->data + (size_t)c * cm->len;
-            double x;
-            int64_t site;
-            if ((why = next_event_time(e, d[root], t_stop, &dt)) != KMC_STOP_STEPS) break;
-            x = kmc_rng_uniform(&e->rng) * d[root];
-            cm->view.data = (double *)d;
-            site = kmc_sumtree_select(&cm->view, &x);
-            if (site < 0 || e->site[site].ion < 0) RUN_FAIL("selected site %lld holds no ion", (long long)site);
-            i = (int32_t)site;
-            /* the hop as tree_pick chooses it, among the hops of rate > 0 (tree_pick skips
-             * the others too) */
-            k = pick_hop(d + tl + (size_t)i * cm->deg, cm->allow[(size_t)c * e->n_sites + i], x);
-            if (k < 0) RUN_FAIL("site %lld has a positive rate but no allowed hop", (long long)site);
-        }
-        hop = e->cls[e->site[i].cls].hop + k;
+        total = cm->nodes[(size_t)c * cm->tl + root];
+        if ((why = next_event_time(e, total, t_stop, &dt)) != KMC_STOP_STEPS) break;
+        x = kmc_rng_uniform(&e->rng) * total;
+        q = cm->walk ? -1 : cm_search(cm, c, total, x);
+        if (q < 0 && (q = cm_walk(cm, c, x)) < 0) RUN_FAIL("no hop of remembered configuration %d for x = %.17g", (int)c, x);
+        slot = cm->slot[cm->off[c] + q];
+        i = slot / KMC_MAX_DEGREE;
+        hop = e->cls[e->site[i].cls].hop + slot % KMC_MAX_DEGREE;
         j = i + e->chop[hop].doff;
         ion = e->site[i].ion;
         move_ion(e, i, j, ion, e->chc[hop]);
         cm->stale = 1;
         key ^= ((uint64_t)1 << i) | ((uint64_t)1 << j);
         /* the next configuration: known from an earlier visit, else looked up (and noted) */
-        next = cm->next + ((size_t)c * e->n_sites + i) * cm->deg + k;
+        next = cm->next + cm->off[c] + q;
         if (*next < 0) *next = cm_find(cm, key);
         c = *next;
         e->time += dt;
@@ -408,6 +506,48 @@ static int tree_run_memo(kmc_engine *e, uint64_t max_steps, double t_stop, uint6
     }
     *steps_done = done;
     *reason = why;
+    return KMC_OK;
+}
+
+/* The memo's intervals against its walk (kmc_engine_check): in every remembered
+ * configuration, at and around every end of an interval (a few units in the last place and
+ * a few margins away) and in the middle of every interval, a hop the search chooses is the
+ * hop the walk chooses. */
+static int cm_check(kmc_engine *e)
+{
+    kmc_config_memo *cm = e->tree.cm;
+    const int root = (int)e->tree.sum.offset[e->tree.sum.n_levels - 1];
+    static const double margins[] = {-4.0, -1.0, -0.5, 0.5, 1.0, 4.0};
+    int32_t c, q;
+    for (c = 0; cm && c < cm->n; c++) {
+        const double total = cm->nodes[(size_t)c * cm->tl + root];
+        const double *bnd = cm->bnd + cm->off[c];
+        for (q = 0; q <= cm->m[c]; q++) {
+            double xs[32];
+            int n = 0, a;
+            double up = bnd[q], down = bnd[q];
+            for (a = 0; a < 4; a++) {
+                up = nextafter(up, HUGE_VAL);
+                down = nextafter(down, -HUGE_VAL);
+                xs[n++] = up;
+                xs[n++] = down;
+            }
+            xs[n++] = bnd[q];
+            for (a = 0; a < 6; a++) xs[n++] = bnd[q] + margins[a] * total * KMC_CM_BAND;
+            if (q < cm->m[c]) xs[n++] = 0.5 * (bnd[q] + bnd[q + 1]);
+            for (a = 0; a < n; a++) {
+                const double x = xs[a];
+                int32_t fast, walked;
+                if (!(x >= 0.0 && x < total)) continue;
+                fast = cm_search(cm, c, total, x);
+                walked = cm_walk(cm, c, x);
+                CHECK(walked >= 0, "remembered configuration %d: no hop for x = %.17g", (int)c, x);
+                CHECK(fast < 0 || fast == walked,
+                      "remembered configuration %d: the search chooses hop %d, the walk %d, for x = %.17g",
+                      (int)c, (int)fast, (int)walked, x);
+            }
+        }
+    }
     return KMC_OK;
 }
 
@@ -474,6 +614,7 @@ KMC_PRIVATE int tree_check(kmc_engine *e)
     int l, rc;
     if ((rc = kmc_check_sites(e)) != KMC_OK) return rc;
     if (e->interacting && (rc = ia_check(e)) != KMC_OK) return rc;
+    if ((rc = cm_check(e)) != KMC_OK) return rc;
     for (s = 0; s < e->n_sites; s++) {
         double r = site_rate(e, s);
         CHECK(r == leaf[s], "rate sum of site %d is %.17g, recomputed %.17g", (int)s, leaf[s], r);

@@ -93,6 +93,7 @@ cdef extern from "kmc_engine.h" nogil:
         int mode
         int rate_law
         int no_config_memo
+        int config_memo_walk
 
     ctypedef struct kmc_state:
         int32_t *ion_site

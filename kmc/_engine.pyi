@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -70,7 +70,7 @@ class Engine:
         seed: int,
         mode: str = ...,
         rate_law: str = ...,
-        config_memo: bool = ...,
+        config_memo: bool | Literal["walk"] = ...,
     ) -> None: ...
     def run(self, max_steps: int, t_stop: float | None = ...) -> tuple[int, str]: ...
     def get_state(self) -> dict[str, Any]: ...

@@ -247,10 +247,13 @@ cdef class Engine:
     rate_law : str
         How a hop's (or event's) KRA barrier and energy change give its rate, one of
         RATE_LAWS (see rate_Hz): "kra" (default).
-    config_memo : bool
+    config_memo : bool or "walk"
         Let the tree solver remember whole configurations of a small interacting system
         (at most 64 sites; default True): a configuration met again costs a look-up
-        instead of its rates. The same trajectories either way (False: for tests and
+        instead of its rates, and its hop is found among its hops' rate intervals by a
+        search (where the search cannot be sure to agree, at about 2^-29 per hop, the
+        remembered sum tree is walked). The same trajectories either way (False: no
+        memo; "walk": the memo, always walking the remembered tree; for tests and
         measurements).
     """
 
@@ -374,7 +377,10 @@ cdef class Engine:
             raise ConfigError(f"mode = {mode!r} must be one of {', '.join(MODES)}")
         par.mode = MODES.index(mode)
         par.rate_law = _rate_law_index(rate_law)
+        if config_memo not in (True, False, "walk"):
+            raise ConfigError(f"config_memo = {config_memo!r} must be True, False or 'walk'")
         par.no_config_memo = 0 if config_memo else 1
+        par.config_memo_walk = 1 if config_memo == "walk" else 0
 
         net.n_sites = n
         net.n_hops = m

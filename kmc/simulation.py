@@ -93,7 +93,7 @@ def _count(value: Any, name: str, minimum: int = 0) -> int:
 def engine_for(network: Network, ion_sites: ArrayLike, *,
                temperature_K: float, attempt_frequency_Hz: float = DEFAULT_ATTEMPT_FREQUENCY_HZ,
                field_V_per_angstrom: ArrayLike | None = None, seed: int = 0,
-               mode: str = "auto", rate_law: str = "kra", config_memo: bool = True) -> Engine:
+               mode: str = "auto", rate_law: str = "kra", config_memo: bool | str = True) -> Engine:
     """The C engine of a network with ions on `ion_sites` (what :class:`Simulation` runs).
 
     Parameters
@@ -113,7 +113,7 @@ def engine_for(network: Network, ion_sites: ArrayLike, *,
         The engine's algorithm (see :class:`Simulation`).
     rate_law : str
         The engine's rate law (:data:`kmc.constants.RATE_LAWS`).
-    config_memo : bool
+    config_memo : bool or "walk"
         Whether the engine may remember whole configurations of a small interacting system
         (see :class:`kmc._engine.Engine`; the same trajectory either way).
     """

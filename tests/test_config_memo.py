@@ -22,10 +22,12 @@ from kmc.simulation import engine_for
 DATA = Path(__file__).parent / "data" / "kmcpy"
 
 
-def _engines(net, ion_sites, memo_first=True, **kw):
+def _engines(net, ion_sites, memo=True, **kw):
+    """An engine with the memo (`memo`: True, the intervals' search; "walk", the remembered
+    tree's walk) and one without."""
     kw = {"temperature_K": 600.0, "seed": 9, **kw}
-    return (engine_for(net, ion_sites, config_memo=memo_first, **kw),
-            engine_for(net, ion_sites, config_memo=not memo_first, **kw))
+    return (engine_for(net, ion_sites, config_memo=memo, **kw),
+            engine_for(net, ion_sites, config_memo=False, **kw))
 
 
 def _kmcpy_model():
@@ -63,11 +65,14 @@ def _steps(a, b, plan, same_state):
         assert a.total_rate_Hz == b.total_rate_Hz
 
 
-def test_kmcpy_model_is_bit_identical(same_state):
+@pytest.mark.parametrize("memo", [True, "walk"])
+def test_kmcpy_model_is_bit_identical(memo, same_state):
     """kMCpy's NASICON test model (16 Na sites, local cluster expansions: the
-    environment-dependent mode): 120 configurations, all remembered."""
+    environment-dependent mode): 120 configurations, all remembered, with at most 12 hops
+    each (the search counts over 16 intervals). Engine.check (after every leg) also
+    compares the search with the walk at and around every end of every interval."""
     m = _kmcpy_model()
-    a, b = _engines(m.network, m.info["ion_sites"], temperature_K=873.0,
+    a, b = _engines(m.network, m.info["ion_sites"], memo, temperature_K=873.0,
                     attempt_frequency_Hz=5e12, rate_law=m.rate_law)
     assert a.layout["config_memo"] == 0 and b.layout["config_memo"] is None
     _steps(a, b, [1, 7, 1000, (5000, 1.5), 30_000], same_state)
@@ -80,15 +85,19 @@ def test_kmcpy_model_is_bit_identical(same_state):
     _steps(a, b, [2000, 10], same_state)
 
 
+@pytest.mark.parametrize("memo", [True, "walk"])
 @pytest.mark.parametrize("occupancy, field, kept", [
-    (0.9, (0.0, 0.002, 0.001), True),  # 2 vacancies on 24 sites: 276 configurations
-    (0.25, None, False),  # 6 ions: 134 596, more than the memo's budget holds
+    # 2 vacancies on 24 sites: 276 configurations of at most 12 hops (the search counts)
+    (0.9, (0.0, 0.002, 0.001), True),
+    # 6 ions: 134 596 configurations of up to 36 hops (the search bisects), more than the
+    # memo's budget holds
+    (0.25, None, False),
 ])
-def test_pair_gas_is_bit_identical(occupancy, field, kept, same_state):
+def test_pair_gas_is_bit_identical(occupancy, field, kept, memo, same_state):
     net = _pair_gas(size=(2, 3, 4))  # 24 sites
     n_ions = int(round(occupancy * net.n_sites))
     ions = np.random.default_rng(1).permutation(net.n_sites)[:n_ions].astype(np.int32)
-    a, b = _engines(net, ions, field_V_per_angstrom=field)
+    a, b = _engines(net, ions, memo, field_V_per_angstrom=field)
     _steps(a, b, [500, (3000, 2.0), 20_000], same_state)
     if kept:
         assert 0 < a.layout["config_memo"] <= 276
@@ -109,6 +118,12 @@ def test_the_memo_ends_when_it_outgrows_its_budget(same_state):
     _steps(a, b, [60_000, (1000, 1.1)], same_state)
     assert a.layout["config_memo"] is None  # stopped
     assert a.memory_bytes == b.memory_bytes  # and its memory returned
+
+
+def test_a_bad_memo_setting_is_refused():
+    with pytest.raises(kmc.ConfigError, match="config_memo = 'tree'"):
+        engine_for(_pair_gas(size=2), np.arange(3, dtype=np.int32), temperature_K=500.0,
+                   config_memo="tree")
 
 
 def test_only_small_interacting_systems_have_the_memo():

@@ -740,6 +740,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p.mode = b < 250 ? b % 4 : bad[b - 250];
     }
     seed = u64(&r);
+    p.config_memo_walk = (int)(seed >> 63); /* the memo's two ways of picking */
     steps = 1 + 2 * (uint64_t)u8(&r);
     {
         const uint8_t b = u8(&r);
