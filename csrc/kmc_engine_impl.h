@@ -140,6 +140,10 @@ typedef struct {
  * of the pools (bnd, rate, slot, next); up to off[c] + width[c] the entries are padding
  * (bnd[off[c] + m[c]] is the sum of the rates, the bnd after it +inf, slot -1). */
 typedef struct {
+    int32_t i, j, hcl; /* a remembered hop: from site i to site j, hop class hcl */
+} kmc_cm_move;
+
+typedef struct {
     int32_t n, cap;       /* configurations stored, at most cap */
     int32_t tl;           /* the sum tree's nodes (doubles per configuration in nodes) */
     int walk;             /* nonzero: pick by the walk only (no interval search; for tests) */
@@ -154,6 +158,7 @@ typedef struct {
     double *rate;         /* [pcap] the hop's rate */
     int32_t *slot;        /* [pcap] site * KMC_MAX_DEGREE + the hop's slot, -1: padding */
     int32_t *next;        /* [pcap] the configuration the hop leads to, -1 while not known */
+    kmc_cm_move *move;    /* [pcap] the hop's sites and class (padding: unset) */
     int stale;            /* the site records, fields and tree lag the ions (steps taken
                              from the memo): rebuilt before anything reads them */
     kmc_sumtree view;     /* the sum tree's shape over a remembered configuration's nodes */

@@ -207,7 +207,7 @@ static size_t cm_bytes(const kmc_engine *e, int32_t cap, int64_t pcap, uint32_t 
 {
     const kmc_config_memo *cm = e->tree.cm;
     return (size_t)cap * ((size_t)cm->tl * sizeof(double) + sizeof(int64_t) + 2 * sizeof(int32_t)) +
-           (size_t)pcap * (2 * sizeof(double) + 2 * sizeof(int32_t)) +
+           (size_t)pcap * (2 * sizeof(double) + 2 * sizeof(int32_t) + sizeof(kmc_cm_move)) +
            (cap ? ((size_t)hmask + 1) * (sizeof(uint64_t) + sizeof(int32_t)) : 0);
 }
 
@@ -226,6 +226,7 @@ static void cm_free(kmc_engine *e)
     free(cm->rate);
     free(cm->slot);
     free(cm->next);
+    free(cm->move);
     free(cm);
     e->tree.cm = NULL;
 }
@@ -311,6 +312,7 @@ static int cm_grow_pool(kmc_engine *e, int64_t need)
     CM_REALLOC(cm->rate, double, pcap);
     CM_REALLOC(cm->slot, int32_t, pcap);
     CM_REALLOC(cm->next, int32_t, pcap);
+    CM_REALLOC(cm->move, kmc_cm_move, pcap);
     cm->pcap = pcap;
     e->bytes += cm_bytes(e, cm->cap, pcap, cm->hmask) - old_bytes;
     return 0;
@@ -345,8 +347,12 @@ static int32_t cm_store(kmc_engine *e, uint64_t key)
         ia_site_rates(e, s, rate);
         for (k = 0; k < deg; k++)
             if (rate[k] > 0.0) {
+                const int32_t hop = e->cls[e->site[s].cls].hop + k;
                 cm->rate[o + m] = rate[k];
                 cm->slot[o + m] = s * KMC_MAX_DEGREE + k;
+                cm->move[o + m].i = s;
+                cm->move[o + m].j = s + e->chop[hop].doff;
+                cm->move[o + m].hcl = e->chc[hop];
                 cm->next[o + m] = -1;
                 m++;
             }
@@ -468,7 +474,7 @@ static int tree_run_memo(kmc_engine *e, uint64_t max_steps, double t_stop, uint6
     int32_t c = e->tree.cm ? cm_find(e->tree.cm, key) : -1;
     while (done < max_steps && e->tree.cm) {
         kmc_config_memo *cm = e->tree.cm;
-        int32_t i, j, ion, hop, q, slot, *next;
+        int32_t ion, q, *next;
         double dt = 0.0, total, x;
         if (c < 0) { /* a configuration not met yet: the structures, then remember it */
             if (cm->stale) {
@@ -482,16 +488,16 @@ static int tree_run_memo(kmc_engine *e, uint64_t max_steps, double t_stop, uint6
         x = kmc_rng_uniform(&e->rng) * total;
         q = cm->walk ? -1 : cm_search(cm, c, total, x);
         if (q < 0 && (q = cm_walk(cm, c, x)) < 0) RUN_FAIL("no hop of remembered configuration %d for x = %.17g", (int)c, x);
-        slot = cm->slot[cm->off[c] + q];
-        i = slot / KMC_MAX_DEGREE;
-        hop = e->cls[e->site[i].cls].hop + slot % KMC_MAX_DEGREE;
-        j = i + e->chop[hop].doff;
-        ion = e->site[i].ion;
-        move_ion(e, i, j, ion, e->chc[hop]);
+        {
+            const int64_t o = cm->off[c] + q;
+            const kmc_cm_move mv = cm->move[o];
+            ion = e->site[mv.i].ion;
+            move_ion(e, mv.i, mv.j, ion, mv.hcl);
+            key ^= ((uint64_t)1 << mv.i) | ((uint64_t)1 << mv.j);
+            next = cm->next + o;
+        }
         cm->stale = 1;
-        key ^= ((uint64_t)1 << i) | ((uint64_t)1 << j);
         /* the next configuration: known from an earlier visit, else looked up (and noted) */
-        next = cm->next + cm->off[c] + q;
         if (*next < 0) *next = cm_find(cm, key);
         c = *next;
         e->time += dt;
