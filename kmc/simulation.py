@@ -702,9 +702,8 @@ class Simulation:
                                                           - st.eq_steps)
             if self._advance(cap, t_next, on_chunk, self._frames) == "frozen":
                 raise self._frozen_error()
-            if eng.time_s >= t_coll:
-                snap.record_collective(eng.time_s - st.t_start_s,
-                                       eng.total_displacement_A - st.total0)
+            if eng.time_s >= t_coll:  # (the engine stopped there: the point is due)
+                snap._append_collective(eng.total_displacement_A - st.total0)
                 # points closer than MIN_HOPS_PER_COLLECTIVE_POINT hops (at the mean rate
                 # so far) cost more in engine stops than they add: thin them
                 prod_hops = eng.steps - st.start_steps - st.eq_steps
