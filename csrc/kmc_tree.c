@@ -182,6 +182,9 @@ KMC_PRIVATE int32_t tree_execute(kmc_engine *e, int32_t i, int k)
          * their misses together before the rates are evaluated (timing only) */
         for (a = 0; a < nr && e->prefetch; a++) {
             KMC_PREFETCH_W(leaf + e->rset[a]);
+            /* and the leaves' parents and grandparents, which the tree's update reads */
+            KMC_PREFETCH_W(e->tree.sum.data + e->tree.sum.offset[1] + e->rset[a] / KMC_TREE_ARITY);
+            KMC_PREFETCH_W(e->tree.sum.data + e->tree.sum.offset[2] + e->rset[a] / (KMC_TREE_ARITY * KMC_TREE_ARITY));
             if (site[e->rset[a]].ion >= 0) ia_prefetch_rates(e, e->rset[a]);
         }
         for (a = 0; a < nr; a++) refresh(e, leaf, e->rset[a], &nd);
