@@ -158,7 +158,7 @@ typedef struct {
     double *rate;         /* [pcap] the hop's rate */
     int32_t *slot;        /* [pcap] site * KMC_MAX_DEGREE + the hop's slot, -1: padding */
     int32_t *next;        /* [pcap] the configuration the hop leads to, -1 while not known */
-    kmc_cm_move *move;    /* [pcap] the hop's sites and class (padding: unset) */
+    kmc_cm_move *move;    /* [pcap] the hop's sites and class (padding: -1) */
     int stale;            /* the site records, fields and tree lag the ions (steps taken
                              from the memo): rebuilt before anything reads them */
     kmc_sumtree view;     /* the sum tree's shape over a remembered configuration's nodes */

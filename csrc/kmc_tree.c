@@ -372,11 +372,13 @@ static int32_t cm_store(kmc_engine *e, uint64_t key)
             acc += cm->rate[o + s];
         }
         cm->bnd[o + m] = acc;
-        for (s = m + 1; s <= w; s++) cm->bnd[o + s] = HUGE_VAL; /* (m <= s: never chosen) */
-        for (s = m; s <= w; s++) {
+        for (s = m + 1; s <= w; s++) cm->bnd[o + s] = HUGE_VAL; /* (never <= x: not counted) */
+        for (s = m; s <= w; s++) { /* padding, never a hop */
+            static const kmc_cm_move none = {-1, -1, -1};
             cm->rate[o + s] = 0.0;
             cm->slot[o + s] = -1;
             cm->next[o + s] = -1;
+            cm->move[o + s] = none;
         }
     }
     cm->m[c] = m;
