@@ -377,7 +377,8 @@ cdef class Engine:
             raise ConfigError(f"mode = {mode!r} must be one of {', '.join(MODES)}")
         par.mode = MODES.index(mode)
         par.rate_law = _rate_law_index(rate_law)
-        if config_memo not in (True, False, "walk"):
+        if not (isinstance(config_memo, (bool, np.bool_)) or
+                (isinstance(config_memo, str) and config_memo == "walk")):
             raise ConfigError(f"config_memo = {config_memo!r} must be True, False or 'walk'")
         par.no_config_memo = 0 if config_memo else 1
         par.config_memo_walk = 1 if config_memo == "walk" else 0

@@ -120,10 +120,11 @@ def test_the_memo_ends_when_it_outgrows_its_budget(same_state):
     assert a.memory_bytes == b.memory_bytes  # and its memory returned
 
 
-def test_a_bad_memo_setting_is_refused():
-    with pytest.raises(kmc.ConfigError, match="config_memo = 'tree'"):
+@pytest.mark.parametrize("bad", ["tree", 1, None])
+def test_a_bad_memo_setting_is_refused(bad):
+    with pytest.raises(kmc.ConfigError, match=f"config_memo = {bad!r} must be"):
         engine_for(_pair_gas(size=2), np.arange(3, dtype=np.int32), temperature_K=500.0,
-                   config_memo="tree")
+                   config_memo=bad)
 
 
 def test_only_small_interacting_systems_have_the_memo():
