@@ -381,7 +381,7 @@ cdef class Engine:
                 (isinstance(config_memo, str) and config_memo == "walk")):
             raise ConfigError(f"config_memo = {config_memo!r} must be True, False or 'walk'")
         par.no_config_memo = 0 if config_memo else 1
-        par.config_memo_walk = 1 if config_memo == "walk" else 0
+        par.config_memo_walk = 1 if isinstance(config_memo, str) else 0  # ("walk")
 
         net.n_sites = n
         net.n_hops = m
