@@ -137,8 +137,8 @@ typedef struct {
  * sum tree's nodes, and the hops of positive rate in the order the tree walks them (by
  * site, then slot), each with its rate, the start of its interval in [0, total) and the
  * configuration it leads to. Configuration c's hops are entries off[c] .. off[c] + m[c] - 1
- * of the pools (bnd, rate, slot, next); up to off[c] + width[c] the entries are padding
- * (bnd[off[c] + m[c]] is the sum of the rates, the bnd after it +inf, slot -1). */
+ * of the pools (bnd, rate, next, move); up to off[c] + width[c] the entries are padding
+ * (bnd[off[c] + m[c]] is the sum of the rates, the bnd after it +inf, move -1). */
 typedef struct {
     int32_t i, j, hcl; /* a remembered hop: from site i to site j, hop class hcl */
 } kmc_cm_move;
@@ -156,7 +156,6 @@ typedef struct {
     int64_t pcap;         /* the pools' length */
     double *bnd;          /* [pcap] start of the hop's interval (the rates before it summed) */
     double *rate;         /* [pcap] the hop's rate */
-    int32_t *slot;        /* [pcap] site * KMC_MAX_DEGREE + the hop's slot, -1: padding */
     int32_t *next;        /* [pcap] the configuration the hop leads to, -1 while not known */
     kmc_cm_move *move;    /* [pcap] the hop's sites and class (padding: -1) */
     int stale;            /* the site records, fields and tree lag the ions (steps taken

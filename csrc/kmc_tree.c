@@ -210,7 +210,7 @@ static size_t cm_bytes(const kmc_engine *e, int32_t cap, int64_t pcap, uint32_t 
 {
     const kmc_config_memo *cm = e->tree.cm;
     return (size_t)cap * ((size_t)cm->tl * sizeof(double) + sizeof(int64_t) + 2 * sizeof(int32_t)) +
-           (size_t)pcap * (2 * sizeof(double) + 2 * sizeof(int32_t) + sizeof(kmc_cm_move)) +
+           (size_t)pcap * (2 * sizeof(double) + sizeof(int32_t) + sizeof(kmc_cm_move)) +
            (cap ? ((size_t)hmask + 1) * (sizeof(uint64_t) + sizeof(int32_t)) : 0);
 }
 
@@ -227,7 +227,6 @@ static void cm_free(kmc_engine *e)
     free(cm->width);
     free(cm->bnd);
     free(cm->rate);
-    free(cm->slot);
     free(cm->next);
     free(cm->move);
     free(cm);
@@ -313,7 +312,6 @@ static int cm_grow_pool(kmc_engine *e, int64_t need)
     if (cm_bytes(e, cm->cap, pcap, cm->hmask) > (size_t)KMC_CONFIG_MEMO_MAX_BYTES) return -1;
     CM_REALLOC(cm->bnd, double, pcap);
     CM_REALLOC(cm->rate, double, pcap);
-    CM_REALLOC(cm->slot, int32_t, pcap);
     CM_REALLOC(cm->next, int32_t, pcap);
     CM_REALLOC(cm->move, kmc_cm_move, pcap);
     cm->pcap = pcap;
@@ -323,7 +321,7 @@ static int cm_grow_pool(kmc_engine *e, int64_t need)
 
 /* Remember the current configuration (occupancy bits key; the site records, fields and
  * tree up to date): its tree nodes and its hops of positive rate in the order the tree
- * walks them (by site, then slot), each with its slot, rate and interval. Returns its
+ * walks them (by site, then slot), each with its rate, interval, sites and class. Returns its
  * index, or -1 when the memo stopped (freed: full). */
 static int32_t cm_store(kmc_engine *e, uint64_t key)
 {
@@ -352,7 +350,6 @@ static int32_t cm_store(kmc_engine *e, uint64_t key)
             if (rate[k] > 0.0) {
                 const int32_t hop = e->cls[e->site[s].cls].hop + k;
                 cm->rate[o + m] = rate[k];
-                cm->slot[o + m] = s * KMC_MAX_DEGREE + k;
                 cm->move[o + m].i = s;
                 cm->move[o + m].j = s + e->chop[hop].doff;
                 cm->move[o + m].hcl = e->chc[hop];
@@ -376,7 +373,6 @@ static int32_t cm_store(kmc_engine *e, uint64_t key)
         for (s = m; s <= w; s++) { /* padding, never a hop */
             static const kmc_cm_move none = {-1, -1, -1};
             cm->rate[o + s] = 0.0;
-            cm->slot[o + s] = -1;
             cm->next[o + s] = -1;
             cm->move[o + s] = none;
         }
@@ -398,23 +394,20 @@ static int32_t cm_store(kmc_engine *e, uint64_t key)
  * hop (a corrupt state). */
 static int32_t cm_walk(kmc_config_memo *cm, int32_t c, double x)
 {
-    const int64_t o = cm->off[c];
-    double rate[KMC_MAX_DEGREE] = {0};
-    uint64_t allowed = 0;
-    int32_t q0, q;
+    const kmc_cm_move *mv = cm->move + cm->off[c];
+    const double *rate = cm->rate + cm->off[c];
+    int32_t q0, n;
     int64_t site;
     int k;
     cm->view.data = cm->nodes + (size_t)c * cm->tl;
     site = kmc_sumtree_select(&cm->view, &x);
     if (site < 0) return -1;
-    for (q0 = 0; q0 < cm->m[c] && cm->slot[o + q0] < site * KMC_MAX_DEGREE; q0++) {}
-    for (q = q0; q < cm->m[c] && cm->slot[o + q] < (site + 1) * KMC_MAX_DEGREE; q++) {
-        rate[cm->slot[o + q] % KMC_MAX_DEGREE] = cm->rate[o + q];
-        allowed |= (uint64_t)1 << (cm->slot[o + q] % KMC_MAX_DEGREE);
-    }
-    if ((k = pick_hop(rate, allowed, x)) < 0) return -1;
-    for (q = q0; cm->slot[o + q] != site * KMC_MAX_DEGREE + k; q++) {}
-    return q;
+    /* the site's hops: consecutive, in slot order, all of rate > 0 (what pick_hop takes of
+     * the site's slots) */
+    for (q0 = 0; q0 < cm->m[c] && mv[q0].i < site; q0++) {}
+    for (n = 0; q0 + n < cm->m[c] && mv[q0 + n].i == site; n++) {}
+    k = pick_hop(rate + q0, n == 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1, x);
+    return k < 0 ? -1 : q0 + k;
 }
 
 /* The hop of remembered configuration c for x, from its intervals: the q with bnd[q] <= x
