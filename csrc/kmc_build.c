@@ -515,6 +515,18 @@ static int validate(const kmc_network *net, const kmc_params *p, int32_t n_ions,
         }
     }
 ions:
+    /* every hop's static energy change is a number: finite energies and field can still
+     * overflow to inf - inf (its rate would be NaN) */
+    for (s = 0; s < n; s++)
+        for (h = 0; h < net_deg(net, s); h++) {
+            hop_view v;
+            net_hop(net, s, h, &v);
+            if (isnan(hop_de0(net, p, s, &v)))
+                FAIL("hop %d of site %d (to site %d) has no energy change: E_dst - E_src - q F . d overflows "
+                     "(site energies %g and %g eV, q = %g e, field (%g, %g, %g) V/Angstrom)", (int)h, (int)s,
+                     (int)v.dst, net->site_energy[v.dst], net->site_energy[s], p->charge_e, p->field_V_per_A[0],
+                     p->field_V_per_A[1], p->field_V_per_A[2]);
+        }
     if (n_ions < 0 || n_ions > n) FAIL("n_ions = %d must be between 0 and n_sites = %d", (int)n_ions, (int)n);
     for (a = 0; a < n_ions; a++)
         if (ion_site[a] < 0 || ion_site[a] >= n) FAIL("ion %d is on site %d, outside 0..%d", (int)a, (int)ion_site[a], (int)(n - 1));

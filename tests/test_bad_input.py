@@ -21,6 +21,7 @@ from kmc import builders, materials
 from kmc.cli import main
 from kmc.errors import ConfigError
 from kmc.lattice import SiteNetwork
+from kmc.simulation import engine_for
 
 BAD_REALS = [-1.0, 0.0, math.nan, math.inf, -math.inf]
 
@@ -61,6 +62,17 @@ def test_engine_refuses_absurd_attempt_frequency():
                            net.hop_vectors, net.hop_barriers_eV, net.site_energies_eV,
                            np.array([0], dtype=np.int32), n_hop_types=1, temperature_K=300.0,
                            attempt_frequency_Hz=1e300, charge_e=1.0, seed=1)
+
+
+def test_energies_and_field_that_overflow_together_are_refused():
+    """Finite site energies and field whose sum overflows (E_dst - E_src = inf, q F . d =
+    -inf) would give a hop a NaN energy change and NaN rates (found by the fuzzer). A
+    Simulation refuses such a field first (far outside linear response); the engine itself
+    refuses the hop."""
+    net = _chain(site_energies_eV=[1e308, -1.7e308, 0.0, 0.0])
+    with pytest.raises(ConfigError, match=r"hop 0 of site 0 \(to site 1\) has no energy "
+                                          r"change: E_dst - E_src - q F \. d overflows"):
+        engine_for(net, [0], temperature_K=300.0, field_V_per_angstrom=(-1.7e308, 0.0, 0.0))
 
 
 def test_automatic_mode_avoids_uniformization_when_the_start_blocks_the_fast_hops():
