@@ -62,6 +62,55 @@ int kmc_engine_run(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *s
     return rc;
 }
 
+int kmc_engine_run_points(kmc_engine *e, uint64_t max_steps, double t_stop, double t0,
+                          double interval, uint64_t k0, uint64_t max_points, double min_hops,
+                          uint64_t steps0, double *total_out, uint64_t *steps_out,
+                          uint64_t *n_points, uint64_t *steps_done, int *reason)
+{
+    uint64_t done = 0, n = 0, k = k0, part;
+    int why = KMC_STOP_STEPS, rc = KMC_OK, d;
+    double t_k;
+    if (n_points) *n_points = 0;
+    if (steps_done) *steps_done = 0;
+    if (reason) *reason = KMC_STOP_STEPS;
+    if (!(interval > 0.0) || !isfinite(interval) || !isfinite(t0) || !(min_hops >= 0.0)
+        || (max_points > 0 && (!total_out || !steps_out))) {
+        set_err(e->errmsg, sizeof(e->errmsg),
+                "points: interval = %g s must be finite and > 0, t0 = %g s finite, min_hops = "
+                "%g >= 0, and the output buffers given", interval, t0, min_hops);
+        return KMC_ERR_INVALID;
+    }
+    if (isnan(t_stop) || t_stop < e->time) {
+        set_err(e->errmsg, sizeof(e->errmsg), "t_stop = %g is before the current time %g", t_stop, e->time);
+        return KMC_ERR_INVALID;
+    }
+    for (;;) {
+        t_k = t0 + (double)k * interval;
+        if (e->time >= t_k) {  /* a point reached: recorded, as the caller's loop would */
+            if (n == max_points) { why = KMC_STOP_POINTS; break; }
+            for (d = 0; d < 3; d++) total_out[3 * n + d] = e->total_disp[d];
+            steps_out[n] = e->steps - steps0;
+            n++;
+            k++;
+            if (n == max_points
+                || interval * (double)(e->steps - steps0) < min_hops * (e->time - t0)) {
+                why = KMC_STOP_POINTS;
+                break;
+            }
+            continue;
+        }
+        if (e->time >= t_stop) { why = KMC_STOP_TIME; break; }
+        if (done == max_steps) { why = KMC_STOP_STEPS; break; }
+        rc = e->solver->run(e, max_steps - done, t_k < t_stop ? t_k : t_stop, &part, &why);
+        done += part;
+        if (rc != KMC_OK || why == KMC_STOP_FROZEN) break;
+    }
+    if (n_points) *n_points = n;
+    if (steps_done) *steps_done = done;
+    if (reason) *reason = why;
+    return rc;
+}
+
 int kmc_engine_get_state(const kmc_engine *e, kmc_state *st)
 {
     int32_t a;

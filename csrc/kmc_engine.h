@@ -62,6 +62,7 @@ typedef enum {
     KMC_STOP_STEPS = 0,  /* max_steps events were executed */
     KMC_STOP_TIME = 1,   /* the next event would have come after t_stop; time set to t_stop */
     KMC_STOP_FROZEN = 2, /* total rate is 0: no event is possible; nothing changed */
+    KMC_STOP_POINTS = 3, /* kmc_engine_run_points: its buffer is full, or its points are dense */
 } kmc_stop_reason;
 
 /*
@@ -272,6 +273,25 @@ void kmc_engine_free(kmc_engine *e);
  */
 int kmc_engine_run(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *steps_done,
                    int *reason);
+
+/*
+ * Run as kmc_engine_run, and also stop at the points t0 + k * interval (seconds), for
+ * k = k0, k0 + 1, ... (each computed so, t0 plus k times interval): at each point reached
+ * (time >= the point), record the summed displacement of all ions (total_out[3 * n ..],
+ * Angstrom) and the events executed since the engine's step count was steps0
+ * (steps_out[n]). The stops and the events are those of kmc_engine_run called with t_stop
+ * = min(next point, t_stop) until each point is reached, so the trajectory is the same.
+ * It also returns, with reason KMC_STOP_POINTS, when max_points points are recorded, and
+ * after a point where interval * (steps - steps0) < min_hops * (time - t0): the points come
+ * closer than min_hops events apart on average (pass min_hops = 0 for no such stop).
+ * max_steps counts events over the whole call.
+ * @param n_points   receives the number of points recorded
+ * @return KMC_OK, KMC_ERR_INVALID on a bad interval, t0 or t_stop, or kmc_engine_run's error
+ */
+int kmc_engine_run_points(kmc_engine *e, uint64_t max_steps, double t_stop, double t0,
+                          double interval, uint64_t k0, uint64_t max_points, double min_hops,
+                          uint64_t steps0, double *total_out, uint64_t *steps_out,
+                          uint64_t *n_points, uint64_t *steps_done, int *reason);
 
 /* Copy the dynamic state into the caller's buffers (see kmc_state). */
 int kmc_engine_get_state(const kmc_engine *e, kmc_state *s);

@@ -116,6 +116,11 @@ cdef extern from "kmc_engine.h" nogil:
     void kmc_engine_free(kmc_engine *e)
     int kmc_engine_run(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *steps_done,
                        int *reason)
+    int kmc_engine_run_points(kmc_engine *e, uint64_t max_steps, double t_stop, double t0,
+                              double interval, uint64_t k0, uint64_t max_points,
+                              double min_hops, uint64_t steps0, double *total_out,
+                              uint64_t *steps_out, uint64_t *n_points, uint64_t *steps_done,
+                              int *reason)
     int kmc_engine_get_state(const kmc_engine *e, kmc_state *s)
     int kmc_engine_set_state(kmc_engine *e, const kmc_state *s)
     void kmc_engine_get_displacements(const kmc_engine *e, double *displacement, double *jump_sq)

@@ -16,7 +16,7 @@ from kmc._cengine cimport (
     kmc_engine_get_total_displacement,
     kmc_engine_get_layout, kmc_engine_layout, kmc_engine_memory_bytes, kmc_engine_mode, kmc_engine_n_event_types, kmc_engine_n_hop_types,
     kmc_engine_n_ions, kmc_engine_n_sites,
-    kmc_engine_run, kmc_engine_set_state, kmc_engine_steps, kmc_engine_time,
+    kmc_engine_run, kmc_engine_run_points, kmc_engine_set_state, kmc_engine_steps, kmc_engine_time,
     kmc_engine_total_rate, kmc_network, kmc_params, kmc_rate_Hz, kmc_rate_law_name, kmc_state,
     kmc_strerror,
 )
@@ -24,7 +24,7 @@ from kmc._cengine cimport (
 from kmc import _checks
 from kmc.errors import ConfigError, ConfigTypeError, KMCError
 
-STOP_REASONS = ("steps", "time", "frozen")
+STOP_REASONS = ("steps", "time", "frozen", "points")
 #: Engine algorithms (kmc_mode): "auto" picks one from the network.
 MODES = ("auto", "tree", "count", "uniform")
 # The C engine's limits and constants (csrc/kmc_engine.h), from the header itself:
@@ -571,6 +571,82 @@ cdef class Engine:
         if rc != KMC_OK:
             _raise(rc, kmc_engine_errmsg(self._e))
         return int(done), STOP_REASONS[reason]
+
+    def run_points(self, max_steps, t_stop, t0_s, interval_s, k0, total_out, steps_out,
+                   min_hops=0.0, steps0=0):
+        """:meth:`run`, also stopping at the points ``t0_s + k * interval_s`` (seconds,
+        absolute simulated time; k = k0, k0 + 1, ...) to record there the summed
+        displacement of all ions and the events since step `steps0`.
+
+        The events and stops are those of calling :meth:`run` with ``t_stop = min(next
+        point, t_stop)`` until each point is reached, recording it there (and a point is
+        recorded whenever the time reaches it): the same trajectory, without a return to
+        Python at each point.
+
+        Parameters
+        ----------
+        max_steps : int
+            Events to execute at most (over the whole call), >= 0.
+        t_stop : float or None
+            Absolute simulated time to stop at, s (None for no limit).
+        t0_s, interval_s : float
+            The points' origin and spacing, s (finite; interval_s > 0).
+        k0 : int
+            Index of the next point, >= 0.
+        total_out : ndarray of float64, shape (m, 3), C-contiguous, writeable
+            Receives the summed displacement at each point recorded, Angstrom; at most m
+            points are recorded.
+        steps_out : ndarray of uint64, shape (m,), C-contiguous, writeable
+            Receives ``steps - steps0`` at each point recorded.
+        min_hops : float
+            Also return after a point where ``interval_s * (steps - steps0) < min_hops *
+            (time - t0_s)`` (the points are closer than `min_hops` events apart on average);
+            0 for never.
+        steps0 : int
+            The step count the events in `steps_out` and `min_hops` are counted from.
+
+        Returns
+        -------
+        (int, str, int)
+            Events executed, why it stopped ("steps", "time", "frozen", or "points": m
+            points recorded, or the points are denser than `min_hops`), and the number of
+            points recorded.
+        """
+        cdef uint64_t done = 0, n = 0, cmax, ck0, cs0, m
+        cdef int reason = 0, rc
+        cdef double ts = INFINITY, t0, dt, mh
+        if int(max_steps) < 0:
+            raise ConfigError(f"max_steps = {max_steps!r} must be >= 0")
+        if int(k0) < 0:
+            raise ConfigError(f"k0 = {k0!r} must be >= 0")
+        if int(steps0) < 0 or int(steps0) > self.steps:
+            raise ConfigError(f"steps0 = {steps0!r} must be >= 0 and at most the engine's "
+                              f"steps ({self.steps})")
+        cmax, ck0, cs0 = <uint64_t>int(max_steps), <uint64_t>int(k0), <uint64_t>int(steps0)
+        if t_stop is not None:
+            ts = float(t_stop)
+        t0, dt, mh = float(t0_s), float(interval_s), float(min_hops)
+        if not (isinstance(total_out, np.ndarray) and total_out.dtype == np.float64
+                and total_out.ndim == 2 and total_out.shape[1] == 3
+                and total_out.flags.c_contiguous and total_out.flags.writeable):
+            raise ConfigError("total_out must be a writeable C-contiguous float64 array of "
+                              "shape (m, 3)")
+        m = total_out.shape[0]
+        if not (isinstance(steps_out, np.ndarray) and steps_out.dtype == np.uint64
+                and steps_out.shape == (m,) and steps_out.flags.c_contiguous
+                and steps_out.flags.writeable):
+            raise ConfigError(f"steps_out must be a writeable contiguous uint64 array of "
+                              f"shape ({m},)")
+        cdef double[:, ::1] v_tot = total_out
+        cdef uint64_t[::1] v_steps = steps_out
+        cdef double *p_tot = &v_tot[0, 0] if m else NULL
+        cdef uint64_t *p_steps = &v_steps[0] if m else NULL
+        with nogil:
+            rc = kmc_engine_run_points(self._e, cmax, ts, t0, dt, ck0, m, mh, cs0, p_tot,
+                                       p_steps, &n, &done, &reason)
+        if rc != KMC_OK:
+            _raise(rc, kmc_engine_errmsg(self._e))
+        return int(done), STOP_REASONS[reason], int(n)
 
     def get_state(self):
         """Copy of the dynamic state (a checkpoint): dict of numpy arrays and scalars."""

@@ -280,6 +280,17 @@ class SnapshotBuffer:
         return self._c_n * self._c_interval_s
 
     @property
+    def n_collective(self) -> int:
+        """Points stored in the fine collective series."""
+        return self._c_n
+
+    @property
+    def collective_room(self) -> int:
+        """Points the fine collective series takes before it thins itself (its interval
+        doubles when it holds `max_collective` + 1)."""
+        return self._c_max + 1 - self._c_n
+
+    @property
     def collective_A(self) -> NDArray[np.float64]:
         """The fine series of the summed displacement of all ions, shape (n_collective, 3),
         Angstrom (a read-only view)."""

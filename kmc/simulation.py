@@ -418,13 +418,16 @@ class Simulation:
 
     def _advance(self, steps: int | None, t_stop: float | None,
                  progress: Callable[[int], None] | None,
-                 frames: _Frames | None = None) -> str:
+                 frames: _Frames | None = None,
+                 points: _CollectivePoints | None = None) -> str:
         """Run until `steps` events or simulated time `t_stop`; return why it stopped.
 
         The engine runs in chunks of about 0.1 s of wall time; `progress` is called with the
         events done after each chunk. Chunking does not change the trajectory (the engine
         gives the same events however a run is cut into calls), so a chunk also ends at
-        each frame of `frames`, which is written there, before `progress` is called.
+        each frame of `frames`, which is written there, before `progress` is called. With
+        `points`, the engine also records the fine collective series on the way (stopping
+        at each of its points, as a stop here would).
         """
         eng = self.engine
         left = steps
@@ -443,7 +446,10 @@ class Simulation:
             if due is not None and cut:
                 chunk = due
             w0 = time.perf_counter()
-            done, reason = eng.run(chunk, t_stop)
+            if points is None:
+                done, reason = eng.run(chunk, t_stop)
+            else:
+                done, reason = points.run(chunk, t_stop)
             wall = time.perf_counter() - w0
             if done == chunk and wall > 0 and not cut:
                 self._chunk = int(min(max(chunk * _CHUNK_WALL_S / wall, _MIN_CHUNK),
@@ -454,7 +460,9 @@ class Simulation:
                 progress(done)
             if left is not None:
                 left -= done
-            if reason != "steps" or (left is not None and left == 0):
+            if left is not None and left == 0:
+                return "steps" if reason == "points" else reason
+            if reason not in ("steps", "points"):
                 return reason
 
     def _frozen_error(self) -> ConfigError:
@@ -682,7 +690,6 @@ class Simulation:
         while True:
             n_rows = len(st.rows["duration_s"])
             t_snap = st.t_start_s + snap.next_time_s
-            t_coll = st.t_start_s + snap.next_collective_time_s
             if aim.fixed and n_rows >= st.blocks and snap.next_time_s > st.blocks * st.tau_s \
                     * (1.0 + 1e-9):  # every block and every snapshot of the plan: done
                 st.stop_reason = "time" if st.production_time_s is not None else "steps"
@@ -690,7 +697,6 @@ class Simulation:
             t_block = st.t_start_s + (n_rows + 1) * st.tau_s
             t_next = min(t_block, t_snap) if not (aim.fixed and n_rows >= st.blocks) \
                 else t_snap
-            t_next = min(t_next, t_coll)  # (the snapshots' times are among these)
             if not aim.fixed:
                 t_next = min(t_next, st.t_start_s + st.next_check_s)
             if t_next <= st.t_block0_s and t_next < t_snap:  # below the clock's resolution
@@ -700,17 +706,11 @@ class Simulation:
             # a run to a precision stops exactly at its hop cap
             cap = None if aim.fixed else aim.max_steps - (eng.steps - st.start_steps
                                                           - st.eq_steps)
-            if self._advance(cap, t_next, on_chunk, self._frames) == "frozen":
+            # (the points of the fine collective series, among which the snapshots' times
+            # are, are recorded on the way: _CollectivePoints)
+            if self._advance(cap, t_next, on_chunk, self._frames,
+                             _CollectivePoints(eng, st)) == "frozen":
                 raise self._frozen_error()
-            if eng.time_s >= t_coll:  # (the engine stopped there: the point is due)
-                snap._append_collective(eng.total_displacement_A - st.total0)
-                # points closer than MIN_HOPS_PER_COLLECTIVE_POINT hops (at the mean rate
-                # so far) cost more in engine stops than they add: thin them
-                prod_hops = eng.steps - st.start_steps - st.eq_steps
-                while snap.collective_interval_s * prod_hops \
-                        < MIN_HOPS_PER_COLLECTIVE_POINT * (eng.time_s - st.t_start_s) \
-                        and snap.collective_interval_s < snap.interval_s:
-                    snap.thin_collective()
             if eng.time_s >= t_snap:
                 self._record_snapshot(st)
             if eng.time_s >= t_block and not (aim.fixed and n_rows >= st.blocks):
@@ -1227,6 +1227,48 @@ class _Aim:
         if math.isnan(r):
             return cls(None)
         return cls(r, str(rec["target"]), int(rec["max_steps"]), float(rec["max_wall_s"]))
+
+
+class _CollectivePoints:
+    """The engine's calls of a production stretch, recording the fine collective series on
+    the way (:meth:`Engine.run_points`): the engine stops at each of its points, as if the
+    run loop had stopped it there, and returns to Python only when its buffer is full, the
+    series must thin (its points closer than MIN_HOPS_PER_COLLECTIVE_POINT hops on average,
+    or its buffer full), or the call's own stop comes. The same events and the same series
+    as one engine call per point; on a small fast model (a point every 50-100 us of engine
+    time) it saves a Python round trip per point."""
+
+    BUFFER = 512  # points per engine call at most
+
+    def __init__(self, eng: Engine, st: _RunState) -> None:
+        self.eng, self.st = eng, st
+        self.total = np.empty((self.BUFFER, 3))
+        self.steps = np.empty(self.BUFFER, np.uint64)
+
+    def run(self, max_steps: int, t_stop: float | None) -> tuple[int, str]:
+        st, snap = self.st, self.st.snap
+        assert snap is not None and st.total0 is not None
+        k0 = snap.n_collective
+        interval = snap.collective_interval_s
+        m = min(self.BUFFER, snap.collective_room)
+        steps0 = st.start_steps + st.eq_steps
+        # (at the coarsest interval, the snapshots', the series no longer thins on density)
+        min_hops = MIN_HOPS_PER_COLLECTIVE_POINT if interval < snap.interval_s else 0
+        done, reason, n = self.eng.run_points(max_steps, t_stop, st.t_start_s, interval, k0,
+                                              self.total[:m], self.steps[:m],
+                                              min_hops=min_hops, steps0=steps0)
+        for j in range(n):
+            snap._append_collective(self.total[j] - st.total0)
+            # points closer than MIN_HOPS_PER_COLLECTIVE_POINT hops (at the mean rate so
+            # far) cost more in engine stops than they add: thin them (the engine returned
+            # at the first such point: it is the last one here)
+            t = st.t_start_s + (k0 + j) * interval  # (where the engine stopped for it)
+            prod_hops = int(self.steps[j])
+            while snap.collective_interval_s * prod_hops \
+                    < MIN_HOPS_PER_COLLECTIVE_POINT * (t - st.t_start_s) \
+                    and snap.collective_interval_s < snap.interval_s:
+                snap.thin_collective()
+        return done, reason
 
 
 @dataclass

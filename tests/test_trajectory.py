@@ -68,6 +68,23 @@ class _FrameRecorder:
             self._record()
         return done, why
 
+    def run_points(self, max_steps, t_stop, t0_s, interval_s, k0, total_out, steps_out,
+                   min_hops=0.0, steps0=0):
+        """`run` with the fine collective series recorded on the way, cut the same way."""
+        done, n, why = 0, 0, "steps"
+        while done < max_steps:
+            if self._eng.steps == self._next:
+                self._record()
+            d, why, m = self._eng.run_points(
+                min(max_steps - done, self._next - self._eng.steps), t_stop, t0_s,
+                interval_s, k0 + n, total_out[n:], steps_out[n:], min_hops, steps0)
+            done, n = done + d, n + m
+            if why != "steps":
+                break
+        if self._eng.steps == self._next:
+            self._record()
+        return done, why, n
+
 
 def _engine_frames(net, *, steps, blocks, every, **kw):
     """The states at production hops 0, every, 2 every, ...: the same run made again without
