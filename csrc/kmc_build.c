@@ -1083,9 +1083,10 @@ static int32_t event_sites(const kmc_network *net, int32_t v, int32_t *xs)
 }
 
 /* Copy the multi-ion events, build their classes, static energies and rates, and the
- * site -> event lists (the event solver's init allocates its tree). Returns 0, or -1 when
- * out of memory. */
-static int events_setup(kmc_engine *e, const kmc_network *net, const kmc_params *p)
+ * site -> event lists (the event solver's init allocates its tree). Returns 0, -1 when
+ * out of memory, -2 when an event's static energy change is NaN (message in errmsg). */
+static int events_setup(kmc_engine *e, const kmc_network *net, const kmc_params *p, char *errmsg,
+                        size_t errmsg_len)
 {
     const int32_t n = net->n_sites, ne = net->n_events, nm = net->ev_ptr[ne];
     int32_t v, m, c, *rep = NULL, maxsev = 0;
@@ -1155,6 +1156,14 @@ static int events_setup(kmc_engine *e, const kmc_network *net, const kmc_params 
         for (m = net->ev_ptr[v]; m < net->ev_ptr[v + 1]; m++)
             de0 += net->site_energy[net->ev_dst[m]] - net->site_energy[net->ev_src[m]];
         de = de0 - p->charge_e * cfd[e->ev.cls[v]];
+        if (isnan(de)) { /* finite energies and field can overflow to inf - inf */
+            set_err(errmsg, errmsg_len, "event %d (from site %d) has no energy change: its sum of E_dst - "
+                    "E_src - q F . d overflows (q = %g e, field (%g, %g, %g) V/Angstrom)", (int)v,
+                    (int)net->ev_src[net->ev_ptr[v]], p->charge_e, p->field_V_per_A[0], p->field_V_per_A[1],
+                    p->field_V_per_A[2]);
+            ok = -2;
+            goto done;
+        }
         if (e->interacting) {
             e->ev.de0[v] = de;
         } else { /* the rate of the previous event again if it has the same barrier and dE */
@@ -1293,6 +1302,13 @@ static int events_tmpl_setup(kmc_engine *e, const kmc_network *net, const kmc_pa
             }
             for (i = 0; i < k; i++) de0 += net->site_energy[sg[i + 1]] - net->site_energy[sg[i]];
             de = de0 - p->charge_e * tfd[q];
+            if (isnan(de)) { /* finite energies and field can overflow to inf - inf */
+                set_err(errmsg, errmsg_len, "template %d at site %d has no energy change: its sum of E_dst - "
+                        "E_src - q F . d overflows (q = %g e, field (%g, %g, %g) V/Angstrom)", (int)q, (int)s,
+                        p->charge_e, p->field_V_per_A[0], p->field_V_per_A[1], p->field_V_per_A[2]);
+                ok = -2;
+                goto done;
+            }
             if (isnan(tde[q])) {
                 tde[q] = de;
             } else if (dbits(de) != dbits(tde[q])) {
@@ -1689,7 +1705,17 @@ kmc_engine *kmc_engine_create(const kmc_network *net, const kmc_params *p, int32
     e->seen = (uint8_t *)xalloc(e, (size_t)n / 8 + 1, sizeof(uint8_t), &fail);
     e->xset = (int32_t *)xalloc(e, (size_t)e->xcap + 2, sizeof(int32_t), &fail);
     e->rset = (int32_t *)xalloc(e, (size_t)e->rcap + 2, sizeof(int32_t), &fail);
-    if (!fail && net->n_events > 0 && !net->et_ptr && events_setup(e, net, p) != 0) fail = 1;
+    if (!fail && net->n_events > 0 && !net->et_ptr) {
+        const int rc = events_setup(e, net, p, errmsg, errmsg_len);
+        if (rc == -2) {
+            free(dep_ptr);
+            free(dep);
+            kmc_engine_free(e);
+            *status = KMC_ERR_INVALID;
+            return NULL;
+        }
+        if (rc != 0) fail = 1;
+    }
     if (!fail && build_classes(e, net, p, dep_ptr, dep, &counting) != 0) fail = 1;
     free(dep_ptr);
     free(dep);

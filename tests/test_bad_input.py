@@ -6,6 +6,7 @@ exits with status 2 and shows no traceback. Nothing crashes, hangs or returns a 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -73,6 +74,32 @@ def test_energies_and_field_that_overflow_together_are_refused():
     with pytest.raises(ConfigError, match=r"hop 0 of site 0 \(to site 1\) has no energy "
                                           r"change: E_dst - E_src - q F \. d overflows"):
         engine_for(net, [0], temperature_K=300.0, field_V_per_angstrom=(-1.7e308, 0.0, 0.0))
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_events_whose_energies_and_field_overflow_together_are_refused(compact):
+    """The same for a multi-ion event whose every hop is fine: on a 3-site chain (a = 1 A)
+    with energies -1e308, 0, 1e308 eV and a field of 1e308 V/A, a hop's dE is finite or
+    +-inf, but a 2-ion string from site 0 sums E_dst - E_src to inf and q F . d to inf:
+    inf - inf. Listed events (a SiteNetwork) and event templates (a PeriodicNetwork's) are
+    refused alike, naming the event; before, a template's NaN dE gave it rate 0."""
+    from kmc.mechanisms import concerted_events
+
+    energies = [-1e308, 0.0, 1e308]
+    if compact:  # the chain as a 3-site cell, its energies per basis site
+        net = builders.periodic_network(np.diag([3.0, 10.0, 10.0]),
+                                        [[0, 0, 0], [1 / 3, 0, 0], [2 / 3, 0, 0]], (3, 1, 1),
+                                        hop_axes=(True, False, False), compact=True)
+        net = dataclasses.replace(net, basis_energies_eV=energies)
+    else:
+        net = builders.chain(a=1.0, size=3).replace(site_energies_eV=energies)
+    net = net.with_events(concerted_events(net, 2, 0.1))
+    what = r"template \d+ at site 0" if compact else r"event \d+ \(from site 0\)"
+    with pytest.raises(ConfigError, match=what + r" has no energy change: its sum of E_dst - "
+                                         r"E_src - q F \. d overflows"):
+        engine_for(net, [0, 1], temperature_K=300.0, field_V_per_angstrom=(1e308, 0.0, 0.0))
+    # the same network without the field: no overflow, an engine
+    assert engine_for(net, [0, 1], temperature_K=300.0).n_ions == 2
 
 
 def test_automatic_mode_avoids_uniformization_when_the_start_blocks_the_fast_hops():
