@@ -286,3 +286,29 @@ def test_deklerk_jump_arrhenius_recovers_a_known_activation_energy():
     assert [(f["cls"], f["T_K"][0]) for f in fits] == [(c, lo) for c in dk.MOVES
                                                      for lo in (300.0, 450.0)]
     assert all(f["kmc_Ea_eV"][0] == pytest.approx(0.17) for f in fits)
+
+
+def test_cache_simulation_reads_callgrind_annotate():
+    """bench_cache_sim.py's reading of callgrind_annotate's table (valgrind itself is not
+    run here: minutes per case): totals, functions keyed file:function, "." as 0, and the
+    per-line listings after the table ignored."""
+    mod = _load("bench_cache_sim")
+    text = """\
+Events shown:     Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw
+--------------------------------------------------------------------------------
+1,000 (100.0%) 400 (100.0%) 100 (100.0%) 9 (100.0%) 50 (100.0%) 8 (100.0%) 9 (100.0%) 20 (100.0%) 4 (100.0%)  PROGRAM TOTALS
+--------------------------------------------------------------------------------
+Ir                   Dr                  Dw    file:function
+--------------------------------------------------------------------------------
+  600 (60.00%) 300 (75.00%) 60 (60.00%) 2 (22.22%) 40 (80.00%) . 2 (22.22%) 18 (90.00%) .  /src/csrc/kmc_tree.c:tree_execute [/x/_engine.so]
+  45 ( 4.50%) 10 ( 2.50%) 0 1 ( 1.11%) 5 (10.00%) 0 1 ( 1.11%) . .  ./math/../sysdeps/ieee754/dbl-64/e_log.c:__ieee754_log_fma [/usr/lib/libm.so.6]
+--------------------------------------------------------------------------------
+-- Auto-annotated source: /src/csrc/kmc_tree.c
+  7 ( 0.70%) 1 . . . . . . .  (187,546x)
+"""
+    total, funcs = mod.parse_annotate(text)
+    assert total == dict(zip(mod.EVENTS, [1000, 400, 100, 9, 50, 8, 9, 20, 4]))
+    assert set(funcs) == {"kmc_tree.c:tree_execute", "e_log.c:__ieee754_log_fma"}
+    assert funcs["kmc_tree.c:tree_execute"]["DLmr"] == 18
+    assert funcs["kmc_tree.c:tree_execute"]["D1mw"] == 0
+    assert mod.per_hop(total, 10) == (100.0, 5.8, 2.4)

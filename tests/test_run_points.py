@@ -122,28 +122,28 @@ def test_frozen_and_empty_buffer():
 
 
 @pytest.mark.parametrize("kw, match", [
-    (dict(interval_s=0.0), "interval"),
-    (dict(interval_s=-1.0), "interval"),
-    (dict(interval_s=float("nan")), "interval"),
-    (dict(interval_s=float("inf")), "interval"),
-    (dict(t0_s=float("nan")), "t0"),
-    (dict(min_hops=-1.0), "min_hops"),
-    (dict(min_hops=float("nan")), "min_hops"),
-    (dict(k0=-1), "k0"),
-    (dict(steps0=10**9), "steps0"),
-    (dict(max_steps=-5), "max_steps"),
-    (dict(t_stop=-1.0), "t_stop"),
-    (dict(total_out=np.empty((5, 2))), "total_out"),
-    (dict(total_out=np.empty((5, 3), np.float32)), "total_out"),
-    (dict(total_out=np.empty((3, 5)).T), "total_out"),
-    (dict(steps_out=np.empty(4, np.uint64)), "steps_out"),
-    (dict(steps_out=np.empty(5, np.int64)), "steps_out"),
+    ({"interval_s": 0.0}, "interval"),
+    ({"interval_s": -1.0}, "interval"),
+    ({"interval_s": float("nan")}, "interval"),
+    ({"interval_s": float("inf")}, "interval"),
+    ({"t0_s": float("nan")}, "t0"),
+    ({"min_hops": -1.0}, "min_hops"),
+    ({"min_hops": float("nan")}, "min_hops"),
+    ({"k0": -1}, "k0"),
+    ({"steps0": 10**9}, "steps0"),
+    ({"max_steps": -5}, "max_steps"),
+    ({"t_stop": -1.0}, "t_stop"),
+    ({"total_out": np.empty((5, 2))}, "total_out"),
+    ({"total_out": np.empty((5, 3), np.float32)}, "total_out"),
+    ({"total_out": np.empty((3, 5)).T}, "total_out"),
+    ({"steps_out": np.empty(4, np.uint64)}, "steps_out"),
+    ({"steps_out": np.empty(5, np.int64)}, "steps_out"),
 ])
 def test_bad_arguments_are_named(kw, match):
     a, _ = _pair()
     a.run(100)
-    args = dict(max_steps=100, t_stop=None, t0_s=0.0, interval_s=1e-9, k0=0,
-                total_out=np.empty((5, 3)), steps_out=np.empty(5, np.uint64))
+    args = {"max_steps": 100, "t_stop": None, "t0_s": 0.0, "interval_s": 1e-9, "k0": 0,
+            "total_out": np.empty((5, 3)), "steps_out": np.empty(5, np.uint64)}
     args.update(kw)
     before = a.get_state()
     with pytest.raises(ConfigError, match=match):
