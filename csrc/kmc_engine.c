@@ -45,13 +45,22 @@ void kmc_engine_free(kmc_engine *e)
     free(e);
 }
 
+/* A run's t_stop is not NaN and not before the engine's time (else the message is set). */
+static int t_stop_ok(kmc_engine *e, double t_stop)
+{
+    if (isnan(t_stop) || t_stop < e->time) {
+        set_err(e->errmsg, sizeof(e->errmsg), "t_stop = %g is before the current time %g", t_stop, e->time);
+        return 0;
+    }
+    return 1;
+}
+
 int kmc_engine_run(kmc_engine *e, uint64_t max_steps, double t_stop, uint64_t *steps_done,
                    int *reason)
 {
     uint64_t done = 0;
     int why = KMC_STOP_STEPS, rc;
-    if (isnan(t_stop) || t_stop < e->time) {
-        set_err(e->errmsg, sizeof(e->errmsg), "t_stop = %g is before the current time %g", t_stop, e->time);
+    if (!t_stop_ok(e, t_stop)) {
         if (steps_done) *steps_done = 0;
         if (reason) *reason = KMC_STOP_STEPS;
         return KMC_ERR_INVALID;
@@ -80,10 +89,7 @@ int kmc_engine_run_points(kmc_engine *e, uint64_t max_steps, double t_stop, doub
                 "%g >= 0, and the output buffers given", interval, t0, min_hops);
         return KMC_ERR_INVALID;
     }
-    if (isnan(t_stop) || t_stop < e->time) {
-        set_err(e->errmsg, sizeof(e->errmsg), "t_stop = %g is before the current time %g", t_stop, e->time);
-        return KMC_ERR_INVALID;
-    }
+    if (!t_stop_ok(e, t_stop)) return KMC_ERR_INVALID;
     for (;;) {
         t_k = t0 + (double)k * interval;
         if (e->time >= t_k) {  /* a point reached: recorded, as the caller's loop would */

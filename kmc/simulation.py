@@ -687,6 +687,9 @@ class Simulation:
         aim = st.aim
         snap = st.snap
         assert snap is not None
+        # (the points of the fine collective series, among which the snapshots' times are,
+        # are recorded on the way)
+        points = _CollectivePoints(eng, st)
         while True:
             n_rows = len(st.rows["duration_s"])
             t_snap = st.t_start_s + snap.next_time_s
@@ -706,10 +709,7 @@ class Simulation:
             # a run to a precision stops exactly at its hop cap
             cap = None if aim.fixed else aim.max_steps - (eng.steps - st.start_steps
                                                           - st.eq_steps)
-            # (the points of the fine collective series, among which the snapshots' times
-            # are, are recorded on the way: _CollectivePoints)
-            if self._advance(cap, t_next, on_chunk, self._frames,
-                             _CollectivePoints(eng, st)) == "frozen":
+            if self._advance(cap, t_next, on_chunk, self._frames, points) == "frozen":
                 raise self._frozen_error()
             if eng.time_s >= t_snap:
                 self._record_snapshot(st)

@@ -19,21 +19,14 @@ from kmc.errors import ConfigError
 from kmc.simulation import engine_for
 
 
-def _gas(seed=0, size=4):
-    rng = np.random.default_rng(seed)
-    net = builders.sc(size=size, a=3.0, barrier_eV=0.25)
-    key = np.unique(np.minimum(net.hop_src, net.hop_dst).astype(np.int64) * net.n_sites
-                    + np.maximum(net.hop_src, net.hop_dst))
-    return net.replace(site_energies_eV=rng.uniform(-0.05, 0.05, net.n_sites),
-                       pair_i=key // net.n_sites, pair_j=key % net.n_sites,
-                       pair_energies_eV=rng.uniform(-0.03, 0.06, key.size))
-
-
-def _pair(seed=3):
-    net = _gas(seed)
-    sites = np.random.default_rng(seed).choice(net.n_sites, net.n_sites // 2, replace=False)
-    return (engine_for(net, sites, temperature_K=600.0, seed=seed),
-            engine_for(net, sites, temperature_K=600.0, seed=seed))
+@pytest.fixture
+def pair(random_network):
+    """Two engines of one small disordered pair gas (conftest's), half filled, 600 K, the
+    same seed."""
+    net = random_network(3)
+    sites = np.random.default_rng(3).choice(net.n_sites, net.n_sites // 2, replace=False)
+    return (engine_for(net, sites, temperature_K=600.0, seed=3),
+            engine_for(net, sites, temperature_K=600.0, seed=3))
 
 
 def _loop(eng, max_steps, t_stop, t0, interval, k0, max_points, min_hops, steps0):
@@ -61,13 +54,6 @@ def _loop(eng, max_steps, t_stop, t0, interval, k0, max_points, min_hops, steps0
             return done, why, pts, steps
 
 
-def _same(a, b):
-    sa, sb = a.get_state(), b.get_state()
-    for key in ("ion_site", "displacement", "rng", "type_counts"):
-        np.testing.assert_array_equal(sa[key], sb[key], err_msg=key)
-    assert sa["time_s"] == sb["time_s"] and sa["steps"] == sb["steps"]
-
-
 @pytest.mark.parametrize("legs", [
     # (max_steps, t_stop in mean hop times from now or None, interval in mean hop times,
     #  max_points, min_hops)
@@ -77,8 +63,8 @@ def _same(a, b):
     [(10**9, 5000.0, 3.0, 4096, 20.0)] * 4,  # dense points end it
     [(2000, 800.0, 5.0, 50, 2.0), (10**9, 400.0, 5.0, 3, 0.0), (123, None, 1.0, 10, 0.0)],
 ])
-def test_points_are_the_loops(legs):
-    a, b = _pair()
+def test_points_are_the_loops(legs, pair, same_state):
+    a, b = pair
     a.run(3000), b.run(3000)
     dt = a.time_s / a.steps  # a mean time between hops, s
     t0, steps0, k = a.time_s, a.steps, 0
@@ -94,15 +80,15 @@ def test_points_are_the_loops(legs):
         assert n == len(ref[2])
         np.testing.assert_array_equal(total_a[:n], np.array(ref[2]).reshape(-1, 3))
         np.testing.assert_array_equal(total_b[:n], np.array(ref[3], dtype=np.uint64))
-        _same(a, b)
+        same_state(a.get_state(), b.get_state())
         k += n
         n_points += n
     assert n_points > 0  # (every plan records points)
 
 
-def test_dense_points_stop_at_the_first_dense_one():
+def test_dense_points_stop_at_the_first_dense_one(pair):
     """With min_hops above the mean hops per point, the call returns at the first point."""
-    a, _ = _pair()
+    a, _ = pair
     a.run(1000)
     dt = a.time_s / a.steps
     tot, st = np.empty((100, 3)), np.empty(100, np.uint64)
@@ -111,12 +97,12 @@ def test_dense_points_stop_at_the_first_dense_one():
     assert (why, n) == ("points", 1) and done > 0
 
 
-def test_frozen_and_empty_buffer():
+def test_frozen_and_empty_buffer(pair):
     net = builders.sc(size=3, a=3.0, barrier_eV=0.25)
     full = engine_for(net, np.arange(net.n_sites), temperature_K=600.0, seed=1)
     tot, st = np.empty((5, 3)), np.empty(5, np.uint64)
     assert full.run_points(100, None, 0.0, 1.0, 1, tot, st) == (0, "frozen", 0)
-    a, _ = _pair()
+    a, _ = pair
     # a point due now and no room: nothing is run
     assert a.run_points(100, None, 0.0, 1.0, 0, tot[:0], st[:0]) == (0, "points", 0)
 
@@ -139,8 +125,8 @@ def test_frozen_and_empty_buffer():
     ({"steps_out": np.empty(4, np.uint64)}, "steps_out"),
     ({"steps_out": np.empty(5, np.int64)}, "steps_out"),
 ])
-def test_bad_arguments_are_named(kw, match):
-    a, _ = _pair()
+def test_bad_arguments_are_named(kw, match, pair):
+    a, _ = pair
     a.run(100)
     args = {"max_steps": 100, "t_stop": None, "t0_s": 0.0, "interval_s": 1e-9, "k0": 0,
             "total_out": np.empty((5, 3)), "steps_out": np.empty(5, np.uint64)}
@@ -153,12 +139,12 @@ def test_bad_arguments_are_named(kw, match):
     assert before["steps"] == _same_state["steps"]
 
 
-def test_simulation_series_unchanged_by_chunking(monkeypatch):
+def test_simulation_series_unchanged_by_chunking(monkeypatch, random_network):
     """Simulation.run's fine collective series and result do not depend on how the engine
     is cut into calls: the same run with its progress chunks capped at 1024 hops (so that
     chunks end between, and at, the series' points) gives the same bits."""
-    net = _gas(1, size=5)
-    sites = np.random.default_rng(1).choice(net.n_sites, 40, replace=False)
+    net = random_network(1)
+    sites = np.random.default_rng(1).choice(net.n_sites, 32, replace=False)
     out = []
     for cap in (None, 1 << 10):
         if cap is not None:
