@@ -12,6 +12,7 @@ this process, one core, alternating with the roofline at every size.
     python benchmarks/bench_roofline.py --site-network   # kmc on a SiteNetwork (per-hop arrays)
     python benchmarks/bench_roofline.py --json
     python benchmarks/bench_roofline.py --memory   # also what a random cache line costs here
+    python benchmarks/bench_roofline.py --tree     # only what the engine's sum tree costs
 
 Prints, per size and occupancy: hops per second of the roofline and of kmc's engine (its
 `run` alone, best of three), their ratio, kmc's engine mode, its memory per site (bytes the
@@ -19,8 +20,10 @@ C engine holds), the set-up time (network + engine) and the peak resident memory
 process that ran kmc (a fresh one per size; a PeriodicNetwork unless --site-network).
 With --memory it also compiles and runs `roofline/memprobe.c`: the latency of a dependent
 load and the cost of independent random loads (16 in flight) by working-set size, which set
-the speed of both loops on large systems. Record the figures with the machine in
-benchmarks/README.md.
+the speed of both loops on large systems. With --tree it runs only `roofline/treeprobe.c`:
+the engine's sum tree alone (csrc/kmc_sumtree.c), a selection and a selection with the
+update of a hop's dirty leaves per step, by number of leaves: the floor of a tree-solver
+step on a large system. Record the figures with the machine in benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -75,6 +78,24 @@ def memprobe(out_dir: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
+TREE_LEAVES = (1_024, 16_384, 131_072, 953_312, 2_000_000)
+TREE_DIRTY = 5  # leaves a hop rewrites: LGPS at 600 K, 4.6 per hop on average (1 024 sites)
+
+
+def treeprobe(out_dir: str, leaves=TREE_LEAVES, steps: int = 2_000_000,
+              dirty: int = TREE_DIRTY) -> list[dict]:
+    """Compile roofline/treeprobe.c with the engine's sum tree and flags and run it once
+    per number of leaves; one dict per size (ns per step: ``select_ns``, ``step_ns``)."""
+    exe = os.path.join(out_dir, "treeprobe")
+    csrc = HERE.parent / "csrc"
+    subprocess.run([_cc(), "-O2", "-std=c99", "-ffp-contract=off", "-fno-fast-math",
+                    f"-I{csrc}", str(HERE / "roofline" / "treeprobe.c"),
+                    str(csrc / "kmc_sumtree.c"), "-o", exe], check=True)
+    return [json.loads(subprocess.run([exe, str(n), str(steps), str(dirty)], check=True,
+                                      capture_output=True, text=True).stdout)
+            for n in leaves]
+
+
 def roofline(exes: list[str], L: int, c: float, hops: int) -> dict:
     """The faster variant's best of three runs (the speed of light at this size)."""
     best = None
@@ -121,6 +142,8 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     ap.add_argument("--memory", action="store_true",
                     help="also measure the memory latency and random-load cost by size")
+    ap.add_argument("--tree", action="store_true",
+                    help="only measure the engine's sum tree alone by number of leaves")
     ap.add_argument("--site-network", action="store_true",
                     help="simulate a SiteNetwork (per-hop arrays) instead of the compact "
                          "PeriodicNetwork")
@@ -130,6 +153,16 @@ def main() -> None:
     if args.one:
         L, c, hops = int(args.one[0]), float(args.one[1]), int(args.one[2])
         print(json.dumps(engine_here(L, c, hops, not args.site_network)))
+        return
+    if args.tree:
+        with tempfile.TemporaryDirectory() as tmp:
+            tree = treeprobe(tmp)
+        if args.json:
+            print(json.dumps({"tree": tree}))
+        for t in tree if not args.json else []:
+            print(f"{t['n_leaves']:>9d} leaves ({t['tree_bytes'] / 2**20:6.2f} MiB): select "
+                  f"{t['select_ns']:6.1f} ns, select and update of {t['d']} leaves "
+                  f"{t['step_ns']:6.1f} ns per step")
         return
     sizes = {**SIZES, **(FULL if args.full else {})}
     rows = []

@@ -73,6 +73,17 @@ def test_memprobe_reports_every_size(tmp_path):
     assert all(r["latency_ns"] > 0 and r["throughput_ns"] > 0 for r in rows)
 
 
+def test_treeprobe_runs_the_engines_tree(bench_roofline, tmp_path):
+    """The sum-tree probe builds against csrc/kmc_sumtree.c and reports each size."""
+    rows = bench_roofline.treeprobe(str(tmp_path), leaves=(1, 64, 1000), steps=2000)
+    assert [r["n_leaves"] for r in rows] == [1, 64, 1000]
+    assert all(r["select_ns"] > 0 and r["step_ns"] > 0 and r["d"] == 5 for r in rows)
+    assert rows[2]["tree_bytes"] > rows[1]["tree_bytes"]
+    bad = subprocess.run([str(tmp_path / "treeprobe"), "100", "10", "65"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "d <=" in bad.stderr
+
+
 def test_kmc_side_of_the_roofline_benchmark(bench_roofline):
     """One kmc row as bench_roofline measures it (a PeriodicNetwork, uniformization)."""
     r = bench_roofline.engine_here(10, 0.5, 50_000, True)
