@@ -15,16 +15,16 @@
  * others lie where a hop's neighbourhood lies in a network numbered cell by cell with b
  * sites per cell on an L x L x L box of cells (L = (n / b)^(1/3)): in s's cell or one of
  * its six neighbours (offsets 0, +-b, +-b L, +-b L^2, drawn uniformly) plus a uniform
- * offset in [-b/2, b/2]. LGPS has b = 32 and about 15 sites per hop whose rates are
- * evaluated again (the defaults). The offsets and the new values are drawn before the
+ * offset in [-b/2, b/2]. LGPS has b = 32 and at 600 K rewrites 4.6 leaves per hop on
+ * average, of 7.0 sites whose rates it evaluates again (the defaults: d = 5, b = 32). The offsets and the new values are drawn before the
  * clock starts (a table of 4096, cycled), so the steps time the tree and not the draws.
  * Each step's x depends on the total the step before left, as in the engine, so the
  * steps do not overlap.
  *
  *   select_ns  per step with d = 0 (the selection alone);
- *   step_ns    per step with the given d and w (selection and update).
+ *   step_ns    per step with the given d and b (selection and update).
  *
- * Usage: treeprobe n_leaves [steps [d [b]]]    (defaults: 2000000 steps, d = 15, b = 32)
+ * Usage: treeprobe n_leaves [steps [d [b]]]    (defaults: 2000000 steps, d = 5, b = 32)
  * Prints one JSON object. Build (bench_roofline.py --tree does):
  *     cc -O2 -std=c99 -I../../csrc treeprobe.c ../../csrc/kmc_sumtree.c -o treeprobe
  */
@@ -87,7 +87,7 @@ static double run(kmc_sumtree *t, kmc_rng *r, long steps, int d, const int64_t *
 int main(int argc, char **argv)
 {
     long n, steps = 2000000, b = 32, L;
-    int d = 15;
+    int d = 5;
     kmc_sumtree t;
     kmc_rng r;
     double *leaf, sink = 0.0, sel, step, val[TABLE];
