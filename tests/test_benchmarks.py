@@ -58,7 +58,7 @@ def test_roofline_variants_simulate_the_same_trajectory(bench_roofline, tmp_path
 
 def test_roofline_refuses_missing_arguments(bench_roofline, tmp_path):
     exe = bench_roofline.compile_roofline(str(tmp_path))[0]
-    r = subprocess.run([exe, "10"], capture_output=True, text=True)
+    r = subprocess.run([exe, "10"], capture_output=True, text=True, check=False)
     assert r.returncode == 2 and "usage" in r.stderr
 
 
@@ -80,7 +80,7 @@ def test_treeprobe_runs_the_engines_tree(bench_roofline, tmp_path):
     assert all(r["select_ns"] > 0 and r["step_ns"] > 0 and r["d"] == 5 for r in rows)
     assert rows[2]["tree_bytes"] > rows[1]["tree_bytes"]
     bad = subprocess.run([str(tmp_path / "treeprobe"), "100", "10", "65"], capture_output=True,
-                         text=True)
+                         text=True, check=False)
     assert bad.returncode == 2 and "d <=" in bad.stderr
 
 
