@@ -55,6 +55,10 @@ def _cc() -> str:
     return cc if shutil.which(cc) is not None else "cc"
 
 
+# the engine's C flags for its arithmetic (setup.py), which the probes are compiled with
+ENGINE_CFLAGS = ["-O2", "-std=c99", "-ffp-contract=off", "-fno-fast-math"]
+
+
 def compile_roofline(out_dir: str) -> list[str]:
     """Build roofline.c's two variants (target prefetch on and off) with the engine's flags;
     returns the executables' paths."""
@@ -62,9 +66,9 @@ def compile_roofline(out_dir: str) -> list[str]:
     exes = []
     for variant in (1, 0):
         exe = os.path.join(out_dir, f"roofline{variant}")
-        subprocess.run([cc, "-O2", "-std=c99", "-ffp-contract=off", "-fno-fast-math",
-                        f"-DTARGET_PREFETCH={variant}", f"-I{HERE.parent / 'csrc'}",
-                        str(HERE / "roofline" / "roofline.c"), "-o", exe], check=True)
+        subprocess.run([cc, *ENGINE_CFLAGS, f"-DTARGET_PREFETCH={variant}",
+                        f"-I{HERE.parent / 'csrc'}", str(HERE / "roofline" / "roofline.c"),
+                        "-o", exe], check=True)
         exes.append(exe)
     return exes
 
@@ -88,8 +92,7 @@ def treeprobe(out_dir: str, leaves=TREE_LEAVES, steps: int = 2_000_000,
     per number of leaves; one dict per size (ns per step: ``select_ns``, ``step_ns``)."""
     exe = os.path.join(out_dir, "treeprobe")
     csrc = HERE.parent / "csrc"
-    subprocess.run([_cc(), "-O2", "-std=c99", "-ffp-contract=off", "-fno-fast-math",
-                    f"-I{csrc}", str(HERE / "roofline" / "treeprobe.c"),
+    subprocess.run([_cc(), *ENGINE_CFLAGS, f"-I{csrc}", str(HERE / "roofline" / "treeprobe.c"),
                     str(csrc / "kmc_sumtree.c"), "-o", exe], check=True)
     return [json.loads(subprocess.run([exe, str(n), str(steps), str(dirty)], check=True,
                                       capture_output=True, text=True).stdout)
@@ -159,7 +162,8 @@ def main() -> None:
             tree = treeprobe(tmp)
         if args.json:
             print(json.dumps({"tree": tree}))
-        for t in tree if not args.json else []:
+            return
+        for t in tree:
             print(f"{t['n_leaves']:>9d} leaves ({t['tree_bytes'] / 2**20:6.2f} MiB): select "
                   f"{t['select_ns']:6.1f} ns, select and update of {t['d']} leaves "
                   f"{t['step_ns']:6.1f} ns per step")
