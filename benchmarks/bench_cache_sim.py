@@ -116,7 +116,8 @@ def main(argv=None) -> int:
         for mib in [float(v) for v in args.ll_mib.split(",")]:
             res = run_one(args.case, size, args.hops, int(mib * 2**20), tmp)
             rows.append((mib, res))
-    print(f"{args.case}, {rows[0][1]['sites']} sites, {rows[0][1]['hops']} hops per run")
+    print(f"{args.case}, {rows[0][1]['sites']} sites, {rows[0][1]['hops']} hops counted "
+          f"(two runs of {args.hops})")
     print("| LL MiB | instructions / hop | L1 misses / hop | misses beyond LL / hop |")
     print("|---:|---:|---:|---:|")
     for mib, res in rows:
