@@ -134,9 +134,9 @@ def test_bad_arguments_are_named(kw, match, pair):
     before = a.get_state()
     with pytest.raises(ConfigError, match=match):
         a.run_points(**args)
-    _same_state = a.get_state()
-    np.testing.assert_array_equal(before["rng"], _same_state["rng"])
-    assert before["steps"] == _same_state["steps"]
+    after = a.get_state()
+    np.testing.assert_array_equal(before["rng"], after["rng"])
+    assert before["steps"] == after["steps"]
 
 
 def test_simulation_series_unchanged_by_chunking(monkeypatch, random_network):

@@ -93,7 +93,7 @@ int main(int argc, char **argv)
     double *leaf, sink = 0.0, sel, step, val[TABLE];
     int64_t i, off[TABLE], cell[7];
     if (argc < 2 || argc > 5) {
-        fprintf(stderr, "usage: treeprobe n_leaves [steps [d [w]]]\n");
+        fprintf(stderr, "usage: treeprobe n_leaves [steps [d [b]]]\n");
         return 2;
     }
     n = strtol(argv[1], NULL, 10);
